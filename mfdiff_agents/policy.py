@@ -1,0 +1,117 @@
+"""The policy interface every mfdiff agent follows, and its loop adapters.
+
+One batch method is the core; everything else is a thin adapter over it:
+
+* ``act_batch(obs[N, d], mask=None) -> actions[N]`` — the whole population in one call;
+* ``act(observations: dict) -> dict`` — a PettingZoo parallel loop;
+* ``policy(observation, agent)`` — a PettingZoo AEC loop (after ``policy.bind(env)``): the
+  first call of a cycle acts for every live agent in one batch, later calls read the cache;
+* ``reset(seed)`` — start of an episode; same seed -> same actions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Policy(ABC):
+    """Base class of a batched population policy.
+
+    Subclasses implement :meth:`_act` on validated arrays. ``obs_dim`` and ``n_actions`` are
+    checked on every call so a policy trained on one env fails loudly on another.
+    """
+
+    obs_dim: int
+    n_actions: int
+
+    def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:
+        self.obs_dim = int(obs_dim)
+        self.n_actions = int(n_actions)
+        self.rng = np.random.default_rng(seed)
+        self._env: Any = None
+        self._aec_cache: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the core
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode (clears plans and caches); ``seed`` fixes the policy's sampling."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self._aec_cache = {}
+
+    def act_batch(
+        self, obs: NDArray[np.floating], mask: NDArray[np.bool_] | None = None
+    ) -> NDArray[np.int64]:
+        """Actions for all N agents at once.
+
+        Args:
+            obs: [N, d] observations of every agent (rows of dead agents are ignored).
+            mask: [N] bool, True for agents that act (alive); None = all.
+
+        Returns:
+            [N] int64 actions in [0, n_actions); masked-out rows get 0.
+        """
+        obs = np.asarray(obs)
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"{type(self).__name__}.act_batch expects obs of shape [N, {self.obs_dim}], got {obs.shape}"
+            )
+        if mask is None:
+            mask = np.ones(obs.shape[0], dtype=bool)
+        else:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (obs.shape[0],):
+                raise ValueError(f"mask must have shape ({obs.shape[0]},), got {mask.shape}")
+        actions = np.asarray(self._act(obs.astype(np.float32, copy=False), mask), dtype=np.int64)
+        actions[~mask] = 0
+        return actions
+
+    @abstractmethod
+    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Actions [N] for validated obs [N, d] and mask [N]."""
+
+    # ------------------------------------------------------------------ adapters
+    def act(self, observations: dict[str, Any]) -> dict[str, int]:
+        """PettingZoo parallel loop: ``actions = policy.act(observations)``."""
+        if not observations:
+            return {}
+        agents = list(observations)
+        obs = np.stack([np.asarray(observations[a], dtype=np.float32) for a in agents])
+        acts = self.act_batch(obs).tolist()
+        return dict(zip(agents, acts))
+
+    def bind(self, env: Any) -> Policy:
+        """Attach an AEC env so ``policy(observation, agent)`` can batch a whole cycle."""
+        self._env = env
+        self._aec_cache = {}
+        return self
+
+    def __call__(self, observation: Any, agent: str) -> int:
+        """PettingZoo AEC loop: ``action = policy(observation, agent)``.
+
+        Needs :meth:`bind` first. The first call of a cycle observes every live agent and
+        acts for all of them in one batch; the following calls of that cycle are cache reads.
+        """
+        if self._env is None:
+            raise RuntimeError(
+                "call policy.bind(aec_env) before using the policy in an AEC loop "
+                "(it batches one network call per cycle instead of one per agent)"
+            )
+        if agent not in self._aec_cache:
+            agents = list(self._env.agents)
+            if agent not in agents:
+                raise KeyError(f"unknown agent {agent!r}: not in env.agents")
+            obs = {a: self._env.observe(a) for a in agents}
+            obs[agent] = observation
+            self._aec_cache = self.act(obs)
+        return int(self._aec_cache.pop(agent))
+
+
+class RandomPolicy(Policy):
+    """Uniform random actions (the ``random`` baseline)."""
+
+    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        return self.rng.integers(0, self.n_actions, size=obs.shape[0])

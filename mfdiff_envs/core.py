@@ -1,0 +1,180 @@
+"""Vectorised array core shared by every environment family.
+
+A core holds the whole population as arrays and steps all N agents at once:
+
+    obs, info = core.reset(seed)                      # obs: [N, d] float32
+    obs, rew, term, trunc, info = core.step(actions)  # actions: [N] int, rew: [N] float32
+
+The PettingZoo view (:mod:`mfdiff_envs.parallel`) and the gymnasium joint view
+(:mod:`mfdiff_envs.joint`) are thin wrappers over a core; batched policies use the core
+directly (``env.unwrapped.core``) and never touch per-agent dicts.
+
+No torch here: the env packages must stay importable without it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+ObsArray = NDArray[np.float32]  # [N, d]
+ActArray = NDArray[np.int64]  # [N]
+
+
+class VectorCore(ABC):
+    """Base class of a vectorised N-agent environment core.
+
+    Subclasses set ``n_agents``, ``obs_dim``, ``n_actions``, ``max_cycles`` and
+    ``agent_names`` in ``__init__`` and implement :meth:`_reset` and :meth:`_step`.
+    Input validation, seeding and the alive mask live here so every family behaves the same.
+
+    Attributes:
+        n_agents: population size N (all agents the core steps).
+        obs_dim: per-agent observation size d.
+        n_actions: per-agent discrete action count A.
+        max_cycles: steps before every agent is truncated.
+        agent_names: the N PettingZoo agent ids, in array order.
+        alive: [N] bool, which agents are still in the game.
+        t: steps taken since the last reset.
+    """
+
+    #: Family name, used in ids and dataset names (e.g. ``"squeeze"``).
+    family: ClassVar[str] = "core"
+    #: Names of the per-agent observation features, length ``obs_dim`` (documentation, plots).
+    obs_names: tuple[str, ...] = ()
+
+    n_agents: int
+    obs_dim: int
+    n_actions: int
+    max_cycles: int
+    agent_names: list[str]
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng()
+        self.alive = np.ones(self.n_agents, dtype=bool)
+        self.t = 0
+        self._needs_reset = True
+
+    # ------------------------------------------------------------------ public API
+    def reset(self, seed: int | None = None) -> tuple[ObsArray, dict[str, Any]]:
+        """Start an episode. Same ``seed`` -> same trajectory for the same actions."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.t = 0
+        self.alive = np.ones(self.n_agents, dtype=bool)
+        self._needs_reset = False
+        obs, info = self._reset()
+        return obs, info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[ObsArray, NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
+        """Step all N agents. ``actions``: integer array of shape [N] in [0, n_actions).
+
+        Actions of dead agents are ignored (any valid value is accepted).
+        """
+        if self._needs_reset:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset() or after the episode ended")
+        acts = self.validate_actions(actions)
+        obs, rewards, terminated, info = self._step(acts)
+        self.t += 1
+        truncated = np.full(self.n_agents, self.t >= self.max_cycles, dtype=bool)
+        if bool(np.all(terminated | truncated)):
+            self._needs_reset = True
+        return obs, rewards, terminated, truncated, info
+
+    def validate_actions(self, actions: Any) -> ActArray:
+        """Return ``actions`` as an int64 [N] array, or raise a ValueError/TypeError naming the problem."""
+        arr = np.asarray(actions)
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            if np.issubdtype(arr.dtype, np.floating) and arr.size and np.all(arr == np.round(arr)):
+                raise TypeError(
+                    f"actions must be an integer array, got dtype {arr.dtype}; cast with .astype(np.int64)"
+                )
+            raise TypeError(f"actions must be an integer array, got dtype {arr.dtype}")
+        if arr.shape != (self.n_agents,):
+            raise ValueError(
+                f"actions must have shape ({self.n_agents},) (one per agent), got {arr.shape}"
+            )
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n_actions):
+            bad = int(np.flatnonzero((arr < 0) | (arr >= self.n_actions))[0])
+            raise ValueError(
+                f"actions must lie in [0, {self.n_actions - 1}]; agent {bad} got {int(arr[bad])}"
+            )
+        return arr.astype(np.int64, copy=False)
+
+    def team_reward(self, rewards: NDArray[np.float32]) -> float:
+        """Scalar team reward of one step: the mean per-agent reward over the controlled agents."""
+        return float(np.mean(rewards)) if rewards.size else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """Family-specific episode metrics of the current state (e.g. order parameter)."""
+        return {}
+
+    def render_rgb(self) -> NDArray[np.uint8]:
+        """An RGB picture [H, W, 3] of the current state."""
+        raise NotImplementedError(f"{type(self).__name__} has no renderer")
+
+    def kwargs(self) -> dict[str, Any]:
+        """Plain-data constructor kwargs that rebuild this core (stored in dataset specs)."""
+        return {}
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abstractmethod
+    def _reset(self) -> tuple[ObsArray, dict[str, Any]]: ...
+
+    @abstractmethod
+    def _step(
+        self, actions: ActArray
+    ) -> tuple[ObsArray, NDArray[np.float32], NDArray[np.bool_], dict[str, Any]]:
+        """Advance one step; return obs [N, d], rewards [N], terminated [N], info."""
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Validate a positive integer kwarg (numpy ints accepted, bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return int(value)
+
+
+def check_float(name: str, value: Any, *, positive: bool = False) -> float:
+    """Validate a real-valued kwarg and return it as a plain float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def mean_field_summary(obs: NDArray[np.floating], alive: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Fixed-size population statistic m_t over all N agents, vectorised over leading axes.
+
+    State-only (no actions), so a planner can compute it at decision time from the current
+    observations exactly as the dataset loader computes it for training.
+
+    Args:
+        obs: [..., N, d] observations.
+        alive: [..., N] alive mask (dead agents are left out of every statistic).
+
+    Returns:
+        [..., 2 d + 1]: mean and std of obs over alive agents, and the alive fraction.
+    """
+    w = alive.astype(np.float32)  # [..., N]
+    n_alive = np.maximum(w.sum(-1, keepdims=True), 1.0)  # [..., 1]
+    mean = (obs * w[..., None]).sum(-2) / n_alive  # [..., d]
+    var = ((obs - mean[..., None, :]) ** 2 * w[..., None]).sum(-2) / n_alive
+    frac = w.mean(-1, keepdims=True)
+    return np.concatenate([mean, np.sqrt(var), frac], axis=-1).astype(np.float32)
+
+
+def mean_field_dim(obs_dim: int) -> int:
+    """Size of :func:`mean_field_summary` for observations of size ``obs_dim``."""
+    return 2 * obs_dim + 1

@@ -1,0 +1,116 @@
+"""PettingZoo ``ParallelEnv`` view over any :class:`~mfdiff_envs.core.VectorCore`.
+
+The view only converts between dicts and the core's arrays; all dynamics are vectorised in the
+core. One space object is shared by every agent (building 10 000 Box objects costs more than a
+step). Dead agents leave ``env.agents`` as PettingZoo requires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from numpy.typing import NDArray
+from pettingzoo import ParallelEnv
+
+from mfdiff_envs.core import VectorCore, check_positive_int
+
+
+class CoreParallelEnv(ParallelEnv):
+    """PettingZoo parallel env that delegates to a vectorised core.
+
+    Subclasses set ``metadata`` and build ``self.core`` before calling ``super().__init__``.
+    """
+
+    metadata: dict[str, Any] = {"name": "mfdiff_core", "render_modes": ["rgb_array"], "is_parallelizable": True}
+
+    def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
+        self.core = core
+        self.render_mode = render_mode
+        self.possible_agents = list(core.agent_names)
+        self.agents: list[str] = []
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._obs_space = gymnasium.spaces.Box(
+            -np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float32
+        )
+        self._act_space = gymnasium.spaces.Discrete(core.n_actions)
+        self.observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
+        self.action_spaces = dict.fromkeys(self.possible_agents, self._act_space)
+        self._last_actions = np.zeros(core.n_agents, dtype=np.int64)
+        self._live: set[str] = set()
+
+    @property
+    def max_cycles(self) -> int:
+        return self.core.max_cycles
+
+    @max_cycles.setter
+    def max_cycles(self, value: int) -> None:
+        self.core.max_cycles = check_positive_int("max_cycles", value)
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        return self._obs_space
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        return self._act_space
+
+    def _obs_dict(self, obs: NDArray[np.float32], idx: NDArray[np.intp]) -> dict[str, NDArray]:
+        names = self.possible_agents
+        return {names[i]: obs[i] for i in idx.tolist()}
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, NDArray], dict[str, dict]]:
+        obs, _ = self.core.reset(seed=seed)
+        idx = np.flatnonzero(self.core.alive)
+        self.agents = [self.possible_agents[i] for i in idx.tolist()]
+        self._live = set(self.agents)
+        return self._obs_dict(obs, idx), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            raise RuntimeError("step() called on an env with no live agents; call reset() first")
+        if len(actions) != len(self.agents) or not all(a in self._live for a in actions):
+            unknown = sorted(set(actions) - self._live)
+            missing = sorted(self._live - set(actions))
+            raise KeyError(
+                f"step() needs exactly one action per live agent; unknown: {unknown[:5]}, "
+                f"missing: {missing[:5]}"
+            )
+        acts = self._last_actions
+        acts[:] = 0  # dead agents' actions are ignored by the core
+        names = list(actions)
+        idx = np.fromiter((self._index[a] for a in names), dtype=np.intp, count=len(names))
+        vals = np.asarray([actions[a] for a in names])
+        if vals.size and not np.issubdtype(vals.dtype, np.integer):
+            raise TypeError(f"actions must be integers, got dtype {vals.dtype}")
+        acts[idx] = vals
+        prev = np.flatnonzero(self.core.alive)
+        obs, rew, term, trunc, info = self.core.step(acts)
+        pn = self.possible_agents
+        plist = prev.tolist()
+        rewards = dict(zip((pn[i] for i in plist), rew[prev].tolist()))
+        terminations = dict(zip((pn[i] for i in plist), term[prev].tolist()))
+        truncations = dict(zip((pn[i] for i in plist), trunc[prev].tolist()))
+        observations = self._obs_dict(obs, prev)
+        infos = {pn[i]: {} for i in plist}
+        done = term | trunc | ~self.core.alive
+        self.agents = [pn[i] for i in plist if not done[i]]
+        self._live = set(self.agents)
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> NDArray[np.uint8] | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
+            return None
+        return self.core.render_rgb()
+
+    def state(self) -> NDArray[np.float32]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass

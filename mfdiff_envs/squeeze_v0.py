@@ -1,0 +1,22 @@
+"""Gaussian Squeeze, version 0 — ``mfdiff/GaussianSqueeze-v0``.
+
+| | |
+|---|---|
+| agents | ``agent_0 … agent_{N-1}``, N = ``n_agents`` (10 … 10 000) |
+| actions | ``Discrete(10)``: a level in {0..9} |
+| observation | ``Box(11,)``: last step's level histogram of the agent's domain (10), time t/T (1) (+ domain one-hot when ``n_domains > 1``) |
+| reward | G(x)/N_d with x the sum of levels in the domain, G(x) = x exp(-(x-mu)^2/sigma^2) |
+| optimum | x* = (mu + sqrt(mu^2 + 2 sigma^2)) / 2; ``env.unwrapped.core.optimal_reward`` |
+
+Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (4 N), ``sigma=None`` (2 N),
+``n_domains=1``, ``max_cycles=25`` (1 = classic one-shot game), ``render_mode=None``.
+
+Version history: v0 — first release.
+"""
+
+from mfdiff_envs.factory import make_constructors
+from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+env, parallel_env, raw_env, joint_env = make_constructors(GaussianSqueezeCore, "squeeze_v0")
+
+__all__ = ["env", "joint_env", "parallel_env", "raw_env"]

@@ -28,6 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=50)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_env_demo)
+
+    from mfdiff_envs.offline.cli import add_parser as add_data_parser
+
+    add_data_parser(sub)
+
+    from mfdiff_agents.cli_eval import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+    from mfdiff_agents.train import add_parser as add_train_parser  # torch imported lazily
+
+    add_train_parser(sub)
     return p
 
 

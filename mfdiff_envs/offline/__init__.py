@@ -1,0 +1,38 @@
+"""Offline data for mfdiff: Minari dataset building, the catalogue, and training windows.
+
+* :mod:`.build` — roll out behaviour policies on the vectorised core and write Minari datasets
+  ``mfdiff/<family>-n<N>/<tier>-v0`` atomically (:func:`build_dataset`, :func:`build_recipe`).
+* :mod:`.catalogue` — the recipes in ``datasets/*.toml`` (:func:`load_catalogue`, :func:`select`).
+* :mod:`.windows` — :func:`load_episodes` and :class:`WindowSampler` (windows of K particles).
+* :mod:`.cli` — ``mfdiff data build`` / ``mfdiff data list``.
+
+No torch here (the tensor adapter is :mod:`mfdiff_agents.data`).
+"""
+
+from mfdiff_envs.offline.build import DatasetExistsError, build_dataset, build_recipe
+from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, load_catalogue, select
+from mfdiff_envs.offline.windows import (
+    DatasetError,
+    Episode,
+    Episodes,
+    Windows,
+    WindowSampler,
+    load_episodes,
+)
+
+__all__ = [
+    "TIERS",
+    "DatasetError",
+    "DatasetExistsError",
+    "Episode",
+    "Episodes",
+    "Recipe",
+    "WindowSampler",
+    "Windows",
+    "build_dataset",
+    "build_recipe",
+    "dataset_id",
+    "load_catalogue",
+    "load_episodes",
+    "select",
+]

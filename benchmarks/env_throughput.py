@@ -1,0 +1,184 @@
+"""Env throughput: agent-steps/s of each family's core and of its PettingZoo parallel dict view,
+with magent2's batched ``battle_v4`` GridWorld as the reference engine, all in one run.
+
+    python benchmarks/env_throughput.py --out docs/results/env_throughput.md
+
+Uniformly random actions (pre-drawn for the core; built as a dict from the live agents for the
+parallel view, as a user loop would). Battle runs with ``opponent=None`` so every agent on the
+map is stepped by the caller. magent2 is measured per step as ``set_action`` (both teams),
+``step``, ``get_reward``, ``clear_dead``, with and without ``get_observation`` (its 13x13x5
+views, which an agent needs to act).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from mfdiff_envs import battle_v0, ising_v0, squeeze_v0
+
+LONG = 10**9  # max_cycles: no truncation inside a measurement
+
+
+def _time(step: Callable[[], int], budget_s: float, min_steps: int = 5) -> float:
+    """Agent-steps per second of ``step`` (returns agents stepped) over ~``budget_s`` seconds."""
+    step()  # warm-up
+    n, steps, t0 = 0, 0, time.perf_counter()
+    while steps < min_steps or time.perf_counter() - t0 < budget_s:
+        n += step()
+        steps += 1
+    return n / (time.perf_counter() - t0)
+
+
+def bench_core(core, budget_s: float) -> float:
+    rng = np.random.default_rng(0)
+    acts = rng.integers(0, core.n_actions, size=(64, core.n_agents))
+    core.reset(seed=0)
+    k = [0]
+
+    def step() -> int:
+        n = int(core.alive.sum())
+        _, _, term, trunc, _ = core.step(acts[k[0] % 64])
+        k[0] += 1
+        if np.all(term | trunc):
+            core.reset()
+        return n
+
+    return _time(step, budget_s)
+
+
+def bench_parallel(env, budget_s: float) -> float:
+    rng = np.random.default_rng(0)
+    n_act = env.action_space(env.possible_agents[0]).n
+    acts = rng.integers(0, n_act, size=(64, len(env.possible_agents))).tolist()
+    env.reset(seed=0)
+    k = [0]
+
+    def step() -> int:
+        if not env.agents:
+            env.reset()
+        row = acts[k[0] % 64]
+        k[0] += 1
+        n = len(env.agents)
+        env.step(dict(zip(env.agents, row)))
+        return n
+
+    return _time(step, budget_s)
+
+
+def bench_magent(n_agents: int, budget_s: float, with_obs: bool) -> tuple[int, float]:
+    """magent2 battle_v4 at the map size whose default layout holds about ``n_agents``."""
+    from magent2.environments import battle_v4
+
+    # battle_v4 puts 2 * int(0.2 * map_size)^2 agents on the map.
+    map_size = max(12, round(math.sqrt(n_agents / 2) / 0.2))
+    env = battle_v4.parallel_env(map_size=map_size, max_cycles=LONG)
+    env.reset(seed=0)
+    gw = env.unwrapped.env
+    handles = gw.get_handles()
+    rng = np.random.default_rng(0)
+    total = sum(gw.get_num(h) for h in handles)
+
+    def step() -> int:
+        n = 0
+        for h in handles:
+            k = gw.get_num(h)
+            n += k
+            gw.set_action(h, rng.integers(0, 21, k).astype(np.int32))
+        gw.step()
+        for h in handles:
+            gw.get_reward(h)
+            if with_obs:
+                gw.get_observation(h)
+        gw.clear_dead()
+        return n
+
+    return total, _time(step, budget_s)
+
+
+def main(argv: list[str] | None = None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    ap.add_argument("--budget", type=float, default=0.6, help="seconds per measurement")
+    ap.add_argument("--out", type=str, default=None, help="write the markdown table here")
+    args = ap.parse_args(argv)
+
+    has_magent = importlib.util.find_spec("magent2") is not None
+    families: list[tuple[str, Callable[..., object]]] = [
+        ("squeeze", lambda n: squeeze_v0.parallel_env(n_agents=n, max_cycles=LONG)),
+        (
+            "ising",
+            lambda n: ising_v0.parallel_env(n_agents=round(math.sqrt(n)) ** 2, max_cycles=LONG),
+        ),
+        ("battle", lambda n: battle_v0.parallel_env(n_agents=n, opponent=None, max_cycles=LONG)),
+    ]
+    if has_magent:
+        from mfdiff_envs import magent_battle_v0
+
+        families.append(
+            (
+                "magent_battle (ours on magent2)",
+                lambda n: magent_battle_v0.parallel_env(n_agents=n, opponent=None, max_cycles=LONG),
+            )
+        )
+    rows = [
+        "| env | N | core agent-steps/s | parallel dict view agent-steps/s | core / view |",
+        "|---|---|---|---|---|",
+    ]
+    for name, make in families:
+        for n in args.sizes:
+            env = make(n)
+            core_rate = bench_core(env.core, args.budget)
+            view_rate = bench_parallel(make(n), args.budget)
+            rows.append(
+                f"| {name} | {env.core.n_agents} | {core_rate:,.0f} | {view_rate:,.0f} | "
+                f"{core_rate / view_rate:.1f} |"
+            )
+            print(rows[-1], flush=True)
+    if has_magent:
+        for n in args.sizes:
+            total, rate = bench_magent(n, args.budget, with_obs=False)
+            _, rate_obs = bench_magent(n, args.budget, with_obs=True)
+            rows.append(
+                f"| magent2 battle_v4 GridWorld (no obs / with obs) | {total} | "
+                f"{rate:,.0f} / {rate_obs:,.0f} | – | – |"
+            )
+            print(rows[-1], flush=True)
+    cmd = "python " + " ".join(
+        [os.path.relpath(sys.argv[0])] + (argv if argv is not None else sys.argv[1:])
+    )
+    text = "\n".join(
+        [
+            "# Environment throughput",
+            "",
+            f"Command: `{cmd}`  ",
+            f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}  ",
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+            f"(shared with other jobs), Python {platform.python_version()}, numpy {np.__version__}",
+            "",
+            "Agent-steps per second with uniformly random actions (one process, one thread).",
+            "Battle and magent_battle step both teams (`opponent=None`); "
+            "Ising uses the nearest square N.",
+            "",
+            *rows,
+            "",
+        ]
+    )
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""What the independent and the joint diffuser baselines share: a return-conditioned trajectory
+diffuser built from the MF-Diffuser's own pieces (:class:`~mfdiff_agents.diffuser.diffusion.
+GaussianDiffusion` over a :class:`~mfdiff_agents.diffuser.denoiser.ParticleDenoiser`), differing
+only in the denoiser's interaction layer and in which agents share one sample.
+
+Trajectory of one agent over H steps: x_h = [(s_h − μ_s)/σ_s, 2·onehot(a_h) − 1] (c = d + A
+channels). Condition: the window's standardised discounted team return (Decision-Diffuser-style
+return conditioning, no mean-field input); at act time the target is ``return_target`` standard
+deviations above the data mean. Acting: inpaint the first step's observation with the real
+agent's current observation, run ``ddim_steps`` DDIM steps, act by the argmax of the first
+step's action channels. The diffusion noise is drawn from a torch generator seeded from the
+policy's numpy generator, so ``reset(seed)`` fixes the actions; agents with identical
+observations still get different plans (different noise).
+
+* ``interaction="none"``, ``joint=False`` — independent Diffuser: every agent's trajectory is one
+  sample of a single-agent diffuser (training windows are split into their K agents).
+* ``interaction="attention"``, ``joint=True`` — MADiff-style: the K agents of a window are one
+  joint sample with all-pairs attention; acting plans for all N live agents at once (O(N²)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+from tqdm.auto import tqdm
+
+from mfdiff_agents.baselines.common import (
+    config_from_dict,
+    config_to_dict,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+)
+from mfdiff_agents.policy import Policy
+
+
+@dataclasses.dataclass
+class DiffuserConfig:
+    """Hyper-parameters of a diffuser baseline (the two modules subclass this as ``Config``)."""
+
+    steps: int = 2000
+    """Gradient steps."""
+    batch_size: int = 32
+    """Windows per batch."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    width: int = 64
+    """Denoiser channels (divisible by 8)."""
+    depth: int = 2
+    """(temporal block, interaction) pairs."""
+    n_timesteps: int = 50
+    """Training noise levels T."""
+    ddim_steps: int = 5
+    """Reverse steps when acting."""
+    return_target: float = 1.0
+    """Return condition at act time, in standard deviations of the data's window returns."""
+    norm_batches: int = 20
+    """Batches sampled up front to estimate observation / return normalisers."""
+    max_agents: int = 1_000_000
+    """Refuse to plan for more live agents than this in one call (ValueError)."""
+    act_chunk: int = 4096
+    """Independent planning only: agents per denoiser batch when acting."""
+    seed: int = 0
+    """Torch init / noise seed."""
+    device: str = "auto"
+    """"auto" | "cpu" | "cuda"."""
+
+
+class TrajectoryDiffuser(nn.Module):
+    """GaussianDiffusion(ParticleDenoiser) plus the data normalisers (persistent buffers)."""
+
+    def __init__(self, *, obs_dim: int, n_actions: int, interaction: str,
+                 cfg: DiffuserConfig) -> None:
+        from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
+        from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
+
+        super().__init__()
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        den = ParticleDenoiser(x_dim=obs_dim + n_actions, cond_dim=1, width=cfg.width,
+                               depth=cfg.depth, interaction=interaction)
+        self.diffusion = GaussianDiffusion(den, n_timesteps=cfg.n_timesteps)
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.register_buffer("ret_mean", torch.zeros(()))
+        self.register_buffer("ret_std", torch.ones(()))
+
+    def encode(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """obs [..., d], actions [...] -> x [..., d + A]."""
+        onehot = nn.functional.one_hot(actions, self.n_actions).to(obs.dtype) * 2 - 1
+        return torch.cat([(obs - self.obs_mean) / self.obs_std, onehot], -1)
+
+
+class DiffuserPolicy(Policy):
+    """Acting side of a diffuser baseline (see module docstring)."""
+
+    METHOD = "diffuser"
+    INTERACTION = "none"
+    JOINT = False
+    CONFIG: type[DiffuserConfig] = DiffuserConfig
+
+    def __init__(self, model: TrajectoryDiffuser, cfg: DiffuserConfig, *, horizon: int,
+                 seed: int | None = None) -> None:
+        super().__init__(obs_dim=model.obs_dim, n_actions=model.n_actions, seed=seed)
+        self.model = model.eval()
+        self.cfg = cfg
+        self.horizon = int(horizon)
+        self.device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def _plan(self, obs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """obs [b, k, d] (normalised) -> first-step actions [b, k]."""
+        b, k, d = obs.shape
+        c = d + self.n_actions
+        value = torch.zeros(b, k, self.horizon, c, device=self.device)
+        value[:, :, 0, :d] = obs
+        mask = torch.zeros(1, 1, self.horizon, c, dtype=torch.bool, device=self.device)
+        mask[..., 0, :d] = True
+        cond = torch.full((b, 1), self.cfg.return_target, device=self.device)
+        x = self.model.diffusion.sample((b, k, self.horizon, c), cond, n_steps=self.cfg.ddim_steps,
+                                        generator=gen, inpaint=(mask, value))
+        return x[:, :, 0, d:].argmax(-1)
+
+    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        n_live = int(mask.sum())
+        acts = np.zeros(obs.shape[0], np.int64)
+        if n_live == 0:
+            return acts
+        if n_live > self.cfg.max_agents:
+            raise ValueError(
+                f"{type(self).__name__}: {n_live} live agents exceed max_agents="
+                f"{self.cfg.max_agents} (its planning cost grows as N² in time and memory; "
+                "raise cfg.max_agents if you really want this)")
+        gen = torch.Generator(device="cpu").manual_seed(int(self.rng.integers(2**62)))
+        o = torch.from_numpy(obs[mask]).to(self.device)
+        o = (o - self.model.obs_mean) / self.model.obs_std
+        if self.JOINT:
+            a = self._plan(o[None], gen)[0]
+        else:
+            chunks = [self._plan(o[i:i + self.cfg.act_chunk, None], gen)[:, 0]
+                      for i in range(0, n_live, self.cfg.act_chunk)]
+            a = torch.cat(chunks)
+        acts[mask] = a.cpu().numpy()
+        return acts
+
+    def save(self, directory: str | Path) -> Path:
+        return save_checkpoint(directory, method=self.METHOD, module=self.model, meta={
+            "obs_dim": self.obs_dim, "n_actions": self.n_actions, "horizon": self.horizon,
+            "config": config_to_dict(self.cfg)})
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, *, device: str = "cpu") -> DiffuserPolicy:
+        meta, state = load_checkpoint(directory, method=cls.METHOD)
+        cfg = config_from_dict(cls.CONFIG, meta["config"])
+        model = TrajectoryDiffuser(obs_dim=meta["obs_dim"], n_actions=meta["n_actions"],
+                                   interaction=cls.INTERACTION, cfg=cfg)
+        model.load_state_dict(state)
+        return cls(model.to(pick_device(device)), cfg, horizon=meta["horizon"])
+
+
+def fit_diffuser(policy_cls: type[DiffuserPolicy], sampler: Any, cfg: DiffuserConfig, *,
+                 out_dir: Path | None, progress: bool) -> DiffuserPolicy:
+    """Train ``policy_cls``'s diffuser on windows from ``sampler``."""
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    d, a = int(sampler.obs_dim), int(sampler.n_actions)
+    model = TrajectoryDiffuser(obs_dim=d, n_actions=a, interaction=policy_cls.INTERACTION, cfg=cfg)
+    # normalisers from a few batches (alive entries only)
+    ws = [sampler.sample(cfg.batch_size) for _ in range(max(1, cfg.norm_batches))]
+    obs_all = np.concatenate([w.obs[w.alive] for w in ws])
+    rets = np.concatenate([np.asarray(w.returns, np.float64) for w in ws])
+    model.obs_mean.copy_(torch.from_numpy(obs_all.mean(0)))
+    model.obs_std.copy_(torch.from_numpy(np.maximum(obs_all.std(0), 1e-3)))
+    model.ret_mean.fill_(float(rets.mean()))
+    model.ret_std.fill_(float(max(rets.std(), 1e-6)))
+    model.to(device)
+    opt = torch.optim.Adam(model.diffusion.model.parameters(), lr=cfg.lr)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    bar = tqdm(range(cfg.steps), desc=policy_cls.METHOD, disable=not progress, leave=False)
+    t_start, loss_v = time.perf_counter(), float("nan")
+    for _ in bar:
+        w = sampler.sample(cfg.batch_size)
+        obs = torch.from_numpy(np.asarray(w.obs, np.float32)).to(device)  # [B,K,H,d]
+        acts = torch.from_numpy(np.asarray(w.actions, np.int64)).to(device)
+        alive = torch.from_numpy(np.asarray(w.alive, bool)).to(device)[..., None]  # [B,K,H,1]
+        cond = ((torch.from_numpy(np.asarray(w.returns, np.float32)).to(device) - model.ret_mean)
+                / model.ret_std)[:, None]  # [B,1]
+        x0 = model.encode(obs, acts)
+        if not policy_cls.JOINT:  # each agent's trajectory is its own sample
+            b, k = x0.shape[:2]
+            x0 = x0.reshape(b * k, 1, *x0.shape[2:])
+            alive = alive.reshape(b * k, 1, *alive.shape[2:])
+            cond = cond.repeat_interleave(k, 0)
+        loss = model.diffusion.loss(x0, cond, mask=alive, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_v = float(loss.detach())
+        bar.set_postfix(loss=f"{loss_v:.3f}")
+    policy = policy_cls(model, cfg, horizon=int(sampler.horizon), seed=cfg.seed)
+    policy.train_info = {"final_loss": loss_v, "train_seconds": time.perf_counter() - t_start}
+    if out_dir is not None:
+        policy.save(out_dir)
+    return policy

@@ -1,0 +1,42 @@
+"""MADiff-style joint diffuser: all-pairs self-attention over agents (O(N²)).
+
+The MF-Diffuser's diffusion process with the attention interaction denoiser
+(``interaction="attention"``): trained on the K agents of a window as one joint sample, and at
+act time it plans for *all* N live agents jointly (one sample of [1, N, H, c], attention over N at
+every plan step and layer). Time and memory grow as N²; ``max_agents`` (default 2048) makes it
+fail with a clear ValueError beyond the size it handles on a CPU rather than thrash — measured
+numbers in docs/results. Details in :mod:`mfdiff_agents.baselines.diffuser_base`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserPolicy, fit_diffuser
+
+METHOD = "joint_diffuser"
+
+
+@dataclasses.dataclass
+class Config(DiffuserConfig):
+    """Joint-diffuser hyper-parameters (fields documented on DiffuserConfig)."""
+
+    max_agents: int = 2048
+    """Refuse to plan jointly for more live agents than this (O(N²) attention)."""
+
+
+class JointDiffuserPolicy(DiffuserPolicy):
+    """All live agents are planned as one joint sample with all-pairs attention."""
+
+    METHOD = METHOD
+    INTERACTION = "attention"
+    JOINT = True
+    CONFIG = Config
+
+
+def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
+        progress: bool = True) -> JointDiffuserPolicy:
+    """Train on the sampler's K-agent windows as joint samples."""
+    return fit_diffuser(JointDiffuserPolicy, sampler, cfg, out_dir=out_dir, progress=progress)

@@ -1,0 +1,229 @@
+"""``mfdiff demo``: the whole pipeline, small, on a laptop CPU.
+
+1. Build a Gaussian Squeeze dataset (N = 1000, medium tier) with
+   :func:`mfdiff_envs.offline.build_dataset`.
+2. Train MF-Diffuser (:func:`mfdiff_agents.diffuser.planner.fit`) and BC
+   (:func:`mfdiff_agents.baselines.bc.fit`) briefly on windows of it.
+3. Evaluate both beside the random and the scripted expert policy over seeds
+   (:func:`mfdiff_agents.evaluate.evaluate`) and print a table: return, normalised score
+   (0 = random, 100 = expert, the dataset's reference scores), gap to the analytic optimum.
+4. Write ``records.jsonl``, ``table.md``, ``demo.png`` and the two checkpoints to ``out_dir``.
+
+Datasets: the demo never reads or writes your Minari datasets. It always points
+``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
+its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
+
+Budget (2 CPU cores): default ≈ 10 min; ``--quick`` ≈ 1 min (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENV_ID = "mfdiff/GaussianSqueeze-v0"
+
+
+@dataclasses.dataclass
+class DemoConfig:
+    """Everything the demo does, with the default (~10 min) budget."""
+
+    out_dir: Path = Path("runs/demo")
+    """Output directory (records, table, plot, checkpoints, private Minari root)."""
+    n_agents: int = 1000
+    """Population size N of the dataset and of the evaluation."""
+    tier: str = "medium"
+    """Dataset tier."""
+    max_cycles: int = 25
+    """Steps per episode."""
+    dataset_episodes: int = 40
+    """Episodes in the dataset."""
+    horizon: int = 8
+    """Window / plan horizon H."""
+    n_particles: int = 32
+    """Particles K per training window."""
+    mf_steps: int = 800
+    """MF-Diffuser gradient steps."""
+    mf_width: int = 64
+    """MF-Diffuser denoiser width."""
+    mf_depth: int = 2
+    """MF-Diffuser denoiser depth."""
+    mf_ddim_steps: int = 6
+    """Reverse steps when planning."""
+    mf_k_schedule: tuple[int, ...] = (16, 64)
+    """Coarse-to-fine particle schedule when planning."""
+    mf_replan_every: int = 1
+    """Replan every k env steps."""
+    bc_steps: int = 1000
+    """BC gradient steps."""
+    seeds: int = 5
+    """Evaluation seeds."""
+    episodes: int = 1
+    """Evaluation episodes per seed."""
+    seed: int = 0
+    """Dataset / training seed."""
+    progress: bool = True
+    """Progress bars."""
+
+    @classmethod
+    def quick(cls) -> DemoConfig:
+        """The ~1 min budget used by the test suite."""
+        return cls(max_cycles=10, dataset_episodes=8, horizon=4, n_particles=16, mf_steps=40,
+                   mf_width=32, mf_depth=1, mf_ddim_steps=2, mf_k_schedule=(8, 16),
+                   mf_replan_every=2, bc_steps=60, seeds=2, out_dir=Path("runs/demo-quick"))
+
+    def replace(self, **kw: Any) -> DemoConfig:
+        return dataclasses.replace(self, **kw)
+
+
+@contextlib.contextmanager
+def private_minari_root(path: Path) -> Iterator[Path]:
+    """Point MINARI_DATASETS_PATH at ``path`` for the block, then restore the user's value."""
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["MINARI_DATASETS_PATH"] = str(path.resolve())
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def _log(msg: str) -> None:
+    print(f"[mfdiff demo] {msg}", file=sys.stderr, flush=True)
+
+
+def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
+    """Run the demo (see module docstring); returns the evaluation records."""
+    from mfdiff_agents import evaluate as ev
+    from mfdiff_agents.baselines import bc
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.diffuser import planner
+    from mfdiff_envs.offline import WindowSampler, build_dataset
+
+    t_start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env_kwargs = {"max_cycles": cfg.max_cycles}
+    timings: dict[str, float] = {}
+    with private_minari_root(out / "minari"):
+        t = time.perf_counter()
+        _log(f"building dataset: Gaussian Squeeze N={cfg.n_agents}, {cfg.tier}, "
+             f"{cfg.dataset_episodes} episodes (private Minari root {out / 'minari'})")
+        ds = build_dataset("squeeze", n_agents=cfg.n_agents, tier=cfg.tier,
+                           episodes=cfg.dataset_episodes, env_kwargs=env_kwargs, seed=cfg.seed,
+                           overwrite=True, progress=cfg.progress)
+        ds_id = ds.spec.dataset_id
+        timings["dataset"] = time.perf_counter() - t
+
+        sampler = WindowSampler(ds_id, horizon=cfg.horizon, n_particles=cfg.n_particles,
+                                seed=cfg.seed)
+        t = time.perf_counter()
+        _log(f"training MF-Diffuser ({cfg.mf_steps} steps)")
+        mf_dir = out / "mfdiffuser"
+        if mf_dir.exists():
+            shutil.rmtree(mf_dir)  # a fresh run (fit refuses to overwrite a previous one)
+        mf_cfg = planner.Config(
+            horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.mf_steps,
+            width=cfg.mf_width, depth=cfg.mf_depth, ddim_steps=cfg.mf_ddim_steps,
+            k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every, seed=cfg.seed,
+            stats_windows=256, ckpt_every=max(cfg.mf_steps, 1),
+            device="auto")
+        mf_policy = planner.fit(sampler, mf_cfg, out_dir=mf_dir, progress=cfg.progress)
+        timings["train_mfdiffuser"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        _log(f"training BC ({cfg.bc_steps} steps)")
+        bc_policy = bc.fit(sampler, bc.Config(steps=cfg.bc_steps, seed=cfg.seed),
+                           out_dir=out / "bc", progress=cfg.progress)
+        timings["train_bc"] = time.perf_counter() - t
+
+        policies: list[tuple[str, Any]] = [
+            ("random", lambda core, seed: make_scripted("random", core, seed=seed)),
+            ("expert (scripted)", lambda core, seed: make_scripted("expert", core, seed=seed)),
+            ("BC", bc_policy),
+            ("MF-Diffuser", mf_policy),
+        ]
+        records: list[dict[str, Any]] = []
+        t = time.perf_counter()
+        (out / "records.jsonl").unlink(missing_ok=True)
+        for name, pol in policies:
+            _log(f"evaluating {name} on N={cfg.n_agents}, {cfg.seeds} seeds")
+            recs = ev.evaluate(pol, ENV_ID, {**env_kwargs, "n_agents": cfg.n_agents},
+                               range(cfg.seeds), cfg.episodes, method=name, dataset_id=ds_id,
+                               tier=cfg.tier, progress=cfg.progress,
+                               config={"demo": _plain(dataclasses.asdict(cfg))})
+            ev.write_jsonl(recs, out / "records.jsonl")
+            records += recs
+        timings["evaluate"] = time.perf_counter() - t
+
+    command = "mfdiff demo" + (" --quick" if cfg.mf_steps == DemoConfig.quick().mf_steps else "")
+    table = comparison_table(records)
+    print(table)
+    (out / "table.md").write_text(
+        f"# mfdiff demo\n\nRegenerate with:\n\n```\n{command} --out {out}\n```\n\n{table}\n"
+        f"Timings (s): {', '.join(f'{k} {v:.1f}' for k, v in timings.items())}; "
+        f"total {time.perf_counter() - t_start:.1f}.\n")
+    plot_demo(records, out / "demo.png")
+    _log(f"wrote {out / 'records.jsonl'}, {out / 'table.md'}, {out / 'demo.png'} "
+         f"in {time.perf_counter() - t_start:.0f} s")
+    return records
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
+
+
+def comparison_table(records: list[dict[str, Any]]) -> str:
+    """Markdown: method | return | normalised score | gap to optimum % | latency, each
+    mean [95 % CI] over seeds (IQM for the score)."""
+    from mfdiff_agents.evaluate import aggregate
+
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    agg = {m: {a["method"]: a for a in aggregate(records, metric=m, by=("method",))}
+           for m in ("return", "normalized_score", "optimum_gap", "latency_ms")}
+    lines = ["| method | return | normalised score (IQM) | gap to optimum % | ms / step | seeds |",
+             "|---|---|---|---|---|---|"]
+    for m in methods:
+        r, s = agg["return"][m], agg["normalized_score"][m]
+        g, lat = agg["optimum_gap"][m], agg["latency_ms"][m]
+        lines.append(
+            f"| {m} | {r['mean']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] "
+            f"| {s['mean']:.1f} [{s['ci_low']:.1f}, {s['ci_high']:.1f}] ({s['iqm']:.1f}) "
+            f"| {100 * g['mean']:.2f} [{100 * g['ci_low']:.2f}, {100 * g['ci_high']:.2f}] "
+            f"| {lat['mean']:.2f} | {s['n']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_demo(records: list[dict[str, Any]], path: Path) -> Path:
+    """Two panels: normalised score and gap to optimum (%), bars with 95 % CIs per method."""
+    from mfdiff_agents.evaluate import _plt, _save, aggregate
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric, scale, label in ((axes[0], "normalized_score", 1.0, "normalised score"),
+                                     (axes[1], "optimum_gap", 100.0, "gap to optimum (%)")):
+        agg = aggregate(records, metric=metric, by=("method",))
+        names = [a["method"] for a in agg]
+        mean = np.array([a["mean"] for a in agg]) * scale
+        err = np.array([[a["mean"] - a["ci_low"] for a in agg],
+                        [a["ci_high"] - a["mean"] for a in agg]]) * scale
+        ax.bar(range(len(names)), mean, yerr=err, capsize=4,
+               color=["#999999", "#4c72b0", "#dd8452", "#55a868"][: len(names)])
+        ax.set_xticks(range(len(names)), names, rotation=15)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, axis="y")
+    n = records[0]["n_agents"] if records else "?"
+    fig.suptitle(f"Gaussian Squeeze, N = {n} (mean ± 95% bootstrap CI over seeds)")
+    return _save(fig, path)

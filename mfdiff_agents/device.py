@@ -1,0 +1,48 @@
+"""Device resolution shared by every trainable method.
+
+``device="auto"`` picks CUDA when a GPU is visible and the CPU otherwise. On CUDA, matmul-heavy
+forward passes run under bf16 autocast when the card supports it (:func:`autocast`); on the CPU
+everything stays float32 (bf16 autocast on CPU is slower than float32 for our small widths).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch.
+
+    Raises:
+        ValueError: an explicit CUDA device is requested on a machine without CUDA.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except RuntimeError as e:
+            raise ValueError(f"unknown device {device!r} (use 'auto', 'cpu' or 'cuda[:i]')") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use 'auto'")
+    return dev
+
+
+def use_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast helps on ``device`` (CUDA with bf16 support only)."""
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """bf16 autocast on CUDA (when supported and ``enabled``), a no-op elsewhere."""
+    if enabled and use_bf16(device):
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield

@@ -1,0 +1,131 @@
+"""Hierarchical coarse-to-fine DDIM sampling of particle plans, conditioned on the present.
+
+Particle schedule K_0 < K_1 < … < K_S = K_max (each divides the next) over the reverse steps:
+the ``n_steps`` DDIM steps are split into S+1 near-equal stages; stage s denoises K_s particles.
+At a stage boundary (after the step to noise level t') every particle j is split into
+r = K_{s+1} / K_s copies, re-noised at the current level from the model's clean estimate:
+
+    x_{t'}^{(j, c)} = sqrt(ᾱ_{t'}) x̂_0^{(j)} + sqrt(1 - ᾱ_{t'}) ε^{(j, c)},   c = 1 … r.
+
+The mean field that the few early particles settle on steers the many late particles, and the
+total cost Σ_steps K(step) is a fraction of K_max × n_steps.
+
+Inpainting: the first obs of particle j is the (normalised) current obs of a real agent, its
+anchor. Anchors are K_max real agents drawn by stratified sampling along the first principal
+axis of the current observations (:func:`stratified_anchors`); at stage s, coarse particle j
+owns strata j·r_s … (j+1)·r_s - 1 and is anchored to the first of them, so each split copy
+inherits an anchor from its parent's strata.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mfdiff_agents.diffuser.diffusion import GaussianDiffusion, randn
+
+
+def validate_schedule(k_schedule: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """Check K_0 < … < K_max, each dividing the next; return it as a tuple."""
+    ks = tuple(int(k) for k in k_schedule)
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"k_schedule must be a non-empty list of positive ints, got {k_schedule}")
+    for a, b in zip(ks, ks[1:]):
+        if not (a < b and b % a == 0):
+            raise ValueError(f"k_schedule must increase with each entry dividing the next, got {ks}")
+    return ks
+
+
+def stratified_anchors(
+    obs: torch.Tensor, k: int, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Indices [k] of k real agents, one per stratum of the agents sorted along the first
+    principal axis of ``obs: [n, d]`` (ties broken at random). n < k repeats agents.
+
+    Stratum j holds sorted positions [j n / k, (j+1) n / k); one uniform position is drawn
+    in each (systematic-stratified sampling), so anchors cover the population evenly.
+    """
+    n = obs.shape[0]
+    if n == 0:
+        raise ValueError("stratified_anchors needs at least one agent")
+    gen_dev = generator.device if generator is not None else torch.device("cpu")
+    x = obs.float()
+    xc = x - x.mean(0, keepdim=True)
+    cov = xc.T @ xc / max(n, 1)  # [d, d]
+    _, vecs = torch.linalg.eigh(cov.double())
+    proj = (xc.double() @ vecs[:, -1]).float()  # [n]
+    perm = torch.randperm(n, generator=generator, device=gen_dev).to(obs.device)
+    order = perm[torch.argsort(proj[perm], stable=True)]  # random among equal projections
+    u = torch.rand(k, generator=generator, device=gen_dev).to(obs.device)
+    pos = ((torch.arange(k, device=obs.device) + u) * n / k).floor().long().clamp(max=n - 1)
+    return order[pos]
+
+
+def stage_sizes(n_steps: int, n_stages: int) -> list[int]:
+    """Split ``n_steps`` reverse steps into ``n_stages`` near-equal stages (earlier ones shorter)."""
+    if n_steps < n_stages:
+        raise ValueError(f"need at least one DDIM step per particle stage: {n_steps} steps < {n_stages} stages")
+    base, extra = divmod(n_steps, n_stages)
+    return [base + (1 if s >= n_stages - extra else 0) for s in range(n_stages)]
+
+
+@torch.no_grad()
+def coarse_to_fine_sample(
+    diffusion: GaussianDiffusion,
+    *,
+    anchor_obs: torch.Tensor,
+    cond: torch.Tensor,
+    horizon: int,
+    x_dim: int,
+    k_schedule: tuple[int, ...],
+    n_steps: int = 10,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Sample K_max particle plans for b populations.
+
+    Args:
+        diffusion: the trained process (its model takes ``[b, k, h, c]``).
+        anchor_obs: [b, K_max, d] normalised current obs of the anchor agents (inpainted into
+            channels ``:d`` of plan step 0).
+        cond: [b, c_cond] condition (mean field at t0, return target).
+        horizon: H plan steps. x_dim: c channels per step.
+        k_schedule: (K_0, …, K_max); a single entry = no coarse-to-fine.
+        n_steps: DDIM steps in total.
+
+    Returns:
+        x0: [b, K_max, H, c] clean plans; ``x0[:, :, 0, :d] == anchor_obs`` exactly.
+    """
+    ks = validate_schedule(k_schedule)
+    b, k_max, d = anchor_obs.shape
+    if k_max != ks[-1]:
+        raise ValueError(f"anchor_obs has {k_max} anchors but k_schedule ends at {ks[-1]}")
+    device = cond.device
+    ts = diffusion.ddim_timesteps(n_steps)
+    sizes = stage_sizes(len(ts), len(ks))
+    stage_of_step = [s for s, n in enumerate(sizes) for _ in range(n)]
+
+    def inpaint_for(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        r = k_max // k
+        value = torch.zeros(b, k, horizon, x_dim, device=device)
+        value[:, :, 0, :d] = anchor_obs[:, ::r]  # [b, k, d], first anchor of each group
+        mask = torch.zeros(1, 1, horizon, x_dim, dtype=torch.bool, device=device)
+        mask[..., 0, :d] = True
+        return mask, value
+
+    k = ks[0]
+    inpaint = inpaint_for(k)
+    x = randn((b, k, horizon, x_dim), device=device, generator=generator)
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        x = diffusion.apply_inpaint(x, inpaint)
+        x, x0_hat = diffusion.ddim_step(x, t, t_prev, cond, eta=eta, generator=generator)
+        s = stage_of_step[i]
+        if t_prev >= 0 and stage_of_step[i + 1] != s:  # boundary: split and re-noise at t_prev
+            r = ks[s + 1] // ks[s]
+            x0_rep = x0_hat.repeat_interleave(r, dim=1)  # [b, k r, h, c], copies adjacent
+            ab = diffusion.alpha_bar[t_prev]
+            noise = randn(tuple(x0_rep.shape), device=device, generator=generator)
+            x = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise
+            k = ks[s + 1]
+            inpaint = inpaint_for(k)
+    return diffusion.apply_inpaint(x, inpaint)

@@ -1,0 +1,408 @@
+"""Build Minari datasets from behaviour-policy rollouts on the vectorised core.
+
+Each episode is rolled out on ``env.unwrapped.core`` (never the per-agent dicts) and stored
+through the gymnasium joint view's spaces (obs ``Box(N, d)``, actions ``Box int (N,)``):
+
+============================  ==================  =========================================
+key                           shape / dtype        meaning
+============================  ==================  =========================================
+``observations``              (T+1, N, d) float32  per-agent observations, reset row first
+``actions``                   (T, N) int64         per-agent actions
+``rewards``                   (T,) float64         team reward = ``core.team_reward(r_t)``
+``terminations``              (T,) bool            episode terminated (last step only)
+``truncations``               (T,) bool            episode truncated (last step only)
+``infos["rewards"]``          (T+1, N) float32     per-agent rewards (row 0 = zeros)
+``infos["alive"]``            (T+1, N) bool        alive mask after reset / each step
+============================  ==================  =========================================
+
+Writes are atomic: the dataset is written under a hidden staging directory inside the Minari
+root (``<root>/.mfdiff-staging/<pid>-<uuid>/``, invisible to ``minari.list_local_datasets``)
+with its final id, then moved into place with one ``os.rename``. A killed build leaves only
+a hidden staging directory, which the next build removes once its process is gone.
+
+Reference scores: ``ref_min_score`` / ``ref_max_score`` are the mean episode returns of the
+random (skill 0) and expert (skill 1) behaviour policies over ``ref_episodes`` rollouts with a
+fixed seed, so ``minari.get_normalized_score(ds, returns)`` is 0 for random and 1 for expert
+(multiply by 100 for the usual D4RL scale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import minari
+import numpy as np
+from minari.data_collector.episode_buffer import EpisodeBuffer
+from minari.namespace import create_namespace, list_local_namespaces
+from minari.storage import get_dataset_path
+
+import mfdiff_envs  # noqa: F401  (registers the env ids)
+from mfdiff_envs.core import VectorCore
+from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, parse_id
+
+#: ``policy_factory(core, skill, seed) -> policy(obs [N, d], alive [N]) -> actions [N]``.
+PolicyFactory = Callable[
+    [VectorCore, float, "int | None"], Callable[[np.ndarray, np.ndarray], np.ndarray]
+]
+
+AUTHOR = "mfdiff developers"
+CODE_PERMALINK = "https://github.com/mfdiff/mfdiff/tree/main/mfdiff_envs/offline/build.py"
+STAGING_DIR = ".mfdiff-staging"
+REF_EPISODES = 5
+REF_SEED = 10_007
+
+
+class DatasetExistsError(FileExistsError):
+    """The dataset id is already built locally (pass ``overwrite=True`` / ``--force``)."""
+
+
+# ----------------------------------------------------------------------------- rollouts
+def rollout(
+    core: VectorCore, policy: Callable[[np.ndarray, np.ndarray], Any], seed: int | None
+) -> dict[str, Any]:
+    """One whole episode on ``core`` as arrays (the layout of the module docstring)."""
+    n = core.n_agents
+    obs, _ = core.reset(seed=seed)
+    obs_l, act_l, rew_l, team_l = [obs], [], [np.zeros(n, np.float32)], []
+    alive_l = [core.alive.copy()]
+    terminated = truncated = False
+    while not (terminated or truncated):
+        actions = np.asarray(policy(obs, core.alive), dtype=np.int64)
+        obs, rew, term, trunc, _ = core.step(actions)
+        obs_l.append(obs)
+        act_l.append(actions)
+        rew_l.append(np.asarray(rew, np.float32))
+        team_l.append(core.team_reward(rew))
+        alive_l.append(core.alive.copy())
+        # the joint view's episode end (mfdiff_envs.joint.JointEnv.step)
+        terminated = bool(np.all(term | ~core.alive))
+        truncated = bool(np.all(trunc)) and not terminated
+    T = len(act_l)
+    terms = np.zeros(T, bool)
+    truncs = np.zeros(T, bool)
+    terms[-1], truncs[-1] = terminated, truncated
+    return {
+        "observations": np.stack(obs_l).astype(np.float32, copy=False),
+        "actions": np.stack(act_l),
+        "rewards": np.asarray(team_l, np.float64),
+        "terminations": terms,
+        "truncations": truncs,
+        "infos": {"rewards": np.stack(rew_l), "alive": np.stack(alive_l)},
+    }
+
+
+def default_policy_factory() -> PolicyFactory:
+    from mfdiff_envs.policies import make_behaviour_policy
+
+    return make_behaviour_policy
+
+
+def tier_skill(family: str, tier: str, episode: int = 0, episodes: int = 1) -> float:
+    """Skill of ``tier`` (``TIER_SKILL``); ``mixed`` rises linearly 0 -> 1 over the episodes."""
+    if tier == "mixed":
+        return episode / (episodes - 1) if episodes > 1 else 1.0
+    from mfdiff_envs.policies import TIER_SKILL
+
+    if family not in TIER_SKILL:
+        raise KeyError(
+            f"no behaviour-policy skills for family {family!r} (TIER_SKILL: {list(TIER_SKILL)})"
+        )
+    return float(TIER_SKILL[family][tier])
+
+
+def episode_seeds(seed: int, episodes: int) -> np.ndarray:
+    """[episodes, 2] independent (env seed, policy seed) pairs derived from ``seed``."""
+    ss = np.random.SeedSequence(seed)
+    return ss.generate_state(2 * episodes, dtype=np.uint32).reshape(episodes, 2).astype(np.int64)
+
+
+def reference_scores(
+    core: VectorCore,
+    *,
+    policy_factory: PolicyFactory | None = None,
+    episodes: int = REF_EPISODES,
+    seed: int = REF_SEED,
+) -> tuple[float, float]:
+    """(random, expert) mean episode returns: skill 0 and skill 1 over ``episodes`` rollouts."""
+    factory = policy_factory or default_policy_factory()
+    seeds = episode_seeds(seed, episodes)
+    out = []
+    for skill in (0.0, 1.0):
+        rets = [
+            float(rollout(core, factory(core, skill, int(ps)), int(es))["rewards"].sum())
+            for es, ps in seeds
+        ]
+        out.append(float(np.mean(rets)))
+    return out[0], out[1]
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
+    """``gym.make`` whose spec holds the core's plain-data kwargs (so Minari can store it)."""
+    env = gym.make(env_id, **env_kwargs)
+    plain = env.unwrapped.core.kwargs()
+    if plain:
+        env.close()
+        env = gym.make(env_id, **plain)
+    return env
+
+
+def bytes_per_episode(T: int, n: int, d: int) -> int:
+    """Raw hdf5 payload of one episode (obs, actions, per-agent rewards, alive, scalars)."""
+    return (T + 1) * n * (4 * d + 4 + 1) + T * n * 8 + T * (8 + 1 + 1)
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_staging(root: Path | None = None) -> list[Path]:
+    """Remove staging directories of builds whose process is gone; return what was removed."""
+    root = Path(root) if root is not None else get_dataset_path()
+    removed = []
+    staging = root / STAGING_DIR
+    if not staging.is_dir():
+        return removed
+    for d in staging.iterdir():
+        pid_str = d.name.split("-", 1)[0]
+        if not pid_str.isdigit() or not _pid_alive(int(pid_str)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@contextlib.contextmanager
+def _minari_root(path: Path) -> Iterator[None]:
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MINARI_DATASETS_PATH"]
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def _ensure_namespace(namespace: str) -> None:
+    existing = set(list_local_namespaces())
+    if namespace not in existing:
+        with contextlib.suppress(ValueError):  # created meanwhile by a concurrent build
+            create_namespace(namespace, description="mfdiff mean-field MARL datasets")
+
+
+def dataset_exists(dataset_id_: str) -> bool:
+    return (get_dataset_path(dataset_id_) / "data").exists()
+
+
+# ----------------------------------------------------------------------------- data card
+def data_card(meta: dict[str, Any]) -> str:
+    """Markdown data card from the ``mfdiff`` metadata block of a dataset."""
+    m = meta
+    lines = [
+        f"**{m['dataset_id']}** — {m['family']} (`{m['env_id']}`), N = {m['n_agents']} "
+        f"({m['n_controlled']} controlled agents, obs dim {m['obs_dim']}, "
+        f"{m['n_actions']} actions), "
+        f"tier `{m['tier']}` (skill {m['skill']}).",
+        "",
+        "| episodes | steps | return mean ± std | normalised (×100) | size on disk |",
+        "|---|---|---|---|---|",
+        f"| {m['episodes']} | {m['steps']} | {m['return_mean']:.4g} ± {m['return_std']:.3g} "
+        f"| {m['normalized_mean']:.1f} | {m['size_mb']:.1f} MB |",
+        "",
+        f"Reference returns: random {m['ref_min_score']:.4g}, expert {m['ref_max_score']:.4g} "
+        f"({m['ref_episodes']} rollouts each, seed {REF_SEED}). Built with seed {m['seed']}, "
+        f"env kwargs `{m['env_kwargs']}`. Arrays: observations (T+1, N, d) float32, "
+        "actions (T, N) int64, rewards (T,) team reward (mean per-agent reward), "
+        "infos['rewards'] (T+1, N) per-agent rewards (row 0 zeros), infos['alive'] (T+1, N).",
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- build
+def build_dataset(
+    family: str,
+    *,
+    n_agents: int,
+    tier: str,
+    episodes: int,
+    env_id: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    seed: int = 0,
+    version: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+    policy_factory: PolicyFactory | None = None,
+    skill_of_tier: Callable[[str, str, int, int], float] | None = None,
+    ref_scores: tuple[float, float] | None = None,
+    ref_episodes: int = REF_EPISODES,
+) -> minari.MinariDataset:
+    """Roll out ``episodes`` episodes of the ``tier`` behaviour policy and store them atomically.
+
+    Args:
+        family: ``squeeze``, ``ising`` or ``battle`` (names the id ``mfdiff/<family>-n<N>/...``).
+        n_agents: the env's ``n_agents`` kwarg (Battle: both teams; the stored N is the core's).
+        tier: ``expert``, ``medium``, ``random`` or ``mixed``.
+        episodes: number of episodes (>= 1).
+        env_id: registered id; default from :data:`~mfdiff_envs.offline.catalogue.FAMILY_ENV`.
+        env_kwargs: other plain-data env kwargs (e.g. ``max_cycles``).
+        seed: base seed (env resets and policies; episodes get independent derived seeds).
+        version: the ``-v<k>`` of the id.
+        overwrite: replace an existing dataset (else :class:`DatasetExistsError`).
+        progress: show a tqdm bar over episodes.
+        policy_factory: ``(core, skill, seed) -> policy``; default
+            :func:`mfdiff_envs.policies.make_behaviour_policy`.
+        skill_of_tier: ``(family, tier, episode, episodes) -> skill``; default :func:`tier_skill`.
+        ref_scores: (random, expert) reference returns; measured with the policies if None.
+        ref_episodes: rollouts per reference policy (seed :data:`REF_SEED`).
+
+    Returns:
+        the loaded :class:`minari.MinariDataset` at its final id.
+    """
+    from mfdiff_envs.offline.catalogue import FAMILY_ENV
+
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env_id = env_id or FAMILY_ENV[family]
+    ds_id = dataset_id(family, n_agents, tier, version)
+    parse_id(ds_id)
+    root = get_dataset_path()
+    clean_stale_staging(root)
+    if dataset_exists(ds_id) and not overwrite:
+        raise DatasetExistsError(
+            f"dataset {ds_id} already exists at {get_dataset_path(ds_id)}; "
+            "use --force / overwrite=True"
+        )
+
+    factory = policy_factory or default_policy_factory()
+    skill_fn = skill_of_tier or tier_skill
+    env = make_env(env_id, {**(env_kwargs or {}), "n_agents": n_agents})
+    core: VectorCore = env.unwrapped.core
+    if ref_scores is None:
+        ref_scores = reference_scores(core, policy_factory=factory, episodes=ref_episodes)
+    ref_min, ref_max = ref_scores
+    if not ref_max > ref_min:
+        warnings.warn(
+            f"{ds_id}: expert reference return {ref_max} <= random {ref_min}", stacklevel=2
+        )
+
+    seeds = episode_seeds(seed, episodes)
+    returns: list[float] = []
+    steps = [0]
+
+    def buffers() -> Iterator[EpisodeBuffer]:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=episodes, desc=ds_id, unit="ep")
+        for e in range(episodes):
+            env_seed, pol_seed = int(seeds[e, 0]), int(seeds[e, 1])
+            policy = factory(core, skill_fn(family, tier, e, episodes), pol_seed)
+            ep = rollout(core, policy, env_seed)
+            returns.append(float(ep["rewards"].sum()))
+            steps[0] += len(ep["rewards"])
+            yield EpisodeBuffer(id=e, seed=env_seed, **ep)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+
+    stage = root / STAGING_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage.mkdir(parents=True)
+    t_start = time.perf_counter()
+    try:
+        with _minari_root(stage), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*author_email.*")
+            ds = minari.create_dataset_from_buffers(
+                dataset_id=ds_id,
+                buffer=buffers(),  # streamed: one episode in memory at a time
+                env=env.spec,
+                eval_env=env.spec,
+                algorithm_name=f"mfdiff behaviour policy, tier {tier}",
+                author=AUTHOR,
+                code_permalink=CODE_PERMALINK,
+                ref_min_score=ref_min,
+                ref_max_score=ref_max,
+                description=f"mfdiff {family} N={n_agents} {tier} (building)",
+                jpeg_encoding=False,
+            )
+            rets = np.asarray(returns)
+            norm = (rets - ref_min) / (ref_max - ref_min) if ref_max != ref_min else rets * math.nan
+            meta = {
+                "dataset_id": ds_id,
+                "family": family,
+                "env_id": env_id,
+                "env_kwargs": env.spec.kwargs,
+                "n_agents": int(n_agents),
+                "n_controlled": int(core.n_agents),
+                "obs_dim": int(core.obs_dim),
+                "n_actions": int(core.n_actions),
+                "tier": tier,
+                "skill": "0 -> 1 (linear)"
+                if tier == "mixed"
+                else skill_fn(family, tier, 0, episodes),
+                "seed": int(seed),
+                "episodes": int(episodes),
+                "steps": int(steps[0]),
+                "return_mean": float(rets.mean()),
+                "return_std": float(rets.std()),
+                "normalized_mean": float(100 * np.mean(norm)),
+                "ref_min_score": ref_min,
+                "ref_max_score": ref_max,
+                "ref_episodes": int(ref_episodes),
+                "size_mb": float(ds.storage.get_size()),
+                "build_seconds": time.perf_counter() - t_start,
+            }
+            ds.storage.update_metadata({"mfdiff": meta, "description": data_card(meta)})
+        # ---- publish: namespace in the real root, then one rename
+        namespace = ds_id.rsplit("/", 1)[0]
+        _ensure_namespace(namespace)
+        final = get_dataset_path(ds_id)
+        trash = None
+        if final.exists():
+            if not overwrite:
+                raise DatasetExistsError(f"dataset {ds_id} appeared during the build; use --force")
+            trash = stage / "old"
+            os.rename(final, trash)
+        os.rename(stage / ds_id, final)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        env.close()
+    return minari.load_dataset(ds_id)
+
+
+def build_recipe(recipe: Recipe, *, overwrite: bool = False, progress: bool = True, **kw: Any):
+    """:func:`build_dataset` for a catalogue :class:`~mfdiff_envs.offline.catalogue.Recipe`."""
+    kwargs = {k: v for k, v in recipe.env_kwargs.items() if k != "n_agents"}
+    return build_dataset(
+        recipe.family,
+        n_agents=recipe.n_agents,
+        tier=recipe.tier,
+        episodes=recipe.episodes,
+        env_id=recipe.env_id,
+        env_kwargs=kwargs,
+        seed=recipe.seed,
+        version=recipe.version,
+        overwrite=overwrite,
+        progress=progress,
+        **kw,
+    )

@@ -1,0 +1,214 @@
+"""The dataset catalogue: recipes in ``datasets/<family>.toml`` (data, not a Python package).
+
+One TOML file per family lists the env id, the env kwargs, the population sizes N with the
+episode count per N, the tiers, the seed and the expected size on disk. Every (N, tier) pair is
+one Minari dataset ``mfdiff/<family>-n<N>/<tier>-v<version>``.
+
+Where the catalogue is found (first match wins):
+
+1. an explicit ``path`` argument (``mfdiff data ... --catalogue DIR``);
+2. the ``MFDIFF_CATALOGUE`` environment variable (a directory);
+3. ``datasets/`` at the root of the source checkout (editable install: beside ``mfdiff_envs/``).
+
+A non-editable (wheel) install does not ship the recipes: point ``MFDIFF_CATALOGUE`` at a copy
+of ``datasets/`` or pass ``--catalogue``. Dataset *building* does not need the catalogue
+(:func:`mfdiff_envs.offline.build.build_dataset` takes every argument directly).
+
+Recipe file format (``datasets/squeeze.toml``)::
+
+    family = "squeeze"
+    env_id = "mfdiff/GaussianSqueeze-v0"
+    version = 0
+    seed = 0
+    tiers = ["expert", "medium", "random", "mixed"]
+    [env_kwargs]            # plain data, passed to gym.make besides n_agents
+    max_cycles = 25
+    [[sizes]]               # one table per population size
+    n_agents = 100
+    episodes = 1000
+    expected_size_mb = 15.0 # per tier (checked against bytes_per_episode by the tests)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    try:
+        import tomli as tomllib
+    except ImportError as e:  # pragma: no cover
+        raise ImportError(
+            "reading the dataset catalogue on Python 3.10 needs `pip install tomli`"
+        ) from e
+
+#: Dataset quality tiers. "mixed" = a learner's replay (skill rising linearly from 0 to 1).
+TIERS: tuple[str, ...] = ("expert", "medium", "random", "mixed")
+#: Dataset families and their registered env ids.
+FAMILY_ENV: dict[str, str] = {
+    "squeeze": "mfdiff/GaussianSqueeze-v0",
+    "ising": "mfdiff/Ising-v0",
+    "battle": "mfdiff/Battle-v0",
+}
+CATALOGUE_ENV_VAR = "MFDIFF_CATALOGUE"
+
+_ID_RE = re.compile(r"mfdiff/(?P<family>[a-z]+)-n(?P<n>\d+)/(?P<tier>[a-z]+)-v(?P<version>\d+)")
+_RECIPE_KEYS = {
+    "family",
+    "env_id",
+    "version",
+    "seed",
+    "tiers",
+    "env_kwargs",
+    "sizes",
+    "description",
+}
+_SIZE_KEYS = {"n_agents", "episodes", "expected_size_mb"}
+
+
+def dataset_id(family: str, n_agents: int, tier: str, version: int = 0) -> str:
+    """``mfdiff/<family>-n<N>/<tier>-v<version>``."""
+    return f"mfdiff/{family}-n{int(n_agents)}/{tier}-v{int(version)}"
+
+
+def parse_id(dataset_id_: str) -> tuple[str, int, str, int]:
+    """Inverse of :func:`dataset_id`: ``(family, n_agents, tier, version)``."""
+    m = _ID_RE.fullmatch(dataset_id_)
+    if m is None:
+        raise ValueError(
+            f"not an mfdiff dataset id: {dataset_id_!r} (expected mfdiff/<family>-n<N>/<tier>-v<k>)"
+        )
+    return m["family"], int(m["n"]), m["tier"], int(m["version"])
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One catalogue entry = one dataset.
+
+    Attributes:
+        family: env family (``squeeze``, ``ising``, ``battle``).
+        env_id: registered gymnasium id of the joint view.
+        env_kwargs: plain-data kwargs of ``gym.make`` (``n_agents`` included).
+        n_agents: the env's ``n_agents`` kwarg, the N in the dataset id (for Battle: both teams).
+        tier: ``expert``, ``medium``, ``random`` or ``mixed``.
+        episodes: episodes to roll out.
+        seed: base seed of env resets and behaviour policies.
+        version: the ``-v<k>`` of the id.
+        expected_size_mb: size on disk the catalogue promises (None: not stated).
+    """
+
+    family: str
+    env_id: str
+    env_kwargs: dict[str, Any] = field(hash=False)
+    n_agents: int
+    tier: str
+    episodes: int
+    seed: int = 0
+    version: int = 0
+    expected_size_mb: float | None = None
+
+    @property
+    def dataset_id(self) -> str:
+        return dataset_id(self.family, self.n_agents, self.tier, self.version)
+
+
+def catalogue_dir(path: str | os.PathLike | None = None) -> Path:
+    """Directory holding the recipe files (see the module docstring for the search order)."""
+    if path is not None:
+        p = Path(path)
+    elif os.environ.get(CATALOGUE_ENV_VAR):
+        p = Path(os.environ[CATALOGUE_ENV_VAR])
+    else:
+        p = Path(__file__).resolve().parents[2] / "datasets"
+    if not p.is_dir():
+        raise FileNotFoundError(
+            f"dataset catalogue directory {p} not found; pass --catalogue DIR or set "
+            f"{CATALOGUE_ENV_VAR} to a copy of the repository's datasets/ folder"
+        )
+    return p
+
+
+def _load_file(file: Path) -> list[Recipe]:
+    with open(file, "rb") as f:
+        raw = tomllib.load(f)
+    unknown = set(raw) - _RECIPE_KEYS
+    if unknown:
+        raise ValueError(
+            f"{file}: unknown keys {sorted(unknown)} (allowed: {sorted(_RECIPE_KEYS)})"
+        )
+    family = raw["family"]
+    tiers = raw.get("tiers", list(TIERS))
+    bad = [t for t in tiers if t not in TIERS]
+    if bad:
+        raise ValueError(f"{file}: unknown tiers {bad} (allowed: {list(TIERS)})")
+    recipes = []
+    for size in raw["sizes"]:
+        unknown = set(size) - _SIZE_KEYS
+        if unknown:
+            raise ValueError(f"{file}: unknown keys {sorted(unknown)} in [[sizes]]")
+        n = int(size["n_agents"])
+        kwargs = {**raw.get("env_kwargs", {}), "n_agents": n}
+        for tier in tiers:
+            recipes.append(
+                Recipe(
+                    family=family,
+                    env_id=raw.get("env_id", FAMILY_ENV.get(family, "")),
+                    env_kwargs=kwargs,
+                    n_agents=n,
+                    tier=tier,
+                    episodes=int(size["episodes"]),
+                    seed=int(raw.get("seed", 0)),
+                    version=int(raw.get("version", 0)),
+                    expected_size_mb=size.get("expected_size_mb"),
+                )
+            )
+    return recipes
+
+
+def load_catalogue(path: str | os.PathLike | None = None) -> list[Recipe]:
+    """Every recipe of every ``*.toml`` file in the catalogue directory, in file order."""
+    out: list[Recipe] = []
+    for file in sorted(catalogue_dir(path).glob("*.toml")):
+        out.extend(_load_file(file))
+    return out
+
+
+def select(
+    target: str,
+    *,
+    n_agents: int | None = None,
+    tier: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> list[Recipe]:
+    """Recipes matching ``target`` (a dataset id, a family name, or ``all``), filtered by N/tier."""
+    recipes = load_catalogue(path)
+    if target.startswith("mfdiff/"):
+        chosen = [r for r in recipes if r.dataset_id == target]
+        if not chosen:
+            raise KeyError(f"dataset {target} is not in the catalogue ({catalogue_dir(path)})")
+    elif target == "all":
+        chosen = recipes
+    else:
+        chosen = [r for r in recipes if r.family == target]
+        if not chosen:
+            families = sorted({r.family for r in recipes})
+            raise KeyError(
+                f"unknown family {target!r}; catalogue families: {families} (or 'all', or an id)"
+            )
+    if n_agents is not None:
+        chosen = [r for r in chosen if r.n_agents == n_agents]
+    if tier is not None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")
+        chosen = [r for r in chosen if r.tier == tier]
+    if not chosen:
+        raise KeyError(
+            f"no catalogue entry matches {target!r} with n_agents={n_agents}, tier={tier}"
+        )
+    return chosen

@@ -1,0 +1,181 @@
+"""Every baseline trains a few steps, acts in a PettingZoo parallel loop, and round-trips its
+checkpoint (save -> from_pretrained -> same actions for the same seed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+import mfdiff_envs  # noqa: F401  (registers envs)
+from mfdiff_agents.policy import Policy
+
+torch.set_num_threads(1)
+
+N_AGENTS = 24
+TRAINABLE = ["bc", "mfq", "independent_diffuser", "joint_diffuser"]
+TINY = {
+    "bc": dict(steps=15, batch_size=8, hidden=32),
+    "mfq": dict(steps=15, batch_size=8, hidden=32),
+    "independent_diffuser": dict(steps=6, batch_size=4, width=16, n_timesteps=10, ddim_steps=2,
+                                 norm_batches=2),
+    "joint_diffuser": dict(steps=6, batch_size=4, width=16, n_timesteps=10, ddim_steps=2,
+                           norm_batches=2),
+}
+
+
+def _episodes(n_agents: int = N_AGENTS, n_episodes: int = 3, max_cycles: int = 10):
+    """Medium-tier Squeeze episodes in the dataset layout (no Minari needed)."""
+    from mfdiff_envs.offline.build import rollout
+    from mfdiff_envs.offline.windows import Episode
+    from mfdiff_envs.policies import make_behaviour_policy
+    from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+    core = GaussianSqueezeCore(n_agents, max_cycles=max_cycles)
+    eps = []
+    for i in range(n_episodes):
+        d = rollout(core, make_behaviour_policy(core, 0.5, seed=i), seed=i)
+        eps.append(Episode(observations=d["observations"], actions=d["actions"],
+                           rewards=d["rewards"], agent_rewards=d["infos"]["rewards"],
+                           alive=d["infos"]["alive"], terminations=d["terminations"],
+                           truncations=d["truncations"]))
+    return eps
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    from mfdiff_envs.offline.windows import WindowSampler
+
+    return WindowSampler(_episodes(), horizon=4, n_particles=8, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(sampler):
+    out = {}
+    for name in TRAINABLE:
+        mod = importlib.import_module(f"mfdiff_agents.baselines.{name}")
+        cfg = mod.Config(**TINY[name], device="cpu")
+        out[name] = mod.fit(sampler, cfg, progress=False)
+    return out
+
+
+def _parallel_loop(policy: Policy, n_agents: int = N_AGENTS, seed: int = 0) -> float:
+    from mfdiff_envs import squeeze_v0
+
+    env = squeeze_v0.parallel_env(n_agents=n_agents, max_cycles=5)
+    observations, _ = env.reset(seed=seed)
+    policy.reset(seed)
+    total = 0.0
+    while env.agents:
+        actions = policy.act(observations)
+        assert set(actions) == set(env.agents)
+        assert all(0 <= a < env.action_space("agent_0").n for a in actions.values())
+        observations, rewards, _, _, _ = env.step(actions)
+        total += float(np.mean(list(rewards.values()))) if rewards else 0.0
+    return total
+
+
+@pytest.mark.parametrize("name", TRAINABLE)
+def test_train_act_save_load(name, trained, tmp_path):
+    policy = trained[name]
+    assert isinstance(policy, Policy)
+    assert np.isfinite(policy.train_info.get("final_loss", policy.train_info.get("td", 0.0)))
+    ret = _parallel_loop(policy)
+    assert np.isfinite(ret)
+
+    policy.save(tmp_path / name)
+    assert (tmp_path / name / "config.json").is_file()
+    assert (tmp_path / name / "model.safetensors").is_file()
+    mod = importlib.import_module(f"mfdiff_agents.baselines.{name}")
+    cls = type(policy)
+    loaded = cls.from_pretrained(tmp_path / name)
+    assert loaded.cfg == policy.cfg
+    obs = np.random.default_rng(0).random((30, policy.obs_dim)).astype(np.float32)
+    mask = np.ones(30, bool)
+    mask[3] = False
+    policy.reset(7)
+    loaded.reset(7)
+    a1, a2 = policy.act_batch(obs, mask), loaded.act_batch(obs, mask)
+    np.testing.assert_array_equal(a1, a2)
+    assert a1[3] == 0
+    # the evaluation loader dispatches on config.json's method
+    from mfdiff_agents.evaluate import load_policy
+
+    assert isinstance(load_policy(tmp_path / name), cls)
+    assert mod.METHOD == name
+
+
+@pytest.mark.parametrize("name", ["bc", "mfq"])
+def test_stochastic_acting_diversifies_identical_agents(name, trained):
+    """All Squeeze agents see the same obs: sampled policies must not collapse to one level."""
+    policy = trained[name]
+    obs = np.zeros((500, policy.obs_dim), np.float32)
+    policy.reset(0)
+    assert len(np.unique(policy.act_batch(obs))) > 1
+
+
+def test_config_rejects_unknown_keys(tmp_path, trained):
+    import json
+
+    from mfdiff_agents.baselines.bc import BCPolicy
+
+    trained["bc"].save(tmp_path / "bc")
+    meta = json.loads((tmp_path / "bc" / "config.json").read_text())
+    meta["config"]["hiden"] = 3
+    (tmp_path / "bc" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(TypeError, match="hiden"):
+        BCPolicy.from_pretrained(tmp_path / "bc")
+    with pytest.raises(ValueError, match="not 'mfq'"):
+        from mfdiff_agents.baselines.mfq import MFQPolicy
+
+        MFQPolicy.from_pretrained(tmp_path / "bc")
+
+
+def test_joint_diffuser_max_agents_guard(trained):
+    policy = trained["joint_diffuser"]
+    small = dataclasses.replace(policy.cfg, max_agents=10)
+    policy.cfg = small
+    try:
+        with pytest.raises(ValueError, match="max_agents"):
+            policy.act_batch(np.zeros((11, policy.obs_dim), np.float32))
+        assert policy.act_batch(np.zeros((10, policy.obs_dim), np.float32)).shape == (10,)
+    finally:
+        policy.cfg = dataclasses.replace(small, max_agents=2048)
+
+
+def test_mfq_transitions_shapes_and_mean_action(sampler):
+    from mfdiff_agents.baselines.mfq import window_transitions
+
+    w = sampler.sample(3)
+    tr = window_transitions(w, sampler.n_actions)
+    b, k, h, d = w.obs.shape
+    a = sampler.n_actions
+    assert tr["x"].shape == (b * k * h, 3 * d + 1 + a)
+    # ā input of step h+1 (prev histogram) = next input's histogram of step h
+    x = tr["x"].reshape(b, k, h, -1)
+    xn = tr["x_next"].reshape(b, k, h, -1)
+    np.testing.assert_allclose(x[:, :, 1:, -a:], xn[:, :, :-1, -a:])
+    np.testing.assert_allclose(xn[..., -a:].sum(-1), 1.0, atol=1e-5)
+    # the histogram is the K particles' action frequencies
+    hist0 = np.bincount(w.actions[0, :, 0], minlength=a) / k
+    np.testing.assert_allclose(xn[0, 0, 0, -a:], hist0, atol=1e-6)
+
+
+def test_scripted_wrappers():
+    from mfdiff_agents.baselines.scripted import ScriptedPolicy, make_scripted
+    from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+    core = GaussianSqueezeCore(50, max_cycles=3)
+    for name in ("random", "medium", "expert"):
+        p = make_scripted(name, core, seed=0)
+        obs, _ = core.reset(seed=0)
+        p.reset(1)
+        a1 = p.act_batch(obs, core.alive)
+        p.reset(1)
+        np.testing.assert_array_equal(a1, p.act_batch(obs, core.alive))
+    with pytest.raises(ValueError, match="tier"):
+        ScriptedPolicy(core, tier="legendary")
+    _parallel_loop(make_scripted("expert", core, seed=0), n_agents=50)

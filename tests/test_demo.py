@@ -1,0 +1,48 @@
+"""``mfdiff demo --quick`` end to end in a subprocess (≈40–50 s on 2 idle cores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def test_demo_quick_subprocess(tmp_path):
+    user_minari = tmp_path / "user_minari"
+    user_minari.mkdir()
+    (user_minari / "sentinel").write_text("mine")
+    out = tmp_path / "demo"
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(user_minari), "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "mfdiff.cli", "demo", "--quick", "--out", str(out),
+                          "--no-progress"], capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    # the comparison table is printed
+    for name in ("random", "expert (scripted)", "BC", "MF-Diffuser"):
+        assert f"| {name} |" in res.stdout
+    recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 * 2
+    assert {r["method"] for r in recs} == {"random", "expert (scripted)", "BC", "MF-Diffuser"}
+    for r in recs:
+        assert r["n_agents"] == 1000 and r["dataset_id"] == "mfdiff/squeeze-n1000/medium-v0"
+        assert r["ref_min"] < r["ref_max"]
+        assert 0.0 <= r["optimum_gap"] <= 1.0
+    expert = [r for r in recs if r["method"] == "expert (scripted)"]
+    assert all(r["normalized_score"] > 50 for r in expert)
+    assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
+    assert "mfdiff demo --quick" in (out / "table.md").read_text()
+    for ckpt in ("bc", "mfdiffuser"):
+        assert (out / ckpt / "config.json").is_file()
+    # the user's Minari root is untouched: the demo used its private root under --out
+    assert sorted(p.name for p in user_minari.iterdir()) == ["sentinel"]
+    assert (out / "minari").is_dir()
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_demo_help(flag):
+    res = subprocess.run([sys.executable, "-m", "mfdiff.cli", "demo", flag], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and "--quick" in res.stdout

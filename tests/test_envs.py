@@ -1,0 +1,307 @@
+"""API, seeding, validation and dynamics tests of every environment family.
+
+Parametrised over (family, kwargs) as PettingZoo's own tests are; MAgentBattle is skipped
+when magent2 (the ``magent`` extra) is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pettingzoo
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pettingzoo.test import api_test, parallel_api_test
+
+from mfdiff_envs import battle_v0, ising_v0, squeeze_v0
+from mfdiff_envs.battle import BattleCore
+from mfdiff_envs.ising import IsingCore
+from mfdiff_envs.squeeze import GaussianSqueezeCore, squeeze_reward
+
+HAS_MAGENT = importlib.util.find_spec("magent2") is not None
+needs_magent = pytest.mark.skipif(
+    not HAS_MAGENT, reason="magent2 missing: pip install mfdiff[magent]"
+)
+
+
+def _magent_module():
+    from mfdiff_envs import magent_battle_v0
+
+    return magent_battle_v0
+
+
+# (case id, shim module getter, env id, kwargs, small N, large N)
+CASES = [
+    pytest.param(lambda: squeeze_v0, "mfdiff/GaussianSqueeze-v0", {}, 10, 1000, id="squeeze"),
+    pytest.param(lambda: ising_v0, "mfdiff/Ising-v0", {}, 16, 1024, id="ising"),
+    pytest.param(
+        lambda: battle_v0, "mfdiff/Battle-v0", {"opponent": None}, 10, 1000, id="battle-2team"
+    ),
+    pytest.param(
+        lambda: battle_v0,
+        "mfdiff/Battle-v0",
+        {"opponent": "expert"},
+        10,
+        1000,
+        id="battle-vs-expert",
+    ),
+    pytest.param(
+        _magent_module,
+        "mfdiff/MAgentBattle-v0",
+        {"opponent": None},
+        10,
+        1000,
+        id="magent-2team",
+        marks=needs_magent,
+    ),
+    pytest.param(
+        _magent_module,
+        "mfdiff/MAgentBattle-v0",
+        {"opponent": "expert"},
+        10,
+        1000,
+        id="magent-vs-expert",
+        marks=needs_magent,
+    ),
+]
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_parallel_api(mod, env_id, kw, n_small, n_large):
+    parallel_api_test(mod().parallel_env(n_agents=n_small, **kw), num_cycles=40)
+    parallel_api_test(mod().parallel_env(n_agents=n_large, **kw), num_cycles=3)
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_aec_api(mod, env_id, kw, n_small, n_large):
+    api_test(mod().env(n_agents=n_small, **kw), num_cycles=20)
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_joint_env_checker(mod, env_id, kw, n_small, n_large):
+    env = gym.make(env_id, n_agents=n_small, **kw)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def _rollout(core, seed: int, steps: int = 200):
+    """Seeded random actions for ``steps`` steps (resetting at episode ends)."""
+    rng = np.random.default_rng(seed + 100)
+    obs, _ = core.reset(seed=seed)
+    trace = [obs]
+    for _ in range(steps):
+        obs, rew, term, trunc, _ = core.step(rng.integers(0, core.n_actions, core.n_agents))
+        trace += [obs, rew, core.alive.copy()]
+        if np.all(term | trunc):
+            obs, _ = core.reset()
+    return trace
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_seeding(mod, env_id, kw, n_small, n_large):
+    core = gym.make(env_id, n_agents=100, **kw).unwrapped.core
+    a, b, c = _rollout(core, 1), _rollout(core, 1), _rollout(core, 2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_render_rgb(mod, env_id, kw, n_small, n_large):
+    env = gym.make(env_id, n_agents=100, render_mode="rgb_array", **kw)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    img = env.render()
+    assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 and img.shape[0] > 8
+    par = mod().parallel_env(n_agents=100, render_mode="rgb_array", **kw)
+    par.reset(seed=0)
+    assert par.render().dtype == np.uint8
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_kwargs_rebuild_and_plain(mod, env_id, kw, n_small, n_large):
+    core = gym.make(env_id, n_agents=100, **kw).unwrapped.core
+    kws = core.kwargs()
+    assert all(v is None or type(v) in (int, float, str, list) for v in kws.values())
+    assert type(core)(**kws).kwargs() == kws
+    core.reset(seed=0)
+    assert all(isinstance(v, float) for v in core.metrics().values())
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_bad_actions_and_kwargs(mod, env_id, kw, n_small, n_large):
+    core = gym.make(env_id, n_agents=100, **kw).unwrapped.core
+    core.reset(seed=0)
+    n, a = core.n_agents, core.n_actions
+    with pytest.raises(ValueError, match="shape"):
+        core.step(np.zeros(n + 1, dtype=np.int64))
+    with pytest.raises(TypeError, match="integer"):
+        core.step(np.zeros(n, dtype=np.float32))
+    with pytest.raises(TypeError, match="integer"):
+        core.step(np.zeros(n, dtype=bool))
+    with pytest.raises(ValueError, match="lie in"):
+        core.step(np.full(n, a, dtype=np.int64))
+    with pytest.raises(ValueError, match="lie in"):
+        core.step(np.full(n, -1, dtype=np.int64))
+    for bad in (0, -4):
+        with pytest.raises(ValueError, match="n_agents"):
+            mod().parallel_env(n_agents=bad, **kw)
+    with pytest.raises(TypeError, match="n_agents"):
+        mod().parallel_env(n_agents=100.0, **kw)
+    with pytest.raises(TypeError, match="no_such_kwarg"):
+        mod().parallel_env(n_agents=100, no_such_kwarg=1, **kw)
+
+
+def test_family_specific_bad_kwargs():
+    with pytest.raises(ValueError, match="perfect square"):
+        ising_v0.parallel_env(n_agents=1000)
+    with pytest.raises(ValueError, match="even"):
+        battle_v0.parallel_env(n_agents=101)
+    with pytest.raises(ValueError, match="opponent"):
+        battle_v0.parallel_env(n_agents=100, opponent="grandmaster")
+    with pytest.raises(ValueError, match="temperature"):
+        ising_v0.parallel_env(n_agents=100, temperature=0.0)
+    with pytest.raises(ValueError, match="too small"):
+        battle_v0.parallel_env(n_agents=1000, map_size=20)
+
+
+def test_gym_make_in_fresh_interpreter():
+    code = (
+        "import gymnasium as gym; e = gym.make('mfdiff:mfdiff/Ising-v0', n_agents=64); "
+        "o, _ = e.reset(seed=0); assert o.shape == (64, 4), o.shape; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_pettingzoo_make_battle():
+    env = pettingzoo.make("parallel", "mfdiff/Battle-v0", n_agents=100)
+    obs, _ = env.reset(seed=0)
+    assert len(obs) == 50 and env.possible_agents[0] == "red_0"  # blue played by the env
+    env2 = pettingzoo.make("parallel", "mfdiff/Battle-v0", n_agents=100, opponent=None)
+    assert len(env2.possible_agents) == 100 and env2.possible_agents[50] == "blue_0"
+
+
+# ------------------------------------------------------------------ Gaussian Squeeze
+def test_squeeze_reward_at_optimum():
+    core = GaussianSqueezeCore(1000)
+    x_star = float(core.optimal_sum[0])
+    assert core.team_reward_of_sums([x_star]) == pytest.approx(core.optimal_reward)
+    # integer actions summing to round(x*): reward within the rounding slack of the optimum
+    total = round(x_star)
+    acts = np.full(1000, total // 1000, dtype=np.int64)
+    acts[: total % 1000] += 1
+    core.reset(seed=0)
+    _, rew, *_ = core.step(acts)
+    assert acts.sum() == total
+    assert core.team_reward(rew) == pytest.approx(core.optimal_reward, rel=1e-6)
+    assert core.metrics()["optimum_gap"] == pytest.approx(0.0, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    n_domains=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_squeeze_reward_formula(n, n_domains, seed):
+    n_domains = min(n_domains, n)
+    core = GaussianSqueezeCore(n, n_domains=n_domains)
+    acts = np.random.default_rng(seed).integers(0, core.n_actions, n)
+    core.reset(seed=seed)
+    _, rew, *_ = core.step(acts)
+    for d in range(n_domains):
+        m = core.domain == d
+        expect = squeeze_reward(acts[m].sum(), core.mu[d], core.sigma[d]) / m.sum()
+        np.testing.assert_allclose(rew[m], expect, rtol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bad=st.integers(-(2**40), 2**40).filter(lambda v: not 0 <= v < 2), pos=st.integers(0, 15))
+def test_out_of_range_action_names_the_agent(bad, pos):
+    core = IsingCore(16)
+    core.reset(seed=0)
+    acts = np.zeros(16, dtype=np.int64)
+    acts[pos] = bad
+    with pytest.raises(ValueError, match=f"agent {pos} got"):
+        core.step(acts)
+
+
+# ------------------------------------------------------------------ Ising
+def test_ising_aligned_lattice():
+    core = IsingCore(64, temperature=0.01, field=0.5, coupling=1.0)  # noise p ~ 1e-87
+    core.reset(seed=0)
+    core.spins[:] = 1
+    obs, rew, _, _, info = core.step(np.zeros(64, dtype=np.int64))
+    assert info["order_parameter"] == 1.0 == core.metrics()["order_parameter"]
+    np.testing.assert_allclose(rew, 0.5 + 0.5 * 1.0 * 4)
+    np.testing.assert_allclose(obs[:, :3], 1.0)
+    # flipping every spin keeps the lattice aligned (xi stays 1)
+    _, _, _, _, info = core.step(np.ones(64, dtype=np.int64))
+    assert info["order_parameter"] == 1.0 and core.metrics()["magnetisation"] == -1.0
+
+
+def test_ising_noise_rate_and_neighbours():
+    core = IsingCore(10_000, temperature=0.52)
+    assert 0.02 <= core.flip_prob <= 0.05
+    obs, _ = core.reset(seed=0)
+    before = core.spins.copy()
+    obs, *_ = core.step(np.zeros(10_000, dtype=np.int64))
+    rate = np.mean(before != core.spins)
+    assert abs(rate - core.flip_prob) < 0.006
+    s = core.spins
+    nmean = (np.roll(s, 1, 0) + np.roll(s, -1, 0) + np.roll(s, 1, 1) + np.roll(s, -1, 1)) / 4
+    np.testing.assert_allclose(obs[:, 1], nmean.reshape(-1))
+
+
+# ------------------------------------------------------------------ Battle
+def test_battle_invariants_under_random_play():
+    core = BattleCore(400, opponent=None, max_cycles=100)
+    rng = np.random.default_rng(0)
+    core.reset(seed=3)
+    for _ in range(100):
+        before = core.pos.copy()
+        _, rew, term, _, _ = core.step(rng.integers(0, 6, core.n_agents))
+        alive = core.alive_all
+        cells = core.pos[alive, 1] * core.map_size + core.pos[alive, 0]
+        assert np.unique(cells).size == cells.size  # no two agents share a cell
+        assert np.all(np.abs(core.pos - before).sum(1) <= 1)  # at most one step
+        assert np.all((core.hp[alive] > 0) & (core.hp[alive] <= 10))
+        assert np.all(rew[~alive & ~term] == 0)
+        assert np.all(core.grid[core.pos[alive, 1], core.pos[alive, 0]] == np.flatnonzero(alive))
+        if np.all(term):
+            break
+
+
+def test_battle_attack_kill_and_elimination():
+    core = BattleCore(2, opponent=None)
+    core.reset(seed=0)
+    core.grid[:] = -1
+    core.pos[:] = [[5, 5], [6, 5]]  # adjacent: red attacks blue, blue stays
+    core.grid[5, 5], core.grid[5, 6] = 0, 1
+    total = np.zeros(2)
+    for step in range(6):
+        _, rew, term, _, _ = core.step(np.array([5, 0]))
+        total += rew
+        assert np.all(term) == (step == 5)
+    # hits of 2 with 0.1 recovery per step: hp 10 -> 2.4 after 4 hits, 0.5 after 5, dead at the 6th
+    assert core.metrics() == {"red_alive": 1.0, "blue_alive": 0.0, "win": 1.0}
+    assert total[0] == pytest.approx(6 * (-0.005 - 0.1 + 0.2) + 5.0)
+    assert total[1] == pytest.approx(6 * -0.005 - 0.1)
+    assert core.alive.tolist() == [True, False]
+
+
+def test_battle_blocked_moves():
+    core = BattleCore(4, opponent=None)
+    core.reset(seed=0)
+    core.grid[:] = -1
+    core.pos[:] = [[3, 3], [5, 3], [8, 8], [9, 8]]
+    core.grid[core.pos[:, 1], core.pos[:, 0]] = np.arange(4)
+    # red_0 right and red_1 left both claim (4, 3): neither moves; blue_0 right is blocked by blue_1
+    core.step(np.array([4, 3, 4, 1]))
+    np.testing.assert_array_equal(core.pos, [[3, 3], [5, 3], [8, 8], [9, 7]])

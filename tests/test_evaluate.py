@@ -1,0 +1,183 @@
+"""The evaluation harness: statistics on known inputs, records of real rollouts, a tiny sweep,
+tables/plots, and the ``mfdiff eval`` command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mfdiff_agents import evaluate as ev
+from mfdiff_agents.policy import Policy, RandomPolicy
+
+torch.set_num_threads(1)
+
+ENV = "mfdiff/GaussianSqueeze-v0"
+
+
+# --------------------------------------------------------------------------- statistics
+def test_iqm_hand_values():
+    # 8 values: the 2 lowest and 2 highest are trimmed -> mean(2, 3, 4, 5)
+    assert ev.iqm([7, 0, 5, 1, 6, 2, 4, 3]) == pytest.approx(3.5)
+    # outliers do not move the IQM: middle half of [-100, 1, 2, 3, 4, 5, 6, 1000] = 2..5
+    assert ev.iqm([-100, 1, 2, 3, 4, 5, 6, 1000]) == pytest.approx(3.5)
+    # 4 values: trim one each side
+    assert ev.iqm([10, 0, 4, 2]) == pytest.approx(3.0)
+
+
+def test_bootstrap_ci_and_summary():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
+    s = ev.summarize(x)
+    assert s["mean"] == pytest.approx(4.0)
+    assert s["n"] == 5
+    assert s["std"] == pytest.approx(np.std(x, ddof=1))
+    assert s["iqm"] == pytest.approx(3.0)  # trim_mean(.25) of 5 values drops 1 each side
+    assert x.min() <= s["ci_low"] < s["mean"] < s["ci_high"] <= x.max()
+    # deterministic (fixed bootstrap seed)
+    assert ev.summarize(x) == s
+    # degenerate inputs collapse to the point value
+    assert ev.bootstrap_ci([5.0, 5.0, 5.0]) == (5.0, 5.0)
+    assert ev.bootstrap_ci([2.0]) == (2.0, 2.0)
+    # the percentile interval of the mean of a large symmetric sample ~ mean ± 1.96 sd/sqrt(n)
+    y = np.random.default_rng(0).normal(0, 1, 400)
+    lo, hi = ev.bootstrap_ci(y)
+    half = 1.96 * y.std(ddof=1) / np.sqrt(y.size)
+    assert lo == pytest.approx(y.mean() - half, abs=0.03)
+    assert hi == pytest.approx(y.mean() + half, abs=0.03)
+
+
+def test_aggregate_groups_and_metrics():
+    recs = []
+    for method, base in (("a", 10.0), ("b", 50.0)):
+        for n in (10, 100):
+            for seed in range(4):
+                recs.append({"method": method, "env_id": ENV, "n_agents": n, "tier": "medium",
+                             "seed": seed, "normalized_score": base + seed + n / 10,
+                             "metrics_mean": {"optimum_gap": 0.1 * seed}})
+    agg = ev.aggregate(recs)
+    assert len(agg) == 4
+    a10 = next(g for g in agg if g["method"] == "a" and g["n_agents"] == 10)
+    assert a10["n"] == 4
+    assert a10["mean"] == pytest.approx(np.mean([11, 12, 13, 14]))
+    assert a10["iqm"] == pytest.approx(np.mean([12, 13]))
+    gap = ev.aggregate(recs, metric="metrics_mean.optimum_gap", by=("method",))
+    assert [g["mean"] for g in gap] == pytest.approx([0.15, 0.15])
+    assert ev.aggregate(recs, metric="missing") == []
+
+
+def test_normalized_score_formula():
+    np.testing.assert_allclose(ev.normalized_score([0.0, 5.0, 10.0], (0.0, 10.0)), [0, 50, 100])
+    with pytest.raises(ValueError):
+        ev.normalized_score([1.0], (2.0, 2.0))
+
+
+# --------------------------------------------------------------------------- rollouts
+class ConstantPolicy(Policy):
+    def __init__(self, level: int, **kw):
+        super().__init__(**kw)
+        self.level = level
+
+    def _act(self, obs, mask):
+        return np.full(obs.shape[0], self.level)
+
+
+def test_evaluate_records_known_return():
+    """Every agent plays level 4 (N=20, mu=80, sigma=40): the team reward is G(80)/20 per step."""
+    from mfdiff_envs.squeeze import squeeze_optimum, squeeze_reward
+
+    n, T = 20, 3
+    pol = ConstantPolicy(4, obs_dim=11, n_actions=10)
+    recs = ev.evaluate(pol, ENV, {"n_agents": n, "max_cycles": T}, seeds=[0, 1], episodes=2,
+                       method="const", ref_scores=(0.0, 100.0), tier="expert")
+    assert len(recs) == 2
+    per_step = squeeze_reward(80.0, 80.0, 40.0) / n
+    for r in recs:
+        assert r["returns"] == pytest.approx([T * per_step] * 2)
+        assert r["normalized_score"] == pytest.approx(T * per_step)
+        assert r["steps"] == 2 * T
+        assert r["n_agents"] == n and r["method"] == "const" and r["tier"] == "expert"
+        assert r["latency_ms"] >= 0 and r["wall_seconds"] > 0
+        opt = squeeze_reward(squeeze_optimum(80.0, 40.0), 80.0, 40.0) / n
+        assert r["optimum_gap"] == pytest.approx(1 - per_step / opt)  # level 4 vs optimum 4.449
+        assert r["git_commit"]
+        json.dumps(r)  # JSON serialisable
+
+
+def test_evaluate_is_seeded_and_factory_policies():
+    kw = {"n_agents": 30, "max_cycles": 4}
+    p = RandomPolicy(obs_dim=11, n_actions=10)
+    r1 = ev.evaluate(p, ENV, kw, [3], ref_scores=(0.0, 1.0))
+    r2 = ev.evaluate(p, ENV, kw, [3], ref_scores=(0.0, 1.0))
+    assert r1[0]["returns"] == r2[0]["returns"]
+    from mfdiff_agents.baselines.scripted import make_scripted
+
+    rec = ev.evaluate(lambda core, seed: make_scripted("expert", core, seed=seed), ENV, kw, [0],
+                      method="expert")[0]
+    # default reference scores: random = 0, expert = 100 (measured like the dataset builder)
+    assert rec["ref_min"] < rec["ref_max"]
+    assert rec["optimum_gap"] < 0.01
+
+
+# --------------------------------------------------------------------------- sweep, tables, plots
+def _sweep_spec(seeds=3):
+    return {"seeds": seeds, "episodes": 1, "runs": [
+        {"policy": "random", "env": ENV, "n_agents": [10, 40], "env_kwargs": {"max_cycles": 3},
+         "tier": "random"},
+        {"policy": "expert", "env": ENV, "n_agents": [10, 40], "env_kwargs": {"max_cycles": 3},
+         "tier": "expert"},
+    ]}
+
+
+def test_tiny_sweep_aggregates_and_reports(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps(_sweep_spec()))
+    spec = ev.load_sweep(tmp_path / "sweep.json")
+    recs = ev.run_sweep(spec, out=tmp_path / "r.jsonl", progress=False)
+    assert len(recs) == 2 * 2 * 3
+    assert ev.read_jsonl(tmp_path / "r.jsonl") == json.loads(json.dumps(recs))
+    agg = ev.aggregate(recs)
+    assert len(agg) == 4 and all(g["n"] == 3 for g in agg)
+    for g in agg:
+        vals = [r["normalized_score"] for r in recs
+                if (r["method"], r["n_agents"]) == (g["method"], g["n_agents"])]
+        assert g["mean"] == pytest.approx(np.mean(vals))
+        assert g["iqm"] == pytest.approx(ev.iqm(vals))
+    paths = ev.write_report(recs, tmp_path / "report", name="tiny",
+                            command="mfdiff eval --sweep sweep.json")
+    md = paths["table"].read_text()
+    assert "mfdiff eval --sweep sweep.json" in md and "| random |" in md and "| expert |" in md
+    for k in ("score_vs_n", "latency_vs_n", "score_by_tier"):
+        assert paths[k].stat().st_size > 1000
+        assert paths[k].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_file_rejects_typos(tmp_path):
+    spec = _sweep_spec()
+    spec["runs"][0]["n_agent"] = 3
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="n_agent"):
+        ev.load_sweep(tmp_path / "s.json")
+    (tmp_path / "s.toml").write_text('seeds = 2\nrunz = 1\n')
+    with pytest.raises(ValueError, match="runz"):
+        ev.load_sweep(tmp_path / "s.toml")
+
+
+def test_load_policy_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither"):
+        ev.load_policy(tmp_path / "nope")
+
+
+def test_cli_eval_subprocess(tmp_path):
+    out = tmp_path / "res.jsonl"
+    cmd = [sys.executable, "-m", "mfdiff.cli", "eval", "--policy", "random", "--env", ENV,
+           "--n-agents", "20", "--seeds", "2", "--env-kwargs", '{"max_cycles": 3}',
+           "--out", str(out), "--no-progress", "--report-dir", str(tmp_path / "rep")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    recs = ev.read_jsonl(out)
+    assert len(recs) == 2 and {r["seed"] for r in recs} == {0, 1}
+    assert "| random |" in res.stdout
+    assert (tmp_path / "rep" / "eval.md").is_file()

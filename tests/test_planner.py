@@ -1,0 +1,273 @@
+"""MF-Diffuser planner: training loop, checkpoints, determinism, loop adapters, CLI, errors."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mfdiff_agents.diffuser.checkpoint import CheckpointError
+from mfdiff_agents.diffuser.planner import (
+    Config,
+    MFDiffuserModel,
+    MFDiffuserPlanner,
+    Stats,
+    fit,
+)
+from mfdiff_envs.offline.build import rollout
+from mfdiff_envs.offline.windows import Episode, WindowSampler
+from mfdiff_envs.policies import make_behaviour_policy
+from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+torch.set_num_threads(1)
+
+TINY = Config(
+    horizon=4, n_particles=8, width=16, depth=1, n_timesteps=20, steps=40, batch_size=8,
+    stats_windows=128, log_every=10, ckpt_every=20, k_schedule=(4, 16), ddim_steps=4, device="cpu",
+)
+
+
+def squeeze_episodes(n_agents: int = 64, episodes: int = 4, max_cycles: int = 8) -> list[Episode]:
+    core = GaussianSqueezeCore(n_agents, max_cycles=max_cycles)
+    out = []
+    for e in range(episodes):
+        pol = make_behaviour_policy(core, skill=e / max(episodes - 1, 1), seed=e)
+        r = rollout(core, pol, seed=e)
+        out.append(Episode(observations=r["observations"], actions=r["actions"], rewards=r["rewards"],
+                           agent_rewards=r["infos"]["rewards"], alive=r["infos"]["alive"],
+                           terminations=r["terminations"], truncations=r["truncations"]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sampler() -> WindowSampler:
+    return WindowSampler(squeeze_episodes(), horizon=TINY.horizon, n_particles=TINY.n_particles, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(sampler: WindowSampler, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("run")
+    policy = fit(sampler, TINY, out_dir=out, progress=False)
+    return policy, out
+
+
+def untrained(obs_dim: int, n_actions: int, **cfg_kw) -> MFDiffuserPlanner:
+    cfg = dataclasses.replace(TINY, **cfg_kw)
+    m = 2 * obs_dim + 1
+    stats = Stats([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * m, [1.0] * m, 0.0, 1.0)
+    torch.manual_seed(0)
+    model = MFDiffuserModel(obs_dim=obs_dim, n_actions=n_actions, mf_dim=m, cfg=cfg, stats=stats)
+    return MFDiffuserPlanner(model, cfg, seed=0, device="cpu")
+
+
+# ------------------------------------------------------------------------------- training
+def test_fit_writes_checkpoint_and_metrics(trained) -> None:
+    policy, out = trained
+    assert isinstance(policy, MFDiffuserPlanner)
+    for f in ("config.json", "model.safetensors", "train_state.pt", "metrics.csv"):
+        assert (out / f).is_file(), f
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["method"] == "mfdiffuser" and meta["obs_dim"] == 11 and meta["n_actions"] == 10
+    assert len(meta["stats"]["obs_mean"]) == 11 and meta["config"]["horizon"] == TINY.horizon
+
+
+def test_resume_continues_from_checkpoint(sampler: WindowSampler, trained, tmp_path: Path) -> None:
+    _, out = trained
+    run = tmp_path / "run"
+    run.mkdir()
+    for f in ("config.json", "model.safetensors", "train_state.pt", "metrics.csv"):
+        (run / f).write_bytes((out / f).read_bytes())
+    with pytest.raises(FileExistsError, match="resume"):
+        fit(sampler, TINY, out_dir=run, progress=False)
+    fit(sampler, dataclasses.replace(TINY, steps=60, resume=True), out_dir=run, progress=False)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [10, 20, 30, 40, 50, 60]
+    assert torch.load(run / "train_state.pt", weights_only=False)["step"] == 60
+
+
+def test_fit_rejects_mismatched_sampler(sampler: WindowSampler) -> None:
+    with pytest.raises(ValueError, match="WindowSampler"):
+        fit(sampler, dataclasses.replace(TINY, horizon=5), progress=False)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="k_schedule"):
+        Config(k_schedule=(16, 24))
+    with pytest.raises(ValueError, match="interaction"):
+        Config(interaction="pairs")
+    with pytest.raises(ValueError, match="replan_every"):
+        Config(horizon=4, replan_every=5)
+
+
+# ------------------------------------------------------------------------------- acting
+def rollout_actions(policy: MFDiffuserPlanner, n: int, steps: int, seed: int) -> np.ndarray:
+    core = GaussianSqueezeCore(n, max_cycles=steps)
+    obs, _ = core.reset(seed=0)
+    policy.reset(seed=seed)
+    acts = []
+    for _ in range(steps):
+        a = policy.act_batch(obs)
+        acts.append(a)
+        obs, *_ = core.step(a)
+    return np.stack(acts)
+
+
+def test_same_seed_same_actions(trained) -> None:
+    policy, _ = trained
+    a = rollout_actions(policy, 50, 3, seed=7)
+    b = rollout_actions(policy, 50, 3, seed=7)
+    c = rollout_actions(policy, 50, 3, seed=8)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("n", [10, 100, 3000])
+def test_any_population_size_and_balanced_lifting(trained, n: int) -> None:
+    """One model, any N; identical Squeeze agents are spread evenly over the K_max particles."""
+    policy, _ = trained
+    acts = rollout_actions(policy, n, 2, seed=0)
+    assert acts.shape == (2, n) and acts.min() >= 0 and acts.max() < 10
+    counts = np.bincount(policy.last_assignment, minlength=TINY.k_schedule[-1])
+    assert counts.max() - counts.min() <= 1
+
+
+def test_replan_every_follows_plan(trained) -> None:
+    policy, out = trained
+    p = MFDiffuserPlanner.from_pretrained(out, replan_every=4, seed=0)
+    calls = []
+    orig = p.plan
+    p.plan = lambda *a, **k: calls.append(1) or orig(*a, **k)  # type: ignore[method-assign]
+    rollout_actions(p, 40, 6, seed=0)
+    assert len(calls) == 2  # steps 0 and 4
+
+
+def test_mask_gives_zero_to_dead_agents(trained) -> None:
+    policy, _ = trained
+    obs = GaussianSqueezeCore(30).reset(seed=0)[0]
+    mask = np.arange(30) % 3 != 0
+    a = policy.act_batch(obs, mask)
+    assert np.all(a[~mask] == 0)
+
+
+def test_save_load_identical_actions(trained, tmp_path: Path) -> None:
+    policy, _ = trained
+    policy.save(tmp_path / "ckpt")
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path / "ckpt", device="cpu")
+    assert np.array_equal(rollout_actions(policy, 80, 3, seed=1), rollout_actions(loaded, 80, 3, seed=1))
+
+
+def test_bad_checkpoints_fail_clearly(trained, tmp_path: Path) -> None:
+    _, out = trained
+    with pytest.raises(CheckpointError, match="no such"):
+        MFDiffuserPlanner.from_pretrained(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="obs_dim=11"):
+        MFDiffuserPlanner.from_pretrained(out, obs_dim=5)
+    bad = tmp_path / "trunc"
+    bad.mkdir()
+    (bad / "config.json").write_bytes((out / "config.json").read_bytes())
+    (bad / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="truncated"):
+        MFDiffuserPlanner.from_pretrained(bad)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    meta = json.loads((out / "config.json").read_text())
+    meta["obs_dim"] = 7
+    meta["stats"]["obs_mean"] = meta["stats"]["obs_std"] = [0.0] * 7
+    (wrong / "config.json").write_text(json.dumps(meta))
+    (wrong / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="do not match"):
+        MFDiffuserPlanner.from_pretrained(wrong)
+    meta["method"] = "bc"
+    (wrong / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="'bc'"):
+        MFDiffuserPlanner.from_pretrained(wrong)
+
+
+def test_bad_inputs(trained) -> None:
+    policy, _ = trained
+    with pytest.raises(ValueError, match=r"\[N, 11\]"):
+        policy.act_batch(np.zeros((5, 4), np.float32))
+    with pytest.raises(ValueError, match="mask"):
+        policy.act_batch(np.zeros((5, 11), np.float32), np.ones(4, bool))
+
+
+# ------------------------------------------------------------------------------- env loops
+def env_modules():
+    from mfdiff_envs import squeeze_v0
+
+    cases = [(squeeze_v0, {"n_agents": 40, "max_cycles": 5})]
+    try:
+        from mfdiff_envs import ising_v0
+
+        cases.append((ising_v0, {"n_agents": 36, "max_cycles": 5}))
+    except ImportError:
+        pass
+    try:
+        from mfdiff_envs import battle_v0
+
+        cases.append((battle_v0, {"n_agents": 40, "opponent": "expert", "max_cycles": 5}))
+    except ImportError:
+        pass
+    return cases
+
+
+@pytest.mark.parametrize("mod,kw", env_modules(), ids=lambda v: getattr(v, "__name__", ""))
+def test_parallel_and_aec_loops(mod, kw) -> None:
+    env = mod.parallel_env(**kw)
+    observations, _ = env.reset(seed=0)
+    agent0 = env.agents[0]
+    policy = untrained(env.observation_space(agent0).shape[0], env.action_space(agent0).n)
+    policy.reset(seed=0)
+    steps = 0
+    while env.agents:  # a plain PettingZoo parallel loop, unchanged
+        actions = policy.act(observations)
+        assert set(actions) == set(env.agents)
+        observations, rewards, terms, truncs, infos = env.step(actions)
+        steps += 1
+    assert steps >= 1
+    aec = mod.env(**kw)
+    aec.reset(seed=0)
+    policy.bind(aec)
+    for agent in aec.agent_iter():  # a plain AEC loop, unchanged
+        obs, reward, term, trunc, info = aec.last()
+        action = None if term or trunc else policy(obs, agent)
+        aec.step(action)
+    with pytest.raises(KeyError, match="unknown agent"):
+        aec.reset(seed=1)
+        policy(aec.observe(aec.agents[0]), "nobody")
+
+
+# ------------------------------------------------------------------------------- CLI
+def test_cli_train_smoke(tmp_path: Path) -> None:
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari"), "OMP_NUM_THREADS": "1"}
+    build = (
+        "from mfdiff_envs.offline.build import build_dataset; "
+        "build_dataset('squeeze', n_agents=100, tier='medium', episodes=2, "
+        "env_kwargs={'max_cycles': 6}, ref_scores=(0.0, 1.0), progress=False)"
+    )
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True, timeout=120)
+    ds = "mfdiff/squeeze-n100/medium-v0"
+    cmd = [sys.executable, "-m", "mfdiff.cli", "train", "--dataset", ds, "--algo", "mfdiffuser",
+           "--no-progress", "--out", str(tmp_path / "run"),
+           "--set", "steps=4", "--set", "horizon=4", "--set", "n_particles=8", "--set", "width=16",
+           "--set", "depth=1", "--set", "k_schedule=4,16", "--set", "ddim_steps=4",
+           "--set", "stats_windows=64", "--set", "batch_size=4", "--set", "log_every=2"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    p = MFDiffuserPlanner.from_pretrained(tmp_path / "run")
+    assert p.cfg.k_schedule == (4, 16) and p.cfg.steps == 4
+    assert p.meta.get("env_id")
+    bad = subprocess.run(cmd[:-2] + ["--set", "no_such_key=1"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "no_such_key" in bad.stderr

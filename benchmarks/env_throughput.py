@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> str:
                 lambda n: magent_battle_v0.parallel_env(n_agents=n, opponent=None, max_cycles=LONG),
             )
         )
+    res: dict[tuple[str, int], tuple[float, float]] = {}  # (env, size) -> (core, view)
+    mag: dict[int, tuple[float, float]] = {}  # size -> (no obs, with obs)
     rows = [
         "| env | N | core agent-steps/s | parallel dict view agent-steps/s | core / view |",
         "|---|---|---|---|---|",
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> str:
             env = make(n)
             core_rate = bench_core(env.core, args.budget)
             view_rate = bench_parallel(make(n), args.budget)
+            res[name, n] = (core_rate, view_rate)
             rows.append(
                 f"| {name} | {env.core.n_agents} | {core_rate:,.0f} | {view_rate:,.0f} | "
                 f"{core_rate / view_rate:.1f} |"
@@ -148,11 +151,31 @@ def main(argv: list[str] | None = None) -> str:
         for n in args.sizes:
             total, rate = bench_magent(n, args.budget, with_obs=False)
             _, rate_obs = bench_magent(n, args.budget, with_obs=True)
+            mag[n] = (rate, rate_obs)
             rows.append(
                 f"| magent2 battle_v4 GridWorld (no obs / with obs) | {total} | "
                 f"{rate:,.0f} / {rate_obs:,.0f} | – | – |"
             )
             print(rows[-1], flush=True)
+    big = max(args.sizes)
+    checks = [
+        f"- core >= 1e6 agent-steps/s at N = {big}: "
+        + ", ".join(
+            f"{f} {'met' if res[f, big][0] >= 1e6 else 'MISSED'}" for f in ("squeeze", "ising")
+        ),
+        "- Battle core >= magent2 at equal N (with obs / bare step): "
+        + ", ".join(
+            f"N={n} {'met' if res['battle', n][0] >= mag[n][1] else 'MISSED'} / "
+            f"{'met' if res['battle', n][0] >= mag[n][0] else 'MISSED'}"
+            for n in args.sizes
+            if n in mag
+        ),
+        "- parallel dict view within 10x of the core: "
+        + ", ".join(
+            f"{f.split(' ')[0]} N={n} {'met' if c <= 10 * v else 'MISSED'}"
+            for (f, n), (c, v) in res.items()
+        ),
+    ]
     cmd = "python " + " ".join(
         [os.path.relpath(sys.argv[0])] + (argv if argv is not None else sys.argv[1:])
     )
@@ -170,6 +193,10 @@ def main(argv: list[str] | None = None) -> str:
             "Ising uses the nearest square N.",
             "",
             *rows,
+            "",
+            "Targets (from this run):",
+            "",
+            *checks,
             "",
         ]
     )

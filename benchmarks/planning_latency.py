@@ -1,6 +1,7 @@
 """Planning latency of MF-Diffuser per env step vs population size N and particle count K.
 
-    python benchmarks/planning_latency.py [--threads 2] [--repeats 5] [--out docs/results/planning_latency.md]
+    python benchmarks/planning_latency.py [--threads 2] [--repeats 5] \
+        [--out docs/results/planning_latency.md]
 
 Gaussian Squeeze observations (d = 11, A = 10); the default Config's network (width 64, depth 3,
 H = 8, 10 DDIM steps) with random weights — latency does not depend on the weights. Every step
@@ -74,8 +75,14 @@ def main() -> None:
         r = time_steps(make_planner(base, d, a), n, args.repeats)
         rows.append(("N", n, "16,64,256", "yes", r))
         print(rows[-1])
-    for ks, c2f in (((64,), False), ((16, 64), True), ((256,), False), ((16, 64, 256), True),
-                    ((1024,), False), ((16, 64, 256, 1024), True)):
+    for ks, c2f in (
+        ((64,), False),
+        ((16, 64), True),
+        ((256,), False),
+        ((16, 64, 256), True),
+        ((1024,), False),
+        ((16, 64, 256, 1024), True),
+    ):
         cfg = Config(k_schedule=ks, coarse_to_fine=c2f)
         r = time_steps(make_planner(cfg, d, a), 1000, args.repeats)
         rows.append(("K", 1000, ",".join(map(str, ks)), "yes" if c2f else "no", r))
@@ -86,13 +93,17 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for sweep, n, ks, c2f, r in rows:
-        lines.append(f"| {sweep} | {n} | {ks} | {c2f} | {r['total_ms']:.1f} | {r['plan_ms']:.1f} "
-                     f"| {r['lift_ms']:.1f} |")
+        lines.append(
+            f"| {sweep} | {n} | {ks} | {c2f} | {r['total_ms']:.1f} | {r['plan_ms']:.1f} "
+            f"| {r['lift_ms']:.1f} |"
+        )
     lines.append("")
     lines.append(f"latency(N=10^4) / latency(N=10^2) = {ratio:.2f} (target ≤ 3)")
-    header = (f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-              f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-              f"{args.threads} threads, median of {args.repeats} steps")
+    header = (
+        f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} threads, median of {args.repeats} steps"
+    )
     text = header + "\n\n" + "\n".join(lines)
     print(text)
     if args.out:

@@ -51,7 +51,7 @@ class DemoConfig:
     """Window / plan horizon H."""
     n_particles: int = 32
     """Particles K per training window."""
-    mf_steps: int = 800
+    mf_steps: int = 300
     """MF-Diffuser gradient steps."""
     mf_width: int = 64
     """MF-Diffuser denoiser width."""

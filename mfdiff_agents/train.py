@@ -94,7 +94,9 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
     return value
 
 
-def build_config(cls: type, *, config_path: str | Path | None = None, overrides: list[str] = ()) -> Any:
+def build_config(
+    cls: type, *, config_path: str | Path | None = None, overrides: list[str] = ()
+) -> Any:
     """``cls`` from a JSON file and ``key=value`` overrides, with strict key and type checks."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -132,7 +134,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> Any:
-    """Library form of ``mfdiff train``; ``dataset`` is a Minari id or anything WindowSampler takes."""
+    """Library form of ``mfdiff train``; ``dataset``: a Minari id or a WindowSampler source."""
     mod = load_method(algo)
     cfg = build_config(mod.Config, config_path=config_path, overrides=list(overrides))
     fields = {f.name for f in dataclasses.fields(cfg)}
@@ -143,8 +145,13 @@ def train(
     from mfdiff_envs.offline.windows import WindowSampler
 
     skw = {k: getattr(cfg, k) if k in fields else v for k, v in SAMPLER_DEFAULTS.items()}
-    sampler = WindowSampler(dataset, horizon=skw["horizon"], n_particles=skw["n_particles"],
-                            gamma=skw["gamma"], seed=skw["seed"])
+    sampler = WindowSampler(
+        dataset,
+        horizon=skw["horizon"],
+        n_particles=skw["n_particles"],
+        gamma=skw["gamma"],
+        seed=skw["seed"],
+    )
     out_dir = Path(out) if out is not None else None
     policy = mod.fit(sampler, cfg, out_dir=out_dir, progress=progress)
     if out_dir is not None and not (out_dir / "config.json").exists() and hasattr(policy, "save"):
@@ -157,8 +164,15 @@ def _run(args: argparse.Namespace) -> int:
     if out is None:
         out = Path("runs") / args.algo / str(args.dataset).replace("/", "_")
     try:
-        train(args.dataset, args.algo, config_path=args.config, overrides=args.set or [],
-              out=out, resume=args.resume, progress=not args.no_progress)
+        train(
+            args.dataset,
+            args.algo,
+            config_path=args.config,
+            overrides=args.set or [],
+            out=out,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
     except ConfigError as e:
         print(f"mfdiff train: error: {e}", file=sys.stderr)
         return 2
@@ -168,13 +182,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` on an argparse subparsers object."""
-    p = subparsers.add_parser("train", help="train a method on an offline dataset",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", required=True, help="Minari dataset id, e.g. mfdiff/squeeze-n1000/expert-v0")
+    p = subparsers.add_parser(
+        "train", help="train a method on an offline dataset", description=__doc__.splitlines()[0]
+    )
+    p.add_argument(
+        "--dataset", required=True, help="Minari dataset id, e.g. mfdiff/squeeze-n1000/expert-v0"
+    )
     p.add_argument("--algo", required=True, choices=sorted(ALGOS))
     p.add_argument("--config", default=None, help="JSON file of Config fields")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override one Config field (repeatable); lists as 16,64,256")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one Config field (repeatable); lists as 16,64,256",
+    )
     p.add_argument("--out", default=None, help="output directory (default runs/<algo>/<dataset>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -206,13 +206,15 @@ class BattleCore(VectorCore):
                 np.bincount(key, weights=y, minlength=n_key),
             ]
         ).reshape(2, 2, -1)
-        # Nearest block holding enemies, for every block of both teams' maps in one EDT call
-        # (the huge spacing along the team axis keeps each search inside its own map); the
-        # target is the enemies' centroid in that block: the nearest enemy, to block size.
-        _, near = ndimage.distance_transform_edt(
-            cnt[::-1] == 0, sampling=(1e6, 1.0, 1.0), return_indices=True
-        )
-        nb = near[1].reshape(2, -1)[tm, cell] * Sc + near[2].reshape(2, -1)[tm, cell]
+        # Nearest block holding enemies, for every block of each team's map, in one O((S / b)^2)
+        # distance transform per team; the target is the enemies' centroid in that block: the
+        # nearest enemy, to block size. near: [team, (row, col), Sc, Sc].
+        near = np.zeros((2, 2, Sc, Sc), dtype=np.int64)  # stays 0 for a team with no enemy left
+        for t in (0, 1):
+            if n_alive[1 - t]:
+                near[t] = ndimage.distance_transform_edt(cnt[1 - t] == 0, return_indices=True)[1]
+        flat = near.reshape(2, 2, -1)
+        nb = flat[tm, 0, cell] * Sc + flat[tm, 1, cell]
         k = cnt.reshape(2, -1)[et, nb]
         has = k > 0  # False only when the enemy team is gone
         d = sxy[:, et, nb] / np.maximum(k, 1) - self.pos[idx].T

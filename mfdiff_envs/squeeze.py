@@ -4,9 +4,13 @@ N agents each pick a level a_i in {0, ..., A-1}. With x = sum_i a_i (per domain)
 G(x) = x * exp(-(x - mu)^2 / sigma^2) and every agent of the domain receives G(x) / N_d.
 The optimum is analytic: x* = (mu + sqrt(mu^2 + 2 sigma^2)) / 2.
 
-By default mu = 4 N_d and sigma = 2 N_d, so the optimal *mean level* x*/N_d = 4.449 is
-interior at every N and the per-agent reward at the optimum, G(x*)/N_d = 4.229, does not depend
-on N. The paper setting (mu = 400, sigma = 200) is ``mu=400, sigma=200`` (optimal at N = 100).
+By default mu = 2 N_d and sigma = N_d, so the optimal *mean level* x*/N_d = 1 + sqrt(1.5) =
+2.2247 is interior at every N and the per-agent reward at the optimum, G(x*)/N_d = 2.1152, does
+not depend on N. Uniform random levels (mean 4.5) then score ~0.4 % of the optimum and a
+deterministic shared level (all 2s) 94.6 %, so only a *mixed* population gets within 5 %.
+The classic setting (mu = 400, sigma = 200 at N = 100) is reachable as ``mu=400, sigma=200``;
+we do not default to it because there uniform random play (mean level 4.5) is already near
+the optimum (4.449), which makes every offline tier look expert.
 
 ``max_cycles=1`` is the classic one-shot game. The default repeats the stage game for
 ``max_cycles`` steps and shows each agent last step's action histogram of its domain, so there
@@ -41,8 +45,8 @@ class GaussianSqueezeCore(VectorCore):
         n_agents: N >= 1.
         n_levels: A, levels per agent (default 10: {0..9}).
         mu, sigma: centre and width of G per domain; a float (same for every domain), a
-            sequence of n_domains floats, or None for the N-scaled default (4 N_d, 2 N_d),
-            where the multi-domain default shifts the centre per domain (3 + d) N_d.
+            sequence of n_domains floats, or None for the N-scaled default (2 N_d, N_d),
+            where the multi-domain default shifts the centre per domain (1 + d) N_d.
         n_domains: agents are split into contiguous blocks with their own (mu, sigma).
         max_cycles: steps per episode (1 = one-shot game).
     """
@@ -71,9 +75,9 @@ class GaussianSqueezeCore(VectorCore):
         self.domain = (np.arange(self.n_agents) * self.n_domains // self.n_agents).astype(np.int64)
         self.domain_size = np.bincount(self.domain, minlength=self.n_domains).astype(np.float64)
         d_idx = np.arange(self.n_domains)
-        default_mu = (4.0 if self.n_domains == 1 else 3.0 + d_idx) * self.domain_size
+        default_mu = (2.0 if self.n_domains == 1 else 1.0 + d_idx) * self.domain_size
         self.mu = self._per_domain("mu", mu, default_mu)
-        self.sigma = self._per_domain("sigma", sigma, 2.0 * self.domain_size, positive=True)
+        self.sigma = self._per_domain("sigma", sigma, 1.0 * self.domain_size, positive=True)
         self._mu_arg, self._sigma_arg = mu, sigma
         self.agent_names = [f"agent_{i}" for i in range(self.n_agents)]
         extra = self.n_domains if self.n_domains > 1 else 0

@@ -8,7 +8,7 @@
 | reward | G(x)/N_d with x the sum of levels in the domain, G(x) = x exp(-(x-mu)^2/sigma^2) |
 | optimum | x* = (mu + sqrt(mu^2 + 2 sigma^2)) / 2; ``env.unwrapped.core.optimal_reward`` |
 
-Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (4 N), ``sigma=None`` (2 N),
+Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (2 N), ``sigma=None`` (N),
 ``n_domains=1``, ``max_cycles=25`` (1 = classic one-shot game), ``render_mode=None``.
 
 Version history: v0 — first release.

@@ -1,4 +1,4 @@
-"""Unit tests of the MF-Diffuser building blocks: denoiser, diffusion, objective, sampler, lifting."""
+"""Unit tests of the MF-Diffuser blocks: denoiser, diffusion, objective, sampler, lifting."""
 
 from __future__ import annotations
 
@@ -163,14 +163,29 @@ def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
 
     diff.model.forward = counting  # type: ignore[method-assign]
     g = torch.Generator().manual_seed(0)
-    x0 = coarse_to_fine_sample(diff, anchor_obs=anchors, cond=torch.randn(1, C), horizon=H,
-                               x_dim=D + A, k_schedule=(2, 4, 16), n_steps=6, generator=g)
+    x0 = coarse_to_fine_sample(
+        diff,
+        anchor_obs=anchors,
+        cond=torch.randn(1, C),
+        horizon=H,
+        x_dim=D + A,
+        k_schedule=(2, 4, 16),
+        n_steps=6,
+        generator=g,
+    )
     assert x0.shape == (1, 16, H, D + A)
     assert torch.equal(x0[:, :, 0, :D], anchors)
     assert calls == [2, 2, 4, 4, 16, 16]  # the particle population grows during denoising
     with pytest.raises(ValueError, match="anchors"):
-        coarse_to_fine_sample(diff, anchor_obs=anchors[:, :8], cond=torch.randn(1, C), horizon=H,
-                              x_dim=D + A, k_schedule=(2, 16), n_steps=4)
+        coarse_to_fine_sample(
+            diff,
+            anchor_obs=anchors[:, :8],
+            cond=torch.randn(1, C),
+            horizon=H,
+            x_dim=D + A,
+            k_schedule=(2, 16),
+            n_steps=4,
+        )
 
 
 def test_stratified_anchors_cover_population() -> None:
@@ -187,7 +202,10 @@ def test_lifting_spreads_identical_agents_evenly(n: int) -> None:
     """Gaussian Squeeze: identical observations -> every particle gets n/K agents (±1)."""
     g = torch.Generator().manual_seed(0)
     obs, centers = torch.ones(n, 4), torch.ones(64, 4)
-    for assign in (assign_nearest_balanced(obs, centers, generator=g), lift(obs, centers, generator=g)):
+    for assign in (
+        assign_nearest_balanced(obs, centers, generator=g),
+        lift(obs, centers, generator=g),
+    ):
         counts = torch.bincount(assign, minlength=64)
         assert counts.max() - counts.min() <= 1
 

@@ -305,3 +305,17 @@ def test_battle_blocked_moves():
     # red_0 right and red_1 left both claim (4, 3): neither moves; blue_0 right is blocked by blue_1
     core.step(np.array([4, 3, 4, 1]))
     np.testing.assert_array_equal(core.pos, [[3, 3], [5, 3], [8, 8], [9, 7]])
+
+
+def test_battle_features_point_at_the_enemy():
+    core = BattleCore(2, opponent=None)
+    obs, _ = core.reset(seed=0)
+    (rx, ry), (bx, by) = core.pos
+    assert ry == by and rx < bx
+    np.testing.assert_allclose(obs[:, 6:8], [[1, 0], [-1, 0]])
+    np.testing.assert_allclose(obs[:, 8], (bx - rx) / core.map_size, rtol=1e-6)
+    assert obs[:, 9].tolist() == [0, 0] and obs[:, 10:12].tolist() == [[1, 1], [1, 1]]
+    while core.pos[0, 0] + 1 < core.pos[1, 0]:  # walk red right until adjacent
+        obs, *_ = core.step(np.array([4, 0]))
+    assert obs[:, 9].tolist() == [1, 1]
+    assert np.all(core.alive)

@@ -30,8 +30,19 @@ from mfdiff_envs.squeeze import GaussianSqueezeCore
 torch.set_num_threads(1)
 
 TINY = Config(
-    horizon=4, n_particles=8, width=16, depth=1, n_timesteps=20, steps=40, batch_size=8,
-    stats_windows=128, log_every=10, ckpt_every=20, k_schedule=(4, 16), ddim_steps=4, device="cpu",
+    horizon=4,
+    n_particles=8,
+    width=16,
+    depth=1,
+    n_timesteps=20,
+    steps=40,
+    batch_size=8,
+    stats_windows=128,
+    log_every=10,
+    ckpt_every=20,
+    k_schedule=(4, 16),
+    ddim_steps=4,
+    device="cpu",
 )
 
 
@@ -41,15 +52,25 @@ def squeeze_episodes(n_agents: int = 64, episodes: int = 4, max_cycles: int = 8)
     for e in range(episodes):
         pol = make_behaviour_policy(core, skill=e / max(episodes - 1, 1), seed=e)
         r = rollout(core, pol, seed=e)
-        out.append(Episode(observations=r["observations"], actions=r["actions"], rewards=r["rewards"],
-                           agent_rewards=r["infos"]["rewards"], alive=r["infos"]["alive"],
-                           terminations=r["terminations"], truncations=r["truncations"]))
+        out.append(
+            Episode(
+                observations=r["observations"],
+                actions=r["actions"],
+                rewards=r["rewards"],
+                agent_rewards=r["infos"]["rewards"],
+                alive=r["infos"]["alive"],
+                terminations=r["terminations"],
+                truncations=r["truncations"],
+            )
+        )
     return out
 
 
 @pytest.fixture(scope="module")
 def sampler() -> WindowSampler:
-    return WindowSampler(squeeze_episodes(), horizon=TINY.horizon, n_particles=TINY.n_particles, seed=0)
+    return WindowSampler(
+        squeeze_episodes(), horizon=TINY.horizon, n_particles=TINY.n_particles, seed=0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +185,9 @@ def test_save_load_identical_actions(trained, tmp_path: Path) -> None:
     policy, _ = trained
     policy.save(tmp_path / "ckpt")
     loaded = MFDiffuserPlanner.from_pretrained(tmp_path / "ckpt", device="cpu")
-    assert np.array_equal(rollout_actions(policy, 80, 3, seed=1), rollout_actions(loaded, 80, 3, seed=1))
+    assert np.array_equal(
+        rollout_actions(policy, 80, 3, seed=1), rollout_actions(loaded, 80, 3, seed=1)
+    )
 
 
 def test_bad_checkpoints_fail_clearly(trained, tmp_path: Path) -> None:
@@ -256,18 +279,49 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
         "build_dataset('squeeze', n_agents=100, tier='medium', episodes=2, "
         "env_kwargs={'max_cycles': 6}, ref_scores=(0.0, 1.0), progress=False)"
     )
-    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", build], env=env, check=True, capture_output=True, timeout=120
+    )
     ds = "mfdiff/squeeze-n100/medium-v0"
-    cmd = [sys.executable, "-m", "mfdiff.cli", "train", "--dataset", ds, "--algo", "mfdiffuser",
-           "--no-progress", "--out", str(tmp_path / "run"),
-           "--set", "steps=4", "--set", "horizon=4", "--set", "n_particles=8", "--set", "width=16",
-           "--set", "depth=1", "--set", "k_schedule=4,16", "--set", "ddim_steps=4",
-           "--set", "stats_windows=64", "--set", "batch_size=4", "--set", "log_every=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mfdiff.cli",
+        "train",
+        "--dataset",
+        ds,
+        "--algo",
+        "mfdiffuser",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "steps=4",
+        "--set",
+        "horizon=4",
+        "--set",
+        "n_particles=8",
+        "--set",
+        "width=16",
+        "--set",
+        "depth=1",
+        "--set",
+        "k_schedule=4,16",
+        "--set",
+        "ddim_steps=4",
+        "--set",
+        "stats_windows=64",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "log_every=2",
+    ]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
     p = MFDiffuserPlanner.from_pretrained(tmp_path / "run")
     assert p.cfg.k_schedule == (4, 16) and p.cfg.steps == 4
     assert p.meta.get("env_id")
-    bad = subprocess.run(cmd[:-2] + ["--set", "no_such_key=1"], env=env, capture_output=True,
-                         text=True, timeout=120)
+    bad = subprocess.run(
+        cmd[:-2] + ["--set", "no_such_key=1"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and "no_such_key" in bad.stderr

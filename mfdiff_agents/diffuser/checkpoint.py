@@ -35,7 +35,9 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(directory: str | Path, *, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Path:
+def save_checkpoint(
+    directory: str | Path, *, meta: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> Path:
     """Write ``config.json`` (``meta`` + method/format keys) and ``model.safetensors``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,9 @@ class SinusoidalEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / max(half - 1, 1))
+        freqs = torch.exp(
+            -math.log(10000.0) * torch.arange(half, device=t.device) / max(half - 1, 1)
+        )
         arg = t.float()[:, None] * freqs[None, :]  # [b, half]
         return torch.cat([arg.sin(), arg.cos()], dim=-1)
 
@@ -156,15 +158,22 @@ class ParticleDenoiser(nn.Module):
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         if isinstance(interaction, str):
             if interaction not in INTERACTIONS:
-                raise ValueError(f"unknown interaction {interaction!r}; choose from {sorted(INTERACTIONS)}")
+                raise ValueError(
+                    f"unknown interaction {interaction!r}; choose from {sorted(INTERACTIONS)}"
+                )
             factory = INTERACTIONS[interaction]
         else:
             factory = interaction
         self.x_dim, self.cond_dim, self.width = x_dim, cond_dim, width
         self.t_emb = nn.Sequential(
-            SinusoidalEmbedding(emb_dim), nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+            SinusoidalEmbedding(emb_dim),
+            nn.Linear(emb_dim, emb_dim),
+            nn.SiLU(),
+            nn.Linear(emb_dim, emb_dim),
         )
-        self.c_emb = nn.Sequential(nn.Linear(cond_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.c_emb = nn.Sequential(
+            nn.Linear(cond_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
         self.inp = nn.Conv1d(x_dim, width, 1)
         self.blocks = nn.ModuleList(
             [TemporalResBlock(width, emb_dim, kernel_size=kernel_size) for _ in range(depth)]
@@ -178,7 +187,9 @@ class ParticleDenoiser(nn.Module):
         if x.ndim != 4 or x.shape[-1] != self.x_dim:
             raise ValueError(f"denoiser expects x: [b, k, h, {self.x_dim}], got {tuple(x.shape)}")
         if cond.shape != (x.shape[0], self.cond_dim):
-            raise ValueError(f"denoiser expects cond: [{x.shape[0]}, {self.cond_dim}], got {tuple(cond.shape)}")
+            raise ValueError(
+                f"denoiser expects cond: [{x.shape[0]}, {self.cond_dim}], got {tuple(cond.shape)}"
+            )
         b, k, hh, c = x.shape
         emb = self.t_emb(t) + self.c_emb(cond)  # [b, e]
         emb_n = emb[:, None, :].expand(b, k, emb.shape[-1]).reshape(b * k, -1)  # [(b k), e]

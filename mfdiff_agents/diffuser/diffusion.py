@@ -34,14 +34,19 @@ def cosine_alpha_bar(n_timesteps: int, s: float = 0.008) -> torch.Tensor:
     return torch.cumprod(1 - betas, dim=0)
 
 
-def linear_alpha_bar(n_timesteps: int, beta_start: float = 1e-4, beta_end: float = 2e-2) -> torch.Tensor:
+def linear_alpha_bar(
+    n_timesteps: int, beta_start: float = 1e-4, beta_end: float = 2e-2
+) -> torch.Tensor:
     """ᾱ_t for the linear β schedule of DDPM (rescaled to ``n_timesteps``)."""
     scale = 1000 / n_timesteps
     betas = torch.linspace(scale * beta_start, scale * beta_end, n_timesteps, dtype=torch.float64)
     return torch.cumprod(1 - betas.clamp(max=0.999), dim=0)
 
 
-SCHEDULES: dict[str, Callable[[int], torch.Tensor]] = {"cosine": cosine_alpha_bar, "linear": linear_alpha_bar}
+SCHEDULES: dict[str, Callable[[int], torch.Tensor]] = {
+    "cosine": cosine_alpha_bar,
+    "linear": linear_alpha_bar,
+}
 
 
 def randn(
@@ -95,7 +100,9 @@ class GaussianDiffusion(nn.Module):
         self.model = model
         self.n_timesteps = n_timesteps
         self.clip_x0 = clip_x0
-        self.register_buffer("alpha_bar", SCHEDULES[schedule](n_timesteps).float(), persistent=False)
+        self.register_buffer(
+            "alpha_bar", SCHEDULES[schedule](n_timesteps).float(), persistent=False
+        )
 
     # ------------------------------------------------------------------ helpers
     def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -140,7 +147,9 @@ class GaussianDiffusion(nn.Module):
         else:
             m = mask.to(err.dtype).expand_as(err)
             mse = (err * m).reshape(b, -1).sum(1) / m.reshape(b, -1).sum(1).clamp(min=1.0)
-        return TrainingTerms(mse=mse, x0_pred=self.predict_x0(x_t, t, eps), t=t, alpha_bar=self.alpha_bar[t])
+        return TrainingTerms(
+            mse=mse, x0_pred=self.predict_x0(x_t, t, eps), t=t, alpha_bar=self.alpha_bar[t]
+        )
 
     def loss(
         self,
@@ -156,7 +165,9 @@ class GaussianDiffusion(nn.Module):
         if weights is None:
             return terms.mse.mean()
         if weights.shape != terms.mse.shape:
-            raise ValueError(f"weights must have shape {tuple(terms.mse.shape)}, got {tuple(weights.shape)}")
+            raise ValueError(
+                f"weights must have shape {tuple(terms.mse.shape)}, got {tuple(weights.shape)}"
+            )
         return (weights * terms.mse).mean()
 
     # ------------------------------------------------------------------ sampling
@@ -193,14 +204,16 @@ class GaussianDiffusion(nn.Module):
         sigma = eta * ((1 - ab_s) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_s).sqrt()
         x_prev = ab_s.sqrt() * x0 + (1 - ab_s - sigma**2).clamp(min=0).sqrt() * eps
         if eta > 0:
-            x_prev = x_prev + sigma * randn(tuple(x_t.shape), device=x_t.device, generator=generator)
+            x_prev = x_prev + sigma * randn(
+                tuple(x_t.shape), device=x_t.device, generator=generator
+            )
         return x_prev, x0
 
     @staticmethod
     def apply_inpaint(
         x: torch.Tensor, inpaint: tuple[torch.Tensor, torch.Tensor] | None
     ) -> torch.Tensor:
-        """Overwrite the known entries: ``x = where(mask, value, x)`` (mask/value broadcast to x)."""
+        """Overwrite the known entries: ``x = where(mask, value, x)`` (broadcast to x)."""
         if inpaint is None:
             return x
         mask, value = inpaint

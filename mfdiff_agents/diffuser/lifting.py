@@ -21,8 +21,10 @@ import numpy as np
 import torch
 
 
-def sq_distances(points: torch.Tensor, centers: torch.Tensor, *, chunk: int = 16384) -> torch.Tensor:
-    """Mean squared distance per dimension ``[N, K]`` between ``points [N, d]`` and ``centers [K, d]``,
+def sq_distances(
+    points: torch.Tensor, centers: torch.Tensor, *, chunk: int = 16384
+) -> torch.Tensor:
+    """Mean squared distance per dim ``[N, K]`` between ``points [N, d]`` and ``centers [K, d]``,
     computed in row chunks of ``chunk`` agents to bound memory."""
     d = points.shape[1]
     cn = (centers * centers).sum(1)[None, :]  # [1, K]

@@ -36,8 +36,9 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     xf, yf = x.reshape(b, k, -1), y.reshape(b, y.shape[1], -1)
 
     def mean_dist(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        d2 = (p[:, :, None, :] - q[:, None, :, :]).pow(2).sum(-1)  # [b, k, k']
-        return (d2 + 1e-8).sqrt().mean(dim=(1, 2))
+        # ‖p - q‖² = ‖p‖² + ‖q‖² - 2 p·q via one bmm: [b, k, k'] without a [b, k, k', D] tensor
+        d2 = p.pow(2).sum(-1)[:, :, None] + q.pow(2).sum(-1)[:, None, :] - 2 * p @ q.transpose(1, 2)
+        return (d2.clamp(min=0) + 1e-8).sqrt().mean(dim=(1, 2))
 
     return 2 * mean_dist(xf, yf) - mean_dist(xf, xf) - mean_dist(yf, yf)
 
@@ -57,7 +58,11 @@ class ValueNet(nn.Module):
     def __init__(self, mf_dim: int, hidden: int = 64) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(mf_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1)
+            nn.Linear(mf_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 1),
         )
 
     def forward(self, mf: torch.Tensor) -> torch.Tensor:

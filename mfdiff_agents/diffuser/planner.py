@@ -129,29 +129,65 @@ class Config:
     def __post_init__(self) -> None:
         if isinstance(self.k_schedule, list):
             self.k_schedule = tuple(self.k_schedule)
-        for name in ("horizon", "n_particles", "width", "depth", "steps", "batch_size", "ddim_steps",
-                     "replan_every", "n_timesteps", "stats_windows", "log_every"):
+        for name in (
+            "horizon",
+            "n_particles",
+            "width",
+            "depth",
+            "steps",
+            "batch_size",
+            "ddim_steps",
+            "replan_every",
+            "n_timesteps",
+            "stats_windows",
+            "log_every",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"Config.{name} must be a positive int, got {v!r}")
         if self.interaction not in INTERACTIONS:
-            raise ValueError(f"Config.interaction must be one of {sorted(INTERACTIONS)}, got {self.interaction!r}")
+            raise ValueError(
+                f"Config.interaction must be one of {sorted(INTERACTIONS)}, "
+                f"got {self.interaction!r}"
+            )
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"Config.schedule must be one of {sorted(SCHEDULES)}, got {self.schedule!r}")
+            raise ValueError(
+                f"Config.schedule must be one of {sorted(SCHEDULES)}, got {self.schedule!r}"
+            )
         if self.width % 8:
             raise ValueError(f"Config.width must be a multiple of 8 (GroupNorm), got {self.width}")
         validate_schedule(self.k_schedule)
         if self.ddim_steps > self.n_timesteps:
-            raise ValueError(f"Config.ddim_steps ({self.ddim_steps}) > n_timesteps ({self.n_timesteps})")
+            raise ValueError(
+                f"Config.ddim_steps ({self.ddim_steps}) > n_timesteps ({self.n_timesteps})"
+            )
         if self.coarse_to_fine and self.ddim_steps < len(self.k_schedule):
             raise ValueError(
                 f"Config.ddim_steps ({self.ddim_steps}) must be ≥ the number of particle stages "
                 f"({len(self.k_schedule)}) for coarse-to-fine sampling"
             )
         if self.replan_every > self.horizon:
-            raise ValueError(f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})")
+            raise ValueError(
+                f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"
+            )
         if self.beta < 0 or self.lam_chaos < 0:
-            raise ValueError(f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}")
+            raise ValueError(
+                f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}"
+            )
+
+
+#: Config fields that fix the network / data shapes (must not change on resume).
+ARCH_FIELDS = (
+    "horizon",
+    "n_particles",
+    "width",
+    "depth",
+    "kernel_size",
+    "interaction",
+    "n_timesteps",
+    "schedule",
+    "value_hidden",
+)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
@@ -196,7 +232,9 @@ class Stats:
 class MFDiffuserModel(torch.nn.Module):
     """Diffusion process over particles + the mean-field value net, with normalisation buffers."""
 
-    def __init__(self, *, obs_dim: int, n_actions: int, mf_dim: int, cfg: Config, stats: Stats) -> None:
+    def __init__(
+        self, *, obs_dim: int, n_actions: int, mf_dim: int, cfg: Config, stats: Stats
+    ) -> None:
         super().__init__()
         self.obs_dim, self.n_actions, self.mf_dim = obs_dim, n_actions, mf_dim
         self.x_dim = obs_dim + n_actions
@@ -208,7 +246,9 @@ class MFDiffuserModel(torch.nn.Module):
             interaction=cfg.interaction,
             kernel_size=cfg.kernel_size,
         )
-        self.diffusion = GaussianDiffusion(denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule)
+        self.diffusion = GaussianDiffusion(
+            denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule
+        )
         self.value = ValueNet(mf_dim, cfg.value_hidden)
         f = torch.float32
         self.register_buffer("obs_mean", torch.tensor(stats.obs_mean, dtype=f))
@@ -224,7 +264,7 @@ class MFDiffuserModel(torch.nn.Module):
         return (mf - self.mf_mean) / self.mf_std
 
     def encode(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """x = [norm(obs), 2·onehot(a) - 1]: obs [b, k, h, d], actions [b, k, h] -> [b, k, h, d + A]."""
+        """x = [norm(obs), 2·onehot(a) - 1]: obs [b,k,h,d], actions [b,k,h] -> [b,k,h,d+A]."""
         onehot = F.one_hot(actions.long(), self.n_actions).float() * 2 - 1
         return torch.cat([self.norm_obs(obs), onehot], dim=-1)
 
@@ -293,8 +333,10 @@ class MFDiffuserPlanner(Policy):
         m = self.model
         mf = mean_field_summary(obs, mask)  # [m]
         cond = torch.cat(
-            [m.norm_mf(torch.as_tensor(mf, device=self.device)),
-             torch.tensor([self.cfg.return_target], device=self.device)]
+            [
+                m.norm_mf(torch.as_tensor(mf, device=self.device)),
+                torch.tensor([self.cfg.return_target], device=self.device),
+            ]
         )[None]  # [1, m + 1]
         obs_n = m.norm_obs(torch.as_tensor(obs[mask], device=self.device))  # [n, d]
         ks = self.k_schedule
@@ -330,16 +372,23 @@ class MFDiffuserPlanner(Policy):
             self._plan_obs, self._plan_act = x0[..., :d], x0[..., d:].argmax(-1)
             self._tau = 0
             obs_n = p["obs_norm"]
-            assign = lift(obs_n, obs_n[p["anchors"]], generator=self.generator,
-                          exact_ot_max_n=self.cfg.exact_ot_max_n)
+            assign = lift(
+                obs_n,
+                obs_n[p["anchors"]],
+                generator=self.generator,
+                exact_ot_max_n=self.cfg.exact_ot_max_n,
+            )
         else:
             obs_n = self.model.norm_obs(torch.as_tensor(obs[mask], device=self.device))
             centers = self._plan_obs[:, self._tau]  # [K_max, d]
             if obs_n.shape[0] <= self.cfg.exact_ot_max_n:
-                assign = lift(obs_n, centers, generator=self.generator, exact_ot_max_n=self.cfg.exact_ot_max_n)
+                assign = lift(
+                    obs_n, centers, generator=self.generator, exact_ot_max_n=self.cfg.exact_ot_max_n
+                )
             else:
-                assign = assign_nearest_balanced(obs_n, centers, generator=self.generator,
-                                                 tol=self.cfg.lift_tol)
+                assign = assign_nearest_balanced(
+                    obs_n, centers, generator=self.generator, tol=self.cfg.lift_tol
+                )
         assert self._plan_act is not None
         actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
         self.last_assignment = assign.cpu().numpy()
@@ -352,14 +401,20 @@ class MFDiffuserPlanner(Policy):
         import mfdiff
 
         meta = {
-            **{k: v for k, v in self.meta.items() if k in ("env_id", "family", "env_kwargs", "dataset_id")},
+            **{
+                k: v
+                for k, v in self.meta.items()
+                if k in ("env_id", "family", "env_kwargs", "dataset_id")
+            },
             "package_version": mfdiff.__version__,
             "obs_dim": self.obs_dim,
             "n_actions": self.n_actions,
             "mf_dim": self.model.mf_dim,
             "stats": {
-                "obs_mean": self.model.obs_mean.tolist(), "obs_std": self.model.obs_std.tolist(),
-                "mf_mean": self.model.mf_mean.tolist(), "mf_std": self.model.mf_std.tolist(),
+                "obs_mean": self.model.obs_mean.tolist(),
+                "obs_std": self.model.obs_std.tolist(),
+                "mf_mean": self.model.mf_mean.tolist(),
+                "mf_std": self.model.mf_std.tolist(),
                 "ret_mean": float(self.meta.get("ret_mean", 0.0)),
                 "ret_std": float(self.meta.get("ret_std", 1.0)),
                 "adv_std": float(self.model.adv_std),
@@ -386,17 +441,23 @@ class MFDiffuserPlanner(Policy):
         for name, want in (("obs_dim", obs_dim), ("n_actions", n_actions)):
             if want is not None and int(meta[name]) != int(want):
                 raise CheckpointError(
-                    f"{directory}: checkpoint has {name}={meta[name]}, but {name}={want} was expected "
+                    f"{directory}: checkpoint has {name}={meta[name]}, "
+                    f"but {name}={want} was expected "
                     f"(trained on {meta.get('env_id')!r}, env kwargs {meta.get('env_kwargs')})"
                 )
         try:
             cfg = config_from_dict({**meta["config"], **overrides})
             stats = Stats(**meta["stats"])
         except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{directory}: bad config in config.json or overrides: {e}") from e
+            raise CheckpointError(
+                f"{directory}: bad config in config.json or overrides: {e}"
+            ) from e
         model = MFDiffuserModel(
-            obs_dim=int(meta["obs_dim"]), n_actions=int(meta["n_actions"]), mf_dim=int(meta["mf_dim"]),
-            cfg=cfg, stats=stats,
+            obs_dim=int(meta["obs_dim"]),
+            n_actions=int(meta["n_actions"]),
+            mf_dim=int(meta["mf_dim"]),
+            cfg=cfg,
+            stats=stats,
         )
         try:
             model.load_state_dict(tensors, strict=True)
@@ -411,8 +472,12 @@ class MFDiffuserPlanner(Policy):
 
 # ---------------------------------------------------------------------- training
 def training_loss(
-    model: MFDiffuserModel, batch: dict[str, torch.Tensor], cfg: Config, stats: Stats,
-    *, generator: torch.Generator | None = None,
+    model: MFDiffuserModel,
+    batch: dict[str, torch.Tensor],
+    cfg: Config,
+    stats: Stats,
+    *,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The value-weighted chaotic entropy objective on one batch (docs/method.md, eq. L)."""
     x0 = model.encode(batch["obs"], batch["actions"])  # [b, k, h, c]
@@ -429,10 +494,18 @@ def training_loss(
     cond = torch.cat([mf0, adv[:, None]], dim=-1)  # [b, m + 1]
     terms = model.diffusion.training_terms(x0, cond, mask=mask, generator=generator)
     denoise = (w * terms.mse).mean()
-    chaos = chaos_loss(terms.x0_pred, x0, terms.alpha_bar) if cfg.lam_chaos > 0 else x0.new_zeros(())
+    chaos = (
+        chaos_loss(terms.x0_pred, x0, terms.alpha_bar) if cfg.lam_chaos > 0 else x0.new_zeros(())
+    )
     loss = denoise + cfg.lam_chaos * chaos + value_loss
-    parts = {"loss": loss, "mse": terms.mse.mean(), "denoise": denoise, "chaos": chaos,
-             "value_loss": value_loss, "w_max": w.max()}
+    parts = {
+        "loss": loss,
+        "mse": terms.mse.mean(),
+        "denoise": denoise,
+        "chaos": chaos,
+        "value_loss": value_loss,
+        "w_max": w.max(),
+    }
     logs = {k: float(v.detach()) for k, v in parts.items()}
     return loss, logs
 
@@ -451,8 +524,10 @@ def fit(
 
     if (sampler.horizon, sampler.n_particles) != (cfg.horizon, cfg.n_particles):
         raise ValueError(
-            f"sampler windows are (H={sampler.horizon}, K={sampler.n_particles}) but the Config asks for "
-            f"(H={cfg.horizon}, K={cfg.n_particles}); build the WindowSampler with the Config's values"
+            f"sampler windows are (H={sampler.horizon}, K={sampler.n_particles}) but the Config "
+            "asks for "
+            f"(H={cfg.horizon}, K={cfg.n_particles}); build the WindowSampler with the "
+            "Config's values"
         )
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -460,18 +535,31 @@ def fit(
     out = Path(out_dir) if out_dir is not None else None
     state = load_train_state(out) if out is not None else None
     if state is not None and not cfg.resume:
-        raise FileExistsError(f"{out} already holds a training run; pass resume=True (--resume) or another out_dir")
+        raise FileExistsError(
+            f"{out} already holds a training run; pass resume=True (--resume) or another out_dir"
+        )
 
     meta = {k: getattr(sampler, k, None) for k in ("env_id", "family", "env_kwargs", "dataset_id")}
     if state is not None:
         prev = MFDiffuserPlanner.from_pretrained(out, device=device)
+        changed = [
+            f"{k}: {getattr(prev.cfg, k)!r} -> {getattr(cfg, k)!r}"
+            for k in ARCH_FIELDS
+            if getattr(prev.cfg, k) != getattr(cfg, k)
+        ]
+        if changed:
+            raise ValueError(f"cannot resume {out} with a different architecture: {changed}")
         model, stats = prev.model, Stats(**state["stats"])
         model.train()
         start = int(state["step"])
     else:
         stats = Stats.from_windows(sampler.sample(cfg.stats_windows))
         model = MFDiffuserModel(
-            obs_dim=sampler.obs_dim, n_actions=sampler.n_actions, mf_dim=sampler.mf_dim, cfg=cfg, stats=stats
+            obs_dim=sampler.obs_dim,
+            n_actions=sampler.n_actions,
+            mf_dim=sampler.mf_dim,
+            cfg=cfg,
+            stats=stats,
         ).to(device)
         start = 0
     meta.update(ret_mean=stats.ret_mean, ret_std=stats.ret_std)
@@ -498,15 +586,27 @@ def fit(
         policy = MFDiffuserPlanner(model, cfg, meta=meta, seed=cfg.seed, device=device)
         policy.save(out)
         model.train()
-        save_train_state(out, {
-            "step": step, "optimizer": opt.state_dict(), "generator": gen.get_state(),
-            "torch_rng": torch.get_rng_state(), "stats": dataclasses.asdict(stats),
-        })
+        save_train_state(
+            out,
+            {
+                "step": step,
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "stats": dataclasses.asdict(stats),
+            },
+        )
 
     model.train()
     t_start = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
-               desc="mfdiffuser", dynamic_ncols=True)
+    bar = tqdm(
+        range(start, cfg.steps),
+        initial=start,
+        total=cfg.steps,
+        disable=not progress,
+        desc="mfdiffuser",
+        dynamic_ncols=True,
+    )
     first_loss: float | None = None
     logs: dict[str, float] = {}
     try:
@@ -525,8 +625,13 @@ def fit(
             if done % cfg.log_every == 0 or done == cfg.steps:
                 bar.set_postfix(loss=f"{logs['loss']:.4f}", mse=f"{logs['mse']:.4f}")
                 if writer is not None:
-                    writer.writerow({"step": done, **{k: round(v, 6) for k, v in logs.items()},
-                                     "seconds": round(time.perf_counter() - t_start, 2)})
+                    writer.writerow(
+                        {
+                            "step": done,
+                            **{k: round(v, 6) for k, v in logs.items()},
+                            "seconds": round(time.perf_counter() - t_start, 2),
+                        }
+                    )
                     metrics_f.flush()
             if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done < cfg.steps:
                 checkpoint(done)
@@ -535,7 +640,9 @@ def fit(
         if metrics_f is not None:
             metrics_f.close()
     if start >= cfg.steps:
-        warnings.warn(f"checkpoint in {out} is already at step {start} ≥ steps={cfg.steps}", stacklevel=2)
+        warnings.warn(
+            f"checkpoint in {out} is already at step {start} ≥ steps={cfg.steps}", stacklevel=2
+        )
     checkpoint(max(start, cfg.steps))
     model.eval()
     return MFDiffuserPlanner(model, cfg, meta=meta, seed=cfg.seed, device=device)

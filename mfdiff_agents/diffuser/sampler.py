@@ -31,7 +31,9 @@ def validate_schedule(k_schedule: tuple[int, ...] | list[int]) -> tuple[int, ...
         raise ValueError(f"k_schedule must be a non-empty list of positive ints, got {k_schedule}")
     for a, b in zip(ks, ks[1:]):
         if not (a < b and b % a == 0):
-            raise ValueError(f"k_schedule must increase with each entry dividing the next, got {ks}")
+            raise ValueError(
+                f"k_schedule must increase with each entry dividing the next, got {ks}"
+            )
     return ks
 
 
@@ -61,9 +63,11 @@ def stratified_anchors(
 
 
 def stage_sizes(n_steps: int, n_stages: int) -> list[int]:
-    """Split ``n_steps`` reverse steps into ``n_stages`` near-equal stages (earlier ones shorter)."""
+    """Split ``n_steps`` reverse steps into ``n_stages`` near-equal stages (later ones longer)."""
     if n_steps < n_stages:
-        raise ValueError(f"need at least one DDIM step per particle stage: {n_steps} steps < {n_stages} stages")
+        raise ValueError(
+            f"need at least one DDIM step per particle stage: {n_steps} steps < {n_stages} stages"
+        )
     base, extra = divmod(n_steps, n_stages)
     return [base + (1 if s >= n_stages - extra else 0) for s in range(n_stages)]
 

@@ -15,6 +15,10 @@ key                           shape / dtype        meaning
 ``infos["alive"]``            (T+1, N) bool        alive mask after reset / each step
 ============================  ==================  =========================================
 
+Layout on disk: Minari's hdf5 format (``jpeg_encoding=False``), written by
+``minari.create_dataset_from_buffers`` from a stream of ``EpisodeBuffer`` (one episode in memory
+at a time), then repacked with one chunk per episode array (:func:`repack_hdf5`, ~5x faster loads).
+
 Writes are atomic: the dataset is written under a hidden staging directory inside the Minari
 root (``<root>/.mfdiff-staging/<pid>-<uuid>/``, invisible to ``minari.list_local_datasets``)
 with its final id, then moved into place with one ``os.rename``. A killed build leaves only
@@ -211,6 +215,36 @@ def dataset_exists(dataset_id_: str) -> bool:
     return (get_dataset_path(dataset_id_) / "data").exists()
 
 
+def repack_hdf5(path: Path) -> None:
+    """Rewrite a Minari hdf5 file with one chunk per episode array (same groups, attrs, data).
+
+    Minari 0.5.4 creates every dataset with ``chunks=True``: h5py picks ~20 kB chunks
+    (e.g. 13 x 125 x 3 for a (101, 1000, 11) observation array), which makes whole-episode
+    reads ~3-5x slower than one chunk per array. Datasets stay extendable along time
+    (``maxshape[0] = None``), so Minari can still append to the file.
+    """
+    import h5py
+
+    tmp = path.with_name(path.name + ".repack")
+
+    def copy(src: Any, dst: Any) -> None:
+        dst.attrs.update(dict(src.attrs))
+        for key, item in src.items():
+            if isinstance(item, h5py.Group):
+                copy(item, dst.create_group(key, track_order=True))
+            elif item.ndim == 0 or item.size == 0 or item.dtype.kind in "OSUV":
+                src.copy(item, dst, name=key)  # scalars, empties and strings: as they are
+            else:
+                data = item[()]
+                dst.create_dataset(
+                    key, data=data, chunks=data.shape, maxshape=(None, *data.shape[1:])
+                )
+
+    with h5py.File(path, "r") as src, h5py.File(tmp, "w", track_order=True) as dst:
+        copy(src, dst)
+    os.replace(tmp, path)
+
+
 # ----------------------------------------------------------------------------- data card
 def data_card(meta: dict[str, Any]) -> str:
     """Markdown data card from the ``mfdiff`` metadata block of a dataset."""
@@ -252,6 +286,7 @@ def build_dataset(
     skill_of_tier: Callable[[str, str, int, int], float] | None = None,
     ref_scores: tuple[float, float] | None = None,
     ref_episodes: int = REF_EPISODES,
+    repack: bool = True,
 ) -> minari.MinariDataset:
     """Roll out ``episodes`` episodes of the ``tier`` behaviour policy and store them atomically.
 
@@ -271,6 +306,8 @@ def build_dataset(
         skill_of_tier: ``(family, tier, episode, episodes) -> skill``; default :func:`tier_skill`.
         ref_scores: (random, expert) reference returns; measured with the policies if None.
         ref_episodes: rollouts per reference policy (seed :data:`REF_SEED`).
+        repack: rewrite the hdf5 file with one chunk per episode array (:func:`repack_hdf5`;
+            ~3x faster loads for ~1 extra read + write at build time).
 
     Returns:
         the loaded :class:`minari.MinariDataset` at its final id.
@@ -345,6 +382,8 @@ def build_dataset(
                 description=f"mfdiff {family} N={n_agents} {tier} (building)",
                 jpeg_encoding=False,
             )
+            if repack:
+                repack_hdf5(ds.storage.data_path / "main_data.hdf5")
             rets = np.asarray(returns)
             norm = (rets - ref_min) / (ref_max - ref_min) if ref_max != ref_min else rets * math.nan
             meta = {

@@ -323,7 +323,8 @@ class WindowSampler:
         n_alive = self._n_alive[p0]  # [B]
         idx = np.empty((B, K), np.int64)
         todo = np.arange(B)
-        m = int(np.ceil(1.5 * K * N / max(int(n_alive.min()), 1))) + 16
+        # enough draws for rows with the median alive count; rows that fall short go dense
+        m = int(np.ceil(1.5 * K * N / max(float(np.median(n_alive)), 1.0))) + 16
         if 4 * m < N:
             cand = self.rng.integers(0, N, size=(B, m))
             ok = self._alive0[p0[:, None], cand]

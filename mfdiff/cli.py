@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = sub.add_parser("env", help="environment utilities")
     env_sub = env.add_subparsers(dest="env_command", required=True)
-    demo = env_sub.add_parser("demo", help="step every family with its scripted policy and print a table")
+    demo = env_sub.add_parser(
+        "demo", help="step every family with its scripted policy and print a table"
+    )
     demo.add_argument("--n-agents", type=int, default=1000)
     demo.add_argument("--steps", type=int, default=50)
     demo.add_argument("--seed", type=int, default=0)

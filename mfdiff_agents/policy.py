@@ -57,7 +57,8 @@ class Policy(ABC):
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(
-                f"{type(self).__name__}.act_batch expects obs of shape [N, {self.obs_dim}], got {obs.shape}"
+                f"{type(self).__name__}.act_batch expects obs of shape [N, {self.obs_dim}], "
+                f"got {obs.shape}"
             )
         if mask is None:
             mask = np.ones(obs.shape[0], dtype=bool)

@@ -77,7 +77,9 @@ class VectorCore(ABC):
         Actions of dead agents are ignored (any valid value is accepted).
         """
         if self._needs_reset:
-            raise RuntimeError(f"{type(self).__name__}.step() called before reset() or after the episode ended")
+            raise RuntimeError(
+                f"{type(self).__name__}.step() called before reset() or after the episode ended"
+            )
         acts = self.validate_actions(actions)
         obs, rewards, terminated, info = self._step(acts)
         self.t += 1
@@ -87,12 +89,13 @@ class VectorCore(ABC):
         return obs, rewards, terminated, truncated, info
 
     def validate_actions(self, actions: Any) -> ActArray:
-        """Return ``actions`` as an int64 [N] array, or raise a ValueError/TypeError naming the problem."""
+        """Return ``actions`` as int64 [N], or raise a ValueError/TypeError naming the problem."""
         arr = np.asarray(actions)
         if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
             if np.issubdtype(arr.dtype, np.floating) and arr.size and np.all(arr == np.round(arr)):
                 raise TypeError(
-                    f"actions must be an integer array, got dtype {arr.dtype}; cast with .astype(np.int64)"
+                    f"actions must be an integer array, got dtype {arr.dtype}; "
+                    "cast with .astype(np.int64)"
                 )
             raise TypeError(f"actions must be an integer array, got dtype {arr.dtype}")
         if arr.shape != (self.n_agents,):

@@ -21,17 +21,27 @@ def make_constructors(
     Every constructor takes the core's keyword arguments plus ``render_mode``; unknown keywords
     raise ``TypeError`` naming the family.
     """
-    metadata = {"name": name, "render_modes": ["rgb_array"], "is_parallelizable": True, "render_fps": 10}
+    metadata = {
+        "name": name,
+        "render_modes": ["rgb_array"],
+        "is_parallelizable": True,
+        "render_fps": 10,
+    }
     par_cls = type(
         f"{core_cls.__name__}ParallelEnv",
         (CoreParallelEnv,),
-        {"metadata": metadata, "__doc__": f"PettingZoo parallel view of :class:`{core_cls.__name__}`."},
+        {
+            "metadata": metadata,
+            "__doc__": f"PettingZoo parallel view of :class:`{core_cls.__name__}`.",
+        },
     )
     joint_cls = type(
         f"{core_cls.__name__}JointEnv",
         (JointEnv,),
-        {"metadata": {"render_modes": ["rgb_array"], "render_fps": 10},
-         "__doc__": f"Gymnasium joint view of :class:`{core_cls.__name__}`."},
+        {
+            "metadata": {"render_modes": ["rgb_array"], "render_fps": 10},
+            "__doc__": f"Gymnasium joint view of :class:`{core_cls.__name__}`.",
+        },
     )
 
     def _core(kwargs: dict[str, Any]) -> VectorCore:

@@ -24,12 +24,15 @@ class JointEnv(gymnasium.Env):
     def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
             )
         self.core = core
         self.render_mode = render_mode
         n, d, a = core.n_agents, core.obs_dim, core.n_actions
-        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(n, d), dtype=np.float32)
+        self.observation_space = gymnasium.spaces.Box(
+            -np.inf, np.inf, shape=(n, d), dtype=np.float32
+        )
         self.action_space = gymnasium.spaces.Box(0, a - 1, shape=(n,), dtype=np.int64)
 
     def reset(
@@ -42,9 +45,7 @@ class JointEnv(gymnasium.Env):
         obs, info = self.core.reset(seed=seed)
         return obs, self._info(np.zeros(self.core.n_agents, np.float32), info)
 
-    def step(
-        self, action: Any
-    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         obs, rew, term, trunc, info = self.core.step(action)
         terminated = bool(np.all(term | ~self.core.alive))
         truncated = bool(np.all(trunc)) and not terminated
@@ -58,6 +59,8 @@ class JointEnv(gymnasium.Env):
 
     def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode is None:
-            gymnasium.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
+            gymnasium.logger.warn(
+                "render() called without render_mode; pass render_mode='rgb_array'"
+            )
             return None
         return self.core.render_rgb()

@@ -23,12 +23,17 @@ class CoreParallelEnv(ParallelEnv):
     Subclasses set ``metadata`` and build ``self.core`` before calling ``super().__init__``.
     """
 
-    metadata: dict[str, Any] = {"name": "mfdiff_core", "render_modes": ["rgb_array"], "is_parallelizable": True}
+    metadata: dict[str, Any] = {
+        "name": "mfdiff_core",
+        "render_modes": ["rgb_array"],
+        "is_parallelizable": True,
+    }
 
     def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
             )
         self.core = core
         self.render_mode = render_mode
@@ -106,7 +111,9 @@ class CoreParallelEnv(ParallelEnv):
 
     def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode is None:
-            gymnasium.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
+            gymnasium.logger.warn(
+                "render() called without render_mode; pass render_mode='rgb_array'"
+            )
             return None
         return self.core.render_rgb()
 

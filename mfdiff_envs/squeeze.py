@@ -83,7 +83,9 @@ class GaussianSqueezeCore(VectorCore):
         extra = self.n_domains if self.n_domains > 1 else 0
         self.obs_dim = self.n_actions + 1 + extra
         self.obs_names = tuple(
-            [f"hist_{k}" for k in range(self.n_actions)] + ["time"] + [f"domain_{k}" for k in range(extra)]
+            [f"hist_{k}" for k in range(self.n_actions)]
+            + ["time"]
+            + [f"domain_{k}" for k in range(extra)]
         )
         self._obs = np.zeros((self.n_agents, self.obs_dim), dtype=np.float32)
         if extra:
@@ -91,13 +93,17 @@ class GaussianSqueezeCore(VectorCore):
         self.last_sums = np.zeros(self.n_domains)
         super().__init__()
 
-    def _per_domain(self, name: str, value: Any, default: NDArray, positive: bool = False) -> NDArray:
+    def _per_domain(
+        self, name: str, value: Any, default: NDArray, positive: bool = False
+    ) -> NDArray:
         if value is None:
             return default.astype(np.float64)
         if isinstance(value, (list, tuple, np.ndarray)):
             vals = [check_float(name, v, positive=positive) for v in value]
             if len(vals) != self.n_domains:
-                raise ValueError(f"{name} needs one value per domain ({self.n_domains}), got {len(vals)}")
+                raise ValueError(
+                    f"{name} needs one value per domain ({self.n_domains}), got {len(vals)}"
+                )
             return np.asarray(vals, dtype=np.float64)
         return np.full(self.n_domains, check_float(name, value, positive=positive))
 
@@ -114,10 +120,12 @@ class GaussianSqueezeCore(VectorCore):
 
     def team_reward_of_sums(self, sums: NDArray) -> float:
         """Team reward (mean per-agent reward) when domain d's levels sum to ``sums[d]``."""
-        return float(np.sum(squeeze_reward(np.asarray(sums, float), self.mu, self.sigma)) / self.n_agents)
+        return float(
+            np.sum(squeeze_reward(np.asarray(sums, float), self.mu, self.sigma)) / self.n_agents
+        )
 
     # ---------------------------------------------------------------- dynamics
-    def _write_obs(self, actions: NDArray[np.int64] | None) -> NDArray[np.float32]:
+    def _write_obs(self, actions: NDArray[np.int64] | None, t: int) -> NDArray[np.float32]:
         A = self.n_actions
         if actions is None:
             self._obs[:, :A] = 0.0
@@ -125,21 +133,19 @@ class GaussianSqueezeCore(VectorCore):
             counts = np.bincount(self.domain * A + actions, minlength=self.n_domains * A)
             hist = counts.reshape(self.n_domains, A) / self.domain_size[:, None]
             self._obs[:, :A] = hist[self.domain]
-        self._obs[:, A] = self.t / self.max_cycles
+        self._obs[:, A] = t / self.max_cycles
         return self._obs.copy()
 
     def _reset(self) -> tuple[NDArray[np.float32], dict[str, Any]]:
         self.last_sums = np.zeros(self.n_domains)
-        return self._write_obs(None), {}
+        return self._write_obs(None, 0), {}
 
     def _step(self, actions: NDArray[np.int64]):
         sums = np.bincount(self.domain, weights=actions, minlength=self.n_domains)
         self.last_sums = sums
         g = squeeze_reward(sums, self.mu, self.sigma)  # [D]
         rewards = (g / self.domain_size)[self.domain].astype(np.float32)
-        self.t += 1  # the obs carries the post-step time; the base class re-counts below
-        obs = self._write_obs(actions)
-        self.t -= 1
+        obs = self._write_obs(actions, self.t + 1)  # the base class advances self.t after _step
         terminated = np.zeros(self.n_agents, dtype=bool)
         return obs, rewards, terminated, self.metrics()
 

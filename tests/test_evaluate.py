@@ -91,7 +91,8 @@ def test_evaluate_records_known_return():
 
     n, T = 20, 3
     pol = ConstantPolicy(4, obs_dim=11, n_actions=10)
-    recs = ev.evaluate(pol, ENV, {"n_agents": n, "max_cycles": T}, seeds=[0, 1], episodes=2,
+    kw = {"n_agents": n, "max_cycles": T, "mu": 80.0, "sigma": 40.0}
+    recs = ev.evaluate(pol, ENV, kw, seeds=[0, 1], episodes=2,
                        method="const", ref_scores=(0.0, 100.0), tier="expert")
     assert len(recs) == 2
     per_step = squeeze_reward(80.0, 80.0, 40.0) / n
@@ -102,7 +103,7 @@ def test_evaluate_records_known_return():
         assert r["n_agents"] == n and r["method"] == "const" and r["tier"] == "expert"
         assert r["latency_ms"] >= 0 and r["wall_seconds"] > 0
         opt = squeeze_reward(squeeze_optimum(80.0, 40.0), 80.0, 40.0) / n
-        assert r["optimum_gap"] == pytest.approx(1 - per_step / opt)  # level 4 vs optimum 4.449
+        assert r["optimum_gap"] == pytest.approx(1 - per_step / opt)  # level 4 vs x*/N = 4.449
         assert r["git_commit"]
         json.dumps(r)  # JSON serialisable
 
@@ -119,7 +120,7 @@ def test_evaluate_is_seeded_and_factory_policies():
                       method="expert")[0]
     # default reference scores: random = 0, expert = 100 (measured like the dataset builder)
     assert rec["ref_min"] < rec["ref_max"]
-    assert rec["optimum_gap"] < 0.01
+    assert rec["optimum_gap"] < 0.05
 
 
 # --------------------------------------------------------------------------- sweep, tables, plots

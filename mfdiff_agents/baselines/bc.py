@@ -47,7 +47,7 @@ class Config:
 
     steps: int = 2000
     """Gradient steps."""
-    batch_size: int = 64
+    batch_size: int = 16
     """Windows per batch (each has K agents × H steps of (s, m, a) samples)."""
     lr: float = 1e-3
     """Adam learning rate."""

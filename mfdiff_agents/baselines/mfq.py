@@ -58,7 +58,7 @@ class Config:
 
     steps: int = 3000
     """Gradient steps."""
-    batch_size: int = 64
+    batch_size: int = 16
     """Windows per batch."""
     lr: float = 3e-4
     """Adam learning rate."""

@@ -81,7 +81,9 @@ class GaussianDiffusion(nn.Module):
         model: denoiser, ``model(x_t [b, ...], t [b], cond [b, c]) -> ε̂ [b, ...]``.
         n_timesteps: T, training noise levels.
         schedule: ``"cosine"`` or ``"linear"``.
-        clip_x0: clip x̂_0 to [-clip_x0, clip_x0] while sampling (None = no clipping).
+        clip_x0: clip x̂_0 to [-clip_x0, clip_x0] while sampling: a float, a tensor that
+            broadcasts against one sample's last axis (per-channel bounds, e.g. 1 for one-hot
+            channels in [-1, 1]), or None (no clipping).
     """
 
     def __init__(
@@ -90,7 +92,7 @@ class GaussianDiffusion(nn.Module):
         *,
         n_timesteps: int = 100,
         schedule: str = "cosine",
-        clip_x0: float | None = 5.0,
+        clip_x0: float | torch.Tensor | None = 5.0,
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
@@ -99,7 +101,12 @@ class GaussianDiffusion(nn.Module):
             raise ValueError(f"n_timesteps must be >= 2, got {n_timesteps}")
         self.model = model
         self.n_timesteps = n_timesteps
-        self.clip_x0 = clip_x0
+        if isinstance(clip_x0, torch.Tensor):
+            self.register_buffer("clip_bound", clip_x0.float(), persistent=False)
+            self.clip_x0: float | None = 1.0
+        else:
+            self.register_buffer("clip_bound", torch.ones(1), persistent=False)
+            self.clip_x0 = None if clip_x0 is None else float(clip_x0)
         self.register_buffer(
             "alpha_bar", SCHEDULES[schedule](n_timesteps).float(), persistent=False
         )
@@ -195,7 +202,8 @@ class GaussianDiffusion(nn.Module):
         eps = self.model(x_t, tt, cond).float()
         x0 = self.predict_x0(x_t, tt, eps)
         if self.clip_x0 is not None:
-            x0 = x0.clamp(-self.clip_x0, self.clip_x0)
+            bound = self.clip_bound * self.clip_x0
+            x0 = torch.maximum(torch.minimum(x0, bound), -bound)
             ab_t = self.alpha_bar[t]
             eps = (x_t - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()
         if t_prev < 0:

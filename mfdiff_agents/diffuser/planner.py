@@ -229,6 +229,10 @@ class Stats:
         )
 
 
+#: |x̂_0| bound of the normalised observation channels while sampling (action channels: 1).
+OBS_CLIP = 5.0
+
+
 class MFDiffuserModel(torch.nn.Module):
     """Diffusion process over particles + the mean-field value net, with normalisation buffers."""
 
@@ -246,8 +250,10 @@ class MFDiffuserModel(torch.nn.Module):
             interaction=cfg.interaction,
             kernel_size=cfg.kernel_size,
         )
+        # x̂_0 clip while sampling: normalised obs to ±OBS_CLIP, one-hot action channels to ±1
+        clip = torch.tensor([OBS_CLIP] * obs_dim + [1.0] * n_actions)
         self.diffusion = GaussianDiffusion(
-            denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule
+            denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule, clip_x0=clip
         )
         self.value = ValueNet(mf_dim, cfg.value_hidden)
         f = torch.float32

@@ -61,7 +61,7 @@ class DemoConfig:
     """Reverse steps when planning."""
     mf_k_schedule: tuple[int, ...] = (16, 64)
     """Coarse-to-fine particle schedule when planning."""
-    mf_replan_every: int = 1
+    mf_replan_every: int = 4
     """Replan every k env steps."""
     bc_steps: int = 1000
     """BC gradient steps."""

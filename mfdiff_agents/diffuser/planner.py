@@ -111,8 +111,9 @@ class Config:
     # ---- planning
     ddim_steps: int = 10
     """Reverse DDIM steps per plan."""
-    eta: float = 0.0
-    """DDIM stochasticity (0 = deterministic given the initial noise)."""
+    eta: float = 1.0
+    """DDIM stochasticity η (1 = ancestral-like; 0 = deterministic DDIM, which leaves the
+    one-hot action channels ill-formed with few steps, see docs/method.md)."""
     k_schedule: tuple[int, ...] = (16, 64, 256)
     """Particle schedule K_0 < … < K_max of coarse-to-fine sampling (each divides the next)."""
     coarse_to_fine: bool = True

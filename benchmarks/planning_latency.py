@@ -1,6 +1,6 @@
 """Planning latency of MF-Diffuser per env step vs population size N and particle count K.
 
-    python benchmarks/planning_latency.py [--threads 2] [--repeats 5] \
+    python benchmarks/planning_latency.py [--threads 1] [--repeats 5] \
         [--out docs/results/planning_latency.md]
 
 Gaussian Squeeze observations (d = 11, A = 10); the default Config's network (width 64, depth 3,
@@ -80,7 +80,7 @@ class Case:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=None, help="write a markdown table here")
     args = ap.parse_args()

@@ -3,9 +3,9 @@
 The MF-Diffuser's diffusion process with the attention interaction denoiser
 (``interaction="attention"``): trained on the K agents of a window as one joint sample, and at
 act time it plans for *all* N live agents jointly (one sample of [1, N, H, c], attention over N at
-every plan step and layer). Time and memory grow as N²; ``max_agents`` (default 2048) makes it
+every plan step and layer). Time and memory grow as N²; ``max_agents`` (default 1024) makes it
 fail with a clear ValueError beyond the size it handles on a CPU rather than thrash — measured
-numbers in docs/results. Details in :mod:`mfdiff_agents.baselines.diffuser_base`.
+numbers in docs/results/baseline_latency.md. Details in :mod:`mfdiff_agents.baselines.diffuser_base`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ METHOD = "joint_diffuser"
 class Config(DiffuserConfig):
     """Joint-diffuser hyper-parameters (fields documented on DiffuserConfig)."""
 
-    max_agents: int = 2048
-    """Refuse to plan jointly for more live agents than this (O(N²) attention)."""
+    max_agents: int = 1024
+    """Refuse to plan jointly for more live agents than this (O(N²) attention; on 2 CPU cores
+    one act at N = 1024 already takes ~15 s, see docs/results/baseline_latency.md)."""
 
 
 class JointDiffuserPolicy(DiffuserPolicy):

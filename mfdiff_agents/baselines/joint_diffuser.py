@@ -5,7 +5,8 @@ The MF-Diffuser's diffusion process with the attention interaction denoiser
 act time it plans for *all* N live agents jointly (one sample of [1, N, H, c], attention over N at
 every plan step and layer). Time and memory grow as N²; ``max_agents`` (default 1024) makes it
 fail with a clear ValueError beyond the size it handles on a CPU rather than thrash — measured
-numbers in docs/results/baseline_latency.md. Details in :mod:`mfdiff_agents.baselines.diffuser_base`.
+numbers in docs/results/baseline_latency.md.
+Details in :mod:`mfdiff_agents.baselines.diffuser_base`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ def _eval(args: argparse.Namespace) -> int:
     from mfdiff_agents import evaluate as ev
 
     command = "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
-    if args.sweep is not None:
+    if args.records:
+        # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
+        records = [r for path in args.records for r in ev.read_jsonl(path)]
+        if not records:
+            raise SystemExit(f"mfdiff eval: no records in {[str(p) for p in args.records]}")
+    elif args.sweep is not None:
         spec = ev.load_sweep(args.sweep)
         records = ev.run_sweep(spec, out=args.out, progress=not args.no_progress)
     else:
@@ -42,7 +47,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     overrides = {k: v for k, v in (("n_agents", args.n_agents), ("seeds", args.seeds),
-                                   ("episodes", args.episodes)) if v is not None}
+                                   ("episodes", args.episodes), ("tier", args.tier))
+                 if v is not None}
     cfg = cfg.replace(out_dir=args.out, progress=not args.no_progress, **overrides)
     run_demo(cfg)
     return 0
@@ -65,6 +71,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--tier", help="label: data tier the policy was trained on")
     p.add_argument("--out", type=Path, help="append JSON-lines records here")
     p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see evaluate.load_sweep")
+    p.add_argument("--records", type=Path, nargs="+",
+                   help="aggregate these JSON-lines record files (no rollouts)")
     p.add_argument("--report-dir", type=Path, help="write <name>.md table + PNG plots here")
     p.add_argument("--name", default="eval", help="report file stem (with --report-dir)")
     p.add_argument("--device", default="cpu",
@@ -74,7 +82,8 @@ def add_parser(subparsers: Any) -> None:
 
     d = subparsers.add_parser(
         "demo", help="small end-to-end run: dataset -> MF-Diffuser + BC -> evaluation table",
-        description="Builds a Gaussian Squeeze medium dataset (N=1000), trains MF-Diffuser and BC "
+        description="Builds a Gaussian Squeeze dataset (N=1000, mixed tier), trains MF-Diffuser "
+        "and BC "
         "briefly, evaluates them beside random and the scripted expert; writes records, a table "
         "and a plot to --out. ~10 min on 2 CPU cores; --quick ~1 min.")
     d.add_argument("--quick", action="store_true", help="tiny budget (test suite, ~1 min)")
@@ -82,5 +91,7 @@ def add_parser(subparsers: Any) -> None:
     d.add_argument("--n-agents", type=int, help="override N")
     d.add_argument("--seeds", type=int, help="override the number of evaluation seeds")
     d.add_argument("--episodes", type=int, help="override episodes per seed")
+    d.add_argument("--tier", choices=["mixed", "medium", "expert", "random"],
+                   help="dataset tier (default mixed)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=_demo)

@@ -1,6 +1,6 @@
 """``mfdiff demo``: the whole pipeline, small, on a laptop CPU.
 
-1. Build a Gaussian Squeeze dataset (N = 1000, medium tier) with
+1. Build a Gaussian Squeeze dataset (N = 1000, mixed tier: a learner's replay, poor to good) with
    :func:`mfdiff_envs.offline.build_dataset`.
 2. Train MF-Diffuser (:func:`mfdiff_agents.diffuser.planner.fit`) and BC
    (:func:`mfdiff_agents.baselines.bc.fit`) briefly on windows of it.
@@ -41,8 +41,9 @@ class DemoConfig:
     """Output directory (records, table, plot, checkpoints, private Minari root)."""
     n_agents: int = 1000
     """Population size N of the dataset and of the evaluation."""
-    tier: str = "medium"
-    """Dataset tier."""
+    tier: str = "mixed"
+    """Dataset tier: "mixed" (a learner's replay, poor to good: the suboptimal data the method
+    targets), or "medium" / "expert" / "random"."""
     max_cycles: int = 25
     """Steps per episode."""
     dataset_episodes: int = 40
@@ -51,7 +52,7 @@ class DemoConfig:
     """Window / plan horizon H."""
     n_particles: int = 32
     """Particles K per training window."""
-    mf_steps: int = 300
+    mf_steps: int = 600
     """MF-Diffuser gradient steps."""
     mf_width: int = 64
     """MF-Diffuser denoiser width."""

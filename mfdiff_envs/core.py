@@ -145,6 +145,13 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_render_mode(render_mode: str | None, allowed: list[str]) -> str | None:
+    """Validate a ``render_mode`` kwarg against the env's ``metadata["render_modes"]``."""
+    if render_mode is not None and render_mode not in allowed:
+        raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
+    return render_mode
+
+
 def check_float(name: str, value: Any, *, positive: bool = False) -> float:
     """Validate a real-valued kwarg and return it as a plain float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

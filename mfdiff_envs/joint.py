@@ -13,7 +13,7 @@ import gymnasium
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_envs.core import VectorCore
+from mfdiff_envs.core import VectorCore, check_render_mode
 
 
 class JointEnv(gymnasium.Env):
@@ -22,13 +22,8 @@ class JointEnv(gymnasium.Env):
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, "
-                f"got {render_mode!r}"
-            )
         self.core = core
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         n, d, a = core.n_agents, core.obs_dim, core.n_actions
         self.observation_space = gymnasium.spaces.Box(
             -np.inf, np.inf, shape=(n, d), dtype=np.float32

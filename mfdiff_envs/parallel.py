@@ -14,13 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 from pettingzoo import ParallelEnv
 
-from mfdiff_envs.core import VectorCore, check_positive_int
+from mfdiff_envs.core import VectorCore, check_positive_int, check_render_mode
 
 
 class CoreParallelEnv(ParallelEnv):
     """PettingZoo parallel env that delegates to a vectorised core.
 
-    Subclasses set ``metadata`` and build ``self.core`` before calling ``super().__init__``.
+    Subclasses (made by :func:`mfdiff_envs.factory.make_constructors`) only set ``metadata``.
     """
 
     metadata: dict[str, Any] = {
@@ -30,13 +30,8 @@ class CoreParallelEnv(ParallelEnv):
     }
 
     def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, "
-                f"got {render_mode!r}"
-            )
         self.core = core
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         self.possible_agents = list(core.agent_names)
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}

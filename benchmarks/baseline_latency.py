@@ -1,6 +1,6 @@
 """Time one act_batch of the diffuser baselines vs N (see baseline_latency.md).
 
-Usage: OMP_NUM_THREADS=1 python docs/results/baseline_latency.py 64,256,1024,2048,4096 4096
+Usage: OMP_NUM_THREADS=1 python benchmarks/baseline_latency.py 64,256,1024,2048,4096 4096
 (first list: with the default max_agents guard; second list: guard off). Prints JSON lines.
 """
 

@@ -7,8 +7,8 @@
 # 2. trains MF-Diffuser and every baseline on each (budgets below, ~1 CPU core each);
 # 3. evaluates every method at N = 100, 1000, 10000 (population transfer), 5 seeds,
 #    beside random and the scripted medium/expert policies; writes the report.
-# Two lanes run in parallel, one torch thread each (2-core machine). Checkpoints that already
-# exist are reused (delete runs/grid to retrain). Budget measured on 2 cores: see grid.md.
+# Two workers run in parallel, one torch thread each (2-core machine). Finished checkpoints
+# are reused (delete runs/grid to retrain). Budget measured on 2 cores: see grid.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=runs/grid
@@ -23,35 +23,37 @@ STEPS_joint_diffuser="--set steps=600"
 
 build() { mfdiff data build "$1" --no-progress || true; }  # "exists" is fine
 
-train_lane() {  # train_lane DATASET_STEM...
-  for stem in "$@"; do
-    fam=${stem%%-*}; nn=${stem#*-}
-    for tier in medium mixed; do
-      for algo in mfdiffuser bc mfq indep_diffuser joint_diffuser; do
-        dir="$OUT/ckpt/$stem-$tier/$algo"
-        [ -f "$dir/config.json" ] && continue
-        var="STEPS_$algo"
-        # shellcheck disable=SC2086
-        mfdiff train --dataset "mfdiff/$fam-$nn/$tier-v0" --algo "$algo" ${!var} \
-          --out "$dir" --no-progress > "$OUT/logs/train-$stem-$tier-$algo.log" 2>&1
-      done
-    done
-  done
+train_one() {  # train_one STEM TIER ALGO  (skips a finished checkpoint)
+  local stem=$1 tier=$2 algo=$3 fam=${1%%-*} nn=${1#*-}
+  local dir="$OUT/ckpt/$stem-$tier/$algo" var="STEPS_$3"
+  [ -f "$dir/train_done" ] && return 0
+  rm -rf "$dir"
+  # shellcheck disable=SC2086
+  mfdiff train --dataset "mfdiff/$fam-$nn/$tier-v0" --algo "$algo" ${!var} \
+    --out "$dir" --no-progress > "$OUT/logs/train-$stem-$tier-$algo.log" 2>&1 \
+    || { echo "training failed: $* (see $OUT/logs)" >&2; return 1; }
+  touch "$dir/train_done"
 }
+eval_one() {  # eval_one FAMILY
+  mfdiff eval --sweep "experiments/grid_$1.toml" --out "$OUT/records-$1.jsonl" --no-progress \
+    > "$OUT/logs/eval-$1.log" 2>&1 || { echo "eval failed: $1 (see $OUT/logs)" >&2; return 1; }
+}
+export -f train_one eval_one
+export OUT STEPS_mfdiffuser STEPS_bc STEPS_mfq STEPS_indep_diffuser STEPS_joint_diffuser
 
 for stem in squeeze-n1000 ising-n1024 battle-n1000; do
   for tier in medium mixed; do build "mfdiff/$stem/$tier-v0"; done
 done
 
-train_lane squeeze-n1000 ising-n1024 & a=$!
-train_lane battle-n1000 & b=$!
-wait $a $b
+# Two workers over a queue of jobs (battle first: its jobs are the longest).
+for stem in battle-n1000 ising-n1024 squeeze-n1000; do
+  for tier in medium mixed; do
+    for algo in mfdiffuser bc mfq indep_diffuser joint_diffuser; do echo "$stem $tier $algo"; done
+  done
+done | xargs -P 2 -L 1 bash -c 'train_one "$@"' _
 
 rm -f "$OUT"/records-*.jsonl
-(mfdiff eval --sweep experiments/grid_squeeze.toml --out "$OUT/records-squeeze.jsonl" --no-progress > "$OUT/logs/eval-squeeze.log" 2>&1 &&
- mfdiff eval --sweep experiments/grid_ising.toml --out "$OUT/records-ising.jsonl" --no-progress > "$OUT/logs/eval-ising.log" 2>&1) & a=$!
-mfdiff eval --sweep experiments/grid_battle.toml --out "$OUT/records-battle.jsonl" --no-progress > "$OUT/logs/eval-battle.log" 2>&1 & b=$!
-wait $a $b
+printf '%s\n' battle ising squeeze | xargs -P 2 -L 1 bash -c 'eval_one "$@"' _
 
 for fam in squeeze ising battle; do
   mfdiff eval --records "$OUT/records-$fam.jsonl" --report-dir docs/results --name "grid_$fam" > /dev/null

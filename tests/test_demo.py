@@ -27,7 +27,7 @@ def test_demo_quick_subprocess(tmp_path):
     assert len(recs) == 4 * 2
     assert {r["method"] for r in recs} == {"random", "expert (scripted)", "BC", "MF-Diffuser"}
     for r in recs:
-        assert r["n_agents"] == 1000 and r["dataset_id"] == "mfdiff/squeeze-n1000/medium-v0"
+        assert r["n_agents"] == 1000 and r["dataset_id"] == "mfdiff/squeeze-n1000/mixed-v0"
         assert r["ref_min"] < r["ref_max"]
         assert 0.0 <= r["optimum_gap"] <= 1.0
     expert = [r for r in recs if r["method"] == "expert (scripted)"]

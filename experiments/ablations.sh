@@ -42,5 +42,6 @@ for n in names:
 PY
 rm -f "$OUT/records.jsonl"
 mfdiff eval --sweep "$OUT/sweep.toml" --out "$OUT/records.jsonl" --no-progress > "$OUT/logs/eval.log" 2>&1
-mfdiff eval --records "$OUT/records.jsonl" --report-dir docs/results --name ablations > /dev/null
+mfdiff eval --records "$OUT/records.jsonl" --report-dir docs/results --name ablations \
+  --command "bash experiments/ablations.sh" > /dev/null
 echo "wrote docs/results/ablations.md"

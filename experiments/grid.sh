@@ -56,7 +56,8 @@ rm -f "$OUT"/records-*.jsonl
 printf '%s\n' battle ising squeeze | xargs -P 2 -L 1 bash -c 'eval_one "$@"' _
 
 for fam in squeeze ising battle; do
-  mfdiff eval --records "$OUT/records-$fam.jsonl" --report-dir docs/results --name "grid_$fam" > /dev/null
+  mfdiff eval --records "$OUT/records-$fam.jsonl" --report-dir docs/results --name "grid_$fam" \
+    --command "bash experiments/grid.sh" > /dev/null
 done
 python experiments/summarize_grid.py "$OUT"/records-*.jsonl > docs/results/grid.md
 echo "wrote docs/results/grid*.md"

@@ -15,6 +15,8 @@ def _eval(args: argparse.Namespace) -> int:
     from mfdiff_agents import evaluate as ev
 
     command = "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    if args.command:
+        command = args.command
     if args.records:
         # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
         records = [r for path in args.records for r in ev.read_jsonl(path)]
@@ -73,6 +75,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see evaluate.load_sweep")
     p.add_argument("--records", type=Path, nargs="+",
                    help="aggregate these JSON-lines record files (no rollouts)")
+    p.add_argument("--command", help="the regenerate command printed in the report "
+                   "(default: this command line; set it when a script produced the records)")
     p.add_argument("--report-dir", type=Path, help="write <name>.md table + PNG plots here")
     p.add_argument("--name", default="eval", help="report file stem (with --report-dir)")
     p.add_argument("--device", default="cpu",

@@ -46,21 +46,21 @@ class DemoConfig:
     targets), or "medium" / "expert" / "random"."""
     max_cycles: int = 25
     """Steps per episode."""
-    dataset_episodes: int = 40
+    dataset_episodes: int = 100
     """Episodes in the dataset."""
     horizon: int = 8
     """Window / plan horizon H."""
     n_particles: int = 32
     """Particles K per training window."""
-    mf_steps: int = 600
+    mf_steps: int = 800
     """MF-Diffuser gradient steps."""
     mf_width: int = 64
     """MF-Diffuser denoiser width."""
-    mf_depth: int = 2
+    mf_depth: int = 3
     """MF-Diffuser denoiser depth."""
-    mf_ddim_steps: int = 6
+    mf_ddim_steps: int = 10
     """Reverse steps when planning."""
-    mf_k_schedule: tuple[int, ...] = (16, 64)
+    mf_k_schedule: tuple[int, ...] = (16, 64, 256)
     """Coarse-to-fine particle schedule when planning."""
     mf_replan_every: int = 4
     """Replan every k env steps."""

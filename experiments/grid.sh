@@ -16,6 +16,7 @@ mkdir -p "$OUT/ckpt" "$OUT/logs"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 STEPS_mfdiffuser="--set steps=800 --set replan_every=4"
+STEPS_mfdiffuser_noint="$STEPS_mfdiffuser --set interaction=none"
 STEPS_bc="--set steps=1000"
 STEPS_mfq="--set steps=1500"
 STEPS_indep_diffuser="--set steps=600"
@@ -28,6 +29,8 @@ train_one() {  # train_one STEM TIER ALGO  (skips a finished checkpoint)
   local dir="$OUT/ckpt/$stem-$tier/$algo" var="STEPS_$3"
   [ -f "$dir/train_done" ] && return 0
   rm -rf "$dir"
+  # mfdiffuser_noint: MF-Diffuser without the particle interaction (the ablation's best variant)
+  [ "$algo" = mfdiffuser_noint ] && algo=mfdiffuser
   # shellcheck disable=SC2086
   mfdiff train --dataset "mfdiff/$fam-$nn/$tier-v0" --algo "$algo" ${!var} \
     --out "$dir" --no-progress > "$OUT/logs/train-$stem-$tier-$algo.log" 2>&1 \
@@ -39,7 +42,7 @@ eval_one() {  # eval_one FAMILY
     > "$OUT/logs/eval-$1.log" 2>&1 || { echo "eval failed: $1 (see $OUT/logs)" >&2; return 1; }
 }
 export -f train_one eval_one
-export OUT STEPS_mfdiffuser STEPS_bc STEPS_mfq STEPS_indep_diffuser STEPS_joint_diffuser
+export OUT STEPS_mfdiffuser STEPS_mfdiffuser_noint STEPS_bc STEPS_mfq STEPS_indep_diffuser STEPS_joint_diffuser
 
 for stem in squeeze-n1000 ising-n1024 battle-n1000; do
   for tier in medium mixed; do build "mfdiff/$stem/$tier-v0"; done
@@ -48,7 +51,7 @@ done
 # Two workers over a queue of jobs (battle first: its jobs are the longest).
 for stem in battle-n1000 ising-n1024 squeeze-n1000; do
   for tier in medium mixed; do
-    for algo in mfdiffuser bc mfq indep_diffuser joint_diffuser; do echo "$stem $tier $algo"; done
+    for algo in mfdiffuser mfdiffuser_noint bc mfq indep_diffuser joint_diffuser; do echo "$stem $tier $algo"; done
   done
 done | xargs -P 2 -L 1 bash -c 'train_one "$@"' _
 

@@ -89,7 +89,7 @@ def add_parser(subparsers: Any) -> None:
         description="Builds a Gaussian Squeeze dataset (N=1000, mixed tier), trains MF-Diffuser "
         "and BC "
         "briefly, evaluates them beside random and the scripted expert; writes records, a table "
-        "and a plot to --out. ~10 min on 2 CPU cores; --quick ~1 min.")
+        "and a plot to --out. ~3 min on 2 CPU cores; --quick ~20 s.")
     d.add_argument("--quick", action="store_true", help="tiny budget (test suite, ~1 min)")
     d.add_argument("--out", type=Path, default=Path("runs/demo"), help="output dir (runs/demo)")
     d.add_argument("--n-agents", type=int, help="override N")

@@ -40,7 +40,7 @@ def main(paths: list[str]) -> None:
     for r in recs:
         fams[r["family"]].append(r)
     print("# Results grid: MF-Diffuser vs baselines\n")
-    print("Regenerate (≈ 1 h on 2 CPU cores; trains every checkpoint, then evaluates):\n")
+    print("Regenerate (≈ 1.5 h on 2 CPU cores; trains every checkpoint, then evaluates):\n")
     print("```\nbash experiments/grid.sh\n```\n")
     print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each family;"
           " every learned method is trained once there and evaluated at N = 100, 1000 and 10 000"

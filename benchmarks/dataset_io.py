@@ -52,15 +52,16 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def bench_one(n: int, a: Args) -> dict[str, float]:
     from mfdiff_envs.offline import WindowSampler, build_dataset, load_episodes
-    from mfdiff_envs.offline.build import episode_seeds, make_env, rollout
+    from mfdiff_envs.offline.build import episode_seeds, make_env
     from mfdiff_envs.policies import make_behaviour_policy
+    from mfdiff_envs.rollout import rollout
 
     episodes = EPISODES.get(n, max(1, 50_000 // n))
     env = make_env("mfdiff/GaussianSqueeze-v0", {"n_agents": n, "max_cycles": a.steps})
     core = env.unwrapped.core
     t = time.perf_counter()
     for es, ps in episode_seeds(0, episodes):
-        rollout(core, make_behaviour_policy(core, 1.0, int(ps)), int(es))
+        rollout(core, make_behaviour_policy(core, 1.0, int(ps)), seed=int(es), record=True)
     t_roll = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mfdiff_envs.rollout import rollout
+
 #: Skill of each dataset tier. "medium" is calibrated so that the medium normalised score
 #: 100 (R - R_random) / (R_expert - R_random) of the episode team return is 40-60 at N = 1000
 #: (default kwargs, :func:`normalised_scores`, 2026-11-27): squeeze 0.65 -> 50.8, ising 0.72
@@ -79,6 +81,8 @@ class BehaviourPolicy:
             )
         return np.where(alive, acts, 0).astype(np.int64)
 
+    act_batch = __call__  # the batch-policy name :func:`mfdiff_envs.rollout.rollout` calls
+
 
 def _squeeze_expert(core: Any):
     target = (np.asarray(core.optimal_sum, float) / core.domain_size)[core.domain]  # [N]
@@ -124,14 +128,8 @@ def make_behaviour_policy(core: Any, skill: float, seed: int | None = None) -> B
 
 def episode_return(core: Any, policy: BehaviourPolicy, seed: int) -> tuple[float, dict[str, float]]:
     """Undiscounted team return of one episode of ``policy`` on ``core``, and the final metrics."""
-    obs, _ = core.reset(seed=seed)
-    policy.reset(seed + 1)
-    total = 0.0
-    while True:
-        obs, rew, term, trunc, _ = core.step(policy(obs, core.alive))
-        total += core.team_reward(rew)
-        if bool(np.all(term | trunc)):
-            return total, core.metrics()
+    result = rollout(core, policy, seed=seed, policy_seed=seed + 1)
+    return result.total_return, result.metrics_final
 
 
 def normalised_scores(

@@ -9,6 +9,7 @@ import importlib
 import numpy as np
 import pytest
 import torch
+from conftest import squeeze_episodes
 
 import mfdiff_envs  # noqa: F401  (registers envs)
 from mfdiff_agents.policy import Policy
@@ -29,20 +30,7 @@ TINY = {
 
 def _episodes(n_agents: int = N_AGENTS, n_episodes: int = 3, max_cycles: int = 10):
     """Medium-tier Squeeze episodes in the dataset layout (no Minari needed)."""
-    from mfdiff_envs.offline.build import rollout
-    from mfdiff_envs.offline.windows import Episode
-    from mfdiff_envs.policies import make_behaviour_policy
-    from mfdiff_envs.squeeze import GaussianSqueezeCore
-
-    core = GaussianSqueezeCore(n_agents, max_cycles=max_cycles)
-    eps = []
-    for i in range(n_episodes):
-        d = rollout(core, make_behaviour_policy(core, 0.5, seed=i), seed=i)
-        eps.append(Episode(observations=d["observations"], actions=d["actions"],
-                           rewards=d["rewards"], agent_rewards=d["infos"]["rewards"],
-                           alive=d["infos"]["alive"], terminations=d["terminations"],
-                           truncations=d["truncations"]))
-    return eps
+    return squeeze_episodes(n_agents, n_episodes, max_cycles, skill=0.5)
 
 
 @pytest.fixture(scope="module")

@@ -38,9 +38,9 @@ from mfdiff_envs.offline.build import (
     bytes_per_episode,
     episode_seeds,
     make_env,
-    rollout,
 )
 from mfdiff_envs.policies import TIER_SKILL, make_behaviour_policy
+from mfdiff_envs.rollout import rollout
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"n_agents": 36, "tier": "medium", "episodes": 3, "env_kwargs": {"max_cycles": 8}}
@@ -72,8 +72,12 @@ def test_round_trip_equals_rollout():
     assert len(stored) == 3 and ds.total_steps == 24
     for ep, (es, ps) in zip(stored, seeds):
         ref = rollout(
-            core, make_behaviour_policy(core, TIER_SKILL["squeeze"]["medium"], int(ps)), int(es)
-        )
+            core,
+            make_behaviour_policy(core, TIER_SKILL["squeeze"]["medium"], int(ps)),
+            seed=int(es),
+            policy_seed=int(ps),
+            record=True,
+        ).episode
         assert ep.observations.shape == (9, 36, 11) and ep.observations.dtype == np.float32
         assert ep.actions.shape == (8, 36) and ep.actions.dtype == np.int64
         for key in ("observations", "actions", "rewards", "terminations", "truncations"):

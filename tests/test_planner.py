@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import squeeze_episodes
 
 from mfdiff_agents.diffuser.checkpoint import CheckpointError
 from mfdiff_agents.diffuser.planner import (
@@ -22,9 +23,7 @@ from mfdiff_agents.diffuser.planner import (
     Stats,
     fit,
 )
-from mfdiff_envs.offline.build import rollout
-from mfdiff_envs.offline.windows import Episode, WindowSampler
-from mfdiff_envs.policies import make_behaviour_policy
+from mfdiff_envs.offline.windows import WindowSampler
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
 torch.set_num_threads(1)
@@ -44,26 +43,6 @@ TINY = Config(
     ddim_steps=4,
     device="cpu",
 )
-
-
-def squeeze_episodes(n_agents: int = 64, episodes: int = 4, max_cycles: int = 8) -> list[Episode]:
-    core = GaussianSqueezeCore(n_agents, max_cycles=max_cycles)
-    out = []
-    for e in range(episodes):
-        pol = make_behaviour_policy(core, skill=e / max(episodes - 1, 1), seed=e)
-        r = rollout(core, pol, seed=e)
-        out.append(
-            Episode(
-                observations=r["observations"],
-                actions=r["actions"],
-                rewards=r["rewards"],
-                agent_rewards=r["infos"]["rewards"],
-                alive=r["infos"]["alive"],
-                terminations=r["terminations"],
-                truncations=r["truncations"],
-            )
-        )
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -53,11 +53,11 @@ from minari.storage import get_dataset_path
 import mfdiff_envs  # noqa: F401  (registers the env ids)
 from mfdiff_envs.core import VectorCore
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, parse_id
+from mfdiff_envs.rollout import BatchActor, rollout
 
-#: ``policy_factory(core, skill, seed) -> policy(obs [N, d], alive [N]) -> actions [N]``.
-PolicyFactory = Callable[
-    [VectorCore, float, "int | None"], Callable[[np.ndarray, np.ndarray], np.ndarray]
-]
+#: ``policy_factory(core, skill, seed) -> policy`` with ``reset(seed)`` and
+#: ``act_batch(obs [N, d], alive [N]) -> actions [N]`` (:class:`mfdiff_envs.rollout.BatchActor`).
+PolicyFactory = Callable[[VectorCore, float, "int | None"], BatchActor]
 
 AUTHOR = "mfdiff developers"
 CODE_PERMALINK = "https://github.com/mfdiff/mfdiff/tree/main/mfdiff_envs/offline/build.py"
@@ -71,40 +71,6 @@ class DatasetExistsError(FileExistsError):
 
 
 # ----------------------------------------------------------------------------- rollouts
-def rollout(
-    core: VectorCore, policy: Callable[[np.ndarray, np.ndarray], Any], seed: int | None
-) -> dict[str, Any]:
-    """One whole episode on ``core`` as arrays (the layout of the module docstring)."""
-    n = core.n_agents
-    obs, _ = core.reset(seed=seed)
-    obs_l, act_l, rew_l, team_l = [obs], [], [np.zeros(n, np.float32)], []
-    alive_l = [core.alive.copy()]
-    terminated = truncated = False
-    while not (terminated or truncated):
-        actions = np.asarray(policy(obs, core.alive), dtype=np.int64)
-        obs, rew, term, trunc, _ = core.step(actions)
-        obs_l.append(obs)
-        act_l.append(actions)
-        rew_l.append(np.asarray(rew, np.float32))
-        team_l.append(core.team_reward(rew))
-        alive_l.append(core.alive.copy())
-        # the joint view's episode end (mfdiff_envs.joint.JointEnv.step)
-        terminated = bool(np.all(term | ~core.alive))
-        truncated = bool(np.all(trunc)) and not terminated
-    T = len(act_l)
-    terms = np.zeros(T, bool)
-    truncs = np.zeros(T, bool)
-    terms[-1], truncs[-1] = terminated, truncated
-    return {
-        "observations": np.stack(obs_l).astype(np.float32, copy=False),
-        "actions": np.stack(act_l),
-        "rewards": np.asarray(team_l, np.float64),
-        "terminations": terms,
-        "truncations": truncs,
-        "infos": {"rewards": np.stack(rew_l), "alive": np.stack(alive_l)},
-    }
-
-
 def default_policy_factory() -> PolicyFactory:
     from mfdiff_envs.policies import make_behaviour_policy
 
@@ -143,7 +109,8 @@ def reference_scores(
     out = []
     for skill in (0.0, 1.0):
         rets = [
-            float(rollout(core, factory(core, skill, int(ps)), int(es))["rewards"].sum())
+            rollout(core, factory(core, skill, int(ps)), seed=int(es), policy_seed=int(ps))
+            .total_return
             for es, ps in seeds
         ]
         out.append(float(np.mean(rets)))
@@ -354,7 +321,7 @@ def build_dataset(
         for e in range(episodes):
             env_seed, pol_seed = int(seeds[e, 0]), int(seeds[e, 1])
             policy = factory(core, skill_fn(family, tier, e, episodes), pol_seed)
-            ep = rollout(core, policy, env_seed)
+            ep = rollout(core, policy, seed=env_seed, policy_seed=pol_seed, record=True).episode
             returns.append(float(ep["rewards"].sum()))
             steps[0] += len(ep["rewards"])
             yield EpisodeBuffer(id=e, seed=env_seed, **ep)

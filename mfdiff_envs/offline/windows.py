@@ -60,6 +60,19 @@ class Episode:
     def length(self) -> int:
         return int(self.actions.shape[0])
 
+    @classmethod
+    def from_arrays(cls, ep: dict[str, Any]) -> Episode:
+        """From Minari-layout arrays, e.g. ``rollout(..., record=True).episode``."""
+        return cls(
+            observations=np.asarray(ep["observations"], np.float32),
+            actions=np.asarray(ep["actions"], np.int64),
+            rewards=np.asarray(ep["rewards"], np.float64),
+            agent_rewards=np.asarray(ep["infos"]["rewards"], np.float32),
+            alive=np.asarray(ep["infos"]["alive"], bool),
+            terminations=np.asarray(ep["terminations"], bool),
+            truncations=np.asarray(ep["truncations"], bool),
+        )
+
 
 @dataclass
 class Episodes:
@@ -121,17 +134,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
                     f"dataset {ds_id}: episode {ep['id']} has no infos['rewards']/infos['alive'] "
                     "(not an mfdiff multi-agent dataset)"
                 )
-            episodes.append(
-                Episode(
-                    observations=np.asarray(ep["observations"], np.float32),
-                    actions=np.asarray(ep["actions"], np.int64),
-                    rewards=np.asarray(ep["rewards"], np.float64),
-                    agent_rewards=np.asarray(infos["rewards"], np.float32),
-                    alive=np.asarray(infos["alive"], bool),
-                    terminations=np.asarray(ep["terminations"], bool),
-                    truncations=np.asarray(ep["truncations"], bool),
-                )
-            )
+            episodes.append(Episode.from_arrays({**ep, "infos": infos}))
     except DatasetError:
         raise
     except Exception as e:  # h5py OSError on a truncated/corrupt file, KeyError on a missing group

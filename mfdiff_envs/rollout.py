@@ -1,0 +1,128 @@
+"""The one episode loop of mfdiff: dataset building, evaluation, scripted scoring and the env demo
+all run their episodes through :func:`rollout`.
+
+    result = rollout(core, policy, seed=0, policy_seed=0, record=True)
+    result.total_return, result.steps, result.metrics_final, result.episode["observations"]
+
+``policy`` is anything with ``reset(seed)`` and ``act_batch(obs [N, d], alive [N]) -> [N]``:
+the numpy behaviour policies of :mod:`mfdiff_envs.policies` and every
+:class:`mfdiff_agents.policy.Policy` qualify. The loop drives the vectorised core directly
+(never the per-agent dicts) and ends an episode by the joint view's rule
+(:class:`mfdiff_envs.joint.JointEnv`): *terminated* when every agent is terminated or dead,
+*truncated* when every agent is truncated and the episode did not terminate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mfdiff_envs.core import VectorCore
+
+
+class BatchActor(Protocol):
+    """What :func:`rollout` needs of a policy."""
+
+    def reset(self, seed: int | None = None) -> None: ...
+
+    def act_batch(self, obs: NDArray[np.floating], mask: NDArray[np.bool_]) -> Any: ...
+
+
+@dataclass
+class RolloutResult:
+    """One episode: its return, length, timings, per-step metrics and (``record=True``) arrays."""
+
+    total_return: float
+    """Undiscounted team return (sum over steps of ``core.team_reward``)."""
+    steps: int
+    terminated: bool
+    truncated: bool
+    act_seconds: float
+    """Time spent inside ``policy.act_batch``."""
+    wall_seconds: float
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    """``core.metrics()`` after every step."""
+    episode: dict[str, Any] | None = None
+    """With ``record=True``: the Minari episode arrays (layout: :mod:`mfdiff_envs.offline.build`)."""
+
+    @property
+    def metrics_final(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.metrics.items()}
+
+    @property
+    def metrics_mean(self) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in self.metrics.items()}
+
+
+def rollout(
+    core: VectorCore,
+    policy: BatchActor,
+    *,
+    seed: int | None,
+    policy_seed: int | None = None,
+    record: bool = False,
+) -> RolloutResult:
+    """Play one whole episode of ``policy`` on ``core``.
+
+    Args:
+        core: the vectorised env core (``env.unwrapped.core``).
+        policy: ``reset(seed)`` + ``act_batch(obs, alive)``; reset with ``policy_seed`` first.
+        seed: env reset seed.
+        policy_seed: policy reset seed (default: ``seed``).
+        record: also keep the episode arrays (observations [T+1, N, d], actions [T, N], team
+            rewards [T], terminations/truncations [T], infos rewards/alive [T+1, N]).
+    """
+    t_start = time.perf_counter()
+    n = core.n_agents
+    obs, _ = core.reset(seed=seed)
+    policy.reset(seed if policy_seed is None else policy_seed)
+    obs_l: list[NDArray] = [obs]
+    act_l: list[NDArray] = []
+    rew_l: list[NDArray] = [np.zeros(n, np.float32)]
+    alive_l: list[NDArray] = [core.alive.copy()]
+    team: list[float] = []
+    metrics: dict[str, list[float]] = {}
+    act_s = 0.0
+    terminated = truncated = False
+    while not (terminated or truncated):
+        t0 = time.perf_counter()
+        actions = np.asarray(policy.act_batch(obs, core.alive.copy()), dtype=np.int64)
+        act_s += time.perf_counter() - t0
+        obs, rew, term, trunc, _ = core.step(actions)
+        team.append(core.team_reward(rew))
+        for k, v in core.metrics().items():
+            metrics.setdefault(k, []).append(float(v))
+        terminated = bool(np.all(term | ~core.alive))
+        truncated = bool(np.all(trunc)) and not terminated
+        if record:
+            obs_l.append(obs)
+            act_l.append(actions)
+            rew_l.append(np.asarray(rew, np.float32))
+            alive_l.append(core.alive.copy())
+    steps = len(team)
+    episode = None
+    if record:
+        terms, truncs = np.zeros(steps, bool), np.zeros(steps, bool)
+        terms[-1], truncs[-1] = terminated, truncated
+        episode = {
+            "observations": np.stack(obs_l).astype(np.float32, copy=False),
+            "actions": np.stack(act_l),
+            "rewards": np.asarray(team, np.float64),
+            "terminations": terms,
+            "truncations": truncs,
+            "infos": {"rewards": np.stack(rew_l), "alive": np.stack(alive_l)},
+        }
+    return RolloutResult(
+        total_return=float(sum(team)),  # sequential, as the loop accumulates
+        steps=steps,
+        terminated=terminated,
+        truncated=truncated,
+        act_seconds=act_s,
+        wall_seconds=time.perf_counter() - t_start,
+        metrics=metrics,
+        episode=episode,
+    )

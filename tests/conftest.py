@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny Squeeze episodes and window samplers (no Minari needed), one rollout
+helper, and single-threaded torch (the suite runs on 2 cores, often beside other jobs)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def squeeze_episodes(
+    n_agents: int = 64, episodes: int = 4, max_cycles: int = 8, skill: float | None = None
+) -> list:
+    """Squeeze episodes in the dataset layout. ``skill=None``: a mixed tier (0 -> 1 over the
+    episodes); else every episode at ``skill``."""
+    from mfdiff_envs.offline.windows import Episode
+    from mfdiff_envs.policies import make_behaviour_policy
+    from mfdiff_envs.rollout import rollout
+    from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+    core = GaussianSqueezeCore(n_agents, max_cycles=max_cycles)
+    out = []
+    for e in range(episodes):
+        s = e / max(episodes - 1, 1) if skill is None else skill
+        pol = make_behaviour_policy(core, s, seed=e)
+        out.append(Episode.from_arrays(rollout(core, pol, seed=e, record=True).episode))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_squeeze_episodes() -> list:
+    """4 mixed-tier Squeeze episodes, N = 64, 8 steps."""
+    return squeeze_episodes()

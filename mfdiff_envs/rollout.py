@@ -47,7 +47,7 @@ class RolloutResult:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     """``core.metrics()`` after every step."""
     episode: dict[str, Any] | None = None
-    """With ``record=True``: the Minari episode arrays (layout: :mod:`mfdiff_envs.offline.build`)."""
+    """With ``record=True``: the episode arrays in the Minari layout (see offline/build.py)."""
 
     @property
     def metrics_final(self) -> dict[str, float]:

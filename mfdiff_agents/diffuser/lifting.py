@@ -13,9 +13,19 @@ Each real agent i is matched to a particle j(i) and plays that particle's planne
   mass 1, each particle capacity ⌊N/K⌋ or ⌈N/K⌉, the extra units at random particles), whose
   optimal vertex is an exact balanced assignment; agents are shuffled first so ties are random.
   O(N K) memory and super-linear time: used only while N ≤ ``exact_ot_max_n``.
+* ``lift_balanced`` (+ ``LiftState``): balanced, state-aware lifting meant to run at *every* env
+  step at any N (project issue #12). Agents with identical observations are merged into U
+  distinct rows (exact, via a hash then a check); if U·K is small, exact OT over the distinct
+  rows weighted by their counts (``assign_distinct_ot``, POT on a [U, K] cost); otherwise a
+  log-stabilised Sinkhorn in torch (CPU or CUDA) warm-started from the previous step's particle
+  potential, rounded to an exact balanced assignment (``round_balanced``). Every route returns
+  each particle ⌊N/K⌋ or ⌈N/K⌉ agents. Measured gaps and timings: docs/results/lifting.md.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -140,3 +150,387 @@ def lift(
     if points.shape[0] <= exact_ot_max_n:
         return assign_ot(points, centers, generator=generator)
     return assign_nearest_balanced(points, centers, generator=generator, tol=tol)
+
+
+# ------------------------------------------------------------ balanced lifting at every env step
+
+
+@dataclass
+class LiftState:
+    """What ``lift_balanced`` carries from one call to the next for the *same* particles.
+
+    Attributes:
+        g: [K] dual potential of the particles, in cost units (Sinkhorn's, or the exact OT dual
+            on the distinct-rows route), centred to mean 0; the next call's warm start. Valid
+            while the particles keep their identity (same plan, next plan step); after a replan
+            (new anchors) pass ``state=None``. A ``g`` whose length is not K is ignored.
+        method: route the last call took: ``"distinct"`` (exact OT over distinct rows, which is
+            exact EMD when every row is distinct) or ``"sinkhorn"``.
+        n_distinct: U, distinct observation rows in the last call.
+        iters: Sinkhorn scaling iterations of the last call (0 on the exact route).
+        marginal_err: L1 error of the Sinkhorn plan's particle marginal before rounding (mass
+            units, total mass 1; 0 on the exact route).
+        rounds: rounds of ``round_balanced`` in the last call (0 on the exact route).
+    """
+
+    g: torch.Tensor | None = None
+    method: str = ""
+    n_distinct: int = 0
+    iters: int = 0
+    marginal_err: float = 0.0
+    rounds: int = 0
+
+
+def _gen_device(generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def balanced_capacities(
+    n: int, k: int, *, generator: torch.Generator | None = None, device: torch.device | None = None
+) -> torch.Tensor:
+    """Capacity [K] (long) of each particle: ⌊N/K⌋, plus 1 at N mod K random particles."""
+    cap = torch.full((k,), n // k, dtype=torch.long, device=device)
+    extra = torch.randperm(k, generator=generator, device=_gen_device(generator))[: n % k]
+    cap[extra.to(cap.device)] += 1
+    return cap
+
+
+_HASH_MASK = (1 << 55) - 1  # partial sums of ≤ 128 masked terms stay < 2^62: no int64 overflow
+
+
+def distinct_rows(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exact distinct rows of ``points: [N, d]``: ``rows [U, d]``, ``inverse [N]``, ``counts [U]``.
+
+    ``torch.unique(dim=0)`` sorts rows lexicographically (≈40 ms at N = 10⁴ on one core); here
+    each row's float32 bit pattern is hashed to one int64 (1-D unique, ~1 ms) and the grouping is
+    then *checked* row by row, so the result is exact; on a hash collision (never seen) it falls
+    back to ``torch.unique(dim=0)``. ``rows`` are float32.
+    """
+    x = points.float().contiguous() + 0.0  # -0.0 -> +0.0 so equal values have equal bits
+    n, d = x.shape
+    if n == 0:
+        z = torch.zeros(0, dtype=torch.long, device=x.device)
+        return x, z, z
+    bits = x.view(torch.int32).long() & 0xFFFFFFFF  # [N, d] in [0, 2^32)
+    hgen = torch.Generator().manual_seed(0x5EED)  # fixed: the hash must not consume user RNG
+    mult = (torch.randint(1, 1 << 22, (d,), generator=hgen) * 2 + 1).to(x.device)  # < 2^23
+    h = torch.zeros(n, dtype=torch.long, device=x.device)
+    for s in range(0, d, 128):
+        part = ((bits[:, s : s + 128] * mult[s : s + 128]) & _HASH_MASK).sum(1)
+        h = (h + part) & _HASH_MASK
+    _, inv, counts = torch.unique(h, return_inverse=True, return_counts=True)
+    u = counts.shape[0]
+    first = torch.full((u,), n, dtype=torch.long, device=x.device)
+    first.scatter_reduce_(0, inv, torch.arange(n, device=x.device), reduce="amin")
+    rows = x[first]
+    if not bool((x == rows[inv]).all()):  # collision (or NaN): exact but slower
+        rows, inv, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
+    return rows, inv, counts
+
+
+def expand_plan(
+    plan: torch.Tensor, inverse: torch.Tensor, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Per-agent particle [N] from an integral plan ``plan: [U, K]`` (row u sums to the number
+    of agents with ``inverse == u``): row u's agents, in random order, take row u's particles
+    (each j repeated plan[u, j] times). Vectorised: no loop over agents or rows."""
+    n = inverse.shape[0]
+    dev = inverse.device
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=dev)
+    plan = plan.to(dev)
+    ui, ji = plan.nonzero(as_tuple=True)  # row-major, so sorted by u
+    seq = torch.repeat_interleave(ji, plan[ui, ji])  # [N] particles grouped by row
+    perm = torch.randperm(n, generator=generator, device=_gen_device(generator)).to(dev)
+    order = perm[torch.argsort(inverse[perm], stable=True)]  # agents by row, random within
+    out = torch.empty(n, dtype=torch.long, device=dev)
+    out[order] = seq
+    return out
+
+
+def _emd_integral(
+    cost: torch.Tensor, counts: torch.Tensor, cap: torch.Tensor, generator: torch.Generator | None
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Exact OT ``[U, K]`` integer plan between integer marginals (POT network simplex) and the
+    particles' dual [K]; the plan is None if the solver did not return an integral vertex."""
+    import ot
+
+    k = cost.shape[1]
+    # random column order: among particles at equal cost the solver's pick is index-biased
+    kperm = torch.randperm(k, generator=generator, device=_gen_device(generator)).cpu().numpy()
+    m = np.ascontiguousarray(cost.double().cpu().numpy()[:, kperm])
+    a = counts.double().cpu().numpy()
+    b = cap.double().cpu().numpy()[kperm]
+    plan_p, log = ot.emd(a, b, m, numItermax=10_000_000, log=True)
+    plan = np.empty_like(plan_p)
+    plan[:, kperm] = plan_p
+    g = np.empty(k)
+    g[kperm] = log["v"]
+    g_t = torch.from_numpy(g).float()
+    r = np.rint(plan)
+    ok = (
+        np.abs(plan - r).max() < 1e-6
+        and np.array_equal(r.sum(1), a)
+        and np.array_equal(r.sum(0), b[np.argsort(kperm)])
+    )
+    return (torch.from_numpy(r).long() if ok else None), g_t
+
+
+def _neg_cost(rows: torch.Tensor, centers: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Score ``g_j - C_ij`` [n, K] up to a per-row constant (|x_i|²/d dropped: it changes no
+    row's argmax or differences), C = mean squared distance per dim as in ``sq_distances``."""
+    d = rows.shape[1]
+    bias = g - (centers * centers).sum(1) / d  # [K]
+    return torch.addmm(bias[None], rows, centers.T, alpha=2.0 / d)
+
+
+def round_balanced(
+    rows: torch.Tensor,
+    centers: torch.Tensor,
+    inverse: torch.Tensor,
+    cap: torch.Tensor,
+    g: torch.Tensor,
+    *,
+    proposal: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Exact balanced assignment [N] from particle potentials ``g: [K]``; returns it and rounds.
+
+    Agent i's score for particle j is g_j - C(x_i, c_j). Each round, every unassigned agent
+    proposes to its best particle with room (``proposal [N]`` may give round 1's proposals,
+    e.g. the argmax of a Sinkhorn plan); a particle with more proposers than room keeps those
+    with the largest regret (score lost by falling back to the best particle that still has
+    room after this round; ties random) and the others try again. Every overfull particle fills
+    up, so there are at most K + 1 rounds; with good potentials few agents are contested.
+
+    Args:
+        rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
+        centers: [K, d]; ``cap: [K]`` capacities summing to N; ``g: [K]`` finite.
+    """
+    n, k = inverse.shape[0], centers.shape[0]
+    dev = inverse.device
+    assign = torch.full((n,), -1, dtype=torch.long, device=dev)
+    rem = cap.to(dev).clone()
+    sub = torch.arange(n, device=dev)
+    prop = proposal
+    rounds = 0
+    neg_inf = float("-inf")
+    while sub.numel() > 0:
+        rounds += 1
+        s_all = None
+        if prop is None:
+            s_all = _neg_cost(rows[inverse[sub]], centers, g)
+            s_all.masked_fill_((rem == 0)[None], neg_inf)
+            prop = s_all.argmax(1)
+        cnt = torch.bincount(prop, minlength=k)
+        over = cnt > rem
+        if not bool(over.any()):
+            assign[sub] = prop
+            break
+        contested = over[prop]  # [n_sub]
+        c_idx = contested.nonzero().squeeze(1)
+        pj = prop[c_idx]
+        s_c = (
+            s_all[c_idx] if s_all is not None else _neg_cost(rows[inverse[sub[c_idx]]], centers, g)
+        )
+        still_free = (rem - cnt) > 0  # room left even if every proposal here were accepted
+        s1 = s_c.gather(1, pj[:, None]).squeeze(1)
+        alt = s_c.masked_fill(~still_free[None], neg_inf).amax(1)
+        regret = s1 - alt
+        # rank contested agents within their particle: by regret (desc), ties in random order
+        perm = torch.randperm(c_idx.numel(), generator=generator, device=_gen_device(generator))
+        o = perm.to(dev)[torch.argsort(-regret[perm.to(dev)], stable=True)]
+        o = o[torch.argsort(pj[o], stable=True)]
+        per = torch.bincount(pj, minlength=k)
+        starts = torch.cumsum(per, 0) - per
+        rank = torch.empty_like(pj)
+        rank[o] = torch.arange(o.numel(), device=dev) - starts[pj[o]]
+        accepted = ~contested
+        accepted[c_idx[rank < rem[pj]]] = True
+        assign[sub[accepted]] = prop[accepted]
+        rem -= torch.bincount(prop[accepted], minlength=k)
+        sub, prop = sub[~accepted], None
+    return assign, rounds
+
+
+def sinkhorn_potential(
+    rows: torch.Tensor,
+    weights: torch.Tensor,
+    centers: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    eps: float,
+    g0: torch.Tensor | None = None,
+    n_iter: int = 10,
+    tol: float = 1e-3,
+    anneal: tuple[float, ...] = (),
+    anneal_iter: int = 3,
+) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """Entropic OT potential on the particles, log-stabilised Sinkhorn (torch, any device).
+
+    Plan P_ij ∝ exp((f_i + g_j - C_ij)/ε) with row sums ``weights [U]`` (sum 1) and column sums
+    ``b [K]`` (sum 1; 0 allowed). The kernel is rebuilt in the log domain from (g, ε) — the
+    row potential f is implicit in a row normalisation — and then iterated in the scaling
+    domain (two [U, K] mat-vecs per iteration, the cheap part), absorbing the scalings into g
+    whenever they grow large. ``anneal`` gives ε values run (``anneal_iter`` iterations each)
+    before the final ε, the usual ε-scaling for a cold start. Stops early once the column
+    marginal's L1 error ≤ ``tol``.
+
+    Returns:
+        g [K] (cost units, -inf where b = 0), W [U, K] (the plan up to row scaling: a row's
+        argmax is the row's most likely particle), iterations used, final L1 marginal error.
+    """
+    k = centers.shape[0]
+    d = rows.shape[1]
+    dev = rows.device
+    g = torch.zeros(k, device=dev) if g0 is None else g0.to(dev).float().clone()
+    g = g.masked_fill(b <= 0, float("-inf"))
+    cn = (centers * centers).sum(1) / d
+    tiny = 1e-30
+
+    def kernel(g: torch.Tensor, e: float) -> torch.Tensor:
+        m = torch.addmm(((g - cn) / e)[None], rows, centers.T, alpha=2.0 / (d * e))
+        m.sub_(m.amax(1, keepdim=True)).exp_()
+        return m.mul_((weights / m.sum(1))[:, None])  # rows sum to weights
+
+    iters, err = 0, float("nan")
+    stages = [(e, anneal_iter) for e in anneal] + [(eps, n_iter)]
+    for si, (e, budget) in enumerate(stages):
+        p = kernel(g, e)
+        u = torch.ones(p.shape[0], device=dev)
+        v = torch.ones(k, device=dev)
+        for it in range(budget + 1):
+            col = p.T @ u
+            if si == len(stages) - 1:
+                err = float((col * v - b).abs().sum())
+                if err <= tol:
+                    break
+            if it == budget:
+                break
+            v = b / col.clamp_min(tiny)
+            u = weights / (p @ v).clamp_min(tiny)
+            iters += 1
+            if float(u.max()) > 1e8 or float(u.min()) < 1e-8 or float(v.max()) > 1e8:
+                g = g + e * v.log()  # absorb: keep the scaling-domain numbers in float range
+                p = kernel(g, e)
+                u.fill_(1.0)
+                v = torch.ones(k, device=dev)
+        g = g + e * v.log()
+        if si == len(stages) - 1:
+            p.mul_(v[None])
+    return g, p, iters, err
+
+
+def _centre(g: torch.Tensor) -> torch.Tensor:
+    """g with non-finite entries set to the finite minimum, then shifted to mean 0 (potentials
+    are defined up to a constant; this keeps the warm start finite when capacities change)."""
+    fin = torch.isfinite(g)
+    if not bool(fin.any()):
+        return torch.zeros_like(g)
+    g = torch.where(fin, g, g[fin].min())
+    return g - g.mean()
+
+
+def lift_balanced(
+    points: torch.Tensor,
+    centers: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    state: LiftState | None = None,
+    method: str = "auto",
+    exact_max_cells: int = 2000 * 256,
+    eps_rel: float = 1e-2,
+    n_iter: int = 10,
+    n_iter_cold: int = 30,
+    tol: float = 1e-3,
+    anneal: bool = True,
+    capacities: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, LiftState]:
+    """Balanced, state-aware lifting: particle index [N] per agent, and the state for next call.
+
+    Every particle receives ⌊N/K⌋ or ⌈N/K⌉ agents (the extra ones at random particles), on every
+    route, so identical agents spread evenly. Agents with identical observations are merged
+    into U distinct rows first (exact). Routes:
+
+    * ``"distinct"`` (``"auto"`` when U·K ≤ ``exact_max_cells``): exact OT (POT ``ot.emd``) on
+      the [U, K] cost with integer marginals (row u: its count; particle j: its capacity), whose
+      integral optimal plan is split over row u's agents at random. Same optimal cost as exact
+      EMD over N agents, in O(N + U·K) + the [U, K] network simplex. (``"emd"`` is an alias.)
+    * ``"sinkhorn"`` (``"auto"`` otherwise): ``sinkhorn_potential`` on the [U, K] cost, uniform
+      agent mass, particle mass cap/N, ε = ``eps_rel`` × mean cost; warm-started from
+      ``state.g`` for ``n_iter`` iterations, or cold with ε-scaling for ``n_iter_cold``; then
+      ``round_balanced`` from its potential. O(U·K) per iteration, CPU or CUDA.
+
+    Args:
+        points: [N, d] agents' normalised observations. centers: [K, d] particles' states.
+        generator: the only randomness (splits, extra capacity, tie order): fixed generator,
+            same inputs -> same assignment.
+        state: the previous call's ``LiftState`` for the same particles (warm start), or None.
+        capacities: [K] integer capacities summing to N, instead of ⌊N/K⌋/⌈N/K⌉ at random
+            (e.g. to compare routes on the same marginals).
+
+    Returns:
+        assignment [N] (long, on ``points.device``) and the new ``LiftState``.
+
+    Each env step between replans: ``assign, st = lift_balanced(obs_n, plan_obs[:, tau],
+    generator=gen, state=st)``; at a replan pass ``state=None`` (the particles are new).
+    """
+    dev = points.device
+    n, k = points.shape[0], centers.shape[0]
+    if method not in ("auto", "distinct", "emd", "sinkhorn"):
+        raise ValueError(f"unknown lifting method {method!r}")
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=dev), LiftState(g=None, method=method)
+    centers = centers.to(dev).float()
+    rows, inv, counts = distinct_rows(points)
+    u = rows.shape[0]
+    if capacities is None:
+        cap = balanced_capacities(n, k, generator=generator, device=dev)
+    else:
+        cap = capacities.to(dev).long()
+        if cap.shape != (k,) or int(cap.sum()) != n or bool((cap < 0).any()):
+            raise ValueError("capacities must be [K], non-negative, summing to N")
+    if method in ("distinct", "emd") or (method == "auto" and u * k <= exact_max_cells):
+        cost = sq_distances(rows, centers)  # [U, K]
+        plan, g = _emd_integral(cost, counts, cap, generator)
+        g = g.to(dev)
+        if plan is not None:
+            assign = expand_plan(plan, inv, generator=generator)
+            return assign, LiftState(g=_centre(g), method="distinct", n_distinct=u)
+        # non-integral answer (solver stopped early): round from its dual instead
+        assign, rounds = round_balanced(rows, centers, inv, cap, _centre(g), generator=generator)
+        return assign, LiftState(g=_centre(g), method="distinct", n_distinct=u, rounds=rounds)
+    # Sinkhorn route
+    g0 = state.g if state is not None and state.g is not None else None
+    if g0 is not None and g0.shape[0] != k:
+        g0 = None
+    weights = counts.float() / n
+    b = cap.float() / n
+    # ε relative to the mean cost, in closed form: E|x - c|² = E|x|² + E|c|² - 2 E[x]·E[c]
+    d = rows.shape[1]
+    mx = weights @ rows
+    sq_x = weights @ (rows * rows).sum(1)
+    sq_c = (centers * centers).sum(1).mean()
+    mean_cost = float((sq_x + sq_c - 2 * mx @ centers.mean(0)) / d)
+    scale = max(mean_cost, 1e-12)
+    eps = eps_rel * scale
+    if g0 is None:
+        sched: tuple[float, ...] = ()
+        if anneal:  # ε-scaling: scale, scale/4, ... down to eps (exclusive)
+            m = max(int(math.ceil(math.log(1.0 / eps_rel, 4.0))), 0)
+            sched = tuple(scale * 4.0 ** (-i) for i in range(m) if scale * 4.0 ** (-i) > eps)
+        g, w, iters, err = sinkhorn_potential(
+            rows, weights, centers, b, eps=eps, n_iter=n_iter_cold, tol=tol, anneal=sched
+        )
+    else:
+        g, w, iters, err = sinkhorn_potential(
+            rows, weights, centers, b, eps=eps, g0=g0, n_iter=n_iter, tol=tol
+        )
+    proposal = w.argmax(1)[inv]
+    g_fin = _centre(g)
+    assign, rounds = round_balanced(
+        rows, centers, inv, cap, g_fin, proposal=proposal, generator=generator
+    )
+    return assign, LiftState(
+        g=g_fin, method="sinkhorn", n_distinct=u, iters=iters, marginal_err=err, rounds=rounds
+    )

@@ -146,9 +146,8 @@ class BattleCore(VectorCore):
         self.hp = np.full(n_total, HP_MAX, dtype=np.float32)
         self.alive_all = np.ones(n_total, dtype=bool)
         # Id grid with a border of walls (-2), so look-ups next to the edge need no bounds checks;
-        # ``grid`` [y, x] -> agent id or -1 is the inner view.
+        # ``grid`` [y, x] -> agent id or -1 is the inner view (a property, see there).
         self._pgrid = np.full((self.map_size + 2, self.map_size + 2), -2, dtype=np.int64)
-        self.grid = self._pgrid[1:-1, 1:-1]
         self._obs_all = np.zeros((n_total, self.obs_dim), dtype=np.float32)
         self._attack_dir = np.zeros(n_total, dtype=np.int64)
         self._opp_policy = None
@@ -157,6 +156,15 @@ class BattleCore(VectorCore):
 
             self._opp_policy = make_behaviour_policy(self, TIER_SKILL[self.family][opponent])
         super().__init__()
+
+    @property
+    def grid(self) -> NDArray[np.int64]:
+        """[y, x] -> agent id, or -1 for an empty cell: the inner part of the walled grid.
+
+        A view made on each access, never stored: a stored view becomes a separate array after
+        ``copy.deepcopy``/pickling, and attacks (read from the walled grid) then never land.
+        """
+        return self._pgrid[1:-1, 1:-1]
 
     # ---------------------------------------------------------------- features
     def _features(self) -> NDArray[np.float32]:
@@ -316,6 +324,26 @@ class BattleCore(VectorCore):
         self.hp[alive] = np.minimum(self.hp[alive] + HP_RECOVER, HP_MAX)
         self.hp[~alive] = 0.0
         return self._finish(rewards)
+
+    @property
+    def state_dim(self) -> int:
+        """4 * n_total + 1 (both teams, also when blue is played by the core)."""
+        return 4 * self.n_total + 1
+
+    def state(self) -> NDArray[np.float32]:
+        """Every agent on the map (red then blue, by index): alive flag, hp / 10, x / (S - 1),
+        y / (S - 1) (zeros for a dead agent), flattened agent-major, then t / max_cycles.
+        In [0, 1]."""
+        S, M = self.map_size, self.n_total
+        out = np.zeros(4 * M + 1, dtype=np.float32)
+        per = out[:-1].reshape(M, 4)
+        alive = self.alive_all
+        per[:, 0] = alive
+        per[:, 1] = self.hp * (1.0 / HP_MAX)
+        per[:, 2:4] = self.pos * (1.0 / (S - 1))
+        per[~alive] = 0.0
+        out[-1] = self.t / self.max_cycles
+        return out
 
     # ---------------------------------------------------------------- reporting
     def metrics(self) -> dict[str, float]:

@@ -25,8 +25,25 @@ Version history: v0 — first release.
 """
 
 from mfdiff_envs.battle import BattleCore
-from mfdiff_envs.factory import make_constructors
+from mfdiff_envs.factory import joint_metadata, make_constructors, parallel_metadata
+from mfdiff_envs.joint import JointEnv
+from mfdiff_envs.parallel import CoreParallelEnv
 
-env, parallel_env, raw_env, joint_env = make_constructors(BattleCore, "battle_v0")
 
-__all__ = ["env", "joint_env", "parallel_env", "raw_env"]
+class BattleParallelEnv(CoreParallelEnv):
+    """PettingZoo parallel view of :class:`BattleCore`."""
+
+    metadata = parallel_metadata("battle_v0")
+
+
+class BattleJointEnv(JointEnv):
+    """Gymnasium joint view of :class:`BattleCore`."""
+
+    metadata = joint_metadata()
+
+
+env, parallel_env, raw_env, joint_env = make_constructors(
+    BattleCore, BattleParallelEnv, BattleJointEnv
+)
+
+__all__ = ["BattleJointEnv", "BattleParallelEnv", "env", "joint_env", "parallel_env", "raw_env"]

@@ -45,6 +45,9 @@ class VectorCore(ABC):
     family: ClassVar[str] = "core"
     #: Names of the per-agent observation features, length ``obs_dim`` (documentation, plots).
     obs_names: tuple[str, ...] = ()
+    #: Bounds of every entry of :meth:`state` (the views' ``state_space``).
+    state_low: ClassVar[float] = 0.0
+    state_high: ClassVar[float] = 1.0
 
     n_agents: int
     obs_dim: int
@@ -116,6 +119,18 @@ class VectorCore(ABC):
     def metrics(self) -> dict[str, float]:
         """Family-specific episode metrics of the current state (e.g. order parameter)."""
         return {}
+
+    @property
+    def state_dim(self) -> int:
+        """Size of :meth:`state`."""
+        raise NotImplementedError(f"{type(self).__name__} has no global state")
+
+    def state(self) -> NDArray[np.float32]:
+        """Global state [state_dim] float32 in [state_low, state_high], for centralised critics.
+
+        Family-specific (see each core); it always ends with the time t / max_cycles.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no global state")
 
     def render_rgb(self) -> NDArray[np.uint8]:
         """An RGB picture [H, W, 3] of the current state."""

@@ -1,5 +1,10 @@
 """Build the PettingZoo-style constructors (``env``, ``parallel_env``, ``raw_env``, ``joint_env``)
-of a family from its core class, so each ``<family>_v0`` shim is three lines."""
+of a family from its core class and its two view classes.
+
+The view classes are defined at module level in each ``<family>_v0`` shim (not built here with
+``type()``): plain ``pickle`` finds a class by module and name, so a class made at run time
+cannot be pickled, and SuperSuit, Gymnasium's async vector envs and Tianshou all pickle envs.
+"""
 
 from __future__ import annotations
 
@@ -12,37 +17,39 @@ from mfdiff_envs.core import VectorCore
 from mfdiff_envs.joint import JointEnv
 from mfdiff_envs.parallel import CoreParallelEnv
 
+#: Render modes of every view: a pygame window, or an RGB array.
+RENDER_MODES = ["human", "rgb_array"]
+RENDER_FPS = 10
+
+
+def parallel_metadata(name: str) -> dict[str, Any]:
+    """``metadata`` of a family's PettingZoo view (``name`` is e.g. ``"squeeze_v0"``)."""
+    return {
+        "name": name,
+        "render_modes": list(RENDER_MODES),
+        "is_parallelizable": True,
+        "render_fps": RENDER_FPS,
+    }
+
+
+def joint_metadata() -> dict[str, Any]:
+    """``metadata`` of a family's gymnasium joint view."""
+    return {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
+
 
 def make_constructors(
-    core_cls: type[VectorCore], name: str
+    core_cls: type[VectorCore],
+    parallel_cls: type[CoreParallelEnv],
+    joint_cls: type[JointEnv],
 ) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """Return ``(env, parallel_env, raw_env, joint_env)`` for ``core_cls``.
 
-    Every constructor takes the core's keyword arguments plus ``render_mode``; unknown keywords
-    raise ``TypeError`` naming the family.
+    Every constructor takes the core's keyword arguments plus ``render_mode``; the dict views
+    (``env``, ``parallel_env``, ``raw_env``) also take ``max_memory_gb`` (see
+    :class:`~mfdiff_envs.parallel.CoreParallelEnv`). Unknown keywords raise ``TypeError``
+    naming the family.
     """
-    metadata = {
-        "name": name,
-        "render_modes": ["rgb_array"],
-        "is_parallelizable": True,
-        "render_fps": 10,
-    }
-    par_cls = type(
-        f"{core_cls.__name__}ParallelEnv",
-        (CoreParallelEnv,),
-        {
-            "metadata": metadata,
-            "__doc__": f"PettingZoo parallel view of :class:`{core_cls.__name__}`.",
-        },
-    )
-    joint_cls = type(
-        f"{core_cls.__name__}JointEnv",
-        (JointEnv,),
-        {
-            "metadata": {"render_modes": ["rgb_array"], "render_fps": 10},
-            "__doc__": f"Gymnasium joint view of :class:`{core_cls.__name__}`.",
-        },
-    )
+    name = parallel_cls.metadata["name"]
 
     def _core(kwargs: dict[str, Any]) -> VectorCore:
         try:
@@ -52,18 +59,30 @@ def make_constructors(
                 raise TypeError(f"{name}: {e}") from None
             raise
 
-    def parallel_env(render_mode: str | None = None, **kwargs: Any) -> CoreParallelEnv:
-        return par_cls(_core(kwargs), render_mode=render_mode)
+    def parallel_env(
+        render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any
+    ) -> CoreParallelEnv:
+        """PettingZoo ``ParallelEnv`` (native; dicts built from the core's arrays)."""
+        return parallel_cls(_core(kwargs), render_mode=render_mode, max_memory_gb=max_memory_gb)
 
-    def raw_env(render_mode: str | None = None, **kwargs: Any):
-        return conversions.parallel_to_aec(parallel_env(render_mode=render_mode, **kwargs))
+    def raw_env(
+        render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any
+    ) -> Any:
+        """AEC env without PettingZoo's checking wrappers (``parallel_to_aec`` of the view)."""
+        return conversions.parallel_to_aec(
+            parallel_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
+        )
 
-    def env(render_mode: str | None = None, **kwargs: Any):
-        aec = raw_env(render_mode=render_mode, **kwargs)
+    def env(
+        render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any
+    ) -> Any:
+        """AEC env with PettingZoo's out-of-bounds and order-enforcing wrappers."""
+        aec = raw_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
         aec = wrappers.AssertOutOfBoundsWrapper(aec)
         return wrappers.OrderEnforcingWrapper(aec)
 
     def joint_env(render_mode: str | None = None, **kwargs: Any) -> JointEnv:
+        """Gymnasium joint view: the whole population as one agent."""
         return joint_cls(_core(kwargs), render_mode=render_mode)
 
     return env, parallel_env, raw_env, joint_env

@@ -46,6 +46,7 @@ class IsingCore(VectorCore):
 
     family = "ising"
     obs_names = ("spin", "neighbour_mean", "magnetisation", "time")
+    state_low = -1.0
 
     def __init__(
         self,
@@ -106,6 +107,19 @@ class IsingCore(VectorCore):
         obs = self._obs(nsum, self.t + 1)  # obs carries the post-step time
         terminated = np.zeros(self.n_agents, dtype=bool)
         return obs, rewards, terminated, {"order_parameter": self.order_parameter}
+
+    @property
+    def state_dim(self) -> int:
+        """N + 1."""
+        return self.n_agents + 1
+
+    def state(self) -> NDArray[np.float32]:
+        """Every spin (+-1, row-major over the L x L lattice, agent order), then t / max_cycles.
+        In [-1, 1]."""
+        out = np.empty(self.n_agents + 1, dtype=np.float32)
+        out[:-1] = self.spins.reshape(-1)
+        out[-1] = self.t / self.max_cycles
+        return out
 
     # ---------------------------------------------------------------- reporting
     @property

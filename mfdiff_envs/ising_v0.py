@@ -18,9 +18,26 @@ every agent the maximal reward |h| + 2λ.
 Version history: v0 — first release.
 """
 
-from mfdiff_envs.factory import make_constructors
+from mfdiff_envs.factory import joint_metadata, make_constructors, parallel_metadata
 from mfdiff_envs.ising import IsingCore
+from mfdiff_envs.joint import JointEnv
+from mfdiff_envs.parallel import CoreParallelEnv
 
-env, parallel_env, raw_env, joint_env = make_constructors(IsingCore, "ising_v0")
 
-__all__ = ["env", "joint_env", "parallel_env", "raw_env"]
+class IsingParallelEnv(CoreParallelEnv):
+    """PettingZoo parallel view of :class:`IsingCore`."""
+
+    metadata = parallel_metadata("ising_v0")
+
+
+class IsingJointEnv(JointEnv):
+    """Gymnasium joint view of :class:`IsingCore`."""
+
+    metadata = joint_metadata()
+
+
+env, parallel_env, raw_env, joint_env = make_constructors(
+    IsingCore, IsingParallelEnv, IsingJointEnv
+)
+
+__all__ = ["IsingJointEnv", "IsingParallelEnv", "env", "joint_env", "parallel_env", "raw_env"]

@@ -10,6 +10,11 @@ Our 6 actions map onto magent2's 21 battle actions: stay -> 6, up/down/left/righ
 distance-1 moves 2/10/5/7, attack -> the attack action (13-20) aimed at the enemy that
 :class:`BattleCore` would hit (first enemy among the orthogonal, then diagonal neighbours).
 
+Copying and pickling (``copy.deepcopy``, ``pickle``, cloudpickle) work between episodes (before
+the first ``reset`` or after an episode ended): the copy builds its own ``GridWorld``. Within an
+episode they raise ``TypeError``: magent2's engine is a C++ object behind a ctypes pointer with
+no way to export or set its state (hp in particular), so a copy could not continue the episode.
+
 magent2 is an optional dependency: ``pip install mfdiff[magent]``.
 """
 
@@ -58,14 +63,35 @@ class MAgentBattleCore(BattleCore):
         max_cycles: int = 300,
     ) -> None:
         try:
-            import magent2
-            from magent2.environments.battle.battle import get_config
+            import magent2  # noqa: F401  (fail here, before building the numpy state)
         except ImportError as e:  # pragma: no cover - exercised only without the extra
             raise ImportError("MAgentBattle needs magent2: pip install mfdiff[magent]") from e
         super().__init__(n_agents, opponent=opponent, map_size=map_size, max_cycles=max_cycles)
+        self._make_gridworld()
+
+    def _make_gridworld(self) -> None:
+        import magent2
+        from magent2.environments.battle.battle import get_config
+
         cfg = get_config(self.map_size, False, None, **REWARD_ARGS)
         self.gridworld = magent2.GridWorld(cfg, map_size=self.map_size)
         self.handles = self.gridworld.get_handles()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not self._needs_reset:
+            raise TypeError(
+                f"cannot copy or pickle {type(self).__name__} during an episode: magent2's "
+                "GridWorld is a C++ engine behind a ctypes pointer with no state export, so a "
+                "copy could not continue it. Copy it before reset() or after the episode ends "
+                "(the copy builds a fresh GridWorld), or use mfdiff/Battle-v0 (pure numpy)."
+            )
+        state = self.__dict__.copy()
+        del state["gridworld"], state["handles"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_gridworld()
 
     def _read_state(self) -> None:
         """Positions, hp and alive flags of the live agents, by magent2 agent id."""

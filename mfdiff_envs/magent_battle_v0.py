@@ -19,9 +19,33 @@ Arguments: ``n_agents=162`` (total, even), ``opponent="expert"``, ``map_size=Non
 Version history: v0 — first release.
 """
 
-from mfdiff_envs.factory import make_constructors
+from mfdiff_envs.factory import joint_metadata, make_constructors, parallel_metadata
+from mfdiff_envs.joint import JointEnv
 from mfdiff_envs.magent_battle import MAgentBattleCore
+from mfdiff_envs.parallel import CoreParallelEnv
 
-env, parallel_env, raw_env, joint_env = make_constructors(MAgentBattleCore, "magent_battle_v0")
 
-__all__ = ["env", "joint_env", "parallel_env", "raw_env"]
+class MAgentBattleParallelEnv(CoreParallelEnv):
+    """PettingZoo parallel view of :class:`MAgentBattleCore`."""
+
+    metadata = parallel_metadata("magent_battle_v0")
+
+
+class MAgentBattleJointEnv(JointEnv):
+    """Gymnasium joint view of :class:`MAgentBattleCore`."""
+
+    metadata = joint_metadata()
+
+
+env, parallel_env, raw_env, joint_env = make_constructors(
+    MAgentBattleCore, MAgentBattleParallelEnv, MAgentBattleJointEnv
+)
+
+__all__ = [
+    "MAgentBattleJointEnv",
+    "MAgentBattleParallelEnv",
+    "env",
+    "joint_env",
+    "parallel_env",
+    "raw_env",
+]

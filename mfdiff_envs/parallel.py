@@ -3,6 +3,17 @@
 The view only converts between dicts and the core's arrays; all dynamics are vectorised in the
 core. One space object is shared by every agent (building 10 000 Box objects costs more than a
 step). Dead agents leave ``env.agents`` as PettingZoo requires.
+
+Cost per step is the dicts (~0.5 µs per agent at N = 10 000): agent names are built once,
+every dict is filled in one C-level pass (``dict(zip(names, values))``, or a copy of a prebuilt
+all-``False`` dict for terminations and truncations), and the live-agent list is only rebuilt
+when an agent dies. Observations are rows of a fresh [n, d] array, so a stored observation is
+never overwritten by a later step.
+
+The dict view holds Python objects per agent (names, dict entries, row views, info dicts), so a
+memory estimate guards huge N at construction (see :func:`dict_view_bytes`); the batch core
+(``env.unwrapped.core``) and the joint view have no per-agent objects and take any N whose
+arrays fit.
 """
 
 from __future__ import annotations
@@ -14,38 +25,98 @@ import numpy as np
 from numpy.typing import NDArray
 from pettingzoo import ParallelEnv
 
-from mfdiff_envs.core import VectorCore, check_positive_int, check_render_mode
+from mfdiff_envs.core import VectorCore, check_float, check_positive_int, check_render_mode
+from mfdiff_envs.render import HumanWindow
+
+#: Default limit of :func:`dict_view_bytes` (GB) before the dict view refuses to build.
+DEFAULT_MAX_MEMORY_GB = 4.0
+#: Python objects per agent held by the dict view and one step's dicts, measured with
+#: tracemalloc at N = 10^5 (names, spaces/index dict entries, 5 result dicts, a row view, an
+#: info dict, a float): ~1.3 kB, rounded up.
+DICT_BYTES_PER_AGENT = 1600
+
+
+def dict_view_bytes(n_agents: int, obs_dim: int) -> int:
+    """Estimated peak bytes of the dict view during a step at ``n_agents`` agents.
+
+    Per agent: :data:`DICT_BYTES_PER_AGENT` of Python objects, plus the core's observation array,
+    the copy it returns and the view's slice of it (3 float32 rows of ``obs_dim``).
+    """
+    return int(n_agents) * (DICT_BYTES_PER_AGENT + 3 * 4 * int(obs_dim))
 
 
 class CoreParallelEnv(ParallelEnv):
     """PettingZoo parallel env that delegates to a vectorised core.
 
-    Subclasses (made by :func:`mfdiff_envs.factory.make_constructors`) only set ``metadata``.
+    Each family subclasses it in its ``<family>_v0`` shim, setting only ``metadata``.
+
+    Args:
+        core: the vectorised core the view drives.
+        render_mode: ``None``, ``"rgb_array"`` (``render()`` returns [H, W, 3] uint8) or
+            ``"human"`` (a pygame window; ``render()`` returns None).
+        max_memory_gb: refuse to build when :func:`dict_view_bytes` exceeds this many GB
+            (default :data:`DEFAULT_MAX_MEMORY_GB`); raise it knowingly for huge N.
+
+    Attributes:
+        state_space: ``Box`` of :meth:`state`, the family's global state (see the core's
+            ``state`` docstring); for centralised critics.
     """
 
     metadata: dict[str, Any] = {
         "name": "mfdiff_core",
-        "render_modes": ["rgb_array"],
+        "render_modes": ["human", "rgb_array"],
         "is_parallelizable": True,
+        "render_fps": 10,
     }
 
-    def __init__(self, core: VectorCore, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        core: VectorCore,
+        render_mode: str | None = None,
+        max_memory_gb: float | None = None,
+    ) -> None:
+        limit = (
+            DEFAULT_MAX_MEMORY_GB
+            if max_memory_gb is None
+            else check_float("max_memory_gb", max_memory_gb, positive=True)
+        )
+        need = dict_view_bytes(core.n_agents, core.obs_dim)
+        if need > limit * 1e9:
+            raise MemoryError(
+                f"N={core.n_agents:,} needs ~{need / 1e9:.1f} GB in the PettingZoo dict view "
+                f"(~{need // core.n_agents:,} B per agent of Python objects and rows), over "
+                f"max_memory_gb={limit:g}. Use the batch core (env.unwrapped.core) or the "
+                "gymnasium joint view, which hold arrays only, or pass max_memory_gb=..."
+            )
         self.core = core
         self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
+        self._window = (
+            HumanWindow(self.metadata["name"], self.metadata.get("render_fps", 10))
+            if render_mode == "human"
+            else None
+        )
         self.possible_agents = list(core.agent_names)
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        # Object array of the names: names of a subset in one fancy index (no Python loop).
+        self._names = np.array(self.possible_agents, dtype=object)
         self._obs_space = gymnasium.spaces.Box(
             -np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float32
         )
         self._act_space = gymnasium.spaces.Discrete(core.n_actions)
         self.observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self.action_spaces = dict.fromkeys(self.possible_agents, self._act_space)
-        self._last_actions = np.zeros(core.n_agents, dtype=np.int64)
-        self._live: set[str] = set()
+        self.state_space = gymnasium.spaces.Box(
+            core.state_low, core.state_high, shape=(core.state_dim,), dtype=np.float32
+        )
+        self._all_false = dict.fromkeys(self.possible_agents, False)
+        self._all_true = dict.fromkeys(self.possible_agents, True)
+        self._acts = np.zeros(core.n_agents, dtype=np.int64)
+        self._live_idx = np.zeros(0, dtype=np.intp)  # array indices of self.agents
 
     @property
     def max_cycles(self) -> int:
+        """Steps before every agent is truncated (settable, as PettingZoo's envs)."""
         return self.core.max_cycles
 
     @max_cycles.setter
@@ -53,67 +124,108 @@ class CoreParallelEnv(ParallelEnv):
         self.core.max_cycles = check_positive_int("max_cycles", value)
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        """The one ``Box(d,)`` float32 space shared by every agent."""
         return self._obs_space
 
     def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        """The one ``Discrete(A)`` space shared by every agent."""
         return self._act_space
 
-    def _obs_dict(self, obs: NDArray[np.float32], idx: NDArray[np.intp]) -> dict[str, NDArray]:
-        names = self.possible_agents
-        return {names[i]: obs[i] for i in idx.tolist()}
+    def _set_live(self, idx: NDArray[np.intp]) -> None:
+        self._live_idx = idx
+        if idx.size == len(self.possible_agents):
+            self.agents = list(self.possible_agents)
+        else:
+            self.agents = self._names[idx].tolist()
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, NDArray], dict[str, dict]]:
+        """Reset the core; observations of the live agents (rows of one fresh array)."""
         obs, _ = self.core.reset(seed=seed)
-        idx = np.flatnonzero(self.core.alive)
-        self.agents = [self.possible_agents[i] for i in idx.tolist()]
-        self._live = set(self.agents)
-        return self._obs_dict(obs, idx), {a: {} for a in self.agents}
+        self._set_live(np.flatnonzero(self.core.alive))
+        names = self.agents
+        return dict(zip(names, obs[self._live_idx])), {a: {} for a in names}
+
+    def _action_array(self, actions: dict[str, Any]) -> NDArray[np.int64]:
+        """The [N] action array of an action dict with exactly one entry per live agent."""
+        keys = list(actions)
+        acts = self._acts
+        acts[:] = 0  # dead agents' actions are ignored by the core
+        if keys == self.agents:  # fast path: the dict lists the live agents in order
+            idx = self._live_idx
+        else:
+            live = set(self.agents)
+            if len(keys) != len(live) or not live.issuperset(keys):
+                unknown = sorted(set(keys) - live)
+                missing = sorted(live - set(keys))
+                raise KeyError(
+                    "step() needs exactly one action per live agent; "
+                    f"unknown: {unknown[:5]}, missing: {missing[:5]}"
+                )
+            idx = np.fromiter(map(self._index.__getitem__, keys), dtype=np.intp, count=len(keys))
+        # Type check by the set of value types (one C-level pass), because np.fromiter would
+        # silently truncate floats; ranges are checked by the core.
+        bad = [
+            t
+            for t in set(map(type, actions.values()))
+            if t is bool or t is np.bool_ or not issubclass(t, (int, np.integer))
+        ]
+        if bad:
+            raise TypeError(f"actions must be integers, got values of type {bad[0].__name__}")
+        acts[idx] = np.fromiter(actions.values(), dtype=np.int64, count=len(keys))
+        return acts
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Step the core with one action per live agent; dicts over the agents live before it."""
         if not self.agents:
             raise RuntimeError("step() called on an env with no live agents; call reset() first")
-        if len(actions) != len(self.agents) or not self._live.issuperset(actions):
-            unknown = sorted(set(actions) - self._live)
-            missing = sorted(self._live - set(actions))
-            raise KeyError(
-                f"step() needs exactly one action per live agent; unknown: {unknown[:5]}, "
-                f"missing: {missing[:5]}"
-            )
-        acts = self._last_actions
-        acts[:] = 0  # dead agents' actions are ignored by the core
-        names = list(actions)
-        # map/values run at C speed: the dict view's cost per agent is what bounds it at N = 10^4
-        idx = np.fromiter(map(self._index.__getitem__, names), dtype=np.intp, count=len(names))
-        vals = np.asarray(list(actions.values()))
-        if vals.size and not np.issubdtype(vals.dtype, np.integer):
-            raise TypeError(f"actions must be integers, got dtype {vals.dtype}")
-        acts[idx] = vals
-        prev = np.flatnonzero(self.core.alive)
-        obs, rew, term, trunc, info = self.core.step(acts)
-        pn = self.possible_agents
-        prev_names = [pn[i] for i in prev.tolist()]
-        rewards = dict(zip(prev_names, rew[prev].tolist()))
-        terminations = dict(zip(prev_names, term[prev].tolist()))
-        truncations = dict(zip(prev_names, trunc[prev].tolist()))
-        observations = dict(zip(prev_names, obs[prev]))  # rows of a [n, d] array
-        infos = {a: {} for a in prev_names}
-        done = (term | trunc | ~self.core.alive)[prev].tolist()
-        self.agents = [a for a, d in zip(prev_names, done) if not d]
-        self._live = set(self.agents)
+        acts = self._action_array(actions)
+        prev, names = self._live_idx, self.agents
+        everyone = prev.size == len(self.possible_agents)
+        obs, rew, term, trunc, _ = self.core.step(acts)
+        if everyone:
+            observations = dict(zip(names, obs))
+            rewards = dict(zip(names, rew.tolist()))
+        else:
+            observations = dict(zip(names, obs[prev]))
+            rewards = dict(zip(names, rew[prev].tolist()))
+        term_p = term[prev]
+        if everyone and not term_p.any():
+            terminations = self._all_false.copy()  # a dict copy costs ~nothing per entry
+        else:
+            terminations = dict(zip(names, term_p.tolist()))
+        # truncation is the same for every agent (t >= max_cycles)
+        if everyone:
+            truncations = (self._all_true if trunc.all() else self._all_false).copy()
+        else:
+            truncations = dict.fromkeys(names, bool(trunc.all()))
+        infos = {a: {} for a in names}
+        done = term_p | trunc[prev] | ~self.core.alive[prev]
+        if done.all():
+            self._set_live(prev[:0])
+        elif done.any():
+            self._set_live(prev[~done])
         return observations, rewards, terminations, truncations, infos
 
     def render(self) -> NDArray[np.uint8] | None:
+        """``rgb_array``: the picture [H, W, 3] uint8; ``human``: draw it in a window, None."""
         if self.render_mode is None:
             gymnasium.logger.warn(
-                "render() called without render_mode; pass render_mode='rgb_array'"
+                "render() called without render_mode; pass render_mode='rgb_array' or 'human'"
             )
             return None
-        return self.core.render_rgb()
+        frame = self.core.render_rgb()
+        if self._window is not None:
+            self._window.show(frame)
+            return None
+        return frame
 
     def state(self) -> NDArray[np.float32]:
-        raise NotImplementedError
+        """Global state [state_dim] float32 of the core (documented per family)."""
+        return self.core.state()
 
     def close(self) -> None:
-        pass
+        """Close the render window, if any."""
+        if self._window is not None:
+            self._window.close()

@@ -91,6 +91,7 @@ class GaussianSqueezeCore(VectorCore):
         if extra:
             self._obs[np.arange(self.n_agents), self.n_actions + 1 + self.domain] = 1.0
         self.last_sums = np.zeros(self.n_domains)
+        self._hist = np.zeros((self.n_domains, self.n_actions))
         super().__init__()
 
     def _per_domain(
@@ -128,11 +129,12 @@ class GaussianSqueezeCore(VectorCore):
     def _write_obs(self, actions: NDArray[np.int64] | None, t: int) -> NDArray[np.float32]:
         A = self.n_actions
         if actions is None:
+            self._hist = np.zeros((self.n_domains, A))
             self._obs[:, :A] = 0.0
         else:
             counts = np.bincount(self.domain * A + actions, minlength=self.n_domains * A)
-            hist = counts.reshape(self.n_domains, A) / self.domain_size[:, None]
-            self._obs[:, :A] = hist[self.domain]
+            self._hist = counts.reshape(self.n_domains, A) / self.domain_size[:, None]
+            self._obs[:, :A] = self._hist[self.domain]
         self._obs[:, A] = t / self.max_cycles
         return self._obs.copy()
 
@@ -148,6 +150,19 @@ class GaussianSqueezeCore(VectorCore):
         obs = self._write_obs(actions, self.t + 1)  # the base class advances self.t after _step
         terminated = np.zeros(self.n_agents, dtype=bool)
         return obs, rewards, terminated, self.metrics()
+
+    @property
+    def state_dim(self) -> int:
+        """n_domains * n_levels + 1."""
+        return self.n_domains * self.n_actions + 1
+
+    def state(self) -> NDArray[np.float32]:
+        """Last step's level histogram of every domain (row-major [n_domains, n_levels], each
+        row sums to 1, zeros before the first step), then t / max_cycles. In [0, 1]."""
+        out = np.empty(self.state_dim, dtype=np.float32)
+        out[:-1] = self._hist.reshape(-1)
+        out[-1] = self.t / self.max_cycles
+        return out
 
     def metrics(self) -> dict[str, float]:
         """mean level, relative gap to the optimum (1 - G(x)/G(x*)) of the last step."""

@@ -14,9 +14,26 @@ Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (2 N), ``sigma=None`` 
 Version history: v0 — first release.
 """
 
-from mfdiff_envs.factory import make_constructors
+from mfdiff_envs.factory import joint_metadata, make_constructors, parallel_metadata
+from mfdiff_envs.joint import JointEnv
+from mfdiff_envs.parallel import CoreParallelEnv
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
-env, parallel_env, raw_env, joint_env = make_constructors(GaussianSqueezeCore, "squeeze_v0")
 
-__all__ = ["env", "joint_env", "parallel_env", "raw_env"]
+class SqueezeParallelEnv(CoreParallelEnv):
+    """PettingZoo parallel view of :class:`GaussianSqueezeCore`."""
+
+    metadata = parallel_metadata("squeeze_v0")
+
+
+class SqueezeJointEnv(JointEnv):
+    """Gymnasium joint view of :class:`GaussianSqueezeCore`."""
+
+    metadata = joint_metadata()
+
+
+env, parallel_env, raw_env, joint_env = make_constructors(
+    GaussianSqueezeCore, SqueezeParallelEnv, SqueezeJointEnv
+)
+
+__all__ = ["SqueezeJointEnv", "SqueezeParallelEnv", "env", "joint_env", "parallel_env", "raw_env"]

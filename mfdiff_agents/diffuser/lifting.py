@@ -390,7 +390,9 @@ def sinkhorn_potential(
 
     def kernel(g: torch.Tensor, e: float) -> torch.Tensor:
         m = torch.addmm(((g - cn) / e)[None], rows, centers.T, alpha=2.0 / (d * e))
-        m.sub_(m.amax(1, keepdim=True)).exp_()
+        # clamp before exp: results below float32's normal range are denormals, which made
+        # exp_ ~10x slower on CPU (measured); e^-60 is already nothing next to a row's max, 1
+        m.sub_(m.amax(1, keepdim=True)).clamp_(min=-60.0).exp_()
         return m.mul_((weights / m.sum(1))[:, None])  # rows sum to weights
 
     iters, err = 0, float("nan")

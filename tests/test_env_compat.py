@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 import pickle
+import warnings
 
 import cloudpickle
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -148,3 +150,70 @@ def test_magent_copies_between_episodes_and_refuses_within(copier):
     env.step(dict.fromkeys(env.agents, 0))
     with pytest.raises(TypeError, match="during an episode"):
         COPIERS[copier](env)
+
+
+# ------------------------------------------------------------------ Minari and MultiDiscrete
+def test_joint_action_space_is_multidiscrete():
+    env = squeeze_v0.joint_env(n_agents=7)
+    space = env.action_space
+    assert isinstance(space, gym.spaces.MultiDiscrete) and space.dtype == np.int64
+    assert space.nvec.tolist() == [10] * 7 and space.sample().shape == (7,)
+
+
+@pytest.mark.parametrize("family", ["squeeze", "battle"])
+def test_minari_stores_multidiscrete(family, tmp_path, monkeypatch):
+    import minari
+
+    from mfdiff_envs.offline import build_dataset, load_episodes
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        built = build_dataset(
+            family,
+            n_agents=16,
+            tier="expert",
+            episodes=2,
+            env_kwargs={"max_cycles": 5},
+            progress=False,
+        )
+        ds = minari.load_dataset(built.spec.dataset_id)
+        eps = load_episodes(ds)
+    assert isinstance(ds.spec.action_space, gym.spaces.MultiDiscrete)
+    assert ds.spec.action_space == built.spec.action_space
+    n_act = ds.spec.action_space.nvec[0]
+    assert eps.n_actions == n_act
+    env = ds.recover_environment()
+    assert env.action_space == ds.spec.action_space
+    env.reset(seed=0)
+    _, r, *_ = env.step(env.action_space.sample())
+    assert np.isfinite(r)
+    ep = next(iter(ds.iterate_episodes()))
+    assert ep.actions.dtype == np.int64 and ds.spec.action_space.contains(ep.actions[0])
+
+
+def test_load_episodes_reads_old_box_datasets(tmp_path, monkeypatch):
+    """Datasets built before MultiDiscrete store an int Box action space: n_actions = high + 1."""
+    from mfdiff_envs.joint import JointEnv
+    from mfdiff_envs.offline import build_dataset, load_episodes
+
+    init = JointEnv.__init__
+
+    def old_init(self, core, render_mode=None):
+        init(self, core, render_mode)
+        self.action_space = gym.spaces.Box(0, core.n_actions - 1, (core.n_agents,), np.int64)
+
+    monkeypatch.setattr(JointEnv, "__init__", old_init)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_dataset(
+            "squeeze",
+            n_agents=9,
+            tier="random",
+            episodes=1,
+            env_kwargs={"max_cycles": 3},
+            progress=False,
+        )
+        eps = load_episodes(ds.spec.dataset_id)
+    assert isinstance(ds.spec.action_space, gym.spaces.Box) and eps.n_actions == 10

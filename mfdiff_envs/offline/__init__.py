@@ -4,13 +4,16 @@
   ``mfdiff/<family>-n<N>/<tier>-v0`` atomically (:func:`build_dataset`, :func:`build_recipe`).
 * :mod:`.catalogue` — the recipes in ``datasets/*.toml`` (:func:`load_catalogue`, :func:`select`).
 * :mod:`.windows` — :func:`load_episodes` and :class:`WindowSampler` (windows of K particles).
-* :mod:`.cli` — ``mfdiff data build`` / ``mfdiff data list``.
+* :mod:`.integrity` — content hashes written at build and checked at load
+  (:func:`verify_dataset`, :func:`quick_check`).
+* :mod:`.cli` — ``mfdiff data build`` / ``list`` / ``verify``.
 
 No torch here (the tensor adapter is :mod:`mfdiff_agents.data`).
 """
 
 from mfdiff_envs.offline.build import DatasetExistsError, build_dataset, build_recipe
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, load_catalogue, select
+from mfdiff_envs.offline.integrity import quick_check, verify_dataset
 from mfdiff_envs.offline.windows import (
     DatasetError,
     Episode,
@@ -34,5 +37,7 @@ __all__ = [
     "dataset_id",
     "load_catalogue",
     "load_episodes",
+    "quick_check",
     "select",
+    "verify_dataset",
 ]

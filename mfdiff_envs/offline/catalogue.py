@@ -202,7 +202,10 @@ def select(
                 f"unknown family {target!r}; catalogue families: {families} (or 'all', or an id)"
             )
     if n_agents is not None:
+        sizes = sorted({r.n_agents for r in chosen})
         chosen = [r for r in chosen if r.n_agents == n_agents]
+        if not chosen:
+            raise KeyError(f"no catalogue entry for {target!r} with N = {n_agents} (N: {sizes})")
     if tier is not None:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")

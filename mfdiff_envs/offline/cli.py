@@ -1,8 +1,17 @@
-"""``mfdiff data build`` / ``mfdiff data list``, wired into :mod:`mfdiff.cli` by :func:`add_parser`.
+"""The ``mfdiff data`` commands: ``build``, ``list``, ``verify`` (:func:`add_parser` wires them in).
 
-mfdiff data list [--catalogue DIR]
-mfdiff data build <id|family|all> [--n-agents N] [--tier T] [--episodes E] [--force]
-                  [--catalogue DIR] [--no-progress]
+mfdiff data list   [--catalogue DIR]
+mfdiff data build  <id|family|all> [--n-agents N] [--tier T] [--episodes E] [--workers K]
+                   [--force] [--catalogue DIR] [--no-progress]
+mfdiff data verify <id ...|all>
+
+Exit codes: 0 done (``build`` of an already built, intact dataset says so and exits 0, so
+``mfdiff data build X && mfdiff train --dataset X`` works); 1 a dataset is damaged or a build
+failed; 2 a user error (unknown id, family, tier or N, bad counts, catalogue not found, bad
+arguments), reported as one line on stderr without a traceback.
+
+Every ``mfdiff data`` command first removes the staging folders of killed builds
+(``<root>/.mfdiff-staging/<pid>-...`` whose process is gone).
 """
 
 from __future__ import annotations
@@ -10,58 +19,161 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from typing import Any
+import warnings
+from typing import Any, NoReturn
+
+
+class UsageError(Exception):
+    """A user error of ``mfdiff data``: printed as one line, exit code 2."""
+
+
+def _catalogue_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a catalogue function, turning its user-facing errors into :class:`UsageError`."""
+    try:
+        return fn(*args, **kwargs)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        raise UsageError(e.args[0] if e.args else str(e)) from e
+
+
+def _clean_staging() -> None:
+    from minari.storage import get_dataset_path
+
+    from mfdiff_envs.offline.build import STAGING_DIR, clean_stale_staging
+
+    removed = clean_stale_staging()
+    if removed:
+        root = get_dataset_path() / STAGING_DIR
+        print(
+            f"removed {len(removed)} staging folder(s) of killed builds in {root}",
+            file=sys.stderr,
+        )
+
+
+def _local_ids() -> list[str]:
+    """Ids of the mfdiff datasets under the Minari root (a ``data`` folder; damaged or not)."""
+    from minari.storage import get_dataset_path
+
+    root = get_dataset_path()
+    return sorted(p.parent.relative_to(root).as_posix() for p in root.glob("mfdiff/*/*/data"))
+
+
+def _status(ds_id: str) -> str:
+    """``yes (12.3 MB)`` / ``DAMAGED: why (12.3 MB)`` from the cheap check and the disk size."""
+    from mfdiff_envs.offline.integrity import disk_size_mb, quick_check
+
+    problem = quick_check(ds_id)
+    size = f"{disk_size_mb(ds_id):.1f} MB"
+    return f"yes ({size})" if problem is None else f"DAMAGED: {problem} ({size})"
 
 
 def _list(args: argparse.Namespace) -> int:
-    import minari
+    import json
 
     from mfdiff_envs.offline.catalogue import load_catalogue
+    from mfdiff_envs.offline.integrity import dataset_dir
 
-    recipes = load_catalogue(args.catalogue)
-    local = minari.list_local_datasets(prefix="mfdiff") if _has_mfdiff_root() else {}
-    print("| dataset | env | N | tier | episodes | expected MB | built |")
+    recipes = _catalogue_call(load_catalogue, args.catalogue)
+    local = _local_ids()
+    status = {ds_id: _status(ds_id) for ds_id in local}
+    print("| dataset | env | N | tier | episodes | expected MB | built (size on disk) |")
     print("|---|---|---|---|---|---|---|")
     for r in recipes:
-        meta = local.get(r.dataset_id)
-        built = f"yes ({meta.get('dataset_size', '?')} MB)" if meta else "no"
         print(
             f"| {r.dataset_id} | {r.env_id} | {r.n_agents} | {r.tier} | {r.episodes} "
-            f"| {r.expected_size_mb} | {built} |"
+            f"| {r.expected_size_mb} | {status.get(r.dataset_id, 'no')} |"
         )
     known = {r.dataset_id for r in recipes}
-    for ds_id, meta in local.items():
+    for ds_id in local:
         print()
         extra = "" if ds_id in known else " (not in the catalogue)"
         print(f"### {ds_id}{extra}")
-        print(meta.get("description", "(no description)"))
+        if status[ds_id].startswith("DAMAGED"):
+            print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details, --force rebuilds")
+        try:
+            meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())
+            print(meta.get("description", "(no description)"))
+        except (OSError, ValueError):
+            print("(metadata.json unreadable)")
     return 0
 
 
-def _has_mfdiff_root() -> bool:
-    from minari.storage import get_dataset_path
+def _verify(args: argparse.Namespace) -> int:
+    from mfdiff_envs.offline.catalogue import parse_id
+    from mfdiff_envs.offline.integrity import disk_size_mb, verify_dataset
 
-    return get_dataset_path("mfdiff").is_dir()
+    local = _local_ids()
+    if args.ids == ["all"]:
+        ids = local
+        if not ids:
+            raise UsageError("no mfdiff dataset is built (MINARI_DATASETS_PATH)")
+    else:
+        ids = args.ids
+        for ds_id in ids:
+            _catalogue_call(parse_id, ds_id)
+            if ds_id not in local:
+                raise UsageError(f"dataset {ds_id} is not built; `mfdiff data build {ds_id}`")
+    damaged = 0
+    for ds_id in ids:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the problems are the report itself
+            problem = verify_dataset(ds_id)
+        if problem is None:
+            print(f"ok: {ds_id} ({disk_size_mb(ds_id):.1f} MB, every episode hash matches)")
+        else:
+            print(f"mfdiff data verify: {ds_id} is damaged: {problem}", file=sys.stderr)
+            damaged += 1
+    return 1 if damaged else 0
+
+
+def _existing(r: Any) -> tuple[bool, str]:
+    """(usable, message) for an already built recipe: intact and built as asked, or why not."""
+    from mfdiff_envs.offline.integrity import dataset_dir, disk_size_mb, quick_check
+
+    problem = quick_check(r.dataset_id)
+    if problem is not None:
+        return False, f"{r.dataset_id} exists but is damaged ({problem}); --force rebuilds it"
+    import json
+
+    meta = json.loads((dataset_dir(r.dataset_id) / "data" / "metadata.json").read_text())
+    mf = meta.get("mfdiff", {})
+    asked = {"episodes": r.episodes, "seed": r.seed}
+    differ = {k: (mf.get(k), v) for k, v in asked.items() if mf.get(k) != v}
+    if differ:
+        what = ", ".join(f"{k} {have} (asked {want})" for k, (have, want) in differ.items())
+        return False, f"{r.dataset_id} is already built with {what}; --force rebuilds it"
+    return True, (
+        f"{r.dataset_id} is already built ({mf.get('episodes')} episodes, "
+        f"{disk_size_mb(r.dataset_id):.1f} MB at {dataset_dir(r.dataset_id)}); --force rebuilds it"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
-    from mfdiff_envs.offline.build import DatasetExistsError, build_recipe
+    from mfdiff_envs.offline.build import DatasetExistsError, build_recipe, dataset_exists
     from mfdiff_envs.offline.catalogue import select
 
-    try:
-        recipes = select(args.target, n_agents=args.n_agents, tier=args.tier, path=args.catalogue)
-    except (KeyError, ValueError) as e:
-        print(f"mfdiff data build: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
+    if args.episodes is not None and args.episodes < 1:
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    recipes = _catalogue_call(
+        select, args.target, n_agents=args.n_agents, tier=args.tier, path=args.catalogue
+    )
     failed = 0
     for r in recipes:
         if args.episodes is not None:
             r = dataclasses.replace(r, episodes=args.episodes)
+        if dataset_exists(r.dataset_id) and not args.force:
+            usable, message = _existing(r)
+            print(message, file=sys.stdout if usable else sys.stderr, flush=True)
+            failed += not usable
+            continue
         print(f"building {r.dataset_id} ({r.episodes} episodes)", flush=True)
         try:
-            ds = build_recipe(r, overwrite=args.force, progress=not args.no_progress)
-        except DatasetExistsError as e:
-            print(f"skip: {e}", file=sys.stderr)
+            ds = build_recipe(
+                r, overwrite=args.force, progress=not args.no_progress, workers=args.workers
+            )
+        except DatasetExistsError as e:  # built by a concurrent command meanwhile
+            print(f"mfdiff data build: {e}", file=sys.stderr)
             failed += 1
             continue
         meta: dict[str, Any] = ds.storage.metadata["mfdiff"]
@@ -75,18 +187,48 @@ def _build(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse prints its usage block before an error; keep the error to one line."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser
+
+
+def _command(fn: Any) -> Any:
+    """Wrap a subcommand: clean stale staging first, report a :class:`UsageError` in one line."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            _clean_staging()
+            return fn(args)
+        except UsageError as e:
+            print(f"mfdiff data {args.data_command}: error: {e}", file=sys.stderr)
+            return 2
+
+    run.__doc__ = fn.__doc__
+    return run
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``data`` (with ``build`` and ``list``) on an argparse subparsers object."""
-    data = subparsers.add_parser("data", help="offline datasets (Minari): build and list")
-    data_sub = data.add_subparsers(dest="data_command", required=True)
-
-    lst = data_sub.add_parser("list", help="catalogue entries, built or not, with data cards")
-    lst.add_argument(
-        "--catalogue", default=None, help="catalogue directory (default: repo datasets/)"
+    """Register ``data`` (``build``, ``list``, ``verify``) on an argparse subparsers object."""
+    data = _one_line_errors(
+        subparsers.add_parser("data", help="offline datasets (Minari): build, list, verify")
     )
-    lst.set_defaults(func=_list)
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    catalogue_help = "catalogue directory (default: repo datasets/, or $MFDIFF_CATALOGUE)"
 
-    b = data_sub.add_parser("build", help="build catalogue datasets")
+    lst = _one_line_errors(
+        data_sub.add_parser(
+            "list", help="catalogue entries, built or not (size on disk, damage), data cards"
+        )
+    )
+    lst.add_argument("--catalogue", default=None, help=catalogue_help)
+    lst.set_defaults(func=_command(_list))
+
+    b = _one_line_errors(data_sub.add_parser("build", help="build catalogue datasets"))
     b.add_argument(
         "target", help="a dataset id (mfdiff/squeeze-n1000/expert-v0), a family, or 'all'"
     )
@@ -95,12 +237,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     b.add_argument(
         "--episodes", type=int, default=None, help="override the catalogue's episode count"
     )
-    b.add_argument("--force", action="store_true", help="overwrite datasets that already exist")
     b.add_argument(
-        "--catalogue", default=None, help="catalogue directory (default: repo datasets/)"
+        "--workers",
+        type=int,
+        default=1,
+        help="processes rolling out episodes (same dataset for any count; default 1)",
     )
+    b.add_argument("--force", action="store_true", help="rebuild datasets that already exist")
+    b.add_argument("--catalogue", default=None, help=catalogue_help)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
-    b.set_defaults(func=_build)
+    b.set_defaults(func=_command(_build))
+
+    v = _one_line_errors(
+        data_sub.add_parser(
+            "verify",
+            help="check built datasets against their recorded sha256 (exit 1 if damaged)",
+        )
+    )
+    v.add_argument("ids", nargs="+", help="dataset ids, or 'all' (every built mfdiff dataset)")
+    v.set_defaults(func=_command(_verify))
     return data
 
 

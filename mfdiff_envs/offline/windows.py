@@ -35,13 +35,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_envs.core import mean_field_dim, mean_field_summary
+from mfdiff_envs.offline.integrity import DatasetError, check_loaded_episode, nonfinite_rows
 
 if TYPE_CHECKING:
     import minari
-
-
-class DatasetError(RuntimeError):
-    """A dataset is missing, corrupt or not in the mfdiff layout; the message names its id."""
 
 
 @dataclass
@@ -118,15 +115,33 @@ def _open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
 def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
     """Read every episode of an mfdiff dataset (an id or a loaded ``MinariDataset``) as arrays.
 
+    Every episode is checked as it is read (:mod:`mfdiff_envs.offline.integrity`): its sha256
+    against the digest recorded at build (one pass over arrays already in memory), and its
+    observations and rewards for NaN/inf. A dataset built before digests were recorded loads
+    with a warning.
+
     Raises:
-        DatasetError: the dataset is missing, its hdf5 file is missing/corrupt, or its episodes
-            lack the mfdiff infos (``rewards``, ``alive``); the message names the dataset id.
+        DatasetError: the dataset is missing, its hdf5 file is missing/corrupt/altered, an
+            episode does not match its recorded hash or holds NaN/inf, or its episodes lack the
+            mfdiff infos (``rewards``, ``alive``); the message names the dataset id (and episode).
     """
     ds, ds_id = _open_dataset(dataset)
     episodes: list[Episode] = []
     try:
         meta = ds.storage.metadata
         n_eps = int(meta["total_episodes"])
+        integrity = meta.get("mfdiff", {}).get("integrity")
+        recorded = integrity["episodes"] if integrity else None
+        if recorded is None:
+            warnings.warn(
+                f"dataset {ds_id} has no recorded content hash (built by an older mfdiff): "
+                f"loaded unverified; `mfdiff data build {ds_id} --force` rebuilds it",
+                stacklevel=2,
+            )
+        elif len(recorded) != n_eps:
+            raise DatasetError(
+                f"dataset {ds_id}: metadata lists {n_eps} episodes but {len(recorded)} hashes"
+            )
         for ep in ds.storage.get_episodes(range(n_eps)):
             infos = ep["infos"] or {}
             if "rewards" not in infos or "alive" not in infos:
@@ -134,6 +149,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
                     f"dataset {ds_id}: episode {ep['id']} has no infos['rewards']/infos['alive'] "
                     "(not an mfdiff multi-agent dataset)"
                 )
+            check_loaded_episode(ds_id, int(ep["id"]), ep, recorded)
             episodes.append(Episode.from_arrays({**ep, "infos": infos}))
     except DatasetError:
         raise
@@ -281,6 +297,15 @@ class WindowSampler:
                     f"{name}: episode {i} has obs shape {ep.observations.shape}, "
                     f"expected (T+1, {N}, {d})"
                 )
+            where = nonfinite_rows(
+                {
+                    "observations": ep.observations,
+                    "rewards": ep.rewards,
+                    "infos": {"rewards": ep.agent_rewards},
+                }
+            )
+            if where is not None:  # a NaN would spread silently through mean fields and returns
+                raise ValueError(f"{name}: episode {i} has NaN/inf values in {where}")
             sl = slice(o, o + T + 1)
             self._obs[:, sl] = ep.observations.transpose(1, 0, 2)
             self._aux[:, o : o + T, 0] = ep.actions.T

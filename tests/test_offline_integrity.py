@@ -1,0 +1,189 @@
+"""Dataset metadata, content hashes, damage detection, non-finite values and sharded builds.
+
+Every test points MINARI_DATASETS_PATH at a tmp dir and builds tiny datasets (N <= 48, <= 8 steps).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import h5py
+import minari
+import numpy as np
+import pytest
+
+from mfdiff_envs.offline import (
+    DatasetError,
+    Episodes,
+    WindowSampler,
+    build_dataset,
+    load_episodes,
+    quick_check,
+    verify_dataset,
+)
+from mfdiff_envs.offline.build import REF_EPISODES, STAGING_DIR
+from mfdiff_envs.offline.integrity import disk_size_mb, episode_digest
+from mfdiff_envs.policies import make_behaviour_policy
+
+DS = "mfdiff/squeeze-n36/mixed-v0"
+SMALL = {"n_agents": 36, "tier": "mixed", "episodes": 4, "env_kwargs": {"max_cycles": 8}}
+
+
+@pytest.fixture(autouse=True)
+def minari_root(tmp_path, monkeypatch):
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    return root
+
+
+def _build(**kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_dataset("squeeze", **{**SMALL, "progress": False, **kw})
+
+
+def _h5(root: Path, ds_id: str = DS) -> Path:
+    return root / ds_id / "data" / "main_data.hdf5"
+
+
+def _meta(root: Path, ds_id: str = DS) -> dict:
+    return json.loads((root / ds_id / "data" / "metadata.json").read_text())
+
+
+# ----------------------------------------------------------------------------- metadata
+def test_metadata_is_honest(minari_root):
+    ds = _build(ref_episodes=3)
+    meta = ds.storage.metadata
+    assert meta["requirements"] == ["mfdiff"]
+    assert meta["num_episodes_average_score"] == 3  # the rollouts behind ref_min/max_score
+    assert meta["author_email"] and meta["author"] and meta["code_permalink"]
+    # dataset_size = what is on disk after the merge/repack, not Minari's pre-repack value
+    on_disk = disk_size_mb(DS)
+    assert abs(meta["dataset_size"] - on_disk) <= 0.051, (meta["dataset_size"], on_disk)
+    assert meta["mfdiff"]["size_mb"] == meta["dataset_size"]
+    integ = meta["mfdiff"]["integrity"]
+    assert integ["algorithm"] == "sha256" and len(integ["episodes"]) == 4
+    assert integ["hdf5_bytes"] == _h5(minari_root).stat().st_size
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # mfdiff is installed: no "requirement not met" warning
+        env = ds.recover_environment()
+    assert env.spec.kwargs["n_agents"] == 36
+    # the digests are those of the arrays a reader gets
+    stored = list(ds.storage.get_episodes(range(4)))
+    assert [episode_digest(ep) for ep in stored] == integ["episodes"]
+
+
+def test_default_reference_episodes_recorded():
+    ds = _build(tier="random", episodes=1, ref_scores=None)
+    assert ds.storage.metadata["num_episodes_average_score"] == REF_EPISODES == 5
+
+
+# ----------------------------------------------------------------------------- damage
+def _chunk_offset(h5: Path, key: str) -> tuple[int, int]:
+    with h5py.File(h5, "r") as f:
+        d = f[key]
+        info = d.id.get_chunk_info(0)
+        return int(info.byte_offset), int(info.size)
+
+
+def test_overwritten_chunk_fails_load_with_episode_named(minari_root):
+    _build()
+    h5 = _h5(minari_root)
+    off, size = _chunk_offset(h5, "episode_2/observations")
+    assert size > 4096 + 64  # one chunk per episode array: 9 x 36 x 11 float32
+    with open(h5, "r+b") as f:  # 4 KB of the chunk's payload, same file size
+        f.seek(off + 64)
+        old = f.read(4096)
+        f.seek(off + 64)
+        f.write(bytes(b ^ 0x5A for b in old))
+    assert quick_check(DS) is None  # the cheap check cannot see in-place damage ...
+    with pytest.raises(DatasetError, match=rf"{DS}: episode 2 does not match the sha256"):
+        load_episodes(DS)
+    with pytest.raises(DatasetError, match=rf"{DS}: episode 2 does not match"):
+        WindowSampler(DS, horizon=2, n_particles=4)
+    assert "episode 2 does not match" in verify_dataset(DS)  # ... the full one does
+
+
+def test_truncated_file_is_damaged(minari_root):
+    _build()
+    h5 = _h5(minari_root)
+    h5.write_bytes(h5.read_bytes()[: h5.stat().st_size // 2])
+    problem = quick_check(DS)
+    assert problem is not None and "truncated" in problem
+    assert verify_dataset(DS) == problem
+    with pytest.raises(DatasetError, match=DS):
+        load_episodes(DS)
+
+
+def test_nonfinite_rejected_at_load_naming_episode_and_rows(minari_root):
+    _build()
+    h5 = _h5(minari_root)
+    with h5py.File(h5, "r+") as f:
+        obs = f["episode_1/observations"]
+        obs[3, 5, 0] = np.nan
+        obs[6, 0, 2] = np.inf
+    meta = _meta(minari_root)
+    # a dataset whose hashes were recorded over NaN content (e.g. written by another tool)
+    meta["mfdiff"]["integrity"]["episodes"][1] = episode_digest(
+        next(iter(minari.load_dataset(DS).storage.get_episodes([1])))
+    )
+    (minari_root / DS / "data" / "metadata.json").write_text(json.dumps(meta))
+    msg = rf"{DS}: episode 1 has NaN/inf values in observations rows \[3, 6\]"
+    with pytest.raises(DatasetError, match=msg):
+        load_episodes(DS)
+
+
+def test_nonfinite_rejected_in_windows(tiny_squeeze_episodes):
+    eps = [type(e)(**vars(e)) for e in tiny_squeeze_episodes]
+    eps[2].agent_rewards = eps[2].agent_rewards.copy()
+    eps[2].agent_rewards[4, 7] = np.nan
+    msg = r"episode 2 has NaN/inf values in infos/rewards rows \[4\]"
+    with pytest.raises(ValueError, match=msg):
+        WindowSampler(Episodes(eps), horizon=2, n_particles=4)
+
+
+def test_unhashed_dataset_loads_with_warning(minari_root):
+    _build()
+    meta = _meta(minari_root)
+    del meta["mfdiff"]["integrity"]
+    (minari_root / DS / "data" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="no recorded content hash"):
+        assert len(load_episodes(DS)) == 4
+    assert "no content hash" in verify_dataset(DS)
+
+
+# ----------------------------------------------------------------------------- sharded builds
+def test_workers_build_is_identical(minari_root, monkeypatch):
+    one = _build(episodes=5, seed=3, workers=1)
+    files = {1: _h5(minari_root).read_bytes()}
+    metas = {1: _meta(minari_root)}
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(minari_root.parent / "minari2"))
+    two = _build(episodes=5, seed=3, workers=2)  # shards of 3 + 2 episodes, mixed tier
+    files[2] = _h5(minari_root.parent / "minari2").read_bytes()
+    metas[2] = _meta(minari_root.parent / "minari2")
+    for m in metas.values():
+        del m["mfdiff"]["build_seconds"]
+    assert metas[1] == metas[2]
+    assert files[1] == files[2]  # same arrays, attributes and layout, byte for byte
+    a, b = load_episodes(one), load_episodes(two)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.observations, y.observations)
+    assert [ep["seed"] for ep in two.storage.get_episode_metadata(range(5))] == [
+        ep["seed"] for ep in one.storage.get_episode_metadata(range(5))
+    ]
+    assert not any((minari_root.parent / "minari2" / STAGING_DIR).iterdir())
+
+
+def test_failed_worker_is_reported_and_nothing_published(minari_root):
+    def factory(core, skill, seed):
+        if skill > 0.9:  # the last episode of the mixed tier, in the second worker
+            raise RuntimeError("policy exploded")
+        return make_behaviour_policy(core, skill, seed)
+
+    msg = r"worker for episodes 2..3 failed(.|\n)*policy exploded"
+    with pytest.raises(RuntimeError, match=msg):
+        _build(workers=2, policy_factory=factory, ref_scores=(0.0, 1.0))
+    assert not (minari_root / DS).exists()
+    assert not any((minari_root / STAGING_DIR).iterdir())

@@ -11,17 +11,32 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
+import os
 import pickle
+import types
 import warnings
 
 import cloudpickle
 import gymnasium as gym
 import numpy as np
 import pytest
+from pettingzoo.test import (
+    api_test,
+    max_cycles_test,
+    parallel_api_test,
+    parallel_seed_test,
+    performance_benchmark,
+    render_test,
+    seed_test,
+    state_test,
+)
 
 from mfdiff_envs import battle_v0, ising_v0, squeeze_v0
 from mfdiff_envs.battle import BattleCore
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render_mode="human" without a display
 
 HAS_MAGENT = importlib.util.find_spec("magent2") is not None
 needs_magent = pytest.mark.skipif(
@@ -217,3 +232,89 @@ def test_load_episodes_reads_old_box_datasets(tmp_path, monkeypatch):
         )
         eps = load_episodes(ds.spec.dataset_id)
     assert isinstance(ds.spec.action_space, gym.spaces.Box) and eps.n_actions == 10
+
+
+# ------------------------------------------------------------------ pettingzoo.test, all of it
+def _magent():
+    from mfdiff_envs import magent_battle_v0
+
+    return magent_battle_v0
+
+
+SUITE = [
+    pytest.param(lambda: squeeze_v0, {"n_agents": 10}, id="squeeze"),
+    pytest.param(lambda: ising_v0, {"n_agents": 16}, id="ising"),
+    pytest.param(lambda: battle_v0, {"n_agents": 10, "opponent": None}, id="battle-2team"),
+    pytest.param(lambda: battle_v0, {"n_agents": 10, "opponent": "expert"}, id="battle-vs-expert"),
+    pytest.param(
+        _magent, {"n_agents": 10, "opponent": None}, id="magent-2team", marks=needs_magent
+    ),
+    pytest.param(
+        _magent, {"n_agents": 10, "opponent": "expert"}, id="magent-vs-expert", marks=needs_magent
+    ),
+]
+
+
+def _small(mod, kw) -> types.SimpleNamespace:
+    """The shim's constructors bound to small-N kwargs (what max_cycles_test calls)."""
+    return types.SimpleNamespace(
+        env=functools.partial(mod.env, **kw), parallel_env=functools.partial(mod.parallel_env, **kw)
+    )
+
+
+@pytest.mark.parametrize(("get", "kw"), SUITE)
+def test_pettingzoo_suite(get, kw):
+    small = _small(get(), kw)
+    api_test(small.env(), num_cycles=30)
+    parallel_api_test(small.parallel_env(), num_cycles=30)
+    seed_test(small.env, num_cycles=30)
+    parallel_seed_test(small.parallel_env, num_cycles=30)
+    max_cycles_test(small)
+    render_test(small.env)
+    state_test(small.env(), small.parallel_env())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("get", "kw"), SUITE)
+def test_pettingzoo_performance_benchmark(get, kw):
+    performance_benchmark(_small(get(), kw).env())
+
+
+@pytest.mark.parametrize(("get", "kw"), SUITE)
+def test_state_on_every_view(get, kw):
+    """state() / state_space on the parallel, AEC (parallel_to_aec forwards them) and joint view;
+    the state changes as the episode runs and is a copy (not the core's live arrays)."""
+    mod = get()
+    par, aec, joint = mod.parallel_env(**kw), mod.env(**kw), mod.joint_env(**kw)
+    assert par.state_space == aec.state_space
+    par.reset(seed=0)
+    aec.reset(seed=0)
+    joint.reset(seed=0)
+    s0 = par.state()
+    assert par.state_space.contains(s0) and s0.shape == (par.core.state_dim,)
+    np.testing.assert_array_equal(s0, aec.state())
+    np.testing.assert_array_equal(s0, joint.state())
+    par.step(dict.fromkeys(par.agents, 1))
+    s1 = par.state()
+    assert par.state_space.contains(s1) and s1[-1] > s0[-1] and not np.shares_memory(s0, s1)
+
+
+@pytest.mark.parametrize(("get", "kw"), SUITE)
+def test_render_human_opens_a_window(get, kw):
+    import pygame
+
+    mod = get()
+    for env in (
+        mod.parallel_env(render_mode="human", **kw),
+        mod.joint_env(render_mode="human", **kw),
+    ):
+        env.reset(seed=0)
+        assert env.render() is None
+        assert pygame.display.get_surface().get_size()[0] > 8
+        # a copy does not take the window (pygame surfaces do not pickle); it opens its own
+        window = copy.deepcopy(env._window)
+        assert window._screen is None and env._window._screen is not None
+        window.show(env.core.render_rgb())
+        env.close()
+        assert env._window._screen is None
+        window.close()

@@ -1,0 +1,140 @@
+"""``mfdiff data`` as users run it (subprocesses): exit codes, one-line errors, idempotent
+builds, damage reporting by ``list`` / ``verify``, and stale staging cleanup by every command.
+
+Every test points MINARI_DATASETS_PATH at a tmp dir; builds use a tiny tmp catalogue (N = 16,
+4 steps) so a build costs little more than the interpreter start.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mfdiff_envs.offline.build import STAGING_DIR
+
+DS = "mfdiff/squeeze-n16/random-v0"
+TINY = """family = "squeeze"
+env_id = "mfdiff/GaussianSqueeze-v0"
+tiers = ["random"]
+[env_kwargs]
+max_cycles = 4
+[[sizes]]
+n_agents = 16
+episodes = 2
+expected_size_mb = 0.01
+"""
+
+
+@pytest.fixture()
+def root(tmp_path) -> Path:
+    return tmp_path / "minari"
+
+
+@pytest.fixture()
+def cat(tmp_path) -> str:
+    d = tmp_path / "catalogue"
+    d.mkdir()
+    (d / "squeeze.toml").write_text(TINY)
+    return str(d)
+
+
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(root), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mfdiff.cli", "data", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _h5(root: Path) -> Path:
+    return root / DS / "data" / "main_data.hdf5"
+
+
+USER_ERRORS = {
+    "unknown family": (["build", "nofamily"], "unknown family 'nofamily'"),
+    "unknown id": (["build", "mfdiff/squeeze-n37/expert-v0"], "not in the catalogue"),
+    "N not in catalogue": (["build", "squeeze", "--n-agents", "7"], "N = 7 (N: [100, 1000"),
+    "N not an int": (["build", "squeeze", "--n-agents", "ten"], "invalid int value: 'ten'"),
+    "bad tier": (["build", "squeeze", "--tier", "best"], "unknown tier 'best'"),
+    "zero episodes": (["build", "squeeze", "--episodes", "0"], "--episodes must be >= 1"),
+    "zero workers": (["build", "squeeze", "--workers", "0"], "--workers must be >= 1"),
+    "no target": (["build"], "required: target"),
+    "no catalogue": (["list", "--catalogue", "/nonexistent/dir"], "/nonexistent/dir not found"),
+    "verify bad id": (["verify", "squeeze-n100"], "not an mfdiff dataset id"),
+    "verify unbuilt": (["verify", DS], "is not built"),
+    "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
+}
+
+
+@pytest.mark.parametrize("case", list(USER_ERRORS), ids=list(USER_ERRORS))
+def test_user_errors_are_one_line_exit_2(root, case):
+    args, message = USER_ERRORS[case]
+    r = _cli(root, *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and lines[0].startswith("mfdiff data")
+
+
+def test_build_is_idempotent_then_force(root, cat):
+    BUILD = ["build", DS, "--no-progress", "--catalogue", cat]
+    r = _cli(root, *BUILD)
+    assert r.returncode == 0 and f"building {DS}" in r.stdout, r.stderr
+    r = _cli(root, *BUILD)  # `build && train` scripts: a built dataset is success
+    assert r.returncode == 0 and "already built" in r.stdout and "building" not in r.stdout
+    r = _cli(root, *BUILD, "--episodes", "3")  # not what is on disk
+    assert r.returncode == 1 and "already built with episodes 2 (asked 3)" in r.stderr
+    r = _cli(root, *BUILD, "--episodes", "3", "--force", "--workers", "2")
+    assert r.returncode == 0 and "3 episodes" in r.stdout, r.stderr
+
+
+def test_list_and_verify_report_damage(root, cat):
+    BUILD = ["build", DS, "--no-progress", "--catalogue", cat]
+    assert _cli(root, *BUILD).returncode == 0
+    r = _cli(root, "verify", DS)
+    assert r.returncode == 0 and r.stdout.startswith(f"ok: {DS}"), r.stderr
+    r = _cli(root, "list", "--catalogue", cat)
+    assert r.returncode == 0 and f"| {DS} |" in r.stdout
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"| {DS} |"))
+    assert "| yes (" in row and " MB) |" in row
+
+    h5 = _h5(root)
+    h5.write_bytes(h5.read_bytes()[: h5.stat().st_size - 5000])  # truncated
+    r = _cli(root, "list", "--catalogue", cat)
+    assert r.returncode == 0
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"| {DS} |"))
+    assert "DAMAGED" in row and "truncated" in row, row
+    r = _cli(root, "verify", DS)
+    assert r.returncode == 1 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and f"{DS} is damaged" in r.stderr
+    r = _cli(root, *BUILD)  # an idempotent build does not accept a damaged dataset
+    assert r.returncode == 1 and "damaged" in r.stderr and "--force" in r.stderr
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["verify", "all"], ["build", "nofamily"]], ids=["list", "verify", "build"]
+)
+def test_any_data_command_removes_stale_staging(root, args):
+    staging = root / STAGING_DIR
+    stale = staging / f"{_dead_pid()}-deadbeef" / "shard-0" / "mfdiff"
+    stale.mkdir(parents=True)
+    (stale / "main_data.hdf5").write_bytes(b"x" * 1000)
+    live = staging / f"{os.getpid()}-cafecafe"  # a build still running: kept
+    live.mkdir()
+    r = _cli(root, *args)
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in staging.iterdir()) == [live.name]
+    assert "removed 1 staging folder(s)" in r.stderr

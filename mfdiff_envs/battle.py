@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from mfdiff_envs.core import VectorCore, check_positive_int
+from mfdiff_envs.core import VectorCore, check_int_range, check_positive_int
 
 HP_MAX = 10.0
 DAMAGE = 2.0
@@ -45,6 +45,8 @@ ATTACK_OFFSETS = np.array(
     [[0, -1], [0, 1], [-1, 0], [1, 0], [-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.int64
 )
 OPPONENTS = ("random", "medium", "expert")
+#: Largest map side: the id grids hold map_size^2 int64 (10 000^2 = 0.8 GB).
+MAX_MAP_SIZE = 10_000
 
 OBS_NAMES = (
     "hp",
@@ -98,7 +100,8 @@ class BattleCore(VectorCore):
             ``"medium"`` or ``"expert"``: blue is driven inside the core by the scripted behaviour
             policy of that tier (:mod:`mfdiff_envs.policies`) and the core's ``n_agents``,
             ``agent_names``, observations, actions, rewards and ``alive`` cover red only.
-        map_size: side of the square map; ``None`` keeps battle_v4's density (8 %).
+        map_size: side of the square map, at most 10 000; ``None`` keeps battle_v4's density
+            (8 %).
         max_cycles: steps per episode.
 
     Attributes:
@@ -130,7 +133,7 @@ class BattleCore(VectorCore):
         self.map_size = (
             default_map_size(n_total)
             if map_size is None
-            else check_positive_int("map_size", map_size)
+            else check_int_range("map_size", map_size, 1, MAX_MAP_SIZE)
         )
         self._slots = block_slots(self.n_team, self.map_size)  # validates the map size
         self.max_cycles = check_positive_int("max_cycles", max_cycles)

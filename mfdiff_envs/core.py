@@ -167,8 +167,19 @@ def check_render_mode(render_mode: str | None, allowed: list[str]) -> str | None
     return render_mode
 
 
-def check_float(name: str, value: Any, *, positive: bool = False) -> float:
-    """Validate a real-valued kwarg and return it as a plain float."""
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+) -> float:
+    """Validate a real-valued kwarg and return it as a plain float.
+
+    ``low``/``high`` (inclusive) are the range that keeps every output of the env finite;
+    the error names the kwarg and the range.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
     value = float(value)
@@ -176,7 +187,23 @@ def check_float(name: str, value: Any, *, positive: bool = False) -> float:
         raise ValueError(f"{name} must be finite, got {value}")
     if positive and value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(
+            f"{name} must lie in [{lo}, {hi}] (the range that keeps rewards and observations "
+            f"finite), got {value:g}"
+        )
     return value
+
+
+def check_int_range(name: str, value: Any, low: int, high: int) -> int:
+    """Validate an int kwarg in [low, high] (inclusive); the error names the kwarg and range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return int(value)
 
 
 def mean_field_summary(obs: NDArray[np.floating], alive: NDArray[np.bool_]) -> NDArray[np.float32]:
@@ -194,8 +221,10 @@ def mean_field_summary(obs: NDArray[np.floating], alive: NDArray[np.bool_]) -> N
     """
     w = alive.astype(np.float32)  # [..., N]
     n_alive = np.maximum(w.sum(-1, keepdims=True), 1.0)  # [..., 1]
-    mean = (obs * w[..., None]).sum(-2) / n_alive  # [..., d]
-    var = ((obs - mean[..., None, :]) ** 2 * w[..., None]).sum(-2) / n_alive
+    # where, not multiply: a dead agent's row may hold anything (NaN * 0 is NaN)
+    live = np.where(alive[..., None], obs, 0.0)
+    mean = live.sum(-2) / n_alive  # [..., d]
+    var = np.where(alive[..., None], (live - mean[..., None, :]) ** 2, 0.0).sum(-2) / n_alive
     frac = w.mean(-1, keepdims=True)
     return np.concatenate([mean, np.sqrt(var), frac], axis=-1).astype(np.float32)
 

@@ -18,16 +18,21 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
 
 from mfdiff_envs.core import VectorCore, check_float, check_positive_int
 
 #: Default temperature: p = 1 / (1 + exp(2 / 0.52)) = 0.021 flips per spin per step.
 DEFAULT_TEMPERATURE = 0.52
+#: Allowed temperature (the flip probability is 0 to double precision below ~1e-3, 1/2 above).
+TEMPERATURE_RANGE = (1e-6, 1e6)
+#: Allowed field and coupling: |reward| <= |h| + 2 |lambda| stays far inside float32.
+FIELD_RANGE = COUPLING_RANGE = (-1e6, 1e6)
 
 
 def flip_probability(temperature: float) -> float:
     """Thermal flip probability p = 1 / (1 + exp(2 / T)) per spin and step."""
-    return float(1.0 / (1.0 + np.exp(2.0 / temperature)))
+    return float(expit(-2.0 / temperature))  # expit: no overflow warning as T -> 0
 
 
 class IsingCore(VectorCore):
@@ -35,9 +40,9 @@ class IsingCore(VectorCore):
 
     Args:
         n_agents: N = L^2, a perfect square (e.g. 100, 1024, 10 000).
-        temperature: noise temperature T > 0 (default 0.52: flip probability 0.021).
-        field: external field h (reward h s_j).
-        coupling: neighbour coupling lambda.
+        temperature: noise temperature T in [1e-6, 1e6] (default 0.52: flip probability 0.021).
+        field: external field h (reward h s_j), in [-1e6, 1e6].
+        coupling: neighbour coupling lambda, in [-1e6, 1e6].
         max_cycles: steps per episode.
 
     Observation (4 floats): own spin, mean of the 4 neighbours' spins, global magnetisation
@@ -66,9 +71,12 @@ class IsingCore(VectorCore):
             )
         self.n_agents = n
         self.side = side
-        self.temperature = check_float("temperature", temperature, positive=True)
-        self.field = check_float("field", field)
-        self.coupling = check_float("coupling", coupling)
+        lo, hi = TEMPERATURE_RANGE
+        self.temperature = check_float("temperature", temperature, positive=True, low=lo, high=hi)
+        self.field = check_float("field", field, low=FIELD_RANGE[0], high=FIELD_RANGE[1])
+        self.coupling = check_float(
+            "coupling", coupling, low=COUPLING_RANGE[0], high=COUPLING_RANGE[1]
+        )
         self.max_cycles = check_positive_int("max_cycles", max_cycles)
         self.flip_prob = flip_probability(self.temperature)
         self.n_actions = 2

@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_envs.core import VectorCore, check_float, check_positive_int
+from mfdiff_envs.core import VectorCore, check_float, check_int_range, check_positive_int
+
+#: Allowed mu (per domain). mu >= 0 keeps the optimum G(x*) >= x* e^(-1/2) > 0 (the optimum gap
+#: divides by it); the bounds keep (x - mu)^2 / sigma^2 and mu^2 + 2 sigma^2 finite in float64.
+MU_RANGE = (0.0, 1e9)
+#: Allowed sigma (per domain): sigma^2 must not underflow to 0 (0/0 = NaN at x = mu).
+SIGMA_RANGE = (1e-6, 1e9)
+#: Allowed n_levels: the observation holds one histogram bin per level.
+N_LEVELS_RANGE = (2, 1000)
 
 
 def squeeze_reward(x: NDArray | float, mu: float, sigma: float) -> NDArray | float:
@@ -43,10 +51,12 @@ class GaussianSqueezeCore(VectorCore):
 
     Args:
         n_agents: N >= 1.
-        n_levels: A, levels per agent (default 10: {0..9}).
+        n_levels: A, levels per agent (default 10: {0..9}), in [2, 1000].
         mu, sigma: centre and width of G per domain; a float (same for every domain), a
             sequence of n_domains floats, or None for the N-scaled default (2 N_d, N_d),
             where the multi-domain default shifts the centre per domain (1 + d) N_d.
+            mu in [0, 1e9], sigma in [1e-6, 1e9] (:data:`MU_RANGE`, :data:`SIGMA_RANGE`):
+            the range where every reward and metric is finite.
         n_domains: agents are split into contiguous blocks with their own (mu, sigma).
         max_cycles: steps per episode (1 = one-shot game).
     """
@@ -64,9 +74,7 @@ class GaussianSqueezeCore(VectorCore):
         max_cycles: int = 25,
     ) -> None:
         self.n_agents = check_positive_int("n_agents", n_agents)
-        self.n_actions = check_positive_int("n_levels", n_levels)
-        if self.n_actions < 2:
-            raise ValueError(f"n_levels must be >= 2, got {n_levels}")
+        self.n_actions = check_int_range("n_levels", n_levels, *N_LEVELS_RANGE)
         self.n_domains = check_positive_int("n_domains", n_domains)
         if self.n_domains > self.n_agents:
             raise ValueError(f"n_domains ({n_domains}) must not exceed n_agents ({n_agents})")
@@ -76,8 +84,8 @@ class GaussianSqueezeCore(VectorCore):
         self.domain_size = np.bincount(self.domain, minlength=self.n_domains).astype(np.float64)
         d_idx = np.arange(self.n_domains)
         default_mu = (2.0 if self.n_domains == 1 else 1.0 + d_idx) * self.domain_size
-        self.mu = self._per_domain("mu", mu, default_mu)
-        self.sigma = self._per_domain("sigma", sigma, 1.0 * self.domain_size, positive=True)
+        self.mu = self._per_domain("mu", mu, default_mu, MU_RANGE)
+        self.sigma = self._per_domain("sigma", sigma, 1.0 * self.domain_size, SIGMA_RANGE)
         self._mu_arg, self._sigma_arg = mu, sigma
         self.agent_names = [f"agent_{i}" for i in range(self.n_agents)]
         extra = self.n_domains if self.n_domains > 1 else 0
@@ -95,18 +103,19 @@ class GaussianSqueezeCore(VectorCore):
         super().__init__()
 
     def _per_domain(
-        self, name: str, value: Any, default: NDArray, positive: bool = False
+        self, name: str, value: Any, default: NDArray, bounds: tuple[float, float]
     ) -> NDArray:
         if value is None:
             return default.astype(np.float64)
+        low, high = bounds
         if isinstance(value, (list, tuple, np.ndarray)):
-            vals = [check_float(name, v, positive=positive) for v in value]
+            vals = [check_float(name, v, low=low, high=high) for v in value]
             if len(vals) != self.n_domains:
                 raise ValueError(
                     f"{name} needs one value per domain ({self.n_domains}), got {len(vals)}"
                 )
             return np.asarray(vals, dtype=np.float64)
-        return np.full(self.n_domains, check_float(name, value, positive=positive))
+        return np.full(self.n_domains, check_float(name, value, low=low, high=high))
 
     # ---------------------------------------------------------------- analytic optimum
     @property

@@ -8,16 +8,21 @@ kwarg.
 
 from __future__ import annotations
 
+import functools
 import math
+import tracemalloc
 import warnings
 
 import numpy as np
+import pettingzoo
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from mfdiff_envs import squeeze_v0
 from mfdiff_envs.battle import BattleCore
 from mfdiff_envs.ising import IsingCore
+from mfdiff_envs.parallel import DEFAULT_MAX_MEMORY_GB, dict_view_bytes
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
 #: Reals from everywhere: normal, huge, tiny, subnormal, zero, negative, inf, nan.
@@ -132,3 +137,41 @@ def test_battle_accepted_kwargs_stay_finite(n, opponent, map_size, max_cycles, s
 def test_out_of_range_kwargs_name_the_kwarg_and_range(cls, kw, name):
     with pytest.raises(ValueError, match=rf"{name} must lie in \["):
         cls(**kw)
+
+
+# ------------------------------------------------------------------ memory guard of the dict view
+def test_dict_view_refuses_huge_n_with_a_clear_error():
+    with pytest.raises(MemoryError, match=r"N=100,000 needs ~0\.\d GB.*env\.unwrapped\.core"):
+        squeeze_v0.parallel_env(n_agents=100_000, max_memory_gb=0.05)
+    for make in (squeeze_v0.env, functools.partial(pettingzoo.make, "aec", "mfdiff/Ising-v0")):
+        with pytest.raises(MemoryError, match="max_memory_gb"):
+            make(n_agents=250_000, max_memory_gb=0.1)
+    with pytest.raises(ValueError, match="max_memory_gb"):
+        squeeze_v0.parallel_env(n_agents=10, max_memory_gb=-1)
+    assert dict_view_bytes(10**7, 11) > DEFAULT_MAX_MEMORY_GB * 1e9  # the default refuses 10^7
+    env = squeeze_v0.parallel_env(n_agents=100_000, max_memory_gb=1)  # a raised limit builds
+    assert len(env.reset(seed=0)[0]) == 100_000
+
+
+def test_core_and_joint_view_take_large_n():
+    """No guard on the array paths: N = 10^6 steps in the core and the joint view."""
+    env = squeeze_v0.joint_env(n_agents=10**6, max_cycles=2)
+    obs, _ = env.reset(seed=0)
+    obs, r, *_ = env.step(np.ones(10**6, dtype=np.int64))
+    assert obs.shape == (10**6, 11) and np.isfinite(r)
+
+
+@pytest.mark.parametrize("core", [GaussianSqueezeCore(20_000), BattleCore(20_000, opponent=None)])
+def test_dict_view_estimate_bounds_what_it_allocates(core):
+    env = squeeze_v0.SqueezeParallelEnv  # any family's view class wraps any core
+    tracemalloc.start()
+    try:
+        par = env(core)
+        par.reset(seed=0)
+        out = par.step(dict.fromkeys(par.agents, 0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(out[0]) == core.n_agents
+    assert 0.25 * dict_view_bytes(core.n_agents, core.obs_dim) < peak  # not a wild guess either
+    assert peak < dict_view_bytes(core.n_agents, core.obs_dim)

@@ -17,6 +17,7 @@ from mfdiff_agents.baselines.diffuser_base import TrajectoryDiffuser
 from mfdiff_agents.baselines.independent_diffuser import Config as IConfig
 from mfdiff_agents.baselines.independent_diffuser import IndependentDiffuserPolicy
 from mfdiff_agents.baselines.joint_diffuser import Config, JointDiffuserPolicy
+from mfdiff_agents.checkpoint import EnvFacts
 
 torch.set_num_threads(1)
 
@@ -39,13 +40,14 @@ def model(interaction, cfg):
 
 
 cfg = Config(device="cpu")
-joint = JointDiffuserPolicy(model("attention", cfg), cfg, horizon=8)
+ENV = EnvFacts(obs_dim=11, n_actions=10)
+joint = JointDiffuserPolicy(model("attention", cfg), cfg, env=ENV, device="cpu")
 for n in [int(a) for a in sys.argv[1].split(",")]:
     run("joint_diffuser", joint, n)
 joint.cfg = dataclasses.replace(cfg, max_agents=10**9)
 for n in [int(a) for a in sys.argv[2].split(",") if a]:
     run("joint_diffuser (guard off)", joint, n)
 icfg = IConfig(device="cpu")
-ind = IndependentDiffuserPolicy(model("none", icfg), icfg, horizon=8)
+ind = IndependentDiffuserPolicy(model("none", icfg), icfg, env=ENV, device="cpu")
 for n in (100, 1000, 10000):
-    run("independent_diffuser", ind, n)
+    run("indep_diffuser", ind, n)

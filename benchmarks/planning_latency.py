@@ -23,16 +23,17 @@ import time
 import numpy as np
 import torch
 
-from mfdiff_agents.diffuser.planner import Config, MFDiffuserModel, MFDiffuserPlanner, Stats
+from mfdiff_agents.checkpoint import EnvFacts
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
 
 def make_planner(cfg: Config, obs_dim: int, n_actions: int) -> MFDiffuserPlanner:
-    m = 2 * obs_dim + 1
-    stats = Stats([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * m, [1.0] * m, 0.0, 1.0)
+    env = EnvFacts(obs_dim=obs_dim, n_actions=n_actions)
     torch.manual_seed(0)
-    model = MFDiffuserModel(obs_dim=obs_dim, n_actions=n_actions, mf_dim=m, cfg=cfg, stats=stats)
-    return MFDiffuserPlanner(model, cfg, seed=0, device="cpu")
+    model = MFDiffuserPlanner.build_model(cfg, env)
+    return MFDiffuserPlanner(model, cfg, env=env, seed=0, device="cpu")
 
 
 class Case:

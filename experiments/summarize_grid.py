@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 
-from mfdiff_agents.evaluate import bootstrap_ci, read_jsonl
+from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl
 
 FAMILY_METRIC = {
     "squeeze": ("optimum_gap", "gap to optimum (%)", 100.0),

@@ -1,13 +1,22 @@
-"""The ``mfdiff`` command line.
+"""The ``mfdiff`` command line: ``env``, ``data``, ``train``, ``eval``, ``demo``.
 
-Subcommands are thin: each parses its arguments and calls a library function, so everything
-the CLI does is importable and testable. Heavy imports (torch) happen inside subcommands.
+Subcommands are thin: each parses its arguments and calls library functions, so everything
+the CLI does is importable and testable. Heavy imports (torch) happen inside subcommands, so
+``mfdiff --help`` and ``mfdiff data …`` never import torch.
+
+A user error (bad config key, missing dataset, damaged checkpoint, bad JSON, …) prints one line
+``mfdiff <command>: error: …`` and exits with code 2; set ``MFDIFF_DEBUG=1`` for the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+
+#: Exit code of a user error (argparse uses the same).
+USAGE_ERROR = 2
 
 
 def _env_demo(args: argparse.Namespace) -> int:
@@ -17,36 +26,63 @@ def _env_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean "the input is wrong", not "the code is wrong"."""
+    errors: list[type[BaseException]] = [FileExistsError, FileNotFoundError,
+                                         json.JSONDecodeError, ValueError, TypeError]
+    for mod, name in (("mfdiff_envs.offline.windows", "DatasetError"),):
+        m = sys.modules.get(mod)
+        if m is not None and hasattr(m, name):
+            errors.append(getattr(m, name))
+    return tuple(errors)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from mfdiff import __version__
+
     p = argparse.ArgumentParser(prog="mfdiff", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"mfdiff {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    env = sub.add_parser("env", help="environment utilities")
+    env = sub.add_parser("env", help="environment utilities",
+                         description="Environment utilities.")
     env_sub = env.add_subparsers(dest="env_command", required=True)
     demo = env_sub.add_parser(
-        "demo", help="step every family with its scripted policy and print a table"
-    )
-    demo.add_argument("--n-agents", type=int, default=1000)
-    demo.add_argument("--steps", type=int, default=50)
-    demo.add_argument("--seed", type=int, default=0)
+        "demo", help="play each family with its scripted expert and random policy, print a table",
+        description="Play one episode of each family (Gaussian Squeeze, Ising, Battle, and "
+        "MAgentBattle when magent2 is installed) with its scripted expert and with uniform "
+        "random actions; print the mean team reward per step, the family metric and the speed.")
+    demo.add_argument("--n-agents", type=int, default=1000,
+                      help="population size N (Ising rounds down to a square L², Battle to an "
+                      "even total of two teams); default 1000")
+    demo.add_argument("--steps", type=int, default=50, help="episode length; default 50")
+    demo.add_argument("--seed", type=int, default=0, help="env and policy seed; default 0")
     demo.set_defaults(func=_env_demo)
 
     from mfdiff_envs.offline.cli import add_parser as add_data_parser
 
     add_data_parser(sub)
 
-    from mfdiff_agents.cli_eval import add_parser as add_eval_parser
+    from mfdiff.cli_agents import add_parsers
 
-    add_eval_parser(sub)
-    from mfdiff_agents.train import add_parser as add_train_parser  # torch imported lazily
-
-    add_train_parser(sub)
+    add_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as e:
+        if os.environ.get("MFDIFF_DEBUG"):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"mfdiff {args.command}: error: {msg}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"mfdiff {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

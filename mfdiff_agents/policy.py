@@ -7,15 +7,23 @@ One batch method is the core; everything else is a thin adapter over it:
 * ``policy(observation, agent)`` — a PettingZoo AEC loop (after ``policy.bind(env)``): the
   first call of a cycle acts for every live agent in one batch, later calls read the cache;
 * ``reset(seed)`` — start of an episode; same seed -> same actions.
+
+Trained policies subclass :class:`mfdiff_agents.trained.TrainedPolicy`, which adds the one
+checkpoint format (``save`` / ``from_pretrained``), the env check and torch thread control.
 """
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+class PopulationTooLargeError(ValueError):
+    """A policy refuses to act for this many agents (e.g. an O(N²) planner's guard)."""
 
 
 class Policy(ABC):
@@ -66,9 +74,22 @@ class Policy(ABC):
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != (obs.shape[0],):
                 raise ValueError(f"mask must have shape ({obs.shape[0]},), got {mask.shape}")
-        actions = np.asarray(self._act(obs.astype(np.float32, copy=False), mask), dtype=np.int64)
+        obs = obs.astype(np.float32, copy=False)
+        finite = np.isfinite(obs).all(axis=1)
+        if not finite[mask].all():  # a NaN would otherwise surface as a linear-algebra crash
+            bad = np.flatnonzero(mask & ~finite)
+            raise ValueError(
+                f"{type(self).__name__}.act_batch: non-finite observations for {len(bad)} live "
+                f"agent(s), rows {bad[:10].tolist()}{' …' if len(bad) > 10 else ''}"
+            )
+        with self._act_context():
+            actions = np.asarray(self._act(obs, mask), dtype=np.int64)
         actions[~mask] = 0
         return actions
+
+    def _act_context(self) -> contextlib.AbstractContextManager[None]:
+        """Context around :meth:`_act` (trained policies limit torch threads here)."""
+        return contextlib.nullcontext()
 
     @abstractmethod
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_envs.rollout import rollout
+from mfdiff_envs.scoring import normalized_score
 
 #: Skill of each dataset tier. "medium" is calibrated so that the medium normalised score
 #: 100 (R - R_random) / (R_expert - R_random) of the episode team return is 40-60 at N = 1000
@@ -148,4 +149,4 @@ def normalised_scores(
         for name, s in skills.items()
     }
     lo, hi = ret["random"], ret["expert"]
-    return {**ret, **{f"score_{k}": 100.0 * (v - lo) / (hi - lo) for k, v in ret.items()}}
+    return {**ret, **{f"score_{k}": float(normalized_score(v, lo, hi)) for k, v in ret.items()}}

@@ -17,7 +17,7 @@ def test_demo_quick_subprocess(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "MINARI_DATASETS_PATH": str(user_minari), "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, "-m", "mfdiff.cli", "demo", "--quick", "--out", str(out),
+    res = subprocess.run([sys.executable, "-m", "mfdiff", "demo", "--quick", "--out", str(out),
                           "--no-progress"], capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     # the comparison table is printed
@@ -43,6 +43,6 @@ def test_demo_quick_subprocess(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--help"])
 def test_demo_help(flag):
-    res = subprocess.run([sys.executable, "-m", "mfdiff.cli", "demo", flag], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "mfdiff", "demo", flag], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0 and "--quick" in res.stdout

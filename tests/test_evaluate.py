@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from mfdiff_agents import evaluate as ev
+from mfdiff_agents import evaluation as ev
+from mfdiff_agents.checkpoint import CheckpointError
+from mfdiff_agents.methods import load_policy
 from mfdiff_agents.policy import Policy, RandomPolicy
+from mfdiff_envs.scoring import normalized_score
 
 torch.set_num_threads(1)
 
@@ -70,9 +73,9 @@ def test_aggregate_groups_and_metrics():
 
 
 def test_normalized_score_formula():
-    np.testing.assert_allclose(ev.normalized_score([0.0, 5.0, 10.0], (0.0, 10.0)), [0, 50, 100])
+    np.testing.assert_allclose(normalized_score([0.0, 5.0, 10.0], 0.0, 10.0), [0, 50, 100])
     with pytest.raises(ValueError):
-        ev.normalized_score([1.0], (2.0, 2.0))
+        normalized_score([1.0], 2.0, 2.0)
 
 
 # --------------------------------------------------------------------------- rollouts
@@ -167,13 +170,13 @@ def test_sweep_file_rejects_typos(tmp_path):
 
 
 def test_load_policy_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="neither"):
-        ev.load_policy(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="neither"):
+        load_policy(tmp_path / "nope")
 
 
 def test_cli_eval_subprocess(tmp_path):
     out = tmp_path / "res.jsonl"
-    cmd = [sys.executable, "-m", "mfdiff.cli", "eval", "--policy", "random", "--env", ENV,
+    cmd = [sys.executable, "-m", "mfdiff", "eval", "--policy", "random", "--env", ENV,
            "--n-agents", "20", "--seeds", "2", "--env-kwargs", '{"max_cycles": 3}',
            "--out", str(out), "--no-progress", "--report-dir", str(tmp_path / "rep")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

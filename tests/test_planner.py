@@ -15,14 +15,12 @@ import pytest
 import torch
 from conftest import squeeze_episodes
 
-from mfdiff_agents.diffuser.checkpoint import CheckpointError
-from mfdiff_agents.diffuser.planner import (
-    Config,
-    MFDiffuserModel,
-    MFDiffuserPlanner,
-    Stats,
-    fit,
-)
+from mfdiff_agents.checkpoint import CheckpointError, EnvFacts
+from mfdiff_agents.config import ConfigError
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.diffuser.train import fit
 from mfdiff_envs.offline.windows import WindowSampler
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
@@ -65,7 +63,8 @@ def untrained(obs_dim: int, n_actions: int, **cfg_kw) -> MFDiffuserPlanner:
     stats = Stats([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * m, [1.0] * m, 0.0, 1.0)
     torch.manual_seed(0)
     model = MFDiffuserModel(obs_dim=obs_dim, n_actions=n_actions, mf_dim=m, cfg=cfg, stats=stats)
-    return MFDiffuserPlanner(model, cfg, seed=0, device="cpu")
+    env = EnvFacts(obs_dim=obs_dim, n_actions=n_actions)
+    return MFDiffuserPlanner(model, cfg, env=env, seed=0, device="cpu")
 
 
 # ------------------------------------------------------------------------------- training
@@ -78,7 +77,8 @@ def test_fit_writes_checkpoint_and_metrics(trained) -> None:
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     meta = json.loads((out / "config.json").read_text())
-    assert meta["method"] == "mfdiffuser" and meta["obs_dim"] == 11 and meta["n_actions"] == 10
+    assert meta["method"] == "mfdiffuser" and meta["env"]["obs_dim"] == 11
+    assert meta["env"]["n_actions"] == 10 and meta["env"]["family"] is None  # in-memory episodes
     assert len(meta["stats"]["obs_mean"]) == 11 and meta["config"]["horizon"] == TINY.horizon
 
 
@@ -90,14 +90,14 @@ def test_resume_continues_from_checkpoint(sampler: WindowSampler, trained, tmp_p
         (run / f).write_bytes((out / f).read_bytes())
     with pytest.raises(FileExistsError, match="resume"):
         fit(sampler, TINY, out_dir=run, progress=False)
-    fit(sampler, dataclasses.replace(TINY, steps=60, resume=True), out_dir=run, progress=False)
+    fit(sampler, dataclasses.replace(TINY, steps=60), out_dir=run, resume=True, progress=False)
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 40, 50, 60]
     assert torch.load(run / "train_state.pt", weights_only=False)["step"] == 60
 
 
 def test_fit_rejects_mismatched_sampler(sampler: WindowSampler) -> None:
-    with pytest.raises(ValueError, match="WindowSampler"):
+    with pytest.raises(ConfigError, match="WindowSampler"):
         fit(sampler, dataclasses.replace(TINY, horizon=5), progress=False)
 
 
@@ -152,12 +152,19 @@ def test_replan_every_follows_plan(trained) -> None:
     assert len(calls) == 2  # steps 0 and 4
 
 
-def test_mask_gives_zero_to_dead_agents(trained) -> None:
+def test_dead_agents_do_not_influence_the_living(trained) -> None:
+    """Rows of dead agents (even NaN) change nothing: the mean field, anchors and lifting see
+    live agents only, and the dead get action 0."""
     policy, _ = trained
     obs = GaussianSqueezeCore(30).reset(seed=0)[0]
     mask = np.arange(30) % 3 != 0
+    policy.reset(seed=4)
     a = policy.act_batch(obs, mask)
-    assert np.all(a[~mask] == 0)
+    garbage = obs.copy()
+    garbage[~mask] = np.nan
+    policy.reset(seed=4)
+    b = policy.act_batch(garbage, mask)
+    assert np.array_equal(a, b) and np.all(b[~mask] == 0)
 
 
 def test_save_load_identical_actions(trained, tmp_path: Path) -> None:
@@ -173,27 +180,30 @@ def test_bad_checkpoints_fail_clearly(trained, tmp_path: Path) -> None:
     _, out = trained
     with pytest.raises(CheckpointError, match="no such"):
         MFDiffuserPlanner.from_pretrained(tmp_path / "missing")
-    with pytest.raises(CheckpointError, match="obs_dim=11"):
-        MFDiffuserPlanner.from_pretrained(out, obs_dim=5)
-    bad = tmp_path / "trunc"
-    bad.mkdir()
-    (bad / "config.json").write_bytes((out / "config.json").read_bytes())
-    (bad / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes()[:100])
-    with pytest.raises(CheckpointError, match="truncated"):
-        MFDiffuserPlanner.from_pretrained(bad)
-    wrong = tmp_path / "wrong"
-    wrong.mkdir()
+
+    def copy_run(name: str) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        for f in ("config.json", "model.safetensors"):
+            (d / f).write_bytes((out / f).read_bytes())
+        return d
+
+    trunc = copy_run("trunc")
+    (trunc / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="hash"):
+        MFDiffuserPlanner.from_pretrained(trunc)
+    wrong = copy_run("wrong")
     meta = json.loads((out / "config.json").read_text())
-    meta["obs_dim"] = 7
-    meta["stats"]["obs_mean"] = meta["stats"]["obs_std"] = [0.0] * 7
+    meta["env"]["obs_dim"] = 7
     (wrong / "config.json").write_text(json.dumps(meta))
-    (wrong / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
     with pytest.raises(CheckpointError, match="do not match"):
         MFDiffuserPlanner.from_pretrained(wrong)
     meta["method"] = "bc"
     (wrong / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="'bc'"):
         MFDiffuserPlanner.from_pretrained(wrong)
+    with pytest.raises(ConfigError, match="width"):
+        MFDiffuserPlanner.from_pretrained(out, width=32)  # an architecture field
 
 
 def test_bad_inputs(trained) -> None:
@@ -202,6 +212,15 @@ def test_bad_inputs(trained) -> None:
         policy.act_batch(np.zeros((5, 4), np.float32))
     with pytest.raises(ValueError, match="mask"):
         policy.act_batch(np.zeros((5, 11), np.float32), np.ones(4, bool))
+    obs = GaussianSqueezeCore(100).reset(seed=0)[0]
+    for bad in (np.nan, np.inf):
+        o = obs.copy()
+        o[17, 3] = bad
+        with pytest.raises(ValueError, match=r"non-finite .*rows \[17\]"):
+            policy.act_batch(o)
+    huge = obs.copy()
+    huge[5] *= 1e30  # finite but far outside the data: planned without a linear-algebra crash
+    assert policy.act_batch(huge).shape == (100,)
 
 
 # ------------------------------------------------------------------------------- env loops
@@ -265,7 +284,7 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "mfdiff.cli",
+        "mfdiff",
         "train",
         "--dataset",
         ds,
@@ -299,7 +318,7 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     p = MFDiffuserPlanner.from_pretrained(tmp_path / "run")
     assert p.cfg.k_schedule == (4, 16) and p.cfg.steps == 4
-    assert p.meta.get("env_id")
+    assert p.env.env_id == "mfdiff/GaussianSqueeze-v0" and p.env.family == "squeeze"
     bad = subprocess.run(
         cmd[:-2] + ["--set", "no_such_key=1"], env=env, capture_output=True, text=True, timeout=120
     )

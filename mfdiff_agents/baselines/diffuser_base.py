@@ -21,34 +21,26 @@ observations still get different plans (different noise).
 from __future__ import annotations
 
 import dataclasses
-import time
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import nn
-from tqdm.auto import tqdm
 
-from mfdiff_agents.baselines.common import (
-    config_from_dict,
-    config_to_dict,
-    load_checkpoint,
-    pick_device,
-    save_checkpoint,
-)
-from mfdiff_agents.policy import Policy
+from mfdiff_agents.checkpoint import EnvFacts
+from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
+from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
+from mfdiff_agents.policy import PopulationTooLargeError
+from mfdiff_agents.trained import TrainedPolicy
+from mfdiff_agents.training import Learner
 
 
 @dataclasses.dataclass
-class DiffuserConfig:
+class DiffuserConfig(TrainConfig):
     """Hyper-parameters of a diffuser baseline (the two modules subclass this as ``Config``)."""
 
-    steps: int = 2000
-    """Gradient steps."""
-    batch_size: int = 32
-    """Windows per batch."""
     lr: float = 3e-4
     """Adam learning rate."""
     width: int = 64
@@ -67,10 +59,6 @@ class DiffuserConfig:
     """Refuse to plan for more live agents than this in one call (ValueError)."""
     act_chunk: int = 4096
     """Independent planning only: agents per denoiser batch when acting."""
-    seed: int = 0
-    """Torch init / noise seed."""
-    device: str = "auto"
-    """"auto" | "cpu" | "cuda"."""
 
 
 class TrajectoryDiffuser(nn.Module):
@@ -78,9 +66,6 @@ class TrajectoryDiffuser(nn.Module):
 
     def __init__(self, *, obs_dim: int, n_actions: int, interaction: str,
                  cfg: DiffuserConfig) -> None:
-        from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
-        from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
-
         super().__init__()
         self.obs_dim, self.n_actions = obs_dim, n_actions
         den = ParticleDenoiser(x_dim=obs_dim + n_actions, cond_dim=1, width=cfg.width,
@@ -97,21 +82,21 @@ class TrajectoryDiffuser(nn.Module):
         return torch.cat([(obs - self.obs_mean) / self.obs_std, onehot], -1)
 
 
-class DiffuserPolicy(Policy):
+class DiffuserPolicy(TrainedPolicy):
     """Acting side of a diffuser baseline (see module docstring)."""
 
-    METHOD = "diffuser"
-    INTERACTION = "none"
-    JOINT = False
-    CONFIG: type[DiffuserConfig] = DiffuserConfig
+    INTERACTION: ClassVar[str] = "none"
+    JOINT: ClassVar[bool] = False
+    ARCH_FIELDS = ("width", "depth", "n_timesteps", "horizon")
 
-    def __init__(self, model: TrajectoryDiffuser, cfg: DiffuserConfig, *, horizon: int,
-                 seed: int | None = None) -> None:
-        super().__init__(obs_dim=model.obs_dim, n_actions=model.n_actions, seed=seed)
-        self.model = model.eval()
-        self.cfg = cfg
-        self.horizon = int(horizon)
-        self.device = next(model.parameters()).device
+    @classmethod
+    def build_model(cls, cfg: DiffuserConfig, env: EnvFacts) -> TrajectoryDiffuser:
+        return TrajectoryDiffuser(obs_dim=env.obs_dim, n_actions=env.n_actions,
+                                  interaction=cls.INTERACTION, cfg=cfg)
+
+    @property
+    def horizon(self) -> int:
+        return self.cfg.horizon
 
     @torch.no_grad()
     def _plan(self, obs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -133,7 +118,7 @@ class DiffuserPolicy(Policy):
         if n_live == 0:
             return acts
         if n_live > self.cfg.max_agents:
-            raise ValueError(
+            raise PopulationTooLargeError(
                 f"{type(self).__name__}: {n_live} live agents exceed max_agents="
                 f"{self.cfg.max_agents} (its planning cost grows as N² in time and memory; "
                 "raise cfg.max_agents if you really want this)")
@@ -149,62 +134,53 @@ class DiffuserPolicy(Policy):
         acts[mask] = a.cpu().numpy()
         return acts
 
-    def save(self, directory: str | Path) -> Path:
-        return save_checkpoint(directory, method=self.METHOD, module=self.model, meta={
-            "obs_dim": self.obs_dim, "n_actions": self.n_actions, "horizon": self.horizon,
-            "config": config_to_dict(self.cfg)})
 
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: str = "cpu") -> DiffuserPolicy:
-        meta, state = load_checkpoint(directory, method=cls.METHOD)
-        cfg = config_from_dict(cls.CONFIG, meta["config"])
-        model = TrajectoryDiffuser(obs_dim=meta["obs_dim"], n_actions=meta["n_actions"],
-                                   interaction=cls.INTERACTION, cfg=cfg)
-        model.load_state_dict(state)
-        return cls(model.to(pick_device(device)), cfg, horizon=meta["horizon"])
+class DiffuserLearner(Learner):
+    """Return-conditioned denoising loss; the subclass's ``POLICY`` fixes interaction/jointness."""
 
+    POLICY: ClassVar[type[DiffuserPolicy]]
 
-def fit_diffuser(policy_cls: type[DiffuserPolicy], sampler: Any, cfg: DiffuserConfig, *,
-                 out_dir: Path | None, progress: bool) -> DiffuserPolicy:
-    """Train ``policy_cls``'s diffuser on windows from ``sampler``."""
-    torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    d, a = int(sampler.obs_dim), int(sampler.n_actions)
-    model = TrajectoryDiffuser(obs_dim=d, n_actions=a, interaction=policy_cls.INTERACTION, cfg=cfg)
-    # normalisers from a few batches (alive entries only)
-    ws = [sampler.sample(cfg.batch_size) for _ in range(max(1, cfg.norm_batches))]
-    obs_all = np.concatenate([w.obs[w.alive] for w in ws])
-    rets = np.concatenate([np.asarray(w.returns, np.float64) for w in ws])
-    model.obs_mean.copy_(torch.from_numpy(obs_all.mean(0)))
-    model.obs_std.copy_(torch.from_numpy(np.maximum(obs_all.std(0), 1e-3)))
-    model.ret_mean.fill_(float(rets.mean()))
-    model.ret_std.fill_(float(max(rets.std(), 1e-6)))
-    model.to(device)
-    opt = torch.optim.Adam(model.diffusion.model.parameters(), lr=cfg.lr)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    bar = tqdm(range(cfg.steps), desc=policy_cls.METHOD, disable=not progress, leave=False)
-    t_start, loss_v = time.perf_counter(), float("nan")
-    for _ in bar:
-        w = sampler.sample(cfg.batch_size)
-        obs = torch.from_numpy(np.asarray(w.obs, np.float32)).to(device)  # [B,K,H,d]
-        acts = torch.from_numpy(np.asarray(w.actions, np.int64)).to(device)
-        alive = torch.from_numpy(np.asarray(w.alive, bool)).to(device)[..., None]  # [B,K,H,1]
-        cond = ((torch.from_numpy(np.asarray(w.returns, np.float32)).to(device) - model.ret_mean)
+    def __init__(self, sampler: Any, cfg: DiffuserConfig, device: torch.device) -> None:
+        super().__init__(sampler, cfg, device)
+        model = self.POLICY.build_model(cfg, self.env)
+        # normalisers from a few batches (alive entries only)
+        ws = [sampler.sample(cfg.batch_size) for _ in range(max(1, cfg.norm_batches))]
+        obs_all = np.concatenate([w.obs[w.alive] for w in ws])
+        rets = np.concatenate([np.asarray(w.returns, np.float64) for w in ws])
+        model.obs_mean.copy_(torch.from_numpy(obs_all.mean(0)))
+        model.obs_std.copy_(torch.from_numpy(np.maximum(obs_all.std(0), 1e-3)))
+        model.ret_mean.fill_(float(rets.mean()))
+        model.ret_std.fill_(float(max(rets.std(), 1e-6)))
+        self.diffuser = model.to(device)
+        self.opt = torch.optim.Adam(model.diffusion.model.parameters(), lr=cfg.lr)
+        self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+
+    @property
+    def model(self) -> TrajectoryDiffuser:
+        return self.diffuser
+
+    def update(self, w: Any) -> dict[str, float]:
+        dev, model = self.device, self.diffuser
+        obs = torch.from_numpy(np.asarray(w.obs, np.float32)).to(dev)  # [B,K,H,d]
+        acts = torch.from_numpy(np.asarray(w.actions, np.int64)).to(dev)
+        alive = torch.from_numpy(np.asarray(w.alive, bool)).to(dev)[..., None]  # [B,K,H,1]
+        cond = ((torch.from_numpy(np.asarray(w.returns, np.float32)).to(dev) - model.ret_mean)
                 / model.ret_std)[:, None]  # [B,1]
         x0 = model.encode(obs, acts)
-        if not policy_cls.JOINT:  # each agent's trajectory is its own sample
+        if not self.POLICY.JOINT:  # each agent's trajectory is its own sample
             b, k = x0.shape[:2]
             x0 = x0.reshape(b * k, 1, *x0.shape[2:])
             alive = alive.reshape(b * k, 1, *alive.shape[2:])
             cond = cond.repeat_interleave(k, 0)
-        loss = model.diffusion.loss(x0, cond, mask=alive, generator=gen)
-        opt.zero_grad(set_to_none=True)
+        loss = model.diffusion.loss(x0, cond, mask=alive, generator=self.generator)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        loss_v = float(loss.detach())
-        bar.set_postfix(loss=f"{loss_v:.3f}")
-    policy = policy_cls(model, cfg, horizon=int(sampler.horizon), seed=cfg.seed)
-    policy.train_info = {"final_loss": loss_v, "train_seconds": time.perf_counter() - t_start}
-    if out_dir is not None:
-        policy.save(out_dir)
-    return policy
+        self.opt.step()
+        return {"loss": float(loss.detach())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.generator.set_state(state["generator"])

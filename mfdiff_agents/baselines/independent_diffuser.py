@@ -16,9 +16,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserPolicy, fit_diffuser
-
-METHOD = "independent_diffuser"
+from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserLearner, DiffuserPolicy
+from mfdiff_agents.training import train
 
 
 @dataclasses.dataclass
@@ -29,13 +28,17 @@ class Config(DiffuserConfig):
 class IndependentDiffuserPolicy(DiffuserPolicy):
     """Every live agent plans its own trajectory (no interaction term)."""
 
-    METHOD = METHOD
+    METHOD = "indep_diffuser"
     INTERACTION = "none"
     JOINT = False
     CONFIG = Config
 
 
+class IndependentDiffuserLearner(DiffuserLearner):
+    POLICY = IndependentDiffuserPolicy
+
+
 def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
-        progress: bool = True) -> IndependentDiffuserPolicy:
-    """Train on every agent trajectory of the sampler's windows (K agents -> K samples)."""
-    return fit_diffuser(IndependentDiffuserPolicy, sampler, cfg, out_dir=out_dir, progress=progress)
+        **kw: Any) -> IndependentDiffuserPolicy:
+    """Train on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
+    return train(IndependentDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

@@ -15,9 +15,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserPolicy, fit_diffuser
-
-METHOD = "joint_diffuser"
+from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserLearner, DiffuserPolicy
+from mfdiff_agents.training import train
 
 
 @dataclasses.dataclass
@@ -32,13 +31,17 @@ class Config(DiffuserConfig):
 class JointDiffuserPolicy(DiffuserPolicy):
     """All live agents are planned as one joint sample with all-pairs attention."""
 
-    METHOD = METHOD
+    METHOD = "joint_diffuser"
     INTERACTION = "attention"
     JOINT = True
     CONFIG = Config
 
 
+class JointDiffuserLearner(DiffuserLearner):
+    POLICY = JointDiffuserPolicy
+
+
 def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
-        progress: bool = True) -> JointDiffuserPolicy:
-    """Train on the sampler's K-agent windows as joint samples."""
-    return fit_diffuser(JointDiffuserPolicy, sampler, cfg, out_dir=out_dir, progress=progress)
+        **kw: Any) -> JointDiffuserPolicy:
+    """Train on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
+    return train(JointDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +34,16 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import nn
-from tqdm.auto import tqdm
 
-from mfdiff_agents.baselines.common import (
-    config_from_dict,
-    config_to_dict,
-    load_checkpoint,
-    mlp,
-    pick_device,
-    population_features,
-    sample_categorical,
-    save_checkpoint,
-)
-from mfdiff_agents.policy import Policy
-
-METHOD = "mfq"
+from mfdiff_agents.baselines.common import mlp, population_features, sample_categorical
+from mfdiff_agents.checkpoint import EnvFacts
+from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.trained import TrainedPolicy
+from mfdiff_agents.training import Learner, train
 
 
 @dataclasses.dataclass
-class Config:
+class Config(TrainConfig):
     """Mean-field CQL hyper-parameters."""
 
     steps: int = 3000
@@ -66,8 +56,6 @@ class Config:
     """MLP width."""
     depth: int = 2
     """Hidden layers."""
-    gamma: float = 0.99
-    """Discount."""
     cql_alpha: float = 1.0
     """Weight α of the conservative penalty logsumexp Q − Q(data action)."""
     tau: float = 0.005
@@ -76,21 +64,6 @@ class Config:
     """Boltzmann temperature T for acting and for the target value (0 = greedy / max)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the TD target."""
-    seed: int = 0
-    """Torch init seed."""
-    device: str = "auto"
-    """"auto" | "cpu" | "cuda"."""
-
-
-class MFQNet(nn.Module):
-    """Q [..., A] = MLP([s, m, ā])."""
-
-    def __init__(self, *, obs_dim: int, n_actions: int, hidden: int, depth: int) -> None:
-        super().__init__()
-        self.net = mlp(3 * obs_dim + 1 + n_actions, hidden, n_actions, depth=depth)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 def _boltzmann_value(q: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -99,19 +72,25 @@ def _boltzmann_value(q: torch.Tensor, temperature: float) -> torch.Tensor:
     return (torch.softmax(q / temperature, -1) * q).sum(-1)
 
 
-class MFQPolicy(Policy):
+class MFQPolicy(TrainedPolicy):
     """Boltzmann policy over the mean-field Q network (see module docstring).
 
     Keeps the population's action histogram of its previous call as ā; :meth:`reset` clears it.
     """
 
-    def __init__(self, net: MFQNet, cfg: Config, *, obs_dim: int, n_actions: int,
-                 seed: int | None = None) -> None:
-        super().__init__(obs_dim=obs_dim, n_actions=n_actions, seed=seed)
-        self.net = net.eval()
-        self.cfg = cfg
-        self.device = next(net.parameters()).device
-        self._prev_hist = np.zeros(n_actions, np.float32)
+    METHOD = "mfq"
+    CONFIG = Config
+    ARCH_FIELDS = ("hidden", "depth")
+
+    def __init__(self, model: nn.Module, cfg: Config, **kw: Any) -> None:
+        super().__init__(model, cfg, **kw)
+        self._prev_hist = np.zeros(self.n_actions, np.float32)
+
+    @classmethod
+    def build_model(cls, cfg: Config, env: EnvFacts) -> nn.Module:
+        """Q [..., A] = MLP([s, m, ā]) with m the mean field (2d + 1) and ā the mean action."""
+        return mlp(3 * env.obs_dim + 1 + env.n_actions, cfg.hidden, env.n_actions,
+                   depth=cfg.depth)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -122,7 +101,7 @@ class MFQPolicy(Policy):
         feats = population_features(obs, mask)
         hist = np.broadcast_to(self._prev_hist, (obs.shape[0], self.n_actions))
         x = torch.from_numpy(np.concatenate([feats, hist], -1).astype(np.float32)).to(self.device)
-        return self.net(x)
+        return self.model(x)
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         q = self.q_values(obs, mask)
@@ -134,21 +113,6 @@ class MFQPolicy(Policy):
             self._prev_hist = (np.bincount(acts[mask], minlength=self.n_actions)
                                / mask.sum()).astype(np.float32)
         return acts
-
-    def save(self, directory: str | Path) -> Path:
-        return save_checkpoint(directory, method=METHOD, module=self.net, meta={
-            "obs_dim": self.obs_dim, "n_actions": self.n_actions,
-            "config": config_to_dict(self.cfg)})
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: str = "cpu") -> MFQPolicy:
-        meta, state = load_checkpoint(directory, method=METHOD)
-        cfg = config_from_dict(Config, meta["config"])
-        net = MFQNet(obs_dim=meta["obs_dim"], n_actions=meta["n_actions"], hidden=cfg.hidden,
-                     depth=cfg.depth)
-        net.load_state_dict(state)
-        return cls(net.to(pick_device(device)), cfg, obs_dim=meta["obs_dim"],
-                   n_actions=meta["n_actions"])
 
 
 def window_transitions(w: Any, n_actions: int) -> dict[str, NDArray]:
@@ -191,40 +155,53 @@ def window_transitions(w: Any, n_actions: int) -> dict[str, NDArray]:
     }
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
-        progress: bool = True) -> MFQPolicy:
-    """Train mean-field CQL on windows from ``sampler``; saves to ``out_dir`` if given."""
-    torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    d, a = int(sampler.obs_dim), int(sampler.n_actions)
-    net = MFQNet(obs_dim=d, n_actions=a, hidden=cfg.hidden, depth=cfg.depth).to(device)
-    target = copy.deepcopy(net).requires_grad_(False)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    bar = tqdm(range(cfg.steps), desc="mfq", disable=not progress, leave=False)
-    t_start, info = time.perf_counter(), {}
-    for _ in bar:
-        tr = {k: torch.from_numpy(v).to(device)
-              for k, v in window_transitions(sampler.sample(cfg.batch_size), a).items()}
+class MFQLearner(Learner):
+    """TD (Huber, Boltzmann target) + CQL penalty, with a Polyak-averaged target network."""
+
+    POLICY = MFQPolicy
+    LOG_KEYS = ("loss", "td", "cql")
+
+    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+        super().__init__(sampler, cfg, device)
+        self.net = MFQPolicy.build_model(cfg, self.env).to(device)
+        self.target = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+
+    @property
+    def model(self) -> nn.Module:
+        return self.net
+
+    def update(self, w: Any) -> dict[str, float]:
+        cfg = self.cfg
+        tr = {k: torch.from_numpy(v).to(self.device)
+              for k, v in window_transitions(w, self.env.n_actions).items()}
         valid = tr["valid"].float()
         n = valid.sum().clamp_min(1)
-        q = net(tr["x"])  # [M, A]
+        q = self.net(tr["x"])  # [M, A]
         q_a = q.gather(-1, tr["a"][:, None]).squeeze(-1)
         with torch.no_grad():
-            v_next = _boltzmann_value(target(tr["x_next"]), cfg.temperature)
+            v_next = _boltzmann_value(self.target(tr["x_next"]), cfg.temperature)
             y = cfg.reward_scale * tr["r"] + cfg.gamma * (~tr["term"]).float() * v_next
         td = (nn.functional.smooth_l1_loss(q_a, y, reduction="none") * valid).sum() / n
         cql = ((torch.logsumexp(q, -1) - q_a) * valid).sum() / n
         loss = td + cfg.cql_alpha * cql
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.opt.step()
         with torch.no_grad():
-            for p, pt in zip(net.parameters(), target.parameters()):
+            for p, pt in zip(self.net.parameters(), self.target.parameters()):
                 pt.lerp_(p, cfg.tau)
-        info = {"td": float(td.detach()), "cql": float(cql.detach())}
-        bar.set_postfix(td=f"{info['td']:.3f}", cql=f"{info['cql']:.3f}")
-    policy = MFQPolicy(net, cfg, obs_dim=d, n_actions=a, seed=cfg.seed)
-    policy.train_info = {**info, "train_seconds": time.perf_counter() - t_start}
-    if out_dir is not None:
-        policy.save(out_dir)
-    return policy
+        return {"loss": float(loss.detach()), "td": float(td.detach()),
+                "cql": float(cql.detach())}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "target": self.target.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.target.load_state_dict(state["target"])
+
+
+def fit(sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any) -> MFQPolicy:
+    """Train mean-field CQL on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
+    return train(MFQLearner, sampler, cfg, out_dir=out_dir, **kw)

@@ -2,10 +2,10 @@
 
 1. Build a Gaussian Squeeze dataset (N = 1000, mixed tier: a learner's replay, poor to good) with
    :func:`mfdiff_envs.offline.build_dataset`.
-2. Train MF-Diffuser (:func:`mfdiff_agents.diffuser.planner.fit`) and BC
-   (:func:`mfdiff_agents.baselines.bc.fit`) briefly on windows of it.
+2. Train MF-Diffuser and BC (``METHODS["mfdiffuser"]``, ``METHODS["bc"]`` of
+   :mod:`mfdiff_agents.methods`) briefly on windows of it.
 3. Evaluate both beside the random and the scripted expert policy over seeds
-   (:func:`mfdiff_agents.evaluate.evaluate`) and print a table: return, normalised score
+   (:func:`mfdiff_agents.evaluation.evaluate`) and print a table: return, normalized score
    (0 = random, 100 = expert, the dataset's reference scores), gap to the analytic optimum.
 4. Write ``records.jsonl``, ``table.md``, ``demo.png`` and the two checkpoints to ``out_dir``.
 
@@ -108,11 +108,10 @@ def _log(msg: str) -> None:
 
 def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
     """Run the demo (see module docstring); returns the evaluation records."""
-    from mfdiff_agents import evaluate as ev
-    from mfdiff_agents.baselines import bc
+    from mfdiff_agents import evaluation as ev
     from mfdiff_agents.baselines.scripted import make_scripted
-    from mfdiff_agents.diffuser import planner
-    from mfdiff_envs.offline import WindowSampler, build_dataset
+    from mfdiff_agents.methods import METHODS, make_sampler
+    from mfdiff_envs.offline import build_dataset
 
     t_start = time.perf_counter()
     out = Path(cfg.out_dir)
@@ -129,27 +128,26 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
         ds_id = ds.spec.dataset_id
         timings["dataset"] = time.perf_counter() - t
 
-        sampler = WindowSampler(ds_id, horizon=cfg.horizon, n_particles=cfg.n_particles,
-                                seed=cfg.seed)
-        t = time.perf_counter()
-        _log(f"training MF-Diffuser ({cfg.mf_steps} steps)")
-        mf_dir = out / "mfdiffuser"
-        if mf_dir.exists():
-            shutil.rmtree(mf_dir)  # a fresh run (fit refuses to overwrite a previous one)
-        mf_cfg = planner.Config(
+        mfd, bc = METHODS["mfdiffuser"], METHODS["bc"]
+        mf_cfg = mfd.config(
             horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.mf_steps,
             width=cfg.mf_width, depth=cfg.mf_depth, ddim_steps=cfg.mf_ddim_steps,
             k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every, seed=cfg.seed,
-            stats_windows=256, ckpt_every=max(cfg.mf_steps, 1),
-            device="auto")
-        mf_policy = planner.fit(sampler, mf_cfg, out_dir=mf_dir, progress=cfg.progress)
-        timings["train_mfdiffuser"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        _log(f"training BC ({cfg.bc_steps} steps)")
-        bc_policy = bc.fit(sampler, bc.Config(steps=cfg.bc_steps, seed=cfg.seed),
-                           out_dir=out / "bc", progress=cfg.progress)
-        timings["train_bc"] = time.perf_counter() - t
+            stats_windows=256, ckpt_every=0, device="auto")
+        bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,
+                           seed=cfg.seed, ckpt_every=0)
+        sampler = make_sampler(ds_id, mf_cfg)  # both configs ask for the same windows
+        trained = {}
+        for method, mcfg in ((mfd, mf_cfg), (bc, bc_cfg)):
+            t = time.perf_counter()
+            _log(f"training {method.name} ({mcfg.steps} steps)")
+            run_dir = out / method.name
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # a fresh run (training refuses to overwrite one)
+            trained[method.name] = method.fit(sampler, mcfg, out_dir=run_dir,
+                                              progress=cfg.progress)
+            timings[f"train_{method.name}"] = time.perf_counter() - t
+        mf_policy, bc_policy = trained["mfdiffuser"], trained["bc"]
 
         policies: list[tuple[str, Any]] = [
             ("random", lambda core, seed: make_scripted("random", core, seed=seed)),
@@ -190,7 +188,7 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
 def comparison_table(records: list[dict[str, Any]]) -> str:
     """Markdown: method | return | normalised score | gap to optimum % | latency, each
     mean [95 % CI] over seeds (IQM for the score)."""
-    from mfdiff_agents.evaluate import aggregate
+    from mfdiff_agents.evaluation.stats import aggregate
 
     methods = list(dict.fromkeys(r["method"] for r in records))
     agg = {m: {a["method"]: a for a in aggregate(records, metric=m, by=("method",))}
@@ -210,9 +208,10 @@ def comparison_table(records: list[dict[str, Any]]) -> str:
 
 def plot_demo(records: list[dict[str, Any]], path: Path) -> Path:
     """Two panels: normalised score and gap to optimum (%), bars with 95 % CIs per method."""
-    from mfdiff_agents.evaluate import _plt, _save, aggregate
+    from mfdiff_agents.evaluation.report import plt_agg, save_figure
+    from mfdiff_agents.evaluation.stats import aggregate
 
-    plt = _plt()
+    plt = plt_agg()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric, scale, label in ((axes[0], "normalized_score", 1.0, "normalised score"),
                                      (axes[1], "optimum_gap", 100.0, "gap to optimum (%)")):
@@ -228,4 +227,4 @@ def plot_demo(records: list[dict[str, Any]], path: Path) -> Path:
         ax.grid(alpha=0.3, axis="y")
     n = records[0]["n_agents"] if records else "?"
     fig.suptitle(f"Gaussian Squeeze, N = {n} (mean ± 95% bootstrap CI over seeds)")
-    return _save(fig, path)
+    return save_figure(fig, path)

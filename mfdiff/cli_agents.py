@@ -1,0 +1,196 @@
+"""``mfdiff train``, ``mfdiff eval`` and ``mfdiff demo``: argument parsing and glue only; the
+work is in :mod:`mfdiff_agents` (methods, training loop, evaluation) and :mod:`mfdiff.demo`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+THREADS_HELP = ("torch threads (default: torch's choice; use 1 per process when several jobs "
+                "share the cores)")
+
+
+def _threads(n: int | None) -> int | None:
+    """Apply ``--threads`` to torch (and OpenMP, for anything started after)."""
+    if n is None:
+        return None
+    if n < 1:
+        raise ValueError(f"--threads must be ≥ 1, got {n}")
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)
+    return n
+
+
+# --------------------------------------------------------------------------- train
+def _train(args: argparse.Namespace) -> int:
+    from mfdiff_agents.config import build_config, config_help
+    from mfdiff_agents.methods import METHODS, get_method, make_sampler
+
+    if args.help:
+        print(args.parser.format_help())
+        if args.algo:
+            print(config_help(get_method(args.algo).config))
+        else:
+            print("methods: " + ", ".join(f"{n} ({m.summary})" for n, m in METHODS.items()))
+            print("`mfdiff train --algo NAME --help` lists that method's Config fields.")
+        return 0
+    if not args.dataset or not args.algo:
+        raise ValueError("give --dataset and --algo (see mfdiff train --help)")
+    method = get_method(args.algo)
+    cfg = build_config(method.config, config_path=args.config, overrides=args.set or [])
+    out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
+    threads = _threads(args.threads)
+    sampler = make_sampler(args.dataset, cfg)
+    method.fit(sampler, cfg, out_dir=out, resume=args.resume, progress=not args.no_progress,
+               num_threads=threads)
+    print(f"checkpoint written to {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- eval
+def _overrides(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from mfdiff_agents import evaluation as ev
+    from mfdiff_agents.methods import load_policy, policy_label
+
+    command = args.command_line or "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    threads = _threads(args.threads)
+    if args.records:
+        # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
+        records = [r for path in args.records for r in ev.read_jsonl(path)]
+        if not records:
+            raise ValueError(f"no records in {[str(p) for p in args.records]}")
+    elif args.sweep is not None:
+        records = ev.run_sweep(ev.load_sweep(args.sweep), out=args.out,
+                               progress=not args.no_progress)
+    else:
+        if args.policy is None or args.env is None or args.n_agents is None:
+            raise ValueError("give --policy, --env and --n-agents (or --sweep FILE)")
+        if args.seeds < 1 or args.episodes < 1:
+            raise ValueError(f"--seeds and --episodes must be ≥ 1, got {args.seeds}, "
+                             f"{args.episodes}")
+        try:
+            env_kwargs = json.loads(args.env_kwargs)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--env-kwargs is not JSON ({e}): {args.env_kwargs!r}") from e
+        if not isinstance(env_kwargs, dict):
+            raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+        env_kwargs["n_agents"] = args.n_agents
+        kw: dict[str, Any] = _overrides(args.set)
+        if Path(args.policy).is_dir():
+            kw["num_threads"] = threads
+        policy = load_policy(args.policy, device=args.device, **kw)
+        records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
+                              method=policy_label(args.policy), dataset_id=args.dataset,
+                              tier=args.tier, progress=not args.no_progress,
+                              config={"policy": str(args.policy), "set": _overrides(args.set)})
+        if args.out is not None:
+            ev.write_jsonl(records, args.out)
+    print(ev.markdown_table(records, command=command, title="mfdiff eval"))
+    if args.report_dir is not None:
+        paths = ev.write_report(records, args.report_dir, name=args.name, command=command)
+        for k, p in paths.items():
+            print(f"{k}: {p}")
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def _demo(args: argparse.Namespace) -> int:
+    from mfdiff.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig.quick() if args.quick else DemoConfig()
+    overrides = {k: v for k, v in (("n_agents", args.n_agents), ("seeds", args.seeds),
+                                   ("episodes", args.episodes), ("tier", args.tier))
+                 if v is not None}
+    _threads(args.threads)
+    out = args.out if args.out is not None else cfg.out_dir
+    run_demo(cfg.replace(out_dir=out, progress=not args.no_progress, **overrides))
+    return 0
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``train``, ``eval`` and ``demo`` to the ``mfdiff`` sub-command parsers."""
+    t = subparsers.add_parser(
+        "train", add_help=False, help="train a method on an offline dataset",
+        description="Train a method on a Minari dataset: progress bar, metrics.csv, periodic "
+        "checkpoints (config.json + model.safetensors + train_state.pt) in --out, --resume. "
+        "`mfdiff train --algo NAME --help` lists the method's Config fields.")
+    t.add_argument("-h", "--help", action="store_true", help="show this help (with --algo: "
+                   "every Config field of that method, its default and its meaning)")
+    t.add_argument("--dataset", help="Minari dataset id, e.g. mfdiff/squeeze-n1000/mixed-v0")
+    t.add_argument("--algo", help="method: mfdiffuser | bc | mfq | indep_diffuser | "
+                   "joint_diffuser")
+    t.add_argument("--config", default=None, help="JSON file of Config fields")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one Config field (repeatable); lists as 16,64,256")
+    t.add_argument("--out", type=Path, default=None,
+                   help="output directory (default runs/<algo>/<dataset>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_train, parser=t)
+
+    p = subparsers.add_parser(
+        "eval", help="evaluate a policy (checkpoint dir | random | medium | expert) or a sweep",
+        description="Roll a policy out on the vectorised env core over seeds; print a markdown "
+        "table (mean [95 percent bootstrap CI] (IQM) per metric); JSON-lines records with --out.")
+    p.add_argument("--policy", help="checkpoint directory, or random | medium | expert")
+    p.add_argument("--env", help="registered env id, e.g. mfdiff/GaussianSqueeze-v0")
+    p.add_argument("--n-agents", type=int, help="population size N")
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1), default 5")
+    p.add_argument("--episodes", type=int, default=1, help="episodes per seed, default 1")
+    p.add_argument("--env-kwargs", default="{}",
+                   help='JSON env kwargs, e.g. \'{"max_cycles": 25}\'')
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a Config field of the checkpoint at load, e.g. "
+                   "replan_every=4 (planning settings; not architecture fields)")
+    p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
+                   "score (default: random and scripted expert measured on the env)")
+    p.add_argument("--tier", help="label: data tier the policy was trained on")
+    p.add_argument("--out", type=Path, help="append JSON-lines records here")
+    p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see "
+                   "mfdiff_agents/evaluation/sweep.py")
+    p.add_argument("--records", type=Path, nargs="+",
+                   help="aggregate these JSON-lines record files (no rollouts)")
+    p.add_argument("--command", dest="command_line", help="the regenerate command printed in "
+                   "the report (default: this command line)")
+    p.add_argument("--report-dir", type=Path, help="write <name>.md table + PNG plots here")
+    p.add_argument("--name", default="eval", help="report file stem (with --report-dir)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device for checkpoints (cpu | cuda | auto), default cpu")
+    p.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_eval)
+
+    d = subparsers.add_parser(
+        "demo", help="small end-to-end run: dataset -> MF-Diffuser + BC -> evaluation table",
+        description="Build a Gaussian Squeeze dataset (N=1000, mixed tier), train MF-Diffuser "
+        "and BC briefly, evaluate them beside random and the scripted expert; write records, a "
+        "table and a plot to --out. About 1.5 min on 2 idle CPU cores; --quick about 10 s.")
+    d.add_argument("--quick", action="store_true", help="tiny budget (the test suite runs it)")
+    d.add_argument("--out", type=Path, default=None,
+                   help="output dir (default runs/demo, or runs/demo-quick with --quick)")
+    d.add_argument("--n-agents", type=int, help="override N")
+    d.add_argument("--seeds", type=int, help="override the number of evaluation seeds")
+    d.add_argument("--episodes", type=int, help="override episodes per seed")
+    d.add_argument("--tier", choices=["mixed", "medium", "expert", "random"],
+                   help="dataset tier (default mixed)")
+    d.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d.set_defaults(func=_demo)

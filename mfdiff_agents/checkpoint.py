@@ -1,0 +1,229 @@
+"""The one checkpoint format of every trainable method.
+
+A checkpoint is a directory::
+
+    config.json        {"method", "format_version", "package_version", "config": {...},
+                        "env": {"env_id", "family", "env_kwargs", "dataset_id", "obs_dim",
+                                "n_actions"}, "weights_sha256", ...method extras}
+    model.safetensors  float32 tensors (the policy's modules' state_dicts)
+    train_state.pt     optimiser, step and every RNG state (only while / after training)
+
+Writes go to a temporary file that is renamed into place, weights first, so an interrupted
+save leaves the previous checkpoint whole. ``weights_sha256`` is the SHA-256 of the weights
+file: a load recomputes it, so weights overwritten in place fail loudly instead of producing a
+policy that acts on garbage. Every way a checkpoint can be wrong raises
+:class:`CheckpointError` naming the directory and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TRAIN_STATE_FILE = "train_state.pt"
+#: 2: one format for every method, env facts under "env", weights hash. 1: MF-Diffuser only.
+FORMAT_VERSION = 2
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory is missing, corrupt, or holds something else."""
+
+
+@dataclass
+class EnvFacts:
+    """What a policy was trained on; checked against the env it is given."""
+
+    obs_dim: int
+    n_actions: int
+    family: str | None = None
+    env_id: str | None = None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    dataset_id: str | None = None
+
+    @classmethod
+    def from_sampler(cls, sampler: Any) -> EnvFacts:
+        """Facts of the dataset a :class:`~mfdiff_envs.offline.WindowSampler` reads."""
+        return cls(
+            obs_dim=int(sampler.obs_dim),
+            n_actions=int(sampler.n_actions),
+            family=getattr(sampler, "family", None),
+            env_id=getattr(sampler, "env_id", None),
+            env_kwargs=dict(getattr(sampler, "env_kwargs", None) or {}),
+            dataset_id=getattr(sampler, "dataset_id", None),
+        )
+
+    def check_core(self, core: Any, *, who: str = "policy") -> None:
+        """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on.
+
+        Battle on magent2 and our Battle share observations and actions, so they count as one
+        family here.
+        """
+        same = {"magent_battle": "battle"}
+        fam = getattr(core, "family", None)
+        if self.family is not None and fam is not None and same.get(fam, fam) != same.get(
+            self.family, self.family
+        ):
+            raise ValueError(
+                f"{who} was trained on family {self.family!r} ({self.env_id}) but the env is "
+                f"{fam!r}; evaluate it on a {self.family} env"
+            )
+        got = (int(core.obs_dim), int(core.n_actions))
+        if got != (self.obs_dim, self.n_actions):
+            raise ValueError(
+                f"{who} was trained with obs_dim={self.obs_dim}, n_actions={self.n_actions} "
+                f"({self.env_id} {self.env_kwargs}) but the env has obs_dim={got[0]}, "
+                f"n_actions={got[1]}"
+            )
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: its ``config.json`` content and the tensors."""
+
+    directory: Path
+    method: str
+    config: dict[str, Any]
+    env: EnvFacts
+    extra: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("mfdiff")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(
+    directory: str | Path,
+    *,
+    method: str,
+    config: dict[str, Any],
+    env: EnvFacts,
+    tensors: dict[str, torch.Tensor],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model.safetensors`` then ``config.json`` (each atomically) into ``directory``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu().contiguous()
+        for k, v in tensors.items()
+    }
+    blob = save(state)
+    _atomic_write_bytes(d / WEIGHTS_FILE, blob)
+    reserved = {"method", "format_version", "package_version", "config", "env", "weights_sha256"}
+    clash = reserved & set(extra or {})
+    if clash:
+        raise ValueError(f"checkpoint extras may not use the reserved keys {sorted(clash)}")
+    meta = {
+        "method": method,
+        "format_version": FORMAT_VERSION,
+        "package_version": package_version(),
+        "config": config,
+        "env": asdict(env),
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        **(extra or {}),
+    }
+    _atomic_write_bytes(d / CONFIG_FILE, json.dumps(meta, indent=2).encode())
+    return d
+
+
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    """``config.json`` of a checkpoint directory, checked for format and required keys."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise CheckpointError(f"{d}: no such checkpoint directory")
+    path = d / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{d}: missing {CONFIG_FILE} (not an mfdiff checkpoint)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: must hold a JSON object")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{d}: format_version {meta.get('format_version')!r}, this mfdiff "
+            f"({package_version()}) reads {FORMAT_VERSION}; retrain it with this version"
+        )
+    missing = [k for k in ("method", "config", "env", "weights_sha256") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: missing keys {missing}")
+    if not isinstance(meta["config"], dict) or not isinstance(meta["env"], dict):
+        raise CheckpointError(f"{path}: 'config' and 'env' must be JSON objects")
+    return meta
+
+
+def load_checkpoint(directory: str | Path, *, method: str | None = None) -> Checkpoint:
+    """Read, hash-check and validate a checkpoint (``method``: the one expected, if given)."""
+    d = Path(directory)
+    meta = read_meta(d)
+    if method is not None and meta["method"] != method:
+        raise CheckpointError(f"{d}: holds a {meta['method']!r} checkpoint, not {method!r}")
+    w_path = d / WEIGHTS_FILE
+    if not w_path.is_file():
+        raise CheckpointError(f"{d}: missing {WEIGHTS_FILE}")
+    blob = w_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
+        raise CheckpointError(
+            f"{w_path}: content hash does not match config.json (the weights were changed or "
+            "damaged after saving)"
+        )
+    try:
+        tensors = load(blob)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{w_path}: truncated or not a safetensors file ({e})") from e
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{w_path}: non-finite values in {bad[:5]}")
+    try:
+        env = EnvFacts(**meta["env"])
+    except TypeError as e:
+        raise CheckpointError(f"{d / CONFIG_FILE}: bad 'env' block ({e})") from e
+    extra = {
+        k: v
+        for k, v in meta.items()
+        if k not in ("method", "format_version", "package_version", "config", "env")
+    }
+    return Checkpoint(d, meta["method"], meta["config"], env, extra, tensors)
+
+
+def save_train_state(directory: str | Path, state: dict[str, Any]) -> None:
+    """Optimiser, step and RNG states for resuming (torch pickle, written atomically)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f"{TRAIN_STATE_FILE}.tmp{os.getpid()}"
+    torch.save(state, tmp)
+    os.replace(tmp, d / TRAIN_STATE_FILE)
+
+
+def load_train_state(directory: str | Path) -> dict[str, Any] | None:
+    """The resume state, or None when the directory has none."""
+    p = Path(directory) / TRAIN_STATE_FILE
+    if not p.is_file():
+        return None
+    try:
+        # our own file, written by save_train_state: numpy RNG states need full unpickling
+        return torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001  (torch raises many kinds on a corrupt pickle)
+        raise CheckpointError(f"{p}: cannot be read ({type(e).__name__}: {e})") from e

@@ -1,0 +1,208 @@
+"""Typed configs of every trainable method, and the one strict loader for them.
+
+Every method's ``Config`` is a dataclass that subclasses :class:`TrainConfig`, so the fields the
+shared training loop and the window sampler need (``steps``, ``batch_size``, ``horizon``,
+``n_particles``, ``gamma``, ``seed``, ``device``, ``log_every``, ``ckpt_every``) are spelled once
+and each method's config is the single source of its sampler settings. Each field carries a
+docstring right below it; :func:`config_help` turns those into ``mfdiff train --algo X --help``.
+
+:func:`build_config` is the only way a config is built from outside data (a JSON file, a
+checkpoint's ``config.json``, ``--set key=value``): unknown keys and ill-typed values raise
+:class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import json
+import textwrap
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A config file, checkpoint config or ``--set`` override does not fit a method's Config."""
+
+
+@dataclass
+class TrainConfig:
+    """Fields every trainable method shares (the training loop and the window sampler)."""
+
+    # ---- windows (the WindowSampler is built from these)
+    horizon: int = 8
+    """H, window length in env steps (≤ episode length; Gaussian Squeeze has 25)."""
+    n_particles: int = 32
+    """K, agents (particles) sampled per training window."""
+    gamma: float = 0.99
+    """Discount of the windows' returns-to-go."""
+    # ---- optimisation
+    steps: int = 2000
+    """Gradient steps."""
+    batch_size: int = 32
+    """Windows per batch (each K agents × H steps)."""
+    seed: int = 0
+    """Seed of parameter init, noise draws and the window sampler."""
+    device: str = "auto"
+    """"auto" (CUDA when present, else CPU) | "cpu" | "cuda[:i]"."""
+    # ---- bookkeeping
+    log_every: int = 50
+    """Steps between metrics.csv rows and progress-bar updates."""
+    ckpt_every: int = 500
+    """Steps between checkpoints in the output directory (0 = only at the end)."""
+
+    def __post_init__(self) -> None:
+        for name in ("horizon", "n_particles", "steps", "batch_size", "log_every"):
+            check_positive_int(type(self).__name__, name, getattr(self, name))
+        if isinstance(self.ckpt_every, bool) or not isinstance(self.ckpt_every, int) or (
+            self.ckpt_every < 0
+        ):
+            raise ConfigError(f"{type(self).__name__}.ckpt_every must be an int ≥ 0")
+        if not 0.0 <= float(self.gamma) <= 1.0:
+            raise ConfigError(f"{type(self).__name__}.gamma must lie in [0, 1], got {self.gamma}")
+
+
+def check_positive_int(owner: str, name: str, value: Any) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an int ≥ 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{owner}.{name} must be a positive int, got {value!r}")
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON data (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def build_config(
+    cls: type[C],
+    data: dict[str, Any] | None = None,
+    *,
+    config_path: str | Path | None = None,
+    overrides: typing.Sequence[str] = (),
+) -> C:
+    """``cls`` from ``data``, then a JSON file, then ``key=value`` overrides, strictly checked.
+
+    Values may be JSON values or strings (``--set``): each is coerced to the field's type
+    (``k_schedule=16,64,256`` -> ``(16, 64, 256)``, ``true``/``false`` for bools).
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    merged: dict[str, Any] = dict(data or {})
+    if config_path is not None:
+        try:
+            loaded = json.loads(Path(config_path).read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read config {config_path}: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {config_path} must hold a JSON object")
+        merged.update(loaded)
+    for item in overrides:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        merged[key.strip()] = raw
+    unknown = sorted(set(merged) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__qualname__} keys {unknown}; valid keys: {names}")
+    kwargs = {k: _coerce(k, hints[k], v) for k, v in merged.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"invalid {cls.__qualname__}: {e}") from e
+
+
+def _coerce(name: str, tp: Any, value: Any) -> Any:
+    """Convert ``value`` (a JSON value or a ``--set`` string) to the field type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):  # Optional[X] / X | None
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(name, inner[0], value) if len(inner) == 1 else value
+    if origin in (tuple, list):
+        elem = args[0] if args else Any
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise ConfigError(f"{name}: not a JSON list: {value!r}") from e
+            else:
+                value = [v for v in text.strip("()").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        items = [_coerce(name, elem, v) for v in value]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{name}: expected a bool (true/false), got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected {tp.__name__}, got a bool")
+        try:
+            out = tp(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{name}: expected {tp.__name__}, got {value!r}") from e
+        if tp is int and isinstance(value, float) and value != out:
+            raise ConfigError(f"{name}: expected an int, got {value!r}")
+        if tp is float and not (out == out and abs(out) != float("inf")):
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
+        return out
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> the docstring written right below it, over the class and its bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:]):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def config_help(cls: type) -> str:
+    """Every field of ``cls`` with its type, default and doc, for ``--help``."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    lines = [f"{cls.__module__}.{cls.__qualname__} fields (set with --set key=value):", ""]
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        tp = getattr(hints[f.name], "__name__", str(hints[f.name]))
+        lines.append(f"  {f.name} ({tp}, default {default!r})")
+        if docs.get(f.name):
+            lines += ["      " + s for s in textwrap.wrap(docs[f.name], 88)]
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""MF-Diffuser's Config: every hyper-parameter of the model, the objective, training and planning.
+
+Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
+``coarse_to_fine``, ``return_target``, ``replan_every``, ``exact_ot_max_n``) may be changed
+when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
+``mfdiff eval --set replan_every=4``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mfdiff_agents.config import ConfigError, TrainConfig, check_positive_int
+from mfdiff_agents.diffuser.denoiser import INTERACTIONS
+from mfdiff_agents.diffuser.diffusion import SCHEDULES
+from mfdiff_agents.diffuser.sampler import validate_schedule
+
+
+@dataclass
+class Config(TrainConfig):
+    """MF-Diffuser hyper-parameters (defaults sized for a CPU run of a few minutes)."""
+
+    steps: int = 3000
+    """Gradient steps."""
+    stats_windows: int = 2048
+    """Windows drawn once at the start to estimate normalisation statistics."""
+    # ---- denoiser
+    width: int = 64
+    """Hidden channels of the denoiser (a multiple of 8: GroupNorm)."""
+    depth: int = 3
+    """(temporal res block, interaction) pairs."""
+    kernel_size: int = 5
+    """Temporal conv kernel along H (odd)."""
+    interaction: str = "mean"
+    """Particle interaction: "mean" (mean-pool, MF-Diffuser) | "none" | "attention"."""
+    # ---- diffusion
+    n_timesteps: int = 100
+    """Training noise levels T."""
+    schedule: str = "cosine"
+    """Noise schedule: "cosine" | "linear"."""
+    # ---- objective
+    beta: float = 1.0
+    """Value-weighting temperature β: w = softmax(β Â)·B; 0 = no value weighting."""
+    w_max: float = 20.0
+    """Clip of the value weights."""
+    lam_chaos: float = 0.1
+    """λ of the chaotic-entropy (energy-distance) term; 0 = no chaos term."""
+    value_hidden: int = 64
+    """Width of the mean-field value net V(m) (advantage baseline)."""
+    # ---- optimisation
+    lr: float = 3e-4
+    """AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+    # ---- planning
+    ddim_steps: int = 10
+    """Reverse DDIM steps per plan."""
+    eta: float = 1.0
+    """DDIM stochasticity η (1 = ancestral-like; 0 = deterministic DDIM, which leaves the
+    one-hot action channels ill-formed with few steps, see docs/method.md)."""
+    k_schedule: tuple[int, ...] = (16, 64, 256)
+    """Particle schedule K_0 < … < K_max of coarse-to-fine sampling (each divides the next)."""
+    coarse_to_fine: bool = True
+    """False = K_max particles at every reverse step (ablation)."""
+    return_target: float = 1.5
+    """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
+    replan_every: int = 1
+    """Env steps between replans (≤ horizon); in between the plan is followed open loop."""
+    exact_ot_max_n: int = 2000
+    """Exact OT lifting (POT ot.emd) when N ≤ this; balanced nearest particle above."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.k_schedule, list):
+            self.k_schedule = tuple(self.k_schedule)
+        for name in ("width", "depth", "ddim_steps", "replan_every", "n_timesteps",
+                     "stats_windows"):
+            check_positive_int("Config", name, getattr(self, name))
+        if self.interaction not in INTERACTIONS:
+            raise ConfigError(
+                f"Config.interaction must be one of {sorted(INTERACTIONS)}, "
+                f"got {self.interaction!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"Config.schedule must be one of {sorted(SCHEDULES)}, got {self.schedule!r}"
+            )
+        if self.width % 8:
+            raise ConfigError(f"Config.width must be a multiple of 8 (GroupNorm), got {self.width}")
+        validate_schedule(self.k_schedule)
+        if self.ddim_steps > self.n_timesteps:
+            raise ConfigError(
+                f"Config.ddim_steps ({self.ddim_steps}) > n_timesteps ({self.n_timesteps})"
+            )
+        if self.coarse_to_fine and self.ddim_steps < len(self.k_schedule):
+            raise ConfigError(
+                f"Config.ddim_steps ({self.ddim_steps}) must be ≥ the number of particle stages "
+                f"({len(self.k_schedule)}) for coarse-to-fine sampling"
+            )
+        if self.replan_every > self.horizon:
+            raise ConfigError(
+                f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"
+            )
+        if self.beta < 0 or self.lam_chaos < 0:
+            raise ConfigError(
+                f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}"
+            )
+
+
+#: Config fields that fix the network / data shapes (cannot change on resume or at load).
+ARCH_FIELDS = (
+    "horizon",
+    "width",
+    "depth",
+    "kernel_size",
+    "interaction",
+    "n_timesteps",
+    "schedule",
+    "value_hidden",
+)

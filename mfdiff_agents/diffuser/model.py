@@ -1,0 +1,142 @@
+"""MF-Diffuser's networks: the particle diffusion model with its mean-field value net and the
+dataset normalisation it carries, and the value-weighted chaotic entropy loss (docs/method.md).
+
+    model = MFDiffuserModel(obs_dim=d, n_actions=A, mf_dim=2 * d + 1, cfg=cfg, stats=stats)
+    loss, logs = training_loss(model, batch, cfg, stats)   # batch: tensors of a Windows batch
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
+from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
+from mfdiff_agents.diffuser.objective import ValueNet, chaos_loss, value_weights
+
+
+@dataclass
+class Stats:
+    """Dataset normalisation statistics (stored in config.json)."""
+
+    obs_mean: list[float]
+    obs_std: list[float]
+    mf_mean: list[float]
+    mf_std: list[float]
+    ret_mean: float
+    ret_std: float
+    adv_std: float = 1.0
+
+    @classmethod
+    def identity(cls, obs_dim: int, mf_dim: int) -> Stats:
+        """Zero means, unit stds: a placeholder until a checkpoint's buffers are loaded."""
+        return cls([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * mf_dim, [1.0] * mf_dim, 0.0, 1.0)
+
+    @classmethod
+    def from_windows(cls, w: Any) -> Stats:
+        """Statistics of a large batch of windows (alive agents' obs, mean fields, returns)."""
+        obs = w.obs.reshape(-1, w.obs.shape[-1])
+        alive = w.alive.reshape(-1)
+        if alive.any():
+            obs = obs[alive]
+        mf = w.mean_field.reshape(-1, w.mean_field.shape[-1])
+        floor = 1e-2
+        return cls(
+            obs_mean=obs.mean(0).tolist(),
+            obs_std=np.maximum(obs.std(0), floor).tolist(),
+            mf_mean=mf.mean(0).tolist(),
+            mf_std=np.maximum(mf.std(0), floor).tolist(),
+            ret_mean=float(np.mean(w.returns)),
+            ret_std=float(max(np.std(w.returns), 1e-6)),
+        )
+
+
+#: |x̂_0| bound of the normalised observation channels while sampling (action channels: 1).
+OBS_CLIP = 5.0
+
+
+class MFDiffuserModel(torch.nn.Module):
+    """Diffusion process over particles + the mean-field value net, with normalisation buffers."""
+
+    def __init__(
+        self, *, obs_dim: int, n_actions: int, mf_dim: int, cfg: Config, stats: Stats
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.n_actions, self.mf_dim = obs_dim, n_actions, mf_dim
+        self.x_dim = obs_dim + n_actions
+        denoiser = ParticleDenoiser(
+            x_dim=self.x_dim,
+            cond_dim=mf_dim + 1,
+            width=cfg.width,
+            depth=cfg.depth,
+            interaction=cfg.interaction,
+            kernel_size=cfg.kernel_size,
+        )
+        # x̂_0 clip while sampling: normalised obs to ±OBS_CLIP, one-hot action channels to ±1
+        clip = torch.tensor([OBS_CLIP] * obs_dim + [1.0] * n_actions)
+        self.diffusion = GaussianDiffusion(
+            denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule, clip_x0=clip
+        )
+        self.value = ValueNet(mf_dim, cfg.value_hidden)
+        f = torch.float32
+        self.register_buffer("obs_mean", torch.tensor(stats.obs_mean, dtype=f))
+        self.register_buffer("obs_std", torch.tensor(stats.obs_std, dtype=f))
+        self.register_buffer("mf_mean", torch.tensor(stats.mf_mean, dtype=f))
+        self.register_buffer("mf_std", torch.tensor(stats.mf_std, dtype=f))
+        self.register_buffer("adv_std", torch.tensor(stats.adv_std, dtype=f))
+
+    def norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def norm_mf(self, mf: torch.Tensor) -> torch.Tensor:
+        return (mf - self.mf_mean) / self.mf_std
+
+    def encode(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """x = [norm(obs), 2·onehot(a) - 1]: obs [b,k,h,d], actions [b,k,h] -> [b,k,h,d+A]."""
+        onehot = F.one_hot(actions.long(), self.n_actions).float() * 2 - 1
+        return torch.cat([self.norm_obs(obs), onehot], dim=-1)
+
+
+
+def training_loss(
+    model: MFDiffuserModel,
+    batch: dict[str, torch.Tensor],
+    cfg: Config,
+    stats: Stats,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The value-weighted chaotic entropy objective on one batch (docs/method.md, eq. L)."""
+    x0 = model.encode(batch["obs"], batch["actions"])  # [b, k, h, c]
+    mask = batch["alive"][..., None]  # [b, k, h, 1]
+    mf0 = model.norm_mf(batch["mean_field"][:, 0])  # [b, m]
+    r_hat = (batch["returns"].float() - stats.ret_mean) / stats.ret_std  # [b]
+    v = model.value(mf0)  # [b]
+    value_loss = F.mse_loss(v, r_hat)
+    resid = (r_hat - v).detach()
+    with torch.no_grad():  # running std of the advantage (a buffer, saved with the model)
+        model.adv_std.mul_(0.99).add_(0.01 * resid.std().clamp(min=1e-3))
+    adv = (resid / model.adv_std).clamp(-3.0, 3.0)  # Â [b]
+    w = value_weights(adv, cfg.beta, w_max=cfg.w_max)
+    cond = torch.cat([mf0, adv[:, None]], dim=-1)  # [b, m + 1]
+    terms = model.diffusion.training_terms(x0, cond, mask=mask, generator=generator)
+    denoise = (w * terms.mse).mean()
+    chaos = (
+        chaos_loss(terms.x0_pred, x0, terms.alpha_bar) if cfg.lam_chaos > 0 else x0.new_zeros(())
+    )
+    loss = denoise + cfg.lam_chaos * chaos + value_loss
+    parts = {
+        "loss": loss,
+        "mse": terms.mse.mean(),
+        "denoise": denoise,
+        "chaos": chaos,
+        "value_loss": value_loss,
+        "w_max": w.max(),
+    }
+    logs = {k: float(v.detach()) for k, v in parts.items()}
+    return loss, logs

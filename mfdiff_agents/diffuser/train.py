@@ -1,0 +1,91 @@
+"""Training MF-Diffuser: normalisation statistics, AdamW, one gradient step of the
+value-weighted chaotic entropy objective (:func:`~mfdiff_agents.diffuser.model.training_loss`).
+
+    policy = fit(sampler, Config(steps=2000), out_dir="runs/squeeze")   # sampler: WindowSampler
+
+The loop around the step (progress, metrics.csv, checkpoints, resume) is
+:func:`mfdiff_agents.training.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mfdiff_agents.device import autocast
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats, training_loss
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.training import Learner, train
+
+
+def _to_tensors(w: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    """Windows (numpy dataclass) -> the tensors the loss needs."""
+    names = ("obs", "actions", "alive", "returns", "mean_field")
+    return {n: torch.as_tensor(np.asarray(getattr(w, n))).to(device) for n in names}
+
+
+class MFDiffuserLearner(Learner):
+    """Model, optimiser and noise generator of one MF-Diffuser training run."""
+
+    POLICY = MFDiffuserPlanner
+    LOG_KEYS = ("loss", "mse", "denoise", "chaos", "value_loss", "w_max")
+
+    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+        super().__init__(sampler, cfg, device)
+        self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        self.stats = Stats.from_windows(sampler.sample(cfg.stats_windows))
+        self._model = MFDiffuserModel(
+            obs_dim=sampler.obs_dim,
+            n_actions=sampler.n_actions,
+            mf_dim=sampler.mf_dim,
+            cfg=cfg,
+            stats=self.stats,
+        ).to(device)
+        self.opt = torch.optim.AdamW(
+            self._model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
+
+    @property
+    def model(self) -> MFDiffuserModel:
+        return self._model
+
+    def update(self, windows: Any) -> dict[str, float]:
+        batch = _to_tensors(windows, self.device)
+        with autocast(self.device):
+            loss, logs = training_loss(
+                self._model, batch, self.cfg, self.stats, generator=self.generator
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._model.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        return logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "generator": self.generator.get_state(),
+            "stats": dataclasses.asdict(self.stats),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.generator.set_state(state["generator"])
+        self.stats = Stats(**state["stats"])
+
+    def policy(self) -> MFDiffuserPlanner:
+        policy = super().policy()
+        policy.stats = dataclasses.asdict(self.stats)
+        return policy
+
+
+def fit(
+    sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
+) -> MFDiffuserPlanner:
+    """Train MF-Diffuser on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
+    return train(MFDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

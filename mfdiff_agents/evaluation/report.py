@@ -1,0 +1,196 @@
+"""Reports of evaluation records: JSON-lines files, markdown tables headed by the command that
+regenerates them, and PNG plots (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mfdiff_agents.evaluation.stats import aggregate, get_metric
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
+                append: bool = True) -> Path:
+    """Append (or write) records as JSON lines."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("a" if append else "w") as f:
+        for r in records:
+            f.write(json.dumps(r, default=_json_default) + "\n")
+    return p
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
+                   metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
+                                             "order_parameter", "win_rate", "latency_ms"),
+                   by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
+                   title: str = "Results") -> str:
+    """A markdown table (one row per group, mean [95 % CI] and IQM per metric present), headed
+    by the exact command that regenerates it."""
+    present = [m for m in metrics if any(get_metric(r, m) is not None for r in records)]
+    per_metric = {m: {tuple(a[k] for k in by): a for a in aggregate(records, metric=m, by=by)}
+                  for m in present}
+    keys: list[tuple] = []
+    for r in records:
+        if r.get("error"):
+            continue
+        k = tuple(r.get(b) for b in by)
+        if k not in keys:
+            keys.append(k)
+    shown_by = [b for b in by if any(k[by.index(b)] is not None for k in keys)]
+    head = [*shown_by, *present, "seeds"]
+    lines = [f"# {title}", "", "Regenerate with:", "", "```", command, "```", "",
+             "Cells: mean [95 % bootstrap CI] (IQM) over seeds; normalised score 0 = random, "
+             "100 = reference max.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k in keys:
+        cells = [str(k[by.index(b)]) for b in shown_by]
+        n = 0
+        for m in present:
+            a = per_metric[m].get(k)
+            if a is None:
+                cells.append("–")
+                continue
+            n = max(n, a["n"])
+            fmt = _fmt(m)
+            cells.append(f"{fmt(a['mean'])} [{fmt(a['ci_low'])}, {fmt(a['ci_high'])}] "
+                         f"({fmt(a['iqm'])})")
+        lines.append("| " + " | ".join([*cells, str(n)]) + " |")
+    errors = [r for r in records if r.get("error")]
+    if errors:
+        lines += ["", "Not run (the method refused the population):", ""]
+        lines += [f"- {r['method']} at N = {r['n_agents']}: {r['error']}" for r in errors]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(metric: str) -> Callable[[float], str]:
+    if metric in ("optimum_gap", "win_rate", "order_parameter"):
+        return lambda v: f"{v:.3f}"
+    if metric == "latency_ms":
+        return lambda v: f"{v:.2f}"
+    return lambda v: f"{v:.1f}"
+
+
+# --------------------------------------------------------------------------- plots
+def plt_agg() -> Any:
+    """matplotlib.pyplot with the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _lines_vs_n(ax: Any, records: Sequence[dict[str, Any]], metric: str) -> None:
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    for m in methods:
+        agg = sorted(aggregate([r for r in records if r["method"] == m], metric=metric,
+                               by=("n_agents",)), key=lambda a: a["n_agents"])
+        if not agg:
+            continue
+        n = np.array([a["n_agents"] for a in agg])
+        mean = np.array([a["mean"] for a in agg])
+        err = np.array([[a["mean"] - a["ci_low"] for a in agg],
+                        [a["ci_high"] - a["mean"] for a in agg]])
+        ax.errorbar(n, mean, yerr=err, marker="o", capsize=3, label=m)
+    ax.set_xscale("log")
+    ax.set_xlabel("N agents")
+    ax.grid(alpha=0.3)
+
+
+def plot_score_vs_n(records: Sequence[dict[str, Any]], path: str | Path, *,
+                    metric: str = "normalized_score") -> Path:
+    """One panel per env: ``metric`` (mean ± 95 % CI over seeds) vs N, a line per method."""
+    plt = plt_agg()
+    envs = list(dict.fromkeys(r["env_id"] for r in records))
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        _lines_vs_n(ax, [r for r in records if r["env_id"] == env], metric)
+        ax.set_title(env)
+        ax.set_ylabel(metric)
+    axes[0][0].legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_latency_vs_n(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Planning latency per step (ms, log-log) vs N, a line per method."""
+    plt = plt_agg()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    _lines_vs_n(ax, records, "latency_ms")
+    ax.set_yscale("log")
+    ax.set_ylabel("ms per act_batch")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_score_by_tier(records: Sequence[dict[str, Any]], path: str | Path, *,
+                       metric: str = "normalized_score") -> Path:
+    """Grouped bars: ``metric`` per data tier (x) and method (bars), with 95 % CIs."""
+    plt = plt_agg()
+    tiers = list(dict.fromkeys(str(r.get("tier")) for r in records))
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    agg = {(a["method"], str(a["tier"])): a
+           for a in aggregate(records, metric=metric, by=("method", "tier"))}
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(tiers) * max(1, len(methods)) / 2), 4))
+    width = 0.8 / max(len(methods), 1)
+    for j, m in enumerate(methods):
+        xs, ys, lo, hi = [], [], [], []
+        for i, t in enumerate(tiers):
+            a = agg.get((m, t))
+            if a is None:
+                continue
+            xs.append(i + (j - (len(methods) - 1) / 2) * width)
+            ys.append(a["mean"])
+            lo.append(a["mean"] - a["ci_low"])
+            hi.append(a["ci_high"] - a["mean"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=m)
+    ax.set_xticks(range(len(tiers)), tiers)
+    ax.set_xlabel("data tier")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save ``fig`` as a PNG at ``path`` (parents created) and close it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(p, dpi=110)
+    plt_agg().close(fig)
+    return p
+
+
+def write_report(records: Sequence[dict[str, Any]], directory: str | Path, *, name: str,
+                 command: str, title: str | None = None) -> dict[str, Path]:
+    """``<dir>/<name>.md`` (table) and the PNG plots that apply (score vs N, by tier, latency)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {"table": d / f"{name}.md"}
+    paths["table"].write_text(markdown_table(records, command=command, title=title or name))
+    if len({r["n_agents"] for r in records}) > 1:
+        paths["score_vs_n"] = plot_score_vs_n(records, d / f"{name}_score_vs_n.png")
+        paths["latency_vs_n"] = plot_latency_vs_n(records, d / f"{name}_latency_vs_n.png")
+    if len({r.get("tier") for r in records}) > 1:
+        paths["score_by_tier"] = plot_score_by_tier(records, d / f"{name}_score_by_tier.png")
+    return paths

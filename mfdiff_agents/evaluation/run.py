@@ -1,0 +1,171 @@
+"""Evaluation runs: roll a policy out on the vectorised core over seeds, one record per seed.
+
+One run = one (policy, env, N, seed): ``episodes`` episodes on ``gym.make(env_id, **env_kwargs)``'s
+core through :func:`mfdiff_envs.rollout.rollout`. Each record holds the undiscounted team return
+(sum over steps of the mean per-agent reward), the normalized score
+(:func:`mfdiff_envs.scoring.normalized_score`, with the dataset's reference returns or — without
+a dataset — the random and scripted-expert returns measured on the same env, the D4RL
+convention), the family metrics (Squeeze: ``optimum_gap`` averaged over the steps; Ising:
+``order_parameter``; Battle: ``win`` → ``win_rate``), wall time and planning latency per step
+(ms per ``act_batch`` call), and provenance (git commit, time).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mfdiff_agents.policy import Policy
+from mfdiff_envs.rollout import rollout
+from mfdiff_envs.scoring import normalized_score
+
+PolicyLike = Policy | Callable[[Any, int], Policy]
+"""A policy, or a factory ``(core, seed) -> Policy`` (scripted policies need the core)."""
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The source checkout's commit (``"unknown"`` outside a git checkout); read-only."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def make_core(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    """``gym.make(env_id, **env_kwargs).unwrapped.core``."""
+    import gymnasium as gym
+
+    import mfdiff_envs  # noqa: F401  (registers the ids)
+
+    return gym.make(env_id, **env_kwargs).unwrapped.core
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """Env and policy seed of episode ``episode`` of run seed ``seed``."""
+    return int(seed) * 1000 + int(episode)
+
+
+def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
+                     dataset_id: str | None = None) -> tuple[float, float]:
+    """(ref_min, ref_max) for normalized scores.
+
+    With ``dataset_id``: the Minari dataset's ``ref_min_score``/``ref_max_score``. Otherwise the
+    mean returns of the uniform random policy (min) and the scripted expert (max) measured exactly
+    as the dataset builder measures them (:func:`mfdiff_envs.offline.build.reference_scores`).
+    """
+    if dataset_id is not None:
+        import minari
+
+        meta = minari.load_dataset(dataset_id).storage.metadata
+        lo, hi = meta.get("ref_min_score"), meta.get("ref_max_score")
+        if lo is None or hi is None:
+            raise ValueError(f"dataset {dataset_id} has no ref_min_score/ref_max_score")
+        return float(lo), float(hi)
+    from mfdiff_envs.offline.build import reference_scores as measured_reference_scores
+
+    return measured_reference_scores(make_core(env_id, env_kwargs))
+
+
+def evaluate(
+    policy: PolicyLike,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    seeds: Iterable[int],
+    episodes: int = 1,
+    *,
+    method: str | None = None,
+    ref_scores: tuple[float, float] | None = None,
+    dataset_id: str | None = None,
+    tier: str | None = None,
+    config: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Evaluate ``policy`` on ``env_id`` for every seed; one record (dict) per seed.
+
+    Args:
+        policy: a Policy, or a factory ``(core, seed) -> Policy`` (called once per seed).
+        env_id, env_kwargs: ``gym.make(env_id, **env_kwargs)`` (must include ``n_agents``).
+        seeds: run seeds; episode e of seed s resets env and policy with seed ``1000 s + e``.
+        episodes: episodes per seed (the record holds their mean and the list).
+        method: label in the record (default: the policy's class name).
+        ref_scores: (ref_min, ref_max); default :func:`reference_scores` (``dataset_id``).
+        tier: data tier the policy was trained on (label for plots).
+        config: extra data stored under ``"config"`` (e.g. the training Config).
+
+    Raises:
+        ValueError: no seeds or episodes, or the policy was trained on another env family /
+            other observation and action spaces than ``env_id``'s.
+    """
+    from tqdm.auto import tqdm
+
+    env_kwargs = dict(env_kwargs)
+    seeds = [int(s) for s in seeds]
+    if not seeds or episodes < 1:
+        raise ValueError(f"need at least one seed and one episode, got seeds={seeds}, "
+                         f"episodes={episodes}")
+    core = make_core(env_id, env_kwargs)
+    if ref_scores is None:
+        ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
+    records = []
+    for seed in tqdm(seeds, desc=f"eval {method or ''}", disable=not progress, leave=False):
+        pol = policy if isinstance(policy, Policy) else policy(core, seed)
+        if hasattr(pol, "check_env"):
+            pol.check_env(core)
+        label = method or type(pol).__name__
+        eps = [rollout(core, pol, seed=episode_seed(seed, e)) for e in range(episodes)]
+        rets = [e.total_return for e in eps]
+        scores = normalized_score(rets, *ref_scores).tolist()
+        steps = sum(e.steps for e in eps)
+        m_final = {k: float(np.mean([e.metrics_final[k] for e in eps]))
+                   for k in eps[0].metrics_final}
+        m_mean = {k: float(np.mean([e.metrics_mean[k] for e in eps]))
+                  for k in eps[0].metrics_mean}
+        rec: dict[str, Any] = {
+            "method": label,
+            "env_id": env_id,
+            "family": core.family,
+            "n_agents": int(core.n_agents),
+            "env_kwargs": env_kwargs,
+            "tier": tier,
+            "seed": seed,
+            "episodes": episodes,
+            "returns": rets,
+            "return": float(np.mean(rets)),
+            "normalized_scores": scores,
+            "normalized_score": float(np.mean(scores)),
+            "ref_min": ref_scores[0],
+            "ref_max": ref_scores[1],
+            "dataset_id": dataset_id,
+            "metrics_final": m_final,
+            "metrics_mean": m_mean,
+            "wall_seconds": float(sum(e.wall_seconds for e in eps)),
+            "latency_ms": 1000.0 * sum(e.act_seconds for e in eps) / max(steps, 1),
+            "steps": steps,
+            "config": config,
+            "git_commit": git_commit(),
+            "python": sys.version.split()[0],
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        # headline env metrics
+        if "optimum_gap" in m_mean:
+            rec["optimum_gap"] = m_mean["optimum_gap"]
+        if "order_parameter" in m_mean:
+            rec["order_parameter"] = m_final["order_parameter"]
+            rec["order_parameter_mean"] = m_mean["order_parameter"]
+        if "win" in m_final:
+            rec["win_rate"] = m_final["win"]
+        records.append(rec)
+    return records

@@ -1,0 +1,65 @@
+"""Statistics of evaluation records, as rliable defines them (computed with scipy, since
+rliable 1.2 does not import beside numpy 2): per-run scores aggregated by their mean with a 95 %
+percentile-bootstrap CI, and the interquartile mean (``scipy.stats.trim_mean(x, 0.25)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+
+def iqm(x: Sequence[float]) -> float:
+    """Interquartile mean: mean of the middle 50 % (``trim_mean(x, 0.25)``, as rliable)."""
+    return float(stats.trim_mean(np.asarray(x, float), 0.25))
+
+
+def bootstrap_ci(x: Sequence[float], *, statistic: Callable = np.mean, confidence: float = 0.95,
+                 n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap CI of ``statistic`` over runs (rliable's default interval).
+
+    With fewer than two runs, or identical values, the interval collapses to the point value.
+    """
+    x = np.asarray(x, float)
+    point = float(statistic(x))
+    if x.size < 2 or np.all(x == x[0]):
+        return point, point
+    res = stats.bootstrap((x,), statistic, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", rng=np.random.default_rng(seed), vectorized=False)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def summarize(x: Sequence[float], **kw: Any) -> dict[str, float]:
+    """mean, 95 % bootstrap CI of the mean, IQM, std and n of per-seed values ``x``."""
+    x = np.asarray(x, float)
+    lo, hi = bootstrap_ci(x, **kw)
+    return {"mean": float(x.mean()), "ci_low": lo, "ci_high": hi, "iqm": iqm(x),
+            "std": float(x.std(ddof=1)) if x.size > 1 else 0.0, "n": int(x.size)}
+
+
+def get_metric(record: dict[str, Any], metric: str) -> float | None:
+    """``record[metric]``; dotted names reach into nested dicts
+    (``metrics_mean.order_parameter``)."""
+    v: Any = record
+    for part in metric.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return None if v is None else float(v)
+
+
+def aggregate(records: Iterable[dict[str, Any]], *, metric: str = "normalized_score",
+              by: Sequence[str] = ("method", "env_id", "n_agents", "tier")) -> list[dict[str, Any]]:
+    """Group records by ``by`` and :func:`summarize` ``metric`` over the runs (seeds) of each
+    group. Records lacking the metric are skipped. Groups keep first-seen order."""
+    groups: dict[tuple, list[float]] = {}
+    for r in records:
+        v = get_metric(r, metric)
+        if v is None:
+            continue
+        groups.setdefault(tuple(r.get(k) for k in by), []).append(v)
+    return [{**dict(zip(by, key)), "metric": metric, **summarize(vals)}
+            for key, vals in groups.items()]

@@ -1,0 +1,108 @@
+"""Sweeps: evaluate many (policy, env, N) runs from one file, recording where a method stops.
+
+Format (TOML shown; JSON has the same structure)::
+
+    seeds = 5                 # an int (0..n-1) or a list of seeds
+    episodes = 1
+    [[runs]]
+    policy = "random"         # random | medium | expert | a checkpoint directory
+    env = "mfdiff/GaussianSqueeze-v0"
+    n_agents = [100, 1000]    # an int or a list (one run group per N)
+    env_kwargs = { max_cycles = 25 }
+    dataset = "mfdiff/squeeze-n1000/medium-v0"   # optional: reference scores from it
+    tier = "medium"           # optional label (data tier of the policy)
+    label = "bc"              # optional method name (default: checkpoint method / policy)
+    set = { replan_every = 4 }  # optional Config overrides at load (planning settings)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mfdiff_agents.evaluation.report import write_jsonl
+from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
+from mfdiff_agents.methods import load_policy, policy_label
+from mfdiff_agents.policy import PopulationTooLargeError
+
+_SWEEP_KEYS = {"seeds", "episodes", "runs", "device"}
+_RUN_KEYS = {"policy", "env", "n_agents", "env_kwargs", "dataset", "tier", "label", "seeds",
+             "episodes", "set"}
+
+
+def load_sweep(path: str | Path) -> dict[str, Any]:
+    """Read a sweep file (``.json`` or ``.toml``, format in the module docstring); check keys."""
+    p = Path(path)
+    if p.suffix == ".toml":
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        spec = tomllib.loads(p.read_text())
+    else:
+        spec = json.loads(p.read_text())
+    unknown = set(spec) - _SWEEP_KEYS
+    if unknown:
+        raise ValueError(f"{p}: unknown sweep keys {sorted(unknown)}; valid: {sorted(_SWEEP_KEYS)}")
+    if not spec.get("runs"):
+        raise ValueError(f"{p}: the sweep has no [[runs]]")
+    for i, run in enumerate(spec["runs"]):
+        bad = set(run) - _RUN_KEYS
+        if bad:
+            raise ValueError(
+                f"{p}: runs[{i}] has unknown keys {sorted(bad)}; valid: {sorted(_RUN_KEYS)}")
+        for k in ("policy", "env", "n_agents"):
+            if k not in run:
+                raise ValueError(f"{p}: runs[{i}] needs {k!r}")
+    return spec
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+
+
+def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
+              progress: bool = True) -> list[dict[str, Any]]:
+    """Evaluate every (run, N) of a sweep spec (see :func:`load_sweep`); appends each group's
+    records to ``out`` (JSON lines) as it finishes. Returns all records.
+
+    A (run, N) whose policy refuses the population (:class:`PopulationTooLargeError`, e.g. the
+    joint diffuser's ``max_agents`` guard, or a MemoryError) gives one record with an
+    ``"error"`` field and no metrics, so a scaling sweep records where a method stops instead
+    of aborting. Reference scores are measured once per (env, kwargs, dataset)."""
+    from tqdm.auto import tqdm
+
+    jobs = []
+    for run in spec["runs"]:
+        ns = run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]
+        jobs += [(run, int(n)) for n in ns]
+    records: list[dict[str, Any]] = []
+    device = spec.get("device", "cpu")
+    refs: dict[str, tuple[float, float]] = {}
+    for run, n in tqdm(jobs, desc="sweep", disable=not progress):
+        policy = load_policy(run["policy"], device=device, **run.get("set", {}))
+        label = run.get("label") or policy_label(run["policy"])
+        env_kwargs = {**run.get("env_kwargs", {}), "n_agents": n}
+        key = json.dumps([run["env"], env_kwargs, run.get("dataset")], sort_keys=True)
+        if key not in refs:
+            refs[key] = reference_scores(run["env"], env_kwargs, dataset_id=run.get("dataset"))
+        try:
+            recs = evaluate(
+                policy, run["env"], env_kwargs,
+                _seed_list(run.get("seeds", spec.get("seeds", 5))),
+                int(run.get("episodes", spec.get("episodes", 1))),
+                method=label, ref_scores=refs[key], dataset_id=run.get("dataset"),
+                tier=run.get("tier"),
+                config={"policy": str(run["policy"]), "set": run.get("set", {})},
+            )
+        except (PopulationTooLargeError, MemoryError) as e:
+            recs = [{"method": label, "env_id": run["env"], "n_agents": n,
+                     "env_kwargs": env_kwargs, "tier": run.get("tier"),
+                     "error": f"{type(e).__name__}: {e}", "git_commit": git_commit()}]
+        if out is not None:
+            write_jsonl(recs, out)
+        records += recs
+    return records

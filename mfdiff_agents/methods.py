@@ -1,0 +1,113 @@
+"""The table of methods: every name the CLI's ``--algo`` takes, that a checkpoint stores, and
+that the results tables print is a key of :data:`METHODS`. Nothing else keys methods by name.
+
+    m = get_method("bc")
+    cfg = build_config(m.config, overrides=["steps=500"])
+    policy = m.fit(make_sampler("mfdiff/squeeze-n1000/mixed-v0", cfg), cfg, out_dir="runs/bc")
+    policy = load_policy("runs/bc")          # any checkpoint, or "random" / "medium" / "expert"
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mfdiff_agents.baselines import bc, independent_diffuser, joint_diffuser, mfq
+from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, make_scripted
+from mfdiff_agents.checkpoint import CheckpointError, read_meta
+from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.diffuser import train as mfdiffuser
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.policy import Policy
+from mfdiff_agents.trained import TrainedPolicy
+from mfdiff_agents.training import Learner, train
+
+
+@dataclass(frozen=True)
+class Method:
+    """One trainable method: its Config, its Learner (the update rule) and its Policy class."""
+
+    name: str
+    summary: str
+    config: type[TrainConfig]
+    learner: type[Learner]
+    policy: type[TrainedPolicy]
+
+    def fit(self, sampler: Any, cfg: TrainConfig, **kw: Any) -> TrainedPolicy:
+        """Train on ``sampler``'s windows (keywords of :func:`mfdiff_agents.training.train`)."""
+        if not isinstance(cfg, self.config):
+            raise TypeError(f"{self.name} needs a {self.config.__qualname__}, got {type(cfg)}")
+        return train(self.learner, sampler, cfg, **kw)
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("mfdiffuser", "MF-Diffuser: mean-field particle diffusion planner",
+               mfdiffuser.Config, mfdiffuser.MFDiffuserLearner, MFDiffuserPlanner),
+        Method("bc", "behaviour cloning with a mean-field input",
+               bc.Config, bc.BCLearner, bc.BCPolicy),
+        Method("mfq", "offline mean-field Q-learning with a CQL penalty",
+               mfq.Config, mfq.MFQLearner, mfq.MFQPolicy),
+        Method("indep_diffuser", "one single-agent Diffuser shared by every agent",
+               independent_diffuser.Config, independent_diffuser.IndependentDiffuserLearner,
+               independent_diffuser.IndependentDiffuserPolicy),
+        Method("joint_diffuser", "MADiff-style joint diffuser, all-pairs attention (O(N²))",
+               joint_diffuser.Config, joint_diffuser.JointDiffuserLearner,
+               joint_diffuser.JointDiffuserPolicy),
+    )
+}
+for _name, _m in METHODS.items():  # the table and the classes must agree (a typo fails here)
+    if _m.policy.METHOD != _name or _m.learner.POLICY is not _m.policy:
+        raise RuntimeError(f"methods table entry {_name!r} disagrees with its classes")
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``; a ValueError lists the known names."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}") from None
+
+
+def make_sampler(dataset: Any, cfg: TrainConfig) -> Any:
+    """The WindowSampler ``cfg`` trains on (its horizon, n_particles, gamma and seed)."""
+    from mfdiff_envs.offline.windows import WindowSampler
+
+    return WindowSampler(dataset, horizon=cfg.horizon, n_particles=cfg.n_particles,
+                         gamma=cfg.gamma, seed=cfg.seed)
+
+
+def load_policy(
+    spec: str | os.PathLike, *, device: str = "auto", **kw: Any
+) -> TrainedPolicy | Any:
+    """A checkpoint directory -> its trained policy (by the ``method`` in its config.json);
+    ``"random" | "medium" | "expert"`` -> a factory ``(core, seed) -> Policy`` of the scripted
+    policy (it needs the env core). ``kw`` go to ``from_pretrained`` (seed, num_threads,
+    Config overrides such as ``replan_every=4``)."""
+    name = str(spec)
+    if name in SCRIPTED_NAMES and not Path(name).is_dir():
+        if kw:
+            raise ValueError(f"the scripted policy {name!r} takes no settings, got {sorted(kw)}")
+        return lambda core, seed: make_scripted(name, core, seed=seed)
+    if not Path(name).is_dir():
+        raise CheckpointError(
+            f"policy {name!r} is neither one of {SCRIPTED_NAMES} nor a checkpoint directory"
+        )
+    method = read_meta(name)["method"]
+    if method not in METHODS:
+        raise CheckpointError(f"{name}: unknown method {method!r}; known: {sorted(METHODS)}")
+    return METHODS[method].policy.from_pretrained(name, device=device, **kw)
+
+
+def policy_label(spec: str | os.PathLike) -> str:
+    """Method name of a policy spec: the checkpoint's ``method`` or the scripted name."""
+    if Path(spec).is_dir():
+        return str(read_meta(spec)["method"])
+    return str(spec)
+
+
+__all__ = ["METHODS", "Method", "Policy", "get_method", "load_policy", "make_sampler",
+           "policy_label"]

@@ -1,0 +1,143 @@
+"""The base class of every trained policy: one checkpoint format, the env check, threads.
+
+A trained policy holds one torch module (``self.model``) and its Config. Subclasses set
+``METHOD`` (the name in :mod:`mfdiff_agents.methods` and in checkpoints), ``CONFIG`` (their
+Config dataclass), ``ARCH_FIELDS`` (Config fields that fix the weights' shapes and so cannot be
+overridden at load) and implement :meth:`build_model` and ``_act``::
+
+    policy.save("runs/bc")
+    policy = BCPolicy.from_pretrained("runs/bc", device="cpu", num_threads=1)
+    policy = MFDiffuserPlanner.from_pretrained("runs/mfd", replan_every=4)   # planning override
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from mfdiff_agents.checkpoint import (
+    CheckpointError,
+    EnvFacts,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mfdiff_agents.config import ConfigError, build_config, config_to_dict
+from mfdiff_agents.device import resolve_device, torch_threads
+from mfdiff_agents.policy import Policy
+
+
+class TrainedPolicy(Policy):
+    """A :class:`Policy` backed by a torch module, saved and loaded as an mfdiff checkpoint.
+
+    Args:
+        model: the trained module (moved to ``device``, set to eval mode).
+        cfg: the method's Config.
+        env: facts of the env / dataset it was trained on (checked by :meth:`check_env`).
+        seed: policy seed (``reset(seed)`` re-seeds).
+        device: "auto" | "cpu" | "cuda[:i]" | a torch.device.
+        num_threads: torch threads while acting (None: torch's default). Use 1 inside
+            vectorised envs or beside other jobs.
+    """
+
+    METHOD: ClassVar[str]
+    CONFIG: ClassVar[type]
+    ARCH_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cfg: Any,
+        *,
+        env: EnvFacts,
+        seed: int | None = None,
+        device: str | torch.device = "auto",
+        num_threads: int | None = None,
+    ) -> None:
+        super().__init__(obs_dim=env.obs_dim, n_actions=env.n_actions, seed=seed)
+        self.cfg = cfg
+        self.env = env
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        with torch_threads(num_threads):  # validates the value now, not at the first act
+            pass
+        self.num_threads = num_threads
+
+    @classmethod
+    def build_model(cls, cfg: Any, env: EnvFacts) -> torch.nn.Module:
+        """A fresh module of the right shapes for ``cfg`` and ``env`` (weights loaded after)."""
+        raise NotImplementedError
+
+    def _act_context(self) -> contextlib.AbstractContextManager[None]:
+        return torch_threads(self.num_threads)
+
+    def check_env(self, core: Any) -> None:
+        """ValueError unless ``core`` has the family and spaces this policy was trained on."""
+        self.env.check_core(core, who=f"{self.METHOD} policy")
+
+    def bind(self, env: Any) -> TrainedPolicy:
+        core = getattr(getattr(env, "unwrapped", env), "core", None)
+        if core is not None:
+            self.check_env(core)
+        return super().bind(env)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ persistence
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """Method-specific plain data stored beside the config (e.g. normalisation stats)."""
+        return {}
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the checkpoint (``config.json`` + ``model.safetensors``) to ``directory``."""
+        return save_checkpoint(
+            directory,
+            method=self.METHOD,
+            config=config_to_dict(self.cfg),
+            env=self.env,
+            tensors=self.model.state_dict(),
+            extra=self.checkpoint_extra(),
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        directory: str | Path,
+        *,
+        device: str | torch.device = "auto",
+        seed: int | None = None,
+        num_threads: int | None = None,
+        **overrides: Any,
+    ) -> TrainedPolicy:
+        """Load a checkpoint written by :meth:`save`.
+
+        ``overrides`` replace Config fields that do not fix the weights' shapes (e.g.
+        ``replan_every=4`` or ``temperature=0.5``); an architecture field or an unknown key
+        raises :class:`~mfdiff_agents.config.ConfigError`.
+        """
+        ckpt = load_checkpoint(directory, method=cls.METHOD)
+        arch = sorted(set(overrides) & set(cls.ARCH_FIELDS))
+        if arch:
+            raise ConfigError(
+                f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
+            )
+        try:
+            cfg = build_config(cls.CONFIG, ckpt.config)
+        except ConfigError as e:
+            raise CheckpointError(f"{directory}: bad config in config.json: {e}") from e
+        cfg = build_config(cls.CONFIG, {**ckpt.config, **overrides})
+        model = cls.build_model(cfg, ckpt.env)
+        try:
+            model.load_state_dict(ckpt.tensors, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"{directory}: weights do not match config.json "
+                f"(obs_dim={ckpt.env.obs_dim}, n_actions={ckpt.env.n_actions}): "
+                f"{str(e).splitlines()[0]} …"
+            ) from e
+        policy = cls(model, cfg, env=ckpt.env, seed=seed, device=device, num_threads=num_threads)
+        policy.restore_extra(ckpt.extra)
+        return policy
+
+    def restore_extra(self, extra: dict[str, Any]) -> None:
+        """Counterpart of :meth:`checkpoint_extra` (default: nothing to restore)."""

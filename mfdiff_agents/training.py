@@ -1,0 +1,223 @@
+"""The one training loop every method goes through.
+
+    policy = train(BCLearner, sampler, cfg, out_dir="runs/bc")           # or Method.fit(...)
+    policy = train(BCLearner, sampler, cfg, out_dir="runs/bc", resume=True)
+
+A method supplies a :class:`Learner` (its modules, optimisers and one gradient update); this
+loop owns everything around it: seeding, the progress bar, ``metrics.csv``, periodic
+checkpoints (the policy's checkpoint plus ``train_state.pt``) and ``resume``. The train state
+holds the learner's state (weights, optimisers, target nets, its own generators), the torch
+global RNG and the window sampler's RNG, so a resumed CPU run is bit for bit the run it
+replaces; ``metrics.csv`` keeps only the rows up to the resumed step, so replayed steps are
+never written twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from mfdiff_agents.checkpoint import (
+    CheckpointError,
+    EnvFacts,
+    load_train_state,
+    read_meta,
+    save_train_state,
+)
+from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict
+from mfdiff_agents.device import resolve_device, torch_threads
+from mfdiff_agents.trained import TrainedPolicy
+
+METRICS_FILE = "metrics.csv"
+
+
+class Learner(ABC):
+    """One method's trainable state and update rule.
+
+    ``__init__`` builds the modules and the optimiser ``self.opt`` (after the loop seeded torch
+    with ``cfg.seed``) and may draw windows from ``sampler`` (e.g. normalisation statistics).
+    """
+
+    opt: torch.optim.Optimizer
+
+    POLICY: ClassVar[type[TrainedPolicy]]
+    #: Column order of metrics.csv (``step`` and ``seconds`` are added by the loop).
+    LOG_KEYS: ClassVar[tuple[str, ...]] = ("loss",)
+
+    def __init__(self, sampler: Any, cfg: TrainConfig, device: torch.device) -> None:
+        self.sampler, self.cfg, self.device = sampler, cfg, device
+        self.env = EnvFacts.from_sampler(sampler)
+
+    @property
+    @abstractmethod
+    def model(self) -> torch.nn.Module:
+        """The module the policy acts with (saved in the checkpoint)."""
+
+    @abstractmethod
+    def update(self, windows: Any) -> dict[str, float]:
+        """One gradient step on a batch of windows; returns logs with at least ``loss``."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the global RNGs needed to resume exactly (override to extend)."""
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+
+    def policy(self) -> TrainedPolicy:
+        """The policy acting with the current weights (shares the module)."""
+        return self.POLICY(self.model, self.cfg, env=self.env, seed=self.cfg.seed,
+                           device=self.device)
+
+
+def check_sampler(sampler: Any, cfg: TrainConfig) -> None:
+    """The sampler must produce the windows the Config asks for."""
+    got = (sampler.horizon, sampler.n_particles, float(sampler.gamma))
+    want = (cfg.horizon, cfg.n_particles, float(cfg.gamma))
+    if got != want:
+        raise ConfigError(
+            f"sampler windows are (H, K, gamma)={got} but the Config asks for {want}; build the "
+            "WindowSampler from the Config (mfdiff_agents.methods.make_sampler)"
+        )
+
+
+def _metrics_writer(out: Path, keys: tuple[str, ...], start: int) -> tuple[Any, csv.DictWriter]:
+    """Open metrics.csv for the run; on resume keep only the rows of steps ≤ ``start``."""
+    path = out / METRICS_FILE
+    fields = ["step", *keys, "seconds"]
+    kept: list[dict[str, str]] = []
+    if start > 0 and path.is_file():
+        with path.open(newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r.get("step") and int(r["step"]) <= start]
+    f = path.open("w", newline="")
+    writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(kept)
+    f.flush()
+    return f, writer
+
+
+def train(
+    learner_cls: type[Learner],
+    sampler: Any,
+    cfg: TrainConfig,
+    *,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    num_threads: int | None = None,
+) -> TrainedPolicy:
+    """Train ``learner_cls`` on windows from ``sampler`` and return its policy.
+
+    Args:
+        learner_cls: the method's :class:`Learner`.
+        sampler: a WindowSampler built with ``cfg``'s horizon, n_particles and gamma.
+        cfg: the method's Config (a :class:`~mfdiff_agents.config.TrainConfig`).
+        out_dir: where checkpoints and metrics.csv go (None: nothing is written).
+        resume: continue the run in ``out_dir`` (an error if there is none).
+        progress: show a progress bar.
+        num_threads: torch threads for the run (None: torch's default).
+
+    Raises:
+        FileExistsError: ``out_dir`` already holds a run and ``resume`` is False.
+        ConfigError: nothing to resume, or resuming with another method or architecture.
+    """
+    from tqdm.auto import tqdm
+
+    check_sampler(sampler, cfg)
+    device = resolve_device(cfg.device)
+    out = Path(out_dir) if out_dir is not None else None
+    state = load_train_state(out) if out is not None else None
+    method = learner_cls.POLICY.METHOD
+    if state is not None and not resume:
+        raise FileExistsError(
+            f"{out} already holds a training run; pass --resume (resume=True) or another --out"
+        )
+    if resume and state is None:
+        raise ConfigError(f"--resume: {out} holds no training run to resume (no train_state.pt)")
+    if state is not None:
+        _check_resumable(out, method, learner_cls.POLICY.ARCH_FIELDS, cfg)
+
+    with torch_threads(num_threads):
+        torch.manual_seed(cfg.seed)
+        learner = learner_cls(sampler, cfg, device)
+        start = 0
+        if state is not None:
+            learner.load_state_dict(state["learner"])
+            torch.set_rng_state(state["torch_rng"])
+            sampler.rng.bit_generator.state = state["sampler_rng"]
+            start = int(state["step"])
+        f, writer = (None, None)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            f, writer = _metrics_writer(out, learner.LOG_KEYS, start)
+
+        def checkpoint(step: int) -> None:
+            if out is None:
+                return
+            learner.policy().save(out)
+            learner.model.train()
+            save_train_state(out, {
+                "step": step,
+                "method": method,
+                "learner": learner.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "sampler_rng": sampler.rng.bit_generator.state,
+            })
+
+        learner.model.train()
+        t_start = time.perf_counter()
+        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=method,
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            for step in bar:
+                logs = learner.update(sampler.sample(cfg.batch_size))
+                if not all(v == v and abs(v) != float("inf") for v in logs.values()):
+                    raise FloatingPointError(f"{method}: non-finite loss at step {step}: {logs}")
+                done = step + 1
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    bar.set_postfix({k: f"{logs[k]:.4f}" for k in learner.LOG_KEYS[:2]})
+                    if writer is not None:
+                        row = {k: round(v, 6) for k, v in logs.items()}
+                        writer.writerow({"step": done, **row,
+                                         "seconds": round(time.perf_counter() - t_start, 2)})
+                        f.flush()
+                if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done < cfg.steps:
+                    checkpoint(done)
+        finally:
+            bar.close()
+            if f is not None:
+                f.close()
+        if start >= cfg.steps:
+            warnings.warn(f"{out} is already at step {start} ≥ steps={cfg.steps}", stacklevel=2)
+        checkpoint(max(start, cfg.steps))
+        learner.model.eval()
+        return learner.policy()
+
+
+def _check_resumable(out: Path, method: str, arch_fields: tuple[str, ...], cfg: Any) -> None:
+    try:
+        meta = read_meta(out)
+    except CheckpointError as e:
+        raise ConfigError(f"--resume: {e}") from e
+    if meta["method"] != method:
+        raise ConfigError(f"--resume: {out} holds a {meta['method']!r} run, not {method!r}")
+    now = config_to_dict(cfg)
+    changed = [
+        f"{k}: {meta['config'].get(k)!r} -> {now[k]!r}"
+        for k in (*arch_fields, "horizon", "n_particles", "gamma", "batch_size", "seed")
+        if k in now and _plain(meta["config"].get(k)) != _plain(now[k])
+    ]
+    if changed:
+        raise ConfigError(f"--resume: {out} was trained with other settings: {changed}")
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v

@@ -318,3 +318,56 @@ def test_render_human_opens_a_window(get, kw):
         env.close()
         assert env._window._screen is None
         window.close()
+
+
+# ------------------------------------------------------------------ SuperSuit / SB3 vector envs
+VEC = [
+    pytest.param(squeeze_v0, {"n_agents": 10, "max_cycles": 12}, id="squeeze"),
+    pytest.param(ising_v0, {"n_agents": 16, "max_cycles": 12}, id="ising"),
+    pytest.param(battle_v0, {"n_agents": 40, "opponent": "expert", "max_cycles": 150}, id="battle"),
+    pytest.param(
+        battle_v0, {"n_agents": 20, "opponent": None, "max_cycles": 40}, id="battle-2team"
+    ),
+]
+
+
+@pytest.mark.parametrize(("mod", "kw"), VEC)
+def test_supersuit_concat_vec_envs(mod, kw):
+    ss = pytest.importorskip("supersuit")
+    from mfdiff_envs.wrappers import black_death
+
+    env = black_death(mod.parallel_env(**kw))  # agents die in Battle: SuperSuit needs them kept
+    venv = ss.concat_vec_envs_v1(
+        ss.pettingzoo_env_to_vec_env_v1(env), num_vec_envs=2, num_cpus=0, base_class="gymnasium"
+    )
+    n = len(env.possible_agents)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (2 * n, env.core.obs_dim)
+    rng = np.random.default_rng(0)
+    ends, min_hp, red_dead = 0, 1.0, False
+    for _ in range(kw["max_cycles"] + 2):
+        obs, rew, term, trunc, _ = venv.step(rng.integers(0, env.core.n_actions, 2 * n))
+        assert np.isfinite(obs).all() and np.isfinite(rew).all()
+        ends += int(np.all(term | trunc))
+        if mod is battle_v0:
+            live = obs[:, 0] > 0  # hp / 10; black-death rows are zeros
+            min_hp = min(min_hp, obs[live, 0].min(initial=1.0))
+            red_dead |= bool((~live).any())
+    assert ends >= 1  # episodes end and auto-reset (SuperSuit's black_death_v3 never ends them)
+    if mod is battle_v0:  # attacks land in the cloudpickled copies (no 300-step ties)
+        assert min_hp < 1.0
+        if kw["opponent"] == "expert":
+            assert red_dead
+
+
+@pytest.mark.xfail(strict=True, reason="SuperSuit black_death_v3 bug (issue #254, PR #265)")
+def test_supersuit_black_death_v3_ends_episodes():
+    """Documents SuperSuit's bug: black_death_v3 ends an episode on (terms & truncs).all(), so a
+    truncated episode never ends and the next step reaches an env with no live agents. When this
+    XPASSes, SuperSuit has fixed it: update docs/envs.md and mfdiff_envs/wrappers.py."""
+    ss = pytest.importorskip("supersuit")
+    env = ss.black_death_v3(squeeze_v0.parallel_env(n_agents=4, max_cycles=2))
+    env.reset(seed=0)
+    for _ in range(2):
+        _, _, term, trunc, _ = env.step(dict.fromkeys(env.agents, 1))
+    assert all(term[a] or trunc[a] for a in term) and not env.agents

@@ -319,3 +319,20 @@ def test_battle_features_point_at_the_enemy():
         obs, *_ = core.step(np.array([4, 0]))
     assert obs[:, 9].tolist() == [1, 1]
     assert np.all(core.alive)
+
+
+# ------------------------------------------------------------------ env demo
+def test_env_demo_says_what_n_each_family_used(capsys):
+    from mfdiff_envs.demo import run_env_demo
+
+    run_env_demo(n_agents=50, steps=2, seed=0)
+    out = capsys.readouterr().out
+    rows = [r.split("|")[1:3] for r in out.splitlines() if r.startswith("| ") and "family" not in r]
+    used = {fam.strip(): int(n) for fam, n in rows}
+    assert used["squeeze"] == 50 and used["ising"] == 49 and used["battle"] == 25
+    assert "ising: N = 49, the 7 x 7 lattice" in out
+    assert "battle: N = 25 red agents played by the policy, 50 on the map" in out
+    if HAS_MAGENT:
+        assert used["magent_battle"] == 25
+    else:
+        assert "magent_battle: skipped" in out

@@ -17,6 +17,15 @@ Arguments: ``n_agents=162`` (**total** population, both teams, even), ``opponent
 (``None`` or a scripted tier of :mod:`mfdiff_envs.policies`), ``map_size=None``
 (battle_v4's density, 162 agents per 45², side ∝ √N), ``max_cycles=300`` (an expert red team
 eliminates a random blue one in ≈190 steps at N = 1000), ``render_mode=None``.
+``map_size`` is at most 10 000.
+
+Global state (``state()``, ``state_space``): alive, hp/10, x, y (normalised) of every agent of
+both teams, then t/T: ``4 * n_total + 1`` values in [0, 1].
+
+Every constructor also takes ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``: a pygame
+window); ``env``/``parallel_env``/``raw_env`` take ``max_memory_gb`` (the dict view's memory
+guard, default 4 GB). ``joint_env``/``gym.make`` give the gymnasium joint view (actions
+``MultiDiscrete([A] * N)``). Views, copying and SuperSuit use: ``docs/envs.md``.
 
 With an opponent the core's ``n_agents`` is the red team (N/2: what a learner controls, and
 what datasets and planners see); ``core.n_total`` is the whole population.

@@ -12,8 +12,17 @@
 
 Arguments: ``n_agents=1024``, ``temperature=0.52`` (p = 0.021 noise flips per spin and step),
 ``field=0.0`` (h), ``coupling=1.0`` (λ), ``max_cycles=50``, ``render_mode=None``.
+Ranges (outputs stay finite): ``temperature`` in [1e-6, 1e6], ``field`` and ``coupling`` in
+[-1e6, 1e6].
 Initial spins are uniformly random (seeded by ``reset(seed)``). The all-aligned lattice gives
 every agent the maximal reward |h| + 2λ.
+
+Every constructor also takes ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``: a pygame
+window); ``env``/``parallel_env``/``raw_env`` take ``max_memory_gb`` (the dict view's memory
+guard, default 4 GB). ``joint_env``/``gym.make`` give the gymnasium joint view (actions
+``MultiDiscrete([A] * N)``). Views, copying and SuperSuit use: ``docs/envs.md``.
+
+Global state (``state()``, ``state_space``): every spin (±1, agent order) and t/T, in [-1, 1].
 
 Version history: v0 — first release.
 """

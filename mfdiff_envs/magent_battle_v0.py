@@ -14,7 +14,14 @@ engine of the mean-field MARL literature), driven batched through its ``GridWorl
 
 Arguments: ``n_agents=162`` (total, even), ``opponent="expert"``, ``map_size=None``,
 ``max_cycles=300``, ``render_mode=None``. Agents start on the same seeded blocks as
-``Battle-v0`` (not battle_v4's fixed layout), so any even N works.
+``Battle-v0`` (not battle_v4's fixed layout), so any even N works. Global state as
+``Battle-v0``. Copying/pickling works between episodes only (magent2's engine has no state
+export); within an episode it raises ``TypeError``.
+
+Every constructor also takes ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``: a pygame
+window); ``env``/``parallel_env``/``raw_env`` take ``max_memory_gb`` (the dict view's memory
+guard, default 4 GB). ``joint_env``/``gym.make`` give the gymnasium joint view (actions
+``MultiDiscrete([A] * N)``). Views, copying and SuperSuit use: ``docs/envs.md``.
 
 Version history: v0 — first release.
 """

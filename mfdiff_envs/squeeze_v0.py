@@ -10,6 +10,16 @@
 
 Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (2 N), ``sigma=None`` (N),
 ``n_domains=1``, ``max_cycles=25`` (1 = classic one-shot game), ``render_mode=None``.
+Ranges (outputs stay finite): ``mu`` in [0, 1e9], ``sigma`` in [1e-6, 1e9], ``n_levels`` in
+[2, 1000].
+
+Global state (``state()``, ``state_space``): last step's level histogram of every domain
+(``n_domains * n_levels``) and t/T, in [0, 1].
+
+Every constructor also takes ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``: a pygame
+window); ``env``/``parallel_env``/``raw_env`` take ``max_memory_gb`` (the dict view's memory
+guard, default 4 GB). ``joint_env``/``gym.make`` give the gymnasium joint view (actions
+``MultiDiscrete([A] * N)``). Views, copying and SuperSuit use: ``docs/envs.md``.
 
 Version history: v0 — first release.
 """

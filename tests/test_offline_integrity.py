@@ -160,7 +160,7 @@ def test_workers_build_is_identical(minari_root, monkeypatch):
     files = {1: _h5(minari_root).read_bytes()}
     metas = {1: _meta(minari_root)}
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(minari_root.parent / "minari2"))
-    two = _build(episodes=5, seed=3, workers=2)  # shards of 3 + 2 episodes, mixed tier
+    two = _build(episodes=5, seed=3, workers=2)  # mixed tier: skill follows the episode index
     files[2] = _h5(minari_root.parent / "minari2").read_bytes()
     metas[2] = _meta(minari_root.parent / "minari2")
     for m in metas.values():
@@ -178,12 +178,122 @@ def test_workers_build_is_identical(minari_root, monkeypatch):
 
 def test_failed_worker_is_reported_and_nothing_published(minari_root):
     def factory(core, skill, seed):
-        if skill > 0.9:  # the last episode of the mixed tier, in the second worker
+        if skill > 0.9:  # the last episode of the mixed tier (3 of 0..3), in worker 3 % 2 = 1
             raise RuntimeError("policy exploded")
         return make_behaviour_policy(core, skill, seed)
 
-    msg = r"worker for episodes 2..3 failed(.|\n)*policy exploded"
+    msg = r"rollout worker 1 \(episode 3\) failed(.|\n)*policy exploded"
     with pytest.raises(RuntimeError, match=msg):
         _build(workers=2, policy_factory=factory, ref_scores=(0.0, 1.0))
     assert not (minari_root / DS).exists()
     assert not any((minari_root / STAGING_DIR).iterdir())
+
+
+def test_layout_matches_minari_writer(minari_root, monkeypatch):
+    """write_episodes writes Minari's own hdf5 layout: same groups, attributes, arrays."""
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    from mfdiff_envs.offline.build import episode_seeds, make_env
+    from mfdiff_envs.policies import TIER_SKILL
+    from mfdiff_envs.rollout import rollout
+
+    ours = _build(tier="medium", episodes=2, seed=5, ref_scores=(0.0, 1.0))
+    env = make_env("mfdiff/GaussianSqueeze-v0", {"n_agents": 36, "max_cycles": 8})
+    core = env.unwrapped.core
+    buffers = []
+    for e, (es, ps) in enumerate(episode_seeds(5, 2)):
+        pol = make_behaviour_policy(core, TIER_SKILL["squeeze"]["medium"], int(ps))
+        ep = rollout(core, pol, seed=int(es), policy_seed=int(ps), record=True).episode
+        buffers.append(EpisodeBuffer(id=e, seed=int(es), **ep))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(minari_root.parent / "minari-ref"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = minari.create_dataset_from_buffers(
+            "mfdiff/ref/medium-v0", buffers, env=env.spec, jpeg_encoding=False
+        )
+
+    def layout(h5: Path) -> dict:
+        out = {}
+        with h5py.File(h5, "r") as f:
+            f.visititems(
+                lambda name, obj: out.__setitem__(
+                    name,
+                    (dict(obj.attrs), obj.dtype, obj.shape, obj.maxshape)
+                    if isinstance(obj, h5py.Dataset)
+                    else dict(obj.attrs),
+                )
+            )
+        return out
+
+    got = layout(ours.storage.data_path / "main_data.hdf5")
+    want = layout(ref.storage.data_path / "main_data.hdf5")
+    assert got.keys() == want.keys()
+    for k in want:
+        assert str(got[k]) == str(want[k]), k
+    assert list(ours.storage.get_episode_metadata([0, 1])) == list(
+        ref.storage.get_episode_metadata([0, 1])
+    )
+    for a, b in zip(ours.iterate_episodes(), ref.iterate_episodes()):
+        for key in ("observations", "actions", "rewards", "terminations", "truncations"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
+        for key in ("rewards", "alive"):
+            np.testing.assert_array_equal(a.infos[key], b.infos[key], err_msg=key)
+
+
+_KILLED_BUILD = """
+import warnings; warnings.simplefilter("ignore")
+from mfdiff_envs.offline import build_dataset
+build_dataset("squeeze", n_agents=2000, tier="random", episodes=100000, workers=2,
+              env_kwargs={"max_cycles": 25}, progress=False, ref_scores=(0.0, 1.0))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_killed_sharded_build_stops_its_workers(minari_root):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD], env=dict(os.environ))
+    staging = minari_root / STAGING_DIR
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until episodes are being written
+            files = list(staging.glob("*/**/main_data.hdf5")) if staging.exists() else []
+            if files and files[0].stat().st_size > 1_000_000:
+                break
+            assert proc.poll() is None, "builder exited early"
+            time.sleep(0.1)
+        else:
+            pytest.fail("the build never started writing")
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    def running(pid: int) -> bool:  # exited workers may linger as zombies until reaped
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while any(running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [w for w in workers if running(w)]
+    assert not alive, f"orphaned rollout workers {alive}"
+    assert minari.list_local_datasets() == {} and any(staging.iterdir())

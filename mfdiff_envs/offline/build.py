@@ -15,18 +15,19 @@ key                           shape / dtype        meaning
 ``infos["alive"]``            (T+1, N) bool        alive mask after reset / each step
 ============================  ==================  =========================================
 
-Layout on disk: Minari's hdf5 format (``jpeg_encoding=False``). Episodes are rolled out in
-contiguous blocks ("shards", ``workers`` processes, one by default), each written by
-``minari.create_dataset_from_buffers`` from a stream of ``EpisodeBuffer`` (one episode in memory
-at a time); :func:`merge_hdf5` then copies the shards in order into one file with one chunk per
-episode array (~5x faster loads) and hashes every episode as it passes. Episode ``e`` always
-uses ``episode_seeds(seed, episodes)[e]``, so the result is the same for any ``workers``.
+Layout on disk: Minari's hdf5 format (``jpeg_encoding=False``).
+``minari.create_dataset_from_buffers`` writes the metadata of an empty dataset, then
+:func:`write_episodes` streams the episodes (one or two in memory at a time) into Minari's hdf5
+layout with one chunk per episode array (~5x faster loads than Minari's own ~20 kB chunks) and
+hashes every episode as it writes it. With ``workers=k`` the rollouts run in k processes (episode
+``e`` in worker ``e % k``) and reach the single writer through pipes, in episode order. Episode
+``e`` always uses ``episode_seeds(seed, episodes)[e]``, so the file is the same for any k.
 
 Metadata: Minari's fields (``author``, ``author_email`` = the issue tracker as contact,
 ``code_permalink``, ``requirements = ["mfdiff"]``, reference scores with
-``num_episodes_average_score`` = the rollouts behind them, ``dataset_size`` = MB on disk after
-the merge) and an ``mfdiff`` block (the data card's numbers and the ``integrity`` digests,
-:mod:`mfdiff_envs.offline.integrity`).
+``num_episodes_average_score`` = the rollouts behind them, ``dataset_size`` = MB on disk of
+the finished dataset) and an ``mfdiff`` block (the data card's numbers and the ``integrity``
+digests, :mod:`mfdiff_envs.offline.integrity`).
 
 Writes are atomic: the dataset is written under a hidden staging directory inside the Minari
 root (``<root>/.mfdiff-staging/<pid>-<uuid>/``, invisible to ``minari.list_local_datasets``)
@@ -49,7 +50,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,6 @@ from typing import Any
 import gymnasium as gym
 import minari
 import numpy as np
-from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
@@ -204,60 +204,60 @@ def dataset_exists(dataset_id_: str) -> bool:
     return (get_dataset_path(dataset_id_) / "data").exists()
 
 
-def merge_hdf5(sources: Sequence[Path], dest: Path, *, rechunk: bool = True) -> list[str]:
-    """Copy the episodes of Minari hdf5 files into one new file ``dest``; return their digests.
+def write_episodes(
+    path: Path, episodes: Iterable[tuple[int, dict[str, Any]]], *, rechunk: bool = True
+) -> list[str]:
+    """Write ``(env seed, episode arrays)`` pairs into a new hdf5 file in Minari's layout.
 
-    Episodes are renumbered ``episode_0 .. episode_{E-1}`` in source order (then episode order
-    inside each source) and their ``id`` attribute follows; every other group, attribute and
-    array is copied as it is. Each episode's arrays are hashed as they pass through
-    (:func:`~mfdiff_envs.offline.integrity.episode_digest`), so the digests describe exactly
-    what was written.
+    The layout is the one ``MinariStorage.update_episodes`` (minari 0.5.4, hdf5 backend)
+    writes: a group ``episode_<i>`` per episode with attributes ``id``, ``seed`` and
+    ``total_steps``, a dataset per array (``observations``, ``actions``, ``rewards``,
+    ``terminations``, ``truncations``) and a group ``infos`` with one dataset per info key;
+    every dataset extendable along time (``maxshape[0] = None``). Writing it here rather than
+    through Minari writes every byte once: Minari's writer uses ``chunks=True`` (h5py picks
+    ~20 kB chunks, e.g. 13 x 125 x 3 for a (101, 1000, 11) observation array, ~3-5x slower
+    whole-episode reads), which needed a second full read + write to rechunk.
+    ``tests/test_offline_integrity.py::test_layout_matches_minari_writer`` checks the layout.
 
-    ``rechunk=True`` stores one chunk per episode array: Minari 0.5.4 creates every dataset
-    with ``chunks=True`` and h5py picks ~20 kB chunks (e.g. 13 x 125 x 3 for a (101, 1000, 11)
-    observation array), which makes whole-episode reads ~3-5x slower. Datasets stay extendable
-    along time (``maxshape[0] = None``), so Minari can still append to the file.
+    Args:
+        path: the hdf5 file (created; must not exist).
+        episodes: ``(env_seed, episode)`` in episode order, ``episode`` as
+            ``rollout(..., record=True).episode``.
+        rechunk: one chunk per episode array (else h5py's automatic chunks, as Minari).
+
+    Returns:
+        the sha256 digest of each episode (:func:`~mfdiff_envs.offline.integrity.episode_digest`
+        of the arrays exactly as written).
     """
     import h5py
 
     digests: list[str] = []
 
-    def copy(
-        src: Any, dst: Any, arrays: dict[str, np.ndarray], prefix: str, attrs: Any = None
-    ) -> None:
-        dst.attrs.update(dict(src.attrs) if attrs is None else attrs)
-        for key, item in src.items():
-            if isinstance(item, h5py.Group):
-                copy(item, dst.create_group(key, track_order=True), arrays, f"{prefix}{key}/")
-            elif item.ndim == 0 or item.size == 0 or item.dtype.kind in "OSUV":
-                src.copy(item, dst, name=key)  # scalars, empties and strings: as they are
-                arrays[f"{prefix}{key}"] = item[()]
+    def put(group: Any, tree: dict[str, Any], written: dict[str, Any]) -> None:
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                sub: dict[str, Any] = {}
+                put(group.create_group(key), value, sub)
+                written[key] = sub
             else:
-                data = item[()]
-                arrays[f"{prefix}{key}"] = data
-                dst.create_dataset(
+                data = np.ascontiguousarray(value)
+                group.create_dataset(
                     key,
                     data=data,
                     chunks=data.shape if rechunk else True,
                     maxshape=(None, *data.shape[1:]),
                 )
+                written[key] = data
 
-    with h5py.File(dest, "w", track_order=True) as dst:
-        for path in sources:
-            with h5py.File(path, "r") as src:
-                if not digests:
-                    dst.attrs.update(dict(src.attrs))
-                names = [k for k in src if k.startswith("episode_")]
-                order = sorted(names, key=lambda k: int(k.split("_", 1)[1]))
-                for name in order:
-                    e = len(digests)
-                    group = dst.create_group(f"episode_{e}", track_order=True)
-                    arrays: dict[str, np.ndarray] = {}
-                    attrs = dict(src[name].attrs)
-                    if "id" in attrs:  # renumbered: each shard counts its episodes from 0
-                        attrs["id"] = np.int64(e)
-                    copy(src[name], group, arrays, "", attrs)
-                    digests.append(episode_digest(arrays))
+    with h5py.File(path, "x", track_order=True) as f:
+        for e, (env_seed, ep) in enumerate(episodes):
+            group = f.create_group(f"episode_{e}")
+            group.attrs["id"] = e
+            group.attrs["seed"] = int(env_seed)
+            group.attrs["total_steps"] = len(ep["rewards"])
+            written: dict[str, Any] = {}
+            put(group, ep, written)
+            digests.append(episode_digest(written))
     return digests
 
 
@@ -285,10 +285,10 @@ def data_card(meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- shards
+# ----------------------------------------------------------------------------- rollout workers
 @dataclass(frozen=True)
 class _Plan:
-    """What every shard of one build shares (picklable when the factories are)."""
+    """What the rollouts of one build share (picklable when the factories are)."""
 
     ds_id: str
     family: str
@@ -299,146 +299,135 @@ class _Plan:
     seeds: np.ndarray  # [episodes, 2] (env seed, policy seed)
     factory: PolicyFactory
     skill_fn: Callable[[str, str, int, int], float]
-    minari_kwargs: dict[str, Any]  # metadata passed to create_dataset_from_buffers
 
 
-@dataclass(frozen=True)
-class _Shard:
-    """Episodes ``lo .. hi-1`` of a build, written as a Minari dataset under ``root``."""
-
-    root: Path
-    lo: int
-    hi: int
-
-
-def _write_shard(
-    plan: _Plan, shard: _Shard, on_episode: Callable[[], None], env: gym.Env | None = None
-) -> tuple[list[float], int]:
-    """Roll out the shard's episodes and write them with Minari; return (returns, steps).
-
-    Episode ``e`` uses ``plan.seeds[e]`` and ``skill_fn(family, tier, e, episodes)`` with its
-    global index, so the episodes do not depend on how the build is sharded.
-    """
-    env = env if env is not None else make_env(plan.env_id, plan.env_kwargs)
-    core: VectorCore = env.unwrapped.core
-    returns: list[float] = []
-    steps = [0]
-
-    def buffers() -> Iterator[EpisodeBuffer]:
-        for e in range(shard.lo, shard.hi):
-            env_seed, pol_seed = int(plan.seeds[e, 0]), int(plan.seeds[e, 1])
-            policy = plan.factory(
-                core, plan.skill_fn(plan.family, plan.tier, e, plan.episodes), pol_seed
-            )
-            ep = rollout(core, policy, seed=env_seed, policy_seed=pol_seed, record=True).episode
-            where = nonfinite_rows(ep)
-            if where is not None:  # never write data a learner would silently train on
-                raise ValueError(
-                    f"{plan.ds_id}: episode {e} (env seed {env_seed}) has NaN/inf in {where}; "
-                    "nothing was written"
-                )
-            returns.append(float(ep["rewards"].sum()))
-            steps[0] += len(ep["rewards"])
-            yield EpisodeBuffer(id=e - shard.lo, seed=env_seed, **ep)
-            on_episode()
-
-    with _minari_root(shard.root):
-        minari.create_dataset_from_buffers(
-            dataset_id=plan.ds_id,
-            buffer=buffers(),  # streamed: one episode in memory at a time
-            env=env.spec,
-            eval_env=env.spec,
-            jpeg_encoding=False,
-            **plan.minari_kwargs,
+def _rollout_episode(plan: _Plan, core: VectorCore, e: int) -> dict[str, Any]:
+    """Episode ``e``: its seeds and skill depend only on ``e``, never on who rolls it out."""
+    env_seed, pol_seed = int(plan.seeds[e, 0]), int(plan.seeds[e, 1])
+    policy = plan.factory(core, plan.skill_fn(plan.family, plan.tier, e, plan.episodes), pol_seed)
+    ep = rollout(core, policy, seed=env_seed, policy_seed=pol_seed, record=True).episode
+    where = nonfinite_rows(ep)
+    if where is not None:  # never write data a learner would silently train on
+        raise ValueError(
+            f"{plan.ds_id}: episode {e} (env seed {env_seed}) has NaN/inf in {where}; "
+            "nothing was written"
         )
-    return returns, steps[0]
+    return ep
 
 
-def _shard_main(plan: _Plan, shard: _Shard, counter: Any, parent: int, conn: Any) -> None:
-    """Worker process: write one shard, send ("ok", result) or ("error", traceback)."""
+def _worker_main(
+    plan: _Plan, worker: int, workers: int, parent: int, pipes: list[tuple[Any, Any]]
+) -> None:
+    """Worker process: roll out episodes ``worker, worker + workers, ...`` and send each
+    ``("ep", e, arrays)`` in order; ``("error", traceback)`` if anything fails."""
     import traceback
 
-    def on_episode() -> None:
-        with counter.get_lock():
-            counter.value += 1
-        if os.getppid() != parent:  # the build was killed: stop instead of writing on
-            os._exit(1)
-
+    # keep only our own write end: a forked worker inherits every pipe, and a read end held
+    # here would keep another worker blocked on a full pipe forever once the build is killed
+    # (with the parent gone, the send raises BrokenPipeError and the worker exits)
+    for i, (recv, send) in enumerate(pipes):
+        recv.close()
+        if i != worker:
+            send.close()
+    conn = pipes[worker][1]
     try:
-        conn.send(("ok", _write_shard(plan, shard, on_episode)))
+        core: VectorCore = make_env(plan.env_id, plan.env_kwargs).unwrapped.core
+        for e in range(worker, plan.episodes, workers):
+            if os.getppid() != parent:  # the build was killed: stop rolling out
+                return
+            conn.send(("ep", e, _rollout_episode(plan, core, e)))
+    except BrokenPipeError:  # the parent stopped reading (killed or failed): nothing to do
+        return
     except BaseException:  # noqa: BLE001  (reported to the parent, which raises)
-        conn.send(("error", traceback.format_exc()))
+        conn.send(("error", -1, traceback.format_exc()))
     finally:
         conn.close()
 
 
-def _run_shards(
-    plan: _Plan, shards: list[_Shard], env: gym.Env, progress: bool
-) -> list[tuple[list[float], int]]:
-    """Write every shard: in this process for one shard, else one worker process per shard."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+def _episode_stream(
+    plan: _Plan, core: VectorCore, workers: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(env seed, episode arrays)`` for episodes 0 .. E-1 in order.
 
-        bar = tqdm(total=plan.episodes, desc=plan.ds_id, unit="ep")
-    try:
-        if len(shards) == 1:
-            return [_write_shard(plan, shards[0], bar.update if bar else lambda: None, env)]
-        return _run_worker_processes(plan, shards, bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    ``workers == 1``: rolled out here. Else episode ``e`` is rolled out by worker process
+    ``e % workers`` (round robin, so the writer waits on the oldest episode) and sent through a
+    pipe. One reader thread per worker drains its pipe into a small queue: without it a worker
+    whose finished episode is not being read yet blocks on the full pipe (64 kB) and the
+    workers take turns instead of running together. Memory: ~3 episodes per worker.
+    """
+    if workers == 1:
+        for e in range(plan.episodes):
+            yield int(plan.seeds[e, 0]), _rollout_episode(plan, core, e)
+        return
 
-
-def _run_worker_processes(plan: _Plan, shards: list[_Shard], bar: Any) -> list[Any]:
     import multiprocessing as mp
-    from multiprocessing.connection import wait
+    import queue
+    import threading
 
     # fork: workers inherit the imported modules and the factories (no pickling, no re-import);
     # spawn where fork does not exist (the factories must then be picklable)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    counter = ctx.Value("q", 0)
-    procs, conns = [], []
-    results: list[Any] = [None] * len(shards)
+    stop = threading.Event()
+    procs: list[Any] = []
+    conns: list[Any] = []
+    queues: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in range(workers)]
+    threads: list[threading.Thread] = []
+
+    def drain(w: int) -> None:
+        while not stop.is_set():
+            try:
+                msg = conns[w].recv()
+            except (EOFError, OSError):  # the worker exited (or was killed)
+                msg = ("eof", -1, None)
+            while not stop.is_set():
+                try:
+                    queues[w].put(msg, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if msg[0] != "ep":
+                return
+
     try:
-        for shard in shards:
-            recv, send = ctx.Pipe(duplex=False)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
+        conns.extend(recv for recv, _ in pipes)
+        for w in range(workers):
             proc = ctx.Process(
-                target=_shard_main,
-                args=(plan, shard, counter, os.getpid(), send),
-                name=f"mfdiff-shard-{shard.lo}",
+                target=_worker_main,
+                args=(plan, w, workers, os.getpid(), pipes),
+                name=f"mfdiff-rollout-{w}",
                 daemon=True,
             )
             proc.start()
-            send.close()
             procs.append(proc)
-            conns.append(recv)
-        pending = set(range(len(shards)))
-        while pending:
-            wait([conns[i] for i in pending] + [procs[i].sentinel for i in pending], timeout=0.25)
-            for i in sorted(pending):
-                shard = shards[i]
-                what = f"{plan.ds_id}: worker for episodes {shard.lo}..{shard.hi - 1}"
-                if conns[i].poll():
-                    try:
-                        status, payload = conns[i].recv()
-                    except EOFError:
-                        status, payload = "error", "it closed its pipe without a result"
-                    if status != "ok":
-                        raise RuntimeError(f"{what} failed:\n{payload}")
-                    results[i] = payload
-                    pending.discard(i)
-                elif not procs[i].is_alive():
-                    raise RuntimeError(f"{what} died (exit code {procs[i].exitcode})")
-            if bar is not None:
-                bar.update(counter.value - bar.n)
+        for _, send in pipes:
+            send.close()  # each worker holds the only write end of its pipe: EOF when it exits
+        for w in range(workers):
+            threads.append(threading.Thread(target=drain, args=(w,), daemon=True))
+            threads[-1].start()
+        for e in range(plan.episodes):
+            w = e % workers
+            kind, got, payload = queues[w].get()
+            what = f"{plan.ds_id}: rollout worker {w} (episode {e})"
+            if kind == "eof":
+                procs[w].join(timeout=5)
+                raise RuntimeError(f"{what} exited (code {procs[w].exitcode}) without sending it")
+            if kind == "error":
+                raise RuntimeError(f"{what} failed:\n{payload}")
+            if got != e:  # a protocol bug would silently reorder episodes: refuse
+                raise RuntimeError(f"{what} sent episode {got}")
+            yield int(plan.seeds[e, 0]), payload
     finally:
+        stop.set()
         for proc in procs:
             if proc.is_alive():
                 proc.terminate()
         for proc in procs:
             proc.join()
-    return results
+        for thread in threads:  # each sees EOF (its worker is gone) or the stop flag
+            thread.join()
+        for conn in conns:
+            conn.close()
 
 
 # ----------------------------------------------------------------------------- build
@@ -481,12 +470,12 @@ def build_dataset(
         ref_episodes: rollouts per reference policy (seed :data:`REF_SEED`); with
             ``ref_scores`` given, the number of rollouts behind them. Stored as Minari's
             ``num_episodes_average_score``.
-        repack: store one chunk per episode array (:func:`merge_hdf5`; ~3x faster loads);
-            False keeps Minari's small chunks.
-        workers: roll out and write contiguous blocks of episodes in this many processes
-            (at most ``episodes``), merged in order into one file. Every episode keeps the
-            seeds and skill of its global index, so the arrays and metadata do not depend on
-            ``workers`` (only ``build_seconds`` does).
+        repack: store one chunk per episode array (:func:`write_episodes`; ~3x faster loads);
+            False uses h5py's automatic small chunks, as Minari does.
+        workers: roll out episodes in this many processes (at most ``episodes``; episode
+            ``e`` in worker ``e % workers``), written in order by this process. Every episode
+            keeps the seeds and skill of its index, so the file and the metadata do not depend
+            on ``workers`` (only ``build_seconds`` does).
 
     Returns:
         the loaded :class:`minari.MinariDataset` at its final id.
@@ -536,40 +525,56 @@ def build_dataset(
         seeds=episode_seeds(seed, episodes),
         factory=factory,
         skill_fn=skill_fn,
-        minari_kwargs={
-            "algorithm_name": f"mfdiff behaviour policy, tier {tier}",
-            "author": AUTHOR,
-            "author_email": AUTHOR_CONTACT,
-            "code_permalink": CODE_PERMALINK,
-            "ref_min_score": ref_min,
-            "ref_max_score": ref_max,
-            "num_episodes_average_score": int(ref_episodes),
-            "requirements": list(REQUIREMENTS),
-            "description": f"mfdiff {family} N={n_agents} {tier} (building)",
-        },
     )
+    returns: list[float] = []
+    lengths: list[int] = []
+
+    def counted(stream: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[Any]:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=episodes, desc=ds_id, unit="ep")
+        try:
+            for item in stream:
+                returns.append(float(item[1]["rewards"].sum()))
+                lengths.append(len(item[1]["rewards"]))
+                yield item
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
     stage = root / STAGING_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir(parents=True)
-    blocks = np.array_split(np.arange(episodes), min(workers, episodes))
-    shards = [
-        _Shard(stage / f"shard-{i}", int(b[0]), int(b[-1]) + 1) for i, b in enumerate(blocks)
-    ]
     t_start = time.perf_counter()
     try:
-        results = _run_shards(plan, shards, env, progress)
-        returns = [r for rets, _ in results for r in rets]
-        steps = sum(n for _, n in results)
-        # ---- one file: shard 0's dataset (metadata, spaces, env specs) gets every episode
-        data = shards[0].root / ds_id / "data"
-        merged = data / (HDF5_FILE + ".merge")
-        digests = merge_hdf5(
-            [s.root / ds_id / "data" / HDF5_FILE for s in shards], merged, rechunk=repack
-        )
-        for s in shards[1:]:
-            shutil.rmtree(s.root)
-        os.replace(merged, data / HDF5_FILE)
-        with _minari_root(shards[0].root):
-            ds = minari.load_dataset(ds_id)
+        with _minari_root(stage):
+            # Minari writes the metadata (spaces, env specs, scores, ...) of an empty dataset;
+            # the episodes follow in one pass (write_episodes)
+            ds = minari.create_dataset_from_buffers(
+                dataset_id=ds_id,
+                buffer=[],
+                env=env.spec,
+                eval_env=env.spec,
+                algorithm_name=f"mfdiff behaviour policy, tier {tier}",
+                author=AUTHOR,
+                author_email=AUTHOR_CONTACT,
+                code_permalink=CODE_PERMALINK,
+                ref_min_score=ref_min,
+                ref_max_score=ref_max,
+                num_episodes_average_score=int(ref_episodes),
+                requirements=list(REQUIREMENTS),
+                description=f"mfdiff {family} N={n_agents} {tier} (building)",
+                jpeg_encoding=False,
+            )
+        h5 = ds.storage.data_path / HDF5_FILE
+        h5.unlink()  # Minari's empty file; written anew below
+        # closing: a failed write stops the rollout workers now, not when garbage is collected
+        with contextlib.closing(counted(_episode_stream(plan, core, min(workers, episodes)))) as st:
+            digests = write_episodes(h5, st, rechunk=repack)
+        steps = int(sum(lengths))
         rets = np.asarray(returns)
         norm = (rets - ref_min) / (ref_max - ref_min) if ref_max != ref_min else rets * math.nan
         meta = {
@@ -585,7 +590,7 @@ def build_dataset(
             "skill": "0 -> 1 (linear)" if tier == "mixed" else skill_fn(family, tier, 0, episodes),
             "seed": int(seed),
             "episodes": int(episodes),
-            "steps": int(steps),
+            "steps": steps,
             "return_mean": float(rets.mean()),
             "return_std": float(rets.std()),
             "normalized_mean": float(100 * np.mean(norm)),
@@ -594,9 +599,9 @@ def build_dataset(
             "ref_episodes": int(ref_episodes),
             "size_mb": 0.0,  # set below, once every other field is written
             "build_seconds": time.perf_counter() - t_start,
-            "integrity": integrity_block(digests, (data / HDF5_FILE).stat().st_size),
+            "integrity": integrity_block(digests, h5.stat().st_size),
         }
-        update = {"total_episodes": int(episodes), "total_steps": int(steps), "mfdiff": meta}
+        update = {"total_episodes": int(episodes), "total_steps": steps, "mfdiff": meta}
         ds.storage.update_metadata(update)
         # the size on disk includes metadata.json, so measure after writing everything else;
         # writing the size changes the file by a few bytes, far below the 0.1 MB rounding
@@ -612,7 +617,7 @@ def build_dataset(
             if not overwrite:
                 raise DatasetExistsError(f"dataset {ds_id} appeared during the build; use --force")
             os.rename(final, stage / "old")  # removed with the stage below
-        os.rename(shards[0].root / ds_id, final)
+        os.rename(stage / ds_id, final)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         env.close()

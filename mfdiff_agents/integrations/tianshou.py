@@ -1,0 +1,164 @@
+"""Tianshou 2.x integration (``pip install mfdiff[tianshou]``): the population as ONE agent.
+
+Tianshou's ``PettingZooEnv`` wraps an AEC env and asks the policy for one agent at a time; a
+population policy needs every live agent's observation at once, which that per-agent loop does
+not give (least of all across ``SubprocVectorEnv`` workers). So we use the gymnasium joint view
+(``gym.make("mfdiff/GaussianSqueeze-v0", n_agents=N)``: obs ``Box(N, d)``, actions
+``MultiDiscrete([A] * N)``, team reward, per-agent ``rewards`` and ``alive`` in ``info``) as one
+Tianshou agent, and :class:`PopulationTianshouPolicy` maps a batch obs [B, N, d] to actions
+[B, N] with one ``act_batch`` call per env::
+
+    from tianshou.data import Collector, VectorReplayBuffer
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy, make_vector_env
+
+    venv = make_vector_env("mfdiff/GaussianSqueeze-v0", 2, subproc=True, n_agents=1000)
+    policy = PopulationTianshouPolicy(mfdiff_policy, venv.action_space[0])
+    collector = Collector(policy, venv, VectorReplayBuffer(200, len(venv)))
+    stats = collector.collect(n_episode=2, reset_before_collect=True)
+
+The policy runs in the main process (the envs in the workers), with one torch thread by
+default. Stateful planners: pass a factory ``lambda: load_policy(...)`` or one policy per env so
+each env keeps its own plan; the wrapper resets an env's policy at its episode start (it tracks
+step counts in Tianshou's hidden ``state``, which the Collector zeroes when an env resets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mfdiff_agents.integrations import require
+
+_tianshou = require("tianshou", "tianshou")
+torch = require("torch", "tianshou")
+
+import gymnasium  # noqa: E402
+from tianshou.algorithm.algorithm_base import Policy as TianshouPolicy  # noqa: E402
+from tianshou.data import Batch  # noqa: E402
+from tianshou.env import DummyVectorEnv, SubprocVectorEnv  # noqa: E402
+
+from mfdiff_agents.device import torch_threads  # noqa: E402
+from mfdiff_agents.policy import Policy  # noqa: E402
+
+
+class PopulationTianshouPolicy(TianshouPolicy):
+    """A Tianshou ``Policy`` (2.x) that acts for the whole population of each env in the batch.
+
+    Args:
+        policy: an mfdiff Policy shared by every env (fine for stateless ones), a sequence of
+            one Policy per env (index = Tianshou's ``env_id``), or a zero-argument factory called
+            once per env id on first use.
+        action_space: the joint view's ``MultiDiscrete([A] * N)`` (``venv.action_space[0]``).
+        observation_space: optional, the joint ``Box(N, d)``.
+        num_threads: torch threads while acting (1 by default; None leaves torch's setting).
+
+    ``forward(batch)`` reads ``batch.obs`` [B, N, d] and, if the envs report it,
+    ``batch.info.alive`` [B, N] as the mask; returns ``Batch(act=[B, N] int64, state=[B])``.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | Sequence[Policy] | Callable[[], Policy],
+        action_space: gymnasium.Space,
+        observation_space: gymnasium.Space | None = None,
+        *,
+        num_threads: int | None = 1,
+    ) -> None:
+        if not isinstance(action_space, gymnasium.spaces.MultiDiscrete):
+            raise TypeError(
+                "action_space must be the joint view's MultiDiscrete([A] * N) "
+                f"(gym.make('mfdiff/...')), got {action_space}"
+            )
+        super().__init__(action_space=action_space, observation_space=observation_space)
+        with torch_threads(num_threads):  # validates num_threads now
+            pass
+        self.num_threads = num_threads
+        self._factory: Callable[[], Policy] | None = None
+        self._policies: dict[int, Policy] = {}
+        if isinstance(policy, Policy):
+            self._shared: Policy | None = policy
+        elif callable(policy):
+            self._shared, self._factory = None, policy
+        else:
+            self._shared = None
+            self._policies = dict(enumerate(policy))
+            if not self._policies or not all(isinstance(p, Policy) for p in policy):
+                raise TypeError("policy must be a Policy, a sequence of Policies or a factory")
+        self.n_agents = int(len(action_space.nvec))
+
+    def policy_for(self, env_id: int) -> Policy:
+        """The mfdiff Policy that acts in env ``env_id``."""
+        if self._shared is not None:
+            return self._shared
+        if env_id not in self._policies:
+            if self._factory is None:
+                raise IndexError(f"no policy for env_id {env_id} ({len(self._policies)} given)")
+            self._policies[env_id] = self._factory()
+        return self._policies[env_id]
+
+    def forward(
+        self,
+        batch: Any,
+        state: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> Batch:
+        """Actions [B, N] for ``batch.obs`` [B, N, d]; ``state`` [B] = steps taken per env."""
+        obs = batch.obs
+        obs = obs.detach().cpu().numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
+        if obs.ndim != 3 or obs.shape[1] != self.n_agents:
+            raise ValueError(f"obs must be [B, {self.n_agents}, d], got {obs.shape}")
+        b = obs.shape[0]
+        info = getattr(batch, "info", None)
+        env_ids = _info_field(info, "env_id")
+        env_ids = np.arange(b) if env_ids is None else np.asarray(env_ids).reshape(b)
+        alive = _info_field(info, "alive")
+        mask = None if alive is None else np.asarray(alive, dtype=bool).reshape(b, -1)
+        steps = np.zeros(b, np.int64) if state is None else np.asarray(state, np.int64).reshape(b)
+        acts = np.empty((b, self.n_agents), dtype=np.int64)
+        with torch_threads(self.num_threads):
+            for i in range(b):  # one batched call per env, never per agent
+                pol = self.policy_for(int(env_ids[i]))
+                if steps[i] == 0 and self._shared is None:
+                    pol.reset()  # a new episode in this env (the Collector zeroed its state)
+                acts[i] = pol.act_batch(obs[i], None if mask is None else mask[i])
+        return Batch(act=acts, state=steps + 1)
+
+
+def _info_field(info: Any, key: str) -> Any:
+    """``info[key]`` of a Tianshou info Batch / dict, or None when absent."""
+    if info is None:
+        return None
+    try:
+        value = info[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if isinstance(value, Batch) and value.is_empty():
+        return None
+    return value
+
+
+class _JointEnvFactory:
+    """Picklable ``() -> gymnasium.Env`` for vector-env workers (a lambda is not picklable by
+    plain pickle)."""
+
+    def __init__(self, env_id: str, kwargs: dict[str, Any]) -> None:
+        self.env_id, self.kwargs = env_id, dict(kwargs)
+
+    def __call__(self) -> gymnasium.Env:
+        import mfdiff_envs  # noqa: F401  (registers the ids in a fresh worker)
+
+        return gymnasium.make(self.env_id, **self.kwargs)
+
+
+def make_vector_env(
+    env_id: str, n_envs: int, *, subproc: bool = False, **env_kwargs: Any
+) -> DummyVectorEnv | SubprocVectorEnv:
+    """``n_envs`` joint views of ``env_id`` in a Tianshou ``DummyVectorEnv`` (same process) or
+    ``SubprocVectorEnv`` (one worker process each). ``env_kwargs``: the family's kwargs."""
+    fns = [_JointEnvFactory(env_id, env_kwargs) for _ in range(int(n_envs))]
+    return SubprocVectorEnv(fns) if subproc else DummyVectorEnv(fns)
+
+
+__all__ = ["PopulationTianshouPolicy", "make_vector_env"]

@@ -1,0 +1,35 @@
+"""Shared by the examples: pick the policy (a checkpoint, or a scripted tier) and parse args."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mfdiff_agents.policy import Policy
+
+SCRIPTED = ("random", "medium", "expert")
+
+
+def parser(doc: str | None, n_agents: int = 100) -> argparse.ArgumentParser:
+    """The arguments every example takes: ``--n-agents``, ``--policy``, ``--seed``."""
+    p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    p.add_argument("--n-agents", type=int, default=n_agents, help="population size N")
+    p.add_argument("--policy", default="expert",
+                   help="a checkpoint directory (any mfdiff method), or random|medium|expert "
+                        "(the scripted behaviour policies, default expert)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def make_policy(spec: str, core: Any, seed: int = 0) -> Policy:
+    """A checkpoint directory -> its trained policy (1 torch thread, checked against ``core``);
+    a scripted tier name -> that scripted policy on ``core``."""
+    from mfdiff_agents.baselines.scripted import make_scripted
+
+    if spec in SCRIPTED:
+        return make_scripted(spec, core, seed=seed)
+    from mfdiff_agents import load_policy
+
+    policy = load_policy(spec, device="cpu", num_threads=1, seed=seed)
+    policy.check_env(core)
+    return policy

@@ -1,0 +1,46 @@
+"""Run every example script in a subprocess at small N (the script users run is the one tested).
+
+Examples whose library is not installed are skipped. Tianshou's first Collector compiles numba
+kernels (~10 s here), so its run disables the JIT (same results, interpreted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: script -> (modules it needs, arguments, text its last line must contain)
+CASES = {
+    "pettingzoo_parallel.py": ((), ["--n-agents", "20"], "team return"),
+    "pettingzoo_aec.py": ((), ["--n-agents", "16"], "team return"),
+    "gymnasium_joint.py": ((), ["--n-agents", "50"], "team return"),
+    "torchrl_native.py": (("torchrl",), ["--n-agents", "16"], "steps 20"),
+    "torchrl_pettingzoo.py": (("torchrl",), ["--n-agents", "20"], "steps 10"),
+    "tianshou_collector.py": (("tianshou",), ["--n-agents", "20"], "SubprocVectorEnv"),
+    "sb3_supersuit.py": (("supersuit",), ["--n-agents", "20"], "copies team returns"),
+    "minari_recover.py": (("minari",), ["--n-agents", "20"], "recovered env N=20"),
+}
+
+
+def test_every_example_is_tested() -> None:
+    scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
+    assert scripts == set(CASES)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs(script: str) -> None:
+    needs, args, expect = CASES[script]
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{script} needs {missing}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=EXAMPLES.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert expect in out.stdout, out.stdout

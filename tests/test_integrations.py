@@ -1,0 +1,196 @@
+"""TorchRL and Tianshou integrations: specs, shapes, masks, seeding, picklability, errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from mfdiff_agents.policy import Policy, RandomPolicy
+
+
+class FirstObsPolicy(Policy):
+    """Deterministic: action = (index of the agent's observation row) mod A — checks row order."""
+
+    def _act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.arange(obs.shape[0]) % self.n_actions
+
+
+class CountingPolicy(RandomPolicy):
+    resets = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.resets += 1
+
+
+ENVS = [
+    ("mfdiff/GaussianSqueeze-v0", {"n_agents": 12, "max_cycles": 4}),
+    ("mfdiff/Ising-v0", {"n_agents": 16, "max_cycles": 4}),
+    ("mfdiff/Battle-v0", {"n_agents": 20, "opponent": None, "max_cycles": 6}),
+    ("mfdiff/Battle-v0", {"n_agents": 20, "opponent": "expert", "max_cycles": 6}),
+]
+
+
+# ----------------------------------------------------------------------------- TorchRL
+@pytest.mark.parametrize(("env_id", "kw"), ENVS)
+@pytest.mark.parametrize("group_map", ["agents", "prefix"])
+def test_native_env_passes_check_env_specs(env_id: str, kw: dict, group_map: str) -> None:
+    pytest.importorskip("torchrl")
+    from torchrl.envs.utils import check_env_specs, check_marl_grouping
+
+    from mfdiff_agents.integrations.torchrl import make_torchrl_env
+
+    env = make_torchrl_env(env_id, group_map=group_map, return_state=True, seed=0, **kw)
+    check_env_specs(env, seed=3)
+    check_marl_grouping(env.group_map, list(env.core.agent_names))
+    td = env.reset()
+    for g, names in env.group_map.items():
+        assert td[g, "observation"].shape == (len(names), env.core.obs_dim)
+        assert env.full_action_spec[g, "action"].shape == (len(names),)
+        assert env.full_done_spec[g, "done"].shape == (len(names), 1)
+
+
+def test_native_env_seeding_reproduces() -> None:
+    pytest.importorskip("torchrl")
+    from mfdiff_agents.integrations.torchrl import make_torchrl_env
+
+    def run(seed: int) -> np.ndarray:
+        env = make_torchrl_env("mfdiff/Ising-v0", n_agents=16, max_cycles=5)
+        env.set_seed(seed)
+        td = env.rollout(5, policy=None)  # random actions from the spec (torch seeded too)
+        return td["next", "agents", "observation"].numpy()
+
+    import torch
+
+    torch.manual_seed(0)
+    a = run(1)
+    torch.manual_seed(0)
+    b = run(1)
+    torch.manual_seed(0)
+    c = run(2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_module_matches_act_batch_on_native_battle_with_deaths() -> None:
+    pytest.importorskip("torchrl")
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    env = make_torchrl_env("mfdiff/Battle-v0", n_agents=20, opponent=None, max_cycles=200,
+                           seed=0)
+    module = PopulationPolicyModule(make_scripted("expert", env.core, seed=0))
+    td = env.rollout(200, policy=module)
+    mask = td["agents", "mask"]
+    assert not mask[-1].all() and mask[0].all()  # agents died during the episode
+    assert (td["agents", "action"][~mask] == 0).all()  # dead agents get action 0
+    assert td["next", "done"][-1].item() and not td["next", "done"][:-1].any()
+
+
+def test_module_batched_and_one_hot() -> None:
+    pytest.importorskip("torchrl")
+    import torch
+    from tensordict import TensorDict
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule
+
+    obs = torch.zeros(2, 3, 5, 4)  # [*B=(2,3), n=5, d=4]
+    pols = [FirstObsPolicy(obs_dim=4, n_actions=3) for _ in range(6)]
+    td = TensorDict({"agents": TensorDict({"observation": obs}, [2, 3, 5])}, [2, 3])
+    out = PopulationPolicyModule(pols)(td)
+    assert out["agents", "action"].shape == (2, 3, 5)
+    assert out["agents", "action"][1, 2].tolist() == [0, 1, 2, 0, 1]
+    td = TensorDict({"agents": TensorDict({"observation": obs}, [2, 3, 5])}, [2, 3])
+    out = PopulationPolicyModule(pols[0], categorical_actions=False)(td)
+    assert out["agents", "action"].shape == (2, 3, 5, 3)
+    assert (out["agents", "action"].sum(-1) == 1).all()
+    with pytest.raises(ValueError, match="6 envs"):
+        PopulationPolicyModule(pols[:2])(td)
+
+
+def test_module_resets_policy_on_is_init() -> None:
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, TransformedEnv
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    env = TransformedEnv(make_torchrl_env("mfdiff/GaussianSqueeze-v0", n_agents=8, max_cycles=3,
+                                          seed=0), InitTracker())
+    pol = CountingPolicy(obs_dim=11, n_actions=10, seed=0)
+    env.rollout(7, policy=PopulationPolicyModule(pol), break_when_any_done=False)
+    assert pol.resets == 3  # episodes start at steps 0, 3, 6
+
+
+def test_pettingzoo_wrapper_with_module_matches_native() -> None:
+    pytest.importorskip("torchrl")
+    from mfdiff_agents.integrations.torchrl import (
+        PopulationPolicyModule,
+        make_pettingzoo_wrapper,
+        make_torchrl_env,
+    )
+
+    kw = {"n_agents": 12, "max_cycles": 4}
+    pz = make_pettingzoo_wrapper("mfdiff/GaussianSqueeze-v0", seed=5, **kw)
+    assert list(pz.group_map) == ["agent"]
+    pol = FirstObsPolicy(obs_dim=11, n_actions=10)
+    a = pz.rollout(4, policy=PopulationPolicyModule(pol, group="agent"))
+    nat = make_torchrl_env("mfdiff/GaussianSqueeze-v0", **kw)
+    b = nat.rollout(4, policy=PopulationPolicyModule(pol))
+    assert np.allclose(a["next", "agent", "reward"].numpy(), b["next", "agents", "reward"].numpy())
+    assert a["next", "done"][-1].item() and b["next", "done"][-1].item()
+
+
+def test_module_rejects_non_policy() -> None:
+    pytest.importorskip("torchrl")
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule
+
+    with pytest.raises(TypeError, match="mfdiff Policy"):
+        PopulationPolicyModule([object()])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="num_threads"):
+        PopulationPolicyModule(RandomPolicy(obs_dim=2, n_actions=2), num_threads=0)
+
+
+# ----------------------------------------------------------------------------- Tianshou
+def test_tianshou_policy_forward_masks_and_resets() -> None:
+    pytest.importorskip("tianshou")
+    import gymnasium as gym
+    from tianshou.data import Batch
+
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy
+
+    space = gym.spaces.MultiDiscrete([3] * 4)
+    made: list[CountingPolicy] = []
+
+    def factory() -> CountingPolicy:
+        made.append(CountingPolicy(obs_dim=2, n_actions=3, seed=len(made)))
+        return made[-1]
+
+    pol = PopulationTianshouPolicy(factory, space)
+    alive = np.array([[True, False, True, True], [True, True, True, True]])
+    batch = Batch(obs=np.zeros((2, 4, 2), np.float32), info=Batch(env_id=np.array([1, 0]),
+                                                                    alive=alive))
+    out = pol(batch)
+    assert out.act.shape == (2, 4) and out.act[0, 1] == 0
+    assert out.state.tolist() == [1, 1] and len(made) == 2 and all(p.resets == 1 for p in made)
+    pol(batch, state=np.array([0, 1]))  # env 1 (row 0) started a new episode
+    assert pol.policy_for(1).resets == 2 and pol.policy_for(0).resets == 1
+    with pytest.raises(TypeError, match="MultiDiscrete"):
+        PopulationTianshouPolicy(made[0], gym.spaces.Discrete(3))
+
+
+def test_tianshou_env_factory_pickles() -> None:
+    pytest.importorskip("tianshou")
+    from mfdiff_agents.integrations.tianshou import _JointEnvFactory
+
+    fn = pickle.loads(pickle.dumps(_JointEnvFactory("mfdiff/Ising-v0", {"n_agents": 16})))
+    env = fn()
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (16, env.unwrapped.core.obs_dim) and info["alive"].all()
+
+
+def test_missing_extra_names_it() -> None:
+    from mfdiff_agents.integrations import require
+
+    with pytest.raises(ImportError, match=r"pip install 'mfdiff\[torchrl\]'"):
+        require("nosuchlib_xyz", "torchrl")

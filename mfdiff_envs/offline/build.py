@@ -246,7 +246,7 @@ def write_episodes(
                 group.create_dataset(
                     key,
                     data=data,
-                    chunks=data.shape if rechunk else True,
+                    chunks=data.shape if rechunk and data.size else True,  # no 0-size chunks
                     maxshape=(None, *data.shape[1:]),
                 )
                 written[key] = data

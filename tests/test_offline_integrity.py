@@ -297,3 +297,22 @@ def test_killed_sharded_build_stops_its_workers(minari_root):
     alive = [w for w in workers if running(w)]
     assert not alive, f"orphaned rollout workers {alive}"
     assert minari.list_local_datasets() == {} and any(staging.iterdir())
+
+
+@pytest.mark.parametrize("family", ["squeeze", "ising", "battle"])
+def test_catalogue_recipes_rebuild_with_honest_metadata(family):
+    import dataclasses
+
+    from mfdiff_envs.offline import build_recipe, select
+
+    recipe = select(family, n_agents=100, tier="mixed")[0]
+    recipe = dataclasses.replace(recipe, episodes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_recipe(recipe, progress=False, workers=2, ref_scores=(0.0, 1.0))
+    meta = ds.storage.metadata
+    assert meta["requirements"] == ["mfdiff"] and meta["num_episodes_average_score"] == 5
+    assert abs(meta["dataset_size"] - disk_size_mb(recipe.dataset_id)) <= 0.051
+    assert verify_dataset(recipe.dataset_id) is None
+    eps = load_episodes(recipe.dataset_id)
+    assert len(eps) == 2 and recipe.env_kwargs.items() <= eps.env_kwargs.items()

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 #: Exit code of a user error (argparse uses the same).
 USAGE_ERROR = 2
@@ -69,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"mfdiff: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # a warning is one line, like an error
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

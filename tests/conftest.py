@@ -4,6 +4,7 @@ helper, and single-threaded torch (the suite runs on 2 cores, often beside other
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -12,10 +13,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def squeeze_episodes(
     n_agents: int = 64, episodes: int = 4, max_cycles: int = 8, skill: float | None = None
-) -> list:
-    """Squeeze episodes in the dataset layout. ``skill=None``: a mixed tier (0 -> 1 over the
-    episodes); else every episode at ``skill``."""
-    from mfdiff_envs.offline.windows import Episode
+) -> Any:
+    """Squeeze episodes in the dataset layout, with the env facts a dataset would carry.
+    ``skill=None``: a mixed tier (0 -> 1 over the episodes); else every episode at ``skill``."""
+    from mfdiff_envs.offline.windows import Episode, Episodes
     from mfdiff_envs.policies import make_behaviour_policy
     from mfdiff_envs.rollout import rollout
     from mfdiff_envs.squeeze import GaussianSqueezeCore
@@ -26,10 +27,16 @@ def squeeze_episodes(
         s = e / max(episodes - 1, 1) if skill is None else skill
         pol = make_behaviour_policy(core, s, seed=e)
         out.append(Episode.from_arrays(rollout(core, pol, seed=e, record=True).episode))
-    return out
+    return Episodes(
+        episodes=out,
+        env_id="mfdiff/GaussianSqueeze-v0",
+        env_kwargs={"n_agents": n_agents, "max_cycles": max_cycles},
+        family="squeeze",
+        n_actions=core.n_actions,
+    )
 
 
 @pytest.fixture(scope="session")
-def tiny_squeeze_episodes() -> list:
+def tiny_squeeze_episodes() -> Any:
     """4 mixed-tier Squeeze episodes, N = 64, 8 steps."""
     return squeeze_episodes()

@@ -78,7 +78,7 @@ def test_fit_writes_checkpoint_and_metrics(trained) -> None:
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     meta = json.loads((out / "config.json").read_text())
     assert meta["method"] == "mfdiffuser" and meta["env"]["obs_dim"] == 11
-    assert meta["env"]["n_actions"] == 10 and meta["env"]["family"] is None  # in-memory episodes
+    assert meta["env"]["n_actions"] == 10 and meta["env"]["family"] == "squeeze"
     assert len(meta["stats"]["obs_mean"]) == 11 and meta["config"]["horizon"] == TINY.horizon
 
 

@@ -15,6 +15,9 @@ from mfdiff_agents.diffuser.denoiser import INTERACTIONS
 from mfdiff_agents.diffuser.diffusion import SCHEDULES
 from mfdiff_agents.diffuser.sampler import validate_schedule
 
+#: Values of ``Config.lifting``.
+LIFTINGS = ("balanced", "frozen")
+
 
 @dataclass
 class Config(TrainConfig):
@@ -68,8 +71,14 @@ class Config(TrainConfig):
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     replan_every: int = 1
     """Env steps between replans (≤ horizon); in between the plan is followed open loop."""
+    lifting: str = "balanced"
+    """How agents are matched to particles. "balanced": re-lifted from fresh observations at
+    every step, each particle taking ⌊N/K⌋ or ⌈N/K⌉ agents (exact OT over distinct
+    observation rows when they are few, warm-started Sinkhorn rounded to a balanced assignment
+    otherwise; lifting.lift_balanced). "frozen": the first implementation (exact OT while
+    N ≤ exact_ot_max_n, else each agent keeps its replan-time particle between replans)."""
     exact_ot_max_n: int = 2000
-    """Exact OT lifting (POT ot.emd) when N ≤ this; balanced nearest particle above."""
+    """Exact OT while (distinct observation rows) ≤ this (balanced), or N ≤ this (frozen)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -103,6 +112,8 @@ class Config(TrainConfig):
             raise ConfigError(
                 f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"
             )
+        if self.lifting not in LIFTINGS:
+            raise ConfigError(f"Config.lifting must be one of {LIFTINGS}, got {self.lifting!r}")
         if self.beta < 0 or self.lam_chaos < 0:
             raise ConfigError(
                 f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}"

@@ -7,10 +7,12 @@ One planning step (every ``replan_every`` env steps):
 1. m_t = mean_field_summary(obs, mask) over all N agents; condition c = [norm(m_t), Â*].
 2. K_max anchor agents by stratified sampling; coarse-to-fine DDIM over particle plans
    x: [K_max, H, d + A] with plan step 0's obs inpainted with the anchors' obs.
-3. Lift: agent i -> particle j(i) (exact OT for N ≤ exact_ot_max_n, else balanced nearest),
-   action a_i = argmax of particle j(i)'s action channels at the current plan step.
-Between replans the plan is followed open loop, re-lifting fresh observations onto the
-particles' planned states at the current plan step. Equations: docs/method.md.
+3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents), action
+   a_i = argmax of particle j(i)'s action channels at the current plan step.
+Between replans the plan is followed open loop: at every step the agents' fresh observations
+are re-lifted onto the particles' planned states at the current plan step
+(``lifting="balanced"``: :func:`~mfdiff_agents.diffuser.lifting.lift_balanced`, warm-started
+from the previous step). Equations: docs/method.md.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from numpy.typing import NDArray
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import autocast
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, Config
-from mfdiff_agents.diffuser.lifting import lift
+from mfdiff_agents.diffuser.lifting import LiftState, lift, lift_balanced
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample, stratified_anchors
 from mfdiff_agents.trained import TrainedPolicy
@@ -56,6 +58,7 @@ class MFDiffuserPlanner(TrainedPolicy):
         self._tau = 0  # plan step of the next action
         self.last_assignment: NDArray[np.int64] | None = None  # [n_alive] particle of each agent
         self._assign_full = np.zeros(0, dtype=np.int64)  # [N] particle of each agent at the replan
+        self._lift_state: LiftState | None = None  # warm start of the balanced lifting
 
     @classmethod
     def build_model(cls, cfg: Config, env: EnvFacts) -> MFDiffuserModel:
@@ -78,6 +81,7 @@ class MFDiffuserPlanner(TrainedPolicy):
         self._seed(seed)
         self._plan_obs = self._plan_act = None
         self._assign_full = np.zeros(0, dtype=np.int64)
+        self._lift_state = None
         self._tau = 0
 
     # ------------------------------------------------------------------ planning
@@ -124,6 +128,19 @@ class MFDiffuserPlanner(TrainedPolicy):
             )[0].float()
         return {"x0": x0, "anchors": anchors, "obs_norm": obs_n, "cond": cond}
 
+    def _lift_balanced(
+        self, obs_n: torch.Tensor, centers: torch.Tensor, state: LiftState | None
+    ) -> torch.Tensor:
+        """Balanced assignment [n] of agents ``obs_n [n, d]`` to ``centers [K, d]``."""
+        assign, self._lift_state = lift_balanced(
+            obs_n,
+            centers,
+            generator=self.generator,
+            state=state,
+            exact_max_cells=self.cfg.exact_ot_max_n * centers.shape[0],
+        )
+        return assign
+
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         n = obs.shape[0]
         actions = np.zeros(n, dtype=np.int64)
@@ -143,12 +160,20 @@ class MFDiffuserPlanner(TrainedPolicy):
             self._plan_obs, self._plan_act = x0[..., :d], x0[..., d:].argmax(-1)
             self._tau = 0
             obs_n = p["obs_norm"]
-            assign = lift(
-                obs_n,
-                obs_n[p["anchors"]],
-                generator=self.generator,
-                exact_ot_max_n=self.cfg.exact_ot_max_n,
-            )
+            if self.cfg.lifting == "balanced":  # new particles: no warm start
+                assign = self._lift_balanced(obs_n, obs_n[p["anchors"]], None)
+            else:
+                assign = lift(
+                    obs_n,
+                    obs_n[p["anchors"]],
+                    generator=self.generator,
+                    exact_ot_max_n=self.cfg.exact_ot_max_n,
+                )
+        elif self.cfg.lifting == "balanced":
+            # state-aware: every agent re-lifted from its fresh observation onto the planned
+            # states of this plan step, balanced, warm-started from the last step's potentials
+            centers = self._plan_obs[:, self._tau]  # [K_max, d]
+            assign = self._lift_balanced(self._norm_obs(obs[mask]), centers, self._lift_state)
         elif int(mask.sum()) <= self.cfg.exact_ot_max_n:
             # re-lift fresh observations onto the particles' planned states (balanced exact OT)
             obs_n = self._norm_obs(obs[mask])

@@ -1,0 +1,130 @@
+"""The command line as a user runs it: a subprocess smoke run of every verb and every ``--algo``,
+and user errors as one line with exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+DS = "mfdiff/squeeze-n40/medium-v0"
+TINY = {
+    "mfdiffuser": ["width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
+                   "k_schedule=4,16", "ddim_steps=4"],
+    "bc": ["hidden=16"],
+    "mfq": ["hidden=16"],
+    "indep_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
+    "joint_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
+}
+COMMON = ["steps=3", "horizon=4", "n_particles=8", "batch_size=4", "device=cpu"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(root / "minari"), "OMP_NUM_THREADS": "1"}
+    env.pop("MFDIFF_DEBUG", None)
+    build = ("from mfdiff_envs.offline.build import build_dataset; "
+             "build_dataset('squeeze', n_agents=40, tier='medium', episodes=2, "
+             "env_kwargs={'max_cycles': 6}, ref_scores=(0.0, 1.0), progress=False)")
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True,
+                   timeout=120)
+    return {"env": env, "root": root}
+
+
+def mfdiff(ctx, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mfdiff", *args], env=ctx["env"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_user_error(r: subprocess.CompletedProcess, needle: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_version_and_help(env):
+    r = mfdiff(env, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("mfdiff ")
+    for verb in ("env", "data", "train", "eval", "demo"):
+        r = mfdiff(env, verb, "--help")
+        assert r.returncode == 0 and "usage" in r.stdout.lower(), (verb, r.stderr)
+        assert "%%" not in r.stdout and ":func:" not in r.stdout
+    r = mfdiff(env, "env", "demo", "--help")
+    assert "--n-agents" in r.stdout and "population size" in r.stdout
+
+
+@pytest.mark.parametrize("algo", sorted(TINY))
+def test_train_help_lists_every_config_field(env, algo):
+    import dataclasses
+
+    from mfdiff_agents.methods import get_method
+
+    r = mfdiff(env, "train", "--algo", algo, "--help")
+    assert r.returncode == 0, r.stderr
+    for f in dataclasses.fields(get_method(algo).config):
+        assert f"  {f.name} (" in r.stdout, f.name
+
+
+@pytest.mark.parametrize("algo", sorted(TINY))
+def test_train_then_eval_every_algo(env, algo):
+    out = env["root"] / "runs" / algo
+    sets = [a for s in COMMON + TINY[algo] for a in ("--set", s)]
+    r = mfdiff(env, "train", "--dataset", DS, "--algo", algo, "--out", str(out), "--no-progress",
+               "--threads", "1", *sets)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["method"] == algo and meta["env"]["family"] == "squeeze"
+    extra = ["--set", "replan_every=2"] if algo == "mfdiffuser" else []
+    r = mfdiff(env, "eval", "--policy", str(out), "--env", "mfdiff/GaussianSqueeze-v0",
+               "--n-agents", "30", "--seeds", "1", "--env-kwargs", '{"max_cycles": 4}',
+               "--no-progress", "--out", str(out / "eval.jsonl"), *extra)
+    assert r.returncode == 0, r.stderr
+    assert f"| {algo} |" in r.stdout
+
+
+def test_eval_records_and_sweep(env, tmp_path):
+    sweep = {"seeds": 1, "runs": [{"policy": "random", "env": "mfdiff/GaussianSqueeze-v0",
+                                   "n_agents": [20, 30], "env_kwargs": {"max_cycles": 3}}]}
+    (tmp_path / "s.json").write_text(json.dumps(sweep))
+    r = mfdiff(env, "eval", "--sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "r.jsonl"),
+               "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = mfdiff(env, "eval", "--records", str(tmp_path / "r.jsonl"), "--report-dir",
+               str(tmp_path / "rep"), "--command", "bash make.sh")
+    assert r.returncode == 0 and "bash make.sh" in (tmp_path / "rep" / "eval.md").read_text()
+
+
+def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
+    """In-process (fast): ``main`` returns 2 and prints exactly one line, no traceback."""
+    from mfdiff.cli import main
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", env["env"]["MINARI_DATASETS_PATH"])
+    monkeypatch.delenv("MFDIFF_DEBUG", raising=False)
+
+    def check(args, needle):
+        capsys.readouterr()
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and needle in err, err
+        assert len(err.strip().splitlines()) == 1, err
+
+    base = ["eval", "--policy", "random", "--env", "mfdiff/GaussianSqueeze-v0", "--n-agents", "20"]
+    check([*base, "--seeds", "0"], "--seeds")
+    check([*base, "--env-kwargs", "notjson"], "not JSON")
+    check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
+    train = ["train", "--dataset", DS, "--set", "horizon=4", "--no-progress"]
+    check([*train, "--algo", "nope"], "unknown method")
+    check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"], "not found")
+    check([*train, "--algo", "bc", "--set", "hiden=3"], "hiden")
+    check([*train, "--algo", "bc", "--resume", "--out", str(tmp_path / "empty")],
+          "no training run")
+    check(["train", "--dataset", DS, "--algo", "bc", "--no-progress"], "shorter than horizon 8")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{oops")
+    check([*base[:1], "--policy", str(broken), *base[3:]], "JSON")
+    check([*base[:1], "--policy", str(tmp_path / "none"), *base[3:]], "neither")

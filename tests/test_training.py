@@ -1,0 +1,164 @@
+"""The shared training loop and checkpoint format, for every method in the table: resume is the
+uninterrupted run bit for bit (CPU), metrics.csv never repeats a step, damaged checkpoints and
+mismatched envs fail loudly, and the config loader is strict."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import squeeze_episodes
+from safetensors.torch import load_file, save_file
+
+from mfdiff_agents.checkpoint import CheckpointError
+from mfdiff_agents.config import ConfigError, build_config, config_help, field_docs
+from mfdiff_agents.evaluation import evaluate
+from mfdiff_agents.methods import METHODS, get_method, load_policy, make_sampler
+from mfdiff_agents.training import train
+
+torch.set_num_threads(1)
+
+TINY = {
+    "mfdiffuser": dict(width=16, depth=1, n_timesteps=20, batch_size=4, stats_windows=32,
+                       k_schedule=(4, 16), ddim_steps=4),
+    "bc": dict(batch_size=4, hidden=16),
+    "mfq": dict(batch_size=4, hidden=16),
+    "indep_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
+    "joint_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
+}
+COMMON = dict(horizon=4, n_particles=8, device="cpu", log_every=1)
+
+
+@pytest.fixture(scope="module")
+def episodes():
+    return squeeze_episodes(32, 3, 8)
+
+
+def _cfg(name: str, **kw):
+    m = get_method(name)
+    return m, m.config(**{**COMMON, **TINY[name], **kw})
+
+
+def _rows(path):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(path))]
+
+
+def test_table_covers_every_method():
+    assert set(TINY) == set(METHODS)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_resume_is_the_uninterrupted_run(name, episodes, tmp_path):
+    m, cfg = _cfg(name, steps=6, ckpt_every=3)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
+
+    class Crash(m.learner):  # dies in the middle of step 5, after the checkpoint at step 3
+        calls = 0
+
+        def update(self, w):
+            Crash.calls += 1
+            if Crash.calls == 5:
+                raise KeyboardInterrupt
+            return super().update(w)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Crash, make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
+    assert [r["step"] for r in _rows(tmp_path / "cut" / "metrics.csv")] == ["1", "2", "3", "4"]
+    with pytest.raises(FileExistsError, match="resume"):
+        m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", resume=True,
+          progress=False)
+    full, cut = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("full", "cut"))
+    assert cut["weights_sha256"] == full["weights_sha256"]
+    assert _rows(tmp_path / "cut" / "metrics.csv") == _rows(tmp_path / "full" / "metrics.csv")
+
+
+def test_resume_needs_a_run_and_the_same_architecture(episodes, tmp_path):
+    m, cfg = _cfg("bc", steps=2)
+    with pytest.raises(ConfigError, match="no training run"):
+        m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, resume=True, progress=False)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)
+    _, wider = _cfg("bc", steps=4, hidden=32)
+    with pytest.raises(ConfigError, match="hidden"):
+        m.fit(make_sampler(episodes, wider), wider, out_dir=tmp_path, resume=True,
+              progress=False)
+    _, other = _cfg("mfq", steps=4)
+    with pytest.raises(ConfigError, match="'bc' run"):
+        get_method("mfq").fit(make_sampler(episodes, other), other, out_dir=tmp_path,
+                              resume=True, progress=False)
+
+
+def test_damaged_checkpoints_are_refused(episodes, tmp_path):
+    m, cfg = _cfg("bc", steps=2)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)
+    weights = tmp_path / "model.safetensors"
+    good = weights.read_bytes()
+    blob = bytearray(good)
+    blob[-64:] = b"\xff" * 64  # overwrite weight bytes in place: NaNs, same length
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="hash"):
+        load_policy(tmp_path)
+    # non-finite weights whose hash was (re)written are refused too
+    weights.write_bytes(good)
+    tensors = load_file(str(weights))
+    first = next(iter(tensors))
+    tensors[first][0] = float("nan")
+    save_file(tensors, str(weights))
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_policy(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="JSON"):
+        load_policy(tmp_path)
+
+
+def test_policy_checks_the_env_it_is_given(episodes):
+    m, cfg = _cfg("bc", steps=1)
+    policy = m.fit(make_sampler(episodes, cfg), cfg, progress=False)
+    assert policy.env.family == "squeeze" and policy.env.n_actions == 10
+    with pytest.raises(ValueError, match="family 'squeeze'"):
+        evaluate(policy, "mfdiff/Ising-v0", {"n_agents": 36, "max_cycles": 3}, [0],
+                 ref_scores=(0.0, 1.0))
+    with pytest.raises(ValueError, match="n_actions=10"):
+        evaluate(policy, "mfdiff/GaussianSqueeze-v0",
+                 {"n_agents": 36, "max_cycles": 3, "n_levels": 5}, [0], ref_scores=(0.0, 1.0))
+
+
+def test_config_loader_is_strict_and_documented(tmp_path):
+    cfg_cls = get_method("mfdiffuser").config
+    cfg = build_config(cfg_cls, overrides=["k_schedule=8,32", "coarse_to_fine=false",
+                                           "beta=0.5", "steps=7"])
+    assert cfg.k_schedule == (8, 32) and cfg.coarse_to_fine is False and cfg.steps == 7
+    for bad, match in ((["stepz=3"], "stepz"), (["steps=1.5"], "int"), (["beta=nan"], "finite"),
+                       (["coarse_to_fine=maybe"], "bool"), (["k_schedule=16,24"], "k_schedule"),
+                       (["steps"], "key=value")):
+        with pytest.raises(ConfigError, match=match):
+            build_config(cfg_cls, overrides=bad)
+    (tmp_path / "c.json").write_text('{"width": 32}')
+    assert build_config(cfg_cls, config_path=tmp_path / "c.json").width == 32
+    (tmp_path / "c.json").write_text("[1]")
+    with pytest.raises(ConfigError, match="JSON object"):
+        build_config(cfg_cls, config_path=tmp_path / "c.json")
+    for m in METHODS.values():  # every field of every method is documented in --help
+        import dataclasses
+
+        names = [f.name for f in dataclasses.fields(m.config)]
+        docs = field_docs(m.config)
+        assert set(names) <= set(docs), set(names) - set(docs)
+        text = config_help(m.config)
+        assert all(f"  {n} (" in text for n in names)
+
+
+def test_same_seed_same_weights_and_actions(episodes):
+    m, cfg = _cfg("mfdiffuser", steps=3)
+    a, b = (m.fit(make_sampler(episodes, cfg), cfg, progress=False) for _ in range(2))
+    obs = episodes[0].observations[0]
+    a.reset(3)
+    b.reset(3)
+    assert np.array_equal(a.act_batch(obs), b.act_batch(obs))

@@ -35,7 +35,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_envs.core import mean_field_dim, mean_field_summary
-from mfdiff_envs.offline.integrity import DatasetError, check_loaded_episode, nonfinite_rows
+from mfdiff_envs.offline.integrity import (
+    HDF5_FILE,
+    DatasetError,
+    check_loaded_episode,
+    nonfinite_rows,
+)
 
 if TYPE_CHECKING:
     import minari
@@ -143,6 +148,14 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
             raise DatasetError(
                 f"dataset {ds_id}: metadata lists {n_eps} episodes but {len(recorded)} hashes"
             )
+        else:  # a truncated file: say so before h5py fails somewhere inside it
+            h5 = ds.storage.data_path / HDF5_FILE
+            size, written = h5.stat().st_size, integrity.get("hdf5_bytes", h5.stat().st_size)
+            if size != written:
+                raise DatasetError(
+                    f"dataset {ds_id}: {HDF5_FILE} has {size} bytes but {written} were written "
+                    f"(truncated or altered); rebuild with `mfdiff data build {ds_id} --force`"
+                )
         for ep in ds.storage.get_episodes(range(n_eps)):
             infos = ep["infos"] or {}
             if "rewards" not in infos or "alive" not in infos:

@@ -99,7 +99,8 @@ def _eval(args: argparse.Namespace) -> int:
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
                               method=policy_label(args.policy), dataset_id=args.dataset,
                               tier=args.tier, progress=not args.no_progress,
-                              config={"policy": str(args.policy), "set": _overrides(args.set)})
+                              config={"policy": str(args.policy), "set": _overrides(args.set)},
+                              exploitability=args.exploitability)
         if args.out is not None:
             ev.write_jsonl(records, args.out)
     print(ev.markdown_table(records, command=command, title="mfdiff eval"))
@@ -160,6 +161,10 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a Config field of the checkpoint at load, e.g. "
                    "replan_every=4 (planning settings; not architecture fields)")
+    p.add_argument("--exploitability", action="store_true",
+                   help="also measure the approximate Nash gap (Ising/Battle: best gain of a set "
+                   "of deviations played by 1 percent of the agents; Squeeze: exact, reported "
+                   "as N x gain); costs several extra episodes per seed")
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
                    "score (default: random and scripted expert measured on the env)")
     p.add_argument("--tier", help="label: data tier the policy was trained on")

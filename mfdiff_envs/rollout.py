@@ -46,6 +46,8 @@ class RolloutResult:
     wall_seconds: float
     metrics: dict[str, list[float]] = field(default_factory=dict)
     """``core.metrics()`` after every step."""
+    agent_returns: NDArray[np.float64] | None = None
+    """[N] undiscounted return of each agent (sum of its per-agent rewards)."""
     episode: dict[str, Any] | None = None
     """With ``record=True``: the episode arrays in the Minari layout (see offline/build.py)."""
 
@@ -87,6 +89,7 @@ def rollout(
     team: list[float] = []
     metrics: dict[str, list[float]] = {}
     act_s = 0.0
+    agent_ret = np.zeros(n, np.float64)
     terminated = truncated = False
     while not (terminated or truncated):
         t0 = time.perf_counter()
@@ -94,6 +97,7 @@ def rollout(
         act_s += time.perf_counter() - t0
         obs, rew, term, trunc, _ = core.step(actions)
         team.append(core.team_reward(rew))
+        agent_ret += rew
         for k, v in core.metrics().items():
             metrics.setdefault(k, []).append(float(v))
         terminated = bool(np.all(term | ~core.alive))
@@ -124,5 +128,6 @@ def rollout(
         act_seconds=act_s,
         wall_seconds=time.perf_counter() - t_start,
         metrics=metrics,
+        agent_returns=agent_ret,
         episode=episode,
     )

@@ -40,7 +40,8 @@ def _json_default(o: Any) -> Any:
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
-                                             "order_parameter", "win_rate", "latency_ms"),
+                                             "order_parameter", "win_rate", "exploitability",
+                                             "nash_gap_xN", "latency_ms"),
                    by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
                    title: str = "Results") -> str:
     """A markdown table (one row per group, mean [95 % CI] and IQM per metric present), headed
@@ -82,7 +83,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
 
 
 def _fmt(metric: str) -> Callable[[float], str]:
-    if metric in ("optimum_gap", "win_rate", "order_parameter"):
+    if metric in ("optimum_gap", "win_rate", "order_parameter", "exploitability", "nash_gap_xN"):
         return lambda v: f"{v:.3f}"
     if metric == "latency_ms":
         return lambda v: f"{v:.2f}"

@@ -92,6 +92,9 @@ def evaluate(
     tier: str | None = None,
     config: dict[str, Any] | None = None,
     progress: bool = False,
+    exploitability: bool = False,
+    deviation_fraction: float = 0.01,
+    extra_deviations: dict[str, Policy] | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate ``policy`` on ``env_id`` for every seed; one record (dict) per seed.
 
@@ -104,6 +107,10 @@ def evaluate(
         ref_scores: (ref_min, ref_max); default :func:`reference_scores` (``dataset_id``).
         tier: data tier the policy was trained on (label for plots).
         config: extra data stored under ``"config"`` (e.g. the training Config).
+        exploitability: also measure the approximate Nash gap per seed
+            (:mod:`mfdiff_agents.evaluation.exploitability`; several extra episodes per seed).
+        deviation_fraction: share of the population that deviates (Ising, Battle).
+        extra_deviations: more deviation policies by name (e.g. a trained BC).
 
     Raises:
         ValueError: no seeds or episodes, or the policy was trained on another env family /
@@ -167,5 +174,10 @@ def evaluate(
             rec["order_parameter_mean"] = m_mean["order_parameter"]
         if "win" in m_final:
             rec["win_rate"] = m_final["win"]
+        if exploitability:
+            from mfdiff_agents.evaluation.exploitability import exploitability as nash_gap
+
+            rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
+                                extra=extra_deviations))
         records.append(rec)
     return records

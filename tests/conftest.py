@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
+# Before anything imports torch / numba / pygame: one OpenMP thread per process (the suite
+# shares 2 cores), no numba JIT warm-up (Tianshou's first collect compiles for ~10 s), and
+# headless pygame windows for render_mode="human".
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 def squeeze_episodes(

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from mfdiff_agents import distributed
 from mfdiff_agents.checkpoint import (
     CheckpointError,
     EnvFacts,
@@ -133,6 +134,9 @@ def train(
 
     check_sampler(sampler, cfg)
     device = resolve_device(cfg.device)
+    rank = distributed.from_env()  # torchrun: data-parallel over ranks (distributed.py)
+    if rank is not None:
+        device = distributed.setup(rank, device)
     out = Path(out_dir) if out_dir is not None else None
     state = load_train_state(out) if out is not None else None
     method = learner_cls.POLICY.METHOD
@@ -154,6 +158,12 @@ def train(
             torch.set_rng_state(state["torch_rng"])
             sampler.rng.bit_generator.state = state["sampler_rng"]
             start = int(state["step"])
+        if rank is not None:
+            # same init everywhere (same seed above); from here on each rank its own windows
+            distributed.average_gradients_before_step(learner.opt, rank.world_size)
+            if not rank.is_main:
+                sampler.reset([cfg.seed, rank.rank, start])
+                out, progress = None, False  # rank 0 alone writes
         f, writer = (None, None)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +208,8 @@ def train(
         if start >= cfg.steps:
             warnings.warn(f"{out} is already at step {start} ≥ steps={cfg.steps}", stacklevel=2)
         checkpoint(max(start, cfg.steps))
+        if rank is not None:
+            distributed.teardown()
         learner.model.eval()
         return learner.policy()
 

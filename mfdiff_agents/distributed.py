@@ -1,0 +1,75 @@
+"""Data-parallel training under ``torchrun`` (PyTorch DDP semantics, any method, no code change).
+
+    torchrun --nproc_per_node 2 -m mfdiff train --dataset … --algo …      # gloo on CPU
+    torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d \\
+        --rdzv_endpoint HOST:29500 -m mfdiff train …                       # NCCL on GPUs
+
+:func:`mfdiff_agents.training.train` calls :func:`setup` when torchrun's ``WORLD_SIZE`` > 1.
+Every rank builds the same model from the same seed (so no broadcast is needed), then reseeds
+its window sampler with ``(seed, rank)`` so each rank trains on different windows; before every
+optimiser step the gradients are averaged over ranks (an all-reduce per parameter, which is what
+DDP computes, without its overlap of communication and backward). Gradient clipping, where a
+method clips, acts on each rank's local gradient before the average. Rank 0 alone writes
+metrics.csv and checkpoints; the effective batch is ``world_size × batch_size`` windows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in the job."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def from_env() -> Rank | None:
+    """The torchrun rank of this process, or None outside a multi-process launch."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return None
+    return Rank(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def setup(rank: Rank, device: torch.device) -> torch.device:
+    """Join the process group (NCCL on CUDA, gloo on CPU); returns this rank's device."""
+    if device.type == "cuda":
+        device = torch.device("cuda", rank.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def average_gradients_before_step(opt: torch.optim.Optimizer, world_size: int) -> None:
+    """Make ``opt.step()`` first average every parameter's gradient over the ranks."""
+    step = opt.step
+
+    def averaged_step(*args: Any, **kwargs: Any) -> Any:
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                    p.grad.div_(world_size)
+        return step(*args, **kwargs)
+
+    opt.step = averaged_step  # type: ignore[method-assign]
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

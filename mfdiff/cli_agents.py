@@ -103,6 +103,14 @@ def _eval(args: argparse.Namespace) -> int:
                               exploitability=args.exploitability)
         if args.out is not None:
             ev.write_jsonl(records, args.out)
+        if args.video is not None:
+            from mfdiff_agents.evaluation.video import record_episode
+
+            core = ev.make_core(args.env, env_kwargs)
+            pol = policy if hasattr(policy, "act_batch") else policy(core, 0)
+            name = f"{policy_label(args.policy)}-{args.env.split('/')[-1]}-n{core.n_agents}.gif"
+            path, _ = record_episode(pol, core, args.video / name.replace("/", "_"), seed=0)
+            print(f"video: {path}")
     print(ev.markdown_table(records, command=command, title="mfdiff eval"))
     if args.report_dir is not None:
         paths = ev.write_report(records, args.report_dir, name=args.name, command=command)
@@ -161,6 +169,8 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a Config field of the checkpoint at load, e.g. "
                    "replan_every=4 (planning settings; not architecture fields)")
+    p.add_argument("--video", type=Path, metavar="DIR",
+                   help="also record the episode of seed 0 as an animated GIF in DIR")
     p.add_argument("--exploitability", action="store_true",
                    help="also measure the approximate Nash gap (Ising/Battle: best gain of a set "
                    "of deviations played by 1 percent of the agents; Squeeze: exact, reported "

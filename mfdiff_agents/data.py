@@ -1,7 +1,7 @@
 """Torch adapter for the numpy training windows of :mod:`mfdiff_envs.offline.windows`.
 
-``mfdiff_envs`` never imports torch; ``Windows.to_torch(device)`` calls
-:func:`windows_to_torch` here.
+``mfdiff_envs`` never imports torch (nor anything of the agents layer), so the conversion of its
+numpy windows to tensors lives here: ``windows_to_torch(sampler.sample(64), "cuda")``.
 """
 
 from __future__ import annotations

@@ -185,3 +185,17 @@ def test_cli_eval_subprocess(tmp_path):
     assert len(recs) == 2 and {r["seed"] for r in recs} == {0, 1}
     assert "| random |" in res.stdout
     assert (tmp_path / "rep" / "eval.md").is_file()
+
+
+def test_video_records_every_step(tmp_path, capsys):
+    from PIL import Image
+
+    from mfdiff.cli import main
+
+    assert main(["eval", "--policy", "expert", "--env", "mfdiff/Ising-v0", "--n-agents", "64",
+                 "--seeds", "1", "--env-kwargs", '{"max_cycles": 6}', "--no-progress",
+                 "--video", str(tmp_path)]) == 0
+    gif = tmp_path / "expert-Ising-v0-n64.gif"
+    assert f"video: {gif}" in capsys.readouterr().out
+    with Image.open(gif) as im:
+        assert im.n_frames == 7  # one frame before each of the 6 actions, one after the last

@@ -408,7 +408,9 @@ def test_windows_from_dataset_to_torch():
     s = WindowSampler("mfdiff/squeeze-n50/medium-v0", horizon=4, n_particles=16, seed=0)
     assert s.family == "squeeze" and s.env_id == "mfdiff/GaussianSqueeze-v0"
     assert s.env_kwargs["n_agents"] == 50 and s.n_actions == 10 and s.mf_dim == 23
-    t = s.sample(8).to_torch("cpu")
+    from mfdiff_agents.data import windows_to_torch
+
+    t = windows_to_torch(s.sample(8), "cpu")
     assert t["obs"].shape == (8, 16, 4, 11) and t["obs"].dtype == torch.float32
     assert t["actions"].dtype == torch.int64 and t["alive"].dtype == torch.bool
 

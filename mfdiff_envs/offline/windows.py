@@ -3,7 +3,7 @@
     from mfdiff_envs.offline import WindowSampler
     sampler = WindowSampler("mfdiff/squeeze-n1000/expert-v0", horizon=16, n_particles=64, seed=0)
     w = sampler.sample(256)          # Windows: w.obs [256, 64, 16, d], w.mean_field [256, 16, 2d+1]
-    batch = w.to_torch("cuda")       # dict of tensors (mfdiff_agents.data; torch only there)
+    batch = windows_to_torch(w, "cuda")   # from mfdiff_agents.data (torch lives there only)
 
 The joint space is never materialised per window: on construction the episodes are packed
 one after another along time into agent-major arrays ([N, S, d] observations and [N, S, 3]
@@ -209,12 +209,6 @@ class Windows:
     t0: NDArray[np.int64]  # [B]
     episode: NDArray[np.int64]  # [B]
     agent_idx: NDArray[np.int64]  # [B, K]
-
-    def to_torch(self, device: Any = "cpu") -> dict[str, Any]:
-        """Tensors on ``device`` (imports torch via :mod:`mfdiff_agents.data`)."""
-        from mfdiff_agents.data import windows_to_torch
-
-        return windows_to_torch(self, device)
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

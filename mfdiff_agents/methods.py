@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mfdiff_agents.baselines import bc, independent_diffuser, joint_diffuser, mfq
+from mfdiff_agents.baselines import bc, independent_diffuser, iql, joint_diffuser, mfq
 from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, make_scripted
 from mfdiff_agents.checkpoint import CheckpointError, read_meta
 from mfdiff_agents.config import TrainConfig
@@ -51,6 +51,8 @@ METHODS: dict[str, Method] = {
                bc.Config, bc.BCLearner, bc.BCPolicy),
         Method("mfq", "offline mean-field Q-learning with a CQL penalty",
                mfq.Config, mfq.MFQLearner, mfq.MFQPolicy),
+        Method("iql", "parameter-shared implicit Q-learning with a mean-field input",
+               iql.Config, iql.IQLLearner, iql.IQLPolicy),
         Method("indep_diffuser", "one single-agent Diffuser shared by every agent",
                independent_diffuser.Config, independent_diffuser.IndependentDiffuserLearner,
                independent_diffuser.IndependentDiffuserPolicy),

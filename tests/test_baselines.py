@@ -18,11 +18,12 @@ from mfdiff_agents.policy import Policy, PopulationTooLargeError
 torch.set_num_threads(1)
 
 N_AGENTS = 24
-TRAINABLE = ["bc", "mfq", "indep_diffuser", "joint_diffuser"]
+TRAINABLE = ["bc", "mfq", "iql", "indep_diffuser", "joint_diffuser"]
 WINDOWS = dict(horizon=4, n_particles=8, device="cpu")
 TINY = {
     "bc": dict(steps=15, batch_size=8, hidden=32),
     "mfq": dict(steps=15, batch_size=8, hidden=32),
+    "iql": dict(steps=15, batch_size=8, hidden=32),
     "indep_diffuser": dict(steps=6, batch_size=4, width=16, n_timesteps=10, ddim_steps=2,
                            norm_batches=2),
     "joint_diffuser": dict(steps=6, batch_size=4, width=16, n_timesteps=10, ddim_steps=2,
@@ -92,7 +93,7 @@ def test_train_act_save_load(name, trained, tmp_path):
     assert isinstance(load_policy(tmp_path / name), cls)
 
 
-@pytest.mark.parametrize("name", ["bc", "mfq"])
+@pytest.mark.parametrize("name", ["bc", "mfq", "iql"])
 def test_stochastic_acting_diversifies_identical_agents(name, trained):
     """All Squeeze agents see the same obs: sampled policies must not collapse to one level."""
     policy = trained[name]
@@ -163,3 +164,23 @@ def test_scripted_wrappers():
     with pytest.raises(ValueError, match="tier"):
         ScriptedPolicy(core, tier="legendary")
     _parallel_loop(make_scripted("expert", core, seed=0), n_agents=50)
+
+
+def test_iql_transitions_and_losses(sampler):
+    """IQL's transitions chain inside a window; the expectile loss weights under-estimates by τ
+    and over-estimates by 1 − τ; a checkpoint holds the actor, both critics and V."""
+    from mfdiff_agents.baselines.iql import IQLNet, expectile_loss, window_transitions
+
+    w = sampler.sample(3)
+    tr = window_transitions(w)
+    b, k, h, d = w.obs.shape
+    assert tr["x"].shape == tr["x_next"].shape == (b * k * h, 3 * d + 1)
+    x, xn = tr["x"].reshape(b, k, h, -1), tr["x_next"].reshape(b, k, h, -1)
+    np.testing.assert_array_equal(x[:, :, 1:], xn[:, :, :-1])  # s_{t+1} is the next input
+    np.testing.assert_array_equal(xn[:, :, -1, :d], w.next_obs)
+    term = tr["term"].reshape(b, k, h)
+    np.testing.assert_array_equal(term[:, :, -1], np.broadcast_to(w.done[:, None], (b, k)))
+    u = torch.tensor([-2.0, 2.0])
+    np.testing.assert_allclose(expectile_loss(u, 0.7).numpy(), [0.3 * 4, 0.7 * 4], rtol=1e-6)
+    net = IQLNet(3 * d + 1, sampler.n_actions, 8, 1)
+    assert {k.split(".")[0] for k in net.state_dict()} == {"actor", "q1", "q2", "value"}

@@ -16,6 +16,7 @@ TINY = {
                    "k_schedule=4,16", "ddim_steps=4"],
     "bc": ["hidden=16"],
     "mfq": ["hidden=16"],
+    "iql": ["hidden=16"],
     "indep_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
     "joint_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
 }

@@ -23,6 +23,7 @@ WINDOWS = dict(horizon=4, n_particles=16, device="cpu", seed=0)
 SCORED = {  # measured (3 seeds): bc ≈ 100, mfq ≈ 84, mfdiffuser ≈ 70; untrained: 0, 0, 9
     "bc": dict(steps=300, batch_size=16, hidden=64),
     "mfq": dict(steps=300, batch_size=16, hidden=64),
+    "iql": dict(steps=300, batch_size=16, hidden=64),
     "mfdiffuser": dict(width=32, depth=2, n_timesteps=50, steps=300, batch_size=16,
                        stats_windows=256, k_schedule=(8, 32), ddim_steps=5),
 }

@@ -27,6 +27,7 @@ TINY = {
                        k_schedule=(4, 16), ddim_steps=4),
     "bc": dict(batch_size=4, hidden=16),
     "mfq": dict(batch_size=4, hidden=16),
+    "iql": dict(batch_size=4, hidden=16),
     "indep_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
     "joint_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
 }

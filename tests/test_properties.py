@@ -1,0 +1,80 @@
+"""Hypothesis property tests of the agents layer: planner inputs and the command line never give
+a silent wrong result, an opaque crash or a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from mfdiff_agents.checkpoint import EnvFacts
+from mfdiff_agents.config import ConfigError, build_config
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.methods import METHODS
+
+torch.set_num_threads(1)
+D, A = 5, 4
+
+
+@pytest.fixture(scope="module")
+def planner():
+    cfg = Config(horizon=4, width=16, depth=1, n_timesteps=20, k_schedule=(4, 16), ddim_steps=4,
+                 device="cpu")
+    env = EnvFacts(obs_dim=D, n_actions=A)
+    torch.manual_seed(0)
+    return MFDiffuserPlanner(MFDiffuserPlanner.build_model(cfg, env), cfg, env=env, seed=0,
+                             device="cpu")
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, width=32)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 300), data=st.data())
+def test_planner_any_population(planner, n, data):
+    obs = data.draw(arrays(np.float32, (n, D), elements=finite))
+    mask = data.draw(arrays(np.bool_, (n,)))
+    planner.reset(seed=0)
+    acts = planner.act_batch(obs, mask)
+    assert acts.shape == (n,) and acts.dtype == np.int64
+    assert np.all((acts >= 0) & (acts < A)) and np.all(acts[~mask] == 0)
+    if mask.any():  # any non-finite value in a live row is refused, naming the row
+        bad = obs.copy()
+        row = int(np.flatnonzero(mask)[0])
+        bad[row, data.draw(st.integers(0, D - 1))] = data.draw(
+            st.sampled_from([np.nan, np.inf, -np.inf]))
+        with pytest.raises(ValueError, match=rf"rows \[{row}"):
+            planner.act_batch(bad, mask)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(sorted(METHODS)), key=st.text(max_size=12),
+       value=st.text(max_size=12))
+def test_config_overrides_never_crash(name, key, value):
+    cls = METHODS[name].config
+    try:
+        cfg = build_config(cls, overrides=[f"{key}={value}"])
+    except ConfigError:
+        return
+    assert isinstance(cfg, cls)
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=st.one_of(
+    st.text(max_size=20),
+    st.dictionaries(st.sampled_from(["max_cycles", "mu", "sigma", "n_levels", "bogus"]),
+                    st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                              st.text(max_size=5)), max_size=3).map(json.dumps)))
+def test_cli_env_kwargs_exit_0_or_2(text):
+    from mfdiff.cli import main
+
+    code = main(["eval", "--policy", "random", "--env", "mfdiff/GaussianSqueeze-v0",
+                 "--n-agents", "4", "--seeds", "1", "--no-progress", "--env-kwargs", text])
+    assert code in (0, 2)

@@ -1,8 +1,9 @@
 """MF-Diffuser's Config: every hyper-parameter of the model, the objective, training and planning.
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
-``coarse_to_fine``, ``return_target``, ``replan_every``, ``exact_ot_max_n``) may be changed
-when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
+``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``replan_every``, ``lifting``,
+``exact_ot_max_n``, ``act_with``, ``head_temperature``) may be changed when a checkpoint is
+loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
 
@@ -17,6 +18,8 @@ from mfdiff_agents.diffuser.sampler import validate_schedule
 
 #: Values of ``Config.lifting``.
 LIFTINGS = ("balanced", "frozen")
+#: Values of ``Config.act_with``.
+ACT_WITH = ("auto", "head", "particle")
 
 
 @dataclass
@@ -50,6 +53,14 @@ class Config(TrainConfig):
     """λ of the chaotic-entropy (energy-distance) term; 0 = no chaos term."""
     value_hidden: int = 64
     """Width of the mean-field value net V(m) (advantage baseline)."""
+    p_uncond: float = 0.1
+    """Classifier-free guidance: probability that a window's return condition Â is replaced by
+    the null token while training (0 = no null token, guidance_weight must stay 1)."""
+    # ---- action head
+    action_head: bool = True
+    """Train the per-agent inverse-dynamics action head g(s_i, s*_i, m) (docs/method.md)."""
+    head_hidden: int = 128
+    """Width of the action head's two hidden layers."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -69,6 +80,16 @@ class Config(TrainConfig):
     """False = K_max particles at every reverse step (ablation)."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
+    guidance_weight: float = 1.0
+    """Classifier-free guidance w: ε = ε_null + w (ε_Â − ε_null). 1 = plain conditional sampling
+    (one denoiser call, what checkpoints without a null token do), 0 = unconditional on Â,
+    > 1 = pushed past the data toward higher return. ≠ 1 needs a model trained with p_uncond > 0."""
+    act_with: str = "auto"
+    """How an agent picks its action: "head" (action head on its own obs and its particle's
+    planned displacement), "particle" (copy the particle's planned action), "auto" (head when
+    the model has one)."""
+    head_temperature: float = 1.0
+    """Temperature of the action head's categorical sample (0 = argmax; see docs/method.md)."""
     replan_every: int = 1
     """Env steps between replans (≤ horizon); in between the plan is followed open loop."""
     lifting: str = "balanced"
@@ -114,6 +135,23 @@ class Config(TrainConfig):
             )
         if self.lifting not in LIFTINGS:
             raise ConfigError(f"Config.lifting must be one of {LIFTINGS}, got {self.lifting!r}")
+        if self.act_with not in ACT_WITH:
+            raise ConfigError(f"Config.act_with must be one of {ACT_WITH}, got {self.act_with!r}")
+        if self.act_with == "head" and not self.action_head:
+            raise ConfigError('Config.act_with="head" needs a model with action_head=true')
+        if not 0.0 <= self.p_uncond < 1.0:
+            raise ConfigError(f"Config.p_uncond must be in [0, 1), got {self.p_uncond}")
+        if self.guidance_weight != 1.0 and self.p_uncond == 0.0:
+            raise ConfigError(
+                f"Config.guidance_weight={self.guidance_weight} needs a model trained with a null "
+                "token (p_uncond > 0); this one has p_uncond=0, so only guidance_weight=1 works"
+            )
+        if self.guidance_weight < 0 or self.head_temperature < 0:
+            raise ConfigError(
+                f"Config.guidance_weight and head_temperature must be ≥ 0, got "
+                f"{self.guidance_weight}, {self.head_temperature}"
+            )
+        check_positive_int("Config", "head_hidden", self.head_hidden)
         if self.beta < 0 or self.lam_chaos < 0:
             raise ConfigError(
                 f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}"
@@ -130,4 +168,11 @@ ARCH_FIELDS = (
     "n_timesteps",
     "schedule",
     "value_hidden",
+    "p_uncond",  # > 0 adds the null-token flag channel to the condition
+    "action_head",
+    "head_hidden",
 )
+
+#: Values of the fields above for checkpoints written before the fields existed: their
+#: config.json lacks the key, and the current defaults would describe other weights.
+LEGACY_DEFAULTS = {"p_uncond": 0.0, "action_head": False}

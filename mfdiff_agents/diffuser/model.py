@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
@@ -60,6 +61,45 @@ class Stats:
 OBS_CLIP = 5.0
 
 
+class GuidedDenoiser(ParticleDenoiser):
+    """A :class:`ParticleDenoiser` with classifier-free guidance on the return condition.
+
+    With a null token (``has_null``) the condition is ``[norm(m), Â, 1]`` and the null
+    condition ``[norm(m), 0, 0]`` (the last channel says "a return target is given"; the mean
+    field is kept in both). ``guidance_weight`` w (set by the planner around sampling):
+
+        ε = ε(x, t, c_null) + w (ε(x, t, c) − ε(x, t, c_null))
+
+    w = 1 is one plain call (the behaviour of checkpoints without a null token), w = 0 one call
+    on the null condition, otherwise both in one batch of 2b. Same state_dict keys as the parent,
+    so checkpoints written before guidance existed load unchanged.
+    """
+
+    def __init__(self, *, has_null: bool, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.has_null = has_null
+        self.guidance_weight = 1.0
+
+    @staticmethod
+    def null_cond(cond: torch.Tensor) -> torch.Tensor:
+        """[b, m + 2] -> the same with the return entry and the flag zeroed."""
+        out = cond.clone()
+        out[..., -2:] = 0.0
+        return out
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        w = self.guidance_weight
+        if w == 1.0 or not self.has_null:
+            return super().forward(x, t, cond)
+        if w == 0.0:
+            return super().forward(x, t, self.null_cond(cond))
+        both = super().forward(
+            torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, self.null_cond(cond)])
+        )
+        eps_c, eps_u = both.float().chunk(2)
+        return eps_u + w * (eps_c - eps_u)
+
+
 class MFDiffuserModel(torch.nn.Module):
     """Diffusion process over particles + the mean-field value net, with normalisation buffers."""
 
@@ -69,9 +109,11 @@ class MFDiffuserModel(torch.nn.Module):
         super().__init__()
         self.obs_dim, self.n_actions, self.mf_dim = obs_dim, n_actions, mf_dim
         self.x_dim = obs_dim + n_actions
-        denoiser = ParticleDenoiser(
+        self.has_null = cfg.p_uncond > 0
+        denoiser = GuidedDenoiser(
+            has_null=self.has_null,
             x_dim=self.x_dim,
-            cond_dim=mf_dim + 1,
+            cond_dim=mf_dim + 1 + int(self.has_null),
             width=cfg.width,
             depth=cfg.depth,
             interaction=cfg.interaction,
@@ -83,6 +125,13 @@ class MFDiffuserModel(torch.nn.Module):
             denoiser, n_timesteps=cfg.n_timesteps, schedule=cfg.schedule, clip_x0=clip
         )
         self.value = ValueNet(mf_dim, cfg.value_hidden)
+        # built last: the denoiser and value net draw the same initial weights with or without
+        # the head, so act_with="particle" on a with-head model is the no-head model
+        self.action_head = (
+            ActionHead(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden)
+            if cfg.action_head
+            else None
+        )
         f = torch.float32
         self.register_buffer("obs_mean", torch.tensor(stats.obs_mean, dtype=f))
         self.register_buffer("obs_std", torch.tensor(stats.obs_std, dtype=f))
@@ -101,6 +150,18 @@ class MFDiffuserModel(torch.nn.Module):
         onehot = F.one_hot(actions.long(), self.n_actions).float() * 2 - 1
         return torch.cat([self.norm_obs(obs), onehot], dim=-1)
 
+    def make_cond(self, mf_n: torch.Tensor, ret: torch.Tensor) -> torch.Tensor:
+        """Denoiser condition from ``mf_n [b, m]`` (normalised) and ``ret [b]`` (Â):
+        ``[mf_n, Â]``, plus the "return given" flag 1 when the model has a null token."""
+        parts = [mf_n, ret[:, None]]
+        if self.has_null:
+            parts.append(torch.ones_like(ret)[:, None])
+        return torch.cat(parts, dim=-1)
+
+    def diffusion_parameters(self) -> list[torch.nn.Parameter]:
+        """Parameters of the diffusion model and the value net (everything but the head)."""
+        head = set(map(id, self.action_head.parameters())) if self.action_head else set()
+        return [p for p in self.parameters() if id(p) not in head]
 
 
 def training_loss(
@@ -123,13 +184,29 @@ def training_loss(
         model.adv_std.mul_(0.99).add_(0.01 * resid.std().clamp(min=1e-3))
     adv = (resid / model.adv_std).clamp(-3.0, 3.0)  # Â [b]
     w = value_weights(adv, cfg.beta, w_max=cfg.w_max)
-    cond = torch.cat([mf0, adv[:, None]], dim=-1)  # [b, m + 1]
+    cond = model.make_cond(mf0, adv)  # [b, m + 1 (+ 1)]
+    if model.has_null and cfg.p_uncond > 0:
+        # condition dropout: these windows teach the null-token (return-free) model
+        u = torch.rand(cond.shape[0], generator=generator, device=_gen_device(generator))
+        drop = (u < cfg.p_uncond).to(cond.device)
+        cond = torch.where(drop[:, None], GuidedDenoiser.null_cond(cond), cond)
     terms = model.diffusion.training_terms(x0, cond, mask=mask, generator=generator)
     denoise = (w * terms.mse).mean()
     chaos = (
         chaos_loss(terms.x0_pred, x0, terms.alpha_bar) if cfg.lam_chaos > 0 else x0.new_zeros(())
     )
     loss = denoise + cfg.lam_chaos * chaos + value_loss
+    if model.action_head is not None:
+        # own parameters and own gradient clip (train.py): adding it leaves the diffusion
+        # model's updates unchanged
+        obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
+        mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
+        h_loss, h_acc = head_loss(
+            model.action_head, obs_n, batch["actions"], batch["alive"].bool(), mf_n
+        )
+        loss = loss + h_loss
+    else:
+        h_loss = h_acc = x0.new_zeros(())
     parts = {
         "loss": loss,
         "mse": terms.mse.mean(),
@@ -137,6 +214,12 @@ def training_loss(
         "chaos": chaos,
         "value_loss": value_loss,
         "w_max": w.max(),
+        "head_loss": h_loss,
+        "head_acc": h_acc,
     }
     logs = {k: float(v.detach()) for k, v in parts.items()}
     return loss, logs
+
+
+def _gen_device(generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else torch.device("cpu")

@@ -7,8 +7,10 @@ One planning step (every ``replan_every`` env steps):
 1. m_t = mean_field_summary(obs, mask) over all N agents; condition c = [norm(m_t), Â*].
 2. K_max anchor agents by stratified sampling; coarse-to-fine DDIM over particle plans
    x: [K_max, H, d + A] with plan step 0's obs inpainted with the anchors' obs.
-3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents), action
-   a_i = argmax of particle j(i)'s action channels at the current plan step.
+3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents).
+4. Act (``act_with``): "head" — the action head g(s_i, s_i + ŝ_{j,τ+1} − ŝ_{j,τ}, m_t), one MLP
+   call over all N agents, sampled at ``head_temperature`` with the planner's generator;
+   "particle" — a_i = argmax of particle j(i)'s action channels at the current plan step τ.
 Between replans the plan is followed open loop: at every step the agents' fresh observations
 are re-lifted onto the particles' planned states at the current plan step
 (``lifting="balanced"``: :func:`~mfdiff_agents.diffuser.lifting.lift_balanced`, warm-started
@@ -17,15 +19,18 @@ from the previous step). Equations: docs/method.md.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from mfdiff_agents.checkpoint import EnvFacts
+from mfdiff_agents.checkpoint import EnvFacts, read_meta
 from mfdiff_agents.device import autocast
-from mfdiff_agents.diffuser.config import ARCH_FIELDS, Config
+from mfdiff_agents.diffuser.action_head import sample_actions
+from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
 from mfdiff_agents.diffuser.lifting import LiftState, lift, lift_balanced
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample, stratified_anchors
@@ -66,6 +71,29 @@ class MFDiffuserPlanner(TrainedPolicy):
         return MFDiffuserModel(obs_dim=env.obs_dim, n_actions=env.n_actions, mf_dim=mf_dim,
                                cfg=cfg, stats=Stats.identity(env.obs_dim, mf_dim))
 
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **kw: Any) -> MFDiffuserPlanner:
+        """As :meth:`TrainedPolicy.from_pretrained`; a checkpoint written before a field of
+        ``LEGACY_DEFAULTS`` existed loads with that field's old value (no head, no null token),
+        so it acts exactly as it did."""
+        try:
+            saved = read_meta(directory).get("config", {})
+        except Exception:  # the base call reports a bad checkpoint with its own message
+            saved = {}
+        legacy = {k: v for k, v in LEGACY_DEFAULTS.items() if k not in saved}
+        if not legacy:
+            return super().from_pretrained(directory, **kw)  # type: ignore[return-value]
+        # the base builds the config from cls.CONFIG's defaults: load through a subclass whose
+        # defaults are the legacy values, then hand back a plain Config and planner
+        fields = [(k, type(v), dataclasses.field(default=v)) for k, v in legacy.items()]
+        legacy_cfg = dataclasses.make_dataclass("Config", fields, bases=(Config,))
+        loader = type(cls.__name__, (cls,), {"CONFIG": legacy_cfg})
+        policy = super(MFDiffuserPlanner, loader).from_pretrained(directory, **kw)
+        policy.__class__ = cls
+        policy.cfg = Config(**{f.name: getattr(policy.cfg, f.name)
+                               for f in dataclasses.fields(Config)})
+        return policy  # type: ignore[return-value]
+
     def checkpoint_extra(self) -> dict[str, Any]:
         return {"stats": self.stats}
 
@@ -86,6 +114,15 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     # ------------------------------------------------------------------ planning
     @property
+    def uses_head(self) -> bool:
+        """True when agents act through the action head (``act_with`` and the model allow it)."""
+        if self.cfg.act_with == "particle" or self.model.action_head is None:
+            if self.cfg.act_with == "head":
+                raise ValueError('act_with="head" but this model has no action head')
+            return False
+        return True
+
+    @property
     def k_schedule(self) -> tuple[int, ...]:
         ks = tuple(self.cfg.k_schedule)
         return ks if self.cfg.coarse_to_fine else ks[-1:]
@@ -105,27 +142,30 @@ class MFDiffuserPlanner(TrainedPolicy):
         """
         m = self.model
         mf = mean_field_summary(obs, mask)  # [m]
-        cond = torch.cat(
-            [
-                m.norm_mf(torch.as_tensor(mf, device=self.device)),
-                torch.tensor([self.cfg.return_target], device=self.device),
-            ]
-        )[None]  # [1, m + 1]
+        cond = m.make_cond(
+            m.norm_mf(torch.as_tensor(mf, device=self.device))[None],
+            torch.tensor([self.cfg.return_target], device=self.device),
+        )  # [1, m + 1 (+ 1 null-token flag)]
         obs_n = self._norm_obs(obs[mask])  # [n, d]
         ks = self.k_schedule
         anchors = stratified_anchors(obs_n, ks[-1], generator=self.generator)  # [K_max]
-        with autocast(self.device):
-            x0 = coarse_to_fine_sample(
-                m.diffusion,
-                anchor_obs=obs_n[anchors][None],
-                cond=cond,
-                horizon=self.cfg.horizon,
-                x_dim=m.x_dim,
-                k_schedule=ks,
-                n_steps=self.cfg.ddim_steps,
-                eta=self.cfg.eta,
-                generator=self.generator,
-            )[0].float()
+        denoiser = m.diffusion.model
+        denoiser.guidance_weight = float(self.cfg.guidance_weight)
+        try:
+            with autocast(self.device):
+                x0 = coarse_to_fine_sample(
+                    m.diffusion,
+                    anchor_obs=obs_n[anchors][None],
+                    cond=cond,
+                    horizon=self.cfg.horizon,
+                    x_dim=m.x_dim,
+                    k_schedule=ks,
+                    n_steps=self.cfg.ddim_steps,
+                    eta=self.cfg.eta,
+                    generator=self.generator,
+                )[0].float()
+        finally:
+            denoiser.guidance_weight = 1.0  # the module is shared with training
         return {"x0": x0, "anchors": anchors, "obs_norm": obs_n, "cond": cond}
 
     def _lift_balanced(
@@ -147,11 +187,14 @@ class MFDiffuserPlanner(TrainedPolicy):
         if not mask.any():
             return actions
         d = self.obs_dim
+        use_head = self.uses_head
         replan = (
             self._plan_act is None
             or self._assign_full.shape[0] != n
             or bool(np.any(self._assign_full[mask] < 0))
             or self._tau >= self.cfg.horizon
+            # the head needs a planned next state: the last plan step has none
+            or (use_head and self._tau + 1 >= self.cfg.horizon)
             or self._tau % self.cfg.replan_every == 0
         )
         if replan:
@@ -187,11 +230,32 @@ class MFDiffuserPlanner(TrainedPolicy):
             # state, every agent lands on the same particle and the population's action
             # histogram collapses (measured: Squeeze N=10^4 fell from 78 to 32 normalised).
             assign = torch.as_tensor(self._assign_full[mask], device=self.device)
-        assert self._plan_act is not None
-        actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
+        assert self._plan_act is not None and self._plan_obs is not None
+        if use_head:
+            actions[mask] = self._head_actions(obs, mask, assign).cpu().numpy()
+        else:
+            actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
         self.last_assignment = assign.cpu().numpy()
         if replan:
             self._assign_full = np.full(n, -1, dtype=np.int64)
             self._assign_full[mask] = self.last_assignment
         self._tau += 1
         return actions
+
+    def _head_actions(
+        self, obs: NDArray[np.float32], mask: NDArray[np.bool_], assign: torch.Tensor
+    ) -> torch.Tensor:
+        """Actions [n_alive] from the action head: agent i reads its own normalised obs s_i,
+        the target s_i + (ŝ_{j,τ+1} − ŝ_{j,τ}) of its particle j = ``assign[i]`` and the mean
+        field; one batched MLP call, O(N)."""
+        assert self._plan_obs is not None and self.model.action_head is not None
+        m = self.model
+        obs_n = self._norm_obs(obs[mask])  # [n, d]
+        step = self._plan_obs[:, self._tau + 1] - self._plan_obs[:, self._tau]  # [K_max, d]
+        target = (obs_n + step[assign]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)  # [n, d]
+        mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
+        with autocast(self.device):
+            logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+        return sample_actions(
+            logits, temperature=self.cfg.head_temperature, generator=self.generator
+        )

@@ -33,7 +33,7 @@ class MFDiffuserLearner(Learner):
     """Model, optimiser and noise generator of one MF-Diffuser training run."""
 
     POLICY = MFDiffuserPlanner
-    LOG_KEYS = ("loss", "mse", "denoise", "chaos", "value_loss", "w_max")
+    LOG_KEYS = ("loss", "mse", "denoise", "chaos", "value_loss", "w_max", "head_loss", "head_acc")
 
     def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
@@ -62,7 +62,12 @@ class MFDiffuserLearner(Learner):
             )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self._model.parameters(), self.cfg.grad_clip)
+        # clipped apart: the head's gradients must not rescale the diffusion model's step
+        torch.nn.utils.clip_grad_norm_(self._model.diffusion_parameters(), self.cfg.grad_clip)
+        if self._model.action_head is not None:
+            torch.nn.utils.clip_grad_norm_(
+                self._model.action_head.parameters(), self.cfg.grad_clip
+            )
         self.opt.step()
         return logs
 

@@ -14,13 +14,23 @@ step of a window whose t0 > 0 has no previous histogram and is left out. Transit
 
 Loss per transition (mean over alive agents), with a Polyak-averaged target network Q̄:
 
-    V̄(x') = Σ_a' softmax(Q̄(x')/T)_a' Q̄(x', a')              (mean-field Boltzmann value; T=0: max)
+    V̄(x') = Σ_a' softmax(Q̄(x')/T')_a' Q̄(x', a')     (mean-field Boltzmann value, T' =
+                                                    ``target_temperature``; T' = 0: max)
     L = Huber(Q(x, a) − r − γ (1 − term) V̄(x')) + α [logsumexp_a Q(x, a) − Q(x, a_data)]
 
-Acting: Boltzmann, a ~ softmax(Q(x)/T) with the policy's seeded generator (``temperature=0``:
-greedy). With CQL the learnt Q ≈ Q^β + α log π_β + const, so T = α samples close to the data's
-action distribution tilted by the advantage; a greedy argmax would send every agent of Gaussian
-Squeeze (identical observations) to the same level.
+Acting: Boltzmann, a ~ softmax(Q(x)/T) with the policy's seeded generator, T = ``temperature``
+(0: greedy argmax, the policy of discrete-action CQL; Kumar et al. 2020). The default T = 0.1
+is near-greedy; the Boltzmann draw only breaks ties between agents with identical inputs.
+
+Why not T = α (the default before 2026-11-29, which scored 6 on Squeeze medium): the idea that
+CQL learns Q ≈ Q^β + α log π_β, so that softmax(Q/α) ≈ π_β tilted by the advantage, is wrong
+here. The TD term of each action is weighted by how often the data holds it (π_β(a)), so where
+the Bellman target y is flat in a — every Squeeze state at N = 1000, where one agent's level
+moves its reward by ~0.002 — the fixed point of the loss (squared TD) is
+Q_a = y + α (1 − softmax(Q)_a / π_β(a)): the spread of Q over actions is bounded by ~1.4 α, and
+softmax(Q/α) is much *flatter* than π_β (medium data: 0.068 on each rare level instead of
+0.035), so the policy plays higher levels than the data (mean 3.8 vs 3.0; optimum 2.22).
+docs/results/baselines.md has the derivation, the measured Q and the temperature sweep.
 """
 
 from __future__ import annotations
@@ -60,8 +70,11 @@ class Config(TrainConfig):
     """Weight α of the conservative penalty logsumexp Q − Q(data action)."""
     tau: float = 0.005
     """Polyak rate of the target network."""
-    temperature: float = 1.0
-    """Boltzmann temperature T for acting and for the target value (0 = greedy / max)."""
+    temperature: float = 0.1
+    """Acting temperature T: a ~ softmax(Q/T) (0 = greedy). Not α: see the module docstring;
+    measured in docs/results/baselines.md (T = 1 scored 6 on Squeeze medium, T = 0.1 scored 95)."""
+    target_temperature: float = 1.0
+    """Boltzmann temperature of the bootstrapped value V̄(x') = E_softmax(Q̄/T')[Q̄] (0 = max)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the TD target."""
 
@@ -180,7 +193,7 @@ class MFQLearner(Learner):
         q = self.net(tr["x"])  # [M, A]
         q_a = q.gather(-1, tr["a"][:, None]).squeeze(-1)
         with torch.no_grad():
-            v_next = _boltzmann_value(self.target(tr["x_next"]), cfg.temperature)
+            v_next = _boltzmann_value(self.target(tr["x_next"]), cfg.target_temperature)
             y = cfg.reward_scale * tr["r"] + cfg.gamma * (~tr["term"]).float() * v_next
         td = (nn.functional.smooth_l1_loss(q_a, y, reduction="none") * valid).sum() / n
         cql = ((torch.logsumexp(q, -1) - q_a) * valid).sum() / n

@@ -45,6 +45,9 @@ class TrainedPolicy(Policy):
     METHOD: ClassVar[str]
     CONFIG: ClassVar[type]
     ARCH_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Values of Config fields added after checkpoints were written without them: a checkpoint
+    #: lacking such a key loads with this value (how it was trained), not the new default.
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -121,11 +124,12 @@ class TrainedPolicy(Policy):
             raise ConfigError(
                 f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
             )
+        saved = {**cls.LEGACY_DEFAULTS, **ckpt.config}
         try:
-            cfg = build_config(cls.CONFIG, ckpt.config)
+            cfg = build_config(cls.CONFIG, saved)
         except ConfigError as e:
             raise CheckpointError(f"{directory}: bad config in config.json: {e}") from e
-        cfg = build_config(cls.CONFIG, {**ckpt.config, **overrides})
+        cfg = build_config(cls.CONFIG, {**saved, **overrides})
         model = cls.build_model(cfg, ckpt.env)
         try:
             model.load_state_dict(ckpt.tensors, strict=True)

@@ -147,7 +147,7 @@ def train(
     if resume and state is None:
         raise ConfigError(f"--resume: {out} holds no training run to resume (no train_state.pt)")
     if state is not None:
-        _check_resumable(out, method, learner_cls.POLICY.ARCH_FIELDS, cfg)
+        _check_resumable(out, learner_cls.POLICY, cfg)
 
     with torch_threads(num_threads):
         torch.manual_seed(cfg.seed)
@@ -214,18 +214,22 @@ def train(
         return learner.policy()
 
 
-def _check_resumable(out: Path, method: str, arch_fields: tuple[str, ...], cfg: Any) -> None:
+def _check_resumable(out: Path, policy_cls: type[TrainedPolicy], cfg: Any) -> None:
     try:
         meta = read_meta(out)
     except CheckpointError as e:
         raise ConfigError(f"--resume: {e}") from e
-    if meta["method"] != method:
-        raise ConfigError(f"--resume: {out} holds a {meta['method']!r} run, not {method!r}")
+    if meta["method"] != policy_cls.METHOD:
+        raise ConfigError(
+            f"--resume: {out} holds a {meta['method']!r} run, not {policy_cls.METHOD!r}"
+        )
+    saved = {**policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
     changed = [
-        f"{k}: {meta['config'].get(k)!r} -> {now[k]!r}"
-        for k in (*arch_fields, "horizon", "n_particles", "gamma", "batch_size", "seed")
-        if k in now and _plain(meta["config"].get(k)) != _plain(now[k])
+        f"{k}: {saved.get(k)!r} -> {now[k]!r}"
+        for k in (*policy_cls.ARCH_FIELDS, "horizon", "n_particles", "gamma", "batch_size",
+                  "seed")
+        if k in now and _plain(saved.get(k)) != _plain(now[k])
     ]
     if changed:
         raise ConfigError(f"--resume: {out} was trained with other settings: {changed}")

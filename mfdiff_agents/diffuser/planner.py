@@ -19,15 +19,13 @@ from the previous step). Equations: docs/method.md.
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from mfdiff_agents.checkpoint import EnvFacts, read_meta
+from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import autocast
 from mfdiff_agents.diffuser.action_head import sample_actions
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
@@ -52,6 +50,7 @@ class MFDiffuserPlanner(TrainedPolicy):
     METHOD = "mfdiffuser"
     CONFIG = Config
     ARCH_FIELDS = ARCH_FIELDS
+    LEGACY_DEFAULTS = LEGACY_DEFAULTS
 
     def __init__(self, model: MFDiffuserModel, cfg: Config, **kw: Any) -> None:
         super().__init__(model, cfg, **kw)
@@ -70,29 +69,6 @@ class MFDiffuserPlanner(TrainedPolicy):
         mf_dim = mean_field_dim(env.obs_dim)
         return MFDiffuserModel(obs_dim=env.obs_dim, n_actions=env.n_actions, mf_dim=mf_dim,
                                cfg=cfg, stats=Stats.identity(env.obs_dim, mf_dim))
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, **kw: Any) -> MFDiffuserPlanner:
-        """As :meth:`TrainedPolicy.from_pretrained`; a checkpoint written before a field of
-        ``LEGACY_DEFAULTS`` existed loads with that field's old value (no head, no null token),
-        so it acts exactly as it did."""
-        try:
-            saved = read_meta(directory).get("config", {})
-        except Exception:  # the base call reports a bad checkpoint with its own message
-            saved = {}
-        legacy = {k: v for k, v in LEGACY_DEFAULTS.items() if k not in saved}
-        if not legacy:
-            return super().from_pretrained(directory, **kw)  # type: ignore[return-value]
-        # the base builds the config from cls.CONFIG's defaults: load through a subclass whose
-        # defaults are the legacy values, then hand back a plain Config and planner
-        fields = [(k, type(v), dataclasses.field(default=v)) for k, v in legacy.items()]
-        legacy_cfg = dataclasses.make_dataclass("Config", fields, bases=(Config,))
-        loader = type(cls.__name__, (cls,), {"CONFIG": legacy_cfg})
-        policy = super(MFDiffuserPlanner, loader).from_pretrained(directory, **kw)
-        policy.__class__ = cls
-        policy.cfg = Config(**{f.name: getattr(policy.cfg, f.name)
-                               for f in dataclasses.fields(Config)})
-        return policy  # type: ignore[return-value]
 
     def checkpoint_extra(self) -> dict[str, Any]:
         return {"stats": self.stats}

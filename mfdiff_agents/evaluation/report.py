@@ -59,8 +59,8 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
     shown_by = [b for b in by if any(k[by.index(b)] is not None for k in keys)]
     head = [*shown_by, *present, "seeds"]
     lines = [f"# {title}", "", "Regenerate with:", "", "```", command, "```", "",
-             "Cells: mean [95 % bootstrap CI] (IQM) over seeds; normalized score: 0 = uniform random, "
-             "100 = scripted expert (the reference returns).", "",
+             "Cells: mean [95 % bootstrap CI] (IQM) over seeds; normalized score: "
+             "0 = uniform random, 100 = scripted expert (the reference returns).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in keys:
         cells = [str(k[by.index(b)]) for b in shown_by]

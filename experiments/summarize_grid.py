@@ -19,9 +19,8 @@ FAMILY_METRIC = {
     "ising": ("order_parameter", "order parameter ξ", 1.0),
     "battle": ("win_rate", "win rate (%)", 100.0),
 }
-METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL",
-                "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
-                "MF-Diffuser (no interaction)"]
+METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
+                "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -40,13 +39,18 @@ def main(paths: list[str]) -> None:
     for r in recs:
         fams[r["family"]].append(r)
     print("# Results grid: MF-Diffuser vs baselines\n")
-    print("Regenerate (≈ 1.5 h on 2 CPU cores; trains every checkpoint, then evaluates):\n")
-    print("```\nbash experiments/grid.sh\n```\n")
+    fams_present = sorted({r["family"] for r in recs})
+    print("Regenerate (trains every checkpoint, then evaluates; per family):\n")
+    print("```\nbash experiments/grid.sh " + " ".join(fams_present) + "\n```\n")
     print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each family;"
-          " every learned method is trained once there and evaluated at N = 100, 1000 and 10 000"
-          " (population transfer). Cells: mean [95 % bootstrap CI] over 5 seeds. Normalised"
-          " score: 0 = uniform random, 100 = scripted expert, measured at each N. Scripted"
-          " policies use no data (same row under both tiers). `–` = not run (see notes).\n")
+          " every learned method is trained there and evaluated at N = 100, 1000 and 10 000"
+          " (population transfer). MF-Diffuser, BC and MFQ-CQL: training seeds 0, 1, 2 and 5"
+          " evaluation seeds each, so each cell's mean [95 % bootstrap CI] runs over 15"
+          " (training × evaluation) runs; IQL and the diffuser baselines: one training seed"
+          " (5 runs). Normalized score: 0 = uniform random, 100 = scripted expert, measured at"
+          " each N. Budgets: experiments/grid.sh (gradient steps; `mfdiff train` defaults"
+          " otherwise). Scripted policies use no data (same row under both tiers). `–` = not"
+          " run.\n")
     for fam in ("squeeze", "ising", "battle"):
         rows = fams.get(fam)
         if not rows:

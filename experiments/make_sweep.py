@@ -1,0 +1,55 @@
+"""Write the grid's sweep file for one family (stdout): every method × tier × training seed.
+
+    python experiments/make_sweep.py ising runs/grid > runs/grid/sweep_ising.toml
+
+Labels are the table's method names; every training seed of a method shares its label, so the
+report's CIs run over training seeds × evaluation seeds. The diffuser baselines re-plan every
+agent every step (O(N), O(N²)), so they are evaluated at the smallest N only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+FAMILIES = {  # stem of the N = 10^3 training datasets, env id, evaluation N, env kwargs
+    "squeeze": ("squeeze-n1000", "mfdiff/GaussianSqueeze-v0", [100, 1000, 10000],
+                "{ max_cycles = 25 }"),
+    "ising": ("ising-n1024", "mfdiff/Ising-v0", [100, 1024, 10000], "{ max_cycles = 50 }"),
+    "battle": ("battle-n1000", "mfdiff/Battle-v0", [100, 1000, 10000],
+               '{ max_cycles = 150, opponent = "expert" }'),
+}
+TIERS = ("medium", "mixed")
+#: method dir -> (label, training seeds, evaluation N: "all" | "small")
+METHODS = {
+    "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),
+    "bc": ("BC", (0, 1, 2), "all"),
+    "mfq": ("MFQ-CQL", (0, 1, 2), "all"),
+    "iql": ("IQL", (0,), "all"),
+    "indep_diffuser": ("indep-Diffuser", (0,), "small"),
+    "joint_diffuser": ("joint-Diffuser (MADiff-style)", (0,), "small"),
+}
+
+
+def main(family: str, out: str) -> None:
+    stem, env, ns, kwargs = FAMILIES[family]
+    lines = [f"# grid sweep, {family} (written by experiments/make_sweep.py)",
+             "seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+
+    def run(policy: str, label: str, n: list[int], tier: str | None = None) -> None:
+        lines.extend(["[[runs]]", f'policy = "{policy}"', f'label = "{label}"',
+                      *([f'tier = "{tier}"'] if tier else []), f'env = "{env}"',
+                      f"n_agents = {n}", f"env_kwargs = {kwargs}", ""])
+
+    for name, label in (("random", "random"), ("medium", "scripted medium"),
+                        ("expert", "scripted expert")):
+        run(name, label, ns)
+    for tier in TIERS:
+        for algo, (label, seeds, where) in METHODS.items():
+            for s in seeds:
+                run(f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}", label,
+                    ns if where == "all" else ns[:1], tier)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -19,6 +19,11 @@ import warnings
 #: Exit code of a user error (argparse uses the same).
 USAGE_ERROR = 2
 
+# Idle OpenMP threads sleep instead of spinning (must be set before torch loads its OpenMP
+# runtime): on a busy 2-core machine spinning made training 4-6x slower in wall time and CPU
+# (docs/results/threads.md). A value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def _env_demo(args: argparse.Namespace) -> int:
     from mfdiff_envs.demo import run_env_demo

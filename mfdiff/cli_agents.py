@@ -143,7 +143,7 @@ def add_parsers(subparsers: Any) -> None:
     t.add_argument("-h", "--help", action="store_true", help="show this help (with --algo: "
                    "every Config field of that method, its default and its meaning)")
     t.add_argument("--dataset", help="Minari dataset id, e.g. mfdiff/squeeze-n1000/mixed-v0")
-    t.add_argument("--algo", help="method: mfdiffuser | bc | mfq | indep_diffuser | "
+    t.add_argument("--algo", help="method: mfdiffuser | bc | mfq | iql | indep_diffuser | "
                    "joint_diffuser")
     t.add_argument("--config", default=None, help="JSON file of Config fields")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",

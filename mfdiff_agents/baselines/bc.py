@@ -20,18 +20,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from mfdiff_agents.baselines.common import (
+    SoftmaxActorPolicy,
     mlp,
-    population_features,
-    sample_categorical,
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import TrainConfig
-from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 
 
@@ -53,7 +50,7 @@ class Config(TrainConfig):
     """Acting temperature: sample from softmax(logits / T); T ≤ 0 is greedy."""
 
 
-class BCPolicy(TrainedPolicy):
+class BCPolicy(SoftmaxActorPolicy):
     """Stochastic mean-field BC policy (see module docstring)."""
 
     METHOD = "bc"
@@ -64,17 +61,6 @@ class BCPolicy(TrainedPolicy):
     def build_model(cls, cfg: Config, env: EnvFacts) -> nn.Module:
         """logits [..., A] = MLP([s, m]) with m the mean field (2d + 1)."""
         return mlp(3 * env.obs_dim + 1, cfg.hidden, env.n_actions, depth=cfg.depth)
-
-    @torch.no_grad()
-    def logits(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
-        feats = torch.from_numpy(population_features(obs, mask)).to(self.device)
-        return self.model(feats)
-
-    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-        logits = self.logits(obs, mask)
-        if self.cfg.temperature <= 0:
-            return logits.argmax(-1).cpu().numpy()
-        return sample_categorical(logits / self.cfg.temperature, self.rng)
 
 
 class BCLearner(Learner):

@@ -1,5 +1,6 @@
-"""Network pieces the per-agent baselines share: small MLPs, the population features they
-condition on (own observation + mean field), and seeded categorical sampling."""
+"""What the per-agent baselines share: small MLPs, the population features they condition on
+(own observation + mean field), seeded categorical sampling, and the softmax-actor policy of BC
+and IQL."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_envs.core import mean_field_summary
 
 
@@ -48,3 +50,22 @@ def sample_categorical(logits: torch.Tensor, rng: np.random.Generator) -> NDArra
     cdf = np.cumsum(p, axis=-1)
     u = rng.random((p.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((u > cdf).sum(-1), p.shape[1] - 1).astype(np.int64)
+
+
+class SoftmaxActorPolicy(TrainedPolicy):
+    """A policy whose module maps per-agent features [N, 3d + 1] to action logits [N, A], acting
+    by sampling softmax(logits / cfg.temperature) with the policy's seeded generator (greedy when
+    the temperature is ≤ 0). Sampling, not argmax: in Gaussian Squeeze every agent sees the same
+    observation, so a greedy policy would move the whole population to one level."""
+
+    @torch.no_grad()
+    def logits(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
+        """Logits [N, A] for the population ``obs`` [N, d] (alive ``mask`` [N])."""
+        feats = torch.from_numpy(population_features(obs, mask).astype(np.float32, copy=False))
+        return self.model(feats.to(self.device))
+
+    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        logits = self.logits(obs, mask)
+        if self.cfg.temperature <= 0:
+            return logits.argmax(-1).cpu().numpy()
+        return sample_categorical(logits / self.cfg.temperature, self.rng)

@@ -40,14 +40,12 @@ from numpy.typing import NDArray
 from torch import nn
 
 from mfdiff_agents.baselines.common import (
+    SoftmaxActorPolicy,
     mlp,
-    population_features,
-    sample_categorical,
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig
-from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 
 
@@ -111,7 +109,7 @@ class IQLNet(nn.Module):
         return self.value(x).squeeze(-1)
 
 
-class IQLPolicy(TrainedPolicy):
+class IQLPolicy(SoftmaxActorPolicy):
     """Samples from the IQL actor π(a | s_i, m_t) (see module docstring)."""
 
     METHOD = "iql"
@@ -122,18 +120,6 @@ class IQLPolicy(TrainedPolicy):
     def build_model(cls, cfg: Config, env: EnvFacts) -> nn.Module:
         """:class:`IQLNet` on [s, m] (d + 2d + 1 inputs), A actions."""
         return IQLNet(3 * env.obs_dim + 1, env.n_actions, cfg.hidden, cfg.depth)
-
-    @torch.no_grad()
-    def logits(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
-        """Actor logits [N, A] for the population ``obs`` [N, d] (alive ``mask`` [N])."""
-        feats = torch.from_numpy(population_features(obs, mask).astype(np.float32))
-        return self.model(feats.to(self.device))
-
-    def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-        logits = self.logits(obs, mask)
-        if self.cfg.temperature <= 0:
-            return logits.argmax(-1).cpu().numpy()
-        return sample_categorical(logits / self.cfg.temperature, self.rng)
 
 
 def window_transitions(w: Any) -> dict[str, NDArray]:

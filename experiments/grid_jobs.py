@@ -1,0 +1,112 @@
+"""The results grid's training and evaluation jobs, dispatched through submitit.
+
+    python experiments/grid_jobs.py ising                       # local processes, 2 at a time
+    python experiments/grid_jobs.py squeeze ising battle --executor slurm --partition cpu
+
+Every job is one `mfdiff` command line (the same ones `experiments/grid.sh` documents): one
+`mfdiff train` per (family, tier, method, training seed), then one `mfdiff eval --sweep` per
+family. ``--executor local`` (default) runs them as local processes in waves of ``--workers``;
+``--executor slurm`` submits each as a SLURM job (``--partition``, ``--cpus``, ``--timeout``)
+and waits for all training jobs before the evaluations. Finished checkpoints (``train_done``)
+are skipped, so a rerun resumes the grid. Afterwards ``python experiments/summarize_grid.py``
+builds grid.md (grid.sh does all of this in one command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import submitit
+
+sys.path.insert(0, str(Path(__file__).parent))
+from make_sweep import FAMILIES, METHODS  # noqa: E402  (a script beside this one)
+
+#: Training budgets (gradient steps), the same for every family.
+STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500, "iql": 1500, "indep_diffuser": 600,
+         "joint_diffuser": 600}
+
+
+def run(cmd: list[str], log: str, done: str | None = None) -> None:
+    """One job: run ``cmd``, its output to ``log``; touch ``done`` on success."""
+    with open(log, "w") as f:
+        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
+    if done:
+        Path(done).touch()
+
+
+def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str]]:
+    jobs = []
+    for fam in families:
+        stem = FAMILIES[fam][0]
+        f, n = stem.split("-")
+        for algo, (_, seeds, _) in METHODS.items():
+            for seed in seeds:
+                for tier in ("medium", "mixed"):
+                    d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}-s{seed}"
+                    if (d / "train_done").exists():
+                        continue
+                    cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
+                           algo, "--set", f"steps={STEPS[algo]}", "--set", f"seed={seed}",
+                           "--out", str(d), "--no-progress", "--threads", "1"]
+                    log = out / "logs" / f"train-{stem}-{tier}-{algo}-s{seed}.log"
+                    jobs.append((cmd, str(log), str(d / "train_done")))
+    return jobs
+
+
+def eval_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, None]]:
+    jobs = []
+    for fam in families:
+        sweep = out / f"sweep_{fam}.toml"
+        sweep.write_text(subprocess.run([sys.executable, str(Path(__file__).parent /
+                                         "make_sweep.py"), fam, str(out)], check=True,
+                                        capture_output=True, text=True).stdout)
+        records = out / f"records-{fam}.jsonl"
+        records.unlink(missing_ok=True)
+        jobs.append((["mfdiff", "eval", "--sweep", str(sweep), "--out", str(records),
+                      "--no-progress", "--threads", "1", "--report-dir", "docs/results",
+                      "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"],
+                     str(out / "logs" / f"eval-{fam}.log"), None))
+    return jobs
+
+
+def dispatch(executor: submitit.Executor, jobs: list, wave: int) -> None:
+    """Submit ``jobs`` in waves of ``wave`` and wait for each wave; a failed job raises."""
+    for i in range(0, len(jobs), wave):
+        handles = [executor.submit(run, *job) for job in jobs[i:i + wave]]
+        for h, job in zip(handles, jobs[i:i + wave]):
+            try:
+                h.result()
+            except Exception as e:  # submitit wraps the job's exception
+                raise SystemExit(f"job failed: {' '.join(job[0])} (log: {job[1]}): {e}") from e
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("families", nargs="+", choices=sorted(FAMILIES))
+    ap.add_argument("--out", type=Path, default=Path("runs/grid"))
+    ap.add_argument("--executor", choices=["local", "slurm"], default="local")
+    ap.add_argument("--workers", type=int, default=2, help="local jobs at a time")
+    ap.add_argument("--partition", default=None, help="SLURM partition")
+    ap.add_argument("--cpus", type=int, default=1, help="CPUs per SLURM job")
+    ap.add_argument("--timeout", type=int, default=240, help="minutes per job")
+    args = ap.parse_args(argv)
+    (args.out / "logs").mkdir(parents=True, exist_ok=True)
+    if args.executor == "local":
+        executor = submitit.LocalExecutor(folder=args.out / "submitit")
+        executor.update_parameters(timeout_min=args.timeout)
+        wave = args.workers
+    else:
+        executor = submitit.AutoExecutor(folder=args.out / "submitit", cluster="slurm")
+        executor.update_parameters(timeout_min=args.timeout, cpus_per_task=args.cpus,
+                                   slurm_partition=args.partition)
+        wave = 10**6  # the scheduler queues them
+    dispatch(executor, train_jobs(args.families, args.out), wave)
+    dispatch(executor, eval_jobs(args.families, args.out), wave)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -66,7 +66,7 @@ def run(family: str, ckpt: Path, label: str, **overrides: Any) -> list[dict[str,
 
 def table(recs: list[dict[str, Any]], command: str, title: str) -> str:
     rows = [f"# {title}", "", "Regenerate with:", "", "```", command, "```", "",
-            "Cells: mean [95 % bootstrap CI] over 3 seeds (1 episode each); normalised score "
+            "Cells: mean [95 % bootstrap CI] over 3 seeds (1 episode each); normalized score "
             "0 = random, 100 = reference max (the scripted expert).", "",
             "| family | variant | normalized_score | return | seeds |", "|---|---|---|---|---|"]
     keys = list(dict.fromkeys((r["family"], r["method"]) for r in recs))

@@ -66,7 +66,7 @@ def main(paths: list[str]) -> None:
         methods = [m for m in METHOD_ORDER if any(k[0] == m for k in by)]
         methods += sorted({k[0] for k in by} - set(methods))
         env_id = rows[0]["env_id"]
-        for title, metric, sc, dg in (("normalised score", "normalized_score", 1.0, 1),
+        for title, metric, sc, dg in (("normalized score", "normalized_score", 1.0, 1),
                                       (label, key, scale, 1 if scale > 1 else 3)):
             print(f"## {fam}: {title} (`{env_id}`)\n")
             print("| method | " + " | ".join(f"{t} N={n}" for t, n in cols) + " |")

@@ -186,15 +186,15 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def comparison_table(records: list[dict[str, Any]]) -> str:
-    """Markdown: method | return | normalised score | gap to optimum % | latency, each
+    """Markdown: method | return | normalized score | gap to optimum % | latency, each
     mean [95 % CI] over seeds (IQM for the score)."""
     from mfdiff_agents.evaluation.stats import aggregate
 
     methods = list(dict.fromkeys(r["method"] for r in records))
     agg = {m: {a["method"]: a for a in aggregate(records, metric=m, by=("method",))}
            for m in ("return", "normalized_score", "optimum_gap", "latency_ms")}
-    lines = ["| method | return | normalised score (IQM) | gap to optimum % | ms / step | seeds |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | return | normalized score mean [95 % CI] (IQM) | gap to optimum % "
+             "| ms / step | seeds |", "|---|---|---|---|---|---|"]
     for m in methods:
         r, s = agg["return"][m], agg["normalized_score"][m]
         g, lat = agg["optimum_gap"][m], agg["latency_ms"][m]
@@ -213,7 +213,7 @@ def plot_demo(records: list[dict[str, Any]], path: Path) -> Path:
 
     plt = plt_agg()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric, scale, label in ((axes[0], "normalized_score", 1.0, "normalised score"),
+    for ax, metric, scale, label in ((axes[0], "normalized_score", 1.0, "normalized score"),
                                      (axes[1], "optimum_gap", 100.0, "gap to optimum (%)")):
         agg = aggregate(records, metric=metric, by=("method",))
         names = [a["method"] for a in agg]

@@ -273,7 +273,7 @@ def data_card(meta: dict[str, Any]) -> str:
         f"{m['n_actions']} actions), "
         f"tier `{m['tier']}` (skill {m['skill']}).",
         "",
-        "| episodes | steps | return mean ± std | normalised (×100) | size on disk |",
+        "| episodes | steps | return mean ± std | normalized (×100) | size on disk |",
         "|---|---|---|---|---|",
         f"| {m['episodes']} | {m['steps']} | {m['return_mean']:.4g} ± {m['return_std']:.3g} "
         f"| {m['normalized_mean']:.1f} | {m['size_mb']:.1f} MB |",

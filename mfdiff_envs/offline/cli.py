@@ -180,7 +180,7 @@ def _build(args: argparse.Namespace) -> int:
         print(
             f"  {meta['episodes']} episodes, {meta['steps']} steps, return "
             f"{meta['return_mean']:.4g} ± {meta['return_std']:.3g}, "
-            f"normalised {meta['normalized_mean']:.1f}, "
+            f"normalized {meta['normalized_mean']:.1f}, "
             f"{meta['size_mb']:.1f} MB in {meta['build_seconds']:.1f} s",
             flush=True,
         )

@@ -35,10 +35,12 @@ def main(family: str, out: str) -> None:
     lines = [f"# grid sweep, {family} (written by experiments/make_sweep.py)",
              "seeds = 5", "episodes = 1", 'device = "cpu"', ""]
 
-    def run(policy: str, label: str, n: list[int], tier: str | None = None) -> None:
+    def run(policy: str, label: str, n: list[int], tier: str | None = None,
+            overrides: str | None = None) -> None:
         lines.extend(["[[runs]]", f'policy = "{policy}"', f'label = "{label}"',
                       *([f'tier = "{tier}"'] if tier else []), f'env = "{env}"',
-                      f"n_agents = {n}", f"env_kwargs = {kwargs}", ""])
+                      f"n_agents = {n}", f"env_kwargs = {kwargs}",
+                      *([f"set = {overrides}"] if overrides else []), ""])
 
     for name, label in (("random", "random"), ("medium", "scripted medium"),
                         ("expert", "scripted expert")):
@@ -46,8 +48,12 @@ def main(family: str, out: str) -> None:
     for tier in TIERS:
         for algo, (label, seeds, where) in METHODS.items():
             for s in seeds:
-                run(f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}", label,
-                    ns if where == "all" else ns[:1], tier)
+                path = f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}"
+                if algo == "mfdiffuser":  # the same checkpoints, acting without / with the head
+                    run(path, label, ns, tier, '{ act_with = "particle" }')
+                    run(path, "MF-Diffuser + action head", ns, tier, '{ act_with = "head" }')
+                else:
+                    run(path, label, ns if where == "all" else ns[:1], tier)
     print("\n".join(lines))
 
 

@@ -20,7 +20,8 @@ FAMILY_METRIC = {
     "battle": ("win_rate", "win rate (%)", 100.0),
 }
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
-                "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser"]
+                "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
+                "MF-Diffuser + action head"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:

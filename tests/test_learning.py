@@ -25,7 +25,7 @@ SCORED = {  # threshold: normalized score > 40; untrained: ≈ 0 (bc, mfq), ≈ 
     "mfq": dict(steps=300, batch_size=16, hidden=64),
     "iql": dict(steps=300, batch_size=16, hidden=64),
     "mfdiffuser": dict(width=32, depth=2, n_timesteps=50, steps=300, batch_size=16,
-                       stats_windows=256, k_schedule=(8, 32), ddim_steps=5),
+                       stats_windows=256, k_schedule=(8, 32), ddim_steps=5, replan_every=1),
 }
 DIFFUSERS = {
     "indep_diffuser": dict(steps=150, batch_size=8, width=32, n_timesteps=20, norm_batches=4,

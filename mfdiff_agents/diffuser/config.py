@@ -53,9 +53,10 @@ class Config(TrainConfig):
     """λ of the chaotic-entropy (energy-distance) term; 0 = no chaos term."""
     value_hidden: int = 64
     """Width of the mean-field value net V(m) (advantage baseline)."""
-    p_uncond: float = 0.1
+    p_uncond: float = 0.0
     """Classifier-free guidance: probability that a window's return condition Â is replaced by
-    the null token while training (0 = no null token, guidance_weight must stay 1)."""
+    the null token while training (0 = no null token, guidance_weight must stay 1). Off by
+    default: guidance weights 0–4 changed nothing on Squeeze (docs/results/guidance.md)."""
     # ---- action head
     action_head: bool = True
     """Train the per-agent inverse-dynamics action head g(s_i, s*_i, m) (docs/method.md)."""
@@ -84,10 +85,11 @@ class Config(TrainConfig):
     """Classifier-free guidance w: ε = ε_null + w (ε_Â − ε_null). 1 = plain conditional sampling
     (one denoiser call, what checkpoints without a null token do), 0 = unconditional on Â,
     > 1 = pushed past the data toward higher return. ≠ 1 needs a model trained with p_uncond > 0."""
-    act_with: str = "auto"
-    """How an agent picks its action: "head" (action head on its own obs and its particle's
-    planned displacement), "particle" (copy the particle's planned action), "auto" (head when
-    the model has one)."""
+    act_with: str = "particle"
+    """How an agent picks its action: "particle" (copy its particle's planned action), "head"
+    (the action head on its own obs and its particle's planned displacement), "auto" (head when
+    the model has one). "particle" by default: the head won on Squeeze-medium (+51) and Battle
+    (+21) but lost on Squeeze-mixed (16 vs 77), docs/results/action_head.md."""
     head_temperature: float = 1.0
     """Temperature of the action head's categorical sample (0 = argmax; see docs/method.md)."""
     replan_every: int = 4

@@ -150,29 +150,35 @@ class CoreParallelEnv(ParallelEnv):
         return dict(zip(names, obs[self._live_idx])), {a: {} for a in names}
 
     def _action_array(self, actions: dict[str, Any]) -> NDArray[np.int64]:
-        """The [N] action array of an action dict with exactly one entry per live agent."""
+        """The [N] action array of an action dict with one entry per live agent. Entries for
+        agents that are already dead are ignored (TorchRL's PettingZooWrapper sends them);
+        a missing live agent or an unknown name is a KeyError."""
         keys = list(actions)
         acts = self._acts
         acts[:] = 0  # dead agents' actions are ignored by the core
+        values: Any = actions.values()
         if keys == self.agents:  # fast path: the dict lists the live agents in order
             idx = self._live_idx
         else:
             live = set(self.agents)
-            if len(keys) != len(live) or not live.issuperset(keys):
-                unknown = sorted(set(keys) - live)
-                missing = sorted(live - set(keys))
+            unknown = sorted(k for k in keys if k not in self._index)
+            missing = sorted(live - set(keys))
+            if unknown or missing:
                 raise KeyError(
                     "step() needs exactly one action per live agent; "
                     f"unknown: {unknown[:5]}, missing: {missing[:5]}"
                 )
+            if len(keys) != len(live):  # actions of dead agents: dropped
+                keys = [k for k in keys if k in live]
+                values = [actions[k] for k in keys]
             idx = np.fromiter(map(self._index.__getitem__, keys), dtype=np.intp, count=len(keys))
         # np.fromiter would silently truncate floats and accept bools: read as float64 and
         # require integral values, and refuse a bool/float first value (the common mistake,
         # e.g. a dict built from a float array) -- O(1) Python work; ranges: the core.
-        first = next(iter(actions.values()), 0)
+        first = next(iter(values), 0)
         if isinstance(first, (bool, np.bool_)) or not isinstance(first, (int, np.integer)):
             raise TypeError(f"actions must be integers, got values of type {type(first).__name__}")
-        vals = np.fromiter(actions.values(), dtype=np.float64, count=len(keys))
+        vals = np.fromiter(values, dtype=np.float64, count=len(keys))
         if not np.array_equal(vals, np.floor(vals)):
             raise TypeError("actions must be integers, got non-integral values")
         acts[idx] = vals

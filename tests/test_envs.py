@@ -336,3 +336,23 @@ def test_env_demo_says_what_n_each_family_used(capsys):
         assert used["magent_battle"] == 25
     else:
         assert "magent_battle: skipped" in out
+
+
+def test_actions_of_dead_agents_are_ignored_but_live_ones_required():
+    """TorchRL's PettingZooWrapper keeps sending actions for dead agents: they are dropped; a
+    missing live agent or an unknown name is still an error."""
+    from mfdiff_envs import battle_v0
+
+    env = battle_v0.parallel_env(n_agents=40, opponent="expert", max_cycles=200)
+    env.reset(seed=0)
+    everyone = list(env.possible_agents)
+    while len(env.agents) == len(everyone):  # play until someone dies
+        env.step({a: 5 for a in env.agents})  # attack
+        if not env.agents:
+            break
+    assert 0 < len(env.agents) < len(everyone)
+    env.step({a: 0 for a in everyone})  # dead agents' entries dropped
+    with pytest.raises(KeyError, match="missing"):
+        env.step({a: 0 for a in env.agents[1:]})
+    with pytest.raises(KeyError, match="unknown"):
+        env.step({**{a: 0 for a in env.agents}, "nobody": 0})

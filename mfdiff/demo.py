@@ -13,7 +13,8 @@ Datasets: the demo never reads or writes your Minari datasets. It always points
 ``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
 its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
 
-Budget (2 CPU cores): default ≈ 3 min (182 s measured on idle cores); ``--quick`` ≈ 20 s (the
+Budget: default 290 CPU-seconds (416 s wall on 2 cores shared with other jobs, 2026-11-29);
+``--quick`` ≈ 20 s (the
 test suite runs it).
 """
 

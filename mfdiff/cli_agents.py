@@ -50,7 +50,8 @@ def _train(args: argparse.Namespace) -> int:
     sampler = make_sampler(args.dataset, cfg)
     method.fit(sampler, cfg, out_dir=out, resume=args.resume, progress=not args.no_progress,
                num_threads=threads)
-    print(f"checkpoint written to {out}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes
+        print(f"checkpoint written to {out}")
     return 0
 
 

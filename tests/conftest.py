@@ -45,3 +45,18 @@ def squeeze_episodes(
 def tiny_squeeze_episodes() -> Any:
     """4 mixed-tier Squeeze episodes, N = 64, 8 steps."""
     return squeeze_episodes()
+
+
+def wait_until_writing(proc: Any, staging: Any, *, timeout: float) -> None:
+    """Block until a dataset build in subprocess ``proc`` is writing episodes under ``staging``
+    (a main_data.hdf5 over 1 MB); fail if it exits first or never starts."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list(staging.glob("*/**/main_data.hdf5")) if staging.exists() else []
+        if files and files[0].stat().st_size > 1_000_000:
+            return
+        assert proc.poll() is None, "builder exited early"
+        time.sleep(0.1)
+    pytest.fail("the build never started writing")

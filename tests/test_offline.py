@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import gymnasium as gym
 import minari
 import numpy as np
 import pytest
+from conftest import wait_until_writing
 
 import mfdiff_envs  # noqa: F401
 from mfdiff_envs.core import mean_field_summary
@@ -153,15 +153,7 @@ def test_interrupted_build_leaves_nothing(minari_root):
     proc = subprocess.Popen([sys.executable, "-c", _BUILD_SCRIPT], env=dict(os.environ))
     staging = minari_root / STAGING_DIR
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait until episodes are being written
-            files = list(staging.glob("*/**/main_data.hdf5")) if staging.exists() else []
-            if files and files[0].stat().st_size > 1_000_000:
-                break
-            assert proc.poll() is None, "builder exited early"
-            time.sleep(0.1)
-        else:
-            pytest.fail("the build never started writing")
+        wait_until_writing(proc, staging, timeout=30)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

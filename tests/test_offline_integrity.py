@@ -13,6 +13,7 @@ import h5py
 import minari
 import numpy as np
 import pytest
+from conftest import wait_until_writing
 
 from mfdiff_envs.offline import (
     DatasetError,
@@ -271,15 +272,7 @@ def test_killed_sharded_build_stops_its_workers(minari_root):
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD], env=dict(os.environ))
     staging = minari_root / STAGING_DIR
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until episodes are being written
-            files = list(staging.glob("*/**/main_data.hdf5")) if staging.exists() else []
-            if files and files[0].stat().st_size > 1_000_000:
-                break
-            assert proc.poll() is None, "builder exited early"
-            time.sleep(0.1)
-        else:
-            pytest.fail("the build never started writing")
+        wait_until_writing(proc, staging, timeout=60)
         workers = _children(proc.pid)
         assert len(workers) == 2
     finally:

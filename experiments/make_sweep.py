@@ -49,9 +49,10 @@ def main(family: str, out: str) -> None:
         for algo, (label, seeds, where) in METHODS.items():
             for s in seeds:
                 path = f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}"
-                if algo == "mfdiffuser":  # the same checkpoints, acting without / with the head
-                    run(path, label, ns, tier, '{ act_with = "particle" }')
-                    run(path, "MF-Diffuser + action head", ns, tier, '{ act_with = "head" }')
+                if algo == "mfdiffuser":  # defaults (action head, argmax); particle actions
+                    run(path, label, ns, tier)
+                    run(path, "MF-Diffuser, particle actions", ns, tier,
+                        '{ act_with = "particle" }')
                 else:
                     run(path, label, ns if where == "all" else ns[:1], tier)
     print("\n".join(lines))

@@ -9,8 +9,10 @@ normalised score, mean [95 % bootstrap CI] over 5 seeds, and the family metric
 
 from __future__ import annotations
 
+import csv
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl
 
@@ -21,7 +23,7 @@ FAMILY_METRIC = {
 }
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
-                "MF-Diffuser + action head"]
+                "MF-Diffuser, particle actions", "MF-Diffuser + action head"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -92,6 +94,72 @@ def main(paths: list[str]) -> None:
             cells = [f"{np.median(lat[(m, n)]):.1f}" if lat.get((m, n)) else "–" for n in ns]
             print(f"| {m} | " + " | ".join(cells) + " |")
         print()
+        budget_table(fam, rows, methods)
+        targets(fam, by, methods, cols)
+
+
+#: rows that are not learned baselines (the "best baseline" of a cell is among the others)
+NOT_BASELINES = {"random", "scripted medium", "scripted expert", "MF-Diffuser",
+                 "MF-Diffuser, particle actions", "MF-Diffuser + action head"}
+
+
+def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
+    """Gradient steps and training wall-clock of each learned method (from the checkpoints'
+    metrics.csv: the training loop's own clock, one torch thread, 2 jobs sharing 2 cores)."""
+    import numpy as np
+
+    paths: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        p = Path(str(r.get("config", {}).get("policy", "")))
+        if (p / "metrics.csv").exists():
+            paths[r["method"]].add(str(p))
+    print(f"## {fam}: training budget per checkpoint (gradient steps, training seconds)\n")
+    print("| method | steps | seconds, median [min, max] over checkpoints |")
+    print("|---|---|---|")
+    for m in methods:
+        if not paths.get(m):
+            continue
+        last = []
+        for p in sorted(paths[m]):
+            with open(Path(p) / "metrics.csv") as f:
+                last.append(list(csv.DictReader(f))[-1])
+        steps = sorted({int(row["step"]) for row in last})
+        secs = [float(row["seconds"]) for row in last]
+        print(f"| {m} | {', '.join(map(str, steps))} | {np.median(secs):.0f} "
+              f"[{min(secs):.0f}, {max(secs):.0f}] |")
+    print()
+
+
+def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
+    """Issue-12 targets per cell for the default MF-Diffuser row: best or within the CI of the
+    best learned baseline (its CI's upper end reaches the best baseline's mean), and the gap."""
+    import numpy as np
+
+    me = "MF-Diffuser"
+    if me not in methods:
+        return
+    print(f"## {fam}: default MF-Diffuser vs the best learned baseline of each cell\n")
+    print("| tier, N | MF-Diffuser | best baseline | difference | best or within CI |")
+    print("|---|---|---|---|---|")
+    wins = close = total = 0
+    for t, n in cols:
+        mine = [float(r["normalized_score"]) for r in by.get((me, t, n), [])]
+        base = {m: [float(r["normalized_score"]) for r in by.get((m, t, n), [])]
+                for m in methods if m not in NOT_BASELINES}
+        base = {m: v for m, v in base.items() if v}
+        if not mine or not base:
+            continue
+        best = max(base, key=lambda m: np.mean(base[m]))
+        hi = bootstrap_ci(mine)[1] if len(mine) > 1 else mine[0]
+        ok = hi >= np.mean(base[best])
+        diff = np.mean(mine) - np.mean(base[best])
+        total += 1
+        wins += ok
+        close += diff >= -10
+        print(f"| {t}, {n} | {np.mean(mine):.1f} | {best} {np.mean(base[best]):.1f} | "
+              f"{diff:+.1f} | {'yes' if ok else 'no'} |")
+    print(f"\nBest or within the CI of the best: **{wins} of {total}** cells; "
+          f"no more than 10 points below the best baseline: **{close} of {total}**.\n")
 
 
 if __name__ == "__main__":

@@ -85,13 +85,15 @@ class Config(TrainConfig):
     """Classifier-free guidance w: ε = ε_null + w (ε_Â − ε_null). 1 = plain conditional sampling
     (one denoiser call, what checkpoints without a null token do), 0 = unconditional on Â,
     > 1 = pushed past the data toward higher return. ≠ 1 needs a model trained with p_uncond > 0."""
-    act_with: str = "particle"
-    """How an agent picks its action: "particle" (copy its particle's planned action), "head"
-    (the action head on its own obs and its particle's planned displacement), "auto" (head when
-    the model has one). "particle" by default: the head won on Squeeze-medium (+51) and Battle
-    (+21) but lost on Squeeze-mixed (16 vs 77), docs/results/action_head.md."""
-    head_temperature: float = 1.0
-    """Temperature of the action head's categorical sample (0 = argmax; see docs/method.md)."""
+    act_with: str = "auto"
+    """How an agent picks its action: "head" (the action head on its own obs and its particle's
+    planned displacement), "particle" (copy its particle's planned action), "auto" (head when
+    the model has one, else particle). Head at temperature 0 beat particle actions on all four
+    Squeeze/Ising cells at N = 10^3 (e.g. Squeeze-mixed 94.6 vs 73.1, Ising-medium 72.7 vs
+    55.8; docs/results/acting_knobs.md)."""
+    head_temperature: float = 0.0
+    """Temperature of the action head's categorical sample (0 = argmax, the default: sampling
+    at 1 lost 60 points on Squeeze-mixed and 14 on Ising-medium, acting_knobs.md)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. 4 beat 1 in score and cost on Squeeze

@@ -1,0 +1,42 @@
+"""Planning-time acting knobs on the grid's checkpoints (docs/results/acting_knobs.md).
+
+    python experiments/acting_knobs.py runs/grid > runs/exp/acting_knobs.toml
+
+Every variant is a `--set` at evaluation on the same MF-Diffuser weights (the grid's three
+training seeds per cell, N = 10^3): acting rule (particle / action head), the head's
+temperature (1 = sample, 0 = argmax) and the return condition the plan is sampled at.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from make_sweep import FAMILIES
+
+VARIANTS = {  # label -> planning overrides
+    "particle, R*=1.5 (default)": '{ act_with = "particle" }',
+    "particle, R*=3": '{ act_with = "particle", return_target = 3.0 }',
+    "head, T=1": '{ act_with = "head", head_temperature = 1.0 }',
+    "head, T=0 (argmax)": '{ act_with = "head", head_temperature = 0.0 }',
+    "head, T=0, R*=3": '{ act_with = "head", head_temperature = 0.0, return_target = 3.0 }',
+}
+
+
+def main(out: str, families: list[str]) -> None:
+    lines = ["# acting knobs (written by experiments/acting_knobs.py)", "seeds = 3",
+             "episodes = 1", 'device = "cpu"', ""]
+    for fam in families:
+        stem, env, ns, kwargs = FAMILIES[fam]
+        for tier in ("medium", "mixed"):
+            for label, overrides in VARIANTS.items():
+                for s in (0, 1, 2):
+                    lines.extend(["[[runs]]",
+                                  f'policy = "{out}/ckpt/{stem}-{tier}/mfdiffuser-s{s}"',
+                                  f'label = "{label}"', f'tier = "{tier}"', f'env = "{env}"',
+                                  f"n_agents = [{ns[1]}]", f"env_kwargs = {kwargs}",
+                                  f"set = {overrides}", ""])
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:] or ["squeeze", "ising"])

@@ -1,0 +1,188 @@
+"""Learning curves: score vs gradient steps and training wall-clock.
+
+Writes docs/results/learning_curves.md and learning_curves.png.
+
+    python experiments/learning_curves.py                      # squeeze ising battle
+    python experiments/learning_curves.py squeeze --out runs/curves
+
+One cell per family (the grid's N = 10^3 `mixed` dataset, training seed 0). Every method is
+trained with `mfdiff train` up to each milestone in turn and resumed from there (`--resume` is
+bit-exact, so the snapshots lie on one continuous run); each snapshot is evaluated at the
+training N over 3 evaluation seeds (MF-Diffuser with its defaults -- action head, argmax --
+and acting with its particles' actions). Wall-clock is the training loop's own time
+(metrics.csv), summed over the segments; the machine's 2 cores are shared with other jobs, so
+read seconds as ratios between methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from make_sweep import FAMILIES  # noqa: E402  (a script beside this one)
+
+from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
+from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
+
+TIER = "mixed"
+#: method -> (table label, milestones in gradient steps). The cheap baselines get 8-16x the
+#: steps of MF-Diffuser so that their curves reach MF-Diffuser's training wall-clock.
+METHODS = {
+    "mfdiffuser": ("MF-Diffuser", (100, 200, 400, 800, 1600)),
+    "bc": ("BC", (100, 200, 400, 800, 1600, 3200, 6400, 12800)),
+    "mfq": ("MFQ-CQL", (100, 200, 400, 800, 1600, 3200, 6400)),
+}
+#: the grid's budgets (experiments/grid_jobs.py), marked in the table
+GRID_STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500}
+SNAPSHOT_FILES = ("config.json", "model.safetensors", "metrics.csv")
+
+
+def segment_seconds(metrics: Path) -> float:
+    """The last ``seconds`` of metrics.csv: the time of the segment just trained (the training
+    loop restarts its clock on resume)."""
+    with open(metrics) as f:
+        rows = list(csv.DictReader(f))
+    return float(rows[-1]["seconds"])
+
+
+def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
+    stem = FAMILIES[fam][0]
+    f, n = stem.split("-")
+    run = out / fam / f"{algo}-run"
+    done_file = out / fam / f"{algo}-milestones.json"
+    done = json.loads(done_file.read_text()) if done_file.exists() else []
+    seconds = done[-1]["seconds"] if done else 0.0
+    for steps in METHODS[algo][1]:
+        if any(m["steps"] == steps for m in done):
+            continue
+        cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{TIER}-v0", "--algo", algo,
+               "--set", f"steps={steps}", "--set", "seed=0", "--set", "ckpt_every=0",
+               "--out", str(run), "--no-progress", "--threads", "1"]
+        if (run / "train_state.pt").exists():
+            cmd.append("--resume")
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        seconds += segment_seconds(run / "metrics.csv")
+        snap = out / fam / f"{algo}-step{steps}"
+        snap.mkdir(parents=True, exist_ok=True)
+        for name in SNAPSHOT_FILES:
+            shutil.copy2(run / name, snap / name)
+        done.append({"steps": steps, "seconds": round(seconds, 1), "path": str(snap)})
+        done_file.write_text(json.dumps(done, indent=1))
+    return done
+
+
+def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
+    _, env, ns, kwargs = FAMILIES[fam]
+    lines = [f"# learning curves, {fam} (written by experiments/learning_curves.py)",
+             "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
+    for algo, ms in milestones.items():
+        variants = ([("MF-Diffuser", None),
+                     ("MF-Diffuser, particle actions", '{ act_with = "particle" }')]
+                    if algo == "mfdiffuser" else [(METHODS[algo][0], None)])
+        for m in ms:
+            for label, overrides in variants:
+                lines.extend(["[[runs]]", f'policy = "{m["path"]}"',
+                              f'label = "{label}@{m["steps"]}"', f'tier = "{TIER}"',
+                              f'env = "{env}"', f"n_agents = [{ns[1]}]",
+                              f"env_kwargs = {kwargs}",
+                              *([f"set = {overrides}"] if overrides else []), ""])
+    return "\n".join(lines)
+
+
+def report(out: Path, families: list[str], command: str) -> str:
+    lines = ["# Learning curves: score vs gradient steps and training wall-clock", "",
+             f"Command: `{command}`", "",
+             f"One cell per family: the N = 10^3 (Ising 1024) `{TIER}` dataset, training seed 0, "
+             "evaluated at the training N over 3 evaluation seeds (normalized score, mean "
+             "[95 % bootstrap CI]). Each method is trained once and snapshotted at each "
+             "milestone (resume is bit-exact); seconds = the training loop's wall-clock summed "
+             "over the segments, one torch thread, on 2 cores shared with other jobs (compare "
+             "ratios, not absolute times). **bold** = the grid's budget "
+             f"(steps: {GRID_STEPS}).", ""]
+    fig_rows = []
+    for fam in families:
+        recs = read_jsonl(out / fam / "records.jsonl")
+        by_label: dict[str, list[float]] = defaultdict(list)
+        for r in recs:
+            if not r.get("error"):
+                by_label[r["method"]].append(r["normalized_score"])
+        lines += [f"## {fam}", "", "| method | steps | train seconds | normalized score |",
+                  "|---|---|---|---|"]
+        curves = []
+        for algo, (label, _) in METHODS.items():
+            ms = json.loads((out / fam / f"{algo}-milestones.json").read_text())
+            shown_as = [label, f"{label}, particle actions"] if algo == "mfdiffuser" else [label]
+            for shown in shown_as:
+                pts = []
+                for m in ms:
+                    vals = by_label.get(f"{shown}@{m['steps']}", [])
+                    if not vals:
+                        continue
+                    lo, hi = bootstrap_ci(vals)
+                    mean = float(np.mean(vals))
+                    pts.append((m["steps"], m["seconds"], mean, lo, hi))
+                    steps = (f"**{m['steps']}**" if m["steps"] == GRID_STEPS[algo]
+                             else str(m["steps"]))
+                    lines.append(f"| {shown} | {steps} | {m['seconds']:.0f} | "
+                                 f"{mean:.1f} [{lo:.1f}, {hi:.1f}] |")
+                curves.append((shown, pts))
+        lines.append("")
+        fig_rows.append((fam, curves))
+    plt = plt_agg()
+    fig, axes = plt.subplots(len(fig_rows), 2, figsize=(10, 3.2 * len(fig_rows)), squeeze=False)
+    for row, (fam, curves) in enumerate(fig_rows):
+        for col, (xi, xlabel) in enumerate(((0, "gradient steps"), (1, "training seconds"))):
+            ax = axes[row][col]
+            for label, pts in curves:
+                if pts:
+                    a = np.array(pts)
+                    ax.plot(a[:, xi], a[:, 2], marker="o", label=label)
+                    ax.fill_between(a[:, xi], a[:, 3], a[:, 4], alpha=0.15)
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{fam}: normalized score")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    png = save_figure(fig, Path("docs/results/learning_curves.png"))
+    lines += [f"![learning curves]({png.name})", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("families", nargs="*", default=["squeeze", "ising", "battle"],
+                    choices=sorted(FAMILIES))
+    ap.add_argument("--out", type=Path, default=Path("runs/curves"))
+    args = ap.parse_args(argv)
+    for stem in (FAMILIES[fam][0] for fam in args.families):
+        subprocess.run(["mfdiff", "data", "build", f"mfdiff/{stem}/{TIER}-v0", "--no-progress"],
+                       check=True)
+    for fam in args.families:
+        milestones = {algo: train_curve(fam, algo, args.out) for algo in METHODS}
+        records = args.out / fam / "records.jsonl"
+        if not records.exists():
+            sweep = args.out / fam / "sweep.toml"
+            sweep.write_text(sweep_toml(fam, milestones))
+            tmp = records.with_suffix(".partial")
+            tmp.unlink(missing_ok=True)
+            subprocess.run(["mfdiff", "eval", "--sweep", str(sweep), "--out", str(tmp),
+                            "--no-progress", "--threads", "1"], check=True)
+            tmp.rename(records)
+    command = "python experiments/learning_curves.py " + " ".join(args.families)
+    Path("docs/results/learning_curves.md").write_text(report(args.out, args.families, command))
+    print("wrote docs/results/learning_curves.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -45,13 +45,16 @@ def main(paths: list[str]) -> None:
     fams_present = sorted({r["family"] for r in recs})
     print("Regenerate (trains every checkpoint, then evaluates; per family):\n")
     print("```\nbash experiments/grid.sh " + " ".join(fams_present) + "\n```\n")
-    print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each family;"
-          " every learned method is trained there and evaluated at N = 100, 1000 and 10 000"
-          " (population transfer). MF-Diffuser, BC and MFQ-CQL: training seeds 0, 1, 2 and 5"
-          " evaluation seeds each, so each cell's mean [95 % bootstrap CI] runs over 15"
-          " (training × evaluation) runs; IQL and the diffuser baselines: one training seed"
-          " (5 runs). Normalized score: 0 = uniform random, 100 = scripted expert, measured at"
-          " each N. Budgets: experiments/grid.sh (gradient steps; `mfdiff train` defaults"
+    print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each"
+          " family; every learned method is trained there and evaluated at N = 100, 1000, 3000"
+          " (Ising 3025: a size no dataset has) and 10 000 (population transfer). MF-Diffuser,"
+          " BC and MFQ-CQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each cell's"
+          " mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; IQL and the"
+          " diffuser baselines: one training seed (5 runs). MF-Diffuser = its defaults (action"
+          " head, argmax); \"particle actions\" = the same checkpoints copying their particles'"
+          " actions. Normalized score: 0 = uniform random, 100 = scripted expert, measured at"
+          " each N. Budgets: the training-budget table of each family (gradient steps from"
+          " experiments/grid_jobs.py and the measured training seconds; `mfdiff train` defaults"
           " otherwise). Scripted policies use no data (same row under both tiers). `–` = not"
           " run.\n")
     for fam in ("squeeze", "ising", "battle"):

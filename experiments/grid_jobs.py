@@ -56,7 +56,8 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
     return jobs
 
 
-def eval_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, None]]:
+def eval_jobs(families: list[str], out: Path, keep: bool = False) -> list[tuple[list[str], str,
+                                                                              None]]:
     jobs = []
     for fam in families:
         sweep = out / f"sweep_{fam}.toml"
@@ -64,9 +65,11 @@ def eval_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, None
                                          "make_sweep.py"), fam, str(out)], check=True,
                                         capture_output=True, text=True).stdout)
         records = out / f"records-{fam}.jsonl"
-        records.unlink(missing_ok=True)
+        if not keep:
+            records.unlink(missing_ok=True)
         jobs.append((["mfdiff", "eval", "--sweep", str(sweep), "--out", str(records),
-                      "--no-progress", "--threads", "1", "--report-dir", "docs/results",
+                      *(["--resume"] if keep else []), "--no-progress", "--threads", "1",
+                      "--report-dir", "docs/results",
                       "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"],
                      str(out / "logs" / f"eval-{fam}.log"), None))
     return jobs
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partition", default=None, help="SLURM partition")
     ap.add_argument("--cpus", type=int, default=1, help="CPUs per SLURM job")
     ap.add_argument("--timeout", type=int, default=240, help="minutes per job")
+    ap.add_argument("--keep-records", action="store_true",
+                    help="evaluate only the (run, N) groups missing from records-FAMILY.jsonl "
+                    "(`mfdiff eval --resume`); only valid if no checkpoint changed since")
     args = ap.parse_args(argv)
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                                    slurm_partition=args.partition)
         wave = 10**6  # the scheduler queues them
     dispatch(executor, train_jobs(args.families, args.out), wave)
-    dispatch(executor, eval_jobs(args.families, args.out), wave)
+    dispatch(executor, eval_jobs(args.families, args.out, args.keep_records), wave)
     return 0
 
 

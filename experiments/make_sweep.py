@@ -21,6 +21,8 @@ FAMILIES = {
                '{ max_cycles = 150, opponent = "expert" }'),
 }
 TIERS = ("medium", "mixed")
+#: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature)
+DEFAULT_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),
@@ -52,7 +54,9 @@ def main(family: str, out: str) -> None:
             for s in seeds:
                 path = f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}"
                 if algo == "mfdiffuser":  # defaults (action head, argmax); particle actions
-                    run(path, label, ns, tier)
+                    # the defaults spelled out: a checkpoint keeps the planning settings it was
+                    # trained with, and these were trained before the acting default changed
+                    run(path, label, ns, tier, DEFAULT_ACTING)
                     run(path, "MF-Diffuser, particle actions", ns, tier,
                         '{ act_with = "particle" }')
                 else:

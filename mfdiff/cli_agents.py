@@ -72,14 +72,18 @@ def _eval(args: argparse.Namespace) -> int:
 
     command = args.command_line or "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     threads = _threads(args.threads)
+    if args.resume and args.sweep is None:
+        raise ValueError("--resume continues a sweep: give --sweep FILE and --out RECORDS")
     if args.records:
         # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
         records = [r for path in args.records for r in ev.read_jsonl(path)]
         if not records:
             raise ValueError(f"no records in {[str(p) for p in args.records]}")
     elif args.sweep is not None:
+        if args.resume and args.out is None:
+            raise ValueError("--resume needs --out (the records file to continue)")
         records = ev.run_sweep(ev.load_sweep(args.sweep), out=args.out,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, resume=args.resume)
     else:
         if args.policy is None or args.env is None or args.n_agents is None:
             raise ValueError("give --policy, --env and --n-agents (or --sweep FILE)")
@@ -182,6 +186,9 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, help="append JSON-lines records here")
     p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see "
                    "mfdiff_agents/evaluation/sweep.py")
+    p.add_argument("--resume", action="store_true",
+                   help="with --sweep and --out: keep the (run, N) groups already complete in "
+                   "--out, evaluate the rest, drop records of runs no longer in the sweep")
     p.add_argument("--records", type=Path, nargs="+",
                    help="aggregate these JSON-lines record files (no rollouts)")
     p.add_argument("--command", dest="command_line", help="the regenerate command printed in "

@@ -117,6 +117,7 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--seeds", "0"], "--seeds")
     check([*base, "--env-kwargs", "notjson"], "not JSON")
     check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
+    check([*base, "--resume"], "--resume continues a sweep")
     train = ["train", "--dataset", DS, "--set", "horizon=4", "--no-progress"]
     check([*train, "--algo", "nope"], "unknown method")
     check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"], "not found")

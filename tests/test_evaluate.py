@@ -13,6 +13,7 @@ import torch
 
 from mfdiff_agents import evaluation as ev
 from mfdiff_agents.checkpoint import CheckpointError
+from mfdiff_agents.evaluation import sweep as sweep_mod
 from mfdiff_agents.methods import load_policy
 from mfdiff_agents.policy import Policy, RandomPolicy
 from mfdiff_envs.scoring import normalized_score
@@ -199,3 +200,31 @@ def test_video_records_every_step(tmp_path, capsys):
     assert f"video: {gif}" in capsys.readouterr().out
     with Image.open(gif) as im:
         assert im.n_frames == 7  # one frame before each of the 6 actions, one after the last
+
+
+def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypatch):
+    """--resume: complete groups are not re-run, a changed run is re-run and its old records
+    dropped, and the file holds what a fresh run of the new sweep writes (up to order)."""
+    def strip(recs):  # timing and provenance fields differ run to run
+        drop = {"wall_seconds", "latency_ms", "time", "git_commit"}
+        return sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True)
+                      for r in recs)
+
+    out = tmp_path / "r.jsonl"
+    ev.run_sweep(_sweep_spec(), out=out, progress=False)
+    new = _sweep_spec()
+    new["runs"][1]["n_agents"] = [10, 20]  # expert at 40 becomes stale, expert at 20 is new
+    calls = []
+    real = sweep_mod.evaluate
+    monkeypatch.setattr(sweep_mod, "evaluate",
+                        lambda *a, **k: calls.append(a[2]["n_agents"]) or real(*a, **k))
+    recs = ev.run_sweep(new, out=out, progress=False, resume=True)
+    assert calls == [20]  # only the missing group ran
+    fresh = ev.run_sweep(new, out=tmp_path / "fresh.jsonl", progress=False)
+    assert strip(ev.read_jsonl(out)) == strip(fresh) == strip(recs)
+    # an interrupted group (fewer records than seeds) is re-run
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:-1]) + "\n")
+    calls.clear()
+    ev.run_sweep(new, out=out, progress=False, resume=True)
+    assert len(calls) == 1 and strip(ev.read_jsonl(out)) == strip(fresh)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mfdiff_agents.evaluation.report import write_jsonl
+from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import load_policy, policy_label
 from mfdiff_agents.policy import PopulationTooLargeError
@@ -64,10 +64,28 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
 
 
+def _group_key(label: str, policy: Any, overrides: dict, env: str, env_kwargs: dict,
+               tier: str | None) -> str:
+    """Identity of one (run, N) group of records: what was evaluated, where, with what."""
+    return json.dumps([label, str(policy), overrides, env, env_kwargs, tier], sort_keys=True)
+
+
+def _record_key(r: dict[str, Any]) -> str:
+    cfg = r.get("config") or {}
+    return _group_key(r["method"], cfg.get("policy"), cfg.get("set", {}), r["env_id"],
+                      r["env_kwargs"], r.get("tier"))
+
+
 def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
-              progress: bool = True) -> list[dict[str, Any]]:
+              progress: bool = True, resume: bool = False) -> list[dict[str, Any]]:
     """Evaluate every (run, N) of a sweep spec (see :func:`load_sweep`); appends each group's
     records to ``out`` (JSON lines) as it finishes. Returns all records.
+
+    ``resume``: keep the groups already complete in ``out`` (same label, policy, overrides,
+    env, env kwargs and tier, one record per seed) and evaluate only the others; records in
+    ``out`` that belong to no (run, N) of this sweep are dropped, so the file ends up as a fresh
+    run would leave it (evaluation is seeded). For long sweeps that were interrupted or whose
+    sweep file changed in a few runs.
 
     A (run, N) whose policy refuses the population (:class:`PopulationTooLargeError`, e.g. the
     joint diffuser's ``max_agents`` guard, or a MemoryError) gives one record with an
@@ -82,10 +100,33 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     records: list[dict[str, Any]] = []
     device = spec.get("device", "cpu")
     refs: dict[str, tuple[float, float]] = {}
-    for run, n in tqdm(jobs, desc="sweep", disable=not progress):
-        policy = load_policy(run["policy"], device=device, **run.get("set", {}))
+
+    def identity(run: dict[str, Any], n: int) -> tuple[str, dict[str, Any], str]:
         label = run.get("label") or policy_label(run["policy"])
         env_kwargs = {**run.get("env_kwargs", {}), "n_agents": n}
+        return label, env_kwargs, _group_key(label, run["policy"], run.get("set", {}),
+                                             run["env"], env_kwargs, run.get("tier"))
+
+    done: set[str] = set()
+    if resume and out is not None and Path(out).exists():
+        wanted = {identity(run, n)[2]: run for run, n in jobs}
+        kept = [r for r in read_jsonl(out) if _record_key(r) in wanted]
+        for key, run in wanted.items():
+            group = [r for r in kept if _record_key(r) == key]
+            n_seeds = len(_seed_list(run.get("seeds", spec.get("seeds", 5))))
+            if len(group) >= n_seeds or any(r.get("error") for r in group):
+                done.add(key)
+        kept = [r for r in kept if _record_key(r) in done]
+        tmp = Path(out).with_suffix(".resume-tmp")
+        tmp.unlink(missing_ok=True)
+        write_jsonl(kept, tmp)
+        tmp.replace(out)  # atomic: an interruption here loses nothing
+        records += kept
+    for run, n in tqdm(jobs, desc="sweep", disable=not progress):
+        label, env_kwargs, key = identity(run, n)
+        if key in done:
+            continue
+        policy = load_policy(run["policy"], device=device, **run.get("set", {}))
         key = json.dumps([run["env"], env_kwargs, run.get("dataset")], sort_keys=True)
         if key not in refs:
             refs[key] = reference_scores(run["env"], env_kwargs, dataset_id=run.get("dataset"))

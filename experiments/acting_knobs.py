@@ -3,8 +3,9 @@
     python experiments/acting_knobs.py runs/grid > runs/exp/acting_knobs.toml
 
 Every variant is a `--set` at evaluation on the same MF-Diffuser weights (the grid's three
-training seeds per cell, N = 10^3): acting rule (particle / action head), the head's
-temperature (1 = sample, 0 = argmax) and the return condition the plan is sampled at.
+training seeds per cell, N = 10^3; Battle: seed 0 and three variants, see REDUCED): acting
+rule (particle / action head), the head's temperature (1 = sample, 0 = argmax) and the return
+condition the plan is sampled at.
 """
 
 from __future__ import annotations
@@ -22,14 +23,20 @@ VARIANTS = {  # label -> planning overrides
 }
 
 
+#: Battle episodes cost ~10x Squeeze's: its seed-0 checkpoints and three variants only
+REDUCED = {"battle": ((0,), ("particle, R*=1.5 (default)", "head, T=1", "head, T=0 (argmax)"))}
+
+
 def main(out: str, families: list[str]) -> None:
     lines = ["# acting knobs (written by experiments/acting_knobs.py)", "seeds = 3",
              "episodes = 1", 'device = "cpu"', ""]
     for fam in families:
         stem, env, ns, kwargs = FAMILIES[fam]
+        ckpts, names = REDUCED.get(fam, ((0, 1, 2), tuple(VARIANTS)))
         for tier in ("medium", "mixed"):
-            for label, overrides in VARIANTS.items():
-                for s in (0, 1, 2):
+            for label in names:
+                overrides = VARIANTS[label]
+                for s in ckpts:
                     lines.extend(["[[runs]]",
                                   f'policy = "{out}/ckpt/{stem}-{tier}/mfdiffuser-s{s}"',
                                   f'label = "{label}"', f'tier = "{tier}"', f'env = "{env}"',

@@ -8,10 +8,9 @@ Writes docs/results/learning_curves.md and learning_curves.png.
 One cell per family (the grid's N = 10^3 `mixed` dataset, training seed 0). Every method is
 trained with `mfdiff train` up to each milestone in turn and resumed from there (`--resume` is
 bit-exact, so the snapshots lie on one continuous run); each snapshot is evaluated at the
-training N over 3 evaluation seeds (MF-Diffuser with its defaults -- action head, argmax --
-and acting with its particles' actions). Wall-clock is the training loop's own time
-(metrics.csv), summed over the segments; the machine's 2 cores are shared with other jobs, so
-read seconds as ratios between methods.
+training N over 3 evaluation seeds (MF-Diffuser with its defaults: action head, argmax).
+Wall-clock is the training loop's own time (metrics.csv), summed over the segments; the
+machine's 2 cores are shared with other jobs, so read seconds as ratios between methods.
 """
 
 from __future__ import annotations
@@ -41,6 +40,9 @@ METHODS = {
     "bc": ("BC", (100, 200, 400, 800, 1600, 3200, 6400, 12800)),
     "mfq": ("MFQ-CQL", (100, 200, 400, 800, 1600, 3200, 6400)),
 }
+#: Battle's episodes and gradient steps cost several times Squeeze's: fewer milestones there
+MILESTONES = {"battle": {"mfdiffuser": (100, 400, 1600), "bc": (100, 400, 1600, 6400),
+                         "mfq": (100, 400, 1600, 6400)}}
 #: the grid's budgets (experiments/grid_jobs.py), marked in the table
 GRID_STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500}
 SNAPSHOT_FILES = ("config.json", "model.safetensors", "metrics.csv")
@@ -61,7 +63,7 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
     done_file = out / fam / f"{algo}-milestones.json"
     done = json.loads(done_file.read_text()) if done_file.exists() else []
     seconds = done[-1]["seconds"] if done else 0.0
-    for steps in METHODS[algo][1]:
+    for steps in MILESTONES.get(fam, {}).get(algo, METHODS[algo][1]):
         if any(m["steps"] == steps for m in done):
             continue
         cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{TIER}-v0", "--algo", algo,
@@ -86,9 +88,7 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     lines = [f"# learning curves, {fam} (written by experiments/learning_curves.py)",
              "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for algo, ms in milestones.items():
-        variants = ([("MF-Diffuser", None),
-                     ("MF-Diffuser, particle actions", '{ act_with = "particle" }')]
-                    if algo == "mfdiffuser" else [(METHODS[algo][0], None)])
+        variants = [(METHODS[algo][0], None)]
         for m in ms:
             for label, overrides in variants:
                 lines.extend(["[[runs]]", f'policy = "{m["path"]}"',
@@ -121,8 +121,7 @@ def report(out: Path, families: list[str], command: str) -> str:
         curves = []
         for algo, (label, _) in METHODS.items():
             ms = json.loads((out / fam / f"{algo}-milestones.json").read_text())
-            shown_as = [label, f"{label}, particle actions"] if algo == "mfdiffuser" else [label]
-            for shown in shown_as:
+            for shown in (label,):
                 pts = []
                 for m in ms:
                     vals = by_label.get(f"{shown}@{m['steps']}", [])

@@ -23,9 +23,10 @@ FAMILIES = {
 TIERS = ("medium", "mixed")
 #: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature)
 DEFAULT_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
-#: extra MF-Diffuser rows per family: on Ising, replanning every step (3.5x the planning cost)
-#: scored +5 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
-#: checkpoints at N = 1024; on Squeeze it lost (docs/results/replan_squeeze.md)
+#: extra MF-Diffuser rows per family: on Ising, replanning every step (3.5-4x the planning cost)
+#: scored +3 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
+#: checkpoints at N = 1024, 3 seeds each (a check before this row existed; the row is the
+#: measurement); on Squeeze it lost (docs/results/replan_squeeze.md)
 EXTRA_ROWS = {"ising": [("MF-Diffuser, replan every step",
                          '{ act_with = "auto", head_temperature = 0.0, replan_every = 1 }')]}
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")

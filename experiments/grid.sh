@@ -10,7 +10,8 @@
 #    experiments/grid_jobs.py; MF-Diffuser, BC and MFQ-CQL with training seeds 0, 1, 2, the
 #    others with seed 0;
 # 3. evaluates every checkpoint at N = 10^2, 10^3, 3·10^3, 10^4 (population transfer; 3·10^3
-#    is in no catalogue; Ising: 3025, the nearest square), 5 evaluation seeds each
+#    is in no catalogue; Ising: 3025, the nearest square; Battle: not at 3·10^3), 5 evaluation
+#    seeds each
 #    (MF-Diffuser with its defaults and acting with its particles' actions), beside
 #    random and the scripted medium/expert policies; writes the reports.
 # Jobs go through submitit (experiments/grid_jobs.py): two local processes at a time, one torch

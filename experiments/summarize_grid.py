@@ -48,7 +48,8 @@ def main(paths: list[str]) -> None:
     print("```\nbash experiments/grid.sh " + " ".join(fams_present) + "\n```\n")
     print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each"
           " family; every learned method is trained there and evaluated at N = 100, 1000, 3000"
-          " (Ising 3025: a size no dataset has) and 10 000 (population transfer). MF-Diffuser,"
+          " (Ising 3025: a size no dataset has; Battle skips it: CPU time) and 10 000"
+          " (population transfer). MF-Diffuser,"
           " BC and MFQ-CQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each cell's"
           " mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; IQL and the"
           " diffuser baselines: one training seed (5 runs). MF-Diffuser = its defaults (action"

@@ -96,9 +96,11 @@ class Config(TrainConfig):
     at 1 lost 60 points on Squeeze-mixed and 14 on Ising-medium, acting_knobs.md)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
-    agent re-lifted onto the plan's states each step. 4 beat 1 in score and cost on Squeeze
-    (90 vs 64 at N = 10^3) and Ising (61 vs 56): docs/results/replan_squeeze.md,
-    lifting_ising.md."""
+    agent re-lifted onto the plan's states each step. 4 is a latency compromise: with the
+    action head, replanning every step scores higher (Ising-mixed 98.6 vs 90.1, Squeeze-medium
+    94.0 vs 92.4 at N = 10^3) at ~3.5x the cost per env step
+    (docs/results/planning_tradeoff.md); with particle actions 4 also beat 1 in score
+    (replan_squeeze.md, lifting_ising.md)."""
     lifting: str = "balanced"
     """How agents are matched to particles. "balanced": re-lifted from fresh observations at
     every step, each particle taking ⌊N/K⌋ or ⌈N/K⌉ agents (exact OT over distinct

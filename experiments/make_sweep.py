@@ -28,8 +28,14 @@ DEFAULT_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: scored +3 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
 #: checkpoints at N = 1024, 3 seeds each (a check before this row existed; the row is the
 #: measurement); on Squeeze it lost (docs/results/replan_squeeze.md)
-EXTRA_ROWS = {"ising": [("MF-Diffuser, replan every step",
-                         '{ act_with = "auto", head_temperature = 0.0, replan_every = 1 }')]}
+EXTRA_ROWS = {"ising": [
+    ("MF-Diffuser, replan every step",
+     '{ act_with = "auto", head_temperature = 0.0, replan_every = 1 }'),
+    # the most compute of planning_tradeoff.md (99.7 on the seed-0 Ising-mixed checkpoint)
+    ("MF-Diffuser, replan every step, K = 512",
+     '{ act_with = "auto", head_temperature = 0.0, replan_every = 1, '
+     'k_schedule = [32, 128, 512] }'),
+]}
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),

@@ -24,7 +24,7 @@ FAMILY_METRIC = {
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
                 "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                "MF-Diffuser + action head"]
+                "MF-Diffuser, replan every step, K = 512", "MF-Diffuser + action head"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -106,7 +106,7 @@ def main(paths: list[str]) -> None:
 #: rows that are not learned baselines (the "best baseline" of a cell is among the others)
 NOT_BASELINES = {"random", "scripted medium", "scripted expert", "MF-Diffuser",
                  "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                 "MF-Diffuser + action head"}
+                 "MF-Diffuser, replan every step, K = 512", "MF-Diffuser + action head"}
 
 
 def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
@@ -139,7 +139,8 @@ def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
 def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
     """Issue-12 targets per cell for the MF-Diffuser rows: best, or tied with the best learned
     baseline (their 95 % bootstrap CIs overlap), and the difference of means."""
-    for me in ("MF-Diffuser", "MF-Diffuser, replan every step"):
+    for me in ("MF-Diffuser", "MF-Diffuser, replan every step",
+               "MF-Diffuser, replan every step, K = 512"):
         if me in methods:
             _targets_of(me, fam, by, methods, cols)
 

@@ -43,3 +43,15 @@ def test_local_dispatch_runs_and_reports_failures(tmp_path):
     bad = ([sys.executable, "-c", "raise SystemExit(3)"], str(tmp_path / "bad.log"), None)
     with pytest.raises(SystemExit, match="job failed"):
         gj.dispatch(ex, [bad], wave=2)
+
+
+def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
+    gj = _module()
+    records = tmp_path / "records-ising.jsonl"
+    records.write_text('{"kept": true}\n')
+    (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path, keep=True)
+    assert "--resume" in cmd and records.exists()
+    sweep = (tmp_path / "sweep_ising.toml").read_text()
+    assert 'label = "MF-Diffuser"' in sweep and "head_temperature = 0.0" in sweep
+    (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
+    assert "--resume" not in cmd and not records.exists()

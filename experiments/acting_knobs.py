@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from make_sweep import FAMILIES
+from make_sweep import FAMILIES, run_block
 
 VARIANTS = {  # label -> planning overrides
     "particle, R*=1.5 (default)": '{ act_with = "particle" }',
@@ -37,11 +37,8 @@ def main(out: str, families: list[str]) -> None:
             for label in names:
                 overrides = VARIANTS[label]
                 for s in ckpts:
-                    lines.extend(["[[runs]]",
-                                  f'policy = "{out}/ckpt/{stem}-{tier}/mfdiffuser-s{s}"',
-                                  f'label = "{label}"', f'tier = "{tier}"', f'env = "{env}"',
-                                  f"n_agents = [{ns[1]}]", f"env_kwargs = {kwargs}",
-                                  f"set = {overrides}", ""])
+                    lines.extend(run_block(f"{out}/ckpt/{stem}-{tier}/mfdiffuser-s{s}", label,
+                                           env, [ns[1]], kwargs, tier, overrides))
     print("\n".join(lines))
 
 

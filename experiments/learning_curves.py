@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import FAMILIES  # noqa: E402  (a script beside this one)
+from make_sweep import FAMILIES, run_block  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -91,11 +91,8 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
         variants = [(METHODS[algo][0], None)]
         for m in ms:
             for label, overrides in variants:
-                lines.extend(["[[runs]]", f'policy = "{m["path"]}"',
-                              f'label = "{label}@{m["steps"]}"', f'tier = "{TIER}"',
-                              f'env = "{env}"', f"n_agents = [{ns[1]}]",
-                              f"env_kwargs = {kwargs}",
-                              *([f"set = {overrides}"] if overrides else []), ""])
+                lines.extend(run_block(m["path"], f"{label}@{m['steps']}", env, [ns[1]], kwargs,
+                                       TIER, overrides))
     return "\n".join(lines)
 
 

@@ -47,6 +47,14 @@ METHODS = {
 }
 
 
+def run_block(policy: str, label: str, env: str, n: list[int], kwargs: str,
+              tier: str | None = None, overrides: str | None = None) -> list[str]:
+    """One ``[[runs]]`` entry of a sweep file (TOML lines); the experiment scripts share it."""
+    return ["[[runs]]", f'policy = "{policy}"', f'label = "{label}"',
+            *([f'tier = "{tier}"'] if tier else []), f'env = "{env}"', f"n_agents = {n}",
+            f"env_kwargs = {kwargs}", *([f"set = {overrides}"] if overrides else []), ""]
+
+
 def main(family: str, out: str) -> None:
     stem, env, ns, kwargs = FAMILIES[family]
     lines = [f"# grid sweep, {family} (written by experiments/make_sweep.py)",
@@ -54,10 +62,7 @@ def main(family: str, out: str) -> None:
 
     def run(policy: str, label: str, n: list[int], tier: str | None = None,
             overrides: str | None = None) -> None:
-        lines.extend(["[[runs]]", f'policy = "{policy}"', f'label = "{label}"',
-                      *([f'tier = "{tier}"'] if tier else []), f'env = "{env}"',
-                      f"n_agents = {n}", f"env_kwargs = {kwargs}",
-                      *([f"set = {overrides}"] if overrides else []), ""])
+        lines.extend(run_block(policy, label, env, n, kwargs, tier, overrides))
 
     for name, label in (("random", "random"), ("medium", "scripted medium"),
                         ("expert", "scripted expert")):

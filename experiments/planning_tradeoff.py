@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import DEFAULT_ACTING, FAMILIES  # noqa: E402  (a script beside this one)
+from make_sweep import DEFAULT_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -41,11 +41,9 @@ def sweep() -> str:
         stem, env, ns, kwargs = FAMILIES[fam]
         for ks in SCHEDULES:
             for r in REPLAN:
-                lines += ["[[runs]]", f'policy = "runs/grid/ckpt/{stem}-{tier}/mfdiffuser-s0"',
-                          f'label = "K {ks[-1]}, replan {r}"', f'tier = "{tier}"',
-                          f'env = "{env}"', f"n_agents = [{ns[1]}]", f"env_kwargs = {kwargs}",
-                          f"set = {{ {acting}, replan_every = {r}, "
-                          f"k_schedule = {list(ks)} }}", ""]
+                lines += run_block(f"runs/grid/ckpt/{stem}-{tier}/mfdiffuser-s0",
+                                   f"K {ks[-1]}, replan {r}", env, [ns[1]], kwargs, tier,
+                                   f"{{ {acting}, replan_every = {r}, k_schedule = {list(ks)} }}")
     return "\n".join(lines)
 
 

@@ -110,13 +110,17 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}
-        kept = [r for r in read_jsonl(out) if _record_key(r) in wanted]
-        for key, run in wanted.items():
-            group = [r for r in kept if _record_key(r) == key]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in read_jsonl(out):
+            key = _record_key(r)
+            if key in wanted:
+                groups.setdefault(key, []).append(r)
+        for key, group in groups.items():
+            run = wanted[key]
             n_seeds = len(_seed_list(run.get("seeds", spec.get("seeds", 5))))
             if len(group) >= n_seeds or any(r.get("error") for r in group):
                 done.add(key)
-        kept = [r for r in kept if _record_key(r) in done]
+        kept = [r for key in done for r in groups[key]]
         tmp = Path(out).with_suffix(".resume-tmp")
         tmp.unlink(missing_ok=True)
         write_jsonl(kept, tmp)

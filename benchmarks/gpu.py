@@ -4,10 +4,12 @@
 
 Ready for the first GPU run (``--device cuda``): the same script measures the CPU here. Planner:
 the default MF-Diffuser Config (width 64, depth 3, H = 8, 10 DDIM steps, K = 16 -> 64 -> 256),
-random weights (latency does not depend on them), replanning every 4 steps (the default) and
-re-lifting every step, on
-Ising observations (few distinct rows: the exact distinct-row lifting) and on Battle
-observations (continuous: Sinkhorn lifting). Training: gradient steps per second of the default
+random weights, or trained ones (``--checkpoint ising=DIR battle=DIR``: the lifting's rounding
+needs more rounds when the plan's states are far from the agents, as with random weights),
+replanning every 4 steps (the default) and re-lifting every step, on Ising observations (few
+distinct rows: the exact distinct-row lifting) and on Battle observations (continuous: Sinkhorn
+lifting). N is the env's ``n_agents`` as in the grid: for Battle both teams, the planner acting
+for the N/2 agents of its team. Training: gradient steps per second of the default
 Config on random windows of the same shapes (batch 32 × K 32 × H 8). Memory: peak resident set
 of this process (env + planner) and, on CUDA, peak allocated device memory.
 """
@@ -30,12 +32,19 @@ from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_envs.battle import BattleCore
 from mfdiff_envs.ising import IsingCore
 
+#: planning fields set to `mfdiff train`'s defaults on a loaded checkpoint (it keeps its own)
+ACTING = ("act_with", "head_temperature", "head_decode", "replan_every", "lifting")
+
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def planner_for(core, device: torch.device) -> MFDiffuserPlanner:
+def planner_for(core, device: torch.device, checkpoint: str | None = None) -> MFDiffuserPlanner:
+    if checkpoint is not None:  # trained weights, planning at `mfdiff train`'s defaults
+        return MFDiffuserPlanner.from_pretrained(
+            checkpoint, device=str(device), seed=0, **{f: getattr(Config(), f) for f in ACTING}
+        )
     cfg = Config(device=str(device))
     env = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions)
     torch.manual_seed(0)
@@ -43,8 +52,10 @@ def planner_for(core, device: torch.device) -> MFDiffuserPlanner:
                              device=device)
 
 
-def latency(core, device: torch.device, steps: int) -> dict[str, float]:
-    policy = planner_for(core, device)
+def latency(
+    core, device: torch.device, steps: int, checkpoint: str | None = None
+) -> dict[str, float]:
+    policy = planner_for(core, device, checkpoint)
     obs, _ = core.reset(seed=0)
     policy.reset(seed=0)
     times = []
@@ -59,6 +70,18 @@ def latency(core, device: torch.device, steps: int) -> dict[str, float]:
             times.append(time.perf_counter() - t)
         obs, *_ = core.step(acts)
     return {"mean_ms": 1e3 * statistics.mean(times), "median_ms": 1e3 * statistics.median(times)}
+
+
+def ratio_lines(rows: list[tuple]) -> list[str]:
+    """Mean planning step at the largest N ≤ 10⁴ over the smallest N, per observation kind."""
+    out = []
+    for kind in dict.fromkeys(r[0] for r in rows):
+        mine = sorted((r[1], r[3]) for r in rows if r[0] == kind and r[1] <= 10_000)
+        if len(mine) > 1:
+            (n0, m0), (n1, m1) = mine[0], mine[-1]
+            out.append(f"Planning step (mean) {kind}: N = {n1:,} / N = {n0:,} = "
+                       f"{m1 / m0:.2f}×.")
+    return out
 
 
 def train_throughput(device: torch.device, steps: int) -> float:
@@ -96,16 +119,22 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed env steps per N")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--checkpoint", nargs="*", default=[], metavar="OBS=DIR",
+                    help="trained weights per observation kind, e.g. battle=runs/grid/ckpt/...")
     args = ap.parse_args()
+    ckpts = dict(c.split("=", 1) for c in args.checkpoint)
+    if set(ckpts) - {"ising", "battle"}:
+        ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(ckpts)}")
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     rows = []
     for n in args.sizes:
         side = int(round(n ** 0.5))
         for name, core in (("ising", IsingCore(side * side, max_cycles=10_000)),
-                           ("battle", BattleCore(2 * n, opponent="expert", max_cycles=10_000))):
-            r = latency(core, device, args.steps)
-            rows.append((name, core.n_agents, r["mean_ms"], r["median_ms"], rss_mb()))
+                           ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
+            r = latency(core, device, args.steps, ckpts.get(name))
+            n_env = n if name == "battle" else core.n_agents
+            rows.append((name, n_env, core.n_agents, r["mean_ms"], r["median_ms"], rss_mb()))
             print(rows[-1], flush=True)
     tput = train_throughput(device, 20)
     gpu_mem = (f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
@@ -116,15 +145,19 @@ def main() -> None:
         "Regenerate with:", "", "```",
         f"python benchmarks/gpu.py --device {args.device} --threads {args.threads} "
         f"--steps {args.steps} --sizes {' '.join(map(str, args.sizes))} --out "
-        f"{args.out or 'FILE'}", "```", "",
+        f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint),
+        "```", "",
         f"Device: {device} ({dev_name or 'cpu'}), torch {torch.__version__}, {args.threads} "
         f"thread(s); mean / median over {args.steps} steps after one warm-up (the mean includes "
         "the replans, every 4th step; the median is a step without one); re-lift every step; "
-        "default Config, random weights.", "",
-        "| obs | N | ms / step (mean) | ms / step (median) | peak RSS so far (MB) |",
-        "|---|---|---|---|---|",
-        *[f"| {a} | {n:,} | {m:.1f} | {mn:.1f} | {r:.0f} |" for a, n, m, mn, r in rows],
-        "",
+        "default Config, " + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
+                              + " (others random)" if ckpts else "random weights") + ".", "",
+        "| obs | N | agents planned for | ms / step (mean) | ms / step (median) | "
+        "peak RSS so far (MB) |",
+        "|---|---|---|---|---|---|",
+        *[f"| {a} | {n:,} | {na:,} | {m:.1f} | {mn:.1f} | {r:.0f} |"
+          for a, n, na, m, mn, r in rows],
+        "", *ratio_lines(rows), "",
         f"Training: {tput:.1f} gradient steps/s (batch 32 windows × K 32 × H 8). "
         f"Peak CUDA memory: {gpu_mem}.",
     ]

@@ -4,8 +4,9 @@
 
 Every variant is a `--set` at evaluation on the same MF-Diffuser weights (the grid's three
 training seeds per cell, N = 10^3; Battle: seed 0 and three variants, see REDUCED): acting
-rule (particle / action head), the head's temperature (1 = sample, 0 = argmax) and the return
-condition the plan is sampled at.
+rule (particle / action head), the head's temperature (1 = sample, 0 = argmax), balanced
+decoding (agents with one observation take the head's expected action counts, rounded) and the
+return condition the plan is sampled at.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ import sys
 from make_sweep import FAMILIES, run_block
 
 VARIANTS = {  # label -> planning overrides
-    "particle, R*=1.5 (default)": '{ act_with = "particle" }',
+    "particle, R*=1.5": '{ act_with = "particle" }',
     "particle, R*=3": '{ act_with = "particle", return_target = 3.0 }',
     "head, T=1": '{ act_with = "head", head_temperature = 1.0 }',
     "head, T=0 (argmax)": '{ act_with = "head", head_temperature = 0.0 }',
     "head, T=0, R*=3": '{ act_with = "head", head_temperature = 0.0, return_target = 3.0 }',
+    "head, balanced T=0.3 (default)":
+        '{ act_with = "head", head_temperature = 0.3, head_decode = "balanced" }',
+    "head, balanced T=0.5":
+        '{ act_with = "head", head_temperature = 0.5, head_decode = "balanced" }',
+    "head, balanced T=0.7":
+        '{ act_with = "head", head_temperature = 0.7, head_decode = "balanced" }',
 }
 
 
 #: Battle episodes cost ~10x Squeeze's: its seed-0 checkpoints and three variants only
-REDUCED = {"battle": ((0,), ("particle, R*=1.5 (default)", "head, T=1", "head, T=0 (argmax)"))}
+REDUCED = {"battle": ((0,), ("particle, R*=1.5", "head, T=1", "head, T=0 (argmax)"))}
 
 
 def main(out: str, families: list[str]) -> None:

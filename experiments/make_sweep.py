@@ -22,19 +22,20 @@ FAMILIES = {
                '{ max_cycles = 150, opponent = "expert" }'),
 }
 TIERS = ("medium", "mixed")
-#: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature)
-DEFAULT_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
+#: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature,
+#: head_decode), spelled out: a checkpoint keeps the planning settings it was trained with
+ACTING_FIELDS = 'act_with = "auto", head_temperature = 0.3, head_decode = "balanced"'
+DEFAULT_ACTING = "{ " + ACTING_FIELDS + " }"
 #: extra MF-Diffuser rows per family: on Ising, replanning every step (3.5-4x the planning cost)
 #: scored +3 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
 #: checkpoints at N = 1024, 3 seeds each (a check before this row existed; the row is the
 #: measurement); on Squeeze it lost (docs/results/replan_squeeze.md)
 EXTRA_ROWS = {"ising": [
     ("MF-Diffuser, replan every step",
-     '{ act_with = "auto", head_temperature = 0.0, replan_every = 1 }'),
+     "{ " + ACTING_FIELDS + ", replan_every = 1 }"),
     # the most compute of planning_tradeoff.md (99.7 on the seed-0 Ising-mixed checkpoint)
     ("MF-Diffuser, replan every step, K = 512",
-     '{ act_with = "auto", head_temperature = 0.0, replan_every = 1, '
-     'k_schedule = [32, 128, 512] }'),
+     "{ " + ACTING_FIELDS + ", replan_every = 1, k_schedule = [32, 128, 512] }"),
 ]}
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {

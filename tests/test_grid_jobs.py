@@ -52,6 +52,6 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path, keep=True)
     assert "--resume" in cmd and records.exists()
     sweep = (tmp_path / "sweep_ising.toml").read_text()
-    assert 'label = "MF-Diffuser"' in sweep and "head_temperature = 0.0" in sweep
+    assert 'label = "MF-Diffuser"' in sweep and "head_temperature = 0.3" in sweep
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()

@@ -12,6 +12,7 @@ cross-entropy over the steps where the agent is alive at t and t+1 (docs/method.
     head = ActionHead(obs_dim=d, mf_dim=m, n_actions=A, hidden=128)
     loss, acc = head_loss(head, obs_n, actions, alive, mf_n)   # obs_n: [B, K, H, d] normalised
     a = sample_actions(head(inputs), temperature=1.0, generator=g)
+    a = balanced_actions(head(inputs), groups, temperature=0.5, generator=g)  # low-variance
 """
 
 from __future__ import annotations
@@ -81,3 +82,56 @@ def sample_actions(
     u = torch.rand(logits.shape, generator=generator, device=generator.device).to(logits.device)
     gumbel = -torch.log(-torch.log(u.clamp(1e-12, 1.0 - 1e-7)))
     return (logits.float() / temperature + gumbel).argmax(-1)
+
+
+def largest_remainder(expected: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
+    """Integer counts [G, A] with row sums ``totals [G]`` closest to ``expected [G, A]`` (whose
+    rows sum to ``totals``): floor, then +1 to the largest remainders (Hamilton's method), so
+    every count is within 1 of its expectation."""
+    base = expected.floor()
+    short = (totals - base.sum(1)).round().long()  # [G] in [0, A)
+    rank = torch.argsort(torch.argsort(base - expected, dim=1), dim=1)  # 0 = largest remainder
+    return (base + (rank < short[:, None]).to(base.dtype)).long()
+
+
+def balanced_actions(
+    logits: torch.Tensor,
+    groups: torch.Tensor,
+    *,
+    temperature: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """One action per row of ``logits [n, A]``, low-variance: within each group of agents
+    (``groups [n]``: agents with identical observations) the action counts are the group's
+    expected counts under softmax(logits / T), rounded by largest remainder — a sample whose
+    histogram has no sampling noise. Agents of a group take the slots in order of their
+    expected action index (ties in random order), so in a group whose agents disagree (different
+    particles) the ones leaning to higher actions get the higher slots; exact for two actions.
+    ``temperature`` 0 = argmax.
+
+    Why: when many agents share one observation (Gaussian Squeeze: the whole population), the
+    argmax puts them all on one action, and an i.i.d. sample of the head's distribution adds
+    histogram noise of O(1/√n) per step; this reproduces the head's (sharpened) distribution
+    exactly, per step. Cost O(n log n + n A), no Python loop over groups.
+    """
+    if temperature <= 0:
+        return logits.argmax(-1)
+    n, n_act = logits.shape
+    dev = logits.device
+    p = torch.softmax(logits.float() / temperature, dim=-1)  # [n, A]
+    _, gid, sizes = torch.unique(groups, return_inverse=True, return_counts=True)
+    n_groups = sizes.shape[0]
+    expected = torch.zeros(n_groups, n_act, device=dev).index_add_(0, gid, p)  # [G, A]
+    expected = expected * (sizes / expected.sum(1).clamp_min(1e-30))[:, None]  # exact row sums
+    counts = largest_remainder(expected, sizes.to(expected.dtype))  # [G, A]
+    # order agents by (group, expected action, random tie-break): rank within group = slot
+    key = (p * torch.arange(n_act, device=dev, dtype=p.dtype)).sum(1)  # [n] in [0, A-1]
+    tie = torch.rand(n, generator=generator, device=generator.device).to(dev)
+    order = torch.argsort(tie)
+    order = order[torch.argsort(key[order], stable=True)]
+    order = order[torch.argsort(gid[order], stable=True)]
+    start = torch.cumsum(sizes, 0) - sizes  # [G] first position of each group
+    slot = torch.empty(n, dtype=torch.long, device=dev)
+    slot[order] = torch.arange(n, device=dev) - start[gid[order]]  # [n] rank within group
+    bounds = torch.cumsum(counts, 1)  # [G, A] end of each action's slots
+    return (slot[:, None] >= bounds[gid]).sum(1).clamp_max(n_act - 1)

@@ -27,9 +27,9 @@ from numpy.typing import NDArray
 
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import autocast
-from mfdiff_agents.diffuser.action_head import sample_actions
+from mfdiff_agents.diffuser.action_head import balanced_actions, sample_actions
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
-from mfdiff_agents.diffuser.lifting import LiftState, lift, lift_balanced
+from mfdiff_agents.diffuser.lifting import LiftState, distinct_rows, lift, lift_balanced
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample, stratified_anchors
 from mfdiff_agents.trained import TrainedPolicy
@@ -230,8 +230,13 @@ class MFDiffuserPlanner(TrainedPolicy):
         step = self._plan_obs[:, self._tau + 1] - self._plan_obs[:, self._tau]  # [K_max, d]
         target = (obs_n + step[assign]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)  # [n, d]
         mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
-        with autocast(self.device):
+        with torch.no_grad(), autocast(self.device):
             logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+        if self.cfg.head_decode == "balanced" and self.cfg.head_temperature > 0:
+            groups = distinct_rows(obs_n)[1]  # agents with one observation are interchangeable
+            return balanced_actions(
+                logits, groups, temperature=self.cfg.head_temperature, generator=self.generator
+            )
         return sample_actions(
             logits, temperature=self.cfg.head_temperature, generator=self.generator
         )

@@ -8,7 +8,8 @@ Writes docs/results/learning_curves.md and learning_curves.png.
 One cell per family (the grid's N = 10^3 `mixed` dataset, training seed 0). Every method is
 trained with `mfdiff train` up to each milestone in turn and resumed from there (`--resume` is
 bit-exact, so the snapshots lie on one continuous run); each snapshot is evaluated at the
-training N over 3 evaluation seeds (MF-Diffuser with its defaults: action head, argmax).
+training N over 3 evaluation seeds (MF-Diffuser acting through its head at argmax, the default
+when the curves were measured: make_sweep.ARGMAX_ACTING).
 Wall-clock is the training loop's own time (metrics.csv), summed over the segments; the
 machine's 2 cores are shared with other jobs, so read seconds as ratios between methods.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import FAMILIES, run_block  # noqa: E402  (a script beside this one)
+from make_sweep import ARGMAX_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -88,7 +89,7 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     lines = [f"# learning curves, {fam} (written by experiments/learning_curves.py)",
              "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for algo, ms in milestones.items():
-        variants = [(METHODS[algo][0], None)]
+        variants = [(METHODS[algo][0], ARGMAX_ACTING if algo == "mfdiffuser" else None)]
         for m in ms:
             for label, overrides in variants:
                 lines.extend(run_block(m["path"], f"{label}@{m['steps']}", env, [ns[1]], kwargs,
@@ -101,7 +102,9 @@ def report(out: Path, families: list[str], command: str) -> str:
              f"Command: `{command}`", "",
              f"One cell per family: the N = 10^3 (Ising 1024) `{TIER}` dataset, training seed 0, "
              "evaluated at the training N over 3 evaluation seeds (normalized score, mean "
-             "[95 % bootstrap CI]). Each method is trained once and snapshotted at each "
+             "[95 % bootstrap CI]); MF-Diffuser acts through its head at argmax (the acting "
+             "default when the curves were measured; make_sweep.ARGMAX_ACTING). Each method is "
+             "trained once and snapshotted at each "
              "milestone (resume is bit-exact); seconds = the training loop's wall-clock summed "
              "over the segments, one torch thread, on 2 cores shared with other jobs (compare "
              "ratios, not absolute times). **bold** = the grid's budget where it is a "
@@ -160,10 +163,11 @@ def report(out: Path, families: list[str], command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("families", nargs="*", default=["squeeze", "ising", "battle"],
-                    choices=sorted(FAMILIES))
+    ap.add_argument("families", nargs="*", choices=sorted(FAMILIES),
+                    help="default: squeeze ising battle")
     ap.add_argument("--out", type=Path, default=Path("runs/curves"))
     args = ap.parse_args(argv)
+    args.families = args.families or ["squeeze", "ising", "battle"]
     for stem in (FAMILIES[fam][0] for fam in args.families):
         subprocess.run(["mfdiff", "data", "build", f"mfdiff/{stem}/{TIER}-v0", "--no-progress"],
                        check=True)

@@ -26,6 +26,10 @@ TIERS = ("medium", "mixed")
 #: head_decode), spelled out: a checkpoint keeps the planning settings it was trained with
 ACTING_FIELDS = 'act_with = "auto", head_temperature = 0.3, head_decode = "balanced"'
 DEFAULT_ACTING = "{ " + ACTING_FIELDS + " }"
+#: the acting default before balanced decoding (2026-11-29): the head's argmax. The learning
+#: curves and the planning trade-off were measured with it and keep it, so that their commands
+#: reproduce their tables (the questions they answer, budget and replan/K, do not hinge on it)
+ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: extra MF-Diffuser rows per family: on Ising, replanning every step (3.5-4x the planning cost)
 #: scored +3 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
 #: checkpoints at N = 1024, 3 seeds each (a check before this row existed; the row is the

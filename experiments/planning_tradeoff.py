@@ -5,7 +5,8 @@ Writes docs/results/planning_tradeoff.md and planning_tradeoff.png.
     python experiments/planning_tradeoff.py            # needs the grid's checkpoints
 
 On the grid's seed-0 MF-Diffuser checkpoints (Squeeze-medium N = 1000 and Ising-mixed N = 1024,
-acting defaults: action head, argmax), every combination of ``replan_every`` ∈ {1, 2, 4, 8} and
+acting: action head, argmax — the default when this was measured; make_sweep.ARGMAX_ACTING),
+every combination of ``replan_every`` ∈ {1, 2, 4, 8} and
 ``k_schedule`` ∈ {(8, 32, 128), (16, 64, 256) (default), (32, 128, 512)} is evaluated over 3
 seeds at the training N; the plot puts mean score against the median acting latency per env
 step, one line per particle schedule. Planning fields only: the weights are the same.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import DEFAULT_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
+from make_sweep import ARGMAX_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -36,7 +37,7 @@ COMMAND = "python experiments/planning_tradeoff.py"
 def sweep() -> str:
     lines = ["# planning trade-off (written by experiments/planning_tradeoff.py)", "seeds = 3",
              "episodes = 1", 'device = "cpu"', ""]
-    acting = DEFAULT_ACTING.strip("{} ")
+    acting = ARGMAX_ACTING.strip("{} ")
     for fam, tier in CELLS:
         stem, env, ns, kwargs = FAMILIES[fam]
         for ks in SCHEDULES:
@@ -62,7 +63,8 @@ def main() -> int:
     lines = ["# Planning trade-off: score vs latency over replan_every and the particle schedule",
              "", f"Command: `{COMMAND}`", "",
              "Grid checkpoints (seed 0; Squeeze-medium N = 1000, Ising-mixed N = 1024), acting "
-             "defaults (action head, argmax), 3 evaluation seeds at the training N; latency = "
+             "through the action head at argmax (the acting default when this was measured; "
+             "today's default decodes it balanced at T = 0.3), 3 evaluation seeds at the training N; latency = "
              "median ms per env step (one torch thread, 2 shared cores: compare within the "
              "table). K = the last entry of k_schedule (16 -> 64 -> 256 is the default).", "",
              "| family, tier | K | replan_every | normalized score | ms / step |",

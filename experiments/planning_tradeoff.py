@@ -64,7 +64,8 @@ def main() -> int:
              "", f"Command: `{COMMAND}`", "",
              "Grid checkpoints (seed 0; Squeeze-medium N = 1000, Ising-mixed N = 1024), acting "
              "through the action head at argmax (the acting default when this was measured; "
-             "today's default decodes it balanced at T = 0.3), 3 evaluation seeds at the training N; latency = "
+             "today's default decodes it balanced at T = 0.3), 3 evaluation seeds at the training "
+             "N; latency = "
              "median ms per env step (one torch thread, 2 shared cores: compare within the "
              "table). K = the last entry of k_schedule (16 -> 64 -> 256 is the default).", "",
              "| family, tier | K | replan_every | normalized score | ms / step |",

@@ -27,6 +27,8 @@ VARIANTS = {  # label -> planning overrides
         '{ act_with = "head", head_temperature = 0.5, head_decode = "balanced" }',
     "head, balanced T=0.7":
         '{ act_with = "head", head_temperature = 0.7, head_decode = "balanced" }',
+    "head, balanced T=1, min-p 0.2": '{ act_with = "head", head_temperature = 1.0, '
+                                     'head_decode = "balanced", head_min_p = 0.2 }',
 }
 
 

@@ -8,7 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfdiff_agents.diffuser.action_head import balanced_actions, largest_remainder
+from mfdiff_agents.diffuser.action_head import (
+    balanced_actions,
+    largest_remainder,
+    truncate_min_p,
+)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -88,3 +92,23 @@ def test_config_rejects_unknown_decode(bad: str) -> None:
 
     with pytest.raises(ConfigError, match="head_decode"):
         Config(head_decode=bad)
+
+
+def test_min_p_drops_the_low_tail() -> None:
+    # the behaviour data's noise floor (8 levels at 3.5 %) is cut, the 3:1 mode split is kept
+    p = torch.tensor([0.035, 0.035, 0.54, 0.18] + [0.035] * 6)
+    logits = p.log().expand(200, 10)
+    a = balanced_actions(logits, torch.zeros(200, dtype=torch.long), temperature=1.0,
+                         generator=_gen(), min_p=0.2)
+    assert np.bincount(a.numpy(), minlength=10).tolist() == [0, 0, 150, 50] + [0] * 6
+    kept = truncate_min_p(logits[:1], 0.2)
+    assert torch.isinf(kept).sum() == 8 and torch.isfinite(kept[0, 2:4]).all()
+    assert torch.equal(truncate_min_p(logits, 0.0), logits)
+
+
+def test_config_checks_min_p() -> None:
+    from mfdiff_agents.config import ConfigError
+    from mfdiff_agents.diffuser.config import Config
+
+    with pytest.raises(ConfigError, match="head_min_p"):
+        Config(head_min_p=1.0)

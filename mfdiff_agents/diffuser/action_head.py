@@ -17,6 +17,8 @@ cross-entropy over the steps where the agent is alive at t and t+1 (docs/method.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -94,12 +96,24 @@ def largest_remainder(expected: torch.Tensor, totals: torch.Tensor) -> torch.Ten
     return (base + (rank < short[:, None]).to(base.dtype)).long()
 
 
+def truncate_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    """``logits [n, A]`` with every action less likely than ``min_p`` × the row's most likely
+    one removed (-inf): min-p truncation (Nguyen et al. 2024), which drops a distribution's
+    low tail — here the behaviour data's random actions — and keeps its genuine modes."""
+    if min_p <= 0:
+        return logits
+    lp = torch.log_softmax(logits.float(), dim=-1)
+    cut = lp.amax(-1, keepdim=True) + math.log(min_p)
+    return lp.masked_fill(lp < cut, float("-inf"))
+
+
 def balanced_actions(
     logits: torch.Tensor,
     groups: torch.Tensor,
     *,
     temperature: float,
     generator: torch.Generator,
+    min_p: float = 0.0,
 ) -> torch.Tensor:
     """One action per row of ``logits [n, A]``, low-variance: within each group of agents
     (``groups [n]``: agents with identical observations) the action counts are the group's
@@ -112,13 +126,14 @@ def balanced_actions(
     Why: when many agents share one observation (Gaussian Squeeze: the whole population), the
     argmax puts them all on one action, and an i.i.d. sample of the head's distribution adds
     histogram noise of O(1/√n) per step; this reproduces the head's (sharpened) distribution
-    exactly, per step. Cost O(n log n + n A), no Python loop over groups.
+    exactly, per step. ``min_p`` > 0 first truncates each row (:func:`truncate_min_p`).
+    Cost O(n log n + n A), no Python loop over groups.
     """
     if temperature <= 0:
         return logits.argmax(-1)
     n, n_act = logits.shape
     dev = logits.device
-    p = torch.softmax(logits.float() / temperature, dim=-1)  # [n, A]
+    p = torch.softmax(truncate_min_p(logits, min_p).float() / temperature, dim=-1)  # [n, A]
     _, gid, sizes = torch.unique(groups, return_inverse=True, return_counts=True)
     n_groups = sizes.shape[0]
     expected = torch.zeros(n_groups, n_act, device=dev).index_add_(0, gid, p)  # [G, A]

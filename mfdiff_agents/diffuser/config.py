@@ -2,8 +2,8 @@
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
 ``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``replan_every``, ``lifting``,
-``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``) may be changed when a
-checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
+``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``, ``head_min_p``) may be
+changed when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
 
@@ -103,6 +103,11 @@ class Config(TrainConfig):
     agents with identical observations take the group's expected action counts, rounded — no
     histogram noise, so a population that shares one observation can split between levels,
     which argmax cannot; action_head.balanced_actions) or "sample" (i.i.d. per agent)."""
+    head_min_p: float = 0.0
+    """Before decoding, drop the head's actions less likely than ``head_min_p`` × its most
+    likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4
+    on Squeeze-mixed (the split the optimum needs) but 65.3 on Ising-medium (argmax 72.7):
+    off by default (acting_knobs.md)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. 4 is a latency compromise: with the
@@ -168,6 +173,8 @@ class Config(TrainConfig):
                 f"Config.guidance_weight={self.guidance_weight} needs a model trained with a null "
                 "token (p_uncond > 0); this one has p_uncond=0, so only guidance_weight=1 works"
             )
+        if not 0.0 <= self.head_min_p < 1.0:
+            raise ConfigError(f"Config.head_min_p must be in [0, 1), got {self.head_min_p}")
         if self.guidance_weight < 0 or self.head_temperature < 0:
             raise ConfigError(
                 f"Config.guidance_weight and head_temperature must be ≥ 0, got "

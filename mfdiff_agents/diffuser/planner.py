@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import autocast
-from mfdiff_agents.diffuser.action_head import balanced_actions, sample_actions
+from mfdiff_agents.diffuser.action_head import balanced_actions, sample_actions, truncate_min_p
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
 from mfdiff_agents.diffuser.lifting import LiftState, distinct_rows, lift, lift_balanced
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
@@ -235,8 +235,10 @@ class MFDiffuserPlanner(TrainedPolicy):
         if self.cfg.head_decode == "balanced" and self.cfg.head_temperature > 0:
             groups = distinct_rows(obs_n)[1]  # agents with one observation are interchangeable
             return balanced_actions(
-                logits, groups, temperature=self.cfg.head_temperature, generator=self.generator
+                logits, groups, temperature=self.cfg.head_temperature, generator=self.generator,
+                min_p=self.cfg.head_min_p,
             )
         return sample_actions(
-            logits, temperature=self.cfg.head_temperature, generator=self.generator
+            truncate_min_p(logits, self.cfg.head_min_p),
+            temperature=self.cfg.head_temperature, generator=self.generator,
         )

@@ -163,3 +163,26 @@ def test_checkpoint_from_before_the_head_loads_unchanged(data, tmp_path: Path) -
     assert np.array_equal(old.act_batch(obs, mask), loaded.act_batch(obs, mask))
     with pytest.raises(ConfigError, match="p_uncond"):
         MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", guidance_weight=2.0)
+
+
+def test_checkpoint_from_before_balanced_decoding_still_samples(trained, tmp_path: Path) -> None:
+    """config.json without head_decode / head_min_p: the head decodes as it did then (i.i.d.
+    sample at its saved temperature), not with today's balanced default."""
+    from mfdiff_envs.ising import IsingCore
+
+    trained.save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["config"]["head_temperature"] = 1.0
+    for k in ("head_decode", "head_min_p"):
+        meta["config"].pop(k)
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    old = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu")
+    assert old.cfg.head_decode == "sample" and old.cfg.head_min_p == 0.0
+    now = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", head_decode="sample")
+    obs, _ = IsingCore(N, max_cycles=T).reset(seed=6)
+    mask = np.ones(N, bool)
+    for pol in (old, now):
+        pol.reset(seed=9)
+    assert all(np.array_equal(old.act_batch(obs, mask), now.act_batch(obs, mask))
+               for _ in range(3))
+    assert Config().head_decode == "balanced"

@@ -9,7 +9,9 @@ One planning step (every ``replan_every`` env steps):
    x: [K_max, H, d + A] with plan step 0's obs inpainted with the anchors' obs.
 3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents).
 4. Act (``act_with``): "head" — the action head g(s_i, s_i + ŝ_{j,τ+1} − ŝ_{j,τ}, m_t), one MLP
-   call over all N agents, sampled at ``head_temperature`` with the planner's generator;
+   call over all N agents, decoded at ``head_temperature`` (0 = argmax) — ``head_decode``
+   "balanced" (agents with one observation take the expected action counts, rounded) or
+   "sample" (i.i.d.) — with the planner's generator;
    "particle" — a_i = argmax of particle j(i)'s action channels at the current plan step τ.
 Between replans the plan is followed open loop: at every step the agents' fresh observations
 are re-lifted onto the particles' planned states at the current plan step

@@ -5,8 +5,8 @@
 Every variant is a `--set` at evaluation on the same MF-Diffuser weights (the grid's three
 training seeds per cell, N = 10^3; Battle: seed 0 and three variants, see REDUCED): acting
 rule (particle / action head), the head's temperature (1 = sample, 0 = argmax), balanced
-decoding (agents with one observation take the head's expected action counts, rounded) and the
-return condition the plan is sampled at.
+decoding (agents with one observation take the head's expected action counts, rounded), the
+return condition the plan is sampled at and classifier-free guidance toward it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ VARIANTS = {  # label -> planning overrides
         '{ act_with = "head", head_temperature = 0.7, head_decode = "balanced" }',
     "head, balanced T=1, min-p 0.2": '{ act_with = "head", head_temperature = 1.0, '
                                      'head_decode = "balanced", head_min_p = 0.2 }',
+    # classifier-free guidance on the return condition, with today's acting (it was ablated on
+    # Squeeze with particle actions only: guidance.md)
+    "head, balanced T=0.3, guidance w=2": '{ act_with = "head", head_temperature = 0.3, '
+                                          'head_decode = "balanced", guidance_weight = 2.0 }',
+    "head, balanced T=0.3, guidance w=4": '{ act_with = "head", head_temperature = 0.3, '
+                                          'head_decode = "balanced", guidance_weight = 4.0 }',
 }
 
 

@@ -38,6 +38,11 @@ VARIANTS = {  # label -> planning overrides
 }
 
 
+#: guidance needs a model trained with a null token (p_uncond > 0): of the grid's checkpoints,
+#: only Ising's (experiments/grid_jobs.py, TRAIN_SET)
+ONLY = {"head, balanced T=0.3, guidance w=2": ("ising",),
+        "head, balanced T=0.3, guidance w=4": ("ising",)}
+
 #: Battle episodes cost ~10x Squeeze's: its seed-0 checkpoints and three variants only
 REDUCED = {"battle": ((0,), ("particle, R*=1.5", "head, T=1", "head, T=0 (argmax)"))}
 
@@ -50,6 +55,8 @@ def main(out: str, families: list[str]) -> None:
         ckpts, names = REDUCED.get(fam, ((0, 1, 2), tuple(VARIANTS)))
         for tier in ("medium", "mixed"):
             for label in names:
+                if fam not in ONLY.get(label, (fam,)):
+                    continue
                 overrides = VARIANTS[label]
                 for s in ckpts:
                     lines.extend(run_block(f"{out}/ckpt/{stem}-{tier}/mfdiffuser-s{s}", label,

@@ -29,6 +29,10 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     done.touch()
     assert len(gj.train_jobs(["ising"], tmp_path)) == 2 * per_tier - 1
     assert all(cmd[:2] == ["mfdiff", "train"] and "--threads" in cmd for cmd, _, _ in jobs)
+    # the Ising MF-Diffuser checkpoints were trained with p_uncond = 0.1: spelled out, only there
+    mfd = [cmd for cmd, _, _ in jobs if "mfdiffuser" in cmd]
+    assert mfd and all("p_uncond=0.1" in cmd for cmd in mfd)
+    assert not any("p_uncond=0.1" in cmd for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path))
 
 
 def test_local_dispatch_runs_and_reports_failures(tmp_path):

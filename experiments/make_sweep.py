@@ -41,6 +41,10 @@ EXTRA_ROWS = {"ising": [
     ("MF-Diffuser, replan every step, K = 512",
      "{ " + ACTING_FIELDS + ", replan_every = 1, k_schedule = [32, 128, 512] }"),
 ]}
+#: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
+#: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation
+#: episodes per record (experiments/exploitability.sh measures them at the training N)
+EXPLOITABILITY = ("squeeze",)
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),
@@ -53,11 +57,13 @@ METHODS = {
 
 
 def run_block(policy: str, label: str, env: str, n: list[int], kwargs: str,
-              tier: str | None = None, overrides: str | None = None) -> list[str]:
+              tier: str | None = None, overrides: str | None = None,
+              exploitability: bool = False) -> list[str]:
     """One ``[[runs]]`` entry of a sweep file (TOML lines); the experiment scripts share it."""
     return ["[[runs]]", f'policy = "{policy}"', f'label = "{label}"',
             *([f'tier = "{tier}"'] if tier else []), f'env = "{env}"', f"n_agents = {n}",
-            f"env_kwargs = {kwargs}", *([f"set = {overrides}"] if overrides else []), ""]
+            f"env_kwargs = {kwargs}", *([f"set = {overrides}"] if overrides else []),
+            *(["exploitability = true"] if exploitability else []), ""]
 
 
 def main(family: str, out: str) -> None:
@@ -67,7 +73,8 @@ def main(family: str, out: str) -> None:
 
     def run(policy: str, label: str, n: list[int], tier: str | None = None,
             overrides: str | None = None) -> None:
-        lines.extend(run_block(policy, label, env, n, kwargs, tier, overrides))
+        lines.extend(run_block(policy, label, env, n, kwargs, tier, overrides,
+                               exploitability=family in EXPLOITABILITY))
 
     for name, label in (("random", "random"), ("medium", "scripted medium"),
                         ("expert", "scripted expert")):

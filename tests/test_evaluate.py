@@ -228,3 +228,28 @@ def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypat
     calls.clear()
     ev.run_sweep(new, out=out, progress=False, resume=True)
     assert len(calls) == 1 and strip(ev.read_jsonl(out)) == strip(fresh)
+
+
+def test_sweep_exploitability_flag(tmp_path, monkeypatch):
+    """A run with exploitability = true carries the Nash gap and a resume key of its own: the
+    same run without it is re-evaluated, not mistaken for done."""
+    spec = {"seeds": 2, "runs": [{"policy": "expert", "env": ENV, "n_agents": 20,
+                                  "env_kwargs": {"max_cycles": 3}, "exploitability": True}]}
+    out = tmp_path / "r.jsonl"
+    recs = ev.run_sweep(spec, out=out, progress=False)
+    assert len(recs) == 2 and all("exploitability" in r for r in recs)
+    assert all(r["config"]["exploitability"] is True for r in recs)
+    calls = []
+    real = sweep_mod.evaluate
+    monkeypatch.setattr(sweep_mod, "evaluate",
+                        lambda *a, **k: calls.append(k["exploitability"]) or real(*a, **k))
+    ev.run_sweep(spec, out=out, progress=False, resume=True)
+    assert calls == []  # done
+    plain = {**spec, "runs": [{k: v for k, v in spec["runs"][0].items()
+                               if k != "exploitability"}]}
+    recs = ev.run_sweep(plain, out=out, progress=False, resume=True)
+    assert calls == [False] and not any("exploitability" in r for r in recs)
+    bad = {**spec, "runs": [{**spec["runs"][0], "exploitability": "yes"}]}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="exploitability"):
+        ev.load_sweep(tmp_path / "bad.json")

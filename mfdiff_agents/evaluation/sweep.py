@@ -13,6 +13,8 @@ Format (TOML shown; JSON has the same structure)::
     tier = "medium"           # optional label (data tier of the policy)
     label = "bc"              # optional method name (default: checkpoint method / policy)
     set = { replan_every = 4 }  # optional Config overrides at load (planning settings)
+    exploitability = true     # optional: also the approximate Nash gap (extra episodes;
+                              # Squeeze: exact, one extra episode per seed)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from mfdiff_agents.policy import PopulationTooLargeError
 
 _SWEEP_KEYS = {"seeds", "episodes", "runs", "device"}
 _RUN_KEYS = {"policy", "env", "n_agents", "env_kwargs", "dataset", "tier", "label", "seeds",
-             "episodes", "set"}
+             "episodes", "set", "exploitability"}
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         for k in ("policy", "env", "n_agents"):
             if k not in run:
                 raise ValueError(f"{p}: runs[{i}] needs {k!r}")
+        if not isinstance(run.get("exploitability", False), bool):
+            raise ValueError(f"{p}: runs[{i}].exploitability must be true or false")
     return spec
 
 
@@ -65,15 +69,18 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
 
 
 def _group_key(label: str, policy: Any, overrides: dict, env: str, env_kwargs: dict,
-               tier: str | None) -> str:
-    """Identity of one (run, N) group of records: what was evaluated, where, with what."""
-    return json.dumps([label, str(policy), overrides, env, env_kwargs, tier], sort_keys=True)
+               tier: str | None, exploitability: bool = False) -> str:
+    """Identity of one (run, N) group of records: what was evaluated, where, with what (and
+    whether the Nash gap was measured: only then is it part of the key, so the keys of runs
+    without it are those of sweeps written before the option existed)."""
+    key = [label, str(policy), overrides, env, env_kwargs, tier]
+    return json.dumps(key + ["exploitability"] if exploitability else key, sort_keys=True)
 
 
 def _record_key(r: dict[str, Any]) -> str:
     cfg = r.get("config") or {}
     return _group_key(r["method"], cfg.get("policy"), cfg.get("set", {}), r["env_id"],
-                      r["env_kwargs"], r.get("tier"))
+                      r["env_kwargs"], r.get("tier"), bool(cfg.get("exploitability", False)))
 
 
 def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
@@ -105,7 +112,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         label = run.get("label") or policy_label(run["policy"])
         env_kwargs = {**run.get("env_kwargs", {}), "n_agents": n}
         return label, env_kwargs, _group_key(label, run["policy"], run.get("set", {}),
-                                             run["env"], env_kwargs, run.get("tier"))
+                                             run["env"], env_kwargs, run.get("tier"),
+                                             run.get("exploitability", False))
 
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
@@ -140,8 +148,9 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                 _seed_list(run.get("seeds", spec.get("seeds", 5))),
                 int(run.get("episodes", spec.get("episodes", 1))),
                 method=label, ref_scores=refs[key], dataset_id=run.get("dataset"),
-                tier=run.get("tier"),
-                config={"policy": str(run["policy"]), "set": run.get("set", {})},
+                tier=run.get("tier"), exploitability=run.get("exploitability", False),
+                config={"policy": str(run["policy"]), "set": run.get("set", {}),
+                        **({"exploitability": True} if run.get("exploitability") else {})},
             )
         except (PopulationTooLargeError, MemoryError) as e:
             recs = [{"method": label, "env_id": run["env"], "n_agents": n,

@@ -53,7 +53,8 @@ def main(paths: list[str]) -> None:
           " BC and MFQ-CQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each cell's"
           " mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; IQL and the"
           " diffuser baselines: one training seed (5 runs). MF-Diffuser = its defaults (action"
-          " head, argmax); \"particle actions\" = the same checkpoints copying their particles'"
+          " head decoded balanced at temperature 0.3); \"particle actions\" = the same"
+          " checkpoints copying their particles'"
           " actions. Normalized score: 0 = uniform random, 100 = scripted expert, measured at"
           " each N. Budgets: the training-budget table of each family (gradient steps from"
           " experiments/grid_jobs.py and the measured training seconds; `mfdiff train` defaults"
@@ -74,8 +75,13 @@ def main(paths: list[str]) -> None:
         methods = [m for m in METHOD_ORDER if any(k[0] == m for k in by)]
         methods += sorted({k[0] for k in by} - set(methods))
         env_id = rows[0]["env_id"]
-        for title, metric, sc, dg in (("normalized score", "normalized_score", 1.0, 1),
-                                      (label, key, scale, 1 if scale > 1 else 3)):
+        tables = [("normalized score", "normalized_score", 1.0, 1),
+                  (label, key, scale, 1 if scale > 1 else 3)]
+        if any("nash_gap_xN" in r for r in rows):  # Squeeze: exact, shared reward
+            tables.append(("exploitability: N × the best one-step deviation gain per agent "
+                           "(exact from the reward formula; lower = nearer a Nash equilibrium)",
+                           "nash_gap_xN", 1.0, 1))
+        for title, metric, sc, dg in tables:
             print(f"## {fam}: {title} (`{env_id}`)\n")
             print("| method | " + " | ".join(f"{t} N={n}" for t, n in cols) + " |")
             print("|---|" + "---|" * len(cols))

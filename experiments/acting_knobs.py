@@ -44,7 +44,8 @@ ONLY = {"head, balanced T=0.3, guidance w=2": ("ising",),
         "head, balanced T=0.3, guidance w=4": ("ising",)}
 
 #: Battle episodes cost ~10x Squeeze's: its seed-0 checkpoints and three variants only
-REDUCED = {"battle": ((0,), ("particle, R*=1.5", "head, T=1", "head, T=0 (argmax)"))}
+REDUCED = {"battle": ((0,), ("particle, R*=1.5", "head, T=1", "head, T=0 (argmax)",
+                             "head, balanced T=0.3 (default)"))}
 
 
 def main(out: str, families: list[str]) -> None:

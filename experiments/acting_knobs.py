@@ -45,7 +45,7 @@ ONLY = {"head, balanced T=0.3, guidance w=2": ("ising",),
 
 #: Battle episodes cost ~10x Squeeze's: its seed-0 checkpoints and three variants only
 REDUCED = {"battle": ((0,), ("particle, R*=1.5", "head, T=1", "head, T=0 (argmax)",
-                             "head, balanced T=0.3 (default)"))}
+                             "head, balanced T=0.3 (default)", "head, balanced T=1, min-p 0.2"))}
 
 
 def main(out: str, families: list[str]) -> None:

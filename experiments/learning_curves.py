@@ -97,6 +97,29 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def equal_wall_clock(curves: list[tuple[str, list[tuple]]]) -> list[str]:
+    """Each method's score at MF-Diffuser's grid budget in *seconds*: its last snapshot trained
+    for no longer than MF-Diffuser's grid-budget steps took (the most a method gets from the
+    same wall-clock). MF-Diffuser's seconds at the grid budget are read off its curve (linear
+    between milestones: training time is linear in steps)."""
+    pts = dict(curves)
+    mfd = pts.get("MF-Diffuser", [])
+    if len(mfd) < 2:
+        return []
+    steps, secs = [p[0] for p in mfd], [p[1] for p in mfd]
+    budget = float(np.interp(GRID_STEPS["mfdiffuser"], steps, secs))
+    out = [f"Equal wall-clock: MF-Diffuser's grid budget ({GRID_STEPS['mfdiffuser']} steps) took "
+           f"≈ {budget:.0f} s here; at no more training time than that:", "",
+           "| method | snapshot (steps, s) | normalized score |", "|---|---|---|"]
+    for label, ps in curves:
+        within = [p for p in ps if p[1] <= budget * 1.05]  # 5 %: timing noise on shared cores
+        if not within:
+            continue
+        s_, t, mean, lo, hi = within[-1]
+        out.append(f"| {label} | {s_}, {t:.0f} | {mean:.1f} [{lo:.1f}, {hi:.1f}] |")
+    return out
+
+
 def report(out: Path, families: list[str], command: str) -> str:
     lines = ["# Learning curves: score vs gradient steps and training wall-clock", "",
              f"Command: `{command}`", "",
@@ -139,7 +162,7 @@ def report(out: Path, families: list[str], command: str) -> str:
                     lines.append(f"| {shown} | {steps} | {m['seconds']:.0f} | "
                                  f"{mean:.1f} [{lo:.1f}, {hi:.1f}] |")
                 curves.append((shown, pts))
-        lines.append("")
+        lines += ["", *equal_wall_clock(curves), ""]
         fig_rows.append((fam, curves))
     plt = plt_agg()
     fig, axes = plt.subplots(len(fig_rows), 2, figsize=(10, 3.2 * len(fig_rows)), squeeze=False)

@@ -253,3 +253,23 @@ def test_sweep_exploitability_flag(tmp_path, monkeypatch):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="exploitability"):
         ev.load_sweep(tmp_path / "bad.json")
+
+
+def test_sweep_resume_counts_a_refused_group_as_done(tmp_path, monkeypatch):
+    """A (run, N) the policy refused leaves one error record; resume does not re-run it."""
+    from mfdiff_agents.policy import PopulationTooLargeError
+
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": ENV, "n_agents": 20,
+                                  "env_kwargs": {"max_cycles": 3}}]}
+    calls = []
+
+    def refuse(*a, **k):
+        calls.append(a[2]["n_agents"])
+        raise PopulationTooLargeError("too many agents")
+
+    monkeypatch.setattr(sweep_mod, "evaluate", refuse)
+    out = tmp_path / "r.jsonl"
+    recs = ev.run_sweep(spec, out=out, progress=False)
+    assert len(recs) == 1 and "error" in recs[0] and calls == [20]
+    ev.run_sweep(spec, out=out, progress=False, resume=True)
+    assert calls == [20] and len(ev.read_jsonl(out)) == 1

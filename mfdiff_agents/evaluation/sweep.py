@@ -139,23 +139,27 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         if key in done:
             continue
         policy = load_policy(run["policy"], device=device, **run.get("set", {}))
-        key = json.dumps([run["env"], env_kwargs, run.get("dataset")], sort_keys=True)
-        if key not in refs:
-            refs[key] = reference_scores(run["env"], env_kwargs, dataset_id=run.get("dataset"))
+        ref_key = json.dumps([run["env"], env_kwargs, run.get("dataset")], sort_keys=True)
+        if ref_key not in refs:
+            refs[ref_key] = reference_scores(run["env"], env_kwargs,
+                                             dataset_id=run.get("dataset"))
+        # the same config on error records: resume recognises a group that failed as done
+        config = {"policy": str(run["policy"]), "set": run.get("set", {}),
+                  **({"exploitability": True} if run.get("exploitability") else {})}
         try:
             recs = evaluate(
                 policy, run["env"], env_kwargs,
                 _seed_list(run.get("seeds", spec.get("seeds", 5))),
                 int(run.get("episodes", spec.get("episodes", 1))),
-                method=label, ref_scores=refs[key], dataset_id=run.get("dataset"),
+                method=label, ref_scores=refs[ref_key], dataset_id=run.get("dataset"),
                 tier=run.get("tier"), exploitability=run.get("exploitability", False),
-                config={"policy": str(run["policy"]), "set": run.get("set", {}),
-                        **({"exploitability": True} if run.get("exploitability") else {})},
+                config=config,
             )
         except (PopulationTooLargeError, MemoryError) as e:
             recs = [{"method": label, "env_id": run["env"], "n_agents": n,
                      "env_kwargs": env_kwargs, "tier": run.get("tier"),
-                     "error": f"{type(e).__name__}: {e}", "git_commit": git_commit()}]
+                     "error": f"{type(e).__name__}: {e}", "config": config,
+                     "git_commit": git_commit()}]
         if out is not None:
             write_jsonl(recs, out)
         records += recs

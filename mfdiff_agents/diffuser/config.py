@@ -111,8 +111,8 @@ class Config(TrainConfig):
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. 4 is a latency compromise: with the
-    action head, replanning every step scores higher (Ising-mixed 98.6 vs 90.1, Squeeze-medium
-    94.0 vs 92.4 at N = 10^3) at ~3.5x the cost per env step
+    action head at argmax, replanning every step scores higher (Ising-mixed 98.6 vs 90.1,
+    Squeeze-medium 94.0 vs 92.4 at N = 10^3) at ~3.5x the cost per env step
     (docs/results/planning_tradeoff.md); with particle actions 4 also beat 1 in score
     (replan_squeeze.md, lifting_ising.md)."""
     lifting: str = "balanced"

@@ -39,7 +39,7 @@ VARIANTS = {  # label -> planning overrides
 
 
 #: guidance needs a model trained with a null token (p_uncond > 0): of the grid's checkpoints,
-#: only Ising's (experiments/grid_jobs.py, TRAIN_SET)
+#: only Ising's (configs/mfdiffuser/ising.json)
 ONLY = {"head, balanced T=0.3, guidance w=2": ("ising",),
         "head, balanced T=0.3, guidance w=4": ("ising",)}
 

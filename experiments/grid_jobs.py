@@ -22,17 +22,13 @@ from pathlib import Path
 import submitit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import FAMILIES, METHODS  # noqa: E402  (a script beside this one)
+from make_sweep import CONFIGS, FAMILIES, METHODS, family_config  # noqa: E402  (beside this one)
 
-#: Training budgets (gradient steps), the same for every family.
+#: Training budgets (gradient steps), unless the family's config (configs/<algo>/<family>.json,
+#: passed as `mfdiff train --config`) sets ``steps``. Those files also hold every other
+#: per-family setting beyond `mfdiff train`'s defaults; configs/README.md says why each.
 STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500, "iql": 1500, "indep_diffuser": 600,
          "joint_diffuser": 600}
-#: Training settings beyond `mfdiff train`'s defaults, per (family, method). The Ising
-#: MF-Diffuser checkpoints of the grid were trained while p_uncond = 0.1 (10 % condition dropout,
-#: the null token of classifier-free guidance) was the default; it became 0 before the Squeeze
-#: and Battle ones were trained. Spelled out here so this script reproduces the checkpoints the
-#: tables come from (docs/results/README.md says so beside the grid).
-TRAIN_SET = {("ising", "mfdiffuser"): ["p_uncond=0.1"]}
 
 
 def run(cmd: list[str], log: str, done: str | None = None) -> None:
@@ -54,10 +50,13 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
                     d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}-s{seed}"
                     if (d / "train_done").exists():
                         continue
-                    extra = [a for kv in TRAIN_SET.get((fam, algo), []) for a in ("--set", kv)]
+                    cfg = family_config(fam, algo)
+                    extra = ["--config", str(CONFIGS / algo / f"{fam}.json")] if cfg else []
+                    if "steps" not in cfg:
+                        extra += ["--set", f"steps={STEPS[algo]}"]
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
-                           algo, "--set", f"steps={STEPS[algo]}", "--set", f"seed={seed}",
-                           *extra, "--out", str(d), "--no-progress", "--threads", "1"]
+                           algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
+                           "--threads", "1"]
                     log = out / "logs" / f"train-{stem}-{tier}-{algo}-s{seed}.log"
                     jobs.append((cmd, str(log), str(d / "train_done")))
     return jobs

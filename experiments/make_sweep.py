@@ -9,7 +9,16 @@ agent every step (O(N), O(N²)), so they are evaluated at the smallest N only.
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+
+from mfdiff_agents.diffuser.config import PLANNING_FIELDS
+
+#: per-family MF-Diffuser settings beyond `mfdiff train`'s defaults (configs/README.md says why
+#: each): the grid trains with them (`mfdiff train --config`) and evaluates with their planning
+#: fields spelled out
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 #: stem of the N = 10^3 training datasets, env id, evaluation N (index 1 = the training N;
 #: 3·10^3 is in no catalogue: population transfer; not on Battle, whose episodes cost ~10x),
@@ -24,20 +33,36 @@ FAMILIES = {
 TIERS = ("medium", "mixed")
 #: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature,
 #: head_decode), spelled out: a checkpoint keeps the planning settings it was trained with
-ACTING_FIELDS = 'act_with = "auto", head_temperature = 0.3, head_decode = "balanced"'
-DEFAULT_ACTING = "{ " + ACTING_FIELDS + " }"
+ACTING = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced"}
+
+
+def inline_table(fields: dict) -> str:
+    """``{ k = v, ... }``: a TOML inline table of JSON-representable values."""
+    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in fields.items()) + " }"
+
+
+ACTING_FIELDS = inline_table(ACTING)[2:-2]
+DEFAULT_ACTING = inline_table(ACTING)
+
+
+def family_config(family: str, algo: str = "mfdiffuser") -> dict:
+    """The fields of ``configs/<algo>/<family>.json`` ({} when there is no such file)."""
+    path = CONFIGS / algo / f"{family}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def family_planning(family: str) -> dict:
+    """The planning fields (diffuser/config.py: PLANNING_FIELDS) of the family's config."""
+    return {k: v for k, v in family_config(family).items() if k in PLANNING_FIELDS}
+
+
 #: the acting default before balanced decoding (2026-11-29): the head's argmax. The learning
 #: curves and the planning trade-off were measured with it and keep it, so that their commands
 #: reproduce their tables (the questions they answer, budget and replan/K, do not hinge on it)
 ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
-#: extra MF-Diffuser rows per family: on Ising, replanning every step (3.5-4x the planning cost)
-#: scored +3 (medium) / +7 (mixed) over the default replan_every = 4 on the seed-0..2
-#: checkpoints at N = 1024, 3 seeds each (a check before this row existed; the row is the
-#: measurement); on Squeeze it lost (docs/results/replan_squeeze.md)
+#: extra MF-Diffuser rows per family (at the training N): on Ising the most planning compute of
+#: planning_tradeoff.md (99.7 on the seed-0 Ising-mixed checkpoint): K = 512 particles
 EXTRA_ROWS = {"ising": [
-    ("MF-Diffuser, replan every step",
-     "{ " + ACTING_FIELDS + ", replan_every = 1 }"),
-    # the most compute of planning_tradeoff.md (99.7 on the seed-0 Ising-mixed checkpoint)
     ("MF-Diffuser, replan every step, K = 512",
      "{ " + ACTING_FIELDS + ", replan_every = 1, k_schedule = [32, 128, 512] }"),
 ]}
@@ -83,13 +108,16 @@ def main(family: str, out: str) -> None:
         for algo, (label, seeds, where) in METHODS.items():
             for s in seeds:
                 path = f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}"
-                if algo == "mfdiffuser":  # defaults (action head, argmax); particle actions
-                    # the defaults spelled out: a checkpoint keeps the planning settings it was
-                    # trained with, and these were trained before the acting default changed
-                    run(path, label, ns, tier, DEFAULT_ACTING)
+                if algo == "mfdiffuser":  # defaults (action head); particle actions
+                    # the defaults and the family's planning settings spelled out: a checkpoint
+                    # keeps the planning settings it was trained with, and older checkpoints
+                    # were trained before the acting default changed
+                    planning = family_planning(family)
+                    run(path, label, ns, tier, inline_table({**ACTING, **planning}))
                     # Battle episodes cost ~10x: the ablation at the training N only there
                     run(path, "MF-Diffuser, particle actions",
-                        ns[1:2] if family == "battle" else ns, tier, '{ act_with = "particle" }')
+                        ns[1:2] if family == "battle" else ns, tier,
+                        inline_table({"act_with": "particle", **planning}))
                     for extra_label, overrides in EXTRA_ROWS.get(family, []):
                         run(path, extra_label, ns[1:2], tier, overrides)  # training N only
                 else:

@@ -9,7 +9,12 @@ import torch
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
 from mfdiff_agents.diffuser.lifting import assign_nearest_balanced, assign_ot, lift, tie_groups
-from mfdiff_agents.diffuser.objective import chaos_loss, energy_distance, value_weights
+from mfdiff_agents.diffuser.objective import (
+    agent_weights,
+    chaos_loss,
+    energy_distance,
+    value_weights,
+)
 from mfdiff_agents.diffuser.sampler import (
     coarse_to_fine_sample,
     stage_sizes,
@@ -81,6 +86,14 @@ def test_diffusion_loss_and_weights() -> None:
     l_w = diff.loss(x0, c, torch.tensor([2.0, 0.0]), generator=g)
     terms = diff.training_terms(x0, c, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(l_w, terms.mse[0])  # weights [2, 0] -> mean = mse_0
+    # per-particle errors: with every element scored, their mean is the window's
+    assert terms.mse_particle.shape == (B, K)
+    torch.testing.assert_close(terms.mse_particle.mean(1), terms.mse)
+    mask = torch.ones(B, K, H, 1, dtype=torch.bool)
+    mask[:, 0] = False  # particle 0 dead: not scored
+    masked = diff.training_terms(x0, c, mask=mask, generator=torch.Generator().manual_seed(0))
+    assert torch.all(masked.mse_particle[:, 0] == 0)
+    torch.testing.assert_close(masked.mse_particle[:, 1:].mean(1), masked.mse)
     with pytest.raises(ValueError, match="weights"):
         diff.loss(x0, c, torch.ones(B + 1))
     with pytest.raises(ValueError, match="schedule"):
@@ -139,6 +152,21 @@ def test_value_weights_and_energy_distance() -> None:
     assert torch.all(energy_distance(collapsed, data) > 0.1)
     ab = torch.ones(3)
     assert chaos_loss(collapsed, data, ab) > chaos_loss(data + 0.01, data, ab)
+
+
+def test_agent_weights_credit_the_particle_with_the_higher_own_reward() -> None:
+    rewards = torch.zeros(2, 3, 4)
+    rewards[:, 2] = 1.0  # particle 2 earns every step; 0 and 1 nothing
+    rewards[1] += 5.0  # a whole window better: the window weight's job, not this one's
+    alive = torch.ones(2, 3, 4, dtype=torch.bool)
+    assert torch.equal(agent_weights(rewards, alive, 0.0, gamma=0.99), torch.ones(2, 3))
+    w = agent_weights(rewards, alive, 1.0, gamma=0.99)
+    assert w.shape == (2, 3) and torch.isclose(w.sum(), torch.tensor(6.0))
+    assert torch.all(w[:, 2] > w[:, 0]) and torch.allclose(w[0], w[1])  # shift-invariant
+    dead = alive.clone()
+    dead[:, 2] = False  # a dead particle's rewards do not count
+    assert torch.allclose(agent_weights(rewards, dead, 1.0, gamma=0.99)[0], torch.ones(3))
+    assert agent_weights(rewards * 100, alive, 5.0, gamma=0.99, w_max=2.0).max() <= 2.0
 
 
 def test_schedule_validation_and_stages() -> None:

@@ -29,10 +29,30 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     done.touch()
     assert len(gj.train_jobs(["ising"], tmp_path)) == 2 * per_tier - 1
     assert all(cmd[:2] == ["mfdiff", "train"] and "--threads" in cmd for cmd, _, _ in jobs)
-    # the Ising MF-Diffuser checkpoints were trained with p_uncond = 0.1: spelled out, only there
+    # per-family settings come from configs/<algo>/<family>.json: the Ising MF-Diffuser
+    # checkpoints were trained with p_uncond = 0.1 (and plan every step)
     mfd = [cmd for cmd, _, _ in jobs if "mfdiffuser" in cmd]
-    assert mfd and all("p_uncond=0.1" in cmd for cmd in mfd)
-    assert not any("p_uncond=0.1" in cmd for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path))
+    cfg = str(ROOT / "configs/mfdiffuser/ising.json")
+    assert mfd and all(cmd[cmd.index("--config") + 1] == cfg for cmd in mfd)
+    assert gj.family_config("ising")["p_uncond"] == 0.1
+    assert not any("--config" in cmd for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path))
+    # steps come from the config when it sets them, else from STEPS
+    assert all(f"steps={gj.STEPS['mfdiffuser']}" in cmd for cmd in mfd)
+
+
+def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
+    gj = _module()
+    import make_sweep
+
+    monkeypatch.setattr(make_sweep, "CONFIGS", tmp_path)
+    (tmp_path / "mfdiffuser").mkdir()
+    (tmp_path / "mfdiffuser" / "squeeze.json").write_text('{"replan_every": 2, "steps": 300}')
+    assert make_sweep.family_planning("squeeze") == {"replan_every": 2}  # steps: training only
+    assert make_sweep.family_planning("ising") == {}  # no file: the defaults
+    monkeypatch.setattr(gj, "CONFIGS", tmp_path)
+    monkeypatch.setattr(gj, "family_config", make_sweep.family_config)
+    cmd = next(c for c, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in c)
+    assert "--config" in cmd and not any(a.startswith("steps=") for a in cmd)
 
 
 def test_local_dispatch_runs_and_reports_failures(tmp_path):
@@ -57,5 +77,8 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     assert "--resume" in cmd and records.exists()
     sweep = (tmp_path / "sweep_ising.toml").read_text()
     assert 'label = "MF-Diffuser"' in sweep and "head_temperature = 0.3" in sweep
+    # the family config's planning settings are spelled out in the default row
+    replan = gj.family_config("ising")["replan_every"]
+    assert f'head_decode = "balanced", replan_every = {replan} }}' in sweep
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()

@@ -51,6 +51,10 @@ class Config(TrainConfig):
     """Value-weighting temperature β: w = softmax(β Â)·B; 0 = no value weighting."""
     w_max: float = 20.0
     """Clip of the value weights."""
+    beta_agent: float = 0.0
+    """Per-particle credit β_a: each particle's denoising error is also weighted by
+    softmax(β_a Â_k) over its own discounted reward in the window relative to the window's
+    other particles (objective.agent_weights); 0 = off (the window weight alone)."""
     lam_chaos: float = 0.1
     """λ of the chaotic-entropy (energy-distance) term; 0 = no chaos term."""
     value_hidden: int = 64
@@ -181,9 +185,10 @@ class Config(TrainConfig):
                 f"{self.guidance_weight}, {self.head_temperature}"
             )
         check_positive_int("Config", "head_hidden", self.head_hidden)
-        if self.beta < 0 or self.lam_chaos < 0:
+        if self.beta < 0 or self.lam_chaos < 0 or self.beta_agent < 0:
             raise ConfigError(
-                f"Config.beta and lam_chaos must be ≥ 0, got {self.beta}, {self.lam_chaos}"
+                f"Config.beta, beta_agent and lam_chaos must be ≥ 0, got {self.beta}, "
+                f"{self.beta_agent}, {self.lam_chaos}"
             )
 
 
@@ -200,6 +205,24 @@ ARCH_FIELDS = (
     "p_uncond",  # > 0 adds the null-token flag channel to the condition
     "action_head",
     "head_hidden",
+)
+
+#: Config fields that only change how a trained model plans and acts (may be overridden at load:
+#: ``mfdiff eval --set``; the module docstring).
+PLANNING_FIELDS = (
+    "ddim_steps",
+    "eta",
+    "k_schedule",
+    "coarse_to_fine",
+    "return_target",
+    "guidance_weight",
+    "replan_every",
+    "lifting",
+    "exact_ot_max_n",
+    "act_with",
+    "head_temperature",
+    "head_decode",
+    "head_min_p",
 )
 
 #: Values of fields for checkpoints written before the fields existed: their config.json lacks

@@ -64,11 +64,14 @@ class TrainingTerms:
 
     Attributes:
         mse: [b] mean squared noise error per window (over the elements where ``mask`` is set).
+        mse_particle: [b, k] the same per particle (the second axis of ``x0``; [b, 1] when
+            ``x0`` is [b, n]): the objective's per-agent weights act on it.
         x0_pred: [b, ...] the model's x̂_0 at the sampled noise level (differentiable).
         t: [b] sampled diffusion steps; alpha_bar: [b] their ᾱ_t.
     """
 
     mse: torch.Tensor
+    mse_particle: torch.Tensor
     x0_pred: torch.Tensor
     t: torch.Tensor
     alpha_bar: torch.Tensor
@@ -149,13 +152,21 @@ class GaussianDiffusion(nn.Module):
         x_t = self.q_sample(x0, t, noise)
         eps = self.model(x_t, t, cond).float()
         err = (eps - noise) ** 2  # [b, ...]
+        k = x0.shape[1] if x0.dim() >= 3 else 1
+        m = torch.ones_like(err) if mask is None else mask.to(err.dtype).expand_as(err)
+        em = err * m
+        # the window mean summed as before per-particle errors existed: same bits, same weights
         if mask is None:
-            mse = err.reshape(b, -1).mean(1)
+            mse = err.reshape(b, -1).mean(1)  # [b]
         else:
-            m = mask.to(err.dtype).expand_as(err)
-            mse = (err * m).reshape(b, -1).sum(1) / m.reshape(b, -1).sum(1).clamp(min=1.0)
+            mse = em.reshape(b, -1).sum(1) / m.reshape(b, -1).sum(1).clamp(min=1.0)
+        se, cnt = em.reshape(b, k, -1).sum(-1), m.reshape(b, k, -1).sum(-1)  # [b, k]
         return TrainingTerms(
-            mse=mse, x0_pred=self.predict_x0(x_t, t, eps), t=t, alpha_bar=self.alpha_bar[t]
+            mse=mse,
+            mse_particle=se / cnt.clamp(min=1.0),
+            x0_pred=self.predict_x0(x_t, t, eps),
+            t=t,
+            alpha_bar=self.alpha_bar[t],
         )
 
     def loss(

@@ -18,7 +18,7 @@ from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
-from mfdiff_agents.diffuser.objective import ValueNet, chaos_loss, value_weights
+from mfdiff_agents.diffuser.objective import ValueNet, agent_weights, chaos_loss, value_weights
 
 
 @dataclass
@@ -191,7 +191,12 @@ def training_loss(
         drop = (u < cfg.p_uncond).to(cond.device)
         cond = torch.where(drop[:, None], GuidedDenoiser.null_cond(cond), cond)
     terms = model.diffusion.training_terms(x0, cond, mask=mask, generator=generator)
-    denoise = (w * terms.mse).mean()
+    if cfg.beta_agent > 0:  # per-particle credit on top of the window weight
+        w_k = agent_weights(batch["rewards"], batch["alive"], cfg.beta_agent, gamma=cfg.gamma,
+                            w_max=cfg.w_max)  # [b, k]
+        denoise = (w[:, None] * w_k * terms.mse_particle).mean()
+    else:
+        denoise = (w * terms.mse).mean()
     chaos = (
         chaos_loss(terms.x0_pred, x0, terms.alpha_bar) if cfg.lam_chaos > 0 else x0.new_zeros(())
     )

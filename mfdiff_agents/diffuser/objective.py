@@ -4,6 +4,8 @@
 
 * ``value_weights``: w_b = clip(B · softmax_b(β Â_b), max=w_max), Â the standardised advantage
   of window b. β = 0 gives w ≡ 1 (plain denoising loss).
+* ``agent_weights``: optional per-particle credit w_{b,k} from each particle's own reward
+  (``Config.beta_agent``; off by default), multiplying w_b on the particle's error.
 * ``energy_distance``: squared energy distance between the K particles the model predicts
   (x̂_0) and the K data particles of the same window, both flattened to [K, h·c]. It is small
   only when the predicted particle *set* has the spread of the data set, so it penalises
@@ -23,6 +25,29 @@ def value_weights(adv: torch.Tensor, beta: float, *, w_max: float = 20.0) -> tor
     if beta == 0.0:
         return torch.ones_like(adv)
     w = torch.softmax(beta * adv, dim=0) * adv.shape[0]
+    return w.clamp(max=w_max)
+
+
+def agent_weights(
+    rewards: torch.Tensor, alive: torch.Tensor, beta: float, *, gamma: float, w_max: float = 20.0
+) -> torch.Tensor:
+    """Per-particle credit: w_{b,k} = clip(BK · softmax_{b,k}(β Â_{b,k}), max=w_max).
+
+    Â_{b,k}: particle k's own discounted reward inside window b minus the mean over the
+    window's particles alive at some step (the others get Â = 0), divided by the batch std of
+    that difference, clipped to ±3. The window weight (a shared return) cannot tell a particle
+    that aligned with its neighbours from one that did not; this can.
+    ``rewards, alive: [b, k, h]`` -> ``[b, k]``; β = 0 gives ones.
+    """
+    if beta == 0.0:
+        return torch.ones(rewards.shape[:2], device=rewards.device)
+    disc = gamma ** torch.arange(rewards.shape[-1], device=rewards.device, dtype=torch.float32)
+    ret = (rewards.float() * alive.float() * disc).sum(-1)  # [b, k]
+    seen = alive.any(-1).float()  # [b, k]: a particle never alive gets no credit either way
+    mean = (ret * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp(min=1.0)
+    resid = (ret - mean) * seen
+    adv = (resid / resid.std().clamp(min=1e-6)).clamp(-3.0, 3.0)
+    w = torch.softmax(beta * adv.reshape(-1), dim=0).reshape(adv.shape) * adv.numel()
     return w.clamp(max=w_max)
 
 

@@ -25,7 +25,7 @@ from mfdiff_agents.training import Learner, train
 
 def _to_tensors(w: Any, device: torch.device) -> dict[str, torch.Tensor]:
     """Windows (numpy dataclass) -> the tensors the loss needs."""
-    names = ("obs", "actions", "alive", "returns", "mean_field")
+    names = ("obs", "actions", "alive", "returns", "mean_field", "rewards")
     return {n: torch.as_tensor(np.asarray(getattr(w, n))).to(device) for n in names}
 
 

@@ -22,13 +22,17 @@ from pathlib import Path
 import submitit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import CONFIGS, FAMILIES, METHODS, family_config  # noqa: E402  (beside this one)
+from make_sweep import (  # noqa: E402  (a script beside this one)
+    CONFIGS,
+    FAMILIES,
+    METHODS,
+    STEPS,
+    family_config,
+)
 
-#: Training budgets (gradient steps), unless the family's config (configs/<algo>/<family>.json,
+#: Training budgets: make_sweep.STEPS unless the family's config (configs/<algo>/<family>.json,
 #: passed as `mfdiff train --config`) sets ``steps``. Those files also hold every other
 #: per-family setting beyond `mfdiff train`'s defaults; configs/README.md says why each.
-STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500, "iql": 1500, "indep_diffuser": 600,
-         "joint_diffuser": 600}
 
 
 def run(cmd: list[str], log: str, done: str | None = None) -> None:
@@ -104,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-records", action="store_true",
                     help="evaluate only the (run, N) groups missing from records-FAMILY.jsonl "
                     "(`mfdiff eval --resume`); only valid if no checkpoint changed since")
+    ap.add_argument("--stage", choices=["all", "train", "eval"], default="all",
+                    help="train the missing checkpoints, evaluate, or both (default)")
     args = ap.parse_args(argv)
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
@@ -115,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         executor.update_parameters(timeout_min=args.timeout, cpus_per_task=args.cpus,
                                    slurm_partition=args.partition)
         wave = 10**6  # the scheduler queues them
-    dispatch(executor, train_jobs(args.families, args.out), wave)
-    dispatch(executor, eval_jobs(args.families, args.out, args.keep_records), wave)
+    if args.stage in ("all", "train"):
+        dispatch(executor, train_jobs(args.families, args.out), wave)
+    if args.stage in ("all", "eval"):
+        dispatch(executor, eval_jobs(args.families, args.out, args.keep_records), wave)
     return 0
 
 

@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import ARGMAX_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
+from make_sweep import (  # noqa: E402  (a script beside this one)
+    ARGMAX_ACTING,
+    FAMILIES,
+    grid_steps,
+    run_block,
+)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -44,8 +49,6 @@ METHODS = {
 #: Battle's episodes and gradient steps cost several times Squeeze's: fewer milestones there
 MILESTONES = {"battle": {"mfdiffuser": (100, 400, 1600), "bc": (100, 400, 1600, 6400),
                          "mfq": (100, 400, 1600, 6400)}}
-#: the grid's budgets (experiments/grid_jobs.py), marked in the table
-GRID_STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500}
 SNAPSHOT_FILES = ("config.json", "model.safetensors", "metrics.csv")
 
 
@@ -97,7 +100,7 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def equal_wall_clock(curves: list[tuple[str, list[tuple]]]) -> list[str]:
+def equal_wall_clock(fam: str, curves: list[tuple[str, list[tuple]]]) -> list[str]:
     """Each method's score at MF-Diffuser's grid budget in *seconds*: its last snapshot trained
     for no longer than MF-Diffuser's grid-budget steps took (the most a method gets from the
     same wall-clock). MF-Diffuser's seconds at the grid budget are read off its curve (linear
@@ -107,8 +110,9 @@ def equal_wall_clock(curves: list[tuple[str, list[tuple]]]) -> list[str]:
     if len(mfd) < 2:
         return []
     steps, secs = [p[0] for p in mfd], [p[1] for p in mfd]
-    budget = float(np.interp(GRID_STEPS["mfdiffuser"], steps, secs))
-    out = [f"Equal wall-clock: MF-Diffuser's grid budget ({GRID_STEPS['mfdiffuser']} steps) took "
+    grid = grid_steps(fam, "mfdiffuser")
+    budget = float(np.interp(grid, steps, secs))
+    out = [f"Equal wall-clock: MF-Diffuser's grid budget ({grid} steps) took "
            f"≈ {budget:.0f} s here; at no more training time than that:", "",
            "| method | snapshot (steps, s) | normalized score |", "|---|---|---|"]
     for label, ps in curves:
@@ -131,7 +135,10 @@ def report(out: Path, families: list[str], command: str) -> str:
              "milestone (resume is bit-exact); seconds = the training loop's wall-clock summed "
              "over the segments, one torch thread, on 2 cores shared with other jobs (compare "
              "ratios, not absolute times). **bold** = the grid's budget where it is a "
-             f"milestone (grid steps: {GRID_STEPS}).", ""]
+             "milestone (make_sweep.grid_steps: BC 1000, MFQ-CQL 1500, MF-Diffuser 800 but "
+             "400 on Ising and Battle, configs/README.md). The curves train every method with "
+             "`mfdiff train`'s defaults: MF-Diffuser without the per-family settings of "
+             "configs/mfdiffuser/ (per-particle credit on Ising, replanning).", ""]
     missing = [f for f in ("squeeze", "ising", "battle") if f not in families]
     if missing:
         lines += [f"Not in this table: {', '.join(missing)} (`python "
@@ -157,12 +164,12 @@ def report(out: Path, families: list[str], command: str) -> str:
                     lo, hi = bootstrap_ci(vals)
                     mean = float(np.mean(vals))
                     pts.append((m["steps"], m["seconds"], mean, lo, hi))
-                    steps = (f"**{m['steps']}**" if m["steps"] == GRID_STEPS[algo]
+                    steps = (f"**{m['steps']}**" if m["steps"] == grid_steps(fam, algo)
                              else str(m["steps"]))
                     lines.append(f"| {shown} | {steps} | {m['seconds']:.0f} | "
                                  f"{mean:.1f} [{lo:.1f}, {hi:.1f}] |")
                 curves.append((shown, pts))
-        lines += ["", *equal_wall_clock(curves), ""]
+        lines += ["", *equal_wall_clock(fam, curves), ""]
         fig_rows.append((fam, curves))
     plt = plt_agg()
     fig, axes = plt.subplots(len(fig_rows), 2, figsize=(10, 3.2 * len(fig_rows)), squeeze=False)

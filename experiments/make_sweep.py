@@ -51,6 +51,16 @@ def family_config(family: str, algo: str = "mfdiffuser") -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+#: Training budgets (gradient steps) of the grid, unless the family's config sets ``steps``
+STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500, "iql": 1500, "indep_diffuser": 600,
+         "joint_diffuser": 600}
+
+
+def grid_steps(family: str, algo: str) -> int:
+    """The grid's gradient steps for ``algo`` on ``family``: its config's, else ``STEPS``."""
+    return int(family_config(family, algo).get("steps", STEPS[algo]))
+
+
 def family_planning(family: str) -> dict:
     """The planning fields (diffuser/config.py: PLANNING_FIELDS) of the family's config."""
     return {k: v for k, v in family_config(family).items() if k in PLANNING_FIELDS}

@@ -52,14 +52,16 @@ def main(paths: list[str]) -> None:
           " (population transfer). MF-Diffuser,"
           " BC and MFQ-CQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each cell's"
           " mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; IQL and the"
-          " diffuser baselines: one training seed (5 runs). MF-Diffuser = its defaults (action"
-          " head decoded balanced at temperature 0.3); \"particle actions\" = the same"
-          " checkpoints copying their particles'"
-          " actions. Normalized score: 0 = uniform random, 100 = scripted expert, measured at"
-          " each N. Budgets: the training-budget table of each family (gradient steps from"
-          " experiments/grid_jobs.py and the measured training seconds; `mfdiff train` defaults"
-          " otherwise). Scripted policies use no data (same row under both tiers). `–` = not"
-          " run.\n")
+          " diffuser baselines: one training seed (5 runs). MF-Diffuser = `mfdiff train`'s defaults"
+          " (action head decoded balanced at temperature 0.3) plus its family's config"
+          " (configs/mfdiffuser/<family>.json, reasons in configs/README.md: Ising replans every"
+          " step and trains with per-particle credit, 400 steps; Battle trains 400 steps and"
+          " replans every 7); \"particle actions\" = the same checkpoints and planning settings,"
+          " every agent copying its particle's action. Normalized score: 0 = uniform random,"
+          " 100 = scripted expert, measured at each N. Budgets: the training-budget table of each family (gradient steps from"
+          " experiments/make_sweep.py STEPS or the family config, and the measured training"
+          " seconds; `mfdiff train` defaults otherwise). Scripted policies use no data (same"
+          " row under both tiers). `–` = not run.\n")
     for fam in ("squeeze", "ising", "battle"):
         rows = fams.get(fam)
         if not rows:

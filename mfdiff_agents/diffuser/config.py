@@ -114,11 +114,10 @@ class Config(TrainConfig):
     off by default (acting_knobs.md)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
-    agent re-lifted onto the plan's states each step. 4 is a latency compromise: with the
-    action head at argmax, replanning every step scores higher (Ising-mixed 98.6 vs 90.1,
-    Squeeze-medium 94.0 vs 92.4 at N = 10^3) at ~3.5x the cost per env step
-    (docs/results/planning_tradeoff.md); with particle actions 4 also beat 1 in score
-    (replan_squeeze.md, lifting_ising.md)."""
+    agent re-lifted onto the plan's states each step. The best value depends on the game, so
+    the per-family configs set it (configs/README.md): Ising replans every step (mixed 97.3 vs
+    88.4 at N = 1024, ~3.5x the cost per env step), while on Battle, where agents move,
+    replanning every step loses (docs/results/planning_tradeoff.md)."""
     lifting: str = "balanced"
     """How agents are matched to particles. "balanced": re-lifted from fresh observations at
     every step, each particle taking ⌊N/K⌋ or ⌈N/K⌉ agents (exact OT over distinct

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Why configs/mfdiffuser/{ising,battle}.json differ from `mfdiff train`'s defaults
+# (docs/results/family_settings.md). Needs the grid's Ising and Battle checkpoints
+# (bash experiments/grid.sh ising battle); trains two seed-0 variants per tier here. From the
+# repo root:
+#     bash experiments/family_settings.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1
+OUT=runs/family_settings
+mkdir -p "$OUT/logs"
+train() {  # family stem tier name override
+  local d="$OUT/ckpt/$2-$3/$4-s0"
+  [ -f "$d/train_done" ] && return 0
+  mfdiff train --dataset "mfdiff/$2/$3-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
+    --set "$5" --set seed=0 --out "$d" --no-progress --threads 1 > "$OUT/logs/$2-$3-$4.log" 2>&1
+  touch "$d/train_done"
+}
+for tier in medium mixed; do  # two at a time: one per core
+  train ising ising-n1024 "$tier" beta_agent0 beta_agent=0 &
+  train battle battle-n1000 "$tier" steps800 steps=800 &
+  wait
+done
+python experiments/family_settings.py runs/grid "$OUT" > "$OUT/sweep.toml"
+rm -f "$OUT/records.jsonl"
+mfdiff eval --sweep "$OUT/sweep.toml" --out "$OUT/records.jsonl" --no-progress --threads 1 \
+  --report-dir docs/results --name family_settings --command "bash experiments/family_settings.sh"

@@ -58,7 +58,8 @@ def main(paths: list[str]) -> None:
           " step and trains with per-particle credit, 400 steps; Battle trains 400 steps and"
           " replans every 7); \"particle actions\" = the same checkpoints and planning settings,"
           " every agent copying its particle's action. Normalized score: 0 = uniform random,"
-          " 100 = scripted expert, measured at each N. Budgets: the training-budget table of each family (gradient steps from"
+          " 100 = scripted expert, measured at each N. Budgets: the training-budget table of"
+          " each family (gradient steps from"
           " experiments/make_sweep.py STEPS or the family config, and the measured training"
           " seconds; `mfdiff train` defaults otherwise). Scripted policies use no data (same"
           " row under both tiers). `–` = not run.\n")

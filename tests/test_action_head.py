@@ -141,6 +141,19 @@ def test_head_leaves_the_diffusion_model_alone(data) -> None:
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 
+def test_per_particle_credit_changes_training_only_through_the_weights(data) -> None:
+    """beta_agent > 0 trains (same data, same noise) to other weights than 0; the head, which
+    its weights do not touch, is the same."""
+    nets = []
+    for ba in (0.0, 2.0):
+        cfg = Config(**TINY, steps=4, beta_agent=ba)
+        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
+    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    assert diff and not any(k.startswith("action_head.") for k in diff)
+    with pytest.raises(ConfigError, match="beta_agent"):
+        Config(beta_agent=-1.0)
+
+
 def test_checkpoint_from_before_the_head_loads_unchanged(data, tmp_path: Path) -> None:
     """config.json without action_head / p_uncond / head_hidden: no head, no null token."""
     from mfdiff_envs.ising import IsingCore

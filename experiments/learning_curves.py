@@ -191,13 +191,22 @@ def report(out: Path, families: list[str], command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Families (default: all three) and ``--out``; an unknown family exits with code 2."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("families", nargs="*", choices=sorted(FAMILIES),
-                    help="default: squeeze ising battle")
+    # no `choices`: Python 3.11's argparse checks the empty list of a bare call against them
+    ap.add_argument("families", nargs="*", help="squeeze | ising | battle (default: all three)")
     ap.add_argument("--out", type=Path, default=Path("runs/curves"))
     args = ap.parse_args(argv)
     args.families = args.families or ["squeeze", "ising", "battle"]
+    unknown = sorted(set(args.families) - set(FAMILIES))
+    if unknown:
+        ap.error(f"unknown families {unknown}; choose from {sorted(FAMILIES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     for stem in (FAMILIES[fam][0] for fam in args.families):
         subprocess.run(["mfdiff", "data", "build", f"mfdiff/{stem}/{TIER}-v0", "--no-progress"],
                        check=True)

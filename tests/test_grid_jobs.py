@@ -85,3 +85,14 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     assert f'head_decode = "balanced", replan_every = {replan} }}' in sweep
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()
+
+
+def test_learning_curves_cli_defaults_to_every_family():
+    spec = importlib.util.spec_from_file_location("learning_curves",
+                                                  ROOT / "experiments/learning_curves.py")
+    lc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lc)
+    assert lc.parse_args([]).families == ["squeeze", "ising", "battle"]
+    assert lc.parse_args(["ising"]).families == ["ising"]
+    with pytest.raises(SystemExit):
+        lc.parse_args(["chess"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -96,3 +97,16 @@ def test_learning_curves_cli_defaults_to_every_family():
     assert lc.parse_args(["ising"]).families == ["ising"]
     with pytest.raises(SystemExit):
         lc.parse_args(["chess"])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*/*.json")), ids=lambda p: p.stem)
+def test_every_family_config_is_a_valid_config_of_its_method(path):
+    from mfdiff_agents.config import build_config
+    from mfdiff_agents.methods import METHODS
+
+    cls = METHODS[path.parent.name].config
+    cfg = build_config(cls, config_path=path)
+    for key, value in json.loads(path.read_text()).items():
+        got = getattr(cfg, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key
+    assert path.stem in ("squeeze", "ising", "battle")  # make_sweep finds it by family name

@@ -67,11 +67,11 @@ def family_planning(family: str) -> dict:
 
 
 #: the acting default before balanced decoding (2026-11-29): the head's argmax. The learning
-#: curves and the planning trade-off were measured with it and keep it, so that their commands
-#: reproduce their tables (the questions they answer, budget and replan/K, do not hinge on it)
+#: curves were measured with it and keep it, so that their command reproduces their table (the
+#: question they answer, the budget, does not hinge on it)
 ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: extra MF-Diffuser rows per family (at the training N): on Ising the most planning compute of
-#: planning_tradeoff.md (99.7 on the seed-0 Ising-mixed checkpoint): K = 512 particles
+#: planning_tradeoff.md, K = 512 particles replanned every step
 EXTRA_ROWS = {"ising": [
     ("MF-Diffuser, replan every step, K = 512",
      "{ " + ACTING_FIELDS + ", replan_every = 1, k_schedule = [32, 128, 512] }"),

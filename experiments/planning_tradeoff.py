@@ -5,7 +5,7 @@ Writes docs/results/planning_tradeoff.md and planning_tradeoff.png.
     python experiments/planning_tradeoff.py            # needs the grid's checkpoints
 
 On the grid's seed-0 MF-Diffuser checkpoints (Squeeze-medium N = 1000 and Ising-mixed N = 1024,
-acting: action head, argmax — the default when this was measured; make_sweep.ARGMAX_ACTING),
+acting: `mfdiff train`'s defaults, make_sweep.ACTING),
 every combination of ``replan_every`` ∈ {1, 2, 4, 8} and
 ``k_schedule`` ∈ {(8, 32, 128), (16, 64, 256) (default), (32, 128, 512)} is evaluated over 3
 seeds at the training N; the plot puts mean score against the median acting latency per env
@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import ARGMAX_ACTING, FAMILIES, run_block  # noqa: E402  (a script beside this one)
+from make_sweep import (  # noqa: E402  (a script beside this one)
+    ACTING,
+    FAMILIES,
+    family_planning,
+    inline_table,
+    run_block,
+)
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
@@ -37,14 +43,14 @@ COMMAND = "python experiments/planning_tradeoff.py"
 def sweep() -> str:
     lines = ["# planning trade-off (written by experiments/planning_tradeoff.py)", "seeds = 3",
              "episodes = 1", 'device = "cpu"', ""]
-    acting = ARGMAX_ACTING.strip("{} ")
     for fam, tier in CELLS:
         stem, env, ns, kwargs = FAMILIES[fam]
         for ks in SCHEDULES:
             for r in REPLAN:
                 lines += run_block(f"runs/grid/ckpt/{stem}-{tier}/mfdiffuser-s0",
                                    f"K {ks[-1]}, replan {r}", env, [ns[1]], kwargs, tier,
-                                   f"{{ {acting}, replan_every = {r}, k_schedule = {list(ks)} }}")
+                                   inline_table({**ACTING, "replan_every": r,
+                                                 "k_schedule": list(ks)}))
     return "\n".join(lines)
 
 
@@ -63,11 +69,11 @@ def main() -> int:
     lines = ["# Planning trade-off: score vs latency over replan_every and the particle schedule",
              "", f"Command: `{COMMAND}`", "",
              "Grid checkpoints (seed 0; Squeeze-medium N = 1000, Ising-mixed N = 1024), acting "
-             "through the action head at argmax (the acting default when this was measured; "
-             "today's default decodes it balanced at T = 0.3), 3 evaluation seeds at the training "
-             "N; latency = "
+             "through the action head decoded balanced at T = 0.3 (the defaults), 3 evaluation "
+             "seeds at the training N; latency = "
              "median ms per env step (one torch thread, 2 shared cores: compare within the "
-             "table). K = the last entry of k_schedule (16 -> 64 -> 256 is the default).", "",
+             "table). K = the last entry of k_schedule (16 -> 64 -> 256 is the default); "
+             "(default) = the grid's setting (Ising: replan every step, configs/README.md).", "",
              "| family, tier | K | replan_every | normalized score | ms / step |",
              "|---|---|---|---|---|"]
     plt = plt_agg()
@@ -81,7 +87,8 @@ def main() -> int:
                     continue
                 m, (lo, hi), ms = np.mean(score[key]), bootstrap_ci(score[key]), np.median(
                     lat[key])
-                default = ks == (16, 64, 256) and r == 4
+                grid_replan = family_planning(fam).get("replan_every", 4)
+                default = ks == (16, 64, 256) and r == grid_replan
                 cell = f"{m:.1f} [{lo:.1f}, {hi:.1f}]"
                 lines.append(f"| {fam}, {tier} | {ks[-1]} | {r} | "
                              f"{f'**{cell}** (default)' if default else cell} | {ms:.0f} |")

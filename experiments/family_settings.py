@@ -7,8 +7,8 @@ Seed-0 checkpoints, N = 10^3 (Ising 1024), both tiers, 5 evaluation seeds each:
   Ising:  the grid's checkpoint (configs/mfdiffuser/ising.json) at replan_every 1 and 4, and
           the same config trained with beta_agent = 0 (no per-particle credit);
   Battle: the grid's checkpoint (configs/mfdiffuser/battle.json: 400 steps) at replan_every
-          1, 2, 4 and 7, and the same config trained for 800 steps (the other families'
-          budget) at 4 and 7.
+          1, 2, 4 and 7, the same config trained for 800 steps (the other families' budget) at
+          4 and 7, and trained with Ising's per-particle credit (beta_agent = 2).
 experiments/family_settings.sh trains the two variants and runs it.
 """
 
@@ -18,19 +18,20 @@ import sys
 
 from make_sweep import ACTING, FAMILIES, inline_table, run_block
 
-#: variant checkpoints (trained by family_settings.sh): family -> (dir name, `--set`)
-VARIANTS = {"ising": ("beta_agent0", "beta_agent=0"), "battle": ("steps800", "steps=800")}
-#: family -> [(label, checkpoint: "grid" | "variant", replan_every)]
+#: variant checkpoints (trained by family_settings.sh, its --set): family -> [dir name]
+VARIANTS = {"ising": ["beta_agent0"], "battle": ["steps800", "beta_agent2"]}
+#: family -> [(label, checkpoint: "grid" | variant dir name, replan_every)]
 ROWS = {
     "ising": [("grid config (replan 1, beta_agent 2)", "grid", 1),
               ("replan 4", "grid", 4),
-              ("beta_agent 0 (no per-particle credit)", "variant", 1)],
+              ("beta_agent 0 (no per-particle credit)", "beta_agent0", 1)],
     "battle": [("grid config (400 steps, replan 7)", "grid", 7),
                ("replan 4", "grid", 4),
                ("replan 2", "grid", 2),
                ("replan 1", "grid", 1),
-               ("800 steps, replan 7", "variant", 7),
-               ("800 steps, replan 4", "variant", 4)],
+               ("800 steps, replan 7", "steps800", 7),
+               ("800 steps, replan 4", "steps800", 4),
+               ("beta_agent 2 (per-particle credit), replan 7", "beta_agent2", 7)],
 }
 
 
@@ -42,7 +43,7 @@ def main(grid: str, out: str) -> None:
         for tier in ("medium", "mixed"):
             for label, which, replan in rows:
                 path = (f"{grid}/ckpt/{stem}-{tier}/mfdiffuser-s0" if which == "grid" else
-                        f"{out}/ckpt/{stem}-{tier}/{VARIANTS[fam][0]}-s0")
+                        f"{out}/ckpt/{stem}-{tier}/{which}-s0")
                 lines.extend(run_block(path, f"{fam}: {label}", env, [ns[1]], kwargs, tier,
                                        inline_table({**ACTING, "replan_every": replan})))
     print("\n".join(lines))

@@ -20,8 +20,9 @@ for tier in medium mixed; do  # two at a time: one per core
   train ising ising-n1024 "$tier" beta_agent0 beta_agent=0 &
   train battle battle-n1000 "$tier" steps800 steps=800 &
   wait
+  train battle battle-n1000 "$tier" beta_agent2 beta_agent=2
 done
 python experiments/family_settings.py runs/grid "$OUT" > "$OUT/sweep.toml"
-rm -f "$OUT/records.jsonl"
-mfdiff eval --sweep "$OUT/sweep.toml" --out "$OUT/records.jsonl" --no-progress --threads 1 \
+# --resume: rows already in records.jsonl are kept (delete it to re-measure everything)
+mfdiff eval --sweep "$OUT/sweep.toml" --out "$OUT/records.jsonl" --resume --no-progress --threads 1 \
   --report-dir docs/results --name family_settings --command "bash experiments/family_settings.sh"

@@ -112,19 +112,28 @@ def train_throughput(device: torch.device, steps: int) -> float:
     return steps / (time.perf_counter() - t)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--checkpoint`` pairs accumulate over repeated flags."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3, help="timed env steps per N")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
     ap.add_argument("--out", default=None)
-    ap.add_argument("--checkpoint", nargs="*", default=[], metavar="OBS=DIR",
+    # extend: `--checkpoint a=X b=Y` and `--checkpoint a=X --checkpoint b=Y` (the form this
+    # script prints in its report) both keep every pair; "*" with store kept only the last flag
+    ap.add_argument("--checkpoint", nargs="+", action="extend", default=[], metavar="OBS=DIR",
                     help="trained weights per observation kind, e.g. battle=runs/grid/ckpt/...")
-    args = ap.parse_args()
-    ckpts = dict(c.split("=", 1) for c in args.checkpoint)
-    if set(ckpts) - {"ising", "battle"}:
-        ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(ckpts)}")
+    args = ap.parse_args(argv)
+    args.ckpts = dict(c.split("=", 1) for c in args.checkpoint)
+    if set(args.ckpts) - {"ising", "battle"}:
+        ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(args.ckpts)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    ckpts = args.ckpts
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     rows = []

@@ -1,4 +1,4 @@
-"""experiments/grid_jobs.py: the grid's jobs through submitit (local executor here)."""
+"""experiments/grid_jobs.py and the other results scripts: jobs, sweeps, configs, command lines."""
 
 from __future__ import annotations
 
@@ -110,3 +110,14 @@ def test_every_family_config_is_a_valid_config_of_its_method(path):
         got = getattr(cfg, key)
         assert (list(got) if isinstance(got, tuple) else got) == value, key
     assert path.stem in ("squeeze", "ising", "battle")  # make_sweep finds it by family name
+
+
+def test_gpu_benchmark_keeps_every_checkpoint_flag():
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "benchmarks/gpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    both = {"ising": "A", "battle": "B"}
+    assert bench.parse_args(["--checkpoint", "ising=A", "--checkpoint", "battle=B"]).ckpts == both
+    assert bench.parse_args(["--checkpoint", "ising=A", "battle=B"]).ckpts == both
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--checkpoint", "chess=C"])

@@ -117,9 +117,10 @@ class Config(TrainConfig):
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. The best value depends on the game, so
-    the per-family configs set it (configs/README.md): Ising replans every step (mixed 97.3 vs
-    88.4 at N = 1024, ~3.5x the cost per env step), while on Battle, where agents move,
-    replanning every step loses (docs/results/planning_tradeoff.md)."""
+    the per-family configs set it (configs/README.md): Ising replans every step (99.1 vs 89.0
+    with every 4 on medium data at N = 1024, ~3.5x the cost per env step), Battle every 7
+    (agents move: replanning every step scored 36.8 vs 71.0); docs/results/family_settings.md,
+    planning_tradeoff.md."""
     lifting: str = "balanced"
     """How agents are matched to particles. "balanced": re-lifted from fresh observations at
     every step, each particle taking ⌊N/K⌋ or ⌈N/K⌉ agents (exact OT over distinct

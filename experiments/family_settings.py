@@ -18,9 +18,8 @@ import sys
 
 from make_sweep import ACTING, FAMILIES, inline_table, run_block
 
-#: variant checkpoints (trained by family_settings.sh, its --set): family -> [dir name]
-VARIANTS = {"ising": ["beta_agent0"], "battle": ["steps800", "beta_agent2"]}
-#: family -> [(label, checkpoint: "grid" | variant dir name, replan_every)]
+#: family -> [(label, checkpoint: "grid" | a variant's dir name as family_settings.sh trains
+#: it, replan_every)]
 ROWS = {
     "ising": [("grid config (replan 1, beta_agent 2)", "grid", 1),
               ("replan 4", "grid", 4),

@@ -41,8 +41,6 @@ def inline_table(fields: dict) -> str:
     return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in fields.items()) + " }"
 
 
-ACTING_FIELDS = inline_table(ACTING)[2:-2]
-DEFAULT_ACTING = inline_table(ACTING)
 
 
 def family_config(family: str, algo: str = "mfdiffuser") -> dict:
@@ -74,7 +72,7 @@ ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: planning_tradeoff.md, K = 512 particles replanned every step
 EXTRA_ROWS = {"ising": [
     ("MF-Diffuser, replan every step, K = 512",
-     "{ " + ACTING_FIELDS + ", replan_every = 1, k_schedule = [32, 128, 512] }"),
+     inline_table({**ACTING, "replan_every": 1, "k_schedule": [32, 128, 512]})),
 ]}
 #: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation

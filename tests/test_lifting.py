@@ -137,7 +137,8 @@ def test_sinkhorn_on_a_sample_of_rows_gap() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rounding_candidates_equal_a_full_scan(seed: int) -> None:
     """round_balanced with each agent's 4 best particles (+ full-row fallback) makes the same
-    assignment as scanning all K particles every round (n_candidates = K)."""
+    assignment as scanning all K particles every round (n_candidates = K), and as keeping the
+    unassigned agents' score rows between rounds (dense_cells)."""
     n, k = 1500, 64
     g = _gen(seed)
     rows = torch.randn(n, 5, generator=g)
@@ -150,6 +151,9 @@ def test_rounding_candidates_equal_a_full_scan(seed: int) -> None:
     _assert_balanced(few, n, k)
     assert r_few == r_full > 2
     assert torch.equal(few, full)
+    # candidates only (no kept score rows) vs the default (score rows kept from round 2 on)
+    lean, r_lean = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), dense_cells=0)
+    assert r_lean == r_few and torch.equal(lean, few)
 
 
 def test_warm_start_reduces_iterations_and_error() -> None:

@@ -152,6 +152,34 @@ def test_replan_every_follows_plan(trained) -> None:
     assert len(calls) == 2  # steps 0 and 4
 
 
+def test_plan_samples_follows_the_highest_valued_plan(trained) -> None:
+    """plan_samples = M draws M plans in one batch and keeps the one the value net rates
+    highest; M = 1 is the single plan of before (same random stream)."""
+    policy, out = trained
+    core = GaussianSqueezeCore(60, max_cycles=3)
+    obs, _ = core.reset(seed=0)
+    mask = np.ones(60, dtype=bool)
+    one = MFDiffuserPlanner.from_pretrained(out, seed=3)
+    p1 = one.plan(obs, mask)
+    assert "plan_values" not in p1
+    many = MFDiffuserPlanner.from_pretrained(out, seed=3, plan_samples=5)
+    p5 = many.plan(obs, mask)
+    values = p5["plan_values"]
+    assert values.shape == (5,) and len(set(values.tolist())) == 5  # five different plans
+    assert p5["x0"].shape == p1["x0"].shape
+    # the chosen plan's value, recomputed by hand from its raw planned states
+    many.reset(seed=3)
+    again = many.plan(obs, mask)
+    assert torch.equal(again["x0"], p5["x0"])  # same seed, same choice
+    m = many.model
+    raw = p5["x0"][..., :many.obs_dim] * m.obs_std + m.obs_mean  # [K, H, d]
+    mf = torch.cat([raw.mean(0), raw.std(0, unbiased=False),
+                    torch.ones(raw.shape[1], 1)], -1)  # [H, 2d + 1], everyone alive
+    assert torch.isclose(m.value(m.norm_mf(mf))[1:].mean(), values.max(), atol=1e-5)
+    with pytest.raises(ConfigError):
+        Config(plan_samples=0)
+
+
 def test_dead_agents_do_not_influence_the_living(trained) -> None:
     """Rows of dead agents (even NaN) change nothing: the mean field, anchors and lifting see
     live agents only, and the dead get action 0."""

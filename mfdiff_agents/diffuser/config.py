@@ -1,7 +1,8 @@
 """MF-Diffuser's Config: every hyper-parameter of the model, the objective, training and planning.
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
-``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``replan_every``, ``lifting``,
+``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``replan_every``,
+``lifting``,
 ``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``, ``head_min_p``) may be
 changed when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
@@ -114,6 +115,12 @@ class Config(TrainConfig):
     likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4
     on Squeeze-mixed (the split the optimum needs) but 65.3 on Ising-medium (argmax 72.7):
     off by default (acting_knobs.md)."""
+    plan_samples: int = 1
+    """Plans sampled per replan, as one batch. With M > 1 the planner follows the plan whose
+    planned mean fields (plan steps 1..H-1, from its particles' states) the value net rates
+    highest on average: best-of-M selection by the value the objective already trains
+    (docs/method.md, (11)). 1 = off (one plan, the random stream of earlier versions); the
+    cost of a replan grows about linearly in M."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. The best value depends on the game, so
@@ -135,7 +142,7 @@ class Config(TrainConfig):
         if isinstance(self.k_schedule, list):
             self.k_schedule = tuple(self.k_schedule)
         for name in ("width", "depth", "ddim_steps", "replan_every", "n_timesteps",
-                     "stats_windows"):
+                     "stats_windows", "plan_samples"):
             check_positive_int("Config", name, getattr(self, name))
         if self.interaction not in INTERACTIONS:
             raise ConfigError(
@@ -218,6 +225,7 @@ PLANNING_FIELDS = (
     "coarse_to_fine",
     "return_target",
     "guidance_weight",
+    "plan_samples",
     "replan_every",
     "lifting",
     "exact_ot_max_n",

@@ -116,7 +116,8 @@ class MFDiffuserPlanner(TrainedPolicy):
         """Sample a particle plan for the population ``obs [N, d]`` (alive rows ``mask``).
 
         Returns a dict with ``x0 [K_max, H, c]``, ``anchors [K_max]`` (indices into the alive
-        rows), ``obs_norm [n_alive, d]``, ``cond [1, m + 1]``.
+        rows), ``obs_norm [n_alive, d]``, ``cond [1, m + 1]``; with ``plan_samples`` M > 1 also
+        ``plan_values [M]`` (``plan_values``), ``x0`` being the highest-valued plan.
         """
         m = self.model
         mf = mean_field_summary(obs, mask)  # [m]
@@ -129,22 +130,44 @@ class MFDiffuserPlanner(TrainedPolicy):
         anchors = stratified_anchors(obs_n, ks[-1], generator=self.generator)  # [K_max]
         denoiser = m.diffusion.model
         denoiser.guidance_weight = float(self.cfg.guidance_weight)
+        n_plans = self.cfg.plan_samples
         try:
             with autocast(self.device):
                 x0 = coarse_to_fine_sample(
                     m.diffusion,
-                    anchor_obs=obs_n[anchors][None],
-                    cond=cond,
+                    anchor_obs=obs_n[anchors][None].expand(n_plans, -1, -1),
+                    cond=cond.expand(n_plans, -1),
                     horizon=self.cfg.horizon,
                     x_dim=m.x_dim,
                     k_schedule=ks,
                     n_steps=self.cfg.ddim_steps,
                     eta=self.cfg.eta,
                     generator=self.generator,
-                )[0].float()
+                ).float()  # [M, K_max, H, c]
         finally:
             denoiser.guidance_weight = 1.0  # the module is shared with training
-        return {"x0": x0, "anchors": anchors, "obs_norm": obs_n, "cond": cond}
+        out = {"anchors": anchors, "obs_norm": obs_n, "cond": cond}
+        if n_plans > 1:
+            out["plan_values"] = values = self.plan_values(x0, alive_frac=float(mf[-1]))
+            x0 = x0[int(values.argmax())]
+        else:
+            x0 = x0[0]
+        out["x0"] = x0
+        return out
+
+    @torch.no_grad()
+    def plan_values(self, x0: torch.Tensor, alive_frac: float) -> torch.Tensor:
+        """Value of each plan ``x0 [M, K, H, c]``: the value net on the mean field its particles
+        plan at steps 1..H-1 (mean and std of their de-normalised states, as
+        ``mean_field_summary``; the alive fraction held at today's ``alive_frac``), averaged
+        over those steps -> [M]. Particles stand for equal shares of the population."""
+        m = self.model
+        states = x0[..., : self.obs_dim] * m.obs_std + m.obs_mean  # [M, K, H, d] raw obs
+        mean = states.mean(1)  # [M, H, d]
+        std = states.std(1, unbiased=False)
+        frac = torch.full((*mean.shape[:2], 1), alive_frac, device=x0.device)
+        mf = torch.cat([mean, std, frac], dim=-1)  # [M, H, 2d + 1]
+        return m.value(m.norm_mf(mf))[:, 1:].mean(1)  # [M]
 
     def _lift_balanced(
         self, obs_n: torch.Tensor, centers: torch.Tensor, state: LiftState | None

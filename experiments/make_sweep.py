@@ -122,9 +122,10 @@ def main(family: str, out: str) -> None:
                     # were trained before the acting default changed
                     planning = family_planning(family)
                     run(path, label, ns, tier, inline_table({**ACTING, **planning}))
-                    # Battle episodes cost ~10x: the ablation at the training N only there
+                    # Battle episodes cost ~10x, Ising plans every step: the ablation at the
+                    # training N only there
                     run(path, "MF-Diffuser, particle actions",
-                        ns[1:2] if family == "battle" else ns, tier,
+                        ns[1:2] if family in ("battle", "ising") else ns, tier,
                         inline_table({"act_with": "particle", **planning}))
                     for extra_label, overrides in EXTRA_ROWS.get(family, []):
                         run(path, extra_label, ns[1:2], tier, overrides)  # training N only

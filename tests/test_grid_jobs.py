@@ -79,11 +79,18 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     records.write_text('{"kept": true}\n')
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path, keep=True)
     assert "--resume" in cmd and records.exists()
-    sweep = (tmp_path / "sweep_ising.toml").read_text()
-    assert 'label = "MF-Diffuser"' in sweep and "head_temperature = 0.3" in sweep
-    # the family config's planning settings are spelled out in the default row
-    replan = gj.family_config("ising")["replan_every"]
-    assert f'head_decode = "balanced", replan_every = {replan} }}' in sweep
+    from mfdiff_agents.evaluation.sweep import load_sweep
+
+    sweep = load_sweep(tmp_path / "sweep_ising.toml")
+    mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
+    assert len(mfd) == 6  # tiers x training seeds
+    # the acting defaults and the family config's planning settings are spelled out
+    planning = {k: v for k, v in gj.family_config("ising").items() if k not in ("steps",
+                                                                               "beta_agent",
+                                                                               "p_uncond")}
+    assert planning["replan_every"] == 1
+    assert all(r["set"] == {"act_with": "auto", "head_temperature": 0.3,
+                            "head_decode": "balanced", **planning} for r in mfd)
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()
 
@@ -121,3 +128,32 @@ def test_gpu_benchmark_keeps_every_checkpoint_flag():
     assert bench.parse_args(["--checkpoint", "ising=A", "battle=B"]).ckpts == both
     with pytest.raises(SystemExit):
         bench.parse_args(["--checkpoint", "chess=C"])
+
+
+@pytest.mark.parametrize("family", ["squeeze", "ising", "battle"])
+def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, capsys, tmp_path):
+    """experiments/planning_steps.py: a valid sweep per family whose every row is the family's
+    planning settings with that row's fields on top (and nothing else), each a valid Config."""
+    import dataclasses
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    spec = importlib.util.spec_from_file_location("planning_steps",
+                                                  ROOT / "experiments/planning_steps.py")
+    ps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ps)
+    import make_sweep
+
+    from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
+    from mfdiff_agents.evaluation.sweep import load_sweep
+
+    ps.main("runs/grid", family)
+    (tmp_path / "sweep.toml").write_text(capsys.readouterr().out)
+    runs = load_sweep(tmp_path / "sweep.toml")["runs"]
+    rows = dict(ps.ROWS[family])
+    assert len(runs) == 2 * 3 * len(rows)  # tiers x training seeds x rows
+    for run in runs:
+        over = rows[run["label"].split(": ", 1)[1]]
+        want = {**make_sweep.ACTING, **make_sweep.family_planning(family), **over}
+        assert run["set"] == want and set(run["set"]) <= set(PLANNING_FIELDS)
+        dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in run["set"].items()})

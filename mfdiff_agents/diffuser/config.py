@@ -80,7 +80,9 @@ class Config(TrainConfig):
     """Global gradient-norm clip."""
     # ---- planning
     ddim_steps: int = 10
-    """Reverse DDIM steps per plan."""
+    """Reverse DDIM steps per plan. More steps made better plans on Ising and Battle (Ising
+    medium 95.3 with 20 vs 93.6 with 10, Battle medium 81.6 with 40 vs 73.8; none on Squeeze):
+    their configs set 20 and 40 (configs/README.md, docs/results/planning_steps.md)."""
     eta: float = 1.0
     """DDIM stochasticity η (1 = ancestral-like; 0 = deterministic DDIM, which leaves the
     one-hot action channels ill-formed with few steps, see docs/method.md)."""
@@ -103,8 +105,9 @@ class Config(TrainConfig):
     head_temperature: float = 0.3
     """Temperature of the action head's distribution (0 = argmax). 0.3 with balanced decoding
     is the default: on the grid's checkpoints (docs/results/acting_knobs.md, N = 10^3) it beat
-    argmax on Squeeze (mixed 95.0 vs 94.6; medium 94.3 vs 93.8) and matched it on Ising
-    (within the CIs); i.i.d. sampling at 1 lost 60 points on Squeeze-mixed."""
+    argmax on Squeeze (mixed 95.0 vs 94.6; medium 94.3 vs 93.8); on Ising argmax is better
+    (medium 93.6 vs 91.0, mixed 97.6 vs 97.4; planning_steps.md) and its config sets 0. i.i.d.
+    sampling at 1 lost 60 points on Squeeze-mixed."""
     head_decode: str = "balanced"
     """How actions are drawn from the head at ``head_temperature`` > 0: "balanced" (default:
     agents with identical observations take the group's expected action counts, rounded — no

@@ -1,0 +1,52 @@
+"""Sweep behind the denoising-steps and Ising acting settings of configs/mfdiffuser/*.json
+(docs/results/planning_steps.md), written to stdout.
+
+    python experiments/planning_steps.py runs/grid ising > ising.toml    # or: battle squeeze
+
+The grid's MF-Diffuser checkpoints (training seeds 0, 1, 2; 3 evaluation seeds each) at the
+training N, both tiers, each family's planning settings from its config with one field
+changed per row: ``ddim_steps`` (reverse DDIM steps per plan: 10, the default, 20, 40), on
+Ising the action head's temperature (balanced T = 0.3, the default, vs argmax), on Battle
+best-of-4 plans by the value net (``plan_samples``).
+experiments/planning_steps.sh runs the three families and writes the report.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+
+#: family -> [(label, overrides on top of ACTING + the family's planning settings)]
+ROWS = {
+    "ising": [("T = 0.3 balanced, 10 DDIM steps", {"head_temperature": 0.3, "ddim_steps": 10}),
+              ("argmax, 10 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 10}),
+              ("argmax, 20 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 20}),
+              ("argmax, 40 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 40})],
+    "battle": [("10 DDIM steps", {"ddim_steps": 10}),
+               ("20 DDIM steps", {"ddim_steps": 20}),
+               ("40 DDIM steps", {"ddim_steps": 40}),
+               # best of 4 plans by the value net (Config.plan_samples): another way to spend
+               # planning compute, at 10 steps
+               ("10 DDIM steps, best of 4 plans", {"ddim_steps": 10, "plan_samples": 4})],
+    "squeeze": [("10 DDIM steps", {"ddim_steps": 10}),
+                ("20 DDIM steps", {"ddim_steps": 20})],
+}
+
+
+def main(grid: str, family: str) -> None:
+    stem, env, ns, kwargs = FAMILIES[family]
+    lines = [f"# planning steps, {family} (written by experiments/planning_steps.py)",
+             "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
+    for tier in ("medium", "mixed"):
+        for label, over in ROWS[family]:
+            overrides = inline_table({**ACTING, **family_planning(family), **over})
+            for s in (0, 1, 2):
+                lines.extend(run_block(f"{grid}/ckpt/{stem}-{tier}/mfdiffuser-s{s}",
+                                       f"{family}: {label}", env, [ns[1]], kwargs, tier,
+                                       overrides))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -32,8 +32,11 @@ FAMILIES = {
 }
 TIERS = ("medium", "mixed")
 #: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature,
-#: head_decode), spelled out: a checkpoint keeps the planning settings it was trained with
-ACTING = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced"}
+#: head_decode, ddim_steps), spelled out: a checkpoint keeps the planning settings it was
+#: trained with, and one trained from a family config carries that config's (Ising's
+#: head_temperature 0 and 20 DDIM steps), so an experiment measured at the defaults pins them
+ACTING = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
+          "ddim_steps": 10}
 
 
 def inline_table(fields: dict) -> str:

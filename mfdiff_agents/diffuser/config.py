@@ -2,9 +2,9 @@
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
 ``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``replan_every``,
-``lifting``,
-``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``, ``head_min_p``) may be
-changed when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
+``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``,
+``head_min_p``) may be changed when a checkpoint is loaded
+(``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
 
@@ -122,8 +122,8 @@ class Config(TrainConfig):
     """Plans sampled per replan, as one batch. With M > 1 the planner follows the plan whose
     planned mean fields (plan steps 1..H-1, from its particles' states) the value net rates
     highest on average: best-of-M selection by the value the objective already trains
-    (docs/method.md, (11)). 1 = off (one plan, the random stream of earlier versions); the
-    cost of a replan grows about linearly in M."""
+    (docs/method.md, (15')). 1 = off (one plan, the random stream of earlier versions): on
+    Battle 4 plans scored no better than one at ~4x the cost (planning_steps.md)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. The best value depends on the game, so

@@ -79,18 +79,17 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     records.write_text('{"kept": true}\n')
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path, keep=True)
     assert "--resume" in cmd and records.exists()
+    from mfdiff_agents.diffuser.config import PLANNING_FIELDS
     from mfdiff_agents.evaluation.sweep import load_sweep
 
     sweep = load_sweep(tmp_path / "sweep_ising.toml")
     mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
     assert len(mfd) == 6  # tiers x training seeds
     # the acting defaults and the family config's planning settings are spelled out
-    planning = {k: v for k, v in gj.family_config("ising").items() if k not in ("steps",
-                                                                               "beta_agent",
-                                                                               "p_uncond")}
+    planning = {k: v for k, v in gj.family_config("ising").items() if k in PLANNING_FIELDS}
     assert planning["replan_every"] == 1
-    assert all(r["set"] == {"act_with": "auto", "head_temperature": 0.3,
-                            "head_decode": "balanced", **planning} for r in mfd)
+    assert all(r["set"] == {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
+                            "ddim_steps": 10, **planning} for r in mfd)
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()
 

@@ -6,8 +6,9 @@
 The grid's MF-Diffuser checkpoints (training seeds 0, 1, 2; 3 evaluation seeds each) at the
 training N, both tiers, each family's planning settings from its config with one field
 changed per row: ``ddim_steps`` (reverse DDIM steps per plan: 10, the default, 20, 40), on
-Ising the action head's temperature (balanced T = 0.3, the default, vs argmax), on Battle
-best-of-4 plans by the value net (``plan_samples``).
+Ising the action head's temperature (balanced T = 0.3, the default, vs argmax), on Squeeze the
+head's temperature and min-p truncation, on Battle best-of-4 plans by the value net
+(``plan_samples``).
 experiments/planning_steps.sh runs the three families and writes the report.
 """
 
@@ -29,8 +30,23 @@ ROWS = {
                # best of 4 plans by the value net (Config.plan_samples): another way to spend
                # planning compute, at 10 steps
                ("10 DDIM steps, best of 4 plans", {"ddim_steps": 10, "plan_samples": 4})],
-    "squeeze": [("10 DDIM steps", {"ddim_steps": 10}),
-                ("20 DDIM steps", {"ddim_steps": 20})],
+    # head settings spelled out in every row: the family config's own (T = 1, min-p 0.2) came
+    # out of this table
+    "squeeze": [("T = 0.3 balanced, 10 DDIM steps",
+                 {"head_temperature": 0.3, "head_min_p": 0.0, "ddim_steps": 10}),
+                ("T = 0.3 balanced, 20 DDIM steps",
+                 {"head_temperature": 0.3, "head_min_p": 0.0, "ddim_steps": 20}),
+                # the head's full distribution (T = 1, balanced), then with its unlikely levels
+                # cut (min-p): the optimum's 2/3 split survives the cut, the plan's off-data
+                # histogram noise does not
+                ("T = 1 balanced", {"head_temperature": 1.0, "head_min_p": 0.0}),
+                *((f"T = 1 balanced, min-p {p}", {"head_temperature": 1.0, "head_min_p": p})
+                  for p in (0.1, 0.2, 0.35, 0.5)),
+                # best of M plans by the value net: the first step's plan (all-zero
+                # observations, rare in the data) is sometimes off-data noise
+                *((f"T = 1 balanced, min-p 0.2, best of {m} plans",
+                   {"head_temperature": 1.0, "head_min_p": 0.2, "plan_samples": m})
+                  for m in (4, 8))],
 }
 
 

@@ -36,7 +36,11 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     cfg = str(ROOT / "configs/mfdiffuser/ising.json")
     assert mfd and all(cmd[cmd.index("--config") + 1] == cfg for cmd in mfd)
     assert gj.family_config("ising")["p_uncond"] == 0.1
-    assert not any("--config" in cmd for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path))
+    # Squeeze's config holds planning fields only: passed all the same (the checkpoint then
+    # plans as the grid does), its training budget still from STEPS
+    sq_cfg = str(ROOT / "configs/mfdiffuser/squeeze.json")
+    assert all(cmd[cmd.index("--config") + 1] == sq_cfg
+               for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in cmd)
     # steps come from the config when it sets them, else from STEPS
     sq = [c for c, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in c]
     assert sq and all(f"steps={gj.STEPS['mfdiffuser']}" in cmd for cmd in sq)

@@ -106,8 +106,9 @@ class Config(TrainConfig):
     """Temperature of the action head's distribution (0 = argmax). 0.3 with balanced decoding
     is the default: on the grid's checkpoints (docs/results/acting_knobs.md, N = 10^3) it beat
     argmax on Squeeze (mixed 95.0 vs 94.6; medium 94.3 vs 93.8); on Ising argmax is better
-    (medium 93.6 vs 91.0, mixed 97.6 vs 97.4; planning_steps.md) and its config sets 0. i.i.d.
-    sampling at 1 lost 60 points on Squeeze-mixed."""
+    (medium 93.6 vs 91.0, mixed 97.6 vs 97.4; planning_steps.md) and its config sets 0; the
+    Squeeze config sets 1 with ``head_min_p`` 0.2. i.i.d. sampling at 1 lost 60 points on
+    Squeeze-mixed."""
     head_decode: str = "balanced"
     """How actions are drawn from the head at ``head_temperature`` > 0: "balanced" (default:
     agents with identical observations take the group's expected action counts, rounded — no
@@ -117,7 +118,8 @@ class Config(TrainConfig):
     """Before decoding, drop the head's actions less likely than ``head_min_p`` × its most
     likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4
     on Squeeze-mixed (the split the optimum needs) but 65.3 on Ising-medium (argmax 72.7):
-    off by default (acting_knobs.md)."""
+    off by default (acting_knobs.md), set by the Squeeze config (mixed 97.4 vs 95.0 at the
+    default, medium unchanged; planning_steps.md)."""
     plan_samples: int = 1
     """Plans sampled per replan, as one batch. With M > 1 the planner follows the plan whose
     planned mean fields (plan steps 1..H-1, from its particles' states) the value net rates

@@ -1,4 +1,4 @@
-"""Sweep behind the denoising-steps and Ising acting settings of configs/mfdiffuser/*.json
+"""Sweep behind the denoising-steps and acting settings of configs/mfdiffuser/*.json
 (docs/results/planning_steps.md), written to stdout.
 
     python experiments/planning_steps.py runs/grid ising > ising.toml    # or: battle squeeze
@@ -6,9 +6,9 @@
 The grid's MF-Diffuser checkpoints (training seeds 0, 1, 2; 3 evaluation seeds each) at the
 training N, both tiers, each family's planning settings from its config with one field
 changed per row: ``ddim_steps`` (reverse DDIM steps per plan: 10, the default, 20, 40), on
-Ising the action head's temperature (balanced T = 0.3, the default, vs argmax), on Squeeze the
-head's temperature and min-p truncation, on Battle best-of-4 plans by the value net
-(``plan_samples``).
+Ising the action head's temperature (balanced T = 0.3, the default, vs argmax) and K = 512
+particles, on Squeeze the head's temperature, min-p truncation, best-of-M plans and the replan
+interval, on Battle best-of-4 plans by the value net (``plan_samples``).
 experiments/planning_steps.sh runs the three families and writes the report.
 """
 
@@ -23,7 +23,10 @@ ROWS = {
     "ising": [("T = 0.3 balanced, 10 DDIM steps", {"head_temperature": 0.3, "ddim_steps": 10}),
               ("argmax, 10 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 10}),
               ("argmax, 20 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 20}),
-              ("argmax, 40 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 40})],
+              ("argmax, 40 DDIM steps", {"head_temperature": 0.0, "ddim_steps": 40}),
+              # twice the particles (the grid's K = 512 row keeps the older acting)
+              ("argmax, 20 DDIM steps, K = 512",
+               {"head_temperature": 0.0, "ddim_steps": 20, "k_schedule": [32, 128, 512]})],
     "battle": [("10 DDIM steps", {"ddim_steps": 10}),
                ("20 DDIM steps", {"ddim_steps": 20}),
                ("40 DDIM steps", {"ddim_steps": 40}),

@@ -76,7 +76,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise ValueError("--resume continues a sweep: give --sweep FILE and --out RECORDS")
     if args.records:
         # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
-        records = [r for path in args.records for r in ev.read_jsonl(path)]
+        records = ev.read_records(*args.records)
         if not records:
             raise ValueError(f"no records in {[str(p) for p in args.records]}")
     elif args.sweep is not None:

@@ -273,3 +273,28 @@ def test_sweep_resume_counts_a_refused_group_as_done(tmp_path, monkeypatch):
     assert len(recs) == 1 and "error" in recs[0] and calls == [20]
     ev.run_sweep(spec, out=out, progress=False, resume=True)
     assert calls == [20] and len(ev.read_jsonl(out)) == 1
+
+
+def test_read_records_refuses_a_run_counted_twice(tmp_path):
+    """A lane file already merged into the main file must not double the seeds of a cell."""
+    recs = ev.run_sweep(_sweep_spec(seeds=2), out=tmp_path / "a.jsonl", progress=False)
+    ev.write_jsonl(recs[:1], tmp_path / "b.jsonl")
+    assert len(ev.read_records(tmp_path / "a.jsonl")) == len(recs)
+    with pytest.raises(ValueError, match="duplicate evaluation record"):
+        ev.read_records(tmp_path / "a.jsonl", tmp_path / "b.jsonl")
+    # another evaluation seed of the same run is a new measurement, not a duplicate
+    other = {**recs[0], "seed": 99}
+    ev.write_jsonl([other], tmp_path / "c.jsonl")
+    assert len(ev.read_records(tmp_path / "a.jsonl", tmp_path / "c.jsonl")) == len(recs) + 1
+    # error records carry no metrics: kept, never counted as duplicates
+    err = {"method": "x", "env_id": ENV, "n_agents": 10, "error": "MemoryError: too big"}
+    ev.write_jsonl([err, err], tmp_path / "e.jsonl")
+    assert len(ev.read_records(tmp_path / "e.jsonl")) == 2
+
+
+def test_eval_records_cli_refuses_duplicates(tmp_path, capsys):
+    from mfdiff.cli import USAGE_ERROR, main
+
+    ev.run_sweep(_sweep_spec(seeds=2), out=tmp_path / "a.jsonl", progress=False)
+    rc = main(["eval", "--records", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl")])
+    assert rc == USAGE_ERROR and "duplicate evaluation record" in capsys.readouterr().err

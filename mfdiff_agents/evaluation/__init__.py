@@ -1,7 +1,13 @@
 """Evaluation of any mfdiff policy: runs and records (:mod:`.run`), statistics (:mod:`.stats`),
 tables and plots (:mod:`.report`), sweeps over methods × N (:mod:`.sweep`)."""
 
-from mfdiff_agents.evaluation.report import markdown_table, read_jsonl, write_jsonl, write_report
+from mfdiff_agents.evaluation.report import (
+    markdown_table,
+    read_jsonl,
+    read_records,
+    write_jsonl,
+    write_report,
+)
 from mfdiff_agents.evaluation.run import evaluate, make_core, reference_scores
 from mfdiff_agents.evaluation.stats import aggregate, bootstrap_ci, iqm, summarize
 from mfdiff_agents.evaluation.sweep import load_sweep, run_sweep
@@ -15,6 +21,7 @@ __all__ = [
     "make_core",
     "markdown_table",
     "read_jsonl",
+    "read_records",
     "reference_scores",
     "run_sweep",
     "summarize",

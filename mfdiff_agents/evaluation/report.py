@@ -25,7 +25,44 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The records of one JSON-lines file, in order."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _run_identity(r: dict[str, Any]) -> str:
+    # what was evaluated, where, with which seed: two records agreeing on all of it are one
+    # measurement counted twice
+    return json.dumps([r.get("method"), r.get("config"), r.get("env_id"), r.get("env_kwargs"),
+                       r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
+                      sort_keys=True, default=str)
+
+
+def read_records(*paths: str | Path) -> list[dict[str, Any]]:
+    """The records of several JSON-lines files, refusing duplicates.
+
+    A run (method, config, env, N, tier, evaluation seed) present twice, e.g. in a lane's file
+    and in the merged file it was copied into, would count as two seeds: the mean stays but the
+    CI narrows and the seed count doubles, silently. Error records (no metrics) are kept as they
+    are.
+
+    Raises:
+        ValueError: naming the first duplicated run and the files it is in.
+    """
+    seen: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        for r in read_jsonl(path):
+            if not r.get("error"):
+                key = _run_identity(r)
+                if key in seen:
+                    raise ValueError(
+                        f"duplicate evaluation record ({r.get('method')!r}, N = "
+                        f"{r.get('n_agents')}, tier {r.get('tier')!r}, seed {r.get('seed')}) in "
+                        f"{seen[key]} and {path}: the same run would count twice; remove one "
+                        "copy (e.g. a lane file already merged into another)")
+                seen[key] = str(path)
+            out.append(r)
+    return out
 
 
 def _json_default(o: Any) -> Any:

@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl
+from mfdiff_agents.evaluation import bootstrap_ci, read_records
 
 FAMILY_METRIC = {
     "squeeze": ("optimum_gap", "gap to optimum (%)", 100.0),
@@ -24,7 +24,7 @@ FAMILY_METRIC = {
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
                 "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                "MF-Diffuser, replan every step, K = 512", "MF-Diffuser + action head"]
+                "MF-Diffuser, K = 256", "MF-Diffuser + action head"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -38,7 +38,7 @@ def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def main(paths: list[str]) -> None:
-    recs = [r for p in paths for r in read_jsonl(p) if not r.get("error")]
+    recs = [r for r in read_records(*paths) if not r.get("error")]
     fams: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
         fams[r["family"]].append(r)
@@ -118,7 +118,7 @@ def main(paths: list[str]) -> None:
 #: rows that are not learned baselines (the "best baseline" of a cell is among the others)
 NOT_BASELINES = {"random", "scripted medium", "scripted expert", "MF-Diffuser",
                  "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                 "MF-Diffuser, replan every step, K = 512", "MF-Diffuser + action head"}
+                 "MF-Diffuser, K = 256", "MF-Diffuser + action head"}
 
 
 def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
@@ -152,7 +152,7 @@ def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
     """Issue-12 targets per cell for the MF-Diffuser rows: best, or tied with the best learned
     baseline (their 95 % bootstrap CIs overlap), and the difference of means."""
     for me in ("MF-Diffuser", "MF-Diffuser, replan every step",
-               "MF-Diffuser, replan every step, K = 512"):
+               "MF-Diffuser, K = 256"):
         if me in methods:
             _targets_of(me, fam, by, methods, cols)
 

@@ -141,6 +141,31 @@ def test_head_leaves_the_diffusion_model_alone(data) -> None:
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 
+def test_head_noise_trains_only_the_head(data) -> None:
+    """head_noise > 0 gives another head and the same diffusion weights (its own RNG stream);
+    0 draws nothing, so the weights of earlier runs are reproduced."""
+    from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
+
+    nets = []
+    for noise in (0.0, 1.0):
+        cfg = Config(**TINY, steps=4, head_noise=noise)
+        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
+    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    head = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8)
+    obs, mf = torch.randn(2, 4, 5, 3), torch.randn(2, 5, 2)
+    acts, alive = torch.randint(0, 2, (2, 4, 5)), torch.ones(2, 4, 5, dtype=torch.bool)
+    g = torch.Generator().manual_seed(0)
+    state = g.get_state()
+    clean = head_loss(head, obs, acts, alive, mf, noise=0.0, generator=g)[0]
+    assert torch.equal(g.get_state(), state)  # no draw without noise
+    noisy = head_loss(head, obs, acts, alive, mf, noise=1.0, generator=g)[0]
+    assert torch.isfinite(noisy) and not torch.equal(clean, noisy)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="head_noise"):
+            Config(head_noise=bad)
+
+
 def test_per_particle_credit_changes_training_only_through_the_weights(data) -> None:
     """beta_agent > 0 trains (same data, same noise) to other weights than 0; the head, which
     its weights do not touch, is the same."""

@@ -52,12 +52,21 @@ def head_loss(
     actions: torch.Tensor,
     alive: torch.Tensor,
     mf_n: torch.Tensor,
+    *,
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
     Args:
         obs_n: [B, K, H, d] normalised observations. actions: [B, K, H]. alive: [B, K, H].
         mf_n: [B, H, m] normalised mean field.
+        noise: std of Gaussian noise added to the head's three inputs (normalised units; 0 =
+            none, and no random draw). At act time the head reads a *generated* next state and
+            states the data may never show; where a coordinate varies in the data only by
+            sampling noise (Squeeze's histogram), a head fit without noise reads the plan's
+            generation error as signal (Config.head_noise).
+        generator: RNG of the noise.
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
@@ -65,6 +74,14 @@ def head_loss(
     """
     s, s_next = obs_n[:, :, :-1], obs_n[:, :, 1:]  # [B, K, H-1, d]
     mf = mf_n[:, None, :-1]  # [B, 1, H-1, m], broadcast over particles
+    if noise > 0:
+        dev = generator.device if generator is not None else torch.device("cpu")
+
+        def jitter(x: torch.Tensor) -> torch.Tensor:
+            eps = torch.randn(x.shape, generator=generator, device=dev)
+            return x + noise * eps.to(x.device, x.dtype)
+
+        s, s_next, mf = jitter(s), jitter(s_next), jitter(mf)
     mask = (alive[:, :, :-1] & alive[:, :, 1:]).reshape(-1).float()
     logits = head(s, s_next, mf).reshape(-1, head.net[-1].out_features).float()
     target = actions[:, :, :-1].reshape(-1).long()

@@ -10,6 +10,7 @@ Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mfdiff_agents.config import ConfigError, TrainConfig, check_positive_int
@@ -71,6 +72,9 @@ class Config(TrainConfig):
     """Train the per-agent inverse-dynamics action head g(s_i, s*_i, m) (docs/method.md)."""
     head_hidden: int = 128
     """Width of the action head's two hidden layers."""
+    head_noise: float = 0.0
+    """Std of the Gaussian noise on the action head's inputs while training (normalised units;
+    0 = none): a head robust to the plan's generation error (action_head.head_loss)."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -199,6 +203,10 @@ class Config(TrainConfig):
                 f"{self.guidance_weight}, {self.head_temperature}"
             )
         check_positive_int("Config", "head_hidden", self.head_hidden)
+        if not (self.head_noise >= 0 and math.isfinite(self.head_noise)):
+            raise ConfigError(
+                f"Config.head_noise must be a finite number ≥ 0, got {self.head_noise}"
+            )
         if self.beta < 0 or self.lam_chaos < 0 or self.beta_agent < 0:
             raise ConfigError(
                 f"Config.beta, beta_agent and lam_chaos must be ≥ 0, got {self.beta}, "

@@ -171,8 +171,13 @@ def training_loss(
     stats: Stats,
     *,
     generator: torch.Generator | None = None,
+    head_generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The value-weighted chaotic entropy objective on one batch (docs/method.md, eq. L)."""
+    """The value-weighted chaotic entropy objective on one batch (docs/method.md, eq. L).
+
+    ``generator`` draws the diffusion's noise; ``head_generator`` the action head's input noise
+    (``cfg.head_noise``; default ``generator``): its own stream keeps the diffusion model's
+    training independent of every head setting."""
     x0 = model.encode(batch["obs"], batch["actions"])  # [b, k, h, c]
     mask = batch["alive"][..., None]  # [b, k, h, 1]
     mf0 = model.norm_mf(batch["mean_field"][:, 0])  # [b, m]
@@ -207,7 +212,9 @@ def training_loss(
         obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
         mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
         h_loss, h_acc = head_loss(
-            model.action_head, obs_n, batch["actions"], batch["alive"].bool(), mf_n
+            model.action_head, obs_n, batch["actions"], batch["alive"].bool(), mf_n,
+            noise=cfg.head_noise,
+            generator=head_generator if head_generator is not None else generator,
         )
         loss = loss + h_loss
     else:

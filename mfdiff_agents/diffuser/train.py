@@ -38,6 +38,8 @@ class MFDiffuserLearner(Learner):
     def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        # the head's input noise has its own stream: a head setting leaves the diffusion alone
+        self.head_generator = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
         self.stats = Stats.from_windows(sampler.sample(cfg.stats_windows))
         self._model = MFDiffuserModel(
             obs_dim=sampler.obs_dim,
@@ -58,7 +60,8 @@ class MFDiffuserLearner(Learner):
         batch = _to_tensors(windows, self.device)
         with autocast(self.device):
             loss, logs = training_loss(
-                self._model, batch, self.cfg, self.stats, generator=self.generator
+                self._model, batch, self.cfg, self.stats, generator=self.generator,
+                head_generator=self.head_generator,
             )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -75,12 +78,15 @@ class MFDiffuserLearner(Learner):
         return {
             **super().state_dict(),
             "generator": self.generator.get_state(),
+            "head_generator": self.head_generator.get_state(),
             "stats": dataclasses.asdict(self.stats),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.generator.set_state(state["generator"])
+        if "head_generator" in state:  # train states from before head_noise: never drawn from
+            self.head_generator.set_state(state["head_generator"])
         self.stats = Stats(**state["stats"])
 
     def policy(self) -> MFDiffuserPlanner:

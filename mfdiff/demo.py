@@ -66,6 +66,10 @@ class DemoConfig:
     """Coarse-to-fine particle schedule when planning."""
     mf_replan_every: int = 4
     """Replan every k env steps."""
+    mf_head_noise: float = 0.75
+    """Noise on the action head's inputs while training (Squeeze config,
+    configs/mfdiffuser/squeeze.json: a head that does not read the plan's generation error as
+    signal)."""
     mf_head_temperature: float = 1.0
     """Action head temperature; with ``mf_head_min_p`` the acting of the Squeeze config
     (configs/mfdiffuser/squeeze.json: mixed data 97.4 vs 95.0 at the library default 0.3)."""
@@ -139,7 +143,8 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.mf_steps,
             width=cfg.mf_width, depth=cfg.mf_depth, ddim_steps=cfg.mf_ddim_steps,
             k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every,
-            head_temperature=cfg.mf_head_temperature, head_min_p=cfg.mf_head_min_p, seed=cfg.seed,
+            head_noise=cfg.mf_head_noise, head_temperature=cfg.mf_head_temperature,
+            head_min_p=cfg.mf_head_min_p, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,
                            seed=cfg.seed, ckpt_every=0)

@@ -46,3 +46,18 @@ def test_demo_help(flag):
     res = subprocess.run([sys.executable, "-m", "mfdiff", "demo", flag], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0 and "--quick" in res.stdout
+
+
+def test_demo_trains_and_acts_as_the_squeeze_config():
+    """The installed package ships no configs/, so the demo spells the Squeeze config's
+    MF-Diffuser fields out; they must stay the file's."""
+    from pathlib import Path
+
+    from mfdiff.demo import DemoConfig
+
+    cfg = json.loads((Path(__file__).parent.parent / "configs/mfdiffuser/squeeze.json")
+                     .read_text())
+    demo = DemoConfig()
+    mine = {"head_noise": demo.mf_head_noise, "head_temperature": demo.mf_head_temperature,
+            "head_min_p": demo.mf_head_min_p}
+    assert set(cfg) <= set(mine) and all(mine[k] == v for k, v in cfg.items())

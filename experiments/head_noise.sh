@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Noise on the action head's inputs while training, Squeeze (docs/results/head_noise.md; the
+# evidence for head_noise in configs/mfdiffuser/squeeze.json). MF-Diffuser trained with the
+# Squeeze config at head_noise 0 / 0.5 / 0.75 / 1 (training seed 0, 800 steps, the N = 1000
+# medium and mixed datasets), evaluated at N = 1000 over 12 evaluation seeds, acting as the grid
+# does (the config's min-p 0.2) and with min-p 0.15. From the repo root:
+#     bash experiments/head_noise.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OUT=runs/head_noise
+NOISES=(0 0.5 0.75 1)
+mkdir -p "$OUT"
+for tier in medium mixed; do mfdiff data build "mfdiff/squeeze-n1000/$tier-v0" --no-progress; done
+train() {  # TIER NOISE: one checkpoint (kept once finished)
+  local d="$OUT/$1-hn$2"
+  [ -f "$d/train_done" ] && return
+  rm -rf "$d"
+  mfdiff train --dataset "mfdiff/squeeze-n1000/$1-v0" --algo mfdiffuser \
+    --config configs/mfdiffuser/squeeze.json --set steps=800 --set seed=0 --set "head_noise=$2" \
+    --out "$d" --no-progress --threads 1 > "$d.log" 2>&1
+  touch "$d/train_done"
+}
+for noise in "${NOISES[@]}"; do train medium "$noise" & train mixed "$noise" & wait; done
+python - "$OUT" "${NOISES[@]}" > "$OUT/sweep.toml" <<'PY'
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import ACTING, family_planning, inline_table, run_block
+out, noises = sys.argv[1], sys.argv[2:]
+lines = ["seeds = 12", "episodes = 1", 'device = "cpu"', ""]
+for tier in ("medium", "mixed"):
+    for noise in noises:
+        for min_p in (0.2, 0.15):
+            acting = {**ACTING, **family_planning("squeeze"), "head_min_p": min_p}
+            lines += run_block(f"{out}/{tier}-hn{noise}", f"head_noise {noise}, min-p {min_p}",
+                               "mfdiff/GaussianSqueeze-v0", [1000], "{ max_cycles = 25 }", tier,
+                               inline_table(acting))
+print("\n".join(lines))
+PY
+mfdiff eval --sweep "$OUT/sweep.toml" --out "$OUT/records.jsonl" --resume --no-progress \
+  --threads 1 --report-dir docs/results --name head_noise --command "bash experiments/head_noise.sh"

@@ -21,7 +21,11 @@ train() {  # TIER NOISE: one checkpoint (kept once finished)
     --out "$d" --no-progress --threads 1 > "$d.log" 2>&1
   touch "$d/train_done"
 }
-for noise in "${NOISES[@]}"; do train medium "$noise" & train mixed "$noise" & wait; done
+for noise in "${NOISES[@]}"; do  # two at a time; a failed training stops the script
+  train medium "$noise" & a=$!
+  train mixed "$noise" & b=$!
+  wait "$a"; wait "$b"
+done
 python - "$OUT" "${NOISES[@]}" > "$OUT/sweep.toml" <<'PY'
 import sys
 sys.path.insert(0, "experiments")

@@ -75,6 +75,9 @@ class DemoConfig:
     (configs/mfdiffuser/squeeze.json: mixed data 97.4 vs 95.0 at the library default 0.3)."""
     mf_head_min_p: float = 0.2
     """Action head min-p truncation (Squeeze config)."""
+    mf_plan_samples: int = 4
+    """Plans sampled per replan, the one the value net rates best is followed (Squeeze config:
+    a bad first plan otherwise sometimes leaves the population playing at random)."""
     bc_steps: int = 1000
     """BC gradient steps."""
     seeds: int = 5
@@ -144,7 +147,7 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             width=cfg.mf_width, depth=cfg.mf_depth, ddim_steps=cfg.mf_ddim_steps,
             k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every,
             head_noise=cfg.mf_head_noise, head_temperature=cfg.mf_head_temperature,
-            head_min_p=cfg.mf_head_min_p, seed=cfg.seed,
+            head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,
                            seed=cfg.seed, ckpt_every=0)

@@ -35,7 +35,7 @@ from make_sweep import (  # noqa: E402  (a script beside this one)
     run_block,
 )
 
-from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
+from mfdiff_agents.evaluation import bootstrap_ci, read_records  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
 
 TIER = "mixed"
@@ -145,7 +145,7 @@ def report(out: Path, families: list[str], command: str) -> str:
                   "experiments/learning_curves.py` runs all three families).", ""]
     fig_rows = []
     for fam in families:
-        recs = read_jsonl(out / fam / "records.jsonl")
+        recs = read_records(out / fam / "records.jsonl")
         by_label: dict[str, list[float]] = defaultdict(list)
         for r in recs:
             if not r.get("error"):

@@ -30,7 +30,7 @@ from make_sweep import (  # noqa: E402  (a script beside this one)
     run_block,
 )
 
-from mfdiff_agents.evaluation import bootstrap_ci, read_jsonl  # noqa: E402
+from mfdiff_agents.evaluation import bootstrap_ci, read_records  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
 
 CELLS = [("squeeze", "medium"), ("ising", "mixed")]
@@ -60,7 +60,7 @@ def main() -> int:
     records = OUT / "records.jsonl"
     subprocess.run(["mfdiff", "eval", "--sweep", str(OUT / "sweep.toml"), "--out", str(records),
                     "--resume", "--no-progress", "--threads", "1"], check=True)
-    recs = [r for r in read_jsonl(records) if not r.get("error")]
+    recs = [r for r in read_records(records) if not r.get("error")]
     score, lat = defaultdict(list), defaultdict(list)
     for r in recs:
         key = (r["family"], r["method"])

@@ -166,6 +166,42 @@ def test_head_noise_trains_only_the_head(data) -> None:
             Config(head_noise=bad)
 
 
+def test_pair_weights_credit_the_reward_to_go() -> None:
+    """head_beta's weights: 1 on every valid pair without reward differences, more weight on
+    the pairs before a reward (not after it), 0 on dead pairs, the mask at β = 0, no NaN."""
+    from mfdiff_agents.diffuser.action_head import pair_weights
+
+    alive = torch.ones(1, 2, 5, dtype=torch.bool)
+    alive[0, 1, 4] = False  # particle 1 dies at the last step: its last pair is dead
+    flat = pair_weights(torch.zeros(1, 2, 5), alive, 1.0, gamma=0.9)
+    valid = (alive[..., :-1] & alive[..., 1:]).float()
+    assert torch.allclose(flat, valid)
+    assert torch.equal(pair_weights(torch.ones(1, 2, 5), alive, 0.0, gamma=0.9), valid)
+    r = torch.zeros(1, 2, 5)
+    r[0, 0, 2] = 1.0  # particle 0 is paid for its action at t = 2
+    w = pair_weights(r, alive, 1.0, gamma=0.9)
+    assert w[0, 1, 3] == 0 and torch.isfinite(w).all()
+    assert w[0, 0, 2] > w[0, 0, 1] > w[0, 0, 0] > w[0, 0, 3]  # discounted credit, none after
+    assert torch.isclose(w[0, 0, 3], w[0, 1, 0])  # after the reward: like an unpaid pair
+    assert torch.isclose(w.sum(), valid.sum())  # mean 1 over the valid pairs (no clip hit)
+    dead = pair_weights(r, torch.zeros(1, 2, 5, dtype=torch.bool), 1.0, gamma=0.9)
+    assert torch.equal(dead, torch.zeros(1, 2, 4))
+
+
+def test_head_beta_trains_only_the_head(data) -> None:
+    """head_beta > 0 reweights the head's loss only: another head, the same diffusion weights;
+    bad values are rejected."""
+    nets = []
+    for hb in (0.0, 2.0):
+        cfg = Config(**TINY, steps=4, head_beta=hb)
+        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
+    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="head_beta"):
+            Config(head_beta=bad)
+
+
 def test_per_particle_credit_changes_training_only_through_the_weights(data) -> None:
     """beta_agent > 0 trains (same data, same noise) to other weights than 0; the head, which
     its weights do not touch, is the same."""

@@ -55,6 +55,7 @@ def head_loss(
     *,
     noise: float = 0.0,
     generator: torch.Generator | None = None,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -67,6 +68,8 @@ def head_loss(
             sampling noise (Squeeze's histogram), a head fit without noise reads the plan's
             generation error as signal (Config.head_noise).
         generator: RNG of the noise.
+        weights: [B, K, H-1] weight of each pair (:func:`pair_weights`, Config.head_beta);
+            None = all 1.
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
@@ -83,12 +86,44 @@ def head_loss(
 
         s, s_next, mf = jitter(s), jitter(s_next), jitter(mf)
     mask = (alive[:, :, :-1] & alive[:, :, 1:]).reshape(-1).float()
+    w = mask if weights is None else mask * weights.reshape(-1).float()
     logits = head(s, s_next, mf).reshape(-1, head.net[-1].out_features).float()
     target = actions[:, :, :-1].reshape(-1).long()
     ce = F.cross_entropy(logits, target, reduction="none")
     denom = mask.sum().clamp(min=1.0)
     acc = ((logits.argmax(-1) == target).float() * mask).sum() / denom
-    return (ce * mask).sum() / denom, acc
+    return (ce * w).sum() / denom, acc
+
+
+def pair_weights(
+    rewards: torch.Tensor, alive: torch.Tensor, beta: float, *, gamma: float, w_max: float = 20.0
+) -> torch.Tensor:
+    """Advantage weights of the head's pairs (Config.head_beta): w = clip(n · softmax(β Â),
+    max=w_max) over the n pairs alive at t and t+1, Â = the agent's own discounted reward from
+    t to the window's end (``rewards[..., t]`` is paid for the action at t) minus its mean over
+    those pairs, over their std, clipped to ±3: advantage-weighted regression on the head.
+
+    Why: the head is inverse dynamics, and some transitions leave the action open (Battle: an
+    agent that did not move may have attacked or idled); weighted, it resolves them toward the
+    action that paid in the data rather than toward the data's frequencies.
+    ``rewards, alive: [B, K, H]`` -> ``[B, K, H-1]`` (0 on dead pairs); β = 0 gives the mask.
+    """
+    valid = (alive[..., :-1] & alive[..., 1:]).float()  # [B, K, H-1]
+    if beta == 0.0:
+        return valid
+    h = rewards.shape[-1]
+    disc = gamma ** torch.arange(h, device=rewards.device, dtype=torch.float32)  # [H]
+    r = rewards.float() * alive.float() * disc  # discounted from the window's start
+    # reward-to-go G_t = sum_{u >= t} gamma^(u-t) r_u: a reversed cumsum, rebased to t
+    togo = (torch.flip(torch.cumsum(torch.flip(r, [-1]), -1), [-1]) / disc)[..., :-1]
+    n = valid.sum().clamp(min=1.0)
+    mean = (togo * valid).sum() / n
+    std = (((togo - mean) ** 2 * valid).sum() / n).sqrt().clamp(min=1e-6)
+    adv = ((togo - mean) / std).clamp(-3.0, 3.0)
+    logits = (beta * adv).masked_fill(valid == 0, float("-inf"))
+    w = torch.softmax(logits.reshape(-1), 0).reshape(togo.shape) * n
+    # where, not multiply: a batch without a valid pair has a NaN softmax
+    return torch.where(valid > 0, w.clamp(max=w_max), torch.zeros_like(w))
 
 
 def sample_actions(

@@ -75,6 +75,11 @@ class Config(TrainConfig):
     head_noise: float = 0.0
     """Std of the Gaussian noise on the action head's inputs while training (normalised units;
     0 = none): a head robust to the plan's generation error (action_head.head_loss)."""
+    head_beta: float = 0.0
+    """Advantage weighting of the action head's pairs: each (s_t, s_{t+1}, m_t) -> a_t pair is
+    weighted by softmax(β_h Â) over the batch, Â = the agent's own discounted reward from t to
+    the window's end, standardised (action_head.pair_weights); 0 = plain cross-entropy. Where
+    the planned transition leaves the action ambiguous, the head then picks the one that paid."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -206,6 +211,10 @@ class Config(TrainConfig):
         if not (self.head_noise >= 0 and math.isfinite(self.head_noise)):
             raise ConfigError(
                 f"Config.head_noise must be a finite number ≥ 0, got {self.head_noise}"
+            )
+        if not (self.head_beta >= 0 and math.isfinite(self.head_beta)):
+            raise ConfigError(
+                f"Config.head_beta must be a finite number ≥ 0, got {self.head_beta}"
             )
         if self.beta < 0 or self.lam_chaos < 0 or self.beta_agent < 0:
             raise ConfigError(

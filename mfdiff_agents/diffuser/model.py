@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
+from mfdiff_agents.diffuser.action_head import ActionHead, head_loss, pair_weights
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
@@ -215,6 +215,8 @@ def training_loss(
             model.action_head, obs_n, batch["actions"], batch["alive"].bool(), mf_n,
             noise=cfg.head_noise,
             generator=head_generator if head_generator is not None else generator,
+            weights=pair_weights(batch["rewards"], batch["alive"].bool(), cfg.head_beta,
+                                 gamma=cfg.gamma, w_max=cfg.w_max) if cfg.head_beta > 0 else None,
         )
         loss = loss + h_loss
     else:

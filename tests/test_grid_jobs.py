@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,3 +161,27 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
         assert run["set"] == want and set(run["set"]) <= set(PLANNING_FIELDS)
         dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in run["set"].items()})
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "experiments").glob("*.sh")),
+                         ids=lambda p: p.stem)
+def test_experiment_scripts_parse(script):
+    """Every experiment script is valid bash (a typo would only show after hours of training)."""
+    r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_battle_trace_counts_what_the_expert_does(capsys):
+    """experiments/battle_trace.py: the scripted expert attacks every enemy in range and never
+    attacks without one; the shares of an in-range agent's actions add up to 1."""
+    spec = importlib.util.spec_from_file_location("battle_trace",
+                                                  ROOT / "experiments/battle_trace.py")
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    t = bt.trace("expert", 24, 1)
+    assert t["attack"] == 1.0 and t["attack_far"] == 0.0
+    assert t["attack"] + t["step"] + t["stay"] == pytest.approx(1.0)
+    rnd = bt.trace("random", 24, 1)
+    assert 0.0 < rnd["attack"] < 0.5 and 0.0 < rnd["attack_far"] < 0.5  # 1 of 6 actions
+    assert bt.main(["--n-agents", "24", "--seeds", "1", "expert"]) == 0
+    assert "| expert | 1.00 | 0.00 | 0.00 | 0.00 |" in capsys.readouterr().out

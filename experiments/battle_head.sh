@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Battle's action head: advantage weighting (head_beta) and input noise (head_noise) while
+# training (docs/results/battle_head.md; the evidence for both in configs/mfdiffuser/battle.json).
+# MF-Diffuser trained with the Battle config at (head_beta, head_noise) = (0, 0) (the config
+# before the eighth update), (0, 0.15), (0, 0.3), (1, 0), (1, 0.15) (the config), training seed
+# 0, the N = 1000 medium and mixed datasets; evaluated at N = 100 and 1000, 5 evaluation seeds,
+# acting as the grid does. From the repo root:
+#     bash experiments/battle_head.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OUT=runs/battle_head
+SETTINGS=("0 0" "0 0.15" "0 0.3" "1 0" "1 0.15")
+mkdir -p "$OUT"
+for tier in medium mixed; do mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress; done
+train() {  # TIER HEAD_BETA HEAD_NOISE: one checkpoint (kept once finished)
+  local d="$OUT/$1-hb$2-hn$3"
+  [ -f "$d/train_done" ] && return
+  rm -rf "$d"
+  mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
+    --config configs/mfdiffuser/battle.json --set seed=0 --set "head_beta=$2" \
+    --set "head_noise=$3" --out "$d" --no-progress --threads 1 > "$d.log" 2>&1
+  touch "$d/train_done"
+}
+for s in "${SETTINGS[@]}"; do  # two at a time; a failed training stops the script
+  read -r hb hn <<< "$s"
+  train medium "$hb" "$hn" & a=$!
+  train mixed "$hb" "$hn" & b=$!
+  wait "$a"; wait "$b"
+done
+# one sweep per tier: two evaluation lanes, merged through read_records (a run counted twice
+# fails the report)
+python - "$OUT" "${SETTINGS[@]}" <<'PY'
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+out, settings = sys.argv[1], [s.split() for s in sys.argv[2:]]
+_, env, _, kwargs = FAMILIES["battle"]
+acting = inline_table({**ACTING, **family_planning("battle")})
+for tier in ("medium", "mixed"):
+    lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+    for hb, hn in settings:
+        lines += run_block(f"{out}/{tier}-hb{hb}-hn{hn}", f"head_beta {hb}, head_noise {hn}",
+                           env, [100, 1000], kwargs, tier, acting)
+    with open(f"{out}/sweep_{tier}.toml", "w") as f:
+        f.write("\n".join(lines) + "\n")
+PY
+mfdiff eval --sweep "$OUT/sweep_medium.toml" --out "$OUT/records-medium.jsonl" --resume \
+  --no-progress --threads 1 & a=$!
+mfdiff eval --sweep "$OUT/sweep_mixed.toml" --out "$OUT/records-mixed.jsonl" --resume \
+  --no-progress --threads 1 & b=$!
+wait "$a"; wait "$b"
+mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
+  --report-dir docs/results --name battle_head --command "bash experiments/battle_head.sh"

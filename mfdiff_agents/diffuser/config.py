@@ -79,7 +79,9 @@ class Config(TrainConfig):
     """Advantage weighting of the action head's pairs: each (s_t, s_{t+1}, m_t) -> a_t pair is
     weighted by softmax(β_h Â) over the batch, Â = the agent's own discounted reward from t to
     the window's end, standardised (action_head.pair_weights); 0 = plain cross-entropy. Where
-    the planned transition leaves the action ambiguous, the head then picks the one that paid."""
+    the planned transition leaves the action ambiguous, the head then picks the one that paid.
+    The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid;
+    docs/results/battle_head.md)."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""

@@ -52,3 +52,10 @@ mfdiff eval --sweep "$OUT/sweep_mixed.toml" --out "$OUT/records-mixed.jsonl" --r
 wait "$a"; wait "$b"
 mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
   --report-dir docs/results --name battle_head --command "bash experiments/battle_head.sh"
+# what the agents with an enemy in range do (N = 100, medium data; MFQ-CQL if the grid has it)
+mfq=runs/grid/ckpt/battle-n1000-medium/mfq-s0
+[ -f "$mfq/train_done" ] || mfq=
+{ echo; echo "## Agents with an enemy in range (\`python experiments/battle_trace.py\`)"; echo
+  python experiments/battle_trace.py --n-agents 100 --seeds 3 expert medium $mfq \
+    "$OUT/medium-hb0-hn0" "$OUT/medium-hb0-hn0.15" "$OUT/medium-hb1-hn0" "$OUT/medium-hb1-hn0.15"
+} >> docs/results/battle_head.md

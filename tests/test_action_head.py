@@ -141,16 +141,22 @@ def test_head_leaves_the_diffusion_model_alone(data) -> None:
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 
+def changed_weights(data, field: str, off: float, on: float) -> list[str]:
+    """Names of the weights that differ between two 4-step trainings with ``field`` = off / on
+    (same data, same seeds)."""
+    nets = []
+    for value in (off, on):
+        cfg = Config(**TINY, steps=4, **{field: value})
+        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
+    return [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+
+
 def test_head_noise_trains_only_the_head(data) -> None:
     """head_noise > 0 gives another head and the same diffusion weights (its own RNG stream);
     0 draws nothing, so the weights of earlier runs are reproduced."""
     from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
 
-    nets = []
-    for noise in (0.0, 1.0):
-        cfg = Config(**TINY, steps=4, head_noise=noise)
-        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
-    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    diff = changed_weights(data, "head_noise", 0.0, 1.0)
     assert diff and all(k.startswith("action_head.") for k in diff)
     head = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8)
     obs, mf = torch.randn(2, 4, 5, 3), torch.randn(2, 5, 2)
@@ -191,11 +197,7 @@ def test_pair_weights_credit_the_reward_to_go() -> None:
 def test_head_beta_trains_only_the_head(data) -> None:
     """head_beta > 0 reweights the head's loss only: another head, the same diffusion weights;
     bad values are rejected."""
-    nets = []
-    for hb in (0.0, 2.0):
-        cfg = Config(**TINY, steps=4, head_beta=hb)
-        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
-    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    diff = changed_weights(data, "head_beta", 0.0, 2.0)
     assert diff and all(k.startswith("action_head.") for k in diff)
     for bad in (-0.1, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="head_beta"):
@@ -205,11 +207,7 @@ def test_head_beta_trains_only_the_head(data) -> None:
 def test_per_particle_credit_changes_training_only_through_the_weights(data) -> None:
     """beta_agent > 0 trains (same data, same noise) to other weights than 0; the head, which
     its weights do not touch, is the same."""
-    nets = []
-    for ba in (0.0, 2.0):
-        cfg = Config(**TINY, steps=4, beta_agent=ba)
-        nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
-    diff = [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    diff = changed_weights(data, "beta_agent", 0.0, 2.0)
     assert diff and not any(k.startswith("action_head.") for k in diff)
     with pytest.raises(ConfigError, match="beta_agent"):
         Config(beta_agent=-1.0)

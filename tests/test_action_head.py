@@ -194,6 +194,20 @@ def test_pair_weights_credit_the_reward_to_go() -> None:
     assert torch.equal(dead, torch.zeros(1, 2, 4))
 
 
+def test_reward_to_go_at_any_gamma() -> None:
+    """Both paths of action_head.reward_to_go agree with the definition, including gamma = 0
+    (immediate rewards, where rebasing would divide by zero) and a tiny gamma."""
+    from mfdiff_agents.diffuser.action_head import reward_to_go
+
+    r = torch.randn(3, 4, 6)
+    for gamma in (0.0, 1e-9, 0.5, 0.99, 1.0):
+        want = torch.stack([sum(gamma ** (u - t) * r[..., u] for u in range(t, 6))
+                            for t in range(6)], -1)
+        got = reward_to_go(r, gamma)
+        assert torch.isfinite(got).all() and torch.allclose(got, want, atol=1e-5), gamma
+    assert torch.equal(reward_to_go(r, 0.0), r)
+
+
 def test_head_beta_trains_only_the_head(data) -> None:
     """head_beta > 0 reweights the head's loss only: another head, the same diffusion weights;
     bad values are rejected."""

@@ -95,6 +95,26 @@ def head_loss(
     return (ce * w).sum() / denom, acc
 
 
+def reward_to_go(r: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = sum_{u >= t} gamma^(u - t) r_u along the last axis of ``r [..., H]``.
+
+    A reversed cumsum of the rewards discounted from the window's start, rebased to t (what the
+    published Battle checkpoints were trained with); where gamma^(H-1) would underflow float32
+    (gamma = 0 or tiny) the rebasing divides by zero, so there the recursion
+    G_t = r_t + gamma G_{t+1} runs instead (H steps, each over all windows and particles).
+    """
+    h = r.shape[-1]
+    if gamma > 0 and gamma ** (h - 1) > 1e-30:
+        disc = gamma ** torch.arange(h, device=r.device, dtype=torch.float32)  # [H]
+        return torch.flip(torch.cumsum(torch.flip(r * disc, [-1]), -1), [-1]) / disc
+    out = torch.empty_like(r)
+    acc = torch.zeros_like(r[..., 0])
+    for t in range(h - 1, -1, -1):
+        acc = r[..., t] + gamma * acc
+        out[..., t] = acc
+    return out
+
+
 def pair_weights(
     rewards: torch.Tensor, alive: torch.Tensor, beta: float, *, gamma: float, w_max: float = 20.0
 ) -> torch.Tensor:
@@ -111,11 +131,7 @@ def pair_weights(
     valid = (alive[..., :-1] & alive[..., 1:]).float()  # [B, K, H-1]
     if beta == 0.0:
         return valid
-    h = rewards.shape[-1]
-    disc = gamma ** torch.arange(h, device=rewards.device, dtype=torch.float32)  # [H]
-    r = rewards.float() * alive.float() * disc  # discounted from the window's start
-    # reward-to-go G_t = sum_{u >= t} gamma^(u-t) r_u: a reversed cumsum, rebased to t
-    togo = (torch.flip(torch.cumsum(torch.flip(r, [-1]), -1), [-1]) / disc)[..., :-1]
+    togo = reward_to_go(rewards.float() * alive.float(), gamma)[..., :-1]
     n = valid.sum().clamp(min=1.0)
     mean = (togo * valid).sum() / n
     std = (((togo - mean) ** 2 * valid).sum() / n).sqrt().clamp(min=1e-6)

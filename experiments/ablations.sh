@@ -22,14 +22,11 @@ declare -A VARIANT=(
   [no_coarse_to_fine]="--set coarse_to_fine=false"
   [no_interaction]="--set interaction=none"
 )
+source experiments/lib.sh
 for name in full no_value_weighting no_chaos no_coarse_to_fine no_interaction; do
-  dir="$OUT/$name"
-  [ -f "$dir/train_done" ] && continue
-  rm -rf "$dir"
   # shellcheck disable=SC2086
-  mfdiff train --dataset "$DATASET" --algo mfdiffuser --set steps=800 --set replan_every=4 \
-    ${VARIANT[$name]} --out "$dir" --no-progress > "$OUT/logs/train-$name.log" 2>&1
-  touch "$dir/train_done"
+  train_once "$OUT/$name" "$OUT/logs/train-$name.log" --dataset "$DATASET" --algo mfdiffuser \
+    --set steps=800 --set replan_every=4 ${VARIANT[$name]}
 done
 
 python - <<'PY' > "$OUT/sweep.toml"

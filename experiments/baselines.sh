@@ -11,6 +11,7 @@
 # (delete runs/baselines to retrain). Prints the markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source experiments/lib.sh
 OUT=runs/baselines
 mkdir -p "$OUT/ckpt" "$OUT/logs"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OUT
@@ -29,13 +30,8 @@ run_one() {  # run_one DATASET ALGO SEED: train (unless done), then evaluate 3 s
   local dir="$OUT/ckpt/$stem/$algo-s$seed"
   local env='mfdiff/GaussianSqueeze-v0' n=1000 kw='{"max_cycles": 25}'
   case $ds in *ising*) env='mfdiff/Ising-v0' n=1024 kw='{}';; esac
-  if [ ! -f "$dir/train_done" ]; then
-    rm -rf "$dir"
-    mfdiff train --dataset "$ds" --algo "$algo" --set "steps=${!var}" --set "seed=$seed" \
-      --set device=cpu --threads 1 --out "$dir" --no-progress \
-      > "$OUT/logs/train-$stem-$algo-s$seed.log" 2>&1
-    touch "$dir/train_done"
-  fi
+  train_once "$dir" "$OUT/logs/train-$stem-$algo-s$seed.log" --dataset "$ds" --algo "$algo" \
+    --set "steps=${!var}" --set "seed=$seed" --set device=cpu --threads 1
   local variants=("default")
   [ "$algo" = mfq ] && variants+=("temperature=1.0")
   for v in "${variants[@]}"; do

@@ -13,14 +13,12 @@ OUT=runs/battle_head
 SETTINGS=("0 0" "0 0.15" "0 0.3" "1 0" "1 0.15")
 mkdir -p "$OUT"
 for tier in medium mixed; do mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress; done
+source experiments/lib.sh
 train() {  # TIER HEAD_BETA HEAD_NOISE: one checkpoint (kept once finished)
-  local d="$OUT/$1-hb$2-hn$3"
-  [ -f "$d/train_done" ] && return
-  rm -rf "$d"
-  mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
+  train_once "$OUT/$1-hb$2-hn$3" "$OUT/$1-hb$2-hn$3.log" \
+    --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/battle.json --set seed=0 --set "head_beta=$2" \
-    --set "head_noise=$3" --out "$d" --no-progress --threads 1 > "$d.log" 2>&1
-  touch "$d/train_done"
+    --set "head_noise=$3" --threads 1
 }
 for s in "${SETTINGS[@]}"; do  # two at a time; a failed training stops the script
   read -r hb hn <<< "$s"

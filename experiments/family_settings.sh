@@ -9,12 +9,11 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 OUT=runs/family_settings
 mkdir -p "$OUT/logs"
+source experiments/lib.sh
 train() {  # family stem tier name override
-  local d="$OUT/ckpt/$2-$3/$4-s0"
-  [ -f "$d/train_done" ] && return 0
-  mfdiff train --dataset "mfdiff/$2/$3-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
-    --set "$5" --set seed=0 --out "$d" --no-progress --threads 1 > "$OUT/logs/$2-$3-$4.log" 2>&1
-  touch "$d/train_done"
+  train_once "$OUT/ckpt/$2-$3/$4-s0" "$OUT/logs/$2-$3-$4.log" \
+    --dataset "mfdiff/$2/$3-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
+    --set "$5" --set seed=0 --threads 1
 }
 for tier in medium mixed; do  # two at a time: one per core
   train ising ising-n1024 "$tier" beta_agent0 beta_agent=0 &

@@ -12,14 +12,12 @@ OUT=runs/head_noise
 NOISES=(0 0.5 0.75 1)
 mkdir -p "$OUT"
 for tier in medium mixed; do mfdiff data build "mfdiff/squeeze-n1000/$tier-v0" --no-progress; done
+source experiments/lib.sh
 train() {  # TIER NOISE: one checkpoint (kept once finished)
-  local d="$OUT/$1-hn$2"
-  [ -f "$d/train_done" ] && return
-  rm -rf "$d"
-  mfdiff train --dataset "mfdiff/squeeze-n1000/$1-v0" --algo mfdiffuser \
+  train_once "$OUT/$1-hn$2" "$OUT/$1-hn$2.log" \
+    --dataset "mfdiff/squeeze-n1000/$1-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/squeeze.json --set steps=800 --set seed=0 --set "head_noise=$2" \
-    --out "$d" --no-progress --threads 1 > "$d.log" 2>&1
-  touch "$d/train_done"
+    --threads 1
 }
 for noise in "${NOISES[@]}"; do  # two at a time; a failed training stops the script
   train medium "$noise" & a=$!

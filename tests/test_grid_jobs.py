@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,39 @@ def test_experiment_scripts_parse(script):
     """Every experiment script is valid bash (a typo would only show after hours of training)."""
     r = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_train_once_resumes_and_retrains_what_was_interrupted(tmp_path):
+    """experiments/lib.sh train_once: a finished checkpoint (train_done) is kept, an interrupted
+    one (no mark) is trained afresh, and a failed training leaves no mark."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mfdiff"  # records its arguments, writes a checkpoint file into --out
+    fake.write_text('#!/usr/bin/env bash\necho "$@" >> "$CALLS"\n'
+                    'while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done\n'
+                    '[ -n "${FAIL:-}" ] && exit 3\nmkdir -p "$out"; echo w > "$out/model"\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "CALLS": str(tmp_path / "calls")}
+    script = (f"set -euo pipefail; source {ROOT}/experiments/lib.sh; "
+              'train_once "$1" "$2" --dataset d --set seed=0')
+
+    def run(ckpt: Path, **extra: str) -> int:
+        return subprocess.run(["bash", "-c", script, "_", str(ckpt), str(tmp_path / "log")],
+                              env={**env, **extra}).returncode
+
+    done, stale, failed = tmp_path / "done", tmp_path / "stale", tmp_path / "failed"
+    done.mkdir()
+    (done / "train_done").touch()
+    stale.mkdir()
+    (stale / "leftover").touch()
+    assert run(done) == 0 and not (tmp_path / "calls").exists()
+    assert run(stale) == 0
+    assert (stale / "train_done").exists() and (stale / "model").exists()
+    assert not (stale / "leftover").exists()
+    calls = (tmp_path / "calls").read_text().split()
+    assert calls[:4] == ["train", "--dataset", "d", "--set"] and "--no-progress" in calls
+    assert run(failed, FAIL="1") == 3 and not (failed / "train_done").exists()
 
 
 def test_battle_trace_counts_what_the_expert_does(capsys):

@@ -298,3 +298,34 @@ def test_eval_records_cli_refuses_duplicates(tmp_path, capsys):
     ev.run_sweep(_sweep_spec(seeds=2), out=tmp_path / "a.jsonl", progress=False)
     rc = main(["eval", "--records", str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl")])
     assert rc == USAGE_ERROR and "duplicate evaluation record" in capsys.readouterr().err
+
+
+def test_held_out_exploitability_removes_the_selection_bias():
+    """Leave-one-seed-out choice of the deviation: by hand on two seeds; on pure-noise gains
+    (true gain 0 for every deviation) the per-seed maximum is biased upward, the held-out
+    estimate is not; groups of one seed and records without gains pass through unchanged."""
+    from mfdiff_agents.evaluation.stats import held_out_exploitability
+
+    recs = [{"method": "m", "seed": s, "deviation_gains": g, "exploitability": max(g.values())}
+            for s, g in enumerate([{"a": 3.0, "b": 0.0}, {"a": -1.0, "b": 1.0}])]
+    out = held_out_exploitability(recs, by=("method",))
+    # seed 0 is judged by the deviation best on seed 1 (b), seed 1 by seed 0's best (a)
+    assert [r["exploitability_heldout"] for r in out] == [0.0, -1.0]
+    assert [r["best_deviation_heldout"] for r in out] == ["b", "a"]
+    assert "exploitability_heldout" not in recs[0]  # copies, inputs untouched
+
+    rng = np.random.default_rng(0)
+    noise = [{"method": "m", "deviation_gains": {f"d{j}": float(x) for j, x in enumerate(row)}}
+             for row in rng.normal(size=(400, 8))]
+    held = held_out_exploitability(noise, by=("method",))
+    per_seed_max = np.mean([max(r["deviation_gains"].values()) for r in noise])
+    held_mean = np.mean([r["exploitability_heldout"] for r in held])
+    assert per_seed_max > 1.0 and abs(held_mean) < 0.2  # E[max of 8 N(0,1)] = 1.42
+
+    lone = [{"method": "x", "deviation_gains": {"a": 1.0}}, {"method": "y", "return": 1.0}]
+    assert held_out_exploitability(lone, by=("method",)) == lone
+    with pytest.raises(ValueError, match="different deviation sets"):
+        held_out_exploitability([{"method": "m", "deviation_gains": {"a": 1.0}},
+                                 {"method": "m", "deviation_gains": {"b": 1.0}}], by=("method",))
+    table = ev.markdown_table(out, command="c", by=("method",))
+    assert "exploitability_heldout" in table and "leave one seed out" in table

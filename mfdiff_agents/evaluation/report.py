@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mfdiff_agents.evaluation.stats import aggregate, get_metric
+from mfdiff_agents.evaluation.stats import aggregate, get_metric, held_out_exploitability
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
@@ -75,14 +75,24 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+HELD_OUT_NOTE = (
+    "exploitability: per seed, the largest per-agent gain over the deviation set (the issue's "
+    "measure; a maximum of noisy gains, biased upward). exploitability_heldout: per seed, the gain "
+    "of the deviation that is best on the group's other seeds (leave one seed out: no selection "
+    "bias).")
+
+
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
                                              "order_parameter", "win_rate", "exploitability",
-                                             "nash_gap_xN", "latency_ms"),
+                                             "exploitability_heldout", "nash_gap_xN",
+                                             "latency_ms"),
                    by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
                    title: str = "Results") -> str:
     """A markdown table (one row per group, mean [95 % CI] and IQM per metric present), headed
-    by the exact command that regenerates it."""
+    by the exact command that regenerates it. Records with per-deviation gains also get the
+    held-out exploitability (:func:`~mfdiff_agents.evaluation.stats.held_out_exploitability`)."""
+    records = held_out_exploitability(records, by=by)
     present = [m for m in metrics if any(get_metric(r, m) is not None for r in records)]
     per_metric = {m: {tuple(a[k] for k in by): a for a in aggregate(records, metric=m, by=by)}
                   for m in present}
@@ -98,6 +108,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
     lines = [f"# {title}", "", "Regenerate with:", "", "```", command, "```", "",
              "Cells: mean [95 % bootstrap CI] (IQM) over seeds; normalized score: "
              "0 = uniform random, 100 = scripted expert (the reference returns).", "",
+             *([HELD_OUT_NOTE, ""] if "exploitability_heldout" in present else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in keys:
         cells = [str(k[by.index(b)]) for b in shown_by]
@@ -120,7 +131,8 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
 
 
 def _fmt(metric: str) -> Callable[[float], str]:
-    if metric in ("optimum_gap", "win_rate", "order_parameter", "exploitability", "nash_gap_xN"):
+    if metric in ("optimum_gap", "win_rate", "order_parameter", "exploitability",
+                  "exploitability_heldout", "nash_gap_xN"):
         return lambda v: f"{v:.3f}"
     if metric == "latency_ms":
         return lambda v: f"{v:.2f}"

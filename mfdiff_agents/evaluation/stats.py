@@ -63,3 +63,45 @@ def aggregate(records: Iterable[dict[str, Any]], *, metric: str = "normalized_sc
         groups.setdefault(tuple(r.get(k) for k in by), []).append(v)
     return [{**dict(zip(by, key)), "metric": metric, **summarize(vals)}
             for key, vals in groups.items()]
+
+
+def held_out_exploitability(
+    records: Sequence[dict[str, Any]],
+    *, by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
+) -> list[dict[str, Any]]:
+    """Copies of ``records`` with ``exploitability_heldout``: each seed's gain of the deviation
+    that is best on average over the *other* seeds of its group (leave one seed out).
+
+    ``exploitability`` takes each seed's largest gain over the deviation set, and a maximum of
+    noisy estimates is biased upward: the scripted expert deviating from its own population
+    gains 0 in expectation yet its per-seed maximum is often > 0. Choosing the deviation on
+    seeds the estimate does not use removes that selection bias (the mean over a group is then
+    an unbiased estimate of the gain of a deviation chosen from data, so it can only be lower
+    than the best deviation's true gain). Records without ``deviation_gains`` (Squeeze: exact),
+    and groups with a single such record, are returned unchanged.
+
+    Raises:
+        ValueError: the records of one group tried different deviation sets.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(records):
+        if isinstance(r.get("deviation_gains"), dict) and not r.get("error"):
+            groups.setdefault(tuple(r.get(k) for k in by), []).append(i)
+    out = [dict(r) for r in records]
+    for key, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        names = list(records[idx[0]]["deviation_gains"])
+        for i in idx:
+            if set(records[i]["deviation_gains"]) != set(names):
+                raise ValueError(
+                    f"group {dict(zip(by, key))}: seeds tried different deviation sets "
+                    f"({sorted(names)} vs {sorted(records[i]['deviation_gains'])}); a held-out "
+                    "choice needs the same set on every seed")
+        gains = np.array([[records[i]["deviation_gains"][d] for d in names] for i in idx])  # [m, D]
+        loo_mean = (gains.sum(0) - gains) / (len(idx) - 1)  # [m, D] mean over the other seeds
+        best = loo_mean.argmax(1)  # [m]
+        for row, i in enumerate(idx):
+            out[i]["exploitability_heldout"] = float(gains[row, best[row]])
+            out[i]["best_deviation_heldout"] = names[best[row]]
+    return out

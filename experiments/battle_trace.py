@@ -1,17 +1,22 @@
-"""What Battle agents do with an enemy in attack range: per policy, the share of alive agents
-with an enemy in range that attack / step / stay, and the attack share out of range (markdown on
-stdout). The evidence behind the Battle config's head_beta (docs/method.md (14)).
+"""What Battle agents do: per policy, the share of alive agents with an enemy in attack range
+that attack / step / stay, the attack share out of range, and, out of range with the nearest
+enemy off both axes, the share of moves along the longer offset (the scripted expert picks the
+axis in proportion to the offsets; markdown on stdout). The evidence behind the Battle config's
+head_beta and decoding (docs/method.md (14), docs/results/battle_decode.md).
 
     python experiments/battle_trace.py --n-agents 100 --seeds 3 \\
-        expert medium runs/grid/ckpt/battle-n1000-medium/mfq-s0 runs/battle_head/medium-hb0-hn0
+        expert medium runs/grid/ckpt/battle-n1000-medium/mfq-s0 runs/battle_head/medium-hb0-hn0 \\
+        runs/battle_head/medium-hb0-hn0:head_decode=sample,head_temperature=0.5
 
 Checkpoints act with the grid's Battle settings (configs/mfdiffuser/battle.json's planning
-fields, as experiments/make_sweep.py spells them); episodes are seeded like `mfdiff eval`'s.
+fields, as experiments/make_sweep.py spells them), changed by the ``:KEY=VALUE,...`` after a
+checkpoint; episodes are seeded like `mfdiff eval`'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -26,20 +31,38 @@ from mfdiff_envs.battle import ATTACK, OBS_NAMES  # noqa: E402
 from mfdiff_envs.rollout import rollout  # noqa: E402
 
 IN_RANGE = OBS_NAMES.index("enemy_in_range")
+DX, DY = OBS_NAMES.index("enemy_dx"), OBS_NAMES.index("enemy_dy")
+
+
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``PATH[:KEY=VALUE,...]`` -> (PATH, overrides); values are JSON where they parse."""
+    path, _, tail = spec.partition(":")
+    over = {}
+    for kv in filter(None, tail.split(",")):
+        key, eq, value = kv.partition("=")
+        if not eq:
+            raise SystemExit(f"bad override {kv!r} in {spec!r}: expected KEY=VALUE")
+        try:
+            over[key] = json.loads(value)
+        except json.JSONDecodeError:
+            over[key] = value
+    return path, over
 
 
 def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
     """Action shares of ``spec`` over ``seeds`` episodes (opponent: the scripted expert)."""
     core = make_core("mfdiff/Battle-v0", {"n_agents": n_agents, "max_cycles": 150,
                                           "opponent": "expert"})
-    if spec in SCRIPTED_NAMES:
-        factory = load_policy(spec)
+    path, over = parse_spec(spec)
+    if path in SCRIPTED_NAMES and not over:
+        factory = load_policy(path)
     else:
         settings = ({**ACTING, **family_planning("battle")}
-                    if policy_label(spec) == "mfdiffuser" else {})
-        pol = load_policy(spec, device="cpu", num_threads=1, **settings)
+                    if policy_label(path) == "mfdiffuser" else {})
+        pol = load_policy(path, device="cpu", num_threads=1, **settings, **over)
         factory = lambda core, seed: pol  # noqa: E731
-    counts = np.zeros(5)  # in range: attack, step, stay; out of range: attack, all
+    # in range: attack, step, stay; out of range: attack, all; off both axes: longer axis, moves
+    counts = np.zeros(7)
     wins = []
     for seed in range(seeds):
         ep = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True).episode
@@ -47,12 +70,18 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
         alive = ep["infos"]["alive"][:-1]
         near = alive & (obs[..., IN_RANGE] > 0.5)
         far = alive & ~near
-        counts += [(near & (act == ATTACK)).sum(), (near & (act >= 1) & (act <= 4)).sum(),
-                   (near & (act == 0)).sum(), (far & (act == ATTACK)).sum(), far.sum()]
+        step = (act >= 1) & (act <= 4)
+        adx, ady = np.abs(obs[..., DX]), np.abs(obs[..., DY])
+        diag = far & step & (adx > 0) & (ady > 0) & (adx != ady)
+        along_x = (act == 3) | (act == 4)
+        counts += [(near & (act == ATTACK)).sum(), (near & step).sum(), (near & (act == 0)).sum(),
+                   (far & (act == ATTACK)).sum(), far.sum(),
+                   (diag & (along_x == (adx > ady))).sum(), diag.sum()]
         wins.append(core.metrics()["win"])
     n_near = max(counts[:3].sum(), 1)
     return {"attack": counts[0] / n_near, "step": counts[1] / n_near, "stay": counts[2] / n_near,
-            "attack_far": counts[3] / max(counts[4], 1), "win": float(np.mean(wins))}
+            "attack_far": counts[3] / max(counts[4], 1),
+            "longer_axis": counts[5] / max(counts[6], 1), "win": float(np.mean(wins))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"Agents with an enemy in attack range, N = {args.n_agents}, {args.seeds} episodes "
           "each (evaluation seeds 0..), against the scripted expert: share of their actions.\n")
-    print("| policy | attack | step | stay | attack, no enemy in range | win rate |")
-    print("|---|---|---|---|---|---|")
+    print("| policy | attack | step | stay | attack, no enemy in range "
+          "| no enemy in range: steps along the longer offset | win rate |")
+    print("|---|---|---|---|---|---|---|")
     for spec in args.policies:
         t = trace(spec, args.n_agents, args.seeds)
         print(f"| {spec} | {t['attack']:.2f} | {t['step']:.2f} | {t['stay']:.2f} "
-              f"| {t['attack_far']:.2f} | {t['win']:.2f} |")
+              f"| {t['attack_far']:.2f} | {t['longer_axis']:.2f} | {t['win']:.2f} |")
     return 0
 
 

@@ -219,3 +219,11 @@ def test_battle_trace_counts_what_the_expert_does(capsys):
     assert 0.0 < rnd["attack"] < 0.5 and 0.0 < rnd["attack_far"] < 0.5  # 1 of 6 actions
     assert bt.main(["--n-agents", "24", "--seeds", "1", "expert"]) == 0
     assert "| expert | 1.00 | 0.00 | 0.00 | 0.00 |" in capsys.readouterr().out
+    # off both axes the expert picks the axis in proportion to the offsets: mostly, not always,
+    # the longer one; a uniform random mover picks either about equally often
+    assert 0.6 < bt.trace("expert", 100, 1)["longer_axis"] < 0.97
+    assert 0.35 < bt.trace("random", 100, 1)["longer_axis"] < 0.65
+    assert bt.parse_spec("runs/x:head_decode=sample,head_temperature=0.5") == (
+        "runs/x", {"head_decode": "sample", "head_temperature": 0.5})
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        bt.parse_spec("runs/x:head_decode")

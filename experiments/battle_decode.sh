@@ -48,6 +48,8 @@ wait "$a"; wait "$b"
 mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
   --report-dir docs/results --name battle_decode --command "bash experiments/battle_decode.sh"
 { echo; echo "## What the agents do (\`python experiments/battle_trace.py\`, N = 1000, medium)"; echo
-  python experiments/battle_trace.py --n-agents 1000 --seeds 2 expert "$C-medium/mfdiffuser-s0" \
-    "$C-medium/mfdiffuser-s0:head_decode=sample,head_temperature=0.5,head_min_p=0.1"
+  python experiments/battle_trace.py --n-agents 1000 --seeds 2 expert \
+    "$C-medium/mfdiffuser-s0:head_decode=balanced,head_temperature=0.3,head_min_p=0" \
+    "$C-medium/mfdiffuser-s0:head_decode=sample,head_temperature=0.3,head_min_p=0.1" \
+    "$C-medium/mfdiffuser-s0:head_decode=sample,head_temperature=1,head_min_p=0.1"
 } >> docs/results/battle_decode.md

@@ -1,7 +1,8 @@
 """What Battle agents do: per policy, the share of alive agents with an enemy in attack range
 that attack / step / stay, the attack share out of range, and, out of range with the nearest
 enemy off both axes, the share of moves along the longer offset (the scripted expert picks the
-axis in proportion to the offsets; markdown on stdout). The evidence behind the Battle config's
+axis in proportion to the offsets), and the share of moves that a full cell blocked (markdown on
+stdout). The evidence behind the Battle config's
 head_beta and decoding (docs/method.md (14), docs/results/battle_decode.md).
 
     python experiments/battle_trace.py --n-agents 100 --seeds 3 \\
@@ -32,6 +33,7 @@ from mfdiff_envs.rollout import rollout  # noqa: E402
 
 IN_RANGE = OBS_NAMES.index("enemy_in_range")
 DX, DY = OBS_NAMES.index("enemy_dx"), OBS_NAMES.index("enemy_dy")
+X, Y = OBS_NAMES.index("x"), OBS_NAMES.index("y")
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
@@ -59,15 +61,19 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
     else:
         settings = ({**ACTING, **family_planning("battle")}
                     if policy_label(path) == "mfdiffuser" else {})
-        pol = load_policy(path, device="cpu", num_threads=1, **settings, **over)
+        pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
         factory = lambda core, seed: pol  # noqa: E731
-    # in range: attack, step, stay; out of range: attack, all; off both axes: longer axis, moves
-    counts = np.zeros(7)
+    # in range: attack, step, stay; out of range: attack, all; off both axes: longer axis, moves;
+    # moves of agents alive at the next step: blocked, all
+    counts = np.zeros(9)
     wins = []
     for seed in range(seeds):
         ep = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True).episode
         obs, act = ep["observations"][:-1], ep["actions"]  # [T, N, d], [T, N]
         alive = ep["infos"]["alive"][:-1]
+        nxt = ep["observations"][1:]
+        stayed = (nxt[..., X] == obs[..., X]) & (nxt[..., Y] == obs[..., Y])
+        moves = alive & ep["infos"]["alive"][1:] & (act >= 1) & (act <= 4)
         near = alive & (obs[..., IN_RANGE] > 0.5)
         far = alive & ~near
         step = (act >= 1) & (act <= 4)
@@ -76,12 +82,14 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
         along_x = (act == 3) | (act == 4)
         counts += [(near & (act == ATTACK)).sum(), (near & step).sum(), (near & (act == 0)).sum(),
                    (far & (act == ATTACK)).sum(), far.sum(),
-                   (diag & (along_x == (adx > ady))).sum(), diag.sum()]
+                   (diag & (along_x == (adx > ady))).sum(), diag.sum(),
+                   (moves & stayed).sum(), moves.sum()]
         wins.append(core.metrics()["win"])
     n_near = max(counts[:3].sum(), 1)
     return {"attack": counts[0] / n_near, "step": counts[1] / n_near, "stay": counts[2] / n_near,
             "attack_far": counts[3] / max(counts[4], 1),
-            "longer_axis": counts[5] / max(counts[6], 1), "win": float(np.mean(wins))}
+            "longer_axis": counts[5] / max(counts[6], 1), "blocked": counts[7] / max(counts[8], 1),
+            "win": float(np.mean(wins))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,12 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Agents with an enemy in attack range, N = {args.n_agents}, {args.seeds} episodes "
           "each (evaluation seeds 0..), against the scripted expert: share of their actions.\n")
     print("| policy | attack | step | stay | attack, no enemy in range "
-          "| no enemy in range: steps along the longer offset | win rate |")
-    print("|---|---|---|---|---|---|---|")
+          "| no enemy in range: steps along the longer offset | moves blocked | win rate |")
+    print("|---|---|---|---|---|---|---|---|")
     for spec in args.policies:
         t = trace(spec, args.n_agents, args.seeds)
         print(f"| {spec} | {t['attack']:.2f} | {t['step']:.2f} | {t['stay']:.2f} "
-              f"| {t['attack_far']:.2f} | {t['longer_axis']:.2f} | {t['win']:.2f} |")
+              f"| {t['attack_far']:.2f} | {t['longer_axis']:.2f} | {t['blocked']:.2f} "
+              f"| {t['win']:.2f} |")
     return 0
 
 

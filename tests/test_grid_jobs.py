@@ -223,6 +223,8 @@ def test_battle_trace_counts_what_the_expert_does(capsys):
     # the longer one; a uniform random mover picks either about equally often
     assert 0.6 < bt.trace("expert", 100, 1)["longer_axis"] < 0.97
     assert 0.35 < bt.trace("random", 100, 1)["longer_axis"] < 0.65
+    # the expert's march runs into its own front rank: some, not all, of its moves are blocked
+    assert 0.0 < bt.trace("expert", 100, 1)["blocked"] < 1.0
     assert bt.parse_spec("runs/x:head_decode=sample,head_temperature=0.5") == (
         "runs/x", {"head_decode": "sample", "head_temperature": 0.5})
     with pytest.raises(SystemExit, match="KEY=VALUE"):

@@ -124,7 +124,11 @@ class Config(TrainConfig):
     """How actions are drawn from the head at ``head_temperature`` > 0: "balanced" (default:
     agents with identical observations take the group's expected action counts, rounded — no
     histogram noise, so a population that shares one observation can split between levels,
-    which argmax cannot; action_head.balanced_actions) or "sample" (i.i.d. per agent)."""
+    which argmax cannot; action_head.balanced_actions) or "sample" (i.i.d. per agent). Where
+    every agent's observation is its own (Battle: positions), a group is one agent and balanced
+    decoding is the argmax; the Battle config samples at T = 0.3 with ``head_min_p`` 0.1 (seed 0,
+    N = 10^3: 105.3 vs 86.4 on medium data, 105.7 vs 83.4 on mixed;
+    docs/results/battle_decode.md)."""
     head_min_p: float = 0.0
     """Before decoding, drop the head's actions less likely than ``head_min_p`` × its most
     likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4

@@ -67,6 +67,21 @@ def family_planning(family: str) -> dict:
     return {k: v for k, v in family_config(family).items() if k in PLANNING_FIELDS}
 
 
+#: the baselines' acting fields (BC, IQL, MFQ-CQL: sample from softmax(logits / T))
+BASELINE_ACTING_FIELDS = ("temperature",)
+
+
+def acting_overrides(family: str, algo: str) -> dict:
+    """What the grid sets when it evaluates ``algo`` on ``family``: MF-Diffuser's acting
+    defaults and its config's planning fields; a baseline's acting fields from its config
+    (configs/<algo>/<family>.json), {} when it has none. Spelled out because a checkpoint keeps
+    the settings it was trained with."""
+    if algo == "mfdiffuser":
+        return {**ACTING, **family_planning(family)}
+    return {k: v for k, v in family_config(family, algo).items()
+            if k in BASELINE_ACTING_FIELDS}
+
+
 #: the acting default before balanced decoding (2026-11-29): the head's argmax. The learning
 #: curves were measured with it and keep it, so that their command reproduces their table (the
 #: question they answer, the budget, does not hinge on it)
@@ -138,9 +153,24 @@ def main(family: str, out: str) -> None:
                     for extra_label, overrides in EXTRA_ROWS.get(family, []):
                         run(path, extra_label, ns[1:2], tier, overrides)  # training N only
                 else:
-                    run(path, label, ns if where == "all" else ns[:1], tier)
+                    acting = acting_overrides(family, algo)
+                    run(path, label, ns if where == "all" else ns[:1], tier,
+                        inline_table(acting) if acting else None)
     print("\n".join(lines))
 
 
+def set_args(family: str, algo: str) -> list[str]:
+    """``acting_overrides`` as `mfdiff eval` arguments: ``["--set", "KEY=VALUE", ...]``."""
+    out = []
+    for k, v in acting_overrides(family, algo).items():
+        out += ["--set", f"{k}={json.dumps(v) if not isinstance(v, str) else v}"]
+    return out
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--set-args":  # FAMILY ALGO: one argument per line (nothing when none)
+        args = set_args(sys.argv[2], sys.argv[3])
+        if args:
+            print("\n".join(args))
+    else:
+        main(sys.argv[1], sys.argv[2])

@@ -65,6 +65,38 @@ def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
     assert "--config" in cmd and not any(a.startswith("steps=") for a in cmd)
 
 
+def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_path,
+                                                                           monkeypatch, capsys):
+    """A baseline's acting temperature in configs/<algo>/<family>.json reaches the grid's sweep
+    (only its acting fields: steps is training) and `make_sweep.py --set-args`, which
+    exploitability.sh passes to `mfdiff eval`; a family without one keeps the checkpoint's."""
+    import make_sweep
+    import tomllib
+
+    monkeypatch.setattr(make_sweep, "CONFIGS", tmp_path)
+    (tmp_path / "bc").mkdir()
+    (tmp_path / "bc" / "battle.json").write_text('{"temperature": 0.3, "steps": 50}')
+    assert make_sweep.acting_overrides("battle", "bc") == {"temperature": 0.3}
+    assert make_sweep.acting_overrides("ising", "bc") == {}
+    assert make_sweep.acting_overrides("battle", "mfdiffuser") == make_sweep.ACTING
+    make_sweep.main("battle", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    bc = [r for r in runs if r["label"] == "BC"]
+    assert bc and all(r["set"] == {"temperature": 0.3} for r in bc)
+    assert all("set" not in r for r in runs if r["label"] == "MFQ-CQL")
+    assert make_sweep.set_args("battle", "bc") == ["--set", "temperature=0.3"]
+    monkeypatch.undo()
+    # the command line exploitability.sh reads with mapfile: nothing at all when nothing is set
+    # (an empty line would reach `mfdiff eval` as an empty argument)
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, str(ROOT / "experiments/make_sweep.py"),
+                               "--set-args", *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    assert cli("squeeze", "bc") == ""
+    assert cli("battle", "mfdiffuser").splitlines()[:2] == ["--set", "act_with=auto"]
+
+
 def test_local_dispatch_runs_and_reports_failures(tmp_path):
     import submitit
 

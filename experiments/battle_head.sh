@@ -34,7 +34,11 @@ sys.path.insert(0, "experiments")
 from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
 out, settings = sys.argv[1], [s.split() for s in sys.argv[2:]]
 _, env, _, kwargs = FAMILIES["battle"]
-acting = inline_table({**ACTING, **family_planning("battle")})
+# the decoding these settings were chosen with, ACTING's (balanced at T = 0.3: the argmax on
+# Battle), kept: the ninth update's Battle config samples instead (battle_decode.md)
+DECODING = ("head_decode", "head_temperature", "head_min_p")
+acting = inline_table({**ACTING, **{k: v for k, v in family_planning("battle").items()
+                                    if k not in DECODING}})
 for tier in ("medium", "mixed"):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for hb, hn in settings:
@@ -54,6 +58,8 @@ mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
 mfq=runs/grid/ckpt/battle-n1000-medium/mfq-s0
 [ -f "$mfq/train_done" ] || mfq=
 { echo; echo "## Agents with an enemy in range (\`python experiments/battle_trace.py\`)"; echo
+  A=":head_decode=balanced,head_temperature=0.3,head_min_p=0"  # as above
   python experiments/battle_trace.py --n-agents 100 --seeds 3 expert medium $mfq \
-    "$OUT/medium-hb0-hn0" "$OUT/medium-hb0-hn0.15" "$OUT/medium-hb1-hn0" "$OUT/medium-hb1-hn0.15"
+    "$OUT/medium-hb0-hn0$A" "$OUT/medium-hb0-hn0.15$A" "$OUT/medium-hb1-hn0$A" \
+    "$OUT/medium-hb1-hn0.15$A"
 } >> docs/results/battle_head.md

@@ -70,8 +70,10 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
     """A baseline's acting temperature in configs/<algo>/<family>.json reaches the grid's sweep
     (only its acting fields: steps is training) and `make_sweep.py --set-args`, which
     exploitability.sh passes to `mfdiff eval`; a family without one keeps the checkpoint's."""
-    import make_sweep
     import tomllib
+
+    _module()  # puts experiments/ on sys.path
+    import make_sweep
 
     monkeypatch.setattr(make_sweep, "CONFIGS", tmp_path)
     (tmp_path / "bc").mkdir()
@@ -93,7 +95,7 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
                                "--set-args", *args], capture_output=True, text=True,
                               check=True).stdout
 
-    assert cli("squeeze", "bc") == ""
+    assert cli("squeeze", "indep_diffuser") == ""
     assert cli("battle", "mfdiffuser").splitlines()[:2] == ["--set", "act_with=auto"]
 
 

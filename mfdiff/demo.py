@@ -80,6 +80,9 @@ class DemoConfig:
     a bad first plan otherwise sometimes leaves the population playing at random)."""
     bc_steps: int = 1000
     """BC gradient steps."""
+    bc_temperature: float = 0.5
+    """BC's acting temperature (configs/bc/squeeze.json: sampling at the default T = 1
+    reproduces the data's mistakes; docs/results/baseline_temp_squeeze.md)."""
     seeds: int = 5
     """Evaluation seeds."""
     episodes: int = 1
@@ -150,7 +153,7 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,
-                           seed=cfg.seed, ckpt_every=0)
+                           temperature=cfg.bc_temperature, seed=cfg.seed, ckpt_every=0)
         sampler = make_sampler(ds_id, mf_cfg)  # both configs ask for the same windows
         trained = {}
         for method, mcfg in ((mfd, mf_cfg), (bc, bc_cfg)):

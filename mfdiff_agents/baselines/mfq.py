@@ -72,7 +72,9 @@ class Config(TrainConfig):
     """Polyak rate of the target network."""
     temperature: float = 0.1
     """Acting temperature T: a ~ softmax(Q/T) (0 = greedy). Not α: see the module docstring;
-    measured in docs/results/baselines.md (T = 1 scored 6 on Squeeze medium, T = 0.1 scored 95)."""
+    measured in docs/results/baselines.md (T = 1 scored 6 on Squeeze medium, T = 0.1 scored 95).
+    The grid acts at configs/mfq/<family>.json's (Squeeze / Ising / Battle: 0.3 / 0 / 0.3;
+    docs/results/baseline_temp_<family>.md)."""
     target_temperature: float = 1.0
     """Boltzmann temperature of the bootstrapped value V̄(x') = E_softmax(Q̄/T')[Q̄] (0 = max)."""
     reward_scale: float = 1.0

@@ -36,12 +36,5 @@ for tier in ("medium", "mixed"):
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-# two evaluation lanes, merged through read_records (a run counted twice fails the report)
-mfdiff eval --sweep "$OUT/sweep_medium.toml" --out "$OUT/records-medium.jsonl" --resume \
-  --no-progress --threads 1 > /dev/null & a=$!
-mfdiff eval --sweep "$OUT/sweep_mixed.toml" --out "$OUT/records-mixed.jsonl" --resume \
-  --no-progress --threads 1 > /dev/null & b=$!
-wait "$a"; wait "$b"
-mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
-  --report-dir docs/results --name "baseline_temp_$fam" \
-  --command "bash experiments/baseline_temp.sh $fam"
+source experiments/lib.sh
+eval_tier_lanes "$OUT" "baseline_temp_$fam" "bash experiments/baseline_temp.sh $fam"

@@ -39,14 +39,8 @@ for tier in ("medium", "mixed"):
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-# two evaluation lanes, merged through read_records (a run counted twice fails the report)
-mfdiff eval --sweep "$OUT/sweep_medium.toml" --out "$OUT/records-medium.jsonl" --resume \
-  --no-progress --threads 1 & a=$!
-mfdiff eval --sweep "$OUT/sweep_mixed.toml" --out "$OUT/records-mixed.jsonl" --resume \
-  --no-progress --threads 1 & b=$!
-wait "$a"; wait "$b"
-mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
-  --report-dir docs/results --name battle_decode --command "bash experiments/battle_decode.sh"
+source experiments/lib.sh
+eval_tier_lanes "$OUT" battle_decode "bash experiments/battle_decode.sh"
 { echo; echo "## What the agents do (\`python experiments/battle_trace.py\`, N = 1000, medium)"; echo
   python experiments/battle_trace.py --n-agents 1000 --seeds 2 expert \
     "$C-medium/mfdiffuser-s0:head_decode=balanced,head_temperature=0.3,head_min_p=0" \

@@ -47,13 +47,7 @@ for tier in ("medium", "mixed"):
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-mfdiff eval --sweep "$OUT/sweep_medium.toml" --out "$OUT/records-medium.jsonl" --resume \
-  --no-progress --threads 1 & a=$!
-mfdiff eval --sweep "$OUT/sweep_mixed.toml" --out "$OUT/records-mixed.jsonl" --resume \
-  --no-progress --threads 1 & b=$!
-wait "$a"; wait "$b"
-mfdiff eval --records "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" \
-  --report-dir docs/results --name battle_head --command "bash experiments/battle_head.sh"
+eval_tier_lanes "$OUT" battle_head "bash experiments/battle_head.sh"
 # what the agents with an enemy in range do (N = 100, medium data; MFQ-CQL if the grid has it)
 mfq=runs/grid/ckpt/battle-n1000-medium/mfq-s0
 [ -f "$mfq/train_done" ] || mfq=

@@ -239,6 +239,32 @@ def test_train_once_resumes_and_retrains_what_was_interrupted(tmp_path):
     assert run(failed, FAIL="1") == 3 and not (failed / "train_done").exists()
 
 
+def test_eval_tier_lanes_runs_both_sweeps_then_one_report(tmp_path):
+    """experiments/lib.sh eval_tier_lanes: one `mfdiff eval --sweep` per tier (resumable), then
+    one report over both record files; a failing lane stops the script before the report."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mfdiff"
+    fake.write_text('#!/usr/bin/env bash\necho "$*" >> "$CALLS"\n'
+                    '[[ -n "${FAIL:-}" && "$*" == *sweep_mixed* ]] && exit 4\nexit 0\n')
+    fake.chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls)}
+    script = (f"set -euo pipefail; source {ROOT}/experiments/lib.sh; "
+              'eval_tier_lanes out rep "bash x.sh"; echo done >> "$CALLS"')
+    assert subprocess.run(["bash", "-c", script], env=env).returncode == 0
+    lines = calls.read_text().splitlines()
+    sweeps = sorted(line for line in lines if "--sweep" in line)
+    assert len(sweeps) == 2 and "sweep_medium" in sweeps[0] and "sweep_mixed" in sweeps[1]
+    assert all("--resume" in line for line in sweeps)
+    report = lines[-2]
+    assert report.startswith("eval --records out/records-medium.jsonl out/records-mixed.jsonl")
+    assert "--name rep" in report and lines[-1] == "done"
+    calls.unlink()
+    assert subprocess.run(["bash", "-c", script], env={**env, "FAIL": "1"}).returncode != 0
+    assert not any("--records" in line for line in calls.read_text().splitlines())
+
+
 def test_battle_trace_counts_what_the_expert_does(capsys):
     """experiments/battle_trace.py: the scripted expert attacks every enemy in range and never
     attacks without one; the shares of an in-range agent's actions add up to 1."""

@@ -77,9 +77,8 @@ class Config(TrainConfig):
     temperature: float = 1.0
     """Acting temperature: sample from softmax(logits / T); T ≤ 0 is greedy. 1 reproduces the
     data's action frequencies, mistakes included; the grid acts at the per-family values of
-    configs/iql/ (Squeeze / Ising / Battle:
-    0.5 / 0.1 / 0.5; docs/results/baseline_temp_<family>.md),
-    which score far higher on medium and mixed data. Changeable at load (``--set temperature=``)."""
+    configs/iql/ (Squeeze / Ising / Battle: 0.5 / 0.1 / 0.5), which score far higher on medium and
+    mixed data (docs/results/baseline_temp_<family>.md). Set at load: ``--set temperature=``."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

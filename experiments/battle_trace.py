@@ -2,8 +2,8 @@
 that attack / step / stay, the attack share out of range, and, out of range with the nearest
 enemy off both axes, the share of moves along the longer offset (the scripted expert picks the
 axis in proportion to the offsets), and the share of moves that a full cell blocked (markdown on
-stdout). The evidence behind the Battle config's
-head_beta and decoding (docs/method.md (14), docs/results/battle_decode.md).
+stdout). The evidence behind the Battle config's head_beta and decoding (docs/method.md (14),
+docs/results/battle_decode.md).
 
     python experiments/battle_trace.py --n-agents 100 --seeds 3 \\
         expert medium runs/grid/ckpt/battle-n1000-medium/mfq-s0 runs/battle_head/medium-hb0-hn0 \\
@@ -71,12 +71,12 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
         ep = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True).episode
         obs, act = ep["observations"][:-1], ep["actions"]  # [T, N, d], [T, N]
         alive = ep["infos"]["alive"][:-1]
+        step = (act >= 1) & (act <= 4)
         nxt = ep["observations"][1:]
         stayed = (nxt[..., X] == obs[..., X]) & (nxt[..., Y] == obs[..., Y])
-        moves = alive & ep["infos"]["alive"][1:] & (act >= 1) & (act <= 4)
+        moves = alive & ep["infos"]["alive"][1:] & step
         near = alive & (obs[..., IN_RANGE] > 0.5)
         far = alive & ~near
-        step = (act >= 1) & (act <= 4)
         adx, ady = np.abs(obs[..., DX]), np.abs(obs[..., DY])
         diag = far & step & (adx > 0) & (ady > 0) & (adx != ady)
         along_x = (act == 3) | (act == 4)

@@ -50,12 +50,12 @@ def main(paths: list[str]) -> None:
           " family; every learned method is trained there and evaluated at N = 100, 1000, 3000"
           " (Ising 3025: a size no dataset has; Battle skips it: CPU time) and 10 000"
           " (population transfer). MF-Diffuser,"
-          " BC and MFQ-CQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each cell's"
-          " mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; IQL and the"
+          " BC, MFQ-CQL and IQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each"
+          " cell's mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; the"
           " diffuser baselines: one training seed (5 runs). MF-Diffuser = `mfdiff train`'s defaults"
           " (action head decoded balanced at temperature 0.3) plus its family's config"
           " (configs/mfdiffuser/<family>.json, reasons in configs/README.md: Squeeze trains the"
-          " head on noised inputs, decodes it at temperature 1 with min-p 0.2 and follows the best"
+          " head on noised inputs, decodes it at temperature 1 with min-p 0.15 and follows the best"
           " of 4 plans; Ising trains"
           " with per-particle credit for 400 steps and replans every step with 20 DDIM steps"
           " and 512 particles, acting by the head's argmax; Battle trains 400 steps, its head"
@@ -117,6 +117,7 @@ def main(paths: list[str]) -> None:
             print(f"| {m} | " + " | ".join(cells) + " |")
         print()
         budget_table(fam, rows, methods)
+        seed_table(fam, by, methods, cols)
         targets(fam, by, methods, cols)
 
 
@@ -150,6 +151,38 @@ def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
         secs = [float(row["seconds"]) for row in last]
         print(f"| {m} | {', '.join(map(str, steps))} | {np.median(secs):.0f} "
               f"[{min(secs):.0f}, {max(secs):.0f}] |")
+    print()
+
+
+def training_seed(record: dict) -> str | None:
+    """The training seed of a grid record, from its checkpoint directory (``<algo>-s<seed>``);
+    None for the scripted policies."""
+    name = Path(str(record.get("config", {}).get("policy", ""))).name
+    head, sep, seed = name.rpartition("-s")
+    return seed if sep and head and seed.isdigit() else None
+
+
+def seed_table(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
+    """Mean score of each training seed (over its evaluation seeds) of every learned method
+    trained with more than one seed: a cell's CI pools them, this shows whether one seed
+    carries the mean or drags it."""
+    import numpy as np
+
+    print(f"## {fam}: normalized score per training seed (mean over its evaluation seeds)\n")
+    print("| method, training seed | " + " | ".join(f"{t} N={n}" for t, n in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for m in methods:
+        seeds = sorted({training_seed(r) for (mm, _, _), group in by.items() if mm == m
+                        for r in group} - {None}, key=int)
+        if len(seeds) < 2:
+            continue
+        for s in seeds:
+            cells = []
+            for t, n in cols:
+                vals = [float(r["normalized_score"]) for r in by.get((m, t, n), [])
+                        if training_seed(r) == s]
+                cells.append(f"{np.mean(vals):.1f}" if vals else "–")
+            print(f"| {m}, seed {s} | " + " | ".join(cells) + " |")
     print()
 
 

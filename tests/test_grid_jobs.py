@@ -289,3 +289,28 @@ def test_battle_trace_counts_what_the_expert_does(capsys):
         "runs/x", {"head_decode": "sample", "head_temperature": 0.5})
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         bt.parse_spec("runs/x:head_decode")
+
+
+def _summarize():
+    spec = importlib.util.spec_from_file_location("summarize_grid",
+                                                  ROOT / "experiments/summarize_grid.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_seed_table_splits_a_cell_by_training_seed(capsys):
+    sg = _summarize()
+    assert sg.training_seed({"config": {"policy": "runs/grid/ckpt/x-medium/iql-s12"}}) == "12"
+    assert sg.training_seed({"config": {"policy": "expert"}}) is None
+    assert sg.training_seed({"config": {"policy": "runs/a-sb"}}) is None
+
+    def rec(seed, score):
+        return {"config": {"policy": f"ckpt/mfdiffuser-s{seed}"}, "normalized_score": score}
+
+    by = {("MF-Diffuser", "medium", 100): [rec(0, 90.0), rec(0, 92.0), rec(1, 50.0)],
+          ("BC", "medium", 100): [rec(0, 70.0)]}  # one training seed: no rows
+    sg.seed_table("ising", by, ["BC", "MF-Diffuser"], [("medium", 100)])
+    out = capsys.readouterr().out
+    assert "| MF-Diffuser, seed 0 | 91.0 |" in out and "| MF-Diffuser, seed 1 | 50.0 |" in out
+    assert "BC, seed" not in out

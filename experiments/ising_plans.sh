@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What steadies Ising's plans (docs/results/ising_plans.md). On Ising-medium the grid's
-# training seed 1 scores ~91 where seeds 0 and 2 score 97-101: its population flips a quarter
-# of its spins at once every few steps. The grid's seed-0 and seed-1 MF-Diffuser checkpoints
+# training seed 1 scores ~91 where seeds 0 and 2 score 97-101: its plans carry the medium data's
+# random flips of aligned spins (the trace at the end). The seed-0 and seed-1 checkpoints
 # (bash experiments/grid.sh ising), medium data, evaluated at N = 1024 over 3
 # evaluation seeds with the grid's settings and three ways to ask for a steadier plan:
 # classifier-free guidance w = 3 (the Ising checkpoints carry a null token), a greedier return
@@ -45,3 +45,7 @@ done
 for p in "${pids[@]}"; do wait "$p"; done  # a failed lane stops the script
 mfdiff eval --records "$OUT/records-s0.jsonl" "$OUT/records-s1.jsonl" --report-dir docs/results \
   --name ising_plans --command "bash experiments/ising_plans.sh"
+{ echo; echo "## What the agents do (\`python experiments/ising_trace.py\`, N = 1024, medium)"; echo
+  python experiments/ising_trace.py --seeds 2 expert medium "$C-medium/mfdiffuser-s0" \
+    "$C-medium/mfdiffuser-s1" "$C-medium/mfdiffuser-s2"
+} >> docs/results/ising_plans.md

@@ -24,7 +24,8 @@ FAMILY_METRIC = {
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
                 "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser + action head"]
+                "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15",
+                "MF-Diffuser + action head"]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -55,7 +56,7 @@ def main(paths: list[str]) -> None:
           " diffuser baselines: one training seed (5 runs). MF-Diffuser = `mfdiff train`'s defaults"
           " (action head decoded balanced at temperature 0.3) plus its family's config"
           " (configs/mfdiffuser/<family>.json, reasons in configs/README.md: Squeeze trains the"
-          " head on noised inputs, decodes it at temperature 1 with min-p 0.15 and follows the best"
+          " head on noised inputs, decodes it at temperature 1 with min-p 0.2 and follows the best"
           " of 4 plans; Ising trains"
           " with per-particle credit for 400 steps and replans every step with 20 DDIM steps"
           " and 512 particles, acting by the head's argmax; Battle trains 400 steps, its head"
@@ -65,7 +66,9 @@ def main(paths: list[str]) -> None:
           " the training N only); \"K = 256\" (Ising) = the family config with 256 particles"
           " instead of 512 (half the planning cost); \"one plan\" (Squeeze) = the family"
           " config following one sampled plan per replan instead of the best of 4 by the value"
-          " net. Normalized score: 0 = uniform random,"
+          " net; \"min-p 0.15\" (Squeeze) = the family config with min-p 0.15 instead of 0.2"
+          " (the pick of a seed-0 probe, docs/results/squeeze_decode.md). Normalized score:"
+          " 0 = uniform random,"
           " 100 = scripted expert, measured at each N. Budgets: the training-budget table of"
           " each family (gradient steps from"
           " experiments/make_sweep.py STEPS or the family config, and the measured training"
@@ -124,7 +127,8 @@ def main(paths: list[str]) -> None:
 #: rows that are not learned baselines (the "best baseline" of a cell is among the others)
 NOT_BASELINES = {"random", "scripted medium", "scripted expert", "MF-Diffuser",
                  "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                 "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser + action head"}
+                 "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15",
+                 "MF-Diffuser + action head"}
 
 
 def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
@@ -190,7 +194,7 @@ def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
     """Issue-12 targets per cell for the MF-Diffuser rows: best, or tied with the best learned
     baseline (their 95 % bootstrap CIs overlap), and the difference of means."""
     for me in ("MF-Diffuser", "MF-Diffuser, replan every step",
-               "MF-Diffuser, K = 256", "MF-Diffuser, one plan"):
+               "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15"):
         if me in methods:
             _targets_of(me, fam, by, methods, cols)
 

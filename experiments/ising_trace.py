@@ -1,0 +1,83 @@
+"""What Ising agents do: per policy, the share of agents that flip per step, the share of
+*aligned* agents (own spin agrees with its neighbours' mean, so a flip can only lose reward)
+that flip, the largest per-step flip share and the steps where more than 10 % flip at once
+(markdown on stdout). The evidence behind docs/results/ising_plans.md.
+
+    python experiments/ising_trace.py --seeds 2 expert \\
+        runs/grid/ckpt/ising-n1024-medium/mfdiffuser-s0 \\
+        runs/grid/ckpt/ising-n1024-medium/mfdiffuser-s1
+
+Checkpoints act with the grid's Ising settings (configs/mfdiffuser/ising.json's planning fields,
+as experiments/make_sweep.py spells them), changed by the ``:KEY=VALUE,...`` after a checkpoint;
+episodes are seeded like `mfdiff eval`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from battle_trace import parse_spec  # noqa: E402  (scripts beside this one)
+from make_sweep import ACTING, family_planning  # noqa: E402
+
+from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
+from mfdiff_agents.methods import SCRIPTED_NAMES, load_policy, policy_label  # noqa: E402
+from mfdiff_envs.rollout import rollout  # noqa: E402
+
+#: a step where more than this share of the agents flips counts as a mass flip
+MASS_FLIP = 0.10
+
+
+def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
+    """Flip statistics of ``spec`` over ``seeds`` episodes of 50 steps."""
+    core = make_core("mfdiff/Ising-v0", {"n_agents": n_agents, "max_cycles": 50})
+    path, over = parse_spec(spec)
+    if path in SCRIPTED_NAMES and not over:
+        factory = load_policy(path)
+    else:
+        settings = ({**ACTING, **family_planning("ising")}
+                    if policy_label(path) == "mfdiffuser" else {})
+        pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
+        factory = lambda core, seed: pol  # noqa: E731
+    flips, aligned_flips, aligned, per_step, returns = 0.0, 0.0, 0.0, [], []
+    for seed in range(seeds):
+        res = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True)
+        obs, act = res.episode["observations"][:-1], res.episode["actions"]  # [T, N, d], [T, N]
+        is_aligned = obs[..., 0] * obs[..., 1] > 0  # own spin vs neighbours' mean spin
+        flips += act.sum()
+        aligned_flips += (act * is_aligned).sum()
+        aligned += is_aligned.sum()
+        per_step += list(act.mean(-1))
+        returns.append(res.total_return)
+    per_step = np.asarray(per_step)
+    return {"flip": flips / per_step.size / n_agents, "aligned_flip": aligned_flips / aligned,
+            "max_flip": float(per_step.max()), "mass": float((per_step > MASS_FLIP).mean()),
+            "return": float(np.mean(returns))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
+    ap.add_argument("--n-agents", type=int, default=1024, help="N, a square (default 1024)")
+    ap.add_argument("--seeds", type=int, default=2, help="episodes, seeds 0..n-1 (default 2)")
+    args = ap.parse_args(argv)
+    print(f"Ising, N = {args.n_agents}, {args.seeds} episodes each (evaluation seeds 0..): "
+          "share of agents flipping per step, of aligned agents (spin agrees with the "
+          f"neighbours' mean) flipping, the largest per-step share, and the share of steps where "
+          f"more than {MASS_FLIP:.0%} flip at once.\n")
+    print("| policy | flips per step | aligned agents flipping | largest per-step share "
+          "| steps with a mass flip | team return |")
+    print("|---|---|---|---|---|---|")
+    for spec in args.policies:
+        t = trace(spec, args.n_agents, args.seeds)
+        print(f"| {spec} | {t['flip']:.3f} | {t['aligned_flip']:.3f} | {t['max_flip']:.3f} "
+              f"| {t['mass']:.2f} | {t['return']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -314,3 +314,20 @@ def test_seed_table_splits_a_cell_by_training_seed(capsys):
     out = capsys.readouterr().out
     assert "| MF-Diffuser, seed 0 | 91.0 |" in out and "| MF-Diffuser, seed 1 | 50.0 |" in out
     assert "BC, seed" not in out
+
+
+def test_ising_trace_tells_the_expert_from_random_play(capsys):
+    """experiments/ising_trace.py: the scripted expert almost never flips a spin that agrees with
+    its neighbours; uniform random play flips about half of all spins, aligned or not, every
+    step (so every step is a mass flip)."""
+    spec = importlib.util.spec_from_file_location("ising_trace",
+                                                  ROOT / "experiments/ising_trace.py")
+    it = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(it)
+    exp = it.trace("expert", 64, 1)
+    assert exp["aligned_flip"] < 0.02 and exp["flip"] < 0.5
+    rnd = it.trace("random", 64, 1)
+    assert 0.35 < rnd["flip"] < 0.65 and 0.35 < rnd["aligned_flip"] < 0.65
+    assert rnd["mass"] == 1.0 and rnd["max_flip"] >= rnd["flip"]
+    assert it.main(["--n-agents", "64", "--seeds", "1", "random"]) == 0
+    assert "| random | " in capsys.readouterr().out

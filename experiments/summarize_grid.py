@@ -21,11 +21,13 @@ FAMILY_METRIC = {
     "ising": ("order_parameter", "order parameter ξ", 1.0),
     "battle": ("win_rate", "win rate (%)", 100.0),
 }
+#: MF-Diffuser rows that act on their own plan (each gets a verdict table), then the ablation
+#: that copies its particle's action
+MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K = 256",
+                "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head")
+MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
-                "indep-Diffuser", "joint-Diffuser (MADiff-style)", "MF-Diffuser",
-                "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15",
-                "MF-Diffuser + action head"]
+                "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
 
 
 def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -125,10 +127,7 @@ def main(paths: list[str]) -> None:
 
 
 #: rows that are not learned baselines (the "best baseline" of a cell is among the others)
-NOT_BASELINES = {"random", "scripted medium", "scripted expert", "MF-Diffuser",
-                 "MF-Diffuser, particle actions", "MF-Diffuser, replan every step",
-                 "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15",
-                 "MF-Diffuser + action head"}
+NOT_BASELINES = {"random", "scripted medium", "scripted expert", *MFD_ROWS}
 
 
 def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
@@ -193,8 +192,7 @@ def seed_table(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> Non
 def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
     """Issue-12 targets per cell for the MF-Diffuser rows: best, or tied with the best learned
     baseline (their 95 % bootstrap CIs overlap), and the difference of means."""
-    for me in ("MF-Diffuser", "MF-Diffuser, replan every step",
-               "MF-Diffuser, K = 256", "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15"):
+    for me in MFD_PLANNERS:
         if me in methods:
             _targets_of(me, fam, by, methods, cols)
 

@@ -37,14 +37,8 @@ for seed in (0, 1):  # one lane per training seed
     with open(f"{out}/sweep_s{seed}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-pids=()
-for s in 0 1; do
-  mfdiff eval --sweep "$OUT/sweep_s$s.toml" --out "$OUT/records-s$s.jsonl" --resume \
-    --no-progress --threads 1 > /dev/null & pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p"; done  # a failed lane stops the script
-mfdiff eval --records "$OUT/records-s0.jsonl" "$OUT/records-s1.jsonl" --report-dir docs/results \
-  --name ising_plans --command "bash experiments/ising_plans.sh"
+source experiments/lib.sh
+eval_lanes "$OUT" ising_plans "bash experiments/ising_plans.sh" s0 s1
 { echo; echo "## What the agents do (\`python experiments/ising_trace.py\`, N = 1024, medium)"; echo
   python experiments/ising_trace.py --seeds 2 expert medium "$C-medium/mfdiffuser-s0" \
     "$C-medium/mfdiffuser-s1" "$C-medium/mfdiffuser-s2"

@@ -12,17 +12,26 @@ train_once() {
   touch "$dir/train_done"
 }
 
-# eval_tier_lanes OUT NAME COMMAND: evaluate OUT/sweep_medium.toml and OUT/sweep_mixed.toml in
-# two lanes at once (one per core; --resume keeps finished runs), then write
-# docs/results/NAME.md from both record files, headed by COMMAND. read_records refuses a run
-# counted twice.
+# eval_lanes OUT NAME COMMAND LANE...: evaluate OUT/sweep_LANE.toml into OUT/records-LANE.jsonl
+# for every LANE at once (one per core; --resume keeps finished runs), then write
+# docs/results/NAME.md from all record files, headed by COMMAND. A failed lane stops the caller
+# before the report; read_records refuses a run counted twice.
+eval_lanes() {
+  local out=$1 name=$2 command=$3 lane pid
+  shift 3
+  local pids=() records=()
+  for lane in "$@"; do
+    mfdiff eval --sweep "$out/sweep_$lane.toml" --out "$out/records-$lane.jsonl" --resume \
+      --no-progress --threads 1 > /dev/null & pids+=($!)
+    records+=("$out/records-$lane.jsonl")
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$name" \
+    --command "$command"
+}
+
+# eval_tier_lanes OUT NAME COMMAND: eval_lanes over OUT/sweep_medium.toml and
+# OUT/sweep_mixed.toml.
 eval_tier_lanes() {
-  local out=$1 name=$2 command=$3 a b
-  mfdiff eval --sweep "$out/sweep_medium.toml" --out "$out/records-medium.jsonl" --resume \
-    --no-progress --threads 1 > /dev/null & a=$!
-  mfdiff eval --sweep "$out/sweep_mixed.toml" --out "$out/records-mixed.jsonl" --resume \
-    --no-progress --threads 1 > /dev/null & b=$!
-  wait "$a"; wait "$b"
-  mfdiff eval --records "$out/records-medium.jsonl" "$out/records-mixed.jsonl" \
-    --report-dir docs/results --name "$name" --command "$command"
+  eval_lanes "$1" "$2" "$3" medium mixed
 }

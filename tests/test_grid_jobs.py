@@ -263,6 +263,16 @@ def test_eval_tier_lanes_runs_both_sweeps_then_one_report(tmp_path):
     calls.unlink()
     assert subprocess.run(["bash", "-c", script], env={**env, "FAIL": "1"}).returncode != 0
     assert not any("--records" in line for line in calls.read_text().splitlines())
+    # eval_lanes: any lanes, one report over all of their record files
+    calls.unlink()
+    lanes = (f"set -euo pipefail; source {ROOT}/experiments/lib.sh; "
+             'eval_lanes out rep "bash y.sh" s0 s1 s2')
+    assert subprocess.run(["bash", "-c", lanes], env=env).returncode == 0
+    lines = calls.read_text().splitlines()
+    sweeps = sorted(line.split()[2] for line in lines[:3])
+    assert sweeps == [f"out/sweep_s{i}.toml" for i in range(3)]
+    assert lines[3].startswith("eval --records out/records-s0.jsonl out/records-s1.jsonl "
+                               "out/records-s2.jsonl --report-dir docs/results --name rep")
 
 
 def test_battle_trace_counts_what_the_expert_does(capsys):

@@ -14,10 +14,8 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 OUT=runs/battle_decode
 C=runs/grid/ckpt/battle-n1000
 mkdir -p "$OUT"
-for tier in medium mixed; do
-  [ -f "$C-$tier/mfdiffuser-s0/train_done" ] || {
-    echo "missing $C-$tier/mfdiffuser-s0: run bash experiments/grid.sh battle first" >&2; exit 2; }
-done
+source experiments/lib.sh
+need_checkpoints "bash experiments/grid.sh battle" "$C"-{medium,mixed}/mfdiffuser-s0
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
@@ -39,7 +37,6 @@ for tier in ("medium", "mixed"):
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-source experiments/lib.sh
 eval_tier_lanes "$OUT" battle_decode "bash experiments/battle_decode.sh"
 { echo; echo "## What the agents do (\`python experiments/battle_trace.py\`, N = 1000, medium)"; echo
   python experiments/battle_trace.py --n-agents 1000 --seeds 2 expert \

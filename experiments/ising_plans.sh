@@ -14,10 +14,8 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 OUT=runs/ising_plans
 C=runs/grid/ckpt/ising-n1024
 mkdir -p "$OUT"
-for s in 0 1; do
-  [ -f "$C-medium/mfdiffuser-s$s/train_done" ] || {
-    echo "missing $C-medium/mfdiffuser-s$s: run bash experiments/grid.sh ising first" >&2; exit 2; }
-done
+source experiments/lib.sh
+need_checkpoints "bash experiments/grid.sh ising" "$C"-medium/mfdiffuser-s{0,1}
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
@@ -37,7 +35,6 @@ for seed in (0, 1):  # one lane per training seed
     with open(f"{out}/sweep_s{seed}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-source experiments/lib.sh
 eval_lanes "$OUT" ising_plans "bash experiments/ising_plans.sh" s0 s1
 { echo; echo "## What the agents do (\`python experiments/ising_trace.py\`, N = 1024, medium)"; echo
   python experiments/ising_trace.py --seeds 2 expert medium "$C-medium/mfdiffuser-s0" \

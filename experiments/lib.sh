@@ -12,6 +12,16 @@ train_once() {
   touch "$dir/train_done"
 }
 
+# need_checkpoints HOW DIR...: stop (exit 2) unless every DIR is a finished checkpoint
+# (DIR/train_done), saying which one is missing and HOW to make it.
+need_checkpoints() {
+  local how=$1 dir
+  shift
+  for dir in "$@"; do
+    [ -f "$dir/train_done" ] || { echo "missing $dir: run $how first" >&2; exit 2; }
+  done
+}
+
 # eval_lanes OUT NAME COMMAND LANE...: evaluate OUT/sweep_LANE.toml into OUT/records-LANE.jsonl
 # for every LANE at once (one per core; --resume keeps finished runs), then write
 # docs/results/NAME.md from all record files, headed by COMMAND. A failed lane stops the caller

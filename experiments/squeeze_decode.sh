@@ -12,10 +12,8 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 OUT=runs/squeeze_decode
 C=runs/grid/ckpt/squeeze-n1000
 mkdir -p "$OUT"
-for tier in medium mixed; do
-  [ -f "$C-$tier/mfdiffuser-s0/train_done" ] || {
-    echo "missing $C-$tier/mfdiffuser-s0: run bash experiments/grid.sh squeeze first" >&2; exit 2; }
-done
+source experiments/lib.sh
+need_checkpoints "bash experiments/grid.sh squeeze" "$C"-{medium,mixed}/mfdiffuser-s0
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
@@ -38,5 +36,4 @@ for tier in ("medium", "mixed"):
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 PY
-source experiments/lib.sh
 eval_tier_lanes "$OUT" squeeze_decode "bash experiments/squeeze_decode.sh"

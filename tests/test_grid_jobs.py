@@ -341,3 +341,20 @@ def test_ising_trace_tells_the_expert_from_random_play(capsys):
     assert rnd["mass"] == 1.0 and rnd["max_flip"] >= rnd["flip"]
     assert it.main(["--n-agents", "64", "--seeds", "1", "random"]) == 0
     assert "| random | " in capsys.readouterr().out
+
+
+def test_need_checkpoints_names_the_missing_one(tmp_path):
+    """experiments/lib.sh need_checkpoints: passes when every checkpoint is finished, else exits
+    2 naming the first unfinished one and how to make it."""
+    done, half = tmp_path / "done", tmp_path / "half"
+    done.mkdir()
+    half.mkdir()
+    (done / "train_done").touch()
+    lib = f"set -euo pipefail; source {ROOT}/experiments/lib.sh; "
+    ok = subprocess.run(["bash", "-c", lib + f"need_checkpoints 'make it' {done}; echo on"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.strip() == "on"
+    bad = subprocess.run(["bash", "-c", lib + f"need_checkpoints 'make it' {done} {half}; echo on"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert f"missing {half}: run make it first" in bad.stderr

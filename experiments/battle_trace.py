@@ -51,18 +51,24 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     return path, over
 
 
+def policy_factory(spec: str, family: str):
+    """``(core, seed) -> policy`` for ``PATH[:KEY=VALUE,...]``: a scripted name, or a checkpoint
+    acting with the grid's settings for ``family`` (MF-Diffuser: its acting defaults and the
+    family config's planning fields) changed by the overrides."""
+    path, over = parse_spec(spec)
+    if path in SCRIPTED_NAMES and not over:
+        return load_policy(path)
+    settings = ({**ACTING, **family_planning(family)}
+                if policy_label(path) == "mfdiffuser" else {})
+    pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
+    return lambda core, seed: pol
+
+
 def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
     """Action shares of ``spec`` over ``seeds`` episodes (opponent: the scripted expert)."""
     core = make_core("mfdiff/Battle-v0", {"n_agents": n_agents, "max_cycles": 150,
                                           "opponent": "expert"})
-    path, over = parse_spec(spec)
-    if path in SCRIPTED_NAMES and not over:
-        factory = load_policy(path)
-    else:
-        settings = ({**ACTING, **family_planning("battle")}
-                    if policy_label(path) == "mfdiffuser" else {})
-        pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
-        factory = lambda core, seed: pol  # noqa: E731
+    factory = policy_factory(spec, "battle")
     # in range: attack, step, stay; out of range: attack, all; off both axes: longer axis, moves;
     # moves of agents alive at the next step: blocked, all
     counts = np.zeros(9)

@@ -21,11 +21,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from battle_trace import parse_spec  # noqa: E402  (scripts beside this one)
-from make_sweep import ACTING, family_planning  # noqa: E402
+from battle_trace import policy_factory  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
-from mfdiff_agents.methods import SCRIPTED_NAMES, load_policy, policy_label  # noqa: E402
 from mfdiff_envs.rollout import rollout  # noqa: E402
 
 #: a step where more than this share of the agents flips counts as a mass flip
@@ -35,14 +33,7 @@ MASS_FLIP = 0.10
 def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
     """Flip statistics of ``spec`` over ``seeds`` episodes of 50 steps."""
     core = make_core("mfdiff/Ising-v0", {"n_agents": n_agents, "max_cycles": 50})
-    path, over = parse_spec(spec)
-    if path in SCRIPTED_NAMES and not over:
-        factory = load_policy(path)
-    else:
-        settings = ({**ACTING, **family_planning("ising")}
-                    if policy_label(path) == "mfdiffuser" else {})
-        pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
-        factory = lambda core, seed: pol  # noqa: E731
+    factory = policy_factory(spec, "ising")
     flips, aligned_flips, aligned, per_step, returns = 0.0, 0.0, 0.0, [], []
     for seed in range(seeds):
         res = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True)

@@ -71,10 +71,15 @@ class DemoConfig:
     configs/mfdiffuser/squeeze.json: a head that does not read the plan's generation error as
     signal)."""
     mf_head_temperature: float = 1.0
-    """Action head temperature; with ``mf_head_min_p`` the acting of the Squeeze config
-    (configs/mfdiffuser/squeeze.json: mixed data 97.4 vs 95.0 at the library default 0.3)."""
-    mf_head_min_p: float = 0.2
-    """Action head min-p truncation (Squeeze config)."""
+    """Action head temperature; with ``mf_head_remove_uniform`` the acting of the Squeeze config
+    (configs/mfdiffuser/squeeze.json: the optimum's split between levels 2 and 3, which the
+    library default 0.3 sharpens away)."""
+    mf_head_remove_uniform: bool = True
+    """Remove the uniform floor of the head's distribution before decoding (Squeeze config:
+    the behaviour data's random actions go, the minority level stays;
+    docs/results/squeeze_uniform.md)."""
+    mf_head_min_p: float = 0.0
+    """Action head min-p truncation (Squeeze config: off since the floor is removed)."""
     mf_plan_samples: int = 4
     """Plans sampled per replan, the one the value net rates best is followed (Squeeze config:
     a bad first plan otherwise sometimes leaves the population playing at random)."""
@@ -150,6 +155,7 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             width=cfg.mf_width, depth=cfg.mf_depth, ddim_steps=cfg.mf_ddim_steps,
             k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every,
             head_noise=cfg.mf_head_noise, head_temperature=cfg.mf_head_temperature,
+            head_remove_uniform=cfg.mf_head_remove_uniform,
             head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,

@@ -272,3 +272,22 @@ def test_checkpoint_from_before_balanced_decoding_still_samples(trained, tmp_pat
     assert all(np.array_equal(old.act_batch(obs, mask), now.act_batch(obs, mask))
                for _ in range(3))
     assert Config().head_decode == "balanced"
+
+
+def test_removing_the_uniform_floor_of_two_actions_is_the_argmax(trained, tmp_path) -> None:
+    """head_remove_uniform reaches the decoding (a planning field, set at load): with two
+    actions the floor is the less likely one, so T = 1 decodes to the argmax."""
+    from mfdiff_envs.ising import IsingCore
+
+    trained.save(tmp_path)
+    obs, _ = IsingCore(N, max_cycles=T).reset(seed=3)
+    mask = np.ones(N, bool)
+    acts = {}
+    for name, kw in (("floor", {"head_remove_uniform": True, "head_temperature": 1.0}),
+                     ("argmax", {"head_temperature": 0.0}),
+                     ("t1", {"head_temperature": 1.0})):
+        pol = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", **kw)
+        pol.reset(seed=4)
+        acts[name] = pol.act_batch(obs, mask)  # the first step: one plan, same draws
+    assert np.array_equal(acts["floor"], acts["argmax"])
+    assert not np.array_equal(acts["t1"], acts["argmax"])  # the test can tell them apart

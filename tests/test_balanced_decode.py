@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from mfdiff_agents.diffuser.action_head import (
     balanced_actions,
     largest_remainder,
+    remove_uniform,
     truncate_min_p,
 )
 
@@ -112,3 +113,53 @@ def test_config_checks_min_p() -> None:
 
     with pytest.raises(ConfigError, match="head_min_p"):
         Config(head_min_p=1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=3, max_size=12).filter(lambda w: sum(w) > 1e-3),
+    st.floats(0.0, 0.9),
+)
+def test_remove_uniform_recovers_the_policy_under_uniform_noise(w: list[float], eps: float) -> None:
+    # behaviour = (1 - eps) pi + eps / A, pi leaving at least one action out: pi comes back
+    pi = torch.tensor(w, dtype=torch.float64)
+    pi[int(pi.argmin())] = 0.0
+    if pi.sum() <= 1e-3:
+        return
+    pi = pi / pi.sum()
+    behaviour = (1 - eps) * pi + eps / len(w)
+    got = remove_uniform(behaviour.log()[None].float()).exp()[0].double()
+    assert torch.allclose(got, pi, atol=1e-4)
+
+
+def test_remove_uniform_keeps_a_minority_mode_that_min_p_drops() -> None:
+    # Squeeze: level 3 at 0.19 x level 2, on a 0.5 % noise floor. min-p 0.2 sends all 1000
+    # agents to level 2 (94.6 % of the optimum at best); the floor removed keeps the split.
+    p = torch.tensor([0.005, 0.005, 0.78, 0.15] + [0.01] * 6)
+    p = p / p.sum()
+    logits = p.log().expand(1000, 10)
+    groups = torch.zeros(1000, dtype=torch.long)
+    cut = balanced_actions(logits, groups, temperature=1.0, generator=_gen(), min_p=0.2)
+    assert np.bincount(cut.numpy(), minlength=10)[2] == 1000
+    kept = balanced_actions(remove_uniform(logits), groups, temperature=1.0, generator=_gen())
+    counts = np.bincount(kept.numpy(), minlength=10)
+    assert counts[0] == counts[1] == 0  # the least likely levels are gone
+    # level 3 keeps its share above the floor: (0.15 - 0.005) / (1 - 10 * 0.005) of the agents
+    assert abs(counts[3] - 1000 * (p[3] - p[0]) / (1 - 10 * p[0])) <= 1
+    assert counts[2] > counts[3] > 100
+
+
+def test_remove_uniform_leaves_a_uniform_row() -> None:
+    logits = torch.zeros(3, 4)
+    out = remove_uniform(logits)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out.exp(), torch.full((3, 4), 0.25))
+
+
+def test_config_checks_remove_uniform() -> None:
+    from mfdiff_agents.config import ConfigError
+    from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
+
+    assert "head_remove_uniform" in PLANNING_FIELDS  # overridable at evaluation
+    with pytest.raises(ConfigError, match="head_remove_uniform"):
+        Config(head_remove_uniform=1)  # type: ignore[arg-type]

@@ -358,3 +358,31 @@ def test_need_checkpoints_names_the_missing_one(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == ""
     assert f"missing {half}: run make it first" in bad.stderr
+
+
+def test_summarize_keeps_the_sections_of_families_without_records(tmp_path, capsys):
+    """--previous: a family with no records keeps its grid.md sections verbatim (marked); one
+    with records is rebuilt from them, never copied."""
+    sg = _summarize()
+    old = ("# Results grid\n\nheader\n\n## squeeze: normalized score\n\nOLD SQUEEZE\n\n"
+           "## squeeze: latency\n\nOLD SQ LAT\n\n## ising: normalized score\n\nKEPT ISING\n\n"
+           "## battle: normalized score\n\nKEPT BATTLE\n")
+    assert sg.previous_sections(old, "ising") == "## ising: normalized score\n\nKEPT ISING\n"
+    assert "OLD SQ LAT" in sg.previous_sections(old, "squeeze")
+    assert "ising" not in sg.previous_sections(old, "squeeze")
+    assert sg.previous_sections(old, "magent") is None
+    prev = tmp_path / "grid.md"
+    prev.write_text(old)
+    rec = {"family": "squeeze", "method": "random", "env_id": "mfdiff/GaussianSqueeze-v0",
+           "env_kwargs": {"n_agents": 100}, "normalized_score": 0.0, "optimum_gap": 0.99,
+           "latency_ms": 0.1, "seed": 0, "label": "random", "config": {"policy": "random"}}
+    records = tmp_path / "records-squeeze.jsonl"
+    records.write_text(json.dumps(rec) + "\n")
+    sg.main([str(records)], previous=str(prev))
+    out = capsys.readouterr().out
+    assert "KEPT ISING" in out and "KEPT BATTLE" in out and "OLD SQUEEZE" not in out
+    assert "bash experiments/grid.sh squeeze ising battle" in out
+    assert "ising, battle sections below are kept verbatim" in out
+    assert out.index("## squeeze: normalized score") < out.index("KEPT ISING")
+    sg.main([str(records)])  # without --previous: only the family with records
+    assert "KEPT ISING" not in capsys.readouterr().out

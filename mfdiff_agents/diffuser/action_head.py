@@ -13,6 +13,7 @@ cross-entropy over the steps where the agent is alive at t and t+1 (docs/method.
     loss, acc = head_loss(head, obs_n, actions, alive, mf_n)   # obs_n: [B, K, H, d] normalised
     a = sample_actions(head(inputs), temperature=1.0, generator=g)
     a = balanced_actions(head(inputs), groups, temperature=0.5, generator=g)  # low-variance
+    a = balanced_actions(remove_uniform(head(inputs)), groups, temperature=1.0, generator=g)
 """
 
 from __future__ import annotations
@@ -173,6 +174,24 @@ def truncate_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     lp = torch.log_softmax(logits.float(), dim=-1)
     cut = lp.amax(-1, keepdim=True) + math.log(min_p)
     return lp.masked_fill(lp < cut, float("-inf"))
+
+
+def remove_uniform(logits: torch.Tensor) -> torch.Tensor:
+    """``logits [n, A]`` -> log of each row's distribution less its largest uniform component:
+    log(p - min_a p), renormalised (the least likely actions get -inf).
+
+    Why: the behaviour data's random actions make the head learn π_b = (1 - ε) π + ε / A, a
+    floor ε / A on every action. Where π leaves some action out (Squeeze's expert plays two
+    levels of ten), min_a π_b = ε / A and this recovers π exactly, every mode at its own share;
+    min-p truncation instead keeps or drops a minority mode by a fixed ratio to the row's top
+    one, a cliff that a population whose next observation is its own action histogram can fall
+    off for good (docs/method.md, (16)). A row with no spread (uniform) is returned unchanged.
+    """
+    lp = torch.log_softmax(logits.float(), dim=-1)
+    p = lp.exp()
+    q = p - p.amin(-1, keepdim=True)  # [n, A] ≥ 0
+    flat = q.sum(-1, keepdim=True) <= 1e-6  # uniform to float precision: nothing to remove
+    return torch.where(flat, lp, torch.log(q / q.sum(-1, keepdim=True).clamp_min(1e-30)))
 
 
 def balanced_actions(

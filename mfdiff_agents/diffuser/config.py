@@ -3,7 +3,7 @@
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
 ``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``replan_every``,
 ``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``,
-``head_min_p``) may be changed when a checkpoint is loaded
+``head_min_p``, ``head_remove_uniform``) may be changed when a checkpoint is loaded
 (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
@@ -118,8 +118,8 @@ class Config(TrainConfig):
     is the default: on the grid's checkpoints (docs/results/acting_knobs.md, N = 10^3) it beat
     argmax on Squeeze (mixed 95.0 vs 94.6; medium 94.3 vs 93.8); on Ising argmax is better
     (medium 93.6 vs 91.0, mixed 97.6 vs 97.4; planning_steps.md) and its config sets 0; the
-    Squeeze config sets 1 with ``head_min_p`` 0.2. i.i.d. sampling at 1 lost 60 points on
-    Squeeze-mixed."""
+    Squeeze config sets 1 with ``head_remove_uniform`` (min-p 0.2 until the eleventh update).
+    i.i.d. sampling at 1 lost 60 points on Squeeze-mixed."""
     head_decode: str = "balanced"
     """How actions are drawn from the head at ``head_temperature`` > 0: "balanced" (default:
     agents with identical observations take the group's expected action counts, rounded — no
@@ -133,8 +133,19 @@ class Config(TrainConfig):
     """Before decoding, drop the head's actions less likely than ``head_min_p`` × its most
     likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4
     on Squeeze-mixed (the split the optimum needs) but 65.3 on Ising-medium (argmax 72.7):
-    off by default (acting_knobs.md), set by the Squeeze config (mixed 97.4 vs 95.0 at the
-    default, medium unchanged; planning_steps.md)."""
+    off by default (acting_knobs.md). The Squeeze config set 0.2 until the eleventh update
+    (mixed 97.4 vs 95.0 at the default, medium unchanged; planning_steps.md) and now removes
+    the uniform floor instead (``head_remove_uniform``); the Battle config sets 0.1."""
+    head_remove_uniform: bool = False
+    """Before decoding (and before ``head_min_p``), subtract from each row of the head's
+    distribution its smallest probability and renormalise (action_head.remove_uniform): the
+    floor that the behaviour data's uniform-random actions leave on every action. Unlike a
+    min-p cut it keeps a minority mode at its own share however small. Set by the Squeeze
+    config with ``head_min_p`` 0: min-p 0.2 dropped level 3 whenever the head gave it less than
+    0.2 × level 2, and the population, reading its own all-level-2 histogram, stayed there.
+    Grid checkpoints, 3 training × 5 evaluation seeds, N = 10³ (docs/results/squeeze_uniform.md):
+    medium data 98.5 [98.0, 99.0] vs 95.2 with min-p 0.2 (gap to the optimum 1.5 % vs 4.8 %),
+    mixed 99.8 vs 100.0. Off by default: with two actions (Ising) it is the argmax."""
     plan_samples: int = 1
     """Plans sampled per replan, as one batch. With M > 1 the planner follows the plan whose
     planned mean fields (plan steps 1..H-1, from its particles' states) the value net rates
@@ -206,6 +217,11 @@ class Config(TrainConfig):
                 f"Config.guidance_weight={self.guidance_weight} needs a model trained with a null "
                 "token (p_uncond > 0); this one has p_uncond=0, so only guidance_weight=1 works"
             )
+        if not isinstance(self.head_remove_uniform, bool):
+            raise ConfigError(
+                f"Config.head_remove_uniform must be true or false, got "
+                f"{self.head_remove_uniform!r}"
+            )
         if not 0.0 <= self.head_min_p < 1.0:
             raise ConfigError(f"Config.head_min_p must be in [0, 1), got {self.head_min_p}")
         if self.guidance_weight < 0 or self.head_temperature < 0:
@@ -261,6 +277,7 @@ PLANNING_FIELDS = (
     "head_temperature",
     "head_decode",
     "head_min_p",
+    "head_remove_uniform",
 )
 
 #: Values of fields for checkpoints written before the fields existed: their config.json lacks

@@ -29,7 +29,12 @@ from numpy.typing import NDArray
 
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import autocast
-from mfdiff_agents.diffuser.action_head import balanced_actions, sample_actions, truncate_min_p
+from mfdiff_agents.diffuser.action_head import (
+    balanced_actions,
+    remove_uniform,
+    sample_actions,
+    truncate_min_p,
+)
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
 from mfdiff_agents.diffuser.lifting import LiftState, distinct_rows, lift, lift_balanced
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
@@ -257,6 +262,8 @@ class MFDiffuserPlanner(TrainedPolicy):
         mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
         with torch.no_grad(), autocast(self.device):
             logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+        if self.cfg.head_remove_uniform:
+            logits = remove_uniform(logits)
         if self.cfg.head_decode == "balanced" and self.cfg.head_temperature > 0:
             groups = distinct_rows(obs_n)[1]  # agents with one observation are interchangeable
             return balanced_actions(

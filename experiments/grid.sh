@@ -3,7 +3,8 @@
 #
 #     bash experiments/grid.sh                 # every family
 #     bash experiments/grid.sh ising           # one family (grid.md is rebuilt from the
-#                                              # records of every family present in runs/grid)
+#                                              # records of every family present in runs/grid;
+#                                              # a family with none keeps its sections)
 #
 # 1. builds the N = 10^3 training datasets of each family (medium, mixed);
 # 2. trains every method on each with `mfdiff train`'s defaults except the budgets in
@@ -28,5 +29,8 @@ for fam in "${FAMILIES[@]}"; do
   for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
 done
 python experiments/grid_jobs.py "${FAMILIES[@]}" --out runs/grid --workers 2
-python experiments/summarize_grid.py runs/grid/records-*.jsonl > docs/results/grid.md
+# written beside, then moved: the previous grid.md is read for the families with no records
+python experiments/summarize_grid.py --previous docs/results/grid.md runs/grid/records-*.jsonl \
+  > docs/results/grid.md.new
+mv docs/results/grid.md.new docs/results/grid.md
 echo "wrote docs/results/grid*.md"

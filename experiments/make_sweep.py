@@ -89,18 +89,18 @@ ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: extra MF-Diffuser rows per family (at the training N): the family config with the setting that
 #: costs the most planning time undone, to show what it buys — on Ising the previous particle
 #: count, K = 256 (the config's 512 doubles the cost), on Squeeze one plan per replan (the
-#: config's best of 4 costs ~3.5x)
+#: config's best of 4 costs ~3.5x) and the previous decoding
 EXTRA_ROWS = {"ising": [
     ("MF-Diffuser, K = 256",
      inline_table({**ACTING, **family_planning("ising"), "k_schedule": [16, 64, 256]})),
 ], "squeeze": [  # one plan per replan instead of the config's best of 4
     ("MF-Diffuser, one plan",
      inline_table({**ACTING, **family_planning("squeeze"), "plan_samples": 1})),
-    # min-p 0.15 instead of 0.2: the seed-0 probe's pick (docs/results/squeeze_decode.md),
-    # kept as a row because across training seeds it lost more on mixed data than it won on
-    # medium data
-    ("MF-Diffuser, min-p 0.15",
-     inline_table({**ACTING, **family_planning("squeeze"), "head_min_p": 0.15})),
+    # the decoding of the config before the eleventh update, min-p 0.2 at T = 1 instead of
+    # the uniform floor removed (docs/results/squeeze_uniform.md): what the change buys
+    ("MF-Diffuser, min-p 0.2",
+     inline_table({**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
+                   "head_min_p": 0.2, "head_temperature": 1.0})),
 ]}
 #: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation

@@ -1,16 +1,20 @@
 """Pivot the grid's evaluation records into docs/results/grid.md (stdout).
 
     python experiments/summarize_grid.py runs/grid/records-*.jsonl > docs/results/grid.md
+    python experiments/summarize_grid.py --previous docs/results/grid.md runs/grid/records-*.jsonl
 
 One table per family: rows = methods, columns = (training tier, evaluation N); cells =
 normalised score, mean [95 % bootstrap CI] over 5 seeds, and the family metric
 (Squeeze: gap to the analytic optimum; Ising: final order parameter; Battle: win rate).
+With ``--previous FILE`` (an earlier grid.md), a family with no records keeps its sections from
+FILE verbatim, marked as such: `grid.sh squeeze` on a fresh checkout (which has no runs/) then
+updates the Squeeze sections and leaves the others as their last run wrote them.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,7 +28,8 @@ FAMILY_METRIC = {
 #: MF-Diffuser rows that act on their own plan (each gets a verdict table), then the ablation
 #: that copies its particle's action
 MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K = 256",
-                "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head")
+                "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2",
+                "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -40,15 +45,41 @@ def _cell(vals: list[float], scale: float = 1.0, digits: int = 1) -> str:
     return f"{scale * m:.{digits}f} [{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]"
 
 
-def main(paths: list[str]) -> None:
+FAMILY_ORDER = ("squeeze", "ising", "battle")
+
+
+def previous_sections(text: str, fam: str) -> str | None:
+    """The ``## fam: ...`` sections of an earlier grid.md ``text`` (from the family's first
+    heading to the next family's), or None when it has none."""
+    lines = text.splitlines(keepends=True)
+    heads = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    mine = [i for i in heads if lines[i].startswith(f"## {fam}: ")]
+    if not mine:
+        return None
+    end = next((i for i in heads if i > mine[0] and not lines[i].startswith(f"## {fam}: ")),
+               len(lines))
+    return "".join(lines[mine[0]:end]).rstrip("\n") + "\n"
+
+
+def main(paths: list[str], previous: str | None = None) -> None:
     recs = [r for r in read_records(*paths) if not r.get("error")]
     fams: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
         fams[r["family"]].append(r)
+    kept = {}
+    if previous is not None:
+        text = Path(previous).read_text()
+        kept = {f: sec for f in FAMILY_ORDER if f not in fams
+                and (sec := previous_sections(text, f)) is not None}
     print("# Results grid: MF-Diffuser vs baselines\n")
-    fams_present = sorted({r["family"] for r in recs})
+    shown = [f for f in FAMILY_ORDER if f in fams or f in kept]
     print("Regenerate (trains every checkpoint, then evaluates; per family):\n")
-    print("```\nbash experiments/grid.sh " + " ".join(fams_present) + "\n```\n")
+    print("```\nbash experiments/grid.sh " + " ".join(shown) + "\n```\n")
+    if kept:
+        names = ", ".join(kept)
+        print(f"The {names} sections below are kept verbatim from the previous grid.md: this"
+              f" run had no records of {'that family' if len(kept) == 1 else 'those families'}"
+              f" (`bash experiments/grid.sh {' '.join(kept)}` regenerates them).\n")
     print("Training data: the N = 1000 (Ising 1024) `medium` and `mixed` datasets of each"
           " family; every learned method is trained there and evaluated at N = 100, 1000, 3000"
           " (Ising 3025: a size no dataset has; Battle skips it: CPU time) and 10 000"
@@ -76,9 +107,11 @@ def main(paths: list[str]) -> None:
           " experiments/make_sweep.py STEPS or the family config, and the measured training"
           " seconds; `mfdiff train` defaults otherwise). Scripted policies use no data (same"
           " row under both tiers). `–` = not run.\n")
-    for fam in ("squeeze", "ising", "battle"):
+    for fam in FAMILY_ORDER:
         rows = fams.get(fam)
         if not rows:
+            if fam in kept:
+                print(kept[fam])
             continue
         key, label, scale = FAMILY_METRIC[fam]
         ns = sorted({r["env_kwargs"]["n_agents"] for r in rows})
@@ -226,4 +259,9 @@ def _targets_of(me: str, fam: str, by: dict, methods: list[str], cols: list[tupl
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("records", nargs="+", help="records-<family>.jsonl files")
+    ap.add_argument("--previous", default=None,
+                    help="an earlier grid.md: families without records keep its sections")
+    args = ap.parse_args()
+    main(args.records, args.previous)

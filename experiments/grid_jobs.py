@@ -5,10 +5,13 @@
 
 Every job is one `mfdiff` command line (the same ones `experiments/grid.sh` documents): one
 `mfdiff train` per (family, tier, method, training seed), then one `mfdiff eval --sweep` per
-family. ``--executor local`` (default) runs them as local processes in waves of ``--workers``;
-``--executor slurm`` submits each as a SLURM job (``--partition``, ``--cpus``, ``--timeout``)
-and waits for all training jobs before the evaluations. Finished checkpoints (``train_done``)
-are skipped, so a rerun resumes the grid. Afterwards ``python experiments/summarize_grid.py``
+family and lane: the family's sweep is dealt into one lane per local worker (``--lanes`` on
+SLURM), whose records are joined into records-<family>.jsonl before the report is written
+(evaluation is seeded, so the split changes no number). ``--executor local`` (default) runs
+them as local processes in waves of ``--workers``; ``--executor slurm`` submits each as a SLURM
+job (``--partition``, ``--cpus``, ``--timeout``) and waits for all training jobs before the
+evaluations. Finished checkpoints (``train_done``) are skipped, so a rerun resumes the grid.
+Afterwards ``python experiments/summarize_grid.py``
 builds grid.md (grid.sh does all of this in one command).
 """
 
@@ -66,23 +69,81 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
     return jobs
 
 
-def eval_jobs(families: list[str], out: Path, keep: bool = False) -> list[tuple[list[str], str,
-                                                                              None]]:
+def split_sweep(text: str, lanes: int) -> list[str]:
+    """A sweep file's ``[[runs]]`` blocks dealt into ``lanes`` sweep files (each with the file's
+    header) of about equal cost, heaviest block first. Cost of a block: the sum of its N, times
+    10 for an MF-Diffuser checkpoint (planning dominates its episodes): rough, but it only has
+    to keep the lanes from waiting on each other for long."""
+    head, *blocks = text.split("[[runs]]")
+
+    def cost(block: str) -> int:
+        ns = block.split("n_agents = [", 1)[1].split("]", 1)[0]
+        return (10 if "/mfdiffuser-s" in block else 1) * sum(int(n) for n in ns.split(","))
+
+    out: list[list[str]] = [[] for _ in range(lanes)]
+    load = [0] * lanes
+    for block in sorted(blocks, key=cost, reverse=True):
+        i = load.index(min(load))
+        out[i].append(block)
+        load[i] += cost(block)
+    return [head + "".join("[[runs]]" + b for b in lane) for lane in out if lane]
+
+
+def report_cmd(fam: str, records: list[Path]) -> list[str]:
+    """The `mfdiff eval --records` line that writes docs/results/grid_<fam>.md."""
+    return ["mfdiff", "eval", "--records", *map(str, records), "--report-dir", "docs/results",
+            "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"]
+
+
+def eval_jobs(families: list[str], out: Path, keep: bool = False,
+              lanes: int = 1) -> list[tuple[list[str], str, None]]:
+    """One `mfdiff eval --sweep` per family and lane. With ``lanes`` > 1 each family's sweep is
+    split (:func:`split_sweep`) into ``sweep_<fam>_lane<i>.toml`` -> ``records-<fam>-lane<i>.jsonl``
+    and :func:`merge_lanes` joins them afterwards; with one lane the job also writes the report.
+    ``keep``: resume from records-<fam>.jsonl (each lane keeps the groups of its own sweep)."""
     jobs = []
     for fam in families:
         sweep = out / f"sweep_{fam}.toml"
-        sweep.write_text(subprocess.run([sys.executable, str(Path(__file__).parent /
-                                         "make_sweep.py"), fam, str(out)], check=True,
-                                        capture_output=True, text=True).stdout)
+        text = subprocess.run([sys.executable, str(Path(__file__).parent / "make_sweep.py"),
+                               fam, str(out)], check=True, capture_output=True, text=True).stdout
+        sweep.write_text(text)
         records = out / f"records-{fam}.jsonl"
         if not keep:
             records.unlink(missing_ok=True)
-        jobs.append((["mfdiff", "eval", "--sweep", str(sweep), "--out", str(records),
-                      *(["--resume"] if keep else []), "--no-progress", "--threads", "1",
-                      "--report-dir", "docs/results",
-                      "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"],
-                     str(out / "logs" / f"eval-{fam}.log"), None))
+        resume = ["--resume"] if keep else []
+        if lanes <= 1:
+            jobs.append((["mfdiff", "eval", "--sweep", str(sweep), "--out", str(records), *resume,
+                          "--no-progress", "--threads", "1", *report_cmd(fam, [])[3:]],
+                         str(out / "logs" / f"eval-{fam}.log"), None))
+            continue
+        for i, lane_text in enumerate(split_sweep(text, lanes)):
+            lane = out / f"sweep_{fam}_lane{i}.toml"
+            lane.write_text(lane_text)
+            lane_records = out / f"records-{fam}-lane{i}.jsonl"
+            if keep and records.exists():  # --resume drops the groups of the other lanes
+                lane_records.write_text(records.read_text())
+            else:
+                lane_records.unlink(missing_ok=True)
+            jobs.append((["mfdiff", "eval", "--sweep", str(lane), "--out", str(lane_records),
+                          *resume, "--no-progress", "--threads", "1"],
+                         str(out / "logs" / f"eval-{fam}-lane{i}.log"), None))
     return jobs
+
+
+def merge_lanes(families: list[str], out: Path) -> None:
+    """Join each family's lane records into records-<fam>.jsonl (a run present twice is refused
+    by read_records) and write its report; the lane files go."""
+    from mfdiff_agents.evaluation import read_records, write_jsonl
+
+    for fam in families:
+        parts = sorted(out.glob(f"records-{fam}-lane*.jsonl"))
+        if not parts:
+            continue
+        records = out / f"records-{fam}.jsonl"
+        write_jsonl(read_records(*parts), records, append=False)
+        for part in parts:
+            part.unlink()
+        subprocess.run(report_cmd(fam, [records]), check=True)
 
 
 def dispatch(executor: submitit.Executor, jobs: list, wave: int) -> None:
@@ -108,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-records", action="store_true",
                     help="evaluate only the (run, N) groups missing from records-FAMILY.jsonl "
                     "(`mfdiff eval --resume`); only valid if no checkpoint changed since")
+    ap.add_argument("--lanes", type=int, default=1,
+                    help="SLURM: evaluation jobs per family (local: one per worker)")
     ap.add_argument("--stage", choices=["all", "train", "eval"], default="all",
                     help="train the missing checkpoints, evaluate, or both (default)")
     args = ap.parse_args(argv)
@@ -124,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("all", "train"):
         dispatch(executor, train_jobs(args.families, args.out), wave)
     if args.stage in ("all", "eval"):
-        dispatch(executor, eval_jobs(args.families, args.out, args.keep_records), wave)
+        lanes = args.workers if args.executor == "local" else args.lanes
+        dispatch(executor, eval_jobs(args.families, args.out, args.keep_records, lanes), wave)
+        if lanes > 1:
+            merge_lanes(args.families, args.out)
     return 0
 
 

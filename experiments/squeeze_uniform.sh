@@ -41,3 +41,8 @@ for tier in ("medium", "mixed"):
         f.write("\n".join(lines) + "\n")
 PY
 eval_tier_lanes "$OUT" squeeze_uniform "bash experiments/squeeze_uniform.sh"
+{ echo; echo "## What the agents play (\`python experiments/squeeze_trace.py\`, N = 1000, medium)"; echo
+  python experiments/squeeze_trace.py --seeds 2 expert \
+    "$C-medium/mfdiffuser-s0:head_remove_uniform=false,head_min_p=0.2" "$C-medium/mfdiffuser-s0" \
+    "$C-medium/mfdiffuser-s1:head_remove_uniform=false,head_min_p=0.2" "$C-medium/mfdiffuser-s1"
+} >> docs/results/squeeze_uniform.md

@@ -134,6 +134,51 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     assert "--resume" not in cmd and not records.exists()
 
 
+def test_eval_lanes_split_the_sweep_and_merge_back(tmp_path, monkeypatch):
+    """With lanes, every [[runs]] block of the family's sweep lands in exactly one lane file
+    (header kept), the lanes' costs are near each other, and merge_lanes joins the lane records
+    into records-<fam>.jsonl (a run counted twice is refused) and drops the lane files."""
+    gj = _module()
+    jobs = gj.eval_jobs(["squeeze"], tmp_path, lanes=2)
+    assert len(jobs) == 2 and all("--report-dir" not in cmd for cmd, _, _ in jobs)
+    full = (tmp_path / "sweep_squeeze.toml").read_text()
+    lanes = [(tmp_path / f"sweep_squeeze_lane{i}.toml").read_text() for i in range(2)]
+    head = full.split("[[runs]]")[0]
+    blocks = sorted(full.split("[[runs]]")[1:])
+    assert all(lane.startswith(head) for lane in lanes)
+    assert sorted(b for lane in lanes for b in lane.split("[[runs]]")[1:]) == blocks
+    from mfdiff_agents.evaluation.sweep import load_sweep
+
+    assert sum(len(load_sweep(tmp_path / f"sweep_squeeze_lane{i}.toml")["runs"])
+               for i in range(2)) == len(load_sweep(tmp_path / "sweep_squeeze.toml")["runs"])
+    assert len(gj.split_sweep(full, 1)) == 1
+    assert len(gj.split_sweep(full, 100)) == len(blocks)  # never an empty lane
+
+    reports = []
+    monkeypatch.setattr(gj.subprocess, "run", lambda cmd, check: reports.append(cmd))
+    rec = {"method": "random", "config": {"policy": "random"}, "env_id": "e", "seed": 0}
+    (tmp_path / "records-squeeze-lane0.jsonl").write_text(json.dumps(rec) + "\n")
+    (tmp_path / "records-squeeze-lane1.jsonl").write_text(json.dumps({**rec, "seed": 1}) + "\n")
+    gj.merge_lanes(["squeeze"], tmp_path)
+    merged = (tmp_path / "records-squeeze.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["seed"] for x in merged) == [0, 1]
+    assert not list(tmp_path.glob("records-squeeze-lane*"))
+    assert reports[0][:3] == ["mfdiff", "eval", "--records"] and "grid_squeeze" in reports[0]
+    (tmp_path / "records-squeeze-lane0.jsonl").write_text(json.dumps(rec) + "\n")
+    (tmp_path / "records-squeeze-lane1.jsonl").write_text(json.dumps(rec) + "\n")
+    with pytest.raises(ValueError):
+        gj.merge_lanes(["squeeze"], tmp_path)
+
+
+def test_eval_lanes_keep_records_seed_every_lane(tmp_path):
+    gj = _module()
+    (tmp_path / "records-ising.jsonl").write_text('{"kept": true}\n')
+    jobs = gj.eval_jobs(["ising"], tmp_path, keep=True, lanes=2)
+    assert all("--resume" in cmd for cmd, _, _ in jobs)
+    for i in range(2):
+        assert (tmp_path / f"records-ising-lane{i}.jsonl").read_text() == '{"kept": true}\n'
+
+
 def test_learning_curves_cli_defaults_to_every_family():
     spec = importlib.util.spec_from_file_location("learning_curves",
                                                   ROOT / "experiments/learning_curves.py")
@@ -386,3 +431,17 @@ def test_summarize_keeps_the_sections_of_families_without_records(tmp_path, caps
     assert out.index("## squeeze: normalized score") < out.index("KEPT ISING")
     sg.main([str(records)])  # without --previous: only the family with records
     assert "KEPT ISING" not in capsys.readouterr().out
+
+
+def test_squeeze_trace_tells_the_expert_from_random_play():
+    """experiments/squeeze_trace.py: the scripted expert puts ~22.5 % on level 3 and nobody
+    elsewhere; uniform random play puts ~80 % on neither level 2 nor 3."""
+    spec = importlib.util.spec_from_file_location("squeeze_trace",
+                                                  ROOT / "experiments/squeeze_trace.py")
+    st = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(st)
+    exp = st.trace("expert", 200, 1)
+    assert 0.18 < exp["l3"] < 0.27 and exp["other"] == 0.0 and exp["gone"] == 0.0
+    assert abs(exp["level"] - 2.2247) < 0.05
+    rnd = st.trace("random", 200, 1)
+    assert 0.7 < rnd["other"] < 0.9 and rnd["level"] > 4.0

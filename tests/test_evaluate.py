@@ -46,6 +46,9 @@ def test_bootstrap_ci_and_summary():
     # degenerate inputs collapse to the point value
     assert ev.bootstrap_ci([5.0, 5.0, 5.0]) == (5.0, 5.0)
     assert ev.bootstrap_ci([2.0]) == (2.0, 2.0)
+    # the order the runs were recorded in does not move the interval (lanes, resumed sweeps)
+    z = [5.1, 9.5, 1.4, 9.5, 3.1, 4.2]  # unsorted, the old code gave 3.15 vs 3.1 reversed
+    assert ev.bootstrap_ci(z) == ev.bootstrap_ci(z[::-1]) == ev.bootstrap_ci(sorted(z))
     # the percentile interval of the mean of a large symmetric sample ~ mean ± 1.96 sd/sqrt(n)
     y = np.random.default_rng(0).normal(0, 1, 400)
     lo, hi = ev.bootstrap_ci(y)
@@ -143,6 +146,10 @@ def test_tiny_sweep_aggregates_and_reports(tmp_path):
     recs = ev.run_sweep(spec, out=tmp_path / "r.jsonl", progress=False)
     assert len(recs) == 2 * 2 * 3
     assert ev.read_jsonl(tmp_path / "r.jsonl") == json.loads(json.dumps(recs))
+    import gzip  # the records committed beside the results are gzip-compressed
+
+    (tmp_path / "r.jsonl.gz").write_bytes(gzip.compress((tmp_path / "r.jsonl").read_bytes()))
+    assert ev.read_records(tmp_path / "r.jsonl.gz") == ev.read_records(tmp_path / "r.jsonl")
     agg = ev.aggregate(recs)
     assert len(agg) == 4 and all(g["n"] == 3 for g in agg)
     for g in agg:

@@ -3,6 +3,7 @@ regenerates them, and PNG plots (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,8 +26,10 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """The records of one JSON-lines file, in order."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The records of one JSON-lines file (gzip-compressed when it ends in .gz), in order."""
+    p = Path(path)
+    text = gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _run_identity(r: dict[str, Any]) -> str:

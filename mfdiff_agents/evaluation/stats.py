@@ -22,8 +22,10 @@ def bootstrap_ci(x: Sequence[float], *, statistic: Callable = np.mean, confidenc
     """Percentile-bootstrap CI of ``statistic`` over runs (rliable's default interval).
 
     With fewer than two runs, or identical values, the interval collapses to the point value.
+    The runs are sorted first: the interval does not depend on the order in which they were
+    recorded (an evaluation split into lanes, or resumed, records them in another order).
     """
-    x = np.asarray(x, float)
+    x = np.sort(np.asarray(x, float))
     point = float(statistic(x))
     if x.size < 2 or np.all(x == x[0]):
         return point, point

@@ -45,3 +45,7 @@ for tier in ("medium", "mixed"):  # one lane per tier
         f.write("\n".join(lines) + "\n")
 PY
 eval_tier_lanes "$OUT" squeeze_head_noise "bash experiments/squeeze_head_noise.sh"
+{ echo; echo "## What the agents play (\`python experiments/squeeze_trace.py\`, N = 1000, medium)"; echo
+  python experiments/squeeze_trace.py --seeds 2 "$C-medium/mfdiffuser-s0" \
+    "$OUT/medium/noise1.0-s0" "$C-medium/mfdiffuser-s1" "$OUT/medium/noise1.0-s1"
+} >> docs/results/squeeze_head_noise.md

@@ -13,7 +13,8 @@ Datasets: the demo never reads or writes your Minari datasets. It always points
 ``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
 its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
 
-Budget: default 290 CPU-seconds (416 s wall on 2 cores shared with other jobs, 2026-11-29);
+Budget: default ~90 CPU-seconds (73 s wall on 2 free cores, 2026-11-30; 290 CPU-s and 416 s
+wall on the slower machine of 2026-11-29, its cores shared with other jobs);
 ``--quick`` ≈ 20 s (the
 test suite runs it).
 """

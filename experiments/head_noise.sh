@@ -33,7 +33,10 @@ lines = ["seeds = 12", "episodes = 1", 'device = "cpu"', ""]
 for tier in ("medium", "mixed"):
     for noise in noises:
         for min_p in (0.2, 0.15):
-            acting = {**ACTING, **family_planning("squeeze"), "head_min_p": min_p}
+            # min-p as the labels say, not the uniform floor the config removes since the
+            # eleventh update
+            acting = {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
+                      "head_min_p": min_p}
             lines += run_block(f"{out}/{tier}-hn{noise}", f"head_noise {noise}, min-p {min_p}",
                                "mfdiff/GaussianSqueeze-v0", [1000], "{ max_cycles = 25 }", tier,
                                inline_table(acting))

@@ -29,8 +29,11 @@ DECODINGS = [("min-p 0.2, T = 1 (config)", 0.2, 1.0, 1.5),
 for tier in ("medium", "mixed"):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for label, min_p, temp, target in DECODINGS:
+        # min-p as the labels say, not the uniform floor the config removes since the
+        # eleventh update
         acting = {**ACTING, **family_planning("squeeze"), "head_decode": "balanced",
-                  "head_min_p": min_p, "head_temperature": temp, "return_target": target}
+                  "head_remove_uniform": False, "head_min_p": min_p, "head_temperature": temp,
+                  "return_target": target}
         lines += run_block(f"{ckpt}-{tier}/mfdiffuser-s0", label, env, [100, 1000], kwargs, tier,
                            inline_table(acting))
     with open(f"{out}/sweep_{tier}.toml", "w") as f:

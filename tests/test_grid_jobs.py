@@ -237,7 +237,8 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
     assert len(runs) == 2 * 3 * len(rows)  # tiers x training seeds x rows
     for run in runs:
         over = rows[run["label"].split(": ", 1)[1]]
-        want = {**make_sweep.ACTING, **make_sweep.family_planning(family), **over}
+        want = {**make_sweep.ACTING, **make_sweep.family_planning(family),
+                **ps.PINNED.get(family, {}), **over}
         assert run["set"] == want and set(run["set"]) <= set(PLANNING_FIELDS)
         dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in run["set"].items()})

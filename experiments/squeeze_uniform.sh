@@ -3,8 +3,8 @@
 # uniform floor of the head's distribution (action_head.remove_uniform), on the grid's three
 # MF-Diffuser training seeds, medium and mixed data, N = 100 and 1000, 5 evaluation seeds each
 # (15 runs per cell), best of 4 plans as in the grid (docs/results/squeeze_uniform.md); then,
-# with the floor removed, temperatures above 1, a higher return target and a replan at every
-# step (instead of every 4) at N = 1000. Each
+# with the floor removed, temperatures above 1 and a higher return target at N = 1000, and a
+# replan at every step (instead of every 4) at N = 100 and 1000. Each
 # row spells every decoding field it sets. From the repo root:
 #     bash experiments/squeeze_uniform.sh
 set -euo pipefail
@@ -30,7 +30,7 @@ DECODINGS = [
     ("uniform floor removed, T = 1.25", {**FLOOR, "head_temperature": 1.25}, [1000]),
     ("uniform floor removed, T = 1.5", {**FLOOR, "head_temperature": 1.5}, [1000]),
     ("uniform floor removed, return target 3", {**FLOOR, "return_target": 3.0}, [1000]),
-    ("uniform floor removed, replan every step", {**FLOOR, "replan_every": 1}, [1000]),
+    ("uniform floor removed, replan every step", {**FLOOR, "replan_every": 1}, [100, 1000]),
 ]
 for tier in ("medium", "mixed"):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]

@@ -29,11 +29,12 @@ for fam in "${FAMILIES[@]}"; do
   for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
 done
 python experiments/grid_jobs.py "${FAMILIES[@]}" --out runs/grid --workers 2
-# the records behind the tables, kept in the repo (runs/ is not): summarize_grid.py and
-# `mfdiff eval --records` read them as they are
+# the records behind the tables, kept in the repo (runs/ is not), each with its checkpoint's
+# training budget: summarize_grid.py and `mfdiff eval --records` read them as they are
 mkdir -p docs/results/records
 for fam in "${FAMILIES[@]}"; do
-  gzip -nc "runs/grid/records-$fam.jsonl" > "docs/results/records/records-$fam.jsonl.gz"
+  python experiments/summarize_grid.py --export "docs/results/records/records-$fam.jsonl.gz" \
+    "runs/grid/records-$fam.jsonl"
 done
 # written beside, then moved: the previous grid.md is read for the families with no records
 python experiments/summarize_grid.py --previous docs/results/grid.md runs/grid/records-*.jsonl \

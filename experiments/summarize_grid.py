@@ -165,28 +165,48 @@ def main(paths: list[str], previous: str | None = None) -> None:
 NOT_BASELINES = {"random", "scripted medium", "scripted expert", *MFD_ROWS}
 
 
+def checkpoint_training(policy: str) -> dict | None:
+    """``{"steps", "seconds"}`` of a checkpoint directory's last metrics.csv row (the training
+    loop's own clock), or None when ``policy`` is no checkpoint here."""
+    path = Path(policy) / "metrics.csv"
+    if not path.exists():
+        return None
+    with open(path) as f:
+        last = list(csv.DictReader(f))[-1]
+    return {"steps": int(last["step"]), "seconds": float(last["seconds"])}
+
+
+def with_training(records: list[dict]) -> list[dict]:
+    """The records, each learned method's with a ``training`` field from its checkpoint, so that
+    the committed records (docs/results/records/) carry the budget tables too."""
+    out = []
+    for r in records:
+        t = checkpoint_training(str(r.get("config", {}).get("policy", "")))
+        out.append({**r, "training": t} if t else r)
+    return out
+
+
 def budget_table(fam: str, rows: list[dict], methods: list[str]) -> None:
     """Gradient steps and training wall-clock of each learned method (from the checkpoints'
-    metrics.csv: the training loop's own clock, one torch thread, 2 jobs sharing 2 cores)."""
+    metrics.csv: the training loop's own clock, one torch thread, 2 jobs sharing 2 cores; or
+    from the records' ``training`` field where the checkpoints are not here)."""
     import numpy as np
 
-    paths: dict[str, set[str]] = defaultdict(set)
+    per: dict[str, dict[str, dict]] = defaultdict(dict)  # method -> checkpoint -> training
     for r in rows:
-        p = Path(str(r.get("config", {}).get("policy", "")))
-        if (p / "metrics.csv").exists():
-            paths[r["method"]].add(str(p))
+        policy = str(r.get("config", {}).get("policy", ""))
+        t = r.get("training") or checkpoint_training(policy)
+        if t:
+            per[r["method"]][policy] = t
     print(f"## {fam}: training budget per checkpoint (gradient steps, training seconds)\n")
     print("| method | steps | seconds, median [min, max] over checkpoints |")
     print("|---|---|---|")
     for m in methods:
-        if not paths.get(m):
+        if not per.get(m):
             continue
-        last = []
-        for p in sorted(paths[m]):
-            with open(Path(p) / "metrics.csv") as f:
-                last.append(list(csv.DictReader(f))[-1])
-        steps = sorted({int(row["step"]) for row in last})
-        secs = [float(row["seconds"]) for row in last]
+        last = [per[m][p] for p in sorted(per[m])]
+        steps = sorted({t["steps"] for t in last})
+        secs = [t["seconds"] for t in last]
         print(f"| {m} | {', '.join(map(str, steps))} | {np.median(secs):.0f} "
               f"[{min(secs):.0f}, {max(secs):.0f}] |")
     print()
@@ -265,5 +285,15 @@ if __name__ == "__main__":
     ap.add_argument("records", nargs="+", help="records-<family>.jsonl files")
     ap.add_argument("--previous", default=None,
                     help="an earlier grid.md: families without records keep its sections")
+    ap.add_argument("--export", default=None, metavar="FILE.jsonl.gz",
+                    help="instead: write the records, each with its checkpoint's training "
+                    "budget, gzip-compressed to FILE (the copy committed in docs/results/records)")
     args = ap.parse_args()
-    main(args.records, args.previous)
+    if args.export:
+        import gzip
+        import json
+
+        lines = "".join(json.dumps(r) + "\n" for r in with_training(read_records(*args.records)))
+        Path(args.export).write_bytes(gzip.compress(lines.encode(), mtime=0))
+    else:
+        main(args.records, args.previous)

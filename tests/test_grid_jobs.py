@@ -446,3 +446,31 @@ def test_squeeze_trace_tells_the_expert_from_random_play():
     assert abs(exp["level"] - 2.2247) < 0.05
     rnd = st.trace("random", 200, 1)
     assert 0.7 < rnd["other"] < 0.9 and rnd["level"] > 4.0
+
+
+def test_exported_records_carry_the_training_budget(tmp_path, capsys):
+    """--export: each record of a checkpoint gets its training steps and seconds, so the budget
+    table comes out the same where the checkpoint is gone (a fresh clone)."""
+    import gzip
+
+    sg = _summarize()
+    ckpt = tmp_path / "ckpt" / "bc-s0"
+    ckpt.mkdir(parents=True)
+    (ckpt / "metrics.csv").write_text("step,loss,seconds\n500,1.0,4.0\n1000,0.5,8.5\n")
+    recs = [{"method": "BC", "config": {"policy": str(ckpt)}, "seed": 0},
+            {"method": "random", "config": {"policy": "random"}, "seed": 0}]
+    out = sg.with_training(recs)
+    assert out[0]["training"] == {"steps": 1000, "seconds": 8.5} and "training" not in out[1]
+    sg.budget_table("squeeze", recs, ["BC"])
+    from_ckpt = capsys.readouterr().out
+    (ckpt / "metrics.csv").unlink()
+    sg.budget_table("squeeze", out, ["BC"])
+    assert capsys.readouterr().out == from_ckpt and "| BC | 1000 | 8 [8, 8] |" in from_ckpt
+    records = tmp_path / "r.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (ckpt / "metrics.csv").write_text("step,loss,seconds\n1000,0.5,8.5\n")
+    gz = tmp_path / "r.jsonl.gz"
+    subprocess.run([sys.executable, str(ROOT / "experiments/summarize_grid.py"), "--export",
+                    str(gz), str(records)], check=True)
+    back = [json.loads(line) for line in gzip.decompress(gz.read_bytes()).decode().splitlines()]
+    assert back[0]["training"]["seconds"] == 8.5

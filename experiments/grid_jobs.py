@@ -89,10 +89,10 @@ def split_sweep(text: str, lanes: int) -> list[str]:
     return [head + "".join("[[runs]]" + b for b in lane) for lane in out if lane]
 
 
-def report_cmd(fam: str, records: list[Path]) -> list[str]:
-    """The `mfdiff eval --records` line that writes docs/results/grid_<fam>.md."""
-    return ["mfdiff", "eval", "--records", *map(str, records), "--report-dir", "docs/results",
-            "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"]
+def report_args(fam: str) -> list[str]:
+    """The `mfdiff eval` options that write docs/results/grid_<fam>.md."""
+    return ["--report-dir", "docs/results", "--name", f"grid_{fam}",
+            "--command", f"bash experiments/grid.sh {fam}"]
 
 
 def eval_jobs(families: list[str], out: Path, keep: bool = False,
@@ -113,7 +113,7 @@ def eval_jobs(families: list[str], out: Path, keep: bool = False,
         resume = ["--resume"] if keep else []
         if lanes <= 1:
             jobs.append((["mfdiff", "eval", "--sweep", str(sweep), "--out", str(records), *resume,
-                          "--no-progress", "--threads", "1", *report_cmd(fam, [])[3:]],
+                          "--no-progress", "--threads", "1", *report_args(fam)],
                          str(out / "logs" / f"eval-{fam}.log"), None))
             continue
         for i, lane_text in enumerate(split_sweep(text, lanes)):
@@ -143,7 +143,8 @@ def merge_lanes(families: list[str], out: Path) -> None:
         write_jsonl(read_records(*parts), records, append=False)
         for part in parts:
             part.unlink()
-        subprocess.run(report_cmd(fam, [records]), check=True)
+        subprocess.run(["mfdiff", "eval", "--records", str(records), *report_args(fam)],
+                       check=True)
 
 
 def dispatch(executor: submitit.Executor, jobs: list, wave: int) -> None:

@@ -15,6 +15,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+#: torch device of the tests that train or plan: ``MFDIFF_TEST_DEVICE=cuda pytest`` runs them on
+#: a GPU (CI has none; tests/test_cuda.py holds the checks that need one)
+DEVICE = os.environ.get("MFDIFF_TEST_DEVICE", "cpu")
+
 
 def squeeze_episodes(
     n_agents: int = 64, episodes: int = 4, max_cycles: int = 8, skill: float | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import DEVICE
 
 from mfdiff_agents.config import ConfigError
 from mfdiff_agents.diffuser.config import Config
@@ -23,7 +24,7 @@ torch.set_num_threads(1)
 
 N, T = 64, 20
 ENV = ("mfdiff/Ising-v0", {"n_agents": N, "max_cycles": T})
-TINY = dict(horizon=4, n_particles=16, device="cpu", seed=0, width=32, depth=2, n_timesteps=50,
+TINY = dict(horizon=4, n_particles=16, device=DEVICE, seed=0, width=32, depth=2, n_timesteps=50,
             batch_size=16, stats_windows=256, k_schedule=(8, 32), ddim_steps=5, replan_every=2)
 
 
@@ -115,7 +116,7 @@ def test_checkpoint_round_trip_with_head(trained, tmp_path: Path) -> None:
     obs, _ = IsingCore(N, max_cycles=T).reset(seed=2)
     mask = np.ones(N, bool)
     for mode in ("head", "particle"):
-        loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", act_with=mode)
+        loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, act_with=mode)
         assert loaded.uses_head == (mode == "head")
         trained.cfg.act_with = mode
         a, b = [], []
@@ -125,7 +126,7 @@ def test_checkpoint_round_trip_with_head(trained, tmp_path: Path) -> None:
         trained.cfg.act_with = "auto"
         assert all(np.array_equal(x, y) for x, y in zip(a, b)), mode
     with pytest.raises(ConfigError, match="shapes"):
-        MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", action_head=False)
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, action_head=False)
 
 
 def test_head_leaves_the_diffusion_model_alone(data) -> None:
@@ -239,7 +240,7 @@ def test_checkpoint_from_before_the_head_loads_unchanged(data, tmp_path: Path) -
               "head_temperature"):
         meta["config"].pop(k)
     (tmp_path / "config.json").write_text(json.dumps(meta))
-    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu")
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
     assert type(loaded) is MFDiffuserPlanner and type(loaded.cfg) is Config
     assert not loaded.cfg.action_head and loaded.cfg.p_uncond == 0.0 and not loaded.uses_head
     obs, _ = IsingCore(N, max_cycles=T).reset(seed=4)
@@ -248,7 +249,7 @@ def test_checkpoint_from_before_the_head_loads_unchanged(data, tmp_path: Path) -
     loaded.reset(seed=3)
     assert np.array_equal(old.act_batch(obs, mask), loaded.act_batch(obs, mask))
     with pytest.raises(ConfigError, match="p_uncond"):
-        MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", guidance_weight=2.0)
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, guidance_weight=2.0)
 
 
 def test_checkpoint_from_before_balanced_decoding_still_samples(trained, tmp_path: Path) -> None:
@@ -262,9 +263,9 @@ def test_checkpoint_from_before_balanced_decoding_still_samples(trained, tmp_pat
     for k in ("head_decode", "head_min_p"):
         meta["config"].pop(k)
     (tmp_path / "config.json").write_text(json.dumps(meta))
-    old = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu")
+    old = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
     assert old.cfg.head_decode == "sample" and old.cfg.head_min_p == 0.0
-    now = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", head_decode="sample")
+    now = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_decode="sample")
     obs, _ = IsingCore(N, max_cycles=T).reset(seed=6)
     mask = np.ones(N, bool)
     for pol in (old, now):
@@ -286,7 +287,7 @@ def test_removing_the_uniform_floor_of_two_actions_is_the_argmax(trained, tmp_pa
     for name, kw in (("floor", {"head_remove_uniform": True, "head_temperature": 1.0}),
                      ("argmax", {"head_temperature": 0.0}),
                      ("t1", {"head_temperature": 1.0})):
-        pol = MFDiffuserPlanner.from_pretrained(tmp_path, device="cpu", **kw)
+        pol = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, **kw)
         pol.reset(seed=4)
         acts[name] = pol.act_batch(obs, mask)  # the first step: one plan, same draws
     assert np.array_equal(acts["floor"], acts["argmax"])

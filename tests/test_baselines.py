@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from conftest import squeeze_episodes
+from conftest import DEVICE, squeeze_episodes
 
 import mfdiff_envs  # noqa: F401  (registers envs)
 from mfdiff_agents.checkpoint import CheckpointError
@@ -19,7 +19,7 @@ torch.set_num_threads(1)
 
 N_AGENTS = 24
 TRAINABLE = ["bc", "mfq", "iql", "indep_diffuser", "joint_diffuser"]
-WINDOWS = dict(horizon=4, n_particles=8, device="cpu")
+WINDOWS = dict(horizon=4, n_particles=8, device=DEVICE)
 TINY = {
     "bc": dict(steps=15, batch_size=8, hidden=32),
     "mfq": dict(steps=15, batch_size=8, hidden=32),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import DEVICE
 
 DS = "mfdiff/squeeze-n40/medium-v0"
 TINY = {
@@ -20,7 +21,7 @@ TINY = {
     "indep_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
     "joint_diffuser": ["width=16", "n_timesteps=10", "ddim_steps=2", "norm_batches=2"],
 }
-COMMON = ["steps=3", "horizon=4", "n_particles=8", "batch_size=4", "device=cpu"]
+COMMON = ["steps=3", "horizon=4", "n_particles=8", "batch_size=4", f"device={DEVICE}"]
 
 
 @pytest.fixture(scope="module")

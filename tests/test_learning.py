@@ -12,14 +12,14 @@ import csv
 import numpy as np
 import pytest
 import torch
-from conftest import squeeze_episodes
+from conftest import DEVICE, squeeze_episodes
 
 from mfdiff_agents.evaluation import evaluate
 from mfdiff_agents.methods import get_method, make_sampler
 
 torch.set_num_threads(1)
 
-WINDOWS = dict(horizon=4, n_particles=16, device="cpu", seed=0)
+WINDOWS = dict(horizon=4, n_particles=16, device=DEVICE, seed=0)
 SCORED = {  # threshold: normalized score > 40; untrained: ≈ 0 (bc, mfq), ≈ 9 (mfdiffuser)
     "bc": dict(steps=300, batch_size=16, hidden=64),
     "mfq": dict(steps=300, batch_size=16, hidden=64),

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import squeeze_episodes
+from conftest import DEVICE, squeeze_episodes
 
 from mfdiff_agents.checkpoint import CheckpointError, EnvFacts
 from mfdiff_agents.config import ConfigError
@@ -39,7 +39,7 @@ TINY = Config(
     ckpt_every=20,
     k_schedule=(4, 16),
     ddim_steps=4,
-    device="cpu",
+    device=DEVICE,
 )
 
 
@@ -64,7 +64,7 @@ def untrained(obs_dim: int, n_actions: int, **cfg_kw) -> MFDiffuserPlanner:
     torch.manual_seed(0)
     model = MFDiffuserModel(obs_dim=obs_dim, n_actions=n_actions, mf_dim=m, cfg=cfg, stats=stats)
     env = EnvFacts(obs_dim=obs_dim, n_actions=n_actions)
-    return MFDiffuserPlanner(model, cfg, env=env, seed=0, device="cpu")
+    return MFDiffuserPlanner(model, cfg, env=env, seed=0, device=DEVICE)
 
 
 # ------------------------------------------------------------------------------- training
@@ -173,8 +173,8 @@ def test_plan_samples_follows_the_highest_valued_plan(trained) -> None:
     assert torch.equal(again["x0"], p5["x0"])  # same seed, same choice
     m = many.model
     raw = p5["x0"][..., :many.obs_dim] * m.obs_std + m.obs_mean  # [K, H, d]
-    mf = torch.cat([raw.mean(0), raw.std(0, unbiased=False),
-                    torch.ones(raw.shape[1], 1)], -1)  # [H, 2d + 1], everyone alive
+    alive = torch.ones(raw.shape[1], 1, device=raw.device)  # everyone alive
+    mf = torch.cat([raw.mean(0), raw.std(0, unbiased=False), alive], -1)  # [H, 2d + 1]
     assert torch.isclose(m.value(m.norm_mf(mf))[1:].mean(), values.max(), atol=1e-5)
     with pytest.raises(ConfigError):
         Config(plan_samples=0)
@@ -198,7 +198,7 @@ def test_dead_agents_do_not_influence_the_living(trained) -> None:
 def test_save_load_identical_actions(trained, tmp_path: Path) -> None:
     policy, _ = trained
     policy.save(tmp_path / "ckpt")
-    loaded = MFDiffuserPlanner.from_pretrained(tmp_path / "ckpt", device="cpu")
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path / "ckpt", device=DEVICE)
     assert np.array_equal(
         rollout_actions(policy, 80, 3, seed=1), rollout_actions(loaded, 80, 3, seed=1)
     )

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import DEVICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -25,11 +26,11 @@ D, A = 5, 4
 @pytest.fixture(scope="module")
 def planner():
     cfg = Config(horizon=4, width=16, depth=1, n_timesteps=20, k_schedule=(4, 16), ddim_steps=4,
-                 device="cpu")
+                 device=DEVICE)
     env = EnvFacts(obs_dim=D, n_actions=A)
     torch.manual_seed(0)
     return MFDiffuserPlanner(MFDiffuserPlanner.build_model(cfg, env), cfg, env=env, seed=0,
-                             device="cpu")
+                             device=DEVICE)
 
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, width=32)

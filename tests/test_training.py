@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import squeeze_episodes
+from conftest import DEVICE, squeeze_episodes
 from safetensors.torch import load_file, save_file
 
 from mfdiff_agents.checkpoint import CheckpointError
@@ -31,7 +31,7 @@ TINY = {
     "indep_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
     "joint_diffuser": dict(batch_size=4, width=16, n_timesteps=10, ddim_steps=2, norm_batches=2),
 }
-COMMON = dict(horizon=4, n_particles=8, device="cpu", log_every=1)
+COMMON = dict(horizon=4, n_particles=8, device=DEVICE, log_every=1)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every check that needs a CUDA GPU, in one go (docs/results/device_cuda.md holds a run):
+#   1. tests/test_cuda.py (lifting, training, checkpoints across devices, `mfdiff eval --device`);
+#   2. the suite's training and planning tests with their models on the GPU
+#      (MFDIFF_TEST_DEVICE=cuda, tests/conftest.py);
+#   3. benchmarks/gpu.py: planning latency vs N (10^2 .. 10^5), training throughput, memory;
+#   4. the grid's seed-0 MF-Diffuser checkpoints (N = 10^3, medium tier) evaluated on the GPU
+#      with the grid's acting and its 5 evaluation seeds, to compare with the grid's CPU records.
+# Needs those checkpoints (bash experiments/grid.sh). From the repo root:
+#     bash benchmarks/gpu_check.sh OUTDIR        # logs and records land in OUTDIR
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+C=runs/grid/ckpt
+status=0
+step() { echo "== $*"; "$@" || { status=1; echo "!! failed: $*"; }; }
+step "$py" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
+step "$py" -m pytest -q -p no:cacheprovider tests/test_cuda.py
+# several processes share the GPU: each test's models are tiny
+MFDIFF_TEST_DEVICE=cuda step "$py" -m pytest -q -p no:cacheprovider -n 8 \
+  tests/test_action_head.py tests/test_baselines.py tests/test_learning.py \
+  tests/test_training.py tests/test_planner.py tests/test_properties.py tests/test_cli.py
+step "$py" benchmarks/gpu.py --device cuda --steps 32 --sizes 100 1000 10000 100000 \
+  --out docs/results/device_cuda.md --checkpoint "ising=$C/ising-n1024-mixed/mfdiffuser-s0" \
+  --checkpoint "battle=$C/battle-n1000-mixed/mfdiffuser-s0"
+cp docs/results/device_cuda.md "$out/" 2>/dev/null
+for fam in squeeze ising battle; do
+  case $fam in
+    squeeze) env=mfdiff/GaussianSqueeze-v0 n=1000 kw='{"max_cycles": 25}' stem=squeeze-n1000;;
+    ising) env=mfdiff/Ising-v0 n=1024 kw='{"max_cycles": 50}' stem=ising-n1024;;
+    battle) env=mfdiff/Battle-v0 n=1000 kw='{"max_cycles": 150, "opponent": "expert"}'
+            stem=battle-n1000;;
+  esac
+  mapfile -t acting < <("$py" experiments/make_sweep.py --set-args "$fam" mfdiffuser)
+  SECONDS=0
+  step "$py" -m mfdiff eval --policy "$C/$stem-medium/mfdiffuser-s0" --env "$env" \
+    --n-agents "$n" --seeds 5 --env-kwargs "$kw" --tier medium --device cuda "${acting[@]}" \
+    --out "$out/eval_$fam.jsonl" --no-progress
+  echo "$fam: ${SECONDS} s"
+done
+exit $status

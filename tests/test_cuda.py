@@ -1,0 +1,122 @@
+"""The CUDA code paths: lifting, planning, training, checkpoints across devices, `mfdiff eval`.
+
+Skipped where torch sees no GPU (CI). On a GPU machine, also run the training and planning
+tests of the rest of the suite there: ``MFDIFF_TEST_DEVICE=cuda pytest`` (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.lifting import balanced_capacities, lift_balanced, sq_distances
+from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.diffuser.train import fit
+from mfdiff_agents.evaluation import evaluate
+from mfdiff_agents.methods import make_sampler
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+N, T = 64, 20
+ENV = ("mfdiff/Ising-v0", {"n_agents": N, "max_cycles": T})
+TINY = dict(horizon=4, n_particles=16, seed=0, width=32, depth=2, n_timesteps=50, batch_size=16,
+            stats_windows=256, k_schedule=(8, 32), ddim_steps=5, replan_every=2, steps=60)
+
+
+def _cost(points: torch.Tensor, centers: torch.Tensor, assign: torch.Tensor) -> float:
+    return float(sq_distances(points, centers).double().gather(1, assign[:, None]).sum())
+
+
+@pytest.mark.parametrize("method", ["distinct", "sinkhorn"])
+def test_lifting_on_cuda_is_balanced_and_as_good_as_on_cpu(method: str) -> None:
+    """Same points on both devices: balanced on CUDA, its cost within 2 % of the CPU's (float
+    sums reorder on the GPU; the exact route is solved on the CPU either way)."""
+    n, k = 2000, 256
+    g = torch.Generator().manual_seed(0)
+    pts = torch.randn(n, 8, generator=g)
+    if method == "distinct":  # few distinct rows, as Ising's observations
+        pts = pts[torch.randint(0, 10, (n,), generator=g)]
+    ctr = torch.randn(k, 8, generator=g)
+    cap = balanced_capacities(n, k, generator=torch.Generator().manual_seed(1))
+    costs = {}
+    for dev in ("cpu", "cuda"):
+        gen = torch.Generator(device=dev).manual_seed(2)
+        assign, state = lift_balanced(pts.to(dev), ctr.to(dev), generator=gen, method=method,
+                                      capacities=cap.to(dev))
+        assert assign.device.type == dev and state.method == method
+        cnt = torch.bincount(assign.cpu(), minlength=k)
+        assert torch.equal(cnt, cap.cpu().to(cnt.dtype))
+        costs[dev] = _cost(pts, ctr, assign.cpu())
+    assert abs(costs["cuda"] / costs["cpu"] - 1) < 0.02, costs
+
+
+@pytest.fixture(scope="module")
+def ising_data():
+    from test_action_head import ising_episodes
+
+    return ising_episodes()
+
+
+@pytest.fixture(scope="module")
+def cuda_ckpt(ising_data, tmp_path_factory):
+    """A tiny planner trained on the GPU (bf16 autocast), saved."""
+    cfg = Config(**TINY, device="cuda", action_head=True)
+    pol = fit(make_sampler(ising_data, cfg), cfg, progress=False)
+    assert next(pol.model.parameters()).device.type == "cuda"
+    out = tmp_path_factory.mktemp("cuda_ckpt")
+    pol.save(out)
+    return out
+
+
+def test_training_on_cuda_gives_finite_weights(cuda_ckpt) -> None:
+    from safetensors.torch import load_file
+
+    weights = load_file(str(cuda_ckpt / "model.safetensors"))
+    assert weights and all(torch.isfinite(w.float()).all() for w in weights.values())
+    assert all(w.device.type == "cpu" for w in weights.values())
+
+
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_cuda_checkpoint_plans_on_either_device(cuda_ckpt, device: str) -> None:
+    """A checkpoint trained on the GPU loads and acts on the GPU and on the CPU, with valid
+    actions through several replans, both liftings."""
+    from mfdiff_envs.ising import IsingCore
+
+    core = IsingCore(N, max_cycles=T)
+    for lifting in ("balanced", "frozen"):
+        pol = MFDiffuserPlanner.from_pretrained(cuda_ckpt, device=device, lifting=lifting)
+        obs, _ = core.reset(seed=0)
+        pol.reset(seed=0)
+        for _ in range(5):
+            acts = pol.act_batch(obs, core.alive.copy())
+            assert acts.shape == (N,) and acts.dtype.kind in "iu"
+            assert ((acts >= 0) & (acts < core.n_actions)).all()
+            obs, *_ = core.step(acts)
+
+
+def test_cuda_and_cpu_planning_score_alike(cuda_ckpt) -> None:
+    """The same weights evaluated on both devices: normalized scores within 15 points over 3
+    seeds (bf16 autocast and GPU sampling streams change the draws, not the policy)."""
+    scores = {}
+    for device in ("cpu", "cuda"):
+        pol = MFDiffuserPlanner.from_pretrained(cuda_ckpt, device=device)
+        scores[device] = np.mean([r["normalized_score"]
+                                  for r in evaluate(pol, *ENV, seeds=[0, 1, 2])])
+    assert abs(scores["cuda"] - scores["cpu"]) < 15, scores
+
+
+def test_mfdiff_eval_on_cuda(cuda_ckpt, tmp_path, capsys) -> None:
+    from mfdiff.cli import main
+
+    out = tmp_path / "rec.jsonl"
+    rc = main(["eval", "--policy", str(cuda_ckpt), "--env", ENV[0], "--n-agents", "100",
+               "--seeds", "2", "--env-kwargs", json.dumps({"max_cycles": 10}), "--device",
+               "cuda", "--out", str(out),
+               "--no-progress"])
+    assert rc in (0, None)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(recs) == 2 and all(np.isfinite(r["normalized_score"]) for r in recs)

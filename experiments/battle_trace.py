@@ -51,14 +51,14 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     return path, over
 
 
-def policy_factory(spec: str, family: str):
+def policy_factory(spec: str, family: str, pinned: dict | None = None):
     """``(core, seed) -> policy`` for ``PATH[:KEY=VALUE,...]``: a scripted name, or a checkpoint
     acting with the grid's settings for ``family`` (MF-Diffuser: its acting defaults and the
-    family config's planning fields) changed by the overrides."""
+    family config's planning fields, then ``pinned``) changed by the spec's overrides."""
     path, over = parse_spec(spec)
     if path in SCRIPTED_NAMES and not over:
         return load_policy(path)
-    settings = ({**ACTING, **family_planning(family)}
+    settings = ({**ACTING, **family_planning(family), **(pinned or {})}
                 if policy_label(path) == "mfdiffuser" else {})
     pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
     return lambda core, seed: pol

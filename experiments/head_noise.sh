@@ -36,7 +36,7 @@ for tier in ("medium", "mixed"):
             # min-p as the labels say, not the uniform floor the config removes since the
             # eleventh update
             acting = {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
-                      "head_min_p": min_p}
+                      "head_min_p": min_p, "replan_every": 4}
             lines += run_block(f"{out}/{tier}-hn{noise}", f"head_noise {noise}, min-p {min_p}",
                                "mfdiff/GaussianSqueeze-v0", [1000], "{ max_cycles = 25 }", tier,
                                inline_table(acting))

@@ -59,7 +59,8 @@ ROWS = {
 
 #: fields every row of a family keeps at the value its table was measured with, whatever the
 #: family config says today: Squeeze's rows predate the uniform-floor decoding (eleventh update)
-PINNED = {"squeeze": {"head_remove_uniform": False}}
+#: and the replan at every step (twelfth)
+PINNED = {"squeeze": {"head_remove_uniform": False, "replan_every": 4}}
 
 
 def main(grid: str, family: str) -> None:

@@ -33,7 +33,7 @@ for tier in ("medium", "mixed"):
         # eleventh update
         acting = {**ACTING, **family_planning("squeeze"), "head_decode": "balanced",
                   "head_remove_uniform": False, "head_min_p": min_p, "head_temperature": temp,
-                  "return_target": target}
+                  "return_target": target, "replan_every": 4}
         lines += run_block(f"{ckpt}-{tier}/mfdiffuser-s0", label, env, [100, 1000], kwargs, tier,
                            inline_table(acting))
     with open(f"{out}/sweep_{tier}.toml", "w") as f:

@@ -33,7 +33,8 @@ sys.path.insert(0, "experiments")
 from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
 grid, out = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["squeeze"]
-acting = inline_table({**ACTING, **family_planning("squeeze")})
+# replanning every 4 steps, as measured (the config replans every step since the twelfth update)
+acting = inline_table({**ACTING, **family_planning("squeeze"), "replan_every": 4})
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for seed in (0, 1, 2):
@@ -46,6 +47,6 @@ for tier in ("medium", "mixed"):  # one lane per tier
 PY
 eval_tier_lanes "$OUT" squeeze_head_noise "bash experiments/squeeze_head_noise.sh"
 { echo; echo "## What the agents play (\`python experiments/squeeze_trace.py\`, N = 1000, medium)"; echo
-  python experiments/squeeze_trace.py --seeds 2 "$C-medium/mfdiffuser-s0" \
+  python experiments/squeeze_trace.py --seeds 2 --set replan_every=4 "$C-medium/mfdiffuser-s0" \
     "$OUT/medium/noise1.0-s0" "$C-medium/mfdiffuser-s1" "$OUT/medium/noise1.0-s1"
 } >> docs/results/squeeze_head_noise.md

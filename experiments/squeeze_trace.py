@@ -8,8 +8,8 @@ on stdout). The evidence behind docs/method.md (16) and docs/results/squeeze_uni
         runs/grid/ckpt/squeeze-n1000-medium/mfdiffuser-s0:head_remove_uniform=false,head_min_p=0.2
 
 Checkpoints act with the grid's Squeeze settings (configs/mfdiffuser/squeeze.json's planning
-fields, as experiments/make_sweep.py spells them), changed by the ``:KEY=VALUE,...`` after a
-checkpoint; episodes are seeded like `mfdiff eval`'s.
+fields, as experiments/make_sweep.py spells them), then ``--set KEY=VALUE`` (every checkpoint),
+changed by the ``:KEY=VALUE,...`` after a checkpoint; episodes are seeded like `mfdiff eval`'s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from battle_trace import policy_factory  # noqa: E402  (a script beside this one)
+from battle_trace import parse_spec, policy_factory  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
 from mfdiff_envs.rollout import rollout  # noqa: E402
@@ -30,10 +30,12 @@ from mfdiff_envs.rollout import rollout  # noqa: E402
 GONE = 0.01
 
 
-def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
-    """Level shares of ``spec`` over ``seeds`` episodes of 25 steps."""
+def trace(spec: str, n_agents: int, seeds: int,
+          pinned: dict | None = None) -> dict[str, float]:
+    """Level shares of ``spec`` over ``seeds`` episodes of 25 steps (``pinned``: planning fields
+    set on every MF-Diffuser checkpoint over the config's, under the spec's own)."""
     core = make_core("mfdiff/GaussianSqueeze-v0", {"n_agents": n_agents, "max_cycles": 25})
-    factory = policy_factory(spec, "squeeze")
+    factory = policy_factory(spec, "squeeze", pinned)
     l3, other, level, returns = [], [], [], []
     for seed in range(seeds):
         res = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True)
@@ -53,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
     ap.add_argument("--n-agents", type=int, default=1000, help="N (default 1000)")
     ap.add_argument("--seeds", type=int, default=2, help="episodes, seeds 0..n-1 (default 2)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="planning field for every MF-Diffuser checkpoint, over the config's "
+                         "(a spec's own :KEY=VALUE wins), e.g. replan_every=4")
     args = ap.parse_args(argv)
+    pinned = parse_spec(":" + ",".join(args.set))[1]
     print(f"Gaussian Squeeze, N = {args.n_agents}, {args.seeds} episodes each (evaluation seeds "
           "0..): share of agents on level 3 per step (mean, min, max; the optimum: 0.225), "
           f"share of steps with under {GONE:.0%} on level 3, share of agents on neither level 2 "
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
           "| mean level | team return |")
     print("|---|---|---|---|---|---|---|---|")
     for spec in args.policies:
-        t = trace(spec, args.n_agents, args.seeds)
+        t = trace(spec, args.n_agents, args.seeds, pinned)
         print(f"| {spec} | {t['l3']:.3f} | {t['l3_min']:.3f} | {t['l3_max']:.3f} "
               f"| {t['gone']:.2f} | {t['other']:.3f} | {t['level']:.3f} | {t['return']:.1f} |")
     return 0

@@ -28,7 +28,7 @@ FAMILY_METRIC = {
 #: MF-Diffuser rows that act on their own plan (each gets a verdict table), then the ablation
 #: that copies its particle's action
 MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K = 256",
-                "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2",
+                "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2", "MF-Diffuser, replan every 4",
                 "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
@@ -90,8 +90,8 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " (action head decoded balanced at temperature 0.3) plus its family's config"
           " (configs/mfdiffuser/<family>.json, reasons in configs/README.md: Squeeze trains the"
           " head on noised inputs, decodes it at temperature 1 less its uniform floor (the"
-          " probability the data's random actions put on every level, docs/method.md (16)) and"
-          " follows the best of 4 plans; Ising trains"
+          " probability the data's random actions put on every level, docs/method.md (16)),"
+          " follows the best of 4 plans and replans every step; Ising trains"
           " with per-particle credit for 400 steps and replans every step with 20 DDIM steps"
           " and 512 particles, acting by the head's argmax; Battle trains 400 steps, its head"
           " weighted by each agent's own reward-to-go and fed noised inputs, and replans every 7"
@@ -102,7 +102,8 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " config following one sampled plan per replan instead of the best of 4 by the value"
           " net; \"min-p 0.2\" (Squeeze) = the family config decoding as it did until the"
           " eleventh update, min-p 0.2 instead of the uniform floor removed"
-          " (docs/results/squeeze_uniform.md). Normalized score:"
+          " (docs/results/squeeze_uniform.md); \"replan every 4\" (Squeeze) = the family config"
+          " replanning every 4 steps, as until the twelfth update. Normalized score:"
           " 0 = uniform random,"
           " 100 = scripted expert, measured at each N. Budgets: the training-budget table of"
           " each family (gradient steps from"

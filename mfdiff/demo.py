@@ -65,8 +65,9 @@ class DemoConfig:
     """Reverse steps when planning."""
     mf_k_schedule: tuple[int, ...] = (16, 64, 256)
     """Coarse-to-fine particle schedule when planning."""
-    mf_replan_every: int = 4
-    """Replan every k env steps."""
+    mf_replan_every: int = 1
+    """Replan every k env steps (Squeeze config: every step; the level-3 share drifts between
+    replans, docs/results/squeeze_uniform.md)."""
     mf_head_noise: float = 0.75
     """Noise on the action head's inputs while training (Squeeze config,
     configs/mfdiffuser/squeeze.json: a head that does not read the plan's generation error as

@@ -60,5 +60,6 @@ def test_demo_trains_and_acts_as_the_squeeze_config():
     demo = DemoConfig()
     mine = {"head_noise": demo.mf_head_noise, "head_temperature": demo.mf_head_temperature,
             "head_min_p": demo.mf_head_min_p, "plan_samples": demo.mf_plan_samples,
-            "head_remove_uniform": demo.mf_head_remove_uniform}
+            "head_remove_uniform": demo.mf_head_remove_uniform,
+            "replan_every": demo.mf_replan_every}
     assert set(cfg) <= set(mine) and all(mine[k] == v for k, v in cfg.items())

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A family with training seeds and population sizes the grid never used
+# (docs/results/unseen_<family>.md; Squeeze: docs/results/squeeze_seeds.md through
+# experiments/squeeze_seeds.sh): MF-Diffuser (the family config) and the family's strongest
+# baselines (their searched acting), each trained exactly as the grid trains them but with
+# training seeds 3 and 4, on the grid's N = 10^3 medium and mixed data, evaluated at two sizes
+# in no table (Squeeze and Battle N = 500 and 5000; Ising 484 and 4900, the squares nearest)
+# over 5 evaluation seeds (10 runs per cell). From the repo root:
+#     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+fam=${1:?usage: bash experiments/unseen_seeds.sh squeeze|ising|battle}
+case $fam in
+  squeeze) BASELINES=(bc); NS="[500, 5000]";;
+  ising) BASELINES=(iql); NS="[484, 4900]";;          # IQL: best baseline in 7 of 8 Ising cells
+  battle) BASELINES=(iql mfq); NS="[500, 5000]";;     # each best in 3 of the 6 Battle cells
+  *) echo "unknown family $fam (squeeze | ising | battle)" >&2; exit 2;;
+esac
+OUT=${OUT:-runs/unseen_$fam}
+NAME=${NAME:-unseen_$fam}
+COMMAND=${COMMAND:-bash experiments/unseen_seeds.sh $fam}
+mkdir -p "$OUT"
+source experiments/lib.sh
+stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
+for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
+train() {  # ALGO TIER SEED: one checkpoint with the grid's budget and config (kept once finished)
+  local steps config=()
+  steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$fam', '$1'))")
+  [ -f "configs/$1/$fam.json" ] && config=(--config "configs/$1/$fam.json")
+  train_once "$OUT/$2/$1-s$3" "$OUT/$2-$1-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
+    --algo "$1" "${config[@]}" --set "steps=$steps" --set "seed=$3" --threads 1
+}
+for tier in medium mixed; do  # two at a time; a failed training stops the script
+  for algo in mfdiffuser "${BASELINES[@]}"; do
+    train "$algo" "$tier" 3 & a=$!
+    train "$algo" "$tier" 4 & b=$!
+    wait "$a"; wait "$b"
+  done
+done
+python - "$fam" "$OUT" "$NS" "${BASELINES[@]}" <<'PY'
+import json
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import FAMILIES, METHODS, acting_overrides, inline_table, run_block
+fam, out, ns, *baselines = sys.argv[1:]
+_, env, _, kwargs = FAMILIES[fam]
+for tier in ("medium", "mixed"):  # one lane per tier
+    lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+    for algo in ("mfdiffuser", *baselines):
+        acting = acting_overrides(fam, algo)
+        for seed in (3, 4):
+            lines += run_block(f"{out}/{tier}/{algo}-s{seed}", METHODS[algo][0], env,
+                               json.loads(ns), kwargs, tier,
+                               inline_table(acting) if acting else None)
+    with open(f"{out}/sweep_{tier}.toml", "w") as f:
+        f.write("\n".join(lines) + "\n")
+PY
+eval_tier_lanes "$OUT" "$NAME" "$COMMAND"

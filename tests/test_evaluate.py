@@ -211,11 +211,11 @@ def test_video_records_every_step(tmp_path, capsys):
 
 def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypatch):
     """--resume: complete groups are not re-run, a changed run is re-run and its old records
-    dropped, and the file holds what a fresh run of the new sweep writes (up to order)."""
+    dropped, and the file holds what a fresh run of the new sweep writes, in its order."""
     def strip(recs):  # timing and provenance fields differ run to run
         drop = {"wall_seconds", "latency_ms", "time", "git_commit"}
-        return sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True)
-                      for r in recs)
+        return [json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True)
+                for r in recs]
 
     out = tmp_path / "r.jsonl"
     ev.run_sweep(_sweep_spec(), out=out, progress=False)
@@ -235,6 +235,13 @@ def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypat
     calls.clear()
     ev.run_sweep(new, out=out, progress=False, resume=True)
     assert len(calls) == 1 and strip(ev.read_jsonl(out)) == strip(fresh)
+    # the same runs listed in another order: nothing re-runs, the file follows the sweep's order
+    swapped = {**new, "runs": new["runs"][::-1]}
+    calls.clear()
+    ev.run_sweep(swapped, out=out, progress=False, resume=True)
+    assert calls == []
+    fresh_swapped = ev.run_sweep(swapped, out=tmp_path / "fresh2.jsonl", progress=False)
+    assert strip(ev.read_jsonl(out)) == strip(fresh_swapped) != strip(fresh)
 
 
 def test_sweep_exploitability_flag(tmp_path, monkeypatch):

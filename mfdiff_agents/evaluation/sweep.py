@@ -90,9 +90,9 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
 
     ``resume``: keep the groups already complete in ``out`` (same label, policy, overrides,
     env, env kwargs and tier, one record per seed) and evaluate only the others; records in
-    ``out`` that belong to no (run, N) of this sweep are dropped, so the file ends up as a fresh
-    run would leave it (evaluation is seeded). For long sweeps that were interrupted or whose
-    sweep file changed in a few runs.
+    ``out`` that belong to no (run, N) of this sweep are dropped, and the file is rewritten in
+    the sweep's order, so it ends up as a fresh run would leave it (evaluation is seeded). For
+    long sweeps that were interrupted or whose sweep file changed in a few runs.
 
     A (run, N) whose policy refuses the population (:class:`PopulationTooLargeError`, e.g. the
     joint diffuser's ``max_agents`` guard, or a MemoryError) gives one record with an
@@ -128,7 +128,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             n_seeds = len(_seed_list(run.get("seeds", spec.get("seeds", 5))))
             if len(group) >= n_seeds or any(r.get("error") for r in group):
                 done.add(key)
-        kept = [r for key in done for r in groups[key]]
+        # in the file's order (a set's order changes with the process's hash seed)
+        kept = [r for key, group in groups.items() if key in done for r in group]
         tmp = Path(out).with_suffix(".resume-tmp")
         tmp.unlink(missing_ok=True)
         write_jsonl(kept, tmp)
@@ -163,4 +164,12 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         if out is not None:
             write_jsonl(recs, out)
         records += recs
+    if resume and out is not None:
+        # the file in the sweep's order, as a fresh run writes it: resumed groups were appended
+        # after the kept ones, and reports list runs in file order
+        order = {identity(run, n)[2]: i for i, (run, n) in enumerate(jobs)}
+        records.sort(key=lambda r: order.get(_record_key(r), len(order)))  # stable: seed order
+        tmp = Path(out).with_suffix(".resume-tmp")
+        write_jsonl(records, tmp)
+        tmp.replace(out)
     return records

@@ -5,11 +5,12 @@ Writes docs/results/learning_curves.md and learning_curves.png.
     python experiments/learning_curves.py                      # squeeze ising battle
     python experiments/learning_curves.py squeeze --out runs/curves
 
-One cell per family (the grid's N = 10^3 `mixed` dataset, training seed 0). Every method is
-trained with `mfdiff train` up to each milestone in turn and resumed from there (`--resume` is
-bit-exact, so the snapshots lie on one continuous run); each snapshot is evaluated at the
-training N over 3 evaluation seeds (MF-Diffuser acting through its head at argmax, the default
-when the curves were measured: make_sweep.ARGMAX_ACTING).
+One cell per family (the grid's N = 10^3 `medium` dataset, training seed 0), every learned
+method of the grid's verdicts (MF-Diffuser, BC, MFQ-CQL, IQL) trained and acting as the grid
+trains and evaluates it: its family config (configs/<algo>/<family>.json) and the grid's acting
+overrides (make_sweep.acting_overrides). Every method is trained with `mfdiff train` up to each
+milestone in turn and resumed from there (`--resume` is bit-exact, so the snapshots lie on one
+continuous run); each snapshot is evaluated at the training N over 3 evaluation seeds.
 Wall-clock is the training loop's own time (metrics.csv), summed over the segments; the
 machine's 2 cores are shared with other jobs, so read seconds as ratios between methods.
 """
@@ -29,26 +30,32 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import (  # noqa: E402  (a script beside this one)
-    ARGMAX_ACTING,
+    CONFIGS,
     FAMILIES,
+    acting_overrides,
     grid_steps,
+    inline_table,
     run_block,
 )
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_records  # noqa: E402
 from mfdiff_agents.evaluation.report import plt_agg, save_figure  # noqa: E402
 
-TIER = "mixed"
-#: method -> (table label, milestones in gradient steps). The cheap baselines get 8-16x the
-#: steps of MF-Diffuser so that their curves reach MF-Diffuser's training wall-clock.
+#: the tier where MF-Diffuser trails the baselines (grid.md's verdicts): is it undertrained there,
+#: and would the baselines gain from MF-Diffuser's training seconds?
+TIER = "medium"
+#: method -> (table label, milestones in gradient steps). The cheap baselines get 4-8x the
+#: steps of MF-Diffuser so that their curves reach MF-Diffuser's training wall-clock (IQL's step
+#: costs about MF-Diffuser's).
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (100, 200, 400, 800, 1600)),
-    "bc": ("BC", (100, 200, 400, 800, 1600, 3200, 6400, 12800)),
-    "mfq": ("MFQ-CQL", (100, 200, 400, 800, 1600, 3200, 6400)),
+    "bc": ("BC", (100, 200, 400, 800, 1600, 3200, 6400)),
+    "mfq": ("MFQ-CQL", (100, 200, 400, 800, 1600, 3200)),
+    "iql": ("IQL", (100, 200, 400, 800, 1600, 3200)),
 }
 #: Battle's episodes and gradient steps cost several times Squeeze's: fewer milestones there
 MILESTONES = {"battle": {"mfdiffuser": (100, 400, 1600), "bc": (100, 400, 1600, 6400),
-                         "mfq": (100, 400, 1600, 6400)}}
+                         "mfq": (100, 400, 1600, 3200), "iql": (100, 400, 1600, 3200)}}
 SNAPSHOT_FILES = ("config.json", "model.safetensors", "metrics.csv")
 
 
@@ -70,7 +77,9 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
     for steps in MILESTONES.get(fam, {}).get(algo, METHODS[algo][1]):
         if any(m["steps"] == steps for m in done):
             continue
+        config = CONFIGS / algo / f"{fam}.json"  # the grid's training settings
         cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{TIER}-v0", "--algo", algo,
+               *(["--config", str(config)] if config.exists() else []),
                "--set", f"steps={steps}", "--set", "seed=0", "--set", "ckpt_every=0",
                "--out", str(run), "--no-progress", "--threads", "1"]
         if (run / "train_state.pt").exists():
@@ -92,11 +101,10 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     lines = [f"# learning curves, {fam} (written by experiments/learning_curves.py)",
              "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for algo, ms in milestones.items():
-        variants = [(METHODS[algo][0], ARGMAX_ACTING if algo == "mfdiffuser" else None)]
+        acting = acting_overrides(fam, algo)  # as the grid evaluates the method
         for m in ms:
-            for label, overrides in variants:
-                lines.extend(run_block(m["path"], f"{label}@{m['steps']}", env, [ns[1]], kwargs,
-                                       TIER, overrides))
+            lines.extend(run_block(m["path"], f"{METHODS[algo][0]}@{m['steps']}", env, [ns[1]],
+                                   kwargs, TIER, inline_table(acting) if acting else None))
     return "\n".join(lines)
 
 
@@ -129,16 +137,16 @@ def report(out: Path, families: list[str], command: str) -> str:
              f"Command: `{command}`", "",
              f"One cell per family: the N = 10^3 (Ising 1024) `{TIER}` dataset, training seed 0, "
              "evaluated at the training N over 3 evaluation seeds (normalized score, mean "
-             "[95 % bootstrap CI]); MF-Diffuser acts through its head at argmax (the acting "
-             "default when the curves were measured; make_sweep.ARGMAX_ACTING). Each method is "
-             "trained once and snapshotted at each "
-             "milestone (resume is bit-exact); seconds = the training loop's wall-clock summed "
-             "over the segments, one torch thread, on 2 cores shared with other jobs (compare "
-             "ratios, not absolute times). **bold** = the grid's budget where it is a "
-             "milestone (make_sweep.grid_steps: BC 1000, MFQ-CQL 1500, MF-Diffuser 800 but "
-             "400 on Ising and Battle, configs/README.md). The curves train every method with "
-             "`mfdiff train`'s defaults: MF-Diffuser without the per-family settings of "
-             "configs/mfdiffuser/ (per-particle credit on Ising, replanning).", ""]
+             "[95 % bootstrap CI]). Every method trains and acts as the grid's does: its family "
+             "config (configs/<algo>/<family>.json: MF-Diffuser's per-family settings, the "
+             "baselines' searched acting temperature) and the grid's acting overrides "
+             "(make_sweep.acting_overrides). Each method is trained once and snapshotted at "
+             "each milestone (resume is bit-exact); seconds = the training loop's wall-clock "
+             "summed over the segments, one torch thread, on 2 cores shared with other jobs "
+             "(compare ratios, not absolute times). **bold** = the grid's budget where it is a "
+             "milestone (make_sweep.grid_steps: BC 1000, MFQ-CQL and IQL 1500, MF-Diffuser 800 "
+             "but 400 on Ising and Battle, configs/README.md). One training seed: the grid's "
+             "per-seed tables show how far seeds spread (Ising-medium MF-Diffuser 91-101).", ""]
     missing = [f for f in ("squeeze", "ising", "battle") if f not in families]
     if missing:
         lines += [f"Not in this table: {', '.join(missing)} (`python "

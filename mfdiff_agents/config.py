@@ -2,9 +2,10 @@
 
 Every method's ``Config`` is a dataclass that subclasses :class:`TrainConfig`, so the fields the
 shared training loop and the window sampler need (``steps``, ``batch_size``, ``horizon``,
-``n_particles``, ``gamma``, ``seed``, ``device``, ``log_every``, ``ckpt_every``) are spelled once
-and each method's config is the single source of its sampler settings. Each field carries a
-docstring right below it; :func:`config_help` turns those into ``mfdiff train --algo X --help``.
+``n_particles``, ``gamma``, ``seed``, ``device``, ``ema_decay``, ``log_every``, ``ckpt_every``)
+are spelled once and each method's config is the single source of its sampler settings. Each
+field carries a docstring right below it; :func:`config_help` turns those into
+``mfdiff train --algo X --help``.
 
 :func:`build_config` is the only way a config is built from outside data (a JSON file, a
 checkpoint's ``config.json``, ``--set key=value``): unknown keys and ill-typed values raise
@@ -52,6 +53,11 @@ class TrainConfig:
     """Seed of parameter init, noise draws and the window sampler."""
     device: str = "auto"
     """"auto" (CUDA when present, else CPU) | "cpu" | "cuda[:i]"."""
+    ema_decay: float = 0.0
+    """Decay of an exponential moving average of the weights, which the saved policy acts
+    with (0 = off: the last iterate). Warmed up as min(ema_decay, (1 + t) / (10 + t)) at step
+    t, so a short run is not dragged toward its initial weights (the diffusion planners'
+    practice: Janner et al. 2022 act with EMA weights, decay 0.995)."""
     # ---- bookkeeping
     log_every: int = 50
     """Steps between metrics.csv rows and progress-bar updates."""
@@ -67,6 +73,10 @@ class TrainConfig:
             raise ConfigError(f"{type(self).__name__}.ckpt_every must be an int ≥ 0")
         if not 0.0 <= float(self.gamma) <= 1.0:
             raise ConfigError(f"{type(self).__name__}.gamma must lie in [0, 1], got {self.gamma}")
+        if not 0.0 <= float(self.ema_decay) < 1.0:
+            raise ConfigError(
+                f"{type(self).__name__}.ema_decay must lie in [0, 1), got {self.ema_decay}"
+            )
 
 
 def check_positive_int(owner: str, name: str, value: Any) -> None:

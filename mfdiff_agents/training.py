@@ -14,10 +14,12 @@ never written twice.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -76,6 +78,45 @@ class Learner(ABC):
         """The policy acting with the current weights (shares the module)."""
         return self.POLICY(self.model, self.cfg, env=self.env, seed=self.cfg.seed,
                            device=self.device)
+
+
+class WeightEMA:
+    """Exponential moving average of a module's floating-point weights and buffers.
+
+    ``decay_t = min(decay, (1 + t) / (10 + t))`` at update ``t``: early updates average over
+    few steps, so a run of a few hundred steps is not pulled toward its random init.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay, self.updates = float(decay), 0
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v.detach(), 1.0 - d)
+            else:  # integer buffers (counters) follow the model
+                self.shadow[k].copy_(v)
+
+    @contextlib.contextmanager
+    def swapped_in(self, model: torch.nn.Module) -> Iterator[None]:
+        """Inside the block ``model`` holds the averaged weights; its own come back after."""
+        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        try:
+            yield
+        finally:
+            model.load_state_dict(own)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"updates": self.updates, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.updates = int(state["updates"])
+        self.shadow = {k: v.clone() for k, v in state["shadow"].items()}
 
 
 def check_sampler(sampler: Any, cfg: TrainConfig) -> None:
@@ -152,9 +193,12 @@ def train(
     with torch_threads(num_threads):
         torch.manual_seed(cfg.seed)
         learner = learner_cls(sampler, cfg, device)
+        ema = WeightEMA(learner.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         start = 0
         if state is not None:
             learner.load_state_dict(state["learner"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
             torch.set_rng_state(state["torch_rng"])
             sampler.rng.bit_generator.state = state["sampler_rng"]
             start = int(state["step"])
@@ -169,15 +213,21 @@ def train(
             out.mkdir(parents=True, exist_ok=True)
             f, writer = _metrics_writer(out, learner.LOG_KEYS, start)
 
+        def acting_weights() -> contextlib.AbstractContextManager[None]:
+            # the saved policy acts with the averaged weights; training goes on with its own
+            return ema.swapped_in(learner.model) if ema is not None else contextlib.nullcontext()
+
         def checkpoint(step: int) -> None:
             if out is None:
                 return
-            learner.policy().save(out)
+            with acting_weights():
+                learner.policy().save(out)
             learner.model.train()
             save_train_state(out, {
                 "step": step,
                 "method": method,
                 "learner": learner.state_dict(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
                 "torch_rng": torch.get_rng_state(),
                 "sampler_rng": sampler.rng.bit_generator.state,
             })
@@ -189,6 +239,8 @@ def train(
         try:
             for step in bar:
                 logs = learner.update(sampler.sample(cfg.batch_size))
+                if ema is not None:
+                    ema.update(learner.model)
                 if not all(v == v and abs(v) != float("inf") for v in logs.values()):
                     raise FloatingPointError(f"{method}: non-finite loss at step {step}: {logs}")
                 done = step + 1
@@ -210,6 +262,8 @@ def train(
         checkpoint(max(start, cfg.steps))
         if rank is not None:
             distributed.teardown()
+        if ema is not None:  # training is over: the returned policy acts as the saved one
+            learner.model.load_state_dict(ema.shadow)
         learner.model.eval()
         return learner.policy()
 
@@ -223,12 +277,12 @@ def _check_resumable(out: Path, policy_cls: type[TrainedPolicy], cfg: Any) -> No
         raise ConfigError(
             f"--resume: {out} holds a {meta['method']!r} run, not {policy_cls.METHOD!r}"
         )
-    saved = {**policy_cls.LEGACY_DEFAULTS, **meta["config"]}
+    saved = {"ema_decay": 0.0, **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
     changed = [
         f"{k}: {saved.get(k)!r} -> {now[k]!r}"
         for k in (*policy_cls.ARCH_FIELDS, "horizon", "n_particles", "gamma", "batch_size",
-                  "seed")
+                  "seed", "ema_decay")
         if k in now and _plain(saved.get(k)) != _plain(now[k])
     ]
     if changed:

@@ -14,11 +14,11 @@ import torch
 from conftest import DEVICE, squeeze_episodes
 from safetensors.torch import load_file, save_file
 
-from mfdiff_agents.checkpoint import CheckpointError
+from mfdiff_agents.checkpoint import CheckpointError, load_train_state
 from mfdiff_agents.config import ConfigError, build_config, config_help, field_docs
 from mfdiff_agents.evaluation import evaluate
 from mfdiff_agents.methods import METHODS, get_method, load_policy, make_sampler
-from mfdiff_agents.training import train
+from mfdiff_agents.training import WeightEMA, train
 
 torch.set_num_threads(1)
 
@@ -163,3 +163,56 @@ def test_same_seed_same_weights_and_actions(episodes):
     a.reset(3)
     b.reset(3)
     assert np.array_equal(a.act_batch(obs), b.act_batch(obs))
+
+
+def test_weight_ema_follows_its_warmed_up_recurrence():
+    model = torch.nn.Linear(1, 1, bias=False)
+    ema = WeightEMA(model, decay=0.9)
+    want = model.weight.item()
+    for t, value in enumerate([1.0, -2.0, 3.0, 0.5, 4.0] * 20, start=1):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        ema.update(model)
+        d = min(0.9, (1 + t) / (10 + t))
+        want = d * want + (1 - d) * value
+        assert ema.shadow["weight"].item() == pytest.approx(want, rel=1e-6)
+    assert d == 0.9  # the run reached the cap
+    with ema.swapped_in(model):
+        assert model.weight.item() == pytest.approx(want, rel=1e-6)
+    assert model.weight.item() == 4.0  # the model's own weights are back
+
+
+@pytest.mark.parametrize("name", ["bc", "mfdiffuser"])
+def test_ema_checkpoint_acts_with_the_average_and_resumes_exactly(name, episodes, tmp_path):
+    m, cfg = _cfg(name, steps=6, ckpt_every=3, ema_decay=0.9)
+    policy = m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
+    state = load_train_state(tmp_path / "full")
+    saved = load_policy(tmp_path / "full").model.state_dict()
+    shadow, raw = state["ema"]["shadow"], state["learner"]["model"]
+    assert state["ema"]["updates"] == 6
+    for k, v in saved.items():  # the checkpoint holds the average, not the last iterate
+        torch.testing.assert_close(v.cpu(), shadow[k].cpu())
+        torch.testing.assert_close(policy.model.state_dict()[k].cpu(), v.cpu())
+    assert any(not torch.equal(shadow[k], raw[k]) for k in shadow)
+
+    class Crash(m.learner):
+        calls = 0
+
+        def update(self, w):
+            Crash.calls += 1
+            if Crash.calls == 5:
+                raise KeyboardInterrupt
+            return super().update(w)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Crash, make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", resume=True,
+          progress=False)
+    full, cut = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("full", "cut"))
+    assert cut["weights_sha256"] == full["weights_sha256"]
+    _, no_ema = _cfg(name, steps=8, ckpt_every=3)
+    with pytest.raises(ConfigError, match="ema_decay"):  # the average would change meaning
+        m.fit(make_sampler(episodes, no_ema), no_ema, out_dir=tmp_path / "cut", resume=True,
+              progress=False)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        _cfg(name, ema_decay=1.0)

@@ -30,6 +30,7 @@ from make_sweep import (  # noqa: E402  (a script beside this one)
     FAMILIES,
     METHODS,
     STEPS,
+    WALL_CLOCK_STEPS,
     family_config,
 )
 
@@ -51,20 +52,25 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
     for fam in families:
         stem = FAMILIES[fam][0]
         f, n = stem.split("-")
-        for algo, (_, seeds, _) in METHODS.items():
+        budgets = [(algo, seeds, "", None) for algo, (_, seeds, _) in METHODS.items()]
+        budgets += [(algo, METHODS[algo][1], "-wc", steps)  # equal wall-clock baselines
+                    for algo, steps in WALL_CLOCK_STEPS.get(fam, {}).items()]
+        for algo, seeds, suffix, steps in budgets:
             for seed in seeds:
                 for tier in ("medium", "mixed"):
-                    d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}-s{seed}"
+                    d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}{suffix}-s{seed}"
                     if (d / "train_done").exists():
                         continue
                     cfg = family_config(fam, algo)
                     extra = ["--config", str(CONFIGS / algo / f"{fam}.json")] if cfg else []
-                    if "steps" not in cfg:
+                    if steps is not None:
+                        extra += ["--set", f"steps={steps}"]
+                    elif "steps" not in cfg:
                         extra += ["--set", f"steps={STEPS[algo]}"]
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
                            algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
                            "--threads", "1"]
-                    log = out / "logs" / f"train-{stem}-{tier}-{algo}-s{seed}.log"
+                    log = out / "logs" / f"train-{stem}-{tier}-{algo}{suffix}-s{seed}.log"
                     jobs.append((cmd, str(log), str(d / "train_done")))
     return jobs
 

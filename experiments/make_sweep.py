@@ -110,6 +110,17 @@ EXTRA_ROWS = {"ising": [
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation
 #: episodes per record (experiments/exploitability.sh measures them at the training N)
 EXPLOITABILITY = ("squeeze",)
+#: the learned baselines retrained with MF-Diffuser's training wall-clock (issue #12: the same
+#: budget per cell), beside their step budgets (STEPS): steps = MF-Diffuser's grid-budget
+#: seconds / the baseline's seconds per step, both the medians of the grid's own training-budget
+#: table (grid.md, measured in one run: 2 jobs on 2 cores, one torch thread each). Checkpoints
+#: ``<algo>-wc-s<seed>``, rows "<label>, equal wall-clock"; the verdicts take the best of both
+WALL_CLOCK_STEPS = {
+    "squeeze": {"bc": 7300, "mfq": 5480, "iql": 1630},  # MF-Diffuser: 800 steps, 73 s
+    "ising": {"bc": 3890, "mfq": 2390, "iql": 870},  # MF-Diffuser: 400 steps, 70 s
+    "battle": {"bc": 3760, "mfq": 2760, "iql": 990},  # MF-Diffuser: 400 steps, 79 s
+}
+WALL_CLOCK = "equal wall-clock"
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),
@@ -165,6 +176,10 @@ def main(family: str, out: str) -> None:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier,
                         inline_table(acting) if acting else None)
+                    if algo in WALL_CLOCK_STEPS.get(family, {}):
+                        run(f"{out}/ckpt/{stem}-{tier}/{algo}-wc-s{s}",
+                            f"{label}, {WALL_CLOCK}", ns, tier,
+                            inline_table(acting) if acting else None)
     print("\n".join(lines))
 
 

@@ -26,6 +26,7 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     gj = _module()
     jobs = gj.train_jobs(["ising"], tmp_path)
     per_tier = sum(len(seeds) for _, seeds, _ in gj.METHODS.values())
+    per_tier += sum(len(gj.METHODS[a][1]) for a in gj.WALL_CLOCK_STEPS["ising"])
     assert len(jobs) == 2 * per_tier
     done = Path(jobs[0][2])
     done.parent.mkdir(parents=True)
@@ -48,6 +49,12 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     assert sq and all(f"steps={gj.STEPS['mfdiffuser']}" in cmd for cmd in sq)
     if "steps" in gj.family_config("ising"):
         assert not any(a.startswith("steps=") for cmd in mfd for a in cmd)
+    # the equal wall-clock baselines: their own directories and steps, the same config
+    for algo, steps in gj.WALL_CLOCK_STEPS["ising"].items():
+        wc = [c for c, _, _ in jobs if c[c.index("--out") + 1].endswith(tuple(
+            f"/{algo}-wc-s{s}" for s in gj.METHODS[algo][1]))]
+        assert len(wc) == 2 * len(gj.METHODS[algo][1])
+        assert all(f"steps={steps}" in c and c[c.index("--algo") + 1] == algo for c in wc)
 
 
 def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
@@ -85,6 +92,11 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
     runs = tomllib.loads(capsys.readouterr().out)["runs"]
     bc = [r for r in runs if r["label"] == "BC"]
     assert bc and all(r["set"] == {"temperature": 0.3} for r in bc)
+    # the equal wall-clock rows act as their step-budget twins, from their own checkpoints
+    wc = [r for r in runs if r["label"] == f"BC, {make_sweep.WALL_CLOCK}"]
+    assert [r["policy"] for r in wc] == [r["policy"].replace("/bc-s", "/bc-wc-s") for r in bc]
+    assert all(r["set"] == {"temperature": 0.3} and r["n_agents"] == b["n_agents"]
+               for r, b in zip(wc, bc))
     assert all("set" not in r for r in runs if r["label"] == "MFQ-CQL")
     assert make_sweep.set_args("battle", "bc") == ["--set", "temperature=0.3"]
     monkeypatch.undo()

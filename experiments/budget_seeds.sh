@@ -60,3 +60,26 @@ for i, lines in enumerate(lanes):
         f.write("\n".join(["seeds = 3", "episodes = 1", 'device = "cpu"', "", *lines]) + "\n")
 PY
 eval_lanes "$OUT" budget_seeds "bash experiments/budget_seeds.sh ${FAMS[*]}" lane0 lane1
+# each training seed's mean over its evaluation seeds (the table above pools them)
+python - "$OUT" <<'PY' >> docs/results/budget_seeds.md
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+out = Path(sys.argv[1])
+scores = defaultdict(list)  # (family, steps, seed) -> scores
+for part in sorted(out.glob("records-lane*.jsonl")):
+    for line in part.read_text().splitlines():
+        r = json.loads(line)
+        seed, steps = re.fullmatch(r"s(\d+)-step(\d+)", Path(r["config"]["policy"]).name).groups()
+        scores[(r["family"], int(steps), int(seed))].append(r["normalized_score"])
+print("\n## Normalized score per training seed (mean over its evaluation seeds)\n")
+print("| family | steps | seed 0 | seed 1 | seed 2 |")
+print("|---|---|---|---|---|")
+for fam, steps in sorted({(f, s) for f, s, _ in scores}):
+    cells = [scores.get((fam, steps, seed)) for seed in (0, 1, 2)]
+    print(f"| {fam} | {steps} | " + " | ".join(
+        f"{sum(c) / len(c):.1f}" if c else "–" for c in cells) + " |")
+PY

@@ -48,16 +48,11 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(path))]
 
 
-def test_table_covers_every_method():
-    assert set(TINY) == set(METHODS)
+def _train_until_crash(learner, sampler, cfg, out) -> None:
+    """Train ``learner`` into ``out`` and die in the middle of its 5th update (after the
+    checkpoint at step 3 when ckpt_every=3), as a killed job would."""
 
-
-@pytest.mark.parametrize("name", sorted(TINY))
-def test_resume_is_the_uninterrupted_run(name, episodes, tmp_path):
-    m, cfg = _cfg(name, steps=6, ckpt_every=3)
-    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
-
-    class Crash(m.learner):  # dies in the middle of step 5, after the checkpoint at step 3
+    class Crash(learner):
         calls = 0
 
         def update(self, w):
@@ -67,7 +62,19 @@ def test_resume_is_the_uninterrupted_run(name, episodes, tmp_path):
             return super().update(w)
 
     with pytest.raises(KeyboardInterrupt):
-        train(Crash, make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
+        train(Crash, sampler, cfg, out_dir=out, progress=False)
+
+
+def test_table_covers_every_method():
+    assert set(TINY) == set(METHODS)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_resume_is_the_uninterrupted_run(name, episodes, tmp_path):
+    m, cfg = _cfg(name, steps=6, ckpt_every=3)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
+
+    _train_until_crash(m.learner, make_sampler(episodes, cfg), cfg, tmp_path / "cut")
     assert [r["step"] for r in _rows(tmp_path / "cut" / "metrics.csv")] == ["1", "2", "3", "4"]
     with pytest.raises(FileExistsError, match="resume"):
         m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
@@ -195,17 +202,7 @@ def test_ema_checkpoint_acts_with_the_average_and_resumes_exactly(name, episodes
         torch.testing.assert_close(policy.model.state_dict()[k].cpu(), v.cpu())
     assert any(not torch.equal(shadow[k], raw[k]) for k in shadow)
 
-    class Crash(m.learner):
-        calls = 0
-
-        def update(self, w):
-            Crash.calls += 1
-            if Crash.calls == 5:
-                raise KeyboardInterrupt
-            return super().update(w)
-
-    with pytest.raises(KeyboardInterrupt):
-        train(Crash, make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", progress=False)
+    _train_until_crash(m.learner, make_sampler(episodes, cfg), cfg, tmp_path / "cut")
     m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", resume=True,
           progress=False)
     full, cut = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("full", "cut"))

@@ -82,10 +82,6 @@ def acting_overrides(family: str, algo: str) -> dict:
             if k in BASELINE_ACTING_FIELDS}
 
 
-#: the acting default before balanced decoding (2026-11-29): the head's argmax. The learning
-#: curves were measured with it and keep it, so that their command reproduces their table (the
-#: question they answer, the budget, does not hinge on it)
-ARGMAX_ACTING = '{ act_with = "auto", head_temperature = 0.0 }'
 #: extra MF-Diffuser rows per family (at the training N): the family config with the setting that
 #: costs the most planning time undone, to show what it buys — on Ising the previous particle
 #: count, K = 256 (the config's 512 doubles the cost), on Squeeze one plan per replan (the

@@ -7,8 +7,9 @@
 #                                              # a family with none keeps its sections)
 #
 # 1. builds the N = 10^3 training datasets of each family (medium, mixed);
-# 2. trains every method on each with `mfdiff train`'s defaults except the budgets in
-#    experiments/grid_jobs.py; MF-Diffuser, BC, MFQ-CQL and IQL with training seeds 0, 1, 2,
+# 2. trains every method on each with `mfdiff train`'s defaults (the dataset family's settings,
+#    mfdiff_agents/family_configs = configs/: budgets included); MF-Diffuser, BC, MFQ-CQL and
+#    IQL with training seeds 0, 1, 2,
 #    the others with seed 0; BC, MFQ-CQL and IQL once more for MF-Diffuser's training
 #    wall-clock (make_sweep.WALL_CLOCK_STEPS, rows "<baseline>, equal wall-clock");
 # 3. evaluates every checkpoint at N = 10^2, 10^3, 3·10^3, 10^4 (population transfer; 3·10^3

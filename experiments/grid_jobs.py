@@ -25,18 +25,12 @@ from pathlib import Path
 import submitit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import (  # noqa: E402  (a script beside this one)
-    CONFIGS,
-    FAMILIES,
-    METHODS,
-    STEPS,
-    WALL_CLOCK_STEPS,
-    family_config,
-)
+from make_sweep import FAMILIES, METHODS, WALL_CLOCK_STEPS  # noqa: E402  (a script beside this one)
 
-#: Training budgets: make_sweep.STEPS unless the family's config (configs/<algo>/<family>.json,
-#: passed as `mfdiff train --config`) sets ``steps``. Those files also hold every other
-#: per-family setting beyond `mfdiff train`'s defaults; configs/README.md says why each.
+#: Training: `mfdiff train`'s defaults, which are the dataset family's settings
+#: (mfdiff_agents/family_configs/<algo>/<family>.json: budget in ``steps`` and every setting that
+#: differs from the Config dataclass; configs/README.md says why each), with the training seed;
+#: the equal wall-clock baselines set their own ``steps``.
 
 
 def run(cmd: list[str], log: str, done: str | None = None) -> None:
@@ -61,12 +55,7 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
                     d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}{suffix}-s{seed}"
                     if (d / "train_done").exists():
                         continue
-                    cfg = family_config(fam, algo)
-                    extra = ["--config", str(CONFIGS / algo / f"{fam}.json")] if cfg else []
-                    if steps is not None:
-                        extra += ["--set", f"steps={steps}"]
-                    elif "steps" not in cfg:
-                        extra += ["--set", f"steps={STEPS[algo]}"]
+                    extra = ["--set", f"steps={steps}"] if steps is not None else []
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
                            algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
                            "--threads", "1"]

@@ -30,7 +30,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import (  # noqa: E402  (a script beside this one)
-    CONFIGS,
     FAMILIES,
     acting_overrides,
     grid_steps,
@@ -77,9 +76,8 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
     for steps in MILESTONES.get(fam, {}).get(algo, METHODS[algo][1]):
         if any(m["steps"] == steps for m in done):
             continue
-        config = CONFIGS / algo / f"{fam}.json"  # the grid's training settings
+        # `mfdiff train`'s defaults = the grid's training settings (the family config)
         cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{TIER}-v0", "--algo", algo,
-               *(["--config", str(config)] if config.exists() else []),
                "--set", f"steps={steps}", "--set", "seed=0", "--set", "ckpt_every=0",
                "--out", str(run), "--no-progress", "--threads", "1"]
         if (run / "train_state.pt").exists():

@@ -1,6 +1,8 @@
 # Shell helpers shared by the experiment scripts (sourced, not run).
 
-# train_once DIR LOG ARGS...: `mfdiff train ARGS... --out DIR --no-progress`, its output in LOG.
+# train_once DIR LOG ARGS...: `mfdiff train ARGS... --out DIR --no-progress --no-family-config`,
+# its output in LOG. The experiment scripts spell out every setting they train with (--config
+# and --set), so that a change to a family's settings does not change what they measured.
 # A finished checkpoint is marked DIR/train_done and kept: rerunning a script resumes where it
 # stopped. A DIR without the mark is what an interrupted run left, so it is trained afresh.
 train_once() {
@@ -8,7 +10,7 @@ train_once() {
   shift 2
   [ -f "$dir/train_done" ] && return 0
   rm -rf "$dir"
-  mfdiff train "$@" --out "$dir" --no-progress > "$log" 2>&1
+  mfdiff train "$@" --out "$dir" --no-progress --no-family-config > "$log" 2>&1
   touch "$dir/train_done"
 }
 

@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from mfdiff_agents.diffuser.config import PLANNING_FIELDS
-
-#: per-family MF-Diffuser settings beyond `mfdiff train`'s defaults (configs/README.md says why
-#: each): the grid trains with them (`mfdiff train --config`) and evaluates with their planning
-#: fields spelled out
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from mfdiff_agents.family_configs import family_config
 
 #: stem of the N = 10^3 training datasets, env id, evaluation N (index 1 = the training N;
 #: 3·10^3 is in no catalogue: population transfer; not on Battle, whose episodes cost ~10x),
@@ -31,10 +26,11 @@ FAMILIES = {
                '{ max_cycles = 150, opponent = "expert" }'),
 }
 TIERS = ("medium", "mixed")
-#: `mfdiff train`'s acting defaults (diffuser/config.py: act_with, head_temperature,
+#: the MF-Diffuser Config's acting defaults (diffuser/config.py: act_with, head_temperature,
 #: head_decode, ddim_steps), spelled out: a checkpoint keeps the planning settings it was
-#: trained with, and one trained from a family config carries that config's (Ising's
-#: head_temperature 0 and 20 DDIM steps), so an experiment measured at the defaults pins them
+#: trained with, and one trained with its family's settings carries those (Ising's
+#: head_temperature 0 and 20 DDIM steps), so an experiment measured at the defaults pins them;
+#: the grid's sweep lays the family's planning fields over them (acting_overrides)
 ACTING = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
           "ddim_steps": 10}
 
@@ -44,27 +40,19 @@ def inline_table(fields: dict) -> str:
     return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in fields.items()) + " }"
 
 
-
-
-def family_config(family: str, algo: str = "mfdiffuser") -> dict:
-    """The fields of ``configs/<algo>/<family>.json`` ({} when there is no such file)."""
-    path = CONFIGS / algo / f"{family}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-#: Training budgets (gradient steps) of the grid, unless the family's config sets ``steps``
-STEPS = {"mfdiffuser": 800, "bc": 1000, "mfq": 1500, "iql": 1500, "indep_diffuser": 600,
-         "joint_diffuser": 600}
-
-
 def grid_steps(family: str, algo: str) -> int:
-    """The grid's gradient steps for ``algo`` on ``family``: its config's, else ``STEPS``."""
-    return int(family_config(family, algo).get("steps", STEPS[algo]))
+    """The grid's gradient steps for ``algo`` on ``family``: its family config's ``steps``
+    (mfdiff_agents/family_configs/<algo>/<family>.json, what `mfdiff train` trains for)."""
+    cfg = family_config(algo, family)
+    if "steps" not in cfg:
+        raise KeyError(f"no steps in the family config of {algo} on {family}")
+    return int(cfg["steps"])
 
 
 def family_planning(family: str) -> dict:
     """The planning fields (diffuser/config.py: PLANNING_FIELDS) of the family's config."""
-    return {k: v for k, v in family_config(family).items() if k in PLANNING_FIELDS}
+    return {k: v for k, v in family_config("mfdiffuser", family).items()
+            if k in PLANNING_FIELDS}
 
 
 #: the baselines' acting fields (BC, IQL, MFQ-CQL: sample from softmax(logits / T))
@@ -74,11 +62,11 @@ BASELINE_ACTING_FIELDS = ("temperature",)
 def acting_overrides(family: str, algo: str) -> dict:
     """What the grid sets when it evaluates ``algo`` on ``family``: MF-Diffuser's acting
     defaults and its config's planning fields; a baseline's acting fields from its config
-    (configs/<algo>/<family>.json), {} when it has none. Spelled out because a checkpoint keeps
-    the settings it was trained with."""
+    (family_configs/<algo>/<family>.json), {} when it has none. Spelled out because a
+    checkpoint keeps the settings it was trained with."""
     if algo == "mfdiffuser":
         return {**ACTING, **family_planning(family)}
-    return {k: v for k, v in family_config(family, algo).items()
+    return {k: v for k, v in family_config(algo, family).items()
             if k in BASELINE_ACTING_FIELDS}
 
 
@@ -107,7 +95,7 @@ EXTRA_ROWS = {"ising": [
 #: episodes per record (experiments/exploitability.sh measures them at the training N)
 EXPLOITABILITY = ("squeeze",)
 #: the learned baselines retrained with MF-Diffuser's training wall-clock (issue #12: the same
-#: budget per cell), beside their step budgets (STEPS): steps = MF-Diffuser's grid-budget
+#: budget per cell), beside their step budgets (grid_steps): steps = MF-Diffuser's grid-budget
 #: seconds / the baseline's seconds per step, both the medians of the grid's own training-budget
 #: table (grid.md, measured in one run: 2 jobs on 2 cores, one torch thread each). Checkpoints
 #: ``<algo>-wc-s<seed>``, rows "<label>, equal wall-clock"; the verdicts take the best of both

@@ -5,7 +5,7 @@ Writes docs/results/planning_tradeoff.md and planning_tradeoff.png.
     python experiments/planning_tradeoff.py            # needs the grid's checkpoints
 
 On the grid's seed-0 MF-Diffuser checkpoints (Squeeze-medium N = 1000 and Ising-mixed N = 1024,
-acting: `mfdiff train`'s defaults, make_sweep.ACTING),
+acting: the MF-Diffuser Config's defaults, make_sweep.ACTING),
 every combination of ``replan_every`` ∈ {1, 2, 4, 8} and
 ``k_schedule`` ∈ {(8, 32, 128), (16, 64, 256) (default), (32, 128, 512)} is evaluated over 3
 seeds at the training N; the plot puts mean score against the median acting latency per env

@@ -86,9 +86,12 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " (population transfer). MF-Diffuser,"
           " BC, MFQ-CQL and IQL: training seeds 0, 1, 2 and 5 evaluation seeds each, so each"
           " cell's mean [95 % bootstrap CI] runs over 15 (training × evaluation) runs; the"
-          " diffuser baselines: one training seed (5 runs). MF-Diffuser = `mfdiff train`'s defaults"
-          " (action head decoded balanced at temperature 0.3) plus its family's config"
-          " (configs/mfdiffuser/<family>.json, reasons in configs/README.md: Squeeze trains the"
+          " diffuser baselines: one training seed (5 runs). Every method is trained with"
+          " `mfdiff train`'s defaults, which are its family's settings"
+          " (mfdiff_agents/family_configs/<algo>/<family>.json, linked as configs/<algo>; the"
+          " budget in `steps` and the baselines' acting temperature), and evaluated with them."
+          " MF-Diffuser's settings (reasons in configs/README.md): the Config's action head"
+          " decoded balanced at temperature 0.3, except that Squeeze trains the"
           " head on noised inputs, decodes it at temperature 1 less its uniform floor (the"
           " probability the data's random actions put on every level, docs/method.md (16)),"
           " follows the best of 4 plans and replans every step; Ising trains"
@@ -111,9 +114,8 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " Normalized score:"
           " 0 = uniform random,"
           " 100 = scripted expert, measured at each N. Budgets: the training-budget table of"
-          " each family (gradient steps from"
-          " experiments/make_sweep.py STEPS or the family config, and the measured training"
-          " seconds; `mfdiff train` defaults otherwise). Scripted policies use no data (same"
+          " each family (gradient steps from the family's settings, or WALL_CLOCK_STEPS, and"
+          " the measured training seconds). Scripted policies use no data (same"
           " row under both tiers). `–` = not run.\n")
     for fam in FAMILY_ORDER:
         rows = fams.get(fam)

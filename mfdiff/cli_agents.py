@@ -30,13 +30,18 @@ def _threads(n: int | None) -> int | None:
 
 # --------------------------------------------------------------------------- train
 def _train(args: argparse.Namespace) -> int:
-    from mfdiff_agents.config import build_config, config_help
-    from mfdiff_agents.methods import METHODS, get_method, make_sampler
+    from mfdiff_agents.config import config_help
+    from mfdiff_agents.family_configs import family_config
+    from mfdiff_agents.methods import METHODS, get_method, make_sampler, train_config
 
     if args.help:
         print(args.parser.format_help())
         if args.algo:
             print(config_help(get_method(args.algo).config))
+            print("\nPer-family settings applied over these defaults (before --config and --set; "
+                  "--no-family-config skips them):")
+            for fam in ("squeeze", "ising", "battle"):
+                print(f"  {fam}: {json.dumps(family_config(args.algo, fam))}")
         else:
             print("methods: " + ", ".join(f"{n} ({m.summary})" for n, m in METHODS.items()))
             print("`mfdiff train --algo NAME --help` lists that method's Config fields.")
@@ -44,7 +49,12 @@ def _train(args: argparse.Namespace) -> int:
     if not args.dataset or not args.algo:
         raise ValueError("give --dataset and --algo (see mfdiff train --help)")
     method = get_method(args.algo)
-    cfg = build_config(method.config, config_path=args.config, overrides=args.set or [])
+    cfg, family_file = train_config(args.algo, args.dataset, config_path=args.config,
+                                    overrides=args.set or [],
+                                    family_defaults=not args.no_family_config)
+    if family_file is not None and os.environ.get("RANK", "0") == "0":
+        print(f"family settings: {family_file} (under --config and --set; "
+              "--no-family-config trains from the Config defaults alone)")
     out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
     threads = _threads(args.threads)
     sampler = make_sampler(args.dataset, cfg)
@@ -144,13 +154,20 @@ def add_parsers(subparsers: Any) -> None:
         "train", add_help=False, help="train a method on an offline dataset",
         description="Train a method on a Minari dataset: progress bar, metrics.csv, periodic "
         "checkpoints (config.json + model.safetensors + train_state.pt) in --out, --resume. "
+        "Starts from the dataset family's settings (the results grid's; `--no-family-config`: "
+        "the Config defaults alone), then --config, then --set. "
         "`mfdiff train --algo NAME --help` lists the method's Config fields.")
     t.add_argument("-h", "--help", action="store_true", help="show this help (with --algo: "
                    "every Config field of that method, its default and its meaning)")
     t.add_argument("--dataset", help="Minari dataset id, e.g. mfdiff/squeeze-n1000/mixed-v0")
     t.add_argument("--algo", help="method: mfdiffuser | bc | mfq | iql | indep_diffuser | "
                    "joint_diffuser")
-    t.add_argument("--config", default=None, help="JSON file of Config fields")
+    t.add_argument("--config", default=None, help="JSON file of Config fields (over the "
+                   "family settings)")
+    t.add_argument("--no-family-config", action="store_true",
+                   help="start from the Config defaults alone, not from the dataset family's "
+                   "settings (mfdiff_agents/family_configs/<algo>/<family>.json, what the "
+                   "results grid trains with)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one Config field (repeatable); lists as 16,64,256")
     t.add_argument("--out", type=Path, default=None,

@@ -2,7 +2,7 @@
 that the results tables print is a key of :data:`METHODS`. Nothing else keys methods by name.
 
     m = get_method("bc")
-    cfg = build_config(m.config, overrides=["steps=500"])
+    cfg, _ = train_config("bc", "mfdiff/squeeze-n1000/mixed-v0", overrides=["steps=500"])
     policy = m.fit(make_sampler("mfdiff/squeeze-n1000/mixed-v0", cfg), cfg, out_dir="runs/bc")
     policy = load_policy("runs/bc")          # any checkpoint, or "random" / "medium" / "expert"
 """
@@ -10,6 +10,7 @@ that the results tables print is a key of :data:`METHODS`. Nothing else keys met
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from mfdiff_agents.baselines import bc, independent_diffuser, iql, joint_diffuser, mfq
 from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, make_scripted
 from mfdiff_agents.checkpoint import CheckpointError, read_meta
-from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.config import TrainConfig, build_config
 from mfdiff_agents.diffuser import train as mfdiffuser
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.policy import Policy
@@ -72,6 +73,36 @@ def get_method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}") from None
+
+
+def train_config(
+    algo: str,
+    dataset: Any,
+    *,
+    config_path: str | os.PathLike | None = None,
+    overrides: Sequence[str] = (),
+    family_defaults: bool = True,
+) -> tuple[TrainConfig, Path | None]:
+    """The Config ``mfdiff train`` trains ``algo`` on ``dataset`` with, and the family file used.
+
+    Layers, each over the one before: the Config dataclass' defaults; the family's settings
+    (``mfdiff_agents/family_configs/<algo>/<family>.json``, the family read from the dataset's
+    metadata; skipped with ``family_defaults=False`` or for a dataset of no known family); the
+    JSON file ``config_path``; the ``key=value`` ``overrides``. So the plain command trains as
+    the results grid does.
+
+    Raises:
+        ValueError: unknown ``algo``; ConfigError: a bad key or value; DatasetError: the
+            dataset is missing (only looked up when ``family_defaults``).
+    """
+    from mfdiff_agents.family_configs import family_config, family_config_path
+    from mfdiff_envs.offline import dataset_family
+
+    method = get_method(algo)
+    path = family_config_path(algo, dataset_family(dataset)) if family_defaults else None
+    base = family_config(algo, path.stem) if path is not None else {}
+    cfg = build_config(method.config, base, config_path=config_path, overrides=overrides)
+    return cfg, path
 
 
 def make_sampler(dataset: Any, cfg: TrainConfig) -> Any:

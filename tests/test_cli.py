@@ -11,6 +11,8 @@ import sys
 import pytest
 from conftest import DEVICE
 
+from mfdiff_agents.family_configs import family_config
+
 DS = "mfdiff/squeeze-n40/medium-v0"
 TINY = {
     "mfdiffuser": ["width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
@@ -80,12 +82,48 @@ def test_train_then_eval_every_algo(env, algo):
     assert r.returncode == 0, r.stderr
     meta = json.loads((out / "config.json").read_text())
     assert meta["method"] == algo and meta["env"]["family"] == "squeeze"
+    # the dataset's family settings under the --set overrides: what the grid trains with
+    fam = family_config(algo, "squeeze")
+    overridden = {s.split("=")[0] for s in COMMON + TINY[algo]}
+    assert fam and all(_plain(meta["config"][k]) == v for k, v in fam.items()
+                       if k not in overridden)
+    assert "family_configs" in r.stdout and f"{algo}/squeeze.json" in r.stdout
     extra = ["--set", "replan_every=2"] if algo == "mfdiffuser" else []
     r = mfdiff(env, "eval", "--policy", str(out), "--env", "mfdiff/GaussianSqueeze-v0",
                "--n-agents", "30", "--seeds", "1", "--env-kwargs", '{"max_cycles": 4}',
                "--no-progress", "--out", str(out / "eval.jsonl"), *extra)
     assert r.returncode == 0, r.stderr
     assert f"| {algo} |" in r.stdout
+
+
+def _plain(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def test_train_defaults_are_the_family_settings(env, monkeypatch):
+    """``mfdiff train``'s config = Config defaults < the dataset family's file < --config <
+    --set; ``--no-family-config`` drops the family layer."""
+    import dataclasses
+
+    from mfdiff_agents.config import build_config
+    from mfdiff_agents.family_configs import family_config_path
+    from mfdiff_agents.methods import get_method, train_config
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", env["env"]["MINARI_DATASETS_PATH"])
+    cls = get_method("mfdiffuser").config
+    cfg, path = train_config("mfdiffuser", DS)
+    assert path == family_config_path("mfdiffuser", "squeeze")
+    assert cfg == build_config(cls, config_path=path)
+    assert cfg.plan_samples == 4 and cfg.steps == 800 != cls().steps
+    bare, none = train_config("mfdiffuser", DS, family_defaults=False)
+    assert none is None and bare == cls()
+    user = env["root"] / "user.json"
+    user.write_text('{"plan_samples": 2, "head_noise": 0.1}')
+    mine, _ = train_config("mfdiffuser", DS, config_path=user, overrides=["plan_samples=3"])
+    assert (mine.plan_samples, mine.head_noise, mine.steps) == (3, 0.1, 800)
+    diff = {f.name for f in dataclasses.fields(cls)
+            if getattr(mine, f.name) != getattr(cfg, f.name)}
+    assert diff == {"plan_samples", "head_noise"}
 
 
 def test_eval_records_and_sweep(env, tmp_path):

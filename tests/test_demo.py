@@ -49,17 +49,18 @@ def test_demo_help(flag):
 
 
 def test_demo_trains_and_acts_as_the_squeeze_config():
-    """The installed package ships no configs/, so the demo spells the Squeeze config's
-    MF-Diffuser fields out; they must stay the file's."""
-    from pathlib import Path
-
+    """The demo spells the Squeeze family settings of MF-Diffuser and BC out (as DemoConfig
+    fields a user can change); at its default budget they must stay the family files'."""
     from mfdiff.demo import DemoConfig
+    from mfdiff_agents.family_configs import family_config
 
-    cfg = json.loads((Path(__file__).parent.parent / "configs/mfdiffuser/squeeze.json")
-                     .read_text())
     demo = DemoConfig()
-    mine = {"head_noise": demo.mf_head_noise, "head_temperature": demo.mf_head_temperature,
-            "head_min_p": demo.mf_head_min_p, "plan_samples": demo.mf_plan_samples,
+    mine = {"steps": demo.mf_steps, "head_noise": demo.mf_head_noise,
+            "head_temperature": demo.mf_head_temperature, "head_min_p": demo.mf_head_min_p,
+            "plan_samples": demo.mf_plan_samples,
             "head_remove_uniform": demo.mf_head_remove_uniform,
             "replan_every": demo.mf_replan_every}
+    cfg = family_config("mfdiffuser", "squeeze")
     assert set(cfg) <= set(mine) and all(mine[k] == v for k, v in cfg.items())
+    assert family_config("bc", "squeeze") == {"steps": demo.bc_steps,
+                                              "temperature": demo.bc_temperature}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mfdiff_agents.family_configs import FAMILY_CONFIG_DIR, family_config
+
 pytest.importorskip("submitit")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,22 +35,13 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     done.touch()
     assert len(gj.train_jobs(["ising"], tmp_path)) == 2 * per_tier - 1
     assert all(cmd[:2] == ["mfdiff", "train"] and "--threads" in cmd for cmd, _, _ in jobs)
-    # per-family settings come from configs/<algo>/<family>.json: the Ising MF-Diffuser
-    # checkpoints were trained with p_uncond = 0.1 (and plan every step)
-    mfd = [cmd for cmd, _, _ in jobs if "mfdiffuser" in cmd]
-    cfg = str(ROOT / "configs/mfdiffuser/ising.json")
-    assert mfd and all(cmd[cmd.index("--config") + 1] == cfg for cmd in mfd)
-    assert gj.family_config("ising")["p_uncond"] == 0.1
-    # Squeeze's config holds planning fields only: passed all the same (the checkpoint then
-    # plans as the grid does), its training budget still from STEPS
-    sq_cfg = str(ROOT / "configs/mfdiffuser/squeeze.json")
-    assert all(cmd[cmd.index("--config") + 1] == sq_cfg
-               for cmd, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in cmd)
-    # steps come from the config when it sets them, else from STEPS
-    sq = [c for c, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in c]
-    assert sq and all(f"steps={gj.STEPS['mfdiffuser']}" in cmd for cmd in sq)
-    if "steps" in gj.family_config("ising"):
-        assert not any(a.startswith("steps=") for cmd in mfd for a in cmd)
+    # every setting comes from `mfdiff train`'s defaults, i.e. the dataset family's file
+    # (test_cli checks that layer): no --config, and steps only on the equal wall-clock rows
+    for fam in ("squeeze", "ising", "battle"):
+        for cmd, _, _ in gj.train_jobs([fam], tmp_path):
+            assert "--config" not in cmd and "--no-family-config" not in cmd
+            wc = "-wc-s" in cmd[cmd.index("--out") + 1]
+            assert any(a.startswith("steps=") for a in cmd) == wc
     # the equal wall-clock baselines: their own directories and steps, the same config
     for algo, steps in gj.WALL_CLOCK_STEPS["ising"].items():
         wc = [c for c, _, _ in jobs if c[c.index("--out") + 1].endswith(tuple(
@@ -58,18 +51,19 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
 
 
 def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
-    gj = _module()
+    _module()  # puts experiments/ on sys.path
     import make_sweep
 
-    monkeypatch.setattr(make_sweep, "CONFIGS", tmp_path)
+    import mfdiff_agents.family_configs as fc
+
+    monkeypatch.setattr(fc, "FAMILY_CONFIG_DIR", tmp_path)
     (tmp_path / "mfdiffuser").mkdir()
     (tmp_path / "mfdiffuser" / "squeeze.json").write_text('{"replan_every": 2, "steps": 300}')
     assert make_sweep.family_planning("squeeze") == {"replan_every": 2}  # steps: training only
     assert make_sweep.family_planning("ising") == {}  # no file: the defaults
-    monkeypatch.setattr(gj, "CONFIGS", tmp_path)
-    monkeypatch.setattr(gj, "family_config", make_sweep.family_config)
-    cmd = next(c for c, _, _ in gj.train_jobs(["squeeze"], tmp_path) if "mfdiffuser" in c)
-    assert "--config" in cmd and not any(a.startswith("steps=") for a in cmd)
+    assert make_sweep.grid_steps("squeeze", "mfdiffuser") == 300
+    with pytest.raises(KeyError, match="no steps"):
+        make_sweep.grid_steps("ising", "mfdiffuser")
 
 
 def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_path,
@@ -82,7 +76,9 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
     _module()  # puts experiments/ on sys.path
     import make_sweep
 
-    monkeypatch.setattr(make_sweep, "CONFIGS", tmp_path)
+    import mfdiff_agents.family_configs as fc
+
+    monkeypatch.setattr(fc, "FAMILY_CONFIG_DIR", tmp_path)
     (tmp_path / "bc").mkdir()
     (tmp_path / "bc" / "battle.json").write_text('{"temperature": 0.3, "steps": 50}')
     assert make_sweep.acting_overrides("battle", "bc") == {"temperature": 0.3}
@@ -138,7 +134,8 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
     assert len(mfd) == 6  # tiers x training seeds
     # the acting defaults and the family config's planning settings are spelled out
-    planning = {k: v for k, v in gj.family_config("ising").items() if k in PLANNING_FIELDS}
+    planning = {k: v for k, v in family_config("mfdiffuser", "ising").items()
+                if k in PLANNING_FIELDS}
     assert planning["replan_every"] == 1
     assert all(r["set"] == {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
                             "ddim_steps": 10, **planning} for r in mfd)
@@ -202,7 +199,8 @@ def test_learning_curves_cli_defaults_to_every_family():
         lc.parse_args(["chess"])
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*/*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(FAMILY_CONFIG_DIR.glob("*/*.json")),
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
 def test_every_family_config_is_a_valid_config_of_its_method(path):
     from mfdiff_agents.config import build_config
     from mfdiff_agents.methods import METHODS
@@ -212,7 +210,20 @@ def test_every_family_config_is_a_valid_config_of_its_method(path):
     for key, value in json.loads(path.read_text()).items():
         got = getattr(cfg, key)
         assert (list(got) if isinstance(got, tuple) else got) == value, key
-    assert path.stem in ("squeeze", "ising", "battle")  # make_sweep finds it by family name
+    assert path.stem in ("squeeze", "ising", "battle")  # found by the dataset's family name
+
+
+def test_every_grid_method_has_a_budget_per_family_and_the_clone_links_them():
+    """The grid trains every method for its family file's ``steps`` (no other budget table),
+    and configs/<algo> in a clone is the package's directory (the docs' commands use it)."""
+    _module()
+    import make_sweep
+
+    for fam in make_sweep.FAMILIES:
+        for algo in make_sweep.METHODS:
+            assert make_sweep.grid_steps(fam, algo) > 0
+    for algo in make_sweep.METHODS:
+        assert (ROOT / "configs" / algo).resolve() == FAMILY_CONFIG_DIR / algo
 
 
 def test_gpu_benchmark_keeps_every_checkpoint_flag():

@@ -20,6 +20,7 @@ from mfdiff_envs.offline.windows import (
     Episodes,
     Windows,
     WindowSampler,
+    dataset_family,
     load_episodes,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Windows",
     "build_dataset",
     "build_recipe",
+    "dataset_family",
     "dataset_id",
     "load_catalogue",
     "load_episodes",

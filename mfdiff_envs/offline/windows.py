@@ -117,6 +117,18 @@ def _open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
         raise DatasetError(f"dataset {dataset} at {data_path} cannot be opened: {e}") from e
 
 
+def dataset_family(dataset: str | minari.MinariDataset) -> str | None:
+    """The env family (``squeeze``, ``ising``, ``battle``) an mfdiff dataset was built from,
+    read from its metadata without loading an episode; None for a dataset that records none.
+
+    Raises:
+        DatasetError: the dataset is missing or cannot be opened.
+    """
+    ds, _ = _open_dataset(dataset)
+    family = ds.storage.metadata.get("mfdiff", {}).get("family")
+    return str(family) if family else None
+
+
 def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
     """Read every episode of an mfdiff dataset (an id or a loaded ``MinariDataset``) as arrays.
 

@@ -19,6 +19,8 @@ _LAZY = {
     "get_method": "mfdiff_agents.methods",
     "load_policy": "mfdiff_agents.methods",
     "make_sampler": "mfdiff_agents.methods",
+    "train_config": "mfdiff_agents.methods",
+    "family_config": "mfdiff_agents.family_configs",
 }
 
 

@@ -21,6 +21,7 @@ from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.diffuser.train import fit
+from mfdiff_envs.core import mean_field_summary
 from mfdiff_envs.offline.windows import WindowSampler
 from mfdiff_envs.squeeze import GaussianSqueezeCore
 
@@ -178,6 +179,52 @@ def test_plan_samples_follows_the_highest_valued_plan(trained) -> None:
     assert torch.isclose(m.value(m.norm_mf(mf))[1:].mean(), values.max(), atol=1e-5)
     with pytest.raises(ConfigError):
         Config(plan_samples=0)
+
+
+def test_plan_combine_mean_decodes_the_mixture_over_plans(trained) -> None:
+    """plan_combine="mean": the M - 1 other plans come back beside x0 (no value ranking), the
+    decoded distribution is the mean of the per-plan head distributions, M copies of one plan
+    act as that plan alone, and every lifting mode runs."""
+    _, out = trained
+    core = GaussianSqueezeCore(60, max_cycles=3)
+    obs, _ = core.reset(seed=0)
+    mask = np.ones(60, dtype=bool)
+    kw = dict(seed=3, head_temperature=0.0, replan_every=2)
+    mixed = MFDiffuserPlanner.from_pretrained(out, plan_samples=3, plan_combine="mean", **kw)
+    p = mixed.plan(obs, mask)
+    assert "plan_values" not in p and p["x0_extra"].shape == (2, *p["x0"].shape)
+    # the mixture, by hand: per-plan head probabilities at plan step 0, averaged, argmax
+    d, m = mixed.obs_dim, mixed.model
+    plans = torch.cat([p["x0"][None], p["x0_extra"]])[..., :d]  # [3, K, H, d]
+    mixed._plan_obs, mixed._extra_obs, mixed._tau = plans[0], plans[1:], 0
+    g = torch.Generator().manual_seed(0)
+    assigns = [torch.randint(0, plans.shape[1], (60,), generator=g) for _ in range(3)]
+    got = mixed._head_actions(obs, mask, assigns[0], assigns[1:])
+    obs_n = mixed._norm_obs(obs)
+    mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=mixed.device))
+    probs = sum(torch.softmax(m.action_head(obs_n, obs_n + (x[:, 1] - x[:, 0])[a], mf_n[None]),
+                              -1) for x, a in zip(plans, assigns)) / 3
+    assert torch.equal(got, probs.argmax(-1))
+    # three copies of one plan act as that plan alone (replanning every step: between replans
+    # each plan's own balanced lift may break ties among identical agents differently)
+    every = {**kw, "replan_every": 1}
+    one = MFDiffuserPlanner.from_pretrained(out, plan_samples=1, **every)
+    copies = MFDiffuserPlanner.from_pretrained(out, plan_samples=1, **every)
+    copies.cfg.plan_combine = "mean"
+    orig = copies.plan
+    copies.plan = lambda o, k: (lambda r: {**r, "x0_extra": r["x0"][None].repeat(2, 1, 1, 1)})(
+        orig(o, k))  # type: ignore[method-assign]
+    assert np.array_equal(rollout_actions(one, 60, 3, seed=5), rollout_actions(copies, 60, 3, 5))
+    for lifting in ("balanced", "frozen"):
+        for n in (10, 100):
+            pol = MFDiffuserPlanner.from_pretrained(out, plan_samples=3, plan_combine="mean",
+                                                    lifting=lifting, **kw)
+            acts = rollout_actions(pol, n, 4, seed=0)
+            assert acts.shape == (4, n) and acts.min() >= 0 and acts.max() < 10
+    with pytest.raises(ConfigError, match="plan_combine"):
+        Config(plan_combine="vote")
+    with pytest.raises(ConfigError, match="act_with"):
+        Config(plan_combine="mean", act_with="particle")
 
 
 def test_dead_agents_do_not_influence_the_living(trained) -> None:

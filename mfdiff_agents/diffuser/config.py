@@ -1,9 +1,9 @@
 """MF-Diffuser's Config: every hyper-parameter of the model, the objective, training and planning.
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
-``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``replan_every``,
-``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``, ``head_decode``,
-``head_min_p``, ``head_remove_uniform``) may be changed when a checkpoint is loaded
+``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``plan_combine``,
+``replan_every``, ``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``,
+``head_decode``, ``head_min_p``, ``head_remove_uniform``) may be changed when a checkpoint is loaded
 (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
@@ -24,6 +24,8 @@ LIFTINGS = ("balanced", "frozen")
 ACT_WITH = ("auto", "head", "particle")
 #: Values of ``Config.head_decode``.
 HEAD_DECODES = ("sample", "balanced")
+#: Values of ``Config.plan_combine``.
+PLAN_COMBINES = ("best", "mean")
 
 
 @dataclass
@@ -152,6 +154,13 @@ class Config(TrainConfig):
     highest on average: best-of-M selection by the value the objective already trains
     (docs/method.md, (15')). 1 = off (one plan, the random stream of earlier versions): on
     Battle 4 plans scored no better than one at ~4x the cost (planning_steps.md)."""
+    plan_combine: str = "best"
+    """What the planner does with ``plan_samples`` M > 1 plans. "best": follow the one the value
+    net rates highest (above). "mean": act on all of them — each agent is lifted onto every
+    plan's particles and takes the action of its action-head distribution averaged over the M
+    plans (a mixture over plans, decoded as ``head_decode`` says), so an action that only one
+    sampled plan asks for is not taken. Needs the action head (not ``act_with="particle"``).
+    On Ising a single plan sometimes tells aligned agents to flip; see docs/method.md (17)."""
     replan_every: int = 4
     """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
     agent re-lifted onto the plan's states each step. The best value depends on the game, so
@@ -206,6 +215,15 @@ class Config(TrainConfig):
             raise ConfigError(f"Config.act_with must be one of {ACT_WITH}, got {self.act_with!r}")
         if self.act_with == "head" and not self.action_head:
             raise ConfigError('Config.act_with="head" needs a model with action_head=true')
+        if self.plan_combine not in PLAN_COMBINES:
+            raise ConfigError(
+                f"Config.plan_combine must be one of {PLAN_COMBINES}, got {self.plan_combine!r}"
+            )
+        if self.plan_combine == "mean" and self.act_with == "particle":
+            raise ConfigError(
+                'Config.plan_combine="mean" averages the action head over plans: it needs '
+                'act_with="auto" or "head", got act_with="particle"'
+            )
         if self.head_decode not in HEAD_DECODES:
             raise ConfigError(
                 f"Config.head_decode must be one of {HEAD_DECODES}, got {self.head_decode!r}"
@@ -270,6 +288,7 @@ PLANNING_FIELDS = (
     "return_target",
     "guidance_weight",
     "plan_samples",
+    "plan_combine",
     "replan_every",
     "lifting",
     "exact_ot_max_n",

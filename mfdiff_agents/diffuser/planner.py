@@ -70,6 +70,9 @@ class MFDiffuserPlanner(TrainedPolicy):
         self.last_assignment: NDArray[np.int64] | None = None  # [n_alive] particle of each agent
         self._assign_full = np.zeros(0, dtype=np.int64)  # [N] particle of each agent at the replan
         self._lift_state: LiftState | None = None  # warm start of the balanced lifting
+        # plan_combine="mean": the other M - 1 plans' states and their lifting warm starts
+        self._extra_obs: torch.Tensor | None = None  # [M - 1, K_max, H, d]
+        self._extra_states: list[LiftState | None] = []
 
     @classmethod
     def build_model(cls, cfg: Config, env: EnvFacts) -> MFDiffuserModel:
@@ -93,6 +96,7 @@ class MFDiffuserPlanner(TrainedPolicy):
         self._plan_obs = self._plan_act = None
         self._assign_full = np.zeros(0, dtype=np.int64)
         self._lift_state = None
+        self._extra_obs, self._extra_states = None, []
         self._tau = 0
 
     # ------------------------------------------------------------------ planning
@@ -122,7 +126,8 @@ class MFDiffuserPlanner(TrainedPolicy):
 
         Returns a dict with ``x0 [K_max, H, c]``, ``anchors [K_max]`` (indices into the alive
         rows), ``obs_norm [n_alive, d]``, ``cond [1, m + 1]``; with ``plan_samples`` M > 1 also
-        ``plan_values [M]`` (``plan_values``), ``x0`` being the highest-valued plan.
+        ``plan_values [M]`` (``plan_values``), ``x0`` being the highest-valued plan, or with
+        ``plan_combine="mean"`` ``x0_extra [M - 1, K_max, H, c]``, the plans beside ``x0``.
         """
         m = self.model
         mf = mean_field_summary(obs, mask)  # [m]
@@ -152,7 +157,10 @@ class MFDiffuserPlanner(TrainedPolicy):
         finally:
             denoiser.guidance_weight = 1.0  # the module is shared with training
         out = {"anchors": anchors, "obs_norm": obs_n, "cond": cond}
-        if n_plans > 1:
+        if n_plans > 1 and self.cfg.plan_combine == "mean":
+            out["x0_extra"] = x0[1:]  # [M - 1, K_max, H, c]: acted on beside x0 (_act)
+            x0 = x0[0]
+        elif n_plans > 1:
             out["plan_values"] = values = self.plan_values(x0, alive_frac=float(mf[-1]))
             x0 = x0[int(values.argmax())]
         else:
@@ -176,16 +184,16 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     def _lift_balanced(
         self, obs_n: torch.Tensor, centers: torch.Tensor, state: LiftState | None
-    ) -> torch.Tensor:
-        """Balanced assignment [n] of agents ``obs_n [n, d]`` to ``centers [K, d]``."""
-        assign, self._lift_state = lift_balanced(
+    ) -> tuple[torch.Tensor, LiftState]:
+        """Balanced assignment [n] of agents ``obs_n [n, d]`` to ``centers [K, d]``, and the
+        warm start for the next call on the same plan."""
+        return lift_balanced(
             obs_n,
             centers,
             generator=self.generator,
             state=state,
             exact_max_cells=self.cfg.exact_ot_max_n * centers.shape[0],
         )
-        return assign
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         n = obs.shape[0]
@@ -207,10 +215,12 @@ class MFDiffuserPlanner(TrainedPolicy):
             p = self.plan(obs, mask)
             x0 = p["x0"]
             self._plan_obs, self._plan_act = x0[..., :d], x0[..., d:].argmax(-1)
+            extra = p.get("x0_extra")
+            self._extra_obs = extra[..., :d] if extra is not None else None
             self._tau = 0
             obs_n = p["obs_norm"]
             if self.cfg.lifting == "balanced":  # new particles: no warm start
-                assign = self._lift_balanced(obs_n, obs_n[p["anchors"]], None)
+                assign, self._lift_state = self._lift_balanced(obs_n, obs_n[p["anchors"]], None)
             else:
                 assign = lift(
                     obs_n,
@@ -218,11 +228,22 @@ class MFDiffuserPlanner(TrainedPolicy):
                     generator=self.generator,
                     exact_ot_max_n=self.cfg.exact_ot_max_n,
                 )
+            # every plan of a batch starts from the same anchors: one lift serves them all
+            n_extra = 0 if extra is None else extra.shape[0]
+            extra_assign = [assign] * n_extra
+            self._extra_states = [self._lift_state] * n_extra
         elif self.cfg.lifting == "balanced":
             # state-aware: every agent re-lifted from its fresh observation onto the planned
             # states of this plan step, balanced, warm-started from the last step's potentials
+            obs_n = self._norm_obs(obs[mask])
             centers = self._plan_obs[:, self._tau]  # [K_max, d]
-            assign = self._lift_balanced(self._norm_obs(obs[mask]), centers, self._lift_state)
+            assign, self._lift_state = self._lift_balanced(obs_n, centers, self._lift_state)
+            extra_assign = []
+            for i in range(len(self._extra_states)):  # plan_combine="mean": each plan its own
+                assert self._extra_obs is not None
+                a, self._extra_states[i] = self._lift_balanced(
+                    obs_n, self._extra_obs[i, :, self._tau], self._extra_states[i])
+                extra_assign.append(a)
         elif int(mask.sum()) <= self.cfg.exact_ot_max_n:
             # re-lift fresh observations onto the particles' planned states (balanced exact OT)
             obs_n = self._norm_obs(obs[mask])
@@ -230,15 +251,20 @@ class MFDiffuserPlanner(TrainedPolicy):
             assign = lift(
                 obs_n, centers, generator=self.generator, exact_ot_max_n=self.cfg.exact_ot_max_n
             )
+            extra_assign = [
+                lift(obs_n, c, generator=self.generator, exact_ot_max_n=self.cfg.exact_ot_max_n)
+                for c in ([] if self._extra_obs is None else self._extra_obs[:, :, self._tau])
+            ]
         else:
             # Large N: keep each agent on the particle it was lifted to at the replan. A nearest
             # re-lift is not balanced: when the planned states differ from the (shared) real
             # state, every agent lands on the same particle and the population's action
             # histogram collapses (measured: Squeeze N=10^4 fell from 78 to 32 normalised).
             assign = torch.as_tensor(self._assign_full[mask], device=self.device)
+            extra_assign = [assign] * (0 if self._extra_obs is None else len(self._extra_obs))
         assert self._plan_act is not None and self._plan_obs is not None
         if use_head:
-            actions[mask] = self._head_actions(obs, mask, assign).cpu().numpy()
+            actions[mask] = self._head_actions(obs, mask, assign, extra_assign).cpu().numpy()
         else:
             actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
         self.last_assignment = assign.cpu().numpy()
@@ -249,19 +275,35 @@ class MFDiffuserPlanner(TrainedPolicy):
         return actions
 
     def _head_actions(
-        self, obs: NDArray[np.float32], mask: NDArray[np.bool_], assign: torch.Tensor
+        self,
+        obs: NDArray[np.float32],
+        mask: NDArray[np.bool_],
+        assign: torch.Tensor,
+        extra_assign: list[torch.Tensor] | tuple = (),
     ) -> torch.Tensor:
         """Actions [n_alive] from the action head: agent i reads its own normalised obs s_i,
         the target s_i + (ŝ_{j,τ+1} − ŝ_{j,τ}) of its particle j = ``assign[i]`` and the mean
-        field; one batched MLP call, O(N)."""
+        field; one batched MLP call, O(N). With ``plan_combine="mean"`` the same for each other
+        plan (its particle ``extra_assign[m][i]``), and the decoded distribution is the mean of
+        the per-plan ones."""
         assert self._plan_obs is not None and self.model.action_head is not None
         m = self.model
         obs_n = self._norm_obs(obs[mask])  # [n, d]
-        step = self._plan_obs[:, self._tau + 1] - self._plan_obs[:, self._tau]  # [K_max, d]
-        target = (obs_n + step[assign]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)  # [n, d]
         mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
-        with torch.no_grad(), autocast(self.device):
-            logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+
+        def head_logits(plan_obs: torch.Tensor, agent_particle: torch.Tensor) -> torch.Tensor:
+            step = plan_obs[:, self._tau + 1] - plan_obs[:, self._tau]  # [K_max, d]
+            target = (obs_n + step[agent_particle]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)
+            with torch.no_grad(), autocast(self.device):
+                return m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+
+        logits = head_logits(self._plan_obs, assign)
+        if len(extra_assign):
+            assert self._extra_obs is not None
+            probs = torch.softmax(logits, -1)
+            for plan_obs, a in zip(self._extra_obs, extra_assign):
+                probs += torch.softmax(head_logits(plan_obs, a), -1)
+            logits = torch.log(probs / (1 + len(extra_assign)))  # the mixture over plans
         if self.cfg.head_remove_uniform:
             logits = remove_uniform(logits)
         if self.cfg.head_decode == "balanced" and self.cfg.head_temperature > 0:

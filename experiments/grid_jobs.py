@@ -18,11 +18,17 @@ builds grid.md (grid.sh does all of this in one command).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import submitit
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import FAMILIES, METHODS, WALL_CLOCK_STEPS  # noqa: E402  (a script beside this one)
@@ -64,24 +70,48 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
     return jobs
 
 
-def split_sweep(text: str, lanes: int) -> list[str]:
+def split_sweep(text: str, lanes: int, evaluated: set[str] | frozenset = frozenset()) -> list[str]:
     """A sweep file's ``[[runs]]`` blocks dealt into ``lanes`` sweep files (each with the file's
     header) of about equal cost, heaviest block first. Cost of a block: the sum of its N, times
     10 for an MF-Diffuser checkpoint (planning dominates its episodes): rough, but it only has
-    to keep the lanes from waiting on each other for long."""
+    to keep the lanes from waiting on each other for long. A block whose run is in
+    ``evaluated`` (:func:`run_identity` of records kept by ``--resume``) costs nothing, so that
+    a rerun spreads the runs still to evaluate over the lanes."""
     head, *blocks = text.split("[[runs]]")
 
     def cost(block: str) -> int:
+        if evaluated and run_identity(tomllib.loads("[[runs]]" + block)["runs"][0]) in evaluated:
+            return 0
         ns = block.split("n_agents = [", 1)[1].split("]", 1)[0]
         return (10 if "/mfdiffuser-s" in block else 1) * sum(int(n) for n in ns.split(","))
 
     out: list[list[str]] = [[] for _ in range(lanes)]
     load = [0] * lanes
     for block in sorted(blocks, key=cost, reverse=True):
-        i = load.index(min(load))
+        i = min(range(lanes), key=lambda j: (load[j], len(out[j])))
         out[i].append(block)
         load[i] += cost(block)
     return [head + "".join("[[runs]]" + b for b in lane) for lane in out if lane]
+
+
+def run_identity(run: dict) -> str:
+    """What a sweep run evaluates, whatever its N: label, checkpoint and settings (a record's
+    ``method``, ``config.policy`` and ``config.set``)."""
+    return json.dumps([run.get("label"), str(run.get("policy")), run.get("set", {})],
+                      sort_keys=True)
+
+
+def evaluated_runs(records: Path) -> set[str]:
+    """:func:`run_identity` of every run with records in ``records`` (JSON lines)."""
+    out = set()
+    for line in records.read_text().splitlines():
+        r = json.loads(line)
+        if "method" not in r:  # not a record of a run: nothing to balance
+            continue
+        cfg = r.get("config") or {}
+        out.add(run_identity({"label": r["method"], "policy": cfg.get("policy"),
+                              "set": cfg.get("set", {})}))
+    return out
 
 
 def report_args(fam: str) -> list[str]:
@@ -111,7 +141,8 @@ def eval_jobs(families: list[str], out: Path, keep: bool = False,
                           "--no-progress", "--threads", "1", *report_args(fam)],
                          str(out / "logs" / f"eval-{fam}.log"), None))
             continue
-        for i, lane_text in enumerate(split_sweep(text, lanes)):
+        done = evaluated_runs(records) if keep and records.exists() else set()
+        for i, lane_text in enumerate(split_sweep(text, lanes, done)):
             lane = out / f"sweep_{fam}_lane{i}.toml"
             lane.write_text(lane_text)
             lane_records = out / f"records-{fam}-lane{i}.jsonl"

@@ -55,6 +55,16 @@ def family_planning(family: str) -> dict:
             if k in PLANNING_FIELDS}
 
 
+def one_plan(family: str) -> dict:
+    """``family_planning`` acting on one plan per replan where the config mixes several
+    (``plan_combine`` "mean"): what particle actions follow (a particle's action comes from
+    one plan), and the config's rows before the fourteenth update (Ising)."""
+    planning = family_planning(family)
+    if planning.get("plan_combine") == "mean":
+        planning = {k: v for k, v in planning.items() if k not in ("plan_samples", "plan_combine")}
+    return planning
+
+
 #: the baselines' acting fields (BC, IQL, MFQ-CQL: sample from softmax(logits / T))
 BASELINE_ACTING_FIELDS = ("temperature",)
 
@@ -70,13 +80,18 @@ def acting_overrides(family: str, algo: str) -> dict:
             if k in BASELINE_ACTING_FIELDS}
 
 
-#: extra MF-Diffuser rows per family (at the training N): the family config with the setting that
-#: costs the most planning time undone, to show what it buys — on Ising the previous particle
-#: count, K = 256 (the config's 512 doubles the cost), on Squeeze one plan per replan (the
-#: config's best of 4 costs ~3.5x) and the previous decoding
-EXTRA_ROWS = {"ising": [
+#: extra MF-Diffuser rows per family (at the training N unless a third element says "all"): the
+#: family config with the setting that costs the most planning time undone, to show what it
+#: buys — on Ising and Battle one plan per replan instead of the mixture over 4 (the configs'
+#: until the fourteenth update; every N), on Ising with it the previous particle count,
+#: K = 256 (512 doubles the cost), on Squeeze one plan per replan (the config's best of 4 costs
+#: ~3.5x) and the previous decoding
+EXTRA_ROWS = {"battle": [
+    ("MF-Diffuser, one plan", inline_table({**ACTING, **one_plan("battle")}), "all"),
+], "ising": [
+    ("MF-Diffuser, one plan", inline_table({**ACTING, **one_plan("ising")}), "all"),
     ("MF-Diffuser, K = 256",
-     inline_table({**ACTING, **family_planning("ising"), "k_schedule": [16, 64, 256]})),
+     inline_table({**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]})),
 ], "squeeze": [  # one plan per replan instead of the config's best of 4
     ("MF-Diffuser, one plan",
      inline_table({**ACTING, **family_planning("squeeze"), "plan_samples": 1})),
@@ -153,9 +168,10 @@ def main(family: str, out: str) -> None:
                     # training N only there
                     run(path, "MF-Diffuser, particle actions",
                         ns[1:2] if family in ("battle", "ising") else ns, tier,
-                        inline_table({"act_with": "particle", **planning}))
-                    for extra_label, overrides in EXTRA_ROWS.get(family, []):
-                        run(path, extra_label, ns[1:2], tier, overrides)  # training N only
+                        inline_table({"act_with": "particle", **one_plan(family)}))
+                    for extra_label, overrides, *where in EXTRA_ROWS.get(family, []):
+                        run(path, extra_label, ns if where == ["all"] else ns[1:2], tier,
+                            overrides)
                 else:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier,

@@ -162,6 +162,17 @@ def test_eval_lanes_split_the_sweep_and_merge_back(tmp_path, monkeypatch):
                for i in range(2)) == len(load_sweep(tmp_path / "sweep_squeeze.toml")["runs"])
     assert len(gj.split_sweep(full, 1)) == 1
     assert len(gj.split_sweep(full, 100)) == len(blocks)  # never an empty lane
+    # a rerun that keeps records deals only the runs still to evaluate evenly over the lanes
+    runs = load_sweep(tmp_path / "sweep_squeeze.toml")["runs"]
+    todo = [r for r in runs if r["label"] == "MF-Diffuser"]
+    done = {gj.run_identity(r) for r in runs if r["label"] != "MF-Diffuser"}
+    per_lane = [sum(1 for b in lane.split("[[runs]]")[1:] if 'label = "MF-Diffuser"\n' in b)
+                for lane in gj.split_sweep(full, 2, done)]
+    assert sum(per_lane) == len(todo) and max(per_lane) - min(per_lane) <= 1
+    recs = tmp_path / "kept.jsonl"
+    recs.write_text("".join(json.dumps({"method": r["label"], "config": {
+        "policy": r["policy"], "set": r.get("set", {})}}) + "\n" for r in runs[:3]))
+    assert gj.evaluated_runs(recs) == {gj.run_identity(r) for r in runs[:3]}
 
     reports = []
     monkeypatch.setattr(gj.subprocess, "run", lambda cmd, check: reports.append(cmd))

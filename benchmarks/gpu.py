@@ -32,7 +32,7 @@ from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_envs.battle import BattleCore
 from mfdiff_envs.ising import IsingCore
 
-#: planning fields set to `mfdiff train`'s defaults on a loaded checkpoint (it keeps its own)
+#: planning fields set to the Config's defaults on a loaded checkpoint (it keeps its own)
 ACTING = ("act_with", "head_temperature", "head_decode", "replan_every", "lifting")
 
 
@@ -41,7 +41,7 @@ def rss_mb() -> float:
 
 
 def planner_for(core, device: torch.device, checkpoint: str | None = None) -> MFDiffuserPlanner:
-    if checkpoint is not None:  # trained weights, planning at `mfdiff train`'s defaults
+    if checkpoint is not None:  # trained weights, planning at the Config's defaults
         return MFDiffuserPlanner.from_pretrained(
             checkpoint, device=str(device), seed=0, **{f: getattr(Config(), f) for f in ACTING}
         )

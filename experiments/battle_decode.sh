@@ -19,7 +19,7 @@ need_checkpoints "bash experiments/grid.sh battle" "$C"-{medium,mixed}/mfdiffuse
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 ckpt, out = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["battle"]
 DECODINGS = [("balanced, T = 0.3 (argmax)", "balanced", 0.3, 0.0),
@@ -30,7 +30,7 @@ DECODINGS = [("balanced, T = 0.3 (argmax)", "balanced", 0.3, 0.0),
 for tier in ("medium", "mixed"):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for label, decode, temp, min_p in DECODINGS:
-        acting = {**ACTING, **family_planning("battle"), "head_decode": decode,
+        acting = {**ACTING, **one_plan("battle"), "head_decode": decode,
                   "head_temperature": temp, "head_min_p": min_p}
         lines += run_block(f"{ckpt}-{tier}/mfdiffuser-s0", label, env, [100, 1000], kwargs, tier,
                            inline_table(acting))

@@ -31,13 +31,13 @@ done
 python - "$OUT" "${SETTINGS[@]}" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 out, settings = sys.argv[1], [s.split() for s in sys.argv[2:]]
 _, env, _, kwargs = FAMILIES["battle"]
 # the decoding these settings were chosen with, ACTING's (balanced at T = 0.3: the argmax on
 # Battle), kept: the ninth update's Battle config samples instead (battle_decode.md)
 DECODING = ("head_decode", "head_temperature", "head_min_p")
-acting = inline_table({**ACTING, **{k: v for k, v in family_planning("battle").items()
+acting = inline_table({**ACTING, **{k: v for k, v in one_plan("battle").items()
                                     if k not in DECODING}})
 for tier in ("medium", "mixed"):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import ACTING, family_planning  # noqa: E402  (a script beside this one)
+from make_sweep import ACTING, one_plan  # noqa: E402  (a script beside this one)
 
 from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
 from mfdiff_agents.methods import SCRIPTED_NAMES, load_policy, policy_label  # noqa: E402
@@ -58,7 +58,7 @@ def policy_factory(spec: str, family: str, pinned: dict | None = None):
     path, over = parse_spec(spec)
     if path in SCRIPTED_NAMES and not over:
         return load_policy(path)
-    settings = ({**ACTING, **family_planning(family), **(pinned or {})}
+    settings = ({**ACTING, **one_plan(family), **(pinned or {})}
                 if policy_label(path) == "mfdiffuser" else {})
     pol = load_policy(path, device="cpu", num_threads=1, **{**settings, **over})
     return lambda core, seed: pol

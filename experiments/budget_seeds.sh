@@ -44,12 +44,12 @@ done
 python - "$OUT" "${MILESTONES[*]}" "${FAMS[@]}" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_one_plan, inline_table, run_block
 out, milestones, *fams = sys.argv[1:]
 lanes = [[], []]
 for fam in fams:
     _, env, ns, kwargs = FAMILIES[fam]
-    acting = inline_table(acting_overrides(fam, "mfdiffuser"))
+    acting = inline_table(acting_one_plan(fam, "mfdiffuser"))
     for i, seed in enumerate((0, 1, 2)):
         for steps in milestones.split():
             lanes[i % 2] += run_block(f"{out}/{fam}/s{seed}-step{steps}",

@@ -40,12 +40,12 @@ python - "$OUT" "$DECAY" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_one_plan, inline_table, run_block
 out, decay = sys.argv[1:]
 lanes = {"ising": [], "squeeze": [], "battle": []}
 for fam, lines in lanes.items():
     _, env, ns, kwargs = FAMILIES[fam]
-    acting = inline_table(acting_overrides(fam, "mfdiffuser"))
+    acting = inline_table(acting_one_plan(fam, "mfdiffuser"))
     for seed in (0, 1, 2):
         lines += run_block(f"{out}/{fam}/ema{decay}-s{seed}", f"EMA {decay}", env,
                            [ns[0], ns[1]], kwargs, "medium", acting)

@@ -32,10 +32,10 @@ done
 python - "$C" "$OUT" "$NOISE" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 grid, out, noise = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["ising"]
-acting = inline_table({**ACTING, **family_planning("ising")})
+acting = inline_table({**ACTING, **one_plan("ising")})
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for seed in (0, 1, 2):

@@ -19,7 +19,7 @@ need_checkpoints "bash experiments/grid.sh ising" "$C"-medium/mfdiffuser-s{0,1}
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 ckpt, out = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["ising"]
 # (label, guidance_weight, return_target, plan_samples)
@@ -28,7 +28,7 @@ VARIANTS = [("config", 1.0, 1.5, 1), ("guidance w = 3", 3.0, 1.5, 1),
 for seed in (0, 1):  # one lane per training seed
     lines = ["seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for label, w, target, m in VARIANTS:
-        acting = {**ACTING, **family_planning("ising"), "guidance_weight": w,
+        acting = {**ACTING, **one_plan("ising"), "guidance_weight": w,
                   "return_target": target, "plan_samples": m}
         lines += run_block(f"{ckpt}-medium/mfdiffuser-s{seed}", f"{label}, training seed {seed}",
                            env, [1024], kwargs, "medium", inline_table(acting))

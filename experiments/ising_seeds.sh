@@ -28,10 +28,10 @@ done
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 grid, out = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["ising"]
-acting = inline_table({**ACTING, **family_planning("ising")})
+acting = inline_table({**ACTING, **one_plan("ising")})
 for seed in (0, 1):  # one lane per training seed
     lines = ["seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for path, label in ((f"{grid}/mfdiffuser-s{seed}", "grid checkpoint (400 steps, beta_agent 2)"),

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import (  # noqa: E402  (a script beside this one)
     FAMILIES,
-    acting_overrides,
+    acting_one_plan,
     grid_steps,
     inline_table,
     run_block,
@@ -99,7 +99,7 @@ def sweep_toml(fam: str, milestones: dict[str, list[dict]]) -> str:
     lines = [f"# learning curves, {fam} (written by experiments/learning_curves.py)",
              "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for algo, ms in milestones.items():
-        acting = acting_overrides(fam, algo)  # as the grid evaluates the method
+        acting = acting_one_plan(fam, algo)  # as the grid evaluated the method when measured
         for m in ms:
             lines.extend(run_block(m["path"], f"{METHODS[algo][0]}@{m['steps']}", env, [ns[1]],
                                    kwargs, TIER, inline_table(acting) if acting else None))

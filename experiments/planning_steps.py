@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, inline_table, one_plan, run_block
 
 #: family -> [(label, overrides on top of ACTING + the family's planning settings)]
 ROWS = {
@@ -69,7 +69,7 @@ def main(grid: str, family: str) -> None:
              "seeds = 3", "episodes = 1", 'device = "cpu"', ""]
     for tier in ("medium", "mixed"):
         for label, over in ROWS[family]:
-            overrides = inline_table({**ACTING, **family_planning(family), **PINNED.get(family, {}),
+            overrides = inline_table({**ACTING, **one_plan(family), **PINNED.get(family, {}),
                                       **over})
             for s in (0, 1, 2):
                 lines.extend(run_block(f"{grid}/ckpt/{stem}-{tier}/mfdiffuser-s{s}",

@@ -42,13 +42,13 @@ python - "$fam" "$OUT" "$NS" "${BASELINES[@]}" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, METHODS, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, METHODS, acting_one_plan, inline_table, run_block
 fam, out, ns, *baselines = sys.argv[1:]
 _, env, _, kwargs = FAMILIES[fam]
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for algo in ("mfdiffuser", *baselines):
-        acting = acting_overrides(fam, algo)
+        acting = acting_one_plan(fam, algo)
         for seed in (3, 4):
             lines += run_block(f"{out}/{tier}/{algo}-s{seed}", METHODS[algo][0], env,
                                json.loads(ns), kwargs, tier,

@@ -6,7 +6,10 @@
 # acting setting changed per row: Squeeze's head temperature (the grid decodes the head's
 # distribution at T = 1 less its uniform floor); Ising's best of 4 sampled plans ranked by the
 # value net (as Squeeze does), and classifier-free guidance weight 0 (unconditional plans) or 2
-# (Ising's checkpoints are trained with a null token). 3 evaluation seeds per training seed.
+# (Ising's checkpoints are trained with a null token); on both, the action head's distribution
+# averaged over 4 sampled plans (plan_combine "mean", the Ising config since the fourteenth
+# update). The grid's acting here is the one of before that update (one plan on Ising;
+# make_sweep.acting_one_plan). 3 evaluation seeds per training seed.
 # Needs the grid's checkpoints (bash experiments/grid.sh squeeze ising). From the repo root:
 #     bash experiments/weak_seeds.sh
 set -euo pipefail
@@ -20,20 +23,22 @@ need_checkpoints "bash experiments/grid.sh squeeze ising" \
 python - "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_one_plan, inline_table, run_block
 out = sys.argv[1]
 ROWS = {  # family -> (label, acting fields changed from the grid's)
     "squeeze": [("grid acting (T = 1)", {}), ("T = 0.6", {"head_temperature": 0.6}),
-                ("T = 0.8", {"head_temperature": 0.8}), ("T = 1.25", {"head_temperature": 1.25})],
+                ("T = 0.8", {"head_temperature": 0.8}), ("T = 1.25", {"head_temperature": 1.25}),
+                ("mixture of 4 plans", {"plan_combine": "mean"})],
     "ising": [("grid acting", {}), ("best of 4 plans", {"plan_samples": 4}),
               ("guidance w = 0", {"guidance_weight": 0.0}),
-              ("guidance w = 2", {"guidance_weight": 2.0})],
+              ("guidance w = 2", {"guidance_weight": 2.0}),
+              ("mixture of 4 plans", {"plan_samples": 4, "plan_combine": "mean"})],
 }
 blocks = []
 for fam, rows in ROWS.items():
     stem, env, ns, kwargs = FAMILIES[fam]
     for label, change in rows:
-        acting = inline_table({**acting_overrides(fam, "mfdiffuser"), **change})
+        acting = inline_table({**acting_one_plan(fam, "mfdiffuser"), **change})
         for seed in (0, 1, 2):
             blocks.append(run_block(f"runs/grid/ckpt/{stem}-medium/mfdiffuser-s{seed}",
                                     f"{fam}: {label}", env, [ns[1]], kwargs, "medium", acting))

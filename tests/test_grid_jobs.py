@@ -62,6 +62,14 @@ def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
     assert make_sweep.family_planning("squeeze") == {"replan_every": 2}  # steps: training only
     assert make_sweep.family_planning("ising") == {}  # no file: the defaults
     assert make_sweep.grid_steps("squeeze", "mfdiffuser") == 300
+    # one plan: what the mixture over plans replaced (and particle actions follow)
+    (tmp_path / "mfdiffuser" / "ising.json").write_text(
+        '{"replan_every": 1, "plan_samples": 4, "plan_combine": "mean"}')
+    assert make_sweep.one_plan("ising") == {"replan_every": 1}
+    assert make_sweep.one_plan("squeeze") == make_sweep.family_planning("squeeze")
+    assert make_sweep.acting_one_plan("ising", "mfdiffuser") == {**make_sweep.ACTING,
+                                                                  "replan_every": 1}
+    assert make_sweep.acting_overrides("ising", "mfdiffuser")["plan_combine"] == "mean"
     with pytest.raises(KeyError, match="no steps"):
         make_sweep.grid_steps("ising", "mfdiffuser")
 
@@ -271,7 +279,8 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
     assert len(runs) == 2 * 3 * len(rows)  # tiers x training seeds x rows
     for run in runs:
         over = rows[run["label"].split(": ", 1)[1]]
-        want = {**make_sweep.ACTING, **make_sweep.family_planning(family),
+        # measured before the fourteenth update: the one-plan acting of the time, pinned
+        want = {**make_sweep.ACTING, **make_sweep.one_plan(family),
                 **ps.PINNED.get(family, {}), **over}
         assert run["set"] == want and set(run["set"]) <= set(PLANNING_FIELDS)
         dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v

@@ -29,7 +29,8 @@ FAMILY_METRIC = {
 #: that copies its particle's action
 MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K = 256",
                 "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2", "MF-Diffuser, replan every 4",
-                "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head")
+                "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head",
+                "MF-Diffuser, mixture of 4 plans")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -96,14 +97,20 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " probability the data's random actions put on every level, docs/method.md (16)),"
           " follows the best of 4 plans and replans every step; Ising trains"
           " with per-particle credit for 400 steps and replans every step with 20 DDIM steps"
-          " and 512 particles, acting by the head's argmax; Battle trains 400 steps, its head"
+          " and 512 particles, acting by the argmax of the head's distribution averaged over 4"
+          " sampled plans (docs/method.md (17), since the fourteenth update); Battle trains"
+          " 400 steps, its head"
           " weighted by each agent's own reward-to-go and fed noised inputs, and replans every 7"
           " with 40 DDIM steps); \"particle actions\" = the same checkpoints and"
           " planning settings, every agent copying its particle's action (Ising and Battle: at"
           " the training N only); \"K = 256\" (Ising) = the family config with 256 particles"
-          " instead of 512 (half the planning cost); \"one plan\" (Squeeze) = the family"
+          " instead of 512 (half the planning cost) and one plan; \"one plan\" = the family"
           " config following one sampled plan per replan instead of the best of 4 by the value"
-          " net; \"min-p 0.2\" (Squeeze) = the family config decoding as it did until the"
+          " net (Squeeze) or the mixture over 4 (Ising: the config until the fourteenth update;"
+          " its records are those of the previous \"MF-Diffuser\" row, the same checkpoints and"
+          " seeded settings); \"mixture of 4 plans\" (Battle) = the family config acting on"
+          " the head's distribution averaged over 4 plans, as Ising does (not adopted);"
+          " \"min-p 0.2\" (Squeeze) = the family config decoding as it did until the"
           " eleventh update, min-p 0.2 instead of the uniform floor removed"
           " (docs/results/squeeze_uniform.md); \"replan every 4\" (Squeeze) = the family config"
           " replanning every 4 steps, as until the twelfth update; \"<baseline>, equal"

@@ -5,7 +5,10 @@
 # baselines (their searched acting), each trained exactly as the grid trains them but with
 # training seeds 3 and 4, on the grid's N = 10^3 medium and mixed data, evaluated at two sizes
 # in no table (Squeeze and Battle N = 500 and 5000; Ising 484 and 4900, the squares nearest)
-# over 5 evaluation seeds (10 runs per cell). From the repo root:
+# over 5 evaluation seeds (10 runs per cell). Row "MF-Diffuser" acts on one plan per replan, as
+# the family configs did when it was measured (make_sweep.acting_one_plan); where the config now
+# acts on the mixture of 4 plans (Ising, docs/method.md (17)) a row "MF-Diffuser, mixture of 4
+# plans" adds it, on the same checkpoints. From the repo root:
 #     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,15 +45,19 @@ python - "$fam" "$OUT" "$NS" "${BASELINES[@]}" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, METHODS, acting_one_plan, inline_table, run_block
+from make_sweep import FAMILIES, METHODS, acting_one_plan, acting_overrides, inline_table, run_block
 fam, out, ns, *baselines = sys.argv[1:]
 _, env, _, kwargs = FAMILIES[fam]
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
-    for algo in ("mfdiffuser", *baselines):
-        acting = acting_one_plan(fam, algo)
+    rows = [(algo, METHODS[algo][0], acting_one_plan(fam, algo))
+            for algo in ("mfdiffuser", *baselines)]
+    if acting_overrides(fam, "mfdiffuser") != acting_one_plan(fam, "mfdiffuser"):
+        rows.append(("mfdiffuser", "MF-Diffuser, mixture of 4 plans",
+                     acting_overrides(fam, "mfdiffuser")))  # the config since the 14th update
+    for algo, label, acting in rows:
         for seed in (3, 4):
-            lines += run_block(f"{out}/{tier}/{algo}-s{seed}", METHODS[algo][0], env,
+            lines += run_block(f"{out}/{tier}/{algo}-s{seed}", label, env,
                                json.loads(ns), kwargs, tier,
                                inline_table(acting) if acting else None)
     with open(f"{out}/sweep_{tier}.toml", "w") as f:

@@ -158,6 +158,9 @@ class MFDiffuserPlanner(TrainedPolicy):
             denoiser.guidance_weight = 1.0  # the module is shared with training
         out = {"anchors": anchors, "obs_norm": obs_n, "cond": cond}
         if n_plans > 1 and self.cfg.plan_combine == "mean":
+            if not self.uses_head:  # M plans for nothing: particle actions follow one plan
+                raise ValueError('plan_combine="mean" averages the action head over plans, but '
+                                 "this model acts by particle actions (no action head)")
             out["x0_extra"] = x0[1:]  # [M - 1, K_max, H, c]: acted on beside x0 (_act)
             x0 = x0[0]
         elif n_plans > 1:

@@ -159,7 +159,10 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--resume"], "--resume continues a sweep")
     train = ["train", "--dataset", DS, "--set", "horizon=4", "--no-progress"]
     check([*train, "--algo", "nope"], "unknown method")
-    check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"], "not found")
+    check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"],
+          "not in the dataset catalogue")  # no recipe: `mfdiff data build` would fail too
+    check(["train", "--dataset", "mfdiff/squeeze-n100/expert-v0", "--algo", "bc"],
+          "build it with `mfdiff data build mfdiff/squeeze-n100/expert-v0`")
     check([*train, "--algo", "bc", "--set", "hiden=3"], "hiden")
     check([*train, "--algo", "bc", "--resume", "--out", str(tmp_path / "empty")],
           "no training run")

@@ -97,6 +97,20 @@ class Episodes:
         return self.episodes[i]
 
 
+def _build_hint(dataset_id: str) -> str:
+    """How to get a missing dataset: build it when the catalogue has a recipe for it."""
+    from mfdiff_envs.offline.catalogue import load_catalogue
+
+    try:
+        known = {r.dataset_id for r in load_catalogue()}
+    except Exception:  # a broken catalogue must not hide the missing-dataset error
+        known = set()
+    if dataset_id in known:
+        return f"build it with `mfdiff data build {dataset_id}`"
+    return ("it is not in the dataset catalogue either: `mfdiff data list` shows the ids "
+            "`mfdiff data build` can make")
+
+
 def _open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
     import minari
 
@@ -108,8 +122,8 @@ def _open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
     if not data_path.exists():
         raise DatasetError(
             f"dataset {dataset} not found at {data_path.parent} (MINARI_DATASETS_PATH="
-            f"{os.environ.get('MINARI_DATASETS_PATH', '~/.minari/datasets')}); build it with "
-            f"`mfdiff data build {dataset}`"
+            f"{os.environ.get('MINARI_DATASETS_PATH', '~/.minari/datasets')}); "
+            + _build_hint(dataset)
         )
     try:
         return minari.load_dataset(dataset), dataset

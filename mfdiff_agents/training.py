@@ -245,7 +245,9 @@ def train(
                     raise FloatingPointError(f"{method}: non-finite loss at step {step}: {logs}")
                 done = step + 1
                 if done % cfg.log_every == 0 or done == cfg.steps:
-                    bar.set_postfix({k: f"{logs[k]:.4f}" for k in learner.LOG_KEYS[:2]})
+                    # a step may log a subset of the keys (MF-Diffuser's head-only steps)
+                    bar.set_postfix({k: f"{logs[k]:.4f}" for k in learner.LOG_KEYS[:2]
+                                     if k in logs})
                     if writer is not None:
                         row = {k: round(v, 6) for k, v in logs.items()}
                         writer.writerow({"step": done, **row,

@@ -292,3 +292,118 @@ def test_removing_the_uniform_floor_of_two_actions_is_the_argmax(trained, tmp_pa
         acts[name] = pol.act_batch(obs, mask)  # the first step: one plan, same draws
     assert np.array_equal(acts["floor"], acts["argmax"])
     assert not np.array_equal(acts["t1"], acts["argmax"])  # the test can tell them apart
+
+
+def test_head_plan_dropout_trains_only_the_head(data) -> None:
+    """head_plan_dropout > 0 adds the head's plan-flag channel and changes only the head."""
+    diff = changed_weights(data, "head_plan_dropout", 0.0, 0.3)
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ConfigError, match="head_plan_dropout"):
+            Config(head_plan_dropout=bad)
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="head_plan_weight"):
+            Config(head_plan_dropout=0.2, head_plan_weight=bad)
+    with pytest.raises(ConfigError, match="head_plan_dropout > 0"):
+        Config(head_plan_weight=0.5)
+    with pytest.raises(ConfigError, match="act_with"):
+        Config(head_plan_dropout=0.2, head_plan_weight=0.5, act_with="particle")
+
+
+def test_head_loss_withholds_the_plan_as_drawn() -> None:
+    """A withheld pair reads (s, s, m, flag 0), a planned one (s, s', m, flag 1); the draw is
+    one uniform per pair from the generator, and none without dropout."""
+    from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
+
+    torch.manual_seed(0)
+    head = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8, plan_flag=True)
+    obs, mf = torch.randn(2, 4, 5, 3), torch.randn(2, 5, 2)
+    acts, alive = torch.randint(0, 2, (2, 4, 5)), torch.ones(2, 4, 5, dtype=torch.bool)
+    g = torch.Generator().manual_seed(3)
+    state = g.get_state()
+    head_loss(head, obs, acts, alive, mf, generator=g)
+    assert torch.equal(g.get_state(), state)  # no draw at plan_dropout 0
+    loss = head_loss(head, obs, acts, alive, mf, generator=g, plan_dropout=0.5)[0]
+    g.set_state(state)
+    keep = (torch.rand(2, 4, 4, 1, generator=g) >= 0.5).float()
+    assert 0 < keep.sum() < keep.numel()
+    s, s_next = obs[:, :, :-1], obs[:, :, 1:]
+    logits = head(s, torch.where(keep.bool(), s_next, s), mf[:, None, :-1], keep)
+    want = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), acts[:, :, :-1].reshape(-1))
+    assert torch.allclose(loss, want)
+    plain = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8)
+    with pytest.raises(ValueError, match="plan_flag"):
+        head_loss(plain, obs, acts, alive, mf, generator=g, plan_dropout=0.5)
+
+
+@pytest.fixture(scope="module")
+def trained_dropout(data):
+    cfg = Config(**TINY, steps=60, action_head=True, head_plan_dropout=0.3)
+    return fit(make_sampler(data, cfg), cfg, progress=False)
+
+
+def test_plan_weight_zero_acts_without_the_plan(trained_dropout, tmp_path: Path) -> None:
+    """head_plan_weight 0 = the head's plan-free argmax whatever the plan; 1 = the planned head
+    alone (the plan matters); a head trained without plan dropout refuses a weight ≠ 1."""
+    from mfdiff_envs.ising import IsingCore
+
+    pol = trained_dropout
+    obs, _ = IsingCore(N, max_cycles=T).reset(seed=2)
+    mask = np.ones(N, bool)
+    pol.cfg.head_temperature = 0.0
+    try:
+        acts = {}
+        for w in (0.0, 1.0):
+            pol.cfg.head_plan_weight = w
+            acts[w] = []
+            for seed in range(4):
+                pol.reset(seed=seed)
+                acts[w].append(pol.act_batch(obs, mask))
+        with torch.no_grad():
+            m = pol.model
+            obs_n = pol._norm_obs(obs)
+            from mfdiff_envs.core import mean_field_summary
+
+            mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask)))
+            want = m.action_head.noplan_logits(obs_n, mf_n[None]).argmax(-1).numpy()
+        assert all(np.array_equal(a, want) for a in acts[0.0])
+        assert any(not np.array_equal(a, acts[1.0][0]) for a in acts[1.0][1:])
+    finally:
+        pol.cfg.head_temperature, pol.cfg.head_plan_weight = 0.3, 1.0
+    pol.save(tmp_path)
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_plan_weight=0.5)
+    assert loaded.cfg.head_plan_weight == 0.5 and loaded.model.action_head.plan_flag
+
+
+def test_plan_weight_refused_on_a_head_without_plan_dropout(trained, tmp_path: Path) -> None:
+    trained.save(tmp_path)
+    with pytest.raises(ConfigError, match="head_plan_dropout"):
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_plan_weight=0.5)
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_plan_weight=1.0)
+    assert not loaded.model.action_head.plan_flag
+
+
+def test_diffusion_steps_then_the_head_alone(data, tmp_path: Path) -> None:
+    """After diffusion_steps the head trains alone: the diffusion weights (and buffers) are
+    those of a run that stopped there, the head has trained on; a resume across the switch is
+    the uninterrupted run (AdamW's own step count decides)."""
+    def run(out: str | None, steps: int, resume: bool = False, **kw):
+        cfg = Config(**TINY, steps=steps, action_head=True, **kw)
+        return fit(make_sampler(data, cfg), cfg, out_dir=None if out is None else tmp_path / out,
+                   resume=resume, progress=False).model.state_dict()
+
+    short = run(None, 4)
+    long = run("long", 8, diffusion_steps=4)
+    head = [k for k in long if k.startswith("action_head.")]
+    assert head and all(torch.equal(long[k], short[k]) for k in long if k not in head)
+    assert any(not torch.equal(long[k], short[k]) for k in head)
+    run("cut", 6, diffusion_steps=4)
+    resumed = run("cut", 8, resume=True, diffusion_steps=4)
+    assert all(torch.equal(resumed[k], long[k]) for k in long)
+    with pytest.raises(ConfigError, match="diffusion_steps"):
+        Config(steps=4, diffusion_steps=5)
+    with pytest.raises(ConfigError, match="action_head"):
+        Config(steps=4, diffusion_steps=2, action_head=False)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="diffusion_steps"):
+            Config(steps=4, diffusion_steps=bad)

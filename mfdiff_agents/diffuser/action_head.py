@@ -32,19 +32,39 @@ class ActionHead(nn.Module):
     ``[..., A]``. The same weights serve any number of agents.
     """
 
-    def __init__(self, *, obs_dim: int, mf_dim: int, n_actions: int, hidden: int = 128) -> None:
+    def __init__(
+        self, *, obs_dim: int, mf_dim: int, n_actions: int, hidden: int = 128,
+        plan_flag: bool = False,
+    ) -> None:
         super().__init__()
+        self.plan_flag = plan_flag
         self.net = nn.Sequential(
-            nn.Linear(2 * obs_dim + mf_dim, hidden),
+            nn.Linear(2 * obs_dim + mf_dim + int(plan_flag), hidden),
             nn.SiLU(),
             nn.Linear(hidden, hidden),
             nn.SiLU(),
             nn.Linear(hidden, n_actions),
         )
 
-    def forward(self, obs: torch.Tensor, target: torch.Tensor, mf: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, obs: torch.Tensor, target: torch.Tensor, mf: torch.Tensor,
+        planned: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``planned: [..., 1]`` (only with ``plan_flag``): 1 where ``target`` is a planned next
+        state, 0 where it is withheld (then ``target`` = ``obs``); None = all planned."""
         mf = mf.expand(*obs.shape[:-1], mf.shape[-1])
-        return self.net(torch.cat([obs, target, mf], dim=-1))
+        parts = [obs, target, mf]
+        if self.plan_flag:
+            if planned is None:
+                planned = obs.new_ones(*obs.shape[:-1], 1)
+            parts.append(planned.to(obs.dtype))
+        elif planned is not None:
+            raise ValueError("this action head has no plan flag (trained without plan dropout)")
+        return self.net(torch.cat(parts, dim=-1))
+
+    def noplan_logits(self, obs: torch.Tensor, mf: torch.Tensor) -> torch.Tensor:
+        """g(s, s, m, planned=0): the head's action logits without a plan (needs ``plan_flag``)."""
+        return self.forward(obs, obs, mf, obs.new_zeros(*obs.shape[:-1], 1))
 
 
 def head_loss(
@@ -57,6 +77,7 @@ def head_loss(
     noise: float = 0.0,
     generator: torch.Generator | None = None,
     weights: torch.Tensor | None = None,
+    plan_dropout: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -71,6 +92,9 @@ def head_loss(
         generator: RNG of the noise.
         weights: [B, K, H-1] weight of each pair (:func:`pair_weights`, Config.head_beta);
             None = all 1.
+        plan_dropout: probability that a pair's next state is withheld (target := s_t, the
+            head's plan flag 0), drawn from ``generator`` per pair; needs a head with
+            ``plan_flag`` (Config.head_plan_dropout).
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
@@ -86,9 +110,19 @@ def head_loss(
             return x + noise * eps.to(x.device, x.dtype)
 
         s, s_next, mf = jitter(s), jitter(s_next), jitter(mf)
+    planned = None
+    if head.plan_flag:
+        planned = s.new_ones(*s.shape[:-1], 1)  # [B, K, H-1, 1]
+        if plan_dropout > 0:
+            dev = generator.device if generator is not None else torch.device("cpu")
+            u = torch.rand(planned.shape, generator=generator, device=dev).to(s.device)
+            planned = (u >= plan_dropout).to(s.dtype)
+            s_next = torch.where(planned.bool(), s_next, s)
+    elif plan_dropout > 0:
+        raise ValueError("plan_dropout needs an action head built with plan_flag=True")
     mask = (alive[:, :, :-1] & alive[:, :, 1:]).reshape(-1).float()
     w = mask if weights is None else mask * weights.reshape(-1).float()
-    logits = head(s, s_next, mf).reshape(-1, head.net[-1].out_features).float()
+    logits = head(s, s_next, mf, planned).reshape(-1, head.net[-1].out_features).float()
     target = actions[:, :, :-1].reshape(-1).long()
     ce = F.cross_entropy(logits, target, reduction="none")
     denom = mask.sum().clamp(min=1.0)

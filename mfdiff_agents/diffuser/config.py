@@ -3,8 +3,8 @@
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
 ``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``plan_combine``,
 ``replan_every``, ``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``,
-``head_decode``, ``head_min_p``, ``head_remove_uniform``) may be changed when a checkpoint is loaded
-(``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
+``head_decode``, ``head_min_p``, ``head_remove_uniform``, ``head_plan_weight``) may be changed
+when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
 
@@ -84,6 +84,19 @@ class Config(TrainConfig):
     the planned transition leaves the action ambiguous, the head then picks the one that paid.
     The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid;
     docs/results/battle_head.md)."""
+    head_plan_dropout: float = 0.0
+    """Probability that a training pair's planned target is hidden from the action head (its
+    target replaced by the agent's own state and a "no plan" flag channel set to 0), so that one
+    head also learns g(s, m) = what to do without a plan: the plan-free reference that
+    ``head_plan_weight`` guides against (docs/method.md (18)). 0 = no flag channel (the head of
+    earlier checkpoints). Training only for the head: the diffusion model's weights do not
+    depend on it."""
+    diffusion_steps: int | None = None
+    """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
+    action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
+    it costs a fraction of a full one). None = every step trains both. Why: on Battle the
+    planner is best after a few hundred steps and worse after more, while the head's loss is
+    still falling there (docs/method.md (18))."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -109,6 +122,12 @@ class Config(TrainConfig):
     """Classifier-free guidance w: ε = ε_null + w (ε_Â − ε_null). 1 = plain conditional sampling
     (one denoiser call, what checkpoints without a null token do), 0 = unconditional on Â,
     > 1 = pushed past the data toward higher return. ≠ 1 needs a model trained with p_uncond > 0."""
+    head_plan_weight: float = 1.0
+    """Plan guidance of the action head, classifier-free style on its log-probabilities:
+    log q = log q_noplan + w (log q_plan − log q_noplan). 1 = the planned head alone (one MLP
+    call, what checkpoints without ``head_plan_dropout`` do), 0 = the plan ignored (the agent
+    acts on its own state and the mean field), between = the plan as a bounded nudge, > 1 = the
+    plan amplified. ≠ 1 needs a head trained with ``head_plan_dropout`` > 0."""
     act_with: str = "auto"
     """How an agent picks its action: "head" (the action head on its own obs and its particle's
     planned displacement), "particle" (copy its particle's planned action), "auto" (head when
@@ -247,6 +266,37 @@ class Config(TrainConfig):
                 f"Config.guidance_weight and head_temperature must be ≥ 0, got "
                 f"{self.guidance_weight}, {self.head_temperature}"
             )
+        if not 0.0 <= self.head_plan_dropout < 1.0:
+            raise ConfigError(
+                f"Config.head_plan_dropout must be in [0, 1), got {self.head_plan_dropout}"
+            )
+        if not (self.head_plan_weight >= 0 and math.isfinite(self.head_plan_weight)):
+            raise ConfigError(
+                f"Config.head_plan_weight must be a finite number ≥ 0, got {self.head_plan_weight}"
+            )
+        if self.head_plan_weight != 1.0 and self.head_plan_dropout == 0.0:
+            raise ConfigError(
+                f"Config.head_plan_weight={self.head_plan_weight} needs an action head trained "
+                "with plan dropout (head_plan_dropout > 0); this one has head_plan_dropout=0, so "
+                "only head_plan_weight=1 works"
+            )
+        if self.head_plan_weight != 1.0 and (self.act_with == "particle" or not self.action_head):
+            raise ConfigError(
+                f"Config.head_plan_weight={self.head_plan_weight} guides the action head: it "
+                'needs action_head=true and act_with="auto" or "head"'
+            )
+        if self.diffusion_steps is not None:
+            check_positive_int("Config", "diffusion_steps", self.diffusion_steps)
+            if self.diffusion_steps > self.steps:
+                raise ConfigError(
+                    f"Config.diffusion_steps ({self.diffusion_steps}) must be ≤ steps "
+                    f"({self.steps})"
+                )
+            if self.diffusion_steps < self.steps and not self.action_head:
+                raise ConfigError(
+                    f"Config.diffusion_steps ({self.diffusion_steps}) < steps ({self.steps}) "
+                    "trains the action head alone after it: it needs action_head=true"
+                )
         check_positive_int("Config", "head_hidden", self.head_hidden)
         if not (self.head_noise >= 0 and math.isfinite(self.head_noise)):
             raise ConfigError(
@@ -276,6 +326,7 @@ ARCH_FIELDS = (
     "p_uncond",  # > 0 adds the null-token flag channel to the condition
     "action_head",
     "head_hidden",
+    "head_plan_dropout",  # > 0 adds the head's "plan given" flag channel
 )
 
 #: Config fields that only change how a trained model plans and acts (may be overridden at load:
@@ -297,6 +348,7 @@ PLANNING_FIELDS = (
     "head_decode",
     "head_min_p",
     "head_remove_uniform",
+    "head_plan_weight",
 )
 
 #: Values of fields for checkpoints written before the fields existed: their config.json lacks

@@ -128,7 +128,8 @@ class MFDiffuserModel(torch.nn.Module):
         # built last: the denoiser and value net draw the same initial weights with or without
         # the head, so act_with="particle" on a with-head model is the no-head model
         self.action_head = (
-            ActionHead(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden)
+            ActionHead(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden,
+                       plan_flag=cfg.head_plan_dropout > 0)
             if cfg.action_head
             else None
         )
@@ -209,14 +210,8 @@ def training_loss(
     if model.action_head is not None:
         # own parameters and own gradient clip (train.py): adding it leaves the diffusion
         # model's updates unchanged
-        obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
-        mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
-        h_loss, h_acc = head_loss(
-            model.action_head, obs_n, batch["actions"], batch["alive"].bool(), mf_n,
-            noise=cfg.head_noise,
-            generator=head_generator if head_generator is not None else generator,
-            weights=pair_weights(batch["rewards"], batch["alive"].bool(), cfg.head_beta,
-                                 gamma=cfg.gamma, w_max=cfg.w_max) if cfg.head_beta > 0 else None,
+        h_loss, h_acc = action_head_loss(
+            model, batch, cfg, generator=head_generator if head_generator is not None else generator
         )
         loss = loss + h_loss
     else:
@@ -233,6 +228,29 @@ def training_loss(
     }
     logs = {k: float(v.detach()) for k, v in parts.items()}
     return loss, logs
+
+
+def action_head_loss(
+    model: MFDiffuserModel,
+    batch: dict[str, torch.Tensor],
+    cfg: Config,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, accuracy) of the action head on one batch (action_head.head_loss with the
+    Config's noise, advantage weights and plan dropout, all drawn from ``generator``)."""
+    assert model.action_head is not None
+    obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
+    mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
+    alive = batch["alive"].bool()
+    return head_loss(
+        model.action_head, obs_n, batch["actions"], alive, mf_n,
+        noise=cfg.head_noise,
+        generator=generator,
+        weights=pair_weights(batch["rewards"], alive, cfg.head_beta,
+                             gamma=cfg.gamma, w_max=cfg.w_max) if cfg.head_beta > 0 else None,
+        plan_dropout=cfg.head_plan_dropout,
+    )
 
 
 def _gen_device(generator: torch.Generator | None) -> torch.device:

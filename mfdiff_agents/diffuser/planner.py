@@ -294,11 +294,23 @@ class MFDiffuserPlanner(TrainedPolicy):
         obs_n = self._norm_obs(obs[mask])  # [n, d]
         mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
 
+        w = self.cfg.head_plan_weight
+        noplan = None
+        if w != 1.0:  # the plan-free reference is the same for every plan: one call
+            with torch.no_grad(), autocast(self.device):
+                noplan = torch.log_softmax(
+                    m.action_head.noplan_logits(obs_n, mf_n[None]).float(), -1
+                )  # [n, A]
+
         def head_logits(plan_obs: torch.Tensor, agent_particle: torch.Tensor) -> torch.Tensor:
             step = plan_obs[:, self._tau + 1] - plan_obs[:, self._tau]  # [K_max, d]
             target = (obs_n + step[agent_particle]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)
             with torch.no_grad(), autocast(self.device):
-                return m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+                logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
+            if noplan is None:
+                return logits
+            # classifier-free guidance on the head: the plan as a weighted nudge on log q
+            return noplan + w * (torch.log_softmax(logits, -1) - noplan)
 
         logits = head_logits(self._plan_obs, assign)
         if len(extra_assign):

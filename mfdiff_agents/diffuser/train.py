@@ -18,7 +18,12 @@ import torch
 
 from mfdiff_agents.device import autocast
 from mfdiff_agents.diffuser.config import Config
-from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats, training_loss
+from mfdiff_agents.diffuser.model import (
+    MFDiffuserModel,
+    Stats,
+    action_head_loss,
+    training_loss,
+)
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.training import Learner, train
 
@@ -56,8 +61,17 @@ class MFDiffuserLearner(Learner):
     def model(self) -> MFDiffuserModel:
         return self._model
 
+    def diffusion_updates(self) -> int:
+        """Gradient steps the diffusion model and value net have taken so far: AdamW's own
+        count (it skips parameters without a gradient), so it survives a resume as it is."""
+        state = self.opt.state.get(self._model.diffusion_parameters()[0], {})
+        return int(state["step"]) if "step" in state else 0
+
     def update(self, windows: Any) -> dict[str, float]:
         batch = _to_tensors(windows, self.device)
+        stop = self.cfg.diffusion_steps
+        if stop is not None and self.diffusion_updates() >= stop:
+            return self._head_update(batch)
         with autocast(self.device):
             loss, logs = training_loss(
                 self._model, batch, self.cfg, self.stats, generator=self.generator,
@@ -73,6 +87,21 @@ class MFDiffuserLearner(Learner):
             )
         self.opt.step()
         return logs
+
+    def _head_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """A step of the action head alone (Config.diffusion_steps reached): no denoiser pass,
+        the diffusion parameters get no gradient, so AdamW leaves them as they are."""
+        assert self._model.action_head is not None
+        with autocast(self.device):
+            h_loss, h_acc = action_head_loss(
+                self._model, batch, self.cfg, generator=self.head_generator
+            )
+        self.opt.zero_grad(set_to_none=True)
+        h_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._model.action_head.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        return {"loss": float(h_loss.detach()), "head_loss": float(h_loss.detach()),
+                "head_acc": float(h_acc.detach())}
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -149,7 +149,9 @@ def changed_weights(data, field: str, off: float, on: float) -> list[str]:
     for value in (off, on):
         cfg = Config(**TINY, steps=4, **{field: value})
         nets.append(fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict())
-    return [k for k in nets[0] if not torch.equal(nets[0][k], nets[1][k])]
+    keys = nets[0].keys() | nets[1].keys()  # a setting may rename the head's weights
+    return [k for k in sorted(keys) if k not in nets[0] or k not in nets[1]
+            or not torch.equal(nets[0][k], nets[1][k])]
 
 
 def test_head_noise_trains_only_the_head(data) -> None:
@@ -407,3 +409,48 @@ def test_diffusion_steps_then_the_head_alone(data, tmp_path: Path) -> None:
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ConfigError, match="diffusion_steps"):
             Config(steps=4, diffusion_steps=bad)
+
+
+def test_head_ensemble_acts_on_the_mean_of_its_members(data) -> None:
+    """head_ensemble E: E heads that differ, trained only beside the diffusion model (same
+    diffusion weights as one head), each clipped alone; the ensemble's log q is the log of
+    the members' mean distribution, also without a plan."""
+    from mfdiff_agents.diffuser.action_head import HeadEnsemble
+
+    diff = changed_weights(data, "head_ensemble", 1, 3)
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    cfg = Config(**TINY, steps=4, head_ensemble=3, head_plan_dropout=0.2)
+    model = fit(make_sampler(data, cfg), cfg, progress=False).model
+    head = model.action_head
+    assert isinstance(head, HeadEnsemble) and len(model.head_parameter_groups()) == 3
+    w = [m.net[0].weight for m in head.members]
+    assert not torch.equal(w[0], w[1]) and not torch.equal(w[1], w[2])
+    d = (w[0].shape[1] - 1 - model.mf_mean.shape[0]) // 2
+    obs, tgt, mf = torch.randn(7, d), torch.randn(7, d), torch.randn(1, model.mf_mean.shape[0])
+    with torch.no_grad():
+        want = torch.stack([torch.softmax(m(obs, tgt, mf), -1) for m in head.members]).mean(0)
+        assert torch.allclose(head(obs, tgt, mf).exp(), want, atol=1e-6)
+        want = torch.stack([torch.softmax(m.noplan_logits(obs, mf), -1)
+                            for m in head.members]).mean(0)
+        assert torch.allclose(head.noplan_logits(obs, mf).exp(), want, atol=1e-6)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ConfigError, match="head_ensemble"):
+            Config(head_ensemble=bad)
+
+
+def test_head_ensemble_checkpoint_round_trip(data, tmp_path: Path) -> None:
+    from mfdiff_envs.ising import IsingCore
+
+    cfg = Config(**TINY, steps=4, head_ensemble=2)
+    pol = fit(make_sampler(data, cfg), cfg, progress=False)
+    pol.save(tmp_path)
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
+    obs, _ = IsingCore(N, max_cycles=T).reset(seed=2)
+    mask = np.ones(N, bool)
+    out = []
+    for p in (pol, loaded):
+        p.reset(seed=4)
+        out.append([p.act_batch(obs, mask) for _ in range(3)])
+    assert all(np.array_equal(a, b) for a, b in zip(*out))
+    with pytest.raises(ConfigError, match="shapes"):
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_ensemble=1)

@@ -19,6 +19,7 @@ cross-entropy over the steps where the agent is alive at t and t+1 (docs/method.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +66,43 @@ class ActionHead(nn.Module):
     def noplan_logits(self, obs: torch.Tensor, mf: torch.Tensor) -> torch.Tensor:
         """g(s, s, m, planned=0): the head's action logits without a plan (needs ``plan_flag``)."""
         return self.forward(obs, obs, mf, obs.new_zeros(*obs.shape[:-1], 1))
+
+
+class HeadEnsemble(nn.Module):
+    """E action heads side by side (Config.head_ensemble): each its own initial weights and its
+    own input-noise / plan-dropout draws while training (its own loss, its own gradient clip),
+    and at act time the mean of their distributions:
+
+        log q(a) = log (1/E) Σ_e softmax(g_e([s, s*, m]))(a)          same shapes as ActionHead
+
+    Why: one head's decoding is a draw of its training (the same diffusion weights with another
+    head stream scored 98.5 or 99.7 on Squeeze, 86.6 or 105.6 on Battle); the mean over E draws
+    keeps what they agree on.
+    """
+
+    def __init__(self, n: int, **kw: Any) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(ActionHead(**kw) for _ in range(n))
+        self.plan_flag = bool(kw.get("plan_flag", False))
+
+    @staticmethod
+    def _mean(logits: list[torch.Tensor]) -> torch.Tensor:
+        logp = torch.stack([torch.log_softmax(x.float(), -1) for x in logits])  # [E, ..., A]
+        return torch.logsumexp(logp, 0) - math.log(len(logits))
+
+    def forward(
+        self, obs: torch.Tensor, target: torch.Tensor, mf: torch.Tensor,
+        planned: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self._mean([m(obs, target, mf, planned) for m in self.members])
+
+    def noplan_logits(self, obs: torch.Tensor, mf: torch.Tensor) -> torch.Tensor:
+        return self._mean([m.noplan_logits(obs, mf) for m in self.members])
+
+
+def head_members(head: ActionHead | HeadEnsemble) -> list[ActionHead]:
+    """The heads that train apart: the members of an ensemble, else the head itself."""
+    return list(head.members) if isinstance(head, HeadEnsemble) else [head]
 
 
 def head_loss(

@@ -84,6 +84,11 @@ class Config(TrainConfig):
     the planned transition leaves the action ambiguous, the head then picks the one that paid.
     The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid;
     docs/results/battle_head.md)."""
+    head_ensemble: int = 1
+    """Action heads trained side by side (own initial weights, own noise draws, own gradient
+    clip); the planner acts on the mean of their distributions (action_head.HeadEnsemble).
+    1 = one head (the module of earlier checkpoints). Why: a single head's decoding is a draw of
+    its training (docs/method.md (18))."""
     head_plan_dropout: float = 0.0
     """Probability that a training pair's planned target is hidden from the action head (its
     target replaced by the agent's own state and a "no plan" flag channel set to 0), so that one
@@ -201,7 +206,7 @@ class Config(TrainConfig):
         if isinstance(self.k_schedule, list):
             self.k_schedule = tuple(self.k_schedule)
         for name in ("width", "depth", "ddim_steps", "replan_every", "n_timesteps",
-                     "stats_windows", "plan_samples"):
+                     "stats_windows", "plan_samples", "head_ensemble"):
             check_positive_int("Config", name, getattr(self, name))
         if self.interaction not in INTERACTIONS:
             raise ConfigError(
@@ -327,6 +332,7 @@ ARCH_FIELDS = (
     "action_head",
     "head_hidden",
     "head_plan_dropout",  # > 0 adds the head's "plan given" flag channel
+    "head_ensemble",
 )
 
 #: Config fields that only change how a trained model plans and acts (may be overridden at load:

@@ -14,7 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mfdiff_agents.diffuser.action_head import ActionHead, head_loss, pair_weights
+from mfdiff_agents.diffuser.action_head import (
+    ActionHead,
+    HeadEnsemble,
+    head_loss,
+    head_members,
+    pair_weights,
+)
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
@@ -128,10 +134,7 @@ class MFDiffuserModel(torch.nn.Module):
         # built last: the denoiser and value net draw the same initial weights with or without
         # the head, so act_with="particle" on a with-head model is the no-head model
         self.action_head = (
-            ActionHead(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden,
-                       plan_flag=cfg.head_plan_dropout > 0)
-            if cfg.action_head
-            else None
+            self._build_head(obs_dim, mf_dim, n_actions, cfg) if cfg.action_head else None
         )
         f = torch.float32
         self.register_buffer("obs_mean", torch.tensor(stats.obs_mean, dtype=f))
@@ -158,6 +161,22 @@ class MFDiffuserModel(torch.nn.Module):
         if self.has_null:
             parts.append(torch.ones_like(ret)[:, None])
         return torch.cat(parts, dim=-1)
+
+    @staticmethod
+    def _build_head(
+        obs_dim: int, mf_dim: int, n_actions: int, cfg: Config
+    ) -> ActionHead | HeadEnsemble:
+        kw = dict(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden,
+                  plan_flag=cfg.head_plan_dropout > 0)
+        # one head keeps its module path (action_head.net.*): checkpoints from before load
+        return ActionHead(**kw) if cfg.head_ensemble == 1 else HeadEnsemble(cfg.head_ensemble, **kw)
+
+    def head_parameter_groups(self) -> list[list[torch.nn.Parameter]]:
+        """The action head's parameters, one list per head that trains apart (each clipped on
+        its own in train.py)."""
+        if self.action_head is None:
+            return []
+        return [list(h.parameters()) for h in head_members(self.action_head)]
 
     def diffusion_parameters(self) -> list[torch.nn.Parameter]:
         """Parameters of the diffusion model and the value net (everything but the head)."""
@@ -223,7 +242,7 @@ def training_loss(
         "chaos": chaos,
         "value_loss": value_loss,
         "w_max": w.max(),
-        "head_loss": h_loss,
+        "head_loss": h_loss / cfg.head_ensemble,  # an ensemble's: the mean over its members
         "head_acc": h_acc,
     }
     logs = {k: float(v.detach()) for k, v in parts.items()}
@@ -243,14 +262,17 @@ def action_head_loss(
     obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
     mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
     alive = batch["alive"].bool()
-    return head_loss(
-        model.action_head, obs_n, batch["actions"], alive, mf_n,
-        noise=cfg.head_noise,
-        generator=generator,
-        weights=pair_weights(batch["rewards"], alive, cfg.head_beta,
-                             gamma=cfg.gamma, w_max=cfg.w_max) if cfg.head_beta > 0 else None,
-        plan_dropout=cfg.head_plan_dropout,
-    )
+    weights = pair_weights(batch["rewards"], alive, cfg.head_beta, gamma=cfg.gamma,
+                           w_max=cfg.w_max) if cfg.head_beta > 0 else None
+    # an ensemble's members each fit the data on their own draws (summed: each member's
+    # gradient is that of a lone head); loss and accuracy are logged as their means
+    losses, accs = zip(*(
+        head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
+                  generator=generator, weights=weights, plan_dropout=cfg.head_plan_dropout)
+        for member in head_members(model.action_head)
+    ))
+    n = len(losses)
+    return sum(losses), sum(accs) / n  # type: ignore[return-value]
 
 
 def _gen_device(generator: torch.Generator | None) -> torch.device:

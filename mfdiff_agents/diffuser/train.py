@@ -81,10 +81,8 @@ class MFDiffuserLearner(Learner):
         loss.backward()
         # clipped apart: the head's gradients must not rescale the diffusion model's step
         torch.nn.utils.clip_grad_norm_(self._model.diffusion_parameters(), self.cfg.grad_clip)
-        if self._model.action_head is not None:
-            torch.nn.utils.clip_grad_norm_(
-                self._model.action_head.parameters(), self.cfg.grad_clip
-            )
+        for params in self._model.head_parameter_groups():
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         self.opt.step()
         return logs
 
@@ -98,9 +96,11 @@ class MFDiffuserLearner(Learner):
             )
         self.opt.zero_grad(set_to_none=True)
         h_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self._model.action_head.parameters(), self.cfg.grad_clip)
+        for params in self._model.head_parameter_groups():
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         self.opt.step()
-        return {"loss": float(h_loss.detach()), "head_loss": float(h_loss.detach()),
+        return {"loss": float(h_loss.detach()),
+                "head_loss": float(h_loss.detach()) / self.cfg.head_ensemble,
                 "head_acc": float(h_acc.detach())}
 
     def state_dict(self) -> dict[str, Any]:

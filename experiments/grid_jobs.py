@@ -31,7 +31,13 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sweep import FAMILIES, METHODS, WALL_CLOCK_STEPS  # noqa: E402  (a script beside this one)
+from make_sweep import (  # noqa: E402  (a script beside this one)
+    FAMILIES,
+    METHODS,
+    MFD_VARIANTS,
+    WALL_CLOCK_STEPS,
+    mfd_dir,
+)
 
 #: Training: `mfdiff train`'s defaults, which are the dataset family's settings
 #: (mfdiff_agents/family_configs/<algo>/<family>.json: budget in ``steps`` and every setting that
@@ -52,20 +58,24 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
     for fam in families:
         stem = FAMILIES[fam][0]
         f, n = stem.split("-")
-        budgets = [(algo, seeds, "", None) for algo, (_, seeds, _) in METHODS.items()]
-        budgets += [(algo, METHODS[algo][1], "-wc", steps)  # equal wall-clock baselines
+        # (algo, training seeds, checkpoint dir stem, --set settings beyond the family config)
+        budgets = [(algo, seeds, mfd_dir(fam) if algo == "mfdiffuser" else algo, {})
+                   for algo, (_, seeds, _) in METHODS.items()]
+        budgets += [(algo, METHODS[algo][1], f"{algo}-wc", {"steps": steps})  # equal wall-clock
                     for algo, steps in WALL_CLOCK_STEPS.get(fam, {}).items()]
-        for algo, seeds, suffix, steps in budgets:
+        budgets += [("mfdiffuser", METHODS["mfdiffuser"][1], dirname, sets)  # other settings
+                    for dirname, sets, *_ in MFD_VARIANTS.get(fam, [])]
+        for algo, seeds, dirname, sets in budgets:
             for seed in seeds:
                 for tier in ("medium", "mixed"):
-                    d = out / "ckpt" / f"{stem}-{tier}" / f"{algo}{suffix}-s{seed}"
+                    d = out / "ckpt" / f"{stem}-{tier}" / f"{dirname}-s{seed}"
                     if (d / "train_done").exists():
                         continue
-                    extra = ["--set", f"steps={steps}"] if steps is not None else []
+                    extra = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
                            algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
                            "--threads", "1"]
-                    log = out / "logs" / f"train-{stem}-{tier}-{algo}{suffix}-s{seed}.log"
+                    log = out / "logs" / f"train-{stem}-{tier}-{dirname}-s{seed}.log"
                     jobs.append((cmd, str(log), str(d / "train_done")))
     return jobs
 

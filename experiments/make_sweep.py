@@ -131,6 +131,28 @@ WALL_CLOCK_STEPS = {
     "battle": {"bc": 3760, "mfq": 2760, "iql": 990},  # MF-Diffuser: 400 steps, 79 s
 }
 WALL_CLOCK = "equal wall-clock"
+#: the family's MF-Diffuser checkpoints (trained with its config) live in ``<dir>-s<seed>``:
+#: "mfdiffuser", except where a *training* setting of the config changed — then the new
+#: checkpoints get a new dir and the previous ones keep theirs (which older experiment scripts
+#: read), retrained by grid_jobs with the previous setting (MFD_VARIANTS) and kept as a row
+MFD_DIRS = {"squeeze": "mfdiffuser-ens4"}
+#: family -> MF-Diffuser checkpoints trained with other *training* settings, each (dir,
+#: `mfdiff train --set` settings on top of the family config, row label, evaluation N "all" or
+#: "train"), evaluated with the family's acting: the config's previous setting (its
+#: checkpoints under their old dir) or a candidate measured and not adopted
+MFD_VARIANTS = {
+    # the head ensemble (fifteenth update): one head, as until then
+    "squeeze": [("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
+    "battle": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
+                "all")],
+    "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
+               "train")],
+}
+
+
+def mfd_dir(family: str) -> str:
+    """Dir stem of the family's MF-Diffuser checkpoints (``MFD_DIRS``)."""
+    return MFD_DIRS.get(family, "mfdiffuser")
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
     "mfdiffuser": ("MF-Diffuser", (0, 1, 2), "all"),
@@ -169,7 +191,9 @@ def main(family: str, out: str) -> None:
         for algo, (label, seeds, where) in METHODS.items():
             for s in seeds:
                 path = f"{out}/ckpt/{stem}-{tier}/{algo}-s{s}"
-                if algo == "mfdiffuser":  # defaults (action head); particle actions
+                if algo == "mfdiffuser":
+                    # defaults (action head); particle actions
+                    path = f"{out}/ckpt/{stem}-{tier}/{mfd_dir(family)}-s{s}"
                     # the defaults and the family's planning settings spelled out: a checkpoint
                     # keeps the planning settings it was trained with, and older checkpoints
                     # were trained before the acting default changed
@@ -183,6 +207,10 @@ def main(family: str, out: str) -> None:
                     for extra_label, overrides, *where in EXTRA_ROWS.get(family, []):
                         run(path, extra_label, ns if where == ["all"] else ns[1:2], tier,
                             overrides)
+                    for dirname, _, var_label, var_n in MFD_VARIANTS.get(family, []):
+                        run(f"{out}/ckpt/{stem}-{tier}/{dirname}-s{s}", var_label,
+                            ns if var_n == "all" else ns[1:2], tier,
+                            inline_table({**ACTING, **planning}))
                 else:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier,

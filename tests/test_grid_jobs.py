@@ -29,6 +29,7 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     jobs = gj.train_jobs(["ising"], tmp_path)
     per_tier = sum(len(seeds) for _, seeds, _ in gj.METHODS.values())
     per_tier += sum(len(gj.METHODS[a][1]) for a in gj.WALL_CLOCK_STEPS["ising"])
+    per_tier += len(gj.METHODS["mfdiffuser"][1]) * len(gj.MFD_VARIANTS.get("ising", []))
     assert len(jobs) == 2 * per_tier
     done = Path(jobs[0][2])
     done.parent.mkdir(parents=True)
@@ -48,6 +49,44 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
             f"/{algo}-wc-s{s}" for s in gj.METHODS[algo][1]))]
         assert len(wc) == 2 * len(gj.METHODS[algo][1])
         assert all(f"steps={steps}" in c and c[c.index("--algo") + 1] == algo for c in wc)
+
+
+def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
+    """The family config's checkpoints in mfd_dir(family); each MFD_VARIANTS entry trained with
+    its --set settings into its own dir and evaluated there under its label, with the family's
+    acting; the dirs never collide."""
+    gj = _module()
+    import make_sweep
+
+    assert gj.MFD_VARIANTS and any(make_sweep.mfd_dir(f) != "mfdiffuser" for f in gj.FAMILIES)
+    for fam in gj.FAMILIES:
+        cmds = [c for c, _, _ in gj.train_jobs([fam], tmp_path)
+                if c[c.index("--algo") + 1] == "mfdiffuser"]
+        outs = [c[c.index("--out") + 1] for c in cmds]
+        assert len(outs) == len(set(outs))
+        main = [c for c in cmds if f"/{make_sweep.mfd_dir(fam)}-s" in c[c.index("--out") + 1]]
+        assert len(main) == 6 and all(c.count("--set") == 1 for c in main)  # the seed only
+        sweep = make_sweep_text(fam, tmp_path)
+        for dirname, sets, label, where in gj.MFD_VARIANTS.get(fam, []):
+            assert dirname != make_sweep.mfd_dir(fam)
+            var = [c for c in cmds if f"/{dirname}-s" in c[c.index("--out") + 1]]
+            assert len(var) == 6
+            assert all(f"{k}={v}" in c for c in var for k, v in sets.items())
+            blocks = [b for b in sweep.split("[[runs]]") if f'label = "{label}"' in b]
+            assert len(blocks) == 6 and all(f"/{dirname}-s" in b for b in blocks)
+            planning = make_sweep.inline_table(
+                {**make_sweep.ACTING, **make_sweep.family_planning(fam)})
+            assert all(f"set = {planning}" in b for b in blocks)
+            ns = make_sweep.FAMILIES[fam][2]
+            assert all(f"n_agents = {ns if where == 'all' else ns[1:2]}" in b for b in blocks)
+
+
+def make_sweep_text(fam: str, out: Path) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "experiments/make_sweep.py"), fam, str(out)],
+                          check=True, capture_output=True, text=True).stdout
 
 
 def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):

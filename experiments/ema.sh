@@ -7,7 +7,7 @@
 # (warmed up, mfdiff_agents/config.py), and evaluated at N = 100 and the training N over the
 # grid's 5 evaluation seeds with the grid's acting; beside it, the grid's own records of the
 # same training seeds (runs/grid/records-<family>.jsonl: the same checkpoints as the grid's
-# "MF-Diffuser" row, not re-evaluated). From the repo root:
+# "MF-Diffuser" row then, not re-evaluated). From the repo root:
 #     bash experiments/ema.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +49,18 @@ for fam, lines in lanes.items():
     for seed in (0, 1, 2):
         lines += run_block(f"{out}/{fam}/ema{decay}-s{seed}", f"EMA {decay}", env,
                            [ns[0], ns[1]], kwargs, "medium", acting)
-    # the grid's records of the same cells (its MF-Diffuser row, training seeds 0-2)
+    # the grid's records of the same cells: its checkpoints runs/grid/ckpt/*/mfdiffuser-s<seed>
+    # (one head) acting as above (one plan) — the grid's "MF-Diffuser" row when this table was
+    # made, relabelled since (Ising "MF-Diffuser, one plan", Squeeze "MF-Diffuser, one head")
+    acting_set = acting_one_plan(fam, "mfdiffuser")
     with open(f"runs/grid/records-{fam}.jsonl") as f, open(f"{out}/grid-{fam}.jsonl", "w") as g:
         for line in f:
             r = json.loads(line)
-            if (r["method"] == "MF-Diffuser" and r.get("tier") == "medium"
+            cfg = r.get("config") or {}
+            if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in
+                    ("mfdiffuser-s0", "mfdiffuser-s1", "mfdiffuser-s2")
+                    and r["method"].startswith("MF-Diffuser") and cfg.get("set") == acting_set
+                    and r.get("tier") == "medium"
                     and r["env_kwargs"]["n_agents"] in (ns[0], ns[1])):
                 r["method"] = "last iterate (grid)"
                 g.write(json.dumps(r) + "\n")

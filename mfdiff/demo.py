@@ -85,6 +85,9 @@ class DemoConfig:
     mf_plan_samples: int = 4
     """Plans sampled per replan, the one the value net rates best is followed (Squeeze config:
     a bad first plan otherwise sometimes leaves the population playing at random)."""
+    mf_head_ensemble: int = 4
+    """Action heads trained side by side, acting on the mean of their distributions (Squeeze
+    config: one head's decoding is a draw of its training, docs/method.md (18))."""
     bc_steps: int = 1000
     """BC gradient steps."""
     bc_temperature: float = 0.5
@@ -158,7 +161,8 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             k_schedule=cfg.mf_k_schedule, replan_every=cfg.mf_replan_every,
             head_noise=cfg.mf_head_noise, head_temperature=cfg.mf_head_temperature,
             head_remove_uniform=cfg.mf_head_remove_uniform,
-            head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples, seed=cfg.seed,
+            head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples,
+            head_ensemble=cfg.mf_head_ensemble, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,
                            temperature=cfg.bc_temperature, seed=cfg.seed, ckpt_every=0)

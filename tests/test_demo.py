@@ -59,7 +59,7 @@ def test_demo_trains_and_acts_as_the_squeeze_config():
             "head_temperature": demo.mf_head_temperature, "head_min_p": demo.mf_head_min_p,
             "plan_samples": demo.mf_plan_samples,
             "head_remove_uniform": demo.mf_head_remove_uniform,
-            "replan_every": demo.mf_replan_every}
+            "replan_every": demo.mf_replan_every, "head_ensemble": demo.mf_head_ensemble}
     cfg = family_config("mfdiffuser", "squeeze")
     assert set(cfg) <= set(mine) and all(mine[k] == v for k, v in cfg.items())
     assert family_config("bc", "squeeze") == {"steps": demo.bc_steps,

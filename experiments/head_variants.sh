@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# What else was tried on the action head before the head ensemble (docs/results/head_variants.md,
+# docs/method.md (18)). The grid's MF-Diffuser checkpoints of one family and training seed share
+# their diffusion weights with every checkpoint below (a head setting trains only the head, on
+# its own random stream), so each row differs from the grid's one-head checkpoint by its head
+# alone:
+#   - plan dropout 0.2 (head_plan_dropout), acted on with plan guidance weight w = 0 (the plan
+#     ignored), 0.5, 1 (the planned head alone) and 1.5 (Squeeze);
+#   - Battle: the head trained alone for 1200 more steps after the diffusion model's 400
+#     (steps 1600, diffusion_steps 400).
+# Medium data, training seeds 0 and 1, 5 evaluation seeds each; Battle at N = 10^2 and 10^3,
+# Squeeze at N = 10^3; one row per training seed. Beside them, the grid's records of the same one-head checkpoints
+# (runs/grid/records-<family>.jsonl, not re-evaluated). From the repo root:
+#     bash experiments/head_variants.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OUT=runs/head_variants
+mkdir -p "$OUT"
+source experiments/lib.sh
+for fam in squeeze battle; do
+  [ -f "runs/grid/records-$fam.jsonl" ] || {
+    echo "missing runs/grid/records-$fam.jsonl: run bash experiments/grid.sh $fam first" >&2
+    exit 2
+  }
+done
+train() {  # FAMILY SEED NAME SETTINGS...: the family config, one head, plus SETTINGS
+  local fam=$1 seed=$2 name=$3 stem sets=()
+  shift 3
+  stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
+  for kv in "$@"; do sets+=(--set "$kv"); done
+  train_once "$OUT/$fam-$name-s$seed" "$OUT/$fam-$name-s$seed.log" \
+    --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$fam.json" \
+    --set head_ensemble=1 --set "seed=$seed" "${sets[@]}" --threads 1
+}
+for seed in 0 1; do  # two at a time; a failed training stops the script
+  train squeeze "$seed" pd0.2 head_plan_dropout=0.2 & a=$!
+  train battle "$seed" pd0.2 head_plan_dropout=0.2 & b=$!
+  wait "$a"; wait "$b"
+done
+train battle 0 head1600 steps=1600 diffusion_steps=400 & a=$!
+train battle 1 head1600 steps=1600 diffusion_steps=400 & b=$!
+wait "$a"; wait "$b"
+python - "$OUT" <<'PY'
+import json
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+out = sys.argv[1]
+lanes = {0: [], 1: []}
+for seed, lines in lanes.items():
+    for fam, ns, rows in (
+        ("squeeze", [1000], [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w})
+                             for w in (0.0, 0.5, 1.0, 1.5)]),
+        ("battle", [100, 1000], [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w})
+                                 for w in (0.0, 0.5, 1.0)]
+         + [("head alone to 1600 steps", "head1600", {})]),
+    ):
+        _, env, _, kwargs = FAMILIES[fam]
+        acting = acting_overrides(fam, "mfdiffuser")
+        for label, name, extra in rows:  # per training seed: the head is what differs
+            lines += run_block(f"{out}/{fam}-{name}-s{seed}", f"{label}, seed {seed}", env, ns,
+                               kwargs, "medium",
+                               inline_table({**acting, **extra}))
+# the grid's records of the same cells: its one-head checkpoints mfdiffuser-s0/-s1, family acting
+for fam, ns in (("squeeze", (1000,)), ("battle", (100, 1000))):
+    acting = acting_overrides(fam, "mfdiffuser")
+    with open(f"runs/grid/records-{fam}.jsonl") as f, open(f"{out}/grid-{fam}.jsonl", "w") as g:
+        for line in f:
+            r = json.loads(line)
+            cfg = r.get("config") or {}
+            if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in ("mfdiffuser-s0", "mfdiffuser-s1")
+                    and cfg.get("set") == acting and r.get("tier") == "medium"
+                    and r["env_kwargs"]["n_agents"] in ns and r["method"].startswith("MF-Diff")):
+                r["method"] = f"one head (grid), seed {cfg['policy'][-1]}"
+                g.write(json.dumps(r) + "\n")
+head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+for seed, lines in lanes.items():
+    with open(f"{out}/sweep_lane{seed}.toml", "w") as f:
+        f.write("\n".join(head + lines) + "\n")
+PY
+pids=()
+for lane in lane0 lane1; do
+  mfdiff eval --sweep "$OUT/sweep_$lane.toml" --out "$OUT/records-$lane.jsonl" --resume \
+    --no-progress --threads 1 > /dev/null & pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT"/grid-{squeeze,battle}.jsonl \
+  --report-dir docs/results --name head_variants --command "bash experiments/head_variants.sh"

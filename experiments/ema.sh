@@ -28,7 +28,8 @@ train() {  # FAMILY SEED: the family config with ema_decay DECAY (kept once fini
   steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$1', 'mfdiffuser'))")
   train_once "$OUT/$1/ema$DECAY-s$2" "$OUT/$1-ema$DECAY-s$2.log" \
     --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
-    --set "steps=$steps" --set "seed=$2" --set "ema_decay=$DECAY" --threads 1
+    --set "steps=$steps" --set "seed=$2" --set "ema_decay=$DECAY" --threads 1 \
+    --set head_ensemble=1  # one head, as when measured (Squeeze trains 4 since the 15th update)
 }
 for fam in squeeze ising battle; do  # two at a time; a failed training stops the script
   train "$fam" 0 & a=$!

@@ -17,7 +17,7 @@ train() {  # TIER NOISE: one checkpoint (kept once finished)
   train_once "$OUT/$1-hn$2" "$OUT/$1-hn$2.log" \
     --dataset "mfdiff/squeeze-n1000/$1-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/squeeze.json --set steps=800 --set seed=0 --set "head_noise=$2" \
-    --threads 1
+    --set head_ensemble=1 --threads 1  # one head, as when measured
 }
 for noise in "${NOISES[@]}"; do  # two at a time; a failed training stops the script
   train medium "$noise" & a=$!

@@ -20,7 +20,7 @@ train() {  # TIER NOISE SEED: the Squeeze config with head_noise NOISE (kept onc
   train_once "$OUT/$1/noise$2-s$3" "$OUT/$1-noise$2-s$3.log" \
     --dataset "mfdiff/squeeze-n1000/$1-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/squeeze.json --set steps=800 --set "head_noise=$2" \
-    --set "seed=$3" --threads 1
+    --set "seed=$3" --set head_ensemble=1 --threads 1  # one head, as when measured
 }
 for s in 0 1 2; do  # two at a time; a failed training stops the script
   train medium 1.0 "$s" & a=$!

@@ -30,7 +30,8 @@ FAMILY_METRIC = {
 MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K = 256",
                 "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2", "MF-Diffuser, replan every 4",
                 "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head",
-                "MF-Diffuser, mixture of 4 plans")
+                "MF-Diffuser, mixture of 4 plans", "MF-Diffuser, one head",
+                "MF-Diffuser, head ensemble of 4")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -92,8 +93,10 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " (mfdiff_agents/family_configs/<algo>/<family>.json, linked as configs/<algo>; the"
           " budget in `steps` and the baselines' acting temperature), and evaluated with them."
           " MF-Diffuser's settings (reasons in configs/README.md): the Config's action head"
-          " decoded balanced at temperature 0.3, except that Squeeze trains the"
-          " head on noised inputs, decodes it at temperature 1 less its uniform floor (the"
+          " decoded balanced at temperature 0.3, except that Squeeze trains four"
+          " heads side by side on noised inputs and acts on the mean of their distributions"
+          " (docs/method.md (18), since the fifteenth update), decoded at temperature 1 less"
+          " its uniform floor (the"
           " probability the data's random actions put on every level, docs/method.md (16)),"
           " follows the best of 4 plans and replans every step; Ising trains"
           " with per-particle credit for 400 steps and replans every step with 20 DDIM steps"
@@ -113,7 +116,13 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " \"min-p 0.2\" (Squeeze) = the family config decoding as it did until the"
           " eleventh update, min-p 0.2 instead of the uniform floor removed"
           " (docs/results/squeeze_uniform.md); \"replan every 4\" (Squeeze) = the family config"
-          " replanning every 4 steps, as until the twelfth update; \"<baseline>, equal"
+          " replanning every 4 steps, as until the twelfth update; \"one head\" (Squeeze) ="
+          " the family config with one action head, as until the fifteenth update: other"
+          " checkpoints (runs/grid/ckpt/*/mfdiffuser-s<seed>, the grid's before; its records"
+          " are those of the previous \"MF-Diffuser\" row) with the same diffusion weights;"
+          " \"head ensemble of 4\" (Ising, Battle) = the family config with four heads, as"
+          " Squeeze trains (checkpoints mfdiffuser-ens4-s<seed>, the same diffusion weights;"
+          " not adopted); \"<baseline>, equal"
           " wall-clock\" = BC, MFQ-CQL or IQL retrained (training seeds 0, 1, 2) for the"
           " gradient steps that take MF-Diffuser's training seconds (experiments/make_sweep.py"
           " WALL_CLOCK_STEPS, from the medians of the training-budget table), beside its"

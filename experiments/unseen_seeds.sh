@@ -31,6 +31,8 @@ train() {  # ALGO TIER SEED: one checkpoint with the grid's budget and config (k
   local steps config=()
   steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$fam', '$1'))")
   [ -f "configs/$1/$fam.json" ] && config=(--config "configs/$1/$fam.json")
+  # one action head, as when these tables were measured (Squeeze trains 4 since the 15th update)
+  [ "$1" = mfdiffuser ] && config+=(--set head_ensemble=1)
   train_once "$OUT/$2/$1-s$3" "$OUT/$2-$1-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
     --algo "$1" "${config[@]}" --set "steps=$steps" --set "seed=$3" --threads 1
 }

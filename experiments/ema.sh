@@ -71,11 +71,6 @@ with open(f"{out}/sweep_lane0.toml", "w") as f:  # Ising's episodes cost the mos
 with open(f"{out}/sweep_lane1.toml", "w") as f:
     f.write("\n".join(head + lanes["squeeze"] + lanes["battle"]) + "\n")
 PY
-pids=()
-for lane in lane0 lane1; do
-  mfdiff eval --sweep "$OUT/sweep_$lane.toml" --out "$OUT/records-$lane.jsonl" --resume \
-    --no-progress --threads 1 > /dev/null & pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
+sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT"/grid-{squeeze,ising,battle}.jsonl \
   --report-dir docs/results --name ema --command "bash experiments/ema.sh"

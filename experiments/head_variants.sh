@@ -79,11 +79,6 @@ for seed, lines in lanes.items():
     with open(f"{out}/sweep_lane{seed}.toml", "w") as f:
         f.write("\n".join(head + lines) + "\n")
 PY
-pids=()
-for lane in lane0 lane1; do
-  mfdiff eval --sweep "$OUT/sweep_$lane.toml" --out "$OUT/records-$lane.jsonl" --resume \
-    --no-progress --threads 1 > /dev/null & pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
+sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT"/grid-{squeeze,battle}.jsonl \
   --report-dir docs/results --name head_variants --command "bash experiments/head_variants.sh"

@@ -24,20 +24,27 @@ need_checkpoints() {
   done
 }
 
-# eval_lanes OUT NAME COMMAND LANE...: evaluate OUT/sweep_LANE.toml into OUT/records-LANE.jsonl
-# for every LANE at once (one per core; --resume keeps finished runs), then write
-# docs/results/NAME.md from all record files, headed by COMMAND. A failed lane stops the caller
-# before the report; read_records refuses a run counted twice.
-eval_lanes() {
-  local out=$1 name=$2 command=$3 lane pid
-  shift 3
-  local pids=() records=()
+# sweep_lanes OUT LANE...: evaluate OUT/sweep_LANE.toml into OUT/records-LANE.jsonl for every
+# LANE at once (one per core; --resume keeps finished runs). A failed lane stops the caller.
+sweep_lanes() {
+  local out=$1 lane pid
+  shift
+  local pids=()
   for lane in "$@"; do
     mfdiff eval --sweep "$out/sweep_$lane.toml" --out "$out/records-$lane.jsonl" --resume \
       --no-progress --threads 1 > /dev/null & pids+=($!)
-    records+=("$out/records-$lane.jsonl")
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
+}
+
+# eval_lanes OUT NAME COMMAND LANE...: sweep_lanes, then write docs/results/NAME.md from all
+# the lanes' record files, headed by COMMAND (read_records refuses a run counted twice).
+eval_lanes() {
+  local out=$1 name=$2 command=$3 lane
+  shift 3
+  local records=()
+  for lane in "$@"; do records+=("$out/records-$lane.jsonl"); done
+  sweep_lanes "$out" "$@"
   mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$name" \
     --command "$command"
 }

@@ -93,7 +93,8 @@ def split_sweep(text: str, lanes: int, evaluated: set[str] | frozenset = frozens
         if evaluated and run_identity(tomllib.loads("[[runs]]" + block)["runs"][0]) in evaluated:
             return 0
         ns = block.split("n_agents = [", 1)[1].split("]", 1)[0]
-        return (10 if "/mfdiffuser-s" in block else 1) * sum(int(n) for n in ns.split(","))
+        # any MF-Diffuser checkpoint dir: mfdiffuser-s<seed> and its variants (MFD_VARIANTS)
+        return (10 if "/mfdiffuser" in block else 1) * sum(int(n) for n in ns.split(","))
 
     out: list[list[str]] = [[] for _ in range(lanes)]
     load = [0] * lanes

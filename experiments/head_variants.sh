@@ -7,7 +7,11 @@
 #   - plan dropout 0.2 (head_plan_dropout), acted on with plan guidance weight w = 0 (the plan
 #     ignored), 0.5, 1 (the planned head alone) and 1.5 (Squeeze);
 #   - Battle: the head trained alone for 1200 more steps after the diffusion model's 400
-#     (steps 1600, diffusion_steps 400).
+#     (steps 1600, diffusion_steps 400);
+#   - Battle (sixteenth update): the head trained on its nearest neighbour's displacement
+#     (head_neighbour 1, the target formed as the planner forms it at act time); plan dropout
+#     0.5 with the head trained alone to 1600 steps, w = 0 / 0.5 / 1 (w = 0.5 also at N = 10^4,
+#     the cell of the missed "Battle >= BC" target), and the same with head_beta 0, w = 0.
 # Medium data, training seeds 0 and 1, 5 evaluation seeds each; Battle at N = 10^2 and 10^3,
 # Squeeze at N = 10^3; one row per training seed. Beside them, the grid's records of the same one-head checkpoints
 # (runs/grid/records-<family>.jsonl, not re-evaluated). From the repo root:
@@ -41,6 +45,14 @@ done
 train battle 0 head1600 steps=1600 diffusion_steps=400 & a=$!
 train battle 1 head1600 steps=1600 diffusion_steps=400 & b=$!
 wait "$a"; wait "$b"
+for name_sets in "nb1 head_neighbour=1" \
+    "pd0.5-h1600 head_plan_dropout=0.5 steps=1600 diffusion_steps=400" \
+    "pd0.5-h1600-hb0 head_plan_dropout=0.5 steps=1600 diffusion_steps=400 head_beta=0"; do
+  read -r -a args <<< "$name_sets"
+  train battle 0 "${args[@]}" & a=$!
+  train battle 1 "${args[@]}" & b=$!
+  wait "$a"; wait "$b"
+done
 python - "$OUT" <<'PY'
 import json
 import sys
@@ -49,21 +61,27 @@ from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
 out = sys.argv[1]
 lanes = {0: [], 1: []}
 for seed, lines in lanes.items():
-    for fam, ns, rows in (
-        ("squeeze", [1000], [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w})
-                             for w in (0.0, 0.5, 1.0, 1.5)]),
-        ("battle", [100, 1000], [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w})
-                                 for w in (0.0, 0.5, 1.0)]
-         + [("head alone to 1600 steps", "head1600", {})]),
+    b2, b4 = [100, 1000], [100, 1000, 10000]
+    for fam, rows in (
+        ("squeeze", [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w}, [1000])
+                     for w in (0.0, 0.5, 1.0, 1.5)]),
+        ("battle", [("plan dropout 0.2, w = %s" % w, "pd0.2", {"head_plan_weight": w}, b2)
+                    for w in (0.0, 0.5, 1.0)]
+         + [("head alone to 1600 steps", "head1600", {}, b2),
+            ("neighbour targets", "nb1", {}, b2)]
+         + [("plan dropout 0.5, head alone to 1600 steps, w = %s" % w, "pd0.5-h1600",
+             {"head_plan_weight": w}, b4 if w == 0.5 else b2) for w in (0.0, 0.5, 1.0)]
+         + [("plan dropout 0.5, head alone to 1600 steps, head_beta 0, w = 0.0",
+             "pd0.5-h1600-hb0", {"head_plan_weight": 0.0}, b2)]),
     ):
         _, env, _, kwargs = FAMILIES[fam]
         acting = acting_overrides(fam, "mfdiffuser")
-        for label, name, extra in rows:  # per training seed: the head is what differs
+        for label, name, extra, ns in rows:  # per training seed: the head is what differs
             lines += run_block(f"{out}/{fam}-{name}-s{seed}", f"{label}, seed {seed}", env, ns,
                                kwargs, "medium",
                                inline_table({**acting, **extra}))
 # the grid's records of the same cells: its one-head checkpoints mfdiffuser-s0/-s1, family acting
-for fam, ns in (("squeeze", (1000,)), ("battle", (100, 1000))):
+for fam, ns in (("squeeze", (1000,)), ("battle", (100, 1000, 10000))):
     acting = acting_overrides(fam, "mfdiffuser")
     with open(f"runs/grid/records-{fam}.jsonl") as f, open(f"{out}/grid-{fam}.jsonl", "w") as g:
         for line in f:

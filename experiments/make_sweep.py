@@ -146,7 +146,13 @@ MFD_VARIANTS = {
     # the head ensemble (fifteenth update): one head, as until then
     "squeeze": [("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
     "battle": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
-                "all")],
+                "all"),
+               # sixteenth update: the head also learns to act without the plan (plan dropout
+               # 0.5), trains alone to 1600 steps, and acts on the plan guided at w = 0.5
+               # (docs/method.md (18); docs/results/head_variants.md)
+               ("mfdiffuser-pg0.5", {"head_plan_dropout": 0.5, "steps": 1600,
+                                     "diffusion_steps": 400, "head_plan_weight": 0.5},
+                "MF-Diffuser, plan guidance 0.5", "all")],
     # Ising at the training N only (its episodes cost the most; below the config there)
     "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
                "train")],

@@ -8,7 +8,10 @@
 # over 5 evaluation seeds (10 runs per cell). Row "MF-Diffuser" acts on one plan per replan, as
 # the family configs did when it was measured (make_sweep.acting_one_plan); where the config now
 # acts on the mixture of 4 plans (Ising, docs/method.md (17)) a row "MF-Diffuser, mixture of 4
-# plans" adds it, on the same checkpoints. From the repo root:
+# plans" adds it, on the same checkpoints. Row "MF-Diffuser" trains one action head, as the
+# family configs did when it was measured; where the config now trains an ensemble of E heads
+# (Squeeze, docs/method.md (18)) a row "MF-Diffuser, head ensemble of E" adds the config as it
+# is (checkpoints mfdiffuser-ens<E>-s<seed>, the same diffusion weights). From the repo root:
 #     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,13 +30,16 @@ mkdir -p "$OUT"
 source experiments/lib.sh
 stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
 for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
-train() {  # ALGO TIER SEED: one checkpoint with the grid's budget and config (kept once finished)
-  local steps config=()
+# the family config's action heads (Squeeze: 4 since the fifteenth update)
+E=$(python -c "import json; print(json.load(open('configs/mfdiffuser/$fam.json')).get('head_ensemble', 1))")
+train() {  # ALGO TIER SEED [NAME]: one checkpoint with the grid's budget and config (kept once
+  # finished) in OUT/TIER/NAME-sSEED; NAME defaults to ALGO
+  local steps config=() name=${4:-$1}
   steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$fam', '$1'))")
   [ -f "configs/$1/$fam.json" ] && config=(--config "configs/$1/$fam.json")
-  # one action head, as when these tables were measured (Squeeze trains 4 since the 15th update)
-  [ "$1" = mfdiffuser ] && config+=(--set head_ensemble=1)
-  train_once "$OUT/$2/$1-s$3" "$OUT/$2-$1-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
+  # row "MF-Diffuser": one action head, as when these tables were first measured
+  [ "$name" = mfdiffuser ] && config+=(--set head_ensemble=1)
+  train_once "$OUT/$2/$name-s$3" "$OUT/$2-$name-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
     --algo "$1" "${config[@]}" --set "steps=$steps" --set "seed=$3" --threads 1
 }
 for tier in medium mixed; do  # two at a time; a failed training stops the script
@@ -42,13 +48,18 @@ for tier in medium mixed; do  # two at a time; a failed training stops the scrip
     train "$algo" "$tier" 4 & b=$!
     wait "$a"; wait "$b"
   done
+  if [ "$E" != 1 ]; then
+    train mfdiffuser "$tier" 3 "mfdiffuser-ens$E" & a=$!
+    train mfdiffuser "$tier" 4 "mfdiffuser-ens$E" & b=$!
+    wait "$a"; wait "$b"
+  fi
 done
-python - "$fam" "$OUT" "$NS" "${BASELINES[@]}" <<'PY'
+python - "$fam" "$OUT" "$NS" "$E" "${BASELINES[@]}" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import FAMILIES, METHODS, acting_one_plan, acting_overrides, inline_table, run_block
-fam, out, ns, *baselines = sys.argv[1:]
+fam, out, ns, n_heads, *baselines = sys.argv[1:]
 _, env, _, kwargs = FAMILIES[fam]
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
@@ -57,9 +68,12 @@ for tier in ("medium", "mixed"):  # one lane per tier
     if acting_overrides(fam, "mfdiffuser") != acting_one_plan(fam, "mfdiffuser"):
         rows.append(("mfdiffuser", "MF-Diffuser, mixture of 4 plans",
                      acting_overrides(fam, "mfdiffuser")))  # the config since the 14th update
-    for algo, label, acting in rows:
+    if n_heads != "1":  # the config since the 15th update
+        rows.append((f"mfdiffuser-ens{n_heads}", f"MF-Diffuser, head ensemble of {n_heads}",
+                     acting_overrides(fam, "mfdiffuser")))
+    for name, label, acting in rows:
         for seed in (3, 4):
-            lines += run_block(f"{out}/{tier}/{algo}-s{seed}", label, env,
+            lines += run_block(f"{out}/{tier}/{name}-s{seed}", label, env,
                                json.loads(ns), kwargs, tier,
                                inline_table(acting) if acting else None)
     with open(f"{out}/sweep_{tier}.toml", "w") as f:

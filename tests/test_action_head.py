@@ -338,6 +338,48 @@ def test_head_loss_withholds_the_plan_as_drawn() -> None:
         head_loss(plain, obs, acts, alive, mf, generator=g, plan_dropout=0.5)
 
 
+def test_neighbour_targets_take_the_nearest_other_valid_agents_step() -> None:
+    """target_i = s_i + (s'_j - s_j), j the nearest other agent alive at t and t+1 in the same
+    window and step; a pair with no such agent keeps its own s'; p < 1 keeps its own s' where
+    the generator's uniform is ≥ p, one draw per pair."""
+    from mfdiff_agents.diffuser.action_head import neighbour_targets
+
+    # one window, one step, 4 agents on a line at 0, 1, 3, 10; steps +1, +2, +3, +4
+    s = torch.tensor([0.0, 1.0, 3.0, 10.0])[None, :, None, None]  # [1, 4, 1, 1]
+    s_next = s + torch.tensor([1.0, 2.0, 3.0, 4.0])[None, :, None, None]
+    valid = torch.ones(1, 4, 1, dtype=torch.bool)
+    out = neighbour_targets(s, s_next, valid)
+    # nearest of 0 is 1 (+2), of 1 is 0 (+1), of 3 is 1 (+2), of 10 is 3 (+3)
+    assert torch.equal(out.flatten(), torch.tensor([2.0, 2.0, 5.0, 13.0]))
+    valid[0, 1, 0] = False  # agent 1 dead at t+1: no one's neighbour (its pair is masked)
+    out = neighbour_targets(s, s_next, valid)
+    assert torch.equal(out.flatten(), torch.tensor([3.0, 2.0, 4.0, 13.0]))
+    lone = torch.tensor([[True], [False], [False], [False]])[None]  # agent 0 has no other
+    out = neighbour_targets(s, s_next, lone)
+    assert torch.equal(out.flatten(), torch.tensor([1.0, 2.0, 4.0, 11.0]))
+    # batched shapes, and p < 1: own target exactly where the draw is ≥ p
+    torch.manual_seed(0)
+    s, s_next = torch.randn(3, 6, 5, 2), torch.randn(3, 6, 5, 2)
+    valid = torch.ones(3, 6, 5, dtype=torch.bool)
+    full = neighbour_targets(s, s_next, valid)
+    g = torch.Generator().manual_seed(1)
+    half = neighbour_targets(s, s_next, valid, 0.5, generator=g)
+    use = (torch.rand(3, 5, 6, generator=torch.Generator().manual_seed(1)) < 0.5).transpose(1, 2)
+    assert 0 < use.sum() < use.numel()
+    assert torch.equal(half, torch.where(use[..., None], full, s_next))
+    assert not torch.equal(full, s_next)
+
+
+def test_head_neighbour_trains_only_the_head(data) -> None:
+    """head_neighbour changes the head's targets, hence only the head's weights; out of [0, 1]
+    it is refused."""
+    diff = changed_weights(data, "head_neighbour", 0.0, 1.0)
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="head_neighbour"):
+            Config(head_neighbour=bad)
+
+
 @pytest.fixture(scope="module")
 def trained_dropout(data):
     cfg = Config(**TINY, steps=60, action_head=True, head_plan_dropout=0.3)

@@ -38,10 +38,13 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
     assert all(cmd[:2] == ["mfdiff", "train"] and "--threads" in cmd for cmd, _, _ in jobs)
     # every setting comes from `mfdiff train`'s defaults, i.e. the dataset family's file
     # (test_cli checks that layer): no --config, and steps only on the equal wall-clock rows
+    # and on the MF-Diffuser variants that set them
     for fam in ("squeeze", "ising", "battle"):
         for cmd, _, _ in gj.train_jobs([fam], tmp_path):
             assert "--config" not in cmd and "--no-family-config" not in cmd
-            wc = "-wc-s" in cmd[cmd.index("--out") + 1]
+            out = cmd[cmd.index("--out") + 1]
+            wc = "-wc-s" in out or any(f"/{d}-s" in out and "steps" in sets
+                                       for d, sets, *_ in gj.MFD_VARIANTS.get(fam, []))
             assert any(a.startswith("steps=") for a in cmd) == wc
     # the equal wall-clock baselines: their own directories and steps, the same config
     for algo, steps in gj.WALL_CLOCK_STEPS["ising"].items():

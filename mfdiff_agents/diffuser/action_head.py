@@ -116,6 +116,7 @@ def head_loss(
     generator: torch.Generator | None = None,
     weights: torch.Tensor | None = None,
     plan_dropout: float = 0.0,
+    neighbour: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -133,6 +134,10 @@ def head_loss(
         plan_dropout: probability that a pair's next state is withheld (target := s_t, the
             head's plan flag 0), drawn from ``generator`` per pair; needs a head with
             ``plan_flag`` (Config.head_plan_dropout).
+        neighbour: probability that a pair's target is built as the planner builds it at act
+            time, s_t + (the displacement of its nearest other agent of the window), instead of
+            its own s_{t+1} (:func:`neighbour_targets`, Config.head_neighbour); drawn from
+            ``generator`` per pair when < 1.
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
@@ -140,6 +145,9 @@ def head_loss(
     """
     s, s_next = obs_n[:, :, :-1], obs_n[:, :, 1:]  # [B, K, H-1, d]
     mf = mf_n[:, None, :-1]  # [B, 1, H-1, m], broadcast over particles
+    pair_alive = alive[:, :, :-1] & alive[:, :, 1:]  # [B, K, H-1]
+    if neighbour > 0:
+        s_next = neighbour_targets(s, s_next, pair_alive, neighbour, generator=generator)
     if noise > 0:
         dev = generator.device if generator is not None else torch.device("cpu")
 
@@ -158,7 +166,7 @@ def head_loss(
             s_next = torch.where(planned.bool(), s_next, s)
     elif plan_dropout > 0:
         raise ValueError("plan_dropout needs an action head built with plan_flag=True")
-    mask = (alive[:, :, :-1] & alive[:, :, 1:]).reshape(-1).float()
+    mask = pair_alive.reshape(-1).float()
     w = mask if weights is None else mask * weights.reshape(-1).float()
     logits = head(s, s_next, mf, planned).reshape(-1, head.net[-1].out_features).float()
     target = actions[:, :, :-1].reshape(-1).long()
@@ -166,6 +174,48 @@ def head_loss(
     denom = mask.sum().clamp(min=1.0)
     acc = ((logits.argmax(-1) == target).float() * mask).sum() / denom
     return (ce * w).sum() / denom, acc
+
+
+def neighbour_targets(
+    s: torch.Tensor,
+    s_next: torch.Tensor,
+    valid: torch.Tensor,
+    p: float = 1.0,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The head's training targets as the planner forms them at act time: agent i's state plus
+    the displacement of *another* agent j of the same window and step, the nearest to i in
+    (normalised) observation among those alive at t and t+1 — as agent i at act time gets the
+    planned displacement of the particle it is lifted to, not its own next state.
+
+        target_i = s_i + (s'_j − s_j),   j = argmin_{j ≠ i, valid} |s_i − s_j|
+
+    ``s, s_next: [B, K, H-1, d]``, ``valid: [B, K, H-1]`` -> ``[B, K, H-1, d]``. A pair keeps its
+    own s_{t+1} with probability 1 − ``p`` (one uniform per pair from ``generator``; none drawn
+    at p = 1) and where its step has no other valid agent. Cost O(B H K² d).
+
+    Why: trained on its own next state, the head learns to read the action off the transition
+    (Battle: the move is the position's change) and at act time executes its particle's move
+    whatever its own surroundings; with a neighbour's displacement the target is only a hint
+    of where the population around it goes, and the head has to decide from its own state.
+    """
+    k = s.shape[1]
+    x = s.transpose(1, 2)  # [B, H-1, K, d]
+    step = (s_next - s).transpose(1, 2)  # [B, H-1, K, d]
+    ok = valid.transpose(1, 2)  # [B, H-1, K]
+    d2 = torch.cdist(x.float(), x.float())  # [B, H-1, K, K]
+    self_pair = torch.eye(k, dtype=torch.bool, device=s.device)
+    d2 = d2.masked_fill(self_pair | ~ok[:, :, None, :], float("inf"))
+    best, j = d2.min(-1)  # [B, H-1, K]
+    use = torch.isfinite(best)
+    if p < 1.0:
+        dev = generator.device if generator is not None else torch.device("cpu")
+        u = torch.rand(use.shape, generator=generator, device=dev).to(s.device)
+        use = use & (u < p)
+    nb_step = torch.gather(step, 2, j[..., None].expand_as(step))  # [B, H-1, K, d]
+    # where, not x + step: a pair that keeps its own target keeps it bit for bit
+    return torch.where(use[..., None], x + nb_step, s_next.transpose(1, 2)).transpose(1, 2)
 
 
 def reward_to_go(r: torch.Tensor, gamma: float) -> torch.Tensor:

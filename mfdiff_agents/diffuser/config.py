@@ -96,6 +96,12 @@ class Config(TrainConfig):
     ``head_plan_weight`` guides against (docs/method.md (18)). 0 = no flag channel (the head of
     earlier checkpoints). Training only for the head: the diffusion model's weights do not
     depend on it."""
+    head_neighbour: float = 0.0
+    """Probability that a training pair's target is its nearest other agent's displacement
+    applied to its own state (action_head.neighbour_targets) instead of its own next state:
+    the head then trains on targets formed as the planner forms them at act time (agent i
+    reads its particle's planned displacement, not its own). 0 = own next state (inverse
+    dynamics; the head of earlier checkpoints). Training only for the head."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
@@ -274,6 +280,10 @@ class Config(TrainConfig):
         if not 0.0 <= self.head_plan_dropout < 1.0:
             raise ConfigError(
                 f"Config.head_plan_dropout must be in [0, 1), got {self.head_plan_dropout}"
+            )
+        if not 0.0 <= self.head_neighbour <= 1.0:
+            raise ConfigError(
+                f"Config.head_neighbour must be in [0, 1], got {self.head_neighbour}"
             )
         if not (self.head_plan_weight >= 0 and math.isfinite(self.head_plan_weight)):
             raise ConfigError(

@@ -268,7 +268,8 @@ def action_head_loss(
     # gradient is that of a lone head); loss and accuracy are logged as their means
     losses, accs = zip(*(
         head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
-                  generator=generator, weights=weights, plan_dropout=cfg.head_plan_dropout)
+                  generator=generator, weights=weights, plan_dropout=cfg.head_plan_dropout,
+                  neighbour=cfg.head_neighbour)
         for member in head_members(model.action_head)
     ))
     n = len(losses)

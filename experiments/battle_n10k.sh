@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The cell of the missed "Battle >= BC" target, Battle-medium at N = 10^4
+# (docs/results/battle_n10k.md): the grid's MF-Diffuser checkpoints (one head, medium data,
+# training seeds 0 and 1) acting with the family config and one acting setting changed each:
+#   - the head decoded at temperature 0.1 and 0.5 instead of 0.3;
+#   - 1024 particles instead of 256 (k_schedule 16, 64, 256, 1024: about 20 agents per
+#     particle at N = 10^4 become about 5);
+#   - a replan every 3 steps instead of every 7.
+# 5 evaluation seeds each, one row per training seed; beside them the grid's records of the
+# same checkpoints acting as the config (runs/grid/records-battle.jsonl, not re-evaluated).
+# From the repo root:
+#     bash experiments/battle_n10k.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OUT=runs/battle_n10k
+mkdir -p "$OUT"
+source experiments/lib.sh
+[ -f runs/grid/records-battle.jsonl ] || {
+  echo "missing runs/grid/records-battle.jsonl: run bash experiments/grid.sh battle first" >&2
+  exit 2
+}
+need_checkpoints "bash experiments/grid.sh battle" \
+  runs/grid/ckpt/battle-n1000-medium/mfdiffuser-s{0,1}
+python - "$OUT" <<'PY'
+import json
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+out = sys.argv[1]
+_, env, _, kwargs = FAMILIES["battle"]
+acting = acting_overrides("battle", "mfdiffuser")
+rows = [("head temperature 0.1", {"head_temperature": 0.1}),
+        ("head temperature 0.5", {"head_temperature": 0.5}),
+        ("1024 particles", {"k_schedule": [16, 64, 256, 1024]}),
+        ("replan every 3", {"replan_every": 3})]
+head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+for seed in (0, 1):  # one lane per training seed
+    lines = list(head)
+    for label, extra in rows:
+        lines += run_block(f"runs/grid/ckpt/battle-n1000-medium/mfdiffuser-s{seed}",
+                           f"{label}, seed {seed}", env, [10000], kwargs, "medium",
+                           inline_table({**acting, **extra}))
+    with open(f"{out}/sweep_lane{seed}.toml", "w") as f:
+        f.write("\n".join(lines) + "\n")
+# the grid's records of the same checkpoints and cell, acting as the config
+with open("runs/grid/records-battle.jsonl") as f, open(f"{out}/grid.jsonl", "w") as g:
+    for line in f:
+        r = json.loads(line)
+        cfg = r.get("config") or {}
+        name = str(cfg.get("policy", "")).rsplit("/", 1)[-1]
+        if (name in ("mfdiffuser-s0", "mfdiffuser-s1") and r.get("tier") == "medium"
+                and cfg.get("set") == acting and r["env_kwargs"]["n_agents"] == 10000
+                and r["method"] == "MF-Diffuser"):
+            r["method"] = f"the config (grid), seed {name[-1]}"
+            g.write(json.dumps(r) + "\n")
+PY
+sweep_lanes "$OUT" lane0 lane1
+mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
+  --report-dir docs/results --name battle_n10k --command "bash experiments/battle_n10k.sh"

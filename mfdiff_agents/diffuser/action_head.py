@@ -204,10 +204,10 @@ def neighbour_targets(
     x = s.transpose(1, 2)  # [B, H-1, K, d]
     step = (s_next - s).transpose(1, 2)  # [B, H-1, K, d]
     ok = valid.transpose(1, 2)  # [B, H-1, K]
-    d2 = torch.cdist(x.float(), x.float())  # [B, H-1, K, K]
+    dist = torch.cdist(x.float(), x.float())  # [B, H-1, K, K]
     self_pair = torch.eye(k, dtype=torch.bool, device=s.device)
-    d2 = d2.masked_fill(self_pair | ~ok[:, :, None, :], float("inf"))
-    best, j = d2.min(-1)  # [B, H-1, K]
+    dist = dist.masked_fill(self_pair | ~ok[:, :, None, :], float("inf"))
+    best, j = dist.min(-1)  # [B, H-1, K]
     use = torch.isfinite(best)
     if p < 1.0:
         dev = generator.device if generator is not None else torch.device("cpu")

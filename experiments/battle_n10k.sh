@@ -5,7 +5,8 @@
 #   - the head decoded at temperature 0.1 and 0.5 instead of 0.3;
 #   - 1024 particles instead of 256 (k_schedule 16, 64, 256, 1024: about 20 agents per
 #     particle at N = 10^4 become about 5);
-#   - a replan every 3 steps instead of every 7.
+#   - a replan every 3 steps instead of every 7;
+#   - each agent lifted onto its nearest particle instead of balanced (lifting "nearest").
 # 5 evaluation seeds each, one row per training seed; beside them the grid's records of the
 # same checkpoints acting as the config (runs/grid/records-battle.jsonl, not re-evaluated).
 # From the repo root:
@@ -33,7 +34,8 @@ acting = acting_overrides("battle", "mfdiffuser")
 rows = [("head temperature 0.1", {"head_temperature": 0.1}),
         ("head temperature 0.5", {"head_temperature": 0.5}),
         ("1024 particles", {"k_schedule": [16, 64, 256, 1024]}),
-        ("replan every 3", {"replan_every": 3})]
+        ("replan every 3", {"replan_every": 3}),
+        ("nearest lifting", {"lifting": "nearest"})]
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
 for seed in (0, 1):  # one lane per training seed
     lines = list(head)

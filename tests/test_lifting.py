@@ -14,6 +14,7 @@ from mfdiff_agents.diffuser.lifting import (
     distinct_rows,
     lift,
     lift_balanced,
+    lift_nearest,
     round_balanced,
     sq_distances,
 )
@@ -223,3 +224,19 @@ def test_empty_and_bad_capacities() -> None:
     with pytest.raises(ValueError):
         lift_balanced(torch.randn(5, 3), torch.randn(4, 3), capacities=torch.tensor([1, 1, 1, 1]))
     assert np.isclose(float(balanced_capacities(10, 4, generator=_gen(0)).sum()), 10)
+
+
+def test_lift_nearest_takes_the_nearest_and_breaks_ties_at_random() -> None:
+    """Config.lifting "nearest": each agent on its nearest particle (the brute-force argmin
+    of the distances), not balanced; exact ties split at random from the generator."""
+    pts = torch.randn(500, 6, generator=_gen(0))
+    ctr = torch.randn(40, 6, generator=_gen(1))
+    got = lift_nearest(pts, ctr, generator=_gen(2))
+    assert torch.equal(got, torch.cdist(pts, ctr).argmin(1))
+    # identical agents between two identical particles: both taken, seeded
+    same = torch.zeros(400, 3)
+    twin = torch.stack([torch.ones(3), torch.ones(3), 5 * torch.ones(3)])
+    a1 = lift_nearest(same, twin, generator=_gen(3))
+    assert set(a1.tolist()) == {0, 1} and 100 < int((a1 == 0).sum()) < 300
+    assert torch.equal(a1, lift_nearest(same, twin, generator=_gen(3)))
+    assert not torch.equal(a1, lift_nearest(same, twin, generator=_gen(4)))

@@ -215,7 +215,7 @@ def test_plan_combine_mean_decodes_the_mixture_over_plans(trained) -> None:
     copies.plan = lambda o, k: (lambda r: {**r, "x0_extra": r["x0"][None].repeat(2, 1, 1, 1)})(
         orig(o, k))  # type: ignore[method-assign]
     assert np.array_equal(rollout_actions(one, 60, 3, seed=5), rollout_actions(copies, 60, 3, 5))
-    for lifting in ("balanced", "frozen"):
+    for lifting in ("balanced", "frozen", "nearest"):
         for n in (10, 100):
             pol = MFDiffuserPlanner.from_pretrained(out, plan_samples=3, plan_combine="mean",
                                                     lifting=lifting, **kw)

@@ -19,7 +19,7 @@ from mfdiff_agents.diffuser.diffusion import SCHEDULES
 from mfdiff_agents.diffuser.sampler import validate_schedule
 
 #: Values of ``Config.lifting``.
-LIFTINGS = ("balanced", "frozen")
+LIFTINGS = ("balanced", "frozen", "nearest")
 #: Values of ``Config.act_with``.
 ACT_WITH = ("auto", "head", "particle")
 #: Values of ``Config.head_decode``.
@@ -203,7 +203,10 @@ class Config(TrainConfig):
     every step, each particle taking ⌊N/K⌋ or ⌈N/K⌉ agents (exact OT over distinct
     observation rows when they are few, warm-started Sinkhorn rounded to a balanced assignment
     otherwise; lifting.lift_balanced). "frozen": the first implementation (exact OT while
-    N ≤ exact_ot_max_n, else each agent keeps its replan-time particle between replans)."""
+    N ≤ exact_ot_max_n, else each agent keeps its replan-time particle between replans).
+    "nearest": re-lifted every step onto the nearest particle, not balanced
+    (lifting.lift_nearest): for populations of distinct observations; on identical agents
+    (Squeeze) it puts everyone on one particle."""
     exact_ot_max_n: int = 2000
     """Exact OT while (distinct observation rows) ≤ this (balanced), or N ≤ this (frozen)."""
 

@@ -152,6 +152,30 @@ def lift(
     return assign_nearest_balanced(points, centers, generator=generator, tol=tol)
 
 
+def lift_nearest(
+    points: torch.Tensor,
+    centers: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Each of the N agents ``points [N, d]`` to its nearest particle of ``centers [K, d]``
+    (squared Euclidean), ties broken uniformly at random from ``generator``: [N] particle ids.
+    Not balanced: a particle takes every agent it is nearest to, however many (Config.lifting
+    "nearest"). O(N K), in row chunks (:func:`sq_distances`).
+
+    Why: balance spreads *identical* agents over the particles (Squeeze, where the argmin would
+    put the whole population on one), but forces an agent onto a farther particle wherever the
+    plan's state distribution and the population's differ; in a population of distinct
+    observations each agent can read the plan of the particle most like it.
+    """
+    d2 = sq_distances(points, centers)  # [N, K]
+    dev = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(d2.shape, generator=generator, device=dev).to(d2.device)
+    best = d2.amin(1, keepdim=True)
+    # among the exact minima, the one with the largest uniform: a uniform tie-break
+    return torch.where(d2 <= best, u, torch.full_like(u, -1.0)).argmax(1)
+
+
 # ------------------------------------------------------------ balanced lifting at every env step
 
 

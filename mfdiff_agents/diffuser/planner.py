@@ -36,7 +36,13 @@ from mfdiff_agents.diffuser.action_head import (
     truncate_min_p,
 )
 from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
-from mfdiff_agents.diffuser.lifting import LiftState, distinct_rows, lift, lift_balanced
+from mfdiff_agents.diffuser.lifting import (
+    LiftState,
+    distinct_rows,
+    lift,
+    lift_balanced,
+    lift_nearest,
+)
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample, stratified_anchors
 from mfdiff_agents.trained import TrainedPolicy
@@ -224,6 +230,8 @@ class MFDiffuserPlanner(TrainedPolicy):
             obs_n = p["obs_norm"]
             if self.cfg.lifting == "balanced":  # new particles: no warm start
                 assign, self._lift_state = self._lift_balanced(obs_n, obs_n[p["anchors"]], None)
+            elif self.cfg.lifting == "nearest":
+                assign = lift_nearest(obs_n, obs_n[p["anchors"]], generator=self.generator)
             else:
                 assign = lift(
                     obs_n,
@@ -247,6 +255,14 @@ class MFDiffuserPlanner(TrainedPolicy):
                 a, self._extra_states[i] = self._lift_balanced(
                     obs_n, self._extra_obs[i, :, self._tau], self._extra_states[i])
                 extra_assign.append(a)
+        elif self.cfg.lifting == "nearest":
+            # every agent onto the plan-step state most like its fresh observation, unbalanced
+            obs_n = self._norm_obs(obs[mask])
+            assign = lift_nearest(obs_n, self._plan_obs[:, self._tau], generator=self.generator)
+            extra_assign = [
+                lift_nearest(obs_n, c, generator=self.generator)
+                for c in ([] if self._extra_obs is None else self._extra_obs[:, :, self._tau])
+            ]
         elif int(mask.sum()) <= self.cfg.exact_ot_max_n:
             # re-lift fresh observations onto the particles' planned states (balanced exact OT)
             obs_n = self._norm_obs(obs[mask])

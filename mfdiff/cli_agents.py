@@ -37,6 +37,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.help:
         print(args.parser.format_help())
         if args.algo:
+            print("The Config defaults below are replaced where the dataset family's settings "
+                  "(listed at the end) set a field: with a dataset, those are what trains.\n")
             print(config_help(get_method(args.algo).config))
             print("\nPer-family settings applied over these defaults (before --config and --set; "
                   "--no-family-config skips them):")

@@ -152,7 +152,10 @@ MFD_VARIANTS = {
                # (docs/method.md (18); docs/results/head_variants.md)
                ("mfdiffuser-pg0.5", {"head_plan_dropout": 0.5, "steps": 1600,
                                      "diffusion_steps": 400, "head_plan_weight": 0.5},
-                "MF-Diffuser, plan guidance 0.5", "all")],
+                "MF-Diffuser, plan guidance 0.5", "all"),
+               # sixteenth update: the head's advantage against a state baseline
+               # (head_value; docs/method.md (14))
+               ("mfdiffuser-hv", {"head_value": True}, "MF-Diffuser, value baseline", "all")],
     # Ising at the training N only (its episodes cost the most; below the config there)
     "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
                "train")],

@@ -31,7 +31,8 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K
                 "MF-Diffuser, one plan", "MF-Diffuser, min-p 0.2", "MF-Diffuser, replan every 4",
                 "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head",
                 "MF-Diffuser, mixture of 4 plans", "MF-Diffuser, one head",
-                "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5")
+                "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
+                "MF-Diffuser, value baseline")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -126,7 +127,11 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " learns to act without the plan (plan dropout 0.5), trains alone to 1600 steps"
           " after the diffusion model's 400 and acts on log q_noplan + 0.5 (log q_plan -"
           " log q_noplan) (docs/method.md (18); checkpoints mfdiffuser-pg0.5-s<seed>, the same"
-          " diffusion weights; sixteenth update, not adopted); \"<baseline>, equal"
+          " diffusion weights; sixteenth update, not adopted); \"value baseline\" (Battle) ="
+          " the family config whose head weighs its pairs by their reward-to-go less a learned"
+          " state baseline V(s, m) instead of less the batch mean (head_value; checkpoints"
+          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update)"
+          "; \"<baseline>, equal"
           " wall-clock\" = BC, MFQ-CQL or IQL retrained (training seeds 0, 1, 2) for the"
           " gradient steps that take MF-Diffuser's training seconds (experiments/make_sweep.py"
           " WALL_CLOCK_STEPS, from the medians of the training-budget table), beside its"

@@ -496,3 +496,65 @@ def test_head_ensemble_checkpoint_round_trip(data, tmp_path: Path) -> None:
     assert all(np.array_equal(a, b) for a, b in zip(*out))
     with pytest.raises(ConfigError, match="shapes"):
         MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_ensemble=1)
+
+
+def test_head_value_baseline_weighs_pairs_against_their_state(data, tmp_path: Path) -> None:
+    """head_value: each head gets a value baseline V(s, m, steps left) fit to the agents'
+    reward-to-go; the advantage weights use reward-to-go less V (pair_weights(baseline=)); only
+    the head changes, the checkpoint round-trips, and a mismatched setting is refused."""
+    from mfdiff_agents.diffuser.action_head import (
+        ActionHead,
+        head_value_loss,
+        pair_reward_to_go,
+        pair_weights,
+        steps_left,
+    )
+    from mfdiff_envs.ising import IsingCore
+
+    nets = {}
+    for on in (False, True):
+        cfg = Config(**TINY, steps=4, head_beta=1.0, head_value=on)
+        nets[on] = fit(make_sampler(data, cfg), cfg, progress=False)
+    off, on = (nets[b].model.state_dict() for b in (False, True))
+    assert not any("baseline" in k for k in off)
+    assert any(k.startswith("action_head.baseline.") for k in on)
+    assert all(torch.equal(off[k], on[k]) for k in off if not k.startswith("action_head."))
+    assert any(not torch.equal(off[k], on[k]) for k in off if k.startswith("action_head."))
+    # the weights: reward-to-go less the baseline, standardised over the valid pairs
+    torch.manual_seed(0)
+    rewards, alive = torch.randn(2, 3, 5), torch.ones(2, 3, 5, dtype=torch.bool)
+    alive[0, 0, 3:] = False
+    base = torch.randn(2, 3, 4)
+    got = pair_weights(rewards, alive, 1.0, gamma=0.9, baseline=base)
+    valid = (alive[..., :-1] & alive[..., 1:]).float()
+    adv = pair_reward_to_go(rewards, alive, 0.9) - base
+    n = valid.sum()
+    mean = (adv * valid).sum() / n
+    std = (((adv - mean) ** 2 * valid).sum() / n).sqrt()
+    z = ((adv - mean) / std).clamp(-3, 3).masked_fill(valid == 0, float("-inf"))
+    want = (torch.softmax(z.reshape(-1), 0).reshape(z.shape) * n).clamp(max=20.0) * valid
+    assert torch.allclose(got, want, atol=1e-6)
+    assert not torch.allclose(got, pair_weights(rewards, alive, 1.0, gamma=0.9))
+    # the baseline's regression: inputs (s_t, m_t, (H - t) / H), masked MSE on valid pairs
+    head = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8, baseline=True)
+    obs, mf = torch.randn(2, 3, 5, 3), torch.randn(2, 5, 2)
+    loss, v = head_value_loss(head, obs, mf, rewards, alive, gamma=0.9)
+    assert v.shape == (2, 3, 4) and torch.allclose(steps_left(obs)[0, 0, :, 0],
+                                                  torch.tensor([1.0, 0.8, 0.6, 0.4]))
+    err = (v - pair_reward_to_go(rewards, alive, 0.9)) ** 2
+    assert torch.allclose(loss, (err * valid).sum() / n)
+    # round trip, and the refusals
+    nets[True].save(tmp_path)
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
+    obs_env, _ = IsingCore(N, max_cycles=T).reset(seed=2)
+    outs = []
+    for p in (nets[True], loaded):
+        p.reset(seed=4)
+        outs.append(p.act_batch(obs_env, np.ones(N, bool)))
+    assert np.array_equal(*outs)
+    with pytest.raises(ConfigError, match="shapes"):
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_value=False)
+    with pytest.raises(ConfigError, match="head_beta > 0"):
+        Config(head_value=True)
+    with pytest.raises(ConfigError, match="head_value"):
+        Config(head_value="yes", head_beta=1.0)

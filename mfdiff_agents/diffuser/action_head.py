@@ -35,7 +35,7 @@ class ActionHead(nn.Module):
 
     def __init__(
         self, *, obs_dim: int, mf_dim: int, n_actions: int, hidden: int = 128,
-        plan_flag: bool = False,
+        plan_flag: bool = False, baseline: bool = False,
     ) -> None:
         super().__init__()
         self.plan_flag = plan_flag
@@ -46,6 +46,23 @@ class ActionHead(nn.Module):
             nn.SiLU(),
             nn.Linear(hidden, n_actions),
         )
+        # Config.head_value: V(s, m, steps left) -> the agent's reward-to-go in the window, the
+        # state baseline of the head's advantage weights (only built when asked, so that the
+        # state dicts of earlier checkpoints stay what they were)
+        self.baseline = nn.Sequential(
+            nn.Linear(obs_dim + mf_dim + 1, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 1),
+        ) if baseline else None
+
+    def value(self, obs: torch.Tensor, mf: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+        """V(s, m, steps left) -> [...]: ``obs [..., d]``, ``mf [..., m]`` (broadcast),
+        ``left [..., 1]`` = the steps from t to the window's end over its length."""
+        assert self.baseline is not None, "this action head has no value baseline"
+        mf = mf.expand(*obs.shape[:-1], mf.shape[-1])
+        return self.baseline(torch.cat([obs, mf, left.to(obs.dtype)], -1)).squeeze(-1)
 
     def forward(
         self, obs: torch.Tensor, target: torch.Tensor, mf: torch.Tensor,
@@ -239,7 +256,8 @@ def reward_to_go(r: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def pair_weights(
-    rewards: torch.Tensor, alive: torch.Tensor, beta: float, *, gamma: float, w_max: float = 20.0
+    rewards: torch.Tensor, alive: torch.Tensor, beta: float, *, gamma: float, w_max: float = 20.0,
+    baseline: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Advantage weights of the head's pairs (Config.head_beta): w = clip(n · softmax(β Â),
     max=w_max) over the n pairs alive at t and t+1, Â = the agent's own discounted reward from
@@ -250,11 +268,16 @@ def pair_weights(
     agent that did not move may have attacked or idled); weighted, it resolves them toward the
     action that paid in the data rather than toward the data's frequencies.
     ``rewards, alive: [B, K, H]`` -> ``[B, K, H-1]`` (0 on dead pairs); β = 0 gives the mask.
+    ``baseline [B, K, H-1]`` (Config.head_value): subtracted from the reward-to-go before the
+    standardisation, so that a pair is weighed against what its own state usually earns
+    (:func:`head_value_loss`) instead of against every other pair of the batch.
     """
     valid = (alive[..., :-1] & alive[..., 1:]).float()  # [B, K, H-1]
     if beta == 0.0:
         return valid
-    togo = reward_to_go(rewards.float() * alive.float(), gamma)[..., :-1]
+    togo = pair_reward_to_go(rewards, alive, gamma)
+    if baseline is not None:
+        togo = togo - baseline.detach().to(togo.dtype)
     n = valid.sum().clamp(min=1.0)
     mean = (togo * valid).sum() / n
     std = (((togo - mean) ** 2 * valid).sum() / n).sqrt().clamp(min=1e-6)
@@ -263,6 +286,38 @@ def pair_weights(
     w = torch.softmax(logits.reshape(-1), 0).reshape(togo.shape) * n
     # where, not multiply: a batch without a valid pair has a NaN softmax
     return torch.where(valid > 0, w.clamp(max=w_max), torch.zeros_like(w))
+
+
+def pair_reward_to_go(rewards: torch.Tensor, alive: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The agent's own discounted reward from t to the window's end, ``[B, K, H-1]`` for the
+    pairs (t, t+1) of ``rewards, alive: [B, K, H]`` (what the head's advantage weighs)."""
+    return reward_to_go(rewards.float() * alive.float(), gamma)[..., :-1]
+
+
+def steps_left(obs: torch.Tensor) -> torch.Tensor:
+    """``[..., H-1, 1]`` for the pairs of windows ``obs [..., H, d]``: (H - t) / H, the share
+    of the window a pair's reward-to-go covers (the baseline's input)."""
+    h = obs.shape[-2]
+    left = (h - torch.arange(h - 1, device=obs.device, dtype=obs.dtype)) / h  # [H-1]
+    return left[:, None].expand(*obs.shape[:-2], h - 1, 1)
+
+
+def head_value_loss(
+    head: ActionHead,
+    obs_n: torch.Tensor,
+    mf_n: torch.Tensor,
+    rewards: torch.Tensor,
+    alive: torch.Tensor,
+    *,
+    gamma: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(MSE over the valid pairs, V [B, K, H-1]) of the head's value baseline against the
+    agents' reward-to-go: ``obs_n [B, K, H, d]``, ``mf_n [B, H, m]`` normalised,
+    ``rewards, alive [B, K, H]`` (Config.head_value)."""
+    v = head.value(obs_n[:, :, :-1], mf_n[:, None, :-1], steps_left(obs_n))  # [B, K, H-1]
+    valid = (alive[..., :-1] & alive[..., 1:]).float()
+    err = (v.float() - pair_reward_to_go(rewards, alive, gamma)) ** 2
+    return (err * valid).sum() / valid.sum().clamp(min=1.0), v
 
 
 def sample_actions(

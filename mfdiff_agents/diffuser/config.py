@@ -84,6 +84,14 @@ class Config(TrainConfig):
     the planned transition leaves the action ambiguous, the head then picks the one that paid.
     The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid;
     docs/results/battle_head.md)."""
+    head_value: bool = False
+    """A state baseline for ``head_beta``'s advantage: the head also regresses V(s_i, m, steps
+    left) on the agent's reward-to-go in the window, and a pair's advantage is its
+    reward-to-go less V instead of less the batch mean (action_head.head_value_loss). Why: a
+    Battle agent far from the enemy earns nothing in its window whatever it does; against the
+    batch mean all its moves weigh little and the head learns the approach from few pairs.
+    Needs head_beta > 0; adds the baseline MLP to the head (ARCH). False = the head of earlier
+    checkpoints."""
     head_ensemble: int = 1
     """Action heads trained side by side (own initial weights, own noise draws, own gradient
     clip); the planner acts on the mean of their distributions (action_head.HeadEnsemble).
@@ -284,6 +292,14 @@ class Config(TrainConfig):
             raise ConfigError(
                 f"Config.head_plan_dropout must be in [0, 1), got {self.head_plan_dropout}"
             )
+        if not isinstance(self.head_value, bool):
+            raise ConfigError(f"Config.head_value must be true or false, got {self.head_value!r}")
+        if self.head_value and (self.head_beta <= 0 or not self.action_head):
+            raise ConfigError(
+                "Config.head_value is the baseline of the head's advantage weights: it needs "
+                f"action_head=true and head_beta > 0 (got action_head={self.action_head}, "
+                f"head_beta={self.head_beta})"
+            )
         if not 0.0 <= self.head_neighbour <= 1.0:
             raise ConfigError(
                 f"Config.head_neighbour must be in [0, 1], got {self.head_neighbour}"
@@ -346,6 +362,7 @@ ARCH_FIELDS = (
     "head_hidden",
     "head_plan_dropout",  # > 0 adds the head's "plan given" flag channel
     "head_ensemble",
+    "head_value",  # adds the head's value baseline
 )
 
 #: Config fields that only change how a trained model plans and acts (may be overridden at load:

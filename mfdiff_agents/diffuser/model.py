@@ -19,6 +19,7 @@ from mfdiff_agents.diffuser.action_head import (
     HeadEnsemble,
     head_loss,
     head_members,
+    head_value_loss,
     pair_weights,
 )
 from mfdiff_agents.diffuser.config import Config
@@ -167,7 +168,7 @@ class MFDiffuserModel(torch.nn.Module):
         obs_dim: int, mf_dim: int, n_actions: int, cfg: Config
     ) -> ActionHead | HeadEnsemble:
         kw = dict(obs_dim=obs_dim, mf_dim=mf_dim, n_actions=n_actions, hidden=cfg.head_hidden,
-                  plan_flag=cfg.head_plan_dropout > 0)
+                  plan_flag=cfg.head_plan_dropout > 0, baseline=cfg.head_value)
         # one head keeps its module path (action_head.net.*): checkpoints from before load
         return ActionHead(**kw) if cfg.head_ensemble == 1 else HeadEnsemble(cfg.head_ensemble, **kw)
 
@@ -263,17 +264,23 @@ def action_head_loss(
     mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
     alive = batch["alive"].bool()
     weights = pair_weights(batch["rewards"], alive, cfg.head_beta, gamma=cfg.gamma,
-                           w_max=cfg.w_max) if cfg.head_beta > 0 else None
+                           w_max=cfg.w_max) if cfg.head_beta > 0 and not cfg.head_value else None
     # an ensemble's members each fit the data on their own draws (summed: each member's
     # gradient is that of a lone head); loss and accuracy are logged as their means
-    losses, accs = zip(*(
-        head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
-                  generator=generator, weights=weights, plan_dropout=cfg.head_plan_dropout,
-                  neighbour=cfg.head_neighbour)
-        for member in head_members(model.action_head)
-    ))
-    n = len(losses)
-    return sum(losses), sum(accs) / n  # type: ignore[return-value]
+    losses, accs = [], []
+    for member in head_members(model.action_head):
+        w, v_loss = weights, obs_n.new_zeros(())
+        if cfg.head_value:  # each member weighs its pairs against its own state baseline
+            v_loss, v = head_value_loss(member, obs_n, mf_n, batch["rewards"], alive,
+                                        gamma=cfg.gamma)
+            w = pair_weights(batch["rewards"], alive, cfg.head_beta, gamma=cfg.gamma,
+                             w_max=cfg.w_max, baseline=v)
+        loss, acc = head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
+                              generator=generator, weights=w,
+                              plan_dropout=cfg.head_plan_dropout, neighbour=cfg.head_neighbour)
+        losses.append(loss + v_loss)
+        accs.append(acc)
+    return sum(losses), sum(accs) / len(accs)  # type: ignore[return-value]
 
 
 def _gen_device(generator: torch.Generator | None) -> torch.device:

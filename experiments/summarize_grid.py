@@ -130,7 +130,7 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " diffusion weights; sixteenth update, not adopted); \"value baseline\" (Battle) ="
           " the family config whose head weighs its pairs by their reward-to-go less a learned"
           " state baseline V(s, m) instead of less the batch mean (head_value; checkpoints"
-          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update)"
+          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update, not adopted)"
           "; \"<baseline>, equal"
           " wall-clock\" = BC, MFQ-CQL or IQL retrained (training seeds 0, 1, 2) for the"
           " gradient steps that take MF-Diffuser's training seconds (experiments/make_sweep.py"

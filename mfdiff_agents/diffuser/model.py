@@ -258,7 +258,9 @@ def action_head_loss(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, accuracy) of the action head on one batch (action_head.head_loss with the
-    Config's noise, advantage weights and plan dropout, all drawn from ``generator``)."""
+    Config's noise, advantage weights, plan dropout and neighbour targets, all drawn from
+    ``generator``; with ``head_value`` the loss also holds each baseline's MSE, so the logged
+    head_loss is cross-entropy plus that MSE)."""
     assert model.action_head is not None
     obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
     mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]

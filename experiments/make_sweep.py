@@ -155,7 +155,10 @@ MFD_VARIANTS = {
                 "MF-Diffuser, plan guidance 0.5", "all"),
                # sixteenth update: the head's advantage against a state baseline
                # (head_value; docs/method.md (14))
-               ("mfdiffuser-hv", {"head_value": True}, "MF-Diffuser, value baseline", "all")],
+               ("mfdiffuser-hv", {"head_value": True}, "MF-Diffuser, value baseline", "all"),
+               # and with the head ensemble of 4 (Squeeze's): both head changes at once
+               ("mfdiffuser-hv-ens4", {"head_value": True, "head_ensemble": 4},
+                "MF-Diffuser, value baseline, 4 heads", "all")],
     # Ising at the training N only (its episodes cost the most; below the config there)
     "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
                "train")],

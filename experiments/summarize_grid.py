@@ -32,7 +32,7 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K
                 "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head",
                 "MF-Diffuser, mixture of 4 plans", "MF-Diffuser, one head",
                 "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
-                "MF-Diffuser, value baseline")
+                "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -130,7 +130,9 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " diffusion weights; sixteenth update, not adopted); \"value baseline\" (Battle) ="
           " the family config whose head weighs its pairs by their reward-to-go less a learned"
           " state baseline V(s, m) instead of less the batch mean (head_value; checkpoints"
-          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update, not adopted)"
+          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update, not adopted);"
+          " \"value baseline, 4 heads\" (Battle) = the same with the head ensemble of 4"
+          " (checkpoints mfdiffuser-hv-ens4-s<seed>; sixteenth update, not adopted)"
           "; \"<baseline>, equal"
           " wall-clock\" = BC, MFQ-CQL or IQL retrained (training seeds 0, 1, 2) for the"
           " gradient steps that take MF-Diffuser's training seconds (experiments/make_sweep.py"

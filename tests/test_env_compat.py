@@ -3,7 +3,8 @@
 * Copy safety: ``copy.deepcopy``, cloudpickle (SuperSuit, Tianshou) and plain ``pickle``
   (Gymnasium's async vector envs) of the parallel, AEC and joint views mid-episode; the copy
   plays the same trajectory as the original.
-* ``pettingzoo.test``: every check of PettingZoo's own test suite, at small N.
+* ``pettingzoo.test``: every check of PettingZoo's own test suite, at small N; the parallel
+  API and seed checks also at the sizes the results use (N = 10³ and 10⁴).
 * The joint view's ``MultiDiscrete`` action space through a Minari dataset round trip.
 * SuperSuit's vector-env path (``pettingzoo_env_to_vec_env_v1`` + ``concat_vec_envs_v1``).
 """
@@ -272,6 +273,19 @@ def test_pettingzoo_suite(get, kw):
     max_cycles_test(small)
     render_test(small.env)
     state_test(small.env(), small.parallel_env())
+
+
+@pytest.mark.parametrize("n", [1000, 10_000])
+@pytest.mark.parametrize(("mod", "kw"), [(squeeze_v0, {}), (ising_v0, {}),
+                                         (battle_v0, {"opponent": "expert"})],
+                         ids=["squeeze", "ising", "battle"])
+def test_pettingzoo_parallel_checks_at_large_n(mod, kw, n):
+    """PettingZoo's parallel API and seed tests at the population sizes of the results (Ising
+    takes the nearest square lattice), where a per-agent Python detail would show."""
+    if mod is ising_v0:
+        n = round(n**0.5) ** 2
+    parallel_api_test(mod.parallel_env(n_agents=n, **kw), num_cycles=5)
+    parallel_seed_test(functools.partial(mod.parallel_env, n_agents=n, **kw), num_cycles=5)
 
 
 @pytest.mark.slow

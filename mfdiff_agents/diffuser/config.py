@@ -87,9 +87,10 @@ class Config(TrainConfig):
     head_value: bool = False
     """A state baseline for ``head_beta``'s advantage: the head also regresses V(s_i, m, steps
     left) on the agent's reward-to-go in the window, and a pair's advantage is its
-    reward-to-go less V instead of less the batch mean (action_head.head_value_loss). Why: a
-    Battle agent far from the enemy earns nothing in its window whatever it does; against the
-    batch mean all its moves weigh little and the head learns the approach from few pairs.
+    reward-to-go less V instead of less the batch mean (action_head.head_value_loss). The
+    motivation (not traced): a Battle agent far from the enemy earns nothing in its window
+    whatever it does; against the batch mean all its moves weigh little. Measured on Battle: a
+    small gain inside the CIs, not adopted (docs/method.md (14)).
     Needs head_beta > 0; adds the baseline MLP to the head (ARCH). False = the head of earlier
     checkpoints."""
     head_ensemble: int = 1

@@ -169,11 +169,13 @@ def lift_nearest(
     observations each agent can read the plan of the particle most like it.
     """
     d2 = sq_distances(points, centers)  # [N, K]
+    ties = d2 <= d2.amin(1, keepdim=True)  # [N, K] the exact minima of each row
+    if not bool((ties.sum(1) > 1).any()):
+        return ties.float().argmax(1)  # distinct observations: no draw
     dev = generator.device if generator is not None else torch.device("cpu")
     u = torch.rand(d2.shape, generator=generator, device=dev).to(d2.device)
-    best = d2.amin(1, keepdim=True)
     # among the exact minima, the one with the largest uniform: a uniform tie-break
-    return torch.where(d2 <= best, u, torch.full_like(u, -1.0)).argmax(1)
+    return torch.where(ties, u, torch.full_like(u, -1.0)).argmax(1)
 
 
 # ------------------------------------------------------------ balanced lifting at every env step

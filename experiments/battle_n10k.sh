@@ -27,7 +27,7 @@ python - "$OUT" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_overrides, grid_records, inline_table, run_block
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 acting = acting_overrides("battle", "mfdiffuser")
@@ -46,16 +46,10 @@ for seed in (0, 1):  # one lane per training seed
     with open(f"{out}/sweep_lane{seed}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
 # the grid's records of the same checkpoints and cell, acting as the config
-with open("runs/grid/records-battle.jsonl") as f, open(f"{out}/grid.jsonl", "w") as g:
-    for line in f:
-        r = json.loads(line)
-        cfg = r.get("config") or {}
-        name = str(cfg.get("policy", "")).rsplit("/", 1)[-1]
-        if (name in ("mfdiffuser-s0", "mfdiffuser-s1") and r.get("tier") == "medium"
-                and cfg.get("set") == acting and r["env_kwargs"]["n_agents"] == 10000
-                and r["method"] == "MF-Diffuser"):
-            r["method"] = f"the config (grid), seed {name[-1]}"
-            g.write(json.dumps(r) + "\n")
+rows = grid_records("battle", ("mfdiffuser-s0", "mfdiffuser-s1"), acting, (10000,),
+                    lambda r: f"the config (grid), seed {r['config']['policy'][-1]}")
+with open(f"{out}/grid.jsonl", "w") as g:
+    g.writelines(json.dumps(r) + "\n" for r in rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \

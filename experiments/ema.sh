@@ -41,7 +41,7 @@ python - "$OUT" "$DECAY" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_one_plan, inline_table, run_block
+from make_sweep import FAMILIES, acting_one_plan, grid_records, inline_table, run_block
 out, decay = sys.argv[1:]
 lanes = {"ising": [], "squeeze": [], "battle": []}
 for fam, lines in lanes.items():
@@ -54,17 +54,10 @@ for fam, lines in lanes.items():
     # (one head) acting as above (one plan) — the grid's "MF-Diffuser" row when this table was
     # made, relabelled since (Ising "MF-Diffuser, one plan", Squeeze "MF-Diffuser, one head")
     acting_set = acting_one_plan(fam, "mfdiffuser")
-    with open(f"runs/grid/records-{fam}.jsonl") as f, open(f"{out}/grid-{fam}.jsonl", "w") as g:
-        for line in f:
-            r = json.loads(line)
-            cfg = r.get("config") or {}
-            if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in
-                    ("mfdiffuser-s0", "mfdiffuser-s1", "mfdiffuser-s2")
-                    and r["method"].startswith("MF-Diffuser") and cfg.get("set") == acting_set
-                    and r.get("tier") == "medium"
-                    and r["env_kwargs"]["n_agents"] in (ns[0], ns[1])):
-                r["method"] = "last iterate (grid)"
-                g.write(json.dumps(r) + "\n")
+    rows = grid_records(fam, ("mfdiffuser-s0", "mfdiffuser-s1", "mfdiffuser-s2"), acting_set,
+                        (ns[0], ns[1]), lambda r: "last iterate (grid)")
+    with open(f"{out}/grid-{fam}.jsonl", "w") as g:
+        g.writelines(json.dumps(r) + "\n" for r in rows)
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
 with open(f"{out}/sweep_lane0.toml", "w") as f:  # Ising's episodes cost the most
     f.write("\n".join(head + lanes["ising"]) + "\n")

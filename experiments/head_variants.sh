@@ -57,7 +57,7 @@ python - "$OUT" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_overrides, grid_records, inline_table, run_block
 out = sys.argv[1]
 lanes = {0: [], 1: []}
 for seed, lines in lanes.items():
@@ -82,16 +82,11 @@ for seed, lines in lanes.items():
                                inline_table({**acting, **extra}))
 # the grid's records of the same cells: its one-head checkpoints mfdiffuser-s0/-s1, family acting
 for fam, ns in (("squeeze", (1000,)), ("battle", (100, 1000, 10000))):
-    acting = acting_overrides(fam, "mfdiffuser")
-    with open(f"runs/grid/records-{fam}.jsonl") as f, open(f"{out}/grid-{fam}.jsonl", "w") as g:
-        for line in f:
-            r = json.loads(line)
-            cfg = r.get("config") or {}
-            if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in ("mfdiffuser-s0", "mfdiffuser-s1")
-                    and cfg.get("set") == acting and r.get("tier") == "medium"
-                    and r["env_kwargs"]["n_agents"] in ns and r["method"].startswith("MF-Diff")):
-                r["method"] = f"one head (grid), seed {cfg['policy'][-1]}"
-                g.write(json.dumps(r) + "\n")
+    rows = grid_records(fam, ("mfdiffuser-s0", "mfdiffuser-s1"),
+                        acting_overrides(fam, "mfdiffuser"), ns,
+                        lambda r: f"one head (grid), seed {r['config']['policy'][-1]}")
+    with open(f"{out}/grid-{fam}.jsonl", "w") as g:
+        g.writelines(json.dumps(r) + "\n" for r in rows)
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
 for seed, lines in lanes.items():
     with open(f"{out}/sweep_lane{seed}.toml", "w") as f:

@@ -179,6 +179,25 @@ METHODS = {
 }
 
 
+def grid_records(family: str, dirs: tuple[str, ...], acting: dict, ns: tuple[int, ...],
+                 label, *, tier: str = "medium", records: str = "runs/grid") -> list[dict]:
+    """The grid's MF-Diffuser records (``records/records-<family>.jsonl``, not re-evaluated) of
+    the checkpoint dirs named ``dirs`` (e.g. "mfdiffuser-s0") acting with ``acting`` on
+    ``tier`` at the N in ``ns``, each relabelled ``label(record)``: the comparison rows the
+    experiment scripts put beside their own."""
+    out = []
+    with open(f"{records}/records-{family}.jsonl") as f:
+        for line in f:
+            r = json.loads(line)
+            cfg = r.get("config") or {}
+            if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in dirs
+                    and r["method"].startswith("MF-Diffuser") and cfg.get("set") == acting
+                    and r.get("tier") == tier and r["env_kwargs"]["n_agents"] in ns):
+                r["method"] = label(r)
+                out.append(r)
+    return out
+
+
 def run_block(policy: str, label: str, env: str, n: list[int], kwargs: str,
               tier: str | None = None, overrides: str | None = None,
               exploitability: bool = False) -> list[str]:

@@ -559,3 +559,26 @@ def test_exported_records_carry_the_training_budget(tmp_path, capsys):
                     str(gz), str(records)], check=True)
     back = [json.loads(line) for line in gzip.decompress(gz.read_bytes()).decode().splitlines()]
     assert back[0]["training"]["seconds"] == 8.5
+
+
+def test_grid_records_selects_by_checkpoint_acting_tier_and_n(tmp_path):
+    """make_sweep.grid_records: the experiment scripts' comparison rows — only the named
+    checkpoint dirs' MF-Diffuser records with that acting, tier and N, relabelled."""
+    import make_sweep
+
+    acting = {"head_temperature": 0.3}
+
+    def rec(policy, method="MF-Diffuser", n=100, tier="medium", act=acting):
+        return {"method": method, "tier": tier, "env_kwargs": {"n_agents": n},
+                "config": {"policy": f"runs/grid/ckpt/x/{policy}", "set": act}}
+
+    recs = [rec("mfdiffuser-s0"), rec("mfdiffuser-s1", n=1000), rec("mfdiffuser-s2"),
+            rec("mfdiffuser-s0", method="BC"), rec("mfdiffuser-s0", n=10000),
+            rec("mfdiffuser-s0", tier="mixed"), rec("mfdiffuser-s0", act={"x": 1}),
+            rec("mfdiffuser-ens4-s0")]
+    (tmp_path / "records-battle.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    got = make_sweep.grid_records("battle", ("mfdiffuser-s0", "mfdiffuser-s1"), acting,
+                                  (100, 1000), lambda r: "grid " + r["config"]["policy"][-1],
+                                  records=str(tmp_path))
+    assert [(r["method"], r["env_kwargs"]["n_agents"]) for r in got] == [("grid 0", 100),
+                                                                         ("grid 1", 1000)]

@@ -9,6 +9,9 @@
 #   - each agent lifted onto its nearest particle instead of balanced (lifting "nearest").
 # 5 evaluation seeds each, one row per training seed; beside them the grid's records of the
 # same checkpoints acting as the config (runs/grid/records-battle.jsonl, not re-evaluated).
+# Then what the agents do (experiments/battle_trace.py; the same checkpoints and BC's, at
+# N = 10^3 and 10^4, 2 episodes each): the share of the agents with an enemy in range that
+# attack, the lead the trace found.
 # From the repo root:
 #     bash experiments/battle_n10k.sh
 set -euo pipefail
@@ -22,7 +25,7 @@ source experiments/lib.sh
   exit 2
 }
 need_checkpoints "bash experiments/grid.sh battle" \
-  runs/grid/ckpt/battle-n1000-medium/mfdiffuser-s{0,1}
+  runs/grid/ckpt/battle-n1000-medium/{mfdiffuser,bc}-s{0,1}
 python - "$OUT" <<'PY'
 import json
 import sys
@@ -54,3 +57,11 @@ PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
   --report-dir docs/results --name battle_n10k --command "bash experiments/battle_n10k.sh"
+C=runs/grid/ckpt/battle-n1000-medium
+{ echo; echo "## What the agents do (\`python experiments/battle_trace.py\`, medium data)"
+  for n in 1000 10000; do
+    echo
+    python experiments/battle_trace.py --n-agents "$n" --seeds 2 expert \
+      "$C"/bc-s{0,1} "$C"/mfdiffuser-s{0,1}
+  done
+} >> docs/results/battle_n10k.md

@@ -1,4 +1,4 @@
-"""A plain PettingZoo parallel loop driven by an mfdiff policy (``policy.act(observations)``).
+"""A plain PettingZoo parallel loop driven by an mfdiff policy (``policy.act(obs, env.agents)``).
 
     python examples/pettingzoo_parallel.py --n-agents 100 [--policy runs/mfd]
 """
@@ -18,7 +18,7 @@ def main() -> None:
     policy.reset(args.seed)
     total = 0.0
     while env.agents:
-        actions = policy.act(observations)  # one batched call for every live agent
+        actions = policy.act(observations, env.agents)  # one batched call, live agents only
         observations, rewards, terminations, truncations, infos = env.step(actions)
         total += sum(rewards.values()) / args.n_agents
     print(f"pettingzoo parallel: N={args.n_agents} team return {total:.4f}")

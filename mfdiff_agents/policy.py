@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ class Policy(ABC):
         self.rng = np.random.default_rng(seed)
         self._env: Any = None
         self._aec_cache: dict[str, int] = {}
+        self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
 
     # ------------------------------------------------------------------ the core
     def reset(self, seed: int | None = None) -> None:
@@ -49,6 +51,7 @@ class Policy(ABC):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self._aec_cache = {}
+        self._roster = {}
 
     def act_batch(
         self, obs: NDArray[np.floating], mask: NDArray[np.bool_] | None = None
@@ -96,19 +99,60 @@ class Policy(ABC):
         """Actions [N] for validated obs [N, d] and mask [N]."""
 
     # ------------------------------------------------------------------ adapters
-    def act(self, observations: dict[str, Any]) -> dict[str, int]:
-        """PettingZoo parallel loop: ``actions = policy.act(observations)``."""
-        if not observations:
+    def act(
+        self, observations: dict[str, Any], agents: Iterable[str] | None = None
+    ) -> dict[str, int]:
+        """PettingZoo parallel loop: ``actions = policy.act(observations, env.agents)``.
+
+        Args:
+            observations: agent -> observation, as ``env.reset`` / ``env.step`` return them.
+            agents: the agents that act, i.e. ``env.agents`` after the step. PettingZoo's
+                ``step`` also returns the final observation of an agent that died on that step;
+                without ``agents`` such an agent would be acted for and, worse, counted in the
+                population the policy sees (its mean field, its particles). Default: the bound
+                env's ``agents`` (:meth:`bind`), else every key of ``observations``.
+
+        Returns:
+            agent -> action for every acting agent (none for the others).
+
+        Each agent keeps one row of the population for the whole episode (its order of first
+        appearance since :meth:`reset`), and agents without an observation this step are
+        masked out, as :meth:`act_batch` sees ``core.alive`` in ``mfdiff eval``: the same
+        episode played through this loop, the AEC loop or the core gives the same actions.
+        """
+        if agents is None and self._env is not None and hasattr(self._env, "agents"):
+            agents = self._env.agents
+        acting = list(observations) if agents is None else [a for a in agents if a in observations]
+        if agents is not None:
+            unknown = set(agents) - set(observations)
+            if unknown:
+                raise KeyError(
+                    f"no observation for acting agent(s) {sorted(unknown)[:5]}: pass the "
+                    "observations env.reset/env.step returned"
+                )
+        if not acting:
             return {}
-        agents = list(observations)
-        obs = np.stack([np.asarray(observations[a], dtype=np.float32) for a in agents])
-        acts = self.act_batch(obs).tolist()
-        return dict(zip(agents, acts))
+        for a in observations:
+            self._roster.setdefault(a, len(self._roster))
+        obs = np.zeros((len(self._roster), self.obs_dim), dtype=np.float32)
+        mask = np.zeros(len(self._roster), dtype=bool)
+        rows = np.fromiter((self._roster[a] for a in acting), dtype=np.int64, count=len(acting))
+        try:
+            obs[rows] = np.stack([np.asarray(observations[a], dtype=np.float32) for a in acting])
+        except ValueError as e:  # wrong observation size: the same message as act_batch's
+            raise ValueError(
+                f"{type(self).__name__}.act expects observations of shape [{self.obs_dim}]: {e}"
+            ) from None
+        mask[rows] = True
+        acts = self.act_batch(obs, mask)[rows].tolist()
+        return dict(zip(acting, acts))
 
     def bind(self, env: Any) -> Policy:
-        """Attach an AEC env so ``policy(observation, agent)`` can batch a whole cycle."""
+        """Attach a PettingZoo env: an AEC env so ``policy(observation, agent)`` can batch a
+        whole cycle; with either kind :meth:`act` acts for ``env.agents`` by default."""
         self._env = env
         self._aec_cache = {}
+        self._roster = {}
         return self
 
     def __call__(self, observation: Any, agent: str) -> int:

@@ -60,7 +60,7 @@ def _parallel_loop(policy: Policy, n_agents: int = N_AGENTS, seed: int = 0) -> f
     policy.reset(seed)
     total = 0.0
     while env.agents:
-        actions = policy.act(observations)
+        actions = policy.act(observations, env.agents)
         assert set(actions) == set(env.agents)
         assert all(0 <= a < env.action_space("agent_0").n for a in actions.values())
         observations, rewards, _, _, _ = env.step(actions)

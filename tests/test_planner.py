@@ -331,7 +331,7 @@ def test_parallel_and_aec_loops(mod, kw) -> None:
     policy.reset(seed=0)
     steps = 0
     while env.agents:  # a plain PettingZoo parallel loop, unchanged
-        actions = policy.act(observations)
+        actions = policy.act(observations, env.agents)
         assert set(actions) == set(env.agents)
         observations, rewards, terms, truncs, infos = env.step(actions)
         steps += 1

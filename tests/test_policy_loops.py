@@ -1,0 +1,85 @@
+"""Policy.act / Policy.__call__: the PettingZoo parallel and AEC loops show a policy the same
+population as ``mfdiff eval`` (``act_batch(obs, core.alive)``), deaths included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mfdiff_agents.policy import Policy
+from mfdiff_envs import battle_v0
+from mfdiff_envs.rollout import rollout
+
+KW = {"n_agents": 40, "opponent": "expert", "max_cycles": 60}
+
+
+class PopulationPolicy(Policy):
+    """Deterministic and population-dependent: action = (live agents shown + row) mod A, so a
+    dead agent shown as alive, or a row that moved, changes every action. Records what it saw."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.seen: list[tuple[int, int]] = []
+
+    def _act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.seen.append((obs.shape[0], int(mask.sum())))
+        return (int(mask.sum()) + np.arange(obs.shape[0])) % self.n_actions
+
+
+def make_policy(env) -> PopulationPolicy:
+    a0 = env.possible_agents[0]
+    return PopulationPolicy(obs_dim=env.observation_space(a0).shape[0],
+                            n_actions=env.action_space(a0).n)
+
+
+def test_parallel_loop_leaves_out_agents_that_just_died() -> None:
+    env = battle_v0.parallel_env(**KW)
+    policy = make_policy(env)
+    observations, _ = env.reset(seed=0)
+    policy.reset(seed=0)
+    n_team, deaths_seen = len(env.agents), 0
+    while env.agents:
+        stale = set(observations) - set(env.agents)  # final observations of the just dead
+        deaths_seen += bool(stale)
+        actions = policy.act(observations, env.agents)
+        assert set(actions) == set(env.agents)
+        # every agent keeps its row; only the live ones are shown as alive
+        assert policy.seen[-1] == (n_team, len(env.agents))
+        observations, *_ = env.step(actions)
+    assert deaths_seen, "the episode must have deaths for this test to mean anything"
+
+
+def test_parallel_aec_and_core_loops_play_the_same_episode() -> None:
+    env = battle_v0.parallel_env(**KW)
+    policy = make_policy(env)
+    observations, _ = env.reset(seed=3)
+    policy.reset(seed=3)
+    while env.agents:
+        observations, *_ = env.step(policy.act(observations, env.agents))
+    parallel = env.unwrapped.core.metrics()
+
+    aec = battle_v0.env(**KW)
+    aec.reset(seed=3)
+    policy.bind(aec)
+    policy.reset(seed=3)
+    for agent in aec.agent_iter():
+        obs, _, term, trunc, _ = aec.last()
+        aec.step(None if term or trunc else policy(obs, agent))
+    assert aec.unwrapped.core.metrics() == parallel
+
+    core = battle_v0.parallel_env(**KW).unwrapped.core
+    rollout(core, policy, seed=3)
+    assert core.metrics() == parallel
+
+
+def test_act_defaults_to_the_bound_env_and_refuses_agents_without_observation() -> None:
+    env = battle_v0.parallel_env(**KW)
+    policy = make_policy(env).bind(env)
+    observations, _ = env.reset(seed=1)
+    policy.reset(seed=1)
+    while env.agents:
+        actions = policy.act(observations)  # bound: acts for env.agents
+        assert set(actions) == set(env.agents)
+        observations, *_ = env.step(actions)
+    with pytest.raises(KeyError, match="no observation"):
+        policy.act({"red_0": np.zeros(env.observation_space("red_0").shape)}, ["red_0", "red_1"])

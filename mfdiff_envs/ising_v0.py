@@ -3,12 +3,12 @@
 
 | | |
 |---|---|
-| agents | ``agent_0 … agent_{N-1}``, N = ``n_agents`` = L², a perfect square (100 … 10 000); agent i sits at row i // L, column i % L |
+| agents | ``agent_0 … agent_{N-1}``, N = ``n_agents`` = L², a perfect square (the tables: 100 … 10 000); agent i sits at row i // L, column i % L |
 | actions | ``Discrete(2)``: 0 keep spin, 1 flip spin |
 | observation | ``Box(4,)``: own spin (±1), mean of the 4 neighbours' spins, global magnetisation (mean spin), time t/T |
 | dynamics | after the agents act, thermal noise flips each spin with probability p = 1/(1+exp(2/temperature)) |
 | reward | r_j = h s_j + (λ/2) s_j Σ_{k∈N(j)} s_k on the new spins (4-neighbourhood on the torus) |
-| metric | order parameter ξ = \\|N↑ − N↓\\| / N, in the step ``info`` and ``core.metrics()["order_parameter"]`` |
+| metric | order parameter ξ = \\|N↑ − N↓\\| / N, ``env.unwrapped.core.metrics()["order_parameter"]`` (and the joint view's step ``info``; the PettingZoo views' per-agent infos are empty) |
 
 Arguments: ``n_agents=1024``, ``temperature=0.52`` (p = 0.021 noise flips per spin and step),
 ``field=0.0`` (h), ``coupling=1.0`` (λ), ``max_cycles=50``, ``render_mode=None``.

@@ -177,6 +177,12 @@ def test_tianshou_policy_forward_masks_and_resets() -> None:
     assert pol.policy_for(1).resets == 2 and pol.policy_for(0).resets == 1
     with pytest.raises(TypeError, match="MultiDiscrete"):
         PopulationTianshouPolicy(made[0], gym.spaces.Discrete(3))
+    from mfdiff_agents import load_policy
+
+    # a factory of factories (load_policy of a scripted name) fails on its first use, clearly
+    wrong = PopulationTianshouPolicy(lambda: load_policy("expert"), space)
+    with pytest.raises(TypeError, match="not an mfdiff Policy"):
+        wrong(batch)
 
 
 def test_tianshou_env_factory_pickles() -> None:

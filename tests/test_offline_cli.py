@@ -93,6 +93,9 @@ def test_build_is_idempotent_then_force(root, cat):
     assert r.returncode == 1 and "already built with episodes 2 (asked 3)" in r.stderr
     r = _cli(root, *BUILD, "--episodes", "3", "--force", "--workers", "2")
     assert r.returncode == 0 and "3 episodes" in r.stdout, r.stderr
+    # the catalogue asks 2: the list must not pass the 3-episode build off as the catalogue's
+    r = _cli(root, "list", "--catalogue", cat)
+    assert r.returncode == 0 and "| yes, 3 of 2 episodes (" in r.stdout, r.stdout
 
 
 def test_list_and_verify_report_damage(root, cat):

@@ -95,7 +95,14 @@ class PopulationTianshouPolicy(TianshouPolicy):
         if env_id not in self._policies:
             if self._factory is None:
                 raise IndexError(f"no policy for env_id {env_id} ({len(self._policies)} given)")
-            self._policies[env_id] = self._factory()
+            made = self._factory()
+            if not isinstance(made, Policy):  # e.g. load_policy("expert"), itself a factory
+                raise TypeError(
+                    f"the policy factory returned {type(made).__name__}, not an mfdiff Policy "
+                    "(load_policy of a scripted name returns a (core, seed) -> Policy factory: "
+                    "call it, or pass a checkpoint's policy)"
+                )
+            self._policies[env_id] = made
         return self._policies[env_id]
 
     def forward(

@@ -66,6 +66,19 @@ def _status(ds_id: str) -> str:
     return f"yes ({size})" if problem is None else f"DAMAGED: {problem} ({size})"
 
 
+def _built_episodes(ds_id: str) -> int | None:
+    """Episodes a built dataset was built with (its metadata), or None if unreadable."""
+    import json
+
+    from mfdiff_envs.offline.integrity import dataset_dir
+
+    try:
+        meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())
+        return int(meta["mfdiff"]["episodes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _list(args: argparse.Namespace) -> int:
     import json
 
@@ -78,9 +91,13 @@ def _list(args: argparse.Namespace) -> int:
     print("| dataset | env | N | tier | episodes | expected MB | built (size on disk) |")
     print("|---|---|---|---|---|---|---|")
     for r in recipes:
+        built = status.get(r.dataset_id, "no")
+        have = _built_episodes(r.dataset_id) if built.startswith("yes") else None
+        if have is not None and have != r.episodes:  # an --episodes build: say it is partial
+            built = f"yes, {have} of {r.episodes} episodes {built[4:]}"
         print(
             f"| {r.dataset_id} | {r.env_id} | {r.n_agents} | {r.tier} | {r.episodes} "
-            f"| {r.expected_size_mb} | {status.get(r.dataset_id, 'no')} |"
+            f"| {r.expected_size_mb} | {built} |"
         )
     known = {r.dataset_id for r in recipes}
     for ds_id in local:

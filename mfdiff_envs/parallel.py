@@ -187,15 +187,14 @@ class CoreParallelEnv(ParallelEnv):
                 keys = [k for k in keys if k in live]
                 values = [actions[k] for k in keys]
             idx = np.fromiter(map(self._index.__getitem__, keys), dtype=np.intp, count=len(keys))
-        # np.fromiter would silently truncate floats and accept bools: read as float64 and
-        # require integral values, and refuse a bool/float first value (the common mistake,
-        # e.g. a dict built from a float array) -- O(1) Python work; ranges: the core.
-        first = next(iter(values), 0)
-        if isinstance(first, (bool, np.bool_)) or not isinstance(first, (int, np.integer)):
-            raise TypeError(f"actions must be integers, got values of type {type(first).__name__}")
-        vals = np.fromiter(values, dtype=np.float64, count=len(keys))
-        if not np.array_equal(vals, np.floor(vals)):
-            raise TypeError("actions must be integers, got non-integral values")
+        # np.fromiter would silently truncate floats, read True as 1 and parse '4': every value
+        # must be a Python or numpy integer (one C-level pass over the types; ranges: the core)
+        kinds = set(map(type, values))
+        bad = sorted(k.__name__ for k in kinds
+                     if issubclass(k, (bool, np.bool_)) or not issubclass(k, (int, np.integer)))
+        if bad:
+            raise TypeError(f"actions must be integers, got values of type {', '.join(bad)}")
+        vals = np.fromiter(values, dtype=np.int64, count=len(keys))
         acts = self._acts
         if idx is self._live_idx and idx.size == acts.size:  # in order, everyone alive
             acts[:] = vals

@@ -356,3 +356,17 @@ def test_actions_of_dead_agents_are_ignored_but_live_ones_required():
         env.step({a: 0 for a in env.agents[1:]})
     with pytest.raises(KeyError, match="unknown"):
         env.step({**{a: 0 for a in env.agents}, "nobody": 0})
+
+
+@pytest.mark.parametrize("bad", [True, np.bool_(True), "4", 4.0, np.float32(4), None])
+def test_parallel_step_refuses_a_non_integer_action_anywhere_in_the_dict(bad):
+    from mfdiff_envs import squeeze_v0
+
+    env = squeeze_v0.parallel_env(n_agents=13, max_cycles=3)
+    env.reset(seed=0)
+    actions = {a: 3 for a in env.agents}
+    actions[env.agents[-1]] = bad  # not the first value: every value is checked
+    with pytest.raises(TypeError, match="actions must be integers"):
+        env.step(actions)
+    actions[env.agents[-1]] = np.int32(4)  # numpy integers are integers
+    env.step(actions)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +35,9 @@ WEIGHTS_FILE = "model.safetensors"
 TRAIN_STATE_FILE = "train_state.pt"
 #: 2: one format for every method, env facts under "env", weights hash. 1: MF-Diffuser only.
 FORMAT_VERSION = 2
+#: Env kwargs a policy is meant to meet at other values: the population (and Battle's map,
+#: whose side follows N) and rendering. Any other difference is reported by check_core.
+POPULATION_KWARGS = frozenset({"n_agents", "map_size", "render_mode"})
 
 
 class CheckpointError(ValueError):
@@ -64,7 +68,8 @@ class EnvFacts:
         )
 
     def check_core(self, core: Any, *, who: str = "policy") -> None:
-        """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on.
+        """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on;
+        warn when its kwargs differ from the training env's beyond the population size.
 
         Battle on magent2 and our Battle share observations and actions, so they count as one
         family here.
@@ -84,6 +89,17 @@ class EnvFacts:
                 f"{who} was trained with obs_dim={self.obs_dim}, n_actions={self.n_actions} "
                 f"({self.env_id} {self.env_kwargs}) but the env has obs_dim={got[0]}, "
                 f"n_actions={got[1]}"
+            )
+        kwargs = core.kwargs() if hasattr(core, "kwargs") else {}
+        differ = {k: (v, kwargs[k]) for k, v in self.env_kwargs.items()
+                  if k not in POPULATION_KWARGS and k in kwargs and kwargs[k] != v}
+        if differ:  # legitimate (a transfer study), but never silent
+            what = ", ".join(f"{k}={now!r} (trained: {was!r})" for k, (was, now) in differ.items())
+            warnings.warn(
+                f"{who}: the env differs from the one it was trained on ({self.env_id}) in {what};"
+                " observations may mean something else (e.g. a time feature t / max_cycles)",
+                UserWarning,
+                stacklevel=3,
             )
 
 

@@ -83,3 +83,21 @@ def test_act_defaults_to_the_bound_env_and_refuses_agents_without_observation() 
         observations, *_ = env.step(actions)
     with pytest.raises(KeyError, match="no observation"):
         policy.act({"red_0": np.zeros(env.observation_space("red_0").shape)}, ["red_0", "red_1"])
+
+
+def test_check_core_warns_when_the_env_differs_beyond_its_size() -> None:
+    import warnings
+
+    from mfdiff_agents.checkpoint import EnvFacts
+    from mfdiff_envs.battle import BattleCore
+
+    core = BattleCore(n_agents=40, max_cycles=150)
+    trained = {**core.kwargs(), "n_agents": 1000, "map_size": 112, "max_cycles": 200}
+    facts = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions, family="battle",
+                     env_id="mfdiff/Battle-v0", env_kwargs=trained)
+    with pytest.warns(UserWarning, match=r"max_cycles=150 \(trained: 200\)"):
+        facts.check_core(core)
+    facts.env_kwargs["max_cycles"] = 150
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # another N (and map) alone: silent
+        facts.check_core(core)

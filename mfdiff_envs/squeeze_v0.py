@@ -8,8 +8,11 @@
 | reward | G(x)/N_d with x the sum of levels in the domain, G(x) = x exp(-(x-mu)^2/sigma^2) |
 | optimum | x* = (mu + sqrt(mu^2 + 2 sigma^2)) / 2; ``env.unwrapped.core.optimal_reward`` |
 
-Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (2 N), ``sigma=None`` (N),
-``n_domains=1``, ``max_cycles=25`` (1 = classic one-shot game), ``render_mode=None``.
+Arguments: ``n_agents=100``, ``n_levels=10``, ``mu=None`` (2 N; with ``n_domains`` > 1,
+(1 + d) N_d for domain d = 0, 1, …: the optimal mean level rises by domain and, with 10
+levels, passes the top one from d = 8 on, so give ``mu`` for 9 or more domains),
+``sigma=None`` (N_d, the domain's size), ``n_domains=1``, ``max_cycles=25`` (1 = classic
+one-shot game), ``render_mode=None``.
 Ranges (outputs stay finite): ``mu`` in [0, 1e9], ``sigma`` in [1e-6, 1e9], ``n_levels`` in
 [2, 1000].
 

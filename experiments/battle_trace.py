@@ -98,12 +98,50 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
             "win": float(np.mean(wins))}
 
 
+#: Phases of an episode for --phases: [start, end) steps.
+PHASES = ((0, 30), (30, 90), (90, 150))
+
+
+def trace_phases(spec: str, n_agents: int, seeds: int) -> list[tuple[float, float]]:
+    """Per phase of :data:`PHASES`: (mean number of agents with an enemy in range, the share
+    of them that attack), over ``seeds`` episodes against the scripted expert."""
+    core = make_core("mfdiff/Battle-v0", {"n_agents": n_agents, "max_cycles": 150,
+                                          "opponent": "expert"})
+    factory = policy_factory(spec, "battle")
+    near_n, attack_n, steps_n = (np.zeros(len(PHASES)) for _ in range(3))
+    for seed in range(seeds):
+        ep = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True).episode
+        obs, act = ep["observations"][:-1], ep["actions"]  # an episode can end before 150
+        near = ep["infos"]["alive"][:-1] & (obs[..., IN_RANGE] > 0.5)  # [T, N]
+        for i, (lo, hi) in enumerate(PHASES):
+            near_n[i] += near[lo:hi].sum()
+            attack_n[i] += (near[lo:hi] & (act[lo:hi] == ATTACK)).sum()
+            steps_n[i] += max(min(hi, len(act)) - lo, 0)
+    return [(near_n[i] / max(steps_n[i], 1), attack_n[i] / near_n[i] if near_n[i] else np.nan)
+            for i in range(len(PHASES))]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
     ap.add_argument("--n-agents", type=int, default=100, help="N, both teams (default 100)")
     ap.add_argument("--seeds", type=int, default=3, help="episodes, seeds 0..n-1 (default 3)")
+    ap.add_argument("--phases", action="store_true",
+                    help="per phase of the episode (steps 0-29, 30-89, 90-149): agents with an "
+                         "enemy in range per step and the share of them that attack")
     args = ap.parse_args(argv)
+    if args.phases:
+        names = [f"steps {lo}-{hi - 1}" for lo, hi in PHASES]
+        print(f"Agents with an enemy in range per step, and the share of them that attack, by "
+              f"phase of the episode; N = {args.n_agents}, {args.seeds} episodes each "
+              "(evaluation seeds 0..), against the scripted expert (max_cycles 150).\n")
+        print("| policy | " + " | ".join(f"{n}: in range | {n}: attack" for n in names) + " |")
+        print("|---|" + "---|---|" * len(names))
+        for spec in args.policies:
+            cells = [f"{near:.0f} | " + ("–" if np.isnan(att) else f"{att:.3f}")
+                     for near, att in trace_phases(spec, args.n_agents, args.seeds)]
+            print(f"| {spec} | " + " | ".join(cells) + " |")
+        return 0
     print(f"Agents with an enemy in attack range, N = {args.n_agents}, {args.seeds} episodes "
           "each (evaluation seeds 0..), against the scripted expert: share of their actions.\n")
     print("| policy | attack | step | stay | attack, no enemy in range "

@@ -430,6 +430,14 @@ def test_battle_trace_counts_what_the_expert_does(capsys):
         "runs/x", {"head_decode": "sample", "head_temperature": 0.5})
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         bt.parse_spec("runs/x:head_decode")
+    # --phases: the expert attacks every enemy in range in every phase that has one
+    phases = bt.trace_phases("expert", 100, 1)
+    assert len(phases) == len(bt.PHASES) and phases[0][0] > 0
+    assert all(att == 1.0 for near, att in phases if near > 0)
+    rnd = bt.trace_phases("random", 100, 1)
+    assert all(0.0 < att < 0.5 for near, att in rnd if near > 0)
+    assert bt.main(["--phases", "--n-agents", "24", "--seeds", "1", "expert"]) == 0
+    assert "| expert | " in capsys.readouterr().out
 
 
 def _summarize():

@@ -272,7 +272,9 @@ def test_cli_build_and_list():
     assert "mfdiff/squeeze-n100/random-v0" in r.stdout and "2 episodes" in r.stdout
     r = _cli("list")
     assert r.returncode == 0, r.stderr
-    assert "| mfdiff/squeeze-n100/random-v0 |" in r.stdout and "yes (" in r.stdout
+    # built with 2 of the catalogue's 1000 episodes: the list says so
+    assert "| mfdiff/squeeze-n100/random-v0 |" in r.stdout
+    assert "| yes, 2 of 1000 episodes (" in r.stdout
     assert "| mfdiff/battle-n10000/expert-v0 |" in r.stdout and "return mean" in r.stdout
     r = _cli("build", "mfdiff/squeeze-n100/random-v0", "--episodes", "2", "--no-progress")
     assert r.returncode == 0 and "already built" in r.stdout and "--force" in r.stdout, r.stderr

@@ -328,6 +328,16 @@ class BattleCore(VectorCore):
         self.hp[~alive] = 0.0
         return self._finish(rewards)
 
+    def obs_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Every feature in [0, 1] but the unit direction to the nearest enemy (dx, dy in
+        [-1, 1]) and its distance over the map side (< sqrt 2: both ends lie on the map)."""
+        low = np.zeros(self.obs_dim, dtype=np.float32)
+        high = np.ones(self.obs_dim, dtype=np.float32)
+        dx, dy, dist = (OBS_NAMES.index(k) for k in ("enemy_dx", "enemy_dy", "enemy_dist"))
+        low[[dx, dy]] = -1.0
+        high[dist] = np.float32(math.sqrt(2.0))
+        return low, high
+
     @property
     def state_dim(self) -> int:
         """4 * n_total + 1 (both teams, also when blue is played by the core)."""

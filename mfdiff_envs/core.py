@@ -125,6 +125,14 @@ class VectorCore(ABC):
         """Size of :meth:`state`."""
         raise NotImplementedError(f"{type(self).__name__} has no global state")
 
+    def obs_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """(low [d], high [d]) float32: bounds of every observation feature (the views'
+        observation spaces), dead agents' all-zero observations included. Unbounded unless a
+        family states its bounds; Gymnasium's and PettingZoo's checkers warn on an infinite
+        bound, and Minari checks every recorded observation against them."""
+        inf = np.full(self.obs_dim, np.inf, dtype=np.float32)
+        return -inf, inf
+
     def state(self) -> NDArray[np.float32]:
         """Global state [state_dim] float32 in [state_low, state_high], for centralised critics.
 

@@ -116,6 +116,11 @@ class IsingCore(VectorCore):
         terminated = np.zeros(self.n_agents, dtype=bool)
         return obs, rewards, terminated, {"order_parameter": self.order_parameter}
 
+    def obs_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Spin, neighbour mean and magnetisation in [-1, 1], time t / T in [0, 1]."""
+        return (np.array([-1.0, -1.0, -1.0, 0.0], dtype=np.float32),
+                np.ones(4, dtype=np.float32))
+
     @property
     def state_dim(self) -> int:
         """N + 1."""

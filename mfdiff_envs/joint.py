@@ -36,8 +36,9 @@ class JointEnv(gymnasium.Env):
             else None
         )
         n, d, a = core.n_agents, core.obs_dim, core.n_actions
+        low, high = core.obs_bounds()
         self.observation_space = gymnasium.spaces.Box(
-            -np.inf, np.inf, shape=(n, d), dtype=np.float32
+            np.broadcast_to(low, (n, d)), np.broadcast_to(high, (n, d)), dtype=np.float32
         )
         self.action_space = gymnasium.spaces.MultiDiscrete(
             np.full(n, a, dtype=np.int64), dtype=np.int64

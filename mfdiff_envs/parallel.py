@@ -107,9 +107,8 @@ class CoreParallelEnv(ParallelEnv):
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         # Object array of the names: names of a subset in one fancy index (no Python loop).
         self._names = np.array(self.possible_agents, dtype=object)
-        self._obs_space = gymnasium.spaces.Box(
-            -np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float32
-        )
+        low, high = core.obs_bounds()
+        self._obs_space = gymnasium.spaces.Box(low, high, shape=(core.obs_dim,), dtype=np.float32)
         self._act_space = gymnasium.spaces.Discrete(core.n_actions)
         self.observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self.action_spaces = dict.fromkeys(self.possible_agents, self._act_space)

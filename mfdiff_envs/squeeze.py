@@ -160,6 +160,11 @@ class GaussianSqueezeCore(VectorCore):
         terminated = np.zeros(self.n_agents, dtype=bool)
         return obs, rewards, terminated, self.metrics()
 
+    def obs_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Every feature in [0, 1]: level shares, time t / T, domain one-hot."""
+        return (np.zeros(self.obs_dim, dtype=np.float32),
+                np.ones(self.obs_dim, dtype=np.float32))
+
     @property
     def state_dim(self) -> int:
         """n_domains * n_levels + 1."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -88,6 +89,46 @@ def test_joint_env_checker(mod, env_id, kw, n_small, n_large):
     env = gym.make(env_id, n_agents=n_small, **kw)
     check_env(env.unwrapped, skip_render_check=True)
     env.close()
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_joint_env_checker_finds_no_unbounded_space(mod, env_id, kw, n_small, n_large):
+    """Gymnasium's checker warns on an infinite Box bound ("probably too low"); every family
+    states the bounds of its features instead."""
+    env = gym.make(env_id, n_agents=n_small, **kw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+    assert not [w for w in caught if "infinity" in str(w.message)]
+    assert np.isfinite(env.observation_space.low).all()
+    assert np.isfinite(env.observation_space.high).all()
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_every_observation_lies_in_its_space(mod, env_id, kw, n_small, n_large):
+    """Whole episodes of random play (Battle: until teams die out or time runs out), on the
+    parallel view, the final observation of an agent that just died included, and on the joint
+    view: each one inside the space the env declares (Minari checks the same at build time)."""
+    par = mod().parallel_env(n_agents=n_small, **kw)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        obs, _ = par.reset(seed=seed)
+        n = par.action_space(par.possible_agents[0]).n
+        while True:
+            for agent, o in obs.items():
+                assert par.observation_space(agent).contains(o), (agent, o)
+            if not par.agents:
+                break
+            obs, *_ = par.step(dict(zip(par.agents, rng.integers(0, n, len(par.agents)).tolist())))
+    joint = mod().joint_env(n_agents=n_large, **kw)
+    obs, _ = joint.reset(seed=0)
+    done = False
+    while not done:
+        assert joint.observation_space.contains(obs)
+        obs, _, term, trunc, _ = joint.step(joint.action_space.sample())
+        done = term or trunc
+    assert joint.observation_space.contains(obs)
 
 
 def _rollout(core, seed: int, steps: int = 200):

@@ -47,6 +47,8 @@ class JointEnv(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        if isinstance(seed, np.integer):  # e.g. from rng.integers; the parallel view takes it too
+            seed = int(seed)
         super().reset(seed=seed)
         if seed is None:
             # Draw the core's seed from gymnasium's np_random so an earlier reset(seed) reproduces.

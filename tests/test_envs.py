@@ -131,6 +131,15 @@ def test_every_observation_lies_in_its_space(mod, env_id, kw, n_small, n_large):
     assert joint.observation_space.contains(obs)
 
 
+def test_joint_view_takes_numpy_integer_seeds():
+    """A seed drawn with numpy (np.int64) plays the episode of the same Python int, as on the
+    parallel view (Gymnasium's own reset refuses it)."""
+    a, b = ising_v0.joint_env(n_agents=16), ising_v0.joint_env(n_agents=16)
+    np.testing.assert_array_equal(a.reset(seed=np.int64(5))[0], b.reset(seed=5)[0])
+    acts = np.ones(16, dtype=np.int64)
+    np.testing.assert_array_equal(a.step(acts)[0], b.step(acts)[0])
+
+
 def _rollout(core, seed: int, steps: int = 200):
     """Seeded random actions for ``steps`` steps (resetting at episode ends)."""
     rng = np.random.default_rng(seed + 100)

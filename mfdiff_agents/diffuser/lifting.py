@@ -528,6 +528,7 @@ def lift_balanced(
     n_iter_cold: int = 30,
     tol: float = 1e-3,
     anneal: bool = True,
+    anneal_iter: int = 3,
     capacities: torch.Tensor | None = None,
     sinkhorn_rows: int = 2048,
 ) -> tuple[torch.Tensor, LiftState]:
@@ -557,6 +558,7 @@ def lift_balanced(
         capacities: [K] integer capacities summing to N, instead of ⌊N/K⌋/⌈N/K⌉ at random
             (e.g. to compare routes on the same marginals).
         sinkhorn_rows: most distinct rows the Sinkhorn potential is fitted on (0 = all).
+        anneal_iter: iterations per ε of a cold start's ε-scaling (before the final ε).
 
     Returns:
         assignment [N] (long, on ``points.device``) and the new ``LiftState``.
@@ -615,7 +617,8 @@ def lift_balanced(
             m = max(int(math.ceil(math.log(1.0 / eps_rel, 4.0))), 0)
             sched = tuple(scale * 4.0 ** (-i) for i in range(m) if scale * 4.0 ** (-i) > eps)
         g, w, iters, err = sinkhorn_potential(
-            fit_rows, weights, centers, b, eps=eps, n_iter=n_iter_cold, tol=tol, anneal=sched
+            fit_rows, weights, centers, b, eps=eps, n_iter=n_iter_cold, tol=tol, anneal=sched,
+            anneal_iter=anneal_iter,
         )
     else:
         g, w, iters, err = sinkhorn_potential(

@@ -38,11 +38,10 @@ done) & lane_b=$!
 wait "$lane_a"
 wait "$lane_b"
 python - "$OUT" <<'PY'
-import gzip
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_overrides, inline_table, published_records, run_block
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
@@ -64,17 +63,7 @@ with open(f"{out}/sweep_lane2.toml", "w") as f:
     f.write("\n".join(lines) + "\n")
 # the grid's records of the same methods, trained on the N = 10^3 medium data
 labels = {"mfdiffuser": "MF-Diffuser, N = 10^3 data (grid)", "bc": "BC, N = 10^3 data (grid)"}
-rows = []
-with gzip.open("docs/results/records/records-battle.jsonl.gz", "rt") as f:
-    for line in f:
-        r = json.loads(line)
-        ckpt = str((r.get("config") or {}).get("policy", ""))
-        parent, _, name = ckpt.rpartition("/")
-        algo, _, seed = name.rpartition("-s")
-        if (parent.endswith("battle-n1000-medium") and algo in labels
-                and r["n_agents"] in (500, 5000) and r["method"] in ("MF-Diffuser", "BC")):
-            r["method"] = labels[algo]
-            rows.append(r)
+rows = published_records("battle", "battle-n1000-medium", labels, (500, 5000))
 with open(f"{out}/grid.jsonl", "w") as g:
     g.writelines(json.dumps(r) + "\n" for r in rows)
 PY

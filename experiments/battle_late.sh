@@ -29,11 +29,10 @@ for seed in 0 1; do  # two at a time; a failed training stops the script
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 python - "$OUT" <<'PY'
-import gzip
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, run_block
+from make_sweep import FAMILIES, acting_overrides, inline_table, published_records, run_block
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 acting = acting_overrides("battle", "mfdiffuser")
@@ -45,17 +44,7 @@ for seed in (0, 1):  # one lane per training seed
         f.write("\n".join(lines) + "\n")
 # the grid's records of the same cells: the config (head_beta 1) and BC, training seeds 0, 1
 labels = {"mfdiffuser": "the config (grid), seed {}", "bc": "BC (grid), seed {}"}
-rows = []
-with gzip.open("docs/results/records/records-battle.jsonl.gz", "rt") as f:
-    for line in f:
-        r = json.loads(line)
-        ckpt = str((r.get("config") or {}).get("policy", ""))
-        parent, _, name = ckpt.rpartition("/")
-        algo, _, seed = name.rpartition("-s")
-        if (parent.endswith("battle-n1000-medium") and algo in labels and seed in ("0", "1")
-                and r["n_agents"] in (500, 5000) and r["method"] in ("MF-Diffuser", "BC")):
-            r["method"] = labels[algo].format(seed)
-            rows.append(r)
+rows = published_records("battle", "battle-n1000-medium", labels, (500, 5000), ("0", "1"))
 with open(f"{out}/grid.jsonl", "w") as g:
     g.writelines(json.dumps(r) + "\n" for r in rows)
 PY

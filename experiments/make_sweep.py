@@ -9,6 +9,7 @@ agent every step (O(N), O(N²)), so they are evaluated at the smallest N only.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 
@@ -194,6 +195,27 @@ def grid_records(family: str, dirs: tuple[str, ...], acting: dict, ns: tuple[int
                     and r["method"].startswith("MF-Diffuser") and cfg.get("set") == acting
                     and r.get("tier") == tier and r["env_kwargs"]["n_agents"] in ns):
                 r["method"] = label(r)
+                out.append(r)
+    return out
+
+
+def published_records(family: str, cell: str, labels: dict[str, str],
+                      n_agents: tuple[int, ...], seeds: tuple[str, ...] | None = None,
+                      methods: tuple[str, ...] = ("MF-Diffuser", "BC")) -> list[dict]:
+    """The published grid records (docs/results/records/records-<family>.jsonl.gz, not
+    re-evaluated) of the checkpoints ``<cell>/<algo>-s<seed>`` (cell e.g.
+    "battle-n1000-medium") for the algos in ``labels``, the recorded ``n_agents`` (Battle: per
+    team), training ``seeds`` (None: all) and table ``methods`` (the config's rows, not the
+    grid's variants), each relabelled ``labels[algo].format(seed)``."""
+    out = []
+    with gzip.open(f"docs/results/records/records-{family}.jsonl.gz", "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            parent, _, name = str((r.get("config") or {}).get("policy", "")).rpartition("/")
+            algo, _, seed = name.rpartition("-s")
+            if (parent.endswith(cell) and algo in labels and (seeds is None or seed in seeds)
+                    and r["n_agents"] in n_agents and r["method"] in methods):
+                r["method"] = labels[algo].format(seed)
                 out.append(r)
     return out
 

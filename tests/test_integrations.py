@@ -46,8 +46,13 @@ def test_native_env_passes_check_env_specs(env_id: str, kw: dict, group_map: str
     check_env_specs(env, seed=3)
     check_marl_grouping(env.group_map, list(env.core.agent_names))
     td = env.reset()
+    low, high = env.core.obs_bounds()
     for g, names in env.group_map.items():
         assert td[g, "observation"].shape == (len(names), env.core.obs_dim)
+        spec = env.full_observation_spec[g, "observation"]  # the envs' per-feature bounds
+        np.testing.assert_array_equal(spec.space.low[0].cpu().numpy(), low)
+        np.testing.assert_array_equal(spec.space.high[0].cpu().numpy(), high)
+        assert spec.is_in(td[g, "observation"])
         assert env.full_action_spec[g, "action"].shape == (len(names),)
         assert env.full_done_spec[g, "done"].shape == (len(names), 1)
 

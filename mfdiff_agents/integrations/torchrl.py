@@ -216,12 +216,15 @@ class MFDiffTorchRLEnv(EnvBase):
     def _make_specs(self) -> None:
         core, dev = self.core, self.device
         d, a = core.obs_dim, core.n_actions
+        low, high = (torch.as_tensor(b, dtype=torch.float32, device=dev) for b in core.obs_bounds())
         obs, act, rew, done = {}, {}, {}, {}
         for g, idx in self.groups.items():
             n = self._size(idx)
             shape = torch.Size([n])
             obs[g] = Composite(
-                observation=Unbounded(shape=(n, d), dtype=torch.float32, device=dev),
+                # the per-feature bounds of the envs' observation spaces (core.obs_bounds)
+                observation=Bounded(low=low.expand(n, d), high=high.expand(n, d), shape=(n, d),
+                                    dtype=torch.float32, device=dev),
                 mask=Categorical(2, shape=shape, dtype=torch.bool, device=dev),
                 shape=shape,
             )

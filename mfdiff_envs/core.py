@@ -133,8 +133,16 @@ class VectorCore(ABC):
         inf = np.full(self.obs_dim, np.inf, dtype=np.float32)
         return -inf, inf
 
+    def state_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """(low [state_dim], high [state_dim]) float32: ``state_low`` / ``state_high`` for every
+        entry, but the last one, the time t / max_cycles, in [0, 1]."""
+        low = np.full(self.state_dim, self.state_low, dtype=np.float32)
+        high = np.full(self.state_dim, self.state_high, dtype=np.float32)
+        low[-1], high[-1] = 0.0, 1.0
+        return low, high
+
     def state(self) -> NDArray[np.float32]:
-        """Global state [state_dim] float32 in [state_low, state_high], for centralised critics.
+        """Global state [state_dim] float32 in ``state_bounds()``, for centralised critics.
 
         Family-specific (see each core); it always ends with the time t / max_cycles.
         """

@@ -112,9 +112,7 @@ class CoreParallelEnv(ParallelEnv):
         self._act_space = gymnasium.spaces.Discrete(core.n_actions)
         self.observation_spaces = dict.fromkeys(self.possible_agents, self._obs_space)
         self.action_spaces = dict.fromkeys(self.possible_agents, self._act_space)
-        self.state_space = gymnasium.spaces.Box(
-            core.state_low, core.state_high, shape=(core.state_dim,), dtype=np.float32
-        )
+        self.state_space = gymnasium.spaces.Box(*core.state_bounds(), dtype=np.float32)
         self._all_false = dict.fromkeys(self.possible_agents, False)
         self._acts = np.zeros(core.n_agents, dtype=np.int64)
         self._live_idx = np.zeros(0, dtype=np.intp)  # array indices of self.agents

@@ -306,6 +306,7 @@ def test_state_on_every_view(get, kw):
     joint.reset(seed=0)
     s0 = par.state()
     assert par.state_space.contains(s0) and s0.shape == (par.core.state_dim,)
+    assert (par.state_space.low[-1], par.state_space.high[-1]) == (0.0, 1.0)  # the time
     np.testing.assert_array_equal(s0, aec.state())
     np.testing.assert_array_equal(s0, joint.state())
     par.step(dict.fromkeys(par.agents, 1))

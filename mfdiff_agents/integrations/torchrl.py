@@ -241,7 +241,7 @@ class MFDiffTorchRLEnv(EnvBase):
             )
         if self.return_state:
             obs["state"] = Bounded(
-                low=float(core.state_low), high=float(core.state_high),
+                *(torch.as_tensor(b, device=dev) for b in core.state_bounds()),
                 shape=(core.state_dim,), dtype=torch.float32, device=dev,
             )
         for k in ("done", "terminated", "truncated"):

@@ -261,4 +261,4 @@ def test_sinkhorn_gap_when_particles_are_agents(seed: int) -> None:
                                   anneal_iter=anneal_iter, sinkhorn_rows=0)
         _assert_balanced(assign, n, k)
         ratios.append(_cost(pts, ctr, assign) / exact)
-    assert 1.0 - 1e-9 <= ratios[1] < ratios[0] <= 1.3
+    assert 1.0 - 1e-9 <= ratios[1] < ratios[0] <= 1.35  # measured 1.16-1.27

@@ -63,9 +63,17 @@ class VectorCore(ABC):
 
     # ------------------------------------------------------------------ public API
     def reset(self, seed: int | None = None) -> tuple[ObsArray, dict[str, Any]]:
-        """Start an episode. Same ``seed`` -> same trajectory for the same actions."""
+        """Start an episode. Same ``seed`` -> same trajectory for the same actions.
+
+        Raises:
+            ValueError: ``seed`` is not None nor a non-negative integer (Python or numpy).
+        """
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(
+                    f"seed must be a non-negative integer or None, got {seed!r}"
+                )
+            self.rng = np.random.default_rng(int(seed))
         self.t = 0
         self.alive = np.ones(self.n_agents, dtype=bool)
         self._needs_reset = False

@@ -140,6 +140,17 @@ def test_joint_view_takes_numpy_integer_seeds():
     np.testing.assert_array_equal(a.step(acts)[0], b.step(acts)[0])
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_bad_seeds_name_the_seed_on_every_view(seed):
+    """The parallel and AEC views (and the core) refuse a bad seed with a message that names
+    it; the joint view answers with Gymnasium's own seed error."""
+    for env in (ising_v0.parallel_env(n_agents=16), ising_v0.env(n_agents=16)):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            env.reset(seed=seed)
+    with pytest.raises((ValueError, gym.error.Error), match="[Ss]eed"):
+        ising_v0.joint_env(n_agents=16).reset(seed=seed)
+
+
 def _rollout(core, seed: int, steps: int = 200):
     """Seeded random actions for ``steps`` steps (resetting at episode ends)."""
     rng = np.random.default_rng(seed + 100)

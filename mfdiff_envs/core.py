@@ -52,8 +52,25 @@ class VectorCore(ABC):
     n_agents: int
     obs_dim: int
     n_actions: int
-    max_cycles: int
     agent_names: list[str]
+
+    @property
+    def max_cycles(self) -> int:
+        """Steps before every agent is truncated (the time feature is t / max_cycles)."""
+        return self._max_cycles
+
+    @max_cycles.setter
+    def max_cycles(self, value: int) -> None:
+        value = check_positive_int("max_cycles", value)
+        # mid-episode, a limit at or below the steps taken would put the time feature above 1
+        # (outside the observation space) on the next step instead of ending the episode
+        t = getattr(self, "t", 0)
+        if not getattr(self, "_needs_reset", True) and value <= t:
+            raise ValueError(
+                f"max_cycles must exceed the {t} steps this episode has taken, got {value} "
+                "(set it before reset(), or larger)"
+            )
+        self._max_cycles = value
 
     def __init__(self) -> None:
         self.rng = np.random.default_rng()

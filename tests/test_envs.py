@@ -131,6 +131,29 @@ def test_every_observation_lies_in_its_space(mod, env_id, kw, n_small, n_large):
     assert joint.observation_space.contains(obs)
 
 
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_max_cycles_lowered_mid_episode(mod, env_id, kw, n_small, n_large):
+    """max_cycles set (as PettingZoo's envs allow) mid-episode at or below the steps taken is
+    refused with the count; set above them it ends the episode with the time feature at 1, never
+    outside the observation space; between episodes any positive value goes."""
+    par = mod().parallel_env(n_agents=n_small, **{**kw, "max_cycles": 50})
+    par.reset(seed=0)
+    for _ in range(3):
+        par.step({a: 0 for a in par.agents})
+    for bad in (3, 2):
+        with pytest.raises(ValueError, match="3 steps"):
+            par.max_cycles = bad
+    assert par.max_cycles == 50
+    par.max_cycles = 4
+    obs, _, _, trunc, _ = par.step({a: 0 for a in par.agents})
+    assert all(trunc.values()) and not par.agents
+    for agent, o in obs.items():
+        assert o[-1] == 1.0 and par.observation_space(agent).contains(o)
+    par.max_cycles = 2  # the episode is over: a new limit for the next one
+    par.reset(seed=1)
+    assert par.max_cycles == 2
+
+
 def test_joint_view_takes_numpy_integer_seeds():
     """A seed drawn with numpy (np.int64) plays the episode of the same Python int, as on the
     parallel view (Gymnasium's own reset refuses it)."""

@@ -175,6 +175,30 @@ def test_head_noise_trains_only_the_head(data) -> None:
             Config(head_noise=bad)
 
 
+def test_shared_head_noise_keeps_the_displacement() -> None:
+    """head_noise_shared: one draw for the state and its target, so the head reads the data's
+    displacement s_{t+1} − s_t exactly; independent draws blur it."""
+    from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    class Spy(ActionHead):
+        def forward(self, obs, target, mf, planned=None):
+            seen.append((obs, target))
+            return super().forward(obs, target, mf, planned)
+
+    head = Spy(obs_dim=3, mf_dim=2, n_actions=2, hidden=8)
+    obs, mf = torch.randn(2, 4, 5, 3), torch.randn(2, 5, 2)
+    acts, alive = torch.randint(0, 2, (2, 4, 5)), torch.ones(2, 4, 5, dtype=torch.bool)
+    step = obs[:, :, 1:] - obs[:, :, :-1]
+    for shared in (True, False):
+        g = torch.Generator().manual_seed(0)
+        head_loss(head, obs, acts, alive, mf, noise=1.0, generator=g, noise_shared=shared)
+        s, target = seen[-1]
+        assert not torch.allclose(s, obs[:, :, :-1])  # the state itself is jittered
+        assert torch.allclose(target - s, step, atol=1e-5) == shared
+    assert Config(head_noise_shared=True).head_noise_shared
+
 def test_pair_weights_credit_the_reward_to_go() -> None:
     """head_beta's weights: 1 on every valid pair without reward differences, more weight on
     the pairs before a reward (not after it), 0 on dead pairs, the mask at β = 0, no NaN."""

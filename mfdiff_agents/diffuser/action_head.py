@@ -134,6 +134,7 @@ def head_loss(
     weights: torch.Tensor | None = None,
     plan_dropout: float = 0.0,
     neighbour: float = 0.0,
+    noise_shared: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -155,6 +156,9 @@ def head_loss(
             time, s_t + (the displacement of its nearest other agent of the window), instead of
             its own s_{t+1} (:func:`neighbour_targets`, Config.head_neighbour); drawn from
             ``generator`` per pair when < 1.
+        noise_shared: one noise draw for s_t and s_{t+1} (the target), so the displacement
+            s_{t+1} − s_t reaches the head exactly (Config.head_noise_shared); False = a draw
+            each, the displacement blurred by √2 × ``noise``.
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
@@ -172,7 +176,11 @@ def head_loss(
             eps = torch.randn(x.shape, generator=generator, device=dev)
             return x + noise * eps.to(x.device, x.dtype)
 
-        s, s_next, mf = jitter(s), jitter(s_next), jitter(mf)
+        if noise_shared:  # one draw moves the state and its target together
+            eps_s = jitter(torch.zeros_like(s))
+            s, s_next, mf = s + eps_s, s_next + eps_s, jitter(mf)
+        else:
+            s, s_next, mf = jitter(s), jitter(s_next), jitter(mf)
     planned = None
     if head.plan_flag:
         planned = s.new_ones(*s.shape[:-1], 1)  # [B, K, H-1, 1]

@@ -77,6 +77,11 @@ class Config(TrainConfig):
     head_noise: float = 0.0
     """Std of the Gaussian noise on the action head's inputs while training (normalised units;
     0 = none): a head robust to the plan's generation error (action_head.head_loss)."""
+    head_noise_shared: bool = False
+    """One ``head_noise`` draw for the state and its target while training, so the head reads
+    the displacement exactly (a Battle move is 0.08-0.11 std of a position coordinate, under
+    the √2 × 0.15 of two independent draws); False = independent draws (Squeeze's reason for
+    the noise: the plan's error on the next state itself)."""
     head_beta: float = 0.0
     """Advantage weighting of the action head's pairs: each (s_t, s_{t+1}, m_t) -> a_t pair is
     weighted by softmax(β_h Â) over the batch, Â = the agent's own discounted reward from t to

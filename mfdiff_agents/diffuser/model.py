@@ -279,7 +279,8 @@ def action_head_loss(
                              w_max=cfg.w_max, baseline=v)
         loss, acc = head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
                               generator=generator, weights=w,
-                              plan_dropout=cfg.head_plan_dropout, neighbour=cfg.head_neighbour)
+                              plan_dropout=cfg.head_plan_dropout, neighbour=cfg.head_neighbour,
+                              noise_shared=cfg.head_noise_shared)
         losses.append(loss + v_loss)
         accs.append(acc)
     return sum(losses), sum(accs) / len(accs)  # type: ignore[return-value]

@@ -81,7 +81,8 @@ class Config(TrainConfig):
     """One ``head_noise`` draw for the state and its target while training, so the head reads
     the displacement exactly (a Battle move is 0.08-0.11 std of a position coordinate, under
     the √2 × 0.15 of two independent draws); False = independent draws (Squeeze's reason for
-    the noise: the plan's error on the next state itself)."""
+    the noise: the plan's error on the next state itself). Measured on Battle: the same score
+    as independent draws (docs/results/battle_split.md); off by default."""
     head_beta: float = 0.0
     """Advantage weighting of the action head's pairs: each (s_t, s_{t+1}, m_t) -> a_t pair is
     weighted by softmax(β_h Â) over the batch, Â = the agent's own discounted reward from t to

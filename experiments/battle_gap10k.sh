@@ -38,10 +38,10 @@ done) & lane_b=$!
 wait "$lane_a"
 wait "$lane_b"
 python - "$OUT" <<'PY'
-import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, published_records, run_block
+from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
+                        run_block, write_jsonl)
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
@@ -64,8 +64,7 @@ with open(f"{out}/sweep_lane2.toml", "w") as f:
 # the grid's records of the same methods, trained on the N = 10^3 medium data
 labels = {"mfdiffuser": "MF-Diffuser, N = 10^3 data (grid)", "bc": "BC, N = 10^3 data (grid)"}
 rows = published_records("battle", "battle-n1000-medium", labels, (500, 5000))
-with open(f"{out}/grid.jsonl", "w") as g:
-    g.writelines(json.dumps(r) + "\n" for r in rows)
+write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1 lane2
 mfdiff eval --records "$OUT"/records-lane{0,1,2}.jsonl "$OUT/grid.jsonl" \

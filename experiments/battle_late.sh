@@ -29,10 +29,10 @@ for seed in 0 1; do  # two at a time; a failed training stops the script
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 python - "$OUT" <<'PY'
-import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, published_records, run_block
+from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
+                        run_block, write_jsonl)
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 acting = acting_overrides("battle", "mfdiffuser")
@@ -45,8 +45,7 @@ for seed in (0, 1):  # one lane per training seed
 # the grid's records of the same cells: the config (head_beta 1) and BC, training seeds 0, 1
 labels = {"mfdiffuser": "the config (grid), seed {}", "bc": "BC (grid), seed {}"}
 rows = published_records("battle", "battle-n1000-medium", labels, (500, 5000), ("0", "1"))
-with open(f"{out}/grid.jsonl", "w") as g:
-    g.writelines(json.dumps(r) + "\n" for r in rows)
+write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \

@@ -27,10 +27,10 @@ source experiments/lib.sh
 need_checkpoints "bash experiments/grid.sh battle" \
   runs/grid/ckpt/battle-n1000-medium/{mfdiffuser,bc}-s{0,1}
 python - "$OUT" <<'PY'
-import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, grid_records, inline_table, run_block
+from make_sweep import (FAMILIES, acting_overrides, grid_records, inline_table, run_block,
+                        write_jsonl)
 out = sys.argv[1]
 _, env, _, kwargs = FAMILIES["battle"]
 acting = acting_overrides("battle", "mfdiffuser")
@@ -51,8 +51,7 @@ for seed in (0, 1):  # one lane per training seed
 # the grid's records of the same checkpoints and cell, acting as the config
 rows = grid_records("battle", ("mfdiffuser-s0", "mfdiffuser-s1"), acting, (10000,),
                     lambda r: f"the config (grid), seed {r['config']['policy'][-1]}")
-with open(f"{out}/grid.jsonl", "w") as g:
-    g.writelines(json.dumps(r) + "\n" for r in rows)
+write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \

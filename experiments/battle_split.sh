@@ -32,10 +32,10 @@ for variant in "noise0 head_noise=0" "shared head_noise_shared=true"; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 python - "$OUT" "$G" <<'PY'
-import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, acting_overrides, inline_table, published_records, run_block
+from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
+                        run_block, write_jsonl)
 out, grid = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["battle"]
 head = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
@@ -56,8 +56,7 @@ for i, lines in enumerate(lanes):
         f.write("\n".join(lines) + "\n")
 labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)"}
 rows = published_records("battle", "battle-n1000-medium", labels, (500, 5000))
-with open(f"{out}/grid.jsonl", "w") as g:
-    g.writelines(json.dumps(r) + "\n" for r in rows)
+write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \

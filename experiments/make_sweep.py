@@ -220,6 +220,12 @@ def published_records(family: str, cell: str, labels: dict[str, str],
     return out
 
 
+def write_jsonl(path: str, rows: list[dict]) -> None:
+    """``rows`` as JSON lines at ``path`` (e.g. :func:`published_records` beside new records)."""
+    with open(path, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+
+
 def run_block(policy: str, label: str, env: str, n: list[int], kwargs: str,
               tier: str | None = None, overrides: str | None = None,
               exploitability: bool = False) -> list[str]:

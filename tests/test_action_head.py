@@ -199,6 +199,46 @@ def test_shared_head_noise_keeps_the_displacement() -> None:
         assert torch.allclose(target - s, step, atol=1e-5) == shared
     assert Config(head_noise_shared=True).head_noise_shared
 
+def test_head_blind_features_are_never_read(data) -> None:
+    """head_blind: the head's target keeps the agent's own value of those features, in training
+    (its s_{t+1} is s_t there) and at act time (the particle's displacement is zeroed there);
+    only the head's weights change; bad indices are refused."""
+    from mfdiff_agents.diffuser.action_head import ActionHead, head_loss
+
+    diff = changed_weights(data, "head_blind", (), (0,))
+    assert diff and all(k.startswith("action_head.") for k in diff)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def spy(module, args):
+        seen.append((args[0], args[1]))
+
+    head = ActionHead(obs_dim=3, mf_dim=2, n_actions=2, hidden=8)
+    head.register_forward_pre_hook(spy)
+    obs, mf = torch.randn(2, 4, 5, 3), torch.randn(2, 5, 2)
+    acts, alive = torch.randint(0, 2, (2, 4, 5)), torch.ones(2, 4, 5, dtype=torch.bool)
+    head_loss(head, obs, acts, alive, mf, blind=(0, 2))
+    s, target = seen[-1]
+    assert torch.equal(target[..., [0, 2]], s[..., [0, 2]])
+    assert torch.equal(target[..., 1], obs[:, :, 1:, 1])  # the others: the next state
+
+    cfg = Config(**TINY, steps=4, head_blind=(0,))
+    policy = fit(make_sampler(data, cfg), cfg, progress=False)
+    policy.model.action_head.register_forward_pre_hook(spy)
+    obs_env = np.random.default_rng(0).choice([-1.0, 1.0], size=(N, 4)).astype(np.float32)
+    obs_env[:, 3] = 0.0
+    policy.reset(0)
+    for _ in range(3):  # a replan and steps between replans
+        policy.act_batch(obs_env, np.ones(N, bool))
+        s, target = seen[-1]
+        assert torch.equal(target[:, 0], s[:, 0]) and not torch.equal(target, s)
+    for bad in ((0, 0), (-1,), (True,), ("x",)):
+        with pytest.raises(ConfigError, match="head_blind"):
+            Config(head_blind=bad)
+    with pytest.raises(ConfigError, match="head_blind"):
+        cfg = Config(**TINY, steps=1, head_blind=(7,))
+        fit(make_sampler(data, cfg), cfg, progress=False)
+
+
 def test_pair_weights_credit_the_reward_to_go() -> None:
     """head_beta's weights: 1 on every valid pair without reward differences, more weight on
     the pairs before a reward (not after it), 0 on dead pairs, the mask at β = 0, no NaN."""

@@ -135,6 +135,7 @@ def head_loss(
     plan_dropout: float = 0.0,
     neighbour: float = 0.0,
     noise_shared: bool = False,
+    blind: tuple[int, ...] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -156,6 +157,8 @@ def head_loss(
             time, s_t + (the displacement of its nearest other agent of the window), instead of
             its own s_{t+1} (:func:`neighbour_targets`, Config.head_neighbour); drawn from
             ``generator`` per pair when < 1.
+        blind: observation features whose displacement the head does not read: the target
+            keeps s_t's value of them (Config.head_blind).
         noise_shared: one noise draw for s_t and s_{t+1} (the target), so the displacement
             s_{t+1} − s_t reaches the head exactly (Config.head_noise_shared); False = a draw
             each, the displacement blurred by √2 × ``noise``.
@@ -169,6 +172,9 @@ def head_loss(
     pair_alive = alive[:, :, :-1] & alive[:, :, 1:]  # [B, K, H-1]
     if neighbour > 0:
         s_next = neighbour_targets(s, s_next, pair_alive, neighbour, generator=generator)
+    if blind:
+        s_next = s_next.clone()
+        s_next[..., list(blind)] = s[..., list(blind)]
     if noise > 0:
         dev = generator.device if generator is not None else torch.device("cpu")
 

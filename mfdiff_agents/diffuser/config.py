@@ -117,6 +117,14 @@ class Config(TrainConfig):
     the head then trains on targets formed as the planner forms them at act time (agent i
     reads its particle's planned displacement, not its own). 0 = own next state (inverse
     dynamics; the head of earlier checkpoints). Training only for the head."""
+    head_blind: tuple[int, ...] = ()
+    """Observation features (indices) whose planned displacement the action head never reads:
+    its target keeps the agent's own value of them, in training (s_{t+1} := s_t there) and at
+    act time (the particle's displacement is zero there). Why: where the plans move a feature
+    by the sampler's noise rather than by the dynamics — Battle's x, y (1, 2): the plans move a
+    particle 4-5 cells per step at the median, the env 0 or 1 — a head trained to read it
+    executes that noise (docs/method.md (18)). () = every feature read (earlier checkpoints).
+    Training and acting: fixed at training, not a planning field."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
@@ -229,6 +237,15 @@ class Config(TrainConfig):
         super().__post_init__()
         if isinstance(self.k_schedule, list):
             self.k_schedule = tuple(self.k_schedule)
+        if isinstance(self.head_blind, list):
+            self.head_blind = tuple(self.head_blind)
+        if not isinstance(self.head_blind, tuple) or any(
+            isinstance(f, bool) or not isinstance(f, int) or f < 0 for f in self.head_blind
+        ) or len(set(self.head_blind)) != len(self.head_blind):
+            raise ConfigError(
+                "Config.head_blind must be distinct observation feature indices ≥ 0, "
+                f"got {self.head_blind!r}"
+            )
         for name in ("width", "depth", "ddim_steps", "replan_every", "n_timesteps",
                      "stats_windows", "plan_samples", "head_ensemble"):
             check_positive_int("Config", name, getattr(self, name))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mfdiff_agents.config import ConfigError
 from mfdiff_agents.diffuser.action_head import (
     ActionHead,
     HeadEnsemble,
@@ -115,6 +116,9 @@ class MFDiffuserModel(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim, self.n_actions, self.mf_dim = obs_dim, n_actions, mf_dim
+        if any(f >= obs_dim for f in cfg.head_blind):
+            raise ConfigError(f"Config.head_blind {cfg.head_blind}: this env's observations "
+                              f"have {obs_dim} features (indices 0..{obs_dim - 1})")
         self.x_dim = obs_dim + n_actions
         self.has_null = cfg.p_uncond > 0
         denoiser = GuidedDenoiser(
@@ -280,7 +284,7 @@ def action_head_loss(
         loss, acc = head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
                               generator=generator, weights=w,
                               plan_dropout=cfg.head_plan_dropout, neighbour=cfg.head_neighbour,
-                              noise_shared=cfg.head_noise_shared)
+                              noise_shared=cfg.head_noise_shared, blind=cfg.head_blind)
         losses.append(loss + v_loss)
         accs.append(acc)
     return sum(losses), sum(accs) / len(accs)  # type: ignore[return-value]

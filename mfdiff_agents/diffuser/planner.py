@@ -320,6 +320,9 @@ class MFDiffuserPlanner(TrainedPolicy):
 
         def head_logits(plan_obs: torch.Tensor, agent_particle: torch.Tensor) -> torch.Tensor:
             step = plan_obs[:, self._tau + 1] - plan_obs[:, self._tau]  # [K_max, d]
+            if self.cfg.head_blind:  # features the head was trained not to read (Config)
+                step = step.clone()
+                step[:, list(self.cfg.head_blind)] = 0.0
             target = (obs_n + step[agent_particle]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)
             with torch.no_grad(), autocast(self.device):
                 logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The action head blind to the plan's x, y displacement (Config.head_blind = [1, 2]; twentieth
+# update, docs/results/battle_blind.md): the plans move a particle 4-5 cells per step in x and y
+# where the env moves an agent 0 or 1 (docs/results/battle_split.md), so a head that reads the
+# planned position change executes the sampler's noise. MF-Diffuser trained with the Battle
+# config plus head_blind on both tiers, training seeds 0-2 (the same diffusion weights as the
+# grid's: a head setting trains only the head), evaluated at N = 10^2, 10^3 and 10^4 (5
+# evaluation seeds), beside the grid's records of MF-Diffuser, BC, IQL and MFQ-CQL (step budget;
+# not re-evaluated).
+# ~20 min on 2 cores. From the repo root:
+#     bash experiments/battle_blind.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+OUT=runs/battle_blind
+mkdir -p "$OUT"
+source experiments/lib.sh
+pids=()
+for tier in medium mixed; do  # one lane per core
+  mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
+  (for seed in 0 1 2; do
+    train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
+      --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
+      --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[1, 2]" \
+      --threads 1
+  done) & pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+python - "$OUT" <<'PY'
+import sys
+sys.path.insert(0, "experiments")
+from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
+                        run_block, write_jsonl)
+out = sys.argv[1]
+_, env, ns, kwargs = FAMILIES["battle"]
+acting = inline_table(acting_overrides("battle", "mfdiffuser"))
+rows = []
+for lane, tier in enumerate(("medium", "mixed")):
+    lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
+    for seed in (0, 1, 2):
+        lines += run_block(f"{out}/{tier}-s{seed}", "MF-Diffuser, head blind to x, y", env, ns,
+                           kwargs, tier, acting)
+    with open(f"{out}/sweep_lane{lane}.toml", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
+              "mfq": "MFQ-CQL (grid)"}
+    rows += published_records("battle", f"battle-n1000-{tier}", labels, (50, 500, 5000),
+                              methods=("MF-Diffuser", "BC", "IQL", "MFQ-CQL"))
+write_jsonl(f"{out}/grid.jsonl", rows)
+PY
+sweep_lanes "$OUT" lane0 lane1
+mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
+  --report-dir docs/results --name battle_blind --command "bash experiments/battle_blind.sh"

@@ -124,7 +124,8 @@ class Config(TrainConfig):
     by the sampler's noise rather than by the dynamics — Battle's x, y (1, 2): the plans move a
     particle 4-5 cells per step at the median, the env 0 or 1 — a head trained to read it
     executes that noise (docs/method.md (18)). () = every feature read (earlier checkpoints).
-    Training and acting: fixed at training, not a planning field."""
+    Training and acting: fixed at training, not a planning field. Measured on Battle with
+    [1, 2]: every cell inside the config's CIs (docs/results/battle_blind.md); off."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so

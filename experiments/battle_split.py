@@ -157,9 +157,10 @@ def plan(train_seeds: list[int], n_agents: int, seeds: int) -> None:
             steps: list[np.ndarray] = []
             orig = mfd.plan
 
-            def traced(obs, mask, orig=orig, steps=steps, std=std, side=train_side):
+            def traced(obs, mask, orig=orig, steps=steps, std=std, side=train_side,
+                       model=mfd.model):
                 p = orig(obs, mask)
-                xy = p["x0"][:, :, [X, Y]] * std  # [K, H, 2] raw x, y
+                xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
                 steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
                 return p
 

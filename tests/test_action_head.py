@@ -239,6 +239,68 @@ def test_head_blind_features_are_never_read(data) -> None:
         fit(make_sampler(data, cfg), cfg, progress=False)
 
 
+def test_plan_deltas_encode_changes_and_plan_states(data, tmp_path: Path) -> None:
+    """plan_deltas: the obs channels of plan steps h ≥ 1 hold the standardised change from step
+    h − 1 (unit spread over the data's alive pairs), decode_obs inverts encode, the planner acts
+    on the summed states (plan step 0 = the anchors' obs), checkpoints round-trip, and the
+    switch is refused as a load override or a non-bool."""
+    from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
+
+    cfg = Config(**TINY, steps=3, plan_deltas=True)
+    sampler = make_sampler(data, cfg)
+    w = sampler.sample(256)
+    stats = Stats.from_windows(w)
+    assert stats.delta_std is not None and len(stats.delta_std) == 4
+    model = MFDiffuserModel(obs_dim=4, n_actions=2, mf_dim=sampler.mf_dim, cfg=cfg, stats=stats)
+    obs, acts = torch.as_tensor(w.obs), torch.as_tensor(w.actions)
+    x = model.encode(obs, acts)  # [b, k, h, d + A]
+    s = model.norm_obs(obs)
+    assert torch.allclose(x[..., 0, :4], s[..., 0, :])
+    assert not torch.allclose(x[..., 1:, :4], s[..., 1:, :])
+    assert torch.allclose(model.decode_obs(x), s, atol=1e-5)
+    both = torch.as_tensor(w.alive[..., 1:] & w.alive[..., :-1])
+    step = x[..., 1:, :4][both]  # [pairs, d]: standardised changes of the alive pairs
+    moving = step.std(0) > 0.5  # the spins change; the constant features stay ~0
+    assert moving.any()
+    assert torch.allclose(step.std(0)[moving], torch.ones(int(moving.sum())), atol=0.05)
+    assert torch.allclose(step.mean(0), torch.zeros(4), atol=0.05)
+    plain = MFDiffuserModel(obs_dim=4, n_actions=2, mf_dim=sampler.mf_dim,
+                            cfg=Config(**TINY), stats=stats)
+    assert torch.equal(plain.decode_obs(plain.encode(obs, acts)), plain.norm_obs(obs))
+    assert "delta_std" in model.state_dict() and "delta_std" not in plain.state_dict()
+
+    policy = fit(sampler, cfg, progress=False)
+    obs_env = np.random.default_rng(0).choice([-1.0, 1.0], size=(N, 4)).astype(np.float32)
+    obs_env[:, 3] = 0.0
+    policy.reset(0)
+    plans = []
+    orig = policy.plan
+
+    def traced(o, m):
+        p = orig(o, m)
+        plans.append(p)
+        return p
+
+    policy.plan = traced
+    first = policy.act_batch(obs_env, np.ones(N, bool))
+    p = plans[-1]
+    assert torch.equal(policy._plan_obs[:, 0], p["obs_norm"][p["anchors"]])
+    assert torch.allclose(policy._plan_obs, policy.model.decode_obs(p["x0"]))
+    assert not torch.allclose(policy._plan_obs[:, 1:], p["x0"][:, 1:, :4])
+    policy.save(tmp_path)
+    loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
+    assert loaded.cfg.plan_deltas and torch.equal(loaded.model.delta_std, policy.model.delta_std)
+    loaded.reset(0)
+    assert np.array_equal(loaded.act_batch(obs_env, np.ones(N, bool)), first)
+    with pytest.raises(ConfigError, match="plan_deltas"):
+        MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, plan_deltas=False)
+    with pytest.raises(ConfigError, match="plan_deltas"):
+        Config(plan_deltas=1)
+    old = Stats(**{k: v for k, v in vars(stats).items() if not k.startswith("delta")})
+    with pytest.raises(ConfigError, match="plan_deltas"):
+        MFDiffuserModel(obs_dim=4, n_actions=2, mf_dim=sampler.mf_dim, cfg=cfg, stats=old)
+
+
 def test_pair_weights_credit_the_reward_to_go() -> None:
     """head_beta's weights: 1 on every valid pair without reward differences, more weight on
     the pairs before a reward (not after it), 0 on dead pairs, the mask at β = 0, no NaN."""

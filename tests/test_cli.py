@@ -14,6 +14,7 @@ from conftest import DEVICE
 from mfdiff_agents.family_configs import family_config
 
 DS = "mfdiff/squeeze-n40/medium-v0"
+ENV_ID = "mfdiff/GaussianSqueeze-v0"
 TINY = {
     "mfdiffuser": ["width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
                    "k_schedule=4,16", "ddim_steps=4"],
@@ -157,6 +158,14 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--env-kwargs", "notjson"], "not JSON")
     check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
     check([*base, "--resume"], "--resume continues a sweep")
+    # a dataset's reference returns normalise its own env only (another N or max_cycles: refused)
+    from mfdiff_agents.evaluation.run import reference_scores
+
+    assert reference_scores(ENV_ID, {"n_agents": 40, "max_cycles": 6}, dataset_id=DS) == (0, 1)
+    check([*base, "--dataset", DS, "--env-kwargs", '{"max_cycles": 6}'],
+          "n_agents=20 (dataset: 40)")
+    with pytest.raises(ValueError, match="max_cycles=7 .dataset: 6."):
+        reference_scores(ENV_ID, {"n_agents": 40, "max_cycles": 7}, dataset_id=DS)
     train = ["train", "--dataset", DS, "--set", "horizon=4", "--no-progress"]
     check([*train, "--algo", "nope"], "unknown method")
     check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"],

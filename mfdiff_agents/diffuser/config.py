@@ -126,6 +126,14 @@ class Config(TrainConfig):
     executes that noise (docs/method.md (18)). () = every feature read (earlier checkpoints).
     Training and acting: fixed at training, not a planning field. Measured on Battle with
     [1, 2]: every cell inside the config's CIs (docs/results/battle_blind.md); off."""
+    plan_deltas: bool = False
+    """Diffuse each plan step's observation as its change from the step before (plan step 0
+    stays the state, what the anchors are inpainted into), the change standardised by the
+    data's per-step changes; the planner sums the changes back into states. Why: standardised
+    as states, a one-cell Battle move is 3 % of the x feature's spread and the sampler's error
+    is 4-5 cells per step at N = 10^4 (docs/method.md (18)), which the action head, trained on
+    true transitions, executes; standardised as changes, a one-cell move is of unit size.
+    False = states diffused directly (earlier checkpoints). Fixed at training (ARCH)."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
@@ -319,6 +327,9 @@ class Config(TrainConfig):
             )
         if not isinstance(self.head_value, bool):
             raise ConfigError(f"Config.head_value must be true or false, got {self.head_value!r}")
+        if not isinstance(self.plan_deltas, bool):
+            raise ConfigError(
+                f"Config.plan_deltas must be true or false, got {self.plan_deltas!r}")
         if self.head_value and (self.head_beta <= 0 or not self.action_head):
             raise ConfigError(
                 "Config.head_value is the baseline of the head's advantage weights: it needs "
@@ -388,6 +399,7 @@ ARCH_FIELDS = (
     "head_plan_dropout",  # > 0 adds the head's "plan given" flag channel
     "head_ensemble",
     "head_value",  # adds the head's value baseline
+    "plan_deltas",  # adds the per-step change statistics (buffers) and changes what x holds
 )
 
 #: Config fields that only change how a trained model plans and acts (may be overridden at load:

@@ -40,11 +40,16 @@ class Stats:
     ret_mean: float
     ret_std: float
     adv_std: float = 1.0
+    #: mean and std of the normalised observations' per-step changes (Config.plan_deltas);
+    #: None in the statistics of runs from before them
+    delta_mean: list[float] | None = None
+    delta_std: list[float] | None = None
 
     @classmethod
     def identity(cls, obs_dim: int, mf_dim: int) -> Stats:
         """Zero means, unit stds: a placeholder until a checkpoint's buffers are loaded."""
-        return cls([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * mf_dim, [1.0] * mf_dim, 0.0, 1.0)
+        return cls([0.0] * obs_dim, [1.0] * obs_dim, [0.0] * mf_dim, [1.0] * mf_dim, 0.0, 1.0,
+                   delta_mean=[0.0] * obs_dim, delta_std=[1.0] * obs_dim)
 
     @classmethod
     def from_windows(cls, w: Any) -> Stats:
@@ -55,13 +60,23 @@ class Stats:
             obs = obs[alive]
         mf = w.mean_field.reshape(-1, w.mean_field.shape[-1])
         floor = 1e-2
+        obs_mean, obs_std = obs.mean(0), np.maximum(obs.std(0), floor)
+        # per-step changes of the normalised obs, over the steps alive at both ends
+        both = w.alive[..., 1:] & w.alive[..., :-1]  # [b, k, h - 1]
+        step = np.diff(w.obs, axis=-2)[both] / obs_std  # [pairs, d]
+        if not len(step):
+            step = np.zeros((1, obs.shape[-1]))
         return cls(
-            obs_mean=obs.mean(0).tolist(),
-            obs_std=np.maximum(obs.std(0), floor).tolist(),
+            obs_mean=obs_mean.tolist(),
+            obs_std=obs_std.tolist(),
             mf_mean=mf.mean(0).tolist(),
             mf_std=np.maximum(mf.std(0), floor).tolist(),
             ret_mean=float(np.mean(w.returns)),
             ret_std=float(max(np.std(w.returns), 1e-6)),
+            delta_mean=step.mean(0).tolist(),
+            # a feature that changes by a constant (the clock) or never (the team) has std ~0:
+            # floored as the states' (float32 rounding would otherwise be magnified ~1e4 x)
+            delta_std=np.maximum(step.std(0), floor).tolist(),
         )
 
 
@@ -147,6 +162,13 @@ class MFDiffuserModel(torch.nn.Module):
         self.register_buffer("mf_mean", torch.tensor(stats.mf_mean, dtype=f))
         self.register_buffer("mf_std", torch.tensor(stats.mf_std, dtype=f))
         self.register_buffer("adv_std", torch.tensor(stats.adv_std, dtype=f))
+        self.plan_deltas = cfg.plan_deltas
+        if cfg.plan_deltas:  # only then: the state dicts of earlier checkpoints stay as they were
+            if stats.delta_mean is None or stats.delta_std is None:
+                raise ConfigError("Config.plan_deltas needs the per-step change statistics, "
+                                  "which these Stats (from before plan_deltas) lack")
+            self.register_buffer("delta_mean", torch.tensor(stats.delta_mean, dtype=f))
+            self.register_buffer("delta_std", torch.tensor(stats.delta_std, dtype=f))
 
     def norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
         return (obs - self.obs_mean) / self.obs_std
@@ -155,9 +177,26 @@ class MFDiffuserModel(torch.nn.Module):
         return (mf - self.mf_mean) / self.mf_std
 
     def encode(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """x = [norm(obs), 2·onehot(a) - 1]: obs [b,k,h,d], actions [b,k,h] -> [b,k,h,d+A]."""
+        """x = [norm(obs), 2·onehot(a) - 1]: obs [b,k,h,d], actions [b,k,h] -> [b,k,h,d+A].
+
+        With ``plan_deltas`` the obs channels of steps h ≥ 1 hold the standardised change
+        (norm(obs_h) − norm(obs_{h−1}) − delta_mean) / delta_std; step 0 holds norm(obs_0)."""
         onehot = F.one_hot(actions.long(), self.n_actions).float() * 2 - 1
-        return torch.cat([self.norm_obs(obs), onehot], dim=-1)
+        s = self.norm_obs(obs)
+        if self.plan_deltas:
+            step = (s[..., 1:, :] - s[..., :-1, :] - self.delta_mean) / self.delta_std
+            s = torch.cat([s[..., :1, :], step], dim=-2)
+        return torch.cat([s, onehot], dim=-1)
+
+    def decode_obs(self, x: torch.Tensor) -> torch.Tensor:
+        """The normalised planned states of plans ``x [..., H, d + A]`` -> ``[..., H, d]``
+        (:meth:`encode`'s inverse on the obs channels: with ``plan_deltas`` the changes summed
+        from step 0's state)."""
+        s = x[..., : self.obs_dim]
+        if not self.plan_deltas:
+            return s
+        step = s[..., 1:, :] * self.delta_std + self.delta_mean  # [..., H - 1, d]
+        return torch.cat([s[..., :1, :], s[..., :1, :] + step.cumsum(-2)], dim=-2)
 
     def make_cond(self, mf_n: torch.Tensor, ret: torch.Tensor) -> torch.Tensor:
         """Denoiser condition from ``mf_n [b, m]`` (normalised) and ``ret [b]`` (Â):

@@ -184,7 +184,7 @@ class MFDiffuserPlanner(TrainedPolicy):
         ``mean_field_summary``; the alive fraction held at today's ``alive_frac``), averaged
         over those steps -> [M]. Particles stand for equal shares of the population."""
         m = self.model
-        states = x0[..., : self.obs_dim] * m.obs_std + m.obs_mean  # [M, K, H, d] raw obs
+        states = m.decode_obs(x0) * m.obs_std + m.obs_mean  # [M, K, H, d] raw obs
         mean = states.mean(1)  # [M, H, d]
         std = states.std(1, unbiased=False)
         frac = torch.full((*mean.shape[:2], 1), alive_frac, device=x0.device)
@@ -223,9 +223,10 @@ class MFDiffuserPlanner(TrainedPolicy):
         if replan:
             p = self.plan(obs, mask)
             x0 = p["x0"]
-            self._plan_obs, self._plan_act = x0[..., :d], x0[..., d:].argmax(-1)
+            self._plan_obs = self.model.decode_obs(x0)
+            self._plan_act = x0[..., d:].argmax(-1)
             extra = p.get("x0_extra")
-            self._extra_obs = extra[..., :d] if extra is not None else None
+            self._extra_obs = self.model.decode_obs(extra) if extra is not None else None
             self._tau = 0
             obs_n = p["obs_norm"]
             if self.cfg.lifting == "balanced":  # new particles: no warm start

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -62,9 +63,12 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
                      dataset_id: str | None = None) -> tuple[float, float]:
     """(ref_min, ref_max) for normalized scores.
 
-    With ``dataset_id``: the Minari dataset's ``ref_min_score``/``ref_max_score``. Otherwise the
-    mean returns of the uniform random policy (min) and the scripted expert (max) measured exactly
-    as the dataset builder measures them (:func:`mfdiff_envs.offline.build.reference_scores`).
+    With ``dataset_id``: the Minari dataset's ``ref_min_score``/``ref_max_score``, which were
+    measured on the dataset's own env; a ValueError when ``env_id`` / ``env_kwargs`` make another
+    one (another N, ``max_cycles``, opponent, ...: a Battle score at N = 10^4 normalised by the
+    N = 10^3 references read 57 where its own references give 92). Otherwise the mean returns
+    of the uniform random policy (min) and the scripted expert (max) measured exactly as the
+    dataset builder measures them (:func:`mfdiff_envs.offline.build.reference_scores`).
     """
     if dataset_id is not None:
         import minari
@@ -73,6 +77,19 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
         lo, hi = meta.get("ref_min_score"), meta.get("ref_max_score")
         if lo is None or hi is None:
             raise ValueError(f"dataset {dataset_id} has no ref_min_score/ref_max_score")
+        spec = json.loads(meta.get("eval_env_spec") or meta["env_spec"])
+        core = make_core(env_id, env_kwargs)
+        got = core.kwargs() if hasattr(core, "kwargs") else dict(env_kwargs)
+        differ = {k: (v, got.get(k)) for k, v in spec["kwargs"].items()
+                  if k != "render_mode" and got.get(k) != v}
+        if spec["id"] != env_id or differ:
+            what = ", ".join(f"{k}={now!r} (dataset: {was!r})" for k, (was, now) in differ.items())
+            raise ValueError(
+                f"dataset {dataset_id}'s reference returns were measured on {spec['id']} "
+                f"{spec['kwargs']}; this evaluation runs {env_id} "
+                f"({what or 'another env id'}), whose returns they do not normalise: leave the "
+                "dataset out to normalise by the random and expert returns measured on this env"
+            )
         return float(lo), float(hi)
     from mfdiff_envs.offline.build import reference_scores as measured_reference_scores
 

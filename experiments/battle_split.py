@@ -11,6 +11,10 @@ by handing parts of the population to another policy (markdown on stdout):
 
     python experiments/battle_split.py split --seeds 3 0 1 2
     python experiments/battle_split.py plan --seeds 3 0 1 2
+    python experiments/battle_split.py trace grid=runs/battle_deltas/medium-s0:head_temperature=0.6
+
+* ``trace``: for any checkpoints (``LABEL=PATH[:key=value,...]``, acting overrides on top of
+  the grid's), the score, the plans' per-step move and what the agents in range do.
 
 Every policy acts with the grid's settings (experiments/make_sweep.py); episodes are seeded as
 ``mfdiff eval``'s, against the scripted expert, max_cycles 150. Part of
@@ -192,15 +196,59 @@ def plan(train_seeds: list[int], n_agents: int, seeds: int) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def trace(runs: list[str], n_agents: int, seeds: int) -> None:
+    """For each ``LABEL=CHECKPOINT[:key=value,...]`` (acting as in the grid, plus the
+    overrides): the score, how far its plans move their particles per step (x, y, cells of the
+    training map) and what the agents with an enemy in attack range do."""
+    kw = {"n_agents": n_agents, "max_cycles": 150, "opponent": "expert"}
+    core = make_core(ENV, kw)
+    ref = reference_scores(ENV, kw)
+    print(f"Per checkpoint, N = {n_agents} (both teams), mean over {seeds} evaluation seeds: the "
+          "normalised score; the planned particles' per-step move in x and y (cells of the "
+          "training map, 10 / 50 / 90 % quantiles; the env moves an agent 0 or 1 cell); the "
+          "share of each action of the agents with an enemy in attack range.\n")
+    print("| run | score | plan move (cells) | attack | step | stay |")
+    print("|---|---|---|---|---|---|")
+    for run in runs:
+        label, _, spec = run.partition("=")
+        path, _, extra = spec.partition(":")
+        over = {k: float(v) for k, v in (kv.split("=") for kv in extra.split(",") if kv)}
+        mfd = load_policy(path, device="cpu", num_threads=1,
+                          **{**acting_overrides("battle", "mfdiffuser"), **over})
+        std = mfd.model.obs_std[[X, Y]]
+        side = mfd.env.env_kwargs["map_size"] - 1
+        steps: list[np.ndarray] = []
+
+        def traced(obs, mask, orig=mfd.plan, steps=steps, model=mfd.model, std=std, side=side):
+            p = orig(obs, mask)
+            xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
+            steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
+            return p
+
+        mfd.plan = traced
+        pol = Split(mfd, None, None, core.map_size)
+        score = play(pol, core, seeds, ref)
+        q = np.quantile(np.concatenate(steps), [0.1, 0.5, 0.9])
+        share = pol.in_range / pol.in_range.sum()
+        print(f"| {label} | {score:.1f} | {q[0]:.1f} / {q[1]:.1f} / {q[2]:.1f} | "
+              f"{share[ATTACK]:.3f} | {share[1:5].sum():.3f} | {share[0]:.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=("split", "plan"))
-    ap.add_argument("train_seeds", nargs="+", type=int, help="the grid's training seeds")
+    ap.add_argument("what", choices=("split", "plan", "trace"))
+    ap.add_argument("train_seeds", nargs="+",
+                    help="the grid's training seeds (split, plan) or LABEL=CHECKPOINT[:k=v,...] "
+                         "(trace)")
     ap.add_argument("--n-agents", type=int, default=10000, help="N, both teams (default 10^4)")
     ap.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..n-1 (default 3)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    (split if args.what == "split" else plan)(args.train_seeds, args.n_agents, args.seeds)
+    if args.what == "trace":
+        trace(args.train_seeds, args.n_agents, args.seeds)
+    else:
+        fn = split if args.what == "split" else plan
+        fn([int(s) for s in args.train_seeds], args.n_agents, args.seeds)
     return 0
 
 

@@ -200,7 +200,8 @@ def add_parsers(subparsers: Any) -> None:
                    "of deviations played by 1 percent of the agents; Squeeze: exact, reported "
                    "as N x gain); costs several extra episodes per seed")
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
-                   "score (default: random and scripted expert measured on the env)")
+                   "score, on the dataset's own env only (same N and env kwargs; default: "
+                   "random and scripted expert measured on the env)")
     p.add_argument("--tier", help="label: data tier the policy was trained on")
     p.add_argument("--out", type=Path, help="append JSON-lines records here")
     p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see "

@@ -65,10 +65,11 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
 
     With ``dataset_id``: the Minari dataset's ``ref_min_score``/``ref_max_score``, which were
     measured on the dataset's own env; a ValueError when ``env_id`` / ``env_kwargs`` make another
-    one (another N, ``max_cycles``, opponent, ...: a Battle score at N = 10^4 normalised by the
-    N = 10^3 references read 57 where its own references give 92). Otherwise the mean returns
-    of the uniform random policy (min) and the scripted expert (max) measured exactly as the
-    dataset builder measures them (:func:`mfdiff_envs.offline.build.reference_scores`).
+    one (another N, ``max_cycles``, opponent, ...: a Battle episode at N = 10^4, 150 steps,
+    normalised by the N = 10^3, 200-step references read 57 where its own env's give 92).
+    Otherwise the mean returns of the uniform random policy (min) and the scripted expert (max)
+    measured exactly as the dataset builder measures them
+    (:func:`mfdiff_envs.offline.build.reference_scores`).
     """
     if dataset_id is not None:
         import minari

@@ -36,7 +36,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean "the input is wrong", not "the code is wrong"."""
     errors: list[type[BaseException]] = [FileExistsError, FileNotFoundError,
                                          json.JSONDecodeError, ValueError, TypeError]
-    for mod, name in (("mfdiff_envs.offline.windows", "DatasetError"),):
+    # gymnasium.error.Error: an env id that is not registered (NameNotFound, with gymnasium's
+    # "did you mean"), a missing optional dependency
+    for mod, name in (("mfdiff_envs.offline.windows", "DatasetError"),
+                      ("gymnasium.error", "Error")):
         m = sys.modules.get(mod)
         if m is not None and hasattr(m, name):
             errors.append(getattr(m, name))

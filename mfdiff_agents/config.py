@@ -71,6 +71,12 @@ class TrainConfig:
             self.ckpt_every < 0
         ):
             raise ConfigError(f"{type(self).__name__}.ckpt_every must be an int ≥ 0")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not (
+            0 <= self.seed < 2**63 - 1
+        ):  # torch generators take seeds below 2^64; the head's stream draws from seed + 1
+            raise ConfigError(
+                f"{type(self).__name__}.seed must be an int in [0, 2^63 - 1), got {self.seed!r}"
+            )
         if not 0.0 <= float(self.gamma) <= 1.0:
             raise ConfigError(f"{type(self).__name__}.gamma must lie in [0, 1], got {self.gamma}")
         if not 0.0 <= float(self.ema_decay) < 1.0:

@@ -27,6 +27,16 @@ class PopulationTooLargeError(ValueError):
     """A policy refuses to act for this many agents (e.g. an O(N²) planner's guard)."""
 
 
+def check_seed(seed: int | None) -> int | None:
+    """``seed`` as an int (None stays None); a ValueError unless it is a non-negative integer
+    (Python or numpy), as the envs' ``reset`` says."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
 class Policy(ABC):
     """Base class of a batched population policy.
 
@@ -40,16 +50,21 @@ class Policy(ABC):
     def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:
         self.obs_dim = int(obs_dim)
         self.n_actions = int(n_actions)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(check_seed(seed))
         self._env: Any = None
         self._aec_cache: dict[str, int] = {}
         self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
 
     # ------------------------------------------------------------------ the core
     def reset(self, seed: int | None = None) -> None:
-        """Start a new episode (clears plans and caches); ``seed`` fixes the policy's sampling."""
+        """Start a new episode (clears plans and caches); ``seed`` fixes the policy's sampling.
+
+        Raises:
+            ValueError: ``seed`` is not None nor a non-negative integer (Python or numpy), as
+                the envs' ``reset``.
+        """
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self.rng = np.random.default_rng(check_seed(seed))
         self._aec_cache = {}
         self._roster = {}
 

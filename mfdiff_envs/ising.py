@@ -39,7 +39,7 @@ class IsingCore(VectorCore):
     """Vectorised Ising lattice of agent-controlled spins.
 
     Args:
-        n_agents: N = L^2, a perfect square (e.g. 100, 1024, 10 000).
+        n_agents: N = L^2, a perfect square ≥ 9 (e.g. 100, 1024, 10 000).
         temperature: noise temperature T in [1e-6, 1e6] (default 0.52: flip probability 0.021).
         field: external field h (reward h s_j), in [-1e6, 1e6].
         coupling: neighbour coupling lambda, in [-1e6, 1e6].
@@ -69,6 +69,8 @@ class IsingCore(VectorCore):
                 f"n_agents must be a perfect square (the lattice is L x L), got {n}; "
                 f"nearest: {side * side} or {(side + 1) ** 2}"
             )
+        if side < 3:  # on a 1 x 1 or 2 x 2 torus an agent is its own or a double neighbour
+            raise ValueError(f"n_agents must be at least 9 (a 3 x 3 torus), got {n}")
         self.n_agents = n
         self.side = side
         lo, hi = TEMPERATURE_RANGE

@@ -292,6 +292,8 @@ def test_plan_deltas_encode_changes_and_plan_states(data, tmp_path: Path) -> Non
     assert loaded.cfg.plan_deltas and torch.equal(loaded.model.delta_std, policy.model.delta_std)
     loaded.reset(0)
     assert np.array_equal(loaded.act_batch(obs_env, np.ones(N, bool)), first)
+    loaded.reset(2**70)  # beyond torch's seed range: still a seed
+    loaded.act_batch(obs_env, np.ones(N, bool))
     with pytest.raises(ConfigError, match="plan_deltas"):
         MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, plan_deltas=False)
     with pytest.raises(ConfigError, match="plan_deltas"):

@@ -244,6 +244,10 @@ def test_bad_actions_and_kwargs(mod, env_id, kw, n_small, n_large):
 def test_family_specific_bad_kwargs():
     with pytest.raises(ValueError, match="perfect square"):
         ising_v0.parallel_env(n_agents=1000)
+    for tiny in (1, 4):  # an agent its own, or a double, neighbour on the torus
+        with pytest.raises(ValueError, match="at least 9"):
+            ising_v0.parallel_env(n_agents=tiny)
+    assert ising_v0.parallel_env(n_agents=9).max_num_agents == 9
     with pytest.raises(ValueError, match="even"):
         battle_v0.parallel_env(n_agents=101)
     with pytest.raises(ValueError, match="opponent"):

@@ -89,10 +89,13 @@ def test_build_is_idempotent_then_force(root, cat):
     assert r.returncode == 0 and f"building {DS}" in r.stdout, r.stderr
     r = _cli(root, *BUILD)  # `build && train` scripts: a built dataset is success
     assert r.returncode == 0 and "already built" in r.stdout and "building" not in r.stdout
-    r = _cli(root, *BUILD, "--episodes", "3")  # not what is on disk
-    assert r.returncode == 1 and "already built with episodes 2 (asked 3)" in r.stderr
+    r = _cli(root, *BUILD, "--episodes", "3")  # not what is on disk: a conflicting request
+    assert r.returncode == 2 and "already built with episodes 2 (asked 3)" in r.stderr
+    assert r.stderr.startswith("mfdiff data build: ") and len(r.stderr.splitlines()) == 1
     r = _cli(root, *BUILD, "--episodes", "3", "--force", "--workers", "2")
     assert r.returncode == 0 and "3 episodes" in r.stdout, r.stderr
+    r = _cli(root, *BUILD)  # the catalogue's 2 asked of a 3-episode build: `&& train` stops
+    assert r.returncode == 2 and "already built with episodes 3 (asked 2)" in r.stderr
     # the catalogue asks 2: the list must not pass the 3-episode build off as the catalogue's
     r = _cli(root, "list", "--catalogue", cat)
     assert r.returncode == 0 and "| yes, 3 of 2 episodes (" in r.stdout, r.stdout

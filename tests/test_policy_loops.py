@@ -101,3 +101,22 @@ def test_check_core_warns_when_the_env_differs_beyond_its_size() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # another N (and map) alone: silent
         facts.check_core(core)
+
+
+def test_policy_seeds_are_checked_as_the_envs_seeds() -> None:
+    """A policy's seed (constructor or reset) is None or a non-negative integer, as the envs'
+    reset says; anything else is refused by name rather than by numpy's SeedSequence."""
+    from mfdiff_agents.policy import RandomPolicy
+
+    pol = RandomPolicy(obs_dim=3, n_actions=4, seed=np.int64(3))
+    obs = np.zeros((5, 3), np.float32)
+    pol.reset(7)
+    first = pol.act_batch(obs)
+    pol.reset(np.uint32(7))
+    assert np.array_equal(pol.act_batch(obs), first)
+    pol.reset(2**70)  # large seeds are seeds
+    for bad in (-1, 1.5, True, "0"):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
+            pol.reset(bad)
+        with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
+            RandomPolicy(obs_dim=3, n_actions=4, seed=bad)

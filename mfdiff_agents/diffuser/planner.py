@@ -94,7 +94,7 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     def _seed(self, seed: int | None) -> None:
         s = int(seed) if seed is not None else int(self.rng.integers(0, 2**62))
-        self.generator.manual_seed(s)
+        self.generator.manual_seed(s % 2**64)  # torch's range; any seed below it is kept as is
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)

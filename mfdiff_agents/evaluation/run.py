@@ -72,9 +72,9 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
     (:func:`mfdiff_envs.offline.build.reference_scores`).
     """
     if dataset_id is not None:
-        import minari
+        from mfdiff_envs.offline.windows import open_dataset
 
-        meta = minari.load_dataset(dataset_id).storage.metadata
+        meta = open_dataset(dataset_id)[0].storage.metadata  # DatasetError with a build hint
         lo, hi = meta.get("ref_min_score"), meta.get("ref_max_score")
         if lo is None or hi is None:
             raise ValueError(f"dataset {dataset_id} has no ref_min_score/ref_max_score")

@@ -142,13 +142,15 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if damaged else 0
 
 
-def _existing(r: Any) -> tuple[bool, str]:
-    """(usable, message) for an already built recipe: intact and built as asked, or why not."""
+def _existing(r: Any) -> tuple[int, str]:
+    """(exit code, message) for an already built recipe: 0 intact and built as asked, 1 damaged,
+    2 built with other episodes or seed (a request that conflicts with what is on disk: the
+    dataset is kept, and ``build X && train X`` stops rather than train on other data)."""
     from mfdiff_envs.offline.integrity import dataset_dir, disk_size_mb, quick_check
 
     problem = quick_check(r.dataset_id)
     if problem is not None:
-        return False, f"{r.dataset_id} exists but is damaged ({problem}); --force rebuilds it"
+        return 1, f"{r.dataset_id} exists but is damaged ({problem}); --force rebuilds it"
     import json
 
     meta = json.loads((dataset_dir(r.dataset_id) / "data" / "metadata.json").read_text())
@@ -157,8 +159,8 @@ def _existing(r: Any) -> tuple[bool, str]:
     differ = {k: (mf.get(k), v) for k, v in asked.items() if mf.get(k) != v}
     if differ:
         what = ", ".join(f"{k} {have} (asked {want})" for k, (have, want) in differ.items())
-        return False, f"{r.dataset_id} is already built with {what}; --force rebuilds it"
-    return True, (
+        return 2, f"{r.dataset_id} is already built with {what}; --force rebuilds it"
+    return 0, (
         f"{r.dataset_id} is already built ({mf.get('episodes')} episodes, "
         f"{disk_size_mb(r.dataset_id):.1f} MB at {dataset_dir(r.dataset_id)}); --force rebuilds it"
     )
@@ -176,13 +178,17 @@ def _build(args: argparse.Namespace) -> int:
         select, args.target, n_agents=args.n_agents, tier=args.tier, path=args.catalogue
     )
     failed = 0
+    code = 0  # the worst of: 1 a build failed or a dataset is damaged, 2 a conflicting request
     for r in recipes:
         if args.episodes is not None:
             r = dataclasses.replace(r, episodes=args.episodes)
         if dataset_exists(r.dataset_id) and not args.force:
-            usable, message = _existing(r)
-            print(message, file=sys.stdout if usable else sys.stderr, flush=True)
-            failed += not usable
+            status, message = _existing(r)
+            if status:
+                print(f"mfdiff data build: {message}", file=sys.stderr, flush=True)
+            else:
+                print(message, flush=True)
+            code = max(code, status)
             continue
         print(f"building {r.dataset_id} ({r.episodes} episodes)", flush=True)
         try:
@@ -201,7 +207,7 @@ def _build(args: argparse.Namespace) -> int:
             f"{meta['size_mb']:.1f} MB in {meta['build_seconds']:.1f} s",
             flush=True,
         )
-    return 1 if failed else 0
+    return max(code, 1 if failed else 0)
 
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -111,7 +111,12 @@ def _build_hint(dataset_id: str) -> str:
             "`mfdiff data build` can make")
 
 
-def _open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
+def open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
+    """(the loaded MinariDataset, its id) for an id or a loaded dataset.
+
+    Raises:
+        DatasetError: the dataset is missing (with how to build it) or cannot be opened.
+    """
     import minari
 
     if not isinstance(dataset, str):
@@ -138,7 +143,7 @@ def dataset_family(dataset: str | minari.MinariDataset) -> str | None:
     Raises:
         DatasetError: the dataset is missing or cannot be opened.
     """
-    ds, _ = _open_dataset(dataset)
+    ds, _ = open_dataset(dataset)
     family = ds.storage.metadata.get("mfdiff", {}).get("family")
     return str(family) if family else None
 
@@ -157,7 +162,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
             episode does not match its recorded hash or holds NaN/inf, or its episodes lack the
             mfdiff infos (``rewards``, ``alive``); the message names the dataset id (and episode).
     """
-    ds, ds_id = _open_dataset(dataset)
+    ds, ds_id = open_dataset(dataset)
     episodes: list[Episode] = []
     try:
         meta = ds.storage.metadata

@@ -54,7 +54,7 @@ PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
   --report-dir docs/results --name battle_deltas --command "bash experiments/battle_deltas.sh"
-runs=()
+runs=("BC, seed 0=$G/bc-s0")  # BC makes no plan: its plan column is "–"
 for seed in 0 1 2; do
   runs+=("grid, seed $seed=$G/mfdiffuser-s$seed"
          "plan deltas, seed $seed=$OUT/medium-s$seed"

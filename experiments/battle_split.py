@@ -24,6 +24,7 @@ experiments/battle_split.sh (docs/results/battle_split.md).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -206,32 +207,43 @@ def trace(runs: list[str], n_agents: int, seeds: int) -> None:
     print(f"Per checkpoint, N = {n_agents} (both teams), mean over {seeds} evaluation seeds: the "
           "normalised score; the planned particles' per-step move in x and y (cells of the "
           "training map, 10 / 50 / 90 % quantiles; the env moves an agent 0 or 1 cell); the "
-          "share of each action of the agents with an enemy in attack range.\n")
-    print("| run | score | plan move (cells) | attack | step | stay |")
-    print("|---|---|---|---|---|---|")
+          "share of each action of the agents with an enemy in attack range; of the agents out "
+          f"of range within {BANDS[0]} cells of an enemy, the share of steps along the longer "
+          "and the shorter offset.\n")
+    print(f"| run | score | plan move (cells) | in range: attack | step | stay | "
+          f"< {BANDS[0]} cells: longer | shorter |")
+    print("|---|---|---|---|---|---|---|---|")
     for run in runs:
         label, _, spec = run.partition("=")
         path, _, extra = spec.partition(":")
-        over = {k: float(v) for k, v in (kv.split("=") for kv in extra.split(",") if kv)}
+        over = {k: json.loads(v) for k, v in (kv.split("=") for kv in extra.split(",") if kv)}
+        method = json.loads((Path(path) / "config.json").read_text())["method"]
         mfd = load_policy(path, device="cpu", num_threads=1,
-                          **{**acting_overrides("battle", "mfdiffuser"), **over})
-        std = mfd.model.obs_std[[X, Y]]
-        side = mfd.env.env_kwargs["map_size"] - 1
+                          **{**acting_overrides("battle", method), **over})
         steps: list[np.ndarray] = []
+        if method == "mfdiffuser":  # the other methods make no plan
+            std = mfd.model.obs_std[[X, Y]]
+            side = mfd.env.env_kwargs["map_size"] - 1
 
-        def traced(obs, mask, orig=mfd.plan, steps=steps, model=mfd.model, std=std, side=side):
-            p = orig(obs, mask)
-            xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
-            steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
-            return p
+            def traced(obs, mask, orig=mfd.plan, steps=steps, model=mfd.model, std=std,
+                       side=side):
+                p = orig(obs, mask)
+                xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
+                steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
+                return p
 
-        mfd.plan = traced
+            mfd.plan = traced
         pol = Split(mfd, None, None, core.map_size)
         score = play(pol, core, seeds, ref)
-        q = np.quantile(np.concatenate(steps), [0.1, 0.5, 0.9])
+        moves = "–"
+        if steps:
+            q = np.quantile(np.concatenate(steps), [0.1, 0.5, 0.9])
+            moves = f"{q[0]:.1f} / {q[1]:.1f} / {q[2]:.1f}"
         share = pol.in_range / pol.in_range.sum()
-        print(f"| {label} | {score:.1f} | {q[0]:.1f} / {q[1]:.1f} / {q[2]:.1f} | "
-              f"{share[ATTACK]:.3f} | {share[1:5].sum():.3f} | {share[0]:.3f} |")
+        near = pol.out[0] / pol.out[0].sum()
+        print(f"| {label} | {score:.1f} | {moves} | "
+              f"{share[ATTACK]:.3f} | {share[1:5].sum():.3f} | {share[0]:.3f} | "
+              f"{near[0]:.3f} | {near[1]:.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,7 +133,9 @@ class Config(TrainConfig):
     as states, a one-cell Battle move is 3 % of the x feature's spread and the sampler's error
     is 4-5 cells per step at N = 10^4 (docs/method.md (18)), which the action head, trained on
     true transitions, executes; standardised as changes, a one-cell move is of unit size.
-    False = states diffused directly (earlier checkpoints). Fixed at training (ARCH)."""
+    False = states diffused directly (earlier checkpoints). Fixed at training (ARCH). Measured on
+    Battle-medium: plans of 0.4 cells per step, but 93.3 at N = 10^4 against the config's 99.4
+    (96.3 at head temperature 0.6; docs/results/battle_deltas.md); off."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so

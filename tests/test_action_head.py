@@ -294,6 +294,26 @@ def test_plan_deltas_encode_changes_and_plan_states(data, tmp_path: Path) -> Non
     assert np.array_equal(loaded.act_batch(obs_env, np.ones(N, bool)), first)
     loaded.reset(2**70)  # beyond torch's seed range: still a seed
     loaded.act_batch(obs_env, np.ones(N, bool))
+    # best-of-M plans are valued, and a mixture of plans acted on, on the decoded states
+    best = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, plan_samples=3)
+    best.reset(0)
+    best.act_batch(obs_env, np.ones(N, bool))
+    mix = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, plan_samples=3,
+                                            plan_combine="mean")
+    mix.reset(0)
+    extra: list[torch.Tensor] = []
+    orig_mix = mix.plan
+
+    def keep(o, m):
+        p = orig_mix(o, m)
+        extra.append(p["x0_extra"])
+        return p
+
+    mix.plan = keep
+    mix.act_batch(obs_env, np.ones(N, bool))
+    assert torch.allclose(mix._extra_obs, mix.model.decode_obs(extra[-1]))
+    assert torch.equal(mix._extra_obs[:, :, 0], mix._plan_obs[None, :, 0].expand_as(
+        mix._extra_obs[:, :, 0]))  # every plan starts from the same anchors
     with pytest.raises(ConfigError, match="plan_deltas"):
         MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, plan_deltas=False)
     with pytest.raises(ConfigError, match="plan_deltas"):

@@ -7,12 +7,22 @@
 # grid's: a head setting trains only the head), evaluated at N = 10^2, 10^3 and 10^4 (5
 # evaluation seeds), beside the grid's records of MF-Diffuser, BC, IQL and MFQ-CQL (step budget;
 # not re-evaluated).
+# An argument names other features (Battle's observation indices, mfdiff_envs.battle.OBS_NAMES):
+# `bash experiments/battle_blind.sh 9` is the head blind to the planned change of
+# enemy_in_range alone (twenty-first update, docs/results/battle_blind_9.md).
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-OUT=runs/battle_blind
+FEATURES=${1:-1, 2}  # "i, j, ...": the head_blind list
+NAME=battle_blind  # the x, y run keeps its twentieth-update names
+LABEL="head blind to x, y"
+if [ "$FEATURES" != "1, 2" ]; then
+  NAME=battle_blind_$(echo "$FEATURES" | tr -d ' ' | tr ',' '_')
+  LABEL="head blind to features [$FEATURES]"
+fi
+OUT=runs/$NAME
 mkdir -p "$OUT"
 source experiments/lib.sh
 pids=()
@@ -21,25 +31,25 @@ for tier in medium mixed; do  # one lane per core
   (for seed in 0 1 2; do
     train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
       --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
-      --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[1, 2]" \
+      --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[$FEATURES]" \
       --threads 1
   done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-python - "$OUT" <<'PY'
+python - "$OUT" "$LABEL" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-out = sys.argv[1]
+out, label = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
 acting = inline_table(acting_overrides("battle", "mfdiffuser"))
 rows = []
 for lane, tier in enumerate(("medium", "mixed")):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for seed in (0, 1, 2):
-        lines += run_block(f"{out}/{tier}-s{seed}", "MF-Diffuser, head blind to x, y", env, ns,
-                           kwargs, tier, acting)
+        lines += run_block(f"{out}/{tier}-s{seed}", f"MF-Diffuser, {label}", env, ns, kwargs,
+                           tier, acting)
     with open(f"{out}/sweep_lane{lane}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
     labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
@@ -50,4 +60,4 @@ write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
-  --report-dir docs/results --name battle_blind --command "bash experiments/battle_blind.sh"
+  --report-dir docs/results --name "$NAME" --command "bash experiments/battle_blind.sh${*:+ $*}"

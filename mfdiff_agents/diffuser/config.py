@@ -125,7 +125,9 @@ class Config(TrainConfig):
     particle 4-5 cells per step at the median, the env 0 or 1 — a head trained to read it
     executes that noise (docs/method.md (18)). () = every feature read (earlier checkpoints).
     Training and acting: fixed at training, not a planning field. Measured on Battle with
-    [1, 2]: every cell inside the config's CIs (docs/results/battle_blind.md); off."""
+    [1, 2]: every cell inside the config's CIs (docs/results/battle_blind.md); with [9]
+    (enemy_in_range): medium N = 10^4 101.5 vs 99.4, the other cells inside the CIs or above
+    (docs/results/battle_blind_9.md); off until the grid is re-run with it."""
     plan_deltas: bool = False
     """Diffuse each plan step's observation as its change from the step before (plan step 0
     stays the state, what the anchors are inpainted into), the change standardised by the

@@ -7,15 +7,18 @@
 # grid's: a head setting trains only the head), evaluated at N = 10^2, 10^3 and 10^4 (5
 # evaluation seeds), beside the grid's records of MF-Diffuser, BC, IQL and MFQ-CQL (step budget;
 # not re-evaluated).
-# An argument names other features (Battle's observation indices, mfdiff_envs.battle.OBS_NAMES):
+# An argument names other features, comma-separated without spaces (Battle's observation indices,
+# mfdiff_envs.battle.OBS_NAMES):
 # `bash experiments/battle_blind.sh 9` is the head blind to the planned change of
-# enemy_in_range alone (twenty-first update, docs/results/battle_blind_9.md).
+# enemy_in_range alone, `bash experiments/battle_blind.sh 1,2,9` with x, y as well (twenty-first
+# update, docs/results/battle_blind_9.md, battle_blind_1_2_9.md).
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-FEATURES=${1:-1, 2}  # "i, j, ...": the head_blind list
+FEATURES=${1:-1, 2}  # "i,j,...": the head_blind list
+case $FEATURES in *[!0-9,\ ]*) echo "battle_blind.sh: features are indices like 1,2,9" >&2; exit 2;; esac
 NAME=battle_blind  # the x, y run keeps its twentieth-update names
 LABEL="head blind to x, y"
 if [ "$FEATURES" != "1, 2" ]; then

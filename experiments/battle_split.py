@@ -149,6 +149,24 @@ def split(train_seeds: list[int], n_agents: int, seeds: int) -> None:
         print(f"| {mode} | " + " | ".join(cells) + " |")
 
 
+def record_plan_moves(mfd) -> list[np.ndarray]:
+    """Wrap ``mfd.plan`` so that every plan appends its particles' per-step |move| in x and y
+    (cells of the training map) to the returned list."""
+    std = mfd.model.obs_std[[X, Y]]
+    side = mfd.env.env_kwargs["map_size"] - 1  # cells per unit of x, y
+    steps: list[np.ndarray] = []
+    orig = mfd.plan
+
+    def traced(obs, mask):
+        p = orig(obs, mask)
+        xy = mfd.model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
+        steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
+        return p
+
+    mfd.plan = traced
+    return steps
+
+
 def plan(train_seeds: list[int], n_agents: int, seeds: int) -> None:
     kw = {"n_agents": n_agents, "max_cycles": 150, "opponent": "expert"}
     core = make_core(ENV, kw)
@@ -157,19 +175,7 @@ def plan(train_seeds: list[int], n_agents: int, seeds: int) -> None:
     for s in train_seeds:
         for eta in (1.0, 0.0):
             mfd = grid_policy("mfdiffuser", s, eta=eta)
-            train_side = mfd.env.env_kwargs["map_size"] - 1  # cells per unit of x, y
-            std = mfd.model.obs_std[[X, Y]]
-            steps: list[np.ndarray] = []
-            orig = mfd.plan
-
-            def traced(obs, mask, orig=orig, steps=steps, std=std, side=train_side,
-                       model=mfd.model):
-                p = orig(obs, mask)
-                xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
-                steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
-                return p
-
-            mfd.plan = traced
+            steps = record_plan_moves(mfd)
             score = play(mfd, core, seeds, ref)
             q = np.quantile(np.concatenate(steps), [0.1, 0.5, 0.9])
             rows.setdefault(f"eta {eta:g}", []).append(
@@ -220,19 +226,8 @@ def trace(runs: list[str], n_agents: int, seeds: int) -> None:
         method = json.loads((Path(path) / "config.json").read_text())["method"]
         mfd = load_policy(path, device="cpu", num_threads=1,
                           **{**acting_overrides("battle", method), **over})
-        steps: list[np.ndarray] = []
-        if method == "mfdiffuser":  # the other methods make no plan
-            std = mfd.model.obs_std[[X, Y]]
-            side = mfd.env.env_kwargs["map_size"] - 1
-
-            def traced(obs, mask, orig=mfd.plan, steps=steps, model=mfd.model, std=std,
-                       side=side):
-                p = orig(obs, mask)
-                xy = model.decode_obs(p["x0"])[:, :, [X, Y]] * std  # [K, H, 2] raw x, y
-                steps.append((xy[:, 1:] - xy[:, :-1]).abs().flatten().numpy() * side)
-                return p
-
-            mfd.plan = traced
+        # the other methods make no plan
+        steps = record_plan_moves(mfd) if method == "mfdiffuser" else []
         pol = Split(mfd, None, None, core.map_size)
         score = play(pol, core, seeds, ref)
         moves = "–"

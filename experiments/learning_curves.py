@@ -79,9 +79,11 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
         # `mfdiff train`'s defaults = the grid's training settings (the family config)
         cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{TIER}-v0", "--algo", algo,
                "--set", f"steps={steps}", "--set", "seed=0", "--set", "ckpt_every=0",
-               # one action head, as when the curves were measured (Squeeze's config trains
-               # four since the fifteenth update)
-               *(["--set", "head_ensemble=1"] if algo == "mfdiffuser" else []),
+               # one action head reading the whole plan, as when the curves were measured
+               # (Squeeze's config trains four heads since the fifteenth update, Battle's head
+               # is blind to part of the plan since the twenty-second)
+               *(["--set", "head_ensemble=1", "--set", "head_blind=[]"]
+                 if algo == "mfdiffuser" else []),
                "--out", str(run), "--no-progress", "--threads", "1"]
         if (run / "train_state.pt").exists():
             cmd.append("--resume")

@@ -138,7 +138,7 @@ WALL_CLOCK = "equal wall-clock"
 #: "mfdiffuser", except where a *training* setting of the config changed — then the new
 #: checkpoints get a new dir and the previous ones keep theirs (which older experiment scripts
 #: read), retrained by grid_jobs with the previous setting (MFD_VARIANTS) and kept as a row
-MFD_DIRS = {"squeeze": "mfdiffuser-ens4"}
+MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-blind"}
 #: family -> MF-Diffuser checkpoints trained with other *training* settings, each (dir,
 #: `mfdiff train --set` settings on top of the family config, row label, evaluation N "all" or
 #: "train"), evaluated with the family's acting: the config's previous setting (its
@@ -146,19 +146,27 @@ MFD_DIRS = {"squeeze": "mfdiffuser-ens4"}
 MFD_VARIANTS = {
     # the head ensemble (fifteenth update): one head, as until then
     "squeeze": [("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
-    "battle": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
+    # twenty-second update: the config's head is blind to the plan's x, y and enemy_in_range
+    # (head_blind [1, 2, 9], docs/results/battle_blind_1_2_9.md; MFD_DIRS); until then it read
+    # the whole plan. The other variants were trained before head_blind, so they name it too
+    "battle": [("mfdiffuser", {"head_blind": []}, "MF-Diffuser, head reads the whole plan",
                 "all"),
+               ("mfdiffuser-ens4", {"head_ensemble": 4, "head_blind": []},
+                "MF-Diffuser, head ensemble of 4", "all"),
                # sixteenth update: the head also learns to act without the plan (plan dropout
                # 0.5), trains alone to 1600 steps, and acts on the plan guided at w = 0.5
                # (docs/method.md (18); docs/results/head_variants.md)
                ("mfdiffuser-pg0.5", {"head_plan_dropout": 0.5, "steps": 1600,
-                                     "diffusion_steps": 400, "head_plan_weight": 0.5},
+                                     "diffusion_steps": 400, "head_plan_weight": 0.5,
+                                     "head_blind": []},
                 "MF-Diffuser, plan guidance 0.5", "all"),
                # sixteenth update: the head's advantage against a state baseline
                # (head_value; docs/method.md (14))
-               ("mfdiffuser-hv", {"head_value": True}, "MF-Diffuser, value baseline", "all"),
+               ("mfdiffuser-hv", {"head_value": True, "head_blind": []},
+                "MF-Diffuser, value baseline", "all"),
                # and with the head ensemble of 4 (Squeeze's): both head changes at once
-               ("mfdiffuser-hv-ens4", {"head_value": True, "head_ensemble": 4},
+               ("mfdiffuser-hv-ens4",
+                {"head_value": True, "head_ensemble": 4, "head_blind": []},
                 "MF-Diffuser, value baseline, 4 heads", "all")],
     # Ising at the training N only (its episodes cost the most; below the config there)
     "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
@@ -206,15 +214,19 @@ def published_records(family: str, cell: str, labels: dict[str, str],
     re-evaluated) of the checkpoints ``<cell>/<algo>-s<seed>`` (cell e.g.
     "battle-n1000-medium") for the algos in ``labels``, the recorded ``n_agents`` (Battle: per
     team), training ``seeds`` (None: all) and table ``methods`` (the config's rows, not the
-    grid's variants), each relabelled ``labels[algo].format(seed)``."""
+    grid's variants), each relabelled ``labels[algo].format(seed)``. A dir the config has left
+    (MFD_VARIANTS: Battle's ``mfdiffuser`` since the twenty-second update) gives its own row as
+    "MF-Diffuser", so that a script keeps comparing with the checkpoints it was measured beside."""
+    left = {d: label for d, _, label, _ in MFD_VARIANTS.get(family, [])}
     out = []
     with gzip.open(f"docs/results/records/records-{family}.jsonl.gz", "rt") as f:
         for line in f:
             r = json.loads(line)
             parent, _, name = str((r.get("config") or {}).get("policy", "")).rpartition("/")
             algo, _, seed = name.rpartition("-s")
+            method = "MF-Diffuser" if r["method"] == left.get(algo) else r["method"]
             if (parent.endswith(cell) and algo in labels and (seeds is None or seed in seeds)
-                    and r["n_agents"] in n_agents and r["method"] in methods):
+                    and r["n_agents"] in n_agents and method in methods):
                 r["method"] = labels[algo].format(seed)
                 out.append(r)
     return out

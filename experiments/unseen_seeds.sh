@@ -11,7 +11,10 @@
 # plans" adds it, on the same checkpoints. Row "MF-Diffuser" trains one action head, as the
 # family configs did when it was measured; where the config now trains an ensemble of E heads
 # (Squeeze, docs/method.md (18)) a row "MF-Diffuser, head ensemble of E" adds the config as it
-# is (checkpoints mfdiffuser-ens<E>-s<seed>, the same diffusion weights). From the repo root:
+# is (checkpoints mfdiffuser-ens<E>-s<seed>, the same diffusion weights); likewise, where the
+# config's head is blind to features of the plan (Battle since the twenty-second update,
+# Config.head_blind), a row "MF-Diffuser, head blind to [..]" (mfdiffuser-blind-s<seed>).
+# From the repo root:
 #     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,13 +35,16 @@ stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep
 for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
 # the family config's action heads (Squeeze: 4 since the fifteenth update)
 E=$(python -c "import json; print(json.load(open('configs/mfdiffuser/$fam.json')).get('head_ensemble', 1))")
+# and the features its head never reads, comma-separated ("" = every one; Battle: 1,2,9)
+B=$(python -c "import json; print(','.join(map(str, json.load(open('configs/mfdiffuser/$fam.json')).get('head_blind', []))))")
 train() {  # ALGO TIER SEED [NAME]: one checkpoint with the grid's budget and config (kept once
   # finished) in OUT/TIER/NAME-sSEED; NAME defaults to ALGO
   local steps config=() name=${4:-$1}
   steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$fam', '$1'))")
   [ -f "configs/$1/$fam.json" ] && config=(--config "configs/$1/$fam.json")
-  # row "MF-Diffuser": one action head, as when these tables were first measured
-  [ "$name" = mfdiffuser ] && config+=(--set head_ensemble=1)
+  # row "MF-Diffuser": one action head reading the whole plan, as when these tables were first
+  # measured (Battle's head is partly blind since the twenty-second update)
+  [ "$name" = mfdiffuser ] && config+=(--set head_ensemble=1 --set "head_blind=[]")
   train_once "$OUT/$2/$name-s$3" "$OUT/$2-$name-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
     --algo "$1" "${config[@]}" --set "steps=$steps" --set "seed=$3" --threads 1
 }
@@ -53,13 +59,18 @@ for tier in medium mixed; do  # two at a time; a failed training stops the scrip
     train mfdiffuser "$tier" 4 "mfdiffuser-ens$E" & b=$!
     wait "$a"; wait "$b"
   fi
+  if [ -n "$B" ]; then
+    train mfdiffuser "$tier" 3 mfdiffuser-blind & a=$!
+    train mfdiffuser "$tier" 4 mfdiffuser-blind & b=$!
+    wait "$a"; wait "$b"
+  fi
 done
-python - "$fam" "$OUT" "$NS" "$E" "${BASELINES[@]}" <<'PY'
+python - "$fam" "$OUT" "$NS" "$E" "$B" "${BASELINES[@]}" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import FAMILIES, METHODS, acting_one_plan, acting_overrides, inline_table, run_block
-fam, out, ns, n_heads, *baselines = sys.argv[1:]
+fam, out, ns, n_heads, blind, *baselines = sys.argv[1:]
 _, env, _, kwargs = FAMILIES[fam]
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
@@ -70,6 +81,9 @@ for tier in ("medium", "mixed"):  # one lane per tier
                      acting_overrides(fam, "mfdiffuser")))  # the config since the 14th update
     if n_heads != "1":  # the config since the 15th update
         rows.append((f"mfdiffuser-ens{n_heads}", f"MF-Diffuser, head ensemble of {n_heads}",
+                     acting_overrides(fam, "mfdiffuser")))
+    if blind:  # the config since the 22nd update (Battle)
+        rows.append(("mfdiffuser-blind", f"MF-Diffuser, head blind to [{blind}]",
                      acting_overrides(fam, "mfdiffuser")))
     for name, label, acting in rows:
         for seed in (3, 4):

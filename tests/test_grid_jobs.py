@@ -157,6 +157,35 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
     assert cli("battle", "mfdiffuser").splitlines()[:2] == ["--set", "act_with=auto"]
 
 
+def test_published_records_keep_the_checkpoints_a_script_measured(tmp_path, monkeypatch):
+    """published_records (the grid's rows beside an experiment's): the config's row of the
+    named checkpoint dir, a dir the config has left included (its grid row now carries the
+    variant's label), never the other rows evaluated on that dir."""
+    import gzip
+
+    _module()
+    import make_sweep
+
+    left = next(label for d, _, label, _ in make_sweep.MFD_VARIANTS["battle"] if d == "mfdiffuser")
+    cell = "runs/grid/ckpt/battle-n1000-medium"
+    recs = [(left, "mfdiffuser-s0", 97.0), ("MF-Diffuser", "mfdiffuser-blind-s0", 102.0),
+            ("MF-Diffuser, particle actions", "mfdiffuser-s0", 20.0), ("BC", "bc-s0", 103.0),
+            (left, "mfdiffuser-s0", 99.0)]
+    rows = [{"method": m, "n_agents": 500 if i < 4 else 5000, "normalized_score": v,
+             "config": {"policy": f"{cell}/{d}"}} for i, (m, d, v) in enumerate(recs)]
+    (tmp_path / "docs/results/records").mkdir(parents=True)
+    with gzip.open(tmp_path / "docs/results/records/records-battle.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    monkeypatch.chdir(tmp_path)
+    got = make_sweep.published_records("battle", "battle-n1000-medium",
+                                       {"mfdiffuser": "grid, seed {}", "bc": "BC"}, (500,))
+    assert [(r["method"], r["normalized_score"]) for r in got] == [("grid, seed 0", 97.0),
+                                                                  ("BC", 103.0)]
+    blind = make_sweep.published_records("battle", "battle-n1000-medium",
+                                         {"mfdiffuser-blind": "config"}, (500, 5000))
+    assert [r["normalized_score"] for r in blind] == [102.0]
+
+
 def test_local_dispatch_runs_and_reports_failures(tmp_path):
     import submitit
 
@@ -272,6 +301,16 @@ def test_every_family_config_is_a_valid_config_of_its_method(path):
         got = getattr(cfg, key)
         assert (list(got) if isinstance(got, tuple) else got) == value, key
     assert path.stem in ("squeeze", "ising", "battle")  # found by the dataset's family name
+
+
+def test_battle_head_blind_names_the_features_it_was_chosen_for():
+    """The Battle config's head_blind holds indices into the observation: they must still be x,
+    y and enemy_in_range (docs/results/battle_blind_1_2_9.md), so that reordering Battle's
+    features cannot silently blind the head to others."""
+    from mfdiff_envs.battle import OBS_NAMES
+
+    blind = family_config("mfdiffuser", "battle")["head_blind"]
+    assert [OBS_NAMES[i] for i in blind] == ["x", "y", "enemy_in_range"]
 
 
 def test_every_grid_method_has_a_budget_per_family_and_the_clone_links_them():

@@ -128,7 +128,8 @@ class Config(TrainConfig):
     [1, 2]: every cell inside the config's CIs (docs/results/battle_blind.md); with [9]
     (enemy_in_range): medium N = 10^4 101.5 vs 99.4, the other cells inside the CIs or above
     (docs/results/battle_blind_9.md); with [1, 2, 9] 102.5, within BC's CI
-    (docs/results/battle_blind_1_2_9.md); off until the grid is re-run with it."""
+    (docs/results/battle_blind_1_2_9.md): the Battle config's setting since the twenty-second
+    update (configs/README.md; docs/results/grid.md)."""
     plan_deltas: bool = False
     """Diffuse each plan step's observation as its change from the step before (plan step 0
     stays the state, what the anchors are inpainted into), the change standardised by the

@@ -12,6 +12,9 @@
 # `bash experiments/battle_blind.sh 9` is the head blind to the planned change of
 # enemy_in_range alone, `bash experiments/battle_blind.sh 1,2,9` with x, y as well (twenty-first
 # update, docs/results/battle_blind_9.md, battle_blind_1_2_9.md).
+# HEAD_VALUE=1 also gives the head its state baseline (Config.head_value, the grid's row
+# "MF-Diffuser, value baseline"): `HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9` writes
+# docs/results/battle_blind_1_2_9_hv.md (twenty-third update).
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
@@ -25,6 +28,12 @@ if [ "$FEATURES" != "1, 2" ]; then
   NAME=battle_blind_$(echo "$FEATURES" | tr -d ' ' | tr ',' '_')
   LABEL="head blind to features [$FEATURES]"
 fi
+HEAD_SETS=()
+case ${HEAD_VALUE:-0} in
+  0) ;;
+  1) NAME=${NAME}_hv; LABEL="$LABEL, value baseline"; HEAD_SETS=(--set head_value=true) ;;
+  *) echo "battle_blind.sh: HEAD_VALUE is 0 or 1" >&2; exit 2 ;;
+esac
 OUT=runs/$NAME
 mkdir -p "$OUT"
 source experiments/lib.sh
@@ -35,16 +44,16 @@ for tier in medium mixed; do  # one lane per core
     train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
       --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
       --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[$FEATURES]" \
-      --threads 1
+      "${HEAD_SETS[@]}" --threads 1
   done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-python - "$OUT" "$LABEL" <<'PY'
+python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-out, label = sys.argv[1:]
+out, label, head_value = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
 acting = inline_table(acting_overrides("battle", "mfdiffuser"))
 rows = []
@@ -57,10 +66,17 @@ for lane, tier in enumerate(("medium", "mixed")):
         f.write("\n".join(lines) + "\n")
     labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
               "mfq": "MFQ-CQL (grid)"}
+    if head_value == "1":  # the two rows this run combines: the config and the value baseline
+        labels |= {"mfdiffuser": "MF-Diffuser, head reads the whole plan (grid)",
+                   "mfdiffuser-blind": "MF-Diffuser, config (grid)",
+                   "mfdiffuser-hv": "MF-Diffuser, value baseline (grid)"}
+    methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
+    if head_value == "1":
+        methods += ("MF-Diffuser, value baseline",)
     rows += published_records("battle", f"battle-n1000-{tier}", labels, (50, 500, 5000),
-                              methods=("MF-Diffuser", "BC", "IQL", "MFQ-CQL"))
+                              methods=methods)
 write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
-  --report-dir docs/results --name "$NAME" --command "bash experiments/battle_blind.sh${*:+ $*}"
+  --report-dir docs/results --name "$NAME" --command "${HEAD_SETS[*]:+HEAD_VALUE=1 }bash experiments/battle_blind.sh${*:+ $*}"

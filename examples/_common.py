@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mfdiff_agents.policy import Policy
 
 SCRIPTED = ("random", "medium", "expert")
+T = TypeVar("T")
 
 
 def parser(doc: str | None, n_agents: int = 100) -> argparse.ArgumentParser:
@@ -19,6 +21,16 @@ def parser(doc: str | None, n_agents: int = 100) -> argparse.ArgumentParser:
                         "(the scripted behaviour policies, default expert)")
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def make_env(p: argparse.ArgumentParser, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``factory(*args, **kwargs)``, an env refusing its arguments (Ising: N must be L x L, at
+    least 9; Battle: N even) ending the example as a usage error with the env's own message
+    instead of a traceback."""
+    try:
+        return factory(*args, **kwargs)
+    except ValueError as e:
+        p.error(str(e))
 
 
 def make_policy(spec: str, core: Any, seed: int = 0) -> Policy:

@@ -7,14 +7,15 @@ The first call of a cycle acts for every live agent in one batch; the rest are c
 
 from __future__ import annotations
 
-from _common import make_policy, parser
+from _common import make_env, make_policy, parser
 
 from mfdiff_envs import ising_v0
 
 
 def main() -> None:
-    args = parser(__doc__, n_agents=64).parse_args()
-    env = ising_v0.env(n_agents=args.n_agents, max_cycles=10)
+    p = parser(__doc__, n_agents=64)
+    args = p.parse_args()
+    env = make_env(p, ising_v0.env, n_agents=args.n_agents, max_cycles=10)  # N = L x L
     env.reset(seed=args.seed)
     policy = make_policy(args.policy, env.unwrapped.core, seed=args.seed).bind(env)
     policy.reset(args.seed)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from _common import make_policy, parser
+from _common import make_env, make_policy, parser
 
 from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
 
@@ -15,7 +15,8 @@ def main() -> None:
     p = parser(__doc__, n_agents=1024)
     p.add_argument("--env", default="mfdiff/Ising-v0")
     args = p.parse_args()
-    env = make_torchrl_env(args.env, n_agents=args.n_agents, max_cycles=20, seed=args.seed)
+    env = make_env(p, make_torchrl_env, args.env, n_agents=args.n_agents, max_cycles=20,
+                   seed=args.seed)
     module = PopulationPolicyModule(make_policy(args.policy, env.core, seed=args.seed))
     td = env.rollout(20, policy=module)  # td["next", "agents", "reward"]: [T, N, 1]
     ret = td["next", "agents", "reward"].mean(dim=(1, 2)).sum().item()

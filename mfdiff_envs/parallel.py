@@ -203,7 +203,11 @@ class CoreParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Step the core with one action per live agent; dicts over the agents live before it."""
         if not self.agents:
-            raise RuntimeError("step() called on an env with no live agents; call reset() first")
+            raise RuntimeError(
+                "step() called on an env with no live agents; call reset() first (SuperSuit's "
+                "black_death_v3 steps on after every agent died: use "
+                "mfdiff_envs.wrappers.black_death, docs/envs.md)"
+            )
         acts = self._action_array(actions)
         prev, names = self._live_idx, self.agents
         obs, rew, term, trunc, _ = self.core.step(acts)

@@ -170,6 +170,8 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
           "n_agents=20 (dataset: 40)")
     with pytest.raises(ValueError, match="max_cycles=7 .dataset: 6."):
         reference_scores(ENV_ID, {"n_agents": 40, "max_cycles": 7}, dataset_id=DS)
+    with pytest.raises(ValueError, match=r"\(another env id, not mfdiff/GaussianSqueeze-v0\)"):
+        reference_scores("mfdiff/Ising-v0", {"n_agents": 36}, dataset_id=DS)
     train = ["train", "--dataset", DS, "--set", "horizon=4", "--no-progress"]
     check([*train, "--algo", "nope"], "unknown method")
     check(["train", "--dataset", "mfdiff/squeeze-n40/expert-v0", "--algo", "bc"],

@@ -458,3 +458,29 @@ def test_parallel_step_refuses_a_non_integer_action_anywhere_in_the_dict(bad):
         env.step(actions)
     actions[env.agents[-1]] = np.int32(4)  # numpy integers are integers
     env.step(actions)
+
+
+def _expert_episodes_without_death(n: int, seeds: int = 20) -> int:
+    from mfdiff_envs.policies import make_behaviour_policy
+
+    quiet = 0
+    for seed in range(seeds):
+        core = BattleCore(n, opponent="expert", max_cycles=300)
+        policy = make_behaviour_policy(core, 1.0, seed)
+        obs, _ = core.reset(seed=seed)
+        for _ in range(300):
+            obs, _, term, trunc, _ = core.step(policy(obs, core.alive))
+            if term.all() or trunc.all():
+                break
+        quiet += int(core.alive_all.sum() == n)
+    return quiet
+
+
+def test_battle_experts_fight_from_n6_and_stand_off_at_n2() -> None:
+    """docs/envs.md: at N = 2 the two experts on one row block each other's move into the same
+    middle cell every step (no damage in any of 20 episodes); from N = 6 on every episode has
+    a death. Fails if the expert or the move rule changes, so that the docs are revisited."""
+    assert _expert_episodes_without_death(2) == 20
+    assert _expert_episodes_without_death(4) == 2
+    for n in (6, 10, 22):
+        assert _expert_episodes_without_death(n) == 0

@@ -44,3 +44,15 @@ def test_example_runs(script: str) -> None:
                          text=True, timeout=120, env=env, cwd=EXAMPLES.parent)
     assert out.returncode == 0, out.stderr[-2000:]
     assert expect in out.stdout, out.stdout
+
+
+def test_example_refuses_an_env_argument_as_a_usage_error() -> None:
+    """An N the env refuses (Ising: not L x L) ends the example with argparse's exit 2 and the
+    env's own message, not a traceback."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pettingzoo_aec.py"), "--n-agents", "37"],
+                         capture_output=True, text=True, timeout=120, env=env,
+                         cwd=EXAMPLES.parent)
+    assert out.returncode == 2
+    assert "error: n_agents must be a perfect square" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -142,6 +142,20 @@ def test_refuses_overwrite_then_force():
     assert list(minari.list_local_datasets()) == ["mfdiff/squeeze-n36/medium-v0"]
 
 
+def test_refusal_names_the_stored_env_kwargs():
+    """The id does not hold env kwargs: a build with another max_cycles is refused saying
+    what the stored dataset was built with, and pointing to another version to keep both."""
+    _build()
+    with pytest.raises(DatasetExistsError, match=r"max_cycles=9 \(stored: 8\).*version"):
+        _build(env_kwargs={"max_cycles": 9})
+    with pytest.raises(DatasetExistsError, match="built with these env kwargs"):
+        _build()
+    ds = _build(env_kwargs={"max_cycles": 9}, version=1)
+    assert ds.spec.dataset_id == "mfdiff/squeeze-n36/medium-v1"
+    assert minari.load_dataset("mfdiff/squeeze-n36/medium-v0").spec.env_spec.kwargs[
+        "max_cycles"] == 8
+
+
 _BUILD_SCRIPT = """
 import warnings; warnings.simplefilter("ignore")
 from mfdiff_envs.offline import build_dataset

@@ -85,6 +85,8 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
                   if k != "render_mode" and got.get(k) != v}
         if spec["id"] != env_id or differ:
             what = ", ".join(f"{k}={now!r} (dataset: {was!r})" for k, (was, now) in differ.items())
+            if spec["id"] != env_id:  # another family: its kwargs differ by construction
+                what = f"another env id, not {spec['id']}"
             raise ValueError(
                 f"dataset {dataset_id}'s reference returns were measured on {spec['id']} "
                 f"{spec['kwargs']}; this evaluation runs {env_id} "

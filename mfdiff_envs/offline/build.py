@@ -218,6 +218,27 @@ def dataset_exists(dataset_id_: str) -> bool:
     return (get_dataset_path(dataset_id_) / "data").exists()
 
 
+def _exists_message(ds_id: str, env_id: str, env_kwargs: dict[str, Any]) -> str:
+    """Why a build refuses ``ds_id``: the id holds family, N, tier and version only, so a build
+    with other env kwargs (e.g. ``max_cycles``) lands on the same id; say what the stored one
+    was built with, so that --force is not taken as the fix when another version is meant."""
+    msg = f"dataset {ds_id} already exists at {get_dataset_path(ds_id)}"
+    try:
+        stored = dict(minari.load_dataset(ds_id).spec.env_spec.kwargs)
+        env = make_env(env_id, env_kwargs)
+        asked = dict(env.spec.kwargs)
+        env.close()
+    except Exception:  # a damaged or foreign dataset: the plain message still holds
+        return msg + "; use --force / overwrite=True to replace it"
+    diff = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
+    if not diff:
+        return msg + " (built with these env kwargs); use --force / overwrite=True to rebuild it"
+    parts = ", ".join(f"{k}={asked.get(k)!r} (stored: {stored.get(k)!r})" for k in diff)
+    return (f"{msg}, built with other env kwargs: {parts}. --force / overwrite=True would "
+            "replace it; to keep both, build under another version (the id's -v<k>: "
+            "version=... in build_dataset)")
+
+
 def write_episodes(
     path: Path, episodes: Iterable[tuple[int, dict[str, Any]]], *, rechunk: bool = True
 ) -> list[str]:
@@ -523,10 +544,8 @@ def build_dataset(
     root = get_dataset_path()
     clean_stale_staging(root)
     if dataset_exists(ds_id) and not overwrite:
-        raise DatasetExistsError(
-            f"dataset {ds_id} already exists at {get_dataset_path(ds_id)}; "
-            "use --force / overwrite=True"
-        )
+        raise DatasetExistsError(_exists_message(ds_id, env_id, {**(env_kwargs or {}),
+                                                                 "n_agents": n_agents}))
 
     factory = policy_factory or default_policy_factory()
     skill_fn = skill_of_tier or tier_skill

@@ -14,7 +14,11 @@
 # update, docs/results/battle_blind_9.md, battle_blind_1_2_9.md).
 # HEAD_VALUE=1 also gives the head its state baseline (Config.head_value, the grid's row
 # "MF-Diffuser, value baseline"): `HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9` writes
-# docs/results/battle_blind_1_2_9_hv.md (twenty-third update).
+# docs/results/battle_blind_1_2_9_hv.md (twenty-third update); HEAD_VALUE=0 (the default)
+# pins it off. UNSEEN=1 trains with seeds 3 and 4 and evaluates at N = 500 and 5000 (the sizes
+# and seeds of docs/results/unseen_battle.md, whose rows it is read beside; no grid rows):
+# `UNSEEN=1 HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9` writes
+# docs/results/battle_blind_1_2_9_hv_unseen.md.
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
@@ -28,11 +32,15 @@ if [ "$FEATURES" != "1, 2" ]; then
   NAME=battle_blind_$(echo "$FEATURES" | tr -d ' ' | tr ',' '_')
   LABEL="head blind to features [$FEATURES]"
 fi
-HEAD_SETS=()
 case ${HEAD_VALUE:-0} in
-  0) ;;
+  0) HEAD_SETS=(--set head_value=false) ;;
   1) NAME=${NAME}_hv; LABEL="$LABEL, value baseline"; HEAD_SETS=(--set head_value=true) ;;
   *) echo "battle_blind.sh: HEAD_VALUE is 0 or 1" >&2; exit 2 ;;
+esac
+case ${UNSEEN:-0} in
+  0) SEEDS=(0 1 2) ;;
+  1) NAME=${NAME}_unseen; SEEDS=(3 4) ;;
+  *) echo "battle_blind.sh: UNSEEN is 0 or 1" >&2; exit 2 ;;
 esac
 OUT=runs/$NAME
 mkdir -p "$OUT"
@@ -40,7 +48,7 @@ source experiments/lib.sh
 pids=()
 for tier in medium mixed; do  # one lane per core
   mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
-  (for seed in 0 1 2; do
+  (for seed in "${SEEDS[@]}"; do
     train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
       --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
       --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[$FEATURES]" \
@@ -48,18 +56,21 @@ for tier in medium mixed; do  # one lane per core
   done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" <<'PY'
+python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-out, label, head_value = sys.argv[1:]
+out, label, head_value, unseen = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
+seeds = (3, 4) if unseen == "1" else (0, 1, 2)
+if unseen == "1":
+    ns = [250, 2500]  # per team: N = 500 and 5000, as unseen_seeds.sh
 acting = inline_table(acting_overrides("battle", "mfdiffuser"))
 rows = []
 for lane, tier in enumerate(("medium", "mixed")):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
-    for seed in (0, 1, 2):
+    for seed in seeds:
         lines += run_block(f"{out}/{tier}-s{seed}", f"MF-Diffuser, {label}", env, ns, kwargs,
                            tier, acting)
     with open(f"{out}/sweep_lane{lane}.toml", "w") as f:
@@ -73,10 +84,12 @@ for lane, tier in enumerate(("medium", "mixed")):
     methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
     if head_value == "1":
         methods += ("MF-Diffuser, value baseline",)
+    if unseen == "1":
+        continue  # the grid has no record of these seeds and sizes
     rows += published_records("battle", f"battle-n1000-{tier}", labels, (50, 500, 5000),
                               methods=methods)
 write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
-  --report-dir docs/results --name "$NAME" --command "${HEAD_SETS[*]:+HEAD_VALUE=1 }bash experiments/battle_blind.sh${*:+ $*}"
+  --report-dir docs/results --name "$NAME" --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')$([ "${HEAD_VALUE:-0}" = 1 ] && printf 'HEAD_VALUE=1 ')bash experiments/battle_blind.sh${*:+ $*}"

@@ -65,7 +65,7 @@ out, label, head_value, unseen = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
 seeds = (3, 4) if unseen == "1" else (0, 1, 2)
 if unseen == "1":
-    ns = [250, 2500]  # per team: N = 500 and 5000, as unseen_seeds.sh
+    ns = [500, 5000]  # both teams (the records count one: 250, 2500), as unseen_seeds.sh
 acting = inline_table(acting_overrides("battle", "mfdiffuser"))
 rows = []
 for lane, tier in enumerate(("medium", "mixed")):

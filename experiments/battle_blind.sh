@@ -77,9 +77,9 @@ for lane, tier in enumerate(("medium", "mixed")):
         f.write("\n".join(lines) + "\n")
     labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
               "mfq": "MFQ-CQL (grid)"}
-    if head_value == "1":  # the two rows this run combines: the config and the value baseline
+    if head_value == "1":  # the two rows this run combines: the blind head, the value baseline
         labels |= {"mfdiffuser": "MF-Diffuser, head reads the whole plan (grid)",
-                   "mfdiffuser-blind": "MF-Diffuser, config (grid)",
+                   "mfdiffuser-blind": "MF-Diffuser, head blind to [1, 2, 9] (grid)",
                    "mfdiffuser-hv": "MF-Diffuser, value baseline (grid)"}
     methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
     if head_value == "1":

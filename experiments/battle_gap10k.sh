@@ -30,7 +30,7 @@ mfdiff data build "$DATA" --workers 2 --no-progress  # ~30 s, 1.3 GB; kept if al
 (for seed in 0 1 2; do
   train_once "$OUT/mfdiffuser-s$seed" "$OUT/mfdiffuser-s$seed.log" --dataset "$DATA" \
     --algo mfdiffuser --config configs/mfdiffuser/battle.json --set "seed=$seed" \
-    --set "head_blind=[]" --threads 1
+    --set "head_blind=[]" --set head_value=false --threads 1
 done) & lane_a=$!
 (for seed in 0 1 2; do
   train_once "$OUT/bc-s$seed" "$OUT/bc-s$seed.log" --dataset "$DATA" \

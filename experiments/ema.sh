@@ -29,7 +29,7 @@ train() {  # FAMILY SEED: the family config with ema_decay DECAY (kept once fini
   train_once "$OUT/$1/ema$DECAY-s$2" "$OUT/$1-ema$DECAY-s$2.log" \
     --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
     --set "steps=$steps" --set "seed=$2" --set "ema_decay=$DECAY" --threads 1 \
-    --set head_ensemble=1 --set "head_blind=[]"  # one head reading the whole plan, as when
+    --set head_ensemble=1 --set "head_blind=[]" --set head_value=false  # one head reading the whole plan, as when
     # measured (Squeeze trains 4 heads since the 15th update; Battle's is partly blind since the 22nd)
 }
 for fam in squeeze ising battle; do  # two at a time; a failed training stops the script

@@ -35,7 +35,7 @@ train() {  # FAMILY SEED NAME SETTINGS...: the family config, one head, plus SET
   for kv in "$@"; do sets+=(--set "$kv"); done
   train_once "$OUT/$fam-$name-s$seed" "$OUT/$fam-$name-s$seed.log" \
     --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$fam.json" \
-    --set head_ensemble=1 --set "head_blind=[]" --set "seed=$seed" "${sets[@]}" --threads 1
+    --set head_ensemble=1 --set "head_blind=[]" --set head_value=false --set "seed=$seed" "${sets[@]}" --threads 1
 }
 for seed in 0 1; do  # two at a time; a failed training stops the script
   train squeeze "$seed" pd0.2 head_plan_dropout=0.2 & a=$!

@@ -81,8 +81,10 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
                "--set", f"steps={steps}", "--set", "seed=0", "--set", "ckpt_every=0",
                # one action head reading the whole plan, as when the curves were measured
                # (Squeeze's config trains four heads since the fifteenth update, Battle's head
-               # is blind to part of the plan since the twenty-second)
-               *(["--set", "head_ensemble=1", "--set", "head_blind=[]"]
+               # is blind to part of the plan since the twenty-second and has a value
+               # baseline since the twenty-third)
+               *(["--set", "head_ensemble=1", "--set", "head_blind=[]", "--set",
+                  "head_value=false"]
                  if algo == "mfdiffuser" else []),
                "--out", str(run), "--no-progress", "--threads", "1"]
         if (run / "train_state.pt").exists():

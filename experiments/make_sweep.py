@@ -138,7 +138,7 @@ WALL_CLOCK = "equal wall-clock"
 #: "mfdiffuser", except where a *training* setting of the config changed — then the new
 #: checkpoints get a new dir and the previous ones keep theirs (which older experiment scripts
 #: read), retrained by grid_jobs with the previous setting (MFD_VARIANTS) and kept as a row
-MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-blind"}
+MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-blind-hv"}
 #: family -> MF-Diffuser checkpoints trained with other *training* settings, each (dir,
 #: `mfdiff train --set` settings on top of the family config, row label, evaluation N "all" or
 #: "train"), evaluated with the family's acting: the config's previous setting (its
@@ -147,18 +147,22 @@ MFD_VARIANTS = {
     # the head ensemble (fifteenth update): one head, as until then
     "squeeze": [("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
     # twenty-second update: the config's head is blind to the plan's x, y and enemy_in_range
-    # (head_blind [1, 2, 9], docs/results/battle_blind_1_2_9.md; MFD_DIRS); until then it read
-    # the whole plan. The other variants were trained before head_blind, so they name it too
-    "battle": [("mfdiffuser", {"head_blind": []}, "MF-Diffuser, head reads the whole plan",
-                "all"),
-               ("mfdiffuser-ens4", {"head_ensemble": 4, "head_blind": []},
+    # (head_blind [1, 2, 9], docs/results/battle_blind_1_2_9.md); until then it read the whole
+    # plan. Twenty-third update: it also weighs its pairs against a state baseline (head_value,
+    # docs/results/battle_blind_1_2_9_hv.md; MFD_DIRS); until then against the batch mean. The
+    # other variants were trained before both, so they name both
+    "battle": [("mfdiffuser-blind", {"head_value": False},
+                "MF-Diffuser, without value baseline", "all"),
+               ("mfdiffuser", {"head_blind": [], "head_value": False},
+                "MF-Diffuser, head reads the whole plan", "all"),
+               ("mfdiffuser-ens4", {"head_ensemble": 4, "head_blind": [], "head_value": False},
                 "MF-Diffuser, head ensemble of 4", "all"),
                # sixteenth update: the head also learns to act without the plan (plan dropout
                # 0.5), trains alone to 1600 steps, and acts on the plan guided at w = 0.5
                # (docs/method.md (18); docs/results/head_variants.md)
                ("mfdiffuser-pg0.5", {"head_plan_dropout": 0.5, "steps": 1600,
                                      "diffusion_steps": 400, "head_plan_weight": 0.5,
-                                     "head_blind": []},
+                                     "head_blind": [], "head_value": False},
                 "MF-Diffuser, plan guidance 0.5", "all"),
                # sixteenth update: the head's advantage against a state baseline
                # (head_value; docs/method.md (14))

@@ -32,7 +32,8 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K
                 "MF-Diffuser, min-p 0.15", "MF-Diffuser + action head",
                 "MF-Diffuser, mixture of 4 plans", "MF-Diffuser, one head",
                 "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
-                "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads")
+                "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads",
+                "MF-Diffuser, without value baseline")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]
@@ -106,7 +107,9 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " 400 steps, its head"
           " weighted by each agent's own reward-to-go and fed noised inputs, blind to the"
           " plan's x, y and enemy_in_range (head_blind [1, 2, 9], docs/method.md (18), since"
-          " the twenty-second update; checkpoints mfdiffuser-blind-s<seed>), and replans every 7"
+          " the twenty-second update) and weighing its pairs by their reward-to-go less a"
+          " learned state baseline V(s, m) (head_value, docs/method.md (14), since the"
+          " twenty-third update; checkpoints mfdiffuser-blind-hv-s<seed>), and replans every 7"
           " with 40 DDIM steps); \"particle actions\" = the same checkpoints and"
           " planning settings, every agent copying its particle's action (Ising and Battle: at"
           " the training N only); \"K = 256\" (Ising) = the family config with 256 particles"
@@ -130,16 +133,23 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " after the diffusion model's 400 and acts on log q_noplan + 0.5 (log q_plan -"
           " log q_noplan) (docs/method.md (18); checkpoints mfdiffuser-pg0.5-s<seed>, the same"
           " diffusion weights; sixteenth update, not adopted); \"value baseline\" (Battle) ="
-          " the family config whose head weighs its pairs by their reward-to-go less a learned"
-          " state baseline V(s, m) instead of less the batch mean (head_value; checkpoints"
-          " mfdiffuser-hv-s<seed>, the same diffusion weights; sixteenth update, not adopted);"
+          " the family config of the sixteenth update, its head reading the whole plan and"
+          " weighing its pairs by their reward-to-go less a learned state baseline V(s, m)"
+          " instead of less the batch mean (head_value; checkpoints mfdiffuser-hv-s<seed>, the"
+          " same diffusion weights; not adopted then);"
           " \"value baseline, 4 heads\" (Battle) = the same with the head ensemble of 4"
           " (checkpoints mfdiffuser-hv-ens4-s<seed>; sixteenth update, not adopted);"
           " \"head reads the whole plan\" (Battle) = the family config as until the"
           " twenty-second update, the head reading every feature of the plan (checkpoints"
           " runs/grid/ckpt/*/mfdiffuser-s<seed>, the grid's before; its records are those of"
           " the previous \"MF-Diffuser\" row) with the same diffusion weights; the other"
-          " Battle variants also read the whole plan"
+          " Battle variants also read the whole plan; \"without value baseline\" (Battle) ="
+          " the family config from the twenty-second until the twenty-third update, the"
+          " blind head weighing its pairs against the batch mean (checkpoints"
+          " runs/grid/ckpt/*/mfdiffuser-blind-s<seed>, the grid's before; its records are"
+          " those of the previous \"MF-Diffuser\" row) with the same diffusion weights; of the"
+          " other Battle variants only \"value baseline\" and \"value baseline, 4 heads\""
+          " have the state baseline"
           "; \"<baseline>, equal"
           " wall-clock\" = BC, MFQ-CQL or IQL retrained (training seeds 0, 1, 2) for the"
           " gradient steps that take MF-Diffuser's training seconds (experiments/make_sweep.py"

@@ -13,7 +13,11 @@
 # (Squeeze, docs/method.md (18)) a row "MF-Diffuser, head ensemble of E" adds the config as it
 # is (checkpoints mfdiffuser-ens<E>-s<seed>, the same diffusion weights); likewise, where the
 # config's head is blind to features of the plan (Battle since the twenty-second update,
-# Config.head_blind), a row "MF-Diffuser, head blind to [..]" (mfdiffuser-blind-s<seed>).
+# Config.head_blind), a row "MF-Diffuser, head blind to [..]" (mfdiffuser-blind-s<seed>; the
+# Battle config until the twenty-third update, since when it also has a value baseline,
+# Config.head_value: measured at these seeds and sizes by
+# `UNSEEN=1 HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9`,
+# docs/results/battle_blind_1_2_9_hv_unseen.md). Every MF-Diffuser row pins head_value off.
 # From the repo root:
 #     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
 set -euo pipefail
@@ -45,6 +49,8 @@ train() {  # ALGO TIER SEED [NAME]: one checkpoint with the grid's budget and co
   # row "MF-Diffuser": one action head reading the whole plan, as when these tables were first
   # measured (Battle's head is partly blind since the twenty-second update)
   [ "$name" = mfdiffuser ] && config+=(--set head_ensemble=1 --set "head_blind=[]")
+  # no value baseline on the head (Battle's config has one since the twenty-third update)
+  [ "$1" = mfdiffuser ] && config+=(--set head_value=false)
   train_once "$OUT/$2/$name-s$3" "$OUT/$2-$name-s$3.log" --dataset "mfdiff/$stem/$2-v0" \
     --algo "$1" "${config[@]}" --set "steps=$steps" --set "seed=$3" --threads 1
 }

@@ -313,6 +313,27 @@ def test_battle_head_blind_names_the_features_it_was_chosen_for():
     assert [OBS_NAMES[i] for i in blind] == ["x", "y", "enemy_in_range"]
 
 
+def test_scripts_measured_before_the_value_baseline_pin_it_off():
+    """The Battle config weighs its head's pairs against a state baseline since the
+    twenty-third update (head_value): every experiment that pins the head of an earlier config
+    (``head_blind=[]``: the whole plan, until the twenty-second) pins ``head_value=false`` too,
+    and so does every earlier grid variant, so that their tables keep measuring what they
+    measured."""
+    _module()
+    import make_sweep
+
+    assert family_config("mfdiffuser", "battle")["head_value"] is True
+    for path in sorted((ROOT / "experiments").glob("*")):
+        if path.suffix not in (".sh", ".py") or path.name == "make_sweep.py":
+            continue
+        text = path.read_text()
+        for at in [i for i in range(len(text)) if text.startswith("head_blind=[]", i)]:
+            assert "head_value=false" in text[at:at + 250], f"{path.name}: {text[at - 80:at + 250]}"
+    for d, sets, _, _ in make_sweep.MFD_VARIANTS["battle"]:
+        assert "head_value" in sets, d
+    assert make_sweep.mfd_dir("battle") == "mfdiffuser-blind-hv"
+
+
 def test_every_grid_method_has_a_budget_per_family_and_the_clone_links_them():
     """The grid trains every method for its family file's ``steps`` (no other budget table),
     and configs/<algo> in a clone is the package's directory (the docs' commands use it)."""

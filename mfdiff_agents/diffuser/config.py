@@ -95,8 +95,11 @@ class Config(TrainConfig):
     left) on the agent's reward-to-go in the window, and a pair's advantage is its
     reward-to-go less V instead of less the batch mean (action_head.head_value_loss). The
     motivation (not traced): a Battle agent far from the enemy earns nothing in its window
-    whatever it does; against the batch mean all its moves weigh little. Measured on Battle: a
-    small gain inside the CIs, not adopted (docs/method.md (14)).
+    whatever it does; against the batch mean all its moves weigh little. Measured on Battle
+    with the head reading the whole plan: a small gain inside the CIs, not adopted; with the
+    blind head (``head_blind``) it gives back Battle-mixed N = 10³ (104.9 vs 101.5, CIs
+    disjoint; docs/results/battle_blind_1_2_9_hv.md): the Battle config's setting since the
+    twenty-third update (docs/method.md (14)).
     Needs head_beta > 0; adds the baseline MLP to the head (ARCH). False = the head of earlier
     checkpoints."""
     head_ensemble: int = 1

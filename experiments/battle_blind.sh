@@ -19,6 +19,10 @@
 # and seeds of docs/results/unseen_battle.md, whose rows it is read beside; no grid rows):
 # `UNSEEN=1 HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9` writes
 # docs/results/battle_blind_1_2_9_hv_unseen.md.
+# HEAD_NOISE=x trains the head with input noise x instead of the config's 0.15 (pinned when
+# unset): `HEAD_VALUE=1 HEAD_NOISE=0.3 bash experiments/battle_blind.sh 1,2,9` writes
+# docs/results/battle_blind_1_2_9_hv_hn0.3.md beside the grid's MF-Diffuser (twenty-fourth
+# update).
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
@@ -37,6 +41,10 @@ case ${HEAD_VALUE:-0} in
   1) NAME=${NAME}_hv; LABEL="$LABEL, value baseline"; HEAD_SETS=(--set head_value=true) ;;
   *) echo "battle_blind.sh: HEAD_VALUE is 0 or 1" >&2; exit 2 ;;
 esac
+HEAD_NOISE=${HEAD_NOISE:-0.15}  # the Battle config's head_noise when this script was written
+case $HEAD_NOISE in ''|*[!0-9.]*) echo "battle_blind.sh: HEAD_NOISE is a number" >&2; exit 2;; esac
+if [ "$HEAD_NOISE" != 0.15 ]; then NAME=${NAME}_hn$HEAD_NOISE; LABEL="$LABEL, head noise $HEAD_NOISE"; fi
+HEAD_SETS+=(--set "head_noise=$HEAD_NOISE")
 case ${UNSEEN:-0} in
   0) SEEDS=(0 1 2) ;;
   1) NAME=${NAME}_unseen; SEEDS=(3 4) ;;
@@ -56,12 +64,12 @@ for tier in medium mixed; do  # one lane per core
   done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" <<'PY'
+python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" "$HEAD_NOISE" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-out, label, head_value, unseen = sys.argv[1:]
+out, label, head_value, unseen, head_noise = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
 seeds = (3, 4) if unseen == "1" else (0, 1, 2)
 if unseen == "1":
@@ -77,12 +85,14 @@ for lane, tier in enumerate(("medium", "mixed")):
         f.write("\n".join(lines) + "\n")
     labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
               "mfq": "MFQ-CQL (grid)"}
-    if head_value == "1":  # the two rows this run combines: the blind head, the value baseline
+    methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
+    if head_noise != "0.15":  # one setting off the grid's config: compare with the config
+        labels = {k: v for k, v in labels.items() if k != "mfdiffuser"}
+        labels["mfdiffuser-blind-hv"] = "MF-Diffuser (grid)"
+    elif head_value == "1":  # the two rows this run combines: the blind head, the value baseline
         labels |= {"mfdiffuser": "MF-Diffuser, head reads the whole plan (grid)",
                    "mfdiffuser-blind": "MF-Diffuser, head blind to [1, 2, 9] (grid)",
                    "mfdiffuser-hv": "MF-Diffuser, value baseline (grid)"}
-    methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
-    if head_value == "1":
         methods += ("MF-Diffuser, value baseline",)
     if unseen == "1":
         continue  # the grid has no record of these seeds and sizes
@@ -92,4 +102,4 @@ write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
-  --report-dir docs/results --name "$NAME" --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')$([ "${HEAD_VALUE:-0}" = 1 ] && printf 'HEAD_VALUE=1 ')bash experiments/battle_blind.sh${*:+ $*}"
+  --report-dir docs/results --name "$NAME" --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')$([ "${HEAD_VALUE:-0}" = 1 ] && printf 'HEAD_VALUE=1 ')$([ "$HEAD_NOISE" != 0.15 ] && printf 'HEAD_NOISE=%s ' "$HEAD_NOISE")bash experiments/battle_blind.sh${*:+ $*}"

@@ -16,6 +16,7 @@ from mfdiff_agents.diffuser.objective import (
     value_weights,
 )
 from mfdiff_agents.diffuser.sampler import (
+    capped_schedule,
     coarse_to_fine_sample,
     stage_sizes,
     stratified_anchors,
@@ -177,6 +178,20 @@ def test_schedule_validation_and_stages() -> None:
     assert stage_sizes(10, 3) == [3, 3, 4] and sum(stage_sizes(7, 2)) == 7
     with pytest.raises(ValueError, match="DDIM step"):
         stage_sizes(2, 3)
+    assert validate_schedule([32, 100], dividing=False) == (32, 100)  # the planner's capped
+    with pytest.raises(ValueError, match="increase"):
+        validate_schedule([32, 32], dividing=False)
+
+
+def test_capped_schedule_never_exceeds_the_agents() -> None:
+    assert capped_schedule((32, 128, 512), 100) == (32, 100)
+    assert capped_schedule((32, 128, 512), 512) == (32, 128, 512)
+    assert capped_schedule((32, 128, 512), 10_000) == (32, 128, 512)
+    assert capped_schedule((16, 64, 256), 16) == (16,)
+    assert capped_schedule((16, 64, 256), 7) == (7,)
+    assert capped_schedule((256,), 50) == (50,)
+    with pytest.raises(ValueError, match="agent"):
+        capped_schedule((16, 64), 0)
 
 
 def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
@@ -204,6 +219,15 @@ def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
     assert x0.shape == (1, 16, H, D + A)
     assert torch.equal(x0[:, :, 0, :D], anchors)
     assert calls == [2, 2, 4, 4, 16, 16]  # the particle population grows during denoising
+    # a schedule whose entries do not divide (the planner's, capped at N = 11 agents): the
+    # copies are spread as evenly as the sizes allow and every particle keeps its anchor
+    calls.clear()
+    x0 = coarse_to_fine_sample(
+        diff, anchor_obs=anchors[:, :11], cond=torch.randn(1, C), horizon=H, x_dim=D + A,
+        k_schedule=(4, 11), n_steps=4, generator=g,
+    )
+    assert x0.shape == (1, 11, H, D + A) and calls == [4, 4, 11, 11]
+    assert torch.equal(x0[:, :, 0, :D], anchors[:, :11])
     with pytest.raises(ValueError, match="anchors"):
         coarse_to_fine_sample(
             diff,

@@ -143,6 +143,34 @@ def test_any_population_size_and_balanced_lifting(trained, n: int) -> None:
     assert counts.max() - counts.min() <= 1
 
 
+@pytest.mark.parametrize("n", [3, 11, 16, 40])
+def test_no_more_particles_than_agents(trained, n: int) -> None:
+    """cap_particles: below K_max the planner plans one particle per agent, anchored at it,
+    and the replan's balanced lifting matches every agent to its own particle; from K_max on
+    the Config's schedule is kept (K_max particles, N / K_max agents each). Off (the
+    default), K_max particles at any N."""
+    _, out = trained
+    off = MFDiffuserPlanner.from_pretrained(out, seed=0)
+    assert off.plan(np.zeros((n, off.obs_dim), np.float32), np.ones(n, bool))["x0"].shape[0] == 16
+    policy = MFDiffuserPlanner.from_pretrained(out, seed=0, cap_particles=True)
+    obs = np.random.default_rng(n).normal(size=(n, policy.obs_dim)).astype(np.float32)
+    k = min(n, TINY.k_schedule[-1])
+    policy.reset(seed=0)
+    plan = policy.plan(obs, np.ones(n, dtype=bool))
+    assert plan["x0"].shape[0] == k
+    policy.reset(seed=0)  # act_batch's replan draws the same plan
+    policy.act_batch(obs)
+    owner = plan["anchors"].cpu().numpy()[policy.last_assignment]  # [n] anchor of each match
+    if n < TINY.k_schedule[-1]:
+        assert sorted(plan["anchors"].tolist()) == list(range(n))  # every agent, once
+        assert np.array_equal(owner, np.arange(n))
+    else:  # the same plans as without the cap: the grid's records at N >= K_max stand
+        counts = np.bincount(policy.last_assignment, minlength=k)
+        assert len(counts) == k and counts.max() - counts.min() <= 1
+        off.reset(seed=0)
+        assert torch.equal(off.plan(obs, np.ones(n, dtype=bool))["x0"], plan["x0"])
+
+
 def test_replan_every_follows_plan(trained) -> None:
     policy, out = trained
     p = MFDiffuserPlanner.from_pretrained(out, replan_every=4, seed=0)

@@ -44,7 +44,11 @@ from mfdiff_agents.diffuser.lifting import (
     lift_nearest,
 )
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
-from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample, stratified_anchors
+from mfdiff_agents.diffuser.sampler import (
+    capped_schedule,
+    coarse_to_fine_sample,
+    stratified_anchors,
+)
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_envs.core import mean_field_dim, mean_field_summary
 
@@ -143,6 +147,8 @@ class MFDiffuserPlanner(TrainedPolicy):
         )  # [1, m + 1 (+ 1 null-token flag)]
         obs_n = self._norm_obs(obs[mask])  # [n, d]
         ks = self.k_schedule
+        if self.cfg.cap_particles:  # K_max <= n alive agents
+            ks = capped_schedule(ks, obs_n.shape[0])
         anchors = stratified_anchors(obs_n, ks[-1], generator=self.generator)  # [K_max]
         denoiser = m.diffusion.model
         denoiser.guidance_weight = float(self.cfg.guidance_weight)

@@ -24,17 +24,35 @@ import torch
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion, randn
 
 
-def validate_schedule(k_schedule: tuple[int, ...] | list[int]) -> tuple[int, ...]:
-    """Check K_0 < … < K_max, each dividing the next; return it as a tuple."""
+def validate_schedule(
+    k_schedule: tuple[int, ...] | list[int], *, dividing: bool = True
+) -> tuple[int, ...]:
+    """Check K_0 < … < K_max (each dividing the next unless ``dividing=False``: the planner's
+    schedule capped at the live agents, :func:`capped_schedule`); return it as a tuple."""
     ks = tuple(int(k) for k in k_schedule)
     if not ks or any(k < 1 for k in ks):
         raise ValueError(f"k_schedule must be a non-empty list of positive ints, got {k_schedule}")
     for a, b in zip(ks, ks[1:]):
-        if not (a < b and b % a == 0):
+        if not (a < b and (b % a == 0 or not dividing)):
             raise ValueError(
                 f"k_schedule must increase with each entry dividing the next, got {ks}"
+                if dividing else f"k_schedule must increase, got {ks}"
             )
     return ks
+
+
+def capped_schedule(k_schedule: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """``k_schedule`` with no more particles than the ``n`` agents: the entries below ``n``,
+    then ``n`` itself, where ``n < K_max``. Why: with K > N the balanced lifting gives each
+    particle capacity 0 or 1, the units at random particles (lifting.lift_balanced), so an
+    agent is matched to some other agent's plan; with K = N every agent anchors one particle
+    and the matching is a permutation (Ising-mixed N = 10^2: 101.3 vs 99.2, docs/method.md
+    (19))."""
+    if n < 1:
+        raise ValueError(f"capped_schedule needs at least one agent, got n={n}")
+    if n >= k_schedule[-1]:
+        return tuple(k_schedule)
+    return tuple(k for k in k_schedule if k < n) + (n,)
 
 
 def stratified_anchors(
@@ -99,7 +117,7 @@ def coarse_to_fine_sample(
     Returns:
         x0: [b, K_max, H, c] clean plans; ``x0[:, :, 0, :d] == anchor_obs`` exactly.
     """
-    ks = validate_schedule(k_schedule)
+    ks = validate_schedule(k_schedule, dividing=False)
     b, k_max, d = anchor_obs.shape
     if k_max != ks[-1]:
         raise ValueError(f"anchor_obs has {k_max} anchors but k_schedule ends at {ks[-1]}")
@@ -108,10 +126,15 @@ def coarse_to_fine_sample(
     sizes = stage_sizes(len(ts), len(ks))
     stage_of_step = [s for s, n in enumerate(sizes) for _ in range(n)]
 
+    def groups(k_from: int, k_to: int) -> torch.Tensor:
+        """[k_to] index of the group of k_from that each of k_to particles falls in (k_to / k_from
+        adjacent copies each, uneven where k_from does not divide k_to)."""
+        return torch.arange(k_to, device=device) * k_from // k_to
+
     def inpaint_for(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        r = k_max // k
+        first = torch.arange(k, device=device) * k_max // k  # first anchor of each group
         value = torch.zeros(b, k, horizon, x_dim, device=device)
-        value[:, :, 0, :d] = anchor_obs[:, ::r]  # [b, k, d], first anchor of each group
+        value[:, :, 0, :d] = anchor_obs[:, first]  # [b, k, d]
         mask = torch.zeros(1, 1, horizon, x_dim, dtype=torch.bool, device=device)
         mask[..., 0, :d] = True
         return mask, value
@@ -125,8 +148,7 @@ def coarse_to_fine_sample(
         x, x0_hat = diffusion.ddim_step(x, t, t_prev, cond, eta=eta, generator=generator)
         s = stage_of_step[i]
         if t_prev >= 0 and stage_of_step[i + 1] != s:  # boundary: split and re-noise at t_prev
-            r = ks[s + 1] // ks[s]
-            x0_rep = x0_hat.repeat_interleave(r, dim=1)  # [b, k r, h, c], copies adjacent
+            x0_rep = x0_hat[:, groups(ks[s], ks[s + 1])]  # [b, K_next, h, c], copies adjacent
             ab = diffusion.alpha_bar[t_prev]
             noise = randn(tuple(x0_rep.shape), device=device, generator=generator)
             x = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise

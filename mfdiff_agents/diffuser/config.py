@@ -173,9 +173,11 @@ class Config(TrainConfig):
     N and then N itself (sampler.capped_schedule), one particle anchored at each agent. Why:
     with K > N the balanced lifting gives each particle capacity 0 or 1, the units at random
     particles, so an agent is matched to another agent's plan; with K = N the matching is a
-    permutation onto the agents' own particles. Measured (docs/method.md (19)): Ising-mixed
-    N = 10^2 101.3 vs 99.2, 4x faster (the Ising config sets it); Battle-medium N = 10^2 no
-    gain. False = K_max particles at any N (earlier checkpoints). A planning field."""
+    permutation onto the agents' own particles. Measured on the grid's Ising checkpoints at
+    N = 10^2 (docs/results/cap_particles.md, docs/method.md (19)): mixed 101.2 vs 99.2 (CIs
+    disjoint; IQL 101.5), medium 99.8 vs 100.3 (inside the CIs), 4.7x less acting time; not
+    yet in a family config (adopting it re-runs the Ising grid). Identical plans at
+    N >= K_max. False = K_max particles at any N. A planning field."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     guidance_weight: float = 1.0

@@ -46,8 +46,7 @@ def capped_schedule(k_schedule: tuple[int, ...], n: int) -> tuple[int, ...]:
     then ``n`` itself, where ``n < K_max``. Why: with K > N the balanced lifting gives each
     particle capacity 0 or 1, the units at random particles (lifting.lift_balanced), so an
     agent is matched to some other agent's plan; with K = N every agent anchors one particle
-    and the matching is a permutation (Ising-mixed N = 10^2: 101.3 vs 99.2, docs/method.md
-    (19))."""
+    and the matching is a permutation (Config.cap_particles; docs/method.md (19))."""
     if n < 1:
         raise ValueError(f"capped_schedule needs at least one agent, got n={n}")
     if n >= k_schedule[-1]:

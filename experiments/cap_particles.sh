@@ -9,37 +9,63 @@
 # baselines (docs/results/records/records-ising.jsonl.gz, not re-evaluated). At N >= K_max the
 # two are the same plans (tests/test_planner.py). ~12 min on 2 cores. From the repo root:
 #     bash experiments/cap_particles.sh
+# UNSEEN=1: training seeds 3 and 4 (trained here as the grid trains, 400 steps of the Ising
+# config) at N = 484, the size below K_max of docs/results/unseen_ising.md (whose rows it is
+# read beside), cap off and on; writes docs/results/cap_particles_unseen.md (~25 min):
+#     UNSEEN=1 bash experiments/cap_particles.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 OUT=runs/cap_particles
 C=runs/grid/ckpt/ising-n1024
+NAME=cap_particles
 mkdir -p "$OUT"
 source experiments/lib.sh
-need_checkpoints "bash experiments/grid.sh ising" "$C"-{medium,mixed}/mfdiffuser-s{0,1,2}
-python - "$C" "$OUT" <<'PY'
+case ${UNSEEN:-0} in
+  0) SEEDS="0 1 2"; N=100
+     need_checkpoints "bash experiments/grid.sh ising" "$C"-{medium,mixed}/mfdiffuser-s{0,1,2} ;;
+  1) SEEDS="3 4"; N=484; OUT=runs/cap_particles_unseen; NAME=cap_particles_unseen; C=$OUT/ckpt
+     mkdir -p "$OUT"; pids=()
+     for tier in medium mixed; do  # one lane per tier
+       mfdiff data build "mfdiff/ising-n1024/$tier-v0" --no-progress > /dev/null  # kept if built
+       (for seed in $SEEDS; do
+         train_once "$C-$tier/mfdiffuser-s$seed" "$OUT/$tier-s$seed.log" \
+           --dataset "mfdiff/ising-n1024/$tier-v0" --algo mfdiffuser \
+           --config configs/mfdiffuser/ising.json --set "seed=$seed" --threads 1
+       done) & pids+=($!)
+     done
+     for pid in "${pids[@]}"; do wait "$pid"; done ;;
+  *) echo "cap_particles.sh: UNSEEN is 0 or 1" >&2; exit 2 ;;
+esac
+python - "$C" "$OUT" "$SEEDS" "$N" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-grid, out = sys.argv[1:]
+ckpts, out, seeds, n = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["ising"]
 acting = acting_overrides("ising", "mfdiffuser")
+grid = n == "100"  # the grid's checkpoints and size: its baselines beside
 rows = []
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
-    for seed in (0, 1, 2):
-        for cap, label in ((False, "MF-Diffuser, K_max 512 at any N (grid)"),
+    for seed in seeds.split():
+        for cap, label in ((False, "MF-Diffuser, K_max 512 at any N" + (" (grid)" if grid else "")),
                            (True, "MF-Diffuser, particles capped at N")):
-            lines += run_block(f"{grid}-{tier}/mfdiffuser-s{seed}", label, env, [100], kwargs,
-                               tier, inline_table({**acting, "cap_particles": cap}))
+            lines += run_block(f"{ckpts}-{tier}/mfdiffuser-s{seed}", label, env, [int(n)],
+                               kwargs, tier, inline_table({**acting, "cap_particles": cap}))
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
-    rows += published_records("ising", f"ising-n1024-{tier}",
-                              {"bc": "BC (grid)", "iql": "IQL (grid)", "mfq": "MFQ-CQL (grid)"},
-                              (100,), methods=("BC", "IQL", "MFQ-CQL"))
+    if grid:
+        rows += published_records(
+            "ising", f"ising-n1024-{tier}",
+            {"bc": "BC (grid)", "iql": "IQL (grid)", "mfq": "MFQ-CQL (grid)"}, (100,),
+            methods=("BC", "IQL", "MFQ-CQL"))
 write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" medium mixed
-mfdiff eval --records "$OUT"/records-{medium,mixed}.jsonl "$OUT/grid.jsonl" \
-  --report-dir docs/results --name cap_particles --command "bash experiments/cap_particles.sh"
+records=("$OUT"/records-{medium,mixed}.jsonl)
+[ -s "$OUT/grid.jsonl" ] && records+=("$OUT/grid.jsonl")  # none beside unseen seeds
+mfdiff eval --records "${records[@]}" \
+  --report-dir docs/results --name "$NAME" \
+  --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')bash experiments/cap_particles.sh"

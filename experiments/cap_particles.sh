@@ -13,17 +13,29 @@
 # config) at N = 484, the size below K_max of docs/results/unseen_ising.md (whose rows it is
 # read beside), cap off and on; writes docs/results/cap_particles_unseen.md (~25 min):
 #     UNSEEN=1 bash experiments/cap_particles.sh
+# `bash experiments/cap_particles.sh battle`: the same on Battle at N = 10^2 (50 agents a team
+# under K_max = 256) with the grid's Battle checkpoints (mfdiffuser-blind-hv-s<seed>);
+# writes docs/results/cap_particles_battle.md (~6 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+FAM=${1:-ising}
 OUT=runs/cap_particles
 C=runs/grid/ckpt/ising-n1024
 NAME=cap_particles
-mkdir -p "$OUT"
+STEM=mfdiffuser
 source experiments/lib.sh
+case $FAM:${UNSEEN:-0} in
+  ising:0) SEEDS="0 1 2"; N=100 ;;
+  battle:0) SEEDS="0 1 2"; N=100; OUT=runs/cap_particles_battle; NAME=cap_particles_battle
+            C=runs/grid/ckpt/battle-n1000; STEM=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import mfd_dir; print(mfd_dir('battle'))") ;;
+  ising:1) ;;
+  *) echo "usage: [UNSEEN=1] bash experiments/cap_particles.sh [ising]  |  bash experiments/cap_particles.sh battle" >&2
+     exit 2 ;;
+esac
+mkdir -p "$OUT"
 case ${UNSEEN:-0} in
-  0) SEEDS="0 1 2"; N=100
-     need_checkpoints "bash experiments/grid.sh ising" "$C"-{medium,mixed}/mfdiffuser-s{0,1,2} ;;
+  0) need_checkpoints "bash experiments/grid.sh $FAM" "$C"-{medium,mixed}/"$STEM"-s{0,1,2} ;;
   1) SEEDS="3 4"; N=484; OUT=runs/cap_particles_unseen; NAME=cap_particles_unseen; C=$OUT/ckpt
      mkdir -p "$OUT"; pids=()
      for tier in medium mixed; do  # one lane per tier
@@ -37,30 +49,33 @@ case ${UNSEEN:-0} in
      for pid in "${pids[@]}"; do wait "$pid"; done ;;
   *) echo "cap_particles.sh: UNSEEN is 0 or 1" >&2; exit 2 ;;
 esac
-python - "$C" "$OUT" "$SEEDS" "$N" <<'PY'
+python - "$FAM" "$C" "$STEM" "$OUT" "$SEEDS" "$N" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
-                        run_block, write_jsonl)
-ckpts, out, seeds, n = sys.argv[1:]
-_, env, _, kwargs = FAMILIES["ising"]
-acting = acting_overrides("ising", "mfdiffuser")
+from make_sweep import (FAMILIES, acting_overrides, family_planning, inline_table,
+                        published_records, run_block, write_jsonl)
+from mfdiff_agents.diffuser.config import Config
+fam, ckpts, stem, out, seeds, n = sys.argv[1:]
+cell, env, _, kwargs = FAMILIES[fam]
+acting = acting_overrides(fam, "mfdiffuser")
+k_max = family_planning(fam).get("k_schedule", Config.k_schedule)[-1]
 grid = n == "100"  # the grid's checkpoints and size: its baselines beside
 rows = []
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for seed in seeds.split():
-        for cap, label in ((False, "MF-Diffuser, K_max 512 at any N" + (" (grid)" if grid else "")),
+        for cap, label in ((False, f"MF-Diffuser, K_max {k_max} at any N"
+                            + (" (grid)" if grid else "")),
                            (True, "MF-Diffuser, particles capped at N")):
-            lines += run_block(f"{ckpts}-{tier}/mfdiffuser-s{seed}", label, env, [int(n)],
+            lines += run_block(f"{ckpts}-{tier}/{stem}-s{seed}", label, env, [int(n)],
                                kwargs, tier, inline_table({**acting, "cap_particles": cap}))
     with open(f"{out}/sweep_{tier}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
-    if grid:
+    if grid:  # the records count one Battle team (N = 10^2: 50)
         rows += published_records(
-            "ising", f"ising-n1024-{tier}",
-            {"bc": "BC (grid)", "iql": "IQL (grid)", "mfq": "MFQ-CQL (grid)"}, (100,),
-            methods=("BC", "IQL", "MFQ-CQL"))
+            fam, f"{cell}-{tier}",
+            {"bc": "BC (grid)", "iql": "IQL (grid)", "mfq": "MFQ-CQL (grid)"},
+            (50 if fam == "battle" else 100,), methods=("BC", "IQL", "MFQ-CQL"))
 write_jsonl(f"{out}/grid.jsonl", rows)
 PY
 sweep_lanes "$OUT" medium mixed
@@ -68,4 +83,4 @@ records=("$OUT"/records-{medium,mixed}.jsonl)
 [ -s "$OUT/grid.jsonl" ] && records+=("$OUT/grid.jsonl")  # none beside unseen seeds
 mfdiff eval --records "${records[@]}" \
   --report-dir docs/results --name "$NAME" \
-  --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')bash experiments/cap_particles.sh"
+  --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')bash experiments/cap_particles.sh$([ "$FAM" = battle ] && printf ' battle')"

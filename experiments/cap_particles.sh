@@ -15,7 +15,8 @@
 #     UNSEEN=1 bash experiments/cap_particles.sh
 # `bash experiments/cap_particles.sh battle`: the same on Battle at N = 10^2 (50 agents a team
 # under K_max = 256) with the grid's Battle checkpoints (mfdiffuser-blind-hv-s<seed>);
-# writes docs/results/cap_particles_battle.md (~6 min).
+# writes docs/results/cap_particles_battle.md (~6 min); `... squeeze` likewise on Squeeze at
+# N = 10^2 under K_max = 256 (docs/results/cap_particles_squeeze.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -27,10 +28,12 @@ STEM=mfdiffuser
 source experiments/lib.sh
 case $FAM:${UNSEEN:-0} in
   ising:0) SEEDS="0 1 2"; N=100 ;;
-  battle:0) SEEDS="0 1 2"; N=100; OUT=runs/cap_particles_battle; NAME=cap_particles_battle
-            C=runs/grid/ckpt/battle-n1000; STEM=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import mfd_dir; print(mfd_dir('battle'))") ;;
+  battle:0|squeeze:0)
+    SEEDS="0 1 2"; N=100; OUT=runs/cap_particles_$FAM; NAME=cap_particles_$FAM
+    read -r CELL STEM < <(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES, mfd_dir; print(FAMILIES['$FAM'][0], mfd_dir('$FAM'))")
+    C=runs/grid/ckpt/$CELL ;;
   ising:1) ;;
-  *) echo "usage: [UNSEEN=1] bash experiments/cap_particles.sh [ising]  |  bash experiments/cap_particles.sh battle" >&2
+  *) echo "usage: [UNSEEN=1] bash experiments/cap_particles.sh [ising]  |  bash experiments/cap_particles.sh battle|squeeze" >&2
      exit 2 ;;
 esac
 mkdir -p "$OUT"
@@ -83,4 +86,4 @@ records=("$OUT"/records-{medium,mixed}.jsonl)
 [ -s "$OUT/grid.jsonl" ] && records+=("$OUT/grid.jsonl")  # none beside unseen seeds
 mfdiff eval --records "${records[@]}" \
   --report-dir docs/results --name "$NAME" \
-  --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')bash experiments/cap_particles.sh$([ "$FAM" = battle ] && printf ' battle')"
+  --command "$([ "${UNSEEN:-0}" = 1 ] && printf 'UNSEEN=1 ')bash experiments/cap_particles.sh$([ "$FAM" != ising ] && printf ' %s' "$FAM")"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # No more particles than agents (Config.cap_particles; docs/results/cap_particles.md,
-# docs/method.md (19)). The Ising config plans K_max = 512 particles at any N; at N = 10^2 the
+# docs/method.md (19)). The Ising config planned K_max = 512 particles at any N until the
+# twenty-fifth update (it caps them since, on this measurement); at N = 10^2 the
 # balanced lifting then gives each particle capacity 0 or 1, the units at random particles, so
 # an agent is matched to another agent's plan. With cap_particles the schedule stops at N
 # (32, 128, 512 -> 32, 100), one particle anchored at each agent. The grid's Ising checkpoints
 # (training seeds 0-2, both tiers) act with the grid's settings at N = 10^2, cap off (the
-# grid's MF-Diffuser row, re-evaluated) and on, 5 evaluation seeds each, beside the grid's
+# grid's MF-Diffuser row until then, re-evaluated) and on (the row since), 5 evaluation seeds
+# each, beside the grid's
 # baselines (docs/results/records/records-ising.jsonl.gz, not re-evaluated). At N >= K_max the
 # two are the same plans (tests/test_planner.py). ~12 min on 2 cores. From the repo root:
 #     bash experiments/cap_particles.sh

@@ -13,7 +13,7 @@ import gzip
 import json
 import sys
 
-from mfdiff_agents.diffuser.config import PLANNING_FIELDS
+from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
 from mfdiff_agents.family_configs import family_config
 
 #: stem of the N = 10^3 training datasets, env id, evaluation N (index 1 = the training N;
@@ -56,14 +56,50 @@ def family_planning(family: str) -> dict:
             if k in PLANNING_FIELDS}
 
 
+#: planning fields a family config adopted after the fourteenth update, each with the value
+#: that undoes it (the Config default): ``one_plan`` and ``before_cap`` pin it, because a
+#: checkpoint trained with the config now carries the new value and would act with it
+LATER_PLANNING = {"cap_particles": False}  # Ising since the twenty-fifth update
+
+
 def one_plan(family: str) -> dict:
     """``family_planning`` acting on one plan per replan where the config mixes several
     (``plan_combine`` "mean"): what particle actions follow (a particle's action comes from
-    one plan), and the config's rows before the fourteenth update (Ising)."""
+    one plan), and the config's rows before the fourteenth update (Ising), so without the
+    planning fields adopted since (``LATER_PLANNING``, pinned off). Pinned, not left out: a
+    checkpoint trained with the config carries ``plan_samples`` 4 and "mean", and would act
+    on the mixture (and particle actions would be refused)."""
     planning = family_planning(family)
     if planning.get("plan_combine") == "mean":
-        planning = {k: v for k, v in planning.items() if k not in ("plan_samples", "plan_combine")}
-    return planning
+        planning = {**planning, "plan_samples": 1, "plan_combine": Config.plan_combine}
+    return before_cap(planning)
+
+
+def before_cap(acting: dict) -> dict:
+    """``acting`` with the planning fields of ``LATER_PLANNING`` it sets pinned off: how an
+    experiment measured before the family adopted them keeps its rows."""
+    return {**acting, **{k: v for k, v in LATER_PLANNING.items() if k in acting}}
+
+
+def cap_noop_dropped(acting: dict, ns: list[int]) -> dict:
+    """``acting`` without ``cap_particles`` where every N is at least K_max (the schedule's
+    last entry): there the cap plans the same particles (tests/test_planner.py:
+    test_no_more_particles_than_agents), so the grid's runs at such N keep the settings, and
+    the records, they had before the cap."""
+    k_max = acting.get("k_schedule", Config.k_schedule)[-1]
+    if "cap_particles" in acting and min(ns) >= k_max:
+        return {k: v for k, v in acting.items() if k != "cap_particles"}
+    return acting
+
+
+def cap_split(acting: dict, ns: list[int]) -> list[tuple[dict, list[int]]]:
+    """``ns`` split into the N below K_max, acting with ``acting``, and those at or above it,
+    acting with ``cap_noop_dropped(acting)``; one part where the settings do not differ."""
+    k_max = acting.get("k_schedule", Config.k_schedule)[-1]
+    parts = [[n for n in ns if n < k_max], [n for n in ns if n >= k_max]]
+    if "cap_particles" not in acting or not all(parts):
+        return [(cap_noop_dropped(acting, ns), ns)]
+    return [(acting, parts[0]), (cap_noop_dropped(acting, parts[1]), parts[1])]
 
 
 #: the baselines' acting fields (BC, IQL, MFQ-CQL: sample from softmax(logits / T))
@@ -98,24 +134,24 @@ def acting_one_plan(family: str, algo: str) -> dict:
 #: previous decoding; on Battle the mixture over 4 plans, measured and not adopted (every N)
 EXTRA_ROWS = {"battle": [
     ("MF-Diffuser, mixture of 4 plans",
-     inline_table({**ACTING, **family_planning("battle"), "plan_samples": 4,
-                   "plan_combine": "mean"}), "all"),
+     {**ACTING, **family_planning("battle"), "plan_samples": 4, "plan_combine": "mean"},
+     "all"),
 ], "ising": [
-    ("MF-Diffuser, one plan", inline_table({**ACTING, **one_plan("ising")}), "all"),
+    ("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
     ("MF-Diffuser, K = 256",
-     inline_table({**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]})),
+     {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
 ], "squeeze": [  # one plan per replan instead of the config's best of 4
     ("MF-Diffuser, one plan",
-     inline_table({**ACTING, **family_planning("squeeze"), "plan_samples": 1})),
+     {**ACTING, **family_planning("squeeze"), "plan_samples": 1}),
     # the decoding of the config before the eleventh update, min-p 0.2 at T = 1 instead of
     # the uniform floor removed (docs/results/squeeze_uniform.md): what the change buys
     ("MF-Diffuser, min-p 0.2",
-     inline_table({**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
-                   "head_min_p": 0.2, "head_temperature": 1.0})),
+     {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
+      "head_min_p": 0.2, "head_temperature": 1.0}),
     # the replan interval of the config before the twelfth update: what replanning every step
     # buys, at ~3x the acting latency
     ("MF-Diffuser, replan every 4",
-     inline_table({**ACTING, **family_planning("squeeze"), "replan_every": 4})),
+     {**ACTING, **family_planning("squeeze"), "replan_every": 4}),
 ]}
 #: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation
@@ -204,7 +240,8 @@ def grid_records(family: str, dirs: tuple[str, ...], acting: dict, ns: tuple[int
             r = json.loads(line)
             cfg = r.get("config") or {}
             if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in dirs
-                    and r["method"].startswith("MF-Diffuser") and cfg.get("set") == acting
+                    and r["method"].startswith("MF-Diffuser")
+                    and cfg.get("set") == cap_noop_dropped(acting, [r["env_kwargs"]["n_agents"]])
                     and r.get("tier") == tier and r["env_kwargs"]["n_agents"] in ns):
                 r["method"] = label(r)
                 out.append(r)
@@ -258,9 +295,11 @@ def main(family: str, out: str) -> None:
              "seeds = 5", "episodes = 1", 'device = "cpu"', ""]
 
     def run(policy: str, label: str, n: list[int], tier: str | None = None,
-            overrides: str | None = None) -> None:
-        lines.extend(run_block(policy, label, env, n, kwargs, tier, overrides,
-                               exploitability=family in EXPLOITABILITY))
+            overrides: dict | None = None) -> None:
+        for acting, ns_part in cap_split(overrides or {}, n):
+            lines.extend(run_block(policy, label, env, ns_part, kwargs, tier,
+                                   inline_table(acting) if acting else None,
+                                   exploitability=family in EXPLOITABILITY))
 
     for name, label in (("random", "random"), ("medium", "scripted medium"),
                         ("expert", "scripted expert")):
@@ -276,27 +315,25 @@ def main(family: str, out: str) -> None:
                     # keeps the planning settings it was trained with, and older checkpoints
                     # were trained before the acting default changed
                     planning = family_planning(family)
-                    run(path, label, ns, tier, inline_table({**ACTING, **planning}))
+                    run(path, label, ns, tier, {**ACTING, **planning})
                     # Battle episodes cost ~10x, Ising plans every step: the ablation at the
                     # training N only there
                     run(path, "MF-Diffuser, particle actions",
                         ns[1:2] if family in ("battle", "ising") else ns, tier,
-                        inline_table({"act_with": "particle", **one_plan(family)}))
+                        {"act_with": "particle", **one_plan(family)})
                     for extra_label, overrides, *where in EXTRA_ROWS.get(family, []):
                         run(path, extra_label, ns if where == ["all"] else ns[1:2], tier,
                             overrides)
                     for dirname, _, var_label, var_n in MFD_VARIANTS.get(family, []):
                         run(f"{out}/ckpt/{stem}-{tier}/{dirname}-s{s}", var_label,
                             ns if var_n == "all" else ns[1:2], tier,
-                            inline_table({**ACTING, **planning}))
+                            {**ACTING, **planning})
                 else:
                     acting = acting_overrides(family, algo)
-                    run(path, label, ns if where == "all" else ns[:1], tier,
-                        inline_table(acting) if acting else None)
+                    run(path, label, ns if where == "all" else ns[:1], tier, acting or None)
                     if algo in WALL_CLOCK_STEPS.get(family, {}):
                         run(f"{out}/ckpt/{stem}-{tier}/{algo}-wc-s{s}",
-                            f"{label}, {WALL_CLOCK}", ns, tier,
-                            inline_table(acting) if acting else None)
+                            f"{label}, {WALL_CLOCK}", ns, tier, acting or None)
     print("\n".join(lines))
 
 

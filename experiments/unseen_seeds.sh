@@ -17,7 +17,9 @@
 # Battle config until the twenty-third update, since when it also has a value baseline,
 # Config.head_value: measured at these seeds and sizes by
 # `UNSEEN=1 HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,9`,
-# docs/results/battle_blind_1_2_9_hv_unseen.md). Every MF-Diffuser row pins head_value off.
+# docs/results/battle_blind_1_2_9_hv_unseen.md). Every MF-Diffuser row pins head_value off,
+# and the particle cap (Ising config since the twenty-fifth update, Config.cap_particles;
+# measured at these seeds by `UNSEEN=1 bash experiments/cap_particles.sh`) too.
 # From the repo root:
 #     bash experiments/unseen_seeds.sh ising       # or: battle, squeeze
 set -euo pipefail
@@ -75,22 +77,25 @@ python - "$fam" "$OUT" "$NS" "$E" "$B" "${BASELINES[@]}" <<'PY'
 import json
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import FAMILIES, METHODS, acting_one_plan, acting_overrides, inline_table, run_block
+from make_sweep import (FAMILIES, METHODS, acting_one_plan, acting_overrides, before_cap,
+                        inline_table, run_block)
 fam, out, ns, n_heads, blind, *baselines = sys.argv[1:]
 _, env, _, kwargs = FAMILIES[fam]
+# the config's acting as measured, before the particle cap (Ising since the 25th update; its
+# unseen-seed rows with the cap: docs/results/cap_particles_unseen.md)
+config = before_cap(acting_overrides(fam, "mfdiffuser"))
 for tier in ("medium", "mixed"):  # one lane per tier
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     rows = [(algo, METHODS[algo][0], acting_one_plan(fam, algo))
             for algo in ("mfdiffuser", *baselines)]
-    if acting_overrides(fam, "mfdiffuser") != acting_one_plan(fam, "mfdiffuser"):
+    if config != acting_one_plan(fam, "mfdiffuser"):
         rows.append(("mfdiffuser", "MF-Diffuser, mixture of 4 plans",
-                     acting_overrides(fam, "mfdiffuser")))  # the config since the 14th update
+                     config))  # the config since the 14th update
     if n_heads != "1":  # the config since the 15th update
         rows.append((f"mfdiffuser-ens{n_heads}", f"MF-Diffuser, head ensemble of {n_heads}",
-                     acting_overrides(fam, "mfdiffuser")))
+                     config))
     if blind:  # the config since the 22nd update (Battle)
-        rows.append(("mfdiffuser-blind", f"MF-Diffuser, head blind to [{blind}]",
-                     acting_overrides(fam, "mfdiffuser")))
+        rows.append(("mfdiffuser-blind", f"MF-Diffuser, head blind to [{blind}]", config))
     for name, label, acting in rows:
         for seed in (3, 4):
             lines += run_block(f"{out}/{tier}/{name}-s{seed}", label, env,

@@ -77,10 +77,11 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
             assert all(f"{k}={v}" in c for c in var for k, v in sets.items())
             blocks = [b for b in sweep.split("[[runs]]") if f'label = "{label}"' in b]
             assert len(blocks) == 6 and all(f"/{dirname}-s" in b for b in blocks)
-            planning = make_sweep.inline_table(
-                {**make_sweep.ACTING, **make_sweep.family_planning(fam)})
-            assert all(f"set = {planning}" in b for b in blocks)
             ns = make_sweep.FAMILIES[fam][2]
+            planning = make_sweep.inline_table(make_sweep.cap_noop_dropped(
+                {**make_sweep.ACTING, **make_sweep.family_planning(fam)},
+                ns if where == "all" else ns[1:2]))
+            assert all(f"set = {planning}" in b for b in blocks)
             assert all(f"n_agents = {ns if where == 'all' else ns[1:2]}" in b for b in blocks)
 
 
@@ -107,10 +108,11 @@ def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
     # one plan: what the mixture over plans replaced (and particle actions follow)
     (tmp_path / "mfdiffuser" / "ising.json").write_text(
         '{"replan_every": 1, "plan_samples": 4, "plan_combine": "mean"}')
-    assert make_sweep.one_plan("ising") == {"replan_every": 1}
+    # pinned, not left out: a checkpoint trained with this file carries the mixture
+    one = {"replan_every": 1, "plan_samples": 1, "plan_combine": "best"}
+    assert make_sweep.one_plan("ising") == one
     assert make_sweep.one_plan("squeeze") == make_sweep.family_planning("squeeze")
-    assert make_sweep.acting_one_plan("ising", "mfdiffuser") == {**make_sweep.ACTING,
-                                                                  "replan_every": 1}
+    assert make_sweep.acting_one_plan("ising", "mfdiffuser") == {**make_sweep.ACTING, **one}
     assert make_sweep.acting_overrides("ising", "mfdiffuser")["plan_combine"] == "mean"
     with pytest.raises(KeyError, match="no steps"):
         make_sweep.grid_steps("ising", "mfdiffuser")
@@ -211,13 +213,17 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
 
     sweep = load_sweep(tmp_path / "sweep_ising.toml")
     mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
-    assert len(mfd) == 6  # tiers x training seeds
+    # tiers x training seeds, each split at K_max = 512 by the particle cap (cap_split)
+    assert len(mfd) == 12
     # the acting defaults and the family config's planning settings are spelled out
     planning = {k: v for k, v in family_config("mfdiffuser", "ising").items()
                 if k in PLANNING_FIELDS}
     assert planning["replan_every"] == 1
-    assert all(r["set"] == {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
-                            "ddim_steps": 10, **planning} for r in mfd)
+    want = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
+            "ddim_steps": 10, **planning}
+    assert all(r["set"] == (want if r["n_agents"] == [100] else
+                            {k: v for k, v in want.items() if k != "cap_particles"})
+               for r in mfd)
     (cmd, _, _), = gj.eval_jobs(["ising"], tmp_path)
     assert "--resume" not in cmd and not records.exists()
 
@@ -332,6 +338,73 @@ def test_scripts_measured_before_the_value_baseline_pin_it_off():
     for d, sets, _, _ in make_sweep.MFD_VARIANTS["battle"]:
         assert "head_value" in sets, d
     assert make_sweep.mfd_dir("battle") == "mfdiffuser-blind-hv"
+
+
+def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(capsys,
+                                                                              tmp_path):
+    """The Ising config caps its particles at N since the twenty-fifth update (cap_particles):
+    the grid's MF-Diffuser row carries it at N = 10^2; at N >= K_max, where the cap plans the
+    same particles, every row keeps the settings and records it had; the rows and scripts of
+    earlier configs (one plan, ``before_cap``) pin it off, since a checkpoint trained with the
+    config now carries it; grid_records finds a row's records at either N."""
+    import tomllib
+
+    _module()
+    import make_sweep
+
+    assert family_config("mfdiffuser", "ising")["cap_particles"] is True
+    assert make_sweep.one_plan("ising")["cap_particles"] is False
+    # every family: one_plan pins each planning field of the config (a field left out would
+    # act as the checkpoint was trained, i.e. as the config says today)
+    for fam in make_sweep.FAMILIES:
+        assert set(make_sweep.family_planning(fam)) <= set(make_sweep.one_plan(fam)), fam
+    # one plan pinned: a checkpoint trained with the config carries its mixture of 4
+    assert family_config("mfdiffuser", "ising")["plan_samples"] == 4
+    assert make_sweep.one_plan("ising")["plan_samples"] == 1
+    assert make_sweep.one_plan("ising")["plan_combine"] == "best"
+    assert make_sweep.acting_one_plan("ising", "mfdiffuser")["cap_particles"] is False
+    config = make_sweep.acting_overrides("ising", "mfdiffuser")
+    assert config["cap_particles"] is True
+    assert make_sweep.before_cap(config) == {**config, "cap_particles": False}
+    battle = make_sweep.acting_overrides("battle", "mfdiffuser")
+    assert "cap_particles" not in make_sweep.before_cap(battle) == battle
+    assert "cap_particles" not in make_sweep.one_plan("squeeze")
+    # the cap is dropped only where every N reaches the schedule's last entry
+    big = {"k_schedule": [16, 64, 256], "cap_particles": True}
+    assert make_sweep.cap_noop_dropped(big, [256, 1024]) == {"k_schedule": [16, 64, 256]}
+    assert make_sweep.cap_noop_dropped(big, [100, 1024]) == big
+    assert make_sweep.cap_noop_dropped({"cap_particles": True}, [1000]) == {}  # Config's 256
+    assert make_sweep.cap_noop_dropped({"cap_particles": True}, [255]) == {"cap_particles": True}
+    assert make_sweep.cap_split(big, [100, 1024, 256]) == [(big, [100]),
+                                                           ({"k_schedule": [16, 64, 256]},
+                                                            [1024, 256])]
+    assert make_sweep.cap_split(big, [100]) == [(big, [100])]
+    assert make_sweep.cap_split({"k_schedule": [256]}, [100, 1024]) == [
+        ({"k_schedule": [256]}, [100, 1024])]
+    make_sweep.main("ising", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    cap: dict[tuple[str, int], set] = {}
+    for r in runs:
+        if "/mfdiffuser" in r["policy"]:
+            for n in r["n_agents"]:
+                cap.setdefault((r["label"], n), set()).add(r["set"].get("cap_particles"))
+    for n in (1024, 3025, 10000):  # N >= K_max = 512: the settings (and records) before the cap
+        assert cap["MF-Diffuser", n] == cap["MF-Diffuser, one plan", n] == {None}
+    assert cap["MF-Diffuser", 100] == {True}
+    assert cap["MF-Diffuser, one plan", 100] == {False}
+    for label in ("MF-Diffuser, particle actions", "MF-Diffuser, K = 256",
+                  "MF-Diffuser, head ensemble of 4"):
+        assert cap[label, 1024] == {None}, label
+    assert "before_cap(acting_overrides" in (ROOT / "experiments/unseen_seeds.sh").read_text()
+    # the experiment scripts' comparison rows: the config's records at N < and >= K_max
+    rows = [{"method": "MF-Diffuser", "tier": "medium", "env_kwargs": {"n_agents": n},
+             "config": {"policy": "runs/grid/ckpt/x/mfdiffuser-s0",
+                        "set": make_sweep.cap_noop_dropped(config, [n])}}
+            for n in (100, 1024)]
+    (tmp_path / "records-ising.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = make_sweep.grid_records("ising", ("mfdiffuser-s0",), config, (100, 1024),
+                                  lambda r: "grid", records=str(tmp_path))
+    assert [r["env_kwargs"]["n_agents"] for r in got] == [100, 1024]
 
 
 def test_every_grid_method_has_a_budget_per_family_and_the_clone_links_them():

@@ -176,9 +176,9 @@ class Config(TrainConfig):
     permutation onto the agents' own particles. Measured on the grid's Ising checkpoints at
     N = 10^2 (docs/results/cap_particles.md, docs/method.md (19)): mixed 101.2 vs 99.2 (CIs
     disjoint; IQL 101.5), medium 99.8 vs 100.3 (inside the CIs), 4.7-4.8x less acting time;
-    Battle and Squeeze at N = 10^2 inside the CIs. Not yet in a family config (adopting it
-    re-runs the Ising grid). Identical plans at
-    N >= K_max. False = K_max particles at any N. A planning field."""
+    Battle and Squeeze at N = 10^2 inside the CIs. On in the Ising family config since the
+    twenty-fifth update (docs/results/grid.md). Identical plans at N >= K_max. False = K_max
+    particles at any N. A planning field."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     guidance_weight: float = 1.0

@@ -22,7 +22,9 @@
 # HEAD_NOISE=x trains the head with input noise x instead of the config's 0.15 (pinned when
 # unset): `HEAD_VALUE=1 HEAD_NOISE=0.3 bash experiments/battle_blind.sh 1,2,9` writes
 # docs/results/battle_blind_1_2_9_hv_hn0.3.md beside the grid's MF-Diffuser (twenty-fourth
-# update).
+# update). `HEAD_VALUE=1 bash experiments/battle_blind.sh 1,2,6,7,8,9` is the config's head
+# blind to the planned change of the nearest enemy's offset and distance as well (twenty-sixth
+# update, docs/results/battle_blind_1_2_6_7_8_9_hv.md), beside the config's grid row.
 # ~20 min on 2 cores. From the repo root:
 #     bash experiments/battle_blind.sh
 set -euo pipefail
@@ -64,12 +66,12 @@ for tier in medium mixed; do  # one lane per core
   done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" "$HEAD_NOISE" <<'PY'
+python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" "$HEAD_NOISE" "$FEATURES" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
 from make_sweep import (FAMILIES, acting_overrides, inline_table, published_records,
                         run_block, write_jsonl)
-out, label, head_value, unseen, head_noise = sys.argv[1:]
+out, label, head_value, unseen, head_noise, features = sys.argv[1:]
 _, env, ns, kwargs = FAMILIES["battle"]
 seeds = (3, 4) if unseen == "1" else (0, 1, 2)
 if unseen == "1":
@@ -86,7 +88,9 @@ for lane, tier in enumerate(("medium", "mixed")):
     labels = {"mfdiffuser": "MF-Diffuser (grid)", "bc": "BC (grid)", "iql": "IQL (grid)",
               "mfq": "MFQ-CQL (grid)"}
     methods = ("MF-Diffuser", "BC", "IQL", "MFQ-CQL")
-    if head_noise != "0.15":  # one setting off the grid's config: compare with the config
+    config_head = features.replace(" ", "") == "1,2,9"
+    if head_noise != "0.15" or (head_value == "1" and not config_head):
+        # one setting off the grid's config: compare with the config
         labels = {k: v for k, v in labels.items() if k != "mfdiffuser"}
         labels["mfdiffuser-blind-hv"] = "MF-Diffuser (grid)"
     elif head_value == "1":  # the two rows this run combines: the blind head, the value baseline

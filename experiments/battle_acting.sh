@@ -12,7 +12,7 @@
 #   every step hands every agent a new particle, whose planned *position* change the head then
 #   executed, so moves stopped adding up — no longer holds for a head that never reads it.
 #
-#     bash experiments/battle_acting.sh min_p    # ~20 min on 2 cores
+#     bash experiments/battle_acting.sh min_p    # ~30 min on 2 cores
 #   the head's min-p cut 0.25 and 0.4 against the config's 0.1 (battle_decode.md chose it on
 #   seed 0 against no cut). Where Battle-medium misses BC (N = 10^4, "Battle >= BC", and the
 #   exploitability target) agents with an enemy in range step instead of attacking in ~5 % of
@@ -20,6 +20,7 @@
 #   gains ~2 per agent over them (exploitability_battle_n10000_seeds012_blindhv_medium.md). A
 #   higher cut drops such low-probability steps and leaves near-equal choices to the sample
 #   (T = 0.1, which sharpens every choice, lost 20 points at N = 10^4 in battle_n10k.md).
+#   Both lost, the more the higher the cut; then no cut at all (min-p 0) as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -41,7 +42,8 @@ acting = acting_overrides("battle", "mfdiffuser")
 # study: (the config's field, its value in the grid's rows, [(label, value, N)...])
 field, grid_value, variants = {
     "replan": ("replan_every", 7, [("replan every step", 1, ns[:2]), ("replan every 3", 3, ns)]),
-    "min_p": ("head_min_p", 0.1, [("min-p 0.25", 0.25, ns), ("min-p 0.4", 0.4, ns)]),
+    "min_p": ("head_min_p", 0.1, [("no min-p cut", 0.0, ns), ("min-p 0.25", 0.25, ns),
+                                  ("min-p 0.4", 0.4, ns)]),
 }[study]
 assert acting[field] == grid_value, acting  # the grid's setting, the rows compared with
 grid_label = {"replan": "replan every 7", "min_p": "min-p 0.1"}[study]

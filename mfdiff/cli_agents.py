@@ -113,11 +113,26 @@ def _eval(args: argparse.Namespace) -> int:
         if Path(args.policy).is_dir():
             kw["num_threads"] = threads
         policy = load_policy(args.policy, device=args.device, **kw)
+        config: dict[str, Any] = {"policy": str(args.policy), "set": _overrides(args.set)}
+        deviations = None
+        if args.deviation:
+            if not args.exploitability:
+                raise ValueError("--deviation adds a deviation policy: give --exploitability")
+            for path in args.deviation:
+                if not Path(path).is_dir():  # the scripted tiers are in the set already
+                    raise ValueError(f"--deviation takes a checkpoint directory, got {path!r}")
+            if len(set(args.deviation)) < len(args.deviation):
+                raise ValueError(f"--deviation names a checkpoint twice: {args.deviation}")
+            # each acts with the settings stored in its checkpoint (a grid checkpoint: the
+            # grid's acting, e.g. BC's temperature); named by its path in deviation_gains
+            deviations = {path: load_policy(path, device=args.device, num_threads=threads)
+                          for path in args.deviation}
+            config["deviations"] = list(args.deviation)
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
                               method=policy_label(args.policy), dataset_id=args.dataset,
-                              tier=args.tier, progress=not args.no_progress,
-                              config={"policy": str(args.policy), "set": _overrides(args.set)},
-                              exploitability=args.exploitability)
+                              tier=args.tier, progress=not args.no_progress, config=config,
+                              exploitability=args.exploitability,
+                              extra_deviations=deviations)
         if args.out is not None:
             ev.write_jsonl(records, args.out)
         if args.video is not None:
@@ -199,6 +214,9 @@ def add_parsers(subparsers: Any) -> None:
                    help="also measure the approximate Nash gap (Ising/Battle: best gain of a set "
                    "of deviations played by 1 percent of the agents; Squeeze: exact, reported "
                    "as N x gain); costs several extra episodes per seed")
+    p.add_argument("--deviation", action="append", metavar="CHECKPOINT",
+                   help="with --exploitability: one more deviation policy, a checkpoint "
+                   "directory acting with its stored settings (e.g. a trained BC); repeatable")
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
                    "score, on the dataset's own env only (same N and env kwargs; default: "
                    "random and scripted expert measured on the env)")

@@ -158,6 +158,8 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--env-kwargs", "notjson"], "not JSON")
     check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
     check([*base, "--resume"], "--resume continues a sweep")
+    check([*base, "--deviation", "runs"], "give --exploitability")
+    check([*base, "--exploitability", "--deviation", "expert"], "checkpoint directory")
     check(["eval", "--policy", "random", "--env", "mfdiff/Squeeze-v0", "--n-agents", "20"],
           "Did you mean: `GaussianSqueeze`")
     check([*base, "--dataset", "mfdiff/squeeze-n999/medium-v0"], "mfdiff data list")

@@ -121,12 +121,15 @@ def _eval(args: argparse.Namespace) -> int:
             for path in args.deviation:
                 if not Path(path).is_dir():  # the scripted tiers are in the set already
                     raise ValueError(f"--deviation takes a checkpoint directory, got {path!r}")
-            if len(set(args.deviation)) < len(args.deviation):
-                raise ValueError(f"--deviation names a checkpoint twice: {args.deviation}")
+            # named by the checkpoint's method in deviation_gains ("bc"), so that records of
+            # several training seeds, each deviating with its own BC, pool under one name
+            names = [policy_label(path) for path in args.deviation]
+            if len(set(names)) < len(names):
+                raise ValueError(f"--deviation: one checkpoint per method, got {names}")
             # each acts with the settings stored in its checkpoint (a grid checkpoint: the
-            # grid's acting, e.g. BC's temperature); named by its path in deviation_gains
-            deviations = {path: load_policy(path, device=args.device, num_threads=threads)
-                          for path in args.deviation}
+            # grid's acting, e.g. BC's temperature)
+            deviations = {name: load_policy(path, device=args.device, num_threads=threads)
+                          for name, path in zip(names, args.deviation, strict=True)}
             config["deviations"] = list(args.deviation)
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
                               method=policy_label(args.policy), dataset_id=args.dataset,
@@ -216,7 +219,8 @@ def add_parsers(subparsers: Any) -> None:
                    "as N x gain); costs several extra episodes per seed")
     p.add_argument("--deviation", action="append", metavar="CHECKPOINT",
                    help="with --exploitability: one more deviation policy, a checkpoint "
-                   "directory acting with its stored settings (e.g. a trained BC); repeatable")
+                   "directory acting with its stored settings (e.g. a trained BC), named by its "
+                   "method; repeatable, one checkpoint per method")
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
                    "score, on the dataset's own env only (same N and env kwargs; default: "
                    "random and scripted expert measured on the env)")

@@ -95,6 +95,11 @@ def test_train_then_eval_every_algo(env, algo):
                "--no-progress", "--out", str(out / "eval.jsonl"), *extra)
     assert r.returncode == 0, r.stderr
     assert f"| {algo} |" in r.stdout
+    if algo == "bc":  # a trained deviation reaches evaluate: refused on Squeeze (exact gain)
+        r = mfdiff(env, "eval", "--policy", "random", "--env", "mfdiff/GaussianSqueeze-v0",
+                   "--n-agents", "30", "--seeds", "1", "--env-kwargs", '{"max_cycles": 4}',
+                   "--no-progress", "--exploitability", "--deviation", str(out))
+        assert r.returncode == 2 and "takes no extra deviation" in r.stderr, r.stderr
 
 
 def _plain(v):

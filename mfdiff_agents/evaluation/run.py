@@ -147,14 +147,10 @@ def evaluate(
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
                          "pass exploitability=True")
-    if extra_deviations and core.family == "squeeze":
-        raise ValueError("Squeeze's exploitability is exact over every one-step level change "
-                         "(from the reward formula): it takes no extra deviation policies")
-    for dev in (extra_deviations or {}).values():
-        if not isinstance(dev, Policy):  # Deviation calls act_batch on it directly
-            raise TypeError(f"an extra deviation must be a Policy, got {type(dev).__name__}")
-        if hasattr(dev, "check_env"):
-            dev.check_env(core)
+    if extra_deviations:  # refused before the rollouts, not after seed 0's
+        from mfdiff_agents.evaluation.exploitability import check_extra_deviations
+
+        check_extra_deviations(core, extra_deviations)
     if ref_scores is None:
         ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
     records = []

@@ -343,3 +343,14 @@ def test_held_out_exploitability_removes_the_selection_bias():
                                  {"method": "m", "deviation_gains": {"b": 1.0}}], by=("method",))
     table = ev.markdown_table(out, command="c", by=("method",))
     assert "exploitability_heldout" in table and "leave one seed out" in table
+    assert "exploitability_pop" not in table  # only where records measured it
+
+    # the population-baseline gains get their own held-out estimate, chosen on their own gains
+    pops = [{**r, "deviation_gains_pop": g, "exploitability_pop": max(g.values())}
+            for r, g in zip(recs, [{"a": 0.0, "b": 2.0}, {"a": 5.0, "b": 1.0}])]
+    out = held_out_exploitability(pops, by=("method",))
+    assert [r["exploitability_heldout"] for r in out] == [0.0, -1.0]  # unchanged
+    assert [r["exploitability_pop_heldout"] for r in out] == [0.0, 1.0]
+    assert [r["best_deviation_pop_heldout"] for r in out] == ["a", "b"]
+    table = ev.markdown_table(out, command="c", by=("method",))
+    assert "exploitability_pop_heldout" in table and "whole population" in table

@@ -84,11 +84,18 @@ HELD_OUT_NOTE = (
     "of the deviation that is best on the group's other seeds (leave one seed out: no selection "
     "bias).")
 
+POP_NOTE = (
+    "exploitability_pop, exploitability_pop_heldout: the same with the deviators' gain measured "
+    "against the whole population's mean return under the policy instead of their own (same "
+    "expectation, the deviators being drawn uniformly; lower variance where the deviation "
+    "decouples the episode: mfdiff_agents/evaluation/exploitability.py).")
+
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
                                              "order_parameter", "win_rate", "exploitability",
-                                             "exploitability_heldout", "nash_gap_xN",
+                                             "exploitability_heldout", "exploitability_pop",
+                                             "exploitability_pop_heldout", "nash_gap_xN",
                                              "latency_ms"),
                    by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
                    title: str = "Results") -> str:
@@ -112,6 +119,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
              "Cells: mean [95 % bootstrap CI] (IQM) over seeds; normalized score: "
              "0 = uniform random, 100 = scripted expert (the reference returns).", "",
              *([HELD_OUT_NOTE, ""] if "exploitability_heldout" in present else []),
+             *([POP_NOTE, ""] if "exploitability_pop" in present else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in keys:
         cells = [str(k[by.index(b)]) for b in shown_by]
@@ -135,7 +143,8 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
 
 def _fmt(metric: str) -> Callable[[float], str]:
     if metric in ("optimum_gap", "win_rate", "order_parameter", "exploitability",
-                  "exploitability_heldout", "nash_gap_xN"):
+                  "exploitability_heldout", "exploitability_pop", "exploitability_pop_heldout",
+                  "nash_gap_xN"):
         return lambda v: f"{v:.3f}"
     if metric == "latency_ms":
         return lambda v: f"{v:.2f}"

@@ -72,7 +72,8 @@ def held_out_exploitability(
     *, by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
 ) -> list[dict[str, Any]]:
     """Copies of ``records`` with ``exploitability_heldout``: each seed's gain of the deviation
-    that is best on average over the *other* seeds of its group (leave one seed out).
+    that is best on average over the *other* seeds of its group (leave one seed out); and
+    ``exploitability_pop_heldout`` from ``deviation_gains_pop`` where records have it.
 
     ``exploitability`` takes each seed's largest gain over the deviation set, and a maximum of
     noisy estimates is biased upward: the scripted expert deviating from its own population
@@ -85,25 +86,27 @@ def held_out_exploitability(
     Raises:
         ValueError: the records of one group tried different deviation sets.
     """
-    groups: dict[tuple, list[int]] = {}
-    for i, r in enumerate(records):
-        if isinstance(r.get("deviation_gains"), dict) and not r.get("error"):
-            groups.setdefault(tuple(r.get(k) for k in by), []).append(i)
     out = [dict(r) for r in records]
-    for key, idx in groups.items():
-        if len(idx) < 2:
-            continue
-        names = list(records[idx[0]]["deviation_gains"])
-        for i in idx:
-            if set(records[i]["deviation_gains"]) != set(names):
-                raise ValueError(
-                    f"group {dict(zip(by, key))}: seeds tried different deviation sets "
-                    f"({sorted(names)} vs {sorted(records[i]['deviation_gains'])}); a held-out "
-                    "choice needs the same set on every seed")
-        gains = np.array([[records[i]["deviation_gains"][d] for d in names] for i in idx])  # [m, D]
-        loo_mean = (gains.sum(0) - gains) / (len(idx) - 1)  # [m, D] mean over the other seeds
-        best = loo_mean.argmax(1)  # [m]
-        for row, i in enumerate(idx):
-            out[i]["exploitability_heldout"] = float(gains[row, best[row]])
-            out[i]["best_deviation_heldout"] = names[best[row]]
+    for suffix in ("", "_pop"):  # the gains against the deviators' own returns / the population
+        gains_key = f"deviation_gains{suffix}"
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(records):
+            if isinstance(r.get(gains_key), dict) and not r.get("error"):
+                groups.setdefault(tuple(r.get(k) for k in by), []).append(i)
+        for key, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            names = list(records[idx[0]][gains_key])
+            for i in idx:
+                if set(records[i][gains_key]) != set(names):
+                    raise ValueError(
+                        f"group {dict(zip(by, key))}: seeds tried different deviation sets "
+                        f"({sorted(names)} vs {sorted(records[i][gains_key])}); a held-out "
+                        "choice needs the same set on every seed")
+            gains = np.array([[records[i][gains_key][d] for d in names] for i in idx])  # [m, D]
+            loo_mean = (gains.sum(0) - gains) / (len(idx) - 1)  # [m, D] mean over other seeds
+            best = loo_mean.argmax(1)  # [m]
+            for row, i in enumerate(idx):
+                out[i][f"exploitability{suffix}_heldout"] = float(gains[row, best[row]])
+                out[i][f"best_deviation{suffix}_heldout"] = names[best[row]]
     return out

@@ -26,6 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import ACTING, one_plan  # noqa: E402  (a script beside this one)
 
+from mfdiff_agents.baselines.scripted import make_scripted  # noqa: E402
+from mfdiff_agents.evaluation.exploitability import Deviation, draw_deviators  # noqa: E402
 from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
 from mfdiff_agents.methods import SCRIPTED_NAMES, load_policy, policy_label  # noqa: E402
 from mfdiff_envs.battle import ATTACK, OBS_NAMES  # noqa: E402
@@ -121,6 +123,36 @@ def trace_phases(spec: str, n_agents: int, seeds: int) -> list[tuple[float, floa
             for i in range(len(PHASES))]
 
 
+def trace_deviators(spec: str, n_agents: int, seeds: int,
+                    deviation: str = "expert") -> dict[str, float]:
+    """What the exploitability measure's deviators do (``--deviators``): the agents drawn as
+    mfdiff_agents/evaluation/exploitability.py draws them, on the same episode seeds, once
+    following ``spec`` and once playing the scripted ``deviation``; per agent, means over
+    ``seeds`` episodes — return, kills (a step's reward ≥ 4: a kill is worth 5), the first
+    step with an enemy in range (the episode's length if never), and the same for the agents
+    that did not deviate."""
+    core = make_core("mfdiff/Battle-v0", {"n_agents": n_agents, "max_cycles": 150,
+                                          "opponent": "expert"})
+    factory = policy_factory(spec, "battle")
+    acc: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        s0 = episode_seed(seed, 0)  # the seed `mfdiff eval --exploitability` measures with
+        pol = factory(core, s0)
+        who = draw_deviators(core.n_agents, s0)
+        dev = Deviation(pol, make_scripted(deviation, core, seed=s0), who)
+        for tag, actor in (("follow", pol), ("deviate", dev)):
+            ep = rollout(core, actor, seed=s0, record=True).episode
+            rew = ep["infos"]["rewards"][1:]  # [T, N]
+            near = ep["infos"]["alive"][:-1] & (ep["observations"][:-1, :, IN_RANGE] > 0.5)
+            first = np.where(near.any(0), near.argmax(0), len(rew))  # [N]
+            for name, sel in (("who", who), ("rest", ~who)):
+                for key, v in (("return", rew[:, sel].sum(0).mean()),
+                               ("kills", (rew[:, sel] >= 4).sum(0).mean()),
+                               ("first_in_range", first[sel].mean())):
+                    acc.setdefault(f"{tag} {name} {key}", []).append(float(v))
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
@@ -129,7 +161,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phases", action="store_true",
                     help="per phase of the episode (steps 0-29, 30-89, 90-149): agents with an "
                          "enemy in range per step and the share of them that attack")
+    ap.add_argument("--deviators", metavar="DEVIATION",
+                    help="what the exploitability measure's deviators (1 %% of the agents) get "
+                         "following each policy and playing the scripted DEVIATION instead "
+                         "(e.g. expert)")
     args = ap.parse_args(argv)
+    if args.deviators:
+        d = args.deviators
+        print(f"The exploitability measure's deviators (1 % of the agents, drawn as `mfdiff eval "
+              f"--exploitability` draws them, on its episode seeds), N = {args.n_agents}, "
+              f"{args.seeds} episodes each (evaluation seeds 0..), against the scripted expert: "
+              f"following the policy, and playing '{d}' instead; per agent, mean over episodes "
+              "(kills: steps with a reward >= 4; first in range: first step with an enemy in "
+              "attack range, the episode's length if never). The deviators' gain here is the "
+              "measure's own-baseline gain of that deviation.\n")
+        cols = [("return", "follow who return"), (f"return, {d}", "deviate who return"),
+                ("kills", "follow who kills"), (f"kills, {d}", "deviate who kills"),
+                ("first in range", "follow who first_in_range"),
+                (f"first in range, {d}", "deviate who first_in_range"),
+                ("others: return", "follow rest return"),
+                ("others: first in range", "follow rest first_in_range")]
+        print("| policy | deviators: " + " | ".join(c for c, _ in cols[:6]) + " | "
+              + " | ".join(c for c, _ in cols[6:]) + " |")
+        print("|---|" + "---|" * len(cols))
+        for spec in args.policies:
+            t = trace_deviators(spec, args.n_agents, args.seeds, d)
+            print(f"| {spec} | " + " | ".join(f"{t[k]:.2f}" for _, k in cols) + " |")
+        return 0
     if args.phases:
         names = [f"steps {lo}-{hi - 1}" for lo, hi in PHASES]
         print(f"Agents with an enemy in range per step, and the share of them that attack, by "

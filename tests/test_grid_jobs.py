@@ -723,3 +723,27 @@ def test_grid_records_selects_by_checkpoint_acting_tier_and_n(tmp_path):
                                   records=str(tmp_path))
     assert [(r["method"], r["env_kwargs"]["n_agents"]) for r in got] == [("grid 0", 100),
                                                                          ("grid 1", 1000)]
+
+
+def test_battle_trace_deviators_gain_is_the_measure_s(capsys):
+    """experiments/battle_trace.py --deviators: the deviators' return playing the expert minus
+    following the policy is exactly the exploitability measure's own-baseline gain of the
+    expert deviation (same deviators, same seeds)."""
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.evaluation.exploitability import deviation_gains
+    from mfdiff_agents.evaluation.run import episode_seed, make_core
+
+    spec = importlib.util.spec_from_file_location("battle_trace",
+                                                  ROOT / "experiments/battle_trace.py")
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    t = bt.trace_deviators("medium", 100, 1)
+    core = make_core("mfdiff/Battle-v0", {"n_agents": 100, "max_cycles": 150,
+                                          "opponent": "expert"})
+    s0 = episode_seed(0, 0)
+    gain = deviation_gains(make_scripted("medium", core, seed=s0), core, s0)["expert"]
+    # float32 step rewards summed here, float64 in the rollout: equal to 1e-5
+    assert t["deviate who return"] - t["follow who return"] == pytest.approx(gain, abs=1e-5)
+    assert 0 <= t["follow rest first_in_range"] <= 150
+    assert bt.main(["--deviators", "expert", "--n-agents", "24", "--seeds", "1", "medium"]) == 0
+    assert "| medium | " in capsys.readouterr().out

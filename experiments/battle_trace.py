@@ -11,7 +11,9 @@ docs/results/battle_decode.md).
 
 Checkpoints act with the grid's Battle settings (configs/mfdiffuser/battle.json's planning
 fields, as experiments/make_sweep.py spells them), changed by the ``:KEY=VALUE,...`` after a
-checkpoint; episodes are seeded like `mfdiff eval`'s.
+checkpoint; episodes are seeded like `mfdiff eval`'s. ``--phases``: the same by phase of the
+episode; ``--deviators DEVIATION``: what the exploitability measure's deviators get; ``--by-start``:
+per-agent return, kills and first step in range by the agent's starting distance to the enemy.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from mfdiff_envs.rollout import rollout  # noqa: E402
 IN_RANGE = OBS_NAMES.index("enemy_in_range")
 DX, DY = OBS_NAMES.index("enemy_dx"), OBS_NAMES.index("enemy_dy")
 X, Y = OBS_NAMES.index("x"), OBS_NAMES.index("y")
+DIST = OBS_NAMES.index("enemy_dist")
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
@@ -153,6 +156,37 @@ def trace_deviators(spec: str, n_agents: int, seeds: int,
     return {k: float(np.mean(v)) for k, v in acc.items()}
 
 
+#: Quantile bins of the agents' starting distance to the nearest enemy for --by-start.
+START_BINS = 5
+
+
+def trace_by_start(spec: str, n_agents: int, seeds: int) -> list[dict[str, float]]:
+    """Per quantile bin of the starting distance to the nearest enemy (``START_BINS`` bins,
+    nearest first, cut per episode; the same agents for every policy, as episodes are seeded
+    alike): mean per-agent return, kills (a step's reward >= 4) and first step with an enemy in
+    range, following ``spec`` against the scripted expert, over ``seeds`` episodes."""
+    core = make_core("mfdiff/Battle-v0", {"n_agents": n_agents, "max_cycles": 150,
+                                          "opponent": "expert"})
+    factory = policy_factory(spec, "battle")
+    acc = np.zeros((START_BINS, 4))  # return, kills, first in range, agents
+    for seed in range(seeds):
+        s0 = episode_seed(seed, 0)
+        ep = rollout(core, factory(core, s0), seed=s0, record=True).episode
+        rew = ep["infos"]["rewards"][1:]  # [T, N]
+        obs0 = ep["observations"][0]  # [N, d]
+        dist = obs0[:, DIST]  # [N]: distance to the nearest enemy block's centre / map size
+        near = ep["infos"]["alive"][:-1] & (ep["observations"][:-1, :, IN_RANGE] > 0.5)
+        first = np.where(near.any(0), near.argmax(0), len(rew))  # [N]
+        # rank-based bins: ties in distance are split by index, so every bin has N / bins agents
+        rank = np.argsort(np.argsort(dist, kind="stable"), kind="stable")
+        b = rank * START_BINS // len(dist)  # [N]
+        for k, v in enumerate((rew.sum(0), (rew >= 4).sum(0), first, np.ones(len(dist)))):
+            acc[:, k] += np.bincount(b, weights=v, minlength=START_BINS)
+    n = acc[:, 3]
+    return [{"return": acc[i, 0] / n[i], "kills": acc[i, 1] / n[i],
+             "first_in_range": acc[i, 2] / n[i]} for i in range(START_BINS)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
@@ -165,7 +199,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="what the exploitability measure's deviators (1 %% of the agents) get "
                          "following each policy and playing the scripted DEVIATION instead "
                          "(e.g. expert)")
+    ap.add_argument("--by-start", action="store_true",
+                    help=f"per-agent return, kills and first step in range by quantile of the "
+                         f"starting distance to the nearest enemy ({START_BINS} bins)")
     args = ap.parse_args(argv)
+    if args.by_start:
+        print(f"Per-agent return / kills / first step with an enemy in range, by quantile bin of "
+              f"the agent's starting distance to the nearest enemy ({START_BINS} bins, nearest "
+              f"first; the same agents for every policy), N = {args.n_agents}, {args.seeds} "
+              "episodes each (evaluation seeds 0..), against the scripted expert.\n")
+        print("| policy | " + " | ".join(f"bin {i + 1}" for i in range(START_BINS)) + " | all |")
+        print("|---|" + "---|" * (START_BINS + 1))
+        for spec in args.policies:
+            rows = trace_by_start(spec, args.n_agents, args.seeds)
+            cells = [f"{r['return']:.2f} / {r['kills']:.2f} / {r['first_in_range']:.0f}"
+                     for r in rows]
+            mean = {k: np.mean([r[k] for r in rows]) for k in rows[0]}
+            cells.append(f"{mean['return']:.2f} / {mean['kills']:.2f} / "
+                         f"{mean['first_in_range']:.0f}")
+            print(f"| {spec} | " + " | ".join(cells) + " |")
+        return 0
     if args.deviators:
         d = args.deviators
         print(f"The exploitability measure's deviators (1 % of the agents, drawn as `mfdiff eval "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mfdiff_agents.family_configs import FAMILY_CONFIG_DIR, family_config
@@ -747,3 +748,28 @@ def test_battle_trace_deviators_gain_is_the_measure_s(capsys):
     assert 0 <= t["follow rest first_in_range"] <= 150
     assert bt.main(["--deviators", "expert", "--n-agents", "24", "--seeds", "1", "medium"]) == 0
     assert "| medium | " in capsys.readouterr().out
+
+
+def test_battle_trace_by_start_bins_partition_the_population(capsys):
+    """experiments/battle_trace.py --by-start: the bins are equal shares of the agents, nearest
+    first, so the bins' mean return is the population's mean return of the same episode, and
+    the nearest agents reach an enemy before the farthest."""
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.evaluation.run import episode_seed, make_core
+    from mfdiff_envs.rollout import rollout
+
+    spec = importlib.util.spec_from_file_location("battle_trace",
+                                                  ROOT / "experiments/battle_trace.py")
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    rows = bt.trace_by_start("expert", 200, 1)
+    assert len(rows) == bt.START_BINS
+    assert rows[0]["first_in_range"] < rows[-1]["first_in_range"]
+    core = make_core("mfdiff/Battle-v0", {"n_agents": 200, "max_cycles": 150,
+                                          "opponent": "expert"})
+    s0 = episode_seed(0, 0)
+    ep = rollout(core, make_scripted("expert", core, seed=s0), seed=s0, record=True).episode
+    mean_return = ep["infos"]["rewards"][1:].sum(0).mean()
+    assert np.mean([r["return"] for r in rows]) == pytest.approx(mean_return, abs=1e-5)
+    assert bt.main(["--by-start", "--n-agents", "200", "--seeds", "1", "expert"]) == 0
+    assert "| expert | " in capsys.readouterr().out

@@ -131,11 +131,18 @@ def _eval(args: argparse.Namespace) -> int:
             deviations = {name: load_policy(path, device=args.device, num_threads=threads)
                           for name, path in zip(names, args.deviation, strict=True)}
             config["deviations"] = list(args.deviation)
+        only = None
+        if args.deviation_set is not None:
+            if not args.exploitability:
+                raise ValueError("--deviation-set restricts the exploitability measure's "
+                                 "deviations: give --exploitability")
+            only = [name.strip() for name in args.deviation_set.split(",")]
+            config["deviation_set"] = only
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
                               method=policy_label(args.policy), dataset_id=args.dataset,
                               tier=args.tier, progress=not args.no_progress, config=config,
                               exploitability=args.exploitability,
-                              extra_deviations=deviations)
+                              extra_deviations=deviations, deviation_set=only)
         if args.out is not None:
             ev.write_jsonl(records, args.out)
         if args.video is not None:
@@ -221,6 +228,11 @@ def add_parsers(subparsers: Any) -> None:
                    help="with --exploitability: one more deviation policy, a checkpoint "
                    "directory acting with its stored settings (e.g. a trained BC), named by its "
                    "method; repeatable, one checkpoint per method")
+    p.add_argument("--deviation-set", metavar="NAMES",
+                   help="with --exploitability: try only these deviations, comma-separated "
+                   "names out of random, medium, expert, 'constant A' and each --deviation's "
+                   "method (e.g. expert,bc: the best ones of a full-set table, so the episodes "
+                   "go to more seeds); default all")
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
                    "score, on the dataset's own env only (same N and env kwargs; default: "
                    "random and scripted expert measured on the env)")

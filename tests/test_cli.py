@@ -165,6 +165,10 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--resume"], "--resume continues a sweep")
     check([*base, "--deviation", "runs"], "give --exploitability")
     check([*base, "--exploitability", "--deviation", "expert"], "checkpoint directory")
+    check([*base, "--deviation-set", "expert"], "give --exploitability")
+    ising = ["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "16",
+             "--exploitability"]
+    check([*ising, "--deviation-set", "expert,bc"], "distinct names out of")
     check(["eval", "--policy", "random", "--env", "mfdiff/Squeeze-v0", "--n-agents", "20"],
           "Did you mean: `GaussianSqueeze`")
     check([*base, "--dataset", "mfdiff/squeeze-n999/medium-v0"], "mfdiff data list")

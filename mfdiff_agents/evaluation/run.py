@@ -17,7 +17,7 @@ import functools
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,7 @@ def evaluate(
     exploitability: bool = False,
     deviation_fraction: float = 0.01,
     extra_deviations: dict[str, Policy] | None = None,
+    deviation_set: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate ``policy`` on ``env_id`` for every seed; one record (dict) per seed.
 
@@ -131,6 +132,8 @@ def evaluate(
             (:mod:`mfdiff_agents.evaluation.exploitability`; several extra episodes per seed).
         deviation_fraction: share of the population that deviates (Ising, Battle).
         extra_deviations: more deviation policies by name (e.g. a trained BC).
+        deviation_set: try only these deviations, by name (the built-in set's and
+            ``extra_deviations``'); default all.
 
     Raises:
         ValueError: no seeds or episodes, or the policy was trained on another env family /
@@ -147,10 +150,17 @@ def evaluate(
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
                          "pass exploitability=True")
-    if extra_deviations:  # refused before the rollouts, not after seed 0's
-        from mfdiff_agents.evaluation.exploitability import check_extra_deviations
+    if deviation_set is not None and not exploitability:
+        raise ValueError("deviation_set restricts the exploitability measure's deviations: "
+                         "pass exploitability=True")
+    if extra_deviations or deviation_set is not None:  # refused before the rollouts
+        from mfdiff_agents.evaluation.exploitability import (
+            check_deviation_names,
+            check_extra_deviations,
+        )
 
         check_extra_deviations(core, extra_deviations)
+        check_deviation_names(core, extra_deviations, deviation_set)
     if ref_scores is None:
         ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
     records = []
@@ -205,6 +215,6 @@ def evaluate(
             from mfdiff_agents.evaluation.exploitability import exploitability as nash_gap
 
             rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
-                                extra=extra_deviations))
+                                extra=extra_deviations, only=deviation_set))
         records.append(rec)
     return records

@@ -1,0 +1,147 @@
+"""Score and exploitability of policies taken from different `--exploitability` record files,
+side by side per cell, with paired differences (markdown).
+
+A policy is LABEL=METHOD@FILE[+FILE...]: the records of METHOD in those files (e.g. the same
+checkpoints acting with other settings, from another experiments/exploitability.sh run). Held-out
+exploitability is computed within each file, as in the file's own table. Differences are paired
+by evaluation seed (each seed's value the mean over its training seeds; 95 % bootstrap CI over
+the evaluation seeds both policies have in the cell), as experiments/exploitability_estimators.py
+pairs methods of one file:
+
+    python experiments/compare_policies.py \\
+        config=mfdiffuser@runs/exp/A.jsonl t04=mfdiffuser@runs/exp/B.jsonl bc=bc@runs/exp/B.jsonl \\
+        --diff t04 bc --diff t04 config [--out docs/results/NAME.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+
+from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability
+
+#: Per-seed measures compared (the score, and the held-out exploitability on both baselines).
+MEASURES = ("normalized_score", "exploitability_heldout", "exploitability_pop_heldout")
+SHORT = {"normalized_score": "score", "exploitability_heldout": "held-out own",
+         "exploitability_pop_heldout": "held-out pop"}
+
+Cell = tuple[int, str]
+
+
+def parse_spec(spec: str) -> tuple[str, str, list[str]]:
+    """``LABEL=METHOD@FILE[+FILE...]`` -> (label, method, files)."""
+    try:
+        label, rest = spec.split("=", 1)
+        method, files = rest.split("@", 1)
+    except ValueError:
+        raise SystemExit(f"policy {spec!r}: expected LABEL=METHOD@FILE[+FILE...]") from None
+    if not label or not method or not files:
+        raise SystemExit(f"policy {spec!r}: expected LABEL=METHOD@FILE[+FILE...]")
+    return label, method, files.split("+")
+
+
+def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
+    """The method's records with held-out measures, by cell (team N, tier) and evaluation seed."""
+    out: dict[Cell, dict[int, list[dict]]] = {}
+    for path in files:
+        with Path(path).open() as f:
+            recs = held_out_exploitability([json.loads(line) for line in f if line.strip()])
+        for r in recs:
+            if r["method"] == method:
+                out.setdefault((r["n_agents"], str(r.get("tier"))), {}).setdefault(
+                    r["seed"], []).append(r)
+    if not out:
+        raise SystemExit(f"no records of method {method!r} in {files}")
+    return out
+
+
+def per_seed(runs: dict[int, list[dict]], measure: str) -> dict[int, float]:
+    return {s: float(np.mean([r[measure] for r in rs])) for s, rs in runs.items()
+            if all(measure in r for r in rs)}
+
+
+def fmt(x: np.ndarray) -> str:
+    if x.size == 0:
+        return "–"
+    lo, hi = bootstrap_ci(x)
+    return f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
+           diffs: list[tuple[str, str]]) -> list[str]:
+    cells = sorted({c for p in policies.values() for c in p})
+    lines = ["| cell | policy | runs | " + " | ".join(SHORT[m] for m in MEASURES) + " |",
+             "|---|---|---|" + "---|" * len(MEASURES)]
+    for n, tier in cells:
+        for label, p in policies.items():
+            if (n, tier) not in p:
+                continue
+            runs = [r for rs in p[(n, tier)].values() for r in rs]
+            vals = [fmt(np.array([r[m] for r in runs if m in r])) for m in MEASURES]
+            lines.append(f"| N = {2 * n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
+                         + " |")
+    if diffs:
+        lines += ["", "Paired differences (A − B; per evaluation seed the mean over training "
+                  "seeds; 95 % CI over evaluation seeds):", "",
+                  "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in MEASURES)
+                  + " |", "|---|---|---|" + "---|" * len(MEASURES)]
+        for n, tier in cells:
+            for a, b in diffs:
+                pa, pb = policies[a].get((n, tier)), policies[b].get((n, tier))
+                if not pa or not pb:
+                    continue
+                seeds = sorted(set(pa) & set(pb))
+                vals = []
+                for m in MEASURES:
+                    va, vb = per_seed(pa, m), per_seed(pb, m)
+                    d = np.array([va[s] - vb[s] for s in seeds if s in va and s in vb])
+                    vals.append(fmt(d))
+                lines.append(f"| N = {2 * n}, {tier} | {a} − {b} | {len(seeds)} | "
+                             + " | ".join(vals) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("policies", nargs="+", metavar="LABEL=METHOD@FILE[+FILE...]")
+    ap.add_argument("--diff", nargs=2, action="append", default=[], metavar=("A", "B"),
+                    help="paired difference of two labels (repeatable)")
+    ap.add_argument("--title", default="", help="a paragraph under the command in --out")
+    ap.add_argument("--out", type=Path, help="write a markdown report here instead of stdout")
+    args = ap.parse_args(argv)
+    policies: dict[str, dict] = {}
+    for spec in args.policies:
+        label, method, files = parse_spec(spec)
+        if label in policies:
+            raise SystemExit(f"label {label!r} given twice")
+        policies[label] = load(method, files)
+    for a, b in args.diff:
+        for lab in (a, b):
+            if lab not in policies:
+                raise SystemExit(f"--diff {a} {b}: no policy labelled {lab!r}")
+    lines = report(policies, [tuple(d) for d in args.diff])
+    if args.out is None:
+        print("\n".join(lines))
+        return 0
+    cmd = " ".join(["python experiments/compare_policies.py", *map(shlex.quote, args.policies),
+                    *[f"--diff {a} {b}" for a, b in args.diff],
+                    *(["--title", shlex.quote(args.title)] if args.title else []),
+                    "--out", str(args.out)])
+    intro = ("Cells: mean [95 % bootstrap CI] over runs (training × evaluation seeds); score "
+             "normalised (0 = uniform random, 100 = scripted expert); held-out own / pop: the "
+             "exploitability of each run judged by the deviation best on the other runs of its "
+             "group, against the deviators' own return / the population's (docs/results/"
+             "README.md, twenty-seventh and twenty-eighth updates).")
+    args.out.write_text("\n".join([f"# {args.out.stem}", "", "Regenerate with:", "", "```", cmd,
+                                   "```", "", *([args.title, ""] if args.title else []), intro,
+                                   "", *lines, ""]))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -236,10 +236,13 @@ def checkpoint_training(policy: str) -> dict | None:
 
 def with_training(records: list[dict]) -> list[dict]:
     """The records, each learned method's with a ``training`` field from its checkpoint, so that
-    the committed records (docs/results/records/) carry the budget tables too."""
+    the committed records (docs/results/records/) carry the budget tables too. A record that
+    already carries one keeps it: it is the budget of the checkpoint that produced it (a
+    checkpoint retrained here, bit-identical in weights, has its own seconds)."""
     out = []
     for r in records:
-        t = checkpoint_training(str(r.get("config", {}).get("policy", "")))
+        t = None if r.get("training") else checkpoint_training(
+            str(r.get("config", {}).get("policy", "")))
         out.append({**r, "training": t} if t else r)
     return out
 

@@ -688,6 +688,9 @@ def test_exported_records_carry_the_training_budget(tmp_path, capsys):
             {"method": "random", "config": {"policy": "random"}, "seed": 0}]
     out = sg.with_training(recs)
     assert out[0]["training"] == {"steps": 1000, "seconds": 8.5} and "training" not in out[1]
+    # a record exported before keeps its budget (the checkpoint here may be a retrained copy)
+    kept = {**recs[0], "training": {"steps": 1000, "seconds": 7.0}}
+    assert sg.with_training([kept])[0]["training"] == {"steps": 1000, "seconds": 7.0}
     sg.budget_table("squeeze", recs, ["BC"])
     from_ckpt = capsys.readouterr().out
     (ckpt / "metrics.csv").unlink()

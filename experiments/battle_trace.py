@@ -10,10 +10,13 @@ docs/results/battle_decode.md).
         runs/battle_head/medium-hb0-hn0:head_decode=sample,head_temperature=0.5
 
 Checkpoints act with the grid's Battle settings (configs/mfdiffuser/battle.json's planning
-fields, as experiments/make_sweep.py spells them), changed by the ``:KEY=VALUE,...`` after a
-checkpoint; episodes are seeded like `mfdiff eval`'s. ``--phases``: the same by phase of the
-episode; ``--deviators DEVIATION``: what the exploitability measure's deviators get; ``--by-start``:
-per-agent return, kills and first step in range by the agent's starting distance to the enemy.
+fields, as experiments/make_sweep.py spells them) and the decoding before the twenty-ninth
+update (``make_sweep.DECODE_BEFORE``, T 0.3 / min-p 0.1, what the tables of this script were
+measured with; the config's since: ``:head_temperature=0.4,head_min_p=0.05``), changed by the
+``:KEY=VALUE,...`` after a checkpoint; episodes are seeded like `mfdiff eval`'s. ``--phases``:
+the same by phase of the episode; ``--deviators DEVIATION``: what the exploitability
+measure's deviators get; ``--by-start``: per-agent return, kills and first step in range by the
+agent's starting distance to the enemy.
 """
 
 from __future__ import annotations

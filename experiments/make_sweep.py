@@ -60,6 +60,21 @@ def family_planning(family: str) -> dict:
 #: that undoes it (the Config default): ``one_plan`` and ``before_cap`` pin it, because a
 #: checkpoint trained with the config now carries the new value and would act with it
 LATER_PLANNING = {"cap_particles": False}  # Ising since the twenty-fifth update
+#: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
+#: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
+#: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of
+#: checkpoints measured with it (MFD_VARIANTS, EXTRA_ROWS) pin it, so that their tables stay
+#: what their commands print; the grid's config row acts with the family config itself
+DECODE_BEFORE = {"battle": {"head_temperature": 0.3, "head_min_p": 0.1}}
+#: the grid's row label of the config before the twenty-ninth update (its records; the
+#: experiment scripts that compare with "the config" compare with it: ``published_records``)
+CONFIG_BEFORE = {"battle": "MF-Diffuser, T 0.3, min-p 0.1"}
+
+
+def before_decode(family: str, acting: dict) -> dict:
+    """``acting`` with the family's decoding pinned to what it was before the twenty-ninth
+    update (``DECODE_BEFORE``; unchanged for a family without an entry)."""
+    return {**acting, **DECODE_BEFORE.get(family, {})}
 
 
 def one_plan(family: str) -> dict:
@@ -72,7 +87,7 @@ def one_plan(family: str) -> dict:
     planning = family_planning(family)
     if planning.get("plan_combine") == "mean":
         planning = {**planning, "plan_samples": 1, "plan_combine": Config.plan_combine}
-    return before_cap(planning)
+    return before_decode(family, before_cap(planning))
 
 
 def before_cap(acting: dict) -> dict:
@@ -107,12 +122,14 @@ BASELINE_ACTING_FIELDS = ("temperature",)
 
 
 def acting_overrides(family: str, algo: str) -> dict:
-    """What the grid sets when it evaluates ``algo`` on ``family``: MF-Diffuser's acting
-    defaults and its config's planning fields; a baseline's acting fields from its config
-    (family_configs/<algo>/<family>.json), {} when it has none. Spelled out because a
+    """What the experiment scripts set when they evaluate ``algo`` on ``family``: MF-Diffuser's
+    acting defaults and its config's planning fields, Battle's decoding as it was before the
+    twenty-ninth update (``before_decode``: the scripts' tables were measured with it; the
+    grid's config row itself acts with the family config); a baseline's acting fields from its
+    config (family_configs/<algo>/<family>.json), {} when it has none. Spelled out because a
     checkpoint keeps the settings it was trained with."""
     if algo == "mfdiffuser":
-        return {**ACTING, **family_planning(family)}
+        return before_decode(family, {**ACTING, **family_planning(family)})
     return {k: v for k, v in family_config(algo, family).items()
             if k in BASELINE_ACTING_FIELDS}
 
@@ -134,13 +151,13 @@ def acting_one_plan(family: str, algo: str) -> dict:
 #: previous decoding; on Battle the mixture over 4 plans, measured and not adopted (every N)
 EXTRA_ROWS = {"battle": [
     ("MF-Diffuser, mixture of 4 plans",
-     {**ACTING, **family_planning("battle"), "plan_samples": 4, "plan_combine": "mean"},
+     before_decode("battle", {**ACTING, **family_planning("battle"), "plan_samples": 4,
+                              "plan_combine": "mean"}),
      "all"),
-    # twenty-ninth update: the head decoded at T 0.4 after a min-p cut of 0.05 instead of the
-    # config's 0.3 and 0.1, spelled out (docs/results/battle_head_temperature.md): less
-    # exploitable at N >= 10^3, a candidate for the config, not adopted yet
-    ("MF-Diffuser, T 0.4, min-p 0.05",
-     {**ACTING, **family_planning("battle"), "head_temperature": 0.4, "head_min_p": 0.05},
+    # the config until the twenty-ninth update, its head decoded at T 0.3 after a min-p cut of
+    # 0.1 (DECODE_BEFORE): the config since decodes at T 0.4 / min-p 0.05, less exploitable at
+    # N >= 10^3 (docs/results/battle_head_temperature.md)
+    (CONFIG_BEFORE["battle"], before_decode("battle", {**ACTING, **family_planning("battle")}),
      "all"),
 ], "ising": [
     ("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
@@ -265,13 +282,18 @@ def published_records(family: str, cell: str, labels: dict[str, str],
     (MFD_VARIANTS: Battle's ``mfdiffuser`` since the twenty-second update) gives its own row as
     "MF-Diffuser", so that a script keeps comparing with the checkpoints it was measured beside."""
     left = {d: label for d, _, label, _ in MFD_VARIANTS.get(family, [])}
+    # the config's row as the scripts were measured beside it (CONFIG_BEFORE), not the
+    # config's decoding since
+    before = CONFIG_BEFORE.get(family)
     out = []
     with gzip.open(f"docs/results/records/records-{family}.jsonl.gz", "rt") as f:
         for line in f:
             r = json.loads(line)
             parent, _, name = str((r.get("config") or {}).get("policy", "")).rpartition("/")
             algo, _, seed = name.rpartition("-s")
-            method = "MF-Diffuser" if r["method"] == left.get(algo) else r["method"]
+            if before and r["method"] == "MF-Diffuser":
+                continue
+            method = "MF-Diffuser" if r["method"] in (left.get(algo), before) else r["method"]
             if (parent.endswith(cell) and algo in labels and (seeds is None or seed in seeds)
                     and r["n_agents"] in n_agents and method in methods):
                 r["method"] = labels[algo].format(seed)
@@ -333,7 +355,7 @@ def main(family: str, out: str) -> None:
                     for dirname, _, var_label, var_n in MFD_VARIANTS.get(family, []):
                         run(f"{out}/ckpt/{stem}-{tier}/{dirname}-s{s}", var_label,
                             ns if var_n == "all" else ns[1:2], tier,
-                            {**ACTING, **planning})
+                            before_decode(family, {**ACTING, **planning}))
                 else:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier, acting or None)

@@ -33,7 +33,7 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, replan every step", "MF-Diffuser, K
                 "MF-Diffuser, mixture of 4 plans", "MF-Diffuser, one head",
                 "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
                 "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads",
-                "MF-Diffuser, without value baseline", "MF-Diffuser, T 0.4, min-p 0.05")
+                "MF-Diffuser, without value baseline", "MF-Diffuser, T 0.3, min-p 0.1")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]

@@ -79,8 +79,10 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
             blocks = [b for b in sweep.split("[[runs]]") if f'label = "{label}"' in b]
             assert len(blocks) == 6 and all(f"/{dirname}-s" in b for b in blocks)
             ns = make_sweep.FAMILIES[fam][2]
+            # the family's acting, with the decoding its variants were measured with
             planning = make_sweep.inline_table(make_sweep.cap_noop_dropped(
-                {**make_sweep.ACTING, **make_sweep.family_planning(fam)},
+                make_sweep.before_decode(
+                    fam, {**make_sweep.ACTING, **make_sweep.family_planning(fam)}),
                 ns if where == "all" else ns[1:2]))
             assert all(f"set = {planning}" in b for b in blocks)
             assert all(f"n_agents = {ns if where == 'all' else ns[1:2]}" in b for b in blocks)
@@ -117,6 +119,16 @@ def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
     assert make_sweep.acting_overrides("ising", "mfdiffuser")["plan_combine"] == "mean"
     with pytest.raises(KeyError, match="no steps"):
         make_sweep.grid_steps("ising", "mfdiffuser")
+    # Battle's decoding since the twenty-ninth update reaches the grid's config row; the
+    # experiment scripts (acting_overrides, one_plan) keep the decoding they were measured with
+    (tmp_path / "mfdiffuser" / "battle.json").write_text(
+        '{"head_temperature": 0.4, "head_min_p": 0.05, "replan_every": 7}')
+    old = make_sweep.DECODE_BEFORE["battle"]
+    assert make_sweep.acting_overrides("battle", "mfdiffuser") == {
+        **make_sweep.ACTING, "replan_every": 7, **old}
+    assert make_sweep.one_plan("battle") == {"replan_every": 7, **old}
+    assert make_sweep.before_decode("squeeze", {"head_temperature": 1.0}) == {
+        "head_temperature": 1.0}  # no entry: unchanged
 
 
 def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_path,
@@ -136,7 +148,8 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
     (tmp_path / "bc" / "battle.json").write_text('{"temperature": 0.3, "steps": 50}')
     assert make_sweep.acting_overrides("battle", "bc") == {"temperature": 0.3}
     assert make_sweep.acting_overrides("ising", "bc") == {}
-    assert make_sweep.acting_overrides("battle", "mfdiffuser") == make_sweep.ACTING
+    assert make_sweep.acting_overrides("battle", "mfdiffuser") == {
+        **make_sweep.ACTING, **make_sweep.DECODE_BEFORE["battle"]}
     make_sweep.main("battle", "runs/grid")
     runs = tomllib.loads(capsys.readouterr().out)["runs"]
     bc = [r for r in runs if r["label"] == "BC"]
@@ -163,7 +176,9 @@ def test_sweep_and_exploitability_act_baselines_as_their_family_config_says(tmp_
 def test_published_records_keep_the_checkpoints_a_script_measured(tmp_path, monkeypatch):
     """published_records (the grid's rows beside an experiment's): the config's row of the
     named checkpoint dir, a dir the config has left included (its grid row now carries the
-    variant's label), never the other rows evaluated on that dir."""
+    variant's label), never the other rows evaluated on that dir; on Battle the config's row
+    as the scripts measured it (decoded as before the twenty-ninth update, CONFIG_BEFORE), not
+    the row of the config's decoding since."""
     import gzip
 
     _module()
@@ -171,9 +186,10 @@ def test_published_records_keep_the_checkpoints_a_script_measured(tmp_path, monk
 
     left = next(label for d, _, label, _ in make_sweep.MFD_VARIANTS["battle"] if d == "mfdiffuser")
     cell = "runs/grid/ckpt/battle-n1000-medium"
-    recs = [(left, "mfdiffuser-s0", 97.0), ("MF-Diffuser", "mfdiffuser-blind-s0", 102.0),
+    before = make_sweep.CONFIG_BEFORE["battle"]
+    recs = [(left, "mfdiffuser-s0", 97.0), (before, "mfdiffuser-blind-s0", 102.0),
             ("MF-Diffuser, particle actions", "mfdiffuser-s0", 20.0), ("BC", "bc-s0", 103.0),
-            (left, "mfdiffuser-s0", 99.0)]
+            (left, "mfdiffuser-s0", 99.0), ("MF-Diffuser", "mfdiffuser-blind-s0", 104.0)]
     rows = [{"method": m, "n_agents": 500 if i < 4 else 5000, "normalized_score": v,
              "config": {"policy": f"{cell}/{d}"}} for i, (m, d, v) in enumerate(recs)]
     (tmp_path / "docs/results/records").mkdir(parents=True)

@@ -210,9 +210,10 @@ class Config(TrainConfig):
     histogram noise, so a population that shares one observation can split between levels,
     which argmax cannot; action_head.balanced_actions) or "sample" (i.i.d. per agent). Where
     every agent's observation is its own (Battle: positions), a group is one agent and balanced
-    decoding is the argmax; the Battle config samples at T = 0.3 with ``head_min_p`` 0.1 (seed 0,
-    N = 10^3: 105.3 vs 86.4 on medium data, 105.7 vs 83.4 on mixed;
-    docs/results/battle_decode.md)."""
+    decoding is the argmax; the Battle config samples (seed 0, N = 10^3, T = 0.3 with
+    ``head_min_p`` 0.1: 105.3 vs 86.4 on medium data, 105.7 vs 83.4 on mixed;
+    docs/results/battle_decode.md), at T = 0.4 with ``head_min_p`` 0.05 since the twenty-ninth
+    update (less exploitable at N >= 10^3: docs/results/battle_head_temperature.md)."""
     head_min_p: float = 0.0
     """Before decoding, drop the head's actions less likely than ``head_min_p`` × its most
     likely one (min-p truncation; 0 = off). With balanced decoding at T = 1, 0.2 scored 97.4

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability
+from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability, paired_by_seed
 
 #: Per-seed measures compared (the score, and the held-out exploitability on both baselines).
 MEASURES = ("normalized_score", "exploitability_heldout", "exploitability_pop_heldout")
@@ -59,11 +59,6 @@ def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
     return out
 
 
-def per_seed(runs: dict[int, list[dict]], measure: str) -> dict[int, float]:
-    return {s: float(np.mean([r[measure] for r in rs])) for s, rs in runs.items()
-            if all(measure in r for r in rs)}
-
-
 def fmt(x: np.ndarray) -> str:
     if x.size == 0:
         return "–"
@@ -95,11 +90,9 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 if not pa or not pb:
                     continue
                 seeds = sorted(set(pa) & set(pb))
-                vals = []
-                for m in MEASURES:
-                    va, vb = per_seed(pa, m), per_seed(pb, m)
-                    d = np.array([va[s] - vb[s] for s in seeds if s in va and s in vb])
-                    vals.append(fmt(d))
+                ra = [r for rs in pa.values() for r in rs]
+                rb = [r for rs in pb.values() for r in rs]
+                vals = [fmt(paired_by_seed(ra, rb, m)) for m in MEASURES]
                 lines.append(f"| N = {2 * n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines

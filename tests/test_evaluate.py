@@ -354,3 +354,17 @@ def test_held_out_exploitability_removes_the_selection_bias():
     assert [r["best_deviation_pop_heldout"] for r in out] == ["a", "b"]
     table = ev.markdown_table(out, command="c", by=("method",))
     assert "exploitability_pop_heldout" in table and "whole population" in table
+
+
+def test_paired_by_seed_averages_training_seeds_then_pairs_evaluation_seeds():
+    """Each evaluation seed counts once (the mean of its training seeds' runs); seeds one side
+    lacks, or where a run lacks the metric, drop out."""
+    from mfdiff_agents.evaluation.stats import paired_by_seed
+
+    a = [{"seed": 0, "x": 1.0}, {"seed": 0, "x": 3.0}, {"seed": 1, "x": 5.0},
+         {"seed": 2, "x": 9.0}, {"seed": 3, "x": 1.0}, {"seed": 3}]
+    b = [{"seed": 0, "x": 1.0}, {"seed": 1, "x": 2.0}, {"seed": 1, "x": 4.0},
+         {"seed": 3, "x": 0.0}]
+    np.testing.assert_allclose(paired_by_seed(a, b, "x"), [1.0, 2.0])  # seeds 0 and 1
+    np.testing.assert_allclose(paired_by_seed(b, a, "x"), [-1.0, -2.0])
+    assert paired_by_seed(a, [], "x").size == 0

@@ -110,3 +110,26 @@ def held_out_exploitability(
                 out[i][f"exploitability{suffix}_heldout"] = float(gains[row, best[row]])
                 out[i][f"best_deviation{suffix}_heldout"] = names[best[row]]
     return out
+
+
+def paired_by_seed(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]],
+                   metric: str) -> np.ndarray:
+    """``metric`` of runs ``a`` minus runs ``b``, paired by evaluation seed: per seed both have,
+    the mean over that seed's runs (its training seeds) of each, then the difference.
+
+    Runs of one evaluation seed share the env seed, the starts and (with --exploitability) the
+    deviators, so they are not independent: each seed counts once, and a bootstrap CI of the
+    result is over evaluation seeds. Seeds where a run lacks ``metric`` are left out.
+
+    Returns:
+        ``[seeds]``, sorted by seed; empty where no seed has both.
+    """
+    def means(runs: Sequence[dict[str, Any]]) -> dict[int, float]:
+        by: dict[int, list[dict[str, Any]]] = {}
+        for r in runs:
+            by.setdefault(r["seed"], []).append(r)
+        return {s: float(np.mean([r[metric] for r in rs])) for s, rs in by.items()
+                if all(metric in r for r in rs)}
+
+    ma, mb = means(a), means(b)
+    return np.array([ma[s] - mb[s] for s in sorted(set(ma) & set(mb))], dtype=float)

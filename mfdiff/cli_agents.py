@@ -108,6 +108,9 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--env-kwargs is not JSON ({e}): {args.env_kwargs!r}") from e
         if not isinstance(env_kwargs, dict):
             raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+        if env_kwargs.get("n_agents", args.n_agents) != args.n_agents:
+            raise ValueError(f"--env-kwargs sets n_agents={env_kwargs['n_agents']!r} and "
+                             f"--n-agents {args.n_agents}: give the population size once")
         env_kwargs["n_agents"] = args.n_agents
         kw: dict[str, Any] = _overrides(args.set)
         if Path(args.policy).is_dir():

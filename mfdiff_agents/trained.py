@@ -13,6 +13,7 @@ overridden at load) and implement :meth:`build_model` and ``_act``::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +46,11 @@ class TrainedPolicy(Policy):
     METHOD: ClassVar[str]
     CONFIG: ClassVar[type]
     ARCH_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Config fields that change how a trained policy acts, the only ones :meth:`from_pretrained`
+    #: overrides; the rest only shape training, so a value given at load would be ignored (or,
+    #: like Battle's ``head_blind``, contradict the weights) and is refused. None: every field
+    #: outside ARCH_FIELDS (subclasses that do not declare theirs).
+    ACTING_FIELDS: ClassVar[tuple[str, ...] | None] = None
     #: Values of Config fields added after checkpoints were written without them: a checkpoint
     #: lacking such a key loads with this value (how it was trained), not the new default.
     LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
@@ -114,15 +120,23 @@ class TrainedPolicy(Policy):
     ) -> TrainedPolicy:
         """Load a checkpoint written by :meth:`save`.
 
-        ``overrides`` replace Config fields that do not fix the weights' shapes (e.g.
-        ``replan_every=4`` or ``temperature=0.5``); an architecture field or an unknown key
-        raises :class:`~mfdiff_agents.config.ConfigError`.
+        ``overrides`` replace Config fields that change acting (``ACTING_FIELDS``, e.g.
+        ``replan_every=4`` or ``temperature=0.5``); an architecture field, a training-only
+        field or an unknown key raises :class:`~mfdiff_agents.config.ConfigError`.
         """
         ckpt = load_checkpoint(directory, method=cls.METHOD)
         arch = sorted(set(overrides) & set(cls.ARCH_FIELDS))
         if arch:
             raise ConfigError(
                 f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
+            )
+        fields = {f.name for f in dataclasses.fields(cls.CONFIG)}
+        training = sorted(k for k in overrides if k in fields and cls.ACTING_FIELDS is not None
+                          and k not in cls.ACTING_FIELDS)
+        if training:
+            raise ConfigError(
+                f"{cls.METHOD}: {training} only change training (the checkpoint acts the same "
+                f"with any value); fields that change acting: {sorted(cls.ACTING_FIELDS or ())}"
             )
         saved = {**cls.LEGACY_DEFAULTS, **ckpt.config}
         try:

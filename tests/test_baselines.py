@@ -12,6 +12,7 @@ from conftest import DEVICE, squeeze_episodes
 
 import mfdiff_envs  # noqa: F401  (registers envs)
 from mfdiff_agents.checkpoint import CheckpointError
+from mfdiff_agents.config import ConfigError
 from mfdiff_agents.methods import get_method, load_policy
 from mfdiff_agents.policy import Policy, PopulationTooLargeError
 
@@ -91,6 +92,10 @@ def test_train_act_save_load(name, trained, tmp_path):
     assert a1[3] == 0
     # the loader dispatches on config.json's method
     assert isinstance(load_policy(tmp_path / name), cls)
+    # acting fields may be overridden at load; a training-only one is refused (it would be ignored)
+    assert cls.ACTING_FIELDS and all(hasattr(loaded.cfg, k) for k in cls.ACTING_FIELDS)
+    with pytest.raises(ConfigError, match="only change training"):
+        cls.from_pretrained(tmp_path / name, lr=0.5)
 
 
 @pytest.mark.parametrize("name", ["bc", "mfq", "iql"])

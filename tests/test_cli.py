@@ -162,6 +162,7 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--seeds", "0"], "--seeds")
     check([*base, "--env-kwargs", "notjson"], "not JSON")
     check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
+    check([*base, "--env-kwargs", '{"n_agents": 50}'], "give the population size once")
     check([*base, "--resume"], "--resume continues a sweep")
     check([*base, "--deviation", "runs"], "give --exploitability")
     check([*base, "--exploitability", "--deviation", "expert"], "checkpoint directory")

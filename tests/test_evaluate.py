@@ -115,6 +115,23 @@ def test_evaluate_records_known_return():
         json.dumps(r)  # JSON serialisable
 
 
+def test_evaluate_checks_a_policy_against_the_env_once():
+    """One policy over several seeds: checked (and any env-mismatch warning shown) once, not
+    once per seed; a factory's fresh policy per seed is checked each time."""
+    calls = []
+
+    class Checked(RandomPolicy):
+        def check_env(self, core):
+            calls.append(core)
+
+    kw = {"n_agents": 10, "max_cycles": 2}
+    ev.evaluate(Checked(obs_dim=11, n_actions=10), ENV, kw, [0, 1, 2], ref_scores=(0.0, 1.0))
+    assert len(calls) == 1
+    ev.evaluate(lambda core, seed: Checked(obs_dim=11, n_actions=10), ENV, kw, [0, 1],
+                ref_scores=(0.0, 1.0))
+    assert len(calls) == 3
+
+
 def test_evaluate_is_seeded_and_factory_policies():
     kw = {"n_agents": 30, "max_cycles": 4}
     p = RandomPolicy(obs_dim=11, n_actions=10)
@@ -175,6 +192,11 @@ def test_sweep_file_rejects_typos(tmp_path):
     (tmp_path / "s.toml").write_text('seeds = 2\nrunz = 1\n')
     with pytest.raises(ValueError, match="runz"):
         ev.load_sweep(tmp_path / "s.toml")
+    spec = _sweep_spec()
+    spec["runs"][0]["env_kwargs"] = {"n_agents": 50}  # would silently lose to the run's n_agents
+    (tmp_path / "n.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="n_agents only"):
+        ev.load_sweep(tmp_path / "n.json")
 
 
 def test_load_policy_errors(tmp_path):

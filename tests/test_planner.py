@@ -311,6 +311,10 @@ def test_bad_checkpoints_fail_clearly(trained, tmp_path: Path) -> None:
         MFDiffuserPlanner.from_pretrained(wrong)
     with pytest.raises(ConfigError, match="width"):
         MFDiffuserPlanner.from_pretrained(out, width=32)  # an architecture field
+    # a training-only field would be ignored (steps) or contradict the weights (head_blind)
+    for field in ({"steps": 5}, {"head_blind": (1,)}):
+        with pytest.raises(ConfigError, match="only change training"):
+            MFDiffuserPlanner.from_pretrained(out, **field)
 
 
 def test_bad_inputs(trained) -> None:

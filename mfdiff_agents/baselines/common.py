@@ -58,6 +58,8 @@ class SoftmaxActorPolicy(TrainedPolicy):
     the temperature is ≤ 0). Sampling, not argmax: in Gaussian Squeeze every agent sees the same
     observation, so a greedy policy would move the whole population to one level."""
 
+    ACTING_FIELDS = ("temperature",)
+
     @torch.no_grad()
     def logits(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
         """Logits [N, A] for the population ``obs`` [N, d] (alive ``mask`` [N])."""

@@ -92,6 +92,7 @@ class DiffuserPolicy(TrainedPolicy):
     INTERACTION: ClassVar[str] = "none"
     JOINT: ClassVar[bool] = False
     ARCH_FIELDS = ("width", "depth", "n_timesteps", "horizon")
+    ACTING_FIELDS = ("ddim_steps", "eta", "return_target", "max_agents", "act_chunk")
 
     @classmethod
     def build_model(cls, cfg: DiffuserConfig, env: EnvFacts) -> TrajectoryDiffuser:

@@ -96,6 +96,7 @@ class MFQPolicy(TrainedPolicy):
     METHOD = "mfq"
     CONFIG = Config
     ARCH_FIELDS = ("hidden", "depth")
+    ACTING_FIELDS = ("temperature",)
 
     def __init__(self, model: nn.Module, cfg: Config, **kw: Any) -> None:
         super().__init__(model, cfg, **kw)

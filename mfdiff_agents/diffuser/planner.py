@@ -35,7 +35,7 @@ from mfdiff_agents.diffuser.action_head import (
     sample_actions,
     truncate_min_p,
 )
-from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, Config
+from mfdiff_agents.diffuser.config import ARCH_FIELDS, LEGACY_DEFAULTS, PLANNING_FIELDS, Config
 from mfdiff_agents.diffuser.lifting import (
     LiftState,
     distinct_rows,
@@ -67,6 +67,7 @@ class MFDiffuserPlanner(TrainedPolicy):
     METHOD = "mfdiffuser"
     CONFIG = Config
     ARCH_FIELDS = ARCH_FIELDS
+    ACTING_FIELDS = PLANNING_FIELDS
     LEGACY_DEFAULTS = LEGACY_DEFAULTS
 
     def __init__(self, model: MFDiffuserModel, cfg: Config, **kw: Any) -> None:

@@ -164,10 +164,12 @@ def evaluate(
     if ref_scores is None:
         ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
     records = []
+    checked = False  # a policy object is checked once: its warnings once, not once per seed
     for seed in tqdm(seeds, desc=f"eval {method or ''}", disable=not progress, leave=False):
         pol = policy if isinstance(policy, Policy) else policy(core, seed)
-        if hasattr(pol, "check_env"):
+        if hasattr(pol, "check_env") and not (checked and pol is policy):
             pol.check_env(core)
+            checked = True
         label = method or type(pol).__name__
         eps = [rollout(core, pol, seed=episode_seed(seed, e)) for e in range(episodes)]
         rets = [e.total_return for e in eps]

@@ -59,6 +59,9 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         for k in ("policy", "env", "n_agents"):
             if k not in run:
                 raise ValueError(f"{p}: runs[{i}] needs {k!r}")
+        if "n_agents" in run.get("env_kwargs", {}):
+            raise ValueError(f"{p}: runs[{i}].env_kwargs sets n_agents: give the population "
+                             "size(s) in the run's n_agents only")
         if not isinstance(run.get("exploitability", False), bool):
             raise ValueError(f"{p}: runs[{i}].exploitability must be true or false")
     return spec

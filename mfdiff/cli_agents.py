@@ -220,7 +220,8 @@ def add_parsers(subparsers: Any) -> None:
                    help='JSON env kwargs, e.g. \'{"max_cycles": 25}\'')
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a Config field of the checkpoint at load, e.g. "
-                   "replan_every=4 (planning settings; not architecture fields)")
+                   "replan_every=4: fields that change acting (planning and decoding, a "
+                   "baseline's temperature); architecture and training-only fields are refused")
     p.add_argument("--video", type=Path, metavar="DIR",
                    help="also record the episode of seed 0 as an animated GIF in DIR")
     p.add_argument("--exploitability", action="store_true",

@@ -45,14 +45,17 @@ def parse_spec(spec: str) -> tuple[str, str, list[str]]:
 
 
 def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
-    """The method's records with held-out measures, by cell (team N, tier) and evaluation seed."""
+    """The method's records with held-out measures, by cell (the env's N, tier) and evaluation
+    seed."""
     out: dict[Cell, dict[int, list[dict]]] = {}
     for path in files:
         with Path(path).open() as f:
             recs = held_out_exploitability([json.loads(line) for line in f if line.strip()])
         for r in recs:
             if r["method"] == method:
-                out.setdefault((r["n_agents"], str(r.get("tier"))), {}).setdefault(
+                # the env's N (Battle: both teams; the record's n_agents counts one)
+                n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])
+                out.setdefault((n, str(r.get("tier"))), {}).setdefault(
                     r["seed"], []).append(r)
     if not out:
         raise SystemExit(f"no records of method {method!r} in {files}")
@@ -77,7 +80,7 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 continue
             runs = [r for rs in p[(n, tier)].values() for r in rs]
             vals = [fmt(np.array([r[m] for r in runs if m in r])) for m in MEASURES]
-            lines.append(f"| N = {2 * n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
+            lines.append(f"| N = {n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
                          + " |")
     if diffs:
         lines += ["", "Paired differences (A − B; per evaluation seed the mean over training "
@@ -93,7 +96,7 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 ra = [r for rs in pa.values() for r in rs]
                 rb = [r for rs in pb.values() for r in rs]
                 vals = [fmt(paired_by_seed(ra, rb, m)) for m in MEASURES]
-                lines.append(f"| N = {2 * n}, {tier} | {a} − {b} | {len(seeds)} | "
+                lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines
 

@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 
 ENV_ID = "mfdiff/GaussianSqueeze-v0"
+#: Written into a demo's output directory: only a directory holding it is one the demo may
+#: rewrite (it deletes its own checkpoint folders ``bc/`` and ``mfdiffuser/`` before training).
+MARKER = ".mfdiff-demo"
 
 
 @dataclasses.dataclass
@@ -128,6 +131,24 @@ def private_minari_root(path: Path) -> Iterator[Path]:
             os.environ["MINARI_DATASETS_PATH"] = old
 
 
+def claim_out_dir(out: Path) -> None:
+    """Create ``out`` for the demo, or accept it when it is empty or an earlier demo's (it holds
+    :data:`MARKER`); otherwise raise :class:`~mfdiff_agents.config.ConfigError`. Why: the demo
+    replaces ``out/bc`` and ``out/mfdiffuser``, and ``mfdiff train``'s default output for BC is
+    ``runs/bc/...``: ``--out runs`` must not wipe a user's runs."""
+    from mfdiff_agents.config import ConfigError
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"mfdiff demo --out {out}: a file, not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise ConfigError(
+            f"mfdiff demo --out {out}: this directory holds files an mfdiff demo did not write "
+            f"(no {MARKER}), and the demo replaces its subfolders bc/ and mfdiffuser/; give a new "
+            "or empty directory")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by `mfdiff demo`: it may rewrite this directory\n")
+
+
 def _log(msg: str) -> None:
     print(f"[mfdiff demo] {msg}", file=sys.stderr, flush=True)
 
@@ -141,7 +162,7 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
 
     t_start = time.perf_counter()
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_out_dir(out)
     env_kwargs = {"max_cycles": cfg.max_cycles}
     timings: dict[str, float] = {}
     with private_minari_root(out / "minari"):

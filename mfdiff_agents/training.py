@@ -20,6 +20,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +28,9 @@ import torch
 
 from mfdiff_agents import distributed
 from mfdiff_agents.checkpoint import (
+    CONFIG_FILE,
+    TRAIN_STATE_FILE,
+    WEIGHTS_FILE,
     CheckpointError,
     EnvFacts,
     load_train_state,
@@ -185,10 +189,19 @@ def train(
         raise FileExistsError(
             f"{out} already holds a training run; pass --resume (resume=True) or another --out"
         )
+    if state is None and out is not None and any(
+        (out / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)
+    ):
+        # a shared or finished checkpoint without its train state: nothing to resume from, and
+        # training into it would silently replace it
+        raise FileExistsError(
+            f"{out} holds a checkpoint ({CONFIG_FILE} / {WEIGHTS_FILE}) but no {TRAIN_STATE_FILE}"
+            f" to resume from; give another --out (or delete it yourself)"
+        )
     if resume and state is None:
         raise ConfigError(f"--resume: {out} holds no training run to resume (no train_state.pt)")
     if state is not None:
-        _check_resumable(out, learner_cls.POLICY, cfg)
+        _check_resumable(out, learner_cls.POLICY, cfg, sampler)
 
     with torch_threads(num_threads):
         torch.manual_seed(cfg.seed)
@@ -270,7 +283,9 @@ def train(
         return learner.policy()
 
 
-def _check_resumable(out: Path, policy_cls: type[TrainedPolicy], cfg: Any) -> None:
+def _check_resumable(
+    out: Path, policy_cls: type[TrainedPolicy], cfg: Any, sampler: Any = None
+) -> None:
     try:
         meta = read_meta(out)
     except CheckpointError as e:
@@ -279,6 +294,15 @@ def _check_resumable(out: Path, policy_cls: type[TrainedPolicy], cfg: Any) -> No
         raise ConfigError(
             f"--resume: {out} holds a {meta['method']!r} run, not {policy_cls.METHOD!r}"
         )
+    if sampler is not None:
+        # the weights would mix two datasets while config.json names only the second
+        was, now = meta.get("env", {}), asdict(EnvFacts.from_sampler(sampler))
+        keys = ("dataset_id", "family", "obs_dim", "n_actions")
+        other = [f"{k}: {was.get(k)!r} -> {now[k]!r}" for k in keys
+                 if was.get(k) is not None and now[k] is not None and was.get(k) != now[k]]
+        if other:
+            raise ConfigError(f"--resume: {out} was trained on other data: {other}; resume it "
+                              f"on its own dataset ({was.get('dataset_id')})")
     saved = {"ema_decay": 0.0, **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
     changed = [

@@ -64,3 +64,32 @@ def test_demo_trains_and_acts_as_the_squeeze_config():
     assert set(cfg) <= set(mine) and all(mine[k] == v for k, v in cfg.items())
     assert family_config("bc", "squeeze") == {"steps": demo.bc_steps,
                                               "temperature": demo.bc_temperature}
+
+
+def test_demo_refuses_a_directory_it_did_not_write(tmp_path):
+    """``mfdiff demo --out runs`` would have deleted ``runs/bc`` (mfdiff train's default output
+    for BC) before training its own: a non-empty directory without the demo's marker is
+    refused, an empty or new one is claimed, and an earlier demo's is reused."""
+    from mfdiff.demo import MARKER, claim_out_dir
+    from mfdiff_agents.config import ConfigError
+
+    runs = tmp_path / "runs"
+    (runs / "bc" / "my-run").mkdir(parents=True)
+    (runs / "bc" / "my-run" / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="did not write"):
+        claim_out_dir(runs)
+    assert (runs / "bc" / "my-run" / "config.json").read_text() == "{}"
+    res = subprocess.run([sys.executable, "-m", "mfdiff", "demo", "--quick", "--out", str(runs),
+                          "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "did not write" in res.stderr
+    assert (runs / "bc" / "my-run" / "config.json").is_file()
+    for fresh in (tmp_path / "new", tmp_path / "empty"):
+        if fresh.name == "empty":
+            fresh.mkdir()
+        claim_out_dir(fresh)
+        assert (fresh / MARKER).is_file()
+        (fresh / "bc").mkdir()
+        claim_out_dir(fresh)  # the demo's own directory: accepted again
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        claim_out_dir(tmp_path / "afile")

@@ -100,6 +100,32 @@ def test_resume_needs_a_run_and_the_same_architecture(episodes, tmp_path):
                               resume=True, progress=False)
 
 
+def test_resume_refuses_other_data_and_train_never_replaces_a_checkpoint(episodes, tmp_path):
+    """Resuming on another dataset would mix two datasets in weights whose config.json names
+    one; a checkpoint without train_state.pt (shared, finished) is never trained over."""
+    m, cfg = _cfg("bc", steps=2)
+    first = make_sampler(episodes, cfg)
+    first.dataset_id = "mfdiff/squeeze-n32/medium-v0"
+    m.fit(first, cfg, out_dir=tmp_path / "run", progress=False)
+    _, more = _cfg("bc", steps=4)
+    other = make_sampler(episodes, more)
+    other.dataset_id = "mfdiff/squeeze-n32/random-v0"
+    with pytest.raises(ConfigError, match="other data.*random-v0"):
+        m.fit(other, more, out_dir=tmp_path / "run", resume=True, progress=False)
+    same = make_sampler(episodes, more)
+    same.dataset_id = first.dataset_id
+    m.fit(same, more, out_dir=tmp_path / "run", resume=True, progress=False)  # its own data: ok
+
+    (tmp_path / "run" / "train_state.pt").unlink()  # as a shared checkpoint comes
+    before = (tmp_path / "run" / "model.safetensors").read_bytes()
+    _, iql = _cfg("iql", steps=2)
+    for resume in (False, True):
+        with pytest.raises(FileExistsError, match="no train_state.pt"):
+            get_method("iql").fit(make_sampler(episodes, iql), iql, out_dir=tmp_path / "run",
+                                  resume=resume, progress=False)
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+
+
 def test_damaged_checkpoints_are_refused(episodes, tmp_path):
     m, cfg = _cfg("bc", steps=2)
     m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)

@@ -144,3 +144,36 @@ def test_any_data_command_removes_stale_staging(root, args):
     assert "Traceback" not in r.stderr
     assert sorted(p.name for p in staging.iterdir()) == [live.name]
     assert "removed 1 staging folder(s)" in r.stderr
+
+
+@pytest.mark.parametrize("built_as", ["other env kwargs", "other behaviour"])
+def test_build_refuses_a_dataset_built_otherwise_under_the_id(root, cat, monkeypatch, built_as):
+    """Data built from Python with other env kwargs (or another behaviour policy) under a
+    catalogue id is not "already built": ``build X && train X`` must stop."""
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    kw: dict = {"env_kwargs": {"max_cycles": 4}}
+    if built_as == "other env kwargs":
+        kw = {"env_kwargs": {"max_cycles": 3}}
+    else:
+        kw["skill_of_tier"] = lambda *a: 1.0  # expert play under the random tier's id
+    build_dataset("squeeze", n_agents=16, tier="random", episodes=2, progress=False, **kw)
+    r = _cli(root, "build", DS, "--no-progress", "--catalogue", cat)
+    assert r.returncode == 2 and "already built with" in r.stderr, (r.stdout, r.stderr)
+    assert ("env_kwargs" if built_as == "other env kwargs" else "behaviour") in r.stderr
+    r = _cli(root, "list", "--catalogue", cat)
+    assert "NOT the catalogue's" in r.stdout, r.stdout
+
+
+def test_build_dataset_refuses_an_env_of_another_family_or_a_second_n(monkeypatch, root):
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(ValueError, match="'ising' family, not 'squeeze'"):
+        build_dataset("squeeze", n_agents=16, tier="random", episodes=1, progress=False,
+                      env_id="mfdiff/Ising-v0")
+    with pytest.raises(ValueError, match="n_agents=9 contradicts n_agents=16"):
+        build_dataset("squeeze", n_agents=16, tier="random", episodes=1, progress=False,
+                      env_kwargs={"n_agents": 9})
+    assert not (root / "mfdiff").exists()  # refused before anything was written

@@ -141,6 +141,11 @@ def reference_scores(
     return out[0], out[1]
 
 
+#: Env families whose data an id of another family may hold (magent2's Battle = our Battle's
+#: observations and actions).
+SAME_FAMILY = {"magent_battle": "battle"}
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
     """``gym.make`` whose spec holds the core's plain-data kwargs (so Minari can store it)."""
     env = gym.make(env_id, **env_kwargs)
@@ -539,6 +544,9 @@ def build_dataset(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     env_id = env_id or FAMILY_ENV[family]
+    given_n = (env_kwargs or {}).get("n_agents", n_agents)
+    if given_n != n_agents:  # the id names n_agents; a second value would be silently dropped
+        raise ValueError(f"env_kwargs n_agents={given_n!r} contradicts n_agents={n_agents}")
     ds_id = dataset_id(family, n_agents, tier, version)
     parse_id(ds_id)
     root = get_dataset_path()
@@ -551,6 +559,10 @@ def build_dataset(
     skill_fn = skill_of_tier or tier_skill
     env = make_env(env_id, {**(env_kwargs or {}), "n_agents": n_agents})
     core: VectorCore = env.unwrapped.core
+    if SAME_FAMILY.get(core.family, core.family) != family:
+        env.close()  # the id, the data card and every family config would name the wrong game
+        raise ValueError(f"env_id {env_id!r} is the {core.family!r} family, not {family!r}; "
+                         f"leave env_id out (default {FAMILY_ENV[family]!r}) or pass its family")
     if ref_scores is None:
         ref_scores = reference_scores(core, policy_factory=factory, episodes=ref_episodes)
     ref_min, ref_max = ref_scores
@@ -635,6 +647,9 @@ def build_dataset(
             "n_actions": int(core.n_actions),
             "tier": tier,
             "skill": "0 -> 1 (linear)" if tier == "mixed" else skill_fn(family, tier, 0, episodes),
+            # a rebuild request is only "already built" for data of the catalogue's behaviour
+            "behaviour": "default" if policy_factory is None and skill_of_tier is None
+            else "custom",
             "seed": int(seed),
             "episodes": int(episodes),
             "steps": steps,

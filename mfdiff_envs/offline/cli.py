@@ -66,15 +66,15 @@ def _status(ds_id: str) -> str:
     return f"yes ({size})" if problem is None else f"DAMAGED: {problem} ({size})"
 
 
-def _built_episodes(ds_id: str) -> int | None:
-    """Episodes a built dataset was built with (its metadata), or None if unreadable."""
+def _built_meta(ds_id: str) -> dict[str, Any] | None:
+    """The ``mfdiff`` block of a built dataset's metadata, or None if unreadable."""
     import json
 
     from mfdiff_envs.offline.integrity import dataset_dir
 
     try:
         meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())
-        return int(meta["mfdiff"]["episodes"])
+        return dict(meta["mfdiff"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -92,9 +92,13 @@ def _list(args: argparse.Namespace) -> int:
     print("|---|---|---|---|---|---|---|")
     for r in recipes:
         built = status.get(r.dataset_id, "no")
-        have = _built_episodes(r.dataset_id) if built.startswith("yes") else None
-        if have is not None and have != r.episodes:  # an --episodes build: say it is partial
+        mf = _built_meta(r.dataset_id) if built.startswith("yes") else None
+        other = _conflicts(r, mf) if mf is not None else {}
+        have = other.pop("episodes", (None,))[0]
+        if have is not None:  # an --episodes build: say it is partial
             built = f"yes, {have} of {r.episodes} episodes {built[4:]}"
+        if other:  # built otherwise than the catalogue says: never a plain "yes"
+            built = f"{built}, NOT the catalogue's: {', '.join(other)} differ"
         print(
             f"| {r.dataset_id} | {r.env_id} | {r.n_agents} | {r.tier} | {r.episodes} "
             f"| {r.expected_size_mb} | {built} |"
@@ -142,10 +146,30 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if damaged else 0
 
 
+def _conflicts(r: Any, mf: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{field: (built, asked)} where the dataset built under ``r``'s id (its metadata's
+    ``mfdiff`` block ``mf``) is not what building the recipe ``r`` would write: episodes, seed,
+    env id and kwargs (as the build stores them), behaviour policy, tier skill."""
+    import json
+
+    from mfdiff_envs.offline.build import make_env, tier_skill
+
+    env = make_env(r.env_id, r.env_kwargs)
+    asked = {"episodes": r.episodes, "seed": r.seed, "env_id": r.env_id,
+             # through JSON, as metadata.json holds them (tuples become lists)
+             "env_kwargs": json.loads(json.dumps(env.spec.kwargs)), "behaviour": "default"}
+    env.close()
+    if r.tier != "mixed":
+        asked["skill"] = tier_skill(r.family, r.tier)
+    have = {**mf, "behaviour": mf.get("behaviour", "default")}  # built before it was recorded
+    return {k: (have.get(k), v) for k, v in asked.items() if have.get(k) != v}
+
+
 def _existing(r: Any) -> tuple[int, str]:
     """(exit code, message) for an already built recipe: 0 intact and built as asked, 1 damaged,
-    2 built with other episodes or seed (a request that conflicts with what is on disk: the
-    dataset is kept, and ``build X && train X`` stops rather than train on other data)."""
+    2 built otherwise — other episodes, seed, env or env kwargs, behaviour policy or tier skill
+    (a request that conflicts with what is on disk: the dataset is kept, and
+    ``build X && train X`` stops rather than train on other data)."""
     from mfdiff_envs.offline.integrity import dataset_dir, disk_size_mb, quick_check
 
     problem = quick_check(r.dataset_id)
@@ -155,8 +179,7 @@ def _existing(r: Any) -> tuple[int, str]:
 
     meta = json.loads((dataset_dir(r.dataset_id) / "data" / "metadata.json").read_text())
     mf = meta.get("mfdiff", {})
-    asked = {"episodes": r.episodes, "seed": r.seed}
-    differ = {k: (mf.get(k), v) for k, v in asked.items() if mf.get(k) != v}
+    differ = _conflicts(r, mf)
     if differ:
         what = ", ".join(f"{k} {have} (asked {want})" for k, (have, want) in differ.items())
         return 2, f"{r.dataset_id} is already built with {what}; --force rebuilds it"

@@ -67,6 +67,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("horizon", "n_particles", "steps", "batch_size", "log_every"):
             check_positive_int(type(self).__name__, name, getattr(self, name))
+        # the methods' sizes: hidden=0 built a net that ignores its input, depth ≤ 0 a linear one
+        for name in SIZE_FIELDS:
+            if hasattr(self, name):
+                check_positive_int(type(self).__name__, name, getattr(self, name))
         if isinstance(self.ckpt_every, bool) or not isinstance(self.ckpt_every, int) or (
             self.ckpt_every < 0
         ):
@@ -83,6 +87,10 @@ class TrainConfig:
             raise ConfigError(
                 f"{type(self).__name__}.ema_decay must lie in [0, 1), got {self.ema_decay}"
             )
+
+
+#: Network sizes and step counts of the methods' configs (whichever a Config has): ints ≥ 1.
+SIZE_FIELDS = ("hidden", "depth", "width", "n_timesteps", "ddim_steps", "norm_batches")
 
 
 def check_positive_int(owner: str, name: str, value: Any) -> None:

@@ -5,6 +5,7 @@ mismatched envs fail loudly, and the config loader is strict."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 
@@ -180,13 +181,25 @@ def test_config_loader_is_strict_and_documented(tmp_path):
     with pytest.raises(ConfigError, match="JSON object"):
         build_config(cfg_cls, config_path=tmp_path / "c.json")
     for m in METHODS.values():  # every field of every method is documented in --help
-        import dataclasses
-
         names = [f.name for f in dataclasses.fields(m.config)]
         docs = field_docs(m.config)
         assert set(names) <= set(docs), set(names) - set(docs)
         text = config_help(m.config)
         assert all(f"  {n} (" in text for n in names)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_method_refuses_empty_or_negative_sizes(name):
+    """hidden=0 trained a net blind to its input and depth ≤ 0 a linear model, silently."""
+    from mfdiff_agents.config import SIZE_FIELDS
+
+    cls = get_method(name).config
+    sizes = [f for f in SIZE_FIELDS if f in {f.name for f in dataclasses.fields(cls)}]
+    assert sizes  # every method has a size
+    for field in sizes:
+        for bad in ("0", "-1"):
+            with pytest.raises(ConfigError, match=f"{field} must be a positive int"):
+                build_config(cls, overrides=[f"{field}={bad}"])
 
 
 def test_same_seed_same_weights_and_actions(episodes):

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,9 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--env-kwargs sets n_agents={env_kwargs['n_agents']!r} and "
                              f"--n-agents {args.n_agents}: give the population size once")
         env_kwargs["n_agents"] = args.n_agents
+        if "render_mode" in env_kwargs:  # the evaluation core never renders: it would be ignored
+            raise ValueError("--env-kwargs render_mode: evaluation does not render; "
+                             "--video DIR records the episode of seed 0 as a GIF")
         kw: dict[str, Any] = _overrides(args.set)
         if Path(args.policy).is_dir():
             kw["num_threads"] = threads
@@ -154,7 +158,11 @@ def _eval(args: argparse.Namespace) -> int:
             core = ev.make_core(args.env, env_kwargs)
             pol = policy if hasattr(policy, "act_batch") else policy(core, 0)
             name = f"{policy_label(args.policy)}-{args.env.split('/')[-1]}-n{core.n_agents}.gif"
-            path, _ = record_episode(pol, core, args.video / name.replace("/", "_"), seed=0)
+            target = args.video / name.replace("/", "_")
+            if target.exists():  # named by method, env and N only: another run's may be there
+                warnings.warn(f"--video: replacing {target} (an earlier eval's GIF of the same "
+                              "method, env and N); give another DIR to keep both", stacklevel=1)
+            path, _ = record_episode(pol, core, target, seed=0)
             print(f"video: {path}")
     print(ev.markdown_table(records, command=command, title="mfdiff eval"))
     if args.report_dir is not None:
@@ -201,7 +209,7 @@ def add_parsers(subparsers: Any) -> None:
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one Config field (repeatable); lists as 16,64,256")
     t.add_argument("--out", type=Path, default=None,
-                   help="output directory (default runs/<algo>/<dataset>)")
+                   help="output directory (default runs/<algo>/<dataset id, / as _>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

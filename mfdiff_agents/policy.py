@@ -40,8 +40,10 @@ def check_seed(seed: int | None) -> int | None:
 class Policy(ABC):
     """Base class of a batched population policy.
 
-    Subclasses implement :meth:`_act` on validated arrays. ``obs_dim`` and ``n_actions`` are
-    checked on every call so a policy trained on one env fails loudly on another.
+    Subclasses implement :meth:`_act` on validated arrays. ``obs_dim`` is checked on every
+    call; an observation carries no action space, so the env's family and ``n_actions`` are
+    checked where the env is known: :meth:`bind` and ``mfdiff eval`` (a trained policy's
+    ``check_env``) refuse an env the policy was not trained on. Bind before acting on an env.
     """
 
     obs_dim: int

@@ -134,8 +134,12 @@ def check_sampler(sampler: Any, cfg: TrainConfig) -> None:
         )
 
 
-def _metrics_writer(out: Path, keys: tuple[str, ...], start: int) -> tuple[Any, csv.DictWriter]:
-    """Open metrics.csv for the run; on resume keep only the rows of steps ≤ ``start``."""
+def _metrics_writer(
+    out: Path, keys: tuple[str, ...], start: int
+) -> tuple[Any, csv.DictWriter, float]:
+    """Open metrics.csv for the run; on resume keep only the rows of steps ≤ ``start``. Also
+    returns the training seconds those rows reached, which the resumed rows continue from (a
+    resumed run's ``seconds`` column is the run's training time, not the last session's)."""
     path = out / METRICS_FILE
     fields = ["step", *keys, "seconds"]
     kept: list[dict[str, str]] = []
@@ -147,7 +151,11 @@ def _metrics_writer(out: Path, keys: tuple[str, ...], start: int) -> tuple[Any, 
     writer.writeheader()
     writer.writerows(kept)
     f.flush()
-    return f, writer
+    try:
+        offset = float(kept[-1]["seconds"]) if kept else 0.0
+    except (KeyError, TypeError, ValueError):  # a row without a readable time: restart at 0
+        offset = 0.0
+    return f, writer, offset
 
 
 def train(
@@ -221,10 +229,10 @@ def train(
             if not rank.is_main:
                 sampler.reset([cfg.seed, rank.rank, start])
                 out, progress = None, False  # rank 0 alone writes
-        f, writer = (None, None)
+        f, writer, seconds_before = (None, None, 0.0)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            f, writer = _metrics_writer(out, learner.LOG_KEYS, start)
+            f, writer, seconds_before = _metrics_writer(out, learner.LOG_KEYS, start)
 
         def acting_weights() -> contextlib.AbstractContextManager[None]:
             # the saved policy acts with the averaged weights; training goes on with its own
@@ -264,7 +272,8 @@ def train(
                     if writer is not None:
                         row = {k: round(v, 6) for k, v in logs.items()}
                         writer.writerow({"step": done, **row,
-                                         "seconds": round(time.perf_counter() - t_start, 2)})
+                                         "seconds": round(seconds_before + time.perf_counter()
+                                                          - t_start, 2)})
                         f.flush()
                 if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done < cfg.steps:
                     checkpoint(done)

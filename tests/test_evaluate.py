@@ -229,6 +229,17 @@ def test_video_records_every_step(tmp_path, capsys):
     assert f"video: {gif}" in capsys.readouterr().out
     with Image.open(gif) as im:
         assert im.n_frames == 7  # one frame before each of the 6 actions, one after the last
+    with pytest.warns(UserWarning, match="replacing"):  # never a silent overwrite
+        main(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "64",
+              "--seeds", "1", "--env-kwargs", '{"max_cycles": 2}', "--no-progress",
+              "--video", str(tmp_path)])
+        main(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "64",
+              "--seeds", "1", "--env-kwargs", '{"max_cycles": 2}', "--no-progress",
+              "--video", str(tmp_path)])
+    # a render mode evaluation would ignore is refused (one line, exit 2)
+    assert main(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "64",
+                 "--env-kwargs", '{"render_mode": "human"}', "--no-progress"]) == 2
+    assert "--video" in capsys.readouterr().err
 
 
 def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypatch):

@@ -84,6 +84,9 @@ def test_resume_is_the_uninterrupted_run(name, episodes, tmp_path):
     full, cut = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("full", "cut"))
     assert cut["weights_sha256"] == full["weights_sha256"]
     assert _rows(tmp_path / "cut" / "metrics.csv") == _rows(tmp_path / "full" / "metrics.csv")
+    # the training time goes on from the kept rows' (it restarted at 0 after a resume)
+    secs = [float(r["seconds"]) for r in csv.DictReader(open(tmp_path / "cut" / "metrics.csv"))]
+    assert secs == sorted(secs), secs
 
 
 def test_resume_needs_a_run_and_the_same_architecture(episodes, tmp_path):

@@ -140,13 +140,25 @@ def claim_out_dir(out: Path) -> None:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"mfdiff demo --out {out}: a file, not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    if out.is_dir() and any(out.iterdir()) and not _demo_dir(out):
         raise ConfigError(
             f"mfdiff demo --out {out}: this directory holds files an mfdiff demo did not write "
             f"(no {MARKER}), and the demo replaces its subfolders bc/ and mfdiffuser/; give a new "
             "or empty directory")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by `mfdiff demo`: it may rewrite this directory\n")
+
+
+def _demo_dir(out: Path) -> bool:
+    """``out`` was written by a demo: it holds :data:`MARKER`, or (demos from before the
+    marker) a ``table.md`` that a demo wrote."""
+    if (out / MARKER).is_file():
+        return True
+    table = out / "table.md"
+    try:
+        return table.is_file() and table.read_text().startswith("# mfdiff demo\n")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _log(msg: str) -> None:

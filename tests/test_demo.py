@@ -90,6 +90,10 @@ def test_demo_refuses_a_directory_it_did_not_write(tmp_path):
         assert (fresh / MARKER).is_file()
         (fresh / "bc").mkdir()
         claim_out_dir(fresh)  # the demo's own directory: accepted again
+    older = tmp_path / "older"  # a demo's output from before the marker
+    (older / "bc").mkdir(parents=True)
+    (older / "table.md").write_text("# mfdiff demo\n\nRegenerate with: ...\n")
+    claim_out_dir(older)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):
         claim_out_dir(tmp_path / "afile")

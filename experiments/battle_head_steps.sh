@@ -9,16 +9,25 @@
 # 5 evaluation seeds, beside the grid's records of the config (400 steps) and BC at those N.
 # The fifteenth update's head (reading the whole plan, no state baseline) trained this way to
 # 1600 steps scored 77-86 at N = 10^3 (docs/results/head_variants.md). ~15 min on 2 cores.
+# OWN_PLANS=p (thirty-first update, docs/results/battle_head_steps_own_plans.md): the head-only
+# steps train on the diffusion model's own plans in a share p of the windows (Config.
+# head_own_plans) instead of the data's next states; ~40 min on 2 cores (a head step samples
+# a plan: 40 DDIM passes).
 # From the repo root:
 #     bash experiments/battle_head_steps.sh          # or: STEPS=1200 bash ...
+#     OWN_PLANS=1 bash experiments/battle_head_steps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 STEPS=${STEPS:-800}
 case $STEPS in ''|*[!0-9]*) echo "battle_head_steps.sh: STEPS is an integer > 400" >&2; exit 2;; esac
 [ "$STEPS" -gt 400 ] || { echo "battle_head_steps.sh: STEPS is an integer > 400" >&2; exit 2; }
+OWN_PLANS=${OWN_PLANS:-0}
+case $OWN_PLANS in 0|1|0.[0-9]*) ;; *) echo "battle_head_steps.sh: OWN_PLANS is in [0, 1]" >&2
+                                       exit 2;; esac
 NAME=battle_head_steps
 [ "$STEPS" != 800 ] && NAME+=_$STEPS
+[ "$OWN_PLANS" != 0 ] && NAME+=_own_plans && [ "$OWN_PLANS" != 1 ] && NAME+=$OWN_PLANS
 OUT=runs/$NAME
 mkdir -p "$OUT"
 source experiments/lib.sh
@@ -27,12 +36,12 @@ train() {  # seed
   train_once "$OUT/medium-s$1" "$OUT/medium-s$1.log" \
     --dataset mfdiff/battle-n1000/medium-v0 --algo mfdiffuser \
     --config configs/mfdiffuser/battle.json --set "seed=$1" --set "steps=$STEPS" \
-    --set diffusion_steps=400 --threads 1
+    --set diffusion_steps=400 --set "head_own_plans=$OWN_PLANS" --threads 1
 }
 (train 0; train 2) & a=$!  # one lane per core
 (train 1) & b=$!
 wait "$a"; wait "$b"
-python - "$OUT" "$STEPS" <<'PY'
+python - "$OUT" "$STEPS" "$OWN_PLANS" <<'PY'
 import gzip
 import json
 import sys
@@ -41,14 +50,17 @@ sys.path.insert(0, "experiments")
 from make_sweep import (ACTING, FAMILIES, family_planning, inline_table, run_block,
                         write_jsonl)
 
-out, steps = sys.argv[1:]
+out, steps, own = sys.argv[1:]
+label = f"MF-Diffuser, head trained to {steps} steps"
+if float(own) > 0:
+    label += " on its own plans" + ("" if float(own) == 1 else f" ({own} of the windows)")
 _, env, _, kwargs = FAMILIES["battle"]
 acting = {**ACTING, **family_planning("battle")}  # the family config's acting, spelled out
 assert acting["head_temperature"] == 0.4 and acting["head_min_p"] == 0.05, acting
 for lane, seeds in enumerate(((0, 2), (1,))):
     lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
     for seed in seeds:
-        lines += run_block(f"{out}/medium-s{seed}", f"MF-Diffuser, head trained to {steps} steps",
+        lines += run_block(f"{out}/medium-s{seed}", label,
                            env, [100, 1000], kwargs, "medium", inline_table(acting))
     with open(f"{out}/sweep_lane{lane}.toml", "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -68,4 +80,5 @@ PY
 sweep_lanes "$OUT" lane0 lane1
 mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
   --report-dir docs/results --name "$NAME" \
-  --command "$([ "$STEPS" != 800 ] && printf 'STEPS=%s ' "$STEPS")bash experiments/battle_head_steps.sh"
+  --command "$([ "$STEPS" != 800 ] && printf 'STEPS=%s ' "$STEPS")$([ "$OWN_PLANS" != 0 ] &&
+    printf 'OWN_PLANS=%s ' "$OWN_PLANS")bash experiments/battle_head_steps.sh"

@@ -601,6 +601,38 @@ def test_diffusion_steps_then_the_head_alone(data, tmp_path: Path) -> None:
             Config(steps=4, diffusion_steps=bad)
 
 
+def test_head_own_plans_trains_the_head_on_the_models_plans(data) -> None:
+    """head_own_plans: the head-only steps read s_t + the frozen model's planned displacement
+    (its own samples, anchored at the window's start states) instead of s_{t+1}: the diffusion
+    weights stay the head-only run's, the head ends elsewhere; share 0 is the data's targets."""
+    from mfdiff_agents.diffuser.train import MFDiffuserLearner, _to_tensors
+
+    def run(**kw):
+        cfg = Config(**TINY, steps=6, action_head=True, diffusion_steps=4, **kw)
+        return cfg, fit(make_sampler(data, cfg), cfg, progress=False).model.state_dict()
+
+    _, base = run()
+    cfg, own = run(head_own_plans=1.0)
+    head = [k for k in own if k.startswith("action_head.")]
+    assert all(torch.equal(own[k], base[k]) for k in own if k not in head)
+    assert any(not torch.equal(own[k], base[k]) for k in head)
+    # the targets themselves: anchored plans, not the data's next states; share 0 -> the data
+    learner = MFDiffuserLearner(make_sampler(data, cfg), cfg, torch.device(DEVICE))
+    batch = _to_tensors(learner.sampler.sample(4), torch.device(DEVICE))
+    obs_n = learner.model.norm_obs(batch["obs"])
+    targets = learner._own_plan_targets(batch)
+    assert targets.shape == obs_n[:, :, 1:].shape and torch.isfinite(targets).all()
+    assert not torch.allclose(targets, obs_n[:, :, 1:])
+    learner.cfg = Config(**{**TINY, "steps": 6, "diffusion_steps": 4, "action_head": True,
+                            "head_own_plans": 1e-12})
+    assert torch.equal(learner._own_plan_targets(batch), obs_n[:, :, 1:])
+    for bad, match in ((dict(head_own_plans=1.5), r"\[0, 1\]"),
+                       (dict(head_own_plans=0.5), "diffusion_steps < steps"),
+                       (dict(head_own_plans=0.5, diffusion_steps=4), "diffusion_steps < steps")):
+        with pytest.raises(ConfigError, match=match):
+            Config(steps=4, **bad)
+
+
 def test_head_ensemble_acts_on_the_mean_of_its_members(data) -> None:
     """head_ensemble E: E heads that differ, trained only beside the diffusion model (same
     diffusion weights as one head), each clipped alone; the ensemble's log q is the log of

@@ -136,6 +136,7 @@ def head_loss(
     neighbour: float = 0.0,
     noise_shared: bool = False,
     blind: tuple[int, ...] = (),
+    targets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of a_t given (s_t, s_{t+1}, m_t) on a batch of windows.
 
@@ -162,12 +163,21 @@ def head_loss(
         noise_shared: one noise draw for s_t and s_{t+1} (the target), so the displacement
             s_{t+1} − s_t reaches the head exactly (Config.head_noise_shared); False = a draw
             each, the displacement blurred by √2 × ``noise``.
+        targets: [B, K, H-1, d] the head's target states in place of s_{t+1} (Config.
+            head_own_plans: s_t plus the model's planned displacement); None = s_{t+1}.
+            ``neighbour``, ``blind`` and ``noise`` then apply to them as to s_{t+1}.
 
     Returns:
         (loss, accuracy): scalars over the pairs alive at t and t+1 (a dead agent's next
         observation is zeros, not a state it moved to).
     """
     s, s_next = obs_n[:, :, :-1], obs_n[:, :, 1:]  # [B, K, H-1, d]
+    if targets is not None:
+        if targets.shape != s.shape:
+            raise ValueError(
+                f"targets must have shape {tuple(s.shape)}, got {tuple(targets.shape)}"
+            )
+        s_next = targets
     mf = mf_n[:, None, :-1]  # [B, 1, H-1, m], broadcast over particles
     pair_alive = alive[:, :, :-1] & alive[:, :, 1:]  # [B, K, H-1]
     if neighbour > 0:

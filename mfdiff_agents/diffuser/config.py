@@ -149,6 +149,17 @@ class Config(TrainConfig):
     it costs a fraction of a full one). None = every step trains both. Why: on Battle the
     planner is best after a few hundred steps and worse after more, while the head's loss is
     still falling there (docs/method.md (18))."""
+    head_own_plans: float = 0.0
+    """Share of the windows of the head-only steps (after ``diffusion_steps``) whose targets are
+    the diffusion model's own plans for them instead of the data's next states: each window's
+    particles planned from their states at its start as the planner plans (``ddim_steps``,
+    ``eta``, ``return_target``, ``guidance_weight``, one stage of K particles), and the pair
+    (s_t, s_t + (ŝ_{t+1} − ŝ_t), m_t) -> a_t with the action the data took. Why: trained on true
+    transitions, the head reads the plan's displacement as exact, and acts on generated ones;
+    on its own plans it learns how far the planned displacement predicts what was done (the
+    longer the head trains on true transitions, the worse Battle scored: 88.6 vs 100.6 at
+    N = 10^2, docs/results/battle_head_steps.md). 0 = the data's next states (earlier
+    checkpoints). Training only; costs ``ddim_steps`` denoiser passes per head step."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -388,6 +399,17 @@ class Config(TrainConfig):
                     f"Config.diffusion_steps ({self.diffusion_steps}) < steps ({self.steps}) "
                     "trains the action head alone after it: it needs action_head=true"
                 )
+        if not 0.0 <= float(self.head_own_plans) <= 1.0:
+            raise ConfigError(
+                f"Config.head_own_plans must lie in [0, 1], got {self.head_own_plans}"
+            )
+        if self.head_own_plans > 0 and (
+            self.diffusion_steps is None or self.diffusion_steps >= self.steps
+        ):
+            raise ConfigError(
+                f"Config.head_own_plans={self.head_own_plans} trains the head on the diffusion "
+                "model's plans in the head-only steps: set diffusion_steps < steps"
+            )
         check_positive_int("Config", "head_hidden", self.head_hidden)
         if not (self.head_noise >= 0 and math.isfinite(self.head_noise)):
             raise ConfigError(

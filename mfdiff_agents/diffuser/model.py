@@ -299,11 +299,13 @@ def action_head_loss(
     cfg: Config,
     *,
     generator: torch.Generator | None = None,
+    targets: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, accuracy) of the action head on one batch (action_head.head_loss with the
     Config's noise, advantage weights, plan dropout and neighbour targets, all drawn from
     ``generator``; with ``head_value`` the loss also holds each baseline's MSE, so the logged
-    head_loss is cross-entropy plus that MSE)."""
+    head_loss is cross-entropy plus that MSE). ``targets [b, k, h - 1, d]``: the head's target
+    states in place of the data's next states (Config.head_own_plans)."""
     assert model.action_head is not None
     obs_n = model.norm_obs(batch["obs"])  # [b, k, h, d]
     mf_n = model.norm_mf(batch["mean_field"])  # [b, h, m]
@@ -323,7 +325,8 @@ def action_head_loss(
         loss, acc = head_loss(member, obs_n, batch["actions"], alive, mf_n, noise=cfg.head_noise,
                               generator=generator, weights=w,
                               plan_dropout=cfg.head_plan_dropout, neighbour=cfg.head_neighbour,
-                              noise_shared=cfg.head_noise_shared, blind=cfg.head_blind)
+                              noise_shared=cfg.head_noise_shared, blind=cfg.head_blind,
+                              targets=targets)
         losses.append(loss + v_loss)
         accs.append(acc)
     return sum(losses), sum(accs) / len(accs)  # type: ignore[return-value]

@@ -24,7 +24,8 @@ from mfdiff_agents.diffuser.model import (
     action_head_loss,
     training_loss,
 )
-from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.diffuser.planner import NORM_OBS_LIMIT, MFDiffuserPlanner
+from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample
 from mfdiff_agents.training import Learner, train
 
 
@@ -90,9 +91,10 @@ class MFDiffuserLearner(Learner):
         """A step of the action head alone (Config.diffusion_steps reached): no denoiser pass,
         the diffusion parameters get no gradient, so AdamW leaves them as they are."""
         assert self._model.action_head is not None
+        targets = self._own_plan_targets(batch) if self.cfg.head_own_plans > 0 else None
         with autocast(self.device):
             h_loss, h_acc = action_head_loss(
-                self._model, batch, self.cfg, generator=self.head_generator
+                self._model, batch, self.cfg, generator=self.head_generator, targets=targets
             )
         self.opt.zero_grad(set_to_none=True)
         h_loss.backward()
@@ -102,6 +104,39 @@ class MFDiffuserLearner(Learner):
         return {"loss": float(h_loss.detach()),
                 "head_loss": float(h_loss.detach()) / self.cfg.head_ensemble,
                 "head_acc": float(h_acc.detach())}
+
+    @torch.no_grad()
+    def _own_plan_targets(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The head's targets [b, k, h - 1, d] for Config.head_own_plans: in a share of the
+        windows (drawn per window from the head's stream), s_t + (ŝ_{t+1} − ŝ_t) of the plans
+        the frozen diffusion model samples for the window's particles from their states at its
+        start, as the planner samples (its ddim_steps, eta, return_target, guidance_weight; one
+        stage of K particles) and as it forms the head's input (clamped like the planner's);
+        elsewhere the data's s_{t+1}."""
+        m, cfg = self._model, self.cfg
+        obs_n = m.norm_obs(batch["obs"])  # [b, k, h, d]
+        b, k, h, _ = obs_n.shape
+        cond = m.make_cond(m.norm_mf(batch["mean_field"][:, 0]),
+                           torch.full((b,), cfg.return_target, device=obs_n.device))
+        denoiser = m.diffusion.model
+        denoiser.guidance_weight = float(cfg.guidance_weight)
+        was_training = m.training
+        m.eval()
+        try:
+            with autocast(self.device):
+                x0 = coarse_to_fine_sample(
+                    m.diffusion, anchor_obs=obs_n[:, :, 0].clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT),
+                    cond=cond, horizon=h, x_dim=m.x_dim, k_schedule=(k,),
+                    n_steps=cfg.ddim_steps, eta=cfg.eta, generator=self.head_generator,
+                ).float()  # [b, k, h, c]
+        finally:
+            denoiser.guidance_weight = 1.0  # the module is shared with training
+            m.train(was_training)
+        plan = m.decode_obs(x0)  # [b, k, h, d] normalised planned states
+        s = obs_n[:, :, :-1]
+        own = (s + plan[:, :, 1:] - plan[:, :, :-1]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)
+        pick = torch.rand(b, generator=self.head_generator) < cfg.head_own_plans  # [b]
+        return torch.where(pick.to(obs_n.device)[:, None, None, None], own, obs_n[:, :, 1:])
 
     def state_dict(self) -> dict[str, Any]:
         return {

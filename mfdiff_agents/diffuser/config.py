@@ -159,7 +159,11 @@ class Config(TrainConfig):
     on its own plans it learns how far the planned displacement predicts what was done (the
     longer the head trains on true transitions, the worse Battle scored: 88.6 vs 100.6 at
     N = 10^2, docs/results/battle_head_steps.md). 0 = the data's next states (earlier
-    checkpoints). Training only; costs ``ddim_steps`` denoiser passes per head step."""
+    checkpoints). Training only; costs ``ddim_steps`` denoiser passes per head step. Measured
+    on Battle with p = 1, 400 head-only steps (docs/method.md (20),
+    docs/results/battle_own_plans.md): above the config at medium N = 10^2 and both N = 10^4
+    cells, level elsewhere; not yet in the Battle config (the grid's Battle rows would have to
+    be re-run)."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""

@@ -10,60 +10,98 @@
 # diffusion weights, bit for bit), the last 400 the head alone on the model's own plans.
 # ~7 min per checkpoint and ~15 min of evaluation on 2 cores. From the repo root:
 #     bash experiments/battle_own_plans.sh
+# SEEDS="3 4" TIERS=medium: training seeds the grid never used (report battle_own_plans_seeds34
+# [_medium]), beside BC trained here with the same seeds and its family config (the grid has
+# no records of them); ~20 min on 2 cores for one tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 OUT=runs/battle_head_steps_own_plans
 mkdir -p "$OUT"
 source experiments/lib.sh
-for tier in medium mixed; do  # kept if built
-  mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null
+read -r -a SEEDS <<< "${SEEDS:-0 1 2}"
+read -r -a TIERS <<< "${TIERS:-medium mixed}"
+for s in "${SEEDS[@]}"; do
+  case $s in ''|*[!0-9]*) echo "battle_own_plans.sh: SEEDS are integers" >&2; exit 2;; esac
 done
+for tier in "${TIERS[@]}"; do
+  case $tier in medium|mixed) ;; *) echo "battle_own_plans.sh: TIERS: medium mixed" >&2
+                                   exit 2;; esac
+  mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
+done
+NAME=battle_own_plans
+GRID=1
+if [ "${SEEDS[*]}" != "0 1 2" ]; then NAME+=_seeds$(printf %s "${SEEDS[@]}"); GRID=0; fi
+[ "${TIERS[*]}" != "medium mixed" ] && NAME+=_${TIERS[*]}
 train() {  # tier seed
   train_once "$OUT/$1-s$2" "$OUT/$1-s$2.log" \
     --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/battle.json --set "seed=$2" --set steps=800 \
     --set diffusion_steps=400 --set head_own_plans=1 --threads 1
+  if [ "$GRID" = 0 ]; then  # BC with its family config (mfdiff train's default), as the grid
+    [ -f "$OUT/bc-$1-s$2/train_done" ] || {
+      rm -rf "$OUT/bc-$1-s$2"
+      mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo bc --set "seed=$2" \
+        --out "$OUT/bc-$1-s$2" --no-progress --threads 1 > "$OUT/bc-$1-s$2.log" 2>&1
+      touch "$OUT/bc-$1-s$2/train_done"
+    }
+  fi
 }
-(train medium 0; train medium 2; train mixed 1) & a=$!  # one lane per core
-(train medium 1; train mixed 0; train mixed 2) & b=$!
+jobs=()
+for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do jobs+=("$tier $s"); done; done
+(for ((i = 0; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & a=$!  # one lane per core
+(for ((i = 1; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & b=$!
 wait "$a"; wait "$b"
-python - "$OUT" <<'PY'
+python - "$OUT" "$GRID" "$NAME" "${TIERS[*]}" "${SEEDS[@]}" <<'PY'
 import gzip
 import json
 import sys
 
 sys.path.insert(0, "experiments")
-from make_sweep import (ACTING, FAMILIES, family_planning, inline_table, run_block,
-                        write_jsonl)
+from make_sweep import (ACTING, FAMILIES, acting_overrides, family_planning, inline_table,
+                        run_block, write_jsonl)
 
-out = sys.argv[1]
+out, grid, name, tiers, *seeds = sys.argv[1:]
 label = "MF-Diffuser, head on its own plans"
 _, env, ns, kwargs = FAMILIES["battle"]
 acting = {**ACTING, **family_planning("battle")}  # the family config's acting, spelled out
 assert acting["head_temperature"] == 0.4 and acting["head_min_p"] == 0.05, acting
-# two lanes of about equal cost: one per tier
-for tier in ("medium", "mixed"):
-    lines = ["seeds = 5", "episodes = 1", 'device = "cpu"', ""]
-    for seed in (0, 1, 2):
-        lines += run_block(f"{out}/{tier}-s{seed}", label, env, ns, kwargs, tier,
-                           inline_table(acting))
-    with open(f"{out}/sweep_own_{tier}.toml", "w") as f:
-        f.write("\n".join(lines) + "\n")
-# the grid's rows of the config (its head trained 400 steps on the data) and BC, not re-evaluated
-grid = {"MF-Diffuser": "MF-Diffuser (grid: the config)", "BC": "BC (grid)"}
+# one lane per tier (the default's lanes: own_medium, own_mixed), or per seed with one tier
+blocks = {}
+for t, tier in enumerate(tiers.split()):
+    for i, seed in enumerate(seeds):
+        lane = f"own_{tier}" if name == "battle_own_plans" else f"{name}_lane{(t + i) % 2}"
+        lines = run_block(f"{out}/{tier}-s{seed}", label, env, ns, kwargs, tier,
+                          inline_table(acting))
+        if grid == "0":  # BC of the same seed, acting as the grid's BC
+            lines += run_block(f"{out}/bc-{tier}-s{seed}", "BC", env, ns, kwargs, tier,
+                               inline_table(acting_overrides("battle", "bc")))
+        blocks.setdefault(lane, []).extend(lines)
+for lane, lines in blocks.items():
+    with open(f"{out}/sweep_{lane}.toml", "w") as f:
+        f.write("\n".join(["seeds = 5", "episodes = 1", 'device = "cpu"', "", *lines]) + "\n")
+with open(f"{out}/lanes_{name}.txt", "w") as f:
+    f.write(" ".join(blocks) + "\n")
 rows = []
-with gzip.open("docs/results/records/records-battle.jsonl.gz", "rt") as f:
-    for line in f:
-        r = json.loads(line)
-        if r["method"] in grid and r["n_agents"] in (50, 500, 5000):
-            r["method"] = grid[r["method"]]
-            rows.append(r)
-# 2 methods x 2 tiers x 3 N x 3 training x 5 evaluation seeds
-assert len(rows) == 2 * 2 * 3 * 15, len(rows)
-write_jsonl(f"{out}/grid_all.jsonl", rows)
+if grid == "1":  # the grid's config (its head trained 400 steps on the data) and BC as they are
+    named = {"MF-Diffuser": "MF-Diffuser (grid: the config)", "BC": "BC (grid)"}
+    with gzip.open("docs/results/records/records-battle.jsonl.gz", "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            if (r["method"] in named and r["n_agents"] in (50, 500, 5000)
+                    and r["tier"] in tiers.split()):
+                r["method"] = named[r["method"]]
+                rows.append(r)
+    # 2 methods x tiers x 3 N x 3 training x 5 evaluation seeds
+    assert len(rows) == 2 * len(tiers.split()) * 3 * 15, len(rows)
+    write_jsonl(f"{out}/grid_all.jsonl", rows)
 PY
-sweep_lanes "$OUT" own_medium own_mixed
-mfdiff eval --records "$OUT"/records-own_{medium,mixed}.jsonl "$OUT/grid_all.jsonl" \
-  --report-dir docs/results --name battle_own_plans \
-  --command "bash experiments/battle_own_plans.sh"
+read -r -a LANES < "$OUT/lanes_$NAME.txt"
+sweep_lanes "$OUT" "${LANES[@]}"
+records=()
+for lane in "${LANES[@]}"; do records+=("$OUT/records-$lane.jsonl"); done
+if [ "$GRID" = 1 ]; then records+=("$OUT/grid_all.jsonl"); fi
+cmd="bash experiments/battle_own_plans.sh"
+[ "$GRID" = 0 ] && cmd="SEEDS=\"${SEEDS[*]}\" $cmd"
+[ "${TIERS[*]}" != "medium mixed" ] && cmd="TIERS=\"${TIERS[*]}\" $cmd"
+mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$NAME" --command "$cmd"

@@ -13,6 +13,8 @@
 # SEEDS="3 4" TIERS=medium: training seeds the grid never used (report battle_own_plans_seeds34
 # [_medium]), beside BC trained here with the same seeds and its family config (the grid has
 # no records of them); ~20 min on 2 cores for one tier.
+# NS="500 5000" (with SEEDS): population sizes in no other Battle table (both teams; report
+# name gets _n500_5000), as experiments/unseen_seeds.sh battle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -33,6 +35,16 @@ NAME=battle_own_plans
 GRID=1
 if [ "${SEEDS[*]}" != "0 1 2" ]; then NAME+=_seeds$(printf %s "${SEEDS[@]}"); GRID=0; fi
 [ "${TIERS[*]}" != "medium mixed" ] && NAME+=_${TIERS[*]}
+read -r -a NS <<< "${NS:-}"
+for n in "${NS[@]}"; do
+  case $n in ''|*[!0-9]*) echo "battle_own_plans.sh: NS are even integers" >&2; exit 2;; esac
+  [ $((n % 2)) = 0 ] || { echo "battle_own_plans.sh: NS are even integers" >&2; exit 2; }
+done
+if [ "${#NS[@]}" -gt 0 ]; then
+  [ "$GRID" = 0 ] || { echo "battle_own_plans.sh: NS needs SEEDS (the grid has no records" \
+                            "at other N)" >&2; exit 2; }
+  NAME+=_n$(IFS=_; echo "${NS[*]}")
+fi
 train() {  # tier seed
   train_once "$OUT/$1-s$2" "$OUT/$1-s$2.log" \
     --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
@@ -52,7 +64,7 @@ for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do jobs+=("$tier $s"); don
 (for ((i = 0; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & a=$!  # one lane per core
 (for ((i = 1; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & b=$!
 wait "$a"; wait "$b"
-python - "$OUT" "$GRID" "$NAME" "${TIERS[*]}" "${SEEDS[@]}" <<'PY'
+python - "$OUT" "$GRID" "$NAME" "${TIERS[*]}" "${NS[*]}" "${SEEDS[@]}" <<'PY'
 import gzip
 import json
 import sys
@@ -61,9 +73,10 @@ sys.path.insert(0, "experiments")
 from make_sweep import (ACTING, FAMILIES, acting_overrides, family_planning, inline_table,
                         run_block, write_jsonl)
 
-out, grid, name, tiers, *seeds = sys.argv[1:]
+out, grid, name, tiers, other_ns, *seeds = sys.argv[1:]
 label = "MF-Diffuser, head on its own plans"
 _, env, ns, kwargs = FAMILIES["battle"]
+ns = [int(n) for n in other_ns.split()] or ns
 acting = {**ACTING, **family_planning("battle")}  # the family config's acting, spelled out
 assert acting["head_temperature"] == 0.4 and acting["head_min_p"] == 0.05, acting
 # one lane per tier (the default's lanes: own_medium, own_mixed), or per seed with one tier
@@ -104,4 +117,5 @@ if [ "$GRID" = 1 ]; then records+=("$OUT/grid_all.jsonl"); fi
 cmd="bash experiments/battle_own_plans.sh"
 [ "$GRID" = 0 ] && cmd="SEEDS=\"${SEEDS[*]}\" $cmd"
 [ "${TIERS[*]}" != "medium mixed" ] && cmd="TIERS=\"${TIERS[*]}\" $cmd"
+[ "${#NS[@]}" -gt 0 ] && cmd="NS=\"${NS[*]}\" $cmd"
 mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$NAME" --command "$cmd"

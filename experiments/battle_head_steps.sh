@@ -33,10 +33,7 @@ mkdir -p "$OUT"
 source experiments/lib.sh
 mfdiff data build mfdiff/battle-n1000/medium-v0 --no-progress > /dev/null  # kept if built
 train() {  # seed
-  train_once "$OUT/medium-s$1" "$OUT/medium-s$1.log" \
-    --dataset mfdiff/battle-n1000/medium-v0 --algo mfdiffuser \
-    --config configs/mfdiffuser/battle.json --set "seed=$1" --set "steps=$STEPS" \
-    --set diffusion_steps=400 --set "head_own_plans=$OWN_PLANS" --threads 1
+  train_battle_head "$OUT" medium "$1" "$STEPS" "$OWN_PLANS"
 }
 (train 0; train 2) & a=$!  # one lane per core
 (train 1) & b=$!

@@ -46,10 +46,7 @@ if [ "${#NS[@]}" -gt 0 ]; then
   NAME+=_n$(IFS=_; echo "${NS[*]}")
 fi
 train() {  # tier seed
-  train_once "$OUT/$1-s$2" "$OUT/$1-s$2.log" \
-    --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
-    --config configs/mfdiffuser/battle.json --set "seed=$2" --set steps=800 \
-    --set diffusion_steps=400 --set head_own_plans=1 --threads 1
+  train_battle_head "$OUT" "$1" "$2" 800 1
   if [ "$GRID" = 0 ]; then  # BC with its family config (mfdiff train's default), as the grid
     [ -f "$OUT/bc-$1-s$2/train_done" ] || {
       rm -rf "$OUT/bc-$1-s$2"

@@ -61,7 +61,7 @@ for tier in medium mixed; do  # one lane per core
   (for seed in "${SEEDS[@]}"; do
     train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
       --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
-      --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "head_blind=[$FEATURES]" \
+      --config "$(mfd_config battle)" --set "seed=$seed" --set "head_blind=[$FEATURES]" \
       "${HEAD_SETS[@]}" --threads 1
   done) & pids+=($!)
 done

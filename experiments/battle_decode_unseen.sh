@@ -20,7 +20,7 @@ for tier in medium mixed; do  # one tier per core; a failed training stops the s
   (for seed in 3 4; do
      train_once "$OUT/$tier-s$seed" "$OUT/$tier-s$seed.log" \
        --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
-       --config configs/mfdiffuser/battle.json --set "seed=$seed" --threads 1
+       --config "$(mfd_config battle)" --set "seed=$seed" --threads 1
    done) & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done

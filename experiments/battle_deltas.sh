@@ -24,7 +24,7 @@ pids=()
 for seeds in "0 2" "1"; do  # one lane per core
   (for seed in $seeds; do
     train_once "$OUT/medium-s$seed" "$OUT/medium-s$seed.log" --dataset "$DATA" \
-      --algo mfdiffuser --config configs/mfdiffuser/battle.json --set "seed=$seed" \
+      --algo mfdiffuser --config "$(mfd_config battle)" --set "seed=$seed" \
       --set plan_deltas=true --set "head_blind=[]" --set head_value=false --threads 1
   done) & pids+=($!)
 done

@@ -29,7 +29,7 @@ mfdiff data build "$DATA" --workers 2 --no-progress  # ~30 s, 1.3 GB; kept if al
 # two lanes, one per core: MF-Diffuser's three seeds, BC's three seeds
 (for seed in 0 1 2; do
   train_once "$OUT/mfdiffuser-s$seed" "$OUT/mfdiffuser-s$seed.log" --dataset "$DATA" \
-    --algo mfdiffuser --config configs/mfdiffuser/battle.json --set "seed=$seed" \
+    --algo mfdiffuser --config "$(mfd_config battle)" --set "seed=$seed" \
     --set "head_blind=[]" --set head_value=false --threads 1
 done) & lane_a=$!
 (for seed in 0 1 2; do

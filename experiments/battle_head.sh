@@ -17,7 +17,7 @@ source experiments/lib.sh
 train() {  # TIER HEAD_BETA HEAD_NOISE: one checkpoint (kept once finished)
   train_once "$OUT/$1-hb$2-hn$3" "$OUT/$1-hb$2-hn$3.log" \
     --dataset "mfdiff/battle-n1000/$1-v0" --algo mfdiffuser \
-    --config configs/mfdiffuser/battle.json --set seed=0 --set "head_beta=$2" \
+    --config "$(mfd_config battle)" --set seed=0 --set "head_beta=$2" \
     --set "head_noise=$3" --set "head_blind=[]" --set head_value=false --threads 1
 }
 for s in "${SETTINGS[@]}"; do  # two at a time; a failed training stops the script

@@ -24,7 +24,7 @@ pids=()
 for seed in 0 1; do  # two at a time; a failed training stops the script
   train_once "$OUT/hb2-s$seed" "$OUT/hb2-s$seed.log" \
     --dataset mfdiff/battle-n1000/medium-v0 --algo mfdiffuser \
-    --config configs/mfdiffuser/battle.json --set head_beta=2 --set "seed=$seed" \
+    --config "$(mfd_config battle)" --set head_beta=2 --set "seed=$seed" \
     --set "head_blind=[]" --set head_value=false --threads 1 &
   pids+=($!)
 done

@@ -94,7 +94,9 @@ with open(f"{out}/lanes_{name}.txt", "w") as f:
     f.write(" ".join(blocks) + "\n")
 rows = []
 if grid == "1":  # the grid's config (its head trained 400 steps on the data) and BC as they are
-    named = {"MF-Diffuser": "MF-Diffuser (grid: the config)", "BC": "BC (grid)"}
+    # (the grid's row "MF-Diffuser, head trained on data" since the thirty-third update)
+    named = {"MF-Diffuser, head trained on data": "MF-Diffuser, head trained on data (grid)",
+             "BC": "BC (grid)"}
     with gzip.open("docs/results/records/records-battle.jsonl.gz", "rt") as f:
         for line in f:
             r = json.loads(line)

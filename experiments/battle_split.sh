@@ -27,7 +27,7 @@ for variant in "noise0 head_noise=0" "shared head_noise_shared=true"; do
   read -r tag kv <<< "$variant"
   (for seed in 0 1 2; do
     train_once "$OUT/$tag-s$seed" "$OUT/$tag-s$seed.log" --dataset "$DATA" --algo mfdiffuser \
-      --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "$kv" \
+      --config "$(mfd_config battle)" --set "seed=$seed" --set "$kv" \
       --set "head_blind=[]" --set head_value=false --threads 1
   done) & pids+=($!)
 done

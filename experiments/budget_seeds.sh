@@ -27,7 +27,7 @@ curve() {  # FAMILY SEED: one run, a snapshot (config, weights, metrics) at each
     resume=()
     [ -f "$run/train_state.pt" ] && resume=(--resume)
     mfdiff train --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser \
-      --config "configs/mfdiffuser/$fam.json" --set "steps=$steps" --set "seed=$seed" \
+      --config "$(mfd_config "$fam")" --set "steps=$steps" --set "seed=$seed" \
       --set head_ensemble=1 --set "head_blind=[]" --set head_value=false --set ckpt_every=0 --threads 1 --out "$run" --no-progress "${resume[@]}" \
       >> "$OUT/$fam-s$seed.log" 2>&1
     mkdir -p "$snap"

@@ -32,7 +32,7 @@ case $FAM:${UNSEEN:-0} in
   ising:0) SEEDS="0 1 2"; N=100 ;;
   battle:0|squeeze:0)
     SEEDS="0 1 2"; N=100; OUT=runs/cap_particles_$FAM; NAME=cap_particles_$FAM
-    read -r CELL STEM < <(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES, mfd_dir; print(FAMILIES['$FAM'][0], mfd_dir('$FAM'))")
+    read -r CELL STEM < <(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES, mfd_dir; print(FAMILIES['$FAM'][0], mfd_dir('$FAM', before=True))")
     C=runs/grid/ckpt/$CELL ;;
   ising:1) ;;
   *) echo "usage: [UNSEEN=1] bash experiments/cap_particles.sh [ising]  |  bash experiments/cap_particles.sh battle|squeeze" >&2

@@ -25,9 +25,9 @@ done
 train() {  # FAMILY SEED: the family config with ema_decay DECAY (kept once finished)
   local stem steps
   stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$1'][0])")
-  steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$1', 'mfdiffuser'))")
+  steps=$(python -c "import json; print(json.load(open('$(mfd_config "$1")'))['steps'])")
   train_once "$OUT/$1/ema$DECAY-s$2" "$OUT/$1-ema$DECAY-s$2.log" \
-    --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
+    --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "$(mfd_config "$1")" \
     --set "steps=$steps" --set "seed=$2" --set "ema_decay=$DECAY" --threads 1 \
     --set head_ensemble=1 --set "head_blind=[]" --set head_value=false  # one head reading the whole plan, as when
     # measured (Squeeze trains 4 heads since the 15th update; Battle's is partly blind since the 22nd)

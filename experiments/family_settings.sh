@@ -12,7 +12,7 @@ mkdir -p "$OUT/logs"
 source experiments/lib.sh
 train() {  # family stem tier name override
   train_once "$OUT/ckpt/$2-$3/$4-s0" "$OUT/logs/$2-$3-$4.log" \
-    --dataset "mfdiff/$2/$3-v0" --algo mfdiffuser --config "configs/mfdiffuser/$1.json" \
+    --dataset "mfdiff/$2/$3-v0" --algo mfdiffuser --config "$(mfd_config "$1")" \
     --set "$5" --set seed=0 --set "head_blind=[]" --set head_value=false --threads 1  # the head as when measured
 }
 for tier in medium mixed; do  # two at a time: one per core

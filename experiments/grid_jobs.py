@@ -53,7 +53,12 @@ def run(cmd: list[str], log: str, done: str | None = None) -> None:
         Path(done).touch()
 
 
-def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str]]:
+def train_jobs(families: list[str], out: Path,
+               only: set[str] | None = None) -> list[tuple[list[str], str, str]]:
+    """One `mfdiff train` per checkpoint the grid lacks (no ``train_done``): (command, log,
+    done-mark). ``only``: just the checkpoints of the dir stems named (``<stem>-s<seed>``: e.g.
+    "bc-wc", or "bc-wc-s0" for one seed), to retrain some rows after a change of their
+    settings."""
     jobs = []
     for fam in families:
         stem = FAMILIES[fam][0]
@@ -67,6 +72,8 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
                     for dirname, sets, *_ in MFD_VARIANTS.get(fam, [])]
         for algo, seeds, dirname, sets in budgets:
             for seed in seeds:
+                if only is not None and not {dirname, f"{dirname}-s{seed}"} & only:
+                    continue
                 for tier in ("medium", "mixed"):
                     d = out / "ckpt" / f"{stem}-{tier}" / f"{dirname}-s{seed}"
                     if (d / "train_done").exists():
@@ -78,6 +85,27 @@ def train_jobs(families: list[str], out: Path) -> list[tuple[list[str], str, str
                     log = out / "logs" / f"train-{stem}-{tier}-{dirname}-s{seed}.log"
                     jobs.append((cmd, str(log), str(d / "train_done")))
     return jobs
+
+
+def drop_records(families: list[str], out: Path, dirs: list[str]) -> int:
+    """Remove from each family's records-<fam>.jsonl the records of the checkpoint ``dirs``
+    (about to be trained afresh), so that ``--keep-records`` evaluates them again instead of
+    keeping what the previous weights scored. Returns how many records went."""
+    gone = 0
+    targets = {Path(d).resolve() for d in dirs}
+    for fam in families:
+        records = out / f"records-{fam}.jsonl"
+        if not records.exists():
+            continue
+        kept = []
+        for line in records.read_text().splitlines():
+            policy = (json.loads(line).get("config") or {}).get("policy")
+            if policy is not None and Path(str(policy)).resolve() in targets:
+                gone += 1
+            else:
+                kept.append(line)
+        records.write_text("".join(x + "\n" for x in kept))
+    return gone
 
 
 def split_sweep(text: str, lanes: int, evaluated: set[str] | frozenset = frozenset()) -> list[str]:
@@ -206,11 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=240, help="minutes per job")
     ap.add_argument("--keep-records", action="store_true",
                     help="evaluate only the (run, N) groups missing from records-FAMILY.jsonl "
-                    "(`mfdiff eval --resume`); only valid if no checkpoint changed since")
+                    "(`mfdiff eval --resume`); the records of checkpoints this run trains go "
+                    "first, any other checkpoint must be unchanged since its records")
     ap.add_argument("--lanes", type=int, default=1,
                     help="SLURM: evaluation jobs per family (local: one per worker)")
     ap.add_argument("--stage", choices=["all", "train", "eval"], default="all",
                     help="train the missing checkpoints, evaluate, or both (default)")
+    ap.add_argument("--only", nargs="+", default=None, metavar="STEM",
+                    help="train only the missing checkpoints of these dir stems (e.g. bc-wc, or "
+                    "bc-wc-s0 for one training seed); delete a checkpoint dir to retrain it")
     args = ap.parse_args(argv)
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
@@ -223,7 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                                    slurm_partition=args.partition)
         wave = 10**6  # the scheduler queues them
     if args.stage in ("all", "train"):
-        dispatch(executor, train_jobs(args.families, args.out), wave)
+        jobs = train_jobs(args.families, args.out, set(args.only) if args.only else None)
+        # a checkpoint trained now replaces whatever scored the records under its path
+        gone = drop_records(args.families, args.out, [str(Path(done).parent)
+                                                      for _, _, done in jobs])
+        if gone:
+            print(f"dropped {gone} records of the checkpoints to train", flush=True)
+        dispatch(executor, jobs, wave)
     if args.stage in ("all", "eval"):
         lanes = args.workers if args.executor == "local" else args.lanes
         dispatch(executor, eval_jobs(args.families, args.out, args.keep_records, lanes), wave)

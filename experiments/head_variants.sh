@@ -34,7 +34,7 @@ train() {  # FAMILY SEED NAME SETTINGS...: the family config, one head, plus SET
   stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
   for kv in "$@"; do sets+=(--set "$kv"); done
   train_once "$OUT/$fam-$name-s$seed" "$OUT/$fam-$name-s$seed.log" \
-    --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "configs/mfdiffuser/$fam.json" \
+    --dataset "mfdiff/$stem/medium-v0" --algo mfdiffuser --config "$(mfd_config "$fam")" \
     --set head_ensemble=1 --set "head_blind=[]" --set head_value=false --set "seed=$seed" "${sets[@]}" --threads 1
 }
 for seed in 0 1; do  # two at a time; a failed training stops the script

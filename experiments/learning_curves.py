@@ -82,9 +82,11 @@ def train_curve(fam: str, algo: str, out: Path) -> list[dict]:
                # one action head reading the whole plan, as when the curves were measured
                # (Squeeze's config trains four heads since the fifteenth update, Battle's head
                # is blind to part of the plan since the twenty-second and has a value
-               # baseline since the twenty-third)
+               # baseline since the twenty-third; since the thirty-third it trains its head
+               # alone on its own plans after 400 steps: pinned off, a no-op elsewhere)
                *(["--set", "head_ensemble=1", "--set", "head_blind=[]", "--set",
-                  "head_value=false"]
+                  "head_value=false", "--set", "diffusion_steps=None", "--set",
+                  "head_own_plans=0"]
                  if algo == "mfdiffuser" else []),
                "--out", str(run), "--no-progress", "--threads", "1"]
         if (run / "train_state.pt").exists():

@@ -14,6 +14,16 @@ train_once() {
   touch "$dir/train_done"
 }
 
+# mfd_config FAM: the MF-Diffuser config file the experiment scripts train FAM with:
+# configs/mfdiffuser/FAM.json, except on Battle experiments/configs/battle_head_on_data.json,
+# the Battle config until the thirty-third update (400 steps, the head trained on the data's
+# next states alongside the diffusion model), which every Battle script before then measured
+# with; the config since (its head trained on its own plans) is train_battle_head's recipe
+mfd_config() {
+  if [ "$1" = battle ]; then echo experiments/configs/battle_head_on_data.json
+  else echo "configs/mfdiffuser/$1.json"; fi
+}
+
 # need_checkpoints HOW DIR...: stop (exit 2) unless every DIR is a finished checkpoint
 # (DIR/train_done), saying which one is missing and HOW to make it.
 need_checkpoints() {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from typing import NamedTuple
 
 from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
 from mfdiff_agents.family_configs import family_config
@@ -143,38 +144,50 @@ def acting_one_plan(family: str, algo: str) -> dict:
     return acting_overrides(family, algo)
 
 
-#: extra MF-Diffuser rows per family (at the training N unless a third element says "all"): the
-#: family config with the setting that costs the most planning time undone, to show what it
-#: buys — on Ising one plan per replan instead of the mixture over 4 (the config's until the
-#: fourteenth update; every N) and with it the previous particle count, K = 256 (512 doubles
-#: the cost), on Squeeze one plan per replan (the config's best of 4 costs ~3.5x) and the
-#: previous decoding; on Battle the mixture over 4 plans, measured and not adopted (every N)
+class Extra(NamedTuple):
+    """An extra MF-Diffuser row of the grid: other acting settings on trained checkpoints."""
+
+    label: str
+    acting: dict
+    #: "all": every evaluation N of the family; "train": the training N only
+    where: str = "train"
+    #: checkpoint dir stem (``<stem>-s<seed>``); None: the config's (``mfd_dir``)
+    stem: str | None = None
+
+
+#: extra MF-Diffuser rows per family: the family config with the setting that costs the most
+#: planning time undone, to show what it buys — on Ising one plan per replan instead of the
+#: mixture over 4 (the config's until the fourteenth update; every N) and with it the previous
+#: particle count, K = 256 (512 doubles the cost), on Squeeze one plan per replan (the config's
+#: best of 4 costs ~3.5x) and the previous decoding; on Battle the mixture over 4 plans,
+#: measured and not adopted (every N), on the checkpoints of the config of then
 EXTRA_ROWS = {"battle": [
-    ("MF-Diffuser, mixture of 4 plans",
-     before_decode("battle", {**ACTING, **family_planning("battle"), "plan_samples": 4,
-                              "plan_combine": "mean"}),
-     "all"),
+    Extra("MF-Diffuser, mixture of 4 plans",
+          before_decode("battle", {**ACTING, **family_planning("battle"), "plan_samples": 4,
+                                   "plan_combine": "mean"}),
+          "all", "mfdiffuser-blind-hv"),
     # the config until the twenty-ninth update, its head decoded at T 0.3 after a min-p cut of
     # 0.1 (DECODE_BEFORE): the config since decodes at T 0.4 / min-p 0.05, less exploitable at
-    # N >= 10^3 (docs/results/battle_head_temperature.md)
-    (CONFIG_BEFORE["battle"], before_decode("battle", {**ACTING, **family_planning("battle")}),
-     "all"),
+    # N >= 10^3 (docs/results/battle_head_temperature.md); its checkpoints are those of the
+    # config until the thirty-third update (MFD_DIR_BEFORE)
+    Extra(CONFIG_BEFORE["battle"], before_decode("battle", {**ACTING, **family_planning("battle")}),
+          "all", "mfdiffuser-blind-hv"),
 ], "ising": [
-    ("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
-    ("MF-Diffuser, K = 256",
-     {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
+    Extra("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
+    Extra("MF-Diffuser, K = 256",
+          {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
 ], "squeeze": [  # one plan per replan instead of the config's best of 4
-    ("MF-Diffuser, one plan",
-     {**ACTING, **family_planning("squeeze"), "plan_samples": 1}),
+    Extra("MF-Diffuser, one plan",
+          {**ACTING, **family_planning("squeeze"), "plan_samples": 1}),
     # the decoding of the config before the eleventh update, min-p 0.2 at T = 1 instead of
     # the uniform floor removed (docs/results/squeeze_uniform.md): what the change buys
-    ("MF-Diffuser, min-p 0.2",
-     {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
-      "head_min_p": 0.2, "head_temperature": 1.0}),
+    Extra("MF-Diffuser, min-p 0.2",
+          {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
+           "head_min_p": 0.2, "head_temperature": 1.0}),
     # the replan interval of the config before the twelfth update: what replanning every step
     # buys, at ~3x the acting latency
-    ("MF-Diffuser, replan every 4",
-     {**ACTING, **family_planning("squeeze"), "replan_every": 4}),
+    Extra("MF-Diffuser, replan every 4",
+          {**ACTING, **family_planning("squeeze"), "replan_every": 4}),
 ]}
 #: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation
@@ -190,55 +203,96 @@ WALL_CLOCK_STEPS = {
     # one head, when these were 7300 / 5480 / 1630)
     "squeeze": {"bc": 10200, "mfq": 7650, "iql": 2280},
     "ising": {"bc": 3890, "mfq": 2390, "iql": 870},  # MF-Diffuser: 400 steps, 70 s
-    "battle": {"bc": 3760, "mfq": 2760, "iql": 990},  # MF-Diffuser: 400 steps, 79 s
+    # MF-Diffuser: 800 steps, 495 s, the last 400 the head alone on its own plans (thirty-third
+    # update; 400 steps and 79 s before, when these were 3760 / 2760 / 990). The baselines'
+    # seconds per step measured in one run on this machine beside a grid evaluation (BC and
+    # MFQ-CQL 3000 steps, IQL 1000, medium data, seed 0: 0.0123 / 0.0154 / 0.0435 s): the
+    # step-budget rows' medians (23 s for BC's 1000) carry the loop's start-up and another run's
+    # load, and gave the previous rows about half MF-Diffuser's seconds
+    "battle": {"bc": 40150, "mfq": 32100, "iql": 11390},
 }
 WALL_CLOCK = "equal wall-clock"
 #: the family's MF-Diffuser checkpoints (trained with its config) live in ``<dir>-s<seed>``:
 #: "mfdiffuser", except where a *training* setting of the config changed — then the new
 #: checkpoints get a new dir and the previous ones keep theirs (which older experiment scripts
 #: read), retrained by grid_jobs with the previous setting (MFD_VARIANTS) and kept as a row
-MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-blind-hv"}
-#: family -> MF-Diffuser checkpoints trained with other *training* settings, each (dir,
-#: `mfdiff train --set` settings on top of the family config, row label, evaluation N "all" or
-#: "train"), evaluated with the family's acting: the config's previous setting (its
-#: checkpoints under their old dir) or a candidate measured and not adopted
+MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-own"}
+#: the dirs of the config before its last change of training settings, where experiment scripts
+#: measured before it read "the grid's checkpoints" (Battle: the head trained on the data until
+#: the thirty-third update)
+MFD_DIRS_BEFORE = {"battle": "mfdiffuser-blind-hv"}
+#: Battle's training settings until the thirty-third update (the config since trains 800 steps,
+#: the last 400 the head alone on the diffusion model's own plans: docs/method.md (20)): every
+#: Battle variant trained before it pins them, so that its checkpoints stay what they were
+HEAD_ON_DATA = {"steps": 400, "diffusion_steps": None, "head_own_plans": 0}
+
+
+class Variant(NamedTuple):
+    """MF-Diffuser checkpoints of the grid trained with other *training* settings."""
+
+    #: checkpoint dir stem (``<stem>-s<seed>``)
+    stem: str
+    #: `mfdiff train --set` settings on top of the family config
+    sets: dict
+    label: str
+    #: "all": every evaluation N of the family; "train": the training N only
+    where: str
+    #: acting with the family's decoding before the twenty-ninth update (``before_decode``),
+    #: as these checkpoints were measured; False: the family config's acting
+    decode_before: bool = True
+#: family -> MF-Diffuser checkpoints trained with other *training* settings (``Variant``), each
+#: evaluated with the family's acting (decoded as before the twenty-ninth update where
+#: ``decode_before``): the config's previous setting (its checkpoints under their old dir) or
+#: a candidate measured and not adopted
 MFD_VARIANTS = {
     # the head ensemble (fifteenth update): one head, as until then
-    "squeeze": [("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
+    "squeeze": [Variant("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
     # twenty-second update: the config's head is blind to the plan's x, y and enemy_in_range
     # (head_blind [1, 2, 9], docs/results/battle_blind_1_2_9.md); until then it read the whole
     # plan. Twenty-third update: it also weighs its pairs against a state baseline (head_value,
     # docs/results/battle_blind_1_2_9_hv.md; MFD_DIRS); until then against the batch mean. The
     # other variants were trained before both, so they name both
-    "battle": [("mfdiffuser-blind", {"head_value": False},
+    "battle": [
+        # thirty-third update: the config's head trains alone on its own plans after the
+        # diffusion model's 400 steps (Config.head_own_plans, docs/method.md (20);
+        # docs/results/battle_own_plans.md); until then it trained on the data's next states
+        # alongside the model, the same diffusion weights. Acting as the config acts
+        Variant("mfdiffuser-blind-hv", HEAD_ON_DATA, "MF-Diffuser, head trained on data", "all",
+                decode_before=False),
+        Variant("mfdiffuser-blind", {**HEAD_ON_DATA, "head_value": False},
                 "MF-Diffuser, without value baseline", "all"),
-               ("mfdiffuser", {"head_blind": [], "head_value": False},
+        Variant("mfdiffuser", {**HEAD_ON_DATA, "head_blind": [], "head_value": False},
                 "MF-Diffuser, head reads the whole plan", "all"),
-               ("mfdiffuser-ens4", {"head_ensemble": 4, "head_blind": [], "head_value": False},
+        Variant("mfdiffuser-ens4", {**HEAD_ON_DATA, "head_ensemble": 4, "head_blind": [],
+                                    "head_value": False},
                 "MF-Diffuser, head ensemble of 4", "all"),
-               # sixteenth update: the head also learns to act without the plan (plan dropout
-               # 0.5), trains alone to 1600 steps, and acts on the plan guided at w = 0.5
-               # (docs/method.md (18); docs/results/head_variants.md)
-               ("mfdiffuser-pg0.5", {"head_plan_dropout": 0.5, "steps": 1600,
+        # sixteenth update: the head also learns to act without the plan (plan dropout 0.5),
+        # trains alone to 1600 steps, and acts on the plan guided at w = 0.5
+        # (docs/method.md (18); docs/results/head_variants.md)
+        Variant("mfdiffuser-pg0.5", {**HEAD_ON_DATA, "head_plan_dropout": 0.5, "steps": 1600,
                                      "diffusion_steps": 400, "head_plan_weight": 0.5,
                                      "head_blind": [], "head_value": False},
                 "MF-Diffuser, plan guidance 0.5", "all"),
-               # sixteenth update: the head's advantage against a state baseline
-               # (head_value; docs/method.md (14))
-               ("mfdiffuser-hv", {"head_value": True, "head_blind": []},
+        # sixteenth update: the head's advantage against a state baseline
+        # (head_value; docs/method.md (14))
+        Variant("mfdiffuser-hv", {**HEAD_ON_DATA, "head_value": True, "head_blind": []},
                 "MF-Diffuser, value baseline", "all"),
-               # and with the head ensemble of 4 (Squeeze's): both head changes at once
-               ("mfdiffuser-hv-ens4",
-                {"head_value": True, "head_ensemble": 4, "head_blind": []},
+        # and with the head ensemble of 4 (Squeeze's): both head changes at once
+        Variant("mfdiffuser-hv-ens4",
+                {**HEAD_ON_DATA, "head_value": True, "head_ensemble": 4, "head_blind": []},
                 "MF-Diffuser, value baseline, 4 heads", "all")],
     # Ising at the training N only (its episodes cost the most; below the config there)
-    "ising": [("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
-               "train")],
+    "ising": [Variant("mfdiffuser-ens4", {"head_ensemble": 4}, "MF-Diffuser, head ensemble of 4",
+                      "train")],
 }
 
 
-def mfd_dir(family: str) -> str:
-    """Dir stem of the family's MF-Diffuser checkpoints (``MFD_DIRS``)."""
+def mfd_dir(family: str, before: bool = False) -> str:
+    """Dir stem of the family's MF-Diffuser checkpoints (``MFD_DIRS``); ``before``: of the
+    config before its last change of training settings (``MFD_DIRS_BEFORE``), what the
+    experiment scripts measured before that change read."""
+    if before and family in MFD_DIRS_BEFORE:
+        return MFD_DIRS_BEFORE[family]
     return MFD_DIRS.get(family, "mfdiffuser")
 #: method dir -> (label, training seeds, evaluation N: "all" | "small")
 METHODS = {
@@ -281,7 +335,7 @@ def published_records(family: str, cell: str, labels: dict[str, str],
     grid's variants), each relabelled ``labels[algo].format(seed)``. A dir the config has left
     (MFD_VARIANTS: Battle's ``mfdiffuser`` since the twenty-second update) gives its own row as
     "MF-Diffuser", so that a script keeps comparing with the checkpoints it was measured beside."""
-    left = {d: label for d, _, label, _ in MFD_VARIANTS.get(family, [])}
+    left = {v.stem: v.label for v in MFD_VARIANTS.get(family, []) if v.decode_before}
     # the config's row as the scripts were measured beside it (CONFIG_BEFORE), not the
     # config's decoding since
     before = CONFIG_BEFORE.get(family)
@@ -349,13 +403,15 @@ def main(family: str, out: str) -> None:
                     run(path, "MF-Diffuser, particle actions",
                         ns[1:2] if family in ("battle", "ising") else ns, tier,
                         {"act_with": "particle", **one_plan(family)})
-                    for extra_label, overrides, *where in EXTRA_ROWS.get(family, []):
-                        run(path, extra_label, ns if where == ["all"] else ns[1:2], tier,
-                            overrides)
-                    for dirname, _, var_label, var_n in MFD_VARIANTS.get(family, []):
-                        run(f"{out}/ckpt/{stem}-{tier}/{dirname}-s{s}", var_label,
-                            ns if var_n == "all" else ns[1:2], tier,
-                            before_decode(family, {**ACTING, **planning}))
+                    for extra in EXTRA_ROWS.get(family, []):
+                        where_n = ns if extra.where == "all" else ns[1:2]
+                        run(f"{out}/ckpt/{stem}-{tier}/{extra.stem}-s{s}" if extra.stem
+                            else path, extra.label, where_n, tier, extra.acting)
+                    for v in MFD_VARIANTS.get(family, []):
+                        acting = {**ACTING, **planning}
+                        run(f"{out}/ckpt/{stem}-{tier}/{v.stem}-s{s}", v.label,
+                            ns if v.where == "all" else ns[1:2], tier,
+                            before_decode(family, acting) if v.decode_before else acting)
                 else:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier, acting or None)

@@ -40,14 +40,20 @@ source experiments/lib.sh
 stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
 for tier in medium mixed; do mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress; done
 # the family config's action heads (Squeeze: 4 since the fifteenth update)
-E=$(python -c "import json; print(json.load(open('configs/mfdiffuser/$fam.json')).get('head_ensemble', 1))")
+E=$(python -c "import json; print(json.load(open('$(mfd_config "$fam")')).get('head_ensemble', 1))")
 # and the features its head never reads, comma-separated ("" = every one; Battle: 1,2,9)
-B=$(python -c "import json; print(','.join(map(str, json.load(open('configs/mfdiffuser/$fam.json')).get('head_blind', []))))")
+B=$(python -c "import json; print(','.join(map(str, json.load(open('$(mfd_config "$fam")')).get('head_blind', []))))")
 train() {  # ALGO TIER SEED [NAME]: one checkpoint with the grid's budget and config (kept once
   # finished) in OUT/TIER/NAME-sSEED; NAME defaults to ALGO
   local steps config=() name=${4:-$1}
   steps=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import grid_steps; print(grid_steps('$fam', '$1'))")
   [ -f "configs/$1/$fam.json" ] && config=(--config "configs/$1/$fam.json")
+  # MF-Diffuser: the config these tables were measured with (mfd_config: Battle's before the
+  # thirty-third update) and its budget
+  if [ "$1" = mfdiffuser ]; then
+    config=(--config "$(mfd_config "$fam")")
+    steps=$(python -c "import json; print(json.load(open('$(mfd_config "$fam")'))['steps'])")
+  fi
   # row "MF-Diffuser": one action head reading the whole plan, as when these tables were first
   # measured (Battle's head is partly blind since the twenty-second update)
   [ "$name" = mfdiffuser ] && config+=(--set head_ensemble=1 --set "head_blind=[]")

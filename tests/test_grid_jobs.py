@@ -55,6 +55,27 @@ def test_jobs_cover_the_grid_and_skip_finished(tmp_path):
         assert all(f"steps={steps}" in c and c[c.index("--algo") + 1] == algo for c in wc)
 
 
+def test_only_trains_the_named_rows_and_their_old_records_go(tmp_path):
+    """``--only``: the missing checkpoints of the named dir stems alone; the records of every
+    checkpoint about to be trained leave records-<fam>.jsonl (a --keep-records evaluation then
+    scores the new weights instead of keeping the old ones' records), the others stay."""
+    gj = _module()
+    jobs = gj.train_jobs(["battle"], tmp_path, only={"bc-wc", "iql-wc"})
+    outs = sorted(Path(done).parent.name for _, _, done in jobs)
+    assert outs == sorted(f"{a}-wc-s{s}" for a in ("bc", "iql") for s in (0, 1, 2) * 2)
+    assert all(f"steps={gj.WALL_CLOCK_STEPS['battle'][c[c.index('--algo') + 1]]}" in c
+               for c, _, _ in jobs)
+    cell = tmp_path / "ckpt" / "battle-n1000-medium"
+    recs = [{"method": "BC, equal wall-clock", "config": {"policy": str(cell / "bc-wc-s0")}},
+            {"method": "BC", "config": {"policy": str(cell / "bc-s0")}},
+            {"note": "no run"}]
+    (tmp_path / "records-battle.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    dirs = [str(Path(done).parent) for _, _, done in jobs]
+    assert gj.drop_records(["battle", "ising"], tmp_path, dirs) == 1
+    left = [json.loads(x) for x in (tmp_path / "records-battle.jsonl").read_text().splitlines()]
+    assert left == recs[1:]
+
+
 def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
     """The family config's checkpoints in mfd_dir(family); each MFD_VARIANTS entry trained with
     its --set settings into its own dir and evaluated there under its label, with the family's
@@ -71,7 +92,7 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
         main = [c for c in cmds if f"/{make_sweep.mfd_dir(fam)}-s" in c[c.index("--out") + 1]]
         assert len(main) == 6 and all(c.count("--set") == 1 for c in main)  # the seed only
         sweep = make_sweep_text(fam, tmp_path)
-        for dirname, sets, label, where in gj.MFD_VARIANTS.get(fam, []):
+        for dirname, sets, label, where, decode_before in gj.MFD_VARIANTS.get(fam, []):
             assert dirname != make_sweep.mfd_dir(fam)
             var = [c for c in cmds if f"/{dirname}-s" in c[c.index("--out") + 1]]
             assert len(var) == 6
@@ -80,9 +101,9 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
             assert len(blocks) == 6 and all(f"/{dirname}-s" in b for b in blocks)
             ns = make_sweep.FAMILIES[fam][2]
             # the family's acting, with the decoding its variants were measured with
+            acting = {**make_sweep.ACTING, **make_sweep.family_planning(fam)}
             planning = make_sweep.inline_table(make_sweep.cap_noop_dropped(
-                make_sweep.before_decode(
-                    fam, {**make_sweep.ACTING, **make_sweep.family_planning(fam)}),
+                make_sweep.before_decode(fam, acting) if decode_before else acting,
                 ns if where == "all" else ns[1:2]))
             assert all(f"set = {planning}" in b for b in blocks)
             assert all(f"n_agents = {ns if where == 'all' else ns[1:2]}" in b for b in blocks)
@@ -184,12 +205,17 @@ def test_published_records_keep_the_checkpoints_a_script_measured(tmp_path, monk
     _module()
     import make_sweep
 
-    left = next(label for d, _, label, _ in make_sweep.MFD_VARIANTS["battle"] if d == "mfdiffuser")
+    left = next(v.label for v in make_sweep.MFD_VARIANTS["battle"] if v.stem == "mfdiffuser")
     cell = "runs/grid/ckpt/battle-n1000-medium"
     before = make_sweep.CONFIG_BEFORE["battle"]
+    # the config's previous checkpoints acting as the config acts now (a variant that is not
+    # decoded as before the twenty-ninth update): not the row the scripts measured beside
+    now = next(v for v in make_sweep.MFD_VARIANTS["battle"] if not v.decode_before)
     recs = [(left, "mfdiffuser-s0", 97.0), (before, "mfdiffuser-blind-s0", 102.0),
             ("MF-Diffuser, particle actions", "mfdiffuser-s0", 20.0), ("BC", "bc-s0", 103.0),
-            (left, "mfdiffuser-s0", 99.0), ("MF-Diffuser", "mfdiffuser-blind-s0", 104.0)]
+            (left, "mfdiffuser-s0", 99.0), ("MF-Diffuser", "mfdiffuser-blind-s0", 104.0),
+            (now.label, "mfdiffuser-blind-s0", 90.0), (now.label, f"{now.stem}-s0", 91.0),
+            (before, f"{now.stem}-s0", 92.0)]
     rows = [{"method": m, "n_agents": 500 if i < 4 else 5000, "normalized_score": v,
              "config": {"policy": f"{cell}/{d}"}} for i, (m, d, v) in enumerate(recs)]
     (tmp_path / "docs/results/records").mkdir(parents=True)
@@ -203,6 +229,9 @@ def test_published_records_keep_the_checkpoints_a_script_measured(tmp_path, monk
     blind = make_sweep.published_records("battle", "battle-n1000-medium",
                                          {"mfdiffuser-blind": "config"}, (500, 5000))
     assert [r["normalized_score"] for r in blind] == [102.0]
+    previous = make_sweep.published_records("battle", "battle-n1000-medium",
+                                            {now.stem: "config"}, (500, 5000))
+    assert [r["normalized_score"] for r in previous] == [92.0]
 
 
 def test_local_dispatch_runs_and_reports_failures(tmp_path):
@@ -352,9 +381,40 @@ def test_scripts_measured_before_the_value_baseline_pin_it_off():
         text = path.read_text()
         for at in [i for i in range(len(text)) if text.startswith("head_blind=[]", i)]:
             assert "head_value=false" in text[at:at + 250], f"{path.name}: {text[at - 80:at + 250]}"
-    for d, sets, _, _ in make_sweep.MFD_VARIANTS["battle"]:
-        assert "head_value" in sets, d
-    assert make_sweep.mfd_dir("battle") == "mfdiffuser-blind-hv"
+    for v in make_sweep.MFD_VARIANTS["battle"]:  # the config of then (head_value true) aside
+        assert "head_value" in v.sets or v.stem == make_sweep.mfd_dir("battle", before=True), v
+    assert make_sweep.mfd_dir("battle", before=True) == "mfdiffuser-blind-hv"
+
+
+def test_battle_measured_before_the_own_plans_head_keeps_its_training():
+    """The Battle config trains its head alone on the diffusion model's own plans after 400
+    steps since the thirty-third update: every grid variant trained before pins the previous
+    training (HEAD_ON_DATA), the experiment scripts train with the previous config file
+    (lib.sh mfd_config; battle_own_plans' recipe sets all three fields), and that file is the
+    config as it was, but for those fields."""
+    _module()
+    import make_sweep
+
+    cfg = family_config("mfdiffuser", "battle")
+    assert (cfg["steps"], cfg["diffusion_steps"], cfg["head_own_plans"]) == (800, 400, 1.0)
+    before = json.loads((ROOT / "experiments/configs/battle_head_on_data.json").read_text())
+    assert before["steps"] == 400 and "head_own_plans" not in before
+    assert {k: v for k, v in cfg.items() if k not in make_sweep.HEAD_ON_DATA} == {
+        k: v for k, v in before.items() if k != "steps"}
+    for v in make_sweep.MFD_VARIANTS["battle"]:
+        sets = {**make_sweep.HEAD_ON_DATA, **v.sets}
+        assert v.sets.get("head_own_plans") == 0 and sets == v.sets, v
+    assert make_sweep.mfd_dir("battle") != make_sweep.mfd_dir("battle", before=True)
+    for path in sorted((ROOT / "experiments").glob("*.sh")):
+        if path.name != "lib.sh":  # mfd_config itself, and train_battle_head's full recipe
+            for line in path.read_text().splitlines():
+                code = line.split("#")[0]
+                assert "configs/mfdiffuser/battle" not in code and \
+                    "configs/mfdiffuser/$" not in code, f"{path.name}: {line}"
+    got = subprocess.run(["bash", "-c", "source experiments/lib.sh; mfd_config battle; "
+                          "mfd_config ising"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert got == ["experiments/configs/battle_head_on_data.json", "configs/mfdiffuser/ising.json"]
 
 
 def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(capsys,

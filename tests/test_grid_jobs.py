@@ -675,6 +675,29 @@ def test_seed_table_splits_a_cell_by_training_seed(capsys):
     assert "BC, seed" not in out
 
 
+def test_no_mfdiffuser_row_is_a_cells_best_baseline(capsys):
+    """The verdict tables compare an MF-Diffuser row with the learned baselines only: another
+    MF-Diffuser row (every grid variant, whatever its label) never counts as the best baseline,
+    and every grid variant gets a verdict table of its own."""
+    sg = _summarize()
+    _module()
+    import make_sweep
+
+    labels = [v.label for vs in make_sweep.MFD_VARIANTS.values() for v in vs]
+    labels += [e.label for es in make_sweep.EXTRA_ROWS.values() for e in es]
+    assert set(labels) <= set(sg.MFD_PLANNERS)
+    assert not sg.is_baseline("MF-Diffuser, some future variant") and sg.is_baseline("IQL")
+
+    def recs(v):
+        return [{"normalized_score": v + d} for d in (-0.1, 0.0, 0.1)]
+
+    by = {("MF-Diffuser", "medium", 100): recs(100.0), ("BC", "medium", 100): recs(90.0),
+          ("MF-Diffuser, head trained on data", "medium", 100): recs(110.0)}
+    sg._targets_of("MF-Diffuser", "battle", by,
+                   ["BC", "MF-Diffuser", "MF-Diffuser, head trained on data"], [("medium", 100)])
+    assert "| medium, 100 | 100.0 | BC 90.0 | +10.0 | yes |" in capsys.readouterr().out
+
+
 def test_ising_trace_tells_the_expert_from_random_play(capsys):
     """experiments/ising_trace.py: the scripted expert almost never flips a spin that agrees with
     its neighbours; uniform random play flips about half of all spins, aligned or not, every

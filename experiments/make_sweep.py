@@ -144,6 +144,12 @@ def acting_one_plan(family: str, algo: str) -> dict:
     return acting_overrides(family, algo)
 
 
+#: the dirs of the config before its last change of training settings, where experiment scripts
+#: measured before it read "the grid's checkpoints" (Battle: the head trained on the data until
+#: the thirty-third update)
+MFD_DIRS_BEFORE = {"battle": "mfdiffuser-blind-hv"}
+
+
 class Extra(NamedTuple):
     """An extra MF-Diffuser row of the grid: other acting settings on trained checkpoints."""
 
@@ -165,13 +171,13 @@ EXTRA_ROWS = {"battle": [
     Extra("MF-Diffuser, mixture of 4 plans",
           before_decode("battle", {**ACTING, **family_planning("battle"), "plan_samples": 4,
                                    "plan_combine": "mean"}),
-          "all", "mfdiffuser-blind-hv"),
+          "all", MFD_DIRS_BEFORE["battle"]),
     # the config until the twenty-ninth update, its head decoded at T 0.3 after a min-p cut of
     # 0.1 (DECODE_BEFORE): the config since decodes at T 0.4 / min-p 0.05, less exploitable at
     # N >= 10^3 (docs/results/battle_head_temperature.md); its checkpoints are those of the
     # config until the thirty-third update (MFD_DIR_BEFORE)
     Extra(CONFIG_BEFORE["battle"], before_decode("battle", {**ACTING, **family_planning("battle")}),
-          "all", "mfdiffuser-blind-hv"),
+          "all", MFD_DIRS_BEFORE["battle"]),
 ], "ising": [
     Extra("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
     Extra("MF-Diffuser, K = 256",
@@ -217,10 +223,6 @@ WALL_CLOCK = "equal wall-clock"
 #: checkpoints get a new dir and the previous ones keep theirs (which older experiment scripts
 #: read), retrained by grid_jobs with the previous setting (MFD_VARIANTS) and kept as a row
 MFD_DIRS = {"squeeze": "mfdiffuser-ens4", "battle": "mfdiffuser-own"}
-#: the dirs of the config before its last change of training settings, where experiment scripts
-#: measured before it read "the grid's checkpoints" (Battle: the head trained on the data until
-#: the thirty-third update)
-MFD_DIRS_BEFORE = {"battle": "mfdiffuser-blind-hv"}
 #: Battle's training settings until the thirty-third update (the config since trains 800 steps,
 #: the last 400 the head alone on the diffusion model's own plans: docs/method.md (20)): every
 #: Battle variant trained before it pins them, so that its checkpoints stay what they were

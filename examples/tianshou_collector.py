@@ -24,9 +24,10 @@ def main() -> None:
     proto = GaussianSqueezeCore(**kwargs)  # the policies' view of the env (same kwargs)
     for subproc in (False, True):
         venv = make_vector_env(ENV_ID, args.n_envs, subproc=subproc, **kwargs)
-        # one mfdiff policy per env (each keeps its own plan), 1 torch thread
-        policy = PopulationTianshouPolicy(lambda: make_policy(args.policy, proto, args.seed),
-                                          venv.action_space[0])
+        # one mfdiff policy per env (each keeps its own plan) with its own seed: one seed for
+        # all would make every env play the same episode (Squeeze has no env randomness)
+        policies = [make_policy(args.policy, proto, args.seed + i) for i in range(args.n_envs)]
+        policy = PopulationTianshouPolicy(policies, venv.action_space[0])
         collector = Collector(policy, venv, VectorReplayBuffer(20 * args.n_envs, args.n_envs))
         stats = collector.collect(n_episode=2, reset_before_collect=True)
         kind = "SubprocVectorEnv" if subproc else "DummyVectorEnv"

@@ -22,6 +22,22 @@ RENDER_MODES = ["human", "rgb_array"]
 RENDER_FPS = 10
 
 
+class OutOfBoundsWrapper(wrappers.AssertOutOfBoundsWrapper):
+    """PettingZoo's out-of-bounds check with the message the other views give: a ValueError
+    naming the agent, its action and the range (PettingZoo's is a bare ``AssertionError:
+    action is not in action space``, and it vanishes under ``python -O``)."""
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        done = self.terminations[agent] or self.truncations[agent]
+        if not (action is None and done) and not self.action_space(agent).contains(action):
+            n = self.action_space(agent).n
+            what = ("None for a live agent (only a terminated or truncated agent steps None)"
+                    if action is None else repr(action))
+            raise ValueError(f"{agent}: the action must be an integer in [0, {n - 1}], got {what}")
+        super().step(action)
+
+
 def parallel_metadata(name: str) -> dict[str, Any]:
     """``metadata`` of a family's PettingZoo view (``name`` is e.g. ``"squeeze_v0"``)."""
     return {
@@ -78,7 +94,7 @@ def make_constructors(
     ) -> Any:
         """AEC env with PettingZoo's out-of-bounds and order-enforcing wrappers."""
         aec = raw_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
-        aec = wrappers.AssertOutOfBoundsWrapper(aec)
+        aec = OutOfBoundsWrapper(aec)
         return wrappers.OrderEnforcingWrapper(aec)
 
     def joint_env(render_mode: str | None = None, **kwargs: Any) -> JointEnv:

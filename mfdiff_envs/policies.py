@@ -67,8 +67,13 @@ class BehaviourPolicy:
         self.rng = np.random.default_rng(seed)
 
     def reset(self, seed: int | None = None) -> None:
-        """Restart the random stream (same seed -> same actions for the same observations)."""
-        self.rng = np.random.default_rng(seed)
+        """Restart the random stream from ``seed`` (same seed -> same actions for the same
+        observations); ``None`` keeps the current stream, as ``Policy.reset`` and Gymnasium's
+        ``reset(seed=None)`` do: Tianshou and TorchRL's ``InitTracker`` reset a policy with no
+        seed at every episode start, and a fresh OS-entropy stream there made a seeded scripted
+        policy unreproducible."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
 
     def __call__(self, obs: NDArray[np.floating], alive: NDArray[np.bool_]) -> NDArray[np.int64]:
         n = obs.shape[0]

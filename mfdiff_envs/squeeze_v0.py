@@ -2,7 +2,7 @@
 
 | | |
 |---|---|
-| agents | ``agent_0 … agent_{N-1}``, N = ``n_agents`` (10 … 10 000) |
+| agents | ``agent_0 … agent_{N-1}``, N = ``n_agents`` (any N ≥ 1; the benchmarks use 10 … 10 000) |
 | actions | ``Discrete(10)``: a level in {0..9} |
 | observation | ``Box(11,)``: last step's level histogram of the agent's domain (10), time t/T (1) (+ domain one-hot when ``n_domains > 1``) |
 | reward | G(x)/N_d with x the sum of levels in the domain, G(x) = x exp(-(x-mu)^2/sigma^2) |

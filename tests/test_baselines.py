@@ -168,6 +168,17 @@ def test_scripted_wrappers():
         np.testing.assert_array_equal(a1, p.act_batch(obs, core.alive))
     with pytest.raises(ValueError, match="tier"):
         ScriptedPolicy(core, tier="legendary")
+    # reset() with no seed keeps the stream, as Policy.reset does: Tianshou and TorchRL's
+    # InitTracker reset with no seed at each episode start, so two copies built with one seed
+    # must still act alike (a fresh OS-entropy stream there made them differ)
+    for name in ("random", "medium", "expert"):
+        obs, _ = core.reset(seed=0)
+        runs = []
+        for _ in range(2):
+            p = make_scripted(name, core, seed=0)
+            p.reset()
+            runs.append(np.concatenate([p.act_batch(obs, core.alive) for _ in range(5)]))
+        np.testing.assert_array_equal(*runs)
     _parallel_loop(make_scripted("expert", core, seed=0), n_agents=50)
 
 

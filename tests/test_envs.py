@@ -320,6 +320,18 @@ def test_out_of_range_action_names_the_agent(bad, pos):
         core.step(acts)
 
 
+@pytest.mark.parametrize("bad", [2, -1, None, 1.5])
+def test_aec_out_of_range_action_names_the_agent(bad):
+    """The AEC view refuses a bad action with the ValueError the other views give (PettingZoo's
+    own wrapper raises a bare AssertionError), before anything steps."""
+    env = ising_v0.env(n_agents=9)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"agent_0: the action must be an integer in \[0, 1\]"):
+        env.step(bad)
+    env.step(1)  # the env is untouched: the next valid action goes through
+    assert env.agent_selection == "agent_1"
+
+
 # ------------------------------------------------------------------ Ising
 def test_ising_aligned_lattice():
     core = IsingCore(64, temperature=0.01, field=0.5, coupling=1.0)  # noise p ~ 1e-87

@@ -56,3 +56,21 @@ def test_example_refuses_an_env_argument_as_a_usage_error() -> None:
     assert out.returncode == 2
     assert "error: n_agents must be a perfect square" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_tianshou_example_seeds_each_env_apart() -> None:
+    """Each vector env's policy gets its own seed: with one seed for all, Squeeze (no env
+    randomness) played the same episode in every env and the collected data was duplicated."""
+    if importlib.util.find_spec("tianshou") is None:
+        pytest.skip("needs tianshou")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / "tianshou_collector.py"), "--n-agents",
+                          "20", "--policy", "random"], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=EXAMPLES.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [ln for ln in out.stdout.splitlines() if "returns" in ln]
+    assert len(lines) == 2, out.stdout
+    for line in lines:
+        returns = line.split("returns")[1].strip()
+        first, second = (float(v) for v in returns.strip("[]").split(","))
+        assert first != second, line

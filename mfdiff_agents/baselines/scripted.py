@@ -27,7 +27,7 @@ class ScriptedPolicy(Policy):
         core: the env core the policy acts in (``env.unwrapped.core``).
         tier: "random" | "medium" | "expert" (looked up in ``TIER_SKILL[core.family]``), or
         skill: a number in [0, 1] instead of a tier.
-        seed: sampling seed (``reset(seed)`` re-seeds).
+        seed: sampling seed (``reset(seed)`` re-seeds; ``reset()`` keeps the stream).
     """
 
     def __init__(self, core: Any, *, tier: str | None = None, skill: float | None = None,

@@ -140,10 +140,6 @@ class BattleCore(VectorCore):
         self.n_agents = n_total if opponent is None else self.n_team
         self.n_actions = 6
         self.obs_dim = len(OBS_NAMES)
-        red = [f"red_{i}" for i in range(self.n_team)]
-        self.agent_names = red + (
-            [f"blue_{i}" for i in range(self.n_team)] if opponent is None else []
-        )
         self.team = np.repeat(np.array([0, 1], dtype=np.int64), self.n_team)
         self.pos = np.zeros((n_total, 2), dtype=np.int64)
         self.hp = np.full(n_total, HP_MAX, dtype=np.float32)
@@ -275,6 +271,10 @@ class BattleCore(VectorCore):
         over = not alive[:nt].any() or not alive[nt:].any()
         terminated = np.ones(n, dtype=bool) if over else ~self.alive
         return self._split(obs_all), rewards[:n].astype(np.float32), terminated, self.metrics()
+
+    def _agent_names(self) -> list[str]:
+        red = [f"red_{i}" for i in range(self.n_team)]
+        return red + ([f"blue_{i}" for i in range(self.n_team)] if self.opponent is None else [])
 
     def _reset(self) -> tuple[NDArray[np.float32], dict[str, Any]]:
         self._place()

@@ -15,6 +15,7 @@ No torch here: the env packages must stay importable without it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,8 +28,9 @@ ActArray = NDArray[np.int64]  # [N]
 class VectorCore(ABC):
     """Base class of a vectorised N-agent environment core.
 
-    Subclasses set ``n_agents``, ``obs_dim``, ``n_actions``, ``max_cycles`` and
-    ``agent_names`` in ``__init__`` and implement :meth:`_reset` and :meth:`_step`.
+    Subclasses set ``n_agents``, ``obs_dim``, ``n_actions`` and ``max_cycles`` in ``__init__``
+    and implement :meth:`_reset` and :meth:`_step` (and :meth:`_agent_names` where the ids are
+    not ``agent_<i>``).
     Input validation, seeding and the alive mask live here so every family behaves the same.
 
     Attributes:
@@ -52,7 +54,15 @@ class VectorCore(ABC):
     n_agents: int
     obs_dim: int
     n_actions: int
-    agent_names: list[str]
+
+    @cached_property
+    def agent_names(self) -> list[str]:
+        """The N PettingZoo agent ids, in array order, built on first use: the core holds
+        arrays only, so a dict view's memory guard refuses a huge N before N strings exist."""
+        return self._agent_names()
+
+    def _agent_names(self) -> list[str]:
+        return [f"agent_{i}" for i in range(self.n_agents)]
 
     @property
     def max_cycles(self) -> int:

@@ -83,7 +83,6 @@ class IsingCore(VectorCore):
         self.flip_prob = flip_probability(self.temperature)
         self.n_actions = 2
         self.obs_dim = 4
-        self.agent_names = [f"agent_{i}" for i in range(n)]
         self.spins = np.ones((side, side), dtype=np.int8)
         super().__init__()
 

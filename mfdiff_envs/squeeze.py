@@ -87,7 +87,6 @@ class GaussianSqueezeCore(VectorCore):
         self.mu = self._per_domain("mu", mu, default_mu, MU_RANGE)
         self.sigma = self._per_domain("sigma", sigma, 1.0 * self.domain_size, SIGMA_RANGE)
         self._mu_arg, self._sigma_arg = mu, sigma
-        self.agent_names = [f"agent_{i}" for i in range(self.n_agents)]
         extra = self.n_domains if self.n_domains > 1 else 0
         self.obs_dim = self.n_actions + 1 + extra
         self.obs_names = tuple(

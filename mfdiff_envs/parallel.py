@@ -174,7 +174,7 @@ class CoreParallelEnv(ParallelEnv):
         else:
             live = set(self.agents)
             unknown = sorted(k for k in keys if k not in self._index)
-            missing = sorted(live - set(keys))
+            missing = sorted(live - set(keys), key=self._index.__getitem__)  # array order
             if unknown or missing:
                 raise KeyError(
                     "step() needs exactly one action per live agent; "

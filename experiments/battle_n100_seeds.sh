@@ -11,6 +11,8 @@
 # ~25 min per tier on 2 cores (MF-Diffuser's rollouts are most of it). From the repo root:
 #     bash experiments/battle_n100_seeds.sh            # both tiers
 #     bash experiments/battle_n100_seeds.sh mixed      # one tier
+#     EVAL_N=1000 EVAL_SEEDS=30 bash experiments/battle_n100_seeds.sh  # another N (both teams;
+#       1000 = the training N) and seed count (report battle_n<N>_seeds_e<E>_<tier>.md)
 # COMPARE_ONLY=1 writes the tables from the record files of an earlier run (no evaluation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +25,21 @@ for tier in "${TIERS[@]}"; do
 done
 case ${COMPARE_ONLY:-0} in 0|1) ;; *) echo "battle_n100_seeds.sh: COMPARE_ONLY is 0 or 1" >&2
                                      exit 2;; esac
+N=${EVAL_N:-100}
+SEEDS=${EVAL_SEEDS:-150}
+for v in "$N" "$SEEDS"; do
+  case $v in ''|*[!0-9]*) echo "battle_n100_seeds.sh: EVAL_N and EVAL_SEEDS are integers" >&2
+                          exit 2;; esac
+done
+NAME=battle_n${N}_seeds
+[ "$SEEDS" != 150 ] && NAME+=_e$SEEDS
 STEMS=(bc-wc mfq mfq-wc iql iql-wc)
-COMMON=(DEVIATIONS="expert,bc" DEVIATE_BC=1 TRAIN_SEEDS="0 1 2" EVAL_SEEDS=150 EVAL_N=100 JOBS=2)
-E=runs/exp/exploitability_battle_n100_seeds012_e150
+COMMON=(DEVIATIONS="expert,bc" DEVIATE_BC=1 TRAIN_SEEDS="0 1 2" EVAL_SEEDS="$SEEDS" EVAL_N="$N" JOBS=2)
+# exploitability.sh's report names: _n<N> unless N is the training N, _e<E> unless 3 seeds
+E=runs/exp/exploitability_battle
+[ "$N" != 1000 ] && E+=_n$N
+E+=_seeds012
+[ "$SEEDS" != 3 ] && E+=_e$SEEDS
 for tier in "${TIERS[@]}"; do
   own=${E}_ownplans_vs_bc_devbc_only_expert_bc_$tier.jsonl
   if [ "${COMPARE_ONLY:-0}" = 0 ]; then
@@ -45,6 +59,6 @@ for tier in "${TIERS[@]}"; do
     diffs+=(--diff MF-Diffuser "$label")
   done
   python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
-    --title "Battle, $tier data, N = 10^2 (50 a team): the config (MF-Diffuser; battle_own_plans.sh's checkpoints, the grid's weights) beside every baseline row of the grid (-wc: equal wall-clock), training seeds 0-2 x 150 evaluation seeds (the grid: 5), the deviations the expert and BC. Regenerate with: bash experiments/battle_n100_seeds.sh $tier (thirty-fourth update, docs/results/README.md)." \
-    --out "docs/results/battle_n100_seeds_$tier.md"
+    --title "Battle, $tier data, N = $N ($((N / 2)) a team): the config (MF-Diffuser; battle_own_plans.sh's checkpoints, the grid's weights) beside every baseline row of the grid (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5), the deviations the expert and BC. Regenerate with: $([ "$N" != 100 ] && printf 'EVAL_N=%s ' "$N")$([ "$SEEDS" != 150 ] && printf 'EVAL_SEEDS=%s ' "$SEEDS")bash experiments/battle_n100_seeds.sh $tier (thirty-fourth update, docs/results/README.md)." \
+    --out "docs/results/${NAME}_$tier.md"
 done

@@ -54,7 +54,7 @@ for tier in "${TIERS[@]}"; do
   specs=("MF-Diffuser=mfdiffuser@$own" "BC=bc@$own")
   diffs=(--diff MF-Diffuser BC)
   for stem in "${STEMS[@]}"; do
-    label=$(printf %s "$stem" | sed 's/^bc/BC/; s/^mfq/MFQ-CQL/; s/^iql/IQL/; s/-wc$/-wc/')
+    label=$(printf %s "$stem" | sed 's/^bc/BC/; s/^mfq/MFQ-CQL/; s/^iql/IQL/;')
     specs+=("$label=${stem%-wc}@${E}_vs_${stem}_nomfd_devbc_only_expert_bc_$tier.jsonl")
     diffs+=(--diff MF-Diffuser "$label")
   done

@@ -127,6 +127,26 @@ def test_module_resets_policy_on_is_init() -> None:
     assert pol.resets == 3  # episodes start at steps 0, 3, 6
 
 
+def test_seeded_scripted_policy_reproduces_under_init_tracker() -> None:
+    """InitTracker resets the policy with no seed at each episode start: a scripted expert
+    seeded alike must still play alike run to run (it drew an OS-entropy stream there)."""
+    pytest.importorskip("torchrl")
+    import torch
+    from torchrl.envs import InitTracker, TransformedEnv
+
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    actions = []
+    for _ in range(2):
+        env = TransformedEnv(make_torchrl_env("mfdiff/Ising-v0", n_agents=49, max_cycles=10),
+                             InitTracker())
+        env.set_seed(0)
+        module = PopulationPolicyModule(make_scripted("expert", env.base_env.core, seed=0))
+        actions.append(env.rollout(10, module)["agents", "action"])
+    assert torch.equal(*actions)
+
+
 def test_pettingzoo_wrapper_with_module_matches_native() -> None:
     pytest.importorskip("torchrl")
     from mfdiff_agents.integrations.torchrl import (

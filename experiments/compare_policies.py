@@ -24,10 +24,12 @@ import numpy as np
 
 from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability, paired_by_seed
 
-#: Per-seed measures compared (the score, and the held-out exploitability on both baselines).
-MEASURES = ("normalized_score", "exploitability_heldout", "exploitability_pop_heldout")
+#: Per-seed measures compared, where the records have them: the score, the held-out
+#: exploitability on both baselines (Ising, Battle) and Squeeze's exact N x gain.
+MEASURES = ("normalized_score", "exploitability_heldout", "exploitability_pop_heldout",
+            "nash_gap_xN")
 SHORT = {"normalized_score": "score", "exploitability_heldout": "held-out own",
-         "exploitability_pop_heldout": "held-out pop"}
+         "exploitability_pop_heldout": "held-out pop", "nash_gap_xN": "N × gain (exact)"}
 
 Cell = tuple[int, str]
 
@@ -69,24 +71,33 @@ def fmt(x: np.ndarray) -> str:
     return f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def measures(policies: dict[str, dict[Cell, dict[int, list[dict]]]]) -> list[str]:
+    """The MEASURES some record has (a score-only run has no exploitability; Squeeze's is
+    exact, with no held-out estimate)."""
+    have = {m for p in policies.values() for seeds in p.values() for rs in seeds.values()
+            for r in rs for m in MEASURES if m in r}
+    return [m for m in MEASURES if m in have]
+
+
 def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
            diffs: list[tuple[str, str]]) -> list[str]:
     cells = sorted({c for p in policies.values() for c in p})
-    lines = ["| cell | policy | runs | " + " | ".join(SHORT[m] for m in MEASURES) + " |",
-             "|---|---|---|" + "---|" * len(MEASURES)]
+    cols = measures(policies)
+    lines = ["| cell | policy | runs | " + " | ".join(SHORT[m] for m in cols) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
     for n, tier in cells:
         for label, p in policies.items():
             if (n, tier) not in p:
                 continue
             runs = [r for rs in p[(n, tier)].values() for r in rs]
-            vals = [fmt(np.array([r[m] for r in runs if m in r])) for m in MEASURES]
+            vals = [fmt(np.array([r[m] for r in runs if m in r])) for m in cols]
             lines.append(f"| N = {n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
                          + " |")
     if diffs:
         lines += ["", "Paired differences (A − B; per evaluation seed the mean over training "
                   "seeds; 95 % CI over evaluation seeds):", "",
-                  "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in MEASURES)
-                  + " |", "|---|---|---|" + "---|" * len(MEASURES)]
+                  "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in cols)
+                  + " |", "|---|---|---|" + "---|" * len(cols)]
         for n, tier in cells:
             for a, b in diffs:
                 pa, pb = policies[a].get((n, tier)), policies[b].get((n, tier))
@@ -95,7 +106,7 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 seeds = sorted(set(pa) & set(pb))
                 ra = [r for rs in pa.values() for r in rs]
                 rb = [r for rs in pb.values() for r in rs]
-                vals = [fmt(paired_by_seed(ra, rb, m)) for m in MEASURES]
+                vals = [fmt(paired_by_seed(ra, rb, m)) for m in cols]
                 lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines
@@ -127,11 +138,17 @@ def main(argv: list[str] | None = None) -> int:
                     *[f"--diff {a} {b}" for a, b in args.diff],
                     *(["--title", shlex.quote(args.title)] if args.title else []),
                     "--out", str(args.out)])
+    cols = measures(policies)
     intro = ("Cells: mean [95 % bootstrap CI] over runs (training × evaluation seeds); score "
-             "normalised (0 = uniform random, 100 = scripted expert); held-out own / pop: the "
-             "exploitability of each run judged by the deviation best on the other runs of its "
-             "group, against the deviators' own return / the population's (docs/results/"
-             "README.md, twenty-seventh and twenty-eighth updates).")
+             "normalised (0 = uniform random, 100 = scripted expert)")
+    if "exploitability_heldout" in cols:
+        intro += ("; held-out own / pop: the exploitability of each run judged by the deviation "
+                  "best on the other runs of its group, against the deviators' own return / the "
+                  "population's (docs/results/README.md, twenty-seventh and twenty-eighth updates)")
+    if "nash_gap_xN" in cols:
+        intro += ("; N × gain (exact): Squeeze's exploitability, N times the best one-step "
+                  "deviation gain per agent, from the reward formula")
+    intro += "."
     args.out.write_text("\n".join([f"# {args.out.stem}", "", "Regenerate with:", "", "```", cmd,
                                    "```", "", *([args.title, ""] if args.title else []), intro,
                                    "", *lines, ""]))

@@ -53,12 +53,12 @@ def run(cmd: list[str], log: str, done: str | None = None) -> None:
         Path(done).touch()
 
 
-def train_jobs(families: list[str], out: Path,
-               only: set[str] | None = None) -> list[tuple[list[str], str, str]]:
+def train_jobs(families: list[str], out: Path, only: set[str] | None = None,
+               tiers: tuple[str, ...] = ("medium", "mixed")) -> list[tuple[list[str], str, str]]:
     """One `mfdiff train` per checkpoint the grid lacks (no ``train_done``): (command, log,
     done-mark). ``only``: just the checkpoints of the dir stems named (``<stem>-s<seed>``: e.g.
     "bc-wc", or "bc-wc-s0" for one seed), to retrain some rows after a change of their
-    settings."""
+    settings. ``tiers``: the data tiers to train on (both by default)."""
     jobs = []
     for fam in families:
         stem = FAMILIES[fam][0]
@@ -74,7 +74,7 @@ def train_jobs(families: list[str], out: Path,
             for seed in seeds:
                 if only is not None and not {dirname, f"{dirname}-s{seed}"} & only:
                     continue
-                for tier in ("medium", "mixed"):
+                for tier in tiers:
                     d = out / "ckpt" / f"{stem}-{tier}" / f"{dirname}-s{seed}"
                     if (d / "train_done").exists():
                         continue
@@ -243,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", default=None, metavar="STEM",
                     help="train only the missing checkpoints of these dir stems (e.g. bc-wc, or "
                     "bc-wc-s0 for one training seed); delete a checkpoint dir to retrain it")
+    ap.add_argument("--tiers", nargs="+", choices=["medium", "mixed"],
+                    default=["medium", "mixed"],
+                    help="train on these data tiers only (default both); with --stage train, "
+                    "e.g. to retrain one cell's rows")
     args = ap.parse_args(argv)
+    if args.tiers != ["medium", "mixed"] and args.stage != "train":
+        ap.error("--tiers needs --stage train (the evaluation sweep covers both tiers)")
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     if args.executor == "local":
         executor = submitit.LocalExecutor(folder=args.out / "submitit")
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                                    slurm_partition=args.partition)
         wave = 10**6  # the scheduler queues them
     if args.stage in ("all", "train"):
-        jobs = train_jobs(args.families, args.out, set(args.only) if args.only else None)
+        jobs = train_jobs(args.families, args.out, set(args.only) if args.only else None,
+                          tuple(args.tiers))
         # a checkpoint trained now replaces whatever scored the records under its path
         gone = drop_records(args.families, args.out, [str(Path(done).parent)
                                                       for _, _, done in jobs])

@@ -76,6 +76,20 @@ def test_only_trains_the_named_rows_and_their_old_records_go(tmp_path):
     assert left == recs[1:]
 
 
+def test_tiers_train_one_tier_only(tmp_path):
+    """``--tiers medium``: the named rows of the medium cell alone (one cell's rows retrained
+    without the other tier's CPU time); ``--tiers`` outside the train stage is refused (the
+    evaluation sweep covers both tiers)."""
+    gj = _module()
+    jobs = gj.train_jobs(["squeeze"], tmp_path, only={"iql-wc"}, tiers=("medium",))
+    dirs = [Path(done).parent for _, _, done in jobs]
+    assert sorted(d.name for d in dirs) == [f"iql-wc-s{s}" for s in (0, 1, 2)]
+    assert {d.parent.name for d in dirs} == {"squeeze-n1000-medium"}
+    assert all("mfdiff/squeeze-n1000/medium-v0" in c for c, _, _ in jobs)
+    with pytest.raises(SystemExit):
+        gj.main(["squeeze", "--tiers", "medium", "--out", str(tmp_path)])
+
+
 def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
     """The family config's checkpoints in mfd_dir(family); each MFD_VARIANTS entry trained with
     its --set settings into its own dir and evaluated there under its label, with the family's

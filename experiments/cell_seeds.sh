@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# One grid cell on many more evaluation seeds than the grid's 5: the family's MF-Diffuser
+# config beside every baseline row of the grid (BC, MFQ-CQL, IQL, each at its step budget and
+# at equal wall-clock), training seeds 0-2, paired by evaluation seed
+# (experiments/compare_policies.py; the runs through experiments/exploitability.sh). A grid
+# verdict "best, or CIs overlapping the best baseline's" on 15 runs can rank close rows by luck:
+# this table says whether it holds on 10-30x the episodes.
+#     bash experiments/cell_seeds.sh battle [medium|mixed]   # default N = 100, 150 seeds
+#     bash experiments/cell_seeds.sh squeeze medium          # default N = 1000, 150 seeds
+#     bash experiments/cell_seeds.sh ising [medium|mixed]    # default N = 100, 30 seeds
+#     EVAL_N=10000 EVAL_SEEDS=30 bash experiments/cell_seeds.sh squeeze medium  # another cell
+# Report: docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md (_e<E> unless the family's
+# default seed count). COMPARE_ONLY=1 writes the tables from the records of an earlier run.
+# Per family (what the grid's MF-Diffuser row is, and what is measured besides the score):
+#   squeeze: the grid's checkpoints (mfdiffuser-ens4-s<seed>, the four-head config) with the
+#            grid's acting; exploitability exact from the reward formula (N x gain)
+#   ising:   the grid's checkpoints acting as the config (mixture of 4 plans, particles capped
+#            at N); score only (SCORE_ONLY=1): the deviations would cost 7x the episodes
+#   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
+#            after a min-p cut of 0.05); exploitability with the expert and BC as deviations
+# Needs the family's grid checkpoints (bash experiments/grid.sh FAMILY; or only the rows used:
+# python experiments/grid_jobs.py FAMILY --stage train --tiers TIER --only mfdiffuser bc mfq
+# iql bc-wc mfq-wc iql-wc, with mfdiffuser-ens4 on Squeeze) and, for Battle,
+# battle_own_plans.sh's. Time on 2 cores: Battle ~25 min per tier at N = 10^2; Squeeze ~10 min;
+# Ising ~15 min per tier (MF-Diffuser's rollouts are most of it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1
+fam=${1:?usage: bash experiments/cell_seeds.sh squeeze|ising|battle [TIER ...]}
+shift
+case $fam in
+  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=150; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
+           MEASURE=(); SUFFIX=""
+           ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints and acting)";;
+  ising) TRAIN_N=1024; N0=100; SEEDS0=30
+         MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true" MFD_TAG=mixturecap)
+         MEASURE=(SCORE_ONLY=1); SUFFIX=_score
+         ABOUT="the config (MF-Diffuser: the grid's checkpoints, mixture of 4 plans, particles capped at N), score only";;
+  battle) TRAIN_N=1000; N0=100; SEEDS0=150
+          MFD=(MFD_SET="head_temperature=0.4 head_min_p=0.05"
+               MFD_DIR=runs/battle_head_steps_own_plans MFD_TAG=ownplans)
+          MEASURE=(DEVIATIONS="expert,bc" DEVIATE_BC=1); SUFFIX=_devbc_only_expert_bc
+          ABOUT="the config (MF-Diffuser; battle_own_plans.sh's checkpoints, the grid's weights), the deviations the expert and BC";;
+  *) echo "cell_seeds.sh: families: squeeze ising battle" >&2; exit 2;;
+esac
+TIERS=("${@:-medium mixed}")
+read -r -a TIERS <<< "${TIERS[*]}"
+for tier in "${TIERS[@]}"; do
+  case $tier in medium|mixed) ;; *) echo "cell_seeds.sh: tiers: medium mixed" >&2
+                                   exit 2;; esac
+done
+case ${COMPARE_ONLY:-0} in 0|1) ;; *) echo "cell_seeds.sh: COMPARE_ONLY is 0 or 1" >&2
+                                     exit 2;; esac
+N=${EVAL_N:-$N0}
+SEEDS=${EVAL_SEEDS:-$SEEDS0}
+for v in "$N" "$SEEDS"; do
+  case $v in ''|*[!0-9]*) echo "cell_seeds.sh: EVAL_N and EVAL_SEEDS are integers" >&2
+                          exit 2;; esac
+done
+NAME=${fam}_n${N}_seeds
+[ "$SEEDS" != "$SEEDS0" ] && NAME+=_e$SEEDS
+STEMS=(bc-wc mfq mfq-wc iql iql-wc)
+COMMON=("${MEASURE[@]}" TRAIN_SEEDS="0 1 2" EVAL_SEEDS="$SEEDS" EVAL_N="$N" JOBS=2)
+# exploitability.sh's report names: _n<N> unless N is the training N, _e<E> unless 3 seeds
+E=runs/exp/exploitability_$fam
+[ "$N" != "$TRAIN_N" ] && E+=_n$N
+E+=_seeds012
+[ "$SEEDS" != 3 ] && E+=_e$SEEDS
+TAG=$(printf '%s\n' "${MFD[@]}" | sed -n 's/^MFD_TAG=//p')
+for tier in "${TIERS[@]}"; do
+  own=${E}_${TAG}_vs_bc${SUFFIX}_$tier.jsonl
+  if [ "${COMPARE_ONLY:-0}" = 0 ]; then
+    env "${COMMON[@]}" "${MFD[@]}" BASELINES=bc bash experiments/exploitability.sh "$fam" "$tier"
+    for stem in "${STEMS[@]}"; do
+      env "${COMMON[@]}" SKIP_MFD=1 BASELINES="$stem" \
+        bash experiments/exploitability.sh "$fam" "$tier"
+    done
+  fi
+  specs=("MF-Diffuser=mfdiffuser@$own" "BC=bc@$own")
+  diffs=(--diff MF-Diffuser BC)
+  for stem in "${STEMS[@]}"; do
+    label=$(printf %s "$stem" | sed 's/^bc/BC/; s/^mfq/MFQ-CQL/; s/^iql/IQL/;')
+    specs+=("$label=${stem%-wc}@${E}_vs_${stem}_nomfd${SUFFIX}_$tier.jsonl")
+    diffs+=(--diff MF-Diffuser "$label")
+  done
+  per_team=""
+  [ "$fam" = battle ] && per_team=" ($((N / 2)) a team)"
+  again="$([ "$N" != "$N0" ] && printf 'EVAL_N=%s ' "$N")$([ "$SEEDS" != "$SEEDS0" ] && printf 'EVAL_SEEDS=%s ' "$SEEDS")bash experiments/cell_seeds.sh $fam $tier"
+  python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
+    --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside every baseline row of the grid (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \
+    --out "docs/results/${NAME}_$tier.md"
+done

@@ -255,11 +255,34 @@ def test_local_dispatch_runs_and_reports_failures(tmp_path):
     ex = submitit.LocalExecutor(folder=tmp_path / "s")
     ex.update_parameters(timeout_min=2)
     ok = ([sys.executable, "-c", "print('hi')"], str(tmp_path / "ok.log"), str(tmp_path / "ok"))
-    gj.dispatch(ex, [ok], wave=2)
+    gj.dispatch(ex, [ok], width=2, poll=0.1)
     assert (tmp_path / "ok").exists() and "hi" in (tmp_path / "ok.log").read_text()
     bad = ([sys.executable, "-c", "raise SystemExit(3)"], str(tmp_path / "bad.log"), None)
     with pytest.raises(SystemExit, match="job failed"):
-        gj.dispatch(ex, [bad], wave=2)
+        gj.dispatch(ex, [bad], width=2, poll=0.1)
+
+
+def test_local_dispatch_gives_a_finished_jobs_slot_to_the_next(tmp_path):
+    """Two slots, one long job and three short ones: the short ones all run beside the long one
+    (waves of two would hold the second and third short job until the long one ended, a core
+    idle meanwhile)."""
+    import submitit
+
+    gj = _module()
+    ex = submitit.LocalExecutor(folder=tmp_path / "s")
+    ex.update_parameters(timeout_min=2)
+    stamp = "import sys, time; time.sleep({}); open(sys.argv[1], 'w').write(str(time.time()))"
+
+    def job(name, secs):
+        return ([sys.executable, "-c", stamp.format(secs), str(tmp_path / name)],
+                str(tmp_path / f"{name}.log"), None)
+
+    gj.dispatch(ex, [job("long", 8), *(job(f"short{i}", 0) for i in range(3))], width=2,
+                poll=0.1)
+    ends = {p.name: float(p.read_text()) for p in tmp_path.iterdir() if p.suffix == ""
+            and p.is_file()}
+    assert set(ends) == {"long", "short0", "short1", "short2"}
+    assert max(ends[f"short{i}"] for i in range(3)) < ends["long"]
 
 
 def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):

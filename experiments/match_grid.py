@@ -1,0 +1,75 @@
+"""Do retrained checkpoints score what the grid's records say? Before a study on checkpoints
+retrained from the grid's commands (a fresh machine has none: runs/ is not in the repo), compare
+its records with the grid's exported ones (docs/results/records/) run by run: same checkpoint
+path, N, tier and evaluation seed. Training and evaluation are seeded, so a checkpoint that
+matches is the grid's row, and the study's first seeds repeat the grid's episodes.
+
+    python experiments/match_grid.py runs/exp/A.jsonl [B.jsonl ...] \\
+        --grid docs/results/records/records-squeeze.jsonl.gz [--tol 1e-6]
+
+Prints one line per checkpoint (runs in common, largest |score difference|) and exits 1 if
+any run differs by more than ``--tol`` normalised points or no run is in common.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+
+Key = tuple[str, int, str, int]  # (checkpoint, env N, tier, evaluation seed)
+
+
+def read(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def by_run(records: list[dict]) -> dict[Key, float]:
+    """Normalised score per (checkpoint, env N, tier, seed); scripted rows (no checkpoint path)
+    and failed runs are left out."""
+    out: dict[Key, float] = {}
+    for r in records:
+        policy = str((r.get("config") or {}).get("policy", ""))
+        if "/" not in policy or r.get("error") or "normalized_score" not in r:
+            continue
+        n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])
+        out[(str(Path(policy)), int(n), str(r.get("tier")), int(r["seed"]))] = float(
+            r["normalized_score"])
+    return out
+
+
+def compare(study: dict[Key, float], grid: dict[Key, float]) -> dict[str, tuple[int, float]]:
+    """Per checkpoint: (runs in common, largest |score difference|)."""
+    out: dict[str, tuple[int, float]] = {}
+    for key in sorted(set(study) & set(grid)):
+        n, worst = out.get(key[0], (0, 0.0))
+        out[key[0]] = (n + 1, max(worst, abs(study[key] - grid[key])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("records", nargs="+", type=Path)
+    ap.add_argument("--grid", type=Path, required=True, help="the grid's records (.jsonl[.gz])")
+    ap.add_argument("--tol", type=float, default=1e-6, help="normalised points")
+    args = ap.parse_args(argv)
+    study: dict[Key, float] = {}
+    for path in args.records:
+        study |= by_run(read(path))
+    result = compare(study, by_run(read(args.grid)))
+    if not result:
+        print("no run in common with the grid's records")
+        return 1
+    bad = 0
+    for ckpt, (n, worst) in result.items():
+        ok = worst <= args.tol
+        bad += not ok
+        print(f"{'ok  ' if ok else 'DIFF'} {ckpt}: {n} runs in common, max |diff| {worst:.3g}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,11 +6,14 @@
 # verdict "best, or CIs overlapping the best baseline's" on 15 runs can rank close rows by luck:
 # this table says whether it holds on 10-30x the episodes.
 #     bash experiments/cell_seeds.sh battle [medium|mixed]   # default N = 100, 150 seeds
-#     bash experiments/cell_seeds.sh squeeze medium          # default N = 1000, 150 seeds
+#     bash experiments/cell_seeds.sh squeeze medium          # default N = 1000, 50 seeds
 #     bash experiments/cell_seeds.sh ising [medium|mixed]    # default N = 100, 30 seeds
 #     EVAL_N=10000 EVAL_SEEDS=30 bash experiments/cell_seeds.sh squeeze medium  # another cell
 # Report: docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md (_e<E> unless the family's
 # default seed count). COMPARE_ONLY=1 writes the tables from the records of an earlier run.
+# ROWS="iql iql-wc" keeps only these baseline rows beside MF-Diffuser and BC (default all five:
+# bc-wc mfq mfq-wc iql iql-wc): CPU time for the rows that can be a cell's best; the report
+# then says which rows it holds.
 # Per family (what the grid's MF-Diffuser row is, and what is measured besides the score):
 #   squeeze: the grid's checkpoints (mfdiffuser-ens4-s<seed>, the four-head config) with the
 #            grid's acting; exploitability exact from the reward formula (N x gain)
@@ -29,7 +32,7 @@ export OMP_NUM_THREADS=1
 fam=${1:?usage: bash experiments/cell_seeds.sh squeeze|ising|battle [TIER ...]}
 shift
 case $fam in
-  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=150; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
+  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=50; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
            MEASURE=(); SUFFIX=""
            ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints and acting)";;
   ising) TRAIN_N=1024; N0=100; SEEDS0=30
@@ -59,8 +62,13 @@ for v in "$N" "$SEEDS"; do
 done
 NAME=${fam}_n${N}_seeds
 [ "$SEEDS" != "$SEEDS0" ] && NAME+=_e$SEEDS
-STEMS=(bc-wc mfq mfq-wc iql iql-wc)
-COMMON=("${MEASURE[@]}" TRAIN_SEEDS="0 1 2" EVAL_SEEDS="$SEEDS" EVAL_N="$N" JOBS=2)
+read -r -a STEMS <<< "${ROWS:-bc-wc mfq mfq-wc iql iql-wc}"
+for stem in "${STEMS[@]}"; do
+  case $stem in bc-wc|mfq|mfq-wc|iql|iql-wc) ;;
+    *) echo "cell_seeds.sh: ROWS are among bc-wc mfq mfq-wc iql iql-wc (BC always)" >&2
+       exit 2;; esac
+done
+COMMON=("${MEASURE[@]}" TRAIN_SEEDS="0 1 2" EVAL_SEEDS="$SEEDS" EVAL_N="$N" JOBS="${JOBS:-2}")
 # exploitability.sh's report names: _n<N> unless N is the training N, _e<E> unless 3 seeds
 E=runs/exp/exploitability_$fam
 [ "$N" != "$TRAIN_N" ] && E+=_n$N
@@ -85,8 +93,8 @@ for tier in "${TIERS[@]}"; do
   done
   per_team=""
   [ "$fam" = battle ] && per_team=" ($((N / 2)) a team)"
-  again="$([ "$N" != "$N0" ] && printf 'EVAL_N=%s ' "$N")$([ "$SEEDS" != "$SEEDS0" ] && printf 'EVAL_SEEDS=%s ' "$SEEDS")bash experiments/cell_seeds.sh $fam $tier"
+  again="$([ -n "${ROWS:-}" ] && printf 'ROWS="%s" ' "${STEMS[*]}")$([ "$N" != "$N0" ] && printf 'EVAL_N=%s ' "$N")$([ "$SEEDS" != "$SEEDS0" ] && printf 'EVAL_SEEDS=%s ' "$SEEDS")bash experiments/cell_seeds.sh $fam $tier"
   python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
-    --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside every baseline row of the grid (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \
+    --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside $([ -n "${ROWS:-}" ] && printf 'the baseline rows of the grid that can be its best: BC, %s' "${STEMS[*]}" || printf 'every baseline row of the grid') (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \
     --out "docs/results/${NAME}_$tier.md"
 done

@@ -6,7 +6,7 @@
 # verdict "best, or CIs overlapping the best baseline's" on 15 runs can rank close rows by luck:
 # this table says whether it holds on 10-30x the episodes.
 #     bash experiments/cell_seeds.sh battle [medium|mixed]   # default N = 100, 150 seeds
-#     bash experiments/cell_seeds.sh squeeze medium          # default N = 1000, 50 seeds
+#     bash experiments/cell_seeds.sh squeeze medium          # default N = 1000, 30 seeds
 #     bash experiments/cell_seeds.sh ising [medium|mixed]    # default N = 100, 30 seeds
 #     EVAL_N=10000 EVAL_SEEDS=30 bash experiments/cell_seeds.sh squeeze medium  # another cell
 # Report: docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md (_e<E> unless the family's
@@ -16,7 +16,8 @@
 # then says which rows it holds.
 # Per family (what the grid's MF-Diffuser row is, and what is measured besides the score):
 #   squeeze: the grid's checkpoints (mfdiffuser-ens4-s<seed>, the four-head config) with the
-#            grid's acting; exploitability exact from the reward formula (N x gain)
+#            grid's acting; score only (SCORE_ONLY=1): the exact exploitability replays each
+#            episode, twice MF-Diffuser's rollouts
 #   ising:   the grid's checkpoints acting as the config (mixture of 4 plans, particles capped
 #            at N); score only (SCORE_ONLY=1): the deviations would cost 7x the episodes
 #   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
@@ -32,9 +33,9 @@ export OMP_NUM_THREADS=1
 fam=${1:?usage: bash experiments/cell_seeds.sh squeeze|ising|battle [TIER ...]}
 shift
 case $fam in
-  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=50; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
-           MEASURE=(); SUFFIX=""
-           ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints and acting)";;
+  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=30; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
+           MEASURE=(SCORE_ONLY=1); SUFFIX=_score
+           ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints and acting), score only";;
   ising) TRAIN_N=1024; N0=100; SEEDS0=30
          MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true" MFD_TAG=mixturecap)
          MEASURE=(SCORE_ONLY=1); SUFFIX=_score

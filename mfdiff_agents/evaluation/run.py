@@ -171,7 +171,11 @@ def evaluate(
             pol.check_env(core)
             checked = True
         label = method or type(pol).__name__
-        eps = [rollout(core, pol, seed=episode_seed(seed, e)) for e in range(episodes)]
+        # Squeeze's exact exploitability reads the actions of the seed's first episode: keep
+        # them rather than play that episode a second time (half of MF-Diffuser's eval time)
+        keep = exploitability and core.family == "squeeze"
+        eps = [rollout(core, pol, seed=episode_seed(seed, e), record=keep and e == 0)
+               for e in range(episodes)]
         rets = [e.total_return for e in eps]
         scores = normalized_score(rets, *ref_scores).tolist()
         steps = sum(e.steps for e in eps)
@@ -217,6 +221,7 @@ def evaluate(
             from mfdiff_agents.evaluation.exploitability import exploitability as nash_gap
 
             rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
-                                extra=extra_deviations, only=deviation_set))
+                                extra=extra_deviations, only=deviation_set,
+                                played=eps[0].episode if keep else None))
         records.append(rec)
     return records

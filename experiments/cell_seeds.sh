@@ -10,7 +10,9 @@
 #     bash experiments/cell_seeds.sh ising [medium|mixed]    # default N = 100, 30 seeds
 #     EVAL_N=10000 EVAL_SEEDS=30 bash experiments/cell_seeds.sh squeeze medium  # another cell
 # Report: docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md (_e<E> unless the family's
-# default seed count). COMPARE_ONLY=1 writes the tables from the records of an earlier run.
+# default seed count). COMPARE_ONLY=1 writes the tables from the records of an earlier run
+# (RECORDS_DIR: where they are, default runs/exp; REPORT_DIR: where the table goes, default
+# docs/results).
 # ROWS="iql iql-wc" keeps only these baseline rows beside MF-Diffuser and BC (default all five:
 # bc-wc mfq mfq-wc iql iql-wc): CPU time for the rows that can be a cell's best; the report
 # then says which rows it holds.
@@ -71,7 +73,7 @@ for stem in "${STEMS[@]}"; do
 done
 COMMON=("${MEASURE[@]}" TRAIN_SEEDS="0 1 2" EVAL_SEEDS="$SEEDS" EVAL_N="$N" JOBS="${JOBS:-2}")
 # exploitability.sh's report names: _n<N> unless N is the training N, _e<E> unless 3 seeds
-E=runs/exp/exploitability_$fam
+E=${RECORDS_DIR:-runs/exp}/exploitability_$fam
 [ "$N" != "$TRAIN_N" ] && E+=_n$N
 E+=_seeds012
 [ "$SEEDS" != 3 ] && E+=_e$SEEDS
@@ -79,6 +81,10 @@ TAG=$(printf '%s\n' "${MFD[@]}" | sed -n 's/^MFD_TAG=//p')
 for tier in "${TIERS[@]}"; do
   own=${E}_${TAG}_vs_bc${SUFFIX}_$tier.jsonl
   if [ "${COMPARE_ONLY:-0}" = 0 ]; then
+    if [ -n "${RECORDS_DIR:-}" ]; then
+      echo "cell_seeds.sh: RECORDS_DIR goes with COMPARE_ONLY=1 (evaluations write runs/exp)" >&2
+      exit 2
+    fi
     env "${COMMON[@]}" "${MFD[@]}" BASELINES=bc bash experiments/exploitability.sh "$fam" "$tier"
     for stem in "${STEMS[@]}"; do
       env "${COMMON[@]}" SKIP_MFD=1 BASELINES="$stem" \
@@ -92,10 +98,16 @@ for tier in "${TIERS[@]}"; do
     specs+=("$label=${stem%-wc}@${E}_vs_${stem}_nomfd${SUFFIX}_$tier.jsonl")
     diffs+=(--diff MF-Diffuser "$label")
   done
-  per_team=""
-  [ "$fam" = battle ] && per_team=" ($((N / 2)) a team)"
-  again="$([ -n "${ROWS:-}" ] && printf 'ROWS="%s" ' "${STEMS[*]}")$([ "$N" != "$N0" ] && printf 'EVAL_N=%s ' "$N")$([ "$SEEDS" != "$SEEDS0" ] && printf 'EVAL_SEEDS=%s ' "$SEEDS")bash experiments/cell_seeds.sh $fam $tier"
+  per_team="" again="" rows="every baseline row of the grid"
+  if [ "$fam" = battle ]; then per_team=" ($((N / 2)) a team)"; fi
+  if [ -n "${ROWS:-}" ]; then
+    again+="ROWS=\"${STEMS[*]}\" "
+    rows="the baseline rows of the grid that can be its best: BC, ${STEMS[*]}"
+  fi
+  if [ "$N" != "$N0" ]; then again+="EVAL_N=$N "; fi
+  if [ "$SEEDS" != "$SEEDS0" ]; then again+="EVAL_SEEDS=$SEEDS "; fi
+  again+="bash experiments/cell_seeds.sh $fam $tier"
   python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
-    --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside $([ -n "${ROWS:-}" ] && printf 'the baseline rows of the grid that can be its best: BC, %s' "${STEMS[*]}" || printf 'every baseline row of the grid') (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \
-    --out "docs/results/${NAME}_$tier.md"
+    --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside $rows (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \
+    --out "${REPORT_DIR:-docs/results}/${NAME}_$tier.md"
 done

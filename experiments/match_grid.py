@@ -1,8 +1,11 @@
 """Do retrained checkpoints score what the grid's records say? Before a study on checkpoints
 retrained from the grid's commands (a fresh machine has none: runs/ is not in the repo), compare
 its records with the grid's exported ones (docs/results/records/) run by run: same checkpoint
-path, N, tier and evaluation seed. Training and evaluation are seeded, so a checkpoint that
-matches is the grid's row, and the study's first seeds repeat the grid's episodes.
+path, acting settings (``config.set``: the grid scores one checkpoint under several rows, e.g.
+"MF-Diffuser" and "MF-Diffuser, one plan"), N, tier and evaluation seed. Training and
+evaluation are seeded, so a checkpoint that matches is the grid's row, and the study's first
+seeds repeat the grid's episodes; a small difference (``--tol``) is floating-point drift of
+training on other hardware, a large one other weights.
 
     python experiments/match_grid.py runs/exp/A.jsonl [B.jsonl ...] \\
         --grid docs/results/records/records-squeeze.jsonl.gz [--tol 1e-6]
@@ -17,8 +20,26 @@ import argparse
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
-Key = tuple[str, int, str, int]  # (checkpoint, env N, tier, evaluation seed)
+Key = tuple[str, tuple, int, str, int]  # (checkpoint, settings, env N, tier, evaluation seed)
+
+
+def norm(value: Any) -> Any:
+    """A ``--set`` value as the grid typed it: "0.0" -> 0.0, "true" -> True, "[32, 128]" ->
+    (32.0, 128.0) (a study's records keep the command line's strings)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value.lower() if value.lower() in ("true", "false") else value)
+        except ValueError:
+            return value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return tuple(norm(v) for v in value)
+    return value
 
 
 def read(path: Path) -> list[dict]:
@@ -28,15 +49,16 @@ def read(path: Path) -> list[dict]:
 
 
 def by_run(records: list[dict]) -> dict[Key, float]:
-    """Normalised score per (checkpoint, env N, tier, seed); scripted rows (no checkpoint path)
-    and failed runs are left out."""
+    """Normalised score per (checkpoint, acting settings, env N, tier, seed); scripted rows (no
+    checkpoint path) and failed runs are left out."""
     out: dict[Key, float] = {}
     for r in records:
         policy = str((r.get("config") or {}).get("policy", ""))
         if "/" not in policy or r.get("error") or "normalized_score" not in r:
             continue
         n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])
-        out[(str(Path(policy)), int(n), str(r.get("tier")), int(r["seed"]))] = float(
+        sets = tuple(sorted((k, norm(v)) for k, v in (r["config"].get("set") or {}).items()))
+        out[(str(Path(policy)), sets, int(n), str(r.get("tier")), int(r["seed"]))] = float(
             r["normalized_score"])
     return out
 

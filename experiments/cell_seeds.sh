@@ -27,8 +27,9 @@
 # Needs the family's grid checkpoints (bash experiments/grid.sh FAMILY; or only the rows used:
 # python experiments/grid_jobs.py FAMILY --stage train --tiers TIER --only mfdiffuser bc mfq
 # iql bc-wc mfq-wc iql-wc, with mfdiffuser-ens4 on Squeeze) and, for Battle,
-# battle_own_plans.sh's. Time on 2 cores: Battle ~25 min per tier at N = 10^2; Squeeze ~10 min;
-# Ising ~15 min per tier (MF-Diffuser's rollouts are most of it).
+# battle_own_plans.sh's. Time (MF-Diffuser's rollouts are most of it): Battle ~25 min per tier
+# at N = 10^2 with JOBS=2 on 2 cores; at JOBS=1 beside another job on a 2-3x slower machine
+# (thirty-fifth update), Squeeze ~40 min at N = 10^3 or 10^4, Ising ~60 min per tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1

@@ -171,10 +171,10 @@ def evaluate(
             pol.check_env(core)
             checked = True
         label = method or type(pol).__name__
-        # Squeeze's exact exploitability reads the actions of the seed's first episode: keep
-        # them rather than play that episode a second time (half of MF-Diffuser's eval time)
-        keep = exploitability and core.family == "squeeze"
-        eps = [rollout(core, pol, seed=episode_seed(seed, e), record=keep and e == 0)
+        # the exploitability measure reads the seed's first episode (Squeeze: its actions, the
+        # others: its per-agent returns) rather than play it a second time
+        record = exploitability and core.family == "squeeze"
+        eps = [rollout(core, pol, seed=episode_seed(seed, e), record=record and e == 0)
                for e in range(episodes)]
         rets = [e.total_return for e in eps]
         scores = normalized_score(rets, *ref_scores).tolist()
@@ -222,6 +222,6 @@ def evaluate(
 
             rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
                                 extra=extra_deviations, only=deviation_set,
-                                played=eps[0].episode if keep else None))
+                                played=eps[0]))
         records.append(rec)
     return records

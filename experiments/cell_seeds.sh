@@ -58,6 +58,10 @@ for tier in "${TIERS[@]}"; do
 done
 case ${COMPARE_ONLY:-0} in 0|1) ;; *) echo "cell_seeds.sh: COMPARE_ONLY is 0 or 1" >&2
                                      exit 2;; esac
+if [ "${COMPARE_ONLY:-0}" = 0 ] && [ -n "${RECORDS_DIR:-}" ]; then
+  echo "cell_seeds.sh: RECORDS_DIR goes with COMPARE_ONLY=1 (evaluations write runs/exp)" >&2
+  exit 2
+fi
 N=${EVAL_N:-$N0}
 SEEDS=${EVAL_SEEDS:-$SEEDS0}
 for v in "$N" "$SEEDS"; do
@@ -82,10 +86,6 @@ TAG=$(printf '%s\n' "${MFD[@]}" | sed -n 's/^MFD_TAG=//p')
 for tier in "${TIERS[@]}"; do
   own=${E}_${TAG}_vs_bc${SUFFIX}_$tier.jsonl
   if [ "${COMPARE_ONLY:-0}" = 0 ]; then
-    if [ -n "${RECORDS_DIR:-}" ]; then
-      echo "cell_seeds.sh: RECORDS_DIR goes with COMPARE_ONLY=1 (evaluations write runs/exp)" >&2
-      exit 2
-    fi
     env "${COMMON[@]}" "${MFD[@]}" BASELINES=bc bash experiments/exploitability.sh "$fam" "$tier"
     for stem in "${STEMS[@]}"; do
       env "${COMMON[@]}" SKIP_MFD=1 BASELINES="$stem" \

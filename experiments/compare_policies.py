@@ -35,12 +35,10 @@ Cell = tuple[int, str]
 
 
 def parse_spec(spec: str) -> tuple[str, str, list[str]]:
-    """``LABEL=METHOD@FILE[+FILE...]`` -> (label, method, files)."""
-    try:
-        label, rest = spec.split("=", 1)
-        method, files = rest.split("@", 1)
-    except ValueError:
-        raise SystemExit(f"policy {spec!r}: expected LABEL=METHOD@FILE[+FILE...]") from None
+    """``LABEL=METHOD@FILE[+FILE...]`` -> (label, method, files). The label may hold "="
+    ("K = 1024"): a method name never does, so the last "=" before the "@" ends the label."""
+    head, _, files = spec.partition("@")
+    label, _, method = head.rpartition("=")
     if not label or not method or not files:
         raise SystemExit(f"policy {spec!r}: expected LABEL=METHOD@FILE[+FILE...]")
     return label, method, files.split("+")

@@ -29,7 +29,9 @@
 # iql bc-wc mfq-wc iql-wc, with mfdiffuser-ens4 on Squeeze) and, for Battle,
 # battle_own_plans.sh's. Time (MF-Diffuser's rollouts are most of it): Battle ~25 min per tier
 # at N = 10^2 with JOBS=2 on 2 cores; at JOBS=1 beside another job on a 2-3x slower machine
-# (thirty-fifth update), Squeeze ~40 min at N = 10^3 or 10^4, Ising ~60 min per tier.
+# (thirty-fifth update), Squeeze ~40 min at N = 10^3 or 10^4, Ising ~60 min per tier; at the
+# default JOBS=2 beside another such run (thirty-sixth update), Squeeze ~35 min at N = 10^2,
+# Ising-mixed on 10 seeds ~60 min at N = 1024 and ~45 min at N = 10^4 (three rows besides BC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1

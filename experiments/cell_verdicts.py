@@ -1,0 +1,250 @@
+"""The issue's 18 cells (family × data tier × N = 10², 10³, 10⁴), each judged on its largest
+sample, in one generated table: the count behind "MF-Diffuser best or tied in ≥ 12 of 18".
+
+    python experiments/cell_verdicts.py                       # markdown on stdout
+    python experiments/cell_verdicts.py --out docs/results/cells.md
+
+A cell's evidence is the grid's runs (docs/results/records/records-<family>.jsonl.gz: 3 training
+× 5 evaluation seeds) or, where the cell was re-run on more evaluation seeds per checkpoint, the
+experiments/cell_seeds.sh table with the most MF-Diffuser runs
+(docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md, written by compare_policies.py). Two
+readings per cell, both against the learned baselines the evidence holds:
+
+- the grid's: MF-Diffuser best on the mean, or its 95 % CI overlapping the best baseline's
+  (experiments/summarize_grid.py's verdict);
+- the paired one: no baseline ahead with a paired 95 % CI clear of 0 (per evaluation seed the
+  mean over training seeds, as compare_policies.py pairs; "win" where every baseline is behind
+  with a CI clear of 0).
+
+The seeds tables are read from their markdown: a table that does not parse, or a cell with no
+evidence at all, stops the script (exit 1) rather than being counted as anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mfdiff_agents.evaluation import bootstrap_ci, read_records
+from mfdiff_agents.evaluation.stats import paired_by_seed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summarize_grid import is_baseline  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+#: The issue's three population sizes per family (Ising's lattices are squares: 32² = 1024).
+SIZES = {"squeeze": (100, 1000, 10000), "ising": (100, 1024, 10000),
+         "battle": (100, 1000, 10000)}
+TIERS = ("medium", "mixed")
+MFD = "MF-Diffuser"
+SEEDS_TABLE = re.compile(r"^(squeeze|ising|battle)_n(\d+)_seeds(?:_e\d+)?_(medium|mixed)\.md$")
+_CI = re.compile(r"^(-?\d+\.\d+) \[(-?\d+\.\d+), (-?\d+\.\d+)\]$")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95 % CI and the number of values behind it (runs, or evaluation seeds
+    for a paired difference)."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} [{self.lo:.2f}, {self.hi:.2f}]"
+
+
+@dataclass
+class Evidence:
+    """One cell's scores: MF-Diffuser's, each baseline's, and MF-Diffuser − baseline paired."""
+
+    source: str  # a file name under docs/results (the link target)
+    rows: dict[str, Estimate]
+    paired: dict[str, Estimate]
+
+
+def _estimate(text: str, n: int, where: str) -> Estimate:
+    m = _CI.match(text.strip().replace("−", "-"))
+    if not m:
+        raise ValueError(f"{where}: expected 'mean [lo, hi]', got {text.strip()!r}")
+    return Estimate(float(m[1]), float(m[2]), float(m[3]), n)
+
+
+def parse_seeds_table(path: Path) -> tuple[str, str, int, Evidence]:
+    """(family, tier, N, evidence) of a cell_seeds.sh table; every row of its two tables (scores
+    and paired differences) must belong to the cell its file name gives."""
+    m = SEEDS_TABLE.match(path.name)
+    if not m:
+        raise ValueError(f"{path.name}: not a cell_seeds.sh table name")
+    fam, n, tier = m[1], int(m[2]), m[3]
+    rows: dict[str, Estimate] = {}
+    paired: dict[str, Estimate] = {}
+    score_col = None
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| cell |"):
+            if "score" not in cols:
+                raise ValueError(f"{path.name}:{i}: a table without a score column")
+            score_col = cols.index("score")
+            continue
+        if not line.startswith("| N = "):
+            continue
+        where = f"{path.name}:{i}"
+        if score_col is None:
+            raise ValueError(f"{where}: a row before any table header")
+        if cols[0] != f"N = {n}, {tier}":
+            raise ValueError(f"{where}: row of cell {cols[0]!r} in the table of N = {n}, {tier}")
+        label, runs = cols[1], int(cols[2])
+        if " − " in label:
+            a, _, b = label.partition(" − ")
+            if a == MFD:
+                paired[b] = _estimate(cols[score_col], runs, where)
+        else:
+            rows[label] = _estimate(cols[score_col], runs, where)
+    if MFD not in rows:
+        raise ValueError(f"{path.name}: no {MFD} row")
+    missing = [b for b in rows if b != MFD and b not in paired]
+    if missing:
+        raise ValueError(f"{path.name}: no paired difference for {missing}")
+    return fam, tier, n, Evidence(path.name, rows, paired)
+
+
+def grid_evidence(path: Path) -> dict[tuple[str, int], Evidence]:
+    """Per (tier, N): the grid's MF-Diffuser row and every learned baseline row of the family
+    (summarize_grid.is_baseline), scores over training × evaluation seeds, and the paired
+    differences over evaluation seeds."""
+    by: dict[tuple[str, str, int], list[dict]] = defaultdict(list)
+    for r in read_records(path):
+        if r.get("error"):
+            continue
+        for t in [r["tier"]] if r.get("tier") else TIERS:
+            by[(r["method"], t, r["env_kwargs"]["n_agents"])].append(r)
+    out: dict[tuple[str, int], Evidence] = {}
+    for (method, t, n), runs in by.items():
+        if method != MFD:
+            continue
+        rows = {MFD: _runs_estimate(runs)}
+        paired = {}
+        for (b, bt, bn), b_runs in by.items():
+            if (bt, bn) == (t, n) and is_baseline(b):
+                label = b.replace(", equal wall-clock", "-wc")  # the seeds tables' labels
+                rows[label] = _runs_estimate(b_runs)
+                d = paired_by_seed(runs, b_runs, "normalized_score")
+                lo, hi = bootstrap_ci(d)
+                paired[label] = Estimate(float(d.mean()), lo, hi, d.size)
+        out[(t, n)] = Evidence(f"records/{path.name}", rows, paired)
+    return out
+
+
+def _runs_estimate(runs: list[dict]) -> Estimate:
+    x = np.array([float(r["normalized_score"]) for r in runs])
+    lo, hi = bootstrap_ci(x)
+    return Estimate(float(x.mean()), lo, hi, x.size)
+
+
+def verdicts(ev: Evidence) -> tuple[str, Estimate, bool, str]:
+    """(best baseline, its estimate, grid reading ok, paired reading: win / tie / lost (…))."""
+    base = {b: e for b, e in ev.rows.items() if b != MFD}
+    if not base:
+        raise ValueError(f"{ev.source}: no baseline row")
+    best = max(base, key=lambda b: base[b].mean)
+    me, bb = ev.rows[MFD], base[best]
+    grid_ok = me.mean >= bb.mean or (me.hi >= bb.lo and bb.hi >= me.lo)
+    behind = [b for b, d in ev.paired.items() if d.hi < 0]
+    if behind:
+        paired = "lost: behind " + ", ".join(f"{b} ({ev.paired[b]})" for b in behind)
+    elif all(d.lo > 0 for d in ev.paired.values()):
+        paired = "win"
+    else:
+        paired = "tie: " + ", ".join(f"{b} ({d})" for b, d in ev.paired.items() if d.lo <= 0)
+    return best, bb, grid_ok, paired
+
+
+def collect(results: Path = RESULTS) -> dict[tuple[str, str, int], Evidence]:
+    """Each of the 18 cells' largest sample (most MF-Diffuser runs; the grid on a tie)."""
+    cells: dict[tuple[str, str, int], Evidence] = {}
+    for fam in SIZES:
+        grid = grid_evidence(results / "records" / f"records-{fam}.jsonl.gz")
+        for (t, n), ev in grid.items():
+            if n in SIZES[fam]:
+                cells[(fam, t, n)] = ev
+    for path in sorted(results.iterdir()):
+        if not SEEDS_TABLE.match(path.name):
+            continue
+        fam, t, n, ev = parse_seeds_table(path)
+        key = (fam, t, n)
+        if key not in cells or ev.rows[MFD].n > cells[key].rows[MFD].n:
+            cells[key] = ev
+    missing = [(f, t, n) for f in SIZES for t in TIERS for n in SIZES[f] if (f, t, n) not in cells]
+    if missing:
+        raise ValueError(f"no evidence for cells {missing}")
+    return cells
+
+
+def report(cells: dict[tuple[str, str, int], Evidence]) -> list[str]:
+    lines = ["| family | tier | N | evidence (runs a row) | MF-Diffuser | best baseline on the "
+             "mean | MF-Diffuser − best, paired (evaluation seeds) | grid's reading | "
+             "paired reading |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    grid_ok = paired_ok = 0
+    worst = 0.0
+    for fam in SIZES:
+        for t in TIERS:
+            for n in SIZES[fam]:
+                ev = cells[(fam, t, n)]
+                best, bb, ok, paired = verdicts(ev)
+                me, d = ev.rows[MFD], ev.paired[best]
+                grid_ok += ok
+                paired_ok += not paired.startswith("lost")
+                worst = min(worst, me.mean - bb.mean)
+                lines.append(
+                    f"| {fam} | {t} | {n} | [{ev.source}]({ev.source}) ({me.n}) | {me} | "
+                    f"{best} {bb} | {d.mean:+.2f} [{d.lo:.2f}, {d.hi:.2f}] ({d.n}) | "
+                    f"{'best' if me.mean >= bb.mean else 'tied' if ok else 'lost'} | {paired} |")
+    total = sum(len(v) for v in SIZES.values()) * len(TIERS)
+    lines += ["", f"Best or tied by the grid's reading: **{grid_ok} of {total}** cells; by the "
+              f"paired reading (no baseline ahead with a CI clear of 0): **{paired_ok} of "
+              f"{total}**. Farthest below the best baseline on the mean: {worst:+.2f} points."]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="the folder holding records/ and the cell_seeds.sh tables")
+    ap.add_argument("--out", type=Path, help="write the markdown report here instead of stdout")
+    args = ap.parse_args(argv)
+    try:
+        lines = report(collect(args.results))
+    except (ValueError, OSError) as e:  # unreadable evidence: say which, count nothing
+        print(f"cell_verdicts: {e}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        print("\n".join(lines))
+        return 0
+    intro = ("Each cell's largest sample: the grid's 15 runs (3 training × 5 evaluation seeds) "
+             "or the cell_seeds.sh table re-running the grid's checkpoints on more evaluation "
+             "seeds (the grid's rows that can be the cell's best; `ROWS` in the table's "
+             "command). Scores normalised (0 = uniform random, 100 = scripted expert), mean "
+             "[95 % bootstrap CI]; paired differences per evaluation seed, CI over evaluation "
+             "seeds. Grid's reading: MF-Diffuser best on the mean, or its CI overlapping the "
+             "best baseline's (tied); paired reading: lost where some baseline is ahead with a "
+             "paired CI clear of 0, win where every baseline is behind with one.")
+    cmd = "python experiments/cell_verdicts.py --out " + str(args.out)
+    args.out.write_text("\n".join([f"# {args.out.stem}: the issue's 18 cells on their largest "
+                                   "samples", "", "Regenerate with:", "", "```", cmd, "```", "",
+                                   intro, "", *lines, ""]))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""experiments/cell_verdicts.py: the 18-cell count from the committed evidence, its two readings,
+and refusal of evidence it cannot read."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cv():
+    spec = importlib.util.spec_from_file_location("cell_verdicts",
+                                                  ROOT / "experiments/cell_verdicts.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["cell_verdicts"] = mod  # dataclasses look their module up by name
+    spec.loader.exec_module(mod)
+    return mod
+
+
+HEADER = ["| cell | policy | runs | score |", "|---|---|---|---|"]
+PAIRED = ["", "| cell | A − B | evaluation seeds | score |", "|---|---|---|---|"]
+
+
+def seeds_table(path: Path, rows: list[str], paired: list[str]) -> Path:
+    path.write_text("\n".join(["# t", "", *HEADER, *rows, *PAIRED, *paired, ""]))
+    return path
+
+
+def test_verdicts_readings(cv):
+    E = cv.Estimate
+    # behind on the mean with overlapping CIs, but the paired CI clear of 0: tied by the
+    # grid's reading, lost by the paired one
+    ev = cv.Evidence("x.md", {"MF-Diffuser": E(100.0, 99.5, 100.5, 30),
+                              "IQL": E(100.4, 100.0, 100.8, 30), "BC": E(99.0, 98.5, 99.5, 30)},
+                     {"IQL": E(-0.4, -0.6, -0.2, 10), "BC": E(1.0, 0.5, 1.5, 10)})
+    best, bb, ok, paired = cv.verdicts(ev)
+    assert best == "IQL" and bb.mean == 100.4 and ok
+    assert paired.startswith("lost: behind IQL")
+    # CIs apart: lost by both
+    ev.rows["IQL"] = E(101.0, 100.8, 101.2, 30)
+    assert not cv.verdicts(ev)[2]
+    # ahead of every baseline with paired CIs clear of 0: win; one holding 0: tie
+    ev.rows["IQL"] = E(99.5, 99.0, 100.0, 30)
+    ev.paired["IQL"] = E(0.5, 0.2, 0.8, 10)
+    assert cv.verdicts(ev)[3] == "win"
+    ev.paired["IQL"] = E(0.5, -0.1, 0.8, 10)
+    assert cv.verdicts(ev)[3].startswith("tie: IQL")
+
+
+def test_parse_seeds_table(cv, tmp_path):
+    path = seeds_table(tmp_path / "ising_n100_seeds_e15_mixed.md",
+                       ["| N = 100, mixed | MF-Diffuser | 45 | 101.34 [100.94, 101.71] |",
+                        "| N = 100, mixed | IQL | 45 | 101.89 [101.53, 102.23] |"],
+                       ["| N = 100, mixed | MF-Diffuser − IQL | 15 | -0.56 [-0.90, -0.18] |"])
+    fam, tier, n, ev = cv.parse_seeds_table(path)
+    assert (fam, tier, n) == ("ising", "mixed", 100)
+    assert ev.rows["MF-Diffuser"] == cv.Estimate(101.34, 100.94, 101.71, 45)
+    assert ev.paired["IQL"] == cv.Estimate(-0.56, -0.90, -0.18, 15)
+
+
+@pytest.mark.parametrize("rows, paired, match", [
+    # a row of another cell in the file of N = 100, mixed
+    (["| N = 1000, mixed | MF-Diffuser | 45 | 101.34 [100.94, 101.71] |"], [], "row of cell"),
+    # a baseline without its paired difference
+    (["| N = 100, mixed | MF-Diffuser | 45 | 101.34 [100.94, 101.71] |",
+      "| N = 100, mixed | IQL | 45 | 101.89 [101.53, 102.23] |"], [], "no paired difference"),
+    # a score that is no "mean [lo, hi]"
+    (["| N = 100, mixed | MF-Diffuser | 45 | 101.34 |"], [], "expected 'mean"),
+    (["| N = 100, mixed | IQL | 45 | 101.89 [101.53, 102.23] |"],
+     ["| N = 100, mixed | MF-Diffuser − IQL | 15 | -0.56 [-0.90, -0.18] |"], "no MF-Diffuser"),
+])
+def test_parse_refuses(cv, tmp_path, rows, paired, match):
+    path = seeds_table(tmp_path / "ising_n100_seeds_mixed.md", rows, paired)
+    with pytest.raises(ValueError, match=match):
+        cv.parse_seeds_table(path)
+
+
+def test_committed_evidence(cv, tmp_path, capsys):
+    """All 18 cells have evidence in docs/results, and the largest sample wins: a seeds table
+    with more MF-Diffuser runs than the grid's 15 replaces the grid's cell."""
+    cells = cv.collect()
+    assert len(cells) == 18
+    assert cells[("battle", "medium", 100)].source == "battle_n100_seeds_medium.md"
+    assert cells[("squeeze", "mixed", 1000)].source == "records/records-squeeze.jsonl.gz"
+    assert all(ev.rows["MF-Diffuser"].n >= 15 for ev in cells.values())
+    # a folder missing one family's records names what it lacks and exits 1
+    (tmp_path / "records").mkdir()
+    for fam in ("squeeze", "ising"):
+        (tmp_path / "records" / f"records-{fam}.jsonl.gz").symlink_to(
+            ROOT / "docs/results/records" / f"records-{fam}.jsonl.gz")
+    with pytest.raises(FileNotFoundError):
+        cv.collect(tmp_path)
+    (tmp_path / "records" / "records-battle.jsonl.gz").write_bytes(
+        __import__("gzip").compress(b""))
+    assert cv.main(["--results", str(tmp_path)]) == 1
+    assert "no evidence for cells [('battle', 'medium', 100)" in capsys.readouterr().err

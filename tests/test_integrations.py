@@ -198,7 +198,13 @@ def test_tianshou_policy_forward_masks_and_resets() -> None:
     out = pol(batch)
     assert out.act.shape == (2, 4) and out.act[0, 1] == 0
     assert out.state.tolist() == [1, 1] and len(made) == 2 and all(p.resets == 1 for p in made)
-    pol(batch, state=np.array([0, 1]))  # env 1 (row 0) started a new episode
+    # env 1 (row 0) started a new episode while env 0 steps: Tianshou's env_id (step infos
+    # only) cannot say whose row it is; EnvIndexInfo's key (reset infos too) can
+    with pytest.raises(RuntimeError, match="EnvIndexInfo"):
+        pol(batch, state=np.array([0, 1]))
+    assert pol.policy_for(1).resets == 1 and pol.policy_for(0).resets == 1
+    indexed = Batch(obs=batch.obs, info=Batch(mfdiff_env_id=np.array([1, 0]), alive=alive))
+    pol(indexed, state=np.array([0, 1]))
     assert pol.policy_for(1).resets == 2 and pol.policy_for(0).resets == 1
     with pytest.raises(TypeError, match="MultiDiscrete"):
         PopulationTianshouPolicy(made[0], gym.spaces.Discrete(3))
@@ -208,6 +214,52 @@ def test_tianshou_policy_forward_masks_and_resets() -> None:
     wrong = PopulationTianshouPolicy(lambda: load_policy("expert"), space)
     with pytest.raises(TypeError, match="not an mfdiff Policy"):
         wrong(batch)
+
+
+def test_tianshou_collector_serves_each_env_its_own_policy() -> None:
+    """Envs whose episodes end at different steps (Ising, max_cycles 5 and 7): after a lone
+    reset each env's rows still reach its own policy, which is reset at each of its episode
+    starts (found by an outside audit: the reset row's env_id read 0, so env 0's policy acted
+    on env 1's first observation and was reset mid-episode)."""
+    pytest.importorskip("tianshou")
+    from tianshou.data import Collector, VectorReplayBuffer
+    from tianshou.env import DummyVectorEnv
+
+    from mfdiff_agents.integrations.tianshou import (
+        EnvIndexInfo,
+        PopulationTianshouPolicy,
+        _JointEnvFactory,
+    )
+
+    class TimeLog(CountingPolicy):  # the time feature t / max_cycles it acts on, per step
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self.times: list[float] = []
+
+        def _act(self, obs, mask):
+            self.times.append(round(float(obs[0, 3]), 3))
+            return super()._act(obs, mask)
+
+    def collect(fns) -> list[TimeLog]:
+        pols = [TimeLog(obs_dim=4, n_actions=2) for _ in fns]
+        venv = DummyVectorEnv(fns)
+        Collector(PopulationTianshouPolicy(pols, venv.action_space[0]), venv,
+                  VectorReplayBuffer(100, len(fns))).collect(n_step=24,
+                                                              reset_before_collect=True)
+        return pols
+
+    kw = [{"n_agents": 9, "max_cycles": 5}, {"n_agents": 9, "max_cycles": 7}]
+    pols = collect([_JointEnvFactory("mfdiff/Ising-v0", k, i) for i, k in enumerate(kw)])
+    for pol, k in zip(pols, kw, strict=True):
+        t = k["max_cycles"]
+        # every observed time is a multiple of 1 / max_cycles of this env, in order
+        assert pol.times == [round((i % t) / t, 3) for i in range(len(pol.times))]
+        assert pol.resets == -(-len(pol.times) // t)  # one reset per episode started
+    # a vector env without the index on reset infos: refused at the first lone reset
+    with pytest.raises(RuntimeError, match="EnvIndexInfo"):
+        collect([_JointEnvFactory("mfdiff/Ising-v0", k) for k in kw])
+    with pytest.raises(ValueError, match="index"):
+        EnvIndexInfo(_JointEnvFactory("mfdiff/Ising-v0", kw[0])(), -1)
 
 
 def test_tianshou_env_factory_pickles() -> None:

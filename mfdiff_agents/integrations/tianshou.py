@@ -20,6 +20,13 @@ The policy runs in the main process (the envs in the workers), with one torch th
 default. Stateful planners: pass a factory ``lambda: load_policy(...)`` or one policy per env so
 each env keeps its own plan; the wrapper resets an env's policy at its episode start (it tracks
 step counts in Tianshou's hidden ``state``, which the Collector zeroes when an env resets).
+
+Which env a batch row comes from: Tianshou writes ``env_id`` into step infos only. After one
+env resets alone, its row's info is its reset info, without the key, which Tianshou's Batch
+fills with 0, so that row would be served (and reset) by env 0's policy. ``make_vector_env``
+therefore wraps each env in :class:`EnvIndexInfo`, which reports the env's index as
+``info["mfdiff_env_id"]`` on reset and step; with per-env policies, a vector env without it
+raises at the first lone reset instead of mixing plans across envs.
 """
 
 from __future__ import annotations
@@ -42,6 +49,30 @@ from tianshou.env import DummyVectorEnv, SubprocVectorEnv  # noqa: E402
 from mfdiff_agents.device import torch_threads  # noqa: E402
 from mfdiff_agents.policy import Policy  # noqa: E402
 
+#: the info key :class:`EnvIndexInfo` writes (on reset too, unlike Tianshou's ``env_id``)
+ENV_INDEX_KEY = "mfdiff_env_id"
+
+
+class EnvIndexInfo(gymnasium.Wrapper):
+    """Reports the env's index in its vector env as ``info["mfdiff_env_id"]`` after every reset
+    and step, so that :class:`PopulationTianshouPolicy` finds the policy of a row whose info
+    comes from a reset (Tianshou's own ``env_id`` is in step infos only). ``make_vector_env``
+    wraps its envs in it; wrap your own as ``EnvIndexInfo(gym.make(...), i)`` for env ``i``."""
+
+    def __init__(self, env: gymnasium.Env, index: int) -> None:
+        super().__init__(env)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"index must be an int >= 0, got {index!r}")
+        self.index = int(index)
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, ENV_INDEX_KEY: self.index}
+
+    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, ENV_INDEX_KEY: self.index}
+
 
 class PopulationTianshouPolicy(TianshouPolicy):
     """A Tianshou ``Policy`` (2.x) that acts for the whole population of each env in the batch.
@@ -56,6 +87,13 @@ class PopulationTianshouPolicy(TianshouPolicy):
 
     ``forward(batch)`` reads ``batch.obs`` [B, N, d] and, if the envs report it,
     ``batch.info.alive`` [B, N] as the mask; returns ``Batch(act=[B, N] int64, state=[B])``.
+    A row's env is ``info["mfdiff_env_id"]`` (:class:`EnvIndexInfo`), else Tianshou's
+    ``info["env_id"]``, else its position in the batch (every row fresh from a reset).
+
+    Raises:
+        RuntimeError: with per-env policies, an env reset while others step and no
+            ``mfdiff_env_id`` in the infos: the reset env's row cannot be told apart (its
+            ``env_id`` reads 0), and acting on it would mix two envs' plans.
     """
 
     def __init__(
@@ -118,11 +156,10 @@ class PopulationTianshouPolicy(TianshouPolicy):
             raise ValueError(f"obs must be [B, {self.n_agents}, d], got {obs.shape}")
         b = obs.shape[0]
         info = getattr(batch, "info", None)
-        env_ids = _info_field(info, "env_id")
-        env_ids = np.arange(b) if env_ids is None else np.asarray(env_ids).reshape(b)
+        steps = np.zeros(b, np.int64) if state is None else np.asarray(state, np.int64).reshape(b)
+        env_ids = self._env_ids(info, steps)
         alive = _info_field(info, "alive")
         mask = None if alive is None else np.asarray(alive, dtype=bool).reshape(b, -1)
-        steps = np.zeros(b, np.int64) if state is None else np.asarray(state, np.int64).reshape(b)
         acts = np.empty((b, self.n_agents), dtype=np.int64)
         with torch_threads(self.num_threads):
             for i in range(b):  # one batched call per env, never per agent
@@ -131,6 +168,24 @@ class PopulationTianshouPolicy(TianshouPolicy):
                     pol.reset()  # a new episode in this env (the Collector zeroed its state)
                 acts[i] = pol.act_batch(obs[i], None if mask is None else mask[i])
         return Batch(act=acts, state=steps + 1)
+
+    def _env_ids(self, info: Any, steps: np.ndarray) -> np.ndarray:
+        """[B] env index of each row (see ``forward``)."""
+        b = steps.shape[0]
+        for key in (ENV_INDEX_KEY, "env_id"):
+            ids = _info_field(info, key)
+            if ids is not None:
+                break
+        if ids is None:  # no row reports one: every row is fresh from a (joint) reset
+            return np.arange(b)
+        fresh = steps == 0
+        if key == "env_id" and self._shared is None and fresh.any() and not fresh.all():
+            raise RuntimeError(
+                "an env reset while others kept stepping, and its reset info has no env index "
+                "(Tianshou writes env_id into step infos only; the reset row's reads 0): "
+                "build the vector env with mfdiff_agents.integrations.tianshou.make_vector_env, "
+                "or wrap env i in EnvIndexInfo(env, i)")
+        return np.asarray(ids).reshape(b)
 
 
 def _info_field(info: Any, key: str) -> Any:
@@ -150,22 +205,24 @@ class _JointEnvFactory:
     """Picklable ``() -> gymnasium.Env`` for vector-env workers (a lambda is not picklable by
     plain pickle)."""
 
-    def __init__(self, env_id: str, kwargs: dict[str, Any]) -> None:
-        self.env_id, self.kwargs = env_id, dict(kwargs)
+    def __init__(self, env_id: str, kwargs: dict[str, Any], index: int | None = None) -> None:
+        self.env_id, self.kwargs, self.index = env_id, dict(kwargs), index
 
     def __call__(self) -> gymnasium.Env:
         import mfdiff_envs  # noqa: F401  (registers the ids in a fresh worker)
 
-        return gymnasium.make(self.env_id, **self.kwargs)
+        env = gymnasium.make(self.env_id, **self.kwargs)
+        return env if self.index is None else EnvIndexInfo(env, self.index)
 
 
 def make_vector_env(
     env_id: str, n_envs: int, *, subproc: bool = False, **env_kwargs: Any
 ) -> DummyVectorEnv | SubprocVectorEnv:
     """``n_envs`` joint views of ``env_id`` in a Tianshou ``DummyVectorEnv`` (same process) or
-    ``SubprocVectorEnv`` (one worker process each). ``env_kwargs``: the family's kwargs."""
-    fns = [_JointEnvFactory(env_id, env_kwargs) for _ in range(int(n_envs))]
+    ``SubprocVectorEnv`` (one worker process each), each reporting its index
+    (:class:`EnvIndexInfo`). ``env_kwargs``: the family's kwargs."""
+    fns = [_JointEnvFactory(env_id, env_kwargs, i) for i in range(int(n_envs))]
     return SubprocVectorEnv(fns) if subproc else DummyVectorEnv(fns)
 
 
-__all__ = ["PopulationTianshouPolicy", "make_vector_env"]
+__all__ = ["EnvIndexInfo", "PopulationTianshouPolicy", "make_vector_env"]

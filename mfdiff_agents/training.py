@@ -316,8 +316,10 @@ def _check_resumable(
     now = config_to_dict(cfg)
     changed = [
         f"{k}: {saved.get(k)!r} -> {now[k]!r}"
+        # lr and weight_decay live in the optimizer state a resume restores: a changed value
+        # would be written to config.json and never used
         for k in (*policy_cls.ARCH_FIELDS, "horizon", "n_particles", "gamma", "batch_size",
-                  "seed", "ema_decay")
+                  "seed", "ema_decay", "lr", "weight_decay")
         if k in now and _plain(saved.get(k)) != _plain(now[k])
     ]
     if changed:

@@ -187,6 +187,9 @@ class CoreParallelEnv(ParallelEnv):
         # np.fromiter would silently truncate floats, read True as 1 and parse '4': every value
         # must be a Python or numpy integer (one C-level pass over the types; ranges: the core)
         kinds = set(map(type, values))
+        if np.ndarray in kinds:  # e.g. q(obs).argmax().numpy(): a 0-d array Discrete accepts
+            values = [_scalar_action(v) for v in values]
+            kinds = set(map(type, values))
         bad = sorted(k.__name__ for k in kinds
                      if issubclass(k, (bool, np.bool_)) or not issubclass(k, (int, np.integer)))
         if bad:
@@ -255,3 +258,12 @@ class CoreParallelEnv(ParallelEnv):
         """Close the render window, if any."""
         if self._window is not None:
             self._window.close()
+
+
+def _scalar_action(v: Any) -> Any:
+    """A 0-d integer array as its numpy scalar (what ``Discrete.contains`` accepts); any other
+    value unchanged, for the type check that follows to name it."""
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype != np.bool_ \
+            and np.issubdtype(v.dtype, np.integer):
+        return v[()]
+    return v

@@ -475,7 +475,8 @@ def test_actions_of_dead_agents_are_ignored_but_live_ones_required():
         env.step({**{a: 0 for a in env.agents}, "nobody": 0})
 
 
-@pytest.mark.parametrize("bad", [True, np.bool_(True), "4", 4.0, np.float32(4), None])
+@pytest.mark.parametrize("bad", [True, np.bool_(True), "4", 4.0, np.float32(4), None,
+                                 np.array(True), np.array(4.0), np.array([4])])
 def test_parallel_step_refuses_a_non_integer_action_anywhere_in_the_dict(bad):
     from mfdiff_envs import squeeze_v0
 
@@ -487,6 +488,24 @@ def test_parallel_step_refuses_a_non_integer_action_anywhere_in_the_dict(bad):
         env.step(actions)
     actions[env.agents[-1]] = np.int32(4)  # numpy integers are integers
     env.step(actions)
+
+
+def test_parallel_and_aec_step_take_a_0d_integer_array():
+    """``q(obs).argmax().numpy()`` is a 0-d array, which ``Discrete.contains`` accepts: both
+    views take it and act as with the plain integer (an outside audit found it refused)."""
+    from mfdiff_envs import ising_v0
+
+    runs = []
+    for wrap in (int, np.array):
+        env = ising_v0.parallel_env(n_agents=9, max_cycles=3)
+        env.reset(seed=0)
+        assert env.action_space(env.agents[0]).contains(np.array(1))
+        runs.append(env.step({a: wrap(1) for a in env.agents})[0])
+        aec = ising_v0.env(n_agents=9, max_cycles=3)
+        aec.reset(seed=0)
+        for _ in range(9):
+            aec.step(wrap(1))
+    assert all(np.array_equal(runs[0][a], runs[1][a]) for a in runs[0])
 
 
 def _expert_episodes_without_death(n: int, seeds: int = 20) -> int:

@@ -98,6 +98,13 @@ def test_resume_needs_a_run_and_the_same_architecture(episodes, tmp_path):
     with pytest.raises(ConfigError, match="hidden"):
         m.fit(make_sampler(episodes, wider), wider, out_dir=tmp_path, resume=True,
               progress=False)
+    # the optimizer state a resume restores holds lr and weight_decay: a change would be
+    # recorded in config.json and never applied (found by an outside audit)
+    for field, value in (("lr", 0.5), ("weight_decay", 5.0)):
+        _, changed = _cfg("bc", steps=4, **{field: value})
+        with pytest.raises(ConfigError, match=field):
+            m.fit(make_sampler(episodes, changed), changed, out_dir=tmp_path, resume=True,
+                  progress=False)
     _, other = _cfg("mfq", steps=4)
     with pytest.raises(ConfigError, match="'bc' run"):
         get_method("mfq").fit(make_sampler(episodes, other), other, out_dir=tmp_path,

@@ -115,6 +115,21 @@ def test_evaluate_records_known_return():
         json.dumps(r)  # JSON serialisable
 
 
+def test_evaluate_refuses_episodes_that_would_repeat_the_next_seeds():
+    """Episode e of seed s plays seed 1000 s + e: with 1001 episodes, seed 0's last would be
+    seed 1's first, counted as independent (an outside audit's find): refused, 1000 allowed."""
+    from mfdiff_agents.evaluation.run import MAX_EPISODES, episode_seed
+
+    assert episode_seed(0, MAX_EPISODES) == episode_seed(1, 0)
+    pol = ConstantPolicy(4, obs_dim=11, n_actions=10)
+    kw = {"n_agents": 5, "max_cycles": 1}
+    with pytest.raises(ValueError, match="at most 1000"):
+        ev.evaluate(pol, ENV, kw, seeds=[0], episodes=MAX_EPISODES + 1, ref_scores=(0.0, 1.0))
+    rec, = ev.evaluate(pol, ENV, kw, seeds=[0], episodes=MAX_EPISODES, ref_scores=(0.0, 1.0),
+                       progress=False)
+    assert len(rec["returns"]) == MAX_EPISODES
+
+
 def test_evaluate_checks_a_policy_against_the_env_once():
     """One policy over several seeds: checked (and any env-mismatch warning shown) once, not
     once per seed; a factory's fresh policy per seed is checked each time."""

@@ -68,7 +68,11 @@ USER_ERRORS = {
     "no target": (["build"], "required: target"),
     "no catalogue": (["list", "--catalogue", "/nonexistent/dir"], "/nonexistent/dir not found"),
     "verify bad id": (["verify", "squeeze-n100"], "not an mfdiff dataset id"),
-    "verify unbuilt": (["verify", DS], "is not built"),
+    "verify unbuilt": (["verify", "mfdiff/squeeze-n100/expert-v0"],
+                       "is not built; `mfdiff data build mfdiff/squeeze-n100/expert-v0`"),
+    # `data build` takes catalogue ids only: the hint for another one is the Python call
+    "verify unbuilt, off the catalogue": (["verify", "mfdiff/squeeze-n37/expert-v0"],
+                                          "build_dataset('squeeze', n_agents=37, tier='expert'"),
     "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
 }
 

@@ -54,9 +54,13 @@ def make_core(env_id: str, env_kwargs: dict[str, Any]) -> Any:
     return gym.make(env_id, **env_kwargs).unwrapped.core
 
 
+#: episodes per run seed that get seeds of their own (``episode_seed``)
+MAX_EPISODES = 1000
+
+
 def episode_seed(seed: int, episode: int) -> int:
-    """Env and policy seed of episode ``episode`` of run seed ``seed``."""
-    return int(seed) * 1000 + int(episode)
+    """Env and policy seed of episode ``episode`` (< ``MAX_EPISODES``) of run seed ``seed``."""
+    return int(seed) * MAX_EPISODES + int(episode)
 
 
 def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
@@ -136,8 +140,9 @@ def evaluate(
             ``extra_deviations``'); default all.
 
     Raises:
-        ValueError: no seeds or episodes, or the policy was trained on another env family /
-            other observation and action spaces than ``env_id``'s.
+        ValueError: no seeds or episodes, more than ``MAX_EPISODES`` episodes, or the policy
+            was trained on another env family / other observation and action spaces than
+            ``env_id``'s.
     """
     from tqdm.auto import tqdm
 
@@ -146,6 +151,11 @@ def evaluate(
     if not seeds or episodes < 1:
         raise ValueError(f"need at least one seed and one episode, got seeds={seeds}, "
                          f"episodes={episodes}")
+    if episodes > MAX_EPISODES:
+        # episode e of seed s plays seed 1000 s + e: episode 1000 of seed 0 would replay
+        # seed 1's first episode, counted twice as if independent
+        raise ValueError(f"episodes={episodes}: at most {MAX_EPISODES} per seed (their seeds "
+                         "would repeat the next seed's); use more seeds instead")
     core = make_core(env_id, env_kwargs)
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "

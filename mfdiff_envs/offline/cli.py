@@ -130,9 +130,18 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         ids = args.ids
         for ds_id in ids:
-            _catalogue_call(parse_id, ds_id)
+            family, n, tier, _ = _catalogue_call(parse_id, ds_id)
             if ds_id not in local:
-                raise UsageError(f"dataset {ds_id} is not built; `mfdiff data build {ds_id}`")
+                from mfdiff_envs.offline.catalogue import load_catalogue
+
+                if any(r.dataset_id == ds_id for r in _catalogue_call(load_catalogue, None)):
+                    raise UsageError(f"dataset {ds_id} is not built; "
+                                     f"`mfdiff data build {ds_id}`")
+                # `data build` takes catalogue entries only: name the way that builds this one
+                raise UsageError(
+                    f"dataset {ds_id} is not built, and not in the catalogue (`mfdiff data "
+                    "list`): build it from Python, mfdiff_envs.offline.build_dataset("
+                    f"{family!r}, n_agents={n}, tier={tier!r}, episodes=<how many>)")
     damaged = 0
     for ds_id in ids:
         with warnings.catch_warnings():

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Squeeze acting on the mixture of its 4 sampled plans (plan_combine "mean": the head's
+# distribution averaged over the plans, docs/method.md (17), the Ising config's rule) instead of
+# following the best of the 4 by the value net (the Squeeze config), on the grid's four-head
+# checkpoints (mfdiffuser-ens4-s<seed>, training seeds 0-2), beside the config on the same
+# seeds, and at medium data BC and IQL equal wall-clock (the best baseline of the medium cells).
+# Why: at N = 10^4 a Squeeze population's mean level (what the shared reward depends on) strays
+# by one plan's sampling noise, which more agents do not average away
+# (experiments/squeeze_trace.py's RMS column).
+#     bash experiments/squeeze_mixture.sh        # medium at N = 10^2, 10^3, 10^4 on 30
+#                                                # evaluation seeds, mixed on 5 (~1 h, JOBS=1)
+#     MEDIUM_N="100 1000" MIXED=0 bash experiments/squeeze_mixture.sh  # only these runs
+#     COMPARE_ONLY=1 bash experiments/squeeze_mixture.sh  # the report from earlier records
+# The config's and the baselines' medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql
+# iql-wc" [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: run them first);
+# the mixed ones are run here (the config and the mixture). Report:
+# docs/results/squeeze_mixture.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1
+read -r -a MEDIUM_NS <<< "${MEDIUM_N:-100 1000 10000}"
+MIXED_NS=(100 1000 10000)
+for v in "${MEDIUM_NS[@]}" "${MIXED:-1}" "${COMPARE_ONLY:-0}"; do
+  case $v in ''|*[!0-9]*) echo "squeeze_mixture.sh: MEDIUM_N, MIXED, COMPARE_ONLY are integers" >&2
+                          exit 2;; esac
+done
+COMMON=(MFD_STEM=mfdiffuser-ens4 SCORE_ONLY=1 BASELINES=bc TRAIN_SEEDS="0 1 2"
+        JOBS="${JOBS:-1}")
+MIX=(MFD_SET="plan_combine=mean" MFD_TAG=ens4_mixture)
+# exploitability.sh's record names: _n<N> unless the training N (1000), _e<E> unless 3 seeds
+rec() {  # rec N SEEDS TAG TIER
+  local name=runs/exp/exploitability_squeeze
+  [ "$1" != 1000 ] && name+=_n$1
+  printf '%s_seeds012_e%s_%s_vs_bc_score_%s.jsonl' "$name" "$2" "$3" "$4"
+}
+base() {  # base N STEM: cell_seeds.sh's baseline records (30 seeds, medium)
+  local name=runs/exp/exploitability_squeeze
+  [ "$1" != 1000 ] && name+=_n$1
+  printf '%s_seeds012_e30_vs_%s_nomfd_score_medium.jsonl' "$name" "$2"
+}
+if [ "${COMPARE_ONLY:-0}" = 0 ]; then
+  for n in "${MEDIUM_NS[@]}"; do
+    env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=30 EVAL_N="$n" \
+      bash experiments/exploitability.sh squeeze medium
+  done
+  if [ "${MIXED:-1}" = 1 ]; then
+    for n in "${MIXED_NS[@]}"; do
+      env "${COMMON[@]}" MFD_TAG=ens4 EVAL_SEEDS=5 EVAL_N="$n" \
+        bash experiments/exploitability.sh squeeze mixed
+      env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=5 EVAL_N="$n" \
+        bash experiments/exploitability.sh squeeze mixed
+    done
+  fi
+fi
+join() { local IFS=+; printf '%s' "$*"; }
+mix=() cfg=() bc=() iql=()
+for n in 100 1000 10000; do
+  mix+=("$(rec "$n" 30 ens4_mixture medium)" "$(rec "$n" 5 ens4_mixture mixed)")
+  cfg+=("$(rec "$n" 30 ens4 medium)" "$(rec "$n" 5 ens4 mixed)")
+  bc+=("$(rec "$n" 30 ens4 medium)" "$(rec "$n" 5 ens4 mixed)")
+  iql+=("$(base "$n" iql-wc)")
+done
+python experiments/compare_policies.py \
+  "mixture of 4=mfdiffuser@$(join "${mix[@]}")" "config (best of 4)=mfdiffuser@$(join "${cfg[@]}")" \
+  "BC=bc@$(join "${bc[@]}")" "IQL-wc=iql@$(join "${iql[@]}")" \
+  --diff "mixture of 4" "config (best of 4)" --diff "mixture of 4" IQL-wc \
+  --diff "config (best of 4)" IQL-wc \
+  --title "Squeeze: MF-Diffuser acting on the mixture of its 4 sampled plans (plan_combine mean) instead of the best of 4 by the value net (the config), the grid's four-head checkpoints, training seeds 0-2 x 30 evaluation seeds at medium data (5 at mixed), beside the config, BC and (medium) IQL equal wall-clock on the same seeds (cell_seeds.sh's records). Regenerate with: bash experiments/squeeze_mixture.sh (docs/results/README.md, thirty-seventh update)." \
+  --out docs/results/squeeze_mixture.md

@@ -9,19 +9,26 @@
 # (experiments/squeeze_trace.py's RMS column).
 #     bash experiments/squeeze_mixture.sh        # medium at N = 10^2, 10^3, 10^4 on 30
 #                                                # evaluation seeds, mixed on 5 (~1 h, JOBS=1)
-#     MEDIUM_N="100 1000" MIXED=0 bash experiments/squeeze_mixture.sh  # only these runs
+#     MEDIUM_N="100 1000" MIXED=0 REPORT=0 bash experiments/squeeze_mixture.sh  # only these
+#       runs, no report (MEDIUM=0: no medium runs; MIXED_N="10000": only these mixed N), e.g.
+#       two parts side by side, one per core
 #     COMPARE_ONLY=1 bash experiments/squeeze_mixture.sh  # the report from earlier records
 # The config's and the baselines' medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql
 # iql-wc" [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: run them first);
-# the mixed ones are run here (the config and the mixture). Report:
-# docs/results/squeeze_mixture.md.
+# the mixed ones are run here (the config and the mixture, beside BC: needs the grid's
+# mixed-data checkpoints of MF-Diffuser and BC, python experiments/grid_jobs.py squeeze --stage
+# train --tiers mixed --only mfdiffuser-ens4 bc). Report: docs/results/squeeze_mixture.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 read -r -a MEDIUM_NS <<< "${MEDIUM_N:-100 1000 10000}"
-MIXED_NS=(100 1000 10000)
-for v in "${MEDIUM_NS[@]}" "${MIXED:-1}" "${COMPARE_ONLY:-0}"; do
-  case $v in ''|*[!0-9]*) echo "squeeze_mixture.sh: MEDIUM_N, MIXED, COMPARE_ONLY are integers" >&2
+read -r -a MIXED_NS <<< "${MIXED_N:-100 1000 10000}"
+[ "${MEDIUM:-1}" = 1 ] || MEDIUM_NS=()
+[ "${MIXED:-1}" = 1 ] || MIXED_NS=()
+for v in "${MEDIUM_NS[@]}" "${MIXED_NS[@]}" "${MEDIUM:-1}" "${MIXED:-1}" "${REPORT:-1}" \
+         "${COMPARE_ONLY:-0}"; do
+  case $v in ''|*[!0-9]*) echo "squeeze_mixture.sh: MEDIUM_N, MIXED_N, MEDIUM, MIXED, REPORT," \
+                               "COMPARE_ONLY are integers" >&2
                           exit 2;; esac
 done
 COMMON=(MFD_STEM=mfdiffuser-ens4 SCORE_ONLY=1 BASELINES=bc TRAIN_SEEDS="0 1 2"
@@ -43,15 +50,14 @@ if [ "${COMPARE_ONLY:-0}" = 0 ]; then
     env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=30 EVAL_N="$n" \
       bash experiments/exploitability.sh squeeze medium
   done
-  if [ "${MIXED:-1}" = 1 ]; then
-    for n in "${MIXED_NS[@]}"; do
-      env "${COMMON[@]}" MFD_TAG=ens4 EVAL_SEEDS=5 EVAL_N="$n" \
-        bash experiments/exploitability.sh squeeze mixed
-      env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=5 EVAL_N="$n" \
-        bash experiments/exploitability.sh squeeze mixed
-    done
-  fi
+  for n in "${MIXED_NS[@]}"; do
+    env "${COMMON[@]}" MFD_TAG=ens4 EVAL_SEEDS=5 EVAL_N="$n" \
+      bash experiments/exploitability.sh squeeze mixed
+    env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=5 EVAL_N="$n" \
+      bash experiments/exploitability.sh squeeze mixed
+  done
 fi
+[ "${REPORT:-1}" = 1 ] || [ "${COMPARE_ONLY:-0}" = 1 ] || exit 0
 join() { local IFS=+; printf '%s' "$*"; }
 mix=() cfg=() bc=() iql=()
 for n in 100 1000 10000; do

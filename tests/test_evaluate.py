@@ -115,19 +115,24 @@ def test_evaluate_records_known_return():
         json.dumps(r)  # JSON serialisable
 
 
-def test_evaluate_refuses_episodes_that_would_repeat_the_next_seeds():
+def test_evaluate_refuses_episodes_that_would_repeat_the_next_seeds(monkeypatch):
     """Episode e of seed s plays seed 1000 s + e: with 1001 episodes, seed 0's last would be
-    seed 1's first, counted as independent (an outside audit's find): refused, 1000 allowed."""
-    from mfdiff_agents.evaluation.run import MAX_EPISODES, episode_seed
+    seed 1's first, counted as independent (an outside audit's find): refused, 1000 allowed
+    (checked at a patched bound of 3, the seeding and the check reading the same constant)."""
+    from mfdiff_agents.evaluation import run
 
-    assert episode_seed(0, MAX_EPISODES) == episode_seed(1, 0)
+    assert run.MAX_EPISODES == 1000 and run.episode_seed(0, 1000) == run.episode_seed(1, 0)
     pol = ConstantPolicy(4, obs_dim=11, n_actions=10)
     kw = {"n_agents": 5, "max_cycles": 1}
     with pytest.raises(ValueError, match="at most 1000"):
-        ev.evaluate(pol, ENV, kw, seeds=[0], episodes=MAX_EPISODES + 1, ref_scores=(0.0, 1.0))
-    rec, = ev.evaluate(pol, ENV, kw, seeds=[0], episodes=MAX_EPISODES, ref_scores=(0.0, 1.0),
+        ev.evaluate(pol, ENV, kw, seeds=[0], episodes=1001, ref_scores=(0.0, 1.0))
+    monkeypatch.setattr(run, "MAX_EPISODES", 3)
+    assert run.episode_seed(0, 3) == run.episode_seed(1, 0)
+    with pytest.raises(ValueError, match="at most 3"):
+        ev.evaluate(pol, ENV, kw, seeds=[0], episodes=4, ref_scores=(0.0, 1.0))
+    rec, = ev.evaluate(pol, ENV, kw, seeds=[0], episodes=3, ref_scores=(0.0, 1.0),
                        progress=False)
-    assert len(rec["returns"]) == MAX_EPISODES
+    assert len(rec["returns"]) == 3
 
 
 def test_evaluate_checks_a_policy_against_the_env_once():

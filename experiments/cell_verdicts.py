@@ -35,7 +35,7 @@ from mfdiff_agents.evaluation import bootstrap_ci, read_records
 from mfdiff_agents.evaluation.stats import paired_by_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summarize_grid import is_baseline  # noqa: E402
+from summarize_grid import best_or_tied, is_baseline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -157,7 +157,7 @@ def verdicts(ev: Evidence) -> tuple[str, Estimate, bool, str]:
         raise ValueError(f"{ev.source}: no baseline row")
     best = max(base, key=lambda b: base[b].mean)
     me, bb = ev.rows[MFD], base[best]
-    grid_ok = me.mean >= bb.mean or (me.hi >= bb.lo and bb.hi >= me.lo)
+    grid_ok = best_or_tied(me.mean, (me.lo, me.hi), bb.mean, (bb.lo, bb.hi))
     behind = [b for b, d in ev.paired.items() if d.hi < 0]
     if behind:
         paired = "lost: behind " + ", ".join(f"{b} ({ev.paired[b]})" for b in behind)

@@ -332,6 +332,13 @@ def targets(fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
             _targets_of(me, fam, by, methods, cols)
 
 
+def best_or_tied(mean: float, ci: tuple[float, float], best_mean: float,
+                 best_ci: tuple[float, float]) -> bool:
+    """The grid's verdict on a cell: best on the mean, or the 95 % CIs overlapping the best
+    baseline's (experiments/cell_verdicts.py reads the cells the same way)."""
+    return mean >= best_mean or (ci[1] >= best_ci[0] and best_ci[1] >= ci[0])
+
+
 def _targets_of(me: str, fam: str, by: dict, methods: list[str], cols: list[tuple]) -> None:
     import numpy as np
 
@@ -349,7 +356,8 @@ def _targets_of(me: str, fam: str, by: dict, methods: list[str], cols: list[tupl
         best = max(base, key=lambda m: np.mean(base[m]))
         lo, hi = bootstrap_ci(mine) if len(mine) > 1 else (mine[0], mine[0])
         b_lo, b_hi = bootstrap_ci(base[best]) if len(base[best]) > 1 else (base[best][0],) * 2
-        ok = np.mean(mine) >= np.mean(base[best]) or (hi >= b_lo and b_hi >= lo)
+        ok = best_or_tied(float(np.mean(mine)), (lo, hi), float(np.mean(base[best])),
+                          (b_lo, b_hi))
         diff = np.mean(mine) - np.mean(base[best])
         total += 1
         wins += ok

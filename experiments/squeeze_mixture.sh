@@ -13,6 +13,9 @@
 #       runs, no report (MEDIUM=0: no medium runs; MIXED_N="10000": only these mixed N), e.g.
 #       two parts side by side, one per core
 #     COMPARE_ONLY=1 bash experiments/squeeze_mixture.sh  # the report from earlier records
+#     UNSEEN=1 bash experiments/squeeze_mixture.sh  # instead: training seeds 3 and 4 (trained
+#       here as the grid trains, runs/squeeze_mixture/) at N = 500 and 5000, sizes in no
+#       table, 5 evaluation seeds each: docs/results/squeeze_mixture_unseen.md (~15 min)
 # The config's and the baselines' medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql
 # iql-wc" [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: run them first);
 # the mixed ones are run here (the config and the mixture, beside BC: needs the grid's
@@ -31,6 +34,39 @@ for v in "${MEDIUM_NS[@]}" "${MIXED_NS[@]}" "${MEDIUM:-1}" "${MIXED:-1}" "${REPO
                                "COMPARE_ONLY are integers" >&2
                           exit 2;; esac
 done
+if [ "${UNSEEN:-0}" = 1 ]; then
+  OUT=runs/squeeze_mixture
+  mkdir -p "$OUT"
+  mfdiff data build mfdiff/squeeze-n1000/medium-v0 --no-progress
+  for s in 3 4; do  # the grid's training command (the family config) with another seed
+    [ -f "$OUT/mfdiffuser-ens4-s$s/model.safetensors" ] || \
+      mfdiff train --dataset mfdiff/squeeze-n1000/medium-v0 --algo mfdiffuser --set "seed=$s" \
+        --out "$OUT/mfdiffuser-ens4-s$s" --no-progress --threads 1 > "$OUT/train-s$s.log" 2>&1 &
+  done
+  wait
+  mapfile -t acting < <(python experiments/make_sweep.py --set-args squeeze mfdiffuser --one-plan)
+  for n in 500 5000; do
+    for v in config mixture; do
+      extra=()
+      [ "$v" = mixture ] && extra=(--set plan_combine=mean)
+      for s in 3 4; do  # one records file per run (two evaluations side by side)
+        rm -f "$OUT/$v-n$n-s$s.jsonl"
+        mfdiff eval --policy "$OUT/mfdiffuser-ens4-s$s" --env mfdiff/GaussianSqueeze-v0 \
+          --n-agents "$n" --seeds 5 --env-kwargs '{"max_cycles": 25}' --tier medium \
+          "${acting[@]}" "${extra[@]}" --out "$OUT/$v-n$n-s$s.jsonl" --no-progress --threads 1 \
+          > /dev/null &
+      done
+      wait
+    done
+  done
+  python experiments/compare_policies.py \
+    "mixture of 4=mfdiffuser@$(printf '%s+' "$OUT"/mixture-n*-s*.jsonl | sed 's/+$//')" \
+    "config (best of 4)=mfdiffuser@$(printf '%s+' "$OUT"/config-n*-s*.jsonl | sed 's/+$//')" \
+    --diff "mixture of 4" "config (best of 4)" \
+    --title "Squeeze, medium data: MF-Diffuser acting on the mixture of its 4 plans vs the config's best of 4, on checkpoints trained as the grid trains but with training seeds 3 and 4, at N = 500 and 5000 (sizes in no other table), 5 evaluation seeds each. Regenerate with: UNSEEN=1 bash experiments/squeeze_mixture.sh (docs/results/README.md, thirty-seventh update)." \
+    --out docs/results/squeeze_mixture_unseen.md
+  exit 0
+fi
 COMMON=(MFD_STEM=mfdiffuser-ens4 SCORE_ONLY=1 BASELINES=bc TRAIN_SEEDS="0 1 2"
         JOBS="${JOBS:-1}")
 MIX=(MFD_SET="plan_combine=mean" MFD_TAG=ens4_mixture)

@@ -17,9 +17,11 @@
 # bc-wc mfq mfq-wc iql iql-wc): CPU time for the rows that can be a cell's best; the report
 # then says which rows it holds.
 # Per family (what the grid's MF-Diffuser row is, and what is measured besides the score):
-#   squeeze: the grid's checkpoints (mfdiffuser-ens4-s<seed>, the four-head config) with the
-#            grid's acting; score only (SCORE_ONLY=1): the exact exploitability replays each
-#            episode, twice MF-Diffuser's rollouts
+#   squeeze: the grid's checkpoints (mfdiffuser-ens4-s<seed>, the four-head config) acting as
+#            the config since the thirty-eighth update (mixture of 4 plans; until then the best
+#            of 4: MFD_TAG=ens4, the records squeeze_mixture.sh compares with); score only
+#            (SCORE_ONLY=1): the exact exploitability replays each episode, twice MF-Diffuser's
+#            rollouts
 #   ising:   the grid's checkpoints acting as the config (mixture of 4 plans, particles capped
 #            at N); score only (SCORE_ONLY=1): the deviations would cost 7x the episodes
 #   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
@@ -38,9 +40,10 @@ export OMP_NUM_THREADS=1
 fam=${1:?usage: bash experiments/cell_seeds.sh squeeze|ising|battle [TIER ...]}
 shift
 case $fam in
-  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=30; MFD=(MFD_STEM=mfdiffuser-ens4 MFD_TAG=ens4)
+  squeeze) TRAIN_N=1000; N0=1000; SEEDS0=30
+           MFD=(MFD_STEM=mfdiffuser-ens4 MFD_SET="plan_combine=mean" MFD_TAG=ens4_mixture)
            MEASURE=(SCORE_ONLY=1); SUFFIX=_score
-           ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints and acting), score only";;
+           ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints acting on the mixture of 4 plans), score only";;
   ising) TRAIN_N=1024; N0=100; SEEDS0=30
          MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true" MFD_TAG=mixturecap)
          MEASURE=(SCORE_ONLY=1); SUFFIX=_score

@@ -27,7 +27,7 @@ done
 python - "$OUT" "${NOISES[@]}" > "$OUT/sweep.toml" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, family_planning, inline_table, run_block
+from make_sweep import ACTING, before_plans, family_planning, inline_table, run_block
 out, noises = sys.argv[1], sys.argv[2:]
 lines = ["seeds = 12", "episodes = 1", 'device = "cpu"', ""]
 for tier in ("medium", "mixed"):
@@ -35,8 +35,9 @@ for tier in ("medium", "mixed"):
         for min_p in (0.2, 0.15):
             # min-p as the labels say, not the uniform floor the config removes since the
             # eleventh update
-            acting = {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
-                      "head_min_p": min_p, "replan_every": 4}
+            # (and the best of 4 plans, the config's rule until the thirty-eighth update)
+            acting = {**ACTING, **before_plans("squeeze", family_planning("squeeze")),
+                      "head_remove_uniform": False, "head_min_p": min_p, "replan_every": 4}
             lines += run_block(f"{out}/{tier}-hn{noise}", f"head_noise {noise}, min-p {min_p}",
                                "mfdiff/GaussianSqueeze-v0", [1000], "{ max_cycles = 25 }", tier,
                                inline_table(acting))

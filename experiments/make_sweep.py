@@ -70,6 +70,13 @@ DECODE_BEFORE = {"battle": {"head_temperature": 0.3, "head_min_p": 0.1}}
 #: the grid's row label of the config before the twenty-ninth update (its records; the
 #: experiment scripts that compare with "the config" compare with it: ``published_records``)
 CONFIG_BEFORE = {"battle": "MF-Diffuser, T 0.3, min-p 0.1"}
+#: Squeeze's plan rule until the thirty-eighth update: follow the best of its 4 sampled plans by
+#: the value net (the family config acts on the head's distribution averaged over them since,
+#: plan_combine "mean": docs/results/squeeze_mixture.md). Pinned, like DECODE_BEFORE, by the
+#: experiment scripts measured before it (``acting_overrides``, ``one_plan``) and by the grid's
+#: rows of the config's checkpoints with other acting settings (EXTRA_ROWS, MFD_VARIANTS): a
+#: checkpoint trained with the config now carries "mean"
+PLAN_BEFORE = {"squeeze": {"plan_combine": "best"}}
 
 
 def before_decode(family: str, acting: dict) -> dict:
@@ -78,14 +85,21 @@ def before_decode(family: str, acting: dict) -> dict:
     return {**acting, **DECODE_BEFORE.get(family, {})}
 
 
+def before_plans(family: str, acting: dict) -> dict:
+    """``acting`` with the family's plan rule pinned to what it was before the thirty-eighth
+    update (``PLAN_BEFORE``; unchanged for a family without an entry)."""
+    return {**acting, **PLAN_BEFORE.get(family, {})}
+
+
 def one_plan(family: str) -> dict:
     """``family_planning`` acting on one plan per replan where the config mixes several
     (``plan_combine`` "mean"): what particle actions follow (a particle's action comes from
     one plan), and the config's rows before the fourteenth update (Ising), so without the
     planning fields adopted since (``LATER_PLANNING``, pinned off). Pinned, not left out: a
     checkpoint trained with the config carries ``plan_samples`` 4 and "mean", and would act
-    on the mixture (and particle actions would be refused)."""
-    planning = family_planning(family)
+    on the mixture (and particle actions would be refused). Squeeze's rule is pinned to the
+    best of 4 first (``PLAN_BEFORE``): the scripts that read this were measured with it."""
+    planning = before_plans(family, family_planning(family))
     if planning.get("plan_combine") == "mean":
         planning = {**planning, "plan_samples": 1, "plan_combine": Config.plan_combine}
     return before_decode(family, before_cap(planning))
@@ -126,11 +140,12 @@ def acting_overrides(family: str, algo: str) -> dict:
     """What the experiment scripts set when they evaluate ``algo`` on ``family``: MF-Diffuser's
     acting defaults and its config's planning fields, Battle's decoding as it was before the
     twenty-ninth update (``before_decode``: the scripts' tables were measured with it; the
-    grid's config row itself acts with the family config); a baseline's acting fields from its
-    config (family_configs/<algo>/<family>.json), {} when it has none. Spelled out because a
-    checkpoint keeps the settings it was trained with."""
+    grid's config row itself acts with the family config), Squeeze's plan rule as before the
+    thirty-eighth update (``before_plans``, for the same reason); a baseline's acting fields
+    from its config (family_configs/<algo>/<family>.json), {} when it has none. Spelled out
+    because a checkpoint keeps the settings it was trained with."""
     if algo == "mfdiffuser":
-        return before_decode(family, {**ACTING, **family_planning(family)})
+        return before_decode(family, before_plans(family, {**ACTING, **family_planning(family)}))
     return {k: v for k, v in family_config(algo, family).items()
             if k in BASELINE_ACTING_FIELDS}
 
@@ -164,9 +179,11 @@ class Extra(NamedTuple):
 #: extra MF-Diffuser rows per family: the family config with the setting that costs the most
 #: planning time undone, to show what it buys — on Ising one plan per replan instead of the
 #: mixture over 4 (the config's until the fourteenth update; every N) and with it the previous
-#: particle count, K = 256 (512 doubles the cost), on Squeeze one plan per replan (the config's
-#: best of 4 costs ~3.5x) and the previous decoding; on Battle the mixture over 4 plans,
-#: measured and not adopted (every N), on the checkpoints of the config of then
+#: particle count, K = 256 (512 doubles the cost), on Squeeze the config's previous plan rule
+#: (the best of 4 plans, every N), one plan per replan (4 plans cost ~3.5x) and the previous
+#: decoding, each on the best of 4 as measured before the thirty-eighth update; on Battle the
+#: mixture over 4 plans, measured and not adopted (every N), on the checkpoints of the config
+#: of then
 EXTRA_ROWS = {"battle": [
     Extra("MF-Diffuser, mixture of 4 plans",
           before_decode("battle", {**ACTING, **family_planning("battle"), "plan_samples": 4,
@@ -182,18 +199,24 @@ EXTRA_ROWS = {"battle": [
     Extra("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
     Extra("MF-Diffuser, K = 256",
           {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
-], "squeeze": [  # one plan per replan instead of the config's best of 4
+], "squeeze": [
+    # the config until the thirty-eighth update: the best of its 4 plans by the value net
+    # instead of their mixture (PLAN_BEFORE; docs/results/squeeze_mixture.md)
+    Extra("MF-Diffuser, best of 4 plans",
+          before_plans("squeeze", {**ACTING, **family_planning("squeeze")}), "all"),
+    # one plan per replan instead of the best of 4
     Extra("MF-Diffuser, one plan",
-          {**ACTING, **family_planning("squeeze"), "plan_samples": 1}),
+          before_plans("squeeze", {**ACTING, **family_planning("squeeze"), "plan_samples": 1})),
     # the decoding of the config before the eleventh update, min-p 0.2 at T = 1 instead of
     # the uniform floor removed (docs/results/squeeze_uniform.md): what the change buys
     Extra("MF-Diffuser, min-p 0.2",
-          {**ACTING, **family_planning("squeeze"), "head_remove_uniform": False,
-           "head_min_p": 0.2, "head_temperature": 1.0}),
+          before_plans("squeeze", {**ACTING, **family_planning("squeeze"),
+                                   "head_remove_uniform": False, "head_min_p": 0.2,
+                                   "head_temperature": 1.0})),
     # the replan interval of the config before the twelfth update: what replanning every step
     # buys, at ~3x the acting latency
     Extra("MF-Diffuser, replan every 4",
-          {**ACTING, **family_planning("squeeze"), "replan_every": 4}),
+          before_plans("squeeze", {**ACTING, **family_planning("squeeze"), "replan_every": 4})),
 ]}
 #: families whose grid records also carry the approximate Nash gap: Squeeze's is exact from the
 #: reward formula at one extra episode per seed; Ising's and Battle's cost 10+ deviation
@@ -239,16 +262,20 @@ class Variant(NamedTuple):
     label: str
     #: "all": every evaluation N of the family; "train": the training N only
     where: str
-    #: acting with the family's decoding before the twenty-ninth update (``before_decode``),
-    #: as these checkpoints were measured; False: the family config's acting
+    #: acting with the family's decoding before the twenty-ninth update (``before_decode``)
+    #: and its plan rule before the thirty-eighth (``before_plans``), as these checkpoints
+    #: were measured; False: the family config's acting
     decode_before: bool = True
 #: family -> MF-Diffuser checkpoints trained with other *training* settings (``Variant``), each
 #: evaluated with the family's acting (decoded as before the twenty-ninth update where
 #: ``decode_before``): the config's previous setting (its checkpoints under their old dir) or
 #: a candidate measured and not adopted
 MFD_VARIANTS = {
-    # the head ensemble (fifteenth update): one head, as until then
-    "squeeze": [Variant("mfdiffuser", {"head_ensemble": 1}, "MF-Diffuser, one head", "all")],
+    # the head ensemble (fifteenth update): one head, as until then; trained with the best of 4
+    # plans (PLAN_BEFORE), as then, so that the scripts that act with its checkpoints' own
+    # settings (acting_knobs.py, planning_tradeoff.py) keep measuring that rule
+    "squeeze": [Variant("mfdiffuser", {"head_ensemble": 1, **PLAN_BEFORE["squeeze"]},
+                        "MF-Diffuser, one head", "all")],
     # twenty-second update: the config's head is blind to the plan's x, y and enemy_in_range
     # (head_blind [1, 2, 9], docs/results/battle_blind_1_2_9.md); until then it read the whole
     # plan. Twenty-third update: it also weighs its pairs against a state baseline (head_value,
@@ -413,7 +440,8 @@ def main(family: str, out: str) -> None:
                         acting = {**ACTING, **planning}
                         run(f"{out}/ckpt/{stem}-{tier}/{v.stem}-s{s}", v.label,
                             ns if v.where == "all" else ns[1:2], tier,
-                            before_decode(family, acting) if v.decode_before else acting)
+                            before_decode(family, before_plans(family, acting))
+                            if v.decode_before else acting)
                 else:
                     acting = acting_overrides(family, algo)
                     run(path, label, ns if where == "all" else ns[:1], tier, acting or None)

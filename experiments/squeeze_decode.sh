@@ -17,7 +17,7 @@ need_checkpoints "bash experiments/grid.sh squeeze" "$C"-{medium,mixed}/mfdiffus
 python - "$C" "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
-from make_sweep import ACTING, FAMILIES, family_planning, inline_table, run_block
+from make_sweep import ACTING, FAMILIES, before_plans, family_planning, inline_table, run_block
 ckpt, out = sys.argv[1:]
 _, env, _, kwargs = FAMILIES["squeeze"]
 # (label, head_min_p, head_temperature, return_target)
@@ -31,9 +31,10 @@ for tier in ("medium", "mixed"):
     for label, min_p, temp, target in DECODINGS:
         # min-p as the labels say, not the uniform floor the config removes since the
         # eleventh update
-        acting = {**ACTING, **family_planning("squeeze"), "head_decode": "balanced",
-                  "head_remove_uniform": False, "head_min_p": min_p, "head_temperature": temp,
-                  "return_target": target, "replan_every": 4}
+        # (and the best of 4 plans, the config's rule until the thirty-eighth update)
+        acting = {**ACTING, **before_plans("squeeze", family_planning("squeeze")),
+                  "head_decode": "balanced", "head_remove_uniform": False, "head_min_p": min_p,
+                  "head_temperature": temp, "return_target": target, "replan_every": 4}
         lines += run_block(f"{ckpt}-{tier}/mfdiffuser-s0", label, env, [100, 1000], kwargs, tier,
                            inline_table(acting))
     with open(f"{out}/sweep_{tier}.toml", "w") as f:

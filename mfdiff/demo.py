@@ -86,8 +86,12 @@ class DemoConfig:
     mf_head_min_p: float = 0.0
     """Action head min-p truncation (Squeeze config: off since the floor is removed)."""
     mf_plan_samples: int = 4
-    """Plans sampled per replan, the one the value net rates best is followed (Squeeze config:
-    a bad first plan otherwise sometimes leaves the population playing at random)."""
+    """Plans sampled per replan (Squeeze config: one plan's sampling noise moves the whole
+    population's mean level, which the shared reward depends on)."""
+    mf_plan_combine: str = "mean"
+    """What the agents act on with several plans: "mean", the action head's distribution
+    averaged over them (Squeeze config since the thirty-eighth update,
+    docs/results/squeeze_mixture.md), or "best", the plan the value net rates best."""
     mf_head_ensemble: int = 4
     """Action heads trained side by side, acting on the mean of their distributions (Squeeze
     config: one head's decoding is a draw of its training, docs/method.md (18))."""
@@ -195,6 +199,7 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             head_noise=cfg.mf_head_noise, head_temperature=cfg.mf_head_temperature,
             head_remove_uniform=cfg.mf_head_remove_uniform,
             head_min_p=cfg.mf_head_min_p, plan_samples=cfg.mf_plan_samples,
+            plan_combine=cfg.mf_plan_combine,
             head_ensemble=cfg.mf_head_ensemble, seed=cfg.seed,
             stats_windows=256, ckpt_every=0, device="auto")
         bc_cfg = bc.config(horizon=cfg.horizon, n_particles=cfg.n_particles, steps=cfg.bc_steps,

@@ -57,7 +57,7 @@ def test_demo_trains_and_acts_as_the_squeeze_config():
     demo = DemoConfig()
     mine = {"steps": demo.mf_steps, "head_noise": demo.mf_head_noise,
             "head_temperature": demo.mf_head_temperature, "head_min_p": demo.mf_head_min_p,
-            "plan_samples": demo.mf_plan_samples,
+            "plan_samples": demo.mf_plan_samples, "plan_combine": demo.mf_plan_combine,
             "head_remove_uniform": demo.mf_head_remove_uniform,
             "replan_every": demo.mf_replan_every, "head_ensemble": demo.mf_head_ensemble}
     cfg = family_config("mfdiffuser", "squeeze")

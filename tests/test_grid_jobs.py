@@ -114,10 +114,12 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
             blocks = [b for b in sweep.split("[[runs]]") if f'label = "{label}"' in b]
             assert len(blocks) == 6 and all(f"/{dirname}-s" in b for b in blocks)
             ns = make_sweep.FAMILIES[fam][2]
-            # the family's acting, with the decoding its variants were measured with
+            # the family's acting, with the decoding and plan rule its variants were measured
+            # with
             acting = {**make_sweep.ACTING, **make_sweep.family_planning(fam)}
+            before = make_sweep.before_decode(fam, make_sweep.before_plans(fam, acting))
             planning = make_sweep.inline_table(make_sweep.cap_noop_dropped(
-                make_sweep.before_decode(fam, acting) if decode_before else acting,
+                before if decode_before else acting,
                 ns if where == "all" else ns[1:2]))
             assert all(f"set = {planning}" in b for b in blocks)
             assert all(f"n_agents = {ns if where == 'all' else ns[1:2]}" in b for b in blocks)
@@ -149,7 +151,9 @@ def test_sweep_spells_out_the_family_planning_settings(tmp_path, monkeypatch):
     # pinned, not left out: a checkpoint trained with this file carries the mixture
     one = {"replan_every": 1, "plan_samples": 1, "plan_combine": "best"}
     assert make_sweep.one_plan("ising") == one
-    assert make_sweep.one_plan("squeeze") == make_sweep.family_planning("squeeze")
+    # Squeeze's plan rule before the thirty-eighth update (PLAN_BEFORE) is pinned there too
+    assert make_sweep.one_plan("squeeze") == {**make_sweep.family_planning("squeeze"),
+                                              "plan_combine": "best"}
     assert make_sweep.acting_one_plan("ising", "mfdiffuser") == {**make_sweep.ACTING, **one}
     assert make_sweep.acting_overrides("ising", "mfdiffuser")["plan_combine"] == "mean"
     with pytest.raises(KeyError, match="no steps"):
@@ -519,6 +523,43 @@ def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(
     got = make_sweep.grid_records("ising", ("mfdiffuser-s0",), config, (100, 1024),
                                   lambda r: "grid", records=str(tmp_path))
     assert [r["env_kwargs"]["n_agents"] for r in got] == [100, 1024]
+
+
+def test_squeeze_config_acts_on_the_mixture_and_earlier_rows_pin_the_best_of_4(capsys):
+    """The Squeeze config acts on the mixture of its 4 plans since the thirty-eighth update
+    (plan_combine "mean"): the grid's config row carries it; every other MF-Diffuser row of the
+    grid, the experiment scripts' acting (acting_overrides, one_plan) and the one-head
+    checkpoints' training pin the best of 4 they were measured with, since a checkpoint
+    trained with the config now carries the mixture."""
+    import tomllib
+
+    _module()
+    import make_sweep
+
+    assert family_config("mfdiffuser", "squeeze")["plan_combine"] == "mean"
+    assert make_sweep.family_planning("squeeze")["plan_combine"] == "mean"
+    assert make_sweep.acting_overrides("squeeze", "mfdiffuser")["plan_combine"] == "best"
+    assert make_sweep.acting_one_plan("squeeze", "mfdiffuser")["plan_combine"] == "best"
+    assert make_sweep.before_plans("ising", {"plan_combine": "mean"}) == {
+        "plan_combine": "mean"}  # no entry: unchanged
+    make_sweep.main("squeeze", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    rule: dict[str, set] = {}
+    for r in runs:
+        if "/mfdiffuser" in r["policy"]:
+            rule.setdefault(r["label"], set()).add(r["set"].get("plan_combine"))
+    assert rule.pop("MF-Diffuser") == {"mean"}
+    assert set(rule) >= {"MF-Diffuser, best of 4 plans", "MF-Diffuser, particle actions",
+                         "MF-Diffuser, one plan", "MF-Diffuser, one head"}
+    assert all(v == {"best"} for v in rule.values()), rule
+    (one_head,) = make_sweep.MFD_VARIANTS["squeeze"]
+    assert one_head.sets["plan_combine"] == "best"
+    # the scripts measured on the best of 4 that build their acting from the family config
+    for script in ("head_noise.sh", "squeeze_decode.sh", "squeeze_head_noise.sh",
+                   "squeeze_uniform.sh"):
+        text = (ROOT / "experiments" / script).read_text()
+        pinned = text.count('before_plans("squeeze", family_planning("squeeze"))')
+        assert pinned and pinned == text.count('family_planning("squeeze")'), script
 
 
 def test_every_grid_method_has_a_budget_per_family_and_the_clone_links_them():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Squeeze acting on the mixture of its 4 sampled plans (plan_combine "mean": the head's
-# distribution averaged over the plans, docs/method.md (17), the Ising config's rule) instead of
-# following the best of the 4 by the value net (the Squeeze config), on the grid's four-head
+# distribution averaged over the plans, docs/method.md (17), the Ising config's rule; the Squeeze
+# config's since the thirty-eighth update, adopted from this table) instead of following the
+# best of the 4 by the value net (the Squeeze config when measured), on the grid's four-head
 # checkpoints (mfdiffuser-ens4-s<seed>, training seeds 0-2), beside the config on the same
 # seeds, and at medium data BC and IQL equal wall-clock (the best baseline of the medium cells).
 # Why: at N = 10^4 a Squeeze population's mean level (what the shared reward depends on) strays

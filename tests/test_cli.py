@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import DEVICE
 
 from mfdiff_agents.family_configs import family_config
 
+ROOT = Path(__file__).resolve().parents[1]
 DS = "mfdiff/squeeze-n40/medium-v0"
 ENV_ID = "mfdiff/GaussianSqueeze-v0"
 TINY = {
@@ -199,3 +201,32 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     (broken / "config.json").write_text("{oops")
     check([*base[:1], "--policy", str(broken), *base[3:]], "JSON")
     check([*base[:1], "--policy", str(tmp_path / "none"), *base[3:]], "neither")
+
+
+def test_squeeze_checkpoint_acts_on_its_mixture_and_the_latency_benchmark_compares(env):
+    """A Squeeze checkpoint trained with the family config carries its mixture of 4 plans
+    (plan_combine "mean", thirty-eighth update): particle actions on it are one user error that
+    names the fix, and act with that fix; benchmarks/acting_settings.py times both plan rules
+    on it in alternating episodes and refuses two equal settings."""
+    out = env["root"] / "runs" / "mixture"
+    sets = [a for s in COMMON + TINY["mfdiffuser"] for a in ("--set", s)]
+    r = mfdiff(env, "train", "--dataset", DS, "--algo", "mfdiffuser", "--out", str(out),
+               "--no-progress", "--threads", "1", *sets)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "config.json").read_text())["config"]
+    assert (cfg["plan_samples"], cfg["plan_combine"]) == (4, "mean")
+    ev = ["eval", "--policy", str(out), "--env", ENV_ID, "--n-agents", "12", "--seeds", "1",
+          "--env-kwargs", '{"max_cycles": 3}', "--no-progress", "--set", "act_with=particle"]
+    assert_user_error(mfdiff(env, *ev), 'set plan_combine="best" with them')
+    r = mfdiff(env, *ev, "--set", "plan_combine=best")
+    assert r.returncode == 0, r.stderr
+    bench = [sys.executable, str(ROOT / "benchmarks/acting_settings.py"), str(out), "--env",
+             ENV_ID, "--env-kwargs", '{"max_cycles": 3}', "--sizes", "12", "--episodes", "2",
+             "--a", "plan_combine=best", "--b", "plan_combine=mean"]
+    r = subprocess.run(bench, env=env["env"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if line.startswith("| 12 |")]
+    assert all(float(x) > 0 for x in row.strip("|").split("|")[1:4]), row
+    same = bench[:-2] + ["--b", "plan_combine=best"]
+    r = subprocess.run(same, env=env["env"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 2 and "nothing to compare" in r.stderr, r.stderr

@@ -332,7 +332,8 @@ class Config(TrainConfig):
         if self.plan_combine == "mean" and self.act_with == "particle":
             raise ConfigError(
                 'Config.plan_combine="mean" averages the action head over plans: it needs '
-                'act_with="auto" or "head", got act_with="particle"'
+                'act_with="auto" or "head", got act_with="particle" (particle actions follow '
+                'one plan: set plan_combine="best" with them)'
             )
         if self.head_decode not in HEAD_DECODES:
             raise ConfigError(

@@ -23,6 +23,22 @@ def parser(doc: str | None, n_agents: int = 100) -> argparse.ArgumentParser:
     return p
 
 
+def env_id_for(policy: str, given: str | None, default: str) -> str:
+    """The env an example runs: ``given`` (``--env``), else the one a checkpoint was trained
+    on (its config.json), else ``default`` (scripted policies play every family)."""
+    if given is not None:
+        return given
+    if policy not in SCRIPTED:
+        from pathlib import Path
+
+        meta = Path(policy) / "config.json"
+        if meta.is_file():
+            import json
+
+            return json.loads(meta.read_text())["env"]["env_id"]
+    return default
+
+
 def make_env(p: argparse.ArgumentParser, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``factory(*args, **kwargs)``, an env refusing its arguments (Ising: N must be L x L, at
     least 9; Battle: N even) ending the example as a usage error with the env's own message

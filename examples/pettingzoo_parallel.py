@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-from _common import make_policy, parser
+from _common import make_env, make_policy, parser
 
 from mfdiff_envs import squeeze_v0
 
 
 def main() -> None:
-    args = parser(__doc__).parse_args()
-    env = squeeze_v0.parallel_env(n_agents=args.n_agents, max_cycles=10)
+    p = parser(__doc__)
+    args = p.parse_args()
+    env = make_env(p, squeeze_v0.parallel_env, n_agents=args.n_agents, max_cycles=10)
     policy = make_policy(args.policy, env.unwrapped.core, seed=args.seed)
     observations, infos = env.reset(seed=args.seed)
     policy.reset(args.seed)

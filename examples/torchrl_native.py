@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
-from _common import make_env, make_policy, parser
+from _common import env_id_for, make_env, make_policy, parser
 
 from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
 
 
 def main() -> None:
     p = parser(__doc__, n_agents=1024)
-    p.add_argument("--env", default="mfdiff/Ising-v0")
+    p.add_argument("--env", default=None,
+                   help="registered env id; default: the checkpoint's env, else mfdiff/Ising-v0")
     args = p.parse_args()
+    args.env = env_id_for(args.policy, args.env, "mfdiff/Ising-v0")
     env = make_env(p, make_torchrl_env, args.env, n_agents=args.n_agents, max_cycles=20,
                    seed=args.seed)
     module = PopulationPolicyModule(make_policy(args.policy, env.core, seed=args.seed))

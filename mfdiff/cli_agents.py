@@ -87,6 +87,20 @@ def _eval(args: argparse.Namespace) -> int:
     threads = _threads(args.threads)
     if args.resume and args.sweep is None:
         raise ValueError("--resume continues a sweep: give --sweep FILE and --out RECORDS")
+    if args.records or args.sweep is not None:
+        # the records or the sweep say what to evaluate: a single-run option would be ignored
+        given = [f"--{k.replace('_', '-')}" for k in ("policy", "env", "n_agents", "seeds",
+                                                       "episodes", "set", "dataset", "tier",
+                                                       "label", "deviation", "deviation_set",
+                                                       "video", "env_kwargs")
+                 if getattr(args, k) is not None]
+        given += ["--exploitability"] if args.exploitability else []
+        if given:
+            raise ValueError(f"{' '.join(given)} describe one run: with "
+                             f"{'--records' if args.records else '--sweep'} they would be "
+                             "ignored (a sweep file sets them per run)")
+    if args.records and args.sweep is not None:
+        raise ValueError("give --records (a report of earlier records) or --sweep, not both")
     if args.records:
         # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
         records = ev.read_records(*args.records)
@@ -100,11 +114,13 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         if args.policy is None or args.env is None or args.n_agents is None:
             raise ValueError("give --policy, --env and --n-agents (or --sweep FILE)")
+        args.seeds = 5 if args.seeds is None else args.seeds
+        args.episodes = 1 if args.episodes is None else args.episodes
         if args.seeds < 1 or args.episodes < 1:
             raise ValueError(f"--seeds and --episodes must be ≥ 1, got {args.seeds}, "
                              f"{args.episodes}")
         try:
-            env_kwargs = json.loads(args.env_kwargs)
+            env_kwargs = json.loads(args.env_kwargs or "{}")
         except json.JSONDecodeError as e:
             raise ValueError(f"--env-kwargs is not JSON ({e}): {args.env_kwargs!r}") from e
         if not isinstance(env_kwargs, dict):
@@ -117,6 +133,14 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError("--env-kwargs render_mode: evaluation does not render; "
                              "--video DIR records the episode of seed 0 as a GIF")
         kw: dict[str, Any] = _overrides(args.set)
+        for key, option in (("device", "--device"), ("num_threads", "--threads")):
+            if key in kw:
+                raise ValueError(f"--set {key}=...: give {option} instead")
+        if "seed" in kw:  # the policy's own RNG seed, not a Config field: an int
+            try:
+                kw["seed"] = int(kw["seed"])
+            except ValueError:
+                raise ValueError(f"--set seed= takes an integer, got {kw['seed']!r}") from None
         if Path(args.policy).is_dir():
             kw["num_threads"] = threads
         policy = load_policy(args.policy, device=args.device, **kw)
@@ -146,7 +170,8 @@ def _eval(args: argparse.Namespace) -> int:
             only = [name.strip() for name in args.deviation_set.split(",")]
             config["deviation_set"] = only
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
-                              method=policy_label(args.policy), dataset_id=args.dataset,
+                              method=args.label or policy_label(args.policy),
+                              dataset_id=args.dataset,
                               tier=args.tier, progress=not args.no_progress, config=config,
                               exploitability=args.exploitability,
                               extra_deviations=deviations, deviation_set=only)
@@ -222,9 +247,10 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--policy", help="checkpoint directory, or random | medium | expert")
     p.add_argument("--env", help="registered env id, e.g. mfdiff/GaussianSqueeze-v0")
     p.add_argument("--n-agents", type=int, help="population size N")
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1), default 5")
-    p.add_argument("--episodes", type=int, default=1, help="episodes per seed, default 1")
-    p.add_argument("--env-kwargs", default="{}",
+    p.add_argument("--seeds", type=int, default=None,
+                   help="number of seeds (0..n-1), default 5")
+    p.add_argument("--episodes", type=int, default=None, help="episodes per seed, default 1")
+    p.add_argument("--env-kwargs", default=None,
                    help='JSON env kwargs, e.g. \'{"max_cycles": 25}\'')
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a Config field of the checkpoint at load, e.g. "
@@ -249,6 +275,9 @@ def add_parsers(subparsers: Any) -> None:
                    "score, on the dataset's own env only (same N and env kwargs; default: "
                    "random and scripted expert measured on the env)")
     p.add_argument("--tier", help="label: data tier the policy was trained on")
+    p.add_argument("--label", help="method name in the records and table (default: the "
+                   "checkpoint's method or the scripted policy's name): one per setting when "
+                   "one checkpoint is evaluated with several --set values into one --out")
     p.add_argument("--out", type=Path, help="append JSON-lines records here")
     p.add_argument("--sweep", type=Path, help="sweep file (.json/.toml), see "
                    "mfdiff_agents/evaluation/sweep.py")

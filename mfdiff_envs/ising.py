@@ -65,9 +65,11 @@ class IsingCore(VectorCore):
         n = check_positive_int("n_agents", n_agents)
         side = math.isqrt(n)
         if side * side != n:
+            # the nearest squares a 3 x 3 torus or larger allows
+            near = sorted({max(side, 3) ** 2, max(side + 1, 3) ** 2})
             raise ValueError(
-                f"n_agents must be a perfect square (the lattice is L x L), got {n}; "
-                f"nearest: {side * side} or {(side + 1) ** 2}"
+                f"n_agents must be a perfect square (the lattice is L x L), at least 9, got "
+                f"{n}; nearest: {' or '.join(map(str, near))}"
             )
         if side < 3:  # on a 1 x 1 or 2 x 2 torus an agent is its own or a double neighbour
             raise ValueError(f"n_agents must be at least 9 (a 3 x 3 torus), got {n}")

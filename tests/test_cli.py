@@ -175,6 +175,15 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check(["eval", "--policy", "random", "--env", "mfdiff/Squeeze-v0", "--n-agents", "20"],
           "Did you mean: `GaussianSqueeze`")
     check([*base, "--dataset", "mfdiff/squeeze-n999/medium-v0"], "mfdiff data list")
+    # options of one run beside --records / --sweep would be ignored: refused
+    (tmp_path / "r.jsonl").write_text("")
+    check(["eval", "--records", str(tmp_path / "r.jsonl"), "--policy", "random"],
+          "would be ignored")
+    check(["eval", "--sweep", str(tmp_path / "s.toml"), "--seeds", "10"], "would be ignored")
+    check([*base, "--set", "device=cuda"], "give --device instead")
+    check([*base, "--set", "seed=three"], "--set seed= takes an integer")
+    check(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "3"],
+          "nearest: 9")
     check(["train", "--dataset", DS, "--algo", "bc", "--set", "seed=-1"], "seed must be an int")
     # a dataset's reference returns normalise its own env only (another N or max_cycles: refused)
     from mfdiff_agents.evaluation.run import reference_scores
@@ -230,3 +239,31 @@ def test_squeeze_checkpoint_acts_on_its_mixture_and_the_latency_benchmark_compar
     same = bench[:-2] + ["--b", "plan_combine=best"]
     r = subprocess.run(same, env=env["env"], capture_output=True, text=True, timeout=180)
     assert r.returncode == 2 and "nothing to compare" in r.stderr, r.stderr
+
+
+def test_eval_label_names_a_setting_and_records_keep_rows_apart(env, tmp_path):
+    """``mfdiff eval --label``: one checkpoint evaluated with two settings into one --out gets
+    two rows; without labels the report refuses to pool them (one row would describe
+    neither)."""
+    out = tmp_path / "r.jsonl"
+    base = ["eval", "--policy", "random", "--env", ENV_ID, "--n-agents", "12", "--seeds", "2",
+            "--no-progress", "--out", str(out)]
+    assert mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 3}').returncode == 0
+    assert mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 2}').returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(out)), "own label")
+    r = mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 2}', "--label", "random, 2 steps")
+    assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
+    out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[:2]
+                           + out.read_text().splitlines()[4:]))
+    r = mfdiff(env, "eval", "--records", str(out))
+    assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
+
+
+def test_train_refuses_a_mixture_of_plans_without_an_action_head(env, tmp_path):
+    """The Squeeze config averages the action head over plans (plan_combine "mean"): training
+    it without a head made a checkpoint every evaluation refused; refused at train time."""
+    sets = [a for s in COMMON + TINY["mfdiffuser"] for a in ("--set", s)]
+    r = mfdiff(env, "train", "--dataset", DS, "--algo", "mfdiffuser", "--out",
+               str(tmp_path / "nohead"), "--no-progress", *sets, "--set", "action_head=false")
+    assert_user_error(r, 'needs action_head=true')
+    assert not (tmp_path / "nohead" / "model.safetensors").exists()

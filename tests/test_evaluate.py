@@ -421,3 +421,77 @@ def test_paired_by_seed_averages_training_seeds_then_pairs_evaluation_seeds():
     np.testing.assert_allclose(paired_by_seed(a, b, "x"), [1.0, 2.0])  # seeds 0 and 1
     np.testing.assert_allclose(paired_by_seed(b, a, "x"), [-1.0, -2.0])
     assert paired_by_seed(a, [], "x").size == 0
+
+
+def test_sweep_resume_re_evaluates_a_group_whose_seeds_episodes_or_dataset_changed(
+        tmp_path, monkeypatch):
+    """--resume keeps a group only if it holds the sweep's seeds, episodes per seed and
+    dataset: an edited ``seeds`` (fewer, other ones), ``episodes`` or ``dataset`` re-evaluates
+    it (it kept the old records, still promising the file a fresh run would write)."""
+    spec = {"seeds": 2, "runs": [{"policy": "expert", "env": ENV, "n_agents": 10,
+                                  "env_kwargs": {"max_cycles": 3}}]}
+    out = tmp_path / "r.jsonl"
+    ev.run_sweep(spec, out=out, progress=False)
+    calls = []
+    real = sweep_mod.evaluate
+    monkeypatch.setattr(sweep_mod, "evaluate",
+                        lambda *a, **k: calls.append((list(a[3]), a[4])) or real(*a, **k))
+    for edit, seeds, episodes in (({"seeds": [5, 6]}, [5, 6], 1), ({"seeds": 1}, [0], 1),
+                                  ({"episodes": 3}, [0, 1], 3)):
+        calls.clear()
+        recs = ev.run_sweep({**spec, **edit}, out=out, progress=False, resume=True)
+        assert calls == [(seeds, episodes)], edit
+        assert sorted(r["seed"] for r in recs) == seeds and {r["episodes"] for r in recs} == {
+            episodes}
+        ev.run_sweep(spec, out=out, progress=False)  # back to the original file
+        out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[-2:]))
+    calls.clear()
+    ev.run_sweep(spec, out=out, progress=False, resume=True)
+    assert calls == []  # unchanged: done
+
+
+def test_sweep_file_values_are_checked_not_coerced(tmp_path):
+    """A sweep's seeds, episodes, n_agents, set and env_kwargs are refused unless they are what
+    they say ("10" would run seeds "1", "0"; [0, 0] would count one episode twice; 20.7 agents
+    would run 20), and a file that does not parse names itself."""
+    base = {"runs": [{"policy": "random", "env": ENV, "n_agents": 10}]}
+    bad = [({"seeds": "10"}, "seeds"), ({"seeds": [0, 0, 1]}, "distinct"),
+           ({"seeds": 2.0}, "seeds"), ({"seeds": 0}, "seeds"), ({"episodes": 2.9}, "episodes"),
+           ({"runs": [{**base["runs"][0], "n_agents": 20.7}]}, "n_agents"),
+           ({"runs": [{**base["runs"][0], "n_agents": []}]}, "n_agents"),
+           ({"runs": [{**base["runs"][0], "seeds": [1, 1]}]}, "distinct"),
+           ({"runs": [{**base["runs"][0], "set": ["replan_every=4"]}]}, "set must be a table"),
+           ({"runs": [{**base["runs"][0], "env_kwargs": 3}]}, "env_kwargs must be a table")]
+    for edit, needle in bad:
+        (tmp_path / "s.json").write_text(json.dumps({**base, **edit}))
+        with pytest.raises(ValueError, match=needle):
+            ev.load_sweep(tmp_path / "s.json")
+    (tmp_path / "s.json").write_text(json.dumps({**base, "seeds": [3, 1], "episodes": 2}))
+    assert ev.load_sweep(tmp_path / "s.json")["seeds"] == [3, 1]
+    (tmp_path / "s.toml").write_text("seeds = = 2\n")
+    with pytest.raises(ValueError, match=r"s\.toml: not valid TOML"):
+        ev.load_sweep(tmp_path / "s.toml")
+    (tmp_path / "s.yaml").write_text("seeds: 2\n")
+    with pytest.raises(ValueError, match=r"s\.yaml: a sweep file is \.toml or \.json"):
+        ev.load_sweep(tmp_path / "s.yaml")
+
+
+def test_a_report_row_refuses_records_measured_with_other_settings(tmp_path):
+    """Records under one method name at one (env, N, tier) but with other --set overrides or
+    env kwargs would pool into one row whose mean describes no setting: refused, naming the
+    fix; distinct labels give two rows. Files that are not records name file and line."""
+    spec = {"seeds": 2, "runs": [
+        {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 3}},
+        {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 2}}]}
+    recs = ev.run_sweep(spec, progress=False)
+    with pytest.raises(ValueError, match="own label"):
+        ev.markdown_table(recs, command="x")
+    spec["runs"][1]["label"] = "random, 2 steps"
+    table = ev.markdown_table(ev.run_sweep(spec, progress=False), command="x")
+    assert "| random, 2 steps |" in table and "| random |" in table
+    (tmp_path / "bad.jsonl").write_text('{"method": "a", "env_id": "e", "n_agents": 1}\n{oops\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 2"):
+        ev.read_records(tmp_path / "bad.jsonl")
+    (tmp_path / "other.jsonl").write_text('{"hello": 1}\n')
+    with pytest.raises(ValueError, match="not an evaluation record"):
+        ev.read_records(tmp_path / "other.jsonl")

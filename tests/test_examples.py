@@ -74,3 +74,30 @@ def test_tianshou_example_seeds_each_env_apart() -> None:
         returns = line.split("returns")[1].strip()
         first, second = (float(v) for v in returns.strip("[]").split(","))
         assert first != second, line
+
+
+def test_examples_play_the_checkpoints_env_and_refuse_bad_n(tmp_path) -> None:
+    """The AEC and TorchRL-native examples play ``--env``, else the env a checkpoint was trained
+    on (they were hard-wired to Ising and crashed on a Squeeze checkpoint), else Ising; the
+    parallel example's N = 0 is a usage error, not a traceback."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from _common import env_id_for
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"env": {"env_id": "mfdiff/GaussianSqueeze-v0"}}')
+    assert env_id_for(str(ckpt), None, "mfdiff/Ising-v0") == "mfdiff/GaussianSqueeze-v0"
+    assert env_id_for(str(ckpt), "mfdiff/Battle-v0", "mfdiff/Ising-v0") == "mfdiff/Battle-v0"
+    assert env_id_for("expert", None, "mfdiff/Ising-v0") == "mfdiff/Ising-v0"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pettingzoo_aec.py"), "--n-agents",
+                          "20", "--env", "mfdiff/GaussianSqueeze-v0"], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=EXAMPLES.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "pettingzoo AEC mfdiff/GaussianSqueeze-v0: N=20" in out.stdout
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pettingzoo_parallel.py"),
+                          "--n-agents", "0"], capture_output=True, text=True, timeout=120,
+                         env=env, cwd=EXAMPLES.parent)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr

@@ -109,6 +109,23 @@ def test_config_validation() -> None:
         Config(interaction="pairs")
     with pytest.raises(ValueError, match="replan_every"):
         Config(horizon=4, replan_every=5)
+    with pytest.raises(ValueError, match="exact_ot_max_n must be ≥ 0"):
+        Config(exact_ot_max_n=-5)
+    # the mixture of plans averages the head: particle actions (with or without a head) are
+    # refused, naming the rule that fits them
+    with pytest.raises(ValueError, match='set plan_combine="best"'):
+        Config(plan_samples=4, plan_combine="mean", action_head=False)
+    with pytest.raises(ValueError, match='set plan_combine="best"'):
+        Config(plan_samples=4, plan_combine="mean", act_with="particle")
+    Config(plan_samples=4, plan_combine="best", action_head=False)
+
+
+def test_build_dataset_names_the_families_it_knows(tmp_path, monkeypatch) -> None:
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    with pytest.raises(ValueError, match=r"unknown family 'sqeeze'; known: \['battle'"):
+        build_dataset("sqeeze", n_agents=10, tier="medium", episodes=1, progress=False)
 
 
 # ------------------------------------------------------------------------------- acting

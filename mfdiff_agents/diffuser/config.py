@@ -335,6 +335,17 @@ class Config(TrainConfig):
                 'act_with="auto" or "head", got act_with="particle" (particle actions follow '
                 'one plan: set plan_combine="best" with them)'
             )
+        if self.plan_combine == "mean" and not self.action_head:
+            # act_with="auto" acts with particle actions without a head: nothing to average
+            raise ConfigError(
+                'Config.plan_combine="mean" averages the action head over plans: it needs '
+                'action_head=true (without a head the particles\' actions follow one plan: set '
+                'plan_combine="best")'
+            )
+        if self.exact_ot_max_n < 0:
+            raise ConfigError(
+                f"Config.exact_ot_max_n must be ≥ 0 (0: never exact), got {self.exact_ot_max_n}"
+            )
         if self.head_decode not in HEAD_DECODES:
             raise ConfigError(
                 f"Config.head_decode must be one of {HEAD_DECODES}, got {self.head_decode!r}"

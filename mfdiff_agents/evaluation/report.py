@@ -29,7 +29,18 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """The records of one JSON-lines file (gzip-compressed when it ends in .gz), in order."""
     p = Path(path)
     text = gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}, line {i}: not a JSON record ({e})") from None
+        if not isinstance(r, dict):
+            raise ValueError(f"{p}, line {i}: a record is a JSON object, got {type(r).__name__}")
+        out.append(r)
+    return out
 
 
 def _run_identity(r: dict[str, Any]) -> str:
@@ -54,7 +65,11 @@ def read_records(*paths: str | Path) -> list[dict[str, Any]]:
     seen: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for path in paths:
-        for r in read_jsonl(path):
+        for i, r in enumerate(read_jsonl(path)):
+            missing = [k for k in ("method", "env_id", "n_agents") if k not in r]
+            if missing:
+                raise ValueError(f"{path}: record {i + 1} has no {', '.join(missing)}: not an "
+                                 "evaluation record (mfdiff eval --out / a sweep's records)")
             if not r.get("error"):
                 key = _run_identity(r)
                 if key in seen:
@@ -91,6 +106,40 @@ POP_NOTE = (
     "decouples the episode: mfdiff_agents/evaluation/exploitability.py).")
 
 
+def _row_settings(r: dict[str, Any]) -> str:
+    # what a row's runs must share besides the row key: acting settings, env kwargs other than
+    # N, episodes per seed and the dataset that normalises the score (training seeds, i.e.
+    # checkpoint paths, may differ: a row pools them)
+    cfg = r.get("config") or {}
+    kw = {k: v for k, v in (r.get("env_kwargs") or {}).items() if k != "n_agents"}
+    return json.dumps([cfg.get("set", {}), kw, r.get("episodes"), r.get("dataset_id")],
+                      sort_keys=True, default=str)
+
+
+def check_rows(records: Sequence[dict[str, Any]],
+               by: Sequence[str] = ("method", "env_id", "n_agents", "tier")) -> None:
+    """Refuse records that one report row would pool although they were measured differently
+    (other ``--set`` overrides, env kwargs, episodes or dataset under the same method name):
+    their mean and CI would describe no setting. Two evaluations of one checkpoint with other
+    settings need their own labels (``label`` in a sweep, ``--method`` in `mfdiff eval`).
+
+    Raises:
+        ValueError: naming the row and two of its settings.
+    """
+    seen: dict[tuple, str] = {}
+    for r in records:
+        if r.get("error"):
+            continue
+        k = tuple(r.get(b) for b in by)
+        settings = _row_settings(r)
+        if seen.setdefault(k, settings) != settings:
+            raise ValueError(
+                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                f"{r.get('tier')!r}) were measured with different settings ([set, env kwargs, "
+                f"episodes, dataset] {seen[k]} and {settings}): one row would pool them; give "
+                "each setting its own label (sweep: label = ...)")
+
+
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
                                              "order_parameter", "win_rate", "exploitability",
@@ -101,7 +150,9 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    title: str = "Results") -> str:
     """A markdown table (one row per group, mean [95 % CI] and IQM per metric present), headed
     by the exact command that regenerates it. Records with per-deviation gains also get the
-    held-out exploitability (:func:`~mfdiff_agents.evaluation.stats.held_out_exploitability`)."""
+    held-out exploitability (:func:`~mfdiff_agents.evaluation.stats.held_out_exploitability`).
+    Records a row would pool across different settings are refused (:func:`check_rows`)."""
+    check_rows(records, by)
     records = held_out_exploitability(records, by=by)
     present = [m for m in metrics if any(get_metric(r, m) is not None for r in records)]
     per_metric = {m: {tuple(a[k] for k in by): a for a in aggregate(records, metric=m, by=by)}

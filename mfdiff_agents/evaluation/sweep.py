@@ -2,10 +2,11 @@
 
 Format (TOML shown; JSON has the same structure)::
 
-    seeds = 5                 # an int (0..n-1) or a list of seeds
+    seeds = 5                 # an int (0..n-1) or a list of distinct seeds
     episodes = 1
     [[runs]]
-    policy = "random"         # random | medium | expert | a checkpoint directory
+    policy = "random"         # random | medium | expert | a checkpoint directory (a relative
+                              # path is read from the current directory, not the file's)
     env = "mfdiff/GaussianSqueeze-v0"
     n_agents = [100, 1000]    # an int or a list (one run group per N)
     env_kwargs = { max_cycles = 25 }
@@ -38,20 +39,34 @@ _RUN_KEYS = {"policy", "env", "n_agents", "env_kwargs", "dataset", "tier", "labe
 def load_sweep(path: str | Path) -> dict[str, Any]:
     """Read a sweep file (``.json`` or ``.toml``, format in the module docstring); check keys."""
     p = Path(path)
+    if p.suffix not in (".toml", ".json"):
+        raise ValueError(f"{p}: a sweep file is .toml or .json, got {p.suffix or 'no suffix'!r}")
     if p.suffix == ".toml":
         if sys.version_info >= (3, 11):
             import tomllib
         else:  # pragma: no cover
             import tomli as tomllib
-        spec = tomllib.loads(p.read_text())
+        try:
+            spec = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{p}: not valid TOML: {e}") from None
     else:
-        spec = json.loads(p.read_text())
+        try:
+            spec = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON: {e}") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"{p}: a sweep is a table of keys {sorted(_SWEEP_KEYS)}")
     unknown = set(spec) - _SWEEP_KEYS
     if unknown:
         raise ValueError(f"{p}: unknown sweep keys {sorted(unknown)}; valid: {sorted(_SWEEP_KEYS)}")
     if not spec.get("runs"):
         raise ValueError(f"{p}: the sweep has no [[runs]]")
+    if not isinstance(spec["runs"], list) or not all(isinstance(r, dict) for r in spec["runs"]):
+        raise ValueError(f"{p}: runs is a list of tables ([[runs]] in TOML)")
+    _check_counts(spec, str(p))
     for i, run in enumerate(spec["runs"]):
+        where = f"{p}: runs[{i}]"
         bad = set(run) - _RUN_KEYS
         if bad:
             raise ValueError(
@@ -59,12 +74,46 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         for k in ("policy", "env", "n_agents"):
             if k not in run:
                 raise ValueError(f"{p}: runs[{i}] needs {k!r}")
+        for k in ("set", "env_kwargs"):
+            if not isinstance(run.get(k, {}), dict):
+                raise ValueError(f"{where}.{k} must be a table of KEY = VALUE, "
+                                 f"got {run[k]!r}")
         if "n_agents" in run.get("env_kwargs", {}):
             raise ValueError(f"{p}: runs[{i}].env_kwargs sets n_agents: give the population "
                              "size(s) in the run's n_agents only")
         if not isinstance(run.get("exploitability", False), bool):
             raise ValueError(f"{p}: runs[{i}].exploitability must be true or false")
+        _check_counts(run, where)
+        ns = run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]
+        if not ns or not all(_is_int(n) and n >= 1 for n in ns):
+            raise ValueError(f"{where}.n_agents must be a positive integer or a non-empty list "
+                             f"of them, got {run['n_agents']!r}")
+        for k in ("policy", "env", "dataset", "tier", "label"):
+            if k in run and not isinstance(run[k], str):
+                raise ValueError(f"{where}.{k} must be a string, got {run[k]!r}")
     return spec
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_counts(table: dict[str, Any], where: str) -> None:
+    """``seeds`` (a positive int, or a non-empty list of distinct non-negative ints: a seed
+    listed twice would replay its episodes and count them as independent runs) and
+    ``episodes`` (a positive int) of a sweep or one of its runs, as they are: "10", 2.9 or
+    [0, 0] are refused rather than read as something else."""
+    if "seeds" in table:
+        seeds = table["seeds"]
+        ok = (_is_int(seeds) and seeds >= 1) or (
+            isinstance(seeds, list) and seeds and all(_is_int(x) and x >= 0 for x in seeds)
+            and len(set(seeds)) == len(seeds))
+        if not ok:
+            raise ValueError(f"{where}: seeds must be a positive integer (seeds 0..n-1) or a "
+                             f"non-empty list of distinct non-negative integers, got {seeds!r}")
+    if "episodes" in table and not (_is_int(table["episodes"]) and table["episodes"] >= 1):
+        raise ValueError(f"{where}: episodes must be a positive integer, "
+                         f"got {table['episodes']!r}")
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -92,7 +141,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     records to ``out`` (JSON lines) as it finishes. Returns all records.
 
     ``resume``: keep the groups already complete in ``out`` (same label, policy, overrides,
-    env, env kwargs and tier, one record per seed) and evaluate only the others; records in
+    env, env kwargs and tier, one record per seed of the sweep's seeds, with its episodes and
+    dataset) and evaluate only the others; records in
     ``out`` that belong to no (run, N) of this sweep are dropped, and the file is rewritten in
     the sweep's order, so it ends up as a fresh run would leave it (evaluation is seeded). For
     long sweeps that were interrupted or whose sweep file changed in a few runs.
@@ -128,8 +178,15 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                 groups.setdefault(key, []).append(r)
         for key, group in groups.items():
             run = wanted[key]
-            n_seeds = len(_seed_list(run.get("seeds", spec.get("seeds", 5))))
-            if len(group) >= n_seeds or any(r.get("error") for r in group):
+            # complete as the sweep now asks for it: its seeds, episodes per seed and dataset
+            # (a sweep edited in any of them re-evaluates the group instead of keeping records
+            # of other seeds or another normalisation)
+            seeds = sorted(_seed_list(run.get("seeds", spec.get("seeds", 5))))
+            episodes = int(run.get("episodes", spec.get("episodes", 1)))
+            same = (sorted(r.get("seed", -1) for r in group) == seeds
+                    and all(r.get("episodes") == episodes for r in group))
+            if any(r.get("error") for r in group) or (
+                    same and all(r.get("dataset_id") == run.get("dataset") for r in group)):
                 done.add(key)
         # in the file's order (a set's order changes with the process's hash seed)
         kept = [r for key, group in groups.items() if key in done for r in group]

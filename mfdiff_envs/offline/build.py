@@ -543,6 +543,9 @@ def build_dataset(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if env_id is None and family not in FAMILY_ENV:
+        raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILY_ENV)} "
+                         "(or give env_id)")
     env_id = env_id or FAMILY_ENV[family]
     given_n = (env_kwargs or {}).get("n_agents", n_agents)
     if given_n != n_agents:  # the id names n_agents; a second value would be silently dropped

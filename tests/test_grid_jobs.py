@@ -348,7 +348,8 @@ def test_eval_lanes_split_the_sweep_and_merge_back(tmp_path, monkeypatch):
 
     reports = []
     monkeypatch.setattr(gj.subprocess, "run", lambda cmd, check: reports.append(cmd))
-    rec = {"method": "random", "config": {"policy": "random"}, "env_id": "e", "seed": 0}
+    rec = {"method": "random", "config": {"policy": "random"}, "env_id": "e", "n_agents": 10,
+           "seed": 0}
     (tmp_path / "records-squeeze-lane0.jsonl").write_text(json.dumps(rec) + "\n")
     (tmp_path / "records-squeeze-lane1.jsonl").write_text(json.dumps({**rec, "seed": 1}) + "\n")
     gj.merge_lanes(["squeeze"], tmp_path)

@@ -865,8 +865,8 @@ def test_exported_records_carry_the_training_budget(tmp_path, capsys):
     ckpt = tmp_path / "ckpt" / "bc-s0"
     ckpt.mkdir(parents=True)
     (ckpt / "metrics.csv").write_text("step,loss,seconds\n500,1.0,4.0\n1000,0.5,8.5\n")
-    recs = [{"method": "BC", "config": {"policy": str(ckpt)}, "seed": 0},
-            {"method": "random", "config": {"policy": "random"}, "seed": 0}]
+    recs = [{"method": "BC", "env_id": "e", "config": {"policy": str(ckpt)}, "seed": 0},
+            {"method": "random", "env_id": "e", "config": {"policy": "random"}, "seed": 0}]
     out = sg.with_training(recs)
     assert out[0]["training"] == {"steps": 1000, "seconds": 8.5} and "training" not in out[1]
     # a record exported before keeps its budget (the checkpoint here may be a retrained copy)

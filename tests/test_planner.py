@@ -270,10 +270,10 @@ def test_plan_combine_mean_decodes_the_mixture_over_plans(trained) -> None:
         Config(plan_combine="vote")
     with pytest.raises(ConfigError, match="act_with"):
         Config(plan_combine="mean", act_with="particle")
-    headless = untrained(mixed.obs_dim, 10, action_head=False, plan_samples=2,
-                         plan_combine="mean")
-    with pytest.raises(ValueError, match="no action head"):
-        headless.act_batch(obs)
+    # without a head there is nothing to average: refused when the config is made (a
+    # checkpoint trained so could never act)
+    with pytest.raises(ConfigError, match="needs action_head=true"):
+        untrained(mixed.obs_dim, 10, action_head=False, plan_samples=2, plan_combine="mean")
 
 
 def test_dead_agents_do_not_influence_the_living(trained) -> None:

@@ -66,7 +66,7 @@ def read_records(*paths: str | Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for path in paths:
         for i, r in enumerate(read_jsonl(path)):
-            missing = [k for k in ("method", "env_id", "n_agents") if k not in r]
+            missing = [k for k in ("method", "env_id") if k not in r]
             if missing:
                 raise ValueError(f"{path}: record {i + 1} has no {', '.join(missing)}: not an "
                                  "evaluation record (mfdiff eval --out / a sweep's records)")

@@ -121,7 +121,7 @@ def check_rows(records: Sequence[dict[str, Any]],
     """Refuse records that one report row would pool although they were measured differently
     (other ``--set`` overrides, env kwargs, episodes or dataset under the same method name):
     their mean and CI would describe no setting. Two evaluations of one checkpoint with other
-    settings need their own labels (``label`` in a sweep, ``--method`` in `mfdiff eval`).
+    settings need their own labels (``label`` in a sweep, ``--label`` in `mfdiff eval`).
 
     Raises:
         ValueError: naming the row and two of its settings.
@@ -137,7 +137,7 @@ def check_rows(records: Sequence[dict[str, Any]],
                 f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
                 f"{r.get('tier')!r}) were measured with different settings ([set, env kwargs, "
                 f"episodes, dataset] {seen[k]} and {settings}): one row would pool them; give "
-                "each setting its own label (sweep: label = ...)")
+                "each setting its own label (sweep: label = ...; mfdiff eval: --label)")
 
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,

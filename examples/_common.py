@@ -29,13 +29,12 @@ def env_id_for(policy: str, given: str | None, default: str) -> str:
     if given is not None:
         return given
     if policy not in SCRIPTED:
-        from pathlib import Path
+        from mfdiff_agents.checkpoint import CheckpointError, read_meta
 
-        meta = Path(policy) / "config.json"
-        if meta.is_file():
-            import json
-
-            return json.loads(meta.read_text())["env"]["env_id"]
+        try:
+            return read_meta(policy)["env"]["env_id"]
+        except (CheckpointError, KeyError):
+            pass  # not a readable checkpoint: make_policy says why
     return default
 
 

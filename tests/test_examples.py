@@ -6,6 +6,7 @@ kernels (~10 s here), so its run disables the JIT (same results, interpreted).""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -87,7 +88,11 @@ def test_examples_play_the_checkpoints_env_and_refuse_bad_n(tmp_path) -> None:
         sys.path.remove(str(EXAMPLES))
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
-    (ckpt / "config.json").write_text('{"env": {"env_id": "mfdiff/GaussianSqueeze-v0"}}')
+    from mfdiff_agents.checkpoint import FORMAT_VERSION
+
+    (ckpt / "config.json").write_text(json.dumps({
+        "format_version": FORMAT_VERSION, "method": "bc", "config": {}, "weights_sha256": "",
+        "env": {"env_id": "mfdiff/GaussianSqueeze-v0"}}))
     assert env_id_for(str(ckpt), None, "mfdiff/Ising-v0") == "mfdiff/GaussianSqueeze-v0"
     assert env_id_for(str(ckpt), "mfdiff/Battle-v0", "mfdiff/Ising-v0") == "mfdiff/Battle-v0"
     assert env_id_for("expert", None, "mfdiff/Ising-v0") == "mfdiff/Ising-v0"

@@ -155,6 +155,66 @@ def test_unhashed_dataset_loads_with_warning(minari_root):
     assert "no content hash" in verify_dataset(DS)
 
 
+# ----------------------------------------------------------------------------- metadata edits
+def _write_meta(root: Path, meta: dict) -> None:
+    (root / DS / "data" / "metadata.json").write_text(json.dumps(meta))
+
+
+def test_metadata_digest_recorded_and_stable(minari_root):
+    from mfdiff_envs.offline.integrity import metadata_digest
+
+    _build()
+    meta = _meta(minari_root)
+    assert meta["mfdiff"]["integrity"]["metadata"] == metadata_digest(meta)
+    # fields written after the digest, or derived text, may change without a finding
+    meta["dataset_size"] = 123.4
+    meta["description"] = "another card"
+    meta["mfdiff"]["build_seconds"] = 1.0
+    _write_meta(minari_root, meta)
+    assert quick_check(DS) is None and verify_dataset(DS) is None
+
+
+@pytest.mark.parametrize(
+    "edit, finding",
+    [
+        # evaluation normalises by the top-level references: an edit there changes every score
+        (lambda m: m.update(ref_max_score=m["ref_max_score"] + 1.0), "ref_max_score"),
+        # a field only the digest covers
+        (lambda m: m["mfdiff"].update(tier="expert"), "sha256 recorded at build"),
+        (lambda m: m.update(env_spec=m["env_spec"].replace('"max_cycles": 8', '"max_cycles": 9')),
+         "env_spec.kwargs"),
+    ],
+    ids=["ref_max_score", "mfdiff-tier", "env_spec-kwargs"],
+)
+def test_edited_metadata_is_refused_everywhere(minari_root, edit, finding):
+    from mfdiff_agents.evaluation.run import reference_scores
+
+    _build()
+    meta = _meta(minari_root)
+    edit(meta)
+    _write_meta(minari_root, meta)
+    for problem in (quick_check(DS), verify_dataset(DS)):
+        assert problem is not None and "edited after the build" in problem
+    with pytest.raises(DatasetError, match="edited after the build"):
+        load_episodes(DS)
+    with pytest.raises(DatasetError, match="edited after the build"):
+        reference_scores("mfdiff/Squeeze-v0", {"n_agents": 36, "max_cycles": 8}, dataset_id=DS)
+    # the digest names the edit only when the fields recorded twice still agree
+    if finding != "sha256 recorded at build":
+        del meta["mfdiff"]["integrity"]["metadata"]  # a dataset built before the digest
+        _write_meta(minari_root, meta)
+        assert finding in quick_check(DS)
+
+
+def test_consistent_metadata_without_digest_loads(minari_root):
+    _build()
+    meta = _meta(minari_root)
+    del meta["mfdiff"]["integrity"]["metadata"]  # built before the digest was recorded
+    _write_meta(minari_root, meta)
+    assert quick_check(DS) is None and verify_dataset(DS) is None
+    assert len(load_episodes(DS)) == 4
+
+
 # ----------------------------------------------------------------------------- sharded builds
 def test_workers_build_is_identical(minari_root, monkeypatch):
     one = _build(episodes=5, seed=3, workers=1)

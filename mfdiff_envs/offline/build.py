@@ -59,6 +59,7 @@ from typing import Any
 import gymnasium as gym
 import minari
 import numpy as np
+from minari.dataset.minari_storage import MinariStorage
 from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
@@ -70,6 +71,7 @@ from mfdiff_envs.offline.integrity import (
     episode_digest,
     flatten_arrays,
     integrity_block,
+    metadata_digest,
     nonfinite_rows,
 )
 from mfdiff_envs.rollout import BatchActor, rollout
@@ -668,6 +670,11 @@ def build_dataset(
         }
         update = {"total_episodes": int(episodes), "total_steps": steps, "mfdiff": meta}
         ds.storage.update_metadata(update)
+        # the digest of the metadata as written (raw JSON, as every reader parses it); the
+        # fields written below are outside it (integrity.UNHASHED_*)
+        meta["integrity"]["metadata"] = metadata_digest(
+            MinariStorage.read_raw_metadata(ds.storage.data_path)
+        )
         # the size on disk includes metadata.json, so measure after writing everything else;
         # writing the size changes the file by a few bytes, far below the 0.1 MB rounding
         meta["size_mb"] = round(ds.storage.get_size(), 1)

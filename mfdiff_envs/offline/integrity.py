@@ -8,16 +8,28 @@ they are copied into the final hdf5 file, and the ``mfdiff`` metadata block gets
         "episodes": ["<hex>", ...],   # one digest per episode, in episode order
         "content": "<hex>",           # sha256 of the episode digests, in order
         "hdf5_bytes": 123456789,      # exact size of data/main_data.hdf5
+        "metadata": "<hex>",          # sha256 of the metadata that defines the data (below)
     }
 
 An episode digest (:func:`episode_digest`) covers every array of the episode group (observations,
 actions, rewards, terminations, truncations and each ``infos`` array) in sorted path order, each
 preceded by its path, dtype and shape, so a changed value, dtype or shape changes the digest.
 
+The metadata digest (:func:`metadata_digest`) covers every field of ``metadata.json`` that
+changes what the data mean — the spaces, env specs, reference scores (evaluation normalises by
+them), episode and step counts, and the ``mfdiff`` block — and leaves out only the fields
+written after it (``dataset_size``, ``description``, ``mfdiff.size_mb``,
+``mfdiff.build_seconds``) and the integrity block itself. :func:`metadata_problem` checks it
+and, for every dataset (including those built before the digest was recorded), that the
+fields recorded twice agree with each other. ``open_dataset`` runs it, so a hand-edited
+metadata.json stops training, evaluation and ``mfdiff data`` instead of changing their
+numbers silently.
+
 Two levels of checking:
 
-* :func:`quick_check` — cheap (no array is read): the hdf5 file exists, has the recorded byte
-  size, opens, and holds the recorded number of episode groups. ``mfdiff data list`` uses it.
+* :func:`quick_check` — cheap (no array is read): the metadata passes
+  :func:`metadata_problem`, the hdf5 file exists, has the recorded byte size, opens, and holds
+  the recorded number of episode groups. ``mfdiff data list`` uses it.
 * :func:`verify_dataset` — full: :func:`mfdiff_envs.offline.windows.load_episodes` reads every
   array, recomputes the digests (one sha256 pass over arrays it reads anyway, ~1.5 GB/s) and
   rejects non-finite values. ``mfdiff data verify`` uses it.
@@ -26,6 +38,7 @@ Two levels of checking:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +99,78 @@ def integrity_block(episode_digests: Sequence[str], hdf5_bytes: int) -> dict[str
     }
 
 
+#: metadata.json fields written after the digest (or derived text): not covered by it.
+UNHASHED_TOP = ("dataset_size", "description")
+UNHASHED_MFDIFF = ("integrity", "size_mb", "build_seconds")
+
+
+def metadata_digest(meta: Mapping[str, Any]) -> str:
+    """sha256 (hex) of ``metadata.json`` as parsed, without the fields of :data:`UNHASHED_TOP`
+    and :data:`UNHASHED_MFDIFF` (canonical JSON: sorted keys, no whitespace)."""
+    import json
+
+    top = {k: v for k, v in meta.items() if k not in UNHASHED_TOP}
+    if isinstance(top.get("mfdiff"), Mapping):
+        top["mfdiff"] = {k: v for k, v in top["mfdiff"].items() if k not in UNHASHED_MFDIFF}
+    text = json.dumps(top, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.new(HASH_ALGORITHM, text.encode()).hexdigest()
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return not np.isclose(float(a), float(b), rtol=1e-9, atol=1e-12)
+    return a != b
+
+
+def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> str | None:
+    """``None`` if an mfdiff dataset's metadata is as built, else what was changed.
+
+    Checks the recorded metadata digest (datasets built since it is recorded) and, for every
+    dataset with an ``mfdiff`` block, that the fields recorded twice agree: the id, the
+    reference scores, the episode and step counts, the env id and kwargs of ``env_spec`` /
+    ``eval_env_spec``, and ``normalized_mean`` against ``return_mean`` and the references.
+    Metadata without an ``mfdiff`` block (not an mfdiff dataset) is not checked here.
+    """
+    import json
+
+    mf = meta.get("mfdiff")
+    if not isinstance(mf, Mapping):
+        return None
+    fix = "metadata.json was edited after the build; rebuild with `mfdiff data build --force`"
+    recorded = mf.get("integrity", {}).get("metadata") if isinstance(
+        mf.get("integrity"), Mapping) else None
+    if recorded is not None and metadata_digest(meta) != recorded:
+        return f"metadata.json does not match the sha256 recorded at build ({fix})"
+    pairs = [
+        ("ref_min_score", meta.get("ref_min_score"), mf.get("ref_min_score")),
+        ("ref_max_score", meta.get("ref_max_score"), mf.get("ref_max_score")),
+        ("total_episodes", meta.get("total_episodes"), mf.get("episodes")),
+        ("total_steps", meta.get("total_steps"), mf.get("steps")),
+        ("dataset_id", meta.get("dataset_id"), mf.get("dataset_id")),
+    ]
+    if dataset_id is not None:
+        pairs.append(("dataset_id (directory)", dataset_id, meta.get("dataset_id")))
+    for key in ("env_spec", "eval_env_spec"):
+        raw = meta.get(key)
+        if not raw:
+            continue
+        try:
+            spec = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        except ValueError:
+            return f"metadata.json's {key} does not parse ({fix})"
+        pairs.append((f"{key}.id", spec.get("id"), mf.get("env_id")))
+        pairs.append((f"{key}.kwargs", spec.get("kwargs"), mf.get("env_kwargs")))
+    lo, hi, ret, norm = (mf.get(k) for k in
+                         ("ref_min_score", "ref_max_score", "return_mean", "normalized_mean"))
+    if None not in (lo, hi, ret, norm) and hi != lo and math.isfinite(norm):
+        pairs.append(("normalized_mean", norm, 100.0 * (ret - lo) / (hi - lo)))
+    bad = [f"{name} ({a!r} vs {b!r})" for name, a, b in pairs
+           if a is not None and b is not None and _differs(a, b)]
+    if bad:
+        return f"metadata.json disagrees with itself: {'; '.join(bad)} ({fix})"
+    return None
+
+
 def nonfinite_rows(arrays: Mapping[str, Any]) -> str | None:
     """``None`` if every float array of :data:`FINITE_KEYS` is finite, else a description
     (``"observations rows [3, 4]"``) of where the NaN/inf values are (rows = time index)."""
@@ -129,9 +214,10 @@ def _read_metadata(dataset_id: str) -> dict[str, Any]:
 def quick_check(dataset_id: str) -> str | None:
     """Cheap check (no array read): ``None`` if the dataset looks whole, else what is wrong.
 
-    Checks that the metadata parses, the hdf5 file exists with the byte size recorded at build,
-    opens, and holds ``total_episodes`` episode groups. Datasets built before content hashes
-    were recorded are only checked for opening and the episode count.
+    Checks that the metadata parses and passes :func:`metadata_problem`, the hdf5 file exists
+    with the byte size recorded at build, opens, and holds ``total_episodes`` episode groups.
+    Datasets built before content hashes were recorded are only checked for opening and the
+    episode count.
     """
     import h5py
 
@@ -140,6 +226,9 @@ def quick_check(dataset_id: str) -> str | None:
         meta = _read_metadata(dataset_id)
     except (OSError, ValueError) as e:
         return f"metadata.json unreadable ({type(e).__name__}: {e})"
+    problem = metadata_problem(meta, dataset_id)
+    if problem is not None:
+        return problem
     h5 = data / HDF5_FILE
     if not h5.is_file():
         return f"{HDF5_FILE} is missing"

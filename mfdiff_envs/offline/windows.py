@@ -115,11 +115,14 @@ def open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
     """(the loaded MinariDataset, its id) for an id or a loaded dataset.
 
     Raises:
-        DatasetError: the dataset is missing (with how to build it) or cannot be opened.
+        DatasetError: the dataset is missing (with how to build it), cannot be opened, or its
+            metadata.json was edited after the build
+            (:func:`~mfdiff_envs.offline.integrity.metadata_problem`).
     """
     import minari
 
     if not isinstance(dataset, str):
+        _check_metadata(dataset, dataset.spec.dataset_id)
         return dataset, dataset.spec.dataset_id
     from minari.storage import get_dataset_path
 
@@ -131,9 +134,21 @@ def open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:
             + _build_hint(dataset)
         )
     try:
-        return minari.load_dataset(dataset), dataset
+        ds = minari.load_dataset(dataset)
     except Exception as e:  # minari raises ValueError / OSError / KeyError / json errors
         raise DatasetError(f"dataset {dataset} at {data_path} cannot be opened: {e}") from e
+    _check_metadata(ds, dataset)
+    return ds, dataset
+
+
+def _check_metadata(ds: Any, ds_id: str) -> None:
+    from minari.dataset.minari_storage import MinariStorage
+
+    from mfdiff_envs.offline.integrity import metadata_problem
+
+    problem = metadata_problem(MinariStorage.read_raw_metadata(ds.storage.data_path), ds_id)
+    if problem is not None:
+        raise DatasetError(f"dataset {ds_id}: {problem}")
 
 
 def dataset_family(dataset: str | minari.MinariDataset) -> str | None:

@@ -145,6 +145,22 @@ def test_nonfinite_rejected_in_windows(tiny_squeeze_episodes):
         WindowSampler(Episodes(eps), horizon=2, n_particles=4)
 
 
+def test_dataset_views_load_their_own_episodes(minari_root):
+    ds = _build()
+    full = load_episodes(DS)
+    first, rest = minari.split_dataset(ds, [1, 3], seed=0)
+    parts = [load_episodes(first), load_episodes(rest)]
+    assert [len(p) for p in parts] == [1, 3]
+    by_obs = {full[i].observations.tobytes(): i for i in range(len(full))}
+    got = sorted(by_obs[p[i].observations.tobytes()] for p in parts for i in range(len(p)))
+    assert got == [0, 1, 2, 3]  # every episode once, none twice
+    kept = ds.filter_episodes(lambda ep: ep.id % 2 == 1)
+    odd = load_episodes(kept)
+    assert [e.observations.tobytes() for e in odd] == [
+        full[i].observations.tobytes() for i in (1, 3)
+    ]
+
+
 def test_unhashed_dataset_loads_with_warning(minari_root):
     _build()
     meta = _meta(minari_root)

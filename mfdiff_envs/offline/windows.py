@@ -166,6 +166,9 @@ def dataset_family(dataset: str | minari.MinariDataset) -> str | None:
 def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
     """Read every episode of an mfdiff dataset (an id or a loaded ``MinariDataset``) as arrays.
 
+    A loaded dataset that is a view of a subset of the file's episodes (``minari.split_dataset``,
+    ``MinariDataset.filter_episodes``) gives the episodes of the view, in its order.
+
     Every episode is checked as it is read (:mod:`mfdiff_envs.offline.integrity`): its sha256
     against the digest recorded at build (one sha256 pass, ~1.4 GB/s, over arrays already in
     memory; hashing in a thread beside the reads was slower on a busy 2-core machine), and its
@@ -202,7 +205,10 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
                     f"dataset {ds_id}: {HDF5_FILE} has {size} bytes but {written} were written "
                     f"(truncated or altered); rebuild with `mfdiff data build {ds_id} --force`"
                 )
-        for ep in ds.storage.get_episodes(range(n_eps)):
+        # a view (minari.split_dataset, filter_episodes) holds a subset of the file's episodes:
+        # read those, in its order; each keeps its id, so its digest is still found
+        indices = [int(i) for i in ds.episode_indices]
+        for ep in ds.storage.get_episodes(indices):
             infos = ep["infos"] or {}
             if "rewards" not in infos or "alive" not in infos:
                 raise DatasetError(

@@ -19,6 +19,7 @@ is a trajectory to plan over.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,7 +149,9 @@ class GaussianSqueezeCore(VectorCore):
 
     def _reset(self) -> tuple[NDArray[np.float32], dict[str, Any]]:
         self.last_sums = np.zeros(self.n_domains)
-        return self._write_obs(None, 0), {}
+        # the step infos' keys with NaN (no level chosen yet): recorders that need one info
+        # structure per episode (Minari's DataCollector with record_infos) see the same keys
+        return self._write_obs(None, 0), {k: math.nan for k in self.metrics()}
 
     def _step(self, actions: NDArray[np.int64]):
         sums = np.bincount(self.domain, weights=actions, minlength=self.n_domains)
@@ -178,7 +181,8 @@ class GaussianSqueezeCore(VectorCore):
         return out
 
     def metrics(self) -> dict[str, float]:
-        """mean level, relative gap to the optimum (1 - G(x)/G(x*)) of the last step."""
+        """mean level, relative gap to the optimum (1 - G(x)/G(x*)) of the last step (the reset
+        infos carry the same keys as NaN: no step yet)."""
         opt = self.optimal_reward
         return {
             "mean_level": float(np.sum(self.last_sums) / self.n_agents),

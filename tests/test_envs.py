@@ -92,6 +92,19 @@ def test_joint_env_checker(mod, env_id, kw, n_small, n_large):
 
 
 @pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_joint_infos_have_one_structure(mod, env_id, kw, n_small, n_large):
+    """Reset and step infos of the joint env carry the same keys with the same shapes: Minari's
+    DataCollector (record_infos=True, what an mfdiff dataset needs) stacks them per episode
+    and fails on a key that appears only after reset."""
+    env = gym.make(env_id, n_agents=n_small, **kw)
+    _, info0 = env.reset(seed=3)
+    _, _, _, _, info1 = env.step(env.action_space.sample())
+    env.close()
+    assert info0.keys() == info1.keys()
+    assert {k: np.shape(v) for k, v in info0.items()} == {k: np.shape(v) for k, v in info1.items()}
+
+
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
 def test_joint_env_checker_finds_no_unbounded_space(mod, env_id, kw, n_small, n_large):
     """Gymnasium's checker warns on an infinite Box bound ("probably too low"); every family
     states the bounds of its features instead."""

@@ -213,7 +213,8 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
             if "rewards" not in infos or "alive" not in infos:
                 raise DatasetError(
                     f"dataset {ds_id}: episode {ep['id']} has no infos['rewards']/infos['alive'] "
-                    "(not an mfdiff multi-agent dataset)"
+                    "(not an mfdiff multi-agent dataset; one recorded with Minari's "
+                    "DataCollector needs record_infos=True)"
                 )
             check_loaded_episode(ds_id, int(ep["id"]), ep, recorded)
             episodes.append(Episode.from_arrays({**ep, "infos": infos}))

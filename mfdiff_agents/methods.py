@@ -10,6 +10,7 @@ that the results tables print is a key of :data:`METHODS`. Nothing else keys met
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,9 +98,23 @@ def train_config(
     """
     from mfdiff_agents.family_configs import family_config, family_config_path
     from mfdiff_envs.offline import dataset_family
+    from mfdiff_envs.offline.catalogue import FAMILY_ENV
 
     method = get_method(algo)
-    path = family_config_path(algo, dataset_family(dataset)) if family_defaults else None
+    path = None
+    if family_defaults:
+        family = dataset_family(dataset)
+        path = family_config_path(algo, family)
+        if path is None:  # silent, this trained with other settings than the plain command says
+            name = dataset if isinstance(dataset, str) else dataset.spec.dataset_id
+            what = (f"names no env family ({', '.join(FAMILY_ENV)})" if family is None
+                    else f"is of family {family!r}, which has no {algo} settings file")
+            warnings.warn(
+                f"dataset {name} {what}: {algo} trains with the Config defaults, not a "
+                "family's settings (mfdiff_agents/family_configs/); pass --config / --set to "
+                "choose them",
+                stacklevel=2,
+            )
     base = family_config(algo, path.stem) if path is not None else {}
     cfg = build_config(method.config, base, config_path=config_path, overrides=overrides)
     return cfg, path

@@ -166,7 +166,7 @@ def test_unhashed_dataset_loads_with_warning(minari_root):
     meta = _meta(minari_root)
     del meta["mfdiff"]["integrity"]
     (minari_root / DS / "data" / "metadata.json").write_text(json.dumps(meta))
-    with pytest.warns(UserWarning, match="no recorded content hash"):
+    with pytest.warns(UserWarning, match="no content hash recorded"):
         assert len(load_episodes(DS)) == 4
     assert "no content hash" in verify_dataset(DS)
 
@@ -385,3 +385,31 @@ def test_catalogue_recipes_rebuild_with_honest_metadata(family):
     assert verify_dataset(recipe.dataset_id) is None
     eps = load_episodes(recipe.dataset_id)
     assert len(eps) == 2 and recipe.env_kwargs.items() <= eps.env_kwargs.items()
+
+
+# ----------------------------------------------------------------------------- foreign datasets
+def test_minari_combined_dataset_keeps_its_family(minari_root):
+    """combine_datasets writes no mfdiff block; the env id still names the family, so training
+    uses the family's settings rather than falling back to the Config defaults in silence."""
+    from mfdiff_agents.methods import train_config
+
+    a = _build(tier="medium")
+    b = _build(tier="mixed")
+    ds = minari.combine_datasets([a, b], "mfdiff/squeeze-n36/combined-v0")
+    assert "mfdiff" not in ds.storage.metadata
+    with pytest.warns(UserWarning, match="not built by mfdiff"):
+        eps = load_episodes(ds)
+    assert len(eps) == 8 and eps.family == "squeeze"
+    _, path = train_config("mfdiffuser", "mfdiff/squeeze-n36/combined-v0")
+    assert path is not None and path.name == "squeeze.json"
+    problem = verify_dataset("mfdiff/squeeze-n36/combined-v0")
+    assert problem.startswith("no content hash recorded (not built by mfdiff")
+
+
+def test_unknown_family_trains_with_a_warning(monkeypatch):
+    from mfdiff_agents.methods import train_config
+
+    monkeypatch.setattr("mfdiff_envs.offline.dataset_family", lambda dataset: None)
+    with pytest.warns(UserWarning, match="names no env family .* trains with the Config defaults"):
+        _, path = train_config("bc", "mfdiff/anything-n36/mixed-v0")
+    assert path is None

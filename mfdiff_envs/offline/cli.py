@@ -120,7 +120,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from mfdiff_envs.offline.catalogue import parse_id
-    from mfdiff_envs.offline.integrity import disk_size_mb, verify_dataset
+    from mfdiff_envs.offline.integrity import UNHASHED, disk_size_mb, verify_dataset
 
     local = _local_ids()
     if args.ids == ["all"]:
@@ -150,7 +150,8 @@ def _verify(args: argparse.Namespace) -> int:
         if problem is None:
             print(f"ok: {ds_id} ({disk_size_mb(ds_id):.1f} MB, every episode hash matches)")
         else:
-            print(f"mfdiff data verify: {ds_id} is damaged: {problem}", file=sys.stderr)
+            what = "cannot be verified" if problem.startswith(UNHASHED) else "is damaged"
+            print(f"mfdiff data verify: {ds_id} {what}: {problem}", file=sys.stderr)
             damaged += 1
     return 1 if damaged else 0
 

@@ -246,6 +246,21 @@ def quick_check(dataset_id: str) -> str | None:
     return None
 
 
+#: How :func:`unhashed_reason` begins: a dataset that cannot be verified, not a damaged one.
+UNHASHED = "no content hash recorded"
+
+
+def unhashed_reason(meta: Mapping[str, Any], dataset_id: str) -> str:
+    """Why a dataset has no content hash, and what to do: built by an older mfdiff (rebuild
+    it), or by another tool (Minari's ``combine_datasets`` / ``DataCollector``: no mfdiff block,
+    nothing to rebuild from)."""
+    if "mfdiff" in meta:
+        return (f"{UNHASHED} (built by an older mfdiff): loaded unverified; "
+                f"`mfdiff data build {dataset_id} --force` rebuilds it")
+    return (f"{UNHASHED} (not built by mfdiff: e.g. Minari's combine_datasets or "
+            "DataCollector): its episodes cannot be checked against one")
+
+
 def verify_dataset(dataset_id: str) -> str | None:
     """Full check: ``None`` if the dataset is whole, else one line saying what is wrong.
 
@@ -258,8 +273,9 @@ def verify_dataset(dataset_id: str) -> str | None:
     problem = quick_check(dataset_id)
     if problem is not None:
         return problem
-    if "integrity" not in _read_metadata(dataset_id).get("mfdiff", {}):
-        return "no content hash recorded (built by an older mfdiff); rebuild it with --force"
+    meta = _read_metadata(dataset_id)
+    if "integrity" not in meta.get("mfdiff", {}):
+        return unhashed_reason(meta, dataset_id)
     try:
         load_episodes(dataset_id)
     except DatasetError as e:

@@ -40,6 +40,7 @@ from mfdiff_envs.offline.integrity import (
     DatasetError,
     check_loaded_episode,
     nonfinite_rows,
+    unhashed_reason,
 )
 
 if TYPE_CHECKING:
@@ -153,14 +154,25 @@ def _check_metadata(ds: Any, ds_id: str) -> None:
 
 def dataset_family(dataset: str | minari.MinariDataset) -> str | None:
     """The env family (``squeeze``, ``ising``, ``battle``) an mfdiff dataset was built from,
-    read from its metadata without loading an episode; None for a dataset that records none.
+    read from its metadata without loading an episode (the ``mfdiff`` block, else the env
+    spec's id: a dataset made by Minari's tools); None for an env of no known family.
 
     Raises:
         DatasetError: the dataset is missing or cannot be opened.
     """
     ds, _ = open_dataset(dataset)
-    family = ds.storage.metadata.get("mfdiff", {}).get("family")
-    return str(family) if family else None
+    return _family(ds.storage.metadata.get("mfdiff", {}), ds.spec.env_spec)
+
+
+def _family(mf: dict[str, Any], env_spec: Any) -> str | None:
+    """The family an mfdiff build recorded, else the one its env id names: Minari's own tools
+    (``combine_datasets``, ``DataCollector``) write no ``mfdiff`` block but keep the env spec."""
+    from mfdiff_envs.offline.catalogue import FAMILY_ENV
+
+    if mf.get("family"):
+        return str(mf["family"])
+    env_id = env_spec.id if env_spec is not None else None
+    return next((fam for fam, eid in FAMILY_ENV.items() if eid == env_id), None)
 
 
 def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
@@ -188,11 +200,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
         integrity = meta.get("mfdiff", {}).get("integrity")
         recorded = integrity["episodes"] if integrity else None
         if recorded is None:
-            warnings.warn(
-                f"dataset {ds_id} has no recorded content hash (built by an older mfdiff): "
-                f"loaded unverified; `mfdiff data build {ds_id} --force` rebuilds it",
-                stacklevel=2,
-            )
+            warnings.warn(f"dataset {ds_id}: {unhashed_reason(meta, ds_id)}", stacklevel=2)
         elif len(recorded) != n_eps:
             raise DatasetError(
                 f"dataset {ds_id}: metadata lists {n_eps} episodes but {len(recorded)} hashes"
@@ -239,7 +247,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
         dataset_id=ds_id,
         env_id=spec.id if spec is not None else mf.get("env_id"),
         env_kwargs=dict(spec.kwargs) if spec is not None else mf.get("env_kwargs"),
-        family=mf.get("family"),
+        family=_family(mf, spec),
         n_actions=n_actions,
     )
 

@@ -54,6 +54,9 @@ class EnvFacts:
     env_id: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     dataset_id: str | None = None
+    #: the dataset's episode ids trained on when a view held a subset (a held-out split);
+    #: None: all of them
+    dataset_episodes: list[int] | None = None
 
     @classmethod
     def from_sampler(cls, sampler: Any) -> EnvFacts:
@@ -65,6 +68,7 @@ class EnvFacts:
             env_id=getattr(sampler, "env_id", None),
             env_kwargs=dict(getattr(sampler, "env_kwargs", None) or {}),
             dataset_id=getattr(sampler, "dataset_id", None),
+            dataset_episodes=getattr(sampler, "dataset_episodes", None),
         )
 
     def check_core(self, core: Any, *, who: str = "policy") -> None:

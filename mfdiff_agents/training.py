@@ -309,9 +309,15 @@ def _check_resumable(
         keys = ("dataset_id", "family", "obs_dim", "n_actions")
         other = [f"{k}: {was.get(k)!r} -> {now[k]!r}" for k in keys
                  if was.get(k) is not None and now[k] is not None and was.get(k) != now[k]]
+        if was.get("dataset_id") == now["dataset_id"] and (
+                was.get("dataset_episodes") != now["dataset_episodes"]):
+            def which(ids: Any) -> str:
+                return "every episode" if ids is None else f"{len(ids)} episodes {ids[:8]}…"
+            other.append(f"dataset_episodes: {which(was.get('dataset_episodes'))} -> "
+                         f"{which(now['dataset_episodes'])}")
         if other:
             raise ConfigError(f"--resume: {out} was trained on other data: {other}; resume it "
-                              f"on its own dataset ({was.get('dataset_id')})")
+                              f"on its own dataset ({was.get('dataset_id')}, the same episodes)")
     saved = {"ema_decay": 0.0, **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
     changed = [

@@ -413,3 +413,31 @@ def test_unknown_family_trains_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="names no env family .* trains with the Config defaults"):
         _, path = train_config("bc", "mfdiff/anything-n36/mixed-v0")
     assert path is None
+
+
+def test_a_split_is_recorded_and_resume_keeps_to_it(minari_root, tmp_path):
+    """A run trained on a held-out split records the episodes it saw; resuming it on the whole
+    file (or another split) is refused instead of training on the held-out episodes."""
+    from mfdiff_agents import get_method, make_sampler, train_config
+    from mfdiff_agents.config import ConfigError
+
+    ds = _build(episodes=6)
+    train_split, test_split = minari.split_dataset(ds, [3, 3], seed=0)
+    cfg, _ = train_config("bc", train_split, overrides=["steps=2", "horizon=4", "ckpt_every=2"])
+    out = tmp_path / "bc_split"
+    get_method("bc").fit(make_sampler(train_split, cfg), cfg, out_dir=out, progress=False,
+                         num_threads=1)
+    env = json.loads((out / "config.json").read_text())["env"]
+    assert set(env["dataset_episodes"]) == {int(i) for i in train_split.episode_indices}
+    more, _ = train_config("bc", DS, overrides=["steps=4", "horizon=4", "ckpt_every=2"])
+    for other in (DS, test_split):
+        with pytest.raises(ConfigError, match="dataset_episodes"):
+            get_method("bc").fit(make_sampler(other, more), more, out_dir=out, resume=True,
+                                 progress=False, num_threads=1)
+    more_split, _ = train_config("bc", train_split,
+                                 overrides=["steps=4", "horizon=4", "ckpt_every=2"])
+    get_method("bc").fit(make_sampler(train_split, more_split), more_split, out_dir=out,
+                         resume=True, progress=False, num_threads=1)  # its own split: ok
+    # the whole file records no list
+    full = make_sampler(DS, more)
+    assert full.dataset_episodes is None

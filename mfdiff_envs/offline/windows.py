@@ -87,6 +87,9 @@ class Episodes:
     env_kwargs: dict[str, Any] | None = None
     family: str | None = None
     n_actions: int | None = None
+    #: the file's episode ids these are, when a view holds a subset of them (``split_dataset``,
+    #: ``filter_episodes``); None: every episode of the dataset, in order
+    dataset_episodes: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.episodes)
@@ -248,6 +251,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
         env_id=spec.id if spec is not None else mf.get("env_id"),
         env_kwargs=dict(spec.kwargs) if spec is not None else mf.get("env_kwargs"),
         family=_family(mf, spec),
+        dataset_episodes=None if indices == list(range(n_eps)) else indices,
         n_actions=n_actions,
     )
 
@@ -319,6 +323,7 @@ class WindowSampler:
         self.horizon, self.n_particles, self.gamma = int(horizon), int(n_particles), float(gamma)
         self.dataset_id, self.env_id, self.env_kwargs = eps.dataset_id, eps.env_id, eps.env_kwargs
         self.family = eps.family
+        self.dataset_episodes = eps.dataset_episodes
         name = eps.dataset_id or "episodes"
         if len(eps) == 0:
             raise ValueError(f"{name}: no episodes")

@@ -260,6 +260,24 @@ def test_tianshou_collector_serves_each_env_its_own_policy() -> None:
         collect([_JointEnvFactory("mfdiff/Ising-v0", k) for k in kw])
     with pytest.raises(ValueError, match="index"):
         EnvIndexInfo(_JointEnvFactory("mfdiff/Ising-v0", kw[0])(), -1)
+    # equal episodes, n_episode not a multiple of the env count: Tianshou drops env 0 and
+    # resets envs 1 and 2 together, two rows without any env index, which are not envs 0 and 1
+    same = {"n_agents": 9, "max_cycles": 3}
+    fns = [_JointEnvFactory("mfdiff/Ising-v0", same) for _ in range(3)]
+    venv = DummyVectorEnv(fns)
+    pol = PopulationTianshouPolicy([TimeLog(obs_dim=4, n_actions=2) for _ in fns],
+                                   venv.action_space[0])
+    with pytest.raises(RuntimeError, match="2 of the 3 envs reset together"):
+        Collector(pol, venv, VectorReplayBuffer(100, 3)).collect(n_episode=5,
+                                                                 reset_before_collect=True)
+    # with the index the same collection runs, each env served by its own policy
+    indexed = [_JointEnvFactory("mfdiff/Ising-v0", same, i) for i in range(3)]
+    venv = DummyVectorEnv(indexed)
+    logs = [TimeLog(obs_dim=4, n_actions=2) for _ in indexed]
+    Collector(PopulationTianshouPolicy(logs, venv.action_space[0]), venv,
+              VectorReplayBuffer(100, 3)).collect(n_episode=5, reset_before_collect=True)
+    for log in logs:
+        assert log.times == [round((i % 3) / 3, 3) for i in range(len(log.times))]
 
 
 def test_tianshou_env_factory_pickles() -> None:

@@ -26,7 +26,8 @@ env resets alone, its row's info is its reset info, without the key, which Tians
 fills with 0, so that row would be served (and reset) by env 0's policy. ``make_vector_env``
 therefore wraps each env in :class:`EnvIndexInfo`, which reports the env's index as
 ``info["mfdiff_env_id"]`` on reset and step; with per-env policies, a vector env without it
-raises at the first lone reset instead of mixing plans across envs.
+raises at the first reset of some but not all envs (a lone one, or the subset Tianshou resets
+when ``n_episode`` is not a multiple of the env count) instead of mixing plans across envs.
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ class PopulationTianshouPolicy(TianshouPolicy):
     ``info["env_id"]``, else its position in the batch (every row fresh from a reset).
 
     Raises:
-        RuntimeError: with per-env policies, an env reset while others step and no
-            ``mfdiff_env_id`` in the infos: the reset env's row cannot be told apart (its
-            ``env_id`` reads 0), and acting on it would mix two envs' plans.
+        RuntimeError: with per-env policies and no ``mfdiff_env_id`` in the infos, an env reset
+            while others step, or some but not all envs reset together: the reset rows cannot
+            be told apart (their ``env_id`` reads 0, or is absent), and acting on them would
+            mix two envs' plans.
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class PopulationTianshouPolicy(TianshouPolicy):
         self.num_threads = num_threads
         self._factory: Callable[[], Policy] | None = None
         self._policies: dict[int, Policy] = {}
+        self._n_envs: int | None = None  # learnt from the first batch without env indices
         if isinstance(policy, Policy):
             self._shared: Policy | None = policy
         elif callable(policy):
@@ -176,7 +179,19 @@ class PopulationTianshouPolicy(TianshouPolicy):
             ids = _info_field(info, key)
             if ids is not None:
                 break
-        if ids is None:  # no row reports one: every row is fresh from a (joint) reset
+        if ids is None:  # no row reports one: every row is fresh from a reset
+            if self._shared is None:
+                # rows 0..b-1 are envs 0..b-1 only when every env reset at once; the first
+                # batch (the Collector's reset of all envs) says how many there are
+                if self._n_envs is None:
+                    self._n_envs = b
+                if b != self._n_envs:
+                    raise RuntimeError(
+                        f"{b} of the {self._n_envs} envs reset together and no reset info has "
+                        "an env index (Tianshou writes env_id into step infos only), so the "
+                        "rows cannot be matched to their envs' policies: build the vector env "
+                        "with mfdiff_agents.integrations.tianshou.make_vector_env, or wrap env "
+                        "i in EnvIndexInfo(env, i)")
             return np.arange(b)
         fresh = steps == 0
         if key == "env_id" and self._shared is None and fresh.any() and not fresh.all():

@@ -167,6 +167,29 @@ def test_evaluate_is_seeded_and_factory_policies():
     assert rec["optimum_gap"] < 0.05
 
 
+def test_random_policy_scores_zero_on_ising():
+    """The random baseline is normalised 0 by definition (the reference is measured with the
+    policy on its own seed). Evaluation plays env and policy at one seed, and the Ising core's
+    initial spins are ``default_rng(seed).integers(0, 2, N)``: a random policy on that stream
+    flipped exactly the +1 spins, ordering the lattice in one step (normalised 2-5)."""
+    from mfdiff_agents.evaluation.run import make_core
+    from mfdiff_envs.rollout import rollout
+
+    kw = {"n_agents": 121, "max_cycles": 15}
+    core = make_core("mfdiff/Ising-v0", kw)
+    spins, _ = core.reset(seed=4)
+    pol = RandomPolicy(obs_dim=core.obs_dim, n_actions=2)
+    pol.reset(seed=4)
+    first = pol.act_batch(spins)
+    assert not np.array_equal(first, (spins[:, 0] > 0).astype(np.int64))  # not the env's draw
+    xi = [rollout(core, pol, seed=s).metrics_final["order_parameter"] for s in range(8)]
+    assert np.mean(xi) < 0.3  # random play stays disordered (the shared stream gave 0.9-1.0)
+    recs = ev.evaluate(RandomPolicy(obs_dim=core.obs_dim, n_actions=2), "mfdiff/Ising-v0", kw,
+                       list(range(12)), ref_scores=(0.0, 1.0))
+    mean_return = np.mean([r["return"] for r in recs])
+    assert abs(mean_return) < 1.0, mean_return  # the shared stream: ~1.9 at this N
+
+
 # --------------------------------------------------------------------------- sweep, tables, plots
 def _sweep_spec(seeds=3):
     return {"seeds": seeds, "episodes": 1, "runs": [

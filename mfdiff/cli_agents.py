@@ -95,6 +95,8 @@ def _eval(args: argparse.Namespace) -> int:
                                                        "video", "env_kwargs")
                  if getattr(args, k) is not None]
         given += ["--exploitability"] if args.exploitability else []
+        if args.sweep is not None and args.device != "cpu":
+            given.append("--device")  # the sweep file's `device` key (default cpu) decides
         if given:
             raise ValueError(f"{' '.join(given)} describe one run: with "
                              f"{'--records' if args.records else '--sweep'} they would be "
@@ -136,11 +138,10 @@ def _eval(args: argparse.Namespace) -> int:
         for key, option in (("device", "--device"), ("num_threads", "--threads")):
             if key in kw:
                 raise ValueError(f"--set {key}=...: give {option} instead")
-        if "seed" in kw:  # the policy's own RNG seed, not a Config field: an int
-            try:
-                kw["seed"] = int(kw["seed"])
-            except ValueError:
-                raise ValueError(f"--set seed= takes an integer, got {kw['seed']!r}") from None
+        if "seed" in kw:  # rollout re-seeds the policy at every episode: it would be ignored
+            raise ValueError("--set seed=...: evaluation seeds the policy at every episode "
+                             "from --seeds (episode_seed(s, e), the env's seed), so a policy "
+                             "seed would change nothing; give the evaluation seeds with --seeds")
         if Path(args.policy).is_dir():
             kw["num_threads"] = threads
         policy = load_policy(args.policy, device=args.device, **kw)

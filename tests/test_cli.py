@@ -181,7 +181,9 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
           "would be ignored")
     check(["eval", "--sweep", str(tmp_path / "s.toml"), "--seeds", "10"], "would be ignored")
     check([*base, "--set", "device=cuda"], "give --device instead")
-    check([*base, "--set", "seed=three"], "--set seed= takes an integer")
+    # every episode re-seeds the policy from --seeds: a policy seed would change nothing
+    check([*base, "--set", "seed=5"], "would change nothing")
+    check(["eval", "--sweep", str(tmp_path / "s.toml"), "--device", "cuda"], "would be ignored")
     check(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "3"],
           "nearest: 9")
     check(["train", "--dataset", DS, "--algo", "bc", "--set", "seed=-1"], "seed must be an int")

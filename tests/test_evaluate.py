@@ -484,7 +484,8 @@ def test_sweep_file_values_are_checked_not_coerced(tmp_path):
            ({"runs": [{**base["runs"][0], "n_agents": []}]}, "n_agents"),
            ({"runs": [{**base["runs"][0], "seeds": [1, 1]}]}, "distinct"),
            ({"runs": [{**base["runs"][0], "set": ["replan_every=4"]}]}, "set must be a table"),
-           ({"runs": [{**base["runs"][0], "env_kwargs": 3}]}, "env_kwargs must be a table")]
+           ({"runs": [{**base["runs"][0], "env_kwargs": 3}]}, "env_kwargs must be a table"),
+           ({"runs": [{**base["runs"][0], "set": {"seed": 3}}]}, "would change nothing")]
     for edit, needle in bad:
         (tmp_path / "s.json").write_text(json.dumps({**base, **edit}))
         with pytest.raises(ValueError, match=needle):

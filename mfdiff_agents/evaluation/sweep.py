@@ -78,6 +78,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             if not isinstance(run.get(k, {}), dict):
                 raise ValueError(f"{where}.{k} must be a table of KEY = VALUE, "
                                  f"got {run[k]!r}")
+        if "seed" in run.get("set", {}):
+            raise ValueError(f"{where}.set.seed: evaluation seeds the policy at every episode "
+                             "from the sweep's seeds (episode_seed), so a policy seed here "
+                             "would change nothing; give the evaluation seeds in seeds")
         if "n_agents" in run.get("env_kwargs", {}):
             raise ValueError(f"{p}: runs[{i}].env_kwargs sets n_agents: give the population "
                              "size(s) in the run's n_agents only")

@@ -52,13 +52,26 @@ def _train(args: argparse.Namespace) -> int:
     if not args.dataset or not args.algo:
         raise ValueError("give --dataset and --algo (see mfdiff train --help)")
     method = get_method(args.algo)
-    cfg, family_file = train_config(args.algo, args.dataset, config_path=args.config,
-                                    overrides=args.set or [],
-                                    family_defaults=not args.no_family_config)
+    out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
+    saved = _resumed_config(out, method) if args.resume else None
+    if saved is not None:
+        # the run goes on with its own settings, not with today's family file: only what
+        # --config / --set change differs (the step budget, acting fields; the rest refused)
+        from mfdiff_agents.config import build_config
+
+        cfg = build_config(method.config, saved, config_path=args.config,
+                           overrides=args.set or [])
+        family_file = None
+        if os.environ.get("RANK", "0") == "0":
+            print(f"resuming with the settings of {Path(out) / 'config.json'} "
+                  "(under --config and --set)")
+    else:
+        cfg, family_file = train_config(args.algo, args.dataset, config_path=args.config,
+                                        overrides=args.set or [],
+                                        family_defaults=not args.no_family_config)
     if family_file is not None and os.environ.get("RANK", "0") == "0":
         print(f"family settings: {family_file} (under --config and --set; "
               "--no-family-config trains from the Config defaults alone)")
-    out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
     threads = _threads(args.threads)
     sampler = make_sampler(args.dataset, cfg)
     method.fit(sampler, cfg, out_dir=out, resume=args.resume, progress=not args.no_progress,
@@ -66,6 +79,23 @@ def _train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes
         print(f"checkpoint written to {out}")
     return 0
+
+
+def _resumed_config(out: str | os.PathLike, method: Any) -> dict[str, Any] | None:
+    """The Config fields a run in ``out`` was trained with (None: no run there; then
+    training's own check says so). Fields the Config no longer has are left out."""
+    import dataclasses
+
+    from mfdiff_agents.checkpoint import CheckpointError, read_meta
+
+    try:
+        meta = read_meta(Path(out))
+    except CheckpointError:
+        return None
+    if meta.get("method") != method.policy.METHOD:
+        return None  # training refuses it with the method named
+    names = {f.name for f in dataclasses.fields(method.config)}
+    return {k: v for k, v in meta["config"].items() if k in names}
 
 
 # --------------------------------------------------------------------------- eval

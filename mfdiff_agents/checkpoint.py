@@ -150,7 +150,8 @@ def save_checkpoint(
     }
     blob = save(state)
     _atomic_write_bytes(d / WEIGHTS_FILE, blob)
-    reserved = {"method", "format_version", "package_version", "config", "env", "weights_sha256"}
+    reserved = {"method", "format_version", "package_version", "config", "env", "weights_sha256",
+                "config_sha256"}
     clash = reserved & set(extra or {})
     if clash:
         raise ValueError(f"checkpoint extras may not use the reserved keys {sorted(clash)}")
@@ -163,8 +164,19 @@ def save_checkpoint(
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
         **(extra or {}),
     }
+    # through JSON first, so the digest is the one a reader recomputes from the file
+    meta = json.loads(json.dumps(meta))
+    meta["config_sha256"] = config_digest(meta)
     _atomic_write_bytes(d / CONFIG_FILE, json.dumps(meta, indent=2).encode())
     return d
+
+
+def config_digest(meta: dict[str, Any]) -> str:
+    """sha256 of a checkpoint's config.json without its own ``config_sha256`` (canonical JSON):
+    the settings, env facts, weights hash and extras it was saved with."""
+    body = {k: v for k, v in meta.items() if k != "config_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
@@ -191,6 +203,12 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: missing keys {missing}")
     if not isinstance(meta["config"], dict) or not isinstance(meta["env"], dict):
         raise CheckpointError(f"{path}: 'config' and 'env' must be JSON objects")
+    # checkpoints saved before the digest was recorded have none: read as they are
+    if "config_sha256" in meta and config_digest(meta) != meta["config_sha256"]:
+        raise CheckpointError(
+            f"{path}: edited after saving (its sha256 does not match): the weights were "
+            "trained with the settings it held. Acting fields are changed at load instead "
+            "(`mfdiff eval --set KEY=VALUE`, from_pretrained(**overrides))")
     return meta
 
 

@@ -135,8 +135,9 @@ class TrainedPolicy(Policy):
                           and k not in cls.ACTING_FIELDS)
         if training:
             raise ConfigError(
-                f"{cls.METHOD}: {training} only change training (the checkpoint acts the same "
-                f"with any value); fields that change acting: {sorted(cls.ACTING_FIELDS or ())}"
+                f"{cls.METHOD}: {training} are fixed when the checkpoint is trained (its "
+                f"weights were trained with the saved value); fields that may change at load: "
+                f"{sorted(cls.ACTING_FIELDS or ())}"
             )
         saved = {**cls.LEGACY_DEFAULTS, **ckpt.config}
         try:

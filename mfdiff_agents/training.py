@@ -223,6 +223,9 @@ def train(
             torch.set_rng_state(state["torch_rng"])
             sampler.rng.bit_generator.state = state["sampler_rng"]
             start = int(state["step"])
+            if start > cfg.steps:  # config.json would say steps=cfg.steps over later weights
+                raise ConfigError(f"--resume: {out} is already at step {start} > steps="
+                                  f"{cfg.steps}; give steps ≥ {start} to train on")
         if rank is not None:
             # same init everywhere (same seed above); from here on each rank its own windows
             distributed.average_gradients_before_step(learner.opt, rank.world_size)
@@ -320,16 +323,21 @@ def _check_resumable(
                               f"on its own dataset ({was.get('dataset_id')}, the same episodes)")
     saved = {"ema_decay": 0.0, **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
+    # every field that shapes training must be the run's own: the rest of the run would train
+    # otherwise while config.json named one setting for all of it (lr and weight_decay even
+    # live in the optimizer state a resume restores). Free: the step budget, bookkeeping, the
+    # device, and acting fields (they change what the checkpoint does, not its weights).
+    free = {"steps", "device", "log_every", "ckpt_every",
+            *getattr(policy_cls, "ACTING_FIELDS", ())}
     changed = [
         f"{k}: {saved.get(k)!r} -> {now[k]!r}"
-        # lr and weight_decay live in the optimizer state a resume restores: a changed value
-        # would be written to config.json and never used
-        for k in (*policy_cls.ARCH_FIELDS, "horizon", "n_particles", "gamma", "batch_size",
-                  "seed", "ema_decay", "lr", "weight_decay")
-        if k in now and _plain(saved.get(k)) != _plain(now[k])
+        for k in now
+        if k not in free and k in saved and _plain(saved[k]) != _plain(now[k])
     ]
     if changed:
-        raise ConfigError(f"--resume: {out} was trained with other settings: {changed}")
+        raise ConfigError(f"--resume: {out} was trained with other settings: {changed}; "
+                          "resume with the run's own (`mfdiff train --resume` reads them from "
+                          "its config.json)")
 
 
 def _plain(v: Any) -> Any:

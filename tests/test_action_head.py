@@ -389,6 +389,7 @@ def test_checkpoint_from_before_the_head_loads_unchanged(data, tmp_path: Path) -
     for k in ("action_head", "p_uncond", "head_hidden", "guidance_weight", "act_with",
               "head_temperature"):
         meta["config"].pop(k)
+    meta.pop("config_sha256")  # as saved before the digest was recorded
     (tmp_path / "config.json").write_text(json.dumps(meta))
     loaded = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
     assert type(loaded) is MFDiffuserPlanner and type(loaded.cfg) is Config
@@ -412,6 +413,7 @@ def test_checkpoint_from_before_balanced_decoding_still_samples(trained, tmp_pat
     meta["config"]["head_temperature"] = 1.0
     for k in ("head_decode", "head_min_p"):
         meta["config"].pop(k)
+    meta.pop("config_sha256")  # as saved before the digest was recorded
     (tmp_path / "config.json").write_text(json.dumps(meta))
     old = MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)
     assert old.cfg.head_decode == "sample" and old.cfg.head_min_p == 0.0

@@ -269,3 +269,29 @@ def test_train_refuses_a_mixture_of_plans_without_an_action_head(env, tmp_path):
                str(tmp_path / "nohead"), "--no-progress", *sets, "--set", "action_head=false")
     assert_user_error(r, 'needs action_head=true')
     assert not (tmp_path / "nohead" / "model.safetensors").exists()
+
+
+def test_train_resume_keeps_the_runs_own_settings(env, tmp_path):
+    """`--resume` goes on with the settings in the run's config.json, not today's family file
+    or defaults: resumed without repeating its --set, the run once trained its second half with
+    other settings while config.json named one set for all of it. A changed training field is
+    refused; a step budget below the steps done too (config.json would say the smaller one)."""
+    out = str(tmp_path / "bc")
+    sets = [a for s in [*COMMON, *TINY["bc"], "steps=2", "lr=0.002", "temperature=0.7"]
+            for a in ("--set", s)]
+    base = ["train", "--dataset", DS, "--algo", "bc", "--out", out, "--no-progress"]
+    r = mfdiff(env, *base, *sets)
+    assert r.returncode == 0, r.stderr
+    r = mfdiff(env, *base, "--resume", "--set", "steps=4")
+    assert r.returncode == 0, r.stderr
+    assert "resuming with the settings of" in r.stdout
+    saved = json.loads((tmp_path / "bc" / "config.json").read_text())["config"]
+    assert saved["steps"] == 4 and saved["lr"] == 0.002 and saved["temperature"] == 0.7
+    assert saved["hidden"] == 16
+    # a training field changed on resume: refused, named
+    assert_user_error(mfdiff(env, *base, "--resume", "--set", "steps=6", "--set", "lr=0.01"),
+                      "lr: 0.002 -> 0.01")
+    # an acting field may change (it does not touch the weights)
+    r = mfdiff(env, *base, "--resume", "--set", "steps=5", "--set", "temperature=0.2")
+    assert r.returncode == 0, r.stderr
+    assert_user_error(mfdiff(env, *base, "--resume", "--set", "steps=3"), "already at step 5")

@@ -137,6 +137,25 @@ def test_resume_refuses_other_data_and_train_never_replaces_a_checkpoint(episode
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
 
 
+def test_edited_checkpoint_config_is_refused(episodes, tmp_path):
+    """config.json holds a sha256 of itself: a hand edit (a field fixed at training, e.g. the
+    noise schedule or the temperature the weights were trained for) no longer loads silently;
+    acting fields are changed at load instead. Checkpoints saved before the digest load."""
+    m, cfg = _cfg("bc", steps=2)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)
+    path = tmp_path / "config.json"
+    meta = json.loads(path.read_text())
+    assert len(meta["config_sha256"]) == 64
+    assert load_policy(tmp_path, temperature=0.3).cfg.temperature == 0.3  # the way to act otherwise
+    edited = {**meta, "config": {**meta["config"], "temperature": 3.0}}
+    path.write_text(json.dumps(edited))
+    with pytest.raises(CheckpointError, match="edited after saving"):
+        load_policy(tmp_path)
+    legacy = {k: v for k, v in edited.items() if k != "config_sha256"}
+    path.write_text(json.dumps(legacy))
+    assert load_policy(tmp_path).cfg.temperature == 3.0
+
+
 def test_damaged_checkpoints_are_refused(episodes, tmp_path):
     m, cfg = _cfg("bc", steps=2)
     m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)
@@ -155,6 +174,7 @@ def test_damaged_checkpoints_are_refused(episodes, tmp_path):
     save_file(tensors, str(weights))
     meta = json.loads((tmp_path / "config.json").read_text())
     meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    meta.pop("config_sha256")  # past the digest check: the finiteness check
     (tmp_path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="non-finite"):
         load_policy(tmp_path)

@@ -175,7 +175,11 @@ def _eval(args: argparse.Namespace) -> int:
         if Path(args.policy).is_dir():
             kw["num_threads"] = threads
         policy = load_policy(args.policy, device=args.device, **kw)
-        config: dict[str, Any] = {"policy": str(args.policy), "set": _overrides(args.set)}
+        from mfdiff_agents.checkpoint import checkpoint_identity
+
+        ident = checkpoint_identity(args.policy)
+        config: dict[str, Any] = {"policy": str(args.policy), "set": _overrides(args.set),
+                                  **({"checkpoint": ident} if ident else {})}
         deviations = None
         if args.deviation:
             if not args.exploitability:

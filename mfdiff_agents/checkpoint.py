@@ -179,6 +179,28 @@ def config_digest(meta: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: config.json fields that differ between runs of one setting (one report row pools them)
+PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
+
+
+def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
+    """What an evaluation record keeps of a checkpoint directory (None for anything else):
+    ``id``, its exact identity (config.json's digest, or its weights' hash in checkpoints saved
+    before it), and ``settings``, a digest of its method, training settings other than
+    :data:`PER_RUN_FIELDS` and training data — equal for the training seeds of one setting.
+    ``sweep --resume`` re-evaluates a group whose checkpoint changed; a report refuses to pool
+    checkpoints of different settings under one row."""
+    if not Path(policy).is_dir():
+        return None
+    meta = read_meta(policy)
+    cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS}
+    env = meta.get("env", {})
+    data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
+    text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
+    return {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
+            "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+
 def read_meta(directory: str | Path) -> dict[str, Any]:
     """``config.json`` of a checkpoint directory, checked for format and required keys."""
     d = Path(directory)

@@ -295,3 +295,42 @@ def test_train_resume_keeps_the_runs_own_settings(env, tmp_path):
     r = mfdiff(env, *base, "--resume", "--set", "steps=5", "--set", "temperature=0.2")
     assert r.returncode == 0, r.stderr
     assert_user_error(mfdiff(env, *base, "--resume", "--set", "steps=3"), "already at step 5")
+
+
+def test_records_know_their_checkpoint(env, tmp_path):
+    """Records keep the checkpoint's identity and settings: a sweep --resume re-evaluates a
+    checkpoint retrained in place (it kept the old weights' records), and a report refuses to
+    pool checkpoints trained with other settings under one label (it averaged them)."""
+    sets = [a for s in [*COMMON, *TINY["bc"]] for a in ("--set", s)]
+    train = ["train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets]
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert mfdiff(env, *train, "--out", a).returncode == 0
+    assert mfdiff(env, *train, "--out", b, "--set", "temperature=3").returncode == 0
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(f'seeds = 2\n[[runs]]\npolicy = "{a}"\nenv = "{ENV_ID}"\nn_agents = 40\n'
+                     'env_kwargs = { max_cycles = 6 }\n')
+    out = tmp_path / "r.jsonl"
+    assert mfdiff(env, "eval", "--sweep", str(sweep), "--out", str(out),
+                  "--no-progress").returncode == 0
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert first[0]["config"]["checkpoint"]["id"]
+    # unchanged: resume keeps the records as they are
+    assert mfdiff(env, "eval", "--sweep", str(sweep), "--out", str(out), "--resume",
+                  "--no-progress").returncode == 0
+    assert [json.loads(line) for line in out.read_text().splitlines()] == first
+    # retrained in place: resume evaluates it again
+    assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", "--out", a,
+                  "--resume", "--set", "steps=6").returncode == 0
+    assert mfdiff(env, "eval", "--sweep", str(sweep), "--out", str(out), "--resume",
+                  "--no-progress").returncode == 0
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert again[0]["config"]["checkpoint"]["id"] != first[0]["config"]["checkpoint"]["id"]
+    # two settings under one label: refused, named
+    pooled = tmp_path / "p.jsonl"
+    for ckpt in (a, b):
+        r = mfdiff(env, "eval", "--policy", ckpt, "--env", ENV_ID, "--n-agents", "40",
+                   "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
+                   "--out", str(pooled))
+        assert r.returncode == 0, r.stderr
+    assert_user_error(mfdiff(env, "eval", "--records", str(pooled)),
+                      "trained with different settings")

@@ -127,6 +127,7 @@ def check_rows(records: Sequence[dict[str, Any]],
         ValueError: naming the row and two of its settings.
     """
     seen: dict[tuple, str] = {}
+    trained: dict[tuple, tuple[str, str]] = {}
     for r in records:
         if r.get("error"):
             continue
@@ -138,6 +139,20 @@ def check_rows(records: Sequence[dict[str, Any]],
                 f"{r.get('tier')!r}) were measured with different settings ([set, env kwargs, "
                 f"episodes, dataset] {seen[k]} and {settings}): one row would pool them; give "
                 "each setting its own label (sweep: label = ...; mfdiff eval: --label)")
+        # checkpoints of one row may differ by training seed only (records written before
+        # the checkpoint's settings were recorded carry none, and are not compared)
+        cfg = r.get("config") or {}
+        ident = cfg.get("checkpoint") or {}
+        if ident.get("settings") is not None:
+            here = (ident["settings"], str(cfg.get("policy")))
+            first = trained.setdefault(k, here)
+            if first[0] != here[0]:
+                raise ValueError(
+                    f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                    f"{r.get('tier')!r}) come from checkpoints trained with different "
+                    f"settings or data ({first[1]} and {here[1]}; a row pools training seeds "
+                    "of one setting): give each its own label (sweep: label = ...; mfdiff "
+                    "eval: --label)")
 
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,

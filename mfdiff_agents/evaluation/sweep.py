@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mfdiff_agents.checkpoint import checkpoint_identity
 from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import load_policy, policy_label
@@ -146,7 +147,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
 
     ``resume``: keep the groups already complete in ``out`` (same label, policy, overrides,
     env, env kwargs and tier, one record per seed of the sweep's seeds, with its episodes and
-    dataset) and evaluate only the others; records in
+    dataset, and the checkpoint unchanged since: ``config.checkpoint`` of the records) and
+    evaluate only the others; records in
     ``out`` that belong to no (run, N) of this sweep are dropped, and the file is rewritten in
     the sweep's order, so it ends up as a fresh run would leave it (evaluation is seeded). For
     long sweeps that were interrupted or whose sweep file changed in a few runs.
@@ -189,6 +191,12 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             episodes = int(run.get("episodes", spec.get("episodes", 1)))
             same = (sorted(r.get("seed", -1) for r in group) == seeds
                     and all(r.get("episodes") == episodes for r in group))
+            # the checkpoint retrained or edited in place since (records written before the
+            # identity was recorded cannot tell, and are kept)
+            now = checkpoint_identity(run["policy"])
+            same = same and not any(
+                now is not None and (r.get("config") or {}).get("checkpoint") is not None
+                and r["config"]["checkpoint"].get("id") != now["id"] for r in group)
             if any(r.get("error") for r in group) or (
                     same and all(r.get("dataset_id") == run.get("dataset") for r in group)):
                 done.add(key)
@@ -209,8 +217,10 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             refs[ref_key] = reference_scores(run["env"], env_kwargs,
                                              dataset_id=run.get("dataset"))
         # the same config on error records: resume recognises a group that failed as done
+        ident = checkpoint_identity(run["policy"])
         config = {"policy": str(run["policy"]), "set": run.get("set", {}),
-                  **({"exploitability": True} if run.get("exploitability") else {})}
+                  **({"exploitability": True} if run.get("exploitability") else {}),
+                  **({"checkpoint": ident} if ident else {})}
         try:
             recs = evaluate(
                 policy, run["env"], env_kwargs,

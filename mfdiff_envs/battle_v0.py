@@ -9,7 +9,7 @@ MAgent ``battle_v4`` rules on a vectorised numpy grid (N up to 10 000 and beyond
 | actions | ``Discrete(6)``: 0 stay, 1 up (y−1), 2 down (y+1), 3 left (x−1), 4 right (x+1), 5 attack the nearest enemy in range (orthogonal before diagonal) |
 | observation | ``Box(13,)``: hp/10, x, y (normalised), team id, allies / enemies in the 9×9 block-aligned window (normalised), unit direction (dx, dy) and distance/side to the nearest enemy (to 3-cell block precision), enemy-in-attack-range flag, own / enemy team alive fraction, time t/T |
 | rules | hp 10, damage 2, attack range 1.5 (8-neighbourhood), hp recovery 0.1/step; a move succeeds iff the target cell is free and claimed by no other mover |
-| reward | step −0.005, kill +5 (to the lowest-index attacker of the killed agent), death −0.1, attack −0.1, hit on an enemy +0.2 |
+| reward | step −0.005, kill +5 (to the lowest-index attacker of the killed agent), death −0.1, attack −0.1, hit on an enemy +0.2; on the killing blow the killer keeps the hit's +0.2 and the victim pays the step's −0.005 (magent2's engine gives neither: 4.895 / −0.1 there, 5.095 / −0.105 here; an outside audit, 2026-12-03; kept, since every Battle dataset and result was built on it) |
 | end | a team is eliminated (every agent terminated) or ``max_cycles``; dead agents leave ``env.agents`` |
 | metrics | ``red_alive``, ``blue_alive`` (fractions), ``win`` = 1 if more red than blue alive (e.g. blue eliminated), 0.5 on a tie, 0 otherwise |
 

@@ -112,6 +112,10 @@ def test_module_batched_and_one_hot() -> None:
     assert (out["agents", "action"].sum(-1) == 1).all()
     with pytest.raises(ValueError, match="6 envs"):
         PopulationPolicyModule(pols[:2])(td)
+    # TorchRL's PettingZooWrapper names its group "agent": the error names the groups there
+    td = TensorDict({"agent": TensorDict({"observation": obs}, [2, 3, 5])}, [2, 3])
+    with pytest.raises(KeyError, match=r"its groups: \['agent'\]"):
+        PopulationPolicyModule(pols)(td)
 
 
 def test_module_resets_policy_on_is_init() -> None:

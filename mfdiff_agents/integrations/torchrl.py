@@ -111,7 +111,12 @@ class PopulationPolicyModule(TensorDictModuleBase):
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         """Write ``(group, action)`` for observations ``(group, observation)`` [*B, n, d]."""
-        obs = tensordict.get(self.obs_key)
+        obs = tensordict.get(self.obs_key, None)
+        if obs is None:  # e.g. PettingZooWrapper names its group "agent", not "agents"
+            groups = sorted(str(k) for k in tensordict.keys()
+                            if isinstance(tensordict.get(k), TensorDictBase))
+            raise KeyError(f"no {self.obs_key} in the tensordict; its groups: {groups} "
+                           f"(pass group=... to {type(self).__name__})")
         if obs.ndim < 2:
             raise ValueError(
                 f"{self.obs_key} must be [*batch, n_agents, d], got {tuple(obs.shape)}"

@@ -55,6 +55,12 @@ class TrainedPolicy(Policy):
     #: lacking such a key loads with this value (how it was trained), not the new default.
     LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
+    @classmethod
+    def acting_fields_training_reads(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        """The acting fields that training with ``config`` also reads (so a resume may not
+        change them); none by default."""
+        return ()
+
     def __init__(
         self,
         model: torch.nn.Module,

@@ -327,8 +327,8 @@ def _check_resumable(
     # otherwise while config.json named one setting for all of it (lr and weight_decay even
     # live in the optimizer state a resume restores). Free: the step budget, bookkeeping, the
     # device, and acting fields (they change what the checkpoint does, not its weights).
-    free = {"steps", "device", "log_every", "ckpt_every",
-            *getattr(policy_cls, "ACTING_FIELDS", ())}
+    free = ({"steps", "device", "log_every", "ckpt_every", *(policy_cls.ACTING_FIELDS or ())}
+            - set(policy_cls.acting_fields_training_reads(saved)))
     changed = [
         f"{k}: {saved.get(k)!r} -> {now[k]!r}"
         for k in now

@@ -137,6 +137,24 @@ def test_resume_refuses_other_data_and_train_never_replaces_a_checkpoint(episode
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
 
 
+def test_resume_refuses_changed_settings_that_training_reads(episodes, tmp_path):
+    """Resuming may change the step budget and acting fields, nothing that shapes training:
+    a changed lr is refused, and so is ddim_steps where the head trains on the planner's own
+    plans (head_own_plans), which are sampled with it; without head_own_plans it is free."""
+    m, cfg = _cfg("mfdiffuser", steps=2, head_own_plans=0.5, diffusion_steps=1)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "own", progress=False)
+    for change in ({"lr": cfg.lr * 2}, {"ddim_steps": cfg.ddim_steps + 1}):
+        _, more = _cfg("mfdiffuser", steps=3, head_own_plans=0.5, diffusion_steps=1, **change)
+        with pytest.raises(ConfigError, match=f"{next(iter(change))}: "):
+            m.fit(make_sampler(episodes, more), more, out_dir=tmp_path / "own", resume=True,
+                  progress=False)
+    _, plain = _cfg("mfdiffuser", steps=2)
+    m.fit(make_sampler(episodes, plain), plain, out_dir=tmp_path / "plain", progress=False)
+    _, more = _cfg("mfdiffuser", steps=3, ddim_steps=plain.ddim_steps + 1, head_temperature=0.3)
+    m.fit(make_sampler(episodes, more), more, out_dir=tmp_path / "plain", resume=True,
+          progress=False)
+
+
 def test_edited_checkpoint_config_is_refused(episodes, tmp_path):
     """config.json holds a sha256 of itself: a hand edit (a field fixed at training, e.g. the
     noise schedule or the temperature the weights were trained for) no longer loads silently;

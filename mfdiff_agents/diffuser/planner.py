@@ -70,6 +70,14 @@ class MFDiffuserPlanner(TrainedPolicy):
     ACTING_FIELDS = PLANNING_FIELDS
     LEGACY_DEFAULTS = LEGACY_DEFAULTS
 
+    @classmethod
+    def acting_fields_training_reads(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        """With ``head_own_plans`` the head trains on plans sampled as the planner samples
+        (diffuser/train.py ``_own_plan_targets``): their sampling fields shape training."""
+        if float(config.get("head_own_plans", 0.0) or 0.0) > 0:
+            return ("ddim_steps", "eta", "return_target", "guidance_weight")
+        return ()
+
     def __init__(self, model: MFDiffuserModel, cfg: Config, **kw: Any) -> None:
         super().__init__(model, cfg, **kw)
         self.generator = torch.Generator(device="cpu")

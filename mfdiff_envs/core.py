@@ -83,7 +83,11 @@ class VectorCore(ABC):
         self._max_cycles = value
 
     def __init__(self) -> None:
-        self.rng = np.random.default_rng()
+        # Drawn at the first unseeded reset, not here (as Gymnasium's np_random): a generator
+        # made at construction is shared by every copy taken before the first reset, and
+        # SuperSuit's concat_vec_envs_v1 pickles one fresh env into all its copies, so unseeded
+        # copies would play identical episodes.
+        self.rng: np.random.Generator | None = None
         self.alive = np.ones(self.n_agents, dtype=bool)
         self.t = 0
         self._needs_reset = True
@@ -101,6 +105,8 @@ class VectorCore(ABC):
                     f"seed must be a non-negative integer or None, got {seed!r}"
                 )
             self.rng = np.random.default_rng(int(seed))
+        elif self.rng is None:
+            self.rng = np.random.default_rng()
         self.t = 0
         self.alive = np.ones(self.n_agents, dtype=bool)
         self._needs_reset = False

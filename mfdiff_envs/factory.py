@@ -22,10 +22,18 @@ RENDER_MODES = ["human", "rgb_array"]
 RENDER_FPS = 10
 
 
-class OutOfBoundsWrapper(wrappers.AssertOutOfBoundsWrapper):
-    """PettingZoo's out-of-bounds check with the message the other views give: a ValueError
-    naming the agent, its action and the range (PettingZoo's is a bare ``AssertionError:
-    action is not in action space``, and it vanishes under ``python -O``)."""
+class CheckedParallelToAEC(conversions.parallel_to_aec_wrapper):
+    """PettingZoo's ``parallel_to_aec`` wrapper that checks each action as it is stepped, with
+    the message the other views give: a ValueError naming the agent, its action and the range
+    (PettingZoo's ``AssertOutOfBoundsWrapper`` raises a bare ``AssertionError: action is not in
+    action space``, which vanishes under ``python -O``).
+
+    The check lives in this subclass, not in a wrapper around it, so that ``env()`` stays
+    ``OrderEnforcingWrapper(parallel_to_aec_wrapper)``: the one layering PettingZoo's
+    ``aec_to_parallel`` turns back into the native parallel env. Any other layering falls back
+    to PettingZoo's generic ``aec_to_parallel_wrapper``, which loops over the agents inside a
+    loop over the agents: 7.7 s per parallel step at N = 1000 against ~1 ms native.
+    """
 
     def step(self, action: Any) -> None:
         agent = self.agent_selection
@@ -84,7 +92,8 @@ def make_constructors(
     def raw_env(
         render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any
     ) -> Any:
-        """AEC env without PettingZoo's checking wrappers (``parallel_to_aec`` of the view)."""
+        """AEC env without the out-of-bounds check (``parallel_to_aec`` of the view: PettingZoo's
+        order-enforcing wrapper only; the parallel step still validates the actions)."""
         return conversions.parallel_to_aec(
             parallel_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
         )
@@ -92,10 +101,11 @@ def make_constructors(
     def env(
         render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any
     ) -> Any:
-        """AEC env with PettingZoo's out-of-bounds and order-enforcing wrappers."""
-        aec = raw_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
-        aec = OutOfBoundsWrapper(aec)
-        return wrappers.OrderEnforcingWrapper(aec)
+        """AEC env with PettingZoo's order-enforcing wrapper and an out-of-bounds check of every
+        action (:class:`CheckedParallelToAEC`); ``aec_to_parallel`` of it is the native
+        parallel env."""
+        par = parallel_env(render_mode=render_mode, max_memory_gb=max_memory_gb, **kwargs)
+        return wrappers.OrderEnforcingWrapper(CheckedParallelToAEC(par))
 
     def joint_env(render_mode: str | None = None, **kwargs: Any) -> JointEnv:
         """Gymnasium joint view: the whole population as one agent."""

@@ -160,7 +160,8 @@ class IsingCore(VectorCore):
         }
 
     def render_rgb(self) -> NDArray[np.uint8]:
-        """Lattice picture: up spins light, down spins dark, each spin at least 4 x 4 pixels."""
+        """Lattice picture: up spins light, down spins dark, each spin ``max(1, 256 // side)``
+        pixels square (2 x 2 at N = 10^4, 1 x 1 from a side of 129)."""
         scale = max(1, 256 // self.side)
         img = np.where(self.spins[..., None] > 0, np.uint8(235), np.uint8(30)).astype(np.uint8)
         img = np.repeat(np.repeat(img, scale, 0), scale, 1)

@@ -32,13 +32,24 @@ class BlackDeathParallelEnv(BaseParallelWrapper):
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        self._build_defaults()
+
+    def _build_defaults(self) -> None:
         names = self.possible_agents
-        zero = np.zeros(self.observation_space(names[0]).shape, dtype=np.float32)
+        space = self.observation_space(names[0])
+        # in the space's dtype: under SuperSuit's dtype_v0 a float32 zero is outside the space
+        zero = np.zeros(space.shape, dtype=space.dtype)
         zero.flags.writeable = False
         self._zero_obs = dict.fromkeys(names, zero)
         self._zero_rew = dict.fromkeys(names, 0.0)
         self._false = dict.fromkeys(names, False)
         self._true = dict.fromkeys(names, True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickle and deepcopy drop the read-only flag but keep the one shared zero array, so a
+        # write into one dead agent's observation would leak to every dead agent of the copy
+        self.__dict__.update(state)
+        self._build_defaults()
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None

@@ -375,6 +375,66 @@ def test_supersuit_concat_vec_envs(mod, kw):
             assert red_dead
 
 
+@pytest.mark.parametrize("copier", list(COPIERS))
+@pytest.mark.parametrize("view", ["parallel", "aec"])
+@pytest.mark.parametrize(("mod", "kw"), FAMILIES[1:])  # Squeeze has no randomness
+def test_unseeded_copies_of_a_fresh_env_differ(mod, kw, view, copier):
+    """Regression: the core drew its generator at construction, so every copy taken before the
+    first reset shared it and unseeded resets of the copies gave identical episodes (SuperSuit's
+    concat_vec_envs_v1 pickles one fresh env into all its copies; SB3 resets without a seed)."""
+    env = VIEWS[view][0](mod, kw)
+    twin = COPIERS[copier](env)
+    env.reset()
+    twin.reset()
+    assert not np.array_equal(env.unwrapped.core.state(), twin.unwrapped.core.state())
+
+
+def test_supersuit_unseeded_copies_differ():
+    ss = pytest.importorskip("supersuit")
+    venv = ss.concat_vec_envs_v1(
+        ss.pettingzoo_env_to_vec_env_v1(ising_v0.parallel_env(n_agents=100)), 4, num_cpus=0,
+        base_class="gymnasium",
+    )
+    obs, _ = venv.reset()
+    copies = obs.reshape(4, 100, -1)
+    assert not any(np.array_equal(copies[0], copies[i]) for i in (1, 2, 3))
+
+
+def test_aec_to_parallel_of_env_is_the_native_view():
+    """``env()`` keeps the one layering PettingZoo's aec_to_parallel unwraps: any other falls
+    back to its generic wrapper, quadratic in N (7.7 s per step at N = 1000)."""
+    from pettingzoo.utils.conversions import aec_to_parallel
+
+    for make in (ising_v0.env, ising_v0.raw_env):
+        par = aec_to_parallel(make(n_agents=16))
+        assert type(par) is type(ising_v0.parallel_env(n_agents=16))
+
+
+@pytest.mark.parametrize("copier", list(COPIERS))
+def test_black_death_zero_observation_stays_read_only_in_copies(copier):
+    """Regression: pickle and deepcopy dropped the shared zero array's read-only flag, so a write
+    into one dead agent's observation leaked to every dead agent of the copy."""
+    from mfdiff_envs.wrappers import black_death
+
+    env = COPIERS[copier](black_death(battle_v0.parallel_env(n_agents=4, opponent=None)))
+    obs, _ = env.reset(seed=0)
+    zero = env._zero_obs[env.possible_agents[0]]
+    with pytest.raises(ValueError, match="read-only"):
+        zero -= 0.5
+    assert not zero.any()
+
+
+def test_black_death_zero_observation_in_the_space_dtype():
+    ss = pytest.importorskip("supersuit")
+    from mfdiff_envs.wrappers import black_death
+
+    env = black_death(ss.dtype_v0(battle_v0.parallel_env(n_agents=4, opponent=None), np.float16))
+    env.reset(seed=0)
+    obs = {**env._zero_obs}
+    assert all(o.dtype == np.float16 for o in obs.values())
+    assert all(env.observation_space(a).contains(o) for a, o in obs.items())
+
+
 @pytest.mark.xfail(strict=True, reason="SuperSuit black_death_v3 bug (issue #254, PR #265)")
 def test_supersuit_black_death_v3_ends_episodes():
     """Documents SuperSuit's bug: black_death_v3 ends an episode on (terms & truncs).all(), so a

@@ -597,10 +597,16 @@ def lift_balanced(
         g0 = None
     fit_rows, fit_counts = rows, counts
     if 0 < sinkhorn_rows < u:
+        # Rows drawn in proportion to their counts each stand for one draw: weighted by their
+        # counts as well, a heavy row counted twice (a cluster of 62.5 % of the agents fitted as
+        # 86 %, transport cost 3.0 vs 1.1). Where every row has the same count (Battle: all
+        # distinct) the draw is uniform and without replacement, as before: the same rows.
+        equal = bool((counts == counts[0]).all())
         pick = torch.multinomial(counts.float().to(_gen_device(generator)), sinkhorn_rows,
-                                 replacement=False,
+                                 replacement=not equal,
                                  generator=generator).to(dev)
-        fit_rows, fit_counts = rows[pick], counts[pick]
+        fit_rows = rows[pick]
+        fit_counts = counts[pick] if equal else torch.ones_like(pick)
     weights = fit_counts.float() / fit_counts.sum()
     b = cap.float() / n
     # ε relative to the mean cost, in closed form: E|x - c|² = E|x|² + E|c|² - 2 E[x]·E[c]

@@ -96,6 +96,16 @@ def test_guidance_needs_a_null_token() -> None:
         Config(action_head=False, act_with="head")
 
 
+def test_replan_every_horizon_needs_particle_actions() -> None:
+    """Regression: with the head acting, replan_every = horizon was accepted and replanned every
+    horizon - 1 steps (the head reads a planned next state; the last plan step has none)."""
+    with pytest.raises(ConfigError, match=r"horizon - 1 \(3\)"):
+        Config(horizon=4, replan_every=4)
+    Config(horizon=4, replan_every=3)
+    Config(horizon=4, replan_every=4, act_with="particle")
+    Config(horizon=4, replan_every=4, action_head=False)
+
+
 def test_head_actions_seeded_and_batched(trained) -> None:
     from mfdiff_envs.ising import IsingCore
 

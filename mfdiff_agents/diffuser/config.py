@@ -260,7 +260,9 @@ class Config(TrainConfig):
     sampled plan asks for is not taken. Needs the action head (not ``act_with="particle"``).
     On Ising a single plan sometimes tells aligned agents to flip; see docs/method.md (17)."""
     replan_every: int = 4
-    """Env steps between replans (≤ horizon); in between the plan is followed open loop, every
+    """Env steps between replans (≤ horizon − 1 when the action head acts, since it reads each
+    agent's planned next state; ≤ horizon with particle actions); in between the plan is
+    followed open loop, every
     agent re-lifted onto the plan's states each step. The best value depends on the game, so
     the per-family configs set it (configs/README.md): Ising replans every step (99.1 vs 89.0
     with every 4 on medium data at N = 1024, ~3.5x the cost per env step), Battle every 7
@@ -318,6 +320,15 @@ class Config(TrainConfig):
         if self.replan_every > self.horizon:
             raise ConfigError(
                 f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"
+            )
+        if self.action_head and self.act_with != "particle" and self.replan_every >= self.horizon:
+            # the planner replanned at horizon - 1 anyway, so a table labelled replan_every =
+            # horizon measured horizon - 1
+            raise ConfigError(
+                f"Config.replan_every ({self.replan_every}) must be ≤ horizon - 1 "
+                f"({self.horizon - 1}) when the action head acts: it reads each agent's planned "
+                "next state, which the plan's last step does not have (act_with=\"particle\" "
+                "can follow the plan to its end)"
             )
         if self.lifting not in LIFTINGS:
             raise ConfigError(f"Config.lifting must be one of {LIFTINGS}, got {self.lifting!r}")

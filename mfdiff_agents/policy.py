@@ -48,6 +48,10 @@ class Policy(ABC):
 
     obs_dim: int
     n_actions: int
+    #: True when acting keeps state between calls within an episode (a plan, the previous mean
+    #: action): one instance must then act for one env at a time, reset between episodes. The
+    #: Tianshou and TorchRL adapters refuse to share such a policy across the envs of a batch.
+    stateful: bool = False
 
     def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:
         self.obs_dim = int(obs_dim)

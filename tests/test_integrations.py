@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 
 import numpy as np
@@ -282,6 +283,49 @@ def test_tianshou_collector_serves_each_env_its_own_policy() -> None:
               VectorReplayBuffer(100, 3)).collect(n_episode=5, reset_before_collect=True)
     for log in logs:
         assert log.times == [round((i % 3) / 3, 3) for i in range(len(log.times))]
+
+
+def test_shared_stateful_policy_one_env_only() -> None:
+    """Regression (outside audit): a shared policy was never reset, so the planner carried
+    episode 1's plan into episode 2, and MFQ shared by two envs gave env 1 env 0's previous
+    mean action. A shared policy is now reset at each episode start and a stateful one is
+    refused for a second env, in Tianshou and TorchRL alike."""
+    pytest.importorskip("tianshou")
+    import gymnasium as gym
+    from tianshou.data import Batch
+
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy
+
+    class Stateful(CountingPolicy):
+        stateful = True
+
+    space = gym.spaces.MultiDiscrete([3] * 4)
+    obs = np.zeros((1, 4, 2), np.float32)
+    one = Stateful(obs_dim=2, n_actions=3)
+    pol = PopulationTianshouPolicy(one, space)
+    state = pol(Batch(obs=obs, info=Batch())).state
+    pol(Batch(obs=obs, info=Batch()), state=state)
+    assert one.resets == 1
+    pol(Batch(obs=obs, info=Batch()), state=np.array([0]))  # the next episode starts
+    assert one.resets == 2
+    two = Batch(obs=np.zeros((2, 4, 2), np.float32), info=Batch())
+    with pytest.raises(RuntimeError, match="stateful"):
+        PopulationTianshouPolicy(Stateful(obs_dim=2, n_actions=3), space)(two)
+    stepped = Batch(obs=obs, info=Batch(env_id=np.array([1])))
+    with pytest.raises(RuntimeError, match=r"envs \[0, 1\]"):
+        pol(stepped, state=np.array([3]))  # env 1's row after env 0's
+    PopulationTianshouPolicy(CountingPolicy(obs_dim=2, n_actions=3), space)(two)  # stateless
+    if importlib.util.find_spec("torchrl") is None:
+        return
+    import torch
+    from tensordict import TensorDict
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule
+
+    td = TensorDict({"agents": TensorDict({"observation": torch.zeros(2, 4, 2)}, [2, 4])}, [2])
+    with pytest.raises(ValueError, match="stateful"):
+        PopulationPolicyModule(Stateful(obs_dim=2, n_actions=3))(td)
+    PopulationPolicyModule([Stateful(obs_dim=2, n_actions=3) for _ in range(2)])(td)
 
 
 def test_tianshou_env_factory_pickles() -> None:

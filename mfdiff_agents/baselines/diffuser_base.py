@@ -62,7 +62,9 @@ class DiffuserConfig(TrainConfig):
     max_agents: int = 1_000_000
     """Refuse to plan for more live agents than this in one call (ValueError)."""
     act_chunk: int = 4096
-    """Independent planning only: agents per denoiser batch when acting."""
+    """Independent planning only: agents per denoiser batch when acting. The chunks draw their
+    noise from one generator in turn, so at a fixed seed the actions (not their distribution)
+    depend on it: keep it fixed to reproduce a run."""
 
 
 class TrajectoryDiffuser(nn.Module):

@@ -95,6 +95,7 @@ class MFQPolicy(TrainedPolicy):
 
     METHOD = "mfq"
     CONFIG = Config
+    stateful = True  # the previous call's action histogram
     ARCH_FIELDS = ("hidden", "depth")
     ACTING_FIELDS = ("temperature",)
 

@@ -66,6 +66,7 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     METHOD = "mfdiffuser"
     CONFIG = Config
+    stateful = True  # the plan, its step and the lifting's warm start
     ARCH_FIELDS = ARCH_FIELDS
     ACTING_FIELDS = PLANNING_FIELDS
     LEGACY_DEFAULTS = LEGACY_DEFAULTS

@@ -79,9 +79,11 @@ class PopulationTianshouPolicy(TianshouPolicy):
     """A Tianshou ``Policy`` (2.x) that acts for the whole population of each env in the batch.
 
     Args:
-        policy: an mfdiff Policy shared by every env (fine for stateless ones), a sequence of
-            one Policy per env (index = Tianshou's ``env_id``), or a zero-argument factory called
-            once per env id on first use.
+        policy: an mfdiff Policy shared by every env (stateless ones only: a policy whose
+            ``stateful`` is True, the MF-Diffuser planner or MFQ, may act in one env, and is
+            refused when a second env's rows arrive), a sequence of one Policy per env (index =
+            Tianshou's ``env_id``), or a zero-argument factory called once per env id on first
+            use.
         action_space: the joint view's ``MultiDiscrete([A] * N)`` (``venv.action_space[0]``).
         observation_space: optional, the joint ``Box(N, d)``.
         num_threads: torch threads while acting (1 by default; None leaves torch's setting).
@@ -95,7 +97,10 @@ class PopulationTianshouPolicy(TianshouPolicy):
         RuntimeError: with per-env policies and no ``mfdiff_env_id`` in the infos, an env reset
             while others step, or some but not all envs reset together: the reset rows cannot
             be told apart (their ``env_id`` reads 0, or is absent), and acting on them would
-            mix two envs' plans.
+            mix two envs' plans. With one stateful policy shared, rows of a second env.
+
+    Every policy is reset at its env's episode start (a row whose state is 0), a shared one
+    included.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class PopulationTianshouPolicy(TianshouPolicy):
         self._factory: Callable[[], Policy] | None = None
         self._policies: dict[int, Policy] = {}
         self._n_envs: int | None = None  # learnt from the first batch without env indices
+        self._shared_env: int | None = None  # the one env a shared stateful policy acts in
         if isinstance(policy, Policy):
             self._shared: Policy | None = policy
         elif callable(policy):
@@ -163,14 +169,29 @@ class PopulationTianshouPolicy(TianshouPolicy):
         env_ids = self._env_ids(info, steps)
         alive = _info_field(info, "alive")
         mask = None if alive is None else np.asarray(alive, dtype=bool).reshape(b, -1)
+        if self._shared is not None and self._shared.stateful:
+            self._check_one_env(env_ids)
         acts = np.empty((b, self.n_agents), dtype=np.int64)
         with torch_threads(self.num_threads):
             for i in range(b):  # one batched call per env, never per agent
                 pol = self.policy_for(int(env_ids[i]))
-                if steps[i] == 0 and self._shared is None:
+                if steps[i] == 0:
                     pol.reset()  # a new episode in this env (the Collector zeroed its state)
                 acts[i] = pol.act_batch(obs[i], None if mask is None else mask[i])
         return Batch(act=acts, state=steps + 1)
+
+    def _check_one_env(self, env_ids: np.ndarray) -> None:
+        """Refuse a second env's rows for a shared stateful policy: its plan (or previous mean
+        action) would carry from one env's population into another's."""
+        ids = {int(i) for i in env_ids}
+        if self._shared_env is not None:
+            ids.add(self._shared_env)
+        if len(ids) > 1:
+            raise RuntimeError(
+                f"one {type(self._shared).__name__} is shared by envs {sorted(ids)}, but it keeps "
+                "state between steps (stateful=True): its plan would mix their populations. "
+                "Pass a factory (e.g. lambda: load_policy(ckpt)) or one policy per env")
+        self._shared_env = ids.pop()
 
     def _env_ids(self, info: Any, steps: np.ndarray) -> np.ndarray:
         """[B] env index of each row (see ``forward``)."""

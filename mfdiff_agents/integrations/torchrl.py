@@ -64,8 +64,9 @@ class PopulationPolicyModule(TensorDictModuleBase):
     """A TorchRL policy module that acts for a whole agent group with one mfdiff Policy call.
 
     Args:
-        policy: an mfdiff Policy, or one Policy per env of the batch (stateful planners keep a
-            plan per episode: give each env its own copy when the env is batched).
+        policy: an mfdiff Policy, or one Policy per env of the batch. A policy whose
+            ``stateful`` is True (the MF-Diffuser planner, MFQ: a plan or the previous mean
+            action per episode) cannot act for a batch of several envs: give each its own.
         group: the group key: ``"agents"`` for :class:`MFDiffTorchRLEnv`; for
             ``PettingZooWrapper`` the agent-name prefix (``"agent"``, or ``"red"`` / ``"blue"``
             for Battle with ``opponent=None``). Use one module per group.
@@ -125,6 +126,11 @@ class PopulationPolicyModule(TensorDictModuleBase):
         b = int(np.prod(batch, dtype=np.int64)) if len(batch) else 1
         if len(self.policies) not in (1, b):
             raise ValueError(f"{len(self.policies)} policies for a batch of {b} envs")
+        if b > 1 and len(self.policies) == 1 and self.policies[0].stateful:
+            raise ValueError(
+                f"one {type(self.policies[0]).__name__} for a batch of {b} envs, but it keeps "
+                "state between steps (stateful=True): its plan would mix their populations. "
+                f"Pass {b} policies, one per env")
         obs_np = obs.detach().reshape(b, n, d).cpu().numpy()  # [b, n, d]
         mask = tensordict.get(self.mask_key, None)
         mask_np = None if mask is None else mask.detach().reshape(b, n).cpu().numpy()  # [b, n]

@@ -5,10 +5,13 @@
         --rdzv_endpoint HOST:29500 -m mfdiff train …                       # NCCL on GPUs
 
 :func:`mfdiff_agents.training.train` calls :func:`setup` when torchrun's ``WORLD_SIZE`` > 1.
-Every rank builds the same model from the same seed (so no broadcast is needed), then reseeds
-its window sampler with ``(seed, rank)`` so each rank trains on different windows; before every
-optimiser step the gradients are averaged over ranks (an all-reduce per parameter, which is what
-DDP computes, without its overlap of communication and backward). Gradient clipping, where a
+Every rank builds the same model from the same seed (so no broadcast is needed), then each rank
+but 0 reseeds its window sampler, its learner's noise generators and torch's global generator
+from ``(seed, rank)``, so that each rank trains on different windows with its own diffusion
+noise; before every optimiser step the gradients are averaged over ranks (an all-reduce per
+parameter, which is what DDP computes, without its overlap of communication and backward), and
+after it rank 0's buffers (e.g. the running advantage scale, updated from each rank's own batch)
+are broadcast to every rank, as DDP's ``broadcast_buffers`` does. Gradient clipping, where a
 method clips, acts on each rank's local gradient before the average. Rank 0 alone writes
 metrics.csv and checkpoints; the effective batch is ``world_size × batch_size`` windows.
 """
@@ -67,6 +70,20 @@ def average_gradients_before_step(opt: torch.optim.Optimizer, world_size: int) -
         return step(*args, **kwargs)
 
     opt.step = averaged_step  # type: ignore[method-assign]
+
+
+def broadcast_buffers_after_step(opt: torch.optim.Optimizer, module: torch.nn.Module) -> None:
+    """Make ``opt.step()`` then copy rank 0's buffers of ``module`` to every rank: buffers a
+    rank updates from its own batch would otherwise drift apart, and rank 0's alone are saved."""
+    step = opt.step
+
+    def step_then_broadcast(*args: Any, **kwargs: Any) -> Any:
+        out = step(*args, **kwargs)
+        for buf in module.buffers():
+            dist.broadcast(buf, src=0)
+        return out
+
+    opt.step = step_then_broadcast  # type: ignore[method-assign]
 
 
 def teardown() -> None:

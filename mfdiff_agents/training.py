@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from mfdiff_agents import distributed
@@ -77,6 +78,15 @@ class Learner(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
+
+    def reseed(self, entropy: list[int]) -> None:
+        """Give every torch generator this learner holds a stream of its own drawn from
+        ``entropy`` (a DDP rank other than 0: ranks drawing the same diffusion noise, condition
+        dropout and head noise on different windows average correlated gradients)."""
+        gens = [v for _, v in sorted(vars(self).items()) if isinstance(v, torch.Generator)]
+        seeds = np.random.SeedSequence(entropy).generate_state(len(gens), dtype=np.uint64)
+        for gen, seed in zip(gens, seeds, strict=True):
+            gen.manual_seed(int(seed) & (2**63 - 1))
 
     def policy(self) -> TrainedPolicy:
         """The policy acting with the current weights (shares the module)."""
@@ -229,8 +239,12 @@ def train(
         if rank is not None:
             # same init everywhere (same seed above); from here on each rank its own windows
             distributed.average_gradients_before_step(learner.opt, rank.world_size)
+            distributed.broadcast_buffers_after_step(learner.opt, learner.model)
             if not rank.is_main:
                 sampler.reset([cfg.seed, rank.rank, start])
+                learner.reseed([cfg.seed, rank.rank, start])
+                torch.manual_seed(int(np.random.SeedSequence([cfg.seed, rank.rank, start, 1])
+                                      .generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1))
                 out, progress = None, False  # rank 0 alone writes
         f, writer, seconds_before = (None, None, 0.0)
         if out is not None:

@@ -194,7 +194,15 @@ class CoreParallelEnv(ParallelEnv):
                      if issubclass(k, (bool, np.bool_)) or not issubclass(k, (int, np.integer)))
         if bad:
             raise TypeError(f"actions must be integers, got values of type {', '.join(bad)}")
-        vals = np.fromiter(values, dtype=np.int64, count=len(keys))
+        try:
+            vals = np.fromiter(values, dtype=np.int64, count=len(keys))
+        except OverflowError:  # numpy's message names neither the agent nor the range
+            big = next(k for k, v in zip(keys, values, strict=True)
+                       if not -2**63 <= int(v) < 2**63)
+            n = self.core.n_actions
+            raise ValueError(
+                f"{big}: the action must be an integer in [0, {n - 1}], got {int(actions[big])}"
+            ) from None
         acts = self._acts
         if idx is self._live_idx and idx.size == acts.size:  # in order, everyone alive
             acts[:] = vals

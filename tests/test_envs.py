@@ -503,6 +503,21 @@ def test_parallel_step_refuses_a_non_integer_action_anywhere_in_the_dict(bad):
     env.step(actions)
 
 
+@pytest.mark.parametrize("huge", [2**70, np.uint64(2**63 + 5)])
+def test_parallel_step_names_the_agent_of_an_action_beyond_int64(huge):
+    from mfdiff_envs import squeeze_v0
+
+    env = squeeze_v0.parallel_env(n_agents=13, max_cycles=3)
+    env.reset(seed=0)
+    actions = {a: 3 for a in env.agents}
+    actions["agent_7"] = huge
+    with pytest.raises(ValueError, match=r"agent_7: the action must be an integer in \[0, "):
+        env.step(actions)
+    del actions["agent_7"]
+    actions["agent_7"] = 2
+    env.step(actions)  # nothing was stepped before the refusal
+
+
 def test_parallel_and_aec_step_take_a_0d_integer_array():
     """``q(obs).argmax().numpy()`` is a 0-d array, which ``Discrete.contains`` accepts: both
     views take it and act as with the plain integer (an outside audit found it refused)."""

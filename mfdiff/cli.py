@@ -83,6 +83,14 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `mfdiff … | head`: the reader left; no traceback, as a Unix tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     warnings.formatwarning = _one_line_warning  # a warning is one line, like an error
     parser = build_parser()
     args = parser.parse_args(argv)

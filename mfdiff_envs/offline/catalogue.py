@@ -179,6 +179,11 @@ def load_catalogue(path: str | os.PathLike | None = None) -> list[Recipe]:
     return out
 
 
+#: the catalogue's errors end with how to build what it does not hold
+OTHER_N = ("; a dataset at another N is built from Python: mfdiff_envs.offline.build_dataset("
+           "FAMILY, n_agents=N, tier=TIER, episodes=E) (README, Datasets)")
+
+
 def select(
     target: str,
     *,
@@ -191,7 +196,8 @@ def select(
     if target.startswith("mfdiff/"):
         chosen = [r for r in recipes if r.dataset_id == target]
         if not chosen:
-            raise KeyError(f"dataset {target} is not in the catalogue ({catalogue_dir(path)})")
+            raise KeyError(f"dataset {target} is not in the catalogue ({catalogue_dir(path)})"
+                           + OTHER_N)
     elif target == "all":
         chosen = recipes
     else:
@@ -205,7 +211,8 @@ def select(
         sizes = sorted({r.n_agents for r in chosen})
         chosen = [r for r in chosen if r.n_agents == n_agents]
         if not chosen:
-            raise KeyError(f"no catalogue entry for {target!r} with N = {n_agents} (N: {sizes})")
+            raise KeyError(f"no catalogue entry for {target!r} with N = {n_agents} (N: {sizes})"
+                           + OTHER_N)
     if tier is not None:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")

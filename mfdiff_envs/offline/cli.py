@@ -104,6 +104,13 @@ def _list(args: argparse.Namespace) -> int:
             f"| {r.expected_size_mb} | {built} |"
         )
     known = {r.dataset_id for r in recipes}
+    for ds_id in local:  # built from Python at another N (build_dataset): listed too
+        if ds_id in known:
+            continue
+        mf = _built_meta(ds_id) or {}
+        print(f"| {ds_id} | {mf.get('env_id', '?')} | {mf.get('n_agents', '?')} "
+              f"| {mf.get('tier', '?')} | {mf.get('episodes', '?')} | — "
+              f"| {status[ds_id]}, not in the catalogue |")
     for ds_id in local:
         print()
         extra = "" if ds_id in known else " (not in the catalogue)"

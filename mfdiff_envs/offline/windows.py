@@ -90,6 +90,8 @@ class Episodes:
     #: the file's episode ids these are, when a view holds a subset of them (``split_dataset``,
     #: ``filter_episodes``); None: every episode of the dataset, in order
     dataset_episodes: list[int] | None = None
+    #: the dataset's content digest (``mfdiff.integrity.content``); None where it has none
+    dataset_content: str | None = None
 
     def __len__(self) -> int:
         return len(self.episodes)
@@ -253,6 +255,7 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
         family=_family(mf, spec),
         dataset_episodes=None if indices == list(range(n_eps)) else indices,
         n_actions=n_actions,
+        dataset_content=(integrity or {}).get("content"),
     )
 
 
@@ -324,6 +327,7 @@ class WindowSampler:
         self.dataset_id, self.env_id, self.env_kwargs = eps.dataset_id, eps.env_id, eps.env_kwargs
         self.family = eps.family
         self.dataset_episodes = eps.dataset_episodes
+        self.dataset_content = eps.dataset_content
         name = eps.dataset_id or "episodes"
         if len(eps) == 0:
             raise ValueError(f"{name}: no episodes")

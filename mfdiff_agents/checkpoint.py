@@ -57,6 +57,10 @@ class EnvFacts:
     #: the dataset's episode ids trained on when a view held a subset (a held-out split);
     #: None: all of them
     dataset_episodes: list[int] | None = None
+    #: the dataset's content digest (``mfdiff.integrity.content``) when it records one: a
+    #: dataset rebuilt under the same id has another (None: not recorded, e.g. a checkpoint
+    #: saved before it was, or data without the digest)
+    dataset_content: str | None = None
 
     @classmethod
     def from_sampler(cls, sampler: Any) -> EnvFacts:
@@ -69,6 +73,7 @@ class EnvFacts:
             env_kwargs=dict(getattr(sampler, "env_kwargs", None) or {}),
             dataset_id=getattr(sampler, "dataset_id", None),
             dataset_episodes=getattr(sampler, "dataset_episodes", None),
+            dataset_content=getattr(sampler, "dataset_content", None),
         )
 
     def check_core(self, core: Any, *, who: str = "policy") -> None:
@@ -140,8 +145,12 @@ def save_checkpoint(
     env: EnvFacts,
     tensors: dict[str, torch.Tensor],
     extra: dict[str, Any] | None = None,
+    steps_done: int | None = None,
 ) -> Path:
-    """Write ``model.safetensors`` then ``config.json`` (each atomically) into ``directory``."""
+    """Write ``model.safetensors`` then ``config.json`` (each atomically) into ``directory``.
+
+    ``steps_done``: the gradient steps these weights were trained for (recorded by training:
+    a save before the run's ``steps`` is an unfinished run, which loading warns about)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state = {
@@ -151,7 +160,7 @@ def save_checkpoint(
     blob = save(state)
     _atomic_write_bytes(d / WEIGHTS_FILE, blob)
     reserved = {"method", "format_version", "package_version", "config", "env", "weights_sha256",
-                "config_sha256"}
+                "config_sha256", "steps_done"}
     clash = reserved & set(extra or {})
     if clash:
         raise ValueError(f"checkpoint extras may not use the reserved keys {sorted(clash)}")
@@ -162,6 +171,7 @@ def save_checkpoint(
         "config": config,
         "env": asdict(env),
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        **({"steps_done": int(steps_done)} if steps_done is not None else {}),
         **(extra or {}),
     }
     # through JSON first, so the digest is the one a reader recomputes from the file
@@ -196,9 +206,25 @@ def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
     cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS}
     env = meta.get("env", {})
     data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
+    if env.get("dataset_content") is not None:  # absent from older checkpoints' digests
+        data["dataset_content"] = env["dataset_content"]
     text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
-    return {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
-            "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    ident = {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
+             "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    short = unfinished(meta)
+    if short is not None:
+        ident["steps_done"] = short
+    return ident
+
+
+def unfinished(meta: dict[str, Any]) -> int | None:
+    """The step a checkpoint was saved at when it is short of its config's ``steps`` (an
+    interrupted or unfinished run, e.g. a ``ckpt_every`` save); None when finished or not
+    recorded (checkpoints saved before ``steps_done`` was)."""
+    done, steps = meta.get("steps_done"), meta.get("config", {}).get("steps")
+    if isinstance(done, int) and isinstance(steps, int) and done < steps:
+        return done
+    return None
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ from mfdiff_agents.checkpoint import (
     EnvFacts,
     load_checkpoint,
     save_checkpoint,
+    unfinished,
 )
 from mfdiff_agents.config import ConfigError, build_config, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
@@ -103,8 +105,9 @@ class TrainedPolicy(Policy):
         """Method-specific plain data stored beside the config (e.g. normalisation stats)."""
         return {}
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the checkpoint (``config.json`` + ``model.safetensors``) to ``directory``."""
+    def save(self, directory: str | Path, *, steps_done: int | None = None) -> Path:
+        """Write the checkpoint (``config.json`` + ``model.safetensors``) to ``directory``;
+        ``steps_done``: the gradient steps trained so far (training records it)."""
         return save_checkpoint(
             directory,
             method=self.METHOD,
@@ -112,6 +115,7 @@ class TrainedPolicy(Policy):
             env=self.env,
             tensors=self.model.state_dict(),
             extra=self.checkpoint_extra(),
+            steps_done=steps_done,
         )
 
     @classmethod
@@ -131,6 +135,12 @@ class TrainedPolicy(Policy):
         field or an unknown key raises :class:`~mfdiff_agents.config.ConfigError`.
         """
         ckpt = load_checkpoint(directory, method=cls.METHOD)
+        short = unfinished({"steps_done": ckpt.extra.get("steps_done"), "config": ckpt.config})
+        if short is not None:  # e.g. a ckpt_every save of a run that was killed
+            warnings.warn(
+                f"{directory}: saved at step {short} of its {ckpt.config['steps']} (an unfinished "
+                "or interrupted training run; `mfdiff train --resume` finishes it)",
+                UserWarning, stacklevel=2)
         arch = sorted(set(overrides) & set(cls.ARCH_FIELDS))
         if arch:
             raise ConfigError(

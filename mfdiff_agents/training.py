@@ -190,17 +190,69 @@ def train(
         num_threads: torch threads for the run (None: torch's default).
 
     Raises:
-        FileExistsError: ``out_dir`` already holds a run and ``resume`` is False.
+        FileExistsError: ``out_dir`` already holds a run and ``resume`` is False, or another
+            process is training into it.
         ConfigError: nothing to resume, or resuming with another method or architecture.
     """
+    check_sampler(sampler, cfg)
+    rank = distributed.from_env()  # torchrun: data-parallel over ranks (distributed.py)
+    out = Path(out_dir) if out_dir is not None else None
+    with _run_lock(out if rank is None or rank.is_main else None):
+        return _train(learner_cls, sampler, cfg, out, rank, resume=resume, progress=progress,
+                      num_threads=num_threads)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def _run_lock(out: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` for the run: a second run into the same directory
+    (started before the first saved anything, when no check can see it) is refused instead of
+    both reporting success over one run's files. POSIX ``flock``; elsewhere no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None
+    if out is None or fcntl is None:
+        yield
+        return
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(
+                f"{out}: another process is training into it (it holds {out / LOCK_FILE}); "
+                "give another --out, or wait for it") from None
+        try:
+            yield
+        finally:
+            if made and [p.name for p in out.iterdir()] == [LOCK_FILE]:  # refused before
+                # writing anything: leave no directory behind
+                (out / LOCK_FILE).unlink()
+                out.rmdir()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train(
+    learner_cls: type[Learner],
+    sampler: Any,
+    cfg: TrainConfig,
+    out: Path | None,
+    rank: distributed.Rank | None,
+    *,
+    resume: bool,
+    progress: bool,
+    num_threads: int | None,
+) -> TrainedPolicy:
+    """:func:`train` under its lock."""
     from tqdm.auto import tqdm
 
-    check_sampler(sampler, cfg)
     device = resolve_device(cfg.device)
-    rank = distributed.from_env()  # torchrun: data-parallel over ranks (distributed.py)
     if rank is not None:
         device = distributed.setup(rank, device)
-    out = Path(out_dir) if out_dir is not None else None
     state = load_train_state(out) if out is not None else None
     method = learner_cls.POLICY.METHOD
     if state is not None and not resume:
@@ -259,7 +311,7 @@ def train(
             if out is None:
                 return
             with acting_weights():
-                learner.policy().save(out)
+                learner.policy().save(out, steps_done=step)
             learner.model.train()
             save_train_state(out, {
                 "step": step,
@@ -323,7 +375,9 @@ def _check_resumable(
     if sampler is not None:
         # the weights would mix two datasets while config.json names only the second
         was, now = meta.get("env", {}), asdict(EnvFacts.from_sampler(sampler))
-        keys = ("dataset_id", "family", "obs_dim", "n_actions")
+        # the content digest: a dataset rebuilt under the same id is other data (checkpoints
+        # saved before the digest was recorded are not compared)
+        keys = ("dataset_id", "dataset_content", "family", "obs_dim", "n_actions")
         other = [f"{k}: {was.get(k)!r} -> {now[k]!r}" for k in keys
                  if was.get(k) is not None and now[k] is not None and was.get(k) != now[k]]
         if was.get("dataset_id") == now["dataset_id"] and (

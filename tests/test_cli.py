@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DS = "mfdiff/squeeze-n40/medium-v0"
 ENV_ID = "mfdiff/GaussianSqueeze-v0"
 TINY = {
-    "mfdiffuser": ["width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
+    "mfdiffuser": ["replan_every=3", "width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
                    "k_schedule=4,16", "ddim_steps=4"],
     "bc": ["hidden=16"],
     "mfq": ["hidden=16"],
@@ -334,3 +334,76 @@ def test_records_know_their_checkpoint(env, tmp_path):
         assert r.returncode == 0, r.stderr
     assert_user_error(mfdiff(env, "eval", "--records", str(pooled)),
                       "trained with different settings")
+
+
+def test_reports_refuse_a_checkpoint_counted_twice_or_changed_in_place(env, tmp_path):
+    """Outside audit: records of one checkpoint under two spellings of its path counted as new
+    seeds; records of a checkpoint retrained in place pooled with the old weights' ones; an
+    interrupted run's save pooled with finished seeds. All three are refused now."""
+    import warnings
+
+    from mfdiff_agents import load_policy
+    from mfdiff_agents.checkpoint import checkpoint_identity
+
+    sets = [a for s in [*COMMON, *TINY["bc"]] for a in ("--set", s)]
+    a = str(tmp_path / "a")
+    assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
+                  "--out", a).returncode == 0
+    ev = ["eval", "--env", ENV_ID, "--n-agents", "40", "--env-kwargs", '{"max_cycles": 6}',
+          "--seeds", "2", "--no-progress"]
+    spelt = tmp_path / "spelt.jsonl"
+    for path in (a, a + "/"):
+        assert mfdiff(env, *ev, "--policy", path, "--out", str(spelt)).returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(spelt)), "duplicate evaluation")
+    moved = tmp_path / "moved.jsonl"
+    assert mfdiff(env, *ev, "--policy", a, "--out", str(moved)).returncode == 0
+    assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", "--out", a,
+                  "--resume", "--set", "steps=5").returncode == 0
+    assert mfdiff(env, *ev, "--policy", a, "--out", str(moved)).returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(moved)),
+                      "two different checkpoints at one path")
+    # a save short of its run's steps: warned at load, named in its identity, not pooled
+    short = tmp_path / "short"
+    load_policy(a).save(short, steps_done=2)
+    with pytest.warns(UserWarning, match="saved at step 2 of its 5"):
+        load_policy(str(short))
+    assert checkpoint_identity(short)["steps_done"] == 2
+    assert "steps_done" not in checkpoint_identity(a)  # finished: steps_done = steps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_policy(a)
+    b = str(tmp_path / "b")
+    assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
+                  "--set", "steps=5", "--set", "seed=1", "--out", b).returncode == 0
+    mixed = tmp_path / "mixed.jsonl"
+    for path in (b, str(short)):
+        assert mfdiff(env, *ev, "--policy", path, "--out", str(mixed),
+                      "--label", "bc").returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(mixed)), "unfinished or interrupted")
+
+
+def test_resume_refuses_a_dataset_rebuilt_under_its_id(tmp_path):
+    """Outside audit: --resume continued on a dataset rebuilt (other episodes) under the same
+    id. The checkpoint records the dataset's content digest; another digest is refused."""
+    root = tmp_path
+    ctx = {"env": {**os.environ, "MINARI_DATASETS_PATH": str(root / "minari"),
+                   "OMP_NUM_THREADS": "1"}}
+
+    def build(episodes: int) -> None:
+        code = ("from mfdiff_envs.offline.build import build_dataset; "
+                f"build_dataset('squeeze', n_agents=40, tier='medium', episodes={episodes}, "
+                "env_kwargs={'max_cycles': 6}, ref_scores=(0.0, 1.0), progress=False, "
+                "overwrite=True)")
+        subprocess.run([sys.executable, "-c", code], env=ctx["env"], check=True,
+                       capture_output=True, timeout=120)
+
+    build(2)
+    sets = [a for s in [*COMMON, *TINY["bc"], "steps=4", "ckpt_every=2"] for a in ("--set", s)]
+    out = str(root / "run")
+    assert mfdiff(ctx, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
+                  "--out", out).returncode == 0
+    meta = json.loads((root / "run" / "config.json").read_text())
+    assert meta["env"]["dataset_content"] and meta["steps_done"] == 4
+    build(3)
+    assert_user_error(mfdiff(ctx, "train", "--dataset", DS, "--algo", "bc", "--no-progress",
+                             "--out", out, "--resume", "--set", "steps=6"), "dataset_content")

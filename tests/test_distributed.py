@@ -22,8 +22,8 @@ def test_torchrun_two_processes(tmp_path, algo):
     sets = ["steps=4", "horizon=4", "n_particles=8", "batch_size=4", "log_every=1",
             "device=cpu"]
     if algo == "mfdiffuser":
-        sets += ["width=16", "depth=1", "n_timesteps=20", "stats_windows=32", "k_schedule=4,16",
-                 "ddim_steps=4"]
+        sets += ["replan_every=3", "width=16", "depth=1", "n_timesteps=20", "stats_windows=32",
+                 "k_schedule=4,16", "ddim_steps=4"]
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
            "2", "-m", "mfdiff", "train", "--dataset", "mfdiff/squeeze-n40/medium-v0", "--algo",

@@ -365,6 +365,72 @@ def test_sweep_resume_counts_a_refused_group_as_done(tmp_path, monkeypatch):
     assert calls == [20] and len(ev.read_jsonl(out)) == 1
 
 
+def test_sweep_refuses_a_run_listed_twice(tmp_path):
+    """Outside audit: n_agents = [50, 50] evaluated the group twice and the sweep's own table
+    showed twice the seeds (a report of its records refused them)."""
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": ENV, "n_agents": [10, 10],
+                                  "env_kwargs": {"max_cycles": 3}}]}
+    with pytest.raises(ValueError, match=r"more than once: \['random at N = 10'\]"):
+        ev.run_sweep(spec, progress=False)
+    twice = {"seeds": 2, "runs": [spec["runs"][0] | {"n_agents": 10}] * 2}
+    with pytest.raises(ValueError, match="more than once"):
+        ev.run_sweep(twice, progress=False)
+
+
+def test_sweep_resume_says_what_it_drops_and_keeps_a_copy(tmp_path):
+    """--resume rewrites --out with the sweep's runs only: records of other runs (a wrong --out)
+    leave it with a warning, and the file as it was stays beside it as .bak."""
+    out = tmp_path / "r.jsonl"
+    ev.run_sweep(_sweep_spec(seeds=2), out=out, progress=False)
+    before = out.read_text()
+    one = {**_sweep_spec(seeds=2), "runs": _sweep_spec(seeds=2)["runs"][:1]}
+    with pytest.warns(UserWarning, match=r"drops \d+ of its \d+ records"):
+        ev.run_sweep(one, out=out, progress=False, resume=True)
+    assert (tmp_path / "r.jsonl.bak").read_text() == before
+    assert len(ev.read_jsonl(out)) < len(before.splitlines())
+
+
+def test_records_gz_out_is_gzip_and_appends(tmp_path):
+    """Outside audit: --out X.jsonl.gz wrote plain text, and appending to a real gzip file made
+    it unreadable. A .gz path is written gzip; an append adds a member; resume keeps it gzip."""
+    import gzip
+
+    out = tmp_path / "r.jsonl.gz"
+    spec = _sweep_spec(seeds=2)
+    first = ev.run_sweep(spec, out=out, progress=False)
+    with gzip.open(out, "rt") as f:
+        assert len(f.read().splitlines()) == len(first)
+    ev.write_jsonl(first[:1], out)
+    assert len(ev.read_jsonl(out)) == len(first) + 1
+    out2 = tmp_path / "s.jsonl.gz"
+    ev.run_sweep(spec, out=out2, progress=False)
+    ev.run_sweep(spec, out=out2, progress=False, resume=True)
+    assert gzip.decompress(out2.read_bytes()) and len(ev.read_jsonl(out2)) == len(first)
+
+
+def test_sweep_resume_re_evaluates_an_error_group_whose_checkpoint_changed(tmp_path,
+                                                                          monkeypatch):
+    """Outside audit: an error record (the policy refused the population) stood forever, even
+    after its checkpoint was retrained in place (e.g. with a larger max_agents)."""
+    from mfdiff_agents.policy import PopulationTooLargeError
+
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": ENV, "n_agents": 10,
+                                  "env_kwargs": {"max_cycles": 3}}]}
+    ident = {"id": "old", "settings": "s"}
+    monkeypatch.setattr(sweep_mod, "checkpoint_identity", lambda p: dict(ident))
+    real = sweep_mod.evaluate
+    monkeypatch.setattr(sweep_mod, "evaluate",
+                        lambda *a, **k: (_ for _ in ()).throw(PopulationTooLargeError("big")))
+    out = tmp_path / "r.jsonl"
+    assert "error" in ev.run_sweep(spec, out=out, progress=False)[0]
+    monkeypatch.setattr(sweep_mod, "evaluate", real)
+    assert "error" in ev.run_sweep(spec, out=out, progress=False, resume=True)[0]  # unchanged
+    ident["id"] = "retrained"
+    with pytest.warns(UserWarning, match="1 to be re-evaluated"):
+        recs = ev.run_sweep(spec, out=out, progress=False, resume=True)
+    assert len(recs) == 2 and not any("error" in r for r in recs)
+
+
 def test_read_records_refuses_a_run_counted_twice(tmp_path):
     """A lane file already merged into the main file must not double the seeds of a cell."""
     recs = ev.run_sweep(_sweep_spec(seeds=2), out=tmp_path / "a.jsonl", progress=False)

@@ -29,6 +29,7 @@ torch.set_num_threads(1)
 
 TINY = Config(
     horizon=4,
+    replan_every=3,  # the most a horizon-4 plan allows the action head
     n_particles=8,
     width=16,
     depth=1,
@@ -190,12 +191,12 @@ def test_no_more_particles_than_agents(trained, n: int) -> None:
 
 def test_replan_every_follows_plan(trained) -> None:
     policy, out = trained
-    p = MFDiffuserPlanner.from_pretrained(out, replan_every=4, seed=0)
+    p = MFDiffuserPlanner.from_pretrained(out, replan_every=2, seed=0)
     calls = []
     orig = p.plan
     p.plan = lambda *a, **k: calls.append(1) or orig(*a, **k)  # type: ignore[method-assign]
     rollout_actions(p, 40, 6, seed=0)
-    assert len(calls) == 2  # steps 0 and 4
+    assert len(calls) == 3  # steps 0, 2 and 4
 
 
 def test_plan_samples_follows_the_highest_valued_plan(trained) -> None:
@@ -426,6 +427,8 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
         "steps=4",
         "--set",
         "horizon=4",
+        "--set",
+        "replan_every=3",
         "--set",
         "n_particles=8",
         "--set",

@@ -25,8 +25,8 @@ D, A = 5, 4
 
 @pytest.fixture(scope="module")
 def planner():
-    cfg = Config(horizon=4, width=16, depth=1, n_timesteps=20, k_schedule=(4, 16), ddim_steps=4,
-                 device=DEVICE)
+    cfg = Config(horizon=4, replan_every=3, width=16, depth=1, n_timesteps=20,
+                 k_schedule=(4, 16), ddim_steps=4, device=DEVICE)
     env = EnvFacts(obs_dim=D, n_actions=A)
     torch.manual_seed(0)
     return MFDiffuserPlanner(MFDiffuserPlanner.build_model(cfg, env), cfg, env=env, seed=0,

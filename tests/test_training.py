@@ -24,8 +24,8 @@ from mfdiff_agents.training import WeightEMA, train
 torch.set_num_threads(1)
 
 TINY = {
-    "mfdiffuser": dict(width=16, depth=1, n_timesteps=20, batch_size=4, stats_windows=32,
-                       k_schedule=(4, 16), ddim_steps=4),
+    "mfdiffuser": dict(replan_every=3, width=16, depth=1, n_timesteps=20, batch_size=4,
+                       stats_windows=32, k_schedule=(4, 16), ddim_steps=4),
     "bc": dict(batch_size=4, hidden=16),
     "mfq": dict(batch_size=4, hidden=16),
     "iql": dict(batch_size=4, hidden=16),
@@ -109,6 +109,28 @@ def test_resume_needs_a_run_and_the_same_architecture(episodes, tmp_path):
     with pytest.raises(ConfigError, match="'bc' run"):
         get_method("mfq").fit(make_sampler(episodes, other), other, out_dir=tmp_path,
                               resume=True, progress=False)
+
+
+def test_a_second_run_into_the_same_out_is_refused(episodes, tmp_path):
+    """Outside audit: two `mfdiff train` into one --out, the second started before the first
+    saved anything, both reported success over one run's files. The run holds a lock on it."""
+    import fcntl
+
+    m, cfg = _cfg("bc", steps=2)
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "a") as f:  # another process's run
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(FileExistsError, match="another process is training into it"):
+            m.fit(make_sampler(episodes, cfg), cfg, out_dir=out, progress=False)
+        assert not (out / "config.json").exists()
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=out, progress=False)  # lock released
+    assert (out / "config.json").exists()
+    # a refused run leaves no directory behind
+    with pytest.raises(ConfigError, match="no training run"):
+        m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "new", resume=True,
+              progress=False)
+    assert not (tmp_path / "new").exists()
 
 
 def test_resume_refuses_other_data_and_train_never_replaces_a_checkpoint(episodes, tmp_path):

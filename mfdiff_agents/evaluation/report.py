@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from mfdiff_agents.evaluation.stats import aggregate, get_metric, held_out_explo
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
                 append: bool = True) -> Path:
-    """Append (or write) records as JSON lines."""
+    """Append (or write) records as JSON lines; gzip-compressed when ``path`` ends in .gz (an
+    append adds a gzip member, which gzip readers read on as one stream)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("a" if append else "w") as f:
+    mode = "a" if append else "w"
+    with (gzip.open(p, mode + "t") if p.suffix == ".gz" else p.open(mode)) as f:
         for r in records:
             f.write(json.dumps(r, default=_json_default) + "\n")
     return p
@@ -45,8 +48,12 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 def _run_identity(r: dict[str, Any]) -> str:
     # what was evaluated, where, with which seed: two records agreeing on all of it are one
-    # measurement counted twice
-    return json.dumps([r.get("method"), r.get("config"), r.get("env_id"), r.get("env_kwargs"),
+    # measurement counted twice. A checkpoint is named by its identity, not by how its path
+    # was spelt (t3, t3/ and /abs/t3 are one checkpoint)
+    cfg = r.get("config")
+    if isinstance(cfg, dict) and (cfg.get("checkpoint") or {}).get("id"):
+        cfg = {**cfg, "policy": None}
+    return json.dumps([r.get("method"), cfg, r.get("env_id"), r.get("env_kwargs"),
                        r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
                       sort_keys=True, default=str)
 
@@ -119,7 +126,9 @@ def _row_settings(r: dict[str, Any]) -> str:
 def check_rows(records: Sequence[dict[str, Any]],
                by: Sequence[str] = ("method", "env_id", "n_agents", "tier")) -> None:
     """Refuse records that one report row would pool although they were measured differently
-    (other ``--set`` overrides, env kwargs, episodes or dataset under the same method name):
+    (other ``--set`` overrides, env kwargs, episodes or dataset under the same method name;
+    checkpoints trained with other settings or data; two checkpoints at one path, i.e. one
+    retrained in place between evaluations; an unfinished run's save beside finished ones):
     their mean and CI would describe no setting. Two evaluations of one checkpoint with other
     settings need their own labels (``label`` in a sweep, ``--label`` in `mfdiff eval`).
 
@@ -128,6 +137,8 @@ def check_rows(records: Sequence[dict[str, Any]],
     """
     seen: dict[tuple, str] = {}
     trained: dict[tuple, tuple[str, str]] = {}
+    ids: dict[tuple, str] = {}
+    short: dict[tuple, tuple[tuple, str]] = {}
     for r in records:
         if r.get("error"):
             continue
@@ -139,10 +150,18 @@ def check_rows(records: Sequence[dict[str, Any]],
                 f"{r.get('tier')!r}) were measured with different settings ([set, env kwargs, "
                 f"episodes, dataset] {seen[k]} and {settings}): one row would pool them; give "
                 "each setting its own label (sweep: label = ...; mfdiff eval: --label)")
-        # checkpoints of one row may differ by training seed only (records written before
-        # the checkpoint's settings were recorded carry none, and are not compared)
         cfg = r.get("config") or {}
         ident = cfg.get("checkpoint") or {}
+        # one path, two checkpoints: retrained (or edited) in place between evaluations
+        path = (k, os.path.normpath(str(cfg.get("policy"))))
+        if ident.get("id") is not None and ids.setdefault(path, ident["id"]) != ident["id"]:
+            raise ValueError(
+                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                f"{r.get('tier')!r}) come from two different checkpoints at one path "
+                f"({path[1]}: retrained or changed between the evaluations); keep the "
+                "records of one (sweep --resume re-evaluates a changed checkpoint)")
+        # checkpoints of one row may differ by training seed only (records written before
+        # the checkpoint's settings were recorded carry none, and are not compared)
         if ident.get("settings") is not None:
             here = (ident["settings"], str(cfg.get("policy")))
             first = trained.setdefault(k, here)
@@ -153,6 +172,15 @@ def check_rows(records: Sequence[dict[str, Any]],
                     f"settings or data ({first[1]} and {here[1]}; a row pools training seeds "
                     "of one setting): give each its own label (sweep: label = ...; mfdiff "
                     "eval: --label)")
+            # an unfinished run's save (killed training) pooled with finished seeds
+            step = ("finished", ident.get("steps_done"))
+            if short.setdefault(k, (step, str(cfg.get("policy"))))[0] != step:
+                other = short[k][1]
+                raise ValueError(
+                    f"records of {r.get('method')!r} at N = {r.get('n_agents')} pool "
+                    f"checkpoints saved at different points of their runs ({other} and "
+                    f"{cfg.get('policy')}; one is an unfinished or interrupted run): finish "
+                    "it (`mfdiff train --resume`) and re-evaluate")
 
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,

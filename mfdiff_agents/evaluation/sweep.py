@@ -21,7 +21,9 @@ Format (TOML shown; JSON has the same structure)::
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,14 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                                              run["env"], env_kwargs, run.get("tier"),
                                              run.get("exploitability", False))
 
+    # a (run, N) listed twice would be evaluated twice and its seeds counted twice in the
+    # sweep's table (a report of its records refuses them as duplicates)
+    keys = [identity(run, n)[2] for run, n in jobs]
+    twice = sorted({f"{identity(run, n)[0]} at N = {n}" for (run, n), key in zip(jobs, keys)
+                    if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"the sweep lists the same run more than once: {twice}; give each "
+                         "setting its own label, or list it once")
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}
@@ -194,15 +204,30 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             # the checkpoint retrained or edited in place since (records written before the
             # identity was recorded cannot tell, and are kept)
             now = checkpoint_identity(run["policy"])
-            same = same and not any(
+            unchanged = not any(
                 now is not None and (r.get("config") or {}).get("checkpoint") is not None
                 and r["config"]["checkpoint"].get("id") != now["id"] for r in group)
-            if any(r.get("error") for r in group) or (
-                    same and all(r.get("dataset_id") == run.get("dataset") for r in group)):
+            # an error record (the policy refused the population) stands while its checkpoint
+            # is the same: retrained, e.g. with a larger max_agents, it is evaluated again
+            if unchanged and (any(r.get("error") for r in group) or (
+                    same and all(r.get("dataset_id") == run.get("dataset") for r in group))):
                 done.add(key)
         # in the file's order (a set's order changes with the process's hash seed)
         kept = [r for key, group in groups.items() if key in done for r in group]
-        tmp = Path(out).with_suffix(".resume-tmp")
+        old = read_jsonl(out)
+        dropped = len(old) - len(kept)
+        if dropped:
+            # records of runs no longer in the sweep (or to be re-evaluated) leave the file:
+            # said, and kept beside it, since a wrong --out would otherwise lose another
+            # sweep's results
+            bak = Path(out).with_name(Path(out).name + ".bak")
+            shutil.copyfile(out, bak)
+            other = sum(1 for r in old if _record_key(r) not in wanted)
+            warnings.warn(
+                f"{out}: --resume drops {dropped} of its {len(old)} records ({other} of runs "
+                f"not in this sweep, {dropped - other} to be re-evaluated); the file as it was "
+                f"is kept in {bak}", UserWarning, stacklevel=2)
+        tmp = _tmp_beside(out)
         tmp.unlink(missing_ok=True)
         write_jsonl(kept, tmp)
         tmp.replace(out)  # atomic: an interruption here loses nothing
@@ -243,7 +268,14 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         # after the kept ones, and reports list runs in file order
         order = {identity(run, n)[2]: i for i, (run, n) in enumerate(jobs)}
         records.sort(key=lambda r: order.get(_record_key(r), len(order)))  # stable: seed order
-        tmp = Path(out).with_suffix(".resume-tmp")
+        tmp = _tmp_beside(out)
+        tmp.unlink(missing_ok=True)
         write_jsonl(records, tmp)
         tmp.replace(out)
     return records
+
+
+def _tmp_beside(out: str | Path) -> Path:
+    """A scratch file beside ``out``, compressed as ``out`` is (a .gz name is written gzip)."""
+    p = Path(out)
+    return p.with_name(p.name + ".resume-tmp" + (".gz" if p.suffix == ".gz" else ""))

@@ -8,8 +8,12 @@ A checkpoint is a directory::
     model.safetensors  float32 tensors (the policy's modules' state_dicts)
     train_state.pt     optimiser, step and every RNG state (only while / after training)
 
-Writes go to a temporary file that is renamed into place, weights first, so an interrupted
-save leaves the previous checkpoint whole. ``weights_sha256`` is the SHA-256 of the weights
+Each file is written to a temporary file renamed into place, weights first: a save killed
+before a rename leaves that file as it was, but one killed between the weights' and
+config.json's renames leaves new weights beside the old config.json, which its hash refuses at
+load (loudly, never silently; an outside audit measured it). ``train_state.pt`` is written
+after both, so ``--resume`` restores the run from the previous save. ``weights_sha256`` is
+the SHA-256 of the weights
 file: a load recomputes it, so weights overwritten in place fail loudly instead of producing a
 policy that acts on garbage. Every way a checkpoint can be wrong raises
 :class:`CheckpointError` naming the directory and the problem.

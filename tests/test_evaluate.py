@@ -224,6 +224,12 @@ def test_tiny_sweep_aggregates_and_reports(tmp_path):
     for k in ("score_vs_n", "latency_vs_n", "score_by_tier"):
         assert paths[k].stat().st_size > 1000
         assert paths[k].read_bytes()[:4] == b"\x89PNG"
+    # the same name again from one N and one tier: the plots that no longer apply go (an
+    # outside audit found them left beside the new table)
+    one = [r for r in recs if r["n_agents"] == 10 and r["method"] == "random"]
+    again = ev.write_report(one, tmp_path / "report", name="tiny", command="x")
+    assert set(again) == {"table"}
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["tiny.md"]
 
 
 def test_sweep_file_rejects_typos(tmp_path):

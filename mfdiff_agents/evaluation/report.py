@@ -339,14 +339,22 @@ def save_figure(fig: Any, path: str | Path) -> Path:
 
 def write_report(records: Sequence[dict[str, Any]], directory: str | Path, *, name: str,
                  command: str, title: str | None = None) -> dict[str, Path]:
-    """``<dir>/<name>.md`` (table) and the PNG plots that apply (score vs N, by tier, latency)."""
+    """``<dir>/<name>.md`` (table) and the PNG plots that apply (score vs N, by tier, latency);
+    a plot of an earlier report of this name that no longer applies is removed, not left
+    beside a table it does not describe."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     paths = {"table": d / f"{name}.md"}
     paths["table"].write_text(markdown_table(records, command=command, title=title or name))
-    if len({r["n_agents"] for r in records}) > 1:
-        paths["score_vs_n"] = plot_score_vs_n(records, d / f"{name}_score_vs_n.png")
-        paths["latency_vs_n"] = plot_latency_vs_n(records, d / f"{name}_latency_vs_n.png")
-    if len({r.get("tier") for r in records}) > 1:
-        paths["score_by_tier"] = plot_score_by_tier(records, d / f"{name}_score_by_tier.png")
+    plots = {"score_vs_n": plot_score_vs_n, "latency_vs_n": plot_latency_vs_n,
+             "score_by_tier": plot_score_by_tier}
+    applies = {"score_vs_n": len({r["n_agents"] for r in records}) > 1,
+               "score_by_tier": len({r.get("tier") for r in records}) > 1}
+    applies["latency_vs_n"] = applies["score_vs_n"]
+    for kind, plot in plots.items():
+        path = d / f"{name}_{kind}.png"
+        if applies[kind]:
+            paths[kind] = plot(records, path)
+        else:
+            path.unlink(missing_ok=True)
     return paths

@@ -200,8 +200,10 @@ PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
     """What an evaluation record keeps of a checkpoint directory (None for anything else):
     ``id``, its exact identity (config.json's digest, or its weights' hash in checkpoints saved
-    before it), and ``settings``, a digest of its method, training settings other than
-    :data:`PER_RUN_FIELDS` and training data — equal for the training seeds of one setting.
+    before it), ``settings``, a digest of its method, training settings other than
+    :data:`PER_RUN_FIELDS` and training data — equal for the training seeds of one setting —,
+    the training dataset's content digest where recorded (``dataset_content``: a dataset
+    rebuilt under its id differs) and ``steps_done`` where it was saved short of its steps.
     ``sweep --resume`` re-evaluates a group whose checkpoint changed; a report refuses to pool
     checkpoints of different settings under one row."""
     if not Path(policy).is_dir():
@@ -210,11 +212,13 @@ def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
     cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS}
     env = meta.get("env", {})
     data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
-    if env.get("dataset_content") is not None:  # absent from older checkpoints' digests
-        data["dataset_content"] = env["dataset_content"]
     text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
     ident = {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
              "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    # beside the settings digest, not in it: checkpoints saved before it was recorded keep
+    # their digest, and pool with new seeds of their setting (compared where both have it)
+    if env.get("dataset_content") is not None:
+        ident["dataset_content"] = env["dataset_content"]
     short = unfinished(meta)
     if short is not None:
         ident["steps_done"] = short

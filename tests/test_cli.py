@@ -407,3 +407,13 @@ def test_resume_refuses_a_dataset_rebuilt_under_its_id(tmp_path):
     build(3)
     assert_user_error(mfdiff(ctx, "train", "--dataset", DS, "--algo", "bc", "--no-progress",
                              "--out", out, "--resume", "--set", "steps=6"), "dataset_content")
+    # a second training seed on the rebuilt data: one report row may not pool the two
+    other = str(root / "other")
+    assert mfdiff(ctx, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
+                  "--set", "seed=1", "--out", other).returncode == 0
+    recs = root / "r.jsonl"
+    for ckpt in (out, other):
+        assert mfdiff(ctx, "eval", "--policy", ckpt, "--env", ENV_ID, "--n-agents", "40",
+                      "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
+                      "--label", "bc", "--out", str(recs)).returncode == 0
+    assert_user_error(mfdiff(ctx, "eval", "--records", str(recs)), "different data")

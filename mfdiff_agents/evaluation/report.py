@@ -139,6 +139,7 @@ def check_rows(records: Sequence[dict[str, Any]],
     trained: dict[tuple, tuple[str, str]] = {}
     ids: dict[tuple, str] = {}
     short: dict[tuple, tuple[tuple, str]] = {}
+    contents: dict[tuple, tuple[str, str]] = {}
     for r in records:
         if r.get("error"):
             continue
@@ -172,6 +173,15 @@ def check_rows(records: Sequence[dict[str, Any]],
                     f"settings or data ({first[1]} and {here[1]}; a row pools training seeds "
                     "of one setting): give each its own label (sweep: label = ...; mfdiff "
                     "eval: --label)")
+            content = ident.get("dataset_content")
+            if content is not None:  # recorded by checkpoints since the fortieth update
+                was = contents.setdefault(k, (content, str(cfg.get("policy"))))
+                if was[0] != content:
+                    raise ValueError(
+                        f"records of {r.get('method')!r} at N = {r.get('n_agents')} come from "
+                        f"checkpoints trained on different data under one dataset id ({was[1]} "
+                        f"and {cfg.get('policy')}: the dataset was rebuilt between them): give "
+                        "each its own label")
             # an unfinished run's save (killed training) pooled with finished seeds
             step = ("finished", ident.get("steps_done"))
             if short.setdefault(k, (step, str(cfg.get("policy"))))[0] != step:

@@ -170,7 +170,7 @@ class VectorCore(ABC):
         """(low [d], high [d]) float32: bounds of every observation feature (the views'
         observation spaces), dead agents' all-zero observations included. Unbounded unless a
         family states its bounds; Gymnasium's and PettingZoo's checkers warn on an infinite
-        bound, and Minari checks every recorded observation against them."""
+        bound, and the dataset builder checks every recorded observation against them."""
         inf = np.full(self.obs_dim, np.inf, dtype=np.float32)
         return -inf, inf
 

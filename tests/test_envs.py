@@ -122,7 +122,7 @@ def test_joint_env_checker_finds_no_unbounded_space(mod, env_id, kw, n_small, n_
 def test_every_observation_lies_in_its_space(mod, env_id, kw, n_small, n_large):
     """Whole episodes of random play (Battle: until teams die out or time runs out), on the
     parallel view, the final observation of an agent that just died included, and on the joint
-    view: each one inside the space the env declares (Minari checks the same at build time)."""
+    view: each one inside the space the env declares (`mfdiff data build` checks the same)."""
     par = mod().parallel_env(n_agents=n_small, **kw)
     rng = np.random.default_rng(0)
     for seed in range(3):

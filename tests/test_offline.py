@@ -221,6 +221,24 @@ def test_small_build_each_family(family, n, kwargs):
     assert w.obs.shape == (4, 8, 1, core.obs_dim)
 
 
+def test_build_refuses_data_outside_the_spaces(minari_root, monkeypatch):
+    """Outside audit: docs said Minari checks every recorded observation at build time, but
+    the builder writes the file itself (only Minari's DataCollector checks): an observation
+    outside the declared bounds was stored and verified "ok". The builder now refuses it."""
+    from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+    real = GaussianSqueezeCore.obs_bounds
+
+    def narrow(self):
+        lo, hi = real(self)
+        return lo, np.minimum(hi, np.float32(0.05))  # a wrong bound the data exceeds
+
+    monkeypatch.setattr(GaussianSqueezeCore, "obs_bounds", narrow)
+    with pytest.raises(ValueError, match="observations outside their space at rows"):
+        _build("squeeze", n_agents=20, tier="random", episodes=2, ref_episodes=1)
+    assert not minari.list_local_datasets()  # nothing was written
+
+
 # ----------------------------------------------------------------------------- catalogue + CLI
 def test_catalogue_sizes_are_consistent():
     recipes = load_catalogue(REPO / "datasets")

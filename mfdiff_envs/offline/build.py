@@ -348,13 +348,26 @@ def _rollout_episode(plan: _Plan, core: VectorCore, e: int) -> dict[str, Any]:
     env_seed, pol_seed = int(plan.seeds[e, 0]), int(plan.seeds[e, 1])
     policy = plan.factory(core, plan.skill_fn(plan.family, plan.tier, e, plan.episodes), pol_seed)
     ep = rollout(core, policy, seed=env_seed, policy_seed=pol_seed, record=True).episode
-    where = nonfinite_rows(ep)
+    nonfinite = nonfinite_rows(ep)
+    where = f"NaN/inf in {nonfinite}" if nonfinite else outside_spaces(ep, core)
     if where is not None:  # never write data a learner would silently train on
         raise ValueError(
-            f"{plan.ds_id}: episode {e} (env seed {env_seed}) has NaN/inf in {where}; "
-            "nothing was written"
+            f"{plan.ds_id}: episode {e} (env seed {env_seed}) has {where}; nothing was written"
         )
     return ep
+
+
+def outside_spaces(ep: dict[str, Any], core: VectorCore) -> str | None:
+    """None if every observation lies in the env's observation bounds and every action in
+    [0, n_actions), else where not. Minari checks this only in its DataCollector; the builder
+    writes the file itself, so it checks here (one vectorised pass per episode)."""
+    lo, hi = core.obs_bounds()
+    obs, act = np.asarray(ep["observations"]), np.asarray(ep["actions"])  # [T+1, N, d], [T, N]
+    bad_obs = ((obs < lo) | (obs > hi)).any(axis=(1, 2))
+    bad_act = ((act < 0) | (act >= core.n_actions)).any(axis=1)
+    parts = [f"{name} outside their space at rows {np.flatnonzero(rows)[:10].tolist()}"
+             for name, rows in (("observations", bad_obs), ("actions", bad_act)) if rows.any()]
+    return "; ".join(parts) if parts else None
 
 
 #: Episodes a rollout worker may have finished and not yet handed over (bounds spool disk).

@@ -97,6 +97,9 @@ def _list(args: argparse.Namespace) -> int:
         have = other.pop("episodes", (None,))[0]
         if have is not None:  # an --episodes build: say it is partial
             built = f"yes, {have} of {r.episodes} episodes {built[4:]}"
+            if r.tier == "mixed":  # its skill ramps over the episodes built, not the catalogue's
+                built += (f", skill 0 -> 1 over these {have} (not the catalogue's first {have} "
+                          "episodes)")
         if other:  # built otherwise than the catalogue says: never a plain "yes"
             built = f"{built}, NOT the catalogue's: {', '.join(other)} differ"
         print(

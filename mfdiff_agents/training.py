@@ -84,9 +84,8 @@ class Learner(ABC):
         ``entropy`` (a DDP rank other than 0: ranks drawing the same diffusion noise, condition
         dropout and head noise on different windows average correlated gradients)."""
         gens = [v for _, v in sorted(vars(self).items()) if isinstance(v, torch.Generator)]
-        seeds = np.random.SeedSequence(entropy).generate_state(len(gens), dtype=np.uint64)
-        for gen, seed in zip(gens, seeds, strict=True):
-            gen.manual_seed(int(seed) & (2**63 - 1))
+        for i, gen in enumerate(gens):
+            gen.manual_seed(derived_seed([*entropy, 0, i]))  # 0: the learner's, 1: global
 
     def policy(self) -> TrainedPolicy:
         """The policy acting with the current weights (shares the module)."""
@@ -202,6 +201,12 @@ def train(
                       num_threads=num_threads)
 
 
+def derived_seed(entropy: list[int]) -> int:
+    """A torch seed (< 2^63) drawn from ``entropy`` (numpy's SeedSequence: nearby entropies
+    give unrelated seeds)."""
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
+
+
 LOCK_FILE = ".lock"
 
 
@@ -295,8 +300,7 @@ def _train(
             if not rank.is_main:
                 sampler.reset([cfg.seed, rank.rank, start])
                 learner.reseed([cfg.seed, rank.rank, start])
-                torch.manual_seed(int(np.random.SeedSequence([cfg.seed, rank.rank, start, 1])
-                                      .generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1))
+                torch.manual_seed(derived_seed([cfg.seed, rank.rank, start, 1]))
                 out, progress = None, False  # rank 0 alone writes
         f, writer, seconds_before = (None, None, 0.0)
         if out is not None:

@@ -24,6 +24,7 @@ import json
 import shutil
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -178,9 +179,9 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
 
     # a (run, N) listed twice would be evaluated twice and its seeds counted twice in the
     # sweep's table (a report of its records refuses them as duplicates)
-    keys = [identity(run, n)[2] for run, n in jobs]
-    twice = sorted({f"{identity(run, n)[0]} at N = {n}" for (run, n), key in zip(jobs, keys)
-                    if keys.count(key) > 1})
+    counts = Counter(identity(run, n)[2] for run, n in jobs)
+    twice = sorted({f"{identity(run, n)[0]} at N = {n}" for run, n in jobs
+                    if counts[identity(run, n)[2]] > 1})
     if twice:
         raise ValueError(f"the sweep lists the same run more than once: {twice}; give each "
                          "setting its own label, or list it once")
@@ -188,7 +189,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}
         groups: dict[str, list[dict[str, Any]]] = {}
-        for r in read_jsonl(out):
+        old = read_jsonl(out)
+        for r in old:
             key = _record_key(r)
             if key in wanted:
                 groups.setdefault(key, []).append(r)
@@ -214,7 +216,6 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                 done.add(key)
         # in the file's order (a set's order changes with the process's hash seed)
         kept = [r for key, group in groups.items() if key in done for r in group]
-        old = read_jsonl(out)
         dropped = len(old) - len(kept)
         if dropped:
             # records of runs no longer in the sweep (or to be re-evaluated) leave the file:

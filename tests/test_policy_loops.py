@@ -85,6 +85,21 @@ def test_act_defaults_to_the_bound_env_and_refuses_agents_without_observation() 
         policy.act({"red_0": np.zeros(env.observation_space("red_0").shape)}, ["red_0", "red_1"])
 
 
+def test_act_refuses_observations_of_the_wrong_shape() -> None:
+    env = battle_v0.parallel_env(**KW)
+    policy = make_policy(env)
+    d = policy.obs_dim
+    policy.reset(seed=0)
+    good = {"a": np.zeros(d), "b": np.ones(d, dtype=np.float64).tolist()}  # lists and float64 too
+    assert set(policy.act(good)) == {"a", "b"}
+    for bad in ({"a": np.zeros(d), "b": np.zeros(d + 1)},      # ragged
+                {"a": np.zeros(d + 1), "b": np.zeros(d + 1)},  # uniform, wrong size
+                {"a": np.zeros((d, 1)), "b": np.zeros((d, 1))},
+                {"a": np.zeros(d), "b": "not a number"}):
+        with pytest.raises(ValueError, match="expects observations of shape"):
+            policy.act(bad)
+
+
 def test_check_core_warns_when_the_env_differs_beyond_its_size() -> None:
     import warnings
 

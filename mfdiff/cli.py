@@ -38,7 +38,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                                          json.JSONDecodeError, ValueError, TypeError]
     # gymnasium.error.Error: an env id that is not registered (NameNotFound, with gymnasium's
     # "did you mean"), a missing optional dependency
-    for mod, name in (("mfdiff_envs.offline.windows", "DatasetError"),
+    for mod, name in (("mfdiff_envs.offline.integrity", "DatasetError"),
                       ("gymnasium.error", "Error")):
         m = sys.modules.get(mod)
         if m is not None and hasattr(m, name):

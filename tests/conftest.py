@@ -25,7 +25,7 @@ def squeeze_episodes(
 ) -> Any:
     """Squeeze episodes in the dataset layout, with the env facts a dataset would carry.
     ``skill=None``: a mixed tier (0 -> 1 over the episodes); else every episode at ``skill``."""
-    from mfdiff_envs.offline.windows import Episode, Episodes
+    from mfdiff_envs.offline.episodes import Episode, Episodes
     from mfdiff_envs.policies import make_behaviour_policy
     from mfdiff_envs.rollout import rollout
     from mfdiff_envs.squeeze import GaussianSqueezeCore

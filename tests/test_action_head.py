@@ -31,7 +31,7 @@ TINY = dict(horizon=4, n_particles=16, device=DEVICE, seed=0, width=32, depth=2,
 def ising_episodes(episodes: int = 8, skill: float = 0.5):
     """Ising episodes (N = 64, 20 steps) of the skill-0.5 behaviour policy, dataset layout."""
     from mfdiff_envs.ising import IsingCore
-    from mfdiff_envs.offline.windows import Episode, Episodes
+    from mfdiff_envs.offline.episodes import Episode, Episodes
     from mfdiff_envs.policies import make_behaviour_policy
     from mfdiff_envs.rollout import rollout
 

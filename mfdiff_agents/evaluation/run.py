@@ -76,7 +76,7 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
     (:func:`mfdiff_envs.offline.build.reference_scores`).
     """
     if dataset_id is not None:
-        from mfdiff_envs.offline.windows import open_dataset
+        from mfdiff_envs.offline.episodes import open_dataset
 
         meta = open_dataset(dataset_id)[0].storage.metadata  # DatasetError with a build hint
         lo, hi = meta.get("ref_min_score"), meta.get("ref_max_score")

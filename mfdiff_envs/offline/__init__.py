@@ -3,9 +3,10 @@
 * :mod:`.build` — roll out behaviour policies on the vectorised core and write Minari datasets
   ``mfdiff/<family>-n<N>/<tier>-v0`` atomically (:func:`build_dataset`, :func:`build_recipe`).
 * :mod:`.catalogue` — the recipes in ``datasets/*.toml`` (:func:`load_catalogue`, :func:`select`).
-* :mod:`.windows` — :func:`load_episodes` and :class:`WindowSampler` (windows of K particles).
-* :mod:`.integrity` — content hashes written at build and checked at load
-  (:func:`verify_dataset`, :func:`quick_check`).
+* :mod:`.episodes` — :func:`load_episodes` (datasets as checked numpy episodes) and
+  :func:`verify_dataset`.
+* :mod:`.windows` — :class:`WindowSampler` (training windows of K particles).
+* :mod:`.integrity` — content hashes written at build and checked at load (:func:`quick_check`).
 * :mod:`.cli` — ``mfdiff data build`` / ``list`` / ``verify``.
 
 No torch here (the tensor adapter is :mod:`mfdiff_agents.data`).
@@ -13,16 +14,15 @@ No torch here (the tensor adapter is :mod:`mfdiff_agents.data`).
 
 from mfdiff_envs.offline.build import DatasetExistsError, build_dataset, build_recipe
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, load_catalogue, select
-from mfdiff_envs.offline.integrity import quick_check, verify_dataset
-from mfdiff_envs.offline.windows import (
-    DatasetError,
+from mfdiff_envs.offline.episodes import (
     Episode,
     Episodes,
-    Windows,
-    WindowSampler,
     dataset_family,
     load_episodes,
+    verify_dataset,
 )
+from mfdiff_envs.offline.integrity import DatasetError, quick_check
+from mfdiff_envs.offline.windows import Windows, WindowSampler
 
 __all__ = [
     "TIERS",

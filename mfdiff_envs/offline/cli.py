@@ -130,7 +130,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from mfdiff_envs.offline.catalogue import parse_id
-    from mfdiff_envs.offline.integrity import UNHASHED, disk_size_mb, verify_dataset
+    from mfdiff_envs.offline.episodes import verify_dataset
+    from mfdiff_envs.offline.integrity import UNHASHED, disk_size_mb
 
     local = _local_ids()
     if args.ids == ["all"]:

@@ -30,7 +30,8 @@ Two levels of checking:
 * :func:`quick_check` — cheap (no array is read): the metadata passes
   :func:`metadata_problem`, the hdf5 file exists, has the recorded byte size, opens, and holds
   the recorded number of episode groups. ``mfdiff data list`` uses it.
-* :func:`verify_dataset` — full: :func:`mfdiff_envs.offline.windows.load_episodes` reads every
+* :func:`~mfdiff_envs.offline.episodes.verify_dataset` — full:
+  :func:`~mfdiff_envs.offline.episodes.load_episodes` reads every
   array, recomputes the digests (one sha256 pass over arrays it reads anyway, ~1.5 GB/s) and
   rejects non-finite values. ``mfdiff data verify`` uses it.
 """
@@ -203,7 +204,8 @@ def disk_size_mb(dataset_id: str) -> float:
     return sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) / 1e6
 
 
-def _read_metadata(dataset_id: str) -> dict[str, Any]:
+def read_metadata(dataset_id: str) -> dict[str, Any]:
+    """The dataset's ``metadata.json`` as written (unchecked: see :func:`metadata_problem`)."""
     import json
 
     path = dataset_dir(dataset_id) / "data" / "metadata.json"
@@ -223,7 +225,7 @@ def quick_check(dataset_id: str) -> str | None:
 
     data = dataset_dir(dataset_id) / "data"
     try:
-        meta = _read_metadata(dataset_id)
+        meta = read_metadata(dataset_id)
     except (OSError, ValueError) as e:
         return f"metadata.json unreadable ({type(e).__name__}: {e})"
     problem = metadata_problem(meta, dataset_id)
@@ -259,30 +261,6 @@ def unhashed_reason(meta: Mapping[str, Any], dataset_id: str) -> str:
                 f"`mfdiff data build {dataset_id} --force` rebuilds it")
     return (f"{UNHASHED} (not built by mfdiff: e.g. Minari's combine_datasets or "
             "DataCollector): its episodes cannot be checked against one")
-
-
-def verify_dataset(dataset_id: str) -> str | None:
-    """Full check: ``None`` if the dataset is whole, else one line saying what is wrong.
-
-    Runs :func:`quick_check`, then reads every episode through
-    :func:`~mfdiff_envs.offline.windows.load_episodes` (digests and finiteness). A dataset with
-    no recorded content hash (built by an older mfdiff) cannot be verified and is reported so.
-    """
-    from mfdiff_envs.offline.windows import load_episodes
-
-    problem = quick_check(dataset_id)
-    if problem is not None:
-        return problem
-    meta = _read_metadata(dataset_id)
-    if "integrity" not in meta.get("mfdiff", {}):
-        return unhashed_reason(meta, dataset_id)
-    try:
-        load_episodes(dataset_id)
-    except DatasetError as e:
-        msg = str(e)
-        prefix = f"dataset {dataset_id}: "
-        return msg[len(prefix) :] if msg.startswith(prefix) else msg
-    return None
 
 
 def check_loaded_episode(

@@ -617,7 +617,8 @@ def test_head_own_plans_trains_the_head_on_the_models_plans(data) -> None:
     """head_own_plans: the head-only steps read s_t + the frozen model's planned displacement
     (its own samples, anchored at the window's start states) instead of s_{t+1}: the diffusion
     weights stay the head-only run's, the head ends elsewhere; share 0 is the data's targets."""
-    from mfdiff_agents.diffuser.train import MFDiffuserLearner, _to_tensors
+    from mfdiff_agents.data import windows_to_torch
+    from mfdiff_agents.diffuser.train import MFDiffuserLearner
 
     def run(**kw):
         cfg = Config(**TINY, steps=6, action_head=True, diffusion_steps=4, **kw)
@@ -630,7 +631,7 @@ def test_head_own_plans_trains_the_head_on_the_models_plans(data) -> None:
     assert any(not torch.equal(own[k], base[k]) for k in head)
     # the targets themselves: anchored plans, not the data's next states; share 0 -> the data
     learner = MFDiffuserLearner(make_sampler(data, cfg), cfg, torch.device(DEVICE))
-    batch = _to_tensors(learner.sampler.sample(4), torch.device(DEVICE))
+    batch = windows_to_torch(learner.sampler.sample(4), DEVICE)
     obs_n = learner.model.norm_obs(batch["obs"])
     targets = learner._own_plan_targets(batch)
     assert targets.shape == obs_n[:, :, 1:].shape and torch.isfinite(targets).all()

@@ -18,7 +18,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +28,7 @@ from mfdiff_agents.baselines.common import (
 )
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
 
 
@@ -83,9 +83,9 @@ class BCLearner(Learner):
 
     def update(self, w: Any) -> dict[str, float]:
         dev = self.device
-        feats = torch.from_numpy(window_features(w.obs, w.mean_field)).to(dev)  # [B,K,H,3d+1]
-        acts = torch.from_numpy(np.asarray(w.actions, np.int64)).to(dev)  # [B,K,H]
-        alive = torch.from_numpy(np.asarray(w.alive, bool)).to(dev)
+        t = arrays_to_torch({"feats": window_features(w.obs, w.mean_field),  # [B,K,H,3d+1]
+                             "acts": w.actions, "alive": w.alive}, dev)  # [B,K,H]
+        feats, acts, alive = t["feats"], t["acts"], t["alive"]
         ce = nn.functional.cross_entropy(
             self.net(feats).flatten(0, 2), acts.flatten(), reduction="none"
         )

@@ -30,6 +30,7 @@ from torch import nn
 
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
 from mfdiff_agents.policy import PopulationTooLargeError
@@ -168,10 +169,10 @@ class DiffuserLearner(Learner):
 
     def update(self, w: Any) -> dict[str, float]:
         dev, model = self.device, self.diffuser
-        obs = torch.from_numpy(np.asarray(w.obs, np.float32)).to(dev)  # [B,K,H,d]
-        acts = torch.from_numpy(np.asarray(w.actions, np.int64)).to(dev)
-        alive = torch.from_numpy(np.asarray(w.alive, bool)).to(dev)[..., None]  # [B,K,H,1]
-        cond = ((torch.from_numpy(np.asarray(w.returns, np.float32)).to(dev) - model.ret_mean)
+        t = windows_to_torch(w, dev, ("obs", "actions", "alive", "returns"))
+        obs, acts = t["obs"], t["actions"]  # [B,K,H,d], [B,K,H]
+        alive = t["alive"][..., None]  # [B,K,H,1]
+        cond = ((t["returns"] - model.ret_mean)
                 / model.ret_std)[:, None]  # [B,1]
         x0 = model.encode(obs, acts)
         if not self.POLICY.JOINT:  # each agent's trajectory is its own sample

@@ -46,6 +46,7 @@ from mfdiff_agents.baselines.common import (
 )
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig
+from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
 
 
@@ -177,7 +178,7 @@ class IQLLearner(Learner):
 
     def update(self, w: Any) -> dict[str, float]:
         cfg = self.cfg
-        tr = {k: torch.from_numpy(v).to(self.device) for k, v in window_transitions(w).items()}
+        tr = arrays_to_torch(window_transitions(w), self.device)
         valid = tr["valid"].float()
         n = valid.sum().clamp_min(1)
         x, a = tr["x"], tr["a"][:, None]

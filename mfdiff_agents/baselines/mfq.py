@@ -48,6 +48,7 @@ from torch import nn
 from mfdiff_agents.baselines.common import mlp, population_features, sample_categorical
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 
@@ -190,8 +191,7 @@ class MFQLearner(Learner):
 
     def update(self, w: Any) -> dict[str, float]:
         cfg = self.cfg
-        tr = {k: torch.from_numpy(v).to(self.device)
-              for k, v in window_transitions(w, self.env.n_actions).items()}
+        tr = arrays_to_torch(window_transitions(w, self.env.n_actions), self.device)
         valid = tr["valid"].float()
         n = valid.sum().clamp_min(1)
         q = self.net(tr["x"])  # [M, A]

@@ -13,9 +13,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.device import autocast
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.model import (
@@ -28,11 +28,8 @@ from mfdiff_agents.diffuser.planner import NORM_OBS_LIMIT, MFDiffuserPlanner
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample
 from mfdiff_agents.training import Learner, train
 
-
-def _to_tensors(w: Any, device: torch.device) -> dict[str, torch.Tensor]:
-    """Windows (numpy dataclass) -> the tensors the loss needs."""
-    names = ("obs", "actions", "alive", "returns", "mean_field", "rewards")
-    return {n: torch.as_tensor(np.asarray(getattr(w, n))).to(device) for n in names}
+#: The window fields the loss reads.
+_BATCH_FIELDS = ("obs", "actions", "alive", "returns", "mean_field", "rewards")
 
 
 class MFDiffuserLearner(Learner):
@@ -69,7 +66,7 @@ class MFDiffuserLearner(Learner):
         return int(state["step"]) if "step" in state else 0
 
     def update(self, windows: Any) -> dict[str, float]:
-        batch = _to_tensors(windows, self.device)
+        batch = windows_to_torch(windows, self.device, _BATCH_FIELDS)
         stop = self.cfg.diffusion_steps
         if stop is not None and self.diffusion_updates() >= stop:
             return self._head_update(batch)

@@ -14,15 +14,21 @@ readings per cell, both against the learned baselines the evidence holds:
   (experiments/summarize_grid.py's verdict);
 - the paired one: no baseline ahead with a paired 95 % CI clear of 0 (per evaluation seed the
   mean over training seeds, as compare_policies.py pairs; "win" where every baseline is behind
-  with a CI clear of 0).
+  with a CI clear of 0). Its CI is over evaluation seeds: conditional on the checkpoints;
+- the two-level one, always on the grid's runs: the same, with a CI that also resamples each
+  method's training seeds (mfdiff_agents.evaluation.stats.two_level_paired), what a claim about
+  the method rather than its three checkpoints needs.
 
-The seeds tables are read from their markdown: a table that does not parse, or a cell with no
-evidence at all, stops the script (exit 1) rather than being counted as anything.
+The seeds tables are read from their markdown (2 decimals): a bound printed "-0.00" is read as
+below 0 (it is), one printed "0.00" as not above 0 (it may be exactly 0), so a rounded bound
+never turns a loss into a tie. A table that does not parse, a difference over no shared seed,
+or a cell with no evidence at all stops the script (exit 1) rather than being counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections import defaultdict
@@ -32,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from mfdiff_agents.evaluation import bootstrap_ci, read_records
-from mfdiff_agents.evaluation.stats import paired_by_seed
+from mfdiff_agents.evaluation.stats import paired_by_seed, two_level_paired
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarize_grid import best_or_tied, is_baseline  # noqa: E402
@@ -69,6 +75,7 @@ class Evidence:
     source: str  # a file name under docs/results (the link target)
     rows: dict[str, Estimate]
     paired: dict[str, Estimate]
+    two_level: dict[str, Estimate] | None = None  # the grid's, over training × evaluation seeds
 
 
 def _estimate(text: str, n: int, where: str) -> Estimate:
@@ -132,15 +139,21 @@ def grid_evidence(path: Path) -> dict[tuple[str, int], Evidence]:
         if method != MFD:
             continue
         rows = {MFD: _runs_estimate(runs)}
-        paired = {}
+        paired: dict[str, Estimate] = {}
+        two_level: dict[str, Estimate] = {}
         for (b, bt, bn), b_runs in by.items():
             if (bt, bn) == (t, n) and is_baseline(b):
                 label = b.replace(", equal wall-clock", "-wc")  # the seeds tables' labels
                 rows[label] = _runs_estimate(b_runs)
                 d = paired_by_seed(runs, b_runs, "normalized_score")
+                if d.size < 2:
+                    raise ValueError(f"{path.name}: {MFD} and {b} at {t}, N = {n} share "
+                                     f"{d.size} evaluation seed(s): no paired CI")
                 lo, hi = bootstrap_ci(d)
                 paired[label] = Estimate(float(d.mean()), lo, hi, d.size)
-        out[(t, n)] = Evidence(f"records/{path.name}", rows, paired)
+                mean, lo, hi, *_, n_seeds = two_level_paired(runs, b_runs, "normalized_score")
+                two_level[label] = Estimate(mean, lo, hi, n_seeds)
+        out[(t, n)] = Evidence(f"records/{path.name}", rows, paired, two_level)
     return out
 
 
@@ -148,6 +161,21 @@ def _runs_estimate(runs: list[dict]) -> Estimate:
     x = np.array([float(r["normalized_score"]) for r in runs])
     lo, hi = bootstrap_ci(x)
     return Estimate(float(x.mean()), lo, hi, x.size)
+
+
+def _below_zero(x: float) -> bool:
+    """x < 0, a bound printed "-0.00" included (it rounds a negative number)."""
+    return x < 0 or (x == 0 and math.copysign(1.0, x) < 0)
+
+
+def reading(paired: dict[str, Estimate]) -> str:
+    """win / tie / lost (…) from MF-Diffuser − baseline differences with their CIs."""
+    behind = [b for b, d in paired.items() if _below_zero(d.hi)]
+    if behind:
+        return "lost: behind " + ", ".join(f"{b} ({paired[b]})" for b in behind)
+    if all(d.lo > 0 for d in paired.values()):
+        return "win"
+    return "tie: " + ", ".join(f"{b} ({d})" for b, d in paired.items() if not d.lo > 0)
 
 
 def verdicts(ev: Evidence) -> tuple[str, Estimate, bool, str]:
@@ -158,30 +186,26 @@ def verdicts(ev: Evidence) -> tuple[str, Estimate, bool, str]:
     best = max(base, key=lambda b: base[b].mean)
     me, bb = ev.rows[MFD], base[best]
     grid_ok = best_or_tied(me.mean, (me.lo, me.hi), bb.mean, (bb.lo, bb.hi))
-    behind = [b for b, d in ev.paired.items() if d.hi < 0]
-    if behind:
-        paired = "lost: behind " + ", ".join(f"{b} ({ev.paired[b]})" for b in behind)
-    elif all(d.lo > 0 for d in ev.paired.values()):
-        paired = "win"
-    else:
-        paired = "tie: " + ", ".join(f"{b} ({d})" for b, d in ev.paired.items() if d.lo <= 0)
-    return best, bb, grid_ok, paired
+    return best, bb, grid_ok, reading(ev.paired)
 
 
 def collect(results: Path = RESULTS) -> dict[tuple[str, str, int], Evidence]:
     """Each of the 18 cells' largest sample (most MF-Diffuser runs; the grid on a tie)."""
     cells: dict[tuple[str, str, int], Evidence] = {}
+    grid_two_level: dict[tuple[str, str, int], dict[str, Estimate] | None] = {}
     for fam in SIZES:
         grid = grid_evidence(results / "records" / f"records-{fam}.jsonl.gz")
         for (t, n), ev in grid.items():
             if n in SIZES[fam]:
                 cells[(fam, t, n)] = ev
+                grid_two_level[(fam, t, n)] = ev.two_level
     for path in sorted(results.iterdir()):
         if not SEEDS_TABLE.match(path.name):
             continue
         fam, t, n, ev = parse_seeds_table(path)
         key = (fam, t, n)
         if key not in cells or ev.rows[MFD].n > cells[key].rows[MFD].n:
+            ev.two_level = grid_two_level.get(key)
             cells[key] = ev
     missing = [(f, t, n) for f in SIZES for t in TIERS for n in SIZES[f] if (f, t, n) not in cells]
     if missing:
@@ -192,9 +216,9 @@ def collect(results: Path = RESULTS) -> dict[tuple[str, str, int], Evidence]:
 def report(cells: dict[tuple[str, str, int], Evidence]) -> list[str]:
     lines = ["| family | tier | N | evidence (runs a row) | MF-Diffuser | best baseline on the "
              "mean | MF-Diffuser − best, paired (evaluation seeds) | grid's reading | "
-             "paired reading |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    grid_ok = paired_ok = 0
+             "paired reading | two-level reading (the grid's runs) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    grid_ok = paired_ok = two_ok = 0
     worst = 0.0
     for fam in SIZES:
         for t in TIERS:
@@ -202,17 +226,24 @@ def report(cells: dict[tuple[str, str, int], Evidence]) -> list[str]:
                 ev = cells[(fam, t, n)]
                 best, bb, ok, paired = verdicts(ev)
                 me, d = ev.rows[MFD], ev.paired[best]
+                if not ev.two_level:
+                    raise ValueError(f"{fam}, {t}, N = {n}: no grid runs for the two-level CI")
+                two = reading(ev.two_level)
                 grid_ok += ok
                 paired_ok += not paired.startswith("lost")
+                two_ok += not two.startswith("lost")
                 worst = min(worst, me.mean - bb.mean)
                 lines.append(
                     f"| {fam} | {t} | {n} | [{ev.source}]({ev.source}) ({me.n}) | {me} | "
                     f"{best} {bb} | {d.mean:+.2f} [{d.lo:.2f}, {d.hi:.2f}] ({d.n}) | "
-                    f"{'best' if me.mean >= bb.mean else 'tied' if ok else 'lost'} | {paired} |")
+                    f"{'best' if me.mean >= bb.mean else 'tied' if ok else 'lost'} | {paired} | "
+                    f"{two} |")
     total = sum(len(v) for v in SIZES.values()) * len(TIERS)
     lines += ["", f"Best or tied by the grid's reading: **{grid_ok} of {total}** cells; by the "
               f"paired reading (no baseline ahead with a CI clear of 0): **{paired_ok} of "
-              f"{total}**. Farthest below the best baseline on the mean: {worst:+.2f} points."]
+              f"{total}**; by the two-level reading (the same, the CI over training × "
+              f"evaluation seeds of the grid's runs): **{two_ok} of {total}**. Farthest below "
+              f"the best baseline on the mean: {worst:+.2f} points."]
     return lines
 
 
@@ -237,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
              "[95 % bootstrap CI]; paired differences per evaluation seed, CI over evaluation "
              "seeds. Grid's reading: MF-Diffuser best on the mean, or its CI overlapping the "
              "best baseline's (tied); paired reading: lost where some baseline is ahead with a "
-             "paired CI clear of 0, win where every baseline is behind with one.")
+             "paired CI clear of 0, win where every baseline is behind with one. That CI is "
+             "over evaluation seeds, so it holds for these checkpoints; the two-level reading "
+             "judges the same way with a CI that also resamples each method's 3 training "
+             "seeds (two-level percentile bootstrap, "
+             "`mfdiff_agents.evaluation.stats.two_level_paired`), on the grid's 15 runs a "
+             "row (3 × 5; its evaluation seeds in parentheses), against every learned "
+             "baseline of the grid.")
     cmd = "python experiments/cell_verdicts.py --out " + str(args.out)
     args.out.write_text("\n".join([f"# {args.out.stem}: the issue's 18 cells on their largest "
                                    "samples", "", "Regenerate with:", "", "```", cmd, "```", "",

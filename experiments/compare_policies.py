@@ -16,12 +16,12 @@ pairs methods of one file:
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from pathlib import Path
 
 import numpy as np
 
+from mfdiff_agents.evaluation import read_records
 from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability, paired_by_seed
 
 #: Per-seed measures compared, where the records have them: the score, the held-out
@@ -48,10 +48,12 @@ def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
     """The method's records with held-out measures, by cell (the env's N, tier) and evaluation
     seed."""
     out: dict[Cell, dict[int, list[dict]]] = {}
+    try:  # one run in two of the files (or twice in one) would count as two seeds
+        read_records(*files)
+    except ValueError as e:
+        raise SystemExit(f"policy {method}: {e}") from None
     for path in files:
-        with Path(path).open() as f:
-            recs = held_out_exploitability([json.loads(line) for line in f if line.strip()])
-        for r in recs:
+        for r in held_out_exploitability(read_records(path)):
             if r["method"] == method:
                 # the env's N (Battle: both teams; the record's n_agents counts one)
                 n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])

@@ -52,6 +52,28 @@ def test_verdicts_readings(cv):
     assert cv.verdicts(ev)[3].startswith("tie: IQL")
 
 
+def test_rounded_bounds_never_turn_a_loss_into_a_tie(cv):
+    E = cv.Estimate
+    # "-0.00" rounds a negative upper bound: behind; "0.00" may be exactly 0: not a win
+    assert cv.reading({"IQL": E(-0.01, -0.02, -0.0, 10)}).startswith("lost: behind IQL")
+    assert cv.reading({"IQL": E(0.02, 0.0, 0.03, 10)}).startswith("tie: IQL")
+    assert cv.reading({"IQL": E(0.02, 0.001, 0.03, 10)}) == "win"
+
+
+def test_committed_cells_carry_the_two_level_reading(cv):
+    """Every cell is also judged on the grid's runs with a CI over training × evaluation seeds;
+    it is wider than the paired CI over evaluation seeds alone."""
+    cells = cv.collect()
+    grid = cv.grid_evidence(ROOT / "docs/results/records/records-squeeze.jsonl.gz")
+    for key, ev in cells.items():
+        assert ev.two_level, key
+    ev = grid[("medium", 1000)]
+    for b, d in ev.paired.items():
+        two = ev.two_level[b]
+        assert two.hi - two.lo > d.hi - d.lo, b
+        assert two.mean == pytest.approx(d.mean)  # complete 3 × 5 grid: the same point
+
+
 def test_parse_seeds_table(cv, tmp_path):
     path = seeds_table(tmp_path / "ising_n100_seeds_e15_mixed.md",
                        ["| N = 100, mixed | MF-Diffuser | 45 | 101.34 [100.94, 101.71] |",

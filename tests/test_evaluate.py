@@ -484,6 +484,23 @@ def test_held_out_exploitability_removes_the_selection_bias():
     held_mean = np.mean([r["exploitability_heldout"] for r in held])
     assert per_seed_max > 1.0 and abs(held_mean) < 0.2  # E[max of 8 N(0,1)] = 1.42
 
+    # 3 training seeds share each evaluation seed's noise (the env seed, the deviators): leaving
+    # out the run keeps its seed-mates in the choice, biased upward; leaving out the seed is not
+    # (400 groups of 5 evaluation × 3 training seeds, as a table of 3 checkpoints on 5 seeds)
+    shared = rng.normal(size=(400, 5, 1, 8)) + 0.3 * rng.normal(size=(400, 5, 3, 8))
+    corr = [{"method": f"m{g}", "seed": s, "deviation_gains": {f"d{j}": float(x)
+                                                              for j, x in enumerate(row)}}
+            for g in range(400) for s in range(5) for row in shared[g, s]]
+    by_run, by_seed = (np.mean([r["exploitability_heldout"] for r in
+                                held_out_exploitability(corr, by=("method",), leave_out=lo)])
+                       for lo in ("run", "seed"))
+    assert by_run > 0.1 and abs(by_seed) < 0.15, (by_run, by_seed)
+    one_each = corr[::3]  # one run a seed: the two choices are one
+    assert (held_out_exploitability(one_each, by=("method",), leave_out="seed")
+            == held_out_exploitability(one_each, by=("method",)))
+    with pytest.raises(ValueError, match="leave_out"):
+        held_out_exploitability(corr, leave_out="episode")
+
     lone = [{"method": "x", "deviation_gains": {"a": 1.0}}, {"method": "y", "return": 1.0}]
     assert held_out_exploitability(lone, by=("method",)) == lone
     with pytest.raises(ValueError, match="different deviation sets"):
@@ -591,3 +608,80 @@ def test_a_report_row_refuses_records_measured_with_other_settings(tmp_path):
     (tmp_path / "other.jsonl").write_text('{"hello": 1}\n')
     with pytest.raises(ValueError, match="not an evaluation record"):
         ev.read_records(tmp_path / "other.jsonl")
+
+
+def test_two_level_paired_resamples_training_seeds():
+    """A method whose checkpoints differ: the paired CI over evaluation seeds (conditional on
+    the checkpoints) is narrow and clear of 0, the two-level CI covers 0; incomplete grids and
+    disjoint seeds are refused."""
+    from mfdiff_agents.evaluation.stats import bootstrap_ci, paired_by_seed, two_level_paired
+
+    rng = np.random.default_rng(0)
+
+    def runs(method, ckpt_effects, seeds=range(10)):
+        return [{"method": method, "seed": s, "config": {"policy": f"{method}-s{c}"},
+                 "score": eff + 0.05 * rng.normal()}
+                for c, eff in enumerate(ckpt_effects) for s in seeds]
+
+    a, b = runs("A", [1.0, -1.0, 0.4]), runs("B", [0.0, 0.0, 0.0])
+    d = paired_by_seed(a, b, "score")
+    lo, hi = bootstrap_ci(d)
+    assert lo > 0  # these three checkpoints are ahead ...
+    mean, lo2, hi2, ca, cb, s = two_level_paired(a, b, "score")
+    assert (ca, cb, s) == (3, 3, 10) and mean == pytest.approx(d.mean())
+    assert lo2 < 0 < hi2  # ... the method is not shown to be
+    with pytest.raises(ValueError, match="needs every checkpoint"):
+        two_level_paired(a[:-1], b, "score")
+    with pytest.raises(ValueError, match="no evaluation seed"):
+        two_level_paired(a, runs("B", [0.0], seeds=range(20, 25)), "score")
+
+
+def test_plots_never_pool_tiers_envs_or_sizes(tmp_path):
+    """A line (score vs N) per method and tier; a bar group (score by tier) per env and N: a
+    mean of medium and mixed runs, or of two envs, is a score no policy has."""
+    from mfdiff_agents.evaluation import report
+
+    recs = [{"method": "m", "env_id": env, "n_agents": n, "tier": tier, "seed": s,
+             "normalized_score": score}
+            for env, tier, score in (("mfdiff/Ising-v0", "medium", 50.0),
+                                     ("mfdiff/Ising-v0", "mixed", 100.0),
+                                     ("mfdiff/GaussianSqueeze-v0", "medium", 10.0))
+            for n in (100, 1000) for s in range(3)]
+
+    class Ax:
+        def __init__(self):
+            self.lines = {}
+
+        def errorbar(self, n, mean, **kw):
+            self.lines[kw["label"]] = list(mean)
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    ax = Ax()
+    report._lines_vs_n(ax, [r for r in recs if r["env_id"] == "mfdiff/Ising-v0"],
+                       "normalized_score")
+    assert ax.lines == {"m, medium": [50.0, 50.0], "m, mixed": [100.0, 100.0]}
+    ax = Ax()
+    report._lines_vs_n(ax, recs, "normalized_score")
+    assert ax.lines["m, medium, GaussianSqueeze-v0"] == [10.0, 10.0]
+    heights = []
+    real = report.plt_agg()
+
+    class Plt:
+        def subplots(self, *a, **k):
+            fig, axis = real.subplots(*a, **k)
+            bar = axis.bar
+            axis.bar = lambda xs, ys, *a2, **k2: (heights.extend(ys), bar(xs, ys, *a2, **k2))
+            return fig, axis
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    orig = report.plt_agg
+    report.plt_agg = lambda: Plt()
+    try:
+        report.plot_score_by_tier(recs, tmp_path / "t.png")
+    finally:
+        report.plt_agg = orig
+    assert sorted(heights) == [10.0, 10.0, 50.0, 50.0, 100.0, 100.0]

@@ -266,18 +266,29 @@ def plt_agg() -> Any:
     return plt
 
 
+def _varying(records: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[str]:
+    """The ``keys`` whose value differs between records: the ones a label must show."""
+    return [k for k in keys if len({str(r.get(k)) for r in records}) > 1]
+
+
 def _lines_vs_n(ax: Any, records: Sequence[dict[str, Any]], metric: str) -> None:
-    methods = list(dict.fromkeys(r["method"] for r in records))
-    for m in methods:
-        agg = sorted(aggregate([r for r in records if r["method"] == m], metric=metric,
-                               by=("n_agents",)), key=lambda a: a["n_agents"])
+    # one line per method *and* data tier / env: pooling medium and mixed runs into one mean
+    # would draw a score no policy has
+    split = ["method", *_varying(records, ("tier", "env_id"))]
+    lines = list(dict.fromkeys(tuple(str(r.get(k)) for k in split) for r in records))
+    for key in lines:
+        runs = [r for r in records if tuple(str(r.get(k)) for k in split) == key]
+        agg = sorted(aggregate(runs, metric=metric, by=("n_agents",)),
+                     key=lambda a: a["n_agents"])
         if not agg:
             continue
+        label = key[0] + "".join(f", {v.removeprefix('mfdiff/')}" for v in key[1:]
+                                 if v != "None")
         n = np.array([a["n_agents"] for a in agg])
         mean = np.array([a["mean"] for a in agg])
         err = np.array([[a["mean"] - a["ci_low"] for a in agg],
                         [a["ci_high"] - a["mean"] for a in agg]])
-        ax.errorbar(n, mean, yerr=err, marker="o", capsize=3, label=m)
+        ax.errorbar(n, mean, yerr=err, marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("N agents")
     ax.grid(alpha=0.3)
@@ -293,7 +304,8 @@ def plot_score_vs_n(records: Sequence[dict[str, Any]], path: str | Path, *,
         _lines_vs_n(ax, [r for r in records if r["env_id"] == env], metric)
         ax.set_title(env)
         ax.set_ylabel(metric)
-    axes[0][0].legend(fontsize=8)
+    # beside the panels: a grid's dozens of lines would cover them
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return save_figure(fig, path)
 
 
@@ -304,19 +316,22 @@ def plot_latency_vs_n(records: Sequence[dict[str, Any]], path: str | Path) -> Pa
     _lines_vs_n(ax, records, "latency_ms")
     ax.set_yscale("log")
     ax.set_ylabel("ms per act_batch")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return save_figure(fig, path)
 
 
 def plot_score_by_tier(records: Sequence[dict[str, Any]], path: str | Path, *,
                        metric: str = "normalized_score") -> Path:
-    """Grouped bars: ``metric`` per data tier (x) and method (bars), with 95 % CIs."""
+    """Grouped bars: ``metric`` per data tier (x) and method (bars), with 95 % CIs. Where the
+    records hold several envs or N, each is its own group on the x axis (never pooled)."""
     plt = plt_agg()
-    tiers = list(dict.fromkeys(str(r.get("tier")) for r in records))
+    group = [*_varying(records, ("env_id", "n_agents")), "tier"]
+    tiers = list(dict.fromkeys(tuple(str(r.get(k)) for k in group) for r in records))
     methods = list(dict.fromkeys(r["method"] for r in records))
-    agg = {(a["method"], str(a["tier"])): a
-           for a in aggregate(records, metric=metric, by=("method", "tier"))}
-    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(tiers) * max(1, len(methods)) / 2), 4))
+    agg = {(a["method"], tuple(str(a[k]) for k in group)): a
+           for a in aggregate(records, metric=metric, by=("method", *group))}
+    fig, ax = plt.subplots(figsize=(min(18, max(5, 0.75 * len(tiers) * max(1, len(methods)))),
+                                    4.5))
     width = 0.8 / max(len(methods), 1)
     for j, m in enumerate(methods):
         xs, ys, lo, hi = [], [], [], []
@@ -329,10 +344,11 @@ def plot_score_by_tier(records: Sequence[dict[str, Any]], path: str | Path, *,
             lo.append(a["mean"] - a["ci_low"])
             hi.append(a["ci_high"] - a["mean"])
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=m)
-    ax.set_xticks(range(len(tiers)), tiers)
-    ax.set_xlabel("data tier")
+    ax.set_xticks(range(len(tiers)), [", ".join(v.removeprefix("mfdiff/") for v in t)
+                                      for t in tiers], fontsize=7 if len(group) > 1 else None)
+    ax.set_xlabel(", ".join("N" if k == "n_agents" else k.replace("_id", "") for k in group))
     ax.set_ylabel(metric)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
 
@@ -342,7 +358,7 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(p, dpi=110)
+    fig.savefig(p, dpi=110, bbox_inches="tight")  # keeps a legend placed beside the axes
     plt_agg().close(fig)
     return p
 

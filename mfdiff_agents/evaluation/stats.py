@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 
@@ -69,7 +70,7 @@ def aggregate(records: Iterable[dict[str, Any]], *, metric: str = "normalized_sc
 
 def held_out_exploitability(
     records: Sequence[dict[str, Any]],
-    *, by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
+    *, by: Sequence[str] = ("method", "env_id", "n_agents", "tier"), leave_out: str = "run",
 ) -> list[dict[str, Any]]:
     """Copies of ``records`` with ``exploitability_heldout``: each seed's gain of the deviation
     that is best on average over the *other* seeds of its group (leave one seed out); and
@@ -83,9 +84,19 @@ def held_out_exploitability(
     than the best deviation's true gain). Records without ``deviation_gains`` (Squeeze: exact),
     and groups with a single such record, are returned unchanged.
 
+    ``leave_out``: ``"run"`` leaves out the record itself; ``"seed"`` every record of the group
+    at its evaluation seed. Records of one evaluation seed (a group's training seeds) share the
+    env seed and the deviators, so their gains can be correlated; with ``"run"`` the others of
+    its seed stay in the choice and some upward bias remains where they are (an outside audit
+    on 2026-12-04 simulated +0.2 to +0.5 with strongly correlated gains). ``"seed"`` removes
+    it; with one record a seed the two are the same. The tables until the forty-first update
+    used ``"run"``; docs/results/README.md measures the difference on them.
+
     Raises:
         ValueError: the records of one group tried different deviation sets.
     """
+    if leave_out not in ("run", "seed"):
+        raise ValueError(f"leave_out must be 'run' or 'seed', got {leave_out!r}")
     out = [dict(r) for r in records]
     for suffix in ("", "_pop"):  # the gains against the deviators' own returns / the population
         gains_key = f"deviation_gains{suffix}"
@@ -104,7 +115,15 @@ def held_out_exploitability(
                         f"({sorted(names)} vs {sorted(records[i][gains_key])}); a held-out "
                         "choice needs the same set on every seed")
             gains = np.array([[records[i][gains_key][d] for d in names] for i in idx])  # [m, D]
-            loo_mean = (gains.sum(0) - gains) / (len(idx) - 1)  # [m, D] mean over other seeds
+            if leave_out == "run":
+                loo_mean = (gains.sum(0) - gains) / (len(idx) - 1)  # [m, D] over other runs
+            else:
+                seeds = np.array([records[i].get("seed") for i in idx], dtype=object)
+                other = seeds[:, None] != seeds[None, :]  # [m, m]: runs of other seeds
+                kept = other.sum(1)  # [m]
+                if not kept.all():  # one evaluation seed only: nothing to choose on
+                    continue
+                loo_mean = (other.astype(float) @ gains) / kept[:, None]  # [m, D]
             best = loo_mean.argmax(1)  # [m]
             for row, i in enumerate(idx):
                 out[i][f"exploitability{suffix}_heldout"] = float(gains[row, best[row]])
@@ -133,3 +152,67 @@ def paired_by_seed(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]],
 
     ma, mb = means(a), means(b)
     return np.array([ma[s] - mb[s] for s in sorted(set(ma) & set(mb))], dtype=float)
+
+
+def checkpoint_of(record: dict[str, Any]) -> str:
+    """The trained policy a record measured: its checkpoint's id where recorded, else the
+    ``policy`` path of its config (a scripted policy: its method)."""
+    cfg = record.get("config") if isinstance(record.get("config"), dict) else {}
+    ckpt = cfg.get("checkpoint") if isinstance(cfg.get("checkpoint"), dict) else {}
+    return str(ckpt.get("id") or cfg.get("policy") or record.get("method"))
+
+
+def _by_checkpoint_and_seed(
+    runs: Sequence[dict[str, Any]], metric: str, seeds: Sequence[int], side: str
+) -> NDArray[np.float64]:
+    """[checkpoints, seeds] of ``metric``; every checkpoint must have every seed once."""
+    cell: dict[tuple[str, int], float] = {}
+    for r in runs:
+        key = (checkpoint_of(r), r["seed"])
+        if key in cell:
+            raise ValueError(f"{side}: checkpoint {key[0]} has two runs at evaluation seed "
+                             f"{key[1]}")
+        cell[key] = float(r[metric])
+    ckpts = sorted({c for c, _ in cell})
+    missing = [(c, s) for c in ckpts for s in seeds if (c, s) not in cell]
+    if missing:
+        raise ValueError(f"{side}: no run of checkpoint {missing[0][0]} at evaluation seed "
+                         f"{missing[0][1]} ({len(missing)} missing): a two-level bootstrap "
+                         "needs every checkpoint on every shared seed")
+    return np.array([[cell[(c, s)] for s in seeds] for c in ckpts])
+
+
+def two_level_paired(
+    a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], metric: str, *,
+    confidence: float = 0.95, n_resamples: int = 4000, seed: int = 0,
+) -> tuple[float, float, float, int, int, int]:
+    """``metric`` of runs ``a`` minus runs ``b`` with a CI over training *and* evaluation seeds.
+
+    :func:`paired_by_seed`'s CI resamples evaluation seeds only: it is conditional on the
+    checkpoints measured, and says nothing of another training seed. Here each bootstrap draw
+    resamples the shared evaluation seeds and, independently, each side's checkpoints (its
+    training seeds), the difference of the two means over the drawn seeds × checkpoints being
+    the statistic (a two-level percentile bootstrap; rliable resamples runs, i.e. training
+    seeds). With 3 checkpoints a side it is a coarse interval, and a wide one when checkpoints
+    differ: that is what a claim about the method, not these weights, has to carry.
+
+    Returns:
+        ``(mean, lo, hi, checkpoints of a, checkpoints of b, shared seeds)``.
+
+    Raises:
+        ValueError: no shared evaluation seed, or a checkpoint without a run at one of them.
+    """
+    seeds = sorted({r["seed"] for r in a} & {r["seed"] for r in b})
+    if not seeds:
+        raise ValueError("no evaluation seed measured on both sides: nothing to pair")
+    xa = _by_checkpoint_and_seed(a, metric, seeds, "a")  # [Ca, S]
+    xb = _by_checkpoint_and_seed(b, metric, seeds, "b")  # [Cb, S]
+    rng = np.random.default_rng(seed)
+    (ca, s), cb = xa.shape, xb.shape[0]
+    cols = rng.integers(0, s, (n_resamples, 1, s))  # [R, 1, S] drawn evaluation seeds
+    rows_a = rng.integers(0, ca, (n_resamples, ca, 1))  # [R, Ca, 1] drawn checkpoints
+    rows_b = rng.integers(0, cb, (n_resamples, cb, 1))
+    draws = xa[rows_a, cols].mean((1, 2)) - xb[rows_b, cols].mean((1, 2))  # [R]
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(draws, [tail, 100 - tail])
+    return float(xa.mean() - xb.mean()), float(lo), float(hi), ca, cb, s

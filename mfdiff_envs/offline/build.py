@@ -75,6 +75,7 @@ from mfdiff_envs.offline.integrity import (
     nonfinite_rows,
 )
 from mfdiff_envs.rollout import BatchActor, rollout
+from mfdiff_envs.scoring import normalized_score
 
 #: ``policy_factory(core, skill, seed) -> policy`` with ``reset(seed)`` and
 #: ``act_batch(obs [N, d], alive [N]) -> actions [N]`` (:class:`mfdiff_envs.rollout.BatchActor`).
@@ -653,7 +654,9 @@ def build_dataset(
             digests = write_episodes(h5, st, rechunk=repack)
         steps = int(sum(lengths))
         rets = np.asarray(returns)
-        norm = (rets - ref_min) / (ref_max - ref_min) if ref_max != ref_min else rets * math.nan
+        # nan, not an error: a few-step env can have random and expert tied; the card says so
+        norm_mean = (float(np.mean(normalized_score(rets, ref_min, ref_max)))
+                     if ref_max != ref_min else math.nan)
         meta = {
             "dataset_id": ds_id,
             "family": family,
@@ -673,7 +676,7 @@ def build_dataset(
             "steps": steps,
             "return_mean": float(rets.mean()),
             "return_std": float(rets.std()),
-            "normalized_mean": float(100 * np.mean(norm)),
+            "normalized_mean": norm_mean,
             "ref_min_score": ref_min,
             "ref_max_score": ref_max,
             "ref_episodes": int(ref_episodes),

@@ -37,6 +37,10 @@ def check_seed(seed: int | None) -> int | None:
     return int(seed)
 
 
+#: Largest |observation| a policy accepts: N = 10⁵ squared deviations of this size still sum
+#: inside float32 (3.4e38); every mfdiff env observes values below 10³.
+OBS_LIMIT = 1e15
+
 class Policy(ABC):
     """Base class of a batched population policy.
 
@@ -95,16 +99,28 @@ class Policy(ABC):
         if mask is None:
             mask = np.ones(obs.shape[0], dtype=bool)
         else:
-            mask = np.asarray(mask, dtype=bool)
+            mask = np.asarray(mask)
             if mask.shape != (obs.shape[0],):
                 raise ValueError(f"mask must have shape ({obs.shape[0]},), got {mask.shape}")
+            # read by truthiness, an index array (np.flatnonzero(alive)) or a float mask would
+            # mark the wrong agents alive: only booleans, or integers that are all 0 / 1
+            if mask.dtype != bool:
+                if not (np.issubdtype(mask.dtype, np.integer) and np.isin(mask, (0, 1)).all()):
+                    raise ValueError(
+                        f"mask must be a boolean array (True = alive), got dtype {mask.dtype}"
+                        + ("" if mask.dtype.kind not in "iu" else " with values other than 0/1")
+                    )
+                mask = mask.astype(bool)
         obs = obs.astype(np.float32, copy=False)
-        finite = np.isfinite(obs).all(axis=1)
+        # beyond OBS_LIMIT the float32 mean-field statistics (squared deviations summed over N)
+        # overflow to inf, and every agent's features with them: all would act 0, silently
+        finite = (np.abs(obs) <= OBS_LIMIT).all(axis=1)  # False for NaN too
         if not finite[mask].all():  # a NaN would otherwise surface as a linear-algebra crash
             bad = np.flatnonzero(mask & ~finite)
             raise ValueError(
-                f"{type(self).__name__}.act_batch: non-finite observations for {len(bad)} live "
-                f"agent(s), rows {bad[:10].tolist()}{' …' if len(bad) > 10 else ''}"
+                f"{type(self).__name__}.act_batch: non-finite observations (or beyond "
+                f"±{OBS_LIMIT:.0e}) for {len(bad)} live agent(s), rows "
+                f"{bad[:10].tolist()}{' …' if len(bad) > 10 else ''}"
             )
         with self._act_context():
             actions = np.asarray(self._act(obs, mask), dtype=np.int64)
@@ -201,7 +217,14 @@ class Policy(ABC):
             if agent not in agents:
                 raise KeyError(f"unknown agent {agent!r}: not in env.agents")
             obs = {a: self._env.observe(a) for a in agents}
-            obs[agent] = observation
+            # the batch reads the bound env: an observation from another env (one policy shared
+            # by two AEC envs, the last bind winning) would be acted on with this env's others
+            if not np.array_equal(np.asarray(observation), np.asarray(obs[agent])):
+                raise ValueError(
+                    f"the observation passed for {agent!r} is not what the bound env observes "
+                    "for it: is this policy bound to another env? Bind one policy per AEC env "
+                    "(load_policy again, or copy.deepcopy(policy))"
+                )
             self._aec_cache = self.act(obs)
         return int(self._aec_cache.pop(agent))
 

@@ -100,6 +100,38 @@ def test_act_refuses_observations_of_the_wrong_shape() -> None:
             policy.act(bad)
 
 
+def test_act_batch_refuses_masks_and_values_it_would_misread() -> None:
+    env = battle_v0.parallel_env(**KW)
+    policy = make_policy(env)
+    obs = np.zeros((6, policy.obs_dim), dtype=np.float32)
+    assert policy.act_batch(obs, np.array([1, 0, 1, 1, 0, 1])).tolist()[1] == 0  # 0/1 ints
+    for bad in (np.arange(6), np.full(6, 0.5)):  # an index array, a float mask
+        with pytest.raises(ValueError, match="mask must be a boolean"):
+            policy.act_batch(obs, bad)
+    big = obs.copy()
+    big[3, 0] = 2e19  # finite, but its square overflows the float32 mean-field statistics
+    with pytest.raises(ValueError, match=r"rows \[3\]"):
+        policy.act_batch(big)
+    policy.act_batch(big, np.arange(6) != 3)  # a dead row is not read
+
+
+def test_aec_refuses_an_observation_from_another_env() -> None:
+    from mfdiff_envs import ising_v0
+
+    a, b = ising_v0.env(n_agents=16), ising_v0.env(n_agents=16)
+    policy = make_policy(a)
+    policy.bind(a)
+    policy.bind(b)  # the last bind wins: the policy now batches env b
+    a.reset(seed=0)
+    b.reset(seed=1)
+    agent = a.agent_selection
+    obs = a.observe(agent)
+    assert not np.array_equal(obs, b.observe(agent))
+    with pytest.raises(ValueError, match="bound to another env"):
+        policy(obs, agent)
+    assert policy(b.observe(agent), agent) in range(policy.n_actions)
+
+
 def test_check_core_warns_when_the_env_differs_beyond_its_size() -> None:
     import warnings
 

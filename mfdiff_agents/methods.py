@@ -150,6 +150,26 @@ def load_policy(
     return METHODS[method].policy.from_pretrained(name, device=device, **kw)
 
 
+def check_policy(spec: str | os.PathLike, **kw: Any) -> None:
+    """Raise now what ``load_policy(spec, **kw)`` would raise for its spec and Config
+    overrides (a missing checkpoint, an unknown method, a key that cannot change at load, a bad
+    value), reading only ``config.json``: a sweep checks every run before it evaluates any."""
+    name = str(spec)
+    if name in SCRIPTED_NAMES and not Path(name).is_dir():
+        if kw:
+            raise ValueError(f"the scripted policy {name!r} takes no settings, got {sorted(kw)}")
+        return
+    if not Path(name).is_dir():
+        raise CheckpointError(
+            f"policy {name!r} is neither one of {SCRIPTED_NAMES} nor a checkpoint directory"
+        )
+    meta = read_meta(name)
+    if meta["method"] not in METHODS:
+        raise CheckpointError(f"{name}: unknown method {meta['method']!r}; known: "
+                              f"{sorted(METHODS)}")
+    METHODS[meta["method"]].policy.acting_config(meta["config"], kw, name)
+
+
 def policy_label(spec: str | os.PathLike) -> str:
     """Method name of a policy spec: the checkpoint's ``method`` or the scripted name."""
     if Path(spec).is_dir():
@@ -157,5 +177,5 @@ def policy_label(spec: str | os.PathLike) -> str:
     return str(spec)
 
 
-__all__ = ["METHODS", "Method", "Policy", "get_method", "load_policy", "make_sampler",
-           "policy_label"]
+__all__ = ["METHODS", "Method", "Policy", "check_policy", "get_method", "load_policy",
+           "make_sampler", "policy_label"]

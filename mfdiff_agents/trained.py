@@ -119,6 +119,36 @@ class TrainedPolicy(Policy):
         )
 
     @classmethod
+    def acting_config(
+        cls, saved: dict[str, Any], overrides: dict[str, Any], directory: str | Path
+    ) -> Any:
+        """The Config a checkpoint acts with: its saved ``config.json`` fields with
+        ``overrides`` applied, refusing architecture, training-only and unknown keys
+        (:class:`~mfdiff_agents.config.ConfigError`) and a saved config that no longer builds
+        (:class:`~mfdiff_agents.checkpoint.CheckpointError`). Reads no weights: a sweep checks
+        every run with it before evaluating any."""
+        arch = sorted(set(overrides) & set(cls.ARCH_FIELDS))
+        if arch:
+            raise ConfigError(
+                f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
+            )
+        fields = {f.name for f in dataclasses.fields(cls.CONFIG)}
+        training = sorted(k for k in overrides if k in fields and cls.ACTING_FIELDS is not None
+                          and k not in cls.ACTING_FIELDS)
+        if training:
+            raise ConfigError(
+                f"{cls.METHOD}: {training} are fixed when the checkpoint is trained (its "
+                f"weights were trained with the saved value); fields that may change at load: "
+                f"{sorted(cls.ACTING_FIELDS or ())}"
+            )
+        saved = {**cls.LEGACY_DEFAULTS, **saved}
+        try:
+            build_config(cls.CONFIG, saved)
+        except ConfigError as e:
+            raise CheckpointError(f"{directory}: bad config in config.json: {e}") from e
+        return build_config(cls.CONFIG, {**saved, **overrides})
+
+    @classmethod
     def from_pretrained(
         cls,
         directory: str | Path,
@@ -141,26 +171,7 @@ class TrainedPolicy(Policy):
                 f"{directory}: saved at step {short} of its {ckpt.config['steps']} (an unfinished "
                 "or interrupted training run; `mfdiff train --resume` finishes it)",
                 UserWarning, stacklevel=2)
-        arch = sorted(set(overrides) & set(cls.ARCH_FIELDS))
-        if arch:
-            raise ConfigError(
-                f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
-            )
-        fields = {f.name for f in dataclasses.fields(cls.CONFIG)}
-        training = sorted(k for k in overrides if k in fields and cls.ACTING_FIELDS is not None
-                          and k not in cls.ACTING_FIELDS)
-        if training:
-            raise ConfigError(
-                f"{cls.METHOD}: {training} are fixed when the checkpoint is trained (its "
-                f"weights were trained with the saved value); fields that may change at load: "
-                f"{sorted(cls.ACTING_FIELDS or ())}"
-            )
-        saved = {**cls.LEGACY_DEFAULTS, **ckpt.config}
-        try:
-            cfg = build_config(cls.CONFIG, saved)
-        except ConfigError as e:
-            raise CheckpointError(f"{directory}: bad config in config.json: {e}") from e
-        cfg = build_config(cls.CONFIG, {**saved, **overrides})
+        cfg = cls.acting_config(ckpt.config, overrides, directory)
         model = cls.build_model(cfg, ckpt.env)
         try:
             model.load_state_dict(ckpt.tensors, strict=True)

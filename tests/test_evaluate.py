@@ -685,3 +685,42 @@ def test_plots_never_pool_tiers_envs_or_sizes(tmp_path):
     finally:
         report.plt_agg = orig
     assert sorted(heights) == [10.0, 10.0, 50.0, 50.0, 100.0, 100.0]
+
+
+def test_sweep_checks_every_run_before_evaluating_any(tmp_path, monkeypatch):
+    """Outside audit: a typo in a late run's ``set`` surfaced only after the earlier runs were
+    evaluated (hours, on a grid). Every run's policy and overrides are now checked first."""
+    from conftest import squeeze_episodes
+
+    from mfdiff_agents.methods import get_method
+    from mfdiff_envs.offline.windows import WindowSampler
+
+    bc = get_method("bc")
+    sampler = WindowSampler(squeeze_episodes(10, 2, 5, skill=0.5), horizon=2, n_particles=4,
+                            seed=0)
+    cfg = bc.config(steps=2, batch_size=4, horizon=2, n_particles=4)
+    bc.fit(sampler, cfg, progress=False).save(tmp_path / "bc")
+    calls = []
+    monkeypatch.setattr(sweep_mod, "evaluate", lambda *a, **k: calls.append(a) or [])
+    first = {"policy": "random", "env": ENV, "n_agents": 10}
+    for run, match in (
+        ({"policy": str(tmp_path / "nowhere"), "env": ENV, "n_agents": 10}, "neither one of"),
+        ({"policy": "expert", "env": ENV, "n_agents": 10, "set": {"temperature": 0.5}},
+         "takes no settings"),
+        ({"policy": str(tmp_path / "bc"), "env": ENV, "n_agents": 10,
+          "set": {"temprature": 0.5}}, "temprature"),
+        ({"policy": str(tmp_path / "bc"), "env": ENV, "n_agents": 10,
+          "set": {"hidden": 8}}, "cannot be overridden"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ev.run_sweep({"seeds": 1, "runs": [first, run]}, out=None, progress=False)
+        assert not calls  # nothing evaluated before the refusal
+    ev.run_sweep({"seeds": 1, "runs": [first, {"policy": str(tmp_path / "bc"), "env": ENV,
+                                                "n_agents": 10, "set": {"temperature": 0.5}}]},
+                 out=None, progress=False)
+    assert len(calls) == 2
+    for key, match in (("device", "sweep's device key"), ("num_threads", "--threads")):
+        (tmp_path / "s.json").write_text(json.dumps({"seeds": 1, "runs": [
+            {**first, "set": {key: 1}}]}))
+        with pytest.raises(ValueError, match=match):
+            ev.load_sweep(tmp_path / "s.json")

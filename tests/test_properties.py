@@ -85,3 +85,32 @@ def test_cli_env_kwargs_exit_0_or_2(text):
     except SystemExit as e:  # argparse's own usage errors
         code = e.code
     assert code in (0, 2)
+
+
+# (method, field, a refused value, the accepted boundary value): values that trained or acted
+# silently wrong (or failed only after training) are refused at build time, naming the field
+BOUNDS = [
+    ("mfdiffuser", "eta", "1.01", "1"), ("mfdiffuser", "eta", "-0.1", "0"),
+    ("mfdiffuser", "grad_clip", "0", "1e-6"), ("mfdiffuser", "grad_clip", "-1", "1e-6"),
+    ("mfdiffuser", "w_max", "0", "1e-6"), ("mfdiffuser", "lr", "0", "1e-9"),
+    ("mfdiffuser", "weight_decay", "-1e-4", "0"),
+    ("mfdiffuser", "kernel_size", "4", "1"), ("mfdiffuser", "kernel_size", "-1", "1"),
+    ("mfdiffuser", "value_hidden", "0", "1"), ("mfdiffuser", "batch_size", "1", "2"),
+    ("indep_diffuser", "eta", "1.5", "1"), ("joint_diffuser", "eta", "-1", "0"),
+    ("indep_diffuser", "ddim_steps", "51", "50"), ("joint_diffuser", "ddim_steps", "51", "50"),
+    ("indep_diffuser", "act_chunk", "0", "1"), ("joint_diffuser", "max_agents", "0", "1"),
+    ("indep_diffuser", "width", "12", "8"), ("joint_diffuser", "lr", "0", "1e-9"),
+    ("iql", "tau", "0", "1"), ("iql", "tau", "1.5", "1"), ("iql", "beta", "-0.1", "0"),
+    ("iql", "reward_scale", "-1", "1e-6"), ("iql", "lr", "0", "1e-9"),
+    ("mfq", "tau", "0", "1"), ("mfq", "tau", "-0.1", "1"), ("mfq", "cql_alpha", "-0.1", "0"),
+    ("mfq", "reward_scale", "0", "1e-6"), ("mfq", "lr", "-1", "1e-9"),
+    ("bc", "lr", "0", "1e-9"), ("bc", "weight_decay", "-0.1", "0"),
+]
+
+
+@pytest.mark.parametrize(("name", "field", "bad", "ok"), BOUNDS)
+def test_config_refuses_silently_wrong_values(name, field, bad, ok):
+    cls = METHODS[name].config
+    with pytest.raises(ConfigError, match=rf"\b{field}\b"):
+        build_config(cls, overrides=[f"{field}={bad}"])
+    assert getattr(build_config(cls, overrides=[f"{field}={ok}"]), field) == float(ok)

@@ -15,6 +15,7 @@ would move the whole population to one level.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from mfdiff_agents.baselines.common import (
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
 
@@ -51,6 +52,15 @@ class Config(TrainConfig):
     data's action frequencies, mistakes included; the grid acts at the per-family values of
     configs/bc/ (Squeeze / Ising / Battle: 0.5 / 0.1 / 0.3), which score far higher on medium and
     mixed data (docs/results/baseline_temp_<family>.md). Set at load: ``--set temperature=``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (float(self.lr) > 0 and math.isfinite(self.lr)):  # lr = 0 never trains
+            raise ConfigError(f"Config.lr must be a finite number > 0, got {self.lr}")
+        if not (float(self.weight_decay) >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(
+                f"Config.weight_decay must be a finite number ≥ 0, got {self.weight_decay}"
+            )
 
 
 class BCPolicy(SoftmaxActorPolicy):

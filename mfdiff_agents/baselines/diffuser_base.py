@@ -21,6 +21,7 @@ observations still get different plans (different noise).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.config import ConfigError, TrainConfig, check_positive_int
 from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
@@ -66,6 +67,23 @@ class DiffuserConfig(TrainConfig):
     """Independent planning only: agents per denoiser batch when acting. The chunks draw their
     noise from one generator in turn, so at a fixed seed the actions (not their distribution)
     depend on it: keep it fixed to reproduce a run."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # width, depth, n_timesteps, ddim_steps, norm_batches ≥ 1
+        name = type(self).__name__
+        for field in ("max_agents", "act_chunk"):
+            check_positive_int(name, field, getattr(self, field))
+        if self.width % 8:
+            raise ConfigError(f"{name}.width must be a multiple of 8 (GroupNorm), got {self.width}")
+        if self.ddim_steps > self.n_timesteps:
+            # trains, then every act fails: the sampler strides over the T training levels
+            raise ConfigError(f"{name}.ddim_steps ({self.ddim_steps}) > n_timesteps "
+                              f"({self.n_timesteps})")
+        if not 0.0 <= self.eta <= 1.0:
+            # η > 1 asks for σ² > 1 − ᾱ: the sampler's noise swamps the plan
+            raise ConfigError(f"{name}.eta must lie in [0, 1], got {self.eta}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"{name}.lr must be a finite number > 0, got {self.lr}")
 
 
 class TrajectoryDiffuser(nn.Module):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,17 @@ class Config(TrainConfig):
             raise ConfigError(f"Config.expectile must lie in (0, 1), got {self.expectile}")
         if float(self.max_weight) <= 0:
             raise ConfigError(f"Config.max_weight must be > 0, got {self.max_weight}")
+        if not 0.0 < float(self.tau) <= 1.0:
+            # tau = 0 leaves the target critics at their random init; > 1 overshoots
+            raise ConfigError(f"Config.tau must lie in (0, 1], got {self.tau}")
+        if not float(self.beta) >= 0:
+            # β < 0 weights the actor toward the data's worst actions; 0 is plain BC
+            raise ConfigError(f"Config.beta must be ≥ 0, got {self.beta}")
+        for name in ("lr", "reward_scale"):
+            # lr = 0 never trains; reward_scale ≤ 0 drops or flips the rewards
+            value = float(getattr(self, name))
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"Config.{name} must be a finite number > 0, got {value}")
 
 
 class IQLNet(nn.Module):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ from torch import nn
 
 from mfdiff_agents.baselines.common import mlp, population_features, sample_categorical
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import TrainConfig
+from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
@@ -80,6 +81,20 @@ class Config(TrainConfig):
     """Boltzmann temperature of the bootstrapped value V̄(x') = E_softmax(Q̄/T')[Q̄] (0 = max)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the TD target."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 < float(self.tau) <= 1.0:
+            # tau = 0 leaves the target network at its random init; > 1 overshoots
+            raise ConfigError(f"Config.tau must lie in (0, 1], got {self.tau}")
+        if not float(self.cql_alpha) >= 0:
+            # α < 0 rewards out-of-data actions; 0 is plain offline mean-field Q-learning
+            raise ConfigError(f"Config.cql_alpha must be ≥ 0, got {self.cql_alpha}")
+        for name in ("lr", "reward_scale"):
+            # lr = 0 never trains; reward_scale ≤ 0 drops or flips the rewards
+            value = float(getattr(self, name))
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"Config.{name} must be a finite number > 0, got {value}")
 
 
 def _boltzmann_value(q: torch.Tensor, temperature: float) -> torch.Tensor:

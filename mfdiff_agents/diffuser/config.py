@@ -294,8 +294,30 @@ class Config(TrainConfig):
                 f"got {self.head_blind!r}"
             )
         for name in ("width", "depth", "ddim_steps", "replan_every", "n_timesteps",
-                     "stats_windows", "plan_samples", "head_ensemble"):
+                     "stats_windows", "plan_samples", "head_ensemble", "value_hidden",
+                     "kernel_size"):
             check_positive_int("Config", name, getattr(self, name))
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"Config.kernel_size must be odd, got {self.kernel_size}")
+        if self.batch_size < 2:
+            # the advantage's running std is a std over the batch's windows: NaN for one
+            raise ConfigError(
+                f"Config.batch_size must be ≥ 2 (the advantage is standardised over the "
+                f"batch's windows), got {self.batch_size}"
+            )
+        if not 0.0 <= self.eta <= 1.0:
+            # η > 1 asks for σ² > 1 − ᾱ: the sampler's noise swamps the plan
+            raise ConfigError(f"Config.eta must lie in [0, 1], got {self.eta}")
+        for name in ("lr", "grad_clip", "w_max"):
+            # lr = 0 or grad_clip = 0 never moves the weights, a negative clip flips the
+            # gradient, w_max ≤ 0 zeroes or negates every window's weight
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"Config.{name} must be a finite number > 0, got {value}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(
+                f"Config.weight_decay must be a finite number ≥ 0, got {self.weight_decay}"
+            )
         if self.interaction not in INTERACTIONS:
             raise ConfigError(
                 f"Config.interaction must be one of {sorted(INTERACTIONS)}, "

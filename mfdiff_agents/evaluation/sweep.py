@@ -32,7 +32,7 @@ from typing import Any
 from mfdiff_agents.checkpoint import checkpoint_identity
 from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
-from mfdiff_agents.methods import load_policy, policy_label
+from mfdiff_agents.methods import check_policy, load_policy, policy_label
 from mfdiff_agents.policy import PopulationTooLargeError
 
 _SWEEP_KEYS = {"seeds", "episodes", "runs", "device"}
@@ -82,6 +82,12 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
             if not isinstance(run.get(k, {}), dict):
                 raise ValueError(f"{where}.{k} must be a table of KEY = VALUE, "
                                  f"got {run[k]!r}")
+        for key, option in (("device", "the sweep's device key"),
+                            ("num_threads", "mfdiff eval --threads")):
+            if key in run.get("set", {}):
+                raise ValueError(f"{where}.set.{key}: give {option} instead")
+        if "render_mode" in run.get("env_kwargs", {}):
+            raise ValueError(f"{where}.env_kwargs.render_mode: evaluation does not render")
         if "seed" in run.get("set", {}):
             raise ValueError(f"{where}.set.seed: evaluation seeds the policy at every episode "
                              "from the sweep's seeds (episode_seed), so a policy seed here "
@@ -185,6 +191,13 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     if twice:
         raise ValueError(f"the sweep lists the same run more than once: {twice}; give each "
                          "setting its own label, or list it once")
+    # every run's policy and overrides now, from its config.json: a typo in the last run must
+    # not surface after hours of evaluating the others
+    for i, run in enumerate(spec["runs"]):
+        try:
+            check_policy(run["policy"], **run.get("set", {}))
+        except (ValueError, TypeError) as e:  # ConfigError and CheckpointError are ValueErrors
+            raise ValueError(f"runs[{i}] ({run['policy']}): {e}") from None
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,12 @@ def _train(args: argparse.Namespace) -> int:
               "--no-family-config trains from the Config defaults alone)")
     threads = _threads(args.threads)
     sampler = make_sampler(args.dataset, cfg)
+    start = time.perf_counter()
     method.fit(sampler, cfg, out_dir=out, resume=args.resume, progress=not args.no_progress,
                num_threads=threads)
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes
-        print(f"checkpoint written to {out}")
+        print(f"checkpoint written to {out} ({cfg.steps} steps; this run trained for "
+              f"{time.perf_counter() - start:.0f} s, metrics.csv has every step's time)")
     return 0
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from mfdiff_agents.diffuser.lifting import (
-    _emd_integral,
     assign_nearest_balanced,
     balanced_capacities,
+    emd_integral,
     lift_balanced,
     sq_distances,
 )
@@ -89,7 +89,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(0)
         cap = balanced_capacities(n, k, generator=g)
         t_emd, (plan, _) = timeit(
-            lambda pts=pts, ctr=ctr, cap=cap: _emd_integral(
+            lambda pts=pts, ctr=ctr, cap=cap: emd_integral(
                 sq_distances(pts, ctr), torch.ones(pts.shape[0]), cap, g
             ),
             1,
@@ -102,7 +102,7 @@ def main() -> None:
         # next step: agents and particles moved a little; warm start from the previous state
         pts2 = pts + 0.05 * torch.randn(pts.shape, generator=g)
         ctr2 = ctr + 0.05 * torch.randn(ctr.shape, generator=g)
-        plan2, _ = _emd_integral(sq_distances(pts2, ctr2), torch.ones(n), cap, g)
+        plan2, _ = emd_integral(sq_distances(pts2, ctr2), torch.ones(n), cap, g)
         ref2 = float((plan2.double() * sq_distances(pts2, ctr2).double()).sum())
         t_warm, (a_w, _) = timeit(
             lambda: lift_balanced(
@@ -131,7 +131,7 @@ def main() -> None:
         ctr = centers_for(pts, k, 2)
         g = torch.Generator().manual_seed(0)
         t_emd, _ = timeit(
-            lambda pts=pts, ctr=ctr: _emd_integral(
+            lambda pts=pts, ctr=ctr: emd_integral(
                 sq_distances(pts, ctr),
                 torch.ones(n),
                 balanced_capacities(n, k, generator=g),

@@ -47,6 +47,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mfdiff`` argument parser: the ``data``, ``train``, ``eval`` and ``demo`` commands."""
     from mfdiff import __version__
 
     p = argparse.ArgumentParser(prog="mfdiff", description=__doc__.splitlines()[0])
@@ -83,6 +84,8 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``mfdiff`` with ``argv`` (default: ``sys.argv[1:]``); the exit code: 0, 1 for a
+    failure of the code, 2 for bad input (one line on stderr, no traceback)."""
     try:
         return _main(argv)
     except BrokenPipeError:  # `mfdiff … | head`: the reader left; no traceback, as a Unix tool

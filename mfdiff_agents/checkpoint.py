@@ -129,6 +129,7 @@ class Checkpoint:
 
 
 def package_version() -> str:
+    """The installed mfdiff's version (recorded in checkpoints), ``"unknown"`` if not installed."""
     try:
         return metadata.version("mfdiff")
     except metadata.PackageNotFoundError:

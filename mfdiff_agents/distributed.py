@@ -87,6 +87,7 @@ def broadcast_buffers_after_step(opt: torch.optim.Optimizer, module: torch.nn.Mo
 
 
 def teardown() -> None:
+    """Wait for every rank, then close the process group (no-op outside ``torchrun``)."""
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

@@ -162,9 +162,9 @@ class VectorCore(ABC):
         return {}
 
     @property
+    @abstractmethod
     def state_dim(self) -> int:
         """Size of :meth:`state`."""
-        raise NotImplementedError(f"{type(self).__name__} has no global state")
 
     def obs_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(low [d], high [d]) float32: bounds of every observation feature (the views'
@@ -182,16 +182,16 @@ class VectorCore(ABC):
         low[-1], high[-1] = 0.0, 1.0
         return low, high
 
+    @abstractmethod
     def state(self) -> NDArray[np.float32]:
         """Global state [state_dim] float32 in ``state_bounds()``, for centralised critics.
 
         Family-specific (see each core); it always ends with the time t / max_cycles.
         """
-        raise NotImplementedError(f"{type(self).__name__} has no global state")
 
+    @abstractmethod
     def render_rgb(self) -> NDArray[np.uint8]:
         """An RGB picture [H, W, 3] of the current state."""
-        raise NotImplementedError(f"{type(self).__name__} has no renderer")
 
     def kwargs(self) -> dict[str, Any]:
         """Plain-data constructor kwargs that rebuild this core (stored in dataset specs)."""

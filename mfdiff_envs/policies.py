@@ -76,6 +76,8 @@ class BehaviourPolicy:
             self.rng = np.random.default_rng(seed)
 
     def __call__(self, obs: NDArray[np.floating], alive: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Actions [N] for observations [N, d]: each agent plays the scripted expert with
+        probability ``skill``, else a uniform random action; dead agents (``alive`` False) 0."""
         n = obs.shape[0]
         rand = self.rng.integers(0, self.n_actions, size=n)
         if self.skill <= 0.0:

@@ -53,6 +53,7 @@ class RolloutResult:
 
     @property
     def metrics_final(self) -> dict[str, float]:
+        """Each family metric at the episode's last step."""
         return {k: v[-1] for k, v in self.metrics.items()}
 
     @property

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfdiff_agents.diffuser.lifting import (
-    _emd_integral,
     balanced_capacities,
     distinct_rows,
+    emd_integral,
     lift,
     lift_balanced,
     lift_nearest,
@@ -40,7 +40,7 @@ def _assert_balanced(assign: torch.Tensor, n: int, k: int) -> None:
 def _emd_reference(points: torch.Tensor, centers: torch.Tensor, cap: torch.Tensor) -> float:
     """Exact EMD over the N agents (one row per agent), same capacities."""
     n = points.shape[0]
-    plan, _ = _emd_integral(sq_distances(points, centers), torch.ones(n), cap, _gen(1))
+    plan, _ = emd_integral(sq_distances(points, centers), torch.ones(n), cap, _gen(1))
     assert plan is not None
     return float((plan.double() * sq_distances(points, centers).double()).sum())
 

@@ -6,7 +6,6 @@ Every test points MINARI_DATASETS_PATH at a tmp dir, so ~/.minari is never touch
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -206,11 +205,6 @@ FAMILIES = [
 
 @pytest.mark.parametrize(("family", "n", "kwargs"), FAMILIES, ids=[f[0] for f in FAMILIES])
 def test_small_build_each_family(family, n, kwargs):
-    from mfdiff_envs.offline.catalogue import FAMILY_ENV
-    from mfdiff_envs.registration import ENV_MODULES
-
-    if importlib.util.find_spec(ENV_MODULES[FAMILY_ENV[family]]) is None:
-        pytest.skip(f"{ENV_MODULES[FAMILY_ENV[family]]} not written yet")
     ds = _build(family, n_agents=n, tier="mixed", episodes=2, env_kwargs=kwargs, ref_episodes=1)
     core = ds.recover_environment().unwrapped.core
     eps = load_episodes(ds)

@@ -35,6 +35,8 @@ class IndependentDiffuserPolicy(DiffuserPolicy):
 
 
 class IndependentDiffuserLearner(DiffuserLearner):
+    """Trains one single-agent Diffuser on every agent's own trajectory (no interaction)."""
+
     POLICY = IndependentDiffuserPolicy
 
 

@@ -38,6 +38,9 @@ class JointDiffuserPolicy(DiffuserPolicy):
 
 
 class JointDiffuserLearner(DiffuserLearner):
+    """Trains the MADiff-style joint diffuser: the K particles' trajectories denoised together
+    with all-pairs attention."""
+
     POLICY = JointDiffuserPolicy
 
 

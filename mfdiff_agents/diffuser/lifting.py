@@ -274,7 +274,7 @@ def expand_plan(
     return out
 
 
-def _emd_integral(
+def emd_integral(
     cost: torch.Tensor, counts: torch.Tensor, cap: torch.Tensor, generator: torch.Generator | None
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Exact OT ``[U, K]`` integer plan between integer marginals (POT network simplex) and the
@@ -461,6 +461,11 @@ def sinkhorn_potential(
     Returns:
         g [K] (cost units, -inf where b = 0), W [U, K] (the plan up to row scaling: a row's
         argmax is the row's most likely particle), iterations used, final L1 marginal error.
+
+    Why not POT's Sinkhorn (POT is a dependency, for exact OT): it takes no warm start g0 and
+    rebuilds the [U, K] kernel each call; at U = 2048, K = 256, 30 iterations this runs in
+    17 ms where ``ot.bregman.sinkhorn_log`` took 952 ms and ``sinkhorn_stabilized`` did not
+    converge (an outside audit, 2026-12-04), and the lifting runs it at every env step.
     """
     k = centers.shape[0]
     d = rows.shape[1]
@@ -583,7 +588,7 @@ def lift_balanced(
             raise ValueError("capacities must be [K], non-negative, summing to N")
     if method in ("distinct", "emd") or (method == "auto" and u * k <= exact_max_cells):
         cost = sq_distances(rows, centers)  # [U, K]
-        plan, g = _emd_integral(cost, counts, cap, generator)
+        plan, g = emd_integral(cost, counts, cap, generator)
         g = g.to(dev)
         if plan is not None:
             assign = expand_plan(plan, inv, generator=generator)

@@ -131,6 +131,7 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     @property
     def k_schedule(self) -> tuple[int, ...]:
+        """Particle counts of the denoising stages (the last alone without coarse-to-fine)."""
         ks = tuple(self.cfg.k_schedule)
         return ks if self.cfg.coarse_to_fine else ks[-1:]
 

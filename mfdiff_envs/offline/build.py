@@ -99,6 +99,7 @@ class DatasetExistsError(FileExistsError):
 
 # ----------------------------------------------------------------------------- rollouts
 def default_policy_factory() -> PolicyFactory:
+    """The catalogue's behaviour policies: :func:`mfdiff_envs.policies.make_behaviour_policy`."""
     from mfdiff_envs.policies import make_behaviour_policy
 
     return make_behaviour_policy
@@ -223,6 +224,7 @@ def _ensure_namespace(namespace: str) -> None:
 
 
 def dataset_exists(dataset_id_: str) -> bool:
+    """Whether a dataset of this id is built under ``MINARI_DATASETS_PATH`` (unchecked)."""
     return (get_dataset_path(dataset_id_) / "data").exists()
 
 

@@ -115,6 +115,7 @@ class Recipe:
 
     @property
     def dataset_id(self) -> str:
+        """The Minari id this recipe builds, ``mfdiff/<family>-n<N>/<tier>-v<version>``."""
         return dataset_id(self.family, self.n_agents, self.tier, self.version)
 
 

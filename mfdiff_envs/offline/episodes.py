@@ -47,6 +47,7 @@ class Episode:
 
     @property
     def length(self) -> int:
+        """T, the episode's steps (actions taken)."""
         return int(self.actions.shape[0])
 
     @classmethod

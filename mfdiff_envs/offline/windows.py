@@ -58,6 +58,7 @@ class Windows:
     agent_idx: NDArray[np.int64]  # [B, K]
 
     def as_dict(self) -> dict[str, np.ndarray]:
+        """Field name -> array, every field."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -200,6 +201,7 @@ class WindowSampler:
         return len(self._start_pos)
 
     def reset(self, seed: int | None) -> None:
+        """Restart the sampling stream at ``seed`` (``None``: fresh entropy)."""
         self.rng = np.random.default_rng(seed)
 
     def _sample_agents(self, p0: NDArray[np.int64]) -> NDArray[np.int64]:

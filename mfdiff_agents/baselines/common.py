@@ -11,6 +11,7 @@ from torch import nn
 
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_envs.core import mean_field_summary
+from mfdiff_envs.offline.windows import Windows
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, *, depth: int = 2) -> nn.Sequential:
@@ -41,6 +42,25 @@ def window_features(
     b, k, h, _ = obs.shape
     mf = np.broadcast_to(mean_field[:, None], (b, k, h, mean_field.shape[-1]))
     return np.concatenate([obs, mf], axis=-1).astype(np.float32)
+
+
+def next_step(
+    w: Windows,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The step after each window step, for TD targets: observations [B, K, H, d] and mean
+    fields [B, H, m] at t + 1 (the window's next_obs / next_mean_field at its last step), and
+    ``alive_next`` and ``term`` [B, K, H]: term where the agent dies at t + 1, or at the
+    window's last step where the episode ends (no bootstrap from either)."""
+    obs = np.asarray(w.obs, np.float32)  # [B, K, H, d]
+    b, k = obs.shape[:2]
+    alive = np.asarray(w.alive, bool)
+    mf = np.asarray(w.mean_field, np.float32)  # [B, H, m]
+    obs_n = np.concatenate([obs[:, :, 1:], np.asarray(w.next_obs, np.float32)[:, :, None]], 2)
+    mf_n = np.concatenate([mf[:, 1:], np.asarray(w.next_mean_field, np.float32)[:, None]], 1)
+    alive_n = np.concatenate([alive[:, :, 1:], np.ones((b, k, 1), bool)], 2)
+    term = ~alive_n  # dies next step: no bootstrap from a dead agent's row
+    term[:, :, -1] |= np.asarray(w.done, bool)[:, None]
+    return obs_n, mf_n, alive_n, term
 
 
 def sample_categorical(logits: torch.Tensor, rng: np.random.Generator) -> NDArray[np.int64]:

@@ -43,6 +43,7 @@ from torch import nn
 from mfdiff_agents.baselines.common import (
     SoftmaxActorPolicy,
     mlp,
+    next_step,
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
@@ -148,11 +149,7 @@ def window_transitions(w: Any) -> dict[str, NDArray]:
     b, k, h, _ = obs.shape
     alive = np.asarray(w.alive, bool)
     mf = np.asarray(w.mean_field, np.float32)  # [B, H, m]
-    obs_n = np.concatenate([obs[:, :, 1:], np.asarray(w.next_obs, np.float32)[:, :, None]], 2)
-    mf_n = np.concatenate([mf[:, 1:], np.asarray(w.next_mean_field, np.float32)[:, None]], 1)
-    alive_n = np.concatenate([alive[:, :, 1:], np.ones((b, k, 1), bool)], 2)
-    term = ~alive_n  # dies next step: no bootstrap from a dead agent's row
-    term[:, :, -1] |= np.asarray(w.done, bool)[:, None]
+    obs_n, mf_n, _, term = next_step(w)
     return {
         "x": window_features(obs, mf).reshape(b * k * h, -1),
         "a": np.asarray(w.actions, np.int64).reshape(-1),

@@ -46,7 +46,12 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from mfdiff_agents.baselines.common import mlp, population_features, sample_categorical
+from mfdiff_agents.baselines.common import (
+    mlp,
+    next_step,
+    population_features,
+    sample_categorical,
+)
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
@@ -166,12 +171,7 @@ def window_transitions(w: Any, n_actions: int) -> dict[str, NDArray]:
     prev[:, 1:] = hist[:, :-1]
     has_prev = np.ones((b, h), bool)
     has_prev[:, 0] = t0 == 0  # first window step: known only at the episode start (zeros)
-    # next-step inputs
-    obs_n = np.concatenate([obs[:, :, 1:], np.asarray(w.next_obs, np.float32)[:, :, None]], 2)
-    mf_n = np.concatenate([mf[:, 1:], np.asarray(w.next_mean_field, np.float32)[:, None]], 1)
-    alive_n = np.concatenate([alive[:, :, 1:], np.ones((b, k, 1), bool)], 2)
-    term = ~alive_n
-    term[:, :, -1] |= np.asarray(w.done, bool)[:, None]
+    obs_n, mf_n, _, term = next_step(w)
 
     def feats(o: NDArray, m: NDArray, hh: NDArray) -> NDArray:
         m_b = np.broadcast_to(m[:, None], (b, k, h, m.shape[-1]))

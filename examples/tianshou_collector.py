@@ -27,7 +27,10 @@ def main() -> None:
         # one mfdiff policy per env (each keeps its own plan) with its own seed: one seed for
         # all would make every env play the same episode (Squeeze has no env randomness)
         policies = [make_policy(args.policy, proto, args.seed + i) for i in range(args.n_envs)]
-        policy = PopulationTianshouPolicy(policies, venv.action_space[0])
+        venv.seed(args.seed)  # env i: seed + i (not collect(gym_reset_kwargs={"seed": ...}),
+        # which gives every env and every autoreset the same seed)
+        # env=venv: each trained policy is checked against its env
+        policy = PopulationTianshouPolicy(policies, venv.action_space[0], env=venv)
         collector = Collector(policy, venv, VectorReplayBuffer(20 * args.n_envs, args.n_envs))
         stats = collector.collect(n_episode=2, reset_before_collect=True)
         kind = "SubprocVectorEnv" if subproc else "DummyVectorEnv"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from _common import make_policy, parser
 from torchrl.envs.libs.pettingzoo import PettingZooWrapper
+from torchrl.envs.transforms import InitTracker, TransformedEnv
 
 from mfdiff_agents.integrations.torchrl import PopulationPolicyModule
 from mfdiff_envs import squeeze_v0
@@ -19,9 +20,11 @@ from mfdiff_envs import squeeze_v0
 def main() -> None:
     args = parser(__doc__).parse_args()
     par = squeeze_v0.parallel_env(n_agents=args.n_agents, max_cycles=10)
-    env = PettingZooWrapper(env=par, seed=args.seed)  # categorical (integer) actions
+    # categorical (integer) actions; InitTracker marks episode starts ("is_init"), which a
+    # stateful policy (the MF-Diffuser planner, MFQ) needs
+    env = TransformedEnv(PettingZooWrapper(env=par, seed=args.seed), InitTracker())
     module = PopulationPolicyModule(make_policy(args.policy, par.core, seed=args.seed),
-                                    group="agent")
+                                    group="agent", env=env)  # checked against the env
     td = env.rollout(10, policy=module)
     ret = td["next", "agent", "reward"].mean(dim=(1, 2)).sum().item()
     print(f"torchrl PettingZooWrapper: N={args.n_agents} steps {td.shape[0]} "

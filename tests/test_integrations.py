@@ -322,7 +322,8 @@ def test_shared_stateful_policy_one_env_only() -> None:
 
     from mfdiff_agents.integrations.torchrl import PopulationPolicyModule
 
-    td = TensorDict({"agents": TensorDict({"observation": torch.zeros(2, 4, 2)}, [2, 4])}, [2])
+    td = TensorDict({"agents": TensorDict({"observation": torch.zeros(2, 4, 2)}, [2, 4]),
+                     "is_init": torch.ones(2, 1, dtype=torch.bool)}, [2])  # InitTracker's key
     with pytest.raises(ValueError, match="stateful"):
         PopulationPolicyModule(Stateful(obs_dim=2, n_actions=3))(td)
     PopulationPolicyModule([Stateful(obs_dim=2, n_actions=3) for _ in range(2)])(td)
@@ -343,3 +344,230 @@ def test_missing_extra_names_it() -> None:
 
     with pytest.raises(ImportError, match=r"pip install 'mfdiff\[torchrl\]'"):
         require("nosuchlib_xyz", "torchrl")
+
+
+# ------------------------------------------------ audit 2026-12: seeds, episode starts, env checks
+def _tiny_planner(core, seed: int = 0):
+    """A small untrained MF-Diffuser planner (stateful, samples with its seeded generator)."""
+    import torch
+
+    from mfdiff_agents.checkpoint import EnvFacts
+    from mfdiff_agents.diffuser.config import Config
+    from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+
+    cfg = Config(horizon=4, replan_every=3, width=16, depth=1, n_timesteps=20,
+                 k_schedule=(4, 16), ddim_steps=4, device="cpu")
+    env = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions)
+    torch.manual_seed(0)  # same weights every call
+    return MFDiffuserPlanner(MFDiffuserPlanner.build_model(cfg, env), cfg, env=env, seed=seed,
+                             device="cpu", num_threads=1)
+
+
+def _tiny_bc(core, **env_kwargs):
+    """An untrained BC policy whose checkpoint facts say it was trained on ``core``'s family
+    with ``core.kwargs()`` updated by ``env_kwargs``."""
+    from mfdiff_agents.baselines.bc import BCPolicy, Config
+    from mfdiff_agents.checkpoint import EnvFacts
+
+    facts = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions, family=core.family,
+                     env_id="mfdiff/test", env_kwargs={**core.kwargs(), **env_kwargs})
+    cfg = Config(hidden=8, depth=1, device="cpu")
+    return BCPolicy(BCPolicy.build_model(cfg, facts), cfg, env=facts, seed=0, device="cpu")
+
+
+def _core(env_id: str, **kw):
+    import importlib
+
+    from mfdiff_envs.registration import ENV_MODULES
+
+    return importlib.import_module(ENV_MODULES[env_id]).joint_env(**kw).core
+
+
+def test_native_env_reset_seed_replays_the_eval_episode() -> None:
+    """Audit: reset(seed=...) was ignored (and any keyword accepted), and the module reset the
+    policy with no seed. Now env.reset(seed=episode_seed(s, e)) + a module given the env play
+    exactly the episode ``mfdiff eval`` plays (env and sampling planner alike)."""
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, TransformedEnv
+
+    from mfdiff_agents.evaluation.run import episode_seed
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+    from mfdiff_envs.rollout import rollout
+
+    kw = {"n_agents": 16, "max_cycles": 5}
+    es = episode_seed(2, 1)
+    ref = rollout(_core("mfdiff/Ising-v0", **kw), _tiny_planner(_core("mfdiff/Ising-v0", **kw),
+                                                                 seed=99),
+                  seed=es, record=True).episode
+    base = make_torchrl_env("mfdiff/Ising-v0", seed=0, **kw)
+    env = TransformedEnv(base, InitTracker())
+    module = PopulationPolicyModule(_tiny_planner(base.core, seed=7), env=env)
+    td = env.reset(seed=es)
+    assert base.current_seed == es
+    out = env.rollout(5, module, auto_reset=False, tensordict=td)
+    np.testing.assert_array_equal(out["agents", "observation"].numpy(),
+                                  ref["observations"][:-1])
+    np.testing.assert_array_equal(out["agents", "action"].numpy(), ref["actions"])
+    # later unseeded resets draw from a stream re-seeded as set_seed(es) does
+    first = env.reset()["agents", "observation"]
+    env.set_seed(es)
+    assert np.array_equal(env.reset()["agents", "observation"].numpy(), first.numpy())
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['options'\]"):
+        env.reset(options={})
+    with pytest.raises(ValueError, match="seed"):
+        base.reset(seed=-1)
+    # without env= the module cannot know the seed: the planner's samples are its own
+    plain = PopulationPolicyModule(_tiny_planner(base.core, seed=7))
+    other = env.rollout(5, plain, auto_reset=False, tensordict=env.reset(seed=es))
+    assert not np.array_equal(other["agents", "action"].numpy(), ref["actions"])
+
+
+def test_module_refuses_a_stateful_policy_without_init_tracker() -> None:
+    """Audit: without InitTracker a second rollout went on with the first episode's plan."""
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, TransformedEnv
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    base = make_torchrl_env("mfdiff/Ising-v0", n_agents=16, max_cycles=3, seed=0)
+    with pytest.raises(RuntimeError, match=r"InitTracker\(\)"):
+        base.rollout(3, PopulationPolicyModule(_tiny_planner(base.core)))
+    stateless = PopulationPolicyModule(CountingPolicy(obs_dim=4, n_actions=2, seed=0))
+    for _ in range(2):  # stateless policies act without it
+        assert base.rollout(3, stateless).shape == (3,)
+    env = TransformedEnv(base, InitTracker())
+    pol = _tiny_planner(base.core)
+    calls = []
+    pol.reset = lambda seed=None, _r=pol.reset: (calls.append(seed), _r(seed))[1]
+    module = PopulationPolicyModule(pol, env=env)
+    for _ in range(2):
+        env.rollout(3, module)
+    # each episode start resets the planner with that episode's own core seed
+    assert len(calls) == 2 and calls[1] == base.current_seed and calls[0] != calls[1]
+
+
+def test_module_checks_the_policy_against_the_env() -> None:
+    """Audit: the adapters only checked obs_dim. With env= a trained policy's check_env runs
+    (another temperature warns) and a Battle group spanning both teams is refused."""
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, TransformedEnv
+    from torchrl.envs.utils import MarlGroupMapType
+
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_agents.integrations.torchrl import (
+        PopulationPolicyModule,
+        make_pettingzoo_wrapper,
+        make_torchrl_env,
+    )
+
+    ising = make_torchrl_env("mfdiff/Ising-v0", n_agents=16, max_cycles=3)
+    with pytest.warns(UserWarning, match=r"temperature=.*\(trained: 9\.0\)"):
+        PopulationPolicyModule(_tiny_bc(ising.core, temperature=9.0), env=ising)
+    squeeze = make_torchrl_env("mfdiff/GaussianSqueeze-v0", n_agents=8, max_cycles=3)
+    with pytest.raises(ValueError, match="family"):
+        PopulationPolicyModule(_tiny_bc(ising.core), env=squeeze)
+    with pytest.raises(KeyError, match=r"its groups: \['agents'\]"):
+        PopulationPolicyModule(_tiny_bc(ising.core), group="agent", env=ising)
+    with pytest.raises(TypeError, match="MFDiffTorchRLEnv or a PettingZooWrapper"):
+        PopulationPolicyModule(_tiny_bc(ising.core), env=object())  # type: ignore[arg-type]
+
+    kw = {"n_agents": 20, "opponent": None, "max_cycles": 4}
+    one = TransformedEnv(make_torchrl_env("mfdiff/Battle-v0", **kw), InitTracker())
+    bc = _tiny_bc(one.base_env.core, opponent="expert")
+    with pytest.raises(ValueError, match=r"\['blue', 'red'\].*ONE population"):
+        with pytest.warns(UserWarning, match="opponent"):
+            PopulationPolicyModule(bc, env=one)
+    pz = make_pettingzoo_wrapper("mfdiff/Battle-v0", group_map=MarlGroupMapType.ALL_IN_ONE_GROUP,
+                                 **kw)
+    with pytest.raises(ValueError, match="ONE population"):
+        with pytest.warns(UserWarning, match="opponent"):
+            PopulationPolicyModule(bc, env=pz)
+    # one team per group is fine, and per-agent scripted rules may act for both teams
+    teams = make_torchrl_env("mfdiff/Battle-v0", group_map="prefix", **kw)
+    with pytest.warns(UserWarning, match="opponent"):
+        PopulationPolicyModule(bc, group="red", env=teams)
+    PopulationPolicyModule(make_scripted("expert", one.base_env.core, seed=0), env=one)
+
+
+def test_tianshou_compute_action_refuses_stateful_policies() -> None:
+    """Audit: Tianshou's compute_action passes state=None each call, read as an episode start:
+    a planner was reset every step. Refused for stateful policies; stateless ones act."""
+    pytest.importorskip("tianshou")
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy, make_vector_env
+
+    venv = make_vector_env("mfdiff/Ising-v0", 1, n_agents=16, max_cycles=3)
+    obs, info = venv.reset()
+    core = _core("mfdiff/Ising-v0", n_agents=16, max_cycles=3)
+    with pytest.raises(RuntimeError, match="compute_action"):
+        PopulationTianshouPolicy(_tiny_planner(core), venv.action_space[0]).compute_action(
+            obs[0], info[0])
+    counting = CountingPolicy(obs_dim=4, n_actions=2, seed=0)
+    act = PopulationTianshouPolicy(counting, venv.action_space[0]).compute_action(obs[0],
+                                                                                 info[0])
+    assert np.asarray(act).shape == (16,)
+    venv.close()
+
+
+def test_tianshou_seeded_reset_replays_the_eval_episode_and_env_check() -> None:
+    """A reset given a seed (gym_reset_kwargs) resets the policy with it, as mfdiff eval does:
+    one env, one episode, same actions as eval's; env= runs the trained policy's env check."""
+    pytest.importorskip("tianshou")
+    from tianshou.data import Collector, VectorReplayBuffer
+
+    from mfdiff_agents.evaluation.run import episode_seed
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy, make_vector_env
+    from mfdiff_envs.rollout import rollout
+
+    kw = {"n_agents": 16, "max_cycles": 5}
+    es = episode_seed(4, 2)
+    ref = rollout(_core("mfdiff/Ising-v0", **kw), _tiny_planner(_core("mfdiff/Ising-v0", **kw),
+                                                                 seed=1),
+                  seed=es, record=True).episode
+    venv = make_vector_env("mfdiff/Ising-v0", 1, **kw)
+    pol = PopulationTianshouPolicy([_tiny_planner(_core("mfdiff/Ising-v0", **kw), seed=5)],
+                                   venv.action_space[0], env=venv)
+    buf = VectorReplayBuffer(20, 1)
+    Collector(pol, venv, buf).collect(n_episode=1, reset_before_collect=True,
+                                      gym_reset_kwargs={"seed": es})
+    np.testing.assert_array_equal(buf.act[:5], ref["actions"])
+    venv.close()
+    # env=: a trained policy on another temperature warns; Battle's two teams are refused
+    with pytest.warns(UserWarning, match="temperature"):
+        venv = make_vector_env("mfdiff/Ising-v0", 2, **kw)
+        PopulationTianshouPolicy(_tiny_bc(_core("mfdiff/Ising-v0", **kw), temperature=9.0),
+                                 venv.action_space[0], env=venv)
+    battle = {"n_agents": 20, "opponent": None, "max_cycles": 4}
+    venv = make_vector_env("mfdiff/Battle-v0", 2, subproc=True, **battle)
+    core = _core("mfdiff/Battle-v0", **battle)
+    made = PopulationTianshouPolicy(lambda: _tiny_bc(core), venv.action_space[0], env=venv)
+    with pytest.raises(ValueError, match="ONE population"):
+        made.policy_for(1)  # a factory's policy is checked when made
+    venv.close()
+    with pytest.raises(TypeError, match="joint view"):
+        import gymnasium as gym
+
+        PopulationTianshouPolicy(CountingPolicy(obs_dim=2, n_actions=2),
+                                 gym.spaces.MultiDiscrete([2, 2]),
+                                 env=gym.make("CartPole-v1"))
+
+
+def test_battle_live_observations_are_never_all_zero() -> None:
+    """docs/integrations.md tells SuperSuit users to mask Battle rows with ``o.any(-1)`` under
+    mfdiff_envs.wrappers.black_death: a dead agent observes zeros, a live one never does (its
+    hp / 10 > 0 and its team's alive fraction >= 1 / n_team)."""
+    from mfdiff_envs import battle_v0
+    from mfdiff_envs.wrappers import black_death
+
+    for opponent in (None, "expert"):
+        env = black_death(battle_v0.parallel_env(n_agents=20, opponent=opponent,
+                                                 max_cycles=200))
+        obs, _ = env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        deaths = False
+        while env.agents:
+            o = np.stack([obs[a] for a in env.possible_agents])
+            alive = env.unwrapped.core.alive
+            np.testing.assert_array_equal(o.any(-1), alive)
+            deaths |= not alive.all()
+            obs, *_ = env.step({a: int(rng.integers(0, 6)) for a in env.agents})
+        assert deaths

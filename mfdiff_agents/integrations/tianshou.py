@@ -28,6 +28,23 @@ therefore wraps each env in :class:`EnvIndexInfo`, which reports the env's index
 ``info["mfdiff_env_id"]`` on reset and step; with per-env policies, a vector env without it
 raises at the first reset of some but not all envs (a lone one, or the subset Tianshou resets
 when ``n_episode`` is not a multiple of the env count) instead of mixing plans across envs.
+
+Seeds: ``venv.seed(s)`` seeds env ``i`` with ``s + i`` (Tianshou resets it with that seed);
+``collect(gym_reset_kwargs={"seed": s})`` instead passes the same ``s`` to every env and every
+autoreset (each env replays one episode over and over). A policy is reset with no seed at its
+episode starts (its own stream goes on), except after a reset that was given a seed, which
+:class:`EnvIndexInfo` reports as ``info["mfdiff_reset_seed"]``: the policy is then reset with
+it, as ``mfdiff eval`` pairs ``core.reset(seed=s)`` with ``policy.reset(s)``. So one env of
+``make_vector_env`` collected with ``collect(n_episode=1, reset_before_collect=True,
+gym_reset_kwargs={"seed": episode_seed(s, e)})`` plays the episode ``mfdiff eval`` plays for
+run seed ``s``, episode ``e``; any other episode of a policy that samples (the planner, BC,
+IQL, MFQ at temperature > 0, the scripted tiers) differs from eval's at the same env seed.
+
+Tianshou's own ``Policy.compute_action(obs, info, state)`` (single-observation acting) passes
+the step state nowhere back, so each call would look like an episode start and reset the
+policy: it is refused for stateful policies (``policy.stateful``: planner, MFQ); act with the
+mfdiff policy itself there (``policy.reset(seed)`` at episode starts, then
+``policy.act_batch(obs, info["alive"])``).
 """
 
 from __future__ import annotations
@@ -45,20 +62,24 @@ torch = require("torch", "tianshou")
 import gymnasium  # noqa: E402
 from tianshou.algorithm.algorithm_base import Policy as TianshouPolicy  # noqa: E402
 from tianshou.data import Batch  # noqa: E402
-from tianshou.env import DummyVectorEnv, SubprocVectorEnv  # noqa: E402
+from tianshou.env import BaseVectorEnv, DummyVectorEnv, SubprocVectorEnv  # noqa: E402
 
 from mfdiff_agents.device import torch_threads  # noqa: E402
 from mfdiff_agents.policy import Policy  # noqa: E402
 
 #: the info key :class:`EnvIndexInfo` writes (on reset too, unlike Tianshou's ``env_id``)
 ENV_INDEX_KEY = "mfdiff_env_id"
+#: the info key :class:`EnvIndexInfo` writes the seed of a seeded reset to (-1: none)
+RESET_SEED_KEY = "mfdiff_reset_seed"
 
 
 class EnvIndexInfo(gymnasium.Wrapper):
     """Reports the env's index in its vector env as ``info["mfdiff_env_id"]`` after every reset
     and step, so that :class:`PopulationTianshouPolicy` finds the policy of a row whose info
     comes from a reset (Tianshou's own ``env_id`` is in step infos only). ``make_vector_env``
-    wraps its envs in it; wrap your own as ``EnvIndexInfo(gym.make(...), i)`` for env ``i``."""
+    wraps its envs in it; wrap your own as ``EnvIndexInfo(gym.make(...), i)`` for env ``i``.
+    Also reports the seed a reset was given as ``info["mfdiff_reset_seed"]`` (-1 for an
+    unseeded reset and on steps), with which the policy resets at that episode's start."""
 
     def __init__(self, env: gymnasium.Env, index: int) -> None:
         super().__init__(env)
@@ -67,12 +88,15 @@ class EnvIndexInfo(gymnasium.Wrapper):
         self.index = int(index)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        return obs, {**info, ENV_INDEX_KEY: self.index}
+        obs, info = self.env.reset(**kwargs)  # a bad seed is refused here
+        seed = kwargs.get("seed")
+        return obs, {**info, ENV_INDEX_KEY: self.index,
+                     RESET_SEED_KEY: -1 if seed is None else int(seed)}
 
     def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated, truncated, {**info, ENV_INDEX_KEY: self.index}
+        return obs, reward, terminated, truncated, {**info, ENV_INDEX_KEY: self.index,
+                                                    RESET_SEED_KEY: -1}
 
 
 class PopulationTianshouPolicy(TianshouPolicy):
@@ -87,6 +111,13 @@ class PopulationTianshouPolicy(TianshouPolicy):
         action_space: the joint view's ``MultiDiscrete([A] * N)`` (``venv.action_space[0]``).
         observation_space: optional, the joint ``Box(N, d)``.
         num_threads: torch threads while acting (1 by default; None leaves torch's setting).
+        env: optional, the env(s) the policy acts in: the vector env (``make_vector_env``'s,
+            ``DummyVectorEnv`` or ``SubprocVectorEnv``) or one gymnasium joint view. Given it,
+            each trained policy is checked against its env with ``check_env`` (another family or
+            spaces raise, other env kwargs such as Ising's ``temperature`` warn; a factory's
+            policies when made), and a trained policy is refused for an env whose population
+            spans several agent-name prefixes (Battle with ``opponent=None``: ``red_*`` and
+            ``blue_*`` in one joint view, which it would play as ONE population).
 
     ``forward(batch)`` reads ``batch.obs`` [B, N, d] and, if the envs report it,
     ``batch.info.alive`` [B, N] as the mask; returns ``Batch(act=[B, N] int64, state=[B])``.
@@ -100,7 +131,10 @@ class PopulationTianshouPolicy(TianshouPolicy):
             mix two envs' plans. With one stateful policy shared, rows of a second env.
 
     Every policy is reset at its env's episode start (a row whose state is 0), a shared one
-    included.
+    included, with no seed, or with the reset's seed where :class:`EnvIndexInfo` reports one
+    (module doc, "Seeds"). ``state=None`` therefore means "every row starts an episode":
+    thread the returned ``state`` into the next call. Tianshou's ``compute_action`` cannot, and
+    is refused for a stateful policy (:meth:`compute_action`).
     """
 
     def __init__(
@@ -110,6 +144,7 @@ class PopulationTianshouPolicy(TianshouPolicy):
         observation_space: gymnasium.Space | None = None,
         *,
         num_threads: int | None = 1,
+        env: gymnasium.Env | BaseVectorEnv | None = None,
     ) -> None:
         if not isinstance(action_space, gymnasium.spaces.MultiDiscrete):
             raise TypeError(
@@ -134,6 +169,13 @@ class PopulationTianshouPolicy(TianshouPolicy):
             if not self._policies or not all(isinstance(p, Policy) for p in policy):
                 raise TypeError("policy must be a Policy, a sequence of Policies or a factory")
         self.n_agents = int(len(action_space.nvec))
+        self._cores: list[Any] = [] if env is None else _cores_of(env)
+        if self._shared is not None:
+            for core in self._cores:
+                _check_on_core(self._shared, core)
+        for i, pol in self._policies.items():
+            if self._cores:
+                _check_on_core(pol, self._cores[i if i < len(self._cores) else 0])
 
     def policy_for(self, env_id: int) -> Policy:
         """The mfdiff Policy that acts in env ``env_id``."""
@@ -149,8 +191,32 @@ class PopulationTianshouPolicy(TianshouPolicy):
                     "(load_policy of a scripted name returns a (core, seed) -> Policy factory: "
                     "call it, or pass a checkpoint's policy)"
                 )
+            if self._cores:
+                _check_on_core(made, self._cores[env_id if env_id < len(self._cores) else 0])
             self._policies[env_id] = made
         return self._policies[env_id]
+
+    def compute_action(
+        self,
+        obs: Any,
+        info: dict[str, Any] | None = None,
+        state: Any = None,
+    ) -> Any:
+        """Tianshou's one-observation acting, for stateless policies only: it hands no step
+        state back, so every call would be an episode start and reset the policy (a planner
+        would replan and reseed its samples each step). A stateful one raises RuntimeError."""
+        env_id = 0
+        if isinstance(info, dict):
+            env_id = int(info.get(ENV_INDEX_KEY, info.get("env_id", 0)))
+        pol = self.policy_for(env_id)
+        if pol.stateful:
+            raise RuntimeError(
+                f"Tianshou's compute_action passes no step state back, so each call would reset "
+                f"the {type(pol).__name__} (stateful=True: a plan or the previous mean action) "
+                "as at an episode start. Use a Collector, call forward(batch, state) threading "
+                "the returned state, or act with the mfdiff policy itself: policy.reset(seed) "
+                "at episode starts, then policy.act_batch(obs, info['alive'])")
+        return super().compute_action(obs, info, state)
 
     def forward(
         self,
@@ -172,11 +238,13 @@ class PopulationTianshouPolicy(TianshouPolicy):
         if self._shared is not None and self._shared.stateful:
             self._check_one_env(env_ids)
         acts = np.empty((b, self.n_agents), dtype=np.int64)
+        seeds = _info_field(info, RESET_SEED_KEY)  # EnvIndexInfo: the seed of a seeded reset
+        seeds = None if seeds is None else np.asarray(seeds, np.int64).reshape(b)
         with torch_threads(self.num_threads):
             for i in range(b):  # one batched call per env, never per agent
                 pol = self.policy_for(int(env_ids[i]))
-                if steps[i] == 0:
-                    pol.reset()  # a new episode in this env (the Collector zeroed its state)
+                if steps[i] == 0:  # a new episode in this env (the Collector zeroed its state)
+                    pol.reset(None if seeds is None or seeds[i] < 0 else int(seeds[i]))
                 acts[i] = pol.act_batch(obs[i], None if mask is None else mask[i])
         return Batch(act=acts, state=steps + 1)
 
@@ -224,6 +292,36 @@ class PopulationTianshouPolicy(TianshouPolicy):
         return np.asarray(ids).reshape(b)
 
 
+def _cores_of(env: Any) -> list[Any]:
+    """The mfdiff core of each env of a Tianshou vector env, or of one gymnasium joint view."""
+    if isinstance(env, BaseVectorEnv):
+        views = env.get_env_attr("unwrapped")  # a copy of each from SubprocVectorEnv workers
+    elif isinstance(env, gymnasium.Env):
+        views = [env.unwrapped]
+    else:
+        raise TypeError(f"env must be a Tianshou vector env or a gymnasium env, got "
+                        f"{type(env).__name__}")
+    cores = [getattr(v, "core", None) for v in views]
+    if not cores or any(c is None for c in cores):
+        raise TypeError("env holds an env that is not an mfdiff joint view "
+                        "(gym.make('mfdiff/...'))")
+    return cores
+
+
+def _check_on_core(policy: Policy, core: Any) -> None:
+    """A trained policy's env check, and Battle's two teams refused as one population."""
+    check = getattr(policy, "check_env", None)
+    if check is None:  # not a trained policy (scripted tiers: per-agent rules)
+        return
+    check(core)  # ValueError: another family / spaces; UserWarning: other env kwargs
+    prefixes = sorted({str(a).rsplit("_", 1)[0] for a in core.agent_names})
+    if len(prefixes) > 1 and getattr(core, "family", None) in ("battle", "magent_battle"):
+        raise ValueError(
+            f"the env's population holds agents of {prefixes} (Battle with opponent=None): a "
+            f"{type(policy).__name__} would play both teams as ONE population, both in one "
+            "mean field. Make the env with an in-core opponent (opponent='expert', ...)")
+
+
 def _info_field(info: Any, key: str) -> Any:
     """``info[key]`` of a Tianshou info Batch / dict, or None when absent."""
     if info is None:
@@ -261,4 +359,5 @@ def make_vector_env(
     return SubprocVectorEnv(fns) if subproc else DummyVectorEnv(fns)
 
 
-__all__ = ["EnvIndexInfo", "PopulationTianshouPolicy", "make_vector_env"]
+__all__ = ["ENV_INDEX_KEY", "RESET_SEED_KEY", "EnvIndexInfo", "PopulationTianshouPolicy",
+           "make_vector_env"]

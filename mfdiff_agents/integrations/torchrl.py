@@ -2,16 +2,19 @@
 
 Two pieces, usable separately or together::
 
+    from torchrl.envs.transforms import InitTracker, TransformedEnv
     from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
 
-    env = make_torchrl_env("mfdiff/Ising-v0", n_agents=1024)          # native, batched
-    module = PopulationPolicyModule(policy, group="agents")
+    # InitTracker marks episode starts: required for stateful policies (planner, MFQ)
+    env = TransformedEnv(make_torchrl_env("mfdiff/Ising-v0", n_agents=1024), InitTracker())
+    module = PopulationPolicyModule(policy, group="agents", env=env)   # checked against env
     td = env.rollout(50, policy=module)                                # td["next", "agents", ...]
 
     from torchrl.envs.libs.pettingzoo import PettingZooWrapper         # the generic route
     from mfdiff_envs import squeeze_v0
-    pz = PettingZooWrapper(env=squeeze_v0.parallel_env(n_agents=100))  # group "agent"
-    td = pz.rollout(10, policy=PopulationPolicyModule(policy, group="agent"))
+    pz = TransformedEnv(PettingZooWrapper(env=squeeze_v0.parallel_env(n_agents=100)),
+                        InitTracker())                                 # group "agent"
+    td = pz.rollout(10, policy=PopulationPolicyModule(policy, group="agent", env=pz))
 
 * :class:`PopulationPolicyModule` — a ``TensorDictModuleBase`` around ANY mfdiff
   :class:`~mfdiff_agents.policy.Policy`: reads ``(group, "observation")`` [*B, n, d], calls
@@ -77,10 +80,35 @@ class PopulationPolicyModule(TensorDictModuleBase):
             (``PettingZooWrapper(categorical_actions=False)``).
         num_threads: torch threads while the policy acts (1 by default: a population policy runs
             beside env workers; None leaves torch's setting).
+        env: optional, the env the module acts in: an :class:`MFDiffTorchRLEnv` or TorchRL's
+            ``PettingZooWrapper`` around an mfdiff parallel env, bare or in a
+            ``TransformedEnv``. Given it, the module is checked against it at construction
+            (``group`` must be one of its groups; a trained policy's ``check_env``: another
+            family or spaces raise, other env kwargs such as Ising's ``temperature`` warn; a
+            trained policy is refused for a group whose agent names span several prefixes,
+            e.g. one group holding ``red_*`` and ``blue_*`` of Battle with ``opponent=None``,
+            which it would play as ONE population, both teams in one mean field; per-agent
+            rules such as the scripted tiers are not refused), and, for a native env, its
+            episode seeds reach the policies (below).
+        init_key: the episode-start flag written by ``InitTracker(init_key=...)``.
 
-    Episode starts: when the input holds ``"is_init"`` (TorchRL's ``InitTracker`` transform),
-    ``policy.reset()`` is called for the envs where it is True, so stateful planners start a
-    fresh plan. Without it, call ``policy.reset()`` yourself between episodes.
+    Episode starts: ``policy.reset()`` is called for the envs whose ``init_key`` (TorchRL's
+    ``InitTracker`` transform: ``TransformedEnv(env, InitTracker())``) is True, so stateful
+    planners start a fresh plan. A *stateful* policy (``policy.stateful``: the MF-Diffuser
+    planner, MFQ) is refused without that key (a second ``env.rollout`` would silently go on
+    with the previous episode's plan); stateless ones (BC, IQL, scripted) act without it.
+
+    Seeds: ``mfdiff eval`` pairs each episode's env and policy seeds (``core.reset(seed=s)``,
+    ``policy.reset(s)``). With ``env=`` a native env acting alone (no batch of envs) the module
+    does the same: each episode start resets the policy with the seed the env's core was reset
+    with, so ``td = env.reset(seed=episode_seed(s, e))`` then ``env.rollout(T, module,
+    auto_reset=False, tensordict=td)`` plays the very episode ``mfdiff eval`` plays for run seed
+    ``s``, episode ``e`` (``mfdiff_agents.evaluation.run.episode_seed``), and resets drawn from
+    ``env.set_seed(s)``'s stream play the episodes of the seeds drawn. Otherwise (no ``env=``,
+    ``PettingZooWrapper``, which passes us no seed, or a batch of envs) the reset passes no
+    seed and the policy's own stream goes on: a policy that samples (the planner, BC, IQL,
+    MFQ at temperature > 0, the scripted tiers) then plays other episodes than eval's at the
+    same env seed, reproducible run to run for a seeded policy; only greedy ones match.
     """
 
     def __init__(
@@ -93,6 +121,8 @@ class PopulationPolicyModule(TensorDictModuleBase):
         mask_key: str = "mask",
         categorical_actions: bool = True,
         num_threads: int | None = 1,
+        env: EnvBase | None = None,
+        init_key: str = "is_init",
     ) -> None:
         super().__init__()
         policies = [policy] if isinstance(policy, Policy) else list(policy)
@@ -107,8 +137,52 @@ class PopulationPolicyModule(TensorDictModuleBase):
         self.action_key = (group, action_key)
         self.categorical_actions = bool(categorical_actions)
         self.num_threads = num_threads
+        self.init_key = init_key
         self.in_keys = [self.obs_key]
         self.out_keys = [self.action_key]
+        self._native: MFDiffTorchRLEnv | None = None  # seeds the policies' resets
+        if env is not None:
+            self._check_env(env)
+
+    def _check_env(self, env: EnvBase) -> None:
+        """Check ``group`` and the policies against ``env`` (see the class doc)."""
+        base = env
+        for _ in range(64):  # TransformedEnv -> its base env
+            inner = getattr(base, "base_env", None) if isinstance(base, EnvBase) else None
+            if inner is None or inner is base:
+                break
+            base = inner
+        if isinstance(base, MFDiffTorchRLEnv):
+            core = base.core
+        else:  # TorchRL's PettingZooWrapper keeps the PettingZoo env as ._env
+            par = getattr(base, "_env", None)
+            core = getattr(getattr(par, "unwrapped", par), "core", None)
+        group_map = getattr(base, "group_map", None)
+        if core is None or not isinstance(group_map, dict):
+            raise TypeError(
+                f"env must be an MFDiffTorchRLEnv or a PettingZooWrapper around an mfdiff "
+                f"parallel env (bare or in a TransformedEnv), got {type(env).__name__}")
+        if self.group not in group_map:
+            raise KeyError(f"env has no group {self.group!r}; its groups: {sorted(group_map)} "
+                           f"(pass group=... to {type(self).__name__})")
+        names = [str(a) for a in group_map[self.group]]
+        prefixes = sorted({a.rsplit("_", 1)[0] for a in names})
+        for pol in {id(p): p for p in self.policies}.values():
+            check = getattr(pol, "check_env", None)
+            if check is None:  # not a trained policy: nothing it was trained on to compare
+                continue
+            check(core)  # ValueError: another family / spaces; UserWarning: other kwargs
+            if len(prefixes) > 1 and getattr(core, "family", None) in ("battle",
+                                                                        "magent_battle"):
+                raise ValueError(
+                    f"group {self.group!r} holds agents of {prefixes} (Battle with "
+                    f"opponent=None in one group): a {type(pol).__name__} would play both "
+                    "teams as ONE population, both in one mean field. Build the env with "
+                    "group_map='prefix' (make_torchrl_env; PettingZooWrapper's default) and "
+                    "give each team its own module, or make the env with an in-core opponent")
+        if isinstance(base, MFDiffTorchRLEnv) and base.batch_size == torch.Size([]):
+            # not self._native = base: nn.Module would register the env as a submodule
+            self.__dict__["_native"] = base
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         """Write ``(group, action)`` for observations ``(group, observation)`` [*B, n, d]."""
@@ -134,14 +208,25 @@ class PopulationPolicyModule(TensorDictModuleBase):
         obs_np = obs.detach().reshape(b, n, d).cpu().numpy()  # [b, n, d]
         mask = tensordict.get(self.mask_key, None)
         mask_np = None if mask is None else mask.detach().reshape(b, n).cpu().numpy()  # [b, n]
-        is_init = tensordict.get("is_init", None)
+        is_init = tensordict.get(self.init_key, None)
+        if is_init is None and any(p.stateful for p in self.policies):
+            stateful = next(p for p in self.policies if p.stateful)
+            raise RuntimeError(
+                f"{type(self).__name__}: {type(stateful).__name__} keeps state between steps "
+                f"(stateful=True) but the tensordict has no {self.init_key!r} key, so episode "
+                "starts cannot be told apart and a second rollout would go on with the "
+                "previous episode's plan. Append TorchRL's InitTracker to the env: "
+                "from torchrl.envs.transforms import InitTracker, TransformedEnv; "
+                "env = TransformedEnv(env, InitTracker())")
         init_np = None if is_init is None else is_init.detach().reshape(b, -1).cpu().numpy()
+        # a native env acting alone: the policy is reset with its episode's core seed
+        seed = self._native.current_seed if self._native is not None and b == 1 else None
         actions = np.empty((b, n), dtype=np.int64)
         with torch_threads(self.num_threads):
             for i in range(b):  # one batched call per env, never per agent
                 pol = self.policies[i if len(self.policies) > 1 else 0]
                 if init_np is not None and init_np[i].any():
-                    pol.reset()
+                    pol.reset(seed)
                 actions[i] = pol.act_batch(obs_np[i], None if mask_np is None else mask_np[i])
         act = torch.from_numpy(actions).reshape(*batch, n).to(obs.device)
         if not self.categorical_actions:
@@ -187,7 +272,9 @@ class MFDiffTorchRLEnv(EnvBase):
             group -> agent names.
         return_state: also return the core's global state [state_dim] at the root as ``"state"``.
         device: torch device of the returned tensors.
-        seed: first seed (see :meth:`_set_seed`); None draws fresh entropy.
+        seed: first seed of the stream of per-episode seeds (see :meth:`_set_seed`); None
+            draws fresh entropy. ``reset(seed=s)`` plays env seed ``s`` itself (see
+            :meth:`_reset`); :attr:`current_seed` is the episode's.
 
     Keys per group g with n_g agents: ``(g, "observation")`` float32 [n_g, d],
     ``(g, "mask")`` bool [n_g] (alive), ``(g, "action")`` int64 [n_g],
@@ -215,6 +302,8 @@ class MFDiffTorchRLEnv(EnvBase):
         self._single = len(self.groups) == 1 and self.groups.get(DEFAULT_GROUP) == slice(None)
         self._acts = np.zeros(core.n_agents, dtype=np.int64)
         self._seed_rng = np.random.default_rng(seed)
+        #: the core seed of the current episode (None before the first reset)
+        self.current_seed: int | None = None
         self._make_specs()
 
     def _names(self, idx: Any) -> list[str]:
@@ -304,9 +393,24 @@ class MFDiffTorchRLEnv(EnvBase):
             out["state"] = torch.from_numpy(self.core.state()).to(dev)
         return TensorDict(out, batch_size=self.batch_size, device=dev)
 
-    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs: Any) -> TensorDictBase:
-        seed = int(self._seed_rng.integers(2**31 - 1))
-        obs, _ = self.core.reset(seed=seed)
+    def _reset(
+        self, tensordict: TensorDictBase | None = None, *, seed: int | None = None, **kwargs: Any
+    ) -> TensorDictBase:
+        """``env.reset(seed=s)`` resets the core with seed ``s``: the episode ``mfdiff eval``
+        plays at env seed ``s`` (``episode_seed(run_seed, episode)`` of
+        :mod:`mfdiff_agents.evaluation.run`), and later unseeded resets draw from a stream
+        re-seeded as ``set_seed(s)`` does. ``env.reset()`` draws the core's seed from that
+        stream. TorchRL forwards ``reset``'s keywords here: any other one is refused."""
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.reset() got unexpected keyword argument(s) "
+                            f"{sorted(kwargs)}; it takes seed=")
+        explicit = seed is not None
+        if not explicit:
+            seed = int(self._seed_rng.integers(2**31 - 1))
+        obs, _ = self.core.reset(seed=seed)  # a bad seed: ValueError before any change
+        if explicit:
+            self._seed_rng = np.random.default_rng(int(seed))
+        self.current_seed = int(seed)
         n = self.core.n_agents
         no = np.zeros(n, dtype=bool)
         return self._out(obs, None, no, no)

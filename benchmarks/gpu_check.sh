@@ -17,7 +17,12 @@ py=${PYTHON:-python3}
 C=runs/grid/ckpt
 status=0
 step() { echo "== $*"; "$@" || { status=1; echo "!! failed: $*"; }; }
-step "$py" -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
+step "$py" -c "import torch; from mfdiff_agents.device import use_bf16
+print(torch.__version__, torch.cuda.get_device_name(), torch.cuda.get_device_capability(),
+      'bf16 autocast:', use_bf16(torch.device('cuda')))"
+# first the paths changed since the last GPU run (2026-11-30): EMA and resume on CUDA
+MFDIFF_TEST_DEVICE=cuda step "$py" -m pytest -q -p no:cacheprovider tests/test_training.py \
+  -k "ema or resume"
 step "$py" -m pytest -q -p no:cacheprovider tests/test_cuda.py
 # several processes share the GPU: each test's models are tiny
 MFDIFF_TEST_DEVICE=cuda step "$py" -m pytest -q -p no:cacheprovider -n 8 \

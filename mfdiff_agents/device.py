@@ -34,8 +34,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def use_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast helps on ``device`` (CUDA with bf16 support only)."""
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    """Whether bf16 autocast helps on ``device``: CUDA with native bf16 (compute capability
+    ≥ 8, Ampere on). ``torch.cuda.is_bf16_supported()`` also says yes where bf16 is only
+    emulated (V100, T4), slowly, and asks about the current device, not this one."""
+    if device.type != "cuda":
+        return False
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 @contextlib.contextmanager

@@ -50,7 +50,8 @@ def from_env() -> Rank | None:
 def setup(rank: Rank, device: torch.device) -> torch.device:
     """Join the process group (NCCL on CUDA, gloo on CPU); returns this rank's device."""
     if device.type == "cuda":
-        device = torch.device("cuda", rank.local_rank)
+        # a launcher that shows each process one GPU makes local rank 1 an invalid index
+        device = torch.device("cuda", rank.local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")

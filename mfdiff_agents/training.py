@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
 from mfdiff_agents.trained import TrainedPolicy
 
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
+
 METRICS_FILE = "metrics.csv"
 
 
@@ -58,7 +61,7 @@ class Learner(ABC):
     #: Column order of metrics.csv (``step`` and ``seconds`` are added by the loop).
     LOG_KEYS: ClassVar[tuple[str, ...]] = ("loss",)
 
-    def __init__(self, sampler: Any, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: TrainConfig, device: torch.device) -> None:
         self.sampler, self.cfg, self.device = sampler, cfg, device
         self.env = EnvFacts.from_sampler(sampler)
 
@@ -68,7 +71,7 @@ class Learner(ABC):
         """The module the policy acts with (saved in the checkpoint)."""
 
     @abstractmethod
-    def update(self, windows: Any) -> dict[str, float]:
+    def update(self, windows: Windows) -> dict[str, float]:
         """One gradient step on a batch of windows; returns logs with at least ``loss``."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -128,11 +131,15 @@ class WeightEMA:
         return {"updates": self.updates, "shadow": self.shadow}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s averages onto the devices of the current ones (the
+        model's: a train state is read onto the CPU, and a CUDA run resumes on CUDA)."""
         self.updates = int(state["updates"])
-        self.shadow = {k: v.clone() for k, v in state["shadow"].items()}
+        self.shadow = {k: v.to(self.shadow[k].device if k in self.shadow else v.device,
+                                copy=True)
+                       for k, v in state["shadow"].items()}
 
 
-def check_sampler(sampler: Any, cfg: TrainConfig) -> None:
+def check_sampler(sampler: WindowSampler, cfg: TrainConfig) -> None:
     """The sampler must produce the windows the Config asks for."""
     got = (sampler.horizon, sampler.n_particles, float(sampler.gamma))
     want = (cfg.horizon, cfg.n_particles, float(cfg.gamma))
@@ -169,7 +176,7 @@ def _metrics_writer(
 
 def train(
     learner_cls: type[Learner],
-    sampler: Any,
+    sampler: WindowSampler,
     cfg: TrainConfig,
     *,
     out_dir: str | Path | None = None,
@@ -243,7 +250,7 @@ def _run_lock(out: Path | None) -> Iterator[None]:
 
 def _train(
     learner_cls: type[Learner],
-    sampler: Any,
+    sampler: WindowSampler,
     cfg: TrainConfig,
     out: Path | None,
     rank: distributed.Rank | None,
@@ -366,7 +373,7 @@ def _train(
 
 
 def _check_resumable(
-    out: Path, policy_cls: type[TrainedPolicy], cfg: Any, sampler: Any = None
+    out: Path, policy_cls: type[TrainedPolicy], cfg: Any, sampler: WindowSampler = None
 ) -> None:
     try:
         meta = read_meta(out)

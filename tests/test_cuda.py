@@ -120,3 +120,24 @@ def test_mfdiff_eval_on_cuda(cuda_ckpt, tmp_path, capsys) -> None:
     assert rc in (0, None)
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(recs) == 2 and all(np.isfinite(r["normalized_score"]) for r in recs)
+
+
+@pytest.mark.parametrize("method", ["mfdiffuser", "indep_diffuser"])
+@pytest.mark.parametrize("devices", [("cpu", "cuda"), ("cuda", "cpu")])
+def test_training_resumes_on_the_other_device(ising_data, tmp_path, method, devices) -> None:
+    """A run started on one device resumes on the other: the EMA's averages come back on the
+    model's device and the diffuser baselines' noise generator state loads (it is a CPU
+    generator on every device; a CUDA one's state is another size)."""
+    from mfdiff_agents.methods import get_method
+
+    m = get_method(method)
+    tiny = {"mfdiffuser": {**TINY, "steps": 6, "ema_decay": 0.9},
+            "indep_diffuser": dict(horizon=4, n_particles=16, seed=0, steps=6,
+                                   batch_size=8)}[method]
+    first, then = devices
+    cfg = m.config(**{**tiny, "steps": 3, "ckpt_every": 3, "device": first})
+    m.fit(make_sampler(ising_data, cfg), cfg, out_dir=tmp_path / "run", progress=False)
+    cfg = m.config(**{**tiny, "ckpt_every": 3, "device": then})
+    pol = m.fit(make_sampler(ising_data, cfg), cfg, out_dir=tmp_path / "run", resume=True,
+                progress=False)
+    assert all(torch.isfinite(p).all() for p in pol.model.parameters())

@@ -322,3 +322,28 @@ def test_ema_checkpoint_acts_with_the_average_and_resumes_exactly(name, episodes
               progress=False)
     with pytest.raises(ConfigError, match="ema_decay"):
         _cfg(name, ema_decay=1.0)
+
+
+def test_ema_state_loads_onto_the_models_device():
+    """A train state is read onto the CPU; a CUDA run's averages must come back on CUDA (the
+    'meta' device stands in for it here), or the first update mixes devices and raises."""
+    import torch
+
+    from mfdiff_agents.training import WeightEMA
+
+    cpu_state = WeightEMA(torch.nn.Linear(3, 2), 0.9).state_dict()
+    ema = WeightEMA(torch.nn.Linear(3, 2, device="meta"), 0.9)
+    ema.load_state_dict(cpu_state)
+    assert {v.device.type for v in ema.shadow.values()} == {"meta"}
+    assert ema.updates == cpu_state["updates"]
+
+
+def test_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
+    import torch
+
+    from mfdiff_agents.device import use_bf16
+
+    assert not use_bf16(torch.device("cpu"))
+    for major, expected in ((7, False), (8, True), (9, True)):  # V100/T4 emulate it: no
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None, m=major: (m, 0))
+        assert use_bf16(torch.device("cuda", 0)) is expected

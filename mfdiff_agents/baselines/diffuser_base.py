@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
 from mfdiff_agents.policy import PopulationTooLargeError
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
 
 
 @dataclasses.dataclass
@@ -166,7 +169,7 @@ class DiffuserLearner(Learner):
 
     POLICY: ClassVar[type[DiffuserPolicy]]
 
-    def __init__(self, sampler: Any, cfg: DiffuserConfig, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: DiffuserConfig, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         model = self.POLICY.build_model(cfg, self.env)
         # normalisers from a few batches (alive entries only)
@@ -179,13 +182,16 @@ class DiffuserLearner(Learner):
         model.ret_std.fill_(float(max(rets.std(), 1e-6)))
         self.diffuser = model.to(device)
         self.opt = torch.optim.Adam(model.diffusion.model.parameters(), lr=cfg.lr)
-        self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        # a CPU generator on every device, as MF-Diffuser's: its state has one size, so a run
+        # resumes on another device (a CUDA generator's state does not load into a CPU one),
+        # and a seed draws the same noise on the CPU and on a GPU
+        self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
 
     @property
     def model(self) -> TrajectoryDiffuser:
         return self.diffuser
 
-    def update(self, w: Any) -> dict[str, float]:
+    def update(self, w: Windows) -> dict[str, float]:
         dev, model = self.device, self.diffuser
         t = windows_to_torch(w, dev, ("obs", "actions", "alive", "returns"))
         obs, acts = t["obs"], t["actions"]  # [B,K,H,d], [B,K,H]

@@ -58,14 +58,17 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     ≥ 0, and 0 iff the two empirical laws coincide. Cost O(k²) per window (training only).
     """
     b, k = x.shape[:2]
-    xf, yf = x.reshape(b, k, -1), y.reshape(b, y.shape[1], -1)
+    xf, yf = x.reshape(b, k, -1).float(), y.reshape(b, y.shape[1], -1).float()
 
     def mean_dist(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         # ‖p - q‖² = ‖p‖² + ‖q‖² - 2 p·q via one bmm: [b, k, k'] without a [b, k, k', D] tensor
         d2 = p.pow(2).sum(-1)[:, :, None] + q.pow(2).sum(-1)[:, None, :] - 2 * p @ q.transpose(1, 2)
         return (d2.clamp(min=0) + 1e-8).sqrt().mean(dim=(1, 2))
 
-    return 2 * mean_dist(xf, yf) - mean_dist(xf, xf) - mean_dist(yf, yf)
+    # float32 even under CUDA's bf16 autocast: the expansion cancels where predictions are close
+    # to the data, just where ᾱ weighs the term most (a bf16 bmm lost most of the gradient there)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return 2 * mean_dist(xf, yf) - mean_dist(xf, xf) - mean_dist(yf, yf)
 
 
 def chaos_loss(x0_pred: torch.Tensor, x0: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:

@@ -28,11 +28,15 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
+
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
+    from mfdiff_envs.offline.windows import WindowSampler
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -67,7 +71,7 @@ class EnvFacts:
     dataset_content: str | None = None
 
     @classmethod
-    def from_sampler(cls, sampler: Any) -> EnvFacts:
+    def from_sampler(cls, sampler: WindowSampler) -> EnvFacts:
         """Facts of the dataset a :class:`~mfdiff_envs.offline.WindowSampler` reads."""
         return cls(
             obs_dim=int(sampler.obs_dim),
@@ -80,7 +84,7 @@ class EnvFacts:
             dataset_content=getattr(sampler, "dataset_content", None),
         )
 
-    def check_core(self, core: Any, *, who: str = "policy") -> None:
+    def check_core(self, core: VectorCore, *, who: str = "policy") -> None:
         """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on;
         warn when its kwargs differ from the training env's beyond the population size.
 

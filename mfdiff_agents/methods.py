@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mfdiff_agents.baselines import bc, independent_diffuser, iql, joint_diffuser, mfq
 from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, make_scripted
@@ -25,6 +25,9 @@ from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.policy import Policy
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import WindowSampler
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Method:
     learner: type[Learner]
     policy: type[TrainedPolicy]
 
-    def fit(self, sampler: Any, cfg: TrainConfig, **kw: Any) -> TrainedPolicy:
+    def fit(self, sampler: WindowSampler, cfg: TrainConfig, **kw: Any) -> TrainedPolicy:
         """Train on ``sampler``'s windows (keywords of :func:`mfdiff_agents.training.train`)."""
         if not isinstance(cfg, self.config):
             raise TypeError(f"{self.name} needs a {self.config.__qualname__}, got {type(cfg)}")

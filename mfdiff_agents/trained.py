@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -30,6 +30,9 @@ from mfdiff_agents.checkpoint import (
 from mfdiff_agents.config import ConfigError, build_config, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
 from mfdiff_agents.policy import Policy
+
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
 
 
 class TrainedPolicy(Policy):
@@ -90,7 +93,7 @@ class TrainedPolicy(Policy):
     def _act_context(self) -> contextlib.AbstractContextManager[None]:
         return torch_threads(self.num_threads)
 
-    def check_env(self, core: Any) -> None:
+    def check_env(self, core: VectorCore) -> None:
         """ValueError unless ``core`` has the family and spaces this policy was trained on."""
         self.env.check_core(core, who=f"{self.METHOD} policy")
 

@@ -21,13 +21,16 @@ Experts:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_envs.rollout import rollout
 from mfdiff_envs.scoring import normalized_score
+
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
 
 #: Skill of each dataset tier. "medium" is calibrated so that the medium normalised score
 #: 100 (R - R_random) / (R_expert - R_random) of the episode team return is 40-60 at N = 1000
@@ -92,7 +95,7 @@ class BehaviourPolicy:
     act_batch = __call__  # the batch-policy name :func:`mfdiff_envs.rollout.rollout` calls
 
 
-def _squeeze_expert(core: Any):
+def _squeeze_expert(core: VectorCore):
     target = (np.asarray(core.optimal_sum, float) / core.domain_size)[core.domain]  # [N]
     target = np.clip(target, 0, core.n_actions - 1)
     lo = np.floor(target)
@@ -120,7 +123,9 @@ def _battle_expert(obs: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
     return np.where(in_range, 5, move).astype(np.int64)
 
 
-def make_behaviour_policy(core: Any, skill: float, seed: int | None = None) -> BehaviourPolicy:
+def make_behaviour_policy(
+    core: VectorCore, skill: float, seed: int | None = None
+) -> BehaviourPolicy:
     """Scripted behaviour policy of ``core``'s family at ``skill`` in [0, 1] (see module doc)."""
     family = core.family
     if family == "squeeze":
@@ -134,14 +139,16 @@ def make_behaviour_policy(core: Any, skill: float, seed: int | None = None) -> B
     return BehaviourPolicy(core.n_actions, expert, skill, seed)
 
 
-def episode_return(core: Any, policy: BehaviourPolicy, seed: int) -> tuple[float, dict[str, float]]:
+def episode_return(
+    core: VectorCore, policy: BehaviourPolicy, seed: int
+) -> tuple[float, dict[str, float]]:
     """Undiscounted team return of one episode of ``policy`` on ``core``, and the final metrics."""
     result = rollout(core, policy, seed=seed, policy_seed=seed + 1)
     return result.total_return, result.metrics_final
 
 
 def normalised_scores(
-    core: Any, skills: dict[str, float], episodes: int, seed: int = 0
+    core: VectorCore, skills: dict[str, float], episodes: int, seed: int = 0
 ) -> dict[str, float]:
     """Mean episode return per skill, and its normalised score (random = 0, expert = 100)."""
     ret = {

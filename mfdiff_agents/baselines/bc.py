@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -31,6 +31,9 @@ from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
 
 
 @dataclasses.dataclass
@@ -81,7 +84,7 @@ class BCLearner(Learner):
 
     POLICY = BCPolicy
 
-    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         self.net = BCPolicy.build_model(cfg, self.env).to(device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr,
@@ -91,7 +94,7 @@ class BCLearner(Learner):
     def model(self) -> nn.Module:
         return self.net
 
-    def update(self, w: Any) -> dict[str, float]:
+    def update(self, w: Windows) -> dict[str, float]:
         dev = self.device
         t = arrays_to_torch({"feats": window_features(w.obs, w.mean_field),  # [B,K,H,3d+1]
                              "acts": w.actions, "alive": w.alive}, dev)  # [B,K,H]
@@ -106,6 +109,8 @@ class BCLearner(Learner):
         return {"loss": float(loss.detach())}
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any) -> BCPolicy:
+def fit(
+    sampler: WindowSampler, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
+) -> BCPolicy:
     """Train BC on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(BCLearner, sampler, cfg, out_dir=out_dir, **kw)

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserLearner, DiffuserPolicy
 from mfdiff_agents.training import train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import WindowSampler
 
 
 @dataclasses.dataclass
@@ -40,7 +43,7 @@ class IndependentDiffuserLearner(DiffuserLearner):
     POLICY = IndependentDiffuserPolicy
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
+def fit(sampler: WindowSampler, cfg: Config, *, out_dir: Path | None = None,
         **kw: Any) -> IndependentDiffuserPolicy:
     """Train on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(IndependentDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

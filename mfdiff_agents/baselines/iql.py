@@ -33,7 +33,7 @@ import copy
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
 
 
 @dataclasses.dataclass
@@ -139,7 +142,7 @@ class IQLPolicy(SoftmaxActorPolicy):
         return IQLNet(3 * env.obs_dim + 1, env.n_actions, cfg.hidden, cfg.depth)
 
 
-def window_transitions(w: Any) -> dict[str, NDArray]:
+def window_transitions(w: Windows) -> dict[str, NDArray]:
     """Per-agent transitions of a Windows batch, flattened (M = B·K·H).
 
     Returns x [M, F], a [M], r [M], x_next [M, F], term [M] (bool), valid [M] (bool: the agent
@@ -171,7 +174,7 @@ class IQLLearner(Learner):
     POLICY = IQLPolicy
     LOG_KEYS = ("loss", "q_loss", "v_loss", "actor_loss", "adv_mean", "weight_max")
 
-    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         self.net = IQLPolicy.build_model(cfg, self.env).to(device)
         # target critics only (IQL bootstraps from V, which needs no target)
@@ -185,7 +188,7 @@ class IQLLearner(Learner):
     def model(self) -> nn.Module:
         return self.net
 
-    def update(self, w: Any) -> dict[str, float]:
+    def update(self, w: Windows) -> dict[str, float]:
         cfg = self.cfg
         tr = arrays_to_torch(window_transitions(w), self.device)
         valid = tr["valid"].float()
@@ -227,6 +230,8 @@ class IQLLearner(Learner):
         self.target.load_state_dict(state["target"])
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any) -> IQLPolicy:
+def fit(
+    sampler: WindowSampler, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
+) -> IQLPolicy:
     """Train IQL on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(IQLLearner, sampler, cfg, out_dir=out_dir, **kw)

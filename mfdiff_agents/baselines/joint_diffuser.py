@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mfdiff_agents.baselines.diffuser_base import DiffuserConfig, DiffuserLearner, DiffuserPolicy
 from mfdiff_agents.training import train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import WindowSampler
 
 
 @dataclasses.dataclass
@@ -44,7 +47,7 @@ class JointDiffuserLearner(DiffuserLearner):
     POLICY = JointDiffuserPolicy
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: Path | None = None,
+def fit(sampler: WindowSampler, cfg: Config, *, out_dir: Path | None = None,
         **kw: Any) -> JointDiffuserPolicy:
     """Train on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(JointDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

@@ -39,7 +39,7 @@ import copy
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -57,6 +57,9 @@ from mfdiff_agents.config import ConfigError, TrainConfig
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
 
 
 @dataclasses.dataclass
@@ -153,7 +156,7 @@ class MFQPolicy(TrainedPolicy):
         return acts
 
 
-def window_transitions(w: Any, n_actions: int) -> dict[str, NDArray]:
+def window_transitions(w: Windows, n_actions: int) -> dict[str, NDArray]:
     """Flatten a Windows batch into per-agent transitions (see module docstring).
 
     Returns x [M, F], a [M], r [M], x_next [M, F], term [M], valid [M] (M = B·K·H),
@@ -194,7 +197,7 @@ class MFQLearner(Learner):
     POLICY = MFQPolicy
     LOG_KEYS = ("loss", "td", "cql")
 
-    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         self.net = MFQPolicy.build_model(cfg, self.env).to(device)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
@@ -204,7 +207,7 @@ class MFQLearner(Learner):
     def model(self) -> nn.Module:
         return self.net
 
-    def update(self, w: Any) -> dict[str, float]:
+    def update(self, w: Windows) -> dict[str, float]:
         cfg = self.cfg
         tr = arrays_to_torch(window_transitions(w, self.env.n_actions), self.device)
         valid = tr["valid"].float()
@@ -234,6 +237,8 @@ class MFQLearner(Learner):
         self.target.load_state_dict(state["target"])
 
 
-def fit(sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any) -> MFQPolicy:
+def fit(
+    sampler: WindowSampler, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
+) -> MFQPolicy:
     """Train mean-field CQL on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(MFQLearner, sampler, cfg, out_dir=out_dir, **kw)

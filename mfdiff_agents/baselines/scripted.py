@@ -9,12 +9,15 @@ to one core instance: evaluate it on that core.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_agents.policy import Policy, RandomPolicy
+
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
 
 #: Names accepted by :func:`make_scripted` (and by ``mfdiff eval --policy``).
 SCRIPTED_NAMES: tuple[str, ...] = ("random", "medium", "expert")
@@ -30,7 +33,7 @@ class ScriptedPolicy(Policy):
         seed: sampling seed (``reset(seed)`` re-seeds; ``reset()`` keeps the stream).
     """
 
-    def __init__(self, core: Any, *, tier: str | None = None, skill: float | None = None,
+    def __init__(self, core: VectorCore, *, tier: str | None = None, skill: float | None = None,
                  seed: int | None = None) -> None:
         from mfdiff_envs.policies import TIER_SKILL, make_behaviour_policy
 
@@ -53,7 +56,7 @@ class ScriptedPolicy(Policy):
         return np.asarray(self._behaviour(obs, mask), dtype=np.int64)
 
 
-def make_scripted(name: str, core: Any, seed: int | None = None) -> Policy:
+def make_scripted(name: str, core: VectorCore, seed: int | None = None) -> Policy:
     """``random`` -> :class:`RandomPolicy`; ``medium``/``expert`` -> :class:`ScriptedPolicy`."""
     if name == "random":
         return RandomPolicy(obs_dim=core.obs_dim, n_actions=core.n_actions, seed=seed)

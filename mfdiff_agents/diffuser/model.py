@@ -8,7 +8,7 @@ dataset normalisation it carries, and the value-weighted chaotic entropy loss (d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
 from mfdiff_agents.diffuser.objective import ValueNet, agent_weights, chaos_loss, value_weights
+
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows
 
 
 @dataclass
@@ -52,7 +55,7 @@ class Stats:
                    delta_mean=[0.0] * obs_dim, delta_std=[1.0] * obs_dim)
 
     @classmethod
-    def from_windows(cls, w: Any) -> Stats:
+    def from_windows(cls, w: Windows) -> Stats:
         """Statistics of a large batch of windows (alive agents' obs, mean fields, returns)."""
         obs = w.obs.reshape(-1, w.obs.shape[-1])
         alive = w.alive.reshape(-1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,9 @@ from mfdiff_agents.diffuser.planner import NORM_OBS_LIMIT, MFDiffuserPlanner
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample
 from mfdiff_agents.training import Learner, train
 
+if TYPE_CHECKING:
+    from mfdiff_envs.offline.windows import Windows, WindowSampler
+
 #: The window fields the loss reads.
 _BATCH_FIELDS = ("obs", "actions", "alive", "returns", "mean_field", "rewards")
 
@@ -38,7 +41,7 @@ class MFDiffuserLearner(Learner):
     POLICY = MFDiffuserPlanner
     LOG_KEYS = ("loss", "mse", "denoise", "chaos", "value_loss", "w_max", "head_loss", "head_acc")
 
-    def __init__(self, sampler: Any, cfg: Config, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, cfg: Config, device: torch.device) -> None:
         super().__init__(sampler, cfg, device)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         # the head's input noise has its own stream: a head setting leaves the diffusion alone
@@ -65,7 +68,7 @@ class MFDiffuserLearner(Learner):
         state = self.opt.state.get(self._model.diffusion_parameters()[0], {})
         return int(state["step"]) if "step" in state else 0
 
-    def update(self, windows: Any) -> dict[str, float]:
+    def update(self, windows: Windows) -> dict[str, float]:
         batch = windows_to_torch(windows, self.device, _BATCH_FIELDS)
         stop = self.cfg.diffusion_steps
         if stop is not None and self.diffusion_updates() >= stop:
@@ -157,7 +160,7 @@ class MFDiffuserLearner(Learner):
 
 
 def fit(
-    sampler: Any, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
+    sampler: WindowSampler, cfg: Config, *, out_dir: str | Path | None = None, **kw: Any
 ) -> MFDiffuserPlanner:
     """Train MF-Diffuser on ``sampler``'s windows (see :func:`mfdiff_agents.training.train`)."""
     return train(MFDiffuserLearner, sampler, cfg, out_dir=out_dir, **kw)

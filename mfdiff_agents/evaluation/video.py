@@ -5,18 +5,21 @@ dependency) writes the file, so no video codec is needed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mfdiff_envs.rollout import RolloutResult, rollout
 
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
+
 
 class _Recorder:
     """Wraps a policy: grabs the frame the policy is about to act on."""
 
-    def __init__(self, policy: Any, core: Any) -> None:
+    def __init__(self, policy: Any, core: VectorCore) -> None:
         self.policy, self.core, self.frames = policy, core, []
 
     def reset(self, seed: int | None = None) -> None:
@@ -29,7 +32,7 @@ class _Recorder:
 
 
 def record_episode(
-    policy: Any, core: Any, path: str | Path, *, seed: int = 0, fps: int = 8, scale: int = 2
+    policy: Any, core: VectorCore, path: str | Path, *, seed: int = 0, fps: int = 8, scale: int = 2
 ) -> tuple[Path, RolloutResult]:
     """Play one episode of ``policy`` on ``core`` and write it to ``path`` (a .gif)."""
     from PIL import Image

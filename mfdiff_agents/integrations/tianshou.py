@@ -50,7 +50,7 @@ mfdiff policy itself there (``policy.reset(seed)`` at episode starts, then
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,6 +66,9 @@ from tianshou.env import BaseVectorEnv, DummyVectorEnv, SubprocVectorEnv  # noqa
 
 from mfdiff_agents.device import torch_threads  # noqa: E402
 from mfdiff_agents.policy import Policy  # noqa: E402
+
+if TYPE_CHECKING:
+    from mfdiff_envs.core import VectorCore
 
 #: the info key :class:`EnvIndexInfo` writes (on reset too, unlike Tianshou's ``env_id``)
 ENV_INDEX_KEY = "mfdiff_env_id"
@@ -308,7 +311,7 @@ def _cores_of(env: Any) -> list[Any]:
     return cores
 
 
-def _check_on_core(policy: Policy, core: Any) -> None:
+def _check_on_core(policy: Policy, core: VectorCore) -> None:
     """A trained policy's env check, and Battle's two teams refused as one population."""
     check = getattr(policy, "check_env", None)
     if check is None:  # not a trained policy (scripted tiers: per-agent rules)

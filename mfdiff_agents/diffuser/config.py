@@ -162,8 +162,7 @@ class Config(TrainConfig):
     checkpoints). Training only; costs ``ddim_steps`` denoiser passes per head step. Measured
     on Battle with p = 1, 400 head-only steps (docs/method.md (20),
     docs/results/battle_own_plans.md): above the config at medium N = 10^2 and both N = 10^4
-    cells, level elsewhere; not yet in the Battle config (the grid's Battle rows would have to
-    be re-run)."""
+    cells, level elsewhere; the Battle config since the thirty-third update (p = 1)."""
     # ---- optimisation
     lr: float = 3e-4
     """AdamW learning rate."""
@@ -235,7 +234,8 @@ class Config(TrainConfig):
     on Squeeze-mixed (the split the optimum needs) but 65.3 on Ising-medium (argmax 72.7):
     off by default (acting_knobs.md). The Squeeze config set 0.2 until the eleventh update
     (mixed 97.4 vs 95.0 at the default, medium unchanged; planning_steps.md) and now removes
-    the uniform floor instead (``head_remove_uniform``); the Battle config sets 0.1."""
+    the uniform floor instead (``head_remove_uniform``); the Battle config sets 0.05 (0.1
+    until the twenty-ninth update)."""
     head_remove_uniform: bool = False
     """Before decoding (and before ``head_min_p``), subtract from each row of the head's
     distribution its smallest probability and renormalise (action_head.remove_uniform): the

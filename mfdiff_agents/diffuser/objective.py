@@ -1,6 +1,6 @@
 """The value-weighted chaotic entropy objective (see docs/method.md for the derivation).
 
-    L(θ) = mean_b[ w_b · mse_b ] + λ · mean_b[ ᾱ_{t_b} · ED²(x̂_0,b , x_0,b) ] + L_V
+    L(θ) = mean_b[ w_b · mse_b ] + λ · mean_b[ ᾱ_{t_b} · ED²(x̂_0,b , x_0,b) ] / √(H(d+A)) + L_V
 
 * ``value_weights``: w_b = clip(B · softmax_b(β Â_b), max=w_max), Â the standardised advantage
   of window b. β = 0 gives w ≡ 1 (plain denoising loss).
@@ -72,9 +72,9 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def chaos_loss(x0_pred: torch.Tensor, x0: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """mean_b ᾱ_{t_b} · ED²(x̂_0, x_0) / dim, with ``x0_pred, x0: [b, k, h, c]``, ``alpha_bar: [b]``.
+    """mean_b ᾱ_{t_b} · ED²(x̂_0, x_0) / √dim, ``x0_pred, x0: [b, k, h, c]``, ``alpha_bar: [b]``.
 
-    Divided by sqrt(h·c) so λ does not depend on the trajectory size.
+    dim = h·c: divided by its square root so λ does not depend on the trajectory size.
     """
     dim = x0[0, 0].numel()
     return (alpha_bar * energy_distance(x0_pred, x0)).mean() / dim**0.5

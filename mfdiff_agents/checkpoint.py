@@ -98,7 +98,7 @@ class EnvFacts:
         ):
             raise ValueError(
                 f"{who} was trained on family {self.family!r} ({self.env_id}) but the env is "
-                f"{fam!r}; evaluate it on a {self.family} env"
+                f"{fam!r}; evaluate it on {self.env_id or 'an env of that family'}"
             )
         got = (int(core.obs_dim), int(core.n_actions))
         if got != (self.obs_dim, self.n_actions):

@@ -21,10 +21,10 @@ CASES = {
     "pettingzoo_parallel.py": ((), ["--n-agents", "20"], "team return"),
     "pettingzoo_aec.py": ((), ["--n-agents", "16"], "team return"),
     "gymnasium_joint.py": ((), ["--n-agents", "50"], "team return"),
-    "torchrl_native.py": (("torchrl",), ["--n-agents", "16"], "steps 20"),
+    "torchrl_native.py": (("torchrl",), ["--n-agents", "16"], "steps 10"),
     "torchrl_pettingzoo.py": (("torchrl",), ["--n-agents", "20"], "steps 10"),
     "tianshou_collector.py": (("tianshou",), ["--n-agents", "20"], "SubprocVectorEnv"),
-    "sb3_supersuit.py": (("supersuit",), ["--n-agents", "20"], "copies team returns"),
+    "sb3_supersuit.py": (("supersuit",), ["--n-agents", "20"], "copies steps 10 team returns"),
     "minari_recover.py": (("minari",), ["--n-agents", "20"], "recovered env N=20"),
 }
 
@@ -69,10 +69,10 @@ def test_tianshou_example_seeds_each_env_apart() -> None:
                           "20", "--policy", "random"], capture_output=True, text=True,
                          timeout=120, env=env, cwd=EXAMPLES.parent)
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = [ln for ln in out.stdout.splitlines() if "returns" in ln]
+    lines = [ln for ln in out.stdout.splitlines() if "partial returns" in ln]
     assert len(lines) == 2, out.stdout
     for line in lines:
-        returns = line.split("returns")[1].strip()
+        returns = line.split("partial returns")[1].strip()
         first, second = (float(v) for v in returns.strip("[]").split(","))
         assert first != second, line
 
@@ -96,6 +96,17 @@ def test_examples_play_the_checkpoints_env_and_refuse_bad_n(tmp_path) -> None:
     assert env_id_for(str(ckpt), None, "mfdiff/Ising-v0") == "mfdiff/GaussianSqueeze-v0"
     assert env_id_for(str(ckpt), "mfdiff/Battle-v0", "mfdiff/Ising-v0") == "mfdiff/Battle-v0"
     assert env_id_for("expert", None, "mfdiff/Ising-v0") == "mfdiff/Ising-v0"
+    from _common import env_kwargs_for
+
+    (ckpt / "config.json").write_text(json.dumps({
+        "format_version": FORMAT_VERSION, "method": "bc", "config": {}, "weights_sha256": "",
+        "env": {"env_id": "mfdiff/Battle-v0", "env_kwargs": {
+            "n_agents": 20, "opponent": "expert", "map_size": 14, "max_cycles": 200}}}))
+    # the training kwargs less the population ones (Battle's map follows N)
+    assert env_kwargs_for(str(ckpt), "mfdiff/Battle-v0") == {"opponent": "expert",
+                                                              "max_cycles": 200}
+    assert env_kwargs_for(str(ckpt), "mfdiff/Ising-v0") == {}  # another env: its defaults
+    assert env_kwargs_for("expert", "mfdiff/Battle-v0") == {}
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, str(EXAMPLES / "pettingzoo_aec.py"), "--n-agents",
                           "20", "--env", "mfdiff/GaussianSqueeze-v0"], capture_output=True,
@@ -128,3 +139,66 @@ def test_supersuit_example_seeds_both_base_classes(base: str) -> None:
         assert f"supersuit ({b})" in out.stdout, out.stdout
         lines.append(out.stdout.split("team returns")[1].strip())
     assert lines[0] == lines[1]
+
+
+ISING_N = "16"
+
+
+@pytest.fixture(scope="module")
+def ising_checkpoint(tmp_path_factory) -> Path:
+    """A tiny BC checkpoint trained on a 2-episode Ising dataset (N = 16, the family's kwargs:
+    max_cycles = 50) in a temporary MINARI_DATASETS_PATH: a checkpoint of another family than
+    Squeeze, which six examples were hard-wired to."""
+    root = tmp_path_factory.mktemp("ising_ckpt")
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(root / "minari"), "OMP_NUM_THREADS": "1"}
+    build = ("from mfdiff_envs.offline.build import build_dataset; "
+             f"build_dataset('ising', n_agents={ISING_N}, tier='medium', episodes=2, "
+             "ref_scores=(0.0, 1.0), progress=False)")
+    subprocess.run([sys.executable, "-c", build], env=env, check=True, capture_output=True,
+                   timeout=120)
+    out = root / "bc"
+    subprocess.run([sys.executable, "-m", "mfdiff", "train", "--dataset",
+                    f"mfdiff/ising-n{ISING_N}/medium-v0", "--algo", "bc", "--set", "steps=5",
+                    "--set", "hidden=16", "--set", "batch_size=4", "--set", "device=cpu",
+                    "--out", str(out), "--threads", "1", "--no-progress"],
+                   env=env, check=True, capture_output=True, timeout=180)
+    return out
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_plays_an_ising_checkpoint_on_its_training_env(script: str,
+                                                               ising_checkpoint: Path) -> None:
+    """Audit: six examples built Squeeze whatever the checkpoint (an Ising one ended in a
+    family-mismatch traceback), and every example shortened max_cycles (the time feature
+    t / max_cycles then differed from training; check_env warned "env differs"). Each now
+    plays the checkpoint's env with its training kwargs and stops after --steps steps."""
+    needs = CASES[script][0]
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{script} needs {missing}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / script), "--n-agents", ISING_N,
+                          "--policy", str(ising_checkpoint), "--steps", "4"],
+                         capture_output=True, text=True, timeout=180, env=env,
+                         cwd=EXAMPLES.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ising" in out.stdout.lower(), out.stdout
+    assert "env differs" not in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_refuses_a_bad_policy_path_as_a_usage_error(script: str, tmp_path) -> None:
+    """A --policy that is neither a tier nor a checkpoint directory: argparse's exit 2 and one
+    message naming the path, not a CheckpointError traceback."""
+    needs = CASES[script][0]
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{script} needs {missing}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    bad = tmp_path / "no_such_run"
+    out = subprocess.run([sys.executable, str(EXAMPLES / script), "--n-agents", ISING_N,
+                          "--policy", str(bad)], capture_output=True, text=True, timeout=120,
+                         env=env, cwd=EXAMPLES.parent)
+    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
+    assert "Traceback" not in out.stderr and "no such checkpoint directory" in out.stderr, \
+        out.stderr

@@ -29,7 +29,9 @@ therefore wraps each env in :class:`EnvIndexInfo`, which reports the env's index
 raises at the first reset of some but not all envs (a lone one, or the subset Tianshou resets
 when ``n_episode`` is not a multiple of the env count) instead of mixing plans across envs.
 
-Seeds: ``venv.seed(s)`` seeds env ``i`` with ``s + i`` (Tianshou resets it with that seed);
+Seeds: ``venv.seed(s)`` seeds env ``i`` with ``s + i`` (Tianshou resets it with that seed, but
+a Collector's ``reset_before_collect`` then resets it again unseeded, so the first collected
+episode is not seed ``s + i``'s: the envs differ and a run repeats, nothing more);
 ``collect(gym_reset_kwargs={"seed": s})`` instead passes the same ``s`` to every env and every
 autoreset (each env replays one episode over and over). A policy is reset with no seed at its
 episode starts (its own stream goes on), except after a reset that was given a seed, which

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import math
 import textwrap
 import types
 import typing
@@ -97,6 +98,17 @@ def check_positive_int(owner: str, name: str, value: Any) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an int ≥ 1 (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{owner}.{name} must be a positive int, got {value!r}")
+
+
+def check_finite(owner: str, name: str, value: Any, *, strict: bool = True) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a finite number > 0 (≥ 0 with
+    ``strict=False``): learning rates, clips, scales and decays, where 0 or a negative value
+    trains silently wrong rather than failing."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value) and (value > 0 if strict else value >= 0))
+    if not ok:
+        raise ConfigError(f"{owner}.{name} must be a finite number {'>' if strict else '≥'} 0, "
+                          f"got {value!r}")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

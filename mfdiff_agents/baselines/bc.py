@@ -15,7 +15,6 @@ would move the whole population to one level.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from mfdiff_agents.baselines.common import (
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import ConfigError, TrainConfig
+from mfdiff_agents.config import TrainConfig, check_finite
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
 
@@ -58,12 +57,8 @@ class Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (float(self.lr) > 0 and math.isfinite(self.lr)):  # lr = 0 never trains
-            raise ConfigError(f"Config.lr must be a finite number > 0, got {self.lr}")
-        if not (float(self.weight_decay) >= 0 and math.isfinite(self.weight_decay)):
-            raise ConfigError(
-                f"Config.weight_decay must be a finite number ≥ 0, got {self.weight_decay}"
-            )
+        check_finite("Config", "lr", self.lr)  # lr = 0 never trains
+        check_finite("Config", "weight_decay", self.weight_decay, strict=False)
 
 
 class BCPolicy(SoftmaxActorPolicy):

@@ -21,7 +21,6 @@ observations still get different plans (different noise).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -30,7 +29,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import ConfigError, TrainConfig, check_positive_int
+from mfdiff_agents.config import ConfigError, TrainConfig, check_finite, check_positive_int
 from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
@@ -85,8 +84,7 @@ class DiffuserConfig(TrainConfig):
         if not 0.0 <= self.eta <= 1.0:
             # η > 1 asks for σ² > 1 − ᾱ: the sampler's noise swamps the plan
             raise ConfigError(f"{name}.eta must lie in [0, 1], got {self.eta}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"{name}.lr must be a finite number > 0, got {self.lr}")
+        check_finite(name, "lr", self.lr)
 
 
 class TrajectoryDiffuser(nn.Module):

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +52,7 @@ from mfdiff_agents.baselines.common import (
     sample_categorical,
 )
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import ConfigError, TrainConfig
+from mfdiff_agents.config import ConfigError, TrainConfig, check_finite
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
@@ -98,11 +97,8 @@ class Config(TrainConfig):
         if not float(self.cql_alpha) >= 0:
             # α < 0 rewards out-of-data actions; 0 is plain offline mean-field Q-learning
             raise ConfigError(f"Config.cql_alpha must be ≥ 0, got {self.cql_alpha}")
-        for name in ("lr", "reward_scale"):
-            # lr = 0 never trains; reward_scale ≤ 0 drops or flips the rewards
-            value = float(getattr(self, name))
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"Config.{name} must be a finite number > 0, got {value}")
+        for name in ("lr", "reward_scale"):  # lr = 0 never trains; a scale ≤ 0 drops or
+            check_finite("Config", name, getattr(self, name))  # flips the rewards
 
 
 def _boltzmann_value(q: torch.Tensor, temperature: float) -> torch.Tensor:

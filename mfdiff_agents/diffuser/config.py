@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mfdiff_agents.config import ConfigError, TrainConfig, check_positive_int
+from mfdiff_agents.config import ConfigError, TrainConfig, check_finite, check_positive_int
 from mfdiff_agents.diffuser.denoiser import INTERACTIONS
 from mfdiff_agents.diffuser.diffusion import SCHEDULES
 from mfdiff_agents.diffuser.sampler import validate_schedule
@@ -311,13 +311,8 @@ class Config(TrainConfig):
         for name in ("lr", "grad_clip", "w_max"):
             # lr = 0 or grad_clip = 0 never moves the weights, a negative clip flips the
             # gradient, w_max ≤ 0 zeroes or negates every window's weight
-            value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"Config.{name} must be a finite number > 0, got {value}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ConfigError(
-                f"Config.weight_decay must be a finite number ≥ 0, got {self.weight_decay}"
-            )
+            check_finite("Config", name, getattr(self, name))
+        check_finite("Config", "weight_decay", self.weight_decay, strict=False)
         if self.interaction not in INTERACTIONS:
             raise ConfigError(
                 f"Config.interaction must be one of {sorted(INTERACTIONS)}, "

@@ -6,7 +6,8 @@ Each copy has its own population policy, acting for that copy's N rows at once (
 ``stable_baselines3`` installed the same vec env is built with ``base_class=
 "stable_baselines3"`` (an SB3 ``VecEnv``); without it we drive SuperSuit's gymnasium vec env
 (``--base-class`` picks one). Battle is wrapped in ``mfdiff_envs.wrappers.black_death`` (dead
-agents stay, observing zeros) and acted on with the mask ``o.any(-1)`` (the live rows).
+agents stay, observing zeros) and acted on with the mask ``o.any(-1)`` (the live rows); not
+Squeeze, whose first observation is all zeros for every (live) agent.
 
 Seeding: SuperSuit's ``ConcatVecEnv.reset(seed=s)`` seeds copy ``i`` with ``s + i``. SB3's
 ``VecEnv.seed(s)`` and SuperSuit's SB3 wrapper's ``reset(seed=s)`` both call a ``seed`` method
@@ -64,8 +65,11 @@ def main() -> None:
     total = np.zeros(args.copies)
     for _ in range(args.steps):
         obs = np.asarray(obs).reshape(args.copies, n, -1)  # [copies, N, d]
-        # mask: the live rows (a dead Battle agent observes zeros; Squeeze/Ising never die)
-        actions = np.concatenate([pol.act_batch(o, o.any(-1)) for pol, o in zip(policies, obs)])
+        # Battle: the live rows (a dead agent observes zeros under black_death; a live one
+        # never does). No mask elsewhere: nobody dies, and a Squeeze agent's first observation
+        # IS all zeros (no level played yet), so o.any(-1) would mask every agent out
+        actions = np.concatenate([pol.act_batch(o, o.any(-1) if env_id == BATTLE else None)
+                                  for pol, o in zip(policies, obs)])
         if sb3:
             obs, rew, dones, infos = venv.step(actions)
         else:

@@ -202,3 +202,26 @@ def test_example_refuses_a_bad_policy_path_as_a_usage_error(script: str, tmp_pat
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
     assert "Traceback" not in out.stderr and "no such checkpoint directory" in out.stderr, \
         out.stderr
+
+
+def test_supersuit_example_acts_for_squeeze_agents_at_the_first_step() -> None:
+    """Review: the example masked rows with o.any(-1) in every family, but a Squeeze agent's
+    first observation is all zeros (no level played yet): every agent was masked out and played
+    level 0 at step 0. Copy 0 (env and policy seed 0) must play the native first step."""
+    if importlib.util.find_spec("supersuit") is None:
+        pytest.skip("needs supersuit")
+    from mfdiff_agents.baselines.scripted import make_scripted
+    from mfdiff_envs.squeeze import GaussianSqueezeCore
+
+    core = GaussianSqueezeCore(20)
+    obs, _ = core.reset(seed=0)
+    policy = make_scripted("expert", core, seed=0)
+    policy.reset(0)
+    _, rewards, *_ = core.step(policy.act_batch(obs, core.alive.copy()))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "sb3_supersuit.py"), "--n-agents", "20",
+                          "--policy", "expert", "--steps", "1", "--base-class", "gymnasium"],
+                         capture_output=True, text=True, timeout=120, cwd=EXAMPLES.parent,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    first = float(out.stdout.split("team returns [")[1].split(",")[0])
+    assert first == pytest.approx(core.team_reward(rewards), abs=1e-4), out.stdout

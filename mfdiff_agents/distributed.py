@@ -19,11 +19,14 @@ metrics.csv and checkpoints; the effective batch is ``world_size × batch_size``
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from mfdiff_agents.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,38 @@ def setup(rank: Rank, device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        _refuse_shared_gpus(rank, device)
     return device
+
+
+def shared_gpus(gpus: list[tuple[str, str]]) -> list[list[int]]:
+    """Groups of ranks (two or more) whose ``(host, GPU uuid)`` is the same."""
+    ranks: dict[tuple[str, str], list[int]] = {}
+    for r, gpu in enumerate(gpus):
+        ranks.setdefault(tuple(gpu), []).append(r)
+    return [rs for rs in ranks.values() if len(rs) > 1]
+
+
+def _refuse_shared_gpus(rank: Rank, device: torch.device) -> None:
+    """NCCL cannot put two ranks on one GPU, and says only "invalid usage" at the first
+    collective (seen on an H200, 2 processes, 1 GPU): compare the ranks' GPUs first, over gloo,
+    and name the fix. A launcher that shows each process its own GPU passes (uuids differ)."""
+    uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
+    if uuid is None:  # an old torch: NCCL's own error stands
+        return
+    gloo = dist.new_group(backend="gloo")
+    gpus: list[Any] = [None] * rank.world_size
+    dist.all_gather_object(gpus, (socket.gethostname(), str(uuid)), group=gloo)
+    dist.destroy_process_group(gloo)
+    shared = shared_gpus(gpus)
+    if shared:
+        dist.destroy_process_group()
+        raise ConfigError(  # a launch setting, not a failure: `mfdiff train` prints one line
+            f"torchrun: ranks {shared[0]} share one GPU ({gpus[shared[0][0]][1]} on "
+            f"{gpus[shared[0][0]][0]}; {torch.cuda.device_count()} GPU(s) visible to rank "
+            f"{rank.rank}) and NCCL cannot run two ranks on one GPU: give --nproc_per_node at "
+            "most the number of GPUs, or train on the CPU (--set device=cpu, gloo)")
 
 
 def average_gradients_before_step(opt: torch.optim.Optimizer, world_size: int) -> None:
@@ -85,6 +119,12 @@ def broadcast_buffers_after_step(opt: torch.optim.Optimizer, module: torch.nn.Mo
         return out
 
     opt.step = step_then_broadcast  # type: ignore[method-assign]
+
+
+def close_after_failure() -> None:
+    """Close the process group without the barrier: the other ranks may never reach one."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def teardown() -> None:

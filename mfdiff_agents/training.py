@@ -204,8 +204,13 @@ def train(
     rank = distributed.from_env()  # torchrun: data-parallel over ranks (distributed.py)
     out = Path(out_dir) if out_dir is not None else None
     with _run_lock(out if rank is None or rank.is_main else None):
-        return _train(learner_cls, sampler, cfg, out, rank, resume=resume, progress=progress,
-                      num_threads=num_threads)
+        try:
+            return _train(learner_cls, sampler, cfg, out, rank, resume=resume,
+                          progress=progress, num_threads=num_threads)
+        except BaseException:
+            if rank is not None:  # no process group left open behind the error
+                distributed.close_after_failure()
+            raise
 
 
 def derived_seed(entropy: list[int]) -> int:

@@ -568,8 +568,8 @@ def test_plan_weight_zero_acts_without_the_plan(trained_dropout, tmp_path: Path)
             obs_n = pol._norm_obs(obs)
             from mfdiff_envs.core import mean_field_summary
 
-            mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask)))
-            want = m.action_head.noplan_logits(obs_n, mf_n[None]).argmax(-1).numpy()
+            mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=obs_n.device))
+            want = m.action_head.noplan_logits(obs_n, mf_n[None]).argmax(-1).cpu().numpy()
         assert all(np.array_equal(a, want) for a in acts[0.0])
         assert any(not np.array_equal(a, acts[1.0][0]) for a in acts[1.0][1:])
     finally:
@@ -661,7 +661,9 @@ def test_head_ensemble_acts_on_the_mean_of_its_members(data) -> None:
     w = [m.net[0].weight for m in head.members]
     assert not torch.equal(w[0], w[1]) and not torch.equal(w[1], w[2])
     d = (w[0].shape[1] - 1 - model.mf_mean.shape[0]) // 2
-    obs, tgt, mf = torch.randn(7, d), torch.randn(7, d), torch.randn(1, model.mf_mean.shape[0])
+    dev = model.mf_mean.device  # the GPU under MFDIFF_TEST_DEVICE=cuda
+    obs, tgt = torch.randn(7, d, device=dev), torch.randn(7, d, device=dev)
+    mf = torch.randn(1, model.mf_mean.shape[0], device=dev)
     with torch.no_grad():
         want = torch.stack([torch.softmax(m(obs, tgt, mf), -1) for m in head.members]).mean(0)
         assert torch.allclose(head(obs, tgt, mf).exp(), want, atol=1e-6)

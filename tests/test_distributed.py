@@ -101,3 +101,53 @@ def test_learner_reseed_gives_each_rank_its_own_noise():
         [0, 2, 0])
     assert rank1 == rank1_again
     assert rank1 != rank0 and rank2 != rank1 and rank1[0] != rank1[1]
+
+
+def _rank_whose_training_fails(rank: int, port: int, out: str) -> None:
+    """Rank ``rank`` of 2 (gloo) joins the group inside ``train`` and then fails (a resume with
+    nothing to resume); records whether a process group is left open behind the error."""
+    import torch.distributed as dist
+
+    os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    from test_action_head import ising_episodes
+
+    from mfdiff_agents.config import ConfigError
+    from mfdiff_agents.methods import get_method, make_sampler
+
+    method = get_method("bc")
+    cfg = method.config(steps=2, horizon=4, n_particles=8, batch_size=2, device="cpu")
+    try:
+        method.fit(make_sampler(ising_episodes(episodes=2), cfg), cfg,
+                   out_dir=f"{out}/run", resume=True, progress=False)
+        error = None
+    except ConfigError as e:
+        error = str(e)
+    with open(f"{out}/rank{rank}.json", "w") as f:
+        json.dump({"error": error, "group_open": dist.is_initialized()}, f)
+
+
+def test_a_failed_run_leaves_no_process_group_open(tmp_path):
+    """An error after the ranks joined closes the group (without the barrier, which a rank that
+    failed alone would never reach): a caller in the same process can start again."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_whose_training_fails, args=(port, str(tmp_path)), nprocs=2, join=True)
+    for r in (0, 1):
+        got = json.loads((tmp_path / f"rank{r}.json").read_text())
+        assert "no training run to resume" in got["error"] and got["group_open"] is False
+
+
+def test_ranks_on_one_gpu_are_found():
+    """NCCL's error for two ranks on one GPU is "invalid usage" (seen on an H200): setup
+    compares the ranks' (host, GPU uuid) first and names the ranks that share one."""
+    from mfdiff_agents.distributed import shared_gpus
+
+    assert shared_gpus([("a", "g0"), ("a", "g1"), ("b", "g0")]) == []  # same uuid, other host
+    assert shared_gpus([("a", "g0"), ("a", "g1"), ("a", "g0"), ("a", "g1"), ("a", "g2")]) == [
+        [0, 2], [1, 3]]

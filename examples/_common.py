@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from mfdiff_agents.checkpoint import POPULATION_KWARGS, CheckpointError, read_meta
+from mfdiff_agents.checkpoint import CheckpointError, trained_env
 from mfdiff_agents.policy import Policy
 
 SCRIPTED = ("random", "medium", "expert")
@@ -42,11 +42,8 @@ def env_id_for(policy: str, given: str | None, default: str) -> str:
     :class:`CheckpointError` for a ``policy`` that is neither a tier nor a readable checkpoint."""
     if given is not None:
         return given
-    if policy not in SCRIPTED:
-        env_id = read_meta(policy)["env"].get("env_id")
-        if env_id:
-            return env_id
-    return default
+    trained = None if policy in SCRIPTED else trained_env(policy)
+    return trained[0] if trained is not None else default
 
 
 def env_kwargs_for(policy: str, env_id: str) -> dict[str, Any]:
@@ -54,12 +51,8 @@ def env_kwargs_for(policy: str, env_id: str) -> dict[str, Any]:
     population ones (``n_agents``, Battle's ``map_size``, which follows N, ``render_mode``),
     when it was trained on ``env_id``; ``{}`` (the family's defaults) for a scripted tier or
     another env. Raises :class:`CheckpointError` for an unreadable checkpoint."""
-    if policy in SCRIPTED:
-        return {}
-    env = read_meta(policy)["env"]
-    if env.get("env_id") != env_id:
-        return {}
-    return {k: v for k, v in (env.get("env_kwargs") or {}).items() if k not in POPULATION_KWARGS}
+    trained = None if policy in SCRIPTED else trained_env(policy)
+    return trained[2] if trained is not None and trained[0] == env_id else {}
 
 
 def resolve_env(p: argparse.ArgumentParser, args: argparse.Namespace,

@@ -114,6 +114,7 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
 
 def _eval(args: argparse.Namespace) -> int:
     from mfdiff_agents import evaluation as ev
+    from mfdiff_agents.checkpoint import trained_env
     from mfdiff_agents.methods import load_policy, policy_label
 
     command = args.command_line or "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -147,8 +148,23 @@ def _eval(args: argparse.Namespace) -> int:
         records = ev.run_sweep(ev.load_sweep(args.sweep), out=args.out,
                                progress=not args.no_progress, resume=args.resume)
     else:
-        if args.policy is None or args.env is None or args.n_agents is None:
-            raise ValueError("give --policy, --env and --n-agents (or --sweep FILE)")
+        if args.policy is None:
+            raise ValueError("give --policy (and --env, --n-agents) or --sweep FILE")
+        trained = trained_env(args.policy) if Path(args.policy).is_dir() else None
+        ckpt_kwargs: dict[str, Any] = {}
+        if args.env is None and trained is not None:
+            # the env it was trained on, with its kwargs (episode length, Battle's opponent…)
+            args.env, ckpt_kwargs = trained[0], trained[2]
+            if args.n_agents is None:
+                args.n_agents = trained[1]
+            print(f"mfdiff eval: the checkpoint's env {args.env}, N={args.n_agents}"
+                  + (f", {json.dumps(ckpt_kwargs)}" if ckpt_kwargs else "")
+                  + " (give --env, --n-agents, --env-kwargs for others)", file=sys.stderr)
+        elif args.n_agents is None and trained is not None and args.env == trained[0]:
+            args.n_agents = trained[1]
+        if args.env is None or args.n_agents is None:
+            raise ValueError("give --env and --n-agents (a checkpoint directory gives its own "
+                             "by default; a scripted policy plays any env)")
         args.seeds = 5 if args.seeds is None else args.seeds
         args.episodes = 1 if args.episodes is None else args.episodes
         if args.seeds < 1 or args.episodes < 1:
@@ -160,6 +176,7 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--env-kwargs is not JSON ({e}): {args.env_kwargs!r}") from e
         if not isinstance(env_kwargs, dict):
             raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+        env_kwargs = {**ckpt_kwargs, **env_kwargs}
         if env_kwargs.get("n_agents", args.n_agents) != args.n_agents:
             raise ValueError(f"--env-kwargs sets n_agents={env_kwargs['n_agents']!r} and "
                              f"--n-agents {args.n_agents}: give the population size once")
@@ -283,13 +300,16 @@ def add_parsers(subparsers: Any) -> None:
         description="Roll a policy out on the vectorised env core over seeds; print a markdown "
         "table (mean [95 percent bootstrap CI] (IQM) per metric); JSON-lines records with --out.")
     p.add_argument("--policy", help="checkpoint directory, or random | medium | expert")
-    p.add_argument("--env", help="registered env id, e.g. mfdiff/GaussianSqueeze-v0")
-    p.add_argument("--n-agents", type=int, help="population size N")
+    p.add_argument("--env", help="registered env id, e.g. mfdiff/GaussianSqueeze-v0 (default "
+                   "for a checkpoint: the env it was trained on, with its env kwargs)")
+    p.add_argument("--n-agents", type=int, help="population size N (default for a checkpoint "
+                   "on its own env: its training N)")
     p.add_argument("--seeds", type=int, default=None,
                    help="number of seeds (0..n-1), default 5")
     p.add_argument("--episodes", type=int, default=None, help="episodes per seed, default 1")
     p.add_argument("--env-kwargs", default=None,
-                   help='JSON env kwargs, e.g. \'{"max_cycles": 25}\'')
+                   help='JSON env kwargs, e.g. \'{"max_cycles": 25}\' (over the '
+                   "checkpoint's when --env is left to it)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a Config field of the checkpoint at load, e.g. "
                    "replan_every=4: fields that change acting (planning and decoding, a "

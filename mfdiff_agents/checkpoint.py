@@ -273,6 +273,22 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
+def trained_env(directory: str | Path) -> tuple[str, int | None, dict[str, Any]] | None:
+    """``(env id, N, other env kwargs)`` a checkpoint was trained on — the kwargs less
+    :data:`POPULATION_KWARGS` —, or None where its config.json records no env id.
+
+    Raises:
+        CheckpointError: not a readable checkpoint directory.
+    """
+    env = read_meta(directory)["env"]
+    if not env.get("env_id"):
+        return None
+    kwargs = dict(env.get("env_kwargs") or {})
+    n = kwargs.get("n_agents")
+    return (str(env["env_id"]), None if n is None else int(n),
+            {k: v for k, v in kwargs.items() if k not in POPULATION_KWARGS})
+
+
 def load_checkpoint(directory: str | Path, *, method: str | None = None) -> Checkpoint:
     """Read, hash-check and validate a checkpoint (``method``: the one expected, if given)."""
     d = Path(directory)

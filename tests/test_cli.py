@@ -104,6 +104,36 @@ def test_train_then_eval_every_algo(env, algo):
         assert r.returncode == 2 and "takes no extra deviation" in r.stderr, r.stderr
 
 
+def test_eval_defaults_to_the_checkpoints_env(env, tmp_path):
+    """A checkpoint alone is enough: the env, N and env kwargs it was trained on (said on
+    stderr); --n-agents and --env-kwargs change them; a scripted policy still needs both."""
+    out = tmp_path / "bc"
+    sets = [a for s in COMMON + TINY["bc"] for a in ("--set", s)]
+    r = mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--out", str(out), "--no-progress",
+               *sets)
+    assert r.returncode == 0, r.stderr
+
+    def records(*args):
+        r = mfdiff(env, "eval", "--policy", str(out), "--seeds", "1", "--no-progress", "--out",
+                   str(tmp_path / "r.jsonl"), *args)
+        assert r.returncode == 0, r.stderr
+        lines = (tmp_path / "r.jsonl").read_text().splitlines()
+        (tmp_path / "r.jsonl").unlink()
+        return r.stderr, [json.loads(x) for x in lines]
+
+    err, recs = records()
+    assert f"the checkpoint's env {ENV_ID}, N=40" in err and '"max_cycles": 6' in err
+    assert {(x["env_id"], x["n_agents"], x["env_kwargs"]["max_cycles"]) for x in recs} == {
+        (ENV_ID, 40, 6)}
+    err, recs = records("--n-agents", "30", "--env-kwargs", '{"max_cycles": 4}')
+    assert {(x["n_agents"], x["env_kwargs"]["max_cycles"]) for x in recs} == {(30, 4)}
+    _, recs = records("--env", ENV_ID)  # its own env named: N defaults, kwargs are the env's
+    assert {(x["n_agents"], x["env_kwargs"].get("max_cycles")) for x in recs} != {(40, 6)}
+    assert {x["n_agents"] for x in recs} == {40}
+    r = mfdiff(env, "eval", "--policy", "random", "--n-agents", "20")
+    assert_user_error(r, "give --env and --n-agents")
+
+
 def _plain(v):
     return list(v) if isinstance(v, tuple) else v
 

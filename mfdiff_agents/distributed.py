@@ -78,7 +78,10 @@ def _refuse_shared_gpus(rank: Rank, device: torch.device) -> None:
     uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
     if uuid is None:  # an old torch: NCCL's own error stands
         return
-    gloo = dist.new_group(backend="gloo")
+    try:
+        gloo = dist.new_group(backend="gloo")
+    except (RuntimeError, ValueError):  # a torch built without gloo: NCCL's own error stands
+        return
     gpus: list[Any] = [None] * rank.world_size
     dist.all_gather_object(gpus, (socket.gethostname(), str(uuid)), group=gloo)
     dist.destroy_process_group(gloo)

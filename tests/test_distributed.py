@@ -151,3 +151,51 @@ def test_ranks_on_one_gpu_are_found():
     assert shared_gpus([("a", "g0"), ("a", "g1"), ("b", "g0")]) == []  # same uuid, other host
     assert shared_gpus([("a", "g0"), ("a", "g1"), ("a", "g0"), ("a", "g1"), ("a", "g2")]) == [
         [0, 2], [1, 3]]
+
+
+def _rank_on_a_shared_gpu(rank: int, port: int, out: str) -> None:
+    """Rank ``rank`` of 2 (gloo) runs the shared-GPU check with a faked GPU: the same uuid on
+    both ranks unless ``out`` ends in "distinct"."""
+    import types
+
+    import torch
+    import torch.distributed as dist
+
+    from mfdiff_agents import distributed
+    from mfdiff_agents.config import ConfigError
+
+    same = not out.endswith("distinct")
+    torch.cuda.get_device_properties = lambda d: types.SimpleNamespace(  # no GPU in CI
+        uuid="GPU-0" if same else f"GPU-{rank}")
+    torch.cuda.device_count = lambda: 1
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=2)
+    try:
+        distributed._refuse_shared_gpus(distributed.Rank(rank, 2, rank), torch.device("cuda", 0))
+        error = None
+    except ConfigError as e:
+        error = str(e)
+    with open(f"{out}/rank{rank}.json", "w") as f:
+        json.dump({"error": error, "group_open": dist.is_initialized()}, f)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("gpus", ["shared", "distinct"])
+def test_two_ranks_on_one_gpu_are_refused_by_every_rank(tmp_path, gpus):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    out = tmp_path / gpus
+    out.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_on_a_shared_gpu, args=(port, str(out)), nprocs=2, join=True)
+    for r in (0, 1):
+        got = json.loads((out / f"rank{r}.json").read_text())
+        if gpus == "shared":
+            assert "ranks [0, 1] share one GPU (GPU-0" in got["error"] and not got["group_open"]
+        else:
+            assert got == {"error": None, "group_open": True}

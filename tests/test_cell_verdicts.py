@@ -1,4 +1,4 @@
-"""experiments/cell_verdicts.py: the 18-cell count from the committed evidence, its two readings,
+"""experiments/cell_verdicts.py: the 18-cell count from the committed evidence, its readings,
 and refusal of evidence it cannot read."""
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def test_rounded_bounds_never_turn_a_loss_into_a_tie(cv):
     assert cv.reading({"IQL": E(0.02, 0.001, 0.03, 10)}) == "win"
 
 
-def test_committed_cells_carry_the_two_level_reading(cv):
-    """Every cell is also judged on the grid's runs with a CI over training × evaluation seeds;
-    it is wider than the paired CI over evaluation seeds alone."""
+def test_committed_cells_carry_the_training_seed_reading(cv):
+    """Every cell is also judged on the grid's runs with a CI over training seeds (Welch over
+    the checkpoints' means); it is wider than the paired CI over evaluation seeds alone."""
     cells = cv.collect()
     grid = cv.grid_evidence(ROOT / "docs/results/records/records-squeeze.jsonl.gz")
     for key, ev in cells.items():

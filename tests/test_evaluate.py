@@ -610,11 +610,14 @@ def test_a_report_row_refuses_records_measured_with_other_settings(tmp_path):
         ev.read_records(tmp_path / "other.jsonl")
 
 
-def test_two_level_paired_resamples_training_seeds():
+def test_training_seed_ci_covers_the_checkpoints_spread():
     """A method whose checkpoints differ: the paired CI over evaluation seeds (conditional on
-    the checkpoints) is narrow and clear of 0, the two-level CI covers 0; incomplete grids and
-    disjoint seeds are refused."""
-    from mfdiff_agents.evaluation.stats import bootstrap_ci, paired_by_seed, two_level_paired
+    the checkpoints) is narrow and clear of 0, the training-seed CI (Welch over checkpoint
+    means) covers 0 and equals the textbook interval; incomplete grids, disjoint seeds, one
+    checkpoint a side and NaN are refused."""
+    from scipy import stats as st
+
+    from mfdiff_agents.evaluation.stats import bootstrap_ci, paired_by_seed, training_seed_ci
 
     rng = np.random.default_rng(0)
 
@@ -623,17 +626,58 @@ def test_two_level_paired_resamples_training_seeds():
                  "score": eff + 0.05 * rng.normal()}
                 for c, eff in enumerate(ckpt_effects) for s in seeds]
 
-    a, b = runs("A", [1.0, -1.0, 0.4]), runs("B", [0.0, 0.0, 0.0])
+    a, b = runs("A", [1.0, -1.0, 0.4]), runs("B", [0.0, 0.1, -0.1])
     d = paired_by_seed(a, b, "score")
     lo, hi = bootstrap_ci(d)
     assert lo > 0  # these three checkpoints are ahead ...
-    mean, lo2, hi2, ca, cb, s = two_level_paired(a, b, "score")
+    mean, lo2, hi2, ca, cb, s = training_seed_ci(a, b, "score")
     assert (ca, cb, s) == (3, 3, 10) and mean == pytest.approx(d.mean())
     assert lo2 < 0 < hi2  # ... the method is not shown to be
+    ma = [np.mean([r["score"] for r in a if r["config"]["policy"] == f"A-s{c}"]) for c in range(3)]
+    mb = [np.mean([r["score"] for r in b if r["config"]["policy"] == f"B-s{c}"]) for c in range(3)]
+    ref = st.ttest_ind(ma, mb, equal_var=False).confidence_interval(0.95)
+    assert (lo2, hi2) == pytest.approx((ref.low, ref.high))
     with pytest.raises(ValueError, match="needs every checkpoint"):
-        two_level_paired(a[:-1], b, "score")
+        training_seed_ci(a[:-1], b, "score")
     with pytest.raises(ValueError, match="no evaluation seed"):
-        two_level_paired(a, runs("B", [0.0], seeds=range(20, 25)), "score")
+        training_seed_ci(a, runs("B", [0.0], seeds=range(20, 25)), "score")
+    one = runs("B", [0.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        training_seed_ci(a, one, "score")
+    # a one-seed baseline taken as fixed: the CI is A's spread alone (one-sample t, df 2)
+    m, lo3, hi3, *_ = training_seed_ci(a, one, "score", single_as_fixed=True)
+    ref = st.ttest_1samp(np.array(ma) - np.mean([r["score"] for r in one]), 0.0)
+    assert (lo3, hi3) == pytest.approx(tuple(ref.confidence_interval(0.95)))
+    a[0]["score"] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        training_seed_ci(a, b, "score")
+
+
+def test_paired_differences_refuse_nan_and_unbalanced_checkpoints():
+    """A NaN would give a CI of (nan, nan), read as a tie; a checkpoint measured on some seeds
+    only weighs more in those seeds' means (the audit's reproducer: 3.00 against 1.67)."""
+    from mfdiff_agents.evaluation.stats import bootstrap_ci, paired_by_seed, t_interval
+
+    def run(ckpt, seed, x):
+        return {"seed": seed, "config": {"policy": ckpt}, "x": x}
+
+    a = [run(f"c{c}", s, 5.0 if c == 0 else 0.0) for c in range(3) for s in range(3)]
+    a += [run("c0", s, 5.0) for s in (3, 4)]  # c0 alone on seeds 3-4
+    b = [run("b", s, 0.0) for s in range(5)]
+    with pytest.raises(ValueError, match="weigh the checkpoints unequally"):
+        paired_by_seed(a, b, "x")
+    np.testing.assert_allclose(paired_by_seed(a[:9], b, "x"), [5 / 3] * 3)  # balanced
+    bad = [run("b", s, float("nan") if s == 1 else 0.0) for s in range(3)]
+    for f in (lambda: paired_by_seed(a[:9], bad, "x"), lambda: bootstrap_ci([1.0, np.nan]),
+              lambda: t_interval([1.0, np.inf])):
+        with pytest.raises(ValueError, match="non-finite"):
+            f()
+    # the t-interval: scipy's, and the point where nothing varies
+    x = [0.3, -0.1, 0.5, 0.2, 0.4]
+    from scipy import stats as st
+
+    assert t_interval(x) == pytest.approx(st.t.interval(0.95, 4, np.mean(x), st.sem(x)))
+    assert t_interval([2.0, 2.0]) == (2.0, 2.0) and t_interval([1.0]) == (1.0, 1.0)
 
 
 def test_plots_never_pool_tiers_envs_or_sizes(tmp_path):

@@ -500,6 +500,9 @@ def test_held_out_exploitability_removes_the_selection_bias():
             == held_out_exploitability(one_each, by=("method",)))
     with pytest.raises(ValueError, match="leave_out"):
         held_out_exploitability(corr, leave_out="episode")
+    one_seed = [r for r in corr[:15] if r["seed"] == 0]  # 3 training seeds, 1 evaluation seed
+    with pytest.warns(UserWarning, match="one evaluation seed"):
+        assert held_out_exploitability(one_seed, by=("method",), leave_out="seed") == one_seed
 
     lone = [{"method": "x", "deviation_gains": {"a": 1.0}}, {"method": "y", "return": 1.0}]
     assert held_out_exploitability(lone, by=("method",)) == lone

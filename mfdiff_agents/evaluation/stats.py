@@ -5,6 +5,7 @@ percentile-bootstrap CI, and the interquartile mean (``scipy.stats.trim_mean(x, 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -110,7 +111,8 @@ def held_out_exploitability(
     env seed and the deviators, so their gains can be correlated; with ``"run"`` the others of
     its seed stay in the choice and some upward bias remains where they are (an outside audit
     on 2026-12-04 simulated +0.2 to +0.5 with strongly correlated gains). ``"seed"`` removes
-    it; with one record a seed the two are the same. The tables until the forty-first update
+    it; with one record a seed the two are the same, and a group of one evaluation seed gets
+    no held-out value (a warning says so). The tables until the forty-first update
     used ``"run"``; docs/results/README.md measures the difference on them.
 
     Raises:
@@ -143,6 +145,10 @@ def held_out_exploitability(
                 other = seeds[:, None] != seeds[None, :]  # [m, m]: runs of other seeds
                 kept = other.sum(1)  # [m]
                 if not kept.all():  # one evaluation seed only: nothing to choose on
+                    warnings.warn(f"held_out_exploitability: group {key} has runs of one "
+                                  "evaluation seed only: no held-out value with "
+                                  "leave_out='seed' (its records are returned unchanged)",
+                                  stacklevel=2)
                     continue
                 loo_mean = (other.astype(float) @ gains) / kept[:, None]  # [m, D]
             best = loo_mean.argmax(1)  # [m]

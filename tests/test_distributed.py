@@ -35,6 +35,18 @@ def test_torchrun_two_processes(tmp_path, algo):
     assert [int(x["step"]) for x in rows] == [1, 2, 3, 4]  # one writer: no rows from rank 1
 
 
+def spawn_two_ranks(fn, out) -> None:
+    """Run ``fn(rank, port, str(out))`` in 2 processes, on a free local port."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(fn, args=(port, str(out)), nprocs=2, join=True)
+
+
 def _two_rank_step(rank: int, port: int, out: str) -> None:
     """One optimiser step on rank ``rank`` of 2 (gloo), through both distributed wrappers."""
     import torch
@@ -60,14 +72,7 @@ def _two_rank_step(rank: int, port: int, out: str) -> None:
 def test_ranks_average_gradients_and_share_rank0_buffers(tmp_path):
     """The gradient is the mean over ranks and every rank ends with rank 0's buffers, as DDP's
     broadcast_buffers (an outside audit found the running advantage scale drifting per rank)."""
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_two_rank_step, args=(port, str(tmp_path)), nprocs=2, join=True)
+    spawn_two_ranks(_two_rank_step, tmp_path)
     got = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert got[0] == got[1] == {"w": -1.5, "scale": 10.0}
 
@@ -130,14 +135,7 @@ def _rank_whose_training_fails(rank: int, port: int, out: str) -> None:
 def test_a_failed_run_leaves_no_process_group_open(tmp_path):
     """An error after the ranks joined closes the group (without the barrier, which a rank that
     failed alone would never reach): a caller in the same process can start again."""
-    import socket
-
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_rank_whose_training_fails, args=(port, str(tmp_path)), nprocs=2, join=True)
+    spawn_two_ranks(_rank_whose_training_fails, tmp_path)
     for r in (0, 1):
         got = json.loads((tmp_path / f"rank{r}.json").read_text())
         assert "no training run to resume" in got["error"] and got["group_open"] is False
@@ -183,16 +181,9 @@ def _rank_on_a_shared_gpu(rank: int, port: int, out: str) -> None:
 
 @pytest.mark.parametrize("gpus", ["shared", "distinct"])
 def test_two_ranks_on_one_gpu_are_refused_by_every_rank(tmp_path, gpus):
-    import socket
-
-    import torch.multiprocessing as mp
-
     out = tmp_path / gpus
     out.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_rank_on_a_shared_gpu, args=(port, str(out)), nprocs=2, join=True)
+    spawn_two_ranks(_rank_on_a_shared_gpu, out)
     for r in (0, 1):
         got = json.loads((out / f"rank{r}.json").read_text())
         if gpus == "shared":

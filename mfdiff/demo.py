@@ -13,10 +13,8 @@ Datasets: the demo never reads or writes your Minari datasets. It always points
 ``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
 its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
 
-Budget: default ~90 CPU-seconds (73 s wall on 2 free cores, 2026-11-30; 290 CPU-s and 416 s
-wall on the slower machine of 2026-11-29, its cores shared with other jobs);
-``--quick`` ≈ 20 s (the
-test suite runs it).
+Budget: default about 4 minutes on a 2-core machine (236 s wall, 2026-12-04; up to 10 minutes
+on a slower one shared with other jobs); ``--quick`` ≈ 20 s (the test suite runs it).
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ MARKER = ".mfdiff-demo"
 
 @dataclasses.dataclass
 class DemoConfig:
-    """Everything the demo does, with the default (≈ 3 min on 2 cores) budget."""
+    """Everything the demo does, with the default (about 4 min on 2 cores) budget."""
 
     out_dir: Path = Path("runs/demo")
     """Output directory (records, table, plot, checkpoints, private Minari root)."""

@@ -54,7 +54,7 @@ def demo_notes(n_agents: int, cores: list[VectorCore]) -> list[str]:
                 f"{core.n_total} on the map (blue: the scripted expert inside the env)"
             )
     if importlib.util.find_spec("magent2") is None:
-        notes.append("magent_battle: skipped (magent2 missing: pip install mfdiff[magent])")
+        notes.append("magent_battle: skipped (magent2 missing: pip install 'magent2>=0.3.3')")
     return notes
 
 

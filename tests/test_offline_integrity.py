@@ -210,12 +210,14 @@ def test_edited_metadata_is_refused_everywhere(minari_root, edit, finding):
     edit(meta)
     _write_meta(minari_root, meta)
     for problem in (quick_check(DS), verify_dataset(DS)):
-        assert problem is not None and "edited after the build" in problem
+        # the field named where a field recorded twice disagrees, and a fix that runs as given
+        assert problem is not None and "edited after the build" in problem and finding in problem
+        assert f"mfdiff data build {DS} --force" in problem
     with pytest.raises(DatasetError, match="edited after the build"):
         load_episodes(DS)
     with pytest.raises(DatasetError, match="edited after the build"):
         reference_scores("mfdiff/Squeeze-v0", {"n_agents": 36, "max_cycles": 8}, dataset_id=DS)
-    # the digest names the edit only when the fields recorded twice still agree
+    # a dataset built before the digest: the fields recorded twice still name the edit
     if finding != "sha256 recorded at build":
         del meta["mfdiff"]["integrity"]["metadata"]  # a dataset built before the digest
         _write_meta(minari_root, meta)

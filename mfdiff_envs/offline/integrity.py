@@ -137,11 +137,11 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
     mf = meta.get("mfdiff")
     if not isinstance(mf, Mapping):
         return None
-    fix = "metadata.json was edited after the build; rebuild with `mfdiff data build --force`"
+    target = dataset_id or meta.get("dataset_id") or "ID"
+    fix = (f"metadata.json was edited after the build; rebuild with `mfdiff data build {target} "
+           "--force`")
     recorded = mf.get("integrity", {}).get("metadata") if isinstance(
         mf.get("integrity"), Mapping) else None
-    if recorded is not None and metadata_digest(meta) != recorded:
-        return f"metadata.json does not match the sha256 recorded at build ({fix})"
     pairs = [
         ("ref_min_score", meta.get("ref_min_score"), mf.get("ref_min_score")),
         ("ref_max_score", meta.get("ref_max_score"), mf.get("ref_max_score")),
@@ -167,8 +167,10 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
         pairs.append(("normalized_mean", norm, 100.0 * (ret - lo) / (hi - lo)))
     bad = [f"{name} ({a!r} vs {b!r})" for name, a, b in pairs
            if a is not None and b is not None and _differs(a, b)]
-    if bad:
+    if bad:  # first: it names the field
         return f"metadata.json disagrees with itself: {'; '.join(bad)} ({fix})"
+    if recorded is not None and metadata_digest(meta) != recorded:
+        return f"metadata.json does not match the sha256 recorded at build ({fix})"
     return None
 
 

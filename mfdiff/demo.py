@@ -13,7 +13,7 @@ Datasets: the demo never reads or writes your Minari datasets. It always points
 ``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
 its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
 
-Budget: default about 4 minutes on a 2-core machine (236 s wall, 2026-12-04; up to 10 minutes
+Budget: default 3–4 minutes on a 2-core machine (188–236 s wall, 2026-12-04; up to 10 minutes
 on a slower one shared with other jobs); ``--quick`` ≈ 20 s (the test suite runs it).
 """
 
@@ -39,7 +39,7 @@ MARKER = ".mfdiff-demo"
 
 @dataclasses.dataclass
 class DemoConfig:
-    """Everything the demo does, with the default (about 4 min on 2 cores) budget."""
+    """Everything the demo does, with the default (3–4 min on 2 cores) budget."""
 
     out_dir: Path = Path("runs/demo")
     """Output directory (records, table, plot, checkpoints, private Minari root)."""

@@ -6,7 +6,11 @@ checkpoints acting with other settings, from another experiments/exploitability.
 exploitability is computed within each file, as in the file's own table. Differences are paired
 by evaluation seed (each seed's value the mean over its training seeds; 95 % bootstrap CI over
 the evaluation seeds both policies have in the cell), as experiments/exploitability_estimators.py
-pairs methods of one file:
+pairs methods of one file. The percentile bootstrap is too narrow on few seeds (an outside
+audit's simulation: 83 % coverage at 5 seeds, 95 % at 30; the committed seeds tables use
+8–150): give 10 or more evaluation seeds, or read the grid's 5-seed cells in cells.md, which
+uses a t-interval (mfdiff_agents.evaluation.stats.t_interval). Its CI holds for the
+checkpoints measured, not for other training seeds (stats.training_seed_ci):
 
     python experiments/compare_policies.py \\
         config=mfdiffuser@runs/exp/A.jsonl t04=mfdiffuser@runs/exp/B.jsonl bc=bc@runs/exp/B.jsonl \\

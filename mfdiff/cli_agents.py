@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 THREADS_HELP = ("torch threads (default: torch's choice; use 1 per process when several jobs "
-                "share the cores)")
+                "share the cores). Same seed and threads: bit-identical results; another "
+                "thread count may differ in the last digits (~1e-7 in the weights)")
 
 
 def _threads(n: int | None) -> int | None:

@@ -7,8 +7,8 @@ sample, in one generated table: the count behind "MF-Diffuser best or tied in â‰
 A cell's evidence is the grid's runs (docs/results/records/records-<family>.jsonl.gz: 3 training
 Ã— 5 evaluation seeds) or, where the cell was re-run on more evaluation seeds per checkpoint, the
 experiments/cell_seeds.sh table with the most MF-Diffuser runs
-(docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md, written by compare_policies.py). Two
-readings per cell, both against the learned baselines the evidence holds:
+(docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md, written by compare_policies.py). Three
+readings per cell, all against the learned baselines the evidence holds:
 
 - the grid's: MF-Diffuser best on the mean, or its 95 % CI overlapping the best baseline's
   (experiments/summarize_grid.py's verdict);

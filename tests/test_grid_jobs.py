@@ -275,14 +275,22 @@ def test_local_dispatch_gives_a_finished_jobs_slot_to_the_next(tmp_path):
     gj = _module()
     ex = submitit.LocalExecutor(folder=tmp_path / "s")
     ex.update_parameters(timeout_min=2)
-    stamp = "import sys, time; time.sleep({}); open(sys.argv[1], 'w').write(str(time.time()))"
+    stamp = "import sys, time; open(sys.argv[1], 'w').write(str(time.time()))"
+    # the long job holds its slot until the last short job has written its stamp (60 s at
+    # most): the short ones all end first only if they ran beside it, however slowly a job
+    # starts on a loaded machine (a fixed 8 s sleep could be outlasted by three job starts)
+    wait = ("import pathlib, sys, time\n"
+            "last, end = pathlib.Path(sys.argv[2]), time.monotonic() + 60\n"
+            "while not (last.exists() and last.read_text()) and time.monotonic() < end:\n"
+            "    time.sleep(0.05)\n"
+            "open(sys.argv[1], 'w').write(str(time.time()))\n")
 
-    def job(name, secs):
-        return ([sys.executable, "-c", stamp.format(secs), str(tmp_path / name)],
+    def job(name, code, *extra):
+        return ([sys.executable, "-c", code, str(tmp_path / name), *extra],
                 str(tmp_path / f"{name}.log"), None)
 
-    gj.dispatch(ex, [job("long", 8), *(job(f"short{i}", 0) for i in range(3))], width=2,
-                poll=0.1)
+    gj.dispatch(ex, [job("long", wait, str(tmp_path / "short2")),
+                     *(job(f"short{i}", stamp) for i in range(3))], width=2, poll=0.1)
     ends = {p.name: float(p.read_text()) for p in tmp_path.iterdir() if p.suffix == ""
             and p.is_file()}
     assert set(ends) == {"long", "short0", "short1", "short2"}

@@ -13,8 +13,11 @@
 # SEEDS="3 4" TIERS=medium: training seeds the grid never used (report battle_own_plans_seeds34
 # [_medium]), beside BC trained here with the same seeds and its family config (the grid has
 # no records of them); ~20 min on 2 cores for one tier.
-# NS="500 5000" (with SEEDS): population sizes in no other Battle table (both teams; report
-# name gets _n500_5000), as experiments/unseen_seeds.sh battle.
+# NS="500 5000": population sizes in no other Battle table (both teams; report name gets
+# _n500_5000), as experiments/unseen_seeds.sh battle; beside BC trained here with the same seeds
+# (the grid has no records at other N), also with the grid's seeds 0-2.
+# IQL=1: also IQL with the same seeds and its family config (configs/iql/battle.json, acting as
+# the grid's IQL), trained here; report name gets _iql. ~2 min a checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -32,8 +35,10 @@ for tier in "${TIERS[@]}"; do
   mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
 done
 NAME=battle_own_plans
-GRID=1
+GRID=1  # 1: beside the grid's records (its seeds and N); 0: baselines trained here
 if [ "${SEEDS[*]}" != "0 1 2" ]; then NAME+=_seeds$(printf %s "${SEEDS[@]}"); GRID=0; fi
+IQL=${IQL:-0}
+case $IQL in 0|1) ;; *) echo "battle_own_plans.sh: IQL is 0 or 1" >&2; exit 2;; esac
 [ "${TIERS[*]}" != "medium mixed" ] && NAME+=_${TIERS[*]}
 read -r -a NS <<< "${NS:-}"
 for n in "${NS[@]}"; do
@@ -41,9 +46,13 @@ for n in "${NS[@]}"; do
   [ $((n % 2)) = 0 ] || { echo "battle_own_plans.sh: NS are even integers" >&2; exit 2; }
 done
 if [ "${#NS[@]}" -gt 0 ]; then
-  [ "$GRID" = 0 ] || { echo "battle_own_plans.sh: NS needs SEEDS (the grid has no records" \
-                            "at other N)" >&2; exit 2; }
+  GRID=0
   NAME+=_n$(IFS=_; echo "${NS[*]}")
+fi
+if [ "$IQL" = 1 ]; then
+  [ "$GRID" = 0 ] || { echo "battle_own_plans.sh: IQL=1 needs SEEDS or NS (at the grid's" \
+                            "seeds and N its records hold IQL)" >&2; exit 2; }
+  NAME+=_iql
 fi
 train() {  # tier seed
   train_battle_head "$OUT" "$1" "$2" 800 1
@@ -55,13 +64,19 @@ train() {  # tier seed
       touch "$OUT/bc-$1-s$2/train_done"
     }
   fi
+  if [ "$IQL" = 1 ] && [ ! -f "$OUT/iql-$1-s$2/train_done" ]; then
+    rm -rf "$OUT/iql-$1-s$2"
+    mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo iql --set "seed=$2" \
+      --out "$OUT/iql-$1-s$2" --no-progress --threads 1 > "$OUT/iql-$1-s$2.log" 2>&1
+    touch "$OUT/iql-$1-s$2/train_done"
+  fi
 }
 jobs=()
 for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do jobs+=("$tier $s"); done; done
 (for ((i = 0; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & a=$!  # one lane per core
 (for ((i = 1; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & b=$!
 wait "$a"; wait "$b"
-python - "$OUT" "$GRID" "$NAME" "${TIERS[*]}" "${NS[*]}" "${SEEDS[@]}" <<'PY'
+python - "$OUT" "$GRID" "$IQL" "$NAME" "${TIERS[*]}" "${NS[*]}" "${SEEDS[@]}" <<'PY'
 import gzip
 import json
 import sys
@@ -70,7 +85,7 @@ sys.path.insert(0, "experiments")
 from make_sweep import (ACTING, FAMILIES, acting_overrides, family_planning, inline_table,
                         run_block, write_jsonl)
 
-out, grid, name, tiers, other_ns, *seeds = sys.argv[1:]
+out, grid, iql, name, tiers, other_ns, *seeds = sys.argv[1:]
 label = "MF-Diffuser, head on its own plans"
 _, env, ns, kwargs = FAMILIES["battle"]
 ns = [int(n) for n in other_ns.split()] or ns
@@ -86,6 +101,9 @@ for t, tier in enumerate(tiers.split()):
         if grid == "0":  # BC of the same seed, acting as the grid's BC
             lines += run_block(f"{out}/bc-{tier}-s{seed}", "BC", env, ns, kwargs, tier,
                                inline_table(acting_overrides("battle", "bc")))
+        if iql == "1":  # IQL of the same seed, acting as the grid's IQL
+            lines += run_block(f"{out}/iql-{tier}-s{seed}", "IQL", env, ns, kwargs, tier,
+                               inline_table(acting_overrides("battle", "iql")))
         blocks.setdefault(lane, []).extend(lines)
 for lane, lines in blocks.items():
     with open(f"{out}/sweep_{lane}.toml", "w") as f:
@@ -114,7 +132,8 @@ records=()
 for lane in "${LANES[@]}"; do records+=("$OUT/records-$lane.jsonl"); done
 if [ "$GRID" = 1 ]; then records+=("$OUT/grid_all.jsonl"); fi
 cmd="bash experiments/battle_own_plans.sh"
-[ "$GRID" = 0 ] && cmd="SEEDS=\"${SEEDS[*]}\" $cmd"
+[ "${SEEDS[*]}" != "0 1 2" ] && cmd="SEEDS=\"${SEEDS[*]}\" $cmd"
+[ "$IQL" = 1 ] && cmd="IQL=1 $cmd"
 [ "${TIERS[*]}" != "medium mixed" ] && cmd="TIERS=\"${TIERS[*]}\" $cmd"
 [ "${#NS[@]}" -gt 0 ] && cmd="NS=\"${NS[*]}\" $cmd"
 mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$NAME" --command "$cmd"

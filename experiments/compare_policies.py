@@ -15,6 +15,12 @@ checkpoints measured, not for other training seeds (stats.training_seed_ci):
     python experiments/compare_policies.py \\
         config=mfdiffuser@runs/exp/A.jsonl t04=mfdiffuser@runs/exp/B.jsonl bc=bc@runs/exp/B.jsonl \\
         --diff t04 bc --diff t04 config [--out docs/results/NAME.md]
+
+``--ci t`` (forty-third update) pairs with a Student-t interval instead, and adds to each
+difference the score over training seeds (Welch's t over the checkpoints' means,
+stats.training_seed_ci; a side of one checkpoint taken as fixed and marked): the calibrated
+reading, for new comparisons. The default stays the bootstrap because the committed tables
+were written with it and must stay what their command prints.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from mfdiff_agents.evaluation import read_records
-from mfdiff_agents.evaluation.stats import bootstrap_ci, held_out_exploitability, paired_by_seed
+from mfdiff_agents.evaluation.stats import (
+    bootstrap_ci,
+    held_out_exploitability,
+    paired_by_seed,
+    t_interval,
+    training_seed_ci,
+)
 
 #: Per-seed measures compared, where the records have them: the score, the held-out
 #: exploitability on both baselines (Ising, Battle) and Squeeze's exact N x gain.
@@ -68,11 +80,23 @@ def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
     return out
 
 
-def fmt(x: np.ndarray) -> str:
+def fmt(x: np.ndarray, ci: str = "bootstrap") -> str:
     if x.size == 0:
         return "–"
-    lo, hi = bootstrap_ci(x)
+    lo, hi = bootstrap_ci(x) if ci == "bootstrap" else t_interval(x)
     return f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def over_training_seeds(ra: list[dict], rb: list[dict]) -> str:
+    """The score difference with Welch's CI over the checkpoints, each its mean over the shared
+    evaluation seeds; "–" when neither side has two checkpoints."""
+    try:
+        mean, lo, hi, ca, cb, _ = training_seed_ci(ra, rb, "normalized_score",
+                                                    single_as_fixed=True)
+    except ValueError:
+        return "–"
+    fixed = " (one side fixed)" if min(ca, cb) == 1 else ""
+    return f"{mean:.2f} [{lo:.2f}, {hi:.2f}], {ca} vs {cb} checkpoints{fixed}"
 
 
 def measures(policies: dict[str, dict[Cell, dict[int, list[dict]]]]) -> list[str]:
@@ -84,7 +108,7 @@ def measures(policies: dict[str, dict[Cell, dict[int, list[dict]]]]) -> list[str
 
 
 def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
-           diffs: list[tuple[str, str]]) -> list[str]:
+           diffs: list[tuple[str, str]], ci: str = "bootstrap") -> list[str]:
     cells = sorted({c for p in policies.values() for c in p})
     cols = measures(policies)
     lines = ["| cell | policy | runs | " + " | ".join(SHORT[m] for m in cols) + " |",
@@ -98,10 +122,15 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
             lines.append(f"| N = {n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
                          + " |")
     if diffs:
+        welch = ci == "t"
+        how = "bootstrap" if ci == "bootstrap" else "Student-t"
         lines += ["", "Paired differences (A − B; per evaluation seed the mean over training "
-                  "seeds; 95 % CI over evaluation seeds):", "",
+                  f"seeds; 95 % {how} CI over evaluation seeds"
+                  + ("; score over training seeds: Welch's t over the checkpoints' means"
+                     if welch else "") + "):", "",
                   "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in cols)
-                  + " |", "|---|---|---|" + "---|" * len(cols)]
+                  + (" | score over training seeds" if welch else "") + " |",
+                  "|---|---|---|" + "---|" * (len(cols) + welch)]
         for n, tier in cells:
             for a, b in diffs:
                 pa, pb = policies[a].get((n, tier)), policies[b].get((n, tier))
@@ -110,7 +139,9 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 seeds = sorted(set(pa) & set(pb))
                 ra = [r for rs in pa.values() for r in rs]
                 rb = [r for rs in pb.values() for r in rs]
-                vals = [fmt(paired_by_seed(ra, rb, m)) for m in cols]
+                vals = [fmt(paired_by_seed(ra, rb, m), ci) for m in cols]
+                if welch:
+                    vals.append(over_training_seeds(ra, rb))
                 lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines
@@ -121,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("policies", nargs="+", metavar="LABEL=METHOD@FILE[+FILE...]")
     ap.add_argument("--diff", nargs=2, action="append", default=[], metavar=("A", "B"),
                     help="paired difference of two labels (repeatable)")
+    ap.add_argument("--ci", choices=("bootstrap", "t"), default="bootstrap",
+                    help="paired CI: percentile bootstrap (default; the committed tables) or "
+                    "Student-t, which also adds the score over training seeds (Welch)")
     ap.add_argument("--title", default="", help="a paragraph under the command in --out")
     ap.add_argument("--out", type=Path, help="write a markdown report here instead of stdout")
     args = ap.parse_args(argv)
@@ -134,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         for lab in (a, b):
             if lab not in policies:
                 raise SystemExit(f"--diff {a} {b}: no policy labelled {lab!r}")
-    lines = report(policies, [tuple(d) for d in args.diff])
+    lines = report(policies, [tuple(d) for d in args.diff], args.ci)
     if args.out is None:
         print("\n".join(lines))
         return 0
     cmd = " ".join(["python experiments/compare_policies.py", *map(shlex.quote, args.policies),
                     *[f"--diff {a} {b}" for a, b in args.diff],
+                    *(["--ci", args.ci] if args.ci != "bootstrap" else []),
                     *(["--title", shlex.quote(args.title)] if args.title else []),
                     "--out", str(args.out)])
     cols = measures(policies)

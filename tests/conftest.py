@@ -15,6 +15,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+# CI (.ci/run sets MFDIFF_CI=1) draws the same hypothesis examples every run: a red CI then
+# means the code changed, not the draw; local runs keep drawing new examples to find bugs.
+if os.environ.get("MFDIFF_CI"):
+    from hypothesis import settings
+
+    settings.register_profile("mfdiff-ci", derandomize=True, database=None)
+    settings.load_profile("mfdiff-ci")
+
 #: torch device of the tests that train or plan: ``MFDIFF_TEST_DEVICE=cuda pytest`` runs them on
 #: a GPU (CI has none; tests/test_cuda.py holds the checks that need one)
 DEVICE = os.environ.get("MFDIFF_TEST_DEVICE", "cpu")

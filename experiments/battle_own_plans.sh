@@ -18,6 +18,9 @@
 # (the grid has no records at other N), also with the grid's seeds 0-2.
 # IQL=1: also IQL with the same seeds and its family config (configs/iql/battle.json, acting as
 # the grid's IQL), trained here; report name gets _iql. ~2 min a checkpoint.
+# Without the grid's records (SEEDS or NS), also docs/results/<name>_paired.md: MF-Diffuser
+# minus each baseline paired by evaluation seed and over training seeds (compare_policies.py
+# --ci t). NS="2000" IQL=1 TIERS=medium (or mixed): ~40 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -137,3 +140,12 @@ cmd="bash experiments/battle_own_plans.sh"
 [ "${TIERS[*]}" != "medium mixed" ] && cmd="TIERS=\"${TIERS[*]}\" $cmd"
 [ "${#NS[@]}" -gt 0 ] && cmd="NS=\"${NS[*]}\" $cmd"
 mfdiff eval --records "${records[@]}" --report-dir docs/results --name "$NAME" --command "$cmd"
+if [ "$GRID" = 0 ]; then  # MF-Diffuser minus the baselines trained here, paired by evaluation
+  # seed (Student-t) and over training seeds (Welch): docs/results/NAME_paired.md
+  files=$(IFS=+; echo "${records[*]}")
+  pols=("mfd=MF-Diffuser, head on its own plans@$files" "bc=BC@$files")
+  diffs=(--diff mfd bc)
+  if [ "$IQL" = 1 ]; then pols+=("iql=IQL@$files"); diffs+=(--diff mfd iql); fi
+  python experiments/compare_policies.py "${pols[@]}" "${diffs[@]}" --ci t \
+    --title "Records of \`$cmd\` (its table: $NAME.md)." --out "docs/results/${NAME}_paired.md"
+fi

@@ -571,3 +571,52 @@ def test_battle_live_observations_are_never_all_zero() -> None:
             deaths |= not alive.all()
             obs, *_ = env.step({a: int(rng.integers(0, 6)) for a in env.agents})
         assert deaths
+
+
+def test_module_env_may_be_a_batch_of_envs() -> None:
+    """Review: env= a SerialEnv/ParallelEnv raised RecursionError before the batch was started
+    (TorchRL forwards getattr(batch, "base_env") to workers that do not exist yet) and a
+    TypeError after. Every member is now checked against its own policy."""
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, SerialEnv, TransformedEnv
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    def ising() -> object:
+        return make_torchrl_env("mfdiff/Ising-v0", n_agents=9, max_cycles=3)
+
+    env = TransformedEnv(SerialEnv(2, ising), InitTracker())
+    core = ising().core
+    pols = [_tiny_bc(core), _tiny_bc(core)]
+    module = PopulationPolicyModule(pols, env=env)  # not started yet
+    assert env.rollout(4, module, break_when_any_done=False).batch_size == (2, 4)
+    PopulationPolicyModule(pols, env=env)  # started
+    with pytest.raises(ValueError, match="3 policies for a batch of 2 envs"):
+        PopulationPolicyModule([*pols, pols[0]], env=env)
+    squeeze = SerialEnv(2, lambda: make_torchrl_env("mfdiff/GaussianSqueeze-v0", n_agents=5))
+    with pytest.raises(ValueError, match="family"):
+        PopulationPolicyModule(pols, env=squeeze)
+
+
+def test_tianshou_env_check_on_subproc_magent_after_seed() -> None:
+    """Review: the documented order ``venv.seed(s)`` then ``PopulationTianshouPolicy(...,
+    env=venv)`` killed every SubprocVectorEnv worker of MAgentBattle (get_env_attr("unwrapped")
+    pickles an env in an episode, which MAgentBattle refuses): EOFError, vector env lost."""
+    pytest.importorskip("tianshou")
+    pytest.importorskip("magent2")
+    from tianshou.data import Collector, VectorReplayBuffer
+
+    from mfdiff_agents.integrations.tianshou import PopulationTianshouPolicy, make_vector_env
+
+    kw = {"n_agents": 10, "max_cycles": 3}
+    venv = make_vector_env("mfdiff/MAgentBattle-v0", 2, subproc=True, **kw)
+    try:
+        venv.seed(0)  # resets every env: each is now in an episode
+        core = _core("mfdiff/MAgentBattle-v0", **kw)
+        policy = PopulationTianshouPolicy([_tiny_bc(core), _tiny_bc(core)], venv.action_space[0],
+                                          env=venv)
+        stats = Collector(policy, venv, VectorReplayBuffer(20, 2)).collect(
+            n_episode=2, reset_before_collect=True)
+        assert list(stats.lens) == [3, 3]
+    finally:
+        venv.close()

@@ -300,7 +300,17 @@ class PopulationTianshouPolicy(TianshouPolicy):
 def _cores_of(env: Any) -> list[Any]:
     """The mfdiff core of each env of a Tianshou vector env, or of one gymnasium joint view."""
     if isinstance(env, BaseVectorEnv):
-        views = env.get_env_attr("unwrapped")  # a copy of each from SubprocVectorEnv workers
+        # Each env's spec, not the env: SubprocVectorEnv pickles what get_env_attr returns, and
+        # an env in an episode may refuse to be pickled (MAgentBattle: magent2's C++ engine;
+        # its worker then dies and the vector env is lost). A fresh env of the same id and
+        # kwargs has the family, spaces and kwargs that check_env reads.
+        import mfdiff_envs  # noqa: F401  (registers the ids)
+
+        specs = env.get_env_attr("spec")
+        if all(s is not None and s.id in gymnasium.registry for s in specs):
+            views = [gymnasium.make(s.id, **s.kwargs).unwrapped for s in specs]
+        else:  # not made by gym.make: the envs themselves (copies from Subproc workers)
+            views = env.get_env_attr("unwrapped")
     elif isinstance(env, gymnasium.Env):
         views = [env.unwrapped]
     else:

@@ -54,6 +54,7 @@ from tensordict import TensorDict, TensorDictBase  # noqa: E402  (after the extr
 from tensordict.nn import TensorDictModuleBase  # noqa: E402
 from torchrl.data import Bounded, Categorical, Composite, Unbounded  # noqa: E402
 from torchrl.envs import EnvBase  # noqa: E402
+from torchrl.envs.batched_envs import BatchedEnvBase  # noqa: E402
 
 from mfdiff_agents.device import torch_threads  # noqa: E402
 from mfdiff_agents.policy import Policy  # noqa: E402
@@ -146,12 +147,24 @@ class PopulationPolicyModule(TensorDictModuleBase):
 
     def _check_env(self, env: EnvBase) -> None:
         """Check ``group`` and the policies against ``env`` (see the class doc)."""
-        base = env
-        for _ in range(64):  # TransformedEnv -> its base env
-            inner = getattr(base, "base_env", None) if isinstance(base, EnvBase) else None
-            if inner is None or inner is base:
-                break
-            base = inner
+        base = _base_env(env)
+        if isinstance(base, BatchedEnvBase):
+            # SerialEnv / ParallelEnv: TorchRL forwards an unknown attribute to its workers (and
+            # recurses without end before they are started), so read only its own fields and
+            # check every member, built from the batch's own factories, against its policy
+            n = int(base.num_workers)
+            if len(self.policies) not in (1, n):
+                raise ValueError(f"{len(self.policies)} policies for a batch of {n} envs")
+            all_policies = self.policies
+            try:
+                for i in range(n):
+                    member = base.create_env_fn[i](**base.create_env_kwargs[i])
+                    self.policies = [all_policies[i if len(all_policies) > 1 else 0]]
+                    self._check_env(member)
+            finally:
+                self.policies = all_policies
+                self.__dict__["_native"] = None  # a batch: no per-episode seed reaches us
+            return
         if isinstance(base, MFDiffTorchRLEnv):
             core = base.core
         else:  # TorchRL's PettingZooWrapper keeps the PettingZoo env as ._env
@@ -233,6 +246,20 @@ class PopulationPolicyModule(TensorDictModuleBase):
             act = torch.nn.functional.one_hot(act, self.policies[0].n_actions)
         tensordict.set(self.action_key, act)
         return tensordict
+
+
+def _base_env(env: Any) -> Any:
+    """The env under TorchRL transforms (``TransformedEnv.base_env``), stopping at a batched env:
+    ``getattr`` on a ``SerialEnv``/``ParallelEnv`` is forwarded to its workers."""
+    base = env
+    for _ in range(64):
+        if not isinstance(base, EnvBase) or isinstance(base, BatchedEnvBase):
+            break
+        inner = getattr(base, "base_env", None)
+        if inner is None or inner is base:
+            break
+        base = inner
+    return base
 
 
 # ---------------------------------------------------------------------------------- the env

@@ -1,7 +1,7 @@
 """Build Minari datasets from behaviour-policy rollouts on the vectorised core.
 
 Each episode is rolled out on ``env.unwrapped.core`` (never the per-agent dicts) and stored
-through the gymnasium joint view's spaces (obs ``Box(N, d)``, actions ``Box int (N,)``):
+through the gymnasium joint view's spaces (obs ``Box(N, d)``, actions ``MultiDiscrete([A] * N)``):
 
 ============================  ==================  =========================================
 key                           shape / dtype        meaning

@@ -160,7 +160,10 @@ class PopulationPolicyModule(TensorDictModuleBase):
                 for i in range(n):
                     member = base.create_env_fn[i](**base.create_env_kwargs[i])
                     self.policies = [all_policies[i if len(all_policies) > 1 else 0]]
-                    self._check_env(member)
+                    try:
+                        self._check_env(member)
+                    finally:  # built for the check only
+                        member.close()
             finally:
                 self.policies = all_policies
                 self.__dict__["_native"] = None  # a batch: no per-episode seed reaches us

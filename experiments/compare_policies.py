@@ -34,6 +34,7 @@ import numpy as np
 from mfdiff_agents.evaluation import read_records
 from mfdiff_agents.evaluation.stats import (
     bootstrap_ci,
+    checkpoint_of,
     held_out_exploitability,
     paired_by_seed,
     t_interval,
@@ -89,12 +90,16 @@ def fmt(x: np.ndarray, ci: str = "bootstrap") -> str:
 
 def over_training_seeds(ra: list[dict], rb: list[dict]) -> str:
     """The score difference with Welch's CI over the checkpoints, each its mean over the shared
-    evaluation seeds; "–" when neither side has two checkpoints."""
+    evaluation seeds; "–" when neither side has two checkpoints. Anything else
+    training_seed_ci refuses (a checkpoint missing a shared seed, a NaN score) stops the
+    report: a dash there would hide it."""
+    if len({checkpoint_of(r) for r in ra}) < 2 and len({checkpoint_of(r) for r in rb}) < 2:
+        return "–"
     try:
         mean, lo, hi, ca, cb, _ = training_seed_ci(ra, rb, "normalized_score",
                                                     single_as_fixed=True)
-    except ValueError:
-        return "–"
+    except ValueError as e:
+        raise SystemExit(f"score over training seeds: {e}") from None
     fixed = " (one side fixed)" if min(ca, cb) == 1 else ""
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}], {ca} vs {cb} checkpoints{fixed}"
 
@@ -168,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         for lab in (a, b):
             if lab not in policies:
                 raise SystemExit(f"--diff {a} {b}: no policy labelled {lab!r}")
-    lines = report(policies, [tuple(d) for d in args.diff], args.ci)
+    try:
+        lines = report(policies, [tuple(d) for d in args.diff], args.ci)
+    except ValueError as e:  # runs that cannot be paired (stats' refusals): one line, no trace
+        raise SystemExit(f"compare_policies: {e}") from None
     if args.out is None:
         print("\n".join(lines))
         return 0

@@ -965,3 +965,15 @@ def test_battle_trace_by_start_bins_partition_the_population(capsys):
     assert np.mean([r["return"] for r in rows]) == pytest.approx(mean_return, abs=1e-5)
     assert bt.main(["--by-start", "--n-agents", "200", "--seeds", "1", "expert"]) == 0
     assert "| expert | " in capsys.readouterr().out
+
+
+def test_grid_md_regenerates_from_the_committed_records():
+    """docs/results/grid.md is what summarize_grid prints from the three committed family
+    records (the results README's command): a table edited by hand, or a records file
+    changed without the table, fails here."""
+    recs = [ROOT / f"docs/results/records/records-{fam}.jsonl.gz"
+            for fam in ("squeeze", "ising", "battle")]
+    out = subprocess.run([sys.executable, str(ROOT / "experiments/summarize_grid.py"),
+                          *map(str, recs)], check=True, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+    assert out == (ROOT / "docs/results/grid.md").read_text()

@@ -83,6 +83,15 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
     return f"mfdiff: warning: {message}\n"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    # through tqdm, which clears a progress bar's line first: printed plainly, the warning ran
+    # on after the bar's text
+    from tqdm import tqdm
+
+    tqdm.write(_one_line_warning(message, category, filename, lineno).rstrip("\n"),
+               file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``mfdiff`` with ``argv`` (default: ``sys.argv[1:]``); the exit code: 0, 1 for a
     failure of the code, 2 for bad input (one line on stderr, no traceback)."""
@@ -95,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     warnings.formatwarning = _one_line_warning  # a warning is one line, like an error
+    if sys.stderr.isatty():  # where a progress bar draws its line
+        warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -106,7 +117,12 @@ def _main(argv: list[str] | None) -> int:
         print(f"mfdiff {args.command}: error: {msg}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
-        print(f"mfdiff {args.command}: interrupted", file=sys.stderr)
+        note = ""
+        if args.command == "train" and getattr(args, "out", None) is not None:
+            from mfdiff.cli_agents import interrupted_train_note
+
+            note = interrupted_train_note(args.out)
+        print(f"mfdiff {args.command}: interrupted{note}", file=sys.stderr)
         return 130
 
 

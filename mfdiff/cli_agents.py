@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mfdiff_envs.offline.catalogue import TIERS
+
 THREADS_HELP = ("torch threads (default: torch's choice; use 1 per process when several jobs "
                 "share the cores). Same seed and threads: bit-identical results; another "
                 "thread count may differ in the last digits (~1e-7 in the weights)")
@@ -55,6 +57,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError("give --dataset and --algo (see mfdiff train --help)")
     method = get_method(args.algo)
     out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
+    args.out = out  # named by the message of an interrupt (cli.py)
     saved = _resumed_config(out, method) if args.resume else None
     if saved is not None:
         # the run goes on with its own settings, not with today's family file: only what
@@ -113,10 +116,25 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def interrupted_train_note(out: Path) -> str:
+    """What an interrupted ``mfdiff train --out OUT`` leaves: its last save and how to go on."""
+    from mfdiff_agents.checkpoint import CheckpointError, read_meta
+
+    try:
+        meta = read_meta(out)
+    except (CheckpointError, OSError, ValueError):
+        return f" before its first save ({out} holds no checkpoint)"
+    done, steps = meta.get("steps_done"), (meta.get("config") or {}).get("steps")
+    if done is None or steps is None or done >= steps:
+        return f"; {out} holds a finished checkpoint"
+    return (f"; its last save, {out}, is at step {done} of {steps}: the same command with "
+            "--resume continues from there")
+
+
 def _eval(args: argparse.Namespace) -> int:
     from mfdiff_agents import evaluation as ev
     from mfdiff_agents.checkpoint import trained_env
-    from mfdiff_agents.methods import load_policy, policy_label
+    from mfdiff_agents.methods import check_policy, load_policy, policy_label
 
     command = args.command_line or "mfdiff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     threads = _threads(args.threads)
@@ -151,6 +169,7 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         if args.policy is None:
             raise ValueError("give --policy (and --env, --n-agents) or --sweep FILE")
+        check_policy(args.policy)  # a mistyped path: say so, not that --env is missing
         trained = trained_env(args.policy) if Path(args.policy).is_dir() else None
         ckpt_kwargs: dict[str, Any] = {}
         if args.env is None and trained is not None:
@@ -185,6 +204,7 @@ def _eval(args: argparse.Namespace) -> int:
         if "render_mode" in env_kwargs:  # the evaluation core never renders: it would be ignored
             raise ValueError("--env-kwargs render_mode: evaluation does not render; "
                              "--video DIR records the episode of seed 0 as a GIF")
+        label = args.label or policy_label(args.policy)
         kw: dict[str, Any] = _overrides(args.set)
         for key, option in (("device", "--device"), ("num_threads", "--threads")):
             if key in kw:
@@ -225,8 +245,20 @@ def _eval(args: argparse.Namespace) -> int:
                                  "deviations: give --exploitability")
             only = [name.strip() for name in args.deviation_set.split(",")]
             config["deviation_set"] = only
+        if args.out is not None:  # checked before the episodes are played
+            again = ev.seeds_already_in(
+                args.out, {"method": label, "config": config, "env_id": args.env,
+                           "env_kwargs": env_kwargs, "tier": args.tier,
+                           "episodes": args.episodes}, range(args.seeds))
+            if again:
+                raise ValueError(
+                    f"{args.out} already holds this run of {label!r} (same policy and "
+                    f"settings) on {args.env} {env_kwargs}"
+                    f"{f', tier {args.tier!r}' if args.tier else ''} at evaluation seeds "
+                    f"{again}: appended again they would count twice (reports refuse such a "
+                    "file). Give another --out or --label, or remove those records first")
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
-                              method=args.label or policy_label(args.policy),
+                              method=label,
                               dataset_id=args.dataset,
                               tier=args.tier, progress=not args.no_progress, config=config,
                               exploitability=args.exploitability,
@@ -333,7 +365,8 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--dataset", help="Minari dataset id whose reference scores normalize the "
                    "score, on the dataset's own env only (same N and env kwargs; default: "
                    "random and scripted expert measured on the env)")
-    p.add_argument("--tier", help="label: data tier the policy was trained on")
+    p.add_argument("--tier", choices=TIERS,
+                   help="label: data tier the policy was trained on (one of the catalogue's)")
     p.add_argument("--label", help="method name in the records and table (default: the "
                    "checkpoint's method or the scripted policy's name): one per setting when "
                    "one checkpoint is evaluated with several --set values into one --out")

@@ -291,6 +291,59 @@ def test_eval_label_names_a_setting_and_records_keep_rows_apart(env, tmp_path):
     assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
 
 
+def test_eval_refuses_to_append_runs_its_out_file_holds(env, tmp_path):
+    """A new user's audit: re-running an interrupted eval loop into the same --out appended the
+    same runs again, and every report of the file then refused it until edited by hand. The
+    eval is refused before it runs; other seeds, N or a label are appended as before. A
+    mistyped --policy path is named as such (it said --env was missing)."""
+    out = tmp_path / "r.jsonl"
+    base = ["eval", "--policy", "random", "--env", ENV_ID, "--n-agents", "12",
+            "--no-progress", "--out", str(out), "--env-kwargs", '{"max_cycles": 3}']
+    assert mfdiff(env, *base, "--seeds", "2").returncode == 0
+    before = out.read_text()
+    assert_user_error(mfdiff(env, *base, "--seeds", "3"), "at evaluation seeds [0, 1]")
+    assert out.read_text() == before
+    assert mfdiff(env, *base[:6], "13", *base[7:], "--seeds", "2").returncode == 0  # other N
+    assert mfdiff(env, *base, "--seeds", "2", "--label", "again").returncode == 0
+    r = mfdiff(env, "eval", "--records", str(out))
+    assert r.returncode == 0 and "| again |" in r.stdout, r.stderr
+    assert_user_error(mfdiff(env, "eval", "--policy", str(tmp_path / "runs" / "nowhere"),
+                             "--seeds", "2"), "nor a checkpoint directory")
+
+
+def test_an_interrupted_train_says_where_its_last_save_is(tmp_path, monkeypatch, capsys):
+    """A new user's audit: Ctrl-C in `mfdiff train` said only "interrupted"; it now names the
+    last save's step and --resume (or that nothing was saved yet)."""
+    from conftest import squeeze_episodes
+
+    from mfdiff import cli, cli_agents
+    from mfdiff_agents.methods import get_method
+    from mfdiff_envs.offline.windows import WindowSampler
+
+    out = tmp_path / "bc"
+
+    def stop(args):
+        args.out = out
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_agents, "_train", stop)
+    argv = ["train", "--dataset", "mfdiff/squeeze-n40/medium-v0", "--algo", "bc"]
+    assert cli.main(argv) == 130
+    assert "before its first save" in capsys.readouterr().err
+    bc = get_method("bc")
+    sampler = WindowSampler(squeeze_episodes(10, 2, 5, skill=0.5), horizon=2, n_particles=4,
+                            seed=0)
+    bc.fit(sampler, bc.config(steps=2, batch_size=4, horizon=2, n_particles=4),
+           progress=False).save(out)
+    meta = json.loads((out / "config.json").read_text())
+    meta.pop("config_sha256", None)
+    meta["steps_done"], meta["config"]["steps"] = 1, 4
+    (out / "config.json").write_text(json.dumps(meta))
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "is at step 1 of 4" in err and "--resume" in err and len(err.splitlines()) == 1
+
+
 def test_train_refuses_a_mixture_of_plans_without_an_action_head(env, tmp_path):
     """The Squeeze config averages the action head over plans (plan_combine "mean"): training
     it without a head made a checkpoint every evaluation refused; refused at train time."""
@@ -382,8 +435,14 @@ def test_reports_refuse_a_checkpoint_counted_twice_or_changed_in_place(env, tmp_
     ev = ["eval", "--env", ENV_ID, "--n-agents", "40", "--env-kwargs", '{"max_cycles": 6}',
           "--seeds", "2", "--no-progress"]
     spelt = tmp_path / "spelt.jsonl"
-    for path in (a, a + "/"):
-        assert mfdiff(env, *ev, "--policy", path, "--out", str(spelt)).returncode == 0
+    assert mfdiff(env, *ev, "--policy", a, "--out", str(spelt)).returncode == 0
+    # appended again under another spelling: refused before it runs (a new user's audit) …
+    assert_user_error(mfdiff(env, *ev, "--policy", a + "/", "--out", str(spelt)),
+                      "already holds this run")
+    # … and a file that holds it twice anyway (e.g. two files joined) is refused by reports
+    records = [json.loads(x) for x in spelt.read_text().splitlines()]
+    records[0]["config"]["policy"] = a + "/"
+    spelt.write_text("".join(json.dumps(r) + "\n" for r in [*records, records[0]]))
     assert_user_error(mfdiff(env, "eval", "--records", str(spelt)), "duplicate evaluation")
     moved = tmp_path / "moved.jsonl"
     assert mfdiff(env, *ev, "--policy", a, "--out", str(moved)).returncode == 0

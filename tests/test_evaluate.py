@@ -758,6 +758,15 @@ def test_sweep_checks_every_run_before_evaluating_any(tmp_path, monkeypatch):
           "set": {"temprature": 0.5}}, "temprature"),
         ({"policy": str(tmp_path / "bc"), "env": ENV, "n_agents": 10,
           "set": {"hidden": 8}}, "cannot be overridden"),
+        # a new user's audit: the env, N and a checkpoint's family there came up only when the
+        # run was reached
+        ({"policy": str(tmp_path / "bc"), "env": "mfdiff/Ising-v0", "n_agents": 16},
+         r"runs\[1\].*N = 16.*trained on family .squeeze."),
+        ({"policy": "expert", "env": "mfdiff/Ising-v0", "n_agents": [16, 20]},
+         r"runs\[1\].*N = 20"),
+        ({"policy": "expert", "env": "mfdiff/Isng-v0", "n_agents": 16}, "Isng"),
+        ({"policy": "expert", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cylces": 3}},
+         "max_cylces"),
     ):
         with pytest.raises(ValueError, match=match):
             ev.run_sweep({"seeds": 1, "runs": [first, run]}, out=None, progress=False)

@@ -5,6 +5,7 @@ from mfdiff_agents.evaluation.report import (
     markdown_table,
     read_jsonl,
     read_records,
+    seeds_already_in,
     write_jsonl,
     write_report,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "markdown_table",
     "read_jsonl",
     "read_records",
+    "seeds_already_in",
     "reference_scores",
     "run_sweep",
     "summarize",

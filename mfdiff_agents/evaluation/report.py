@@ -58,6 +58,31 @@ def _run_identity(r: dict[str, Any]) -> str:
                       sort_keys=True, default=str)
 
 
+def seeds_already_in(path: str | Path, template: dict[str, Any],
+                     seeds: Iterable[int]) -> list[int]:
+    """The evaluation seeds among ``seeds`` whose run ``path`` (a records file; none if it does
+    not exist) already holds: a record of the same method label, config (checkpoint, overrides,
+    deviations), env id, env kwargs, tier and episode count as ``template`` at that seed.
+
+    Appending such a run again would put it in the file twice, which :func:`read_records` (and
+    so every report of the file) then refuses: ``mfdiff eval --out`` checks before it
+    evaluates, instead of leaving a file that needs editing by hand. Records of another
+    checkpoint under the same label (training seeds pooled into one row) are not repeats.
+    """
+    p = Path(path)
+    if not p.exists():
+        return []
+    want = {int(s) for s in seeds}
+
+    def ident(r: dict[str, Any], seed: Any) -> str:  # N follows from the env kwargs
+        return _run_identity({**r, "seed": seed, "n_agents": None})
+
+    mine = {s: ident(template, s) for s in want}
+    return sorted({int(r["seed"]) for r in read_jsonl(p)
+                   if not r.get("error") and r.get("seed") in want
+                   and ident(r, r["seed"]) == mine[r["seed"]]})
+
+
 def read_records(*paths: str | Path) -> list[dict[str, Any]]:
     """The records of several JSON-lines files, refusing duplicates.
 

@@ -198,6 +198,11 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             check_policy(run["policy"], **run.get("set", {}))
         except (ValueError, TypeError) as e:  # ConfigError and CheckpointError are ValueErrors
             raise ValueError(f"runs[{i}] ({run['policy']}): {e}") from None
+    # and every (run, N)'s env and population, and a checkpoint's family there: a wrong env or
+    # an N the env refuses in the last run must not surface after the others either
+    for i, run in enumerate(spec["runs"]):
+        for n in run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]:
+            _check_env(run, int(n), i)
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}
@@ -287,6 +292,27 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         write_jsonl(records, tmp)
         tmp.replace(out)
     return records
+
+
+def _check_env(run: dict[str, Any], n: int, i: int) -> None:
+    """Raise now what evaluating ``run`` at N = ``n`` would raise for its env: an unknown id,
+    kwargs or N the env refuses, a checkpoint trained on another family or spaces. Builds the
+    env core (no episode) and reads only the checkpoint's ``config.json``."""
+    import gymnasium as gym
+
+    from mfdiff_agents.checkpoint import EnvFacts, read_meta
+    from mfdiff_agents.evaluation.run import make_core
+
+    where = f"runs[{i}] ({run['policy']}) at N = {n}"
+    try:
+        core = make_core(run["env"], {**run.get("env_kwargs", {}), "n_agents": n})
+        if Path(run["policy"]).is_dir():
+            with warnings.catch_warnings():  # other kwargs than trained: the evaluation warns
+                warnings.simplefilter("ignore")
+                EnvFacts(**read_meta(run["policy"])["env"]).check_core(
+                    core, who=f"{policy_label(run['policy'])} policy")
+    except (ValueError, TypeError, gym.error.Error) as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _tmp_beside(out: str | Path) -> Path:

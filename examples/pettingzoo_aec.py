@@ -25,6 +25,10 @@ def main() -> None:
     total = 0.0
     for agent in env.agent_iter():
         if core.t >= args.steps:  # checked between turns: stops at a cycle's end
+            # a cycle's rewards reach each agent through last() at its next turn, which a loop
+            # stopped here never takes: count the last cycle's from env.rewards (set for every
+            # agent at the cycle's end, none taken yet), as the parallel loop counts them
+            total += sum(env.rewards.values()) / core.n_agents
             break
         observation, reward, termination, truncation, info = env.last()
         total += reward / core.n_agents

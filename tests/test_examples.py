@@ -119,6 +119,26 @@ def test_examples_play_the_checkpoints_env_and_refuse_bad_n(tmp_path) -> None:
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
 
 
+def _team_return(script: str, *args: str) -> float:
+    out = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True,
+                         text=True, timeout=120, cwd=EXAMPLES.parent,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return float(out.stdout.split("team return ")[1].split()[0])
+
+
+@pytest.mark.parametrize("steps", ["1", "3", "50"])
+def test_aec_example_counts_the_rewards_of_a_truncated_run(steps: str) -> None:
+    """Audit: the AEC loop stopped at --steps before last() handed each agent the last cycle's
+    rewards (Ising expert, --steps 1: 0.0 against the parallel loop's 1.5 at N = 16; --steps 50
+    = max_cycles lost them too). Both loops must count the same rewards for the same steps."""
+    args = ["--env", "mfdiff/Ising-v0", "--n-agents", "16", "--steps", steps]
+    aec = _team_return("pettingzoo_aec.py", *args)
+    # printed to 4 decimals; the two loops divide by N at different places
+    assert aec == pytest.approx(_team_return("pettingzoo_parallel.py", *args), abs=2e-4)
+    assert aec > 0  # the expert's return: not two loops that both count nothing
+
+
 @pytest.mark.parametrize("base", ["gymnasium", "stable_baselines3"])
 def test_supersuit_example_seeds_both_base_classes(base: str) -> None:
     """Audit: under SB3 the example called venv.seed(0), which SB3 forwards to SuperSuit's

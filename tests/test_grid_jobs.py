@@ -405,6 +405,24 @@ def test_every_family_config_is_a_valid_config_of_its_method(path):
     assert path.stem in ("squeeze", "ising", "battle")  # found by the dataset's family name
 
 
+@pytest.mark.parametrize("algo, family, named", [
+    ("bc", "squeez", "unknown family 'squeez'; families: squeeze, ising, battle"),
+    ("bcc", "squeeze", "unknown algo 'bcc'; algos: mfdiffuser, bc, mfq"),
+], ids=["family", "algo"])
+def test_family_config_refuses_an_unknown_algo_or_family(algo, family, named, tmp_path,
+                                                         monkeypatch):
+    """Audit: a misspelt name read as "no settings file" and gave {} (the Config defaults),
+    silently; only a known pair without a file may give {}."""
+    import mfdiff_agents.family_configs as fc
+
+    with pytest.raises(ValueError, match=named):
+        family_config(algo, family)
+    monkeypatch.setattr(fc, "FAMILY_CONFIG_DIR", tmp_path)  # no file for any pair
+    assert family_config("bc", "squeeze") == {} and family_config("bc", None) == {}
+    with pytest.raises(ValueError, match=named):
+        family_config(algo, family)
+
+
 def test_battle_head_blind_names_the_features_it_was_chosen_for():
     """The Battle config's head_blind holds indices into the observation: they must still be x,
     y and enemy_in_range (docs/results/battle_blind_1_2_9.md), so that reordering Battle's

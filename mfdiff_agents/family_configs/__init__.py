@@ -10,7 +10,9 @@ trains and acts as the grid's MF-Diffuser row does. Why each field differs from 
 dataclass' default is in ``configs/README.md`` (``configs/<algo>`` in a clone links here).
 
     family_config("mfdiffuser", "ising")      # {"steps": 400, "beta_agent": 2.0, ...}
-    family_config("bc", "nonexistent")        # {}: the dataclass defaults alone
+    family_config("bc", "squeez")             # ValueError: unknown family (the valid ones named)
+
+A known (algo, family) pair without a file gives {}: the Config defaults alone.
 """
 
 from __future__ import annotations
@@ -23,8 +25,24 @@ from typing import Any
 FAMILY_CONFIG_DIR = Path(__file__).resolve().parent
 
 
+def _check_names(algo: str, family: str | None) -> None:
+    """Refuse an algo or family no method or env has: a misspelt name would otherwise read as
+    "no settings file" and train or act with the dataclass defaults, silently."""
+    from mfdiff_agents.methods import METHODS  # the one list of methods
+    from mfdiff_envs.offline.catalogue import FAMILY_ENV
+
+    if algo not in METHODS:
+        raise ValueError(f"unknown algo {algo!r}; algos: {', '.join(METHODS)}")
+    if family and family not in FAMILY_ENV:
+        raise ValueError(f"unknown family {family!r}; families: {', '.join(FAMILY_ENV)}")
+
+
 def family_config_path(algo: str, family: str | None) -> Path | None:
-    """``<algo>/<family>.json``, or None when there is no such file (or no family)."""
+    """``<algo>/<family>.json``, or None when there is no such file (or no family).
+
+    Unchecked, unlike :func:`family_config`: ``mfdiff train`` looks up the family a dataset
+    records, which may be a user env's own (it warns and trains with the Config defaults).
+    """
     if not family:
         return None
     path = FAMILY_CONFIG_DIR / algo / f"{family}.json"
@@ -32,11 +50,15 @@ def family_config_path(algo: str, family: str | None) -> Path | None:
 
 
 def family_config(algo: str, family: str | None) -> dict[str, Any]:
-    """The fields of ``<algo>/<family>.json``; {} when there is none.
+    """The fields of ``<algo>/<family>.json``; {} for a known pair without a file (or no
+    family): the Config defaults alone.
 
     Raises:
-        ValueError: the file exists but is not a JSON object (a damaged install).
+        ValueError: an unknown ``algo`` (not in ``mfdiff_agents.methods.METHODS``) or
+            ``family`` (not in ``mfdiff_envs.offline.catalogue.FAMILY_ENV``), or the file
+            exists but is not a JSON object (a damaged install).
     """
+    _check_names(algo, family)
     path = family_config_path(algo, family)
     if path is None:
         return {}

@@ -73,6 +73,9 @@ USER_ERRORS = {
     # `data build` takes catalogue ids only: the hint for another one is the Python call
     "verify unbuilt, off the catalogue": (["verify", "mfdiff/squeeze-n37/expert-v0"],
                                           "build_dataset('squeeze', n_agents=37, tier='expert'"),
+    # ... at the id's version: without it the call built v0
+    "verify unbuilt v1, off the catalogue": (["verify", "mfdiff/squeeze-n37/expert-v1"],
+                                             "tier='expert', episodes=<how many>, version=1)"),
     "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
 }
 
@@ -126,6 +129,32 @@ def test_list_and_verify_report_damage(root, cat):
     assert len(r.stderr.strip().splitlines()) == 1 and f"{DS} is damaged" in r.stderr
     r = _cli(root, *BUILD)  # an idempotent build does not accept a damaged dataset
     assert r.returncode == 1 and "damaged" in r.stderr and "--force" in r.stderr
+
+
+def test_damage_off_the_catalogue_names_the_python_rebuild(root, monkeypatch):
+    """Audit: `verify` and `list` told a damaged dataset built from Python at an id off the
+    catalogue to run `mfdiff data build ID --force`, which refuses that id; they name the
+    build_dataset call with what the build recorded instead."""
+    import h5py
+
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    build_dataset("squeeze", n_agents=16, tier="random", episodes=2, progress=False, version=1,
+                  env_kwargs={"max_cycles": 4}, ref_scores=(0.0, 1.0))
+    ds = "mfdiff/squeeze-n16/random-v1"
+    call = "build_dataset('squeeze', n_agents=16, tier='random', episodes=2, env_kwargs="
+    h5 = root / ds / "data" / "main_data.hdf5"
+    with h5py.File(h5, "r+") as f:
+        f["episode_1/rewards"][0] += 1.0
+    r = _cli(root, "verify", ds)
+    assert r.returncode == 1 and f"{ds} is damaged" in r.stderr, r.stderr
+    assert call in r.stderr and "version=1, overwrite=True)`" in r.stderr, r.stderr
+    assert "mfdiff data build" not in r.stderr
+    h5.write_bytes(h5.read_bytes()[:-100])
+    r = _cli(root, "list")
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
+    assert call in line and "overwrite=True)` rebuilds it" in line and "--force" not in line
 
 
 def _dead_pid() -> int:

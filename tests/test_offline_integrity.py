@@ -107,6 +107,74 @@ def test_overwritten_chunk_fails_load_with_episode_named(minari_root):
     assert "episode 2 does not match" in verify_dataset(DS)  # ... the full one does
 
 
+CATALOGUED = """family = "squeeze"
+tiers = ["mixed"]
+[env_kwargs]
+max_cycles = 8
+[[sizes]]
+n_agents = 36
+episodes = 4
+"""
+
+
+def _flip_episode_2(root: Path) -> None:
+    with h5py.File(_h5(root), "r+") as f:  # same size: only the full check sees it
+        f["episode_2/rewards"][0] += 1.0
+
+
+@pytest.mark.parametrize("catalogued", [False, True], ids=["off the catalogue", "catalogued"])
+def test_damage_names_a_rebuild_that_takes_the_id(minari_root, tmp_path, monkeypatch,
+                                                  catalogued):
+    """Audit: a damaged dataset built from Python at an id off the catalogue was told to run
+    `mfdiff data build ID --force`, which refuses any id not in the catalogue. Such an id gets
+    the build_dataset call with what its build recorded, and that call, run as given, rebuilds
+    it; a catalogue id keeps the command."""
+    from mfdiff_envs.offline import cli
+
+    if catalogued:
+        (tmp_path / "cat").mkdir()
+        (tmp_path / "cat" / "squeeze.toml").write_text(CATALOGUED)
+        monkeypatch.setenv("MFDIFF_CATALOGUE", str(tmp_path / "cat"))
+    else:
+        monkeypatch.delenv("MFDIFF_CATALOGUE", raising=False)  # the repo's: no N = 36
+    seed = 0 if catalogued else 3  # the catalogue's seed is 0; another must reach the call
+    _build(seed=seed)
+    built = _meta(minari_root)["mfdiff"]
+    _flip_episode_2(minari_root)
+    if catalogued:
+        fix = f"rebuild with `mfdiff data build {DS} --force`"
+    else:
+        kwargs = {k: v for k, v in built["env_kwargs"].items() if k != "n_agents"}
+        call = ("mfdiff_envs.offline.build_dataset('squeeze', n_agents=36, tier='mixed', "
+                f"episodes=4, env_kwargs={kwargs!r}, seed=3, overwrite=True)")
+        fix = f"rebuild with `{call}`"
+    problem = verify_dataset(DS)
+    assert "episode 2 does not match" in problem and problem.endswith(fix), problem
+    with pytest.raises(DatasetError) as e:  # what `mfdiff train` prints
+        load_episodes(DS)
+    assert str(e.value).endswith(fix)
+    h5 = _h5(minari_root)
+    h5.write_bytes(h5.read_bytes()[:-100])
+    with pytest.raises(DatasetError, match="truncated") as e:
+        load_episodes(DS)
+    assert str(e.value).endswith(fix)
+    # the fix runs as given and gives the dataset as it was built
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if catalogued:
+            assert cli.main(["build", DS, "--force", "--no-progress"]) == 0
+        else:
+            import mfdiff_envs
+
+            eval(call.replace("overwrite=True", "overwrite=True, progress=False"),
+                 {"mfdiff_envs": mfdiff_envs})
+    assert verify_dataset(DS) is None
+    again = _meta(minari_root)["mfdiff"]
+    assert [again[k] for k in ("episodes", "env_kwargs", "seed")] == [
+        built[k] for k in ("episodes", "env_kwargs", "seed")]
+    assert again["integrity"]["content"] == built["integrity"]["content"]  # the same episodes
+
+
 def test_truncated_file_is_damaged(minari_root):
     _build()
     h5 = _h5(minari_root)
@@ -212,7 +280,11 @@ def test_edited_metadata_is_refused_everywhere(minari_root, edit, finding):
     for problem in (quick_check(DS), verify_dataset(DS)):
         # the field named where a field recorded twice disagrees, and a fix that runs as given
         assert problem is not None and "edited after the build" in problem and finding in problem
-        assert f"mfdiff data build {DS} --force" in problem
+        # DS is off the catalogue (`mfdiff data build` refuses it): the Python call, at the
+        # id's tier whatever the edited mfdiff block says
+        assert ("rebuild with `mfdiff_envs.offline.build_dataset('squeeze', n_agents=36, "
+                "tier='mixed', episodes=4, env_kwargs=" in problem), problem
+        assert "overwrite=True)`" in problem and "mfdiff data build" not in problem
     with pytest.raises(DatasetError, match="edited after the build"):
         load_episodes(DS)
     with pytest.raises(DatasetError, match="edited after the build"):

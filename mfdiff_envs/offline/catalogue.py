@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,73 @@ def load_catalogue(path: str | os.PathLike | None = None) -> list[Recipe]:
 #: the catalogue's errors end with how to build what it does not hold
 OTHER_N = ("; a dataset at another N is built from Python: mfdiff_envs.offline.build_dataset("
            "FAMILY, n_agents=N, tier=TIER, episodes=E) (README, Datasets)")
+
+
+def in_catalogue(dataset_id_: str, path: str | os.PathLike | None = None) -> bool:
+    """Whether ``mfdiff data build`` can make ``dataset_id_``: a catalogue entry has its id. An
+    unreadable or missing catalogue holds nothing (the command cannot build from it either)."""
+    try:
+        return any(r.dataset_id == dataset_id_ for r in load_catalogue(path))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def build_call(
+    dataset_id_: str, built: Mapping[str, Any] | None = None, *, overwrite: bool = False
+) -> str:
+    """The Python call that builds ``dataset_id_``, the way to any id off the catalogue
+    (``mfdiff data build`` takes catalogue ids only).
+
+    Family, N, tier and version come from the id, so the call lands on it; episodes, env id,
+    env kwargs and seed from ``built`` (the ``mfdiff`` block of a built dataset's metadata)
+    where it records them, else ``episodes=<how many>`` and the family's defaults.
+
+    Raises:
+        ValueError: ``dataset_id_`` is not an mfdiff dataset id.
+    """
+    family, n, tier, version = parse_id(dataset_id_)
+    built = built or {}
+    args = [repr(family), f"n_agents={n}", f"tier={tier!r}",
+            f"episodes={built.get('episodes', '<how many>')}"]
+    env_id = built.get("env_id")
+    if env_id and env_id != FAMILY_ENV.get(family):
+        args.append(f"env_id={env_id!r}")
+    kwargs = built.get("env_kwargs")
+    if isinstance(kwargs, Mapping):  # n_agents is the argument above; a second one is refused
+        kwargs = {k: v for k, v in kwargs.items() if k != "n_agents"}
+        if kwargs:
+            args.append(f"env_kwargs={kwargs!r}")
+    if built.get("seed"):
+        args.append(f"seed={built['seed']}")
+    if version:
+        args.append(f"version={version}")
+    if overwrite:
+        args.append("overwrite=True")
+    return f"mfdiff_envs.offline.build_dataset({', '.join(args)})"
+
+
+def rebuild_hint(dataset_id_: str, built: Mapping[str, Any] | None = None) -> str:
+    """How to rebuild a built dataset in place, in backticks: ``mfdiff data build ID --force``
+    for a catalogue id, else :func:`build_call` with ``overwrite=True`` (that command refuses
+    an id off the catalogue). ``built``: the ``mfdiff`` block of its metadata; None reads it
+    (the call then leaves out what cannot be read)."""
+    if in_catalogue(dataset_id_):
+        return f"`mfdiff data build {dataset_id_} --force`"
+    if built is None:
+        from mfdiff_envs.offline.integrity import read_metadata
+
+        try:
+            built = read_metadata(dataset_id_).get("mfdiff")
+        except (OSError, ValueError, AttributeError):
+            built = None
+        built = built if isinstance(built, Mapping) else None
+    try:
+        call = f"`{build_call(dataset_id_, built, overwrite=True)}`"
+    except ValueError:  # not an mfdiff id: no family, N or tier to name
+        return "`mfdiff_envs.offline.build_dataset(..., overwrite=True)`"
+    if (built or {}).get("behaviour") == "custom":  # the metadata cannot say which
+        call += " with the policy_factory / skill_of_tier it was built with"
+    return call
 
 
 def select(

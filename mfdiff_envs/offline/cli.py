@@ -82,7 +82,7 @@ def _built_meta(ds_id: str) -> dict[str, Any] | None:
 def _list(args: argparse.Namespace) -> int:
     import json
 
-    from mfdiff_envs.offline.catalogue import load_catalogue
+    from mfdiff_envs.offline.catalogue import load_catalogue, rebuild_hint
     from mfdiff_envs.offline.integrity import dataset_dir
 
     recipes = _catalogue_call(load_catalogue, args.catalogue)
@@ -119,7 +119,10 @@ def _list(args: argparse.Namespace) -> int:
         extra = "" if ds_id in known else " (not in the catalogue)"
         print(f"### {ds_id}{extra}")
         if status[ds_id].startswith("DAMAGED"):
-            print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details, --force rebuilds")
+            # --force is `data build`'s, which refuses an id off the catalogue
+            how = ("--force rebuilds" if ds_id in known
+                   else f"{rebuild_hint(ds_id, _built_meta(ds_id))} rebuilds it")
+            print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details, {how}")
         try:
             meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())
             print(meta.get("description", "(no description)"))
@@ -129,7 +132,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from mfdiff_envs.offline.catalogue import parse_id
+    from mfdiff_envs.offline.catalogue import build_call, parse_id
     from mfdiff_envs.offline.episodes import verify_dataset
     from mfdiff_envs.offline.integrity import UNHASHED, disk_size_mb
 
@@ -141,7 +144,7 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         ids = args.ids
         for ds_id in ids:
-            family, n, tier, _ = _catalogue_call(parse_id, ds_id)
+            _catalogue_call(parse_id, ds_id)
             if ds_id not in local:
                 from mfdiff_envs.offline.catalogue import load_catalogue
 
@@ -151,8 +154,7 @@ def _verify(args: argparse.Namespace) -> int:
                 # `data build` takes catalogue entries only: name the way that builds this one
                 raise UsageError(
                     f"dataset {ds_id} is not built, and not in the catalogue (`mfdiff data "
-                    "list`): build it from Python, mfdiff_envs.offline.build_dataset("
-                    f"{family!r}, n_agents={n}, tier={tier!r}, episodes=<how many>)")
+                    f"list`): build it from Python, {build_call(ds_id)}")
     damaged = 0
     for ds_id in ids:
         with warnings.catch_warnings():

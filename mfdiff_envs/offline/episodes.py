@@ -199,9 +199,11 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
             h5 = ds.storage.data_path / HDF5_FILE
             size, written = h5.stat().st_size, integrity.get("hdf5_bytes", h5.stat().st_size)
             if size != written:
+                from mfdiff_envs.offline.catalogue import rebuild_hint
+
                 raise DatasetError(
                     f"dataset {ds_id}: {HDF5_FILE} has {size} bytes but {written} were written "
-                    f"(truncated or altered); rebuild with `mfdiff data build {ds_id} --force`"
+                    f"(truncated or altered); rebuild with {rebuild_hint(ds_id, meta['mfdiff'])}"
                 )
         # a view (minari.split_dataset, filter_episodes) holds a subset of the file's episodes:
         # read those, in its order; each keeps its id, so its digest is still found

@@ -117,6 +117,14 @@ def metadata_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.new(HASH_ALGORITHM, text.encode()).hexdigest()
 
 
+def _rebuild_hint(dataset_id: str, built: Mapping[str, Any] | None = None) -> str:
+    """:func:`mfdiff_envs.offline.catalogue.rebuild_hint`, imported only when a message needs
+    it (it reads the catalogue)."""
+    from mfdiff_envs.offline.catalogue import rebuild_hint as hint
+
+    return hint(dataset_id, built)
+
+
 def _differs(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return not np.isclose(float(a), float(b), rtol=1e-9, atol=1e-12)
@@ -138,8 +146,10 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
     if not isinstance(mf, Mapping):
         return None
     target = dataset_id or meta.get("dataset_id") or "ID"
-    fix = (f"metadata.json was edited after the build; rebuild with `mfdiff data build {target} "
-           "--force`")
+
+    def fix() -> str:  # on the error path only: it may read the catalogue
+        return f"metadata.json was edited after the build; rebuild with {_rebuild_hint(target, mf)}"
+
     recorded = mf.get("integrity", {}).get("metadata") if isinstance(
         mf.get("integrity"), Mapping) else None
     pairs = [
@@ -158,7 +168,7 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
         try:
             spec = json.loads(raw) if isinstance(raw, str) else dict(raw)
         except ValueError:
-            return f"metadata.json's {key} does not parse ({fix})"
+            return f"metadata.json's {key} does not parse ({fix()})"
         pairs.append((f"{key}.id", spec.get("id"), mf.get("env_id")))
         pairs.append((f"{key}.kwargs", spec.get("kwargs"), mf.get("env_kwargs")))
     lo, hi, ret, norm = (mf.get(k) for k in
@@ -168,9 +178,9 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
     bad = [f"{name} ({a!r} vs {b!r})" for name, a, b in pairs
            if a is not None and b is not None and _differs(a, b)]
     if bad:  # first: it names the field
-        return f"metadata.json disagrees with itself: {'; '.join(bad)} ({fix})"
+        return f"metadata.json disagrees with itself: {'; '.join(bad)} ({fix()})"
     if recorded is not None and metadata_digest(meta) != recorded:
-        return f"metadata.json does not match the sha256 recorded at build ({fix})"
+        return f"metadata.json does not match the sha256 recorded at build ({fix()})"
     return None
 
 
@@ -259,8 +269,9 @@ def unhashed_reason(meta: Mapping[str, Any], dataset_id: str) -> str:
     it), or by another tool (Minari's ``combine_datasets`` / ``DataCollector``: no mfdiff block,
     nothing to rebuild from)."""
     if "mfdiff" in meta:
+        mf = meta["mfdiff"] if isinstance(meta["mfdiff"], Mapping) else None
         return (f"{UNHASHED} (built by an older mfdiff): loaded unverified; "
-                f"`mfdiff data build {dataset_id} --force` rebuilds it")
+                f"{_rebuild_hint(dataset_id, mf)} rebuilds it")
     return (f"{UNHASHED} (not built by mfdiff: e.g. Minari's combine_datasets or "
             "DataCollector): its episodes cannot be checked against one")
 
@@ -279,7 +290,7 @@ def check_loaded_episode(
         if episode_digest(ep) != recorded[index]:
             raise DatasetError(
                 f"dataset {dataset_id}: episode {index} does not match the sha256 recorded at "
-                f"build (damaged file); rebuild with `mfdiff data build {dataset_id} --force`"
+                f"build (damaged file); rebuild with {_rebuild_hint(dataset_id)}"
             )
     where = nonfinite_rows(ep)
     if where is not None:

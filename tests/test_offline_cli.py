@@ -90,6 +90,59 @@ def test_user_errors_are_one_line_exit_2(root, case):
     assert "Traceback" not in r.stderr and lines[0].startswith("mfdiff data")
 
 
+#: id -> (text the one line holds, text it must not): a misspelt family or tier gets the
+#: nearest catalogue id, as gymnasium does for env ids; build_dataset advice only where the
+#: family and tier are known and the N or version differs
+NEAR_MISSES = {
+    "family in an id": (["build", "mfdiff/sqeeze-n1000/medium-v0"],
+                        "; did you mean mfdiff/squeeze-n1000/medium-v0?", "build_dataset"),
+    "tier in an id": (["build", "mfdiff/ising-n1024/expret-v0"],
+                      "; did you mean mfdiff/ising-n1024/expert-v0?", "build_dataset"),
+    "no family near": (["build", "mfdiff/chess-n10/expert-v0"],
+                       "catalogue families: ['battle', 'ising', 'squeeze']", "did you mean"),
+    "family name": (["build", "sqeeze"], "unknown family 'sqeeze' (did you mean 'squeeze'?)",
+                    "build_dataset"),
+    "another N": (["build", "mfdiff/squeeze-n37/expert-v0"],
+                  "at N = [100, 1000, 10000]; another N or version is built from Python: "
+                  "mfdiff_envs.offline.build_dataset('squeeze', n_agents=37, tier='expert', "
+                  "episodes=<how many>)", "did you mean"),
+    "another version": (["build", "mfdiff/squeeze-n100/expert-v1"],
+                        "there is mfdiff/squeeze-n100/expert-v0; another N or version",
+                        "did you mean"),
+    "verify, family": (["verify", "mfdiff/sqeeze-n100/expert-v0"],
+                       "not built, and not in the catalogue (`mfdiff data list`); did you mean "
+                       "mfdiff/squeeze-n100/expert-v0?", "build_dataset"),
+}
+
+
+@pytest.mark.parametrize("case", list(NEAR_MISSES), ids=list(NEAR_MISSES))
+def test_an_id_off_the_catalogue_gets_the_nearest_or_the_python_call(root, case):
+    """Audit: `mfdiff data build mfdiff/sqeeze-n1000/medium-v0` (family misspelt) advised
+    build_dataset('sqeeze', ...), which refuses that family, instead of naming the id meant."""
+    args, says, not_says = NEAR_MISSES[case]
+    r = _cli(root, *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and says in lines[0] and not_says not in lines[0], r.stderr
+
+
+def test_a_misspelt_id_is_matched_to_a_built_one_too(root, monkeypatch):
+    """`verify` and `train` (open_dataset) also offer the built ids: one built from Python at
+    an N off the catalogue is the id a misspelling of it means."""
+    from mfdiff_envs.offline import DatasetError, load_episodes
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    build_dataset("squeeze", n_agents=16, tier="random", episodes=1, progress=False,
+                  env_kwargs={"max_cycles": 4}, ref_scores=(0.0, 1.0))
+    r = _cli(root, "verify", "mfdiff/sqeeze-n16/random-v0")
+    assert r.returncode == 2 and "did you mean mfdiff/squeeze-n16/random-v0?" in r.stderr
+    with pytest.raises(DatasetError, match="did you mean mfdiff/squeeze-n16/random-v0[?]"):
+        load_episodes("mfdiff/sqeeze-n16/random-v0")
+    r = _cli(root, "verify", "mfdiff/squeeze-n16/random-v1")  # the version differs
+    assert r.returncode == 2 and "there is mfdiff/squeeze-n16/random-v0; " in r.stderr
+
+
 def test_build_is_idempotent_then_force(root, cat):
     BUILD = ["build", DS, "--no-progress", "--catalogue", cat]
     r = _cli(root, *BUILD)

@@ -31,10 +31,11 @@ Recipe file format (``datasets/squeeze.toml``)::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,50 @@ def rebuild_hint(dataset_id_: str, built: Mapping[str, Any] | None = None) -> st
     return call
 
 
+#: how close (difflib ratio) a misspelt id must be to a known one to be offered: one or two
+#: letters of a family or tier score 0.95 or more, an unrelated family ~0.8
+CLOSE_ID = 0.85
+
+
+def off_catalogue_hint(
+    dataset_id_: str, recipes: Sequence[Recipe], also: Iterable[str] = ()
+) -> str:
+    """What to do about an id the catalogue lacks, to append (``"; ..."``) to a message
+    saying so.
+
+    A known family and tier at an N or version the catalogue lacks: the
+    :func:`build_call` that makes it, after the ids of other versions in the catalogue or
+    ``also``, else the catalogue's N for that family and tier. Anything else — a
+    misspelt family or tier, a malformed id — would fail in ``build_dataset`` as well: the
+    nearest ids among the catalogue's and ``also`` (e.g. the built ones), as gymnasium does
+    for env ids, else the families and tiers.
+    """
+    try:
+        family, _, tier, _ = parse_id(dataset_id_)
+    except ValueError:
+        family = tier = ""
+    env_of = {r.family: r.env_id for r in recipes}
+    pool = sorted({r.dataset_id for r in recipes} | set(also))
+    if tier in TIERS and (family in FAMILY_ENV or family in env_of):
+        here = [r for r in recipes if r.family == family and r.tier == tier]
+        stem = dataset_id_.rsplit("-v", 1)[0] + "-v"
+        same_n = [i for i in pool if i.startswith(stem) and i[len(stem):].isdigit()]
+        if same_n:  # only the version differs
+            held = f"; there is {' and '.join(same_n)}"
+        elif here:
+            held = f"; the catalogue has {family} {tier} at N = {sorted(r.n_agents for r in here)}"
+        else:
+            held = ""
+        built = {} if family in FAMILY_ENV else {"env_id": env_of[family]}
+        return (f"{held}; another N or version is built from Python: "
+                f"{build_call(dataset_id_, built)} (README, Datasets)")
+    close = difflib.get_close_matches(dataset_id_, pool, n=1, cutoff=CLOSE_ID)
+    if close:
+        return f"; did you mean {close[0]}?"
+    return (f"; catalogue families: {sorted(env_of)}, tiers: {list(TIERS)} "
+            "(`mfdiff data list` shows every id)")
+
+
 def select(
     target: str,
     *,
@@ -266,16 +311,19 @@ def select(
         chosen = [r for r in recipes if r.dataset_id == target]
         if not chosen:
             raise KeyError(f"dataset {target} is not in the catalogue ({catalogue_dir(path)})"
-                           + OTHER_N)
+                           + off_catalogue_hint(target, recipes))
     elif target == "all":
         chosen = recipes
     else:
         chosen = [r for r in recipes if r.family == target]
         if not chosen:
             families = sorted({r.family for r in recipes})
-            raise KeyError(
-                f"unknown family {target!r}; catalogue families: {families} (or 'all', or an id)"
-            )
+            close = (difflib.get_close_matches(target, families, n=1)
+                     or difflib.get_close_matches(target, [r.dataset_id for r in recipes], n=1,
+                                                  cutoff=CLOSE_ID))
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"unknown family {target!r}{guess}; catalogue families: {families} "
+                           "(or 'all', or an id)")
     if n_agents is not None:
         sizes = sorted({r.n_agents for r in chosen})
         chosen = [r for r in chosen if r.n_agents == n_agents]

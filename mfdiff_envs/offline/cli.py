@@ -132,7 +132,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from mfdiff_envs.offline.catalogue import build_call, parse_id
+    from mfdiff_envs.offline.catalogue import load_catalogue, off_catalogue_hint, parse_id
     from mfdiff_envs.offline.episodes import verify_dataset
     from mfdiff_envs.offline.integrity import UNHASHED, disk_size_mb
 
@@ -145,16 +145,15 @@ def _verify(args: argparse.Namespace) -> int:
         ids = args.ids
         for ds_id in ids:
             _catalogue_call(parse_id, ds_id)
-            if ds_id not in local:
-                from mfdiff_envs.offline.catalogue import load_catalogue
-
-                if any(r.dataset_id == ds_id for r in _catalogue_call(load_catalogue, None)):
-                    raise UsageError(f"dataset {ds_id} is not built; "
-                                     f"`mfdiff data build {ds_id}`")
-                # `data build` takes catalogue entries only: name the way that builds this one
-                raise UsageError(
-                    f"dataset {ds_id} is not built, and not in the catalogue (`mfdiff data "
-                    f"list`): build it from Python, {build_call(ds_id)}")
+            if ds_id in local:
+                continue
+            recipes = _catalogue_call(load_catalogue, None)
+            if any(r.dataset_id == ds_id for r in recipes):
+                raise UsageError(f"dataset {ds_id} is not built; `mfdiff data build {ds_id}`")
+            # `data build` takes catalogue entries only: name the way that builds this one, or
+            # the built or catalogue id a misspelt one is nearest to
+            raise UsageError(f"dataset {ds_id} is not built, and not in the catalogue (`mfdiff "
+                             f"data list`){off_catalogue_hint(ds_id, recipes, also=local)}")
     damaged = 0
     for ds_id in ids:
         with warnings.catch_warnings():

@@ -91,17 +91,22 @@ class Episodes:
 
 
 def _build_hint(dataset_id: str) -> str:
-    """How to get a missing dataset: build it when the catalogue has a recipe for it."""
-    from mfdiff_envs.offline.catalogue import load_catalogue
+    """How to get a missing dataset: build it when the catalogue has a recipe for it, else the
+    Python call or the nearest catalogue or built id (a misspelt one)."""
+    from minari.storage import get_dataset_path
+
+    from mfdiff_envs.offline.catalogue import load_catalogue, off_catalogue_hint
 
     try:
-        known = {r.dataset_id for r in load_catalogue()}
+        recipes = load_catalogue()
     except Exception:  # a broken catalogue must not hide the missing-dataset error
-        known = set()
-    if dataset_id in known:
+        recipes = []
+    if any(r.dataset_id == dataset_id for r in recipes):
         return f"build it with `mfdiff data build {dataset_id}`"
-    return ("it is not in the dataset catalogue either: `mfdiff data list` shows the ids "
-            "`mfdiff data build` can make")
+    root = get_dataset_path()
+    built = [p.parent.relative_to(root).as_posix() for p in root.glob("mfdiff/*/*/data")]
+    return ("it is not in the dataset catalogue either (`mfdiff data list` shows the ids "
+            f"`mfdiff data build` can make){off_catalogue_hint(dataset_id, recipes, built)}")
 
 
 def open_dataset(dataset: str | minari.MinariDataset) -> tuple[Any, str]:

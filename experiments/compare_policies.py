@@ -67,8 +67,8 @@ def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
     out: dict[Cell, dict[int, list[dict]]] = {}
     try:  # one run in two of the files (or twice in one) would count as two seeds
         read_records(*files)
-    except ValueError as e:
-        raise SystemExit(f"policy {method}: {e}") from None
+    except ValueError as e:  # the files may hold other policies' records: name the files
+        raise SystemExit(f"records of {'+'.join(files)} (read for {method!r}): {e}") from None
     for path in files:
         for r in held_out_exploitability(read_records(path)):
             if r["method"] == method:

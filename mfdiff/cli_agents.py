@@ -125,10 +125,13 @@ def interrupted_train_note(out: Path) -> str:
     except (CheckpointError, OSError, ValueError):
         return f" before its first save ({out} holds no checkpoint)"
     done, steps = meta.get("steps_done"), (meta.get("config") or {}).get("steps")
-    if done is None or steps is None or done >= steps:
-        return f"; {out} holds a finished checkpoint"
-    return (f"; its last save, {out}, is at step {done} of {steps}: the same command with "
-            "--resume continues from there")
+    if done is None:  # a checkpoint saved before steps_done was recorded
+        return f"; {out} holds its last save: the same command with --resume continues from it"
+    # (a run resumed for more steps may be interrupted before its first new save: its last
+    # save is then the finished shorter run's, of as many steps as that run asked)
+    of = f" of {steps}" if steps is not None and done < steps else ""
+    return (f"; its last save, {out}, is at step {done}{of}: the same command with --resume "
+            "continues from there")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -256,7 +259,9 @@ def _eval(args: argparse.Namespace) -> int:
                     f"settings) on {args.env} {env_kwargs}"
                     f"{f', tier {args.tier!r}' if args.tier else ''} at evaluation seeds "
                     f"{again}: appended again they would count twice (reports refuse such a "
-                    "file). Give another --out or --label, or remove those records first")
+                    "file; --exploitability and --dataset do not make it another run). "
+                    "--seeds N plays seeds 0..N-1: to add others, list them in a sweep file "
+                    "(seeds = [5, 6, …]); else give another --out or --label")
         records = ev.evaluate(policy, args.env, env_kwargs, range(args.seeds), args.episodes,
                               method=label,
                               dataset_id=args.dataset,

@@ -342,6 +342,10 @@ def test_an_interrupted_train_says_where_its_last_save_is(tmp_path, monkeypatch,
     assert cli.main(argv) == 130
     err = capsys.readouterr().err
     assert "is at step 1 of 4" in err and "--resume" in err and len(err.splitlines()) == 1
+    meta["steps_done"] = 4  # finished (resumed for more steps, stopped before a new save)
+    (out / "config.json").write_text(json.dumps(meta))
+    assert cli.main(argv) == 130
+    assert "is at step 4: the same command with --resume" in capsys.readouterr().err
 
 
 def test_train_refuses_a_mixture_of_plans_without_an_action_head(env, tmp_path):

@@ -558,8 +558,8 @@ def test_sweep_resume_re_evaluates_a_group_whose_seeds_episodes_or_dataset_chang
         assert calls == [(seeds, episodes)], edit
         assert sorted(r["seed"] for r in recs) == seeds and {r["episodes"] for r in recs} == {
             episodes}
+        out.unlink()
         ev.run_sweep(spec, out=out, progress=False)  # back to the original file
-        out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[-2:]))
     calls.clear()
     ev.run_sweep(spec, out=out, progress=False, resume=True)
     assert calls == []  # unchanged: done
@@ -780,3 +780,32 @@ def test_sweep_checks_every_run_before_evaluating_any(tmp_path, monkeypatch):
             {**first, "set": {key: 1}}]}))
         with pytest.raises(ValueError, match=match):
             ev.load_sweep(tmp_path / "s.json")
+
+
+def test_sweep_refuses_to_append_runs_its_out_file_holds_and_checks_datasets_first(tmp_path,
+                                                                                   monkeypatch):
+    """An audit of the forty-fourth update: a sweep re-run into its --out without --resume
+    appended every run again (reports then refused the file), and a run's dataset that does not
+    normalise its env failed only when that run was reached. Both are refused before anything
+    is played; other seeds of the same run are appended as before. An unreadable records file
+    is named in one line."""
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": ENV, "n_agents": 10,
+                                  "env_kwargs": {"max_cycles": 2}}]}
+    out = tmp_path / "r.jsonl"
+    ev.run_sweep(spec, out=out, progress=False)
+    before = out.read_text()
+    with pytest.raises(ValueError, match="already holds records of .'random at N = 10'.*--resume"):
+        ev.run_sweep(spec, out=out, progress=False)
+    assert out.read_text() == before
+    ev.run_sweep({**spec, "seeds": [2, 3]}, out=out, progress=False)  # other seeds: appended
+    assert sorted(r["seed"] for r in ev.read_records(out)) == [0, 1, 2, 3]
+    calls = []
+    monkeypatch.setattr(sweep_mod, "evaluate", lambda *a, **k: calls.append(a) or [])
+    bad = {"policy": "random", "env": ENV, "n_agents": 10, "dataset": "mfdiff/squeeze-n7/medium-v0"}
+    with pytest.raises(ValueError, match=r"runs\[1\].*squeeze-n7"):
+        ev.run_sweep({"seeds": 1, "runs": [{**spec["runs"][0]}, bad]}, out=None, progress=False)
+    assert not calls
+    for name, data in (("t.jsonl.gz", b"\x1f\x8b\x08\x00" + b"x" * 30), ("b.jsonl", b"\xff\xfe")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=f"{name}: not a readable records file"):
+            ev.read_records(tmp_path / name)

@@ -421,6 +421,12 @@ def test_family_config_refuses_an_unknown_algo_or_family(algo, family, named, tm
     assert family_config("bc", "squeeze") == {} and family_config("bc", None) == {}
     with pytest.raises(ValueError, match=named):
         family_config(algo, family)
+    # a review of the forty-fourth update: MAgentBattle's family is Battle's kin, and a user's
+    # own <algo>/<family>.json is read (train_config looks files up by the dataset's family)
+    assert family_config("bc", "magent_battle") == {}
+    (tmp_path / "bc").mkdir()
+    (tmp_path / "bc" / "mygame.json").write_text('{"steps": 7}')
+    assert family_config("bc", "mygame") == {"steps": 7}
 
 
 def test_battle_head_blind_names_the_features_it_was_chosen_for():

@@ -109,6 +109,16 @@ NEAR_MISSES = {
     "another version": (["build", "mfdiff/squeeze-n100/expert-v1"],
                         "there is mfdiff/squeeze-n100/expert-v0; another N or version",
                         "did you mean"),
+    # a review of the forty-fourth update: the whole id was matched, so a misspelt tier at an
+    # N off the catalogue was offered another population (ising-n100 for ising-n4096)
+    "tier at another N": (["build", "mfdiff/ising-n4096/mediun-v0"],
+                          "; did you mean mfdiff/ising-n4096/medium-v0?; the catalogue has "
+                          "ising medium at N = [100, 1024, 10000]; another N",
+                          "ising-n100/"),
+    "tier at another version": (["build", "mfdiff/battle-n100/medum-v1"],
+                                "; did you mean mfdiff/battle-n100/medium-v1?", "medium-v0?"),
+    "N spelt with a zero": (["build", "mfdiff/squeeze-n01000/medium-v0"],
+                            "; did you mean mfdiff/squeeze-n1000/medium-v0?", "build_dataset"),
     "verify, family": (["verify", "mfdiff/sqeeze-n100/expert-v0"],
                        "not built, and not in the catalogue (`mfdiff data list`); did you mean "
                        "mfdiff/squeeze-n100/expert-v0?", "build_dataset"),
@@ -208,6 +218,23 @@ def test_damage_off_the_catalogue_names_the_python_rebuild(root, monkeypatch):
     r = _cli(root, "list")
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
     assert call in line and "overwrite=True)` rebuilds it" in line and "--force" not in line
+
+
+def test_force_on_an_id_built_from_python_names_its_own_rebuild(root, monkeypatch):
+    """A review of the forty-fourth update: `data build ID --force` on an id built from Python
+    (older messages taught it) got a generic build_dataset call without overwrite=True or the
+    recorded kwargs; it names the call that rebuilds that dataset as it was, its reference
+    rollouts included (ref_episodes, which normalise every score on it)."""
+    from mfdiff_envs.offline.build import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    build_dataset("ising", n_agents=16, tier="expert", episodes=1, progress=False,
+                  env_kwargs={"max_cycles": 3}, ref_episodes=2)
+    r = _cli(root, "build", "mfdiff/ising-n16/expert-v0", "--force")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "it is built here: rebuild it in place with `mfdiff_envs.offline.build_dataset(" \
+        "'ising', n_agents=16, tier='expert', episodes=1, env_kwargs=" in r.stderr, r.stderr
+    assert "ref_episodes=2, overwrite=True)`" in r.stderr, r.stderr
 
 
 def _dead_pid() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,12 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """The records of one JSON-lines file (gzip-compressed when it ends in .gz), in order."""
     p = Path(path)
-    text = gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
+    try:
+        text = gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
+    except (IsADirectoryError, EOFError, gzip.BadGzipFile, zlib.error,
+            UnicodeDecodeError) as e:
+        # a truncated .gz, a directory, a binary file: one line naming it, not a traceback
+        raise ValueError(f"{p}: not a readable records file ({type(e).__name__}: {e})") from None
     out = []
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():

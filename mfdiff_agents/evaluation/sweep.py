@@ -203,6 +203,17 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     for i, run in enumerate(spec["runs"]):
         for n in run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]:
             _check_env(run, int(n), i)
+    if not resume and out is not None and Path(out).exists():
+        # appended again, a run already in the file would count twice and every report of the
+        # file refuse it: said before anything is played, as `mfdiff eval --out` does
+        old = {(_record_key(r), r.get("seed")) for r in read_jsonl(out) if not r.get("error")}
+        again = sorted({f"{identity(run, n)[0]} at N = {n}" for run, n in jobs
+                        if any((identity(run, n)[2], seed) in old for seed in
+                               _seed_list(run.get("seeds", spec.get("seeds", 5))))})
+        if again:
+            raise ValueError(f"{out} already holds records of {again[:3]}"
+                             f"{' …' if len(again) > 3 else ''}: --resume keeps them and "
+                             "evaluates the rest; or give another --out")
     done: set[str] = set()
     if resume and out is not None and Path(out).exists():
         wanted = {identity(run, n)[2]: run for run, n in jobs}
@@ -302,16 +313,20 @@ def _check_env(run: dict[str, Any], n: int, i: int) -> None:
 
     from mfdiff_agents.checkpoint import EnvFacts, read_meta
     from mfdiff_agents.evaluation.run import make_core
+    from mfdiff_envs.offline.integrity import DatasetError
 
     where = f"runs[{i}] ({run['policy']}) at N = {n}"
+    env_kwargs = {**run.get("env_kwargs", {}), "n_agents": n}
     try:
-        core = make_core(run["env"], {**run.get("env_kwargs", {}), "n_agents": n})
+        core = make_core(run["env"], env_kwargs)
+        if run.get("dataset"):  # its reference returns must normalise this env (metadata only)
+            reference_scores(run["env"], env_kwargs, dataset_id=run["dataset"])
         if Path(run["policy"]).is_dir():
             with warnings.catch_warnings():  # other kwargs than trained: the evaluation warns
                 warnings.simplefilter("ignore")
                 EnvFacts(**read_meta(run["policy"])["env"]).check_core(
                     core, who=f"{policy_label(run['policy'])} policy")
-    except (ValueError, TypeError, gym.error.Error) as e:
+    except (ValueError, TypeError, gym.error.Error, DatasetError) as e:
         raise ValueError(f"{where}: {e}") from None
 
 

@@ -28,12 +28,15 @@ FAMILY_CONFIG_DIR = Path(__file__).resolve().parent
 def _check_names(algo: str, family: str | None) -> None:
     """Refuse an algo or family no method or env has: a misspelt name would otherwise read as
     "no settings file" and train or act with the dataclass defaults, silently."""
+    if family_config_path(algo, family) is not None:  # a file of that name: nothing misspelt
+        return  # (also a user's own <algo>/<family>.json beside the shipped ones)
     from mfdiff_agents.methods import METHODS  # the one list of methods
+    from mfdiff_envs.offline.build import SAME_FAMILY
     from mfdiff_envs.offline.catalogue import FAMILY_ENV
 
     if algo not in METHODS:
         raise ValueError(f"unknown algo {algo!r}; algos: {', '.join(METHODS)}")
-    if family and family not in FAMILY_ENV:
+    if family and family not in FAMILY_ENV and family not in SAME_FAMILY:  # magent_battle
         raise ValueError(f"unknown family {family!r}; families: {', '.join(FAMILY_ENV)}")
 
 

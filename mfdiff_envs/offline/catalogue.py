@@ -223,6 +223,13 @@ def build_call(
             args.append(f"env_kwargs={kwargs!r}")
     if built.get("seed"):
         args.append(f"seed={built['seed']}")
+    # the reference returns normalise every score on the dataset: measured over as many
+    # rollouts as before (ref_scores passed explicitly to the first build cannot be told
+    # from measured ones in the metadata, and are not copied: an edit would be)
+    from mfdiff_envs.offline.build import REF_EPISODES  # on the error path only
+
+    if built.get("ref_episodes") not in (None, REF_EPISODES):
+        args.append(f"ref_episodes={built['ref_episodes']}")
     if version:
         args.append(f"version={version}")
     if overwrite:
@@ -273,11 +280,25 @@ def off_catalogue_hint(
     for env ids, else the families and tiers.
     """
     try:
-        family, _, tier, _ = parse_id(dataset_id_)
+        family, n, tier, version = parse_id(dataset_id_)
     except ValueError:
         family = tier = ""
     env_of = {r.family: r.env_id for r in recipes}
     pool = sorted({r.dataset_id for r in recipes} | set(also))
+    if family:
+        # a misspelt family or tier, or an N spelt another way (n01000): corrected word by
+        # word, keeping the N and version asked for: matching the whole id instead offered
+        # mfdiff/ising-n100/medium-v0 for mfdiff/ising-n4096/mediun-v0, another population
+        fams = sorted(set(FAMILY_ENV) | set(env_of))
+        fix_f = family if family in fams else next(
+            iter(difflib.get_close_matches(family, fams, n=1, cutoff=0.6)), None)
+        fix_t = tier if tier in TIERS else next(
+            iter(difflib.get_close_matches(tier, TIERS, n=1, cutoff=0.6)), None)
+        if fix_f and fix_t:
+            fixed = dataset_id(fix_f, n, fix_t, version)
+            if fixed != dataset_id_:
+                return (f"; did you mean {fixed}?"
+                        + ("" if fixed in pool else off_catalogue_hint(fixed, recipes, also)))
     if tier in TIERS and (family in FAMILY_ENV or family in env_of):
         here = [r for r in recipes if r.family == family and r.tier == tier]
         stem = dataset_id_.rsplit("-v", 1)[0] + "-v"
@@ -310,8 +331,14 @@ def select(
     if target.startswith("mfdiff/"):
         chosen = [r for r in recipes if r.dataset_id == target]
         if not chosen:
+            from mfdiff_envs.offline.build import dataset_exists  # on the error path only
+
+            # built here from Python (e.g. `data build ID --force`, which an older message
+            # taught): the call that rebuilds it as it was, not a generic one
+            hint = (f"; it is built here: rebuild it in place with {rebuild_hint(target)}"
+                    if dataset_exists(target) else off_catalogue_hint(target, recipes))
             raise KeyError(f"dataset {target} is not in the catalogue ({catalogue_dir(path)})"
-                           + off_catalogue_hint(target, recipes))
+                           + hint)
     elif target == "all":
         chosen = recipes
     else:

@@ -148,7 +148,14 @@ def metadata_problem(meta: Mapping[str, Any], dataset_id: str | None = None) -> 
     target = dataset_id or meta.get("dataset_id") or "ID"
 
     def fix() -> str:  # on the error path only: it may read the catalogue
-        return f"metadata.json was edited after the build; rebuild with {_rebuild_hint(target, mf)}"
+        # the episode count from the per-episode digests, not the (possibly edited) field
+        digests = mf.get("integrity", {}).get("episodes") if isinstance(
+            mf.get("integrity"), Mapping) else None
+        safe = {k: v for k, v in mf.items() if k != "episodes"}
+        if isinstance(digests, list):
+            safe["episodes"] = len(digests)
+        return ("metadata.json was edited after the build; rebuild with "
+                f"{_rebuild_hint(target, safe)}")
 
     recorded = mf.get("integrity", {}).get("metadata") if isinstance(
         mf.get("integrity"), Mapping) else None

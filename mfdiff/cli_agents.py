@@ -241,6 +241,10 @@ def _eval(args: argparse.Namespace) -> int:
             deviations = {name: load_policy(path, device=args.device, num_threads=threads)
                           for name, path in zip(names, args.deviation, strict=True)}
             config["deviations"] = list(args.deviation)
+            # what makes two records one run, whatever the spelling of the paths (runs/bc,
+            # runs/bc/, /abs/runs/bc): report._run_identity compares these
+            config["deviation_ids"] = [checkpoint_identity(path)["id"]  # type: ignore[index]
+                                       for path in args.deviation]
         only = None
         if args.deviation_set is not None:
             if not args.exploitability:

@@ -510,3 +510,32 @@ def test_resume_refuses_a_dataset_rebuilt_under_its_id(tmp_path):
                       "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
                       "--label", "bc", "--out", str(recs)).returncode == 0
     assert_user_error(mfdiff(ctx, "eval", "--records", str(recs)), "different data")
+
+
+def test_eval_out_knows_a_deviation_checkpoint_under_another_spelling(env, tmp_path):
+    """Review of the forty-fourth update: `--deviation runs/bc` and `--deviation runs/bc/` (or
+    its absolute path) were two runs to both duplicate checks; a deviation is named by its
+    checkpoint's identity, as the evaluated policy is."""
+    build = ("from mfdiff_envs.offline.build import build_dataset; "
+             "build_dataset('ising', n_agents=16, tier='expert', episodes=1, version=7, "
+             "env_kwargs={'max_cycles': 4}, ref_episodes=1, progress=False)")
+    subprocess.run([sys.executable, "-c", build], env=env["env"], check=True,
+                   capture_output=True, timeout=120)
+    bc = tmp_path / "bc"
+    sets = [a for s in COMMON + TINY["bc"] for a in ("--set", s)]
+    r = mfdiff(env, "train", "--dataset", "mfdiff/ising-n16/expert-v7", "--algo", "bc",
+               "--out", str(bc), "--no-progress", *sets)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "dev.jsonl"
+    ev = ["eval", "--policy", "expert", "--env", "mfdiff/Ising-v0", "--n-agents", "16",
+          "--env-kwargs", '{"max_cycles": 4}', "--seeds", "1", "--no-progress",
+          "--exploitability", "--deviation-set", "bc", "--out", str(out)]
+    assert mfdiff(env, *ev, "--deviation", str(bc)).returncode == 0
+    rec = json.loads(out.read_text())
+    assert rec["config"]["deviation_ids"] and "bc" in rec["deviation_gains"]
+    for spelt in (f"{bc}/", os.path.relpath(bc)):
+        assert_user_error(mfdiff(env, *ev, "--deviation", spelt), "already holds this run")
+    # joined into one file anyway, the reports refuse it
+    twice = dict(rec, config={**rec["config"], "deviations": [f"{bc}/"]})
+    out.write_text(json.dumps(rec) + "\n" + json.dumps(twice) + "\n")
+    assert_user_error(mfdiff(env, "eval", "--records", str(out)), "duplicate evaluation")

@@ -59,6 +59,11 @@ def _run_identity(r: dict[str, Any]) -> str:
     cfg = r.get("config")
     if isinstance(cfg, dict) and (cfg.get("checkpoint") or {}).get("id"):
         cfg = {**cfg, "policy": None}
+    if isinstance(cfg, dict) and cfg.get("deviation_ids"):  # the same for --deviation's paths
+        cfg = {**cfg, "deviations": None}
+    elif isinstance(cfg, dict) and isinstance(cfg.get("deviations"), list):
+        # records written before deviation_ids: at least runs/bc and runs/bc/ are one path
+        cfg = {**cfg, "deviations": [os.path.normpath(str(d)) for d in cfg["deviations"]]}
     return json.dumps([r.get("method"), cfg, r.get("env_id"), r.get("env_kwargs"),
                        r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
                       sort_keys=True, default=str)

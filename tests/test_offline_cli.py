@@ -187,6 +187,10 @@ def test_list_and_verify_report_damage(root, cat):
     assert r.returncode == 0
     row = next(ln for ln in r.stdout.splitlines() if ln.startswith(f"| {DS} |"))
     assert "DAMAGED" in row and "truncated" in row, row
+    # an entry of --catalogue DIR: rebuilt by `data build` given that catalogue (review of the
+    # forty-fourth update: it was told "--force", which alone refuses an id off the default)
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
+    assert f"`mfdiff data build {DS} --catalogue {cat} --force` rebuilds it" in line, line
     r = _cli(root, "verify", DS)
     assert r.returncode == 1 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and f"{DS} is damaged" in r.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import warnings
 from typing import Any, NoReturn
@@ -119,9 +120,13 @@ def _list(args: argparse.Namespace) -> int:
         extra = "" if ds_id in known else " (not in the catalogue)"
         print(f"### {ds_id}{extra}")
         if status[ds_id].startswith("DAMAGED"):
-            # --force is `data build`'s, which refuses an id off the catalogue
-            how = ("--force rebuilds" if ds_id in known
-                   else f"{rebuild_hint(ds_id, _built_meta(ds_id))} rebuilds it")
+            # `data build --force` takes ids of the catalogue it is given only (the default
+            # one without --catalogue); off it, the build_dataset call the metadata records
+            if ds_id in known and args.catalogue is not None:
+                how = (f"`mfdiff data build {ds_id} --catalogue "
+                       f"{shlex.quote(str(args.catalogue))} --force` rebuilds it")
+            else:
+                how = f"{rebuild_hint(ds_id, _built_meta(ds_id))} rebuilds it"
             print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details, {how}")
         try:
             meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())

@@ -780,6 +780,11 @@ def test_sweep_checks_every_run_before_evaluating_any(tmp_path, monkeypatch):
             {**first, "set": {key: 1}}]}))
         with pytest.raises(ValueError, match=match):
             ev.load_sweep(tmp_path / "s.json")
+    # a tier, as `mfdiff eval --tier`, is one of the catalogue's (review, forty-fourth update)
+    (tmp_path / "s.json").write_text(json.dumps({"seeds": 1, "runs": [
+        {**first, "tier": "mediun"}]}))
+    with pytest.raises(ValueError, match=r"runs\[0\]\.tier must be one of .*'mediun'"):
+        ev.load_sweep(tmp_path / "s.json")
 
 
 def test_sweep_refuses_to_append_runs_its_out_file_holds_and_checks_datasets_first(tmp_path,

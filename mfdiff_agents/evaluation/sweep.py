@@ -11,7 +11,7 @@ Format (TOML shown; JSON has the same structure)::
     n_agents = [100, 1000]    # an int or a list (one run group per N)
     env_kwargs = { max_cycles = 25 }
     dataset = "mfdiff/squeeze-n1000/medium-v0"   # optional: reference scores from it
-    tier = "medium"           # optional label (data tier of the policy)
+    tier = "medium"           # optional: the data tier of the policy (a catalogue tier)
     label = "bc"              # optional method name (default: checkpoint method / policy)
     set = { replan_every = 4 }  # optional Config overrides at load (planning settings)
     exploitability = true     # optional: also the approximate Nash gap (extra episodes;
@@ -34,6 +34,7 @@ from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import check_policy, load_policy, policy_label
 from mfdiff_agents.policy import PopulationTooLargeError
+from mfdiff_envs.offline.catalogue import TIERS
 
 _SWEEP_KEYS = {"seeds", "episodes", "runs", "device"}
 _RUN_KEYS = {"policy", "env", "n_agents", "env_kwargs", "dataset", "tier", "label", "seeds",
@@ -105,6 +106,10 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
         for k in ("policy", "env", "dataset", "tier", "label"):
             if k in run and not isinstance(run[k], str):
                 raise ValueError(f"{where}.{k} must be a string, got {run[k]!r}")
+        if "tier" in run and run["tier"] not in TIERS:  # as `mfdiff eval --tier`: a typo
+            # would file the run's records under a tier no table pools with the others
+            raise ValueError(f"{where}.tier must be one of the catalogue's tiers "
+                             f"{', '.join(TIERS)}, got {run['tier']!r}")
     return spec
 
 

@@ -1,4 +1,4 @@
-"""``mfdiff demo --quick`` end to end in a subprocess (≈40–50 s on 2 idle cores)."""
+"""``mfdiff demo --quick`` end to end in a subprocess (≈10–20 s on 2 cores)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ the numpy behaviour policies of :mod:`mfdiff_envs.policies` and every
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,6 +69,7 @@ def rollout(
     seed: int | None,
     policy_seed: int | None = None,
     record: bool = False,
+    on_step: Callable[[int], object] | None = None,
 ) -> RolloutResult:
     """Play one whole episode of ``policy`` on ``core``.
 
@@ -78,6 +80,9 @@ def rollout(
         policy_seed: policy reset seed (default: ``seed``).
         record: also keep the episode arrays (observations [T+1, N, d], actions [T, N], team
             rewards [T], terminations/truncations [T], infos rewards/alive [T+1, N]).
+        on_step: progress callback (e.g. a tqdm bar's ``update``): called with 1 after every
+            step, and once more with the steps left to ``core.max_cycles`` when the episode
+            ends sooner, so that a bar totalled at ``max_cycles`` an episode ends full.
     """
     t_start = time.perf_counter()
     n = core.n_agents
@@ -103,12 +108,16 @@ def rollout(
             metrics.setdefault(k, []).append(float(v))
         terminated = bool(np.all(term | ~core.alive))
         truncated = bool(np.all(trunc)) and not terminated
+        if on_step is not None:
+            on_step(1)
         if record:
             obs_l.append(obs)
             act_l.append(actions)
             rew_l.append(np.asarray(rew, np.float32))
             alive_l.append(core.alive.copy())
     steps = len(team)
+    if on_step is not None and steps < core.max_cycles:
+        on_step(core.max_cycles - steps)
     episode = None
     if record:
         terms, truncs = np.zeros(steps, bool), np.zeros(steps, bool)

@@ -175,7 +175,18 @@ def evaluate(
         ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
     records = []
     checked = False  # a policy object is checked once: its warnings once, not once per seed
+    # a seed of a planner at large N, its deviation episodes included, can take minutes: a
+    # second bar counts its steps (max_cycles an episode), with a rate and a time left
+    per_seed = episodes
+    if exploitability and core.family != "squeeze":
+        from mfdiff_agents.evaluation.exploitability import deviation_set as _deviations
+
+        per_seed += len(_deviations(core, seeds[0], extra_deviations, deviation_set))
+    steps_bar = tqdm(total=per_seed * core.max_cycles, desc="steps", unit="step",
+                     disable=not progress, leave=False, position=1)
+    on_step = steps_bar.update if progress else None
     for seed in tqdm(seeds, desc=f"eval {method or ''}", disable=not progress, leave=False):
+        steps_bar.reset()  # the total stays
         pol = policy if isinstance(policy, Policy) else policy(core, seed)
         if hasattr(pol, "check_env") and not (checked and pol is policy):
             pol.check_env(core)
@@ -184,8 +195,8 @@ def evaluate(
         # the exploitability measure reads the seed's first episode (Squeeze: its actions, the
         # others: its per-agent returns) rather than play it a second time
         record = exploitability and core.family == "squeeze"
-        eps = [rollout(core, pol, seed=episode_seed(seed, e), record=record and e == 0)
-               for e in range(episodes)]
+        eps = [rollout(core, pol, seed=episode_seed(seed, e), record=record and e == 0,
+                       on_step=on_step) for e in range(episodes)]
         rets = [e.total_return for e in eps]
         scores = normalized_score(rets, *ref_scores).tolist()
         steps = sum(e.steps for e in eps)
@@ -232,6 +243,7 @@ def evaluate(
 
             rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
                                 extra=extra_deviations, only=deviation_set,
-                                played=eps[0]))
+                                played=eps[0], on_step=on_step))
         records.append(rec)
+    steps_bar.close()
     return records

@@ -222,6 +222,17 @@ def test_damage_off_the_catalogue_names_the_python_rebuild(root, monkeypatch):
     r = _cli(root, "list")
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
     assert call in line and "overwrite=True)` rebuilds it" in line and "--force" not in line
+    # an edited metadata.json names its rebuild in the problem itself: the list says it once
+    # (review of the forty-fourth update: the long call was printed twice on one line)
+    import json
+
+    meta_path = root / ds / "data" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["mfdiff"]["seed"] = 5
+    meta_path.write_text(json.dumps(meta))
+    r = _cli(root, "list")
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
+    assert "edited after the build" in line and line.count("build_dataset(") == 1, line
 
 
 def test_force_on_an_id_built_from_python_names_its_own_rebuild(root, monkeypatch):

@@ -127,7 +127,9 @@ def _list(args: argparse.Namespace) -> int:
                        f"{shlex.quote(str(args.catalogue))} --force` rebuilds it")
             else:
                 how = f"{rebuild_hint(ds_id, _built_meta(ds_id))} rebuilds it"
-            print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details, {how}")
+            # an edited metadata.json: the problem names its rebuild already, once is enough
+            how = "" if "rebuild" in status[ds_id] else f", {how}"
+            print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details{how}")
         try:
             meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())
             print(meta.get("description", "(no description)"))

@@ -3,7 +3,7 @@
 # them: MF-Diffuser, BC and IQL (IQL: the best baseline in most Ising cells of the grid) each
 # trained by `mfdiff train` with its family config (mfdiff_agents/family_configs/<algo>/
 # <family>.json, spelled out as --config) and a training seed of SEEDS on the catalogue's
-# N = 10^3 data of each tier, then evaluated with the settings their checkpoints keep (no
+# N = 10^3 data (Ising 1024) of each tier, then evaluated with the settings their checkpoints keep (no
 # overrides: what `mfdiff eval --policy CKPT` does) at the sizes NS over 5 evaluation seeds.
 # Writes docs/results/<name>.md and <name>_paired.md: MF-Diffuser minus each baseline paired by
 # evaluation seed (Student-t) and over training seeds (Welch's t over the checkpoints' means,
@@ -34,14 +34,34 @@ done
 for tier in "${TIERS[@]}"; do
   case $tier in medium|mixed) ;; *) echo "fresh_seeds.sh: TIERS: medium mixed" >&2; exit 2;; esac
 done
+for list in "${SEEDS[*]}" "${TIERS[*]}" "${NS[*]}"; do  # a repeat: two lanes in one checkpoint
+  [ "$(tr ' ' '\n' <<< "$list" | sort | uniq -d)" = "" ] || {
+    echo "fresh_seeds.sh: '$list' repeats a value" >&2; exit 2; }
+done
 source experiments/lib.sh
 stem=$(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0])")
+# every N is one the env takes (Ising: a square), before anything is trained
+python - "$fam" "${NS[@]}" <<'PY' || exit 2
+import sys
+
+sys.path.insert(0, "experiments")
+from make_sweep import FAMILIES
+
+from mfdiff_agents.evaluation.run import make_core
+
+fam, *ns = sys.argv[1:]
+for n in ns:
+    try:
+        make_core(FAMILIES[fam][1], {"n_agents": int(n)})
+    except ValueError as e:
+        sys.exit(f"fresh_seeds.sh: NS: {e}")
+PY
 for tier in "${TIERS[@]}"; do
   mfdiff data build "mfdiff/$stem/$tier-v0" --no-progress > /dev/null  # kept if built
 done
 OUT=runs/fresh_$fam
 NAME=fresh_${fam}_seeds$(printf %s "${SEEDS[@]}")_n$(IFS=_; echo "${NS[*]}")
-[ "${TIERS[*]}" != "medium mixed" ] && NAME+=_${TIERS[*]}
+[ "${TIERS[*]}" != "medium mixed" ] && NAME+=_$(IFS=_; echo "${TIERS[*]}")
 mkdir -p "$OUT"
 train() {  # ALGO TIER SEED: OUT/ALGO-TIER-sSEED, kept once finished
   train_once "$OUT/$1-$2-s$3" "$OUT/$1-$2-s$3.log" --dataset "mfdiff/$stem/$2-v0" --algo "$1" \
@@ -54,7 +74,9 @@ done; done
 # one lane per core; MF-Diffuser's trainings alternate between them
 (for ((i = 0; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & a=$!
 (for ((i = 1; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & b=$!
-wait "$a"; wait "$b"
+for lane in "$a" "$b"; do  # a failed training stops both lanes, not only this script
+  wait "$lane" || { pkill -P "$a"; pkill -P "$b"; kill "$a" "$b" 2> /dev/null; exit 1; }
+done
 python - "$fam" "$OUT" "$NAME" "${TIERS[*]}" "${NS[*]}" "${SEEDS[@]}" <<'PY'
 import sys
 

@@ -539,3 +539,14 @@ def test_eval_out_knows_a_deviation_checkpoint_under_another_spelling(env, tmp_p
     twice = dict(rec, config={**rec["config"], "deviations": [f"{bc}/"]})
     out.write_text(json.dumps(rec) + "\n" + json.dumps(twice) + "\n")
     assert_user_error(mfdiff(env, "eval", "--records", str(out)), "duplicate evaluation")
+    # a record written before deviation_ids (its path only) and a newer one of the same run
+    # are one run too (the review's case: the old record's path is read for its identity)
+    old = {k: v for k, v in rec["config"].items() if k != "deviation_ids"}
+    out.write_text(json.dumps(dict(rec, config=old)) + "\n")
+    assert_user_error(mfdiff(env, *ev, "--deviation", f"{bc}/"), "already holds this run")
+    out.write_text(json.dumps(dict(rec, config=old)) + "\n" + json.dumps(rec) + "\n")
+    assert_user_error(mfdiff(env, "eval", "--records", str(out)), "duplicate evaluation")
+    # another checkpoint as the deviation is another run
+    other = dict(rec, config={**rec["config"], "deviation_ids": ["another"]})
+    out.write_text(json.dumps(rec) + "\n" + json.dumps(other) + "\n")
+    assert mfdiff(env, "eval", "--records", str(out)).returncode == 0

@@ -191,6 +191,20 @@ def test_list_and_verify_report_damage(root, cat):
     # forty-fourth update: it was told "--force", which alone refuses an id off the default)
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
     assert f"`mfdiff data build {DS} --catalogue {cat} --force` rebuilds it" in line, line
+    # also where the problem names another rebuild (an edited metadata.json: its call would
+    # rebuild with the edited settings; the catalogue's recipe is the build's own)
+    import json
+
+    meta_path = Path(root) / DS / "data" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["mfdiff"]["seed"] = 5
+    meta_path.write_text(json.dumps(meta))
+    r = _cli(root, "list", "--catalogue", cat)
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("DAMAGED"))
+    assert "edited after the build" in line, line
+    assert f"`mfdiff data build {DS} --catalogue {cat} --force` rebuilds it" in line, line
+    meta["mfdiff"]["seed"] = 0
+    meta_path.write_text(json.dumps(meta))
     r = _cli(root, "verify", DS)
     assert r.returncode == 1 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and f"{DS} is damaged" in r.stderr

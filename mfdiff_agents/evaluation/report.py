@@ -3,6 +3,7 @@ regenerates them, and PNG plots (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -59,14 +60,30 @@ def _run_identity(r: dict[str, Any]) -> str:
     cfg = r.get("config")
     if isinstance(cfg, dict) and (cfg.get("checkpoint") or {}).get("id"):
         cfg = {**cfg, "policy": None}
-    if isinstance(cfg, dict) and cfg.get("deviation_ids"):  # the same for --deviation's paths
-        cfg = {**cfg, "deviations": None}
-    elif isinstance(cfg, dict) and isinstance(cfg.get("deviations"), list):
-        # records written before deviation_ids: at least runs/bc and runs/bc/ are one path
-        cfg = {**cfg, "deviations": [os.path.normpath(str(d)) for d in cfg["deviations"]]}
+    if isinstance(cfg, dict) and isinstance(cfg.get("deviations"), list):
+        # the same for --deviation's checkpoints: their identities, recorded since the
+        # forty-fifth update, else (older records) read from the path where it still is one
+        ids = cfg.get("deviation_ids")
+        if not (isinstance(ids, list) and len(ids) == len(cfg["deviations"])):
+            ids = [_deviation_id(str(d)) for d in cfg["deviations"]]
+        cfg = {k: v for k, v in cfg.items() if k != "deviation_ids"} | {"deviations": ids}
     return json.dumps([r.get("method"), cfg, r.get("env_id"), r.get("env_kwargs"),
                        r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
                       sort_keys=True, default=str)
+
+
+@functools.lru_cache(maxsize=256)
+def _deviation_id(path: str) -> str:
+    """A deviation checkpoint's identity from its path (a record written before
+    ``deviation_ids``), or the normalised path where it is no checkpoint (any more): so that
+    such a record and a newer one of the same run are one run to the duplicate checks."""
+    from mfdiff_agents.checkpoint import checkpoint_identity
+
+    try:
+        ident = checkpoint_identity(path)
+    except (OSError, ValueError, KeyError):
+        ident = None
+    return ident["id"] if ident else os.path.normpath(path)
 
 
 def seeds_already_in(path: str | Path, template: dict[str, Any],

@@ -122,13 +122,13 @@ def _list(args: argparse.Namespace) -> int:
         if status[ds_id].startswith("DAMAGED"):
             # `data build --force` takes ids of the catalogue it is given only (the default
             # one without --catalogue); off it, the build_dataset call the metadata records
-            if ds_id in known and args.catalogue is not None:
-                how = (f"`mfdiff data build {ds_id} --catalogue "
+            if ds_id in known and args.catalogue is not None:  # the recipe, not the metadata
+                how = (f", `mfdiff data build {ds_id} --catalogue "
                        f"{shlex.quote(str(args.catalogue))} --force` rebuilds it")
             else:
-                how = f"{rebuild_hint(ds_id, _built_meta(ds_id))} rebuilds it"
-            # an edited metadata.json: the problem names its rebuild already, once is enough
-            how = "" if "rebuild" in status[ds_id] else f", {how}"
+                hint = rebuild_hint(ds_id, _built_meta(ds_id))
+                # an edited metadata.json: the problem names this rebuild already, once is enough
+                how = "" if hint in status[ds_id] else f", {hint} rebuilds it"
             print(f"{status[ds_id]}; `mfdiff data verify {ds_id}` for details{how}")
         try:
             meta = json.loads((dataset_dir(ds_id) / "data" / "metadata.json").read_text())

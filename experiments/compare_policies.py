@@ -19,8 +19,10 @@ checkpoints measured, not for other training seeds (stats.training_seed_ci):
 ``--ci t`` (forty-third update) pairs with a Student-t interval instead, and adds to each
 difference the score over training seeds (Welch's t over the checkpoints' means,
 stats.training_seed_ci; a side of one checkpoint taken as fixed and marked): the calibrated
-reading, for new comparisons. The default stays the bootstrap because the committed tables
-were written with it and must stay what their command prints.
+reading, for new comparisons. Since the forty-fifth update each held-out exploitability too,
+where the records have it (each run's held-out gain, averaged per checkpoint). The default
+stays the bootstrap because the committed tables were written with it and must stay what
+their command prints.
 """
 
 from __future__ import annotations
@@ -88,18 +90,18 @@ def fmt(x: np.ndarray, ci: str = "bootstrap") -> str:
     return f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def over_training_seeds(ra: list[dict], rb: list[dict]) -> str:
-    """The score difference with Welch's CI over the checkpoints, each its mean over the shared
-    evaluation seeds; "–" when neither side has two checkpoints. Anything else
-    training_seed_ci refuses (a checkpoint missing a shared seed, a NaN score) stops the
-    report: a dash there would hide it."""
+def over_training_seeds(ra: list[dict], rb: list[dict], metric: str = "normalized_score") -> str:
+    """The difference in ``metric`` with Welch's CI over the checkpoints, each its mean over
+    the shared evaluation seeds; "–" when neither side has two checkpoints. Anything else
+    training_seed_ci refuses (a checkpoint missing a shared seed, a NaN value) stops the
+    report: a dash there would hide it. A held-out exploitability is each run's own (the gain
+    of the deviation best on the other runs of its file's group), averaged per checkpoint."""
     if len({checkpoint_of(r) for r in ra}) < 2 and len({checkpoint_of(r) for r in rb}) < 2:
         return "–"
     try:
-        mean, lo, hi, ca, cb, _ = training_seed_ci(ra, rb, "normalized_score",
-                                                    single_as_fixed=True)
+        mean, lo, hi, ca, cb, _ = training_seed_ci(ra, rb, metric, single_as_fixed=True)
     except ValueError as e:
-        raise SystemExit(f"score over training seeds: {e}") from None
+        raise SystemExit(f"{SHORT[metric]} over training seeds: {e}") from None
     fixed = " (one side fixed)" if min(ca, cb) == 1 else ""
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}], {ca} vs {cb} checkpoints{fixed}"
 
@@ -127,15 +129,18 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
             lines.append(f"| N = {n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
                          + " |")
     if diffs:
-        welch = ci == "t"
+        # --ci t: each measure also over training seeds (the score alone where the records
+        # have no exploitability: the tables written before it had that one column)
+        welch = cols if ci == "t" else []
         how = "bootstrap" if ci == "bootstrap" else "Student-t"
+        what = "score" if welch == ["normalized_score"] else "each measure"
         lines += ["", "Paired differences (A − B; per evaluation seed the mean over training "
                   f"seeds; 95 % {how} CI over evaluation seeds"
-                  + ("; score over training seeds: Welch's t over the checkpoints' means"
+                  + (f"; {what} over training seeds: Welch's t over the checkpoints' means"
                      if welch else "") + "):", "",
                   "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in cols)
-                  + (" | score over training seeds" if welch else "") + " |",
-                  "|---|---|---|" + "---|" * (len(cols) + welch)]
+                  + "".join(f" | {SHORT[m]} over training seeds" for m in welch) + " |",
+                  "|---|---|---|" + "---|" * (len(cols) + len(welch))]
         for n, tier in cells:
             for a, b in diffs:
                 pa, pb = policies[a].get((n, tier)), policies[b].get((n, tier))
@@ -145,8 +150,7 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 ra = [r for rs in pa.values() for r in rs]
                 rb = [r for rs in pb.values() for r in rs]
                 vals = [fmt(paired_by_seed(ra, rb, m), ci) for m in cols]
-                if welch:
-                    vals.append(over_training_seeds(ra, rb))
+                vals += [over_training_seeds(ra, rb, m) for m in welch]
                 lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines

@@ -178,7 +178,7 @@ def evaluate(
     # a seed of a planner at large N, its deviation episodes included, can take minutes: a
     # second bar counts its steps (max_cycles an episode), with a rate and a time left
     per_seed = episodes
-    if exploitability and core.family != "squeeze":
+    if progress and exploitability and core.family != "squeeze":
         from mfdiff_agents.evaluation.exploitability import deviation_set as _deviations
 
         per_seed += len(_deviations(core, seeds[0], extra_deviations, deviation_set))

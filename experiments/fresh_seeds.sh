@@ -11,8 +11,8 @@
 # From the repo root (Battle has experiments/battle_own_plans.sh, with the grid's seeds too):
 #     bash experiments/fresh_seeds.sh ising      # seeds 17-21, N = 2025, both tiers
 #     SEEDS="5 6" NS="400 4900" TIERS=medium bash experiments/fresh_seeds.sh squeeze
-# Ising, one tier: ~25 min on 2 idle cores (training ~3 min a seed, MF-Diffuser's evaluation
-# ~0.6 s a step at N >= 512: ~30 s an episode).
+# Ising, one tier of 5 seeds: 35-50 min on 2 cores shared with other jobs (this update's runs;
+# training ~3 min a seed, MF-Diffuser's evaluation ~1-2 s a step at N = 2025 under that load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -222,10 +222,45 @@ class MFDiffuserPlanner(TrainedPolicy):
         )
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-        n = obs.shape[0]
-        actions = np.zeros(n, dtype=np.int64)
+        actions = np.zeros(obs.shape[0], dtype=np.int64)
         if not mask.any():
             return actions
+        if self.uses_head:
+            logits = self.head_step(obs, mask)
+            actions[mask] = self.decode_head(logits, obs, mask).cpu().numpy()
+        else:
+            assign, _, replan = self._lift_step(obs, mask)
+            assert self._plan_act is not None
+            actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
+            self._end_step(assign, replan, mask)
+        return actions
+
+    @torch.no_grad()
+    def head_step(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
+        """One env step of acting up to the action head: replan if due, lift every alive agent
+        and return the head's log-probabilities ``[n_alive, A]`` (with ``plan_combine="mean"``
+        the log of the mixture over plans), not yet decoded (:meth:`decode_head`). Advances the
+        plan step: call it once per env step. An ensemble of planners mixes these."""
+        if not self.uses_head:
+            raise ValueError("head_step needs a model acting through its action head")
+        assign, extra_assign, replan = self._lift_step(obs, mask)
+        logits = self._head_logits(obs, mask, assign, extra_assign)
+        self._end_step(assign, replan, mask)
+        return logits
+
+    def _end_step(self, assign: torch.Tensor, replan: bool, mask: NDArray[np.bool_]) -> None:
+        self.last_assignment = assign.cpu().numpy()
+        if replan:
+            self._assign_full = np.full(mask.shape[0], -1, dtype=np.int64)
+            self._assign_full[mask] = self.last_assignment
+        self._tau += 1
+
+    def _lift_step(
+        self, obs: NDArray[np.float32], mask: NDArray[np.bool_]
+    ) -> tuple[torch.Tensor, list[torch.Tensor], bool]:
+        """Replan if due, then each alive agent's particle ``[n_alive]`` in the acting plan,
+        the same for each other plan (``plan_combine="mean"``), and whether this step replanned."""
+        n = obs.shape[0]
         d = self.obs_dim
         use_head = self.uses_head
         replan = (
@@ -300,16 +335,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             assign = torch.as_tensor(self._assign_full[mask], device=self.device)
             extra_assign = [assign] * (0 if self._extra_obs is None else len(self._extra_obs))
         assert self._plan_act is not None and self._plan_obs is not None
-        if use_head:
-            actions[mask] = self._head_actions(obs, mask, assign, extra_assign).cpu().numpy()
-        else:
-            actions[mask] = self._plan_act[assign, self._tau].cpu().numpy()
-        self.last_assignment = assign.cpu().numpy()
-        if replan:
-            self._assign_full = np.full(n, -1, dtype=np.int64)
-            self._assign_full[mask] = self.last_assignment
-        self._tau += 1
-        return actions
+        return assign, list(extra_assign), replan
 
     def _head_actions(
         self,
@@ -318,11 +344,21 @@ class MFDiffuserPlanner(TrainedPolicy):
         assign: torch.Tensor,
         extra_assign: list[torch.Tensor] | tuple = (),
     ) -> torch.Tensor:
-        """Actions [n_alive] from the action head: agent i reads its own normalised obs s_i,
+        """Actions [n_alive] from the action head (:meth:`_head_logits`, :meth:`decode_head`)."""
+        return self.decode_head(self._head_logits(obs, mask, assign, extra_assign), obs, mask)
+
+    def _head_logits(
+        self,
+        obs: NDArray[np.float32],
+        mask: NDArray[np.bool_],
+        assign: torch.Tensor,
+        extra_assign: list[torch.Tensor] | tuple = (),
+    ) -> torch.Tensor:
+        """The action head's logits [n_alive, A]: agent i reads its own normalised obs s_i,
         the target s_i + (ŝ_{j,τ+1} − ŝ_{j,τ}) of its particle j = ``assign[i]`` and the mean
         field; one batched MLP call, O(N). With ``plan_combine="mean"`` the same for each other
-        plan (its particle ``extra_assign[m][i]``), and the decoded distribution is the mean of
-        the per-plan ones."""
+        plan (its particle ``extra_assign[m][i]``), and the result is the log of the mean of the
+        per-plan distributions."""
         assert self._plan_obs is not None and self.model.action_head is not None
         m = self.model
         obs_n = self._norm_obs(obs[mask])  # [n, d]
@@ -356,10 +392,19 @@ class MFDiffuserPlanner(TrainedPolicy):
             for plan_obs, a in zip(self._extra_obs, extra_assign):
                 probs += torch.softmax(head_logits(plan_obs, a), -1)
             logits = torch.log(probs / (1 + len(extra_assign)))  # the mixture over plans
+        return logits
+
+    def decode_head(
+        self, logits: torch.Tensor, obs: NDArray[np.float32], mask: NDArray[np.bool_]
+    ) -> torch.Tensor:
+        """Actions [n_alive] from head logits ``[n_alive, A]`` of the alive rows of ``obs``, as
+        the Config decodes them (uniform floor removed, temperature, min-p, balanced or
+        i.i.d.), drawn with this planner's generator."""
         if self.cfg.head_remove_uniform:
             logits = remove_uniform(logits)
         if self.cfg.head_decode == "balanced" and self.cfg.head_temperature > 0:
-            groups = distinct_rows(obs_n)[1]  # agents with one observation are interchangeable
+            # agents with one observation are interchangeable
+            groups = distinct_rows(self._norm_obs(obs[mask]))[1]
             return balanced_actions(
                 logits, groups, temperature=self.cfg.head_temperature, generator=self.generator,
                 min_p=self.cfg.head_min_p,

@@ -10,9 +10,10 @@ not by their scores), and each group acts as one
 ``--plans`` a member (2 × 2 = the 4 plans one checkpoint of the Ising config samples), on the
 family's env with the grid's env kwargs (experiments/make_sweep.FAMILIES, as fresh_seeds.sh
 evaluates) at N ``--n``, evaluation seeds 0..``--eval-seeds``−1 as ``mfdiff eval`` plays them.
-Lane ``--lane`` of ``--lanes`` evaluates every lanes-th group.
-One record per (group, evaluation seed), appended to ``--out``; its config names the members,
-and its checkpoint id (a digest of the members' ids) keeps groups apart in reports.
+A checkpoint that acts on its best plan is made to act on the mixture of its plans. Lane
+``--lane`` of ``--lanes`` evaluates every lanes-th group. One record per (group, evaluation
+seed), appended to ``--out``; its config names the members (paths and checkpoint ids), and its
+checkpoint id (a digest of the members' ids) keeps groups apart in reports.
 """
 
 from __future__ import annotations
@@ -73,23 +74,35 @@ def main(argv: list[str] | None = None) -> int:
                  "them)")
     _, env_id, _, kwargs = FAMILIES[args.family]
     env_kwargs = {**tomllib.loads(f"k = {kwargs}")["k"], "n_agents": args.n}
-    overrides = {"plan_samples": args.plans}
+    overrides: dict[str, object] = {"plan_samples": args.plans}
+    if any(read_meta(d)["config"].get("plan_combine") != "mean" for d in dirs.values()):
+        overrides["plan_combine"] = "mean"  # each member acts on the mixture of its plans
     for gi, group in enumerate(todo):
         if gi % args.lanes != args.lane:
             continue
         paths = [str(dirs[s]) for s in group]
-        ids = [checkpoint_identity(p) for p in paths]
-        digest = hashlib.sha256("+".join(i["id"] for i in ids).encode()).hexdigest()  # type: ignore[index]
-        config = {"policy": "+".join(paths), "set": overrides, "members": paths,
-                  "checkpoint": {"id": digest, "settings": "ensemble-" + "-".join(
-                      sorted({i["settings"] for i in ids}))}}  # type: ignore[index]
+        idents = [checkpoint_identity(p) or {} for p in paths]
+        ids = [i["id"] for i in idents]
+        # the group is named by its members' identities, not by how their paths are spelt
+        # (report._run_identity reads checkpoint.id and ignores `policy`)
+        ident = {"id": hashlib.sha256("+".join(ids).encode()).hexdigest(),
+                 "settings": "ensemble-" + "-".join(sorted({i["settings"] for i in idents}))}
+        for key in ("dataset_content", "steps_done"):
+            if any(key in i for i in idents):
+                ident[key] = "+".join(str(i.get(key)) for i in idents)
+        config = {"policy": "+".join(paths), "set": overrides, "member_ids": ids,
+                  "checkpoint": ident}
         label = f"MF-Diffuser ensemble of {args.size}"
         seeds = range(args.eval_seeds)
         template = {"method": label, "config": config, "env_id": env_id,
                     "env_kwargs": env_kwargs, "tier": args.tier, "episodes": 1}
-        if seeds_already_in(args.out, template, seeds):
+        done = seeds_already_in(args.out, template, seeds)
+        if len(done) == len(seeds):
             print(f"{paths}: already in {args.out}, skipped", file=sys.stderr)
             continue
+        if done:  # evaluate() plays seeds 0..n-1: the others would be appended twice
+            ap.error(f"{args.out} holds {paths} at evaluation seeds {done} only: give "
+                     "another --out for more seeds")
         policy = MFDiffuserEnsemble.from_pretrained(paths, device="cpu", num_threads=1,
                                                     **overrides)
         records = evaluate(policy, env_id, env_kwargs, seeds, 1, method=label, tier=args.tier,

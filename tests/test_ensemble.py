@@ -66,7 +66,7 @@ def test_agents_act_on_the_plan_weighted_mixture(runs) -> None:
         alone.append(torch.softmax(m.head_step(obs, mask), -1))
     torch.testing.assert_close(got, (2 * alone[0] + alone[1]) / 3)
     assert (alone[0] - alone[1]).abs().max() > 0.01  # the members differ: a real mixture
-    # acting decodes that mixture (argmax at temperature 0), one plan step further on
+    # acting decodes that mixture (argmax at temperature 0)
     ens.reset(seed=4)
     assert np.array_equal(ens.act_batch(obs), got.argmax(-1).cpu().numpy())
 
@@ -81,11 +81,41 @@ def test_seeding_reproduces_and_members_draw_apart(runs) -> None:
     assert member_seed(None, 2) is None
 
 
-def test_refuses_what_it_cannot_mix(runs) -> None:
+def test_dead_agents_act_zero_and_are_not_seen(runs) -> None:
+    """Dead rows get 0 and do not change the live agents' actions (as a planner alone)."""
+    core = GaussianSqueezeCore(40, max_cycles=2)
+    obs, _ = core.reset(seed=0)
+    mask = np.ones(40, dtype=bool)
+    mask[::3] = False
+    ens = MFDiffuserEnsemble.from_pretrained(runs, device=DEVICE, plan_samples=2)
+    ens.reset(seed=2)
+    a = ens.act_batch(obs, mask)
+    assert (a[~mask] == 0).all()
+    garbage = obs.copy()
+    garbage[~mask] = 123.0
+    ens.reset(seed=2)
+    assert np.array_equal(ens.act_batch(garbage, mask), a)
+    with pytest.raises(ValueError, match="no agent alive"):
+        ens.members[0].head_step(obs, np.zeros(40, dtype=bool))
+
+
+def test_refuses_what_it_cannot_mix(runs, tmp_path) -> None:
+    import shutil
+
     with pytest.raises(ValueError, match="at least one member"):
         MFDiffuserEnsemble([])
     with pytest.raises(ValueError, match="given twice"):
         MFDiffuserEnsemble.from_pretrained([runs[0], runs[0] + "/"], device=DEVICE)
+    shutil.copytree(runs[0], tmp_path / "copy")  # the same checkpoint in another directory
+    with pytest.raises(ValueError, match="given twice"):
+        MFDiffuserEnsemble.from_pretrained([runs[0], tmp_path / "copy"], device=DEVICE)
+    one = MFDiffuserPlanner.from_pretrained(runs[0], device=DEVICE)
+    with pytest.raises(ValueError, match="object is given twice"):
+        MFDiffuserEnsemble([one, one])
+    other = MFDiffuserPlanner.from_pretrained(runs[1], device=DEVICE)
+    other.env = dataclasses.replace(other.env, dataset_id="mfdiff/other/medium-v0")
+    with pytest.raises(ValueError, match="dataset_id"):
+        MFDiffuserEnsemble([one, other])
     with pytest.raises(ValueError, match="particle actions"):
         MFDiffuserEnsemble.from_pretrained(runs, device=DEVICE, act_with="particle",
                                            plan_combine="best")
@@ -124,9 +154,20 @@ def test_ensemble_seeds_script(runs, tmp_path) -> None:
     assert "already in" in p.stderr
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(recs) == 1 and recs[0]["n_agents"] == 20
-    assert recs[0]["config"]["members"] == [str(tmp_path / f"mfdiffuser-medium-s{s}")
-                                            for s in (3, 5)]
-    assert recs[0]["config"]["set"] == {"plan_samples": 2}
+    assert recs[0]["config"]["policy"] == "+".join(str(tmp_path / f"mfdiffuser-medium-s{s}")
+                                                   for s in (3, 5))
+    assert recs[0]["config"]["set"] == {"plan_samples": 2, "plan_combine": "mean"}  # TINY: best
+    ids = [json.loads((tmp_path / f"mfdiffuser-medium-s{s}/config.json").read_text())
+           ["config_sha256"] for s in (3, 5)]
+    assert recs[0]["config"]["member_ids"] == ids
+    # another spelling of the same checkpoints is the same run: skipped, not appended twice
+    rel = os.path.relpath(tmp_path)
+    p = subprocess.run([*cmd[:3], rel, *cmd[4:]], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert p.returncode == 0 and "already in" in p.stderr, p.stderr
+    more = subprocess.run([*cmd[:-3], "2", *cmd[-2:]], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert more.returncode == 2 and "seeds [0] only" in more.stderr, more.stderr
     for bad, msg in ((["--size", "3"], "does not divide"), (["--seeds", "3", "4"], "no finished"),
                      (["--lane", "2", "--lanes", "2"], "--lane 2")):
         p = subprocess.run(cmd + bad, capture_output=True, text=True, env=env, timeout=300)

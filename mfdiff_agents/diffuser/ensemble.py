@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from mfdiff_agents.checkpoint import checkpoint_identity
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.policy import Policy, check_seed
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 #: Config fields of how the mixture is decoded: read from member 0, so all must agree.
 DECODE_FIELDS = ("head_temperature", "head_decode", "head_min_p", "head_remove_uniform")
+#: EnvFacts fields every member must share (what it was trained on).
+ENV_FIELDS = ("obs_dim", "n_actions", "family", "env_id", "env_kwargs", "dataset_id",
+              "dataset_episodes", "dataset_content")
 
 
 def member_seed(seed: int | None, i: int) -> int | None:
@@ -65,24 +69,28 @@ class MFDiffuserEnsemble(Policy):
             if not m.uses_head:
                 raise ValueError(f"member {i} acts by particle actions: an ensemble mixes the "
                                  "members' action-head distributions (act_with='head')")
+        if len({id(m) for m in members}) < len(members):
+            # one planner stepped twice a step would skip its plan steps and count double
+            raise ValueError("one planner object is given twice: load each member once")
         m0 = members[0]
         for i, m in enumerate(members[1:], 1):
-            spaces = (m.obs_dim, m.n_actions, m.env.family)
-            if spaces != (m0.obs_dim, m0.n_actions, m0.env.family):
-                raise ValueError(f"member {i} was trained on (obs_dim, n_actions, family) "
-                                 f"{spaces}, member 0 on "
-                                 f"{(m0.obs_dim, m0.n_actions, m0.env.family)}")
-            differ = [f for f in DECODE_FIELDS if getattr(m.cfg, f) != getattr(m0.cfg, f)]
+            # training seeds of one setting: a member of other data would be mixed in silently
+            differ = [f for f in ENV_FIELDS if getattr(m.env, f) != getattr(m0.env, f)]
+            differ += [f for f in DECODE_FIELDS if getattr(m.cfg, f) != getattr(m0.cfg, f)]
+            if m.device != m0.device:
+                differ.append("device")
             if differ:
-                raise ValueError(f"member {i} decodes its head otherwise than member 0 "
-                                 f"({differ}): the mixture is decoded once; set them alike")
+                raise ValueError(
+                    f"member {i} differs from member 0 in {differ}: an ensemble mixes planners "
+                    "trained on the same data and spaces, decoded alike, on one device")
         super().__init__(obs_dim=m0.obs_dim, n_actions=m0.n_actions, seed=seed)
         self.members = members
         self.env = m0.env
         self.cfg = m0.cfg  # how the mixture is decoded
         self.weights = [m.cfg.plan_samples if m.cfg.plan_combine == "mean" else 1
                         for m in members]
-        self.reset(seed)
+        if seed is not None:  # else the members keep the generators they were given
+            self.reset(seed)
 
     @classmethod
     def from_pretrained(
@@ -97,7 +105,8 @@ class MFDiffuserEnsemble(Policy):
         """Load every checkpoint of ``directories`` with the same acting ``overrides`` (as
         :meth:`MFDiffuserPlanner.from_pretrained`)."""
         dirs = [str(d) for d in directories]
-        if len({os.path.realpath(d) for d in dirs}) < len(dirs):
+        ids = [(checkpoint_identity(d) or {}).get("id", os.path.realpath(d)) for d in dirs]
+        if len(set(ids)) < len(ids):  # a copy in another directory too
             raise ValueError(f"a checkpoint given twice in {dirs}: it would count double")
         members = [MFDiffuserPlanner.from_pretrained(d, device=device, seed=member_seed(seed, i),
                                                      num_threads=num_threads, **overrides)
@@ -135,7 +144,8 @@ class MFDiffuserEnsemble(Policy):
     @torch.no_grad()
     def head_step(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
         """One env step of every member (:meth:`MFDiffuserPlanner.head_step`): the log of the
-        plan-weighted mixture of their head distributions, ``[n_alive, A]``, not yet decoded."""
+        plan-weighted mixture of their head distributions, ``[n_alive, A]``, not yet decoded
+        (one member: its own output, logits up to a constant)."""
         if len(self.members) == 1:  # bit for bit the member alone
             return self.members[0].head_step(obs, mask)
         probs = sum(w * torch.softmax(m.head_step(obs, mask), -1)

@@ -238,11 +238,14 @@ class MFDiffuserPlanner(TrainedPolicy):
     @torch.no_grad()
     def head_step(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
         """One env step of acting up to the action head: replan if due, lift every alive agent
-        and return the head's log-probabilities ``[n_alive, A]`` (with ``plan_combine="mean"``
-        the log of the mixture over plans), not yet decoded (:meth:`decode_head`). Advances the
-        plan step: call it once per env step. An ensemble of planners mixes these."""
+        and return the head's logits ``[n_alive, A]`` (log-probabilities up to a constant; with
+        ``plan_combine="mean"`` the log of the mixture over plans), not yet decoded
+        (:meth:`decode_head`). Advances the plan step: call it once per env step, with at least
+        one agent alive. An ensemble of planners mixes these."""
         if not self.uses_head:
             raise ValueError("head_step needs a model acting through its action head")
+        if not mask.any():
+            raise ValueError("head_step: no agent alive (act_batch returns zeros for that)")
         assign, extra_assign, replan = self._lift_step(obs, mask)
         logits = self._head_logits(obs, mask, assign, extra_assign)
         self._end_step(assign, replan, mask)

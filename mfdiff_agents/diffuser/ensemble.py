@@ -9,10 +9,12 @@ the mixture of the members' head distributions, each member weighted by its numb
 (``plan_samples`` with ``plan_combine="mean"``, else 1) — the mixture over one model's plans,
 extended across models — decoded as member 0's Config says, with member 0's generator.
 
-Why: on Ising-medium the outcome of one 400-step training run depends on its seed (N = 2025:
-95.3–101.5 over 8 seeds, docs/results/README.md), and averaging the action distribution over
-one model's 4 plans already lifted a weak seed from 91 to 100. Two members with 2 plans each
-plan as many particles per step as one member with 4; training costs one run per member.
+Why it was built: on Ising-medium the outcome of one 400-step training run depends on its seed
+(N = 2025: 95.3–101.5 over 8 seeds), and averaging the action distribution over one model's 4
+plans had lifted a weak seed from 91 to 100. Two members with 2 plans each plan as many
+particles per step as one member with 4; training costs one run per member. Measured
+(forty-sixth update, docs/results/ensemble_ising_n2025_medium.md): no better than its members
+there — the config does not use it; more plans from one checkpoint did better.
 """
 
 from __future__ import annotations

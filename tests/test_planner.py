@@ -245,7 +245,7 @@ def test_plan_combine_mean_decodes_the_mixture_over_plans(trained) -> None:
     mixed._plan_obs, mixed._extra_obs, mixed._tau = plans[0], plans[1:], 0
     g = torch.Generator().manual_seed(0)
     assigns = [torch.randint(0, plans.shape[1], (60,), generator=g) for _ in range(3)]
-    got = mixed._head_actions(obs, mask, assigns[0], assigns[1:])
+    got = mixed.decode_head(mixed._head_logits(obs, mask, assigns[0], assigns[1:]), obs, mask)
     obs_n = mixed._norm_obs(obs)
     mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=mixed.device))
     probs = sum(torch.softmax(m.action_head(obs_n, obs_n + (x[:, 1] - x[:, 0])[a], mf_n[None]),

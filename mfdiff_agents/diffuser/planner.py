@@ -340,16 +340,6 @@ class MFDiffuserPlanner(TrainedPolicy):
         assert self._plan_act is not None and self._plan_obs is not None
         return assign, list(extra_assign), replan
 
-    def _head_actions(
-        self,
-        obs: NDArray[np.float32],
-        mask: NDArray[np.bool_],
-        assign: torch.Tensor,
-        extra_assign: list[torch.Tensor] | tuple = (),
-    ) -> torch.Tensor:
-        """Actions [n_alive] from the action head (:meth:`_head_logits`, :meth:`decode_head`)."""
-        return self.decode_head(self._head_logits(obs, mask, assign, extra_assign), obs, mask)
-
     def _head_logits(
         self,
         obs: NDArray[np.float32],

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         return 0
     cmd = " ".join(["python experiments/compare_policies.py", *map(shlex.quote, args.policies),
-                    *[f"--diff {a} {b}" for a, b in args.diff],
+                    *[f"--diff {shlex.quote(a)} {shlex.quote(b)}" for a, b in args.diff],
                     *(["--ci", args.ci] if args.ci != "bootstrap" else []),
                     *(["--title", shlex.quote(args.title)] if args.title else []),
                     "--out", str(args.out)])

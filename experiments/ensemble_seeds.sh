@@ -33,20 +33,7 @@ ensembles() {  # NAME SIZE PLANS: every group on one of 2 lanes
 ensembles -size2-plans2 2 2
 ensembles -size1-plans2 1 2
 ensembles -size2-plans4 2 4
-plans8() {  # LANE SEED...: each checkpoint alone with 8 plans, as `mfdiff eval` acts
-  local lane=$1 s out
-  shift
-  out=$OUT/records-ising-medium-n2025-plans8-lane$lane.jsonl
-  for s in "$@"; do
-    if [ -f "$out" ] && grep -q "mfdiffuser-medium-s$s\"" "$out"; then continue; fi
-    mfdiff eval --policy "$RUNS/mfdiffuser-medium-s$s" --env mfdiff/Ising-v0 --n-agents 2025 \
-      --env-kwargs '{"max_cycles": 50}' --seeds 5 --tier medium --set plan_samples=8 \
-      --threads 1 --label "MF-Diffuser, 8 plans" --no-progress --out "$out" > /dev/null
-  done
-}
-plans8 0 0 2 18 20 & a=$!
-plans8 1 1 17 19 21 & b=$!
-wait "$a"; wait "$b"
+TIER=medium PLANS=8 REPORT=0 bash experiments/plans_seeds.sh  # each checkpoint with 8 plans
 # the committed records: one file a way of acting (two share the label "ensemble of 2")
 rec=docs/results/records/records-ensemble_ising_n2025_medium
 for v in size2-plans2 size1-plans2 size2-plans4 plans8; do

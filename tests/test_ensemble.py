@@ -172,3 +172,18 @@ def test_ensemble_seeds_script(runs, tmp_path) -> None:
                      (["--lane", "2", "--lanes", "2"], "--lane 2")):
         p = subprocess.run(cmd + bad, capture_output=True, text=True, env=env, timeout=300)
         assert p.returncode == 2 and msg in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("env, msg", [({"TIER": "expert"}, "TIER: medium mixed"),
+                                      ({"PLANS": "0"}, "PLANS is a positive integer"),
+                                      ({"PLANS": "8x"}, "PLANS is a positive integer")])
+def test_plans_seeds_script_refuses_bad_settings(env, msg) -> None:
+    """experiments/plans_seeds.sh stops before evaluating anything on a bad TIER or PLANS."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run(["bash", str(root / "experiments/plans_seeds.sh")], capture_output=True,
+                       text=True, env={**os.environ, **env}, timeout=60)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr

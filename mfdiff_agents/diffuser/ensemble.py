@@ -13,8 +13,9 @@ Why it was built: on Ising-medium the outcome of one 400-step training run depen
 (N = 2025: 95.3–101.5 over 8 seeds), and averaging the action distribution over one model's 4
 plans had lifted a weak seed from 91 to 100. Two members with 2 plans each plan as many
 particles per step as one member with 4; training costs one run per member. Measured
-(forty-sixth update, docs/results/ensemble_ising_n2025_medium.md): no better than its members
-there — the config does not use it; more plans from one checkpoint did better.
+(forty-sixth update, docs/results/ensemble_ising_n2025_medium.md): at the config's acting cost
+not distinguishable from its members alone and below the config — the config does not use it;
+8 plans from one checkpoint did better.
 """
 
 from __future__ import annotations

@@ -187,3 +187,31 @@ def test_plans_seeds_script_refuses_bad_settings(env, msg) -> None:
     p = subprocess.run(["bash", str(root / "experiments/plans_seeds.sh")], capture_output=True,
                        text=True, env={**os.environ, **env}, timeout=60)
     assert p.returncode == 2 and msg in p.stderr, p.stderr
+
+
+def test_sampling_draws_from_the_mixture(runs) -> None:
+    """At T = 1, i.i.d. decoding: the actions of 20 000 agents are draws from the mixture of
+    the members' heads (both members weigh 1), not from member 0's head alone."""
+    n = 20_000
+    core = GaussianSqueezeCore(n, max_cycles=2)
+    obs, _ = core.reset(seed=0)
+    mask = np.ones(n, dtype=bool)
+    kw = dict(head_temperature=1.0, head_decode="sample", head_min_p=0.0,
+              head_remove_uniform=False)
+
+    def load(dirs):
+        return MFDiffuserEnsemble.from_pretrained(dirs, device=DEVICE, **kw)
+
+    probe = load(runs)
+    probe.reset(seed=5)
+    mix = torch.exp(probe.head_step(obs, mask)).mean(0).cpu().numpy()  # [A]
+    alone = load(runs[:1])
+    alone.reset(seed=5)
+    p0 = torch.softmax(alone.head_step(obs, mask), -1).mean(0).cpu().numpy()
+    ens = load(runs)
+    ens.reset(seed=5)  # same seed: its head step gives the probe's distribution
+    freq = np.bincount(ens.act_batch(obs), minlength=mix.size) / n
+    tv = 0.5 * np.abs(freq - mix).sum()
+    # the TV of n draws from `mix` over A actions: about sqrt(A / n) / 2 ~ 0.011
+    assert tv < 0.025, (tv, freq, mix)
+    assert 0.5 * np.abs(freq - p0).sum() > tv + 0.02, "member 0 alone fits as well"

@@ -4,6 +4,7 @@ Format (TOML shown; JSON has the same structure)::
 
     seeds = 5                 # an int (0..n-1) or a list of distinct seeds
     episodes = 1
+    device = "cuda"           # optional: torch device of every trained policy (default cpu)
     [[runs]]
     policy = "random"         # random | medium | expert | a checkpoint directory (a relative
                               # path is read from the current directory, not the file's)
@@ -16,6 +17,8 @@ Format (TOML shown; JSON has the same structure)::
     set = { replan_every = 4 }  # optional Config overrides at load (planning settings)
     exploitability = true     # optional: also the approximate Nash gap (extra episodes;
                               # Squeeze: exact, one extra episode per seed)
+    seeds = [0, 1, 2]         # optional: this run's seeds / episodes instead of the top level's
+    episodes = 2
 """
 
 from __future__ import annotations

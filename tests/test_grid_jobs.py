@@ -824,6 +824,15 @@ def test_ising_trace_tells_the_expert_from_random_play(capsys):
     assert rnd["mass"] == 1.0 and rnd["max_flip"] >= rnd["flip"]
     assert it.main(["--n-agents", "64", "--seeds", "1", "random"]) == 0
     assert "| random | " in capsys.readouterr().out
+    # --phases: the expert flips most misaligned spins, random about half; the two phases'
+    # returns add up to the episode's
+    assert exp["misaligned_flip"] > 0.6 and 0.35 < rnd["misaligned_flip"] < 0.65
+    for t in (exp, rnd):
+        assert abs(t["early"] + t["late"] - t["return"]) < 1e-6
+    assert exp["early"] > rnd["early"] and exp["late"] > rnd["late"]
+    assert it.main(["--phases", "--n-agents", "64", "--seeds", "1", "expert"]) == 0
+    out = capsys.readouterr().out
+    assert "| return, rest |" in out and out.count("| expert | ") == 1
 
 
 def test_need_checkpoints_names_the_missing_one(tmp_path):

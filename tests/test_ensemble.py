@@ -189,6 +189,20 @@ def test_plans_seeds_script_refuses_bad_settings(env, msg) -> None:
     assert p.returncode == 2 and msg in p.stderr, p.stderr
 
 
+@pytest.mark.parametrize("w", ["x", ".", "1.2.3", "-1"])
+def test_guidance_seeds_script_refuses_a_bad_weight(w: str) -> None:
+    """experiments/guidance_seeds.sh stops before evaluating anything unless W is a number
+    (an empty W is the default, 2, as unset: never test it here, it would evaluate)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run(["bash", str(root / "experiments/guidance_seeds.sh")], capture_output=True,
+                       text=True, env={**os.environ, "W": w}, timeout=60)
+    assert p.returncode == 2 and "W is a number" in p.stderr, p.stderr
+
+
 def test_sampling_draws_from_the_mixture(runs) -> None:
     """At T = 1, i.i.d. decoding: the actions of 20 000 agents are draws from the mixture of
     the members' heads (both members weigh 1), not from member 0's head alone."""

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -46,6 +47,9 @@ FORMAT_VERSION = 2
 #: Env kwargs a policy is meant to meet at other values: the population (and Battle's map,
 #: whose side follows N) and rendering. Any other difference is reported by check_core.
 POPULATION_KWARGS = frozenset({"n_agents", "map_size", "render_mode"})
+#: Families one policy may meet under two names: Battle on magent2 and ours share observations
+#: and actions.
+_FAMILY_ALIASES = {"magent_battle": "battle"}
 
 
 class CheckpointError(ValueError):
@@ -84,6 +88,27 @@ class EnvFacts:
             dataset_content=getattr(sampler, "dataset_content", None),
         )
 
+    def check_population(self, agents: Sequence[str], *, who: str = "policy") -> None:
+        """Raise a ValueError when ``agents``, acted for as one population, hold both Battle
+        teams (``red_*`` and ``blue_*``: an env made with ``opponent=None``) and the policy was
+        trained on one team (an in-core opponent): it would see both in one mean field and
+        play each team against a population that is half the enemy. Data recorded with
+        ``opponent=None`` train a policy of both teams, which may act for both."""
+        if _FAMILY_ALIASES.get(self.family, self.family) != "battle":
+            return
+        if "opponent" in self.env_kwargs and self.env_kwargs["opponent"] is None:
+            return
+        teams = sorted({str(a).rsplit("_", 1)[0] for a in agents})
+        if len(teams) > 1:
+            raise ValueError(
+                f"{who} was trained on one Battle team ({self.env_id} "
+                f"{ {k: v for k, v in self.env_kwargs.items() if k == 'opponent'} }) but is "
+                f"asked to act for agents of {teams} at once (an env made with opponent=None): "
+                "it would play both teams as ONE population, both in one mean field. Act for "
+                "each team separately (policy.act(obs, red_agents) with one policy per team), "
+                "or make the env with an in-core opponent (opponent='expert', ...)"
+            )
+
     def check_core(self, core: VectorCore, *, who: str = "policy") -> None:
         """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on;
         warn when its kwargs differ from the training env's beyond the population size.
@@ -91,7 +116,7 @@ class EnvFacts:
         Battle on magent2 and our Battle share observations and actions, so they count as one
         family here.
         """
-        same = {"magent_battle": "battle"}
+        same = _FAMILY_ALIASES
         fam = getattr(core, "family", None)
         if self.family is not None and fam is not None and same.get(fam, fam) != same.get(
             self.family, self.family

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -147,7 +147,9 @@ class Policy(ABC):
                 ``step`` also returns the final observation of an agent that died on that step;
                 without ``agents`` such an agent would be acted for and, worse, counted in the
                 population the policy sees (its mean field, its particles). Default: the bound
-                env's ``agents`` (:meth:`bind`), else every key of ``observations``.
+                env's ``agents`` (:meth:`bind`), else every key of ``observations``. Bound to
+                an env that keeps dead agents in ``agents`` and says which are alive
+                (``live_agents``: :func:`mfdiff_envs.wrappers.black_death`), only those act.
 
         Returns:
             agent -> action for every acting agent (none for the others).
@@ -157,8 +159,14 @@ class Policy(ABC):
         masked out, as :meth:`act_batch` sees ``core.alive`` in ``mfdiff eval``: the same
         episode played through this loop, the AEC loop or the core gives the same actions.
         """
+        live = None if self._env is None else getattr(self._env, "live_agents", None)
         if agents is None and self._env is not None and hasattr(self._env, "agents"):
-            agents = self._env.agents
+            agents = self._env.agents if live is None else live
+        elif agents is not None and live is not None:
+            # a black-death env lists its dead in env.agents with zero observations: counted,
+            # they would be a part of the population the policy sees (its mean field)
+            alive = set(live)
+            agents = [a for a in agents if a in alive]
         # Whole-population work below is done with map/fromiter, not per-agent Python
         # statements: at N = 10⁴ the dict plumbing otherwise costs more than the env step.
         acting = list(observations) if agents is None else list(agents)
@@ -170,6 +178,7 @@ class Policy(ABC):
             )
         if not acting:
             return {}
+        self.check_agents(acting)
         roster = self._roster
         if not roster.keys() >= observations.keys():
             for a in observations:
@@ -192,6 +201,13 @@ class Policy(ABC):
         mask[rows] = True
         acts = self.act_batch(obs, mask)[rows].tolist()
         return dict(zip(acting, acts))
+
+    def check_agents(self, agents: Sequence[str]) -> None:
+        """Raise a ValueError when this policy may not act for ``agents`` as one population
+        (:meth:`act` and ``mfdiff eval`` ask before acting). Any set by default; a trained
+        policy refuses Battle's two teams at once (:meth:`EnvFacts.check_population
+        <mfdiff_agents.checkpoint.EnvFacts.check_population>`)."""
+        return None
 
     def bind(self, env: Any) -> Policy:
         """Attach a PettingZoo env: an AEC env so ``policy(observation, agent)`` can batch a

@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 
 from mfdiff_agents.checkpoint import (
@@ -33,6 +35,29 @@ from mfdiff_agents.policy import Policy
 
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
+
+
+def check_wrapped_observations(env: Any, *, who: str = "policy") -> None:
+    """Raise a ValueError when ``env``'s wrappers change its observations' space (shape or
+    bounds, e.g. SuperSuit's ``normalize_obs_v0``) from the bare env's: a trained policy reads
+    the observations it was trained on, and rescaled ones of the same shape would be acted on
+    without an error. A dtype change alone (``dtype_v0``) passes."""
+    inner = getattr(env, "unwrapped", env)
+    agents = getattr(env, "possible_agents", None)
+    if inner is env or not agents or not hasattr(env, "observation_space"):
+        return
+    outer, bare = env.observation_space(agents[0]), inner.observation_space(agents[0])
+    same = getattr(outer, "shape", None) == getattr(bare, "shape", None)
+    for bound in ("low", "high"):
+        a, b = getattr(outer, bound, None), getattr(bare, bound, None)
+        same = same and (a is None) == (b is None) and (
+            a is None or np.array_equal(np.asarray(a, np.float64), np.asarray(b, np.float64)))
+    if not same:
+        raise ValueError(
+            f"{who}: the env's wrappers change its observations ({outer} over the bare env's "
+            f"{bare}): the policy reads the raw observations it was trained on. Bind it to the "
+            "env without observation wrappers (black_death and action wrappers are fine)"
+        )
 
 
 class TrainedPolicy(Policy):
@@ -97,10 +122,16 @@ class TrainedPolicy(Policy):
         """ValueError unless ``core`` has the family and spaces this policy was trained on."""
         self.env.check_core(core, who=f"{self.METHOD} policy")
 
+    def check_agents(self, agents: Sequence[str]) -> None:
+        """ValueError when ``agents`` hold both Battle teams and this policy was trained on
+        one (:meth:`EnvFacts.check_population`)."""
+        self.env.check_population(agents, who=f"{self.METHOD} policy")
+
     def bind(self, env: Any) -> TrainedPolicy:
         core = getattr(getattr(env, "unwrapped", env), "core", None)
         if core is not None:
             self.check_env(core)
+        check_wrapped_observations(env, who=f"{self.METHOD} policy")
         return super().bind(env)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ persistence

@@ -216,8 +216,8 @@ class CoreParallelEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError(
                 "step() called on an env with no live agents; call reset() first (SuperSuit's "
-                "black_death_v3 steps on after every agent died: use "
-                "mfdiff_envs.wrappers.black_death, docs/envs.md)"
+                "black_death_v3 steps on after every agent left, by death or at the episode's "
+                "end (max_cycles): use mfdiff_envs.wrappers.black_death, docs/envs.md)"
             )
         acts = self._action_array(actions)
         prev, names = self._live_idx, self.agents

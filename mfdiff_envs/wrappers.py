@@ -75,6 +75,12 @@ class BlackDeathParallelEnv(BaseParallelWrapper):
             {**self._infos(), **infos},
         )
 
+    @property
+    def live_agents(self) -> list[str]:
+        """The agents still alive (the wrapped env's ``agents``): the ones a bound policy acts
+        for (``Policy.act``), since ``agents`` here also lists the dead."""
+        return self.env.agents
+
     def _infos(self) -> dict[str, dict]:
         return {a: {} for a in self.possible_agents}
 

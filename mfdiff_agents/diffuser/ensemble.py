@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from mfdiff_agents.checkpoint import checkpoint_identity
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.policy import Policy, check_seed
+from mfdiff_agents.trained import check_wrapped_observations
 
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
@@ -127,10 +128,17 @@ class MFDiffuserEnsemble(Policy):
         for m in self.members:
             m.check_env(core)
 
+    def check_agents(self, agents: Sequence[str]) -> None:
+        """ValueError when ``agents`` hold both Battle teams (see
+        :meth:`~mfdiff_agents.checkpoint.EnvFacts.check_population`); the members share
+        their training env."""
+        self.env.check_population(agents, who="MFDiffuserEnsemble")
+
     def bind(self, env: Any) -> MFDiffuserEnsemble:
         core = getattr(getattr(env, "unwrapped", env), "core", None)
         if core is not None:
             self.check_env(core)
+        check_wrapped_observations(env, who="MFDiffuserEnsemble")
         return super().bind(env)  # type: ignore[return-value]
 
     def _act_context(self) -> contextlib.AbstractContextManager[None]:

@@ -190,6 +190,7 @@ def evaluate(
         pol = policy if isinstance(policy, Policy) else policy(core, seed)
         if hasattr(pol, "check_env") and not (checked and pol is policy):
             pol.check_env(core)
+            pol.check_agents(core.agent_names)  # rollout acts for the whole core: one population
             checked = True
         label = method or type(pol).__name__
         # the exploitability measure reads the seed's first episode (Squeeze: its actions, the

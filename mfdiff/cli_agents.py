@@ -112,6 +112,9 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects key=value, got {item!r}")
+        if key.strip() in out and out[key.strip()] != value:  # which one was meant?
+            raise ValueError(f"--set {key.strip()} given twice ({out[key.strip()]!r} and "
+                             f"{value!r}): give it once")
         out[key.strip()] = value
     return out
 
@@ -159,6 +162,15 @@ def _eval(args: argparse.Namespace) -> int:
                              "ignored (a sweep file sets them per run)")
     if args.records and args.sweep is not None:
         raise ValueError("give --records (a report of earlier records) or --sweep, not both")
+    if args.records and args.out is not None:  # nothing is evaluated: nothing would be written
+        raise ValueError("--out appends the records an evaluation writes: --records only "
+                         "reports earlier ones (give --report-dir DIR to write the report)")
+    if args.report_dir is None:
+        unused = [o for o, v in (("--name", args.name), ("--command", args.command_line))
+                  if v is not None]
+        if unused:
+            raise ValueError(f"{' '.join(unused)} name the report written to --report-dir: "
+                             "give --report-dir DIR")
     if args.records:
         # Report only: aggregate JSON-lines records written by earlier runs (e.g. parallel lanes).
         records = ev.read_records(*args.records)
@@ -185,6 +197,18 @@ def _eval(args: argparse.Namespace) -> int:
                   + " (give --env, --n-agents, --env-kwargs for others)", file=sys.stderr)
         elif args.n_agents is None and trained is not None and args.env == trained[0]:
             args.n_agents = trained[1]
+        if args.env is not None and args.n_agents is None:
+            import gymnasium as gym
+
+            import mfdiff_envs  # noqa: F401  (registers the mfdiff/* ids)
+
+            if args.env not in gym.registry:  # say so now, not that --n-agents is missing
+                known = sorted(k for k in gym.registry if k.startswith("mfdiff/"))
+                raise ValueError(f"--env {args.env!r} is no registered env; mfdiff's: {known}")
+            raise ValueError(
+                f"give --n-agents for --env {args.env}"
+                + (f" (the checkpoint was trained on {trained[0]}, N={trained[1]}: its N is "
+                   "taken only on its own env)" if trained is not None else ""))
         if args.env is None or args.n_agents is None:
             raise ValueError("give --env and --n-agents (a checkpoint directory gives its own "
                              "by default; a scripted policy plays any env)")
@@ -222,6 +246,11 @@ def _eval(args: argparse.Namespace) -> int:
         from mfdiff_agents.checkpoint import checkpoint_identity
 
         ident = checkpoint_identity(args.policy)
+        if ident is not None:  # a --tier the checkpoint's data contradict would mislabel its row
+            from mfdiff_agents.checkpoint import EnvFacts, read_meta
+
+            EnvFacts(**read_meta(args.policy)["env"]).check_tier(
+                args.tier, who=policy_label(args.policy))
         config: dict[str, Any] = {"policy": str(args.policy), "set": _overrides(args.set),
                                   **({"checkpoint": ident} if ident else {})}
         deviations = None
@@ -288,7 +317,8 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"video: {path}")
     print(ev.markdown_table(records, command=command, title="mfdiff eval"))
     if args.report_dir is not None:
-        paths = ev.write_report(records, args.report_dir, name=args.name, command=command)
+        paths = ev.write_report(records, args.report_dir, name=args.name or "eval",
+                                 command=command)
         for k, p in paths.items():
             print(f"{k}: {p}")
     return 0
@@ -390,7 +420,7 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--command", dest="command_line", help="the regenerate command printed in "
                    "the report (default: this command line)")
     p.add_argument("--report-dir", type=Path, help="write <name>.md table + PNG plots here")
-    p.add_argument("--name", default="eval", help="report file stem (with --report-dir)")
+    p.add_argument("--name", help="report file stem (with --report-dir; default eval)")
     p.add_argument("--device", default="cpu",
                    help="torch device for checkpoints (cpu | cuda | auto), default cpu")
     p.add_argument("--threads", type=int, default=None, help=THREADS_HELP)

@@ -109,6 +109,22 @@ class EnvFacts:
                 "or make the env with an in-core opponent (opponent='expert', ...)"
             )
 
+    def check_tier(self, tier: str | None, *, who: str = "policy") -> None:
+        """Raise a ValueError when ``tier`` (a record's label, ``mfdiff eval --tier``) is not
+        the tier of the catalogue dataset this policy was trained on: the record would file
+        the run under another tier's row. Nothing to check without a tier or a catalogue id."""
+        if tier is None or self.dataset_id is None:
+            return
+        from mfdiff_envs.offline.catalogue import parse_id
+
+        try:
+            trained = parse_id(self.dataset_id)[2]
+        except ValueError:  # a dataset outside the catalogue's naming: its tier is unknown
+            return
+        if trained != tier:
+            raise ValueError(f"{who} was trained on {self.dataset_id} (tier {trained!r}), "
+                             f"not tier {tier!r}: give tier {trained!r} or none")
+
     def check_core(self, core: VectorCore, *, who: str = "policy") -> None:
         """Raise a ValueError when ``core`` (an env core) is not the family / spaces trained on;
         warn when its kwargs differ from the training env's beyond the population size.

@@ -139,10 +139,14 @@ def build_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"config {config_path} must hold a JSON object")
         merged.update(loaded)
+    given: dict[str, str] = {}
     for item in overrides:
         key, sep, raw = str(item).partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
+        if given.setdefault(key.strip(), raw) != raw:  # which one was meant?
+            raise ConfigError(f"--set {key.strip()} given twice ({given[key.strip()]!r} and "
+                              f"{raw!r}): give it once")
         merged[key.strip()] = raw
     unknown = sorted(set(merged) - set(names))
     if unknown:

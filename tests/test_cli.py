@@ -196,6 +196,17 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check([*base, "--env-kwargs", '{"mu": -436}'], "mu")
     check([*base, "--env-kwargs", '{"n_agents": 50}'], "give the population size once")
     check([*base, "--resume"], "--resume continues a sweep")
+    # options that would be ignored, and a --set given twice (outside audit, 2026-12-05)
+    rec = tmp_path / "some.jsonl"
+    rec.write_text("")
+    check(["eval", "--records", str(rec), "--out", str(tmp_path / "x.jsonl")], "--records only")
+    check([*base, "--name", "t"], "give --report-dir")
+    check(["eval", "--policy", "random", "--env", "mfdiff/Nope-v0"], "no registered env")
+    check(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0"], "give --n-agents")
+    check([*base, "--command", "echo"], "give --report-dir")
+    check([*base, "--set", "temperature=1", "--set", "temperature=2"], "given twice")
+    check(["train", "--dataset", "mfdiff/squeeze-n40/medium-v0", "--algo", "bc", "--out",
+           str(tmp_path / "t"), "--set", "steps=3", "--set", "steps=4"], "given twice")
     check([*base, "--deviation", "runs"], "give --exploitability")
     check([*base, "--exploitability", "--deviation", "expert"], "checkpoint directory")
     check([*base, "--deviation-set", "expert"], "give --exploitability")

@@ -394,6 +394,14 @@ def test_sweep_resume_says_what_it_drops_and_keeps_a_copy(tmp_path):
         ev.run_sweep(one, out=out, progress=False, resume=True)
     assert (tmp_path / "r.jsonl.bak").read_text() == before
     assert len(ev.read_jsonl(out)) < len(before.splitlines())
+    # a second resume that drops records keeps the first backup (an outside audit lost the
+    # records of a run dropped twice: the second backup overwrote the first)
+    ev.run_sweep(_sweep_spec(seeds=2), out=out, progress=False, resume=True)  # the rest again
+    middle = out.read_text()
+    with pytest.warns(UserWarning, match=r"r\.jsonl\.bak1"):
+        ev.run_sweep(one, out=out, progress=False, resume=True)
+    assert (tmp_path / "r.jsonl.bak").read_text() == before
+    assert (tmp_path / "r.jsonl.bak1").read_text() == middle
 
 
 def test_records_gz_out_is_gzip_and_appends(tmp_path):
@@ -814,3 +822,59 @@ def test_sweep_refuses_to_append_runs_its_out_file_holds_and_checks_datasets_fir
         (tmp_path / name).write_bytes(data)
         with pytest.raises(ValueError, match=f"{name}: not a readable records file"):
             ev.read_records(tmp_path / name)
+
+
+def test_evaluate_refuses_seeds_it_would_miscount_and_bad_reference_scores():
+    """Outside audit: seeds [0, 0, 1] made a table of 3 seeds with seed 0 counted twice, seed
+    0.7 played seed 0, and reversed or NaN reference scores gave a wrong or NaN score."""
+    pol = RandomPolicy(obs_dim=11, n_actions=10)
+    kw = {"n_agents": 10, "max_cycles": 3}
+    with pytest.raises(ValueError, match=r"seeds \[0\] given more than once"):
+        ev.evaluate(pol, ENV, kw, [0, 0, 1])
+    for bad in ([0.7], [-1], [True]):
+        with pytest.raises(ValueError, match="non-negative integers"):
+            ev.evaluate(pol, ENV, kw, bad)
+    for ref in ((50.0, 0.0), (float("nan"), 1.0), (1.0, 1.0)):
+        with pytest.raises(ValueError, match="ref_max > ref_min"):
+            ev.evaluate(pol, ENV, kw, [0], ref_scores=ref)
+    assert len(ev.evaluate(pol, ENV, kw, np.arange(2), ref_scores=(0.0, 1.0))) == 2
+
+
+def test_a_set_value_is_one_setting_however_it_is_spelt():
+    """Outside audit: --set temperature=2 then =2.0 appended the run twice (the duplicate check
+    compared the strings) and the file was then refused as two settings."""
+    from mfdiff_agents.evaluation.report import check_rows, seeds_already_in
+
+    def rec(value):
+        return {"method": "BC", "env_id": ENV, "env_kwargs": {"n_agents": 10}, "n_agents": 10,
+                "tier": "medium", "seed": 0, "episodes": 1, "normalized_score": 1.0,
+                "config": {"policy": "runs/bc", "set": {"temperature": value}}}
+
+    check_rows([rec("2"), rec("2.0") | {"seed": 1}, rec(2) | {"seed": 2}])
+    with pytest.raises(ValueError, match="different settings"):
+        check_rows([rec("2"), rec("3") | {"seed": 1}])
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "r.jsonl"
+        ev.write_jsonl([rec("2")], path)
+        assert seeds_already_in(path, rec("2.0"), [0, 1]) == [0]
+        assert seeds_already_in(path, rec("0.3"), [0]) == []
+
+
+def test_eval_refuses_a_tier_its_checkpoint_contradicts(tmp_path):
+    """Outside audit: `mfdiff eval --tier expert` of a checkpoint trained on medium data filed
+    its row under expert; a sweep's `tier` the same."""
+    from pathlib import Path
+
+    golden = Path(__file__).resolve().parent / "golden" / "squeeze"
+    from mfdiff_agents.checkpoint import EnvFacts, read_meta
+
+    facts = EnvFacts(**read_meta(golden)["env"])
+    facts.check_tier(None)
+    moved = EnvFacts(**{**read_meta(golden)["env"], "dataset_id": "mfdiff/squeeze-n100/medium-v0"})
+    moved.check_tier("medium")
+    with pytest.raises(ValueError, match="tier 'medium'"):
+        moved.check_tier("expert")
+    EnvFacts(obs_dim=1, n_actions=2, dataset_id="my/own-data").check_tier("expert")

@@ -53,11 +53,36 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def _canonical_value(v: Any) -> Any:
+    """An override as its value, not its spelling: ``--set temperature=2`` and ``=2.0`` (and a
+    sweep's TOML 2) are one setting to the duplicate and pooling checks (an outside audit found
+    the second appended as another run, then the file refused as two settings)."""
+    if isinstance(v, str):
+        try:
+            parsed = json.loads(v)
+        except ValueError:
+            return v.strip()
+        return _canonical_value(parsed) if isinstance(parsed, (int, float, list)) else v.strip()
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, (list, tuple)):
+        return [_canonical_value(x) for x in v]
+    return v
+
+
+def _canonical_config(cfg: Any) -> Any:
+    if isinstance(cfg, dict) and isinstance(cfg.get("set"), dict):
+        return {**cfg, "set": {k: _canonical_value(v) for k, v in cfg["set"].items()}}
+    return cfg
+
+
 def _run_identity(r: dict[str, Any]) -> str:
     # what was evaluated, where, with which seed: two records agreeing on all of it are one
     # measurement counted twice. A checkpoint is named by its identity, not by how its path
     # was spelt (t3, t3/ and /abs/t3 are one checkpoint)
-    cfg = r.get("config")
+    cfg = _canonical_config(r.get("config"))
     if isinstance(cfg, dict) and (cfg.get("checkpoint") or {}).get("id"):
         cfg = {**cfg, "policy": None}
     if isinstance(cfg, dict) and isinstance(cfg.get("deviations"), list):
@@ -170,7 +195,7 @@ def _row_settings(r: dict[str, Any]) -> str:
     # what a row's runs must share besides the row key: acting settings, env kwargs other than
     # N, episodes per seed and the dataset that normalises the score (training seeds, i.e.
     # checkpoint paths, may differ: a row pools them)
-    cfg = r.get("config") or {}
+    cfg = _canonical_config(r.get("config") or {})
     kw = {k: v for k, v in (r.get("env_kwargs") or {}).items() if k != "n_agents"}
     return json.dumps([cfg.get("set", {}), kw, r.get("episodes"), r.get("dataset_id")],
                       sort_keys=True, default=str)

@@ -140,14 +140,30 @@ def evaluate(
             ``extra_deviations``'); default all.
 
     Raises:
-        ValueError: no seeds or episodes, more than ``MAX_EPISODES`` episodes, or the policy
+        ValueError: no seeds or episodes, a seed that is not a non-negative integer or is
+            given twice, ``ref_scores`` not finite with ref_max > ref_min, more than
+            ``MAX_EPISODES`` episodes, or the policy
             was trained on another env family / other observation and action spaces than
             ``env_id``'s.
     """
     from tqdm.auto import tqdm
 
     env_kwargs = dict(env_kwargs)
+    seeds = list(seeds)
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer))
+           or s < 0]
+    if bad:  # int(0.7) would play seed 0 and record it as if asked
+        raise ValueError(f"seeds must be non-negative integers, got {bad[:5]}")
     seeds = [int(s) for s in seeds]
+    if len(set(seeds)) < len(seeds):  # a seed twice is one run counted twice: a narrower CI
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ValueError(f"seeds {twice} given more than once: each seed is one run; use "
+                         "episodes=... for more episodes of a seed")
+    if ref_scores is not None:
+        lo, hi = (float(v) for v in ref_scores)
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            raise ValueError(f"ref_scores must be finite (ref_min, ref_max) with ref_max > "
+                             f"ref_min (0 = ref_min, 100 = ref_max), got {tuple(ref_scores)}")
     if not seeds or episodes < 1:
         raise ValueError(f"need at least one seed and one episode, got seeds={seeds}, "
                          f"episodes={episodes}")

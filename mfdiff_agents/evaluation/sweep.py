@@ -258,7 +258,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             # records of runs no longer in the sweep (or to be re-evaluated) leave the file:
             # said, and kept beside it, since a wrong --out would otherwise lose another
             # sweep's results
-            bak = Path(out).with_name(Path(out).name + ".bak")
+            bak = _free_backup(Path(out))
             shutil.copyfile(out, bak)
             other = sum(1 for r in old if _record_key(r) not in wanted)
             warnings.warn(
@@ -332,10 +332,25 @@ def _check_env(run: dict[str, Any], n: int, i: int) -> None:
         if Path(run["policy"]).is_dir():
             with warnings.catch_warnings():  # other kwargs than trained: the evaluation warns
                 warnings.simplefilter("ignore")
-                EnvFacts(**read_meta(run["policy"])["env"]).check_core(
-                    core, who=f"{policy_label(run['policy'])} policy")
+                facts, who = EnvFacts(**read_meta(run["policy"])["env"]), \
+                    f"{policy_label(run['policy'])} policy"
+                facts.check_core(core, who=who)
+                facts.check_population(core.agent_names, who=who)
+                facts.check_tier(run.get("tier"), who=who)
     except (ValueError, TypeError, gym.error.Error, DatasetError) as e:
         raise ValueError(f"{where}: {e}") from None
+
+
+def _free_backup(out: Path) -> Path:
+    """``OUT.bak``, else ``OUT.bak1``, ``OUT.bak2``, ...: the first that does not exist, so a
+    second ``--resume`` that drops records keeps the backup of the first (an outside audit lost
+    records that way)."""
+    bak = out.with_name(out.name + ".bak")
+    i = 0
+    while bak.exists():
+        i += 1
+        bak = out.with_name(f"{out.name}.bak{i}")
+    return bak
 
 
 def _tmp_beside(out: str | Path) -> Path:

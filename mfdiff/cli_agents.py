@@ -34,6 +34,13 @@ def _threads(n: int | None) -> int | None:
 
 
 # --------------------------------------------------------------------------- train
+def _need_directory(path: Path | None, option: str) -> None:
+    """A ValueError naming ``option`` when ``path`` exists and is no directory (checked before
+    any work, not as a bare "File exists" after it)."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option} {path} is a file: give a directory (new or existing)")
+
+
 def _train(args: argparse.Namespace) -> int:
     from mfdiff_agents.config import config_help
     from mfdiff_agents.family_configs import family_config
@@ -57,6 +64,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError("give --dataset and --algo (see mfdiff train --help)")
     method = get_method(args.algo)
     out = args.out or Path("runs") / args.algo / str(args.dataset).replace("/", "_")
+    _need_directory(out, "--out")
     args.out = out  # named by the message of an interrupt (cli.py)
     saved = _resumed_config(out, method) if args.resume else None
     if saved is not None:
@@ -162,6 +170,8 @@ def _eval(args: argparse.Namespace) -> int:
                              "ignored (a sweep file sets them per run)")
     if args.records and args.sweep is not None:
         raise ValueError("give --records (a report of earlier records) or --sweep, not both")
+    _need_directory(args.report_dir, "--report-dir")
+    _need_directory(args.video, "--video")
     if args.records and args.out is not None:  # nothing is evaluated: nothing would be written
         raise ValueError("--out appends the records an evaluation writes: --records only "
                          "reports earlier ones (give --report-dir DIR to write the report)")

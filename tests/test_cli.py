@@ -201,6 +201,8 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     rec.write_text("")
     check(["eval", "--records", str(rec), "--out", str(tmp_path / "x.jsonl")], "--records only")
     check([*base, "--name", "t"], "give --report-dir")
+    check([*base, "--report-dir", str(rec)], "--report-dir")  # a file: before any episode
+    check([*base, "--video", str(rec)], "--video")
     check(["eval", "--policy", "random", "--env", "mfdiff/Nope-v0"], "no registered env")
     check(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0"], "give --n-agents")
     check([*base, "--command", "echo"], "give --report-dir")

@@ -107,6 +107,19 @@ class DemoConfig:
     progress: bool = True
     """Progress bars."""
 
+    def __post_init__(self) -> None:
+        # counts checked before the dataset is built and the models trained, not after them
+        from mfdiff_agents.config import ConfigError
+
+        counts = ("n_agents", "max_cycles", "dataset_episodes", "mf_steps", "bc_steps",
+                  "seeds", "episodes")
+        bad = {k: getattr(self, k) for k in counts
+               if isinstance(getattr(self, k), bool) or not isinstance(getattr(self, k), int)
+               or getattr(self, k) < 1}
+        if bad:
+            raise ConfigError(f"{', '.join(f'{k}={v!r}' for k, v in bad.items())}:"
+                              " each must be an integer >= 1")
+
     @classmethod
     def quick(cls) -> DemoConfig:
         """The ~1 min budget used by the test suite."""

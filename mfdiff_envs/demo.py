@@ -25,8 +25,11 @@ def demo_cores(n_agents: int, max_cycles: int) -> list[VectorCore]:
     """One core per family at about ``n_agents`` agents (Ising rounds down to a square,
     Battle to an even total, with the scripted expert as opponent). MAgentBattle is included
     when magent2 is importable."""
-    side = max(1, math.isqrt(n_agents))
-    n_even = max(2, n_agents - n_agents % 2)
+    if n_agents < 9:  # Ising's smallest lattice is 3 x 3: said for the N given, not its square
+        raise ValueError(f"the env demo plays every family at about N agents: give N >= 9 (the "
+                         f"Ising lattice is at least 3 x 3), got {n_agents}")
+    side = math.isqrt(n_agents)
+    n_even = n_agents - n_agents % 2
     cores: list[VectorCore] = [
         GaussianSqueezeCore(n_agents, max_cycles=max_cycles),
         IsingCore(side * side, max_cycles=max_cycles),

@@ -97,3 +97,14 @@ def test_demo_refuses_a_directory_it_did_not_write(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):
         claim_out_dir(tmp_path / "afile")
+
+
+def test_demo_refuses_bad_counts_before_any_work():
+    """Outside audit: `mfdiff demo --quick --seeds 0` built the dataset and trained both models
+    before refusing the seeds; `--n-agents -5` was reported as a bad dataset id."""
+    from mfdiff.demo import DemoConfig
+    from mfdiff_agents.config import ConfigError
+
+    for kw in ({"seeds": 0}, {"n_agents": -5}, {"episodes": 0}, {"mf_steps": 1.5}):
+        with pytest.raises(ConfigError, match="integer >= 1"):
+            DemoConfig.quick().replace(**kw)

@@ -560,3 +560,11 @@ def test_battle_experts_fight_from_n6_and_stand_off_at_n2() -> None:
     assert _expert_episodes_without_death(4) == 2
     for n in (6, 10, 22):
         assert _expert_episodes_without_death(n) == 0
+
+
+def test_env_demo_names_the_n_it_was_given():
+    """Outside audit: `mfdiff env demo --n-agents 3` said "got 1" (Ising's square of it)."""
+    from mfdiff_envs.demo import run_env_demo
+
+    with pytest.raises(ValueError, match="give N >= 9.*got 3"):
+        run_env_demo(n_agents=3, steps=2, seed=0)

@@ -120,9 +120,10 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects key=value, got {item!r}")
-        if key.strip() in out and out[key.strip()] != value:  # which one was meant?
-            raise ValueError(f"--set {key.strip()} given twice ({out[key.strip()]!r} and "
-                             f"{value!r}): give it once")
+        if key.strip() in out and out[key.strip()] != value:  # the last wins; said
+            warnings.warn(f"--set {key.strip()} given twice ({out[key.strip()]!r}, then "
+                          f"{value!r}): the last one, {value!r}, is used", UserWarning,
+                          stacklevel=2)
         out[key.strip()] = value
     return out
 

@@ -23,6 +23,7 @@ import math
 import textwrap
 import types
 import typing
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -144,9 +145,11 @@ def build_config(
         key, sep, raw = str(item).partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        if given.setdefault(key.strip(), raw) != raw:  # which one was meant?
-            raise ConfigError(f"--set {key.strip()} given twice ({given[key.strip()]!r} and "
-                              f"{raw!r}): give it once")
+        if given.setdefault(key.strip(), raw) != raw:  # the last wins, as argparse's; said
+            warnings.warn(f"--set {key.strip()} given twice ({given[key.strip()]!r}, then "
+                          f"{raw!r}): the last one, {raw!r}, is used", UserWarning,
+                          stacklevel=2)
+            given[key.strip()] = raw
         merged[key.strip()] = raw
     unknown = sorted(set(merged) - set(names))
     if unknown:

@@ -206,9 +206,15 @@ def test_user_errors_are_one_line_exit_2(env, tmp_path, monkeypatch, capsys):
     check(["eval", "--policy", "random", "--env", "mfdiff/Nope-v0"], "no registered env")
     check(["eval", "--policy", "random", "--env", "mfdiff/Ising-v0"], "give --n-agents")
     check([*base, "--command", "echo"], "give --report-dir")
-    check([*base, "--set", "temperature=1", "--set", "temperature=2"], "given twice")
-    check(["train", "--dataset", "mfdiff/squeeze-n40/medium-v0", "--algo", "bc", "--out",
-           str(tmp_path / "t"), "--set", "steps=3", "--set", "steps=4"], "given twice")
+    # a --set given twice: the last wins, as for any repeated option, and is said
+    from mfdiff.cli_agents import _overrides
+    from mfdiff_agents.baselines.bc import Config as BCConfig
+    from mfdiff_agents.config import build_config
+
+    with pytest.warns(UserWarning, match="given twice.*'2', is used"):
+        assert _overrides(["temperature=1", "temperature=2"]) == {"temperature": "2"}
+    with pytest.warns(UserWarning, match="given twice.*'4', is used"):
+        assert build_config(BCConfig, {}, overrides=["steps=3", "steps=4"]).steps == 4
     check([*base, "--deviation", "runs"], "give --exploitability")
     check([*base, "--exploitability", "--deviation", "expert"], "checkpoint directory")
     check([*base, "--deviation-set", "expert"], "give --exploitability")

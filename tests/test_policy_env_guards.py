@@ -102,3 +102,26 @@ def test_eval_cli_names_the_two_team_error():
         capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert "ONE population" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_particle_schedule_far_above_n_is_said_once():
+    """Outside audit: --set k_schedule=100000 at N = 100 ran at a minute a step without a word
+    (at most N particles are used; cap_particles caps the schedule)."""
+    from mfdiff_envs import squeeze_v0
+
+    p = load_policy(GOLDEN / "squeeze", num_threads=1, k_schedule=(8, 2048), cap_particles=False)
+    env = squeeze_v0.parallel_env(n_agents=36, max_cycles=8)
+    p.bind(env)
+    obs, _ = env.reset(seed=0)
+    p.reset(seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p.act(obs)
+        p.act(obs)
+    said = [w for w in caught if "k_schedule plans 2048 particles for 36" in str(w.message)]
+    assert len(said) == 1 and "cap_particles=true" in str(said[0].message)
+    capped = load_policy(GOLDEN / "squeeze", num_threads=1, k_schedule=(8, 2048),
+                         cap_particles=True).bind(env)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        capped.act(obs)

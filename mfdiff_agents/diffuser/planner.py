@@ -21,6 +21,7 @@ from the previous step). Equations: docs/method.md.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -160,6 +161,13 @@ class MFDiffuserPlanner(TrainedPolicy):
         ks = self.k_schedule
         if self.cfg.cap_particles:  # K_max <= n alive agents
             ks = capped_schedule(ks, obs_n.shape[0])
+        elif ks[-1] > max(8 * obs_n.shape[0], 1024) and not getattr(self, "_warned_k", False):
+            # legal, but the plan's cost grows with K while the agents use at most n particles
+            self._warned_k = True
+            warnings.warn(
+                f"k_schedule plans {ks[-1]} particles for {obs_n.shape[0]} agents: at most "
+                f"{obs_n.shape[0]} are used, the rest only cost time and memory; "
+                "--set cap_particles=true caps the schedule at N", UserWarning, stacklevel=3)
         anchors = stratified_anchors(obs_n, ks[-1], generator=self.generator)  # [K_max]
         denoiser = m.diffusion.model
         denoiser.guidance_weight = float(self.cfg.guidance_weight)

@@ -181,6 +181,18 @@ def package_version() -> str:
         return "unknown"
 
 
+def free_backup(path: Path) -> Path:
+    """``PATH.bak``, else ``PATH.bak1``, ``PATH.bak2``, ...: the first name that does not exist,
+    so a second backup never overwrites the first (an outside audit lost sweep records that
+    way)."""
+    bak = path.with_name(path.name + ".bak")
+    i = 0
+    while bak.exists():
+        i += 1
+        bak = path.with_name(f"{path.name}.bak{i}")
+    return bak
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_bytes(data)

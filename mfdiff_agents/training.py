@@ -34,6 +34,7 @@ from mfdiff_agents.checkpoint import (
     WEIGHTS_FILE,
     CheckpointError,
     EnvFacts,
+    free_backup,
     load_train_state,
     read_meta,
     save_train_state,
@@ -162,6 +163,13 @@ def _metrics_writer(
     if start > 0 and path.is_file():
         with path.open(newline="") as f:
             kept = [r for r in csv.DictReader(f) if r.get("step") and int(r["step"]) <= start]
+    elif path.is_file() and path.stat().st_size > 0:
+        # a fresh run into a folder with an earlier run's metrics but no checkpoint (one stopped
+        # before its first save): keep them rather than overwrite them
+        bak = free_backup(path)
+        path.replace(bak)
+        warnings.warn(f"{path} held the metrics of an earlier run with no checkpoint; "
+                      f"moved to {bak.name}", stacklevel=3)
     f = path.open("w", newline="")
     writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()

@@ -122,13 +122,15 @@ def _flip_episode_2(root: Path) -> None:
         f["episode_2/rewards"][0] += 1.0
 
 
-@pytest.mark.parametrize("catalogued", [False, True], ids=["off the catalogue", "catalogued"])
+@pytest.mark.parametrize("catalogued", [False, True, "fewer episodes"],
+                         ids=["off the catalogue", "catalogued", "catalogued, fewer episodes"])
 def test_damage_names_a_rebuild_that_takes_the_id(minari_root, tmp_path, monkeypatch,
                                                   catalogued):
     """Audit: a damaged dataset built from Python at an id off the catalogue was told to run
     `mfdiff data build ID --force`, which refuses any id not in the catalogue. Such an id gets
     the build_dataset call with what its build recorded, and that call, run as given, rebuilds
-    it; a catalogue id keeps the command."""
+    it; a catalogue id keeps the command, with `--episodes` where it was built with fewer than
+    the catalogue's (a CLI audit: `--force` alone rebuilt the catalogue's size)."""
     from mfdiff_envs.offline import cli
 
     if catalogued:
@@ -138,10 +140,12 @@ def test_damage_names_a_rebuild_that_takes_the_id(minari_root, tmp_path, monkeyp
     else:
         monkeypatch.delenv("MFDIFF_CATALOGUE", raising=False)  # the repo's: no N = 36
     seed = 0 if catalogued else 3  # the catalogue's seed is 0; another must reach the call
-    _build(seed=seed)
+    _build(seed=seed, **({"episodes": 3} if catalogued == "fewer episodes" else {}))
     built = _meta(minari_root)["mfdiff"]
     _flip_episode_2(minari_root)
-    if catalogued:
+    if catalogued == "fewer episodes":
+        fix = f"rebuild with `mfdiff data build {DS} --force --episodes 3`"
+    elif catalogued:
         fix = f"rebuild with `mfdiff data build {DS} --force`"
     else:
         kwargs = {k: v for k, v in built["env_kwargs"].items() if k != "n_agents"}
@@ -161,8 +165,10 @@ def test_damage_names_a_rebuild_that_takes_the_id(minari_root, tmp_path, monkeyp
     # the fix runs as given and gives the dataset as it was built
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if catalogued:
-            assert cli.main(["build", DS, "--force", "--no-progress"]) == 0
+        if catalogued:  # the command of the hint, word for word
+            command = fix.split("`")[1].split()
+            assert command[:3] == ["mfdiff", "data", "build"]
+            assert cli.main([*command[2:], "--no-progress"]) == 0
         else:
             import mfdiff_envs
 

@@ -159,6 +159,24 @@ def test_resume_refuses_other_data_and_train_never_replaces_a_checkpoint(episode
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
 
 
+def test_a_fresh_run_keeps_the_metrics_of_an_earlier_run_without_checkpoint(episodes, tmp_path):
+    """A run stopped before its first checkpoint leaves only metrics.csv: training into that
+    folder again moves it aside (numbered, never overwriting an earlier backup) instead of
+    overwriting it (an outside CLI audit)."""
+    m, cfg = _cfg("bc", steps=2)
+    out = tmp_path / "run"
+    out.mkdir()
+    for i in range(2):
+        (out / "metrics.csv").write_text(f"step,loss,seconds\n1,{i}.5,0.1\n")
+        with pytest.warns(UserWarning, match="earlier run with no checkpoint"):
+            m.fit(make_sampler(episodes, cfg), cfg, out_dir=out, progress=False)
+        for f in ("model.safetensors", "config.json", "train_state.pt"):
+            (out / f).unlink()
+    assert (out / "metrics.csv.bak").read_text().endswith("1,0.5,0.1\n")
+    assert (out / "metrics.csv.bak1").read_text().endswith("1,1.5,0.1\n")
+    assert [r["step"] for r in csv.DictReader(open(out / "metrics.csv"))] == ["1", "2"]
+
+
 def test_resume_refuses_changed_settings_that_training_reads(episodes, tmp_path):
     """Resuming may change the step budget and acting fields, nothing that shapes training:
     a changed lr is refused, and so is ddim_steps where the head trains on the planner's own

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mfdiff_agents.checkpoint import checkpoint_identity
+from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
 from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import check_policy, load_policy, policy_label
@@ -258,7 +258,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             # records of runs no longer in the sweep (or to be re-evaluated) leave the file:
             # said, and kept beside it, since a wrong --out would otherwise lose another
             # sweep's results
-            bak = _free_backup(Path(out))
+            bak = free_backup(Path(out))
             shutil.copyfile(out, bak)
             other = sum(1 for r in old if _record_key(r) not in wanted)
             warnings.warn(
@@ -339,18 +339,6 @@ def _check_env(run: dict[str, Any], n: int, i: int) -> None:
                 facts.check_tier(run.get("tier"), who=who)
     except (ValueError, TypeError, gym.error.Error, DatasetError) as e:
         raise ValueError(f"{where}: {e}") from None
-
-
-def _free_backup(out: Path) -> Path:
-    """``OUT.bak``, else ``OUT.bak1``, ``OUT.bak2``, ...: the first that does not exist, so a
-    second ``--resume`` that drops records keeps the backup of the first (an outside audit lost
-    records that way)."""
-    bak = out.with_name(out.name + ".bak")
-    i = 0
-    while bak.exists():
-        i += 1
-        bak = out.with_name(f"{out.name}.bak{i}")
-    return bak
 
 
 def _tmp_beside(out: str | Path) -> Path:

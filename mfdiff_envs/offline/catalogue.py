@@ -187,6 +187,14 @@ OTHER_N = ("; a dataset at another N is built from Python: mfdiff_envs.offline.b
            "FAMILY, n_agents=N, tier=TIER, episodes=E) (README, Datasets)")
 
 
+def _catalogue_recipe(dataset_id_: str) -> Recipe | None:
+    """The catalogue's recipe of ``dataset_id_`` (None: not in it, or no readable catalogue)."""
+    try:
+        return next((r for r in load_catalogue() if r.dataset_id == dataset_id_), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def in_catalogue(dataset_id_: str, path: str | os.PathLike | None = None) -> bool:
     """Whether ``mfdiff data build`` can make ``dataset_id_``: a catalogue entry has its id. An
     unreadable or missing catalogue holds nothing (the command cannot build from it either)."""
@@ -241,9 +249,9 @@ def rebuild_hint(dataset_id_: str, built: Mapping[str, Any] | None = None) -> st
     """How to rebuild a built dataset in place, in backticks: ``mfdiff data build ID --force``
     for a catalogue id, else :func:`build_call` with ``overwrite=True`` (that command refuses
     an id off the catalogue). ``built``: the ``mfdiff`` block of its metadata; None reads it
-    (the call then leaves out what cannot be read)."""
-    if in_catalogue(dataset_id_):
-        return f"`mfdiff data build {dataset_id_} --force`"
+    (the call then leaves out what cannot be read). A catalogue id built with another episode
+    count gets ``--episodes`` (``--force`` alone would rebuild the catalogue's size), one built
+    with another seed or behaviour policy the Python call (the command sets neither)."""
     if built is None:
         from mfdiff_envs.offline.integrity import read_metadata
 
@@ -252,6 +260,12 @@ def rebuild_hint(dataset_id_: str, built: Mapping[str, Any] | None = None) -> st
         except (OSError, ValueError, AttributeError):
             built = None
         built = built if isinstance(built, Mapping) else None
+    recipe = _catalogue_recipe(dataset_id_)
+    if recipe is not None and (built or {}).get("behaviour", "default") == "default" \
+            and (built or {}).get("seed", recipe.seed) == recipe.seed:
+        episodes = (built or {}).get("episodes", recipe.episodes)
+        more = f" --episodes {episodes}" if episodes != recipe.episodes else ""
+        return f"`mfdiff data build {dataset_id_} --force{more}`"
     try:
         call = f"`{build_call(dataset_id_, built, overwrite=True)}`"
     except ValueError:  # not an mfdiff id: no family, N or tier to name

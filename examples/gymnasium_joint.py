@@ -20,6 +20,7 @@ def main() -> None:
     env_id, kwargs = resolve_env(p, args)
     env = make_env(p, gym.make, env_id, n_agents=args.n_agents, **kwargs)
     policy = make_policy(p, args.policy, env.unwrapped.core, seed=args.seed)
+    policy.bind(env)  # a trained policy refuses observation-rescaling wrappers here
     obs, info = env.reset(seed=args.seed)
     policy.reset(args.seed)
     total, t, done = 0.0, 0, False

@@ -17,7 +17,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch.
 
     Raises:
-        ValueError: an explicit CUDA device is requested on a machine without CUDA.
+        ValueError: an unknown device, ``meta``, or an explicit CUDA device on a machine
+            without CUDA.
     """
     if isinstance(device, torch.device):
         dev = device
@@ -26,8 +27,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     else:
         try:
             dev = torch.device(device)
-        except RuntimeError as e:
+        except (RuntimeError, TypeError) as e:  # TypeError: None, a number ...
             raise ValueError(f"unknown device {device!r} (use 'auto', 'cpu' or 'cuda[:i]')") from e
+    if dev.type == "meta":  # loads without an error, then fails at the first action
+        raise ValueError("device 'meta' holds shapes, no values: a policy cannot act or train "
+                         "there (use 'auto', 'cpu' or 'cuda[:i]')")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here; use 'auto'")
     return dev

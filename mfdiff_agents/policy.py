@@ -85,7 +85,9 @@ class Policy(ABC):
 
         Args:
             obs: [N, d] observations of every agent (rows of dead agents are ignored).
-            mask: [N] bool, True for agents that act (alive); None = all.
+            mask: [N] bool, True for agents that act (alive); None = all. Integers all 0 / 1
+                are read as booleans (an index array such as ``np.flatnonzero(alive)`` is
+                refused, except where it is all 0 / 1, at N ≤ 2: pass booleans).
 
         Returns:
             [N] int64 actions in [0, n_actions); masked-out rows get 0.

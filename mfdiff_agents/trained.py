@@ -39,17 +39,35 @@ if TYPE_CHECKING:
 
 def check_wrapped_observations(env: Any, *, who: str = "policy") -> None:
     """Raise a ValueError when ``env``'s wrappers change its observations' space (shape or
-    bounds, e.g. SuperSuit's ``normalize_obs_v0``) from the bare env's: a trained policy reads
-    the observations it was trained on, and rescaled ones of the same shape would be acted on
-    without an error. A dtype change alone (``dtype_v0``) passes."""
+    bounds) from the bare env's: a trained policy reads the observations it was trained on, and
+    rescaled ones of the same shape (SuperSuit's ``normalize_obs_v0``, Gymnasium's
+    ``RescaleObservation`` / ``NormalizeObservation``) would be acted on without an error.
+    ``env``: a PettingZoo env (one space per agent) or a Gymnasium joint view (one space). A
+    dtype change alone (``dtype_v0``, ``DtypeObservation``) passes, its bounds compared as the
+    new dtype rounds them (√2 is 1.414 in float16)."""
     inner = getattr(env, "unwrapped", env)
-    agents = getattr(env, "possible_agents", None)
-    if inner is env or not agents or not hasattr(env, "observation_space"):
+    if inner is env or not hasattr(env, "observation_space"):
         return
-    outer, bare = env.observation_space(agents[0]), inner.observation_space(agents[0])
+    agents = getattr(env, "possible_agents", None)
+    if callable(env.observation_space):  # PettingZoo: a space per agent
+        if not agents:
+            return
+        outer, bare = env.observation_space(agents[0]), inner.observation_space(agents[0])
+    else:  # Gymnasium: the wrappers' space is an attribute, the bare env's on .unwrapped
+        outer, bare = env.observation_space, getattr(inner, "observation_space", None)
+    check_observation_space(outer, bare, who=who)
+
+
+def check_observation_space(outer: Any, bare: Any, *, who: str = "policy") -> None:
+    """:func:`check_wrapped_observations` on the two spaces: ``outer`` the wrapped env's,
+    ``bare`` the bare env's."""
+    dtype = getattr(outer, "dtype", None)
     same = getattr(outer, "shape", None) == getattr(bare, "shape", None)
     for bound in ("low", "high"):
         a, b = getattr(outer, bound, None), getattr(bare, bound, None)
+        if same and a is not None and b is not None and dtype is not None \
+                and np.issubdtype(dtype, np.floating):
+            b = np.asarray(b).astype(dtype)  # the bare bound as the new dtype holds it
         same = same and (a is None) == (b is None) and (
             a is None or np.array_equal(np.asarray(a, np.float64), np.asarray(b, np.float64)))
     if not same:
@@ -104,6 +122,8 @@ class TrainedPolicy(Policy):
         super().__init__(obs_dim=env.obs_dim, n_actions=env.n_actions, seed=seed)
         self.cfg = cfg
         self.env = env
+        #: gradient steps of the checkpoint it was loaded from, where recorded (None: all)
+        self.steps_done: int | None = None
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         with torch_threads(num_threads):  # validates the value now, not at the first act
@@ -128,6 +148,9 @@ class TrainedPolicy(Policy):
         self.env.check_population(agents, who=f"{self.METHOD} policy")
 
     def bind(self, env: Any) -> TrainedPolicy:
+        """:meth:`Policy.bind`, after checking ``env`` (a PettingZoo env or a Gymnasium joint
+        view) against the policy: its family and spaces (:meth:`check_env`), and no wrapper
+        that changes its observations (:func:`check_wrapped_observations`). ValueError else."""
         core = getattr(getattr(env, "unwrapped", env), "core", None)
         if core is not None:
             self.check_env(core)
@@ -141,7 +164,11 @@ class TrainedPolicy(Policy):
 
     def save(self, directory: str | Path, *, steps_done: int | None = None) -> Path:
         """Write the checkpoint (``config.json`` + ``model.safetensors``) to ``directory``;
-        ``steps_done``: the gradient steps trained so far (training records it)."""
+        ``steps_done``: the gradient steps trained so far (training records it; None: those of
+        the checkpoint this policy was loaded from, so a copy of an unfinished run's checkpoint
+        stays marked unfinished)."""
+        if steps_done is None:
+            steps_done = self.steps_done
         return save_checkpoint(
             directory,
             method=self.METHOD,
@@ -217,6 +244,7 @@ class TrainedPolicy(Policy):
             ) from e
         policy = cls(model, cfg, env=ckpt.env, seed=seed, device=device, num_threads=num_threads)
         policy.restore_extra(ckpt.extra)
+        policy.steps_done = ckpt.extra.get("steps_done")
         return policy
 
     def restore_extra(self, extra: dict[str, Any]) -> None:

@@ -163,3 +163,22 @@ def test_config_checks_remove_uniform() -> None:
     assert "head_remove_uniform" in PLANNING_FIELDS  # overridable at evaluation
     with pytest.raises(ConfigError, match="head_remove_uniform"):
         Config(head_remove_uniform=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("temperature", [1e-45, 1e-38, 1e-30])
+def test_a_tiny_temperature_decodes_the_argmax(temperature: float) -> None:
+    """An outside audit: a subnormal head temperature overflowed logits / T to ±inf (argmax of
+    +inf ties picked action 0; softmax gave NaN). Every decoder now tends to the argmax, as
+    T → 0 should; the baselines' sampler too."""
+    from mfdiff_agents.baselines.common import sample_categorical
+    from mfdiff_agents.diffuser.action_head import sample_actions
+
+    logits = torch.randn(64, 5, generator=_gen(3)) * 4  # positive and negative rows
+    logits[:8] = -logits[:8].abs() - 1  # rows whose every logit is negative
+    best = logits.argmax(-1)
+    assert torch.equal(sample_actions(logits, temperature=temperature, generator=_gen()), best)
+    groups = torch.arange(64) % 3
+    assert torch.equal(balanced_actions(logits, groups, temperature=temperature,
+                                        generator=_gen()), best)
+    np.testing.assert_array_equal(
+        sample_categorical(logits, np.random.default_rng(0), temperature), best.numpy())

@@ -315,6 +315,16 @@ def test_shared_stateful_policy_one_env_only() -> None:
     with pytest.raises(RuntimeError, match=r"envs \[0, 1\]"):
         pol(stepped, state=np.array([3]))  # env 1's row after env 0's
     PopulationTianshouPolicy(CountingPolicy(obs_dim=2, n_actions=3), space)(two)  # stateless
+    # the same object listed per env ([policy] * n, an outside audit) or made by a factory
+    # that returns it each time: refused; stateless repeats are fine
+    with pytest.raises(ValueError, match=r"envs 0 and 1.*\[policy\] \* n_envs"):
+        PopulationTianshouPolicy([one] * 2, space)
+    shared = PopulationTianshouPolicy(lambda: one, space)
+    shared.policy_for(0)
+    with pytest.raises(ValueError, match="envs 0 and 1"):
+        shared.policy_for(1)
+    stateless = CountingPolicy(obs_dim=2, n_actions=3)
+    PopulationTianshouPolicy([stateless] * 2, space)(two)
     if importlib.util.find_spec("torchrl") is None:
         return
     import torch
@@ -327,6 +337,8 @@ def test_shared_stateful_policy_one_env_only() -> None:
     with pytest.raises(ValueError, match="stateful"):
         PopulationPolicyModule(Stateful(obs_dim=2, n_actions=3))(td)
     PopulationPolicyModule([Stateful(obs_dim=2, n_actions=3) for _ in range(2)])(td)
+    with pytest.raises(ValueError, match="envs 0 and 1"):
+        PopulationPolicyModule([one] * 2)
 
 
 def test_tianshou_env_factory_pickles() -> None:
@@ -549,6 +561,17 @@ def test_tianshou_seeded_reset_replays_the_eval_episode_and_env_check() -> None:
         PopulationTianshouPolicy(CountingPolicy(obs_dim=2, n_actions=2),
                                  gym.spaces.MultiDiscrete([2, 2]),
                                  env=gym.make("CartPole-v1"))
+    # env=: observation wrappers are refused, on one env and in a vector env (outside audit)
+    from tianshou.env import DummyVectorEnv
+
+    def rescaled():
+        return gym.wrappers.RescaleObservation(gym.make("mfdiff/Ising-v0", **kw), -1.0, 1.0)
+
+    for env in (rescaled(), DummyVectorEnv([lambda: gym.make("mfdiff/Ising-v0", **kw),
+                                            rescaled])):
+        with pytest.raises(ValueError, match="wrappers change its observations"):
+            PopulationTianshouPolicy(CountingPolicy(obs_dim=4, n_actions=2),
+                                     gym.spaces.MultiDiscrete([2] * 16), env=env)
 
 
 def test_battle_live_observations_are_never_all_zero() -> None:

@@ -92,6 +92,29 @@ def test_bind_refuses_rescaled_observations():
     # a dtype change keeps the values; black_death keeps the space
     p.bind(ss.dtype_v0(ising_v0.parallel_env(n_agents=49, max_cycles=12), "float64"))
     p.bind(black_death(ising_v0.parallel_env(n_agents=49, max_cycles=12)))
+    # float16 rounds Battle's √2 bound: still only a dtype change (an outside audit: refused)
+    b = _battle_policy()
+    b.bind(ss.dtype_v0(battle_v0.parallel_env(n_agents=38, max_cycles=20), "float16"))
+
+
+def test_bind_refuses_gymnasium_observation_wrappers_on_the_joint_view():
+    """An outside audit: on the gym.make view, RescaleObservation / NormalizeObservation passed
+    bind (the check read PettingZoo's per-agent spaces only) and halved the return."""
+    import gymnasium as gym
+    import numpy as np
+
+    p = load_policy(GOLDEN / "ising", num_threads=1)
+    make = lambda: gym.make("mfdiff/Ising-v0", n_agents=49, max_cycles=12)  # noqa: E731
+    for wrap in (lambda e: gym.wrappers.RescaleObservation(e, -1.0, 1.0),
+                 gym.wrappers.NormalizeObservation):
+        with pytest.raises(ValueError, match="wrappers change its observations"):
+            p.bind(wrap(make()))
+    for wrap in (lambda e: gym.wrappers.DtypeObservation(e, np.float64),
+                 gym.wrappers.RecordEpisodeStatistics, lambda e: e):
+        env = wrap(make())
+        p.bind(env)  # passes, and act_batch acts on the bound env's observations
+        obs, info = env.reset(seed=0)
+        env.step(p.act_batch(obs, info["alive"]))
 
 
 def test_eval_cli_names_the_two_team_error():

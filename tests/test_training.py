@@ -365,3 +365,34 @@ def test_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
     for major, expected in ((7, False), (8, True), (9, True)):  # V100/T4 emulate it: no
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None, m=major: (m, 0))
         assert use_bf16(torch.device("cuda", 0)) is expected
+
+
+def test_a_resaved_unfinished_checkpoint_stays_unfinished(episodes, tmp_path):
+    """An outside audit: ``save()`` of a policy loaded from an interrupted run's checkpoint wrote
+    no ``steps_done``, so the copy loaded as finished (no warning) and a report would pool it
+    with finished runs. The loaded policy keeps the step and saves it again."""
+    from mfdiff_agents.checkpoint import checkpoint_identity
+
+    m, cfg = _cfg("bc", steps=6, ckpt_every=3)
+    _train_until_crash(m.learner, make_sampler(episodes, cfg), cfg, tmp_path / "cut")
+    with pytest.warns(UserWarning, match="saved at step 3 of its 6"):
+        policy = load_policy(tmp_path / "cut")
+    policy.save(tmp_path / "copy")
+    with pytest.warns(UserWarning, match="saved at step 3 of its 6"):
+        load_policy(tmp_path / "copy")
+    assert checkpoint_identity(tmp_path / "copy")["steps_done"] == 3
+    policy.save(tmp_path / "marked", steps_done=6)  # an explicit step wins
+    assert "steps_done" not in checkpoint_identity(tmp_path / "marked")
+
+
+def test_devices_that_cannot_act_are_refused_by_name():
+    """An outside audit: device=None raised torch's TypeError, and 'meta' loaded a policy that
+    failed only at its first action."""
+    from mfdiff_agents.device import resolve_device
+
+    for bad in (None, "nowhere"):
+        with pytest.raises(ValueError, match="unknown device"):
+            resolve_device(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'meta' holds shapes"):
+        resolve_device("meta")
+    assert resolve_device("cpu") == torch.device("cpu")

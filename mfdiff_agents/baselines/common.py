@@ -63,10 +63,17 @@ def next_step(
     return obs_n, mf_n, alive_n, term
 
 
-def sample_categorical(logits: torch.Tensor, rng: np.random.Generator) -> NDArray[np.int64]:
-    """One action per row of ``logits`` [N, A], drawn with the policy's numpy generator
-    (so ``policy.reset(seed)`` fixes the draws independently of torch's global RNG)."""
-    p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+def sample_categorical(
+    logits: torch.Tensor, rng: np.random.Generator, temperature: float = 1.0
+) -> NDArray[np.int64]:
+    """One action per row of softmax(``logits`` [N, A] / ``temperature``), drawn with the
+    policy's numpy generator (so ``policy.reset(seed)`` fixes the draws independently of
+    torch's global RNG). Where ``logits / temperature`` overflows (a tiny temperature), each
+    row's maximum is subtracted first, so the draw tends to the argmax instead of NaN."""
+    z = logits / temperature  # in the logits' dtype, as acting always computed it
+    if not bool(torch.isfinite(z.amax(-1)).all()):
+        z = (logits.double() - logits.double().amax(-1, keepdim=True)) / temperature
+    p = torch.softmax(z.double(), dim=-1).cpu().numpy()
     cdf = np.cumsum(p, axis=-1)
     u = rng.random((p.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((u > cdf).sum(-1), p.shape[1] - 1).astype(np.int64)
@@ -90,4 +97,4 @@ class SoftmaxActorPolicy(TrainedPolicy):
         logits = self.logits(obs, mask)
         if self.cfg.temperature <= 0:
             return logits.argmax(-1).cpu().numpy()
-        return sample_categorical(logits / self.cfg.temperature, self.rng)
+        return sample_categorical(logits, self.rng, self.cfg.temperature)

@@ -145,7 +145,7 @@ class MFQPolicy(TrainedPolicy):
         if self.cfg.temperature <= 0:
             acts = q.argmax(-1).cpu().numpy()
         else:
-            acts = sample_categorical(q / self.cfg.temperature, self.rng)
+            acts = sample_categorical(q, self.rng, self.cfg.temperature)
         if mask.any():
             self._prev_hist = (np.bincount(acts[mask], minlength=self.n_actions)
                                / mask.sum()).astype(np.float32)

@@ -344,6 +344,17 @@ def head_value_loss(
     return (err * valid).sum() / valid.sum().clamp(min=1.0), v
 
 
+def scaled_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits [n, A] / temperature`` in float32; where that overflows (a tiny temperature:
+    +inf ties in an argmax, inf − inf = NaN in a softmax, an outside audit), each row's maximum
+    is subtracted first, so decoding tends to the argmax. Rows may hold -inf (min-p cuts)."""
+    z = logits.float() / temperature  # bit for bit what decoding always computed
+    if bool(torch.isfinite(z.amax(-1)).all()):
+        return z
+    z = logits.float()
+    return (z - z.amax(-1, keepdim=True)) / temperature
+
+
 def sample_actions(
     logits: torch.Tensor, *, temperature: float, generator: torch.Generator
 ) -> torch.Tensor:
@@ -353,7 +364,7 @@ def sample_actions(
         return logits.argmax(-1)
     u = torch.rand(logits.shape, generator=generator, device=generator.device).to(logits.device)
     gumbel = -torch.log(-torch.log(u.clamp(1e-12, 1.0 - 1e-7)))
-    return (logits.float() / temperature + gumbel).argmax(-1)
+    return (scaled_logits(logits, temperature) + gumbel).argmax(-1)
 
 
 def largest_remainder(expected: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
@@ -421,7 +432,7 @@ def balanced_actions(
         return logits.argmax(-1)
     n, n_act = logits.shape
     dev = logits.device
-    p = torch.softmax(truncate_min_p(logits, min_p).float() / temperature, dim=-1)  # [n, A]
+    p = torch.softmax(scaled_logits(truncate_min_p(logits, min_p), temperature), dim=-1)  # [n, A]
     _, gid, sizes = torch.unique(groups, return_inverse=True, return_counts=True)
     n_groups = sizes.shape[0]
     expected = torch.zeros(n_groups, n_act, device=dev).index_add_(0, gid, p)  # [G, A]

@@ -15,7 +15,9 @@ See ``docs/integrations.md`` for snippets, measured costs and pitfalls.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping, Sequence
 from types import ModuleType
+from typing import Any
 
 
 def require(module: str, extra: str) -> ModuleType:
@@ -29,4 +31,24 @@ def require(module: str, extra: str) -> ModuleType:
         ) from e
 
 
-__all__ = ["require"]
+def refuse_repeated_stateful(policies: Sequence[Any] | Mapping[int, Any]) -> None:
+    """Raise a ValueError when one stateful policy object (``policy.stateful``: the planner,
+    MFQ) is listed for two envs, as ``[policy] * n_envs`` lists it: its plan (or previous mean
+    action) would mix the envs' populations and each env would skip plan steps, without an
+    error (an outside audit). Stateless policies may repeat. ``policies``: one per env, or
+    {env index: policy}."""
+    seen: dict[int, int] = {}
+    pairs = policies.items() if isinstance(policies, Mapping) else enumerate(policies)
+    for i, pol in pairs:
+        if not getattr(pol, "stateful", False):
+            continue
+        if id(pol) in seen:
+            raise ValueError(
+                f"one {type(pol).__name__} object is given for envs {seen[id(pol)]} and {i}, but "
+                "it keeps state between steps (stateful=True): its plan would mix their "
+                "populations. Give each env its own, e.g. [load_policy(ckpt) for _ in "
+                "range(n_envs)] rather than [policy] * n_envs (or copy.deepcopy(policy))")
+        seen[id(pol)] = i
+
+
+__all__ = ["refuse_repeated_stateful", "require"]

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mfdiff_agents.integrations import require
+from mfdiff_agents.integrations import refuse_repeated_stateful, require
 
 _tianshou = require("tianshou", "tianshou")
 torch = require("torch", "tianshou")
@@ -68,6 +68,7 @@ from tianshou.env import BaseVectorEnv, DummyVectorEnv, SubprocVectorEnv  # noqa
 
 from mfdiff_agents.device import torch_threads  # noqa: E402
 from mfdiff_agents.policy import Policy  # noqa: E402
+from mfdiff_agents.trained import check_observation_space  # noqa: E402
 
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
@@ -173,6 +174,7 @@ class PopulationTianshouPolicy(TianshouPolicy):
             self._policies = dict(enumerate(policy))
             if not self._policies or not all(isinstance(p, Policy) for p in policy):
                 raise TypeError("policy must be a Policy, a sequence of Policies or a factory")
+            refuse_repeated_stateful(self._policies)
         self.n_agents = int(len(action_space.nvec))
         self._cores: list[Any] = [] if env is None else _cores_of(env)
         if self._shared is not None:
@@ -198,6 +200,8 @@ class PopulationTianshouPolicy(TianshouPolicy):
                 )
             if self._cores:
                 _check_on_core(made, self._cores[env_id if env_id < len(self._cores) else 0])
+            # a factory returning one object each time (lambda: policy) shares it as well
+            refuse_repeated_stateful({**self._policies, env_id: made})
             self._policies[env_id] = made
         return self._policies[env_id]
 
@@ -320,6 +324,17 @@ def _cores_of(env: Any) -> list[Any]:
     if not cores or any(c is None for c in cores):
         raise TypeError("env holds an env that is not an mfdiff joint view "
                         "(gym.make('mfdiff/...'))")
+    # observation wrappers (RescaleObservation, NormalizeObservation ...) would feed a trained
+    # policy other observations than it was trained on, of the same shape: refused
+    if isinstance(env, BaseVectorEnv):
+        # a Dummy worker's get_env_attr reads env.unwrapped (tianshou 2.0), a Subproc worker's
+        # the wrapped env: read a Dummy worker's env itself
+        outers = [w.env.observation_space if hasattr(w, "env") else space for w, space in
+                  zip(env.workers, env.get_env_attr("observation_space"), strict=True)]
+    else:
+        outers = [env.observation_space]
+    for i, (outer, view) in enumerate(zip(outers, views, strict=True)):
+        check_observation_space(outer, view.observation_space, who=f"env {i}")
     return cores
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_agents.integrations import require
+from mfdiff_agents.integrations import refuse_repeated_stateful, require
 
 torch = require("torch", "torchrl")
 _tensordict = require("tensordict", "torchrl")
@@ -129,6 +129,7 @@ class PopulationPolicyModule(TensorDictModuleBase):
         policies = [policy] if isinstance(policy, Policy) else list(policy)
         if not policies or not all(isinstance(p, Policy) for p in policies):
             raise TypeError("policy must be an mfdiff Policy or a non-empty sequence of them")
+        refuse_repeated_stateful(policies)
         with torch_threads(num_threads):  # validates num_threads now
             pass
         self.policies = policies

@@ -183,6 +183,23 @@ def test_scripted_wrappers():
     _parallel_loop(make_scripted("expert", core, seed=0), n_agents=50)
 
 
+def test_a_death_at_the_windows_last_step_is_terminal():
+    """An outside audit: an agent alive at the window's last step and dead at t0+H was
+    bootstrapped from its zero observation (IQL's and MFQ-CQL's TD targets), about 1/H of
+    Battle's deaths; next_step marks it terminal, as a death inside the window is."""
+    from test_offline import _synthetic
+
+    from mfdiff_agents.baselines.common import next_step
+    from mfdiff_envs.offline import Episodes, WindowSampler
+
+    w = WindowSampler(Episodes(_synthetic()), horizon=6, n_particles=8, seed=3).sample(512)
+    _, _, alive_n, term = next_step(w)
+    dies_last = w.alive[:, :, -1] & ~w.next_alive
+    assert dies_last.any()
+    assert term[:, :, -1][dies_last].all() and not alive_n[:, :, -1][dies_last].any()
+    np.testing.assert_array_equal(term[:, :, :-1], ~w.alive[:, :, 1:])  # inside: as before
+
+
 def test_iql_transitions_and_losses(sampler):
     """IQL's transitions chain inside a window; the expectile loss weights under-estimates by τ
     and over-estimates by 1 − τ; a checkpoint holds the actor, both critics and V."""
@@ -196,7 +213,7 @@ def test_iql_transitions_and_losses(sampler):
     np.testing.assert_array_equal(x[:, :, 1:], xn[:, :, :-1])  # s_{t+1} is the next input
     np.testing.assert_array_equal(xn[:, :, -1, :d], w.next_obs)
     term = tr["term"].reshape(b, k, h)
-    np.testing.assert_array_equal(term[:, :, -1], np.broadcast_to(w.done[:, None], (b, k)))
+    np.testing.assert_array_equal(term[:, :, -1], w.done[:, None] | ~w.next_alive)
     u = torch.tensor([-2.0, 2.0])
     np.testing.assert_allclose(expectile_loss(u, 0.7).numpy(), [0.3 * 4, 0.7 * 4], rtol=1e-6)
     net = IQLNet(3 * d + 1, sampler.n_actions, 8, 1)

@@ -360,6 +360,7 @@ def test_windows_shapes_boundaries_and_content():
         "mean_field": (B, H, m),
         "next_mean_field": (B, m),
         "next_obs": (B, K, d),
+        "next_alive": (B, K),
         "done": (B,),
         "t0": (B,),
         "episode": (B,),
@@ -380,6 +381,7 @@ def test_windows_shapes_boundaries_and_content():
         np.testing.assert_array_equal(w.rewards[b], ep.agent_rewards[t0 + 1 : t0 + H + 1][:, a].T)
         np.testing.assert_allclose(w.team_rewards[b], ep.rewards[sl], rtol=1e-6)
         np.testing.assert_array_equal(w.next_obs[b], ep.observations[t0 + H, a])
+        np.testing.assert_array_equal(w.next_alive[b], ep.alive[t0 + H, a])
         mf = mean_field_summary(ep.observations, ep.alive)
         np.testing.assert_allclose(w.mean_field[b], mf[sl], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(w.next_mean_field[b], mf[t0 + H], rtol=1e-5, atol=1e-6)
@@ -390,6 +392,8 @@ def test_windows_shapes_boundaries_and_content():
         )
         assert w.done[b] == (t0 + H == T)
     assert w.done.any() and not w.done.all()
+    # deaths at t0+H of agents alive at its last step: the case next_alive exists for
+    assert (w.alive[:, :, -1] & ~w.next_alive).any()
 
 
 def test_windows_agents_alive_at_t0_and_distinct():

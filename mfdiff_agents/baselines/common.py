@@ -49,15 +49,17 @@ def next_step(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
     """The step after each window step, for TD targets: observations [B, K, H, d] and mean
     fields [B, H, m] at t + 1 (the window's next_obs / next_mean_field at its last step), and
-    ``alive_next`` and ``term`` [B, K, H]: term where the agent dies at t + 1, or at the
-    window's last step where the episode ends (no bootstrap from either)."""
+    ``alive_next`` and ``term`` [B, K, H]: term where the agent dies at t + 1 — at the last
+    step too (``next_alive``; an outside audit found those deaths bootstrapped from the dead
+    agent's zero observation) — or at the window's last step where the episode ends (no
+    bootstrap from either)."""
     obs = np.asarray(w.obs, np.float32)  # [B, K, H, d]
     b, k = obs.shape[:2]
     alive = np.asarray(w.alive, bool)
     mf = np.asarray(w.mean_field, np.float32)  # [B, H, m]
     obs_n = np.concatenate([obs[:, :, 1:], np.asarray(w.next_obs, np.float32)[:, :, None]], 2)
     mf_n = np.concatenate([mf[:, 1:], np.asarray(w.next_mean_field, np.float32)[:, None]], 1)
-    alive_n = np.concatenate([alive[:, :, 1:], np.ones((b, k, 1), bool)], 2)
+    alive_n = np.concatenate([alive[:, :, 1:], np.asarray(w.next_alive, bool)[:, :, None]], 2)
     term = ~alive_n  # dies next step: no bootstrap from a dead agent's row
     term[:, :, -1] |= np.asarray(w.done, bool)[:, None]
     return obs_n, mf_n, alive_n, term

@@ -17,7 +17,8 @@ Q̄ are Polyak-averaged target copies of the twin critics. Rewards are the per-a
 Transition (x_t, a_t, r_t, x_{t+1}) inside a window of H steps; the last step uses the window's
 ``next_obs`` / ``next_mean_field`` and is terminal when the episode ends (``done``) — the
 time feature of the observation keeps a truncated episode's state distinguishable. A step whose
-agent dies next is terminal.
+agent dies next is terminal, at the window's last step too (``next_alive``; before the
+forty-ninth update those were bootstrapped from the dead agent's zero observation: Battle only).
 
 Acting samples a ~ π(· | x) with the policy's seeded generator (``temperature`` T scales the
 logits; T ≤ 0 is greedy). Gaussian Squeeze agents all see the same observation, so a greedy

@@ -10,7 +10,8 @@ Training data (a WindowSampler window of K agents × H steps): ā is estimated b
 agents' action histogram (alive ones), an unbiased estimate of the all-N histogram. The first
 step of a window whose t0 > 0 has no previous histogram and is left out. Transition
 (x_t, a_t, r_t, x_{t+1}) with x_{t+1} = (s_{t+1}, m_{t+1}, ā_t); the last step uses the window's
-``next_obs`` / ``next_mean_field`` and is terminal when the episode ends (``done``).
+``next_obs`` / ``next_mean_field`` and is terminal when the episode ends (``done``) or the agent
+dies at t0+H (``next_alive``; before the forty-ninth update bootstrapped: Battle only).
 
 Loss per transition (mean over alive agents), with a Polyak-averaged target network Q̄:
 

@@ -15,7 +15,8 @@ particle's window as one contiguous block (one vectorised fancy index per array)
 Time alignment inside a window starting at t0 (h = 0 .. H-1, t = t0 + h):
 ``obs``/``alive``/``mean_field`` at state t, ``actions`` taken at t, ``rewards`` (per agent) and
 ``team_rewards`` received for that action (``infos["rewards"][t+1]`` and ``rewards[t]``),
-``next_obs``/``next_mean_field`` at state t0+H. Windows never cross episode boundaries:
+``next_obs``/``next_mean_field``/``next_alive`` at state t0+H. Windows never cross episode
+boundaries:
 t0 in [0, T-H]; ``done`` = the episode ends at t0+H (terminated or truncated).
 
 Particles: K agents drawn without replacement among those alive at t0. If fewer than K are
@@ -52,6 +53,7 @@ class Windows:
     mean_field: NDArray[np.float32]  # [B, H, m]
     next_mean_field: NDArray[np.float32]  # [B, m] at t0+H
     next_obs: NDArray[np.float32]  # [B, K, d] at t0+H
+    next_alive: NDArray[np.bool_]  # [B, K] at t0+H (False: the agent died at the last step)
     done: NDArray[np.bool_]  # [B] the episode ends at t0+H
     t0: NDArray[np.int64]  # [B]
     episode: NDArray[np.int64]  # [B]
@@ -268,6 +270,7 @@ class WindowSampler:
             mean_field=self._mf[rows],
             next_mean_field=self._mf[p_end],
             next_obs=self._obs_rows[first + H],
+            next_alive=self._aux.reshape(-1, 3)[first + H, 2] > 0.5,
             done=p_end == self._end[p0],
             t0=self._start_t[pick],
             episode=self._start_ep[pick],

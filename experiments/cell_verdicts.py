@@ -121,6 +121,9 @@ def parse_seeds_table(path: Path) -> tuple[str, str, int, Evidence]:
         if " − " in label:
             a, _, b = label.partition(" − ")
             if a == MFD:
+                if runs < 2:  # one shared seed: a difference with no interval (outside audit)
+                    raise ValueError(f"{where}: a paired difference over {runs} evaluation seed"
+                                     "; a verdict needs at least 2")
                 paired[b] = _estimate(cols[score_col], runs, where)
         else:
             rows[label] = _estimate(cols[score_col], runs, where)

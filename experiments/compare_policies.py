@@ -3,7 +3,12 @@ side by side per cell, with paired differences (markdown).
 
 A policy is LABEL=METHOD@FILE[+FILE...]: the records of METHOD in those files (e.g. the same
 checkpoints acting with other settings, from another experiments/exploitability.sh run). Held-out
-exploitability is computed within each file, as in the file's own table. Differences are paired
+exploitability is computed over all of a label's files together (lanes of one run split across
+files give the run's value; until the forty-ninth update within each file). A label's records
+must share one setting per cell (report.check_rows), and the two sides of a difference one env,
+env kwargs, episode count and reference scores (else the difference pairs other games: refused).
+A measure some runs of a side lack is refused, not averaged over the rest; a difference over
+fewer than 2 shared evaluation seeds prints "–" (no CI). Differences are paired
 by evaluation seed (each seed's value the mean over its training seeds; 95 % bootstrap CI over
 the evaluation seeds both policies have in the cell), as experiments/exploitability_estimators.py
 pairs methods of one file. The percentile bootstrap is too narrow on few seeds (an outside
@@ -28,12 +33,14 @@ their command prints.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 from pathlib import Path
 
 import numpy as np
 
 from mfdiff_agents.evaluation import read_records
+from mfdiff_agents.evaluation.report import check_rows
 from mfdiff_agents.evaluation.stats import (
     bootstrap_ci,
     checkpoint_of,
@@ -63,24 +70,50 @@ def parse_spec(spec: str) -> tuple[str, str, list[str]]:
     return label, method, files.split("+")
 
 
-def load(method: str, files: list[str]) -> dict[Cell, dict[int, list[dict]]]:
+def load(method: str, files: list[str],
+         leave_out: str = "run") -> dict[Cell, dict[int, list[dict]]]:
     """The method's records with held-out measures, by cell (the env's N, tier) and evaluation
     seed."""
     out: dict[Cell, dict[int, list[dict]]] = {}
     try:  # one run in two of the files (or twice in one) would count as two seeds
-        read_records(*files)
+        records = read_records(*files)
     except ValueError as e:  # the files may hold other policies' records: name the files
         raise SystemExit(f"records of {'+'.join(files)} (read for {method!r}): {e}") from None
-    for path in files:
-        for r in held_out_exploitability(read_records(path)):
-            if r["method"] == method:
-                # the env's N (Battle: both teams; the record's n_agents counts one)
-                n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])
-                out.setdefault((n, str(r.get("tier"))), {}).setdefault(
-                    r["seed"], []).append(r)
+    mine = [r for r in held_out_exploitability(records, leave_out=leave_out)
+            if r["method"] == method]
+    try:  # one label, one setting a cell: two acting settings under one name would pool
+        check_rows(mine)
+    except ValueError as e:
+        raise SystemExit(f"{'+'.join(files)}: {e}") from None
+    for r in mine:
+        # the env's N (Battle: both teams; the record's n_agents counts one)
+        n = (r.get("env_kwargs") or {}).get("n_agents", r["n_agents"])
+        out.setdefault((n, str(r.get("tier"))), {}).setdefault(r["seed"], []).append(r)
     if not out:
         raise SystemExit(f"no records of method {method!r} in {files}")
     return out
+
+
+def game(runs: list[dict]) -> dict[str, str]:
+    """What a side's runs were measured on, for a difference to compare like with like: the
+    env, its kwargs, the episodes per run and the reference scores that normalise them."""
+    def one(r: dict) -> tuple[str, ...]:
+        kw = {k: v for k, v in (r.get("env_kwargs") or {}).items() if k != "n_agents"}
+        return (str(r.get("env_id")), json.dumps(kw, sort_keys=True), str(r.get("episodes")),
+                str(r.get("ref_min")), str(r.get("ref_max")))
+    seen = sorted({one(r) for r in runs})
+    keys = ("env", "env kwargs", "episodes", "ref_min", "ref_max")
+    return {k: " / ".join(sorted({g[i] for g in seen})) for i, k in enumerate(keys)}
+
+
+def check_measures(label: str, cell: str, runs: list[dict], cols: list[str]) -> None:
+    """Refuse a measure that some of a side's runs have and others lack: the paired difference
+    would average the others alone while the seed count names all (an outside audit)."""
+    for m in cols:
+        have = sum(m in r for r in runs)
+        if 0 < have < len(runs):
+            raise SystemExit(f"{label}, {cell}: {SHORT[m]} ({m}) is in {have} of its {len(runs)} "
+                             "runs; compare runs measured alike (give the others their own label)")
 
 
 def fmt(x: np.ndarray, ci: str = "bootstrap") -> str:
@@ -125,6 +158,7 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
             if (n, tier) not in p:
                 continue
             runs = [r for rs in p[(n, tier)].values() for r in rs]
+            check_measures(label, f"N = {n}, {tier}", runs, cols)
             vals = [fmt(np.array([r[m] for r in runs if m in r])) for m in cols]
             lines.append(f"| N = {n}, {tier} | {label} | {len(runs)} | " + " | ".join(vals)
                          + " |")
@@ -149,8 +183,20 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 seeds = sorted(set(pa) & set(pb))
                 ra = [r for rs in pa.values() for r in rs]
                 rb = [r for rs in pb.values() for r in rs]
-                vals = [fmt(paired_by_seed(ra, rb, m), ci) for m in cols]
-                vals += [over_training_seeds(ra, rb, m) for m in welch]
+                cell = f"N = {n}, {tier}"
+                ga, gb = game(ra), game(rb)
+                if ga != gb:
+                    what = next(k for k in ga if ga[k] != gb[k])
+                    raise SystemExit(f"--diff {a} {b}, {cell}: measured on other games ({what} "
+                                     f"{ga[what]} vs {gb[what]}): a difference would compare "
+                                     "them as one")
+                check_measures(a, cell, ra, cols)
+                check_measures(b, cell, rb, cols)
+                if len(seeds) < 2:  # one seed: a difference, no interval (an outside audit)
+                    vals = ["–"] * (len(cols) + len(welch))
+                else:
+                    vals = [fmt(paired_by_seed(ra, rb, m), ci) for m in cols]
+                    vals += [over_training_seeds(ra, rb, m) for m in welch]
                 lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
     return lines
@@ -164,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ci", choices=("bootstrap", "t"), default="bootstrap",
                     help="paired CI: percentile bootstrap (default; the committed tables) or "
                     "Student-t, which also adds the score over training seeds (Welch)")
+    ap.add_argument("--leave-out", choices=("run", "seed"), default="run",
+                    help="held-out exploitability: choose each run's deviation on the other runs "
+                    "(default; the committed tables) or on the other evaluation seeds (no bias "
+                    "from the training seeds sharing its seed)")
     ap.add_argument("--title", default="", help="a paragraph under the command in --out")
     ap.add_argument("--out", type=Path, help="write a markdown report here instead of stdout")
     args = ap.parse_args(argv)
@@ -172,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         label, method, files = parse_spec(spec)
         if label in policies:
             raise SystemExit(f"label {label!r} given twice")
-        policies[label] = load(method, files)
+        policies[label] = load(method, files, args.leave_out)
     for a, b in args.diff:
         for lab in (a, b):
             if lab not in policies:
@@ -187,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = " ".join(["python experiments/compare_policies.py", *map(shlex.quote, args.policies),
                     *[f"--diff {shlex.quote(a)} {shlex.quote(b)}" for a, b in args.diff],
                     *(["--ci", args.ci] if args.ci != "bootstrap" else []),
+                    *(["--leave-out", args.leave_out] if args.leave_out != "run" else []),
                     *(["--title", shlex.quote(args.title)] if args.title else []),
                     "--out", str(args.out)])
     cols = measures(policies)

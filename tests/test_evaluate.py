@@ -518,7 +518,7 @@ def test_held_out_exploitability_removes_the_selection_bias():
         held_out_exploitability([{"method": "m", "deviation_gains": {"a": 1.0}},
                                  {"method": "m", "deviation_gains": {"b": 1.0}}], by=("method",))
     table = ev.markdown_table(out, command="c", by=("method",))
-    assert "exploitability_heldout" in table and "leave one seed out" in table
+    assert "exploitability_heldout" in table and "leave one run out" in table
     assert "exploitability_pop" not in table  # only where records measured it
 
     # the population-baseline gains get their own held-out estimate, chosen on their own gains

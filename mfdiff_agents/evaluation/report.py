@@ -180,9 +180,10 @@ def _json_default(o: Any) -> Any:
 
 HELD_OUT_NOTE = (
     "exploitability: per seed, the largest per-agent gain over the deviation set (the issue's "
-    "measure; a maximum of noisy gains, biased upward). exploitability_heldout: per seed, the gain "
-    "of the deviation that is best on the group's other seeds (leave one seed out: no selection "
-    "bias).")
+    "measure; a maximum of noisy gains, biased upward). exploitability_heldout: per run, the gain "
+    "of the deviation that is best on the group's other runs (leave one run out: the other "
+    "training seeds of its evaluation seed stay in the choice, so where their gains are "
+    "correlated some upward bias remains; docs/results/README.md, forty-first update).")
 
 POP_NOTE = (
     "exploitability_pop, exploitability_pop_heldout: the same with the deviators' gain measured "

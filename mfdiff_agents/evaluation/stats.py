@@ -94,8 +94,9 @@ def held_out_exploitability(
     records: Sequence[dict[str, Any]],
     *, by: Sequence[str] = ("method", "env_id", "n_agents", "tier"), leave_out: str = "run",
 ) -> list[dict[str, Any]]:
-    """Copies of ``records`` with ``exploitability_heldout``: each seed's gain of the deviation
-    that is best on average over the *other* seeds of its group (leave one seed out); and
+    """Copies of ``records`` with ``exploitability_heldout``: each run's gain of the deviation
+    that is best on average over the *other* runs of its group (``leave_out``: one run, the
+    default, or its whole evaluation seed); and
     ``exploitability_pop_heldout`` from ``deviation_gains_pop`` where records have it.
 
     ``exploitability`` takes each seed's largest gain over the deviation set, and a maximum of

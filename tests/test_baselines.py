@@ -192,7 +192,8 @@ def test_a_death_at_the_windows_last_step_is_terminal():
     from mfdiff_agents.baselines.common import next_step
     from mfdiff_envs.offline import Episodes, WindowSampler
 
-    w = WindowSampler(Episodes(_synthetic()), horizon=6, n_particles=8, seed=3).sample(512)
+    w = WindowSampler(Episodes(_synthetic(), n_actions=4), horizon=6, n_particles=8,
+                      seed=3).sample(512)
     _, _, alive_n, term = next_step(w)
     dies_last = w.alive[:, :, -1] & ~w.next_alive
     assert dies_last.any()

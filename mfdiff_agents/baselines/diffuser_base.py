@@ -4,7 +4,8 @@ GaussianDiffusion` over a :class:`~mfdiff_agents.diffuser.denoiser.ParticleDenoi
 only in the denoiser's interaction layer and in which agents share one sample.
 
 Trajectory of one agent over H steps: x_h = [(s_h − μ_s)/σ_s, 2·onehot(a_h) − 1] (c = d + A
-channels). Condition: the window's standardised discounted team return (Decision-Diffuser-style
+channels). Condition: the standardised discounted team return-to-go from the window's first step
+to the episode's end (``Windows.returns``; Decision-Diffuser-style
 return conditioning, no mean-field input); at act time the target is ``return_target`` standard
 deviations above the data mean. Acting: inpaint the first step's observation with the real
 agent's current observation, run ``ddim_steps`` DDIM steps, act by the argmax of the first
@@ -60,7 +61,8 @@ class DiffuserConfig(TrainConfig):
     action channels stay ill-formed and their argmax is biased; measured on expert Squeeze data,
     the independent diffuser scored 11 with η = 0, below its untrained 18)."""
     return_target: float = 1.0
-    """Return condition at act time, in standard deviations of the data's window returns."""
+    """Return condition at act time, in standard deviations of the data's returns-to-go from a
+    window's first step (``Windows.returns``)."""
     norm_batches: int = 20
     """Batches sampled up front to estimate observation / return normalisers."""
     max_agents: int = 1_000_000

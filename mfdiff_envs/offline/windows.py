@@ -23,6 +23,15 @@ Particles: K agents drawn without replacement among those alive at t0. If fewer 
 alive (late in a Battle), all alive agents are taken and the remaining slots repeat alive
 agents drawn uniformly (a sample of the same empirical measure); starts with no agent alive
 are never drawn.
+
+What a uniform draw of windows weighs (an outside data audit; every learner reads the data this
+way, MF-Diffuser and the baselines alike): step t of an episode of T steps lies in
+min(t + 1, H, T − t) windows, so the first and last H − 1 steps of each episode count less than
+the middle ones (step 0 and the final, terminal step 1/H as much; Battle's team-wipe-out steps
+are ~1/H as frequent in training as in the data); and each window holds K particles whatever
+the alive count, so a learner that averages over (particle, step) entries weighs a late
+Battle state with few survivors as much as an early full one (agent-steps weighted ≈ 1 /
+n_alive(t0)). Both are choices of the sampler, not of the data, and change no dataset.
 """
 
 from __future__ import annotations
@@ -128,6 +137,13 @@ class WindowSampler:
         self.obs_dim = int(first.observations.shape[2])
         self.mf_dim = mean_field_dim(self.obs_dim)
         self.n_actions = eps.n_actions or int(max(eps[i].actions.max() for i in kept)) + 1
+        if eps.n_actions is None:
+            # a list of Episode carries no env: a policy trained on it would know only the
+            # actions the data happen to hold (an outside audit: 4 of Squeeze's 10 levels)
+            warnings.warn(
+                f"{name}: n_actions inferred from the data as {self.n_actions} (its largest "
+                "action + 1; the episodes name no env): if the env has more actions, pass "
+                "Episodes(episodes, n_actions=A, env_id=..., family=...)", stacklevel=2)
 
         # ---- pack episodes along time: episode e occupies rows off[e] .. off[e] + T_e
         lengths = np.array([eps[i].length for i in kept], np.int64)

@@ -18,6 +18,8 @@ from mfdiff_agents.diffuser.objective import (
 from mfdiff_agents.diffuser.sampler import (
     capped_schedule,
     coarse_to_fine_sample,
+    split_anchor,
+    split_groups,
     stage_sizes,
     stratified_anchors,
     validate_schedule,
@@ -284,3 +286,23 @@ def test_tie_groups_exact() -> None:
     _, ref = torch.unique(t.to(torch.uint8), dim=0, return_inverse=True)
     assert torch.equal(g[:, None] == g[None, :], ref[:, None] == ref[None, :])
     assert np.unique(g.numpy()).size == 150
+
+
+@pytest.mark.parametrize("ks", [(32, 128, 512), (4, 16), (32, 100), (32, 37), (32, 128, 333),
+                                (3, 7, 10), (5, 11)])
+def test_every_particle_is_anchored_in_its_own_strata(ks):
+    """A particle's anchor is the first final particle (stratum) descending from it, so the
+    copies it splits into inherit anchors of its own strata (method.md (12)). An outside audit:
+    with a capped, non-dividing schedule (Ising's (32, 128, 512) capped at N = 100 is (32,
+    100)) the anchor c · K_max // k was a stratum of the neighbouring particle for 28 of 32."""
+    k_max = ks[-1]
+    for level in range(len(ks)):
+        owner = torch.arange(k_max)  # each stratum's ancestor at this level
+        for s in range(len(ks) - 1, level, -1):
+            owner = split_groups(ks[s - 1], ks[s])[owner]
+        anchor = split_anchor(ks, level)
+        for c in range(ks[level]):
+            mine = torch.nonzero(owner == c).flatten()
+            assert len(mine) and int(anchor[c]) == int(mine.min()), (ks, level, c)
+        if all(b % a == 0 for a, b in zip(ks, ks[1:], strict=False)):  # as before the fix
+            assert torch.equal(anchor, torch.arange(ks[level]) * k_max // ks[level])

@@ -90,6 +90,27 @@ def stage_sizes(n_steps: int, n_stages: int) -> list[int]:
 
 
 @torch.no_grad()
+def split_groups(k_from: int, k_to: int, device: torch.device | None = None) -> torch.Tensor:
+    """[k_to] the particle of a k_from stage that each of k_to particles is a copy of (k_to /
+    k_from adjacent copies each, uneven where k_from does not divide k_to)."""
+    return torch.arange(k_to, device=device) * k_from // k_to
+
+
+def split_anchor(ks: tuple[int, ...], level: int,
+                 device: torch.device | None = None) -> torch.Tensor:
+    """[ks[level]] the anchor of each particle of stage ``level`` of the schedule ``ks``: the
+    first of the K_max final particles (= strata) descending from it through the splits, so
+    that the copies it splits into inherit anchors of its own strata (docs/method.md (12)).
+    ``c · K_max // k`` where each count divides the next; a capped schedule such as (32, 100)
+    differs, and that floor named a stratum of the neighbouring particle (an outside audit)."""
+    k_max = ks[-1]
+    owner = torch.arange(k_max, device=device)  # [K_max] each final particle's own index
+    for s in range(len(ks) - 1, level, -1):
+        owner = split_groups(ks[s - 1], ks[s], device)[owner]  # its ancestor at stage s - 1
+    first = torch.full((ks[level],), k_max, dtype=torch.long, device=device)
+    return first.scatter_reduce(0, owner, torch.arange(k_max, device=device), reduce="amin")
+
+
 def coarse_to_fine_sample(
     diffusion: GaussianDiffusion,
     *,
@@ -125,13 +146,8 @@ def coarse_to_fine_sample(
     sizes = stage_sizes(len(ts), len(ks))
     stage_of_step = [s for s, n in enumerate(sizes) for _ in range(n)]
 
-    def groups(k_from: int, k_to: int) -> torch.Tensor:
-        """[k_to] index of the group of k_from that each of k_to particles falls in (k_to / k_from
-        adjacent copies each, uneven where k_from does not divide k_to)."""
-        return torch.arange(k_to, device=device) * k_from // k_to
-
     def inpaint_for(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        first = torch.arange(k, device=device) * k_max // k  # first anchor of each group
+        first = split_anchor(ks, ks.index(k), device)  # [k] the anchor of each particle
         value = torch.zeros(b, k, horizon, x_dim, device=device)
         value[:, :, 0, :d] = anchor_obs[:, first]  # [b, k, d]
         mask = torch.zeros(1, 1, horizon, x_dim, dtype=torch.bool, device=device)
@@ -147,7 +163,7 @@ def coarse_to_fine_sample(
         x, x0_hat = diffusion.ddim_step(x, t, t_prev, cond, eta=eta, generator=generator)
         s = stage_of_step[i]
         if t_prev >= 0 and stage_of_step[i + 1] != s:  # boundary: split and re-noise at t_prev
-            x0_rep = x0_hat[:, groups(ks[s], ks[s + 1])]  # [b, K_next, h, c], copies adjacent
+            x0_rep = x0_hat[:, split_groups(ks[s], ks[s + 1], device)]  # [b, K_next, h, c]
             ab = diffusion.alpha_bar[t_prev]
             noise = randn(tuple(x0_rep.shape), device=device, generator=generator)
             x = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise

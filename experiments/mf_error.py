@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python experiments/mf_error.py [--policy runs/exp/mfd-ising-medium]
 
 At every replan the planner's K_max particles predict the population's next state; the error
-is ‖m̂ − m‖₂ between the mean of the particles' planned observations at plan step 1 and the
+is ‖m̂ − m‖₂ between the mean of the particles' planned observations at plan step 1 (over
+every plan the agents act on, decoded to states: `decode_obs`) and the
 realised mean observation of the N agents one env step later, both standardised by the
 training data's per-feature std. One planner (trained at N = 1024, `experiments/
 lifting_ising.sh` makes it) is evaluated at N ∈ {10², 10³, 10⁴, 3·10⁴}, 3 seeds, Ising episodes
@@ -33,8 +34,12 @@ def errors(policy, n: int, seed: int) -> list[float]:
 
     def spy(obs, mask):
         p = orig(obs, mask)
-        x1 = p["x0"][:, 1, : policy.obs_dim].cpu().numpy() * std + mean  # [K, d] step t+1
-        planned.append(x1.mean(0))
+        # every plan the agents act on (plan_combine "mean": x0 and x0_extra), decoded to
+        # states (a plan_deltas model's channels hold changes; an outside audit)
+        plans = p["x0"][None] if "x0_extra" not in p else torch.cat([p["x0"][None],
+                                                                      p["x0_extra"]])
+        x1 = policy.model.decode_obs(plans)[:, :, 1].cpu().numpy() * std + mean  # [M, K, d]
+        planned.append(x1.mean((0, 1)))
         return p
 
     policy.plan = spy

@@ -142,10 +142,13 @@ def lift(
     exact_ot_max_n: int = 2000,
     tol: float = 1e-6,
 ) -> torch.Tensor:
-    """Assign N agents to K particles: exact OT when N ≤ ``exact_ot_max_n``, else balanced nearest.
+    """Assign N agents to K particles: exact OT when N ≤ ``exact_ot_max_n``, else
+    :func:`assign_nearest_balanced` (``lifting="frozen"``'s lift at a replan).
 
-    Exact OT is also balanced (uniform marginals), so both branches spread identical agents
-    evenly over the particles.
+    Exact OT is balanced (uniform marginals: each particle ⌊N/K⌋ or ⌈N/K⌉ agents). The large-N
+    branch only spreads *identical* agents evenly; agents of distinct observations go to their
+    nearest particle, so particle sizes are not balanced there (an outside audit: 3–39 agents a
+    particle on Battle at N = 4099, K = 256; docs/results/lifting.md's table says so).
     """
     if points.shape[0] <= exact_ot_max_n:
         return assign_ot(points, centers, generator=generator)

@@ -7,7 +7,9 @@ One planning step (every ``replan_every`` env steps):
 1. m_t = mean_field_summary(obs, mask) over all N agents; condition c = [norm(m_t), Â*].
 2. K_max anchor agents by stratified sampling; coarse-to-fine DDIM over particle plans
    x: [K_max, H, d + A] with plan step 0's obs inpainted with the anchors' obs.
-3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents).
+3. Lift: agent i -> particle j(i), balanced (each particle ⌊N/K⌋ or ⌈N/K⌉ agents) with
+   ``lifting="balanced"`` (the default); ``"nearest"`` is not balanced, and ``"frozen"`` is
+   only above ``exact_ot_max_n`` among agents of distinct observations (lifting.lift).
 4. Act (``act_with``): "head" — the action head g(s_i, s_i + ŝ_{j,τ+1} − ŝ_{j,τ}, m_t), one MLP
    call over all N agents, decoded at ``head_temperature`` (0 = argmax) — ``head_decode``
    "balanced" (agents with one observation take the expected action counts, rounded) or

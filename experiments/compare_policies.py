@@ -128,7 +128,8 @@ def over_training_seeds(ra: list[dict], rb: list[dict], metric: str = "normalize
     the shared evaluation seeds; "–" when neither side has two checkpoints. Anything else
     training_seed_ci refuses (a checkpoint missing a shared seed, a NaN value) stops the
     report: a dash there would hide it. A held-out exploitability is each run's own (the gain
-    of the deviation best on the other runs of its file's group), averaged per checkpoint."""
+    of the deviation best on the other runs — or evaluation seeds, ``--leave-out seed`` — of its
+    group over the label's files), averaged per checkpoint."""
     if len({checkpoint_of(r) for r in ra}) < 2 and len({checkpoint_of(r) for r in rb}) < 2:
         return "–"
     try:
@@ -244,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     intro = ("Cells: mean [95 % bootstrap CI] over runs (training × evaluation seeds); score "
              "normalised (0 = uniform random, 100 = scripted expert)")
     if "exploitability_heldout" in cols:
+        others = ("other runs" if args.leave_out == "run"
+                  else "runs of the other evaluation seeds")
         intro += ("; held-out own / pop: the exploitability of each run judged by the deviation "
-                  "best on the other runs of its group, against the deviators' own return / the "
+                  f"best on the {others} of its group, against the deviators' own return / the "
                   "population's (docs/results/README.md, twenty-seventh and twenty-eighth updates)")
     if "nash_gap_xN" in cols:
         intro += ("; N × gain (exact): Squeeze's exploitability, N times the best one-step "

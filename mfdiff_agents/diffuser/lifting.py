@@ -148,7 +148,8 @@ def lift(
     Exact OT is balanced (uniform marginals: each particle ⌊N/K⌋ or ⌈N/K⌉ agents). The large-N
     branch only spreads *identical* agents evenly; agents of distinct observations go to their
     nearest particle, so particle sizes are not balanced there (an outside audit: 3–39 agents a
-    particle on Battle at N = 4099, K = 256; docs/results/lifting.md's table says so).
+    particle on Battle at N = 4099, K = 256; docs/results/lifting.md's table marks it
+    "balanced? False").
     """
     if points.shape[0] <= exact_ot_max_n:
         return assign_ot(points, centers, generator=generator)

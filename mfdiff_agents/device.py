@@ -14,7 +14,9 @@ import torch
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch.
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch. A
+    CUDA device comes back indexed (``"cuda"`` -> ``cuda:<current device>``), so that two
+    spellings of one GPU compare equal.
 
     Raises:
         ValueError: an unknown device, ``meta``, or an explicit CUDA device on a machine
@@ -32,8 +34,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "meta":  # loads without an error, then fails at the first action
         raise ValueError("device 'meta' holds shapes, no values: a policy cannot act or train "
                          "there (use 'auto', 'cpu' or 'cuda[:i]')")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use 'auto'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available here; "
+                             "use 'auto'")
+        if dev.index is None:
+            # "cuda" and "cuda:0" are one GPU: an unindexed device would compare unequal to
+            # an indexed one (MFDiffuserEnsemble refused such members as on two devices)
+            dev = torch.device("cuda", torch.cuda.current_device())
     return dev
 
 

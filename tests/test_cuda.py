@@ -141,3 +141,40 @@ def test_training_resumes_on_the_other_device(ising_data, tmp_path, method, devi
     pol = m.fit(make_sampler(ising_data, cfg), cfg, out_dir=tmp_path / "run", resume=True,
                 progress=False)
     assert all(torch.isfinite(p).all() for p in pol.model.parameters())
+
+
+@pytest.mark.parametrize("acting", [
+    # the shipped configs' acting (configs/mfdiffuser/): 4 plans mixed, min-p, floor removed;
+    # at N = 25 the capped schedule (8, 25) does not divide: coarse-to-fine's split anchors
+    dict(plan_samples=4, plan_combine="mean", head_min_p=0.1, head_remove_uniform=True,
+         cap_particles=True),
+    dict(head_decode="sample", head_temperature=1e-40),  # the argmax fallback of tiny T
+    dict(plan_samples=2, plan_combine="best", exact_ot_max_n=4),  # Sinkhorn above 4 agents
+    dict(lifting="frozen", exact_ot_max_n=4),  # the large-N frozen route
+])
+def test_shipped_acting_settings_on_cuda(cuda_ckpt, acting: dict) -> None:
+    """The acting settings the family configs use, and the fallbacks changed since the last GPU
+    run (an outside CUDA audit found them unexercised here): valid actions through replans."""
+    from mfdiff_envs.ising import IsingCore
+
+    n = 25
+    core = IsingCore(n, max_cycles=T)
+    pol = MFDiffuserPlanner.from_pretrained(cuda_ckpt, device="cuda", **acting)
+    obs, _ = core.reset(seed=0)
+    pol.reset(seed=0)
+    for _ in range(5):
+        acts = pol.act_batch(obs, core.alive.copy())
+        assert acts.shape == (n,) and ((acts >= 0) & (acts < core.n_actions)).all()
+        obs, *_ = core.step(acts)
+
+
+def test_ensemble_and_exploitability_on_cuda(cuda_ckpt) -> None:
+    """Members loaded as "cuda" and "cuda:0" are one device (they were refused as two), the
+    ensemble acts there, and the exploitability measure runs a GPU policy with its deviators."""
+    from mfdiff_agents.diffuser.ensemble import MFDiffuserEnsemble
+
+    members = [MFDiffuserPlanner.from_pretrained(cuda_ckpt, device=d) for d in ("cuda", "cuda:0")]
+    assert members[0].device == members[1].device
+    ens = MFDiffuserEnsemble(members, seed=0)
+    (rec,) = evaluate(ens, ENV[0], {**ENV[1], "n_agents": 100}, seeds=[0], exploitability=True)
+    assert np.isfinite(rec["normalized_score"]) and np.isfinite(rec["exploitability"])

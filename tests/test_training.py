@@ -396,3 +396,19 @@ def test_devices_that_cannot_act_are_refused_by_name():
     with pytest.raises(ValueError, match="'meta' holds shapes"):
         resolve_device("meta")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_one_gpu_spelt_two_ways_is_one_device(monkeypatch):
+    """An outside CUDA audit: ``"cuda"`` and ``"cuda:0"`` compared unequal, so an ensemble of
+    members loaded with each was refused as spread over two devices. Checked without a GPU by
+    standing in for torch.cuda's answers (resolve_device creates no tensor)."""
+    from mfdiff_agents.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda") == resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert resolve_device(torch.device("cuda")) == torch.device("cuda", 0)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)  # after set_device(1)
+    assert resolve_device("cuda") == torch.device("cuda", 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)

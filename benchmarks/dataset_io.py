@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Dataset I/O benchmark",
         "",
         f"Command: `{cmd.strip()}`  ",
-        f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC  ",
+        f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}, numpy {np.__version__}; shared with other jobs "
         f"(load average at the end {os.getloadavg()[0]:.1f}), so wall times are upper bounds. "

@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> str:
             "# Environment throughput",
             "",
             f"Command: `{cmd}`  ",
-            f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}  ",
+            f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}  ",
             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
             f"(shared with other jobs), Python {platform.python_version()}, numpy {np.__version__}",
             "",

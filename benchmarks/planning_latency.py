@@ -122,7 +122,7 @@ def main() -> None:
         f"CPU time {r10k['cpu_median_ms'] / r100['cpu_median_ms']:.2f} (target ≤ 3)"
     )
     header = (
-        f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"date {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{args.threads} threads, {args.repeats} interleaved rounds"
     )

@@ -21,12 +21,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import tomllib
 from pathlib import Path
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11
-    import tomli as tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import FAMILIES  # noqa: E402

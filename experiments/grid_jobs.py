@@ -23,14 +23,10 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import submitit
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import (  # noqa: E402  (a script beside this one)

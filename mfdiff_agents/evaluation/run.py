@@ -245,7 +245,7 @@ def evaluate(
             "config": config,
             "git_commit": git_commit(),
             "python": sys.version.split()[0],
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         # headline env metrics
         if "optimum_gap" in m_mean:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
+import tomllib
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -50,10 +50,6 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     if p.suffix not in (".toml", ".json"):
         raise ValueError(f"{p}: a sweep file is .toml or .json, got {p.suffix or 'no suffix'!r}")
     if p.suffix == ".toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
         try:
             spec = tomllib.loads(p.read_text())
         except tomllib.TOMLDecodeError as e:

@@ -34,21 +34,11 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    try:
-        import tomli as tomllib
-    except ImportError as e:  # pragma: no cover
-        raise ImportError(
-            "reading the dataset catalogue on Python 3.10 needs `pip install tomli`"
-        ) from e
 
 #: Dataset quality tiers. "mixed" = a learner's replay (skill rising linearly from 0 to 1).
 TIERS: tuple[str, ...] = ("expert", "medium", "random", "mixed")

@@ -33,6 +33,7 @@ their command prints.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -41,6 +42,7 @@ import numpy as np
 
 from mfdiff_agents.evaluation import read_records
 from mfdiff_agents.evaluation.report import check_rows
+from mfdiff_agents.evaluation.run import make_core
 from mfdiff_agents.evaluation.stats import (
     bootstrap_ci,
     checkpoint_of,
@@ -94,16 +96,40 @@ def load(method: str, files: list[str],
     return out
 
 
+@functools.cache
+def resolved_kwargs(env_id: str, given: str) -> str:
+    """The env kwargs ``given`` (JSON) with the env's defaults filled in (N left out): records
+    hold the kwargs as the evaluation was given them, so ``{}`` and the defaults spelt out are
+    one game (an outside audit: the scripted expert, evaluated with the README's command, could
+    not be paired with a checkpoint's runs). Kwargs the env refuses stay as given."""
+    kw = json.loads(given)
+    try:
+        core = make_core(env_id, {**kw, "n_agents": kw.get("n_agents", 100)})
+    except Exception:  # an env of another version: compare as given
+        return given
+    full = {**core.kwargs(), **kw}
+    full.pop("n_agents", None)
+    return json.dumps(full, sort_keys=True, default=str)
+
+
 def game(runs: list[dict]) -> dict[str, str]:
     """What a side's runs were measured on, for a difference to compare like with like: the
-    env, its kwargs, the episodes per run and the reference scores that normalise them."""
+    env, its kwargs (defaults filled in), the episodes per run and the reference scores that
+    normalise them."""
     def one(r: dict) -> tuple[str, ...]:
-        kw = {k: v for k, v in (r.get("env_kwargs") or {}).items() if k != "n_agents"}
-        return (str(r.get("env_id")), json.dumps(kw, sort_keys=True), str(r.get("episodes")),
-                str(r.get("ref_min")), str(r.get("ref_max")))
+        kw = json.dumps(r.get("env_kwargs") or {}, sort_keys=True, default=str)
+        return (str(r.get("env_id")), resolved_kwargs(str(r.get("env_id")), kw),
+                str(r.get("episodes")), str(r.get("ref_min")), str(r.get("ref_max")))
     seen = sorted({one(r) for r in runs})
     keys = ("env", "env kwargs", "episodes", "ref_min", "ref_max")
     return {k: " / ".join(sorted({g[i] for g in seen})) for i, k in enumerate(keys)}
+
+
+def deviation_sets(runs: list[dict]) -> list[list[str]]:
+    """The deviation sets a side's runs tried (sorted names; none where the runs have no
+    per-deviation gains: Squeeze's exact measure, or no exploitability measured)."""
+    return sorted({tuple(sorted(r["deviation_gains"])) for r in runs
+                   if isinstance(r.get("deviation_gains"), dict)})
 
 
 def check_measures(label: str, cell: str, runs: list[dict], cols: list[str]) -> None:
@@ -176,6 +202,13 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                   "| cell | A − B | evaluation seeds | " + " | ".join(SHORT[m] for m in cols)
                   + "".join(f" | {SHORT[m]} over training seeds" for m in welch) + " |",
                   "|---|---|---|" + "---|" * (len(cols) + len(welch))]
+        for a, b in diffs:  # a difference over no shared cell printed an empty table
+            if not set(policies[a]) & set(policies[b]):
+                def where(lab: str) -> str:
+                    return ", ".join(f"N = {n}, {t}" for n, t in sorted(policies[lab], key=str))
+                raise SystemExit(f"--diff {a} {b}: no cell (N, tier) in common ({a}: {where(a)}; "
+                                 f"{b}: {where(b)}): were they evaluated with other --tier "
+                                 "labels?")
         for n, tier in cells:
             for a, b in diffs:
                 pa, pb = policies[a].get((n, tier)), policies[b].get((n, tier))
@@ -193,6 +226,11 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                                      "them as one")
                 check_measures(a, cell, ra, cols)
                 check_measures(b, cell, rb, cols)
+                da, db = deviation_sets(ra), deviation_sets(rb)
+                if da and db and da != db:  # a gain over a larger set is larger (an audit)
+                    raise SystemExit(f"--diff {a} {b}, {cell}: exploitability measured over other "
+                                     f"deviation sets ({da} vs {db}); measure both with one set "
+                                     "(mfdiff eval --deviation / --deviation-set)")
                 if len(seeds) < 2:  # one seed: a difference, no interval (an outside audit)
                     vals = ["–"] * (len(cols) + len(welch))
                 else:

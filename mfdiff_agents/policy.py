@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mfdiff_envs.core import policy_actions
+
 
 class PopulationTooLargeError(ValueError):
     """A policy refuses to act for this many agents (e.g. an O(N²) planner's guard)."""
@@ -36,6 +38,9 @@ def check_seed(seed: int | None) -> int | None:
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
 
+
+#: Mixed into a policy's seed by default (:attr:`Policy.rng_stream`): not the env's stream.
+POLICY_STREAM = 0x504F4C49  # "POLI"
 
 #: Largest |observation| a policy accepts: N = 10⁵ squared deviations of this size still sum
 #: inside float32 (3.4e38); every mfdiff env observes values below 10³.
@@ -56,11 +61,19 @@ class Policy(ABC):
     #: action): one instance must then act for one env at a time, reset between episodes. The
     #: Tianshou and TorchRL adapters refuse to share such a policy across the envs of a batch.
     stateful: bool = False
+    #: Mixed into the seed of :attr:`rng` (``default_rng([seed, rng_stream])``): an evaluation
+    #: resets the env and the policy with one seed (``mfdiff eval``, :func:`evaluate
+    #: <mfdiff_agents.evaluation.run.evaluate>`), and the env cores draw from
+    #: ``default_rng(seed)`` — a policy on that very stream would read the env's noise (its
+    #: first ``integers(0, 2, N)`` are Ising's initial spins). None: ``default_rng(seed)``
+    #: itself, kept by the package's trained policies only (see :class:`TrainedPolicy
+    #: <mfdiff_agents.trained.TrainedPolicy>`).
+    rng_stream: int | None = POLICY_STREAM
 
     def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:
         self.obs_dim = int(obs_dim)
         self.n_actions = int(n_actions)
-        self.rng = np.random.default_rng(check_seed(seed))
+        self.rng = self._make_rng(check_seed(seed))
         self._env: Any = None
         self._aec_cache: dict[str, int] = {}
         self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
@@ -74,9 +87,15 @@ class Policy(ABC):
                 the envs' ``reset``.
         """
         if seed is not None:
-            self.rng = np.random.default_rng(check_seed(seed))
+            self.rng = self._make_rng(check_seed(seed))
         self._aec_cache = {}
         self._roster = {}
+
+    def _make_rng(self, seed: int | None) -> np.random.Generator:
+        """The generator of ``seed`` on this class's stream (:attr:`rng_stream`)."""
+        if seed is None or self.rng_stream is None:
+            return np.random.default_rng(seed)
+        return np.random.default_rng([seed, self.rng_stream])
 
     def act_batch(
         self, obs: NDArray[np.floating], mask: NDArray[np.bool_] | None = None
@@ -125,7 +144,7 @@ class Policy(ABC):
                 f"{bad[:10].tolist()}{' …' if len(bad) > 10 else ''}"
             )
         with self._act_context():
-            actions = np.asarray(self._act(obs, mask), dtype=np.int64)
+            actions = policy_actions(self._act(obs, mask), f"{type(self).__name__}._act", mask)
         actions[~mask] = 0
         return actions
 
@@ -259,21 +278,11 @@ class RandomPolicy(Policy):
     core draws its initial spins with the same ``integers(0, 2, N)`` call from
     ``default_rng(seed)``, so a policy on that stream flipped exactly the +1 spins and ordered
     the lattice in one step (normalised 2–5 instead of 0; found by an outside audit on
-    2026-12-03).
+    2026-12-03). Its own key (not :data:`POLICY_STREAM`, the default since) keeps the
+    records of the random rows as they were measured.
     """
 
-    def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:
-        super().__init__(obs_dim=obs_dim, n_actions=n_actions)
-        self.rng = _random_stream(check_seed(seed))
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(None)
-        if seed is not None:
-            self.rng = _random_stream(check_seed(seed))
+    rng_stream = RANDOM_STREAM
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         return self.rng.integers(0, self.n_actions, size=obs.shape[0])
-
-
-def _random_stream(seed: int | None) -> np.random.Generator:
-    return np.random.default_rng(None if seed is None else [seed, RANDOM_STREAM])

@@ -93,6 +93,13 @@ class TrainedPolicy(Policy):
 
     METHOD: ClassVar[str]
     CONFIG: ClassVar[type]
+    #: Trained policies sample from ``default_rng(seed)``, the env's stream at one seed (BC and
+    #: IQL draw their N uniforms where Ising draws its noise), as when every published record
+    #: was measured: kept so that those records replay bit for bit. Measured harmless for them
+    #: (docs/results/shared_seed.md: each one's return at the env's seed vs an unrelated seed,
+    #: paired, within noise); a policy of your own gets a separate stream
+    #: (:attr:`Policy.rng_stream <mfdiff_agents.policy.Policy.rng_stream>`).
+    rng_stream = None
     ARCH_FIELDS: ClassVar[tuple[str, ...]] = ()
     #: Config fields that change how a trained policy acts, the only ones :meth:`from_pretrained`
     #: overrides; the rest only shape training, so a value given at load would be ignored (or,

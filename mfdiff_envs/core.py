@@ -208,6 +208,27 @@ class VectorCore(ABC):
         """Advance one step; return obs [N, d], rewards [N], terminated [N], info."""
 
 
+def policy_actions(actions: Any, who: str, rows: NDArray[np.bool_] | None = None) -> ActArray:
+    """A policy's ``actions`` as int64, read where ``rows`` (default: all) are True.
+
+    Integer and boolean arrays pass; floats only where every read value is whole: a policy that
+    returns probabilities (P(flip) = 0.9) was truncated to action 0 without a word (an
+    outside audit). ``who`` names the policy in the error.
+    """
+    arr = np.asarray(actions)
+    if arr.dtype.kind == "f":
+        read = arr if rows is None else arr[rows]
+        whole = np.isfinite(read) & (read == np.round(read))
+        if not whole.all():
+            raise ValueError(
+                f"{who} returned non-integer actions (e.g. {read[~whole][:3].tolist()}): "
+                "actions are indices in [0, n_actions), not probabilities or scores"
+            )
+    elif arr.dtype.kind not in "biu":
+        raise TypeError(f"{who} returned actions of dtype {arr.dtype}; expected integers")
+    return arr.astype(np.int64)
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Validate a positive integer kwarg (numpy ints accepted, bools and floats refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

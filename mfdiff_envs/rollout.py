@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_envs.core import VectorCore
+from mfdiff_envs.core import VectorCore, policy_actions
 
 
 class BatchActor(Protocol):
@@ -99,7 +99,8 @@ def rollout(
     terminated = truncated = False
     while not (terminated or truncated):
         t0 = time.perf_counter()
-        actions = np.asarray(policy.act_batch(obs, core.alive.copy()), dtype=np.int64)
+        actions = policy_actions(policy.act_batch(obs, core.alive.copy()),
+                                 f"{type(policy).__name__}.act_batch")
         act_s += time.perf_counter() - t0
         obs, rew, term, trunc, _ = core.step(actions)
         team.append(core.team_reward(rew))

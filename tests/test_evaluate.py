@@ -190,6 +190,94 @@ def test_random_policy_scores_zero_on_ising():
     assert abs(mean_return) < 1.0, mean_return  # the shared stream: ~1.9 at this N
 
 
+def test_a_policy_of_your_own_does_not_draw_the_envs_noise():
+    """An outside audit: a user's Policy subclass drawing ``self.rng.integers(0, 2, N)`` got
+    exactly Ising's initial spins (env and policy reset with one seed, both on
+    ``default_rng(seed)``) and scored 1.4 where random scores 0. Every Policy now samples on its
+    own stream; the package's trained policies keep ``default_rng(seed)`` (their records replay;
+    measured harmless in docs/results/shared_seed.md), RandomPolicy its key of before."""
+    from mfdiff_agents.evaluation.run import make_core
+    from mfdiff_agents.policy import POLICY_STREAM, RANDOM_STREAM
+    from mfdiff_agents.trained import TrainedPolicy
+
+    class CoinFlips(Policy):
+        def __init__(self):
+            super().__init__(obs_dim=4, n_actions=2)
+
+        def _act(self, obs, mask):
+            return self.rng.integers(0, 2, size=len(obs))
+
+    core = make_core("mfdiff/Ising-v0", {"n_agents": 100, "max_cycles": 10})
+    for seed in range(5):
+        spins, _ = core.reset(seed=seed)
+        pol = CoinFlips()
+        pol.reset(seed=seed)
+        flips = pol.act_batch(spins)
+        env_draw = np.random.default_rng(seed).integers(0, 2, size=100)
+        assert not np.array_equal(flips, env_draw)
+        assert np.array_equal(flips, np.random.default_rng([seed, POLICY_STREAM]).integers(
+            0, 2, size=100))  # seeded: the same seed gives the same actions
+    assert TrainedPolicy.rng_stream is None and RandomPolicy.rng_stream == RANDOM_STREAM
+    rnd = RandomPolicy(obs_dim=4, n_actions=2, seed=3)
+    assert np.array_equal(rnd.act_batch(spins),
+                          np.random.default_rng([3, RANDOM_STREAM]).integers(0, 2, size=100))
+
+
+
+def test_probabilities_returned_as_actions_are_refused():
+    """An outside audit: a policy returning P(flip) (0.9 / 0.1) was cast to int64, every agent
+    played 0, and the episode scored ~0 without a word — through Policy.act_batch and through
+    rollout (which takes any object with reset + act_batch). Whole floats and booleans pass."""
+    from mfdiff_agents.evaluation.run import make_core
+    from mfdiff_envs.rollout import rollout
+
+    class Prob(Policy):
+        def __init__(self, out):
+            super().__init__(obs_dim=4, n_actions=2)
+            self.out = out
+
+        def _act(self, obs, mask):
+            return self.out(obs)
+
+    core = make_core("mfdiff/Ising-v0", {"n_agents": 25, "max_cycles": 3})
+    obs, _ = core.reset(seed=0)
+    with pytest.raises(ValueError, match="non-integer actions"):
+        Prob(lambda o: np.where(o[:, 0] > 0, 0.9, 0.1)).act_batch(obs)
+    whole = Prob(lambda o: (o[:, 0] > 0).astype(np.float32)).act_batch(obs)
+    assert whole.dtype == np.int64 and np.array_equal(whole, (obs[:, 0] > 0).astype(np.int64))
+    assert np.array_equal(Prob(lambda o: o[:, 0] > 0).act_batch(obs), whole)
+
+    class Duck:  # not a Policy: rollout casts what it returns
+        def reset(self, seed=None):
+            pass
+
+        def act_batch(self, obs, mask=None):
+            return np.full(len(obs), 0.7)
+
+    with pytest.raises(ValueError, match="Duck.act_batch returned non-integer"):
+        rollout(core, Duck(), seed=0)
+
+
+def test_evaluate_takes_any_object_that_acts():
+    """An outside audit: an object with reset + act_batch (what rollout plays) was called as a
+    factory ("object is not callable"), a torch module the same way (an error from forward)."""
+    class Duck:
+        def reset(self, seed=None):
+            pass
+
+        def act_batch(self, obs, mask=None):
+            return (obs[:, 0] < 0).astype(np.int64)
+
+    kw = {"n_agents": 25, "max_cycles": 4}
+    recs = ev.evaluate(Duck(), "mfdiff/Ising-v0", kw, [0, 1], ref_scores=(0.0, 1.0),
+                       exploitability=True)
+    assert [r["method"] for r in recs] == ["Duck", "Duck"]
+    assert all(np.isfinite(r["exploitability"]) for r in recs)
+    with pytest.raises(TypeError, match="torch module .* is not a policy"):
+        ev.evaluate(torch.nn.Linear(4, 2), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
+    with pytest.raises(TypeError, match="factory returned int"):
+        ev.evaluate(lambda core, seed: 3, "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
+
 # --------------------------------------------------------------------------- sweep, tables, plots
 def _sweep_spec(seeds=3):
     return {"seeds": seeds, "episodes": 1, "runs": [

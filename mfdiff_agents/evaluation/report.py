@@ -162,10 +162,21 @@ def read_records(*paths: str | Path) -> list[dict[str, Any]]:
                         f"duplicate evaluation record ({r.get('method')!r}, N = "
                         f"{r.get('n_agents')}, tier {r.get('tier')!r}, seed {r.get('seed')}) in "
                         f"{seen[key]} and {path}: the same run would count twice; remove one "
-                        "copy (e.g. a lane file already merged into another)")
+                        "copy (e.g. a lane file already merged into another)"
+                        + ("" if _has_checkpoint(r) else
+                           ". Records of no checkpoint (a policy of your own) are told apart "
+                           "by config['policy']: if these are two models, give each its own "
+                           "(evaluate(..., config={'policy': 'mymethod-s1'}))"))
                 seen[key] = str(path)
             out.append(r)
     return out
+
+
+def _has_checkpoint(r: dict[str, Any]) -> bool:
+    """Whether a record measured a trained checkpoint (its identity is recorded)."""
+    cfg = r.get("config") if isinstance(r.get("config"), dict) else {}
+    ident = cfg.get("checkpoint")
+    return isinstance(ident, dict) and ident.get("id") is not None
 
 
 def _json_default(o: Any) -> Any:
@@ -215,6 +226,7 @@ def check_rows(records: Sequence[dict[str, Any]],
         ValueError: naming the row and two of its settings.
     """
     seen: dict[tuple, str] = {}
+    kinds: dict[tuple, tuple[bool, str]] = {}
     trained: dict[tuple, tuple[str, str]] = {}
     ids: dict[tuple, str] = {}
     short: dict[tuple, tuple[tuple, str]] = {}
@@ -232,6 +244,17 @@ def check_rows(records: Sequence[dict[str, Any]],
                 "each setting its own label (sweep: label = ...; mfdiff eval: --label)")
         cfg = r.get("config") or {}
         ident = cfg.get("checkpoint") or {}
+        # a checkpoint's runs and runs of no checkpoint (a scripted policy, or a policy of the
+        # user's own evaluated under the method's name) pooled: a row of neither (an outside
+        # audit: a user's "bc" runs turned the package's BC row from 96.6 into 99.4)
+        kind = (_has_checkpoint(r), str(cfg.get("policy", r.get("method"))))
+        if kinds.setdefault(k, kind)[0] != kind[0]:
+            a, b = sorted([kinds[k][1], kind[1]])
+            raise ValueError(
+                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                f"{r.get('tier')!r}) pool runs of a trained checkpoint with runs of no "
+                f"checkpoint ({a} and {b}): give each its own label (mfdiff eval: --label; "
+                "evaluate(method=...))")
         # one path, two checkpoints: retrained (or edited) in place between evaluations
         path = (k, os.path.normpath(str(cfg.get("policy"))))
         if ident.get("id") is not None and ids.setdefault(path, ident["id"]) != ident["id"]:

@@ -103,6 +103,14 @@ def reference_scores(env_id: str, env_kwargs: dict[str, Any], *,
     return measured_reference_scores(make_core(env_id, env_kwargs))
 
 
+def _acts(obj: Any) -> bool:
+    """A policy rather than a factory: a Policy, or any object with ``reset`` and ``act_batch``
+    (what :func:`mfdiff_envs.rollout.rollout` plays; a duck-typed one was called as a factory,
+    an outside audit found)."""
+    return isinstance(obj, Policy) or (callable(getattr(obj, "act_batch", None))
+                                       and callable(getattr(obj, "reset", None)))
+
+
 def evaluate(
     policy: PolicyLike,
     env_id: str,
@@ -124,7 +132,11 @@ def evaluate(
     """Evaluate ``policy`` on ``env_id`` for every seed; one record (dict) per seed.
 
     Args:
-        policy: a Policy, or a factory ``(core, seed) -> Policy`` (called once per seed).
+        policy: a Policy (or any object with ``reset(seed)`` and ``act_batch(obs [N, d],
+            mask [N]) -> int [N]``), or a factory ``(core, seed) -> Policy`` (called once per
+            seed). One object plays every seed and the exploitability episodes, reset with
+            each episode's seed (the env's: see :class:`Policy.rng_stream
+            <mfdiff_agents.policy.Policy.rng_stream>`).
         env_id, env_kwargs: ``gym.make(env_id, **env_kwargs)`` (must include ``n_agents``).
         seeds: run seeds; episode e of seed s resets env and policy with seed ``1000 s + e``.
         episodes: episodes per seed (the record holds their mean and the list).
@@ -172,6 +184,14 @@ def evaluate(
         # seed 1's first episode, counted twice as if independent
         raise ValueError(f"episodes={episodes}: at most {MAX_EPISODES} per seed (their seeds "
                          "would repeat the next seed's); use more seeds instead")
+    if not _acts(policy) and hasattr(policy, "forward") and hasattr(policy, "parameters"):
+        raise TypeError(f"a torch module ({type(policy).__name__}) is not a policy: wrap it in a "
+                        "mfdiff_agents.policy.Policy subclass whose _act(obs, mask) returns "
+                        "action indices (docs/integrations.md, 'Your own policy')")
+    if not _acts(policy) and not callable(policy):
+        raise TypeError(
+            f"policy must be a Policy (or any object with reset(seed) and act_batch(obs, mask)) "
+            f"or a factory (core, seed) -> Policy, got {type(policy).__name__}")
     core = make_core(env_id, env_kwargs)
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
@@ -203,7 +223,10 @@ def evaluate(
     on_step = steps_bar.update if progress else None
     for seed in tqdm(seeds, desc=f"eval {method or ''}", disable=not progress, leave=False):
         steps_bar.reset()  # the total stays
-        pol = policy if isinstance(policy, Policy) else policy(core, seed)
+        pol = policy if _acts(policy) else policy(core, seed)
+        if not _acts(pol):
+            raise TypeError(f"the policy factory returned {type(pol).__name__}, not a policy "
+                            "(an object with reset(seed) and act_batch(obs, mask))")
         if hasattr(pol, "check_env") and not (checked and pol is policy):
             pol.check_env(core)
             pol.check_agents(core.agent_names)  # rollout acts for the whole core: one population

@@ -106,8 +106,11 @@ def resolved_kwargs(env_id: str, given: str) -> str:
     try:
         core = make_core(env_id, {**kw, "n_agents": kw.get("n_agents", 100)})
     except Exception:  # an env of another version: compare as given
-        return given
-    full = {**core.kwargs(), **kw}
+        kw.pop("n_agents", None)
+        return json.dumps(kw, sort_keys=True, default=str)
+    # the core's values are normalised (map_size None -> 35, 50.0 -> 50); given kwargs it
+    # does not report are kept as given
+    full = {**kw, **core.kwargs()}
     full.pop("n_agents", None)
     return json.dumps(full, sort_keys=True, default=str)
 

@@ -40,8 +40,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                              "use 'auto'")
         if dev.index is None:
             # "cuda" and "cuda:0" are one GPU: an unindexed device would compare unequal to
-            # an indexed one (MFDiffuserEnsemble refused such members as on two devices)
-            dev = torch.device("cuda", torch.cuda.current_device())
+            # an indexed one (MFDiffuserEnsemble refused such members as on two devices).
+            # current_device() would initialise CUDA, opening a context on GPU 0 in every
+            # torchrun rank before distributed.setup picks its GPU: 0 until CUDA is up
+            idx = torch.cuda.current_device() if torch.cuda.is_initialized() else 0
+            dev = torch.device("cuda", idx)
     return dev
 
 

@@ -66,8 +66,9 @@ class Policy(ABC):
     #: <mfdiff_agents.evaluation.run.evaluate>`), and the env cores draw from
     #: ``default_rng(seed)`` — a policy on that very stream would read the env's noise (its
     #: first ``integers(0, 2, N)`` are Ising's initial spins). None: ``default_rng(seed)``
-    #: itself, kept by the package's trained policies only (see :class:`TrainedPolicy
-    #: <mfdiff_agents.trained.TrainedPolicy>`).
+    #: itself, kept by the package's trained policies (see :class:`TrainedPolicy
+    #: <mfdiff_agents.trained.TrainedPolicy>`; the scripted tiers draw from ``default_rng(seed)``
+    #: too, in mfdiff_envs.policies).
     rng_stream: int | None = POLICY_STREAM
 
     def __init__(self, *, obs_dim: int, n_actions: int, seed: int | None = None) -> None:

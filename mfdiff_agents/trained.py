@@ -95,7 +95,8 @@ class TrainedPolicy(Policy):
     CONFIG: ClassVar[type]
     #: Trained policies sample from ``default_rng(seed)``, the env's stream at one seed (BC and
     #: IQL draw their N uniforms where Ising draws its noise), as when every published record
-    #: was measured: kept so that those records replay bit for bit. Measured harmless for them
+    #: was measured: kept so that those records replay bit for bit (so do the scripted medium /
+    #: expert tiers, through mfdiff_envs.policies). Measured harmless for them
     #: (docs/results/shared_seed.md: each one's return at the env's seed vs an unrelated seed,
     #: paired, within noise); a policy of your own gets a separate stream
     #: (:attr:`Policy.rng_stream <mfdiff_agents.policy.Policy.rng_stream>`).

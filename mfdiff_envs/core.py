@@ -216,6 +216,8 @@ def policy_actions(actions: Any, who: str, rows: NDArray[np.bool_] | None = None
     outside audit). ``who`` names the policy in the error.
     """
     arr = np.asarray(actions)
+    if arr.dtype.kind == "O":  # a list of Python ints built as objects
+        arr = np.asarray(arr.tolist())
     if arr.dtype.kind == "f":
         read = arr if rows is None else arr[rows]
         whole = np.isfinite(read) & (read == np.round(read))
@@ -224,6 +226,10 @@ def policy_actions(actions: Any, who: str, rows: NDArray[np.bool_] | None = None
                 f"{who} returned non-integer actions (e.g. {read[~whole][:3].tolist()}): "
                 "actions are indices in [0, n_actions), not probabilities or scores"
             )
+        if rows is not None:  # rows not read (dead agents) may hold anything, NaN included
+            out = np.zeros(arr.shape, np.int64)
+            out[rows] = read
+            return out
     elif arr.dtype.kind not in "biu":
         raise TypeError(f"{who} returned actions of dtype {arr.dtype}; expected integers")
     return arr.astype(np.int64)

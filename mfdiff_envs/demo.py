@@ -57,7 +57,7 @@ def demo_notes(n_agents: int, cores: list[VectorCore]) -> list[str]:
                 f"{core.n_total} on the map (blue: the scripted expert inside the env)"
             )
     if importlib.util.find_spec("magent2") is None:
-        notes.append("magent_battle: skipped (magent2 missing: pip install 'magent2>=0.3.3')")
+        notes.append("magent_battle: skipped (magent2 missing: pip install 'magent2>=0.3.4')")
     return notes
 
 

@@ -15,7 +15,7 @@ the first ``reset`` or after an episode ended): the copy builds its own ``GridWo
 episode they raise ``TypeError``: magent2's engine is a C++ object behind a ctypes pointer with
 no way to export or set its state (hp in particular), so a copy could not continue the episode.
 
-magent2 is an optional dependency: ``pip install 'magent2>=0.3.3'``.
+magent2 is an optional dependency: ``pip install 'magent2>=0.3.4'``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class MAgentBattleCore(BattleCore):
         try:
             import magent2  # noqa: F401  (fail here, before building the numpy state)
         except ImportError as e:  # pragma: no cover - exercised only without the extra
-            raise ImportError("MAgentBattle needs magent2: pip install 'magent2>=0.3.3'") from e
+            raise ImportError("MAgentBattle needs magent2: pip install 'magent2>=0.3.4'") from e
         super().__init__(n_agents, opponent=opponent, map_size=map_size, max_cycles=max_cycles)
         self._make_gridworld()
 

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (the docstring holds markdown tables, whose rows cannot wrap)
-"""MAgent Battle, version 0 — ``mfdiff/MAgentBattle-v0`` (needs ``pip install 'magent2>=0.3.3'``).
+"""MAgent Battle, version 0 — ``mfdiff/MAgentBattle-v0`` (needs ``pip install 'magent2>=0.3.4'``).
 
 The Battle game of :mod:`mfdiff_envs.battle_v0` on magent2's ``battle_v4`` engine (the
 engine of the mean-field MARL literature), driven batched through its ``GridWorld``.

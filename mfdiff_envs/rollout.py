@@ -99,8 +99,9 @@ def rollout(
     terminated = truncated = False
     while not (terminated or truncated):
         t0 = time.perf_counter()
-        actions = policy_actions(policy.act_batch(obs, core.alive.copy()),
-                                 f"{type(policy).__name__}.act_batch")
+        alive = core.alive.copy()
+        actions = policy_actions(policy.act_batch(obs, alive),
+                                 f"{type(policy).__name__}.act_batch", alive)
         act_s += time.perf_counter() - t0
         obs, rew, term, trunc, _ = core.step(actions)
         team.append(core.team_reward(rew))

@@ -41,7 +41,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render_mode="human" without
 
 HAS_MAGENT = importlib.util.find_spec("magent2") is not None
 needs_magent = pytest.mark.skipif(
-    not HAS_MAGENT, reason="magent2 missing: pip install 'magent2>=0.3.3'"
+    not HAS_MAGENT, reason="magent2 missing: pip install 'magent2>=0.3.4'"
 )
 
 FAMILIES = [

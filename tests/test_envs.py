@@ -27,7 +27,7 @@ from mfdiff_envs.squeeze import GaussianSqueezeCore, squeeze_reward
 
 HAS_MAGENT = importlib.util.find_spec("magent2") is not None
 needs_magent = pytest.mark.skipif(
-    not HAS_MAGENT, reason="magent2 missing: pip install 'magent2>=0.3.3'"
+    not HAS_MAGENT, reason="magent2 missing: pip install 'magent2>=0.3.4'"
 )
 
 

@@ -257,6 +257,17 @@ def test_probabilities_returned_as_actions_are_refused():
     with pytest.raises(ValueError, match="Duck.act_batch returned non-integer"):
         rollout(core, Duck(), seed=0)
 
+    class DeadNaN(Duck):  # what dead agents get is not read (a review: it was refused)
+        def act_batch(self, obs, mask=None):
+            return np.where(mask, 1.0, np.nan)
+
+    battle = make_core("mfdiff/Battle-v0", {"n_agents": 20, "max_cycles": 30})
+    assert rollout(battle, DeadNaN(), seed=0).steps > 0 and not battle.alive.all()
+    for ok in (np.array([1, 0] * 10, np.int32), np.ones(20, np.uint8), [1] * 20,
+               np.array([1] * 20, dtype=object), torch.ones(20, dtype=torch.long)):
+        assert np.array_equal(Prob(lambda o, ok=ok: ok).act_batch(np.zeros((20, 4), np.float32)),
+                              np.asarray(ok if not torch.is_tensor(ok) else ok.numpy(), np.int64))
+
 
 def test_evaluate_takes_any_object_that_acts():
     """An outside audit: an object with reset + act_batch (what rollout plays) was called as a
@@ -277,6 +288,16 @@ def test_evaluate_takes_any_object_that_acts():
         ev.evaluate(torch.nn.Linear(4, 2), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
     with pytest.raises(TypeError, match="factory returned int"):
         ev.evaluate(lambda core, seed: 3, "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
+
+    class Flip(Policy):  # a Policy class is a factory (core, seed) -> Policy, as before
+        def __init__(self, core, seed):
+            super().__init__(obs_dim=core.obs_dim, n_actions=core.n_actions, seed=seed)
+
+        def _act(self, obs, mask):
+            return np.ones(len(obs), np.int64)
+
+    (rec,) = ev.evaluate(Flip, "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
+    assert rec["method"] == "Flip" and rec["policy_class"].endswith("Flip")
 
 # --------------------------------------------------------------------------- sweep, tables, plots
 def _sweep_spec(seeds=3):

@@ -404,11 +404,16 @@ def test_one_gpu_spelt_two_ways_is_one_device(monkeypatch):
     standing in for torch.cuda's answers (resolve_device creates no tensor)."""
     from mfdiff_agents.device import resolve_device
 
+    def no_init():  # would open a CUDA context: on GPU 0 in every torchrun rank (a review)
+        raise AssertionError("resolve_device initialised CUDA")
+
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "current_device", no_init)
     assert resolve_device("cuda") == resolve_device("cuda:0") == torch.device("cuda", 0)
     assert resolve_device(torch.device("cuda")) == torch.device("cuda", 0)
     assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)  # after set_device(1)
     assert resolve_device("cuda") == torch.device("cuda", 1)
     assert resolve_device("cuda:0") == torch.device("cuda", 0)

@@ -164,8 +164,9 @@ def read_records(*paths: str | Path) -> list[dict[str, Any]]:
                         f"{seen[key]} and {path}: the same run would count twice; remove one "
                         "copy (e.g. a lane file already merged into another)"
                         + ("" if _has_checkpoint(r) else
-                           ". Records of no checkpoint (a policy of your own) are told apart "
-                           "by config['policy']: if these are two models, give each its own "
+                           ". Runs without a recorded checkpoint identity are told apart by "
+                           "config['policy'] alone: if these are two models (e.g. training "
+                           "seeds of a policy of your own), give each its own "
                            "(evaluate(..., config={'policy': 'mymethod-s1'}))"))
                 seen[key] = str(path)
             out.append(r)
@@ -226,7 +227,7 @@ def check_rows(records: Sequence[dict[str, Any]],
         ValueError: naming the row and two of its settings.
     """
     seen: dict[tuple, str] = {}
-    kinds: dict[tuple, tuple[bool, str]] = {}
+    classes: dict[tuple, str] = {}
     trained: dict[tuple, tuple[str, str]] = {}
     ids: dict[tuple, str] = {}
     short: dict[tuple, tuple[tuple, str]] = {}
@@ -244,17 +245,16 @@ def check_rows(records: Sequence[dict[str, Any]],
                 "each setting its own label (sweep: label = ...; mfdiff eval: --label)")
         cfg = r.get("config") or {}
         ident = cfg.get("checkpoint") or {}
-        # a checkpoint's runs and runs of no checkpoint (a scripted policy, or a policy of the
-        # user's own evaluated under the method's name) pooled: a row of neither (an outside
-        # audit: a user's "bc" runs turned the package's BC row from 96.6 into 99.4)
-        kind = (_has_checkpoint(r), str(cfg.get("policy", r.get("method"))))
-        if kinds.setdefault(k, kind)[0] != kind[0]:
-            a, b = sorted([kinds[k][1], kind[1]])
+        # two policy classes under one label, e.g. a policy of the user's own evaluated as
+        # "bc" beside the package's BC: a row of neither (an outside audit: 96.6 became 99.4).
+        # Records written before the class was recorded (the fiftieth update) are not compared
+        cls = r.get("policy_class")
+        if cls is not None and classes.setdefault(k, cls) != cls:
+            a, b = sorted([classes[k], cls])
             raise ValueError(
                 f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
-                f"{r.get('tier')!r}) pool runs of a trained checkpoint with runs of no "
-                f"checkpoint ({a} and {b}): give each its own label (mfdiff eval: --label; "
-                "evaluate(method=...))")
+                f"{r.get('tier')!r}) come from two policy classes ({a} and {b}): give each its "
+                "own label (mfdiff eval: --label; evaluate(method=...))")
         # one path, two checkpoints: retrained (or edited) in place between evaluations
         path = (k, os.path.normpath(str(cfg.get("policy"))))
         if ident.get("id") is not None and ids.setdefault(path, ident["id"]) != ident["id"]:

@@ -107,6 +107,8 @@ def _acts(obj: Any) -> bool:
     """A policy rather than a factory: a Policy, or any object with ``reset`` and ``act_batch``
     (what :func:`mfdiff_envs.rollout.rollout` plays; a duck-typed one was called as a factory,
     an outside audit found)."""
+    if isinstance(obj, type):  # a class is a factory (core, seed) -> Policy
+        return False
     return isinstance(obj, Policy) or (callable(getattr(obj, "act_batch", None))
                                        and callable(getattr(obj, "reset", None)))
 
@@ -246,6 +248,9 @@ def evaluate(
                   for k in eps[0].metrics_mean}
         rec: dict[str, Any] = {
             "method": label,
+            # the class that acted: runs of two classes under one label are refused
+            # (report.check_rows; records before the fiftieth update carry none)
+            "policy_class": f"{type(pol).__module__}.{type(pol).__qualname__}",
             "env_id": env_id,
             "family": core.family,
             "n_agents": int(core.n_agents),

@@ -1,9 +1,10 @@
 """MF-Diffuser's Config: every hyper-parameter of the model, the objective, training and planning.
 
 Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_schedule``,
-``coarse_to_fine``, ``return_target``, ``guidance_weight``, ``plan_samples``, ``plan_combine``,
-``replan_every``, ``lifting``, ``exact_ot_max_n``, ``act_with``, ``head_temperature``,
-``head_decode``, ``head_min_p``, ``head_remove_uniform``, ``head_plan_weight``) may be changed
+``coarse_to_fine``, ``cap_particles``, ``return_target``, ``guidance_weight``, ``plan_samples``,
+``plan_combine``, ``replan_every``, ``lifting``, ``exact_ot_max_n``, ``act_with``,
+``head_temperature``, ``head_decode``, ``head_min_p``, ``head_remove_uniform``,
+``head_plan_weight``) may be changed
 when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
 """
@@ -88,8 +89,8 @@ class Config(TrainConfig):
     weighted by softmax(β_h Â) over the batch, Â = the agent's own discounted reward from t to
     the window's end, standardised (action_head.pair_weights); 0 = plain cross-entropy. Where
     the planned transition leaves the action ambiguous, the head then picks the one that paid.
-    The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid;
-    docs/results/battle_head.md)."""
+    The Battle config sets 1 (Battle-medium at N = 10²: 96.8 vs 74.1 in the grid of that time,
+    docs/results/README.md; the sweep behind it: docs/results/battle_head.md)."""
     head_value: bool = False
     """A state baseline for ``head_beta``'s advantage: the head also regresses V(s_i, m, steps
     left) on the agent's reward-to-go in the window, and a pair's advantage is its
@@ -247,11 +248,14 @@ class Config(TrainConfig):
     medium data 98.5 [98.0, 99.0] vs 95.2 with min-p 0.2 (gap to the optimum 1.5 % vs 4.8 %),
     mixed 99.8 vs 100.0. Off by default: with two actions (Ising) it is the argmax."""
     plan_samples: int = 1
-    """Plans sampled per replan, as one batch. With M > 1 the planner follows the plan whose
-    planned mean fields (plan steps 1..H-1, from its particles' states) the value net rates
-    highest on average: best-of-M selection by the value the objective already trains
+    """Plans sampled per replan, as one batch. With M > 1 and ``plan_combine="best"`` the
+    planner follows the plan whose planned mean fields (plan steps 1..H-1, from its particles'
+    states) the value net rates highest on average: best-of-M selection by the value the
+    objective already trains
     (docs/method.md, (15')). 1 = off (one plan, the random stream of earlier versions): on
-    Battle 4 plans scored no better than one at ~4x the cost (planning_steps.md)."""
+    Battle 4 plans scored no better than one at ~4x the cost (planning_steps.md). With
+    ``plan_combine="mean"`` (the Ising and Squeeze configs) it acts on all M instead:
+    docs/method.md (17)."""
     plan_combine: str = "best"
     """What the planner does with ``plan_samples`` M > 1 plans. "best": follow the one the value
     net rates highest (above). "mean": act on all of them — each agent is lifted onto every

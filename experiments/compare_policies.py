@@ -128,11 +128,12 @@ def game(runs: list[dict]) -> dict[str, str]:
     return {k: " / ".join(sorted({g[i] for g in seen})) for i, k in enumerate(keys)}
 
 
-def deviation_sets(runs: list[dict]) -> list[list[str]]:
-    """The deviation sets a side's runs tried (sorted names; none where the runs have no
+def deviation_sets(runs: list[dict]) -> list[tuple]:
+    """The deviation sets a side's runs tried, each with the share of agents that deviated
+    (sorted names; 1 % for records before the share was recorded; none where the runs have no
     per-deviation gains: Squeeze's exact measure, or no exploitability measured)."""
-    return sorted({tuple(sorted(r["deviation_gains"])) for r in runs
-                   if isinstance(r.get("deviation_gains"), dict)})
+    return sorted({(r.get("deviation_fraction", 0.01), tuple(sorted(r["deviation_gains"])))
+                   for r in runs if isinstance(r.get("deviation_gains"), dict)})
 
 
 def check_measures(label: str, cell: str, runs: list[dict], cols: list[str]) -> None:
@@ -232,8 +233,9 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                 da, db = deviation_sets(ra), deviation_sets(rb)
                 if da and db and da != db:  # a gain over a larger set is larger (an audit)
                     raise SystemExit(f"--diff {a} {b}, {cell}: exploitability measured over other "
-                                     f"deviation sets ({da} vs {db}); measure both with one set "
-                                     "(mfdiff eval --deviation / --deviation-set)")
+                                     f"deviation sets or shares of deviators ({da} vs {db}); "
+                                     "measure both alike (mfdiff eval --deviation / "
+                                     "--deviation-set / --deviation-fraction)")
                 if len(seeds) < 2:  # one seed: a difference, no interval (an outside audit)
                     vals = ["–"] * (len(cols) + len(welch))
                 else:

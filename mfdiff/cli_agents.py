@@ -285,6 +285,14 @@ def _eval(args: argparse.Namespace) -> int:
             # runs/bc/, /abs/runs/bc): report._run_identity compares these
             config["deviation_ids"] = [checkpoint_identity(path)["id"]  # type: ignore[index]
                                        for path in args.deviation]
+        if args.deviation_fraction != 0.01:
+            if not args.exploitability:
+                raise ValueError("--deviation-fraction sets the exploitability measure's "
+                                 "deviators: give --exploitability")
+            if not 0.0 < args.deviation_fraction <= 1.0:
+                raise ValueError(f"--deviation-fraction must lie in (0, 1], got "
+                                 f"{args.deviation_fraction}")
+            config["deviation_fraction"] = args.deviation_fraction
         only = None
         if args.deviation_set is not None:
             if not args.exploitability:
@@ -311,7 +319,8 @@ def _eval(args: argparse.Namespace) -> int:
                               dataset_id=args.dataset,
                               tier=args.tier, progress=not args.no_progress, config=config,
                               exploitability=args.exploitability,
-                              extra_deviations=deviations, deviation_set=only)
+                              extra_deviations=deviations, deviation_set=only,
+                              deviation_fraction=args.deviation_fraction)
         if args.out is not None:
             ev.write_jsonl(records, args.out)
         if args.video is not None:
@@ -407,6 +416,9 @@ def add_parsers(subparsers: Any) -> None:
                    help="with --exploitability: one more deviation policy, a checkpoint "
                    "directory acting with its stored settings (e.g. a trained BC), named by its "
                    "method; repeatable, one checkpoint per method")
+    p.add_argument("--deviation-fraction", type=float, default=0.01, metavar="F",
+                   help="with --exploitability: share of the agents that deviate (Ising, "
+                   "Battle; at least one agent; default 0.01, what every published table uses)")
     p.add_argument("--deviation-set", metavar="NAMES",
                    help="with --exploitability: try only these deviations, comma-separated "
                    "names out of random, medium, expert, 'constant A' and each --deviation's "

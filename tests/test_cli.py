@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import DEVICE
 
@@ -569,3 +570,21 @@ def test_eval_out_knows_a_deviation_checkpoint_under_another_spelling(env, tmp_p
     other = dict(rec, config={**rec["config"], "deviation_ids": ["another"]})
     out.write_text(json.dumps(rec) + "\n" + json.dumps(other) + "\n")
     assert mfdiff(env, "eval", "--records", str(out)).returncode == 0
+
+
+def test_eval_deviation_fraction_is_recorded(tmp_path, capsys):
+    """`mfdiff eval --deviation-fraction` (an outside audit: only evaluate() had it): the
+    share is recorded with the gains, refused without --exploitability or outside (0, 1]."""
+    from mfdiff.cli import main
+
+    out = tmp_path / "r.jsonl"
+    base = ["eval", "--policy", "expert", "--env", "mfdiff/Ising-v0", "--n-agents", "25",
+            "--seeds", "1", "--env-kwargs", '{"max_cycles": 4}', "--no-progress"]
+    assert main([*base, "--deviation-fraction", "0.2"]) == 2
+    assert "give --exploitability" in capsys.readouterr().err
+    assert main([*base, "--exploitability", "--deviation-fraction", "1.5"]) == 2
+    assert main([*base, "--exploitability", "--deviation-fraction", "0.2", "--out",
+                 str(out)]) in (0, None)
+    (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rec["deviation_fraction"] == 0.2 and rec["config"]["deviation_fraction"] == 0.2
+    assert set(rec["deviation_gains"]) and np.isfinite(rec["exploitability"])

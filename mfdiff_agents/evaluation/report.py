@@ -228,6 +228,7 @@ def check_rows(records: Sequence[dict[str, Any]],
     """
     seen: dict[tuple, str] = {}
     classes: dict[tuple, str] = {}
+    fractions: dict[tuple, float] = {}
     trained: dict[tuple, tuple[str, str]] = {}
     ids: dict[tuple, str] = {}
     short: dict[tuple, tuple[tuple, str]] = {}
@@ -248,6 +249,14 @@ def check_rows(records: Sequence[dict[str, Any]],
         # two policy classes under one label, e.g. a policy of the user's own evaluated as
         # "bc" beside the package's BC: a row of neither (an outside audit: 96.6 became 99.4).
         # Records written before the class was recorded (the fiftieth update) are not compared
+        # exploitability measured by other shares of deviators (records before the fiftieth
+        # update carry none: every one of them measured 1 %)
+        frac = r.get("deviation_fraction")
+        if frac is not None and fractions.setdefault(k, frac) != frac:
+            raise ValueError(
+                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                f"{r.get('tier')!r}) measured exploitability with {fractions[k]} and {frac} of "
+                "the agents deviating: give each its own label")
         cls = r.get("policy_class")
         if cls is not None and classes.setdefault(k, cls) != cls:
             a, b = sorted([classes[k], cls])

@@ -229,6 +229,8 @@ def check_rows(records: Sequence[dict[str, Any]],
     seen: dict[tuple, str] = {}
     classes: dict[tuple, str] = {}
     fractions: dict[tuple, float] = {}
+    unnamed: dict[tuple, bool] = {}
+    foreign: dict[tuple, str] = {}
     trained: dict[tuple, tuple[str, str]] = {}
     ids: dict[tuple, str] = {}
     short: dict[tuple, tuple[tuple, str]] = {}
@@ -264,6 +266,18 @@ def check_rows(records: Sequence[dict[str, Any]],
                 f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
                 f"{r.get('tier')!r}) come from two policy classes ({a} and {b}): give each its "
                 "own label (mfdiff eval: --label; evaluate(method=...))")
+        # a class of the user's own beside records that name none (written before the class
+        # was recorded, all by the package's own policies)
+        unnamed.setdefault(k, False)
+        unnamed[k] |= cls is None
+        if cls is not None and not cls.startswith("mfdiff_agents."):
+            foreign.setdefault(k, cls)
+        if unnamed[k] and k in foreign:
+            raise ValueError(
+                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                f"{r.get('tier')!r}) pool runs of {foreign[k]} with records that name no policy "
+                "class (written by the package's own policies before it was recorded): give "
+                "your policy's runs their own label (evaluate(method=...))")
         # one path, two checkpoints: retrained (or edited) in place between evaluations
         path = (k, os.path.normpath(str(cfg.get("policy"))))
         if ident.get("id") is not None and ids.setdefault(path, ident["id"]) != ident["id"]:

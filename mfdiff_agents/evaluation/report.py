@@ -250,7 +250,8 @@ def check_rows(records: Sequence[dict[str, Any]],
         ident = cfg.get("checkpoint") or {}
         # two policy classes under one label, e.g. a policy of the user's own evaluated as
         # "bc" beside the package's BC: a row of neither (an outside audit: 96.6 became 99.4).
-        # Records written before the class was recorded (the fiftieth update) are not compared
+        # Records written before the class was recorded (the fiftieth update) name none: they
+        # are compared only against a class of the user's own (below)
         # exploitability measured by other shares of deviators (records before the fiftieth
         # update carry none: every one of them measured 1 %)
         frac = r.get("deviation_fraction")

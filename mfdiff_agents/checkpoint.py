@@ -255,7 +255,7 @@ def config_digest(meta: dict[str, Any]) -> str:
 PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 
 
-def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
+def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:
     """What an evaluation record keeps of a checkpoint directory (None for anything else):
     ``id``, its exact identity (config.json's digest, or its weights' hash in checkpoints saved
     before it), ``settings``, a digest of its method, training settings other than
@@ -271,7 +271,7 @@ def checkpoint_identity(policy: str | Path) -> dict[str, str] | None:
     env = meta.get("env", {})
     data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
     text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
-    ident = {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
+    ident: dict[str, str | int] = {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
              "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
     # beside the settings digest, not in it: checkpoints saved before it was recorded keep
     # their digest, and pool with new seeds of their setting (compared where both have it)

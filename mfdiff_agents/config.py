@@ -243,9 +243,14 @@ def config_help(cls: type) -> str:
     docs = field_docs(cls)
     lines = [f"{cls.__module__}.{cls.__qualname__} fields (set with --set key=value):", ""]
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not dataclasses.MISSING:
+            default = repr(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = repr(f.default_factory())
+        else:  # a required field (kw_only subclasses may declare one)
+            default = "required"
         tp = getattr(hints[f.name], "__name__", str(hints[f.name]))
-        lines.append(f"  {f.name} ({tp}, default {default!r})")
+        lines.append(f"  {f.name} ({tp}, default {default})")
         if docs.get(f.name):
             lines += ["      " + s for s in textwrap.wrap(docs[f.name], 88)]
     return "\n".join(lines)

@@ -80,6 +80,7 @@ class Learner(ABC):
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (resuming a run)."""
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
 
@@ -110,6 +111,7 @@ class WeightEMA:
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        """Move the averages toward ``model``'s weights (after each optimiser step)."""
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, v in model.state_dict().items():
@@ -129,6 +131,7 @@ class WeightEMA:
             model.load_state_dict(own)
 
     def state_dict(self) -> dict[str, Any]:
+        """The averages and their update count, for a resumable checkpoint."""
         return {"updates": self.updates, "shadow": self.shadow}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -386,7 +389,7 @@ def _train(
 
 
 def _check_resumable(
-    out: Path, policy_cls: type[TrainedPolicy], cfg: Any, sampler: WindowSampler = None
+    out: Path, policy_cls: type[TrainedPolicy], cfg: Any, sampler: WindowSampler | None = None
 ) -> None:
     try:
         meta = read_meta(out)

@@ -28,9 +28,14 @@ from mfdiff_envs.core import VectorCore, policy_actions
 class BatchActor(Protocol):
     """What :func:`rollout` needs of a policy."""
 
-    def reset(self, seed: int | None = None) -> None: ...
+    def reset(self, seed: int | None = None) -> None:
+        """Start an episode; ``seed`` seeds the policy's own randomness."""
+        ...
 
-    def act_batch(self, obs: NDArray[np.floating], mask: NDArray[np.bool_]) -> Any: ...
+    def act_batch(self, obs: NDArray[np.floating], mask: NDArray[np.bool_]) -> Any:
+        """Integer actions ``[N]`` for observations ``obs [N, d]``; the actions of rows where
+        ``mask`` is False (dead agents) are ignored."""
+        ...
 
 
 @dataclass
@@ -59,6 +64,7 @@ class RolloutResult:
 
     @property
     def metrics_mean(self) -> dict[str, float]:
+        """Each family metric averaged over the episode's steps."""
         return {k: float(np.mean(v)) for k, v in self.metrics.items()}
 
 

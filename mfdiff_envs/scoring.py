@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 
-def normalized_score(returns: Any, ref_min: float, ref_max: float) -> np.ndarray:
-    """``100 · (R − ref_min) / (ref_max − ref_min)`` of ``returns`` (scalar or array)."""
+def normalized_score(returns: Any, ref_min: float, ref_max: float) -> np.ndarray | np.float64:
+    """``100 · (R − ref_min) / (ref_max − ref_min)`` of ``returns``: an array for an array or
+    list, a numpy scalar for a scalar."""
     if not ref_max != ref_min:
         raise ValueError(f"degenerate reference scores ({ref_min}, {ref_max})")
     return 100.0 * (np.asarray(returns, float) - ref_min) / (ref_max - ref_min)

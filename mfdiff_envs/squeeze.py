@@ -37,13 +37,18 @@ SIGMA_RANGE = (1e-6, 1e9)
 N_LEVELS_RANGE = (2, 1000)
 
 
-def squeeze_reward(x: NDArray | float, mu: float, sigma: float) -> NDArray | float:
-    """G(x) = x exp(-(x - mu)^2 / sigma^2)."""
+def squeeze_reward(
+    x: NDArray | float, mu: NDArray | float, sigma: NDArray | float
+) -> NDArray | float:
+    """G(x) = x exp(-(x - mu)^2 / sigma^2), elementwise (one value per domain on arrays)."""
     return x * np.exp(-((x - mu) ** 2) / sigma**2)
 
 
-def squeeze_optimum(mu: float, sigma: float) -> float:
-    """argmax_x G(x) = (mu + sqrt(mu^2 + 2 sigma^2)) / 2 (from dG/dx = 0)."""
+def squeeze_optimum(
+    mu: NDArray | float, sigma: NDArray | float
+) -> NDArray | float:
+    """argmax_x G(x) = (mu + sqrt(mu^2 + 2 sigma^2)) / 2 (from dG/dx = 0); elementwise on
+    arrays (one optimum per domain)."""
     return (mu + np.sqrt(mu**2 + 2 * sigma**2)) / 2
 
 

@@ -987,3 +987,35 @@ def test_eval_refuses_a_tier_its_checkpoint_contradicts(tmp_path):
     with pytest.raises(ValueError, match="tier 'medium'"):
         moved.check_tier("expert")
     EnvFacts(obs_dim=1, n_actions=2, dataset_id="my/own-data").check_tier("expert")
+
+
+def test_evaluate_refuses_a_bad_deviation_fraction_before_playing():
+    """An outside audit (typing): a fraction outside (0, 1] was refused by the first deviation
+    episode, after the seed's own episodes, and accepted silently without exploitability; a
+    duck-typed policy with check_env but no check_agents crashed."""
+    played = []
+
+    class Duck:
+        def reset(self, seed=None):
+            played.append(seed)
+
+        def act_batch(self, obs, mask=None):
+            return np.zeros(len(obs), np.int64)
+
+    kw = {"n_agents": 25, "max_cycles": 4}
+    for bad in (0.0, 1.5, float("nan"), True, "0.1"):
+        with pytest.raises(ValueError, match="deviation_fraction must lie in"):
+            ev.evaluate(Duck(), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0),
+                        exploitability=True, deviation_fraction=bad)
+    with pytest.raises(ValueError, match="pass exploitability=True"):
+        ev.evaluate(Duck(), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0),
+                    deviation_fraction=0.05)
+    assert played == []
+    checked = []
+
+    class HalfChecked(Duck):
+        def check_env(self, core):
+            checked.append(core.family)
+
+    (rec,) = ev.evaluate(HalfChecked(), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
+    assert checked == ["ising"] and rec["method"] == "HalfChecked"

@@ -275,6 +275,12 @@ def test_config_loader_is_strict_and_documented(tmp_path):
         text = config_help(m.config)
         assert all(f"  {n} (" in text for n in names)
 
+    @dataclasses.dataclass(kw_only=True)
+    class Required(cfg_cls):  # a required field crashed --help (an outside audit)
+        extra: int
+
+    assert "  extra (int, default required)" in config_help(Required)
+
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_every_method_refuses_empty_or_negative_sizes(name):

@@ -120,9 +120,11 @@ class IQLNet(nn.Module):
         return self.actor(x)
 
     def q(self, x: torch.Tensor) -> torch.Tensor:
+        """Both critics' action values ``[..., 2, A]`` of features ``x [..., f]``."""
         return torch.stack([self.q1(x), self.q2(x)], -2)
 
     def v(self, x: torch.Tensor) -> torch.Tensor:
+        """The state value ``[...]`` of features ``x [..., f]`` (IQL's expectile V)."""
         return self.value(x).squeeze(-1)
 
 

@@ -136,6 +136,8 @@ class MFQPolicy(TrainedPolicy):
 
     @torch.no_grad()
     def q_values(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> torch.Tensor:
+        """Q(o_i, ā, ·) ``[N, A]``: each agent's action values against the previous step's
+        mean action (the population's action histogram)."""
         feats = population_features(obs, mask)
         hist = np.broadcast_to(self._prev_hist, (obs.shape[0], self.n_actions))
         x = torch.from_numpy(np.concatenate([feats, hist], -1).astype(np.float32)).to(self.device)

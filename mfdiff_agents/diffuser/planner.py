@@ -149,7 +149,9 @@ class MFDiffuserPlanner(TrainedPolicy):
         """Sample a particle plan for the population ``obs [N, d]`` (alive rows ``mask``).
 
         Returns a dict with ``x0 [K_max, H, c]``, ``anchors [K_max]`` (indices into the alive
-        rows), ``obs_norm [n_alive, d]``, ``cond [1, m + 1]``; with ``plan_samples`` M > 1 also
+        rows), ``obs_norm [n_alive, d]``, ``cond [1, m + 1]`` (``[1, m + 2]`` with a null
+        token: :meth:`MFDiffuserModel.make_cond <mfdiff_agents.diffuser.model.MFDiffuserModel.
+        make_cond>`); with ``plan_samples`` M > 1 also
         ``plan_values [M]`` (``plan_values``), ``x0`` being the highest-valued plan, or with
         ``plan_combine="mean"`` ``x0_extra [M - 1, K_max, H, c]``, the plans beside ``x0``.
         """

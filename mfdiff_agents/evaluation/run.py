@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from mfdiff_agents.policy import Policy
-from mfdiff_envs.rollout import rollout
+from mfdiff_envs.rollout import BatchActor, rollout
 from mfdiff_envs.scoring import normalized_score
 
-PolicyLike = Policy | Callable[[Any, int], Policy]
-"""A policy, or a factory ``(core, seed) -> Policy`` (scripted policies need the core)."""
+PolicyLike = Policy | BatchActor | Callable[[Any, int], Policy | BatchActor]
+"""A policy (a :class:`Policy`, or any object with ``reset(seed)`` and ``act_batch(obs,
+mask)``: :class:`~mfdiff_envs.rollout.BatchActor`), or a factory ``(core, seed) -> policy``
+(scripted policies need the core)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,7 +141,8 @@ def evaluate(
             seed). One object plays every seed and the exploitability episodes, reset with
             each episode's seed (the env's: see :class:`Policy.rng_stream
             <mfdiff_agents.policy.Policy.rng_stream>`).
-        env_id, env_kwargs: ``gym.make(env_id, **env_kwargs)`` (must include ``n_agents``).
+        env_id, env_kwargs: ``gym.make(env_id, **env_kwargs)`` (``{}``: the env's defaults,
+            ``n_agents`` included).
         seeds: run seeds; episode e of seed s resets env and policy with seed ``1000 s + e``.
         episodes: episodes per seed (the record holds their mean and the list).
         method: label in the record (default: the policy's class name).
@@ -156,7 +159,8 @@ def evaluate(
     Raises:
         ValueError: no seeds or episodes, a seed that is not a non-negative integer or is
             given twice, ``ref_scores`` not finite with ref_max > ref_min, more than
-            ``MAX_EPISODES`` episodes, or the policy
+            ``MAX_EPISODES`` episodes, ``deviation_fraction`` outside (0, 1] or given
+            without ``exploitability``, or the policy
             was trained on another env family / other observation and action spaces than
             ``env_id``'s.
     """
@@ -198,6 +202,13 @@ def evaluate(
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
                          "pass exploitability=True")
+    if (isinstance(deviation_fraction, bool) or not isinstance(deviation_fraction, (int, float))
+            or not 0.0 < deviation_fraction <= 1.0):
+        # checked before the first rollout, not by the first deviation episode
+        raise ValueError(f"deviation_fraction must lie in (0, 1], got {deviation_fraction!r}")
+    if deviation_fraction != 0.01 and not exploitability:
+        raise ValueError("deviation_fraction sets the exploitability measure's share of "
+                         "deviators: pass exploitability=True")
     if deviation_set is not None and not exploitability:
         raise ValueError("deviation_set restricts the exploitability measure's deviations: "
                          "pass exploitability=True")
@@ -229,9 +240,12 @@ def evaluate(
         if not _acts(pol):
             raise TypeError(f"the policy factory returned {type(pol).__name__}, not a policy "
                             "(an object with reset(seed) and act_batch(obs, mask))")
-        if hasattr(pol, "check_env") and not (checked and pol is policy):
-            pol.check_env(core)
-            pol.check_agents(core.agent_names)  # rollout acts for the whole core: one population
+        if not (checked and pol is policy):
+            # a duck-typed policy may have either check, or none
+            if hasattr(pol, "check_env"):
+                pol.check_env(core)
+            if hasattr(pol, "check_agents"):  # rollout acts for the whole core: one population
+                pol.check_agents(core.agent_names)
             checked = True
         label = method or type(pol).__name__
         # the exploitability measure reads the seed's first episode (Squeeze: its actions, the

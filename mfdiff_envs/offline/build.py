@@ -714,7 +714,9 @@ def build_dataset(
     return minari.load_dataset(ds_id)
 
 
-def build_recipe(recipe: Recipe, *, overwrite: bool = False, progress: bool = True, **kw: Any):
+def build_recipe(
+    recipe: Recipe, *, overwrite: bool = False, progress: bool = True, **kw: Any
+) -> minari.MinariDataset:
     """:func:`build_dataset` for a catalogue :class:`~mfdiff_envs.offline.catalogue.Recipe`."""
     kwargs = {k: v for k, v in recipe.env_kwargs.items() if k != "n_agents"}
     return build_dataset(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,7 @@ class Episodes:
     def __len__(self) -> int:
         return len(self.episodes)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Episode]:
         return iter(self.episodes)
 
     def __getitem__(self, i: int) -> Episode:

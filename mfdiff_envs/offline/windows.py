@@ -37,6 +37,7 @@ n_alive(t0)). Both are choices of the sampler, not of the data, and change no da
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -218,8 +219,9 @@ class WindowSampler:
         """Number of distinct window starts (episode, t0)."""
         return len(self._start_pos)
 
-    def reset(self, seed: int | None) -> None:
-        """Restart the sampling stream at ``seed`` (``None``: fresh entropy)."""
+    def reset(self, seed: int | Sequence[int] | None) -> None:
+        """Restart the sampling stream at ``seed`` (``numpy.random.default_rng``'s: an int, a
+        sequence of ints such as ``[seed, rank]``, or ``None``: fresh entropy)."""
         self.rng = np.random.default_rng(seed)
 
     def _sample_agents(self, p0: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -199,7 +199,9 @@ def train(
 
     Args:
         learner_cls: the method's :class:`Learner`.
-        sampler: a WindowSampler built with ``cfg``'s horizon, n_particles and gamma.
+        sampler: a WindowSampler built with ``cfg``'s horizon, n_particles and gamma; a fresh
+            run restarts its stream at ``cfg.seed`` (one sampler may serve several fits, each
+            reproducible from its own config).
         cfg: the method's Config (a :class:`~mfdiff_agents.config.TrainConfig`).
         out_dir: where checkpoints and metrics.csv go (None: nothing is written).
         resume: continue the run in ``out_dir`` (an error if there is none).
@@ -303,6 +305,11 @@ def _train(
 
     with torch_threads(num_threads):
         torch.manual_seed(cfg.seed)
+        if state is None:
+            # the run's windows follow from cfg.seed alone: a sampler that served an earlier
+            # fit (or was built with another seed) gave runs that config.json's seed did not
+            # reproduce (an outside audit); a fresh make_sampler(…, cfg) is at this state already
+            sampler.reset(cfg.seed)
         learner = learner_cls(sampler, cfg, device)
         ema = WeightEMA(learner.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         start = 0

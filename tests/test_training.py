@@ -423,3 +423,24 @@ def test_one_gpu_spelt_two_ways_is_one_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)  # after set_device(1)
     assert resolve_device("cuda") == torch.device("cuda", 1)
     assert resolve_device("cuda:0") == torch.device("cuda", 0)
+
+
+@pytest.mark.parametrize("name", ["bc", "mfdiffuser"])
+def test_a_fit_follows_its_config_seed_whatever_the_sampler_served(episodes, name):
+    """An outside audit: the loop never restarted the sampler, so a second fit on one sampler
+    (the demo trains MF-Diffuser then BC on one) or a sampler built with another seed trained
+    other weights than config.json's seed reproduces."""
+    m, cfg = _cfg(name, steps=3)
+    fresh = m.fit(make_sampler(episodes, cfg), cfg, progress=False).model.state_dict()
+    shared = make_sampler(episodes, cfg)
+    m.fit(shared, cfg, progress=False)
+    again = m.fit(shared, cfg, progress=False).model.state_dict()
+    other = m.fit(make_sampler(episodes, dataclasses.replace(cfg, seed=cfg.seed + 1)), cfg,
+                  progress=False).model.state_dict()
+    for state in (again, other):
+        assert state.keys() == fresh.keys()
+        for k, v in fresh.items():
+            torch.testing.assert_close(state[k], v, rtol=0, atol=0)
+    reseeded = m.fit(shared, dataclasses.replace(cfg, seed=cfg.seed + 1),
+                     progress=False).model.state_dict()
+    assert any(not torch.equal(reseeded[k], v) for k, v in fresh.items())

@@ -65,7 +65,7 @@ for tier in medium mixed; do  # one lane per core
       "${HEAD_SETS[@]}" --threads 1
   done) & pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+wait_all "${pids[@]}"
 python - "$OUT" "$LABEL" "${HEAD_VALUE:-0}" "${UNSEEN:-0}" "$HEAD_NOISE" "$FEATURES" <<'PY'
 import sys
 sys.path.insert(0, "experiments")

@@ -23,7 +23,7 @@ for tier in medium mixed; do  # one tier per core; a failed training stops the s
        --config "$(mfd_config battle)" --set "seed=$seed" --threads 1
    done) & pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+wait_all "${pids[@]}"
 python - "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")

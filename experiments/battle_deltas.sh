@@ -28,7 +28,7 @@ for seeds in "0 2" "1"; do  # one lane per core
       --set plan_deltas=true --set "head_blind=[]" --set head_value=false --threads 1
   done) & pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+wait_all "${pids[@]}"
 python - "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
@@ -62,8 +62,7 @@ for seed in 0 1 2; do
 done
 python experiments/battle_split.py trace --seeds 1 "${runs[@]:0:6}" > "$OUT/trace0.md" & p0=$!
 python experiments/battle_split.py trace --seeds 1 "${runs[@]:6}" > "$OUT/trace1.md" & p1=$!
-wait "$p0"
-wait "$p1"
+wait_all "$p0" "$p1"
 { echo; echo "## The plans and the agents in range (\`python experiments/battle_split.py trace\`)"
   echo; cat "$OUT/trace0.md"; tail -n +5 "$OUT/trace1.md"
 } >> docs/results/battle_deltas.md

@@ -36,8 +36,7 @@ done) & lane_a=$!
   train_once "$OUT/bc-s$seed" "$OUT/bc-s$seed.log" --dataset "$DATA" \
     --algo bc --config configs/bc/battle.json --set "seed=$seed" --threads 1
 done) & lane_b=$!
-wait "$lane_a"
-wait "$lane_b"
+wait_all "$lane_a" "$lane_b"
 python - "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")

@@ -24,7 +24,7 @@ for s in "${SETTINGS[@]}"; do  # two at a time; a failed training stops the scri
   read -r hb hn <<< "$s"
   train medium "$hb" "$hn" & a=$!
   train mixed "$hb" "$hn" & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 # one sweep per tier: two evaluation lanes, merged through read_records (a run counted twice
 # fails the report)

@@ -37,7 +37,7 @@ train() {  # seed
 }
 (train 0; train 2) & a=$!  # one lane per core
 (train 1) & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 python - "$OUT" "$STEPS" "$OWN_PLANS" <<'PY'
 import gzip
 import json

@@ -28,7 +28,7 @@ for seed in 0 1; do  # two at a time; a failed training stops the script
     --set "head_blind=[]" --set head_value=false --threads 1 &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+wait_all "${pids[@]}"
 python - "$OUT" <<'PY'
 import sys
 sys.path.insert(0, "experiments")

@@ -38,7 +38,7 @@ cell() {  # LANE TIER N SEEDS: the 3 checkpoints: config, mixture, IQL; a finish
 }
 (cell 0 mixed 10000 4) & a=$!
 (cell 1 medium 100 20; cell 1 mixed 100 20; cell 1 mixed 1000 10) & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 rec=docs/results/records/records-battle_mixture.jsonl.gz
 cat "$OUT/records-lane0.jsonl" "$OUT/records-lane1.jsonl" | gzip -n > "$rec"
 python experiments/compare_policies.py "config=config@$rec" \

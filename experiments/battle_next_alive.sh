@@ -50,7 +50,7 @@ lane() {  # TIER: train and evaluate every row, seeds 0-2
 }
 lane medium & p1=$!
 lane mixed & p2=$!
-wait $p1 && wait $p2
+wait_all "$p1" "$p2"
 
 if [ "${OLD:-0}" = 1 ]; then  # the commit before the fix: does it replay the grid's records?
   old=$OUT/old_tree

@@ -60,25 +60,19 @@ fi
 train() {  # tier seed
   train_battle_head "$OUT" "$1" "$2" 800 1
   if [ "$GRID" = 0 ]; then  # BC with its family config (mfdiff train's default), as the grid
-    [ -f "$OUT/bc-$1-s$2/train_done" ] || {
-      rm -rf "$OUT/bc-$1-s$2"
-      mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo bc --set "seed=$2" \
-        --out "$OUT/bc-$1-s$2" --no-progress --threads 1 > "$OUT/bc-$1-s$2.log" 2>&1
-      touch "$OUT/bc-$1-s$2/train_done"
-    }
+    train_into "$OUT/bc-$1-s$2" "$OUT/bc-$1-s$2.log" --dataset "mfdiff/battle-n1000/$1-v0" \
+      --algo bc --set "seed=$2" --threads 1
   fi
-  if [ "$IQL" = 1 ] && [ ! -f "$OUT/iql-$1-s$2/train_done" ]; then
-    rm -rf "$OUT/iql-$1-s$2"
-    mfdiff train --dataset "mfdiff/battle-n1000/$1-v0" --algo iql --set "seed=$2" \
-      --out "$OUT/iql-$1-s$2" --no-progress --threads 1 > "$OUT/iql-$1-s$2.log" 2>&1
-    touch "$OUT/iql-$1-s$2/train_done"
+  if [ "$IQL" = 1 ]; then
+    train_into "$OUT/iql-$1-s$2" "$OUT/iql-$1-s$2.log" --dataset "mfdiff/battle-n1000/$1-v0" \
+      --algo iql --set "seed=$2" --threads 1
   fi
 }
 jobs=()
 for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do jobs+=("$tier $s"); done; done
 (for ((i = 0; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & a=$!  # one lane per core
 (for ((i = 1; i < ${#jobs[@]}; i += 2)); do train ${jobs[i]}; done) & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 python - "$OUT" "$GRID" "$IQL" "$NAME" "${TIERS[*]}" "${NS[*]}" "${SEEDS[@]}" <<'PY'
 import gzip
 import json

@@ -31,7 +31,7 @@ for variant in "noise0 head_noise=0" "shared head_noise_shared=true"; do
       --set "head_blind=[]" --set head_value=false --threads 1
   done) & pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+wait_all "${pids[@]}"
 python - "$OUT" "$G" <<'PY'
 import sys
 sys.path.insert(0, "experiments")
@@ -64,8 +64,7 @@ mfdiff eval --records "$OUT"/records-lane{0,1}.jsonl "$OUT/grid.jsonl" \
   --report-dir docs/results --name battle_split --command "bash experiments/battle_split.sh"
 python experiments/battle_split.py split 0 1 2 > "$OUT/split.md" & split_pid=$!
 python experiments/battle_split.py plan 0 1 2 > "$OUT/plan.md" & plan_pid=$!
-wait "$split_pid"
-wait "$plan_pid"
+wait_all "$split_pid" "$plan_pid"
 { echo; echo "## The population split (\`python experiments/battle_split.py split 0 1 2\`)"
   echo; cat "$OUT/split.md"
   echo; echo "## The plans (\`python experiments/battle_split.py plan 0 1 2\`)"

@@ -38,7 +38,7 @@ curve() {  # FAMILY SEED: one run, a snapshot (config, weights, metrics) at each
 for fam in "${FAMS[@]}"; do  # two seeds at a time; a failed training stops the script
   curve "$fam" 0 & a=$!
   curve "$fam" 1 & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
   curve "$fam" 2
 done
 python - "$OUT" "${MILESTONES[*]}" "${FAMS[@]}" <<'PY'

@@ -51,7 +51,7 @@ case ${UNSEEN:-0} in
            --config configs/mfdiffuser/ising.json --set "seed=$seed" --threads 1
        done) & pids+=($!)
      done
-     for pid in "${pids[@]}"; do wait "$pid"; done ;;
+     wait_all "${pids[@]}" ;;
   *) echo "cap_particles.sh: UNSEEN is 0 or 1" >&2; exit 2 ;;
 esac
 python - "$FAM" "$C" "$STEM" "$OUT" "$SEEDS" "$N" <<'PY'

@@ -35,7 +35,7 @@ train() {  # FAMILY SEED: the family config with ema_decay DECAY (kept once fini
 for fam in squeeze ising battle; do  # two at a time; a failed training stops the script
   train "$fam" 0 & a=$!
   train "$fam" 1 & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
   train "$fam" 2
 done
 python - "$OUT" "$DECAY" <<'PY'

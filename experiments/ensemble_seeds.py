@@ -29,7 +29,7 @@ from make_sweep import FAMILIES  # noqa: E402
 
 from mfdiff_agents.checkpoint import checkpoint_identity, read_meta, unfinished
 from mfdiff_agents.diffuser.ensemble import MFDiffuserEnsemble
-from mfdiff_agents.evaluation import evaluate, write_jsonl
+from mfdiff_agents.evaluation import append_new_runs, evaluate
 from mfdiff_agents.evaluation.report import seeds_already_in
 
 
@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                                                     **overrides)
         records = evaluate(policy, env_id, env_kwargs, seeds, 1, method=label, tier=args.tier,
                            config=config, progress=True)
-        write_jsonl(records, args.out)
+        if append_new_runs(records, args.out, template):
+            print(f"{group}: another process wrote it meanwhile; not appended twice",
+                  file=sys.stderr)
+            continue
         print(f"{group}: " + " ".join(f"{r['normalized_score']:.1f}" for r in records),
               file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ ensembles() {  # NAME SIZE PLANS: every group on one of 2 lanes
       --out "$OUT/records-ising-medium-n2025$1-lane$lane.jsonl" > "$OUT/ensemble$1-lane$lane.log" 2>&1 &
     pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p"; done
+  wait_all "${pids[@]}"
 }
 ensembles -size2-plans2 2 2
 ensembles -size1-plans2 1 2

@@ -16,9 +16,9 @@ train() {  # family stem tier name override
     --set "$5" --set seed=0 --set "head_blind=[]" --set head_value=false --threads 1  # the head as when measured
 }
 for tier in medium mixed; do  # two at a time: one per core
-  train ising ising-n1024 "$tier" beta_agent0 beta_agent=0 &
-  train battle battle-n1000 "$tier" steps800 steps=800 &
-  wait
+  train ising ising-n1024 "$tier" beta_agent0 beta_agent=0 & a=$!
+  train battle battle-n1000 "$tier" steps800 steps=800 & b=$!
+  wait_all "$a" "$b"
   train battle battle-n1000 "$tier" beta_agent2 beta_agent=2
 done
 python experiments/family_settings.py runs/grid "$OUT" > "$OUT/sweep.toml"

@@ -89,20 +89,25 @@ def drop_records(families: list[str], out: Path, dirs: list[str]) -> int:
     """Remove from each family's records-<fam>.jsonl the records of the checkpoint ``dirs``
     (about to be trained afresh), so that ``--keep-records`` evaluates them again instead of
     keeping what the previous weights scored. Returns how many records went."""
+    from mfdiff_agents.evaluation import records_lock
+
     gone = 0
     targets = {Path(d).resolve() for d in dirs}
     for fam in families:
         records = out / f"records-{fam}.jsonl"
-        if not records.exists():
-            continue
-        kept = []
-        for line in records.read_text().splitlines():
-            policy = (json.loads(line).get("config") or {}).get("policy")
-            if policy is not None and Path(str(policy)).resolve() in targets:
-                gone += 1
-            else:
-                kept.append(line)
-        records.write_text("".join(x + "\n" for x in kept))
+        with records_lock(records):  # an evaluation appending meanwhile is not lost
+            if not records.exists():
+                continue
+            kept = []
+            for line in records.read_text().splitlines():
+                policy = (json.loads(line).get("config") or {}).get("policy")
+                if policy is not None and Path(str(policy)).resolve() in targets:
+                    gone += 1
+                else:
+                    kept.append(line)
+            tmp = records.with_name(f".{records.name}.tmp")
+            tmp.write_text("".join(x + "\n" for x in kept))
+            tmp.replace(records)  # atomic: an interruption leaves the file as it was
     return gone
 
 

@@ -37,7 +37,7 @@ lane() {  # LANE SEED...: each checkpoint as the config acts, guided at W
 # the weak seeds first: a run cut short still tells about them
 lane 0 18 0 2 20 & a=$!
 lane 1 17 1 19 21 & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 name=guidance${W}_ising_n2025_medium
 rec=docs/results/records/records-$name.jsonl.gz
 cat "$OUT/records-ising-medium-n2025-guidance$W-lane0.jsonl" \

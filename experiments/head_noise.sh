@@ -22,7 +22,7 @@ train() {  # TIER NOISE: one checkpoint (kept once finished)
 for noise in "${NOISES[@]}"; do  # two at a time; a failed training stops the script
   train medium "$noise" & a=$!
   train mixed "$noise" & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 python - "$OUT" "${NOISES[@]}" > "$OUT/sweep.toml" <<'PY'
 import sys

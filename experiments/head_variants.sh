@@ -40,18 +40,18 @@ train() {  # FAMILY SEED NAME SETTINGS...: the family config, one head, plus SET
 for seed in 0 1; do  # two at a time; a failed training stops the script
   train squeeze "$seed" pd0.2 head_plan_dropout=0.2 & a=$!
   train battle "$seed" pd0.2 head_plan_dropout=0.2 & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 train battle 0 head1600 steps=1600 diffusion_steps=400 & a=$!
 train battle 1 head1600 steps=1600 diffusion_steps=400 & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 for name_sets in "nb1 head_neighbour=1" \
     "pd0.5-h1600 head_plan_dropout=0.5 steps=1600 diffusion_steps=400" \
     "pd0.5-h1600-hb0 head_plan_dropout=0.5 steps=1600 diffusion_steps=400 head_beta=0"; do
   read -r -a args <<< "$name_sets"
   train battle 0 "${args[@]}" & a=$!
   train battle 1 "${args[@]}" & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 python - "$OUT" <<'PY'
 import json

@@ -33,7 +33,7 @@ lane() {  # TIER: evaluate the three checkpoints at N = 100
 }
 lane medium & a=$!
 lane mixed & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 grid=docs/results/records/records-ising.jsonl.gz
 for tier in medium mixed; do
   name=ising_anchor_fix_$tier

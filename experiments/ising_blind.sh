@@ -46,7 +46,7 @@ for tier in "${TIERS[@]}"; do
   # the weak seeds first: a run cut short still tells about them
   lane "$tier" 18 0 2 20 & a=$!
   lane "$tier" 17 1 19 21 & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
   name=ising_blind_n2025_$tier
   rec=docs/results/records/records-$name.jsonl.gz
   cat "$OUT/records-ising-$tier-n2025-lane18.jsonl" "$OUT/records-ising-$tier-n2025-lane17.jsonl" \

@@ -41,7 +41,7 @@ for tier in medium mixed; do
 done
 lane medium & a=$!
 lane mixed & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 grid=docs/results/records/records-ising.jsonl.gz
 for tier in medium mixed; do
   name=ising_blind_grid_$tier

@@ -27,7 +27,7 @@ train() {  # TIER SEED: the Ising config with head_noise NOISE (kept once finish
 for s in 0 1 2; do  # two at a time; a failed training stops the script
   train medium "$s" & a=$!
   train mixed "$s" & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 python - "$C" "$OUT" "$NOISE" <<'PY'
 import sys

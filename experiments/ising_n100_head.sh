@@ -31,7 +31,7 @@ mfd() {  # DIR EXTRA_SET...: the Ising config, seed 0, 400 + 200 head-only steps
 }
 mfd medium-s0 & a=$!
 mfd medium-drop-s0 --set head_plan_dropout=0.2 & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 ev() {  # LABEL POLICY OUT [--set K=V]: 10 evaluation seeds at N = 100 (kept once written)
   local label=$1 policy=$2 out=$3
   shift 3
@@ -49,6 +49,6 @@ ev() {  # LABEL POLICY OUT [--set K=V]: 10 evaluation seeds at N = 100 (kept onc
    --set head_plan_weight=0.5
  ev drop-w0.0 "$OUT/medium-drop-s0" "$OUT/eval_drop_w0.0.jsonl" \
    --set head_plan_weight=0.0) & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 mfdiff eval --records "$OUT"/eval_{config,n100,c2f_off,drop_w0.5,drop_w0.0}.jsonl \
   --report-dir docs/results --name ising_n100_head --command "bash experiments/ising_n100_head.sh"

@@ -23,7 +23,7 @@ train() {  # NAME SEED FIELD=VALUE: one checkpoint (kept once finished)
 for s in 0 1; do  # two at a time; a failed training stops the script
   train steps800 "$s" steps=800 & a=$!
   train beta4 "$s" beta_agent=4.0 & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 python - "$C" "$OUT" <<'PY'
 import sys

@@ -1,16 +1,25 @@
 # Shell helpers shared by the experiment scripts (sourced, not run).
 
 # train_once DIR LOG ARGS...: `mfdiff train ARGS... --out DIR --no-progress --no-family-config`,
-# its output in LOG. The experiment scripts spell out every setting they train with (--config
-# and --set), so that a change to a family's settings does not change what they measured.
-# A finished checkpoint is marked DIR/train_done and kept: rerunning a script resumes where it
-# stopped. A DIR without the mark is what an interrupted run left, so it is trained afresh.
+# its output appended to LOG. The experiment scripts spell out every setting they train with
+# (--config and --set), so that a change to a family's settings does not change what they
+# measured. A finished checkpoint is marked DIR/train_done and kept: rerunning a script resumes
+# where it stopped. A DIR without the mark is an interrupted run, or one another process is
+# training: the first goes on from its last save (--resume: bit-identical to a run never
+# interrupted), the second is refused by its lock. (It was deleted and trained afresh until the
+# fifty-first update, which removed a live run's lock and metrics: an outside audit.)
 train_once() {
+  train_into "$@" --no-family-config
+}
+
+# train_into DIR LOG ARGS...: train_once with mfdiff train's default, the family config.
+train_into() {
   local dir=$1 log=$2
   shift 2
   [ -f "$dir/train_done" ] && return 0
-  rm -rf "$dir"
-  mfdiff train "$@" --out "$dir" --no-progress --no-family-config > "$log" 2>&1
+  local resume=()
+  [ -f "$dir/train_state.pt" ] && resume=(--resume)
+  mfdiff train "$@" --out "$dir" --no-progress "${resume[@]}" >> "$log" 2>&1
   touch "$dir/train_done"
 }
 
@@ -34,8 +43,18 @@ need_checkpoints() {
   done
 }
 
+# wait_all PID...: wait for every PID, then fail (status 1) if any of them failed. A plain `wait`
+# returns 0 whatever its jobs returned, so `set -e` went on past a failed training (an outside
+# audit); `wait "$a"; wait "$b"` stopped at a's failure with b still running and writing.
+wait_all() {
+  local pid rc=0
+  for pid in "$@"; do wait "$pid" || rc=1; done
+  return "$rc"
+}
+
 # sweep_lanes OUT LANE...: evaluate OUT/sweep_LANE.toml into OUT/records-LANE.jsonl for every
-# LANE at once (one per core; --resume keeps finished runs). A failed lane stops the caller.
+# LANE at once (one per core; --resume keeps finished runs). A failed lane stops the caller once
+# every lane has ended.
 sweep_lanes() {
   local out=$1 lane pid
   shift
@@ -44,7 +63,7 @@ sweep_lanes() {
     mfdiff eval --sweep "$out/sweep_$lane.toml" --out "$out/records-$lane.jsonl" --resume \
       --no-progress --threads 1 > /dev/null & pids+=($!)
   done
-  for pid in "${pids[@]}"; do wait "$pid"; done
+  wait_all "${pids[@]}"
 }
 
 # eval_lanes OUT NAME COMMAND LANE...: sweep_lanes, then write docs/results/NAME.md from all

@@ -34,7 +34,7 @@ lane() {  # LANE SEED...: each checkpoint alone with PLANS plans, as `mfdiff eva
 }
 lane 0 0 2 18 20 & a=$!
 lane 1 1 17 19 21 & b=$!
-wait "$a"; wait "$b"
+wait_all "$a" "$b"
 [ "$REPORT" = 1 ] || exit 0
 name=plans${PLANS}_ising_n2025_$TIER
 rec=docs/results/records/records-$name.jsonl.gz

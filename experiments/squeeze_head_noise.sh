@@ -25,7 +25,7 @@ train() {  # TIER NOISE SEED: the Squeeze config with head_noise NOISE (kept onc
 for s in 0 1 2; do  # two at a time; a failed training stops the script
   train medium 1.0 "$s" & a=$!
   train mixed 1.0 "$s" & b=$!
-  wait "$a"; wait "$b"
+  wait_all "$a" "$b"
 done
 python - "$C" "$OUT" <<'PY'
 import sys

@@ -25,6 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
+source experiments/lib.sh
 read -r -a MEDIUM_NS <<< "${MEDIUM_N:-100 1000 10000}"
 read -r -a MIXED_NS <<< "${MIXED_N:-100 1000 10000}"
 [ "${MEDIUM:-1}" = 1 ] || MEDIUM_NS=()
@@ -39,25 +40,27 @@ if [ "${UNSEEN:-0}" = 1 ]; then
   OUT=runs/squeeze_mixture
   mkdir -p "$OUT"
   mfdiff data build mfdiff/squeeze-n1000/medium-v0 --no-progress
+  pids=()
   for s in 3 4; do  # the grid's training command (the family config) with another seed
-    [ -f "$OUT/mfdiffuser-ens4-s$s/model.safetensors" ] || \
-      mfdiff train --dataset mfdiff/squeeze-n1000/medium-v0 --algo mfdiffuser --set "seed=$s" \
-        --out "$OUT/mfdiffuser-ens4-s$s" --no-progress --threads 1 > "$OUT/train-s$s.log" 2>&1 &
+    train_into "$OUT/mfdiffuser-ens4-s$s" "$OUT/train-s$s.log" \
+      --dataset mfdiff/squeeze-n1000/medium-v0 --algo mfdiffuser --set "seed=$s" --threads 1 &
+    pids+=($!)
   done
-  wait
+  wait_all "${pids[@]}"
   mapfile -t acting < <(python experiments/make_sweep.py --set-args squeeze mfdiffuser --one-plan)
   for n in 500 5000; do
     for v in config mixture; do
       extra=()
       [ "$v" = mixture ] && extra=(--set plan_combine=mean)
+      pids=()
       for s in 3 4; do  # one records file per run (two evaluations side by side)
         rm -f "$OUT/$v-n$n-s$s.jsonl"
         mfdiff eval --policy "$OUT/mfdiffuser-ens4-s$s" --env mfdiff/GaussianSqueeze-v0 \
           --n-agents "$n" --seeds 5 --env-kwargs '{"max_cycles": 25}' --tier medium \
           "${acting[@]}" "${extra[@]}" --out "$OUT/$v-n$n-s$s.jsonl" --no-progress --threads 1 \
-          > /dev/null &
+          > /dev/null & pids+=($!)
       done
-      wait
+      wait_all "${pids[@]}"
     done
   done
   python experiments/compare_policies.py \

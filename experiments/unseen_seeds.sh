@@ -66,17 +66,17 @@ for tier in medium mixed; do  # two at a time; a failed training stops the scrip
   for algo in mfdiffuser "${BASELINES[@]}"; do
     train "$algo" "$tier" 3 & a=$!
     train "$algo" "$tier" 4 & b=$!
-    wait "$a"; wait "$b"
+    wait_all "$a" "$b"
   done
   if [ "$E" != 1 ]; then
     train mfdiffuser "$tier" 3 "mfdiffuser-ens$E" & a=$!
     train mfdiffuser "$tier" 4 "mfdiffuser-ens$E" & b=$!
-    wait "$a"; wait "$b"
+    wait_all "$a" "$b"
   fi
   if [ -n "$B" ]; then
     train mfdiffuser "$tier" 3 mfdiffuser-blind & a=$!
     train mfdiffuser "$tier" 4 mfdiffuser-blind & b=$!
-    wait "$a"; wait "$b"
+    wait_all "$a" "$b"
   fi
 done
 python - "$fam" "$OUT" "$NS" "$E" "$B" "${BASELINES[@]}" <<'PY'

@@ -300,11 +300,10 @@ def _eval(args: argparse.Namespace) -> int:
                                  "deviations: give --exploitability")
             only = [name.strip() for name in args.deviation_set.split(",")]
             config["deviation_set"] = only
+        template = {"method": label, "config": config, "env_id": args.env,
+                    "env_kwargs": env_kwargs, "tier": args.tier, "episodes": args.episodes}
         if args.out is not None:  # checked before the episodes are played
-            again = ev.seeds_already_in(
-                args.out, {"method": label, "config": config, "env_id": args.env,
-                           "env_kwargs": env_kwargs, "tier": args.tier,
-                           "episodes": args.episodes}, range(args.seeds))
+            again = ev.seeds_already_in(args.out, template, range(args.seeds))
             if again:
                 raise ValueError(
                     f"{args.out} already holds this run of {label!r} (same policy and "
@@ -321,8 +320,11 @@ def _eval(args: argparse.Namespace) -> int:
                               exploitability=args.exploitability,
                               extra_deviations=deviations, deviation_set=only,
                               deviation_fraction=args.deviation_fraction)
-        if args.out is not None:
-            ev.write_jsonl(records, args.out)
+        if args.out is not None:  # and again as they are appended, under the file's lock
+            skipped = ev.append_new_runs(records, args.out, template)
+            if skipped:
+                print(f"mfdiff eval: another process wrote this run at seeds {skipped} to "
+                      f"{args.out} meanwhile; not appended twice", file=sys.stderr)
         if args.video is not None:
             from mfdiff_agents.evaluation.video import record_episode
 

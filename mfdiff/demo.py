@@ -181,7 +181,44 @@ def _log(msg: str) -> None:
 
 
 def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
-    """Run the demo (see module docstring); returns the evaluation records."""
+    """Run the demo (see module docstring); returns the evaluation records.
+
+    Raises:
+        ConfigError: ``cfg.out_dir`` is a file, holds files no demo wrote, or another demo is
+            writing into it.
+    """
+    out = Path(cfg.out_dir)
+    claim_out_dir(out)
+    with _demo_lock(out):
+        return _run_demo(cfg)
+
+
+@contextlib.contextmanager
+def _demo_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.demo.lock`` for the demo: a second demo into ``out`` is refused (two at once
+    replaced each other's runs and doubled the records: an outside audit). POSIX ``flock``;
+    elsewhere no lock."""
+    from mfdiff_agents.config import ConfigError
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out / ".demo.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"mfdiff demo --out {out}: another demo is writing into it; "
+                              "give another --out, or wait for it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
+    """:func:`run_demo` under its lock."""
     from mfdiff_agents import evaluation as ev
     from mfdiff_agents.baselines.scripted import make_scripted
     from mfdiff_agents.methods import METHODS, make_sampler
@@ -189,7 +226,6 @@ def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
 
     t_start = time.perf_counter()
     out = Path(cfg.out_dir)
-    claim_out_dir(out)
     env_kwargs = {"max_cycles": cfg.max_cycles}
     timings: dict[str, float] = {}
     with private_minari_root(out / "minari"):

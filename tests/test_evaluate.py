@@ -1019,3 +1019,87 @@ def test_evaluate_refuses_a_bad_deviation_fraction_before_playing():
 
     (rec,) = ev.evaluate(HalfChecked(), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0))
     assert checked == ["ising"] and rec["method"] == "HalfChecked"
+
+
+def test_sweep_resume_keeps_what_another_process_appended_meanwhile(tmp_path, monkeypatch):
+    """An outside audit: a resumed sweep rewrote its --out at the end from its own records,
+    silently dropping every record another process (an `mfdiff eval --out`, a second sweep)
+    had appended meanwhile. They stay now, after the sweep's own."""
+    out = tmp_path / "r.jsonl"
+    foreign = [{"method": "theirs", "env_id": ENV, "seed": s, "env_kwargs": {"n_agents": 7},
+                "config": None, "normalized_score": 1.0} for s in range(2)]
+    real = sweep_mod.evaluate
+
+    def evaluate_while_another_appends(*a, **k):
+        if foreign:
+            ev.write_jsonl([foreign.pop()], out)
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep_mod, "evaluate", evaluate_while_another_appends)
+    recs = ev.run_sweep(_sweep_spec(), out=out, progress=False, resume=True)
+    held = ev.read_jsonl(out)
+    assert [r["method"] for r in held].count("theirs") == 2
+    mine = [r for r in held if r["method"] != "theirs"]
+    assert len(mine) == len(recs) and held[:len(recs)] == mine  # the sweep's, in its order
+    # and a group another process wrote meanwhile is not appended a second time
+    out2 = tmp_path / "r2.jsonl"
+    monkeypatch.setattr(sweep_mod, "evaluate", real)
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": ENV, "n_agents": 20,
+                                  "env_kwargs": {"max_cycles": 3}}]}
+    twin = ev.run_sweep(spec, out=tmp_path / "twin.jsonl", progress=False)
+
+    def evaluate_after_twin(*a, **k):
+        ev.write_jsonl(twin, out2)  # the same run, finished first by another process
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep_mod, "evaluate", evaluate_after_twin)
+    with pytest.warns(UserWarning, match="not appended twice"):
+        ev.run_sweep(spec, out=out2, progress=False)
+    assert len(ev.read_records(out2)) == 2
+
+
+def _append_many(path: str, tag: str, n: int, pad: int, start) -> None:
+    rng = np.random.default_rng(ord(tag))
+    start.wait()
+    for i in range(n):  # incompressible lines longer than a write buffer: appends overlap
+        ev.write_jsonl([{"tag": tag, "i": i, "pad": rng.bytes(pad).hex()}], path)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_concurrent_appends_lose_nothing(tmp_path, suffix):
+    """An outside audit: two processes appending to one .gz records file corrupted it whole
+    (every record unreadable); appends run under the file's lock now."""
+    import multiprocessing as mp
+
+    path = str(tmp_path / f"r{suffix}")
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(2)
+    pad = 40_000 if suffix == ".jsonl" else 2_000
+    procs = [ctx.Process(target=_append_many, args=(path, tag, 40, pad, start))
+             for tag in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    recs = ev.read_jsonl(path)
+    assert sorted((r["tag"], r["i"]) for r in recs) == [(t, i) for t in "ab" for i in range(40)]
+    before = open(path, "rb").read()
+    with pytest.raises(TypeError):  # a record that cannot be written leaves the file as it was
+        ev.write_jsonl([{"ok": 1}, {"bad": object()}], path)
+    assert open(path, "rb").read() == before
+
+
+def test_append_new_runs_skips_seeds_written_meanwhile(tmp_path):
+    """`mfdiff eval --out` checks for the run before it plays and again, under the lock, as it
+    appends: two identical evaluations started together both passed the first check and both
+    appended, leaving a file every report refused."""
+    kw = {"n_agents": 25, "max_cycles": 3}
+    recs = ev.evaluate(RandomPolicy(obs_dim=4, n_actions=2), "mfdiff/Ising-v0", kw, [0, 1],
+                       ref_scores=(0.0, 1.0), method="r")
+    template = {k: recs[0][k] for k in ("method", "config", "env_id", "env_kwargs", "tier",
+                                        "episodes")}
+    out = tmp_path / "r.jsonl"
+    assert ev.append_new_runs(recs[:1], out, template) == []
+    assert ev.append_new_runs(recs, out, template) == [0]
+    assert [r["seed"] for r in ev.read_records(out)] == [0, 1]

@@ -658,9 +658,11 @@ def test_experiment_scripts_parse(script):
     assert r.returncode == 0, r.stderr
 
 
-def test_train_once_resumes_and_retrains_what_was_interrupted(tmp_path):
+def test_train_once_keeps_finished_runs_and_resumes_interrupted_ones(tmp_path):
     """experiments/lib.sh train_once: a finished checkpoint (train_done) is kept, an interrupted
-    one (no mark) is trained afresh, and a failed training leaves no mark."""
+    one (no mark) goes on from its train state (--resume) or, with none, is trained into as it
+    is (never deleted: that removed a live run's lock; an outside audit), and a failed training
+    leaves no mark."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "mfdiff"  # records its arguments, writes a checkpoint file into --out
@@ -685,10 +687,29 @@ def test_train_once_resumes_and_retrains_what_was_interrupted(tmp_path):
     assert run(done) == 0 and not (tmp_path / "calls").exists()
     assert run(stale) == 0
     assert (stale / "train_done").exists() and (stale / "model").exists()
-    assert not (stale / "leftover").exists()
+    assert (stale / "leftover").exists()
     calls = (tmp_path / "calls").read_text().split()
     assert calls[:4] == ["train", "--dataset", "d", "--set"] and "--no-progress" in calls
+    assert "--resume" not in calls and "--no-family-config" in calls
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "train_state.pt").touch()
+    (tmp_path / "calls").unlink()
+    assert run(saved) == 0 and "--resume" in (tmp_path / "calls").read_text().split()
     assert run(failed, FAIL="1") == 3 and not (failed / "train_done").exists()
+
+
+def test_wait_all_fails_when_any_job_failed_after_all_ended(tmp_path):
+    """experiments/lib.sh wait_all: a plain `wait` returned 0 over a failed job (scripts went on
+    to evaluate an unfinished checkpoint: an outside audit); wait_all fails, once all ended."""
+    end = tmp_path / "slow_ended"
+    script = (f"set -euo pipefail; source {ROOT}/experiments/lib.sh; "
+              f"(exit 3) & a=$!; (sleep 0.5; touch {end}) & b=$!; "
+              'wait_all "$a" "$b"; echo went-on')
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert r.returncode != 0 and "went-on" not in r.stdout and end.exists()
+    ok = f"set -euo pipefail; source {ROOT}/experiments/lib.sh; true & a=$!; wait_all $a; echo ok"
+    assert subprocess.run(["bash", "-c", ok], capture_output=True, text=True).stdout == "ok\n"
 
 
 def test_eval_tier_lanes_runs_both_sweeps_then_one_report(tmp_path):

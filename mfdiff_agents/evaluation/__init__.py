@@ -2,9 +2,11 @@
 tables and plots (:mod:`.report`), sweeps over methods × N (:mod:`.sweep`)."""
 
 from mfdiff_agents.evaluation.report import (
+    append_new_runs,
     markdown_table,
     read_jsonl,
     read_records,
+    records_lock,
     seeds_already_in,
     write_jsonl,
     write_report,
@@ -15,6 +17,7 @@ from mfdiff_agents.evaluation.sweep import load_sweep, run_sweep
 
 __all__ = [
     "aggregate",
+    "append_new_runs",
     "bootstrap_ci",
     "evaluate",
     "iqm",
@@ -23,8 +26,9 @@ __all__ = [
     "markdown_table",
     "read_jsonl",
     "read_records",
-    "seeds_already_in",
+    "records_lock",
     "reference_scores",
+    "seeds_already_in",
     "run_sweep",
     "summarize",
     "write_jsonl",

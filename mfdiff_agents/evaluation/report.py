@@ -3,12 +3,14 @@ regenerates them, and PNG plots (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import json
 import os
+import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +19,83 @@ import numpy as np
 from mfdiff_agents.evaluation.stats import aggregate, get_metric, held_out_exploitability
 
 
-def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
-                append: bool = True) -> Path:
-    """Append (or write) records as JSON lines; gzip-compressed when ``path`` ends in .gz (an
-    append adds a gzip member, which gzip readers read on as one stream)."""
+@contextlib.contextmanager
+def records_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the records file ``path`` (POSIX ``flock`` on a hidden
+    ``.NAME.lock`` beside it; elsewhere no lock): every read-then-write of a records file
+    (appends, the duplicate check and its append, ``--sweep --resume``'s rewrite) runs under
+    it, so that processes sharing one ``--out`` neither lose nor double each other's records
+    (an outside audit lost a whole sweep's records, and corrupted a .gz, without it)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    mode = "a" if append else "w"
-    with (gzip.open(p, mode + "t") if p.suffix == ".gz" else p.open(mode)) as f:
-        for r in records:
-            f.write(json.dumps(r, default=_json_default) + "\n")
+    lock = p.with_name(f".{p.name}.lock").resolve()
+    held = _HELD.__dict__.setdefault("locks", set())
+    if lock in held:  # held by this thread already (flock would wait for itself)
+        yield
+        return
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # waits for the other writer: appends are short
+        held.add(lock)
+        try:
+            yield
+        finally:
+            held.discard(lock)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_HELD = threading.local()  # the records locks this thread holds (records_lock is reentrant)
+
+
+def _jsonl_text(records: Iterable[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, default=_json_default) + "\n" for r in records)
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
+                append: bool = True, lock: bool = True) -> Path:
+    """Append (or write) records as JSON lines, under :func:`records_lock`; gzip-compressed
+    when ``path`` ends in .gz. A .gz is replaced atomically (its old bytes and a new gzip
+    member, which gzip readers read on as one stream): a gzip stream cut short by a killed
+    append is refused whole, so an append is never left half-written there. A plain file is
+    appended to (a line cut short is refused with its line number). ``lock=False``: a
+    private scratch file, or the caller holds the lock."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    text = _jsonl_text(records)  # serialised first: a record that fails leaves the file as is
+    with records_lock(p) if lock else contextlib.nullcontext():
+        if p.suffix == ".gz":
+            old = p.read_bytes() if append and p.exists() else b""
+            tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+            try:
+                with tmp.open("wb") as f:
+                    f.write(old)
+                    f.write(gzip.compress(text.encode(), mtime=0))
+                    f.flush()
+                    os.fsync(f.fileno())
+                tmp.replace(p)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            with p.open("a" if append else "w") as f:
+                f.write(text)
     return p
+
+
+def append_new_runs(records: Sequence[dict[str, Any]], path: str | Path,
+                    template: dict[str, Any]) -> list[int]:
+    """Append ``records`` (runs of ``template``, one per seed: see :func:`seeds_already_in`) to
+    ``path`` except those whose run the file holds by now, checked under the file's lock;
+    returns the seeds left out. A caller checks before it evaluates; this second check catches
+    a process that appended the same run meanwhile (two identical evaluations started together
+    both passed the first check and both appended: a file every report then refused)."""
+    with records_lock(path):
+        there = set(seeds_already_in(path, template, [int(r["seed"]) for r in records]))
+        write_jsonl([r for r in records if int(r["seed"]) not in there], path)
+    return sorted(there)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

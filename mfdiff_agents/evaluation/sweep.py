@@ -28,12 +28,12 @@ import shutil
 import tomllib
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
-from mfdiff_agents.evaluation.report import read_jsonl, write_jsonl
+from mfdiff_agents.evaluation.report import _json_default, read_jsonl, records_lock, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import check_policy, load_policy, policy_label
 from mfdiff_agents.policy import PopulationTooLargeError
@@ -219,53 +219,10 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                              f"{' …' if len(again) > 3 else ''}: --resume keeps them and "
                              "evaluates the rest; or give another --out")
     done: set[str] = set()
-    if resume and out is not None and Path(out).exists():
-        wanted = {identity(run, n)[2]: run for run, n in jobs}
-        groups: dict[str, list[dict[str, Any]]] = {}
-        old = read_jsonl(out)
-        for r in old:
-            key = _record_key(r)
-            if key in wanted:
-                groups.setdefault(key, []).append(r)
-        for key, group in groups.items():
-            run = wanted[key]
-            # complete as the sweep now asks for it: its seeds, episodes per seed and dataset
-            # (a sweep edited in any of them re-evaluates the group instead of keeping records
-            # of other seeds or another normalisation)
-            seeds = sorted(_seed_list(run.get("seeds", spec.get("seeds", 5))))
-            episodes = int(run.get("episodes", spec.get("episodes", 1)))
-            same = (sorted(r.get("seed", -1) for r in group) == seeds
-                    and all(r.get("episodes") == episodes for r in group))
-            # the checkpoint retrained or edited in place since (records written before the
-            # identity was recorded cannot tell, and are kept)
-            now = checkpoint_identity(run["policy"])
-            unchanged = not any(
-                now is not None and (r.get("config") or {}).get("checkpoint") is not None
-                and r["config"]["checkpoint"].get("id") != now["id"] for r in group)
-            # an error record (the policy refused the population) stands while its checkpoint
-            # is the same: retrained, e.g. with a larger max_agents, it is evaluated again
-            if unchanged and (any(r.get("error") for r in group) or (
-                    same and all(r.get("dataset_id") == run.get("dataset") for r in group))):
-                done.add(key)
-        # in the file's order (a set's order changes with the process's hash seed)
-        kept = [r for key, group in groups.items() if key in done for r in group]
-        dropped = len(old) - len(kept)
-        if dropped:
-            # records of runs no longer in the sweep (or to be re-evaluated) leave the file:
-            # said, and kept beside it, since a wrong --out would otherwise lose another
-            # sweep's results
-            bak = free_backup(Path(out))
-            shutil.copyfile(out, bak)
-            other = sum(1 for r in old if _record_key(r) not in wanted)
-            warnings.warn(
-                f"{out}: --resume drops {dropped} of its {len(old)} records ({other} of runs "
-                f"not in this sweep, {dropped - other} to be re-evaluated); the file as it was "
-                f"is kept in {bak}", UserWarning, stacklevel=2)
-        tmp = _tmp_beside(out)
-        tmp.unlink(missing_ok=True)
-        write_jsonl(kept, tmp)
-        tmp.replace(out)  # atomic: an interruption here loses nothing
-        records += kept
+    if resume and out is not None:
+        with records_lock(out):  # read and rewritten as one step: no other process's appends lost
+            if Path(out).exists():
+                records += _resume_kept(out, jobs, spec, identity, done)
     for run, n in tqdm(jobs, desc="sweep", disable=not progress):
         label, env_kwargs, key = identity(run, n)
         if key in done:
@@ -295,18 +252,105 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                      "error": f"{type(e).__name__}: {e}", "config": config,
                      "git_commit": git_commit()}]
         if out is not None:
-            write_jsonl(recs, out)
+            recs = _append_unless_there(recs, out)
         records += recs
     if resume and out is not None:
         # the file in the sweep's order, as a fresh run writes it: resumed groups were appended
         # after the kept ones, and reports list runs in file order
         order = {identity(run, n)[2]: i for i, (run, n) in enumerate(jobs)}
         records.sort(key=lambda r: order.get(_record_key(r), len(order)))  # stable: seed order
-        tmp = _tmp_beside(out)
-        tmp.unlink(missing_ok=True)
-        write_jsonl(records, tmp)
-        tmp.replace(out)
+        with records_lock(out):
+            # what other processes appended to the file meanwhile stays, after this sweep's
+            # (an outside audit: two sweeps into one --out each rewrote it with theirs alone)
+            mine = Counter(_canonical_json(r) for r in records)
+            others = []
+            for r in read_jsonl(out) if Path(out).exists() else []:
+                key = _canonical_json(r)
+                if mine[key] > 0:
+                    mine[key] -= 1
+                else:
+                    others.append(r)
+            tmp = _tmp_beside(out)
+            tmp.unlink(missing_ok=True)
+            write_jsonl(records + others, tmp, append=False, lock=False)
+            tmp.replace(out)
     return records
+
+
+def _canonical_json(r: dict[str, Any]) -> str:
+    """A record as the file holds it (numpy values, tuples as JSON has them), keys sorted."""
+    return json.dumps(json.loads(json.dumps(r, default=_json_default)), sort_keys=True)
+
+
+def _append_unless_there(recs: list[dict[str, Any]], out: str | Path) -> list[dict[str, Any]]:
+    """Append a group's records to ``out`` but those of a (run, seed) it holds by now, checked
+    under its lock: another process evaluating the same run meanwhile (both passed the check
+    before the episodes) would otherwise put it in the file twice. Returns what was
+    appended."""
+    with records_lock(out):
+        have = {(_record_key(r), r.get("seed")) for r in read_jsonl(out)
+                if not r.get("error")} if Path(out).exists() else set()
+        new = [r for r in recs if r.get("error") or (_record_key(r), r.get("seed")) not in have]
+        if len(new) < len(recs):
+            warnings.warn(f"{out}: another process wrote {len(recs) - len(new)} of these runs "
+                          "meanwhile (same policy, settings and seeds); not appended twice",
+                          UserWarning, stacklevel=3)
+        write_jsonl(new, out)
+    return new
+
+
+def _resume_kept(out: str | Path, jobs: list[tuple[dict[str, Any], int]], spec: dict[str, Any],
+                 identity: Callable[[dict[str, Any], int], tuple[str, dict[str, Any], str]],
+                 done: set[str]) -> list[dict[str, Any]]:
+    """``--resume``: the records of ``out`` that stand (finished groups of this sweep, their
+    keys added to ``done``), written back as the file; the others leave it, with a warning
+    and a backup. Called under the file's :func:`records_lock`."""
+    wanted = {identity(run, n)[2]: run for run, n in jobs}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    old = read_jsonl(out)
+    for r in old:
+        key = _record_key(r)
+        if key in wanted:
+            groups.setdefault(key, []).append(r)
+    for key, group in groups.items():
+        run = wanted[key]
+        # complete as the sweep now asks for it: its seeds, episodes per seed and dataset
+        # (a sweep edited in any of them re-evaluates the group instead of keeping records
+        # of other seeds or another normalisation)
+        seeds = sorted(_seed_list(run.get("seeds", spec.get("seeds", 5))))
+        episodes = int(run.get("episodes", spec.get("episodes", 1)))
+        same = (sorted(r.get("seed", -1) for r in group) == seeds
+                and all(r.get("episodes") == episodes for r in group))
+        # the checkpoint retrained or edited in place since (records written before the
+        # identity was recorded cannot tell, and are kept)
+        now = checkpoint_identity(run["policy"])
+        unchanged = not any(
+            now is not None and (r.get("config") or {}).get("checkpoint") is not None
+            and r["config"]["checkpoint"].get("id") != now["id"] for r in group)
+        # an error record (the policy refused the population) stands while its checkpoint
+        # is the same: retrained, e.g. with a larger max_agents, it is evaluated again
+        if unchanged and (any(r.get("error") for r in group) or (
+                same and all(r.get("dataset_id") == run.get("dataset") for r in group))):
+            done.add(key)
+    # in the file's order (a set's order changes with the process's hash seed)
+    kept = [r for key, group in groups.items() if key in done for r in group]
+    dropped = len(old) - len(kept)
+    if dropped:
+        # records of runs no longer in the sweep (or to be re-evaluated) leave the file:
+        # said, and kept beside it, since a wrong --out would otherwise lose another
+        # sweep's results
+        bak = free_backup(Path(out))
+        shutil.copyfile(out, bak)
+        other = sum(1 for r in old if _record_key(r) not in wanted)
+        warnings.warn(
+            f"{out}: --resume drops {dropped} of its {len(old)} records ({other} of runs "
+            f"not in this sweep, {dropped - other} to be re-evaluated); the file as it was "
+            f"is kept in {bak}", UserWarning, stacklevel=2)
+    tmp = _tmp_beside(out)
+    tmp.unlink(missing_ok=True)
+    write_jsonl(kept, tmp, lock=False)
+    tmp.replace(out)  # atomic: an interruption here loses nothing
+    return kept
 
 
 def _check_env(run: dict[str, Any], n: int, i: int) -> None:

@@ -1103,3 +1103,17 @@ def test_append_new_runs_skips_seeds_written_meanwhile(tmp_path):
     assert ev.append_new_runs(recs[:1], out, template) == []
     assert ev.append_new_runs(recs, out, template) == [0]
     assert [r["seed"] for r in ev.read_records(out)] == [0, 1]
+
+
+def test_a_scale_with_the_expert_not_above_random_gives_no_score():
+    """An outside audit: at Battle N = 2 the scripted expert stands off (reference return
+    below random's), so normalised scores read backwards (winners at -442); with tied
+    references evaluate stopped with no returns at all. Both give NaN scores, said once."""
+    def factory(core, seed):
+        return RandomPolicy(obs_dim=core.obs_dim, n_actions=core.n_actions, seed=seed)
+
+    for kw in ({"n_agents": 2}, {"n_agents": 4, "max_cycles": 1}):  # reversed, tied
+        with pytest.warns(UserWarning, match="not above uniform random"):
+            recs = ev.evaluate(factory, "mfdiff/Battle-v0", kw, [0, 1])
+        assert recs[0]["ref_max"] <= recs[0]["ref_min"]
+        assert all(np.isnan(r["normalized_score"]) and np.isfinite(r["return"]) for r in recs)

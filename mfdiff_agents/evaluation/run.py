@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -222,6 +224,16 @@ def evaluate(
         check_deviation_names(core, extra_deviations, deviation_set)
     if ref_scores is None:
         ref_scores = reference_scores(env_id, env_kwargs, dataset_id=dataset_id)
+    scale = ref_scores[1] > ref_scores[0]
+    if not scale:
+        # a tiny game (Battle at N = 2: the expert stands off for the whole episode) can leave
+        # the expert no better than random: a score on that scale would be undefined or read
+        # backwards (an outside audit: winners at -442, a loser at +14), so it is NaN
+        warnings.warn(
+            f"{env_id} {env_kwargs}: the scripted expert's reference return {ref_scores[1]:.4g} "
+            f"is not above uniform random's {ref_scores[0]:.4g}, so the normalised score "
+            "(0 = random, 100 = expert) is undefined here: records carry normalized_score NaN; "
+            "compare the returns", UserWarning, stacklevel=2)
     records = []
     checked = False  # a policy object is checked once: its warnings once, not once per seed
     # a seed of a planner at large N, its deviation episodes included, can take minutes: a
@@ -254,7 +266,8 @@ def evaluate(
         eps = [rollout(core, pol, seed=episode_seed(seed, e), record=record and e == 0,
                        on_step=on_step) for e in range(episodes)]
         rets = [e.total_return for e in eps]
-        scores = normalized_score(rets, *ref_scores).tolist()
+        scores = (normalized_score(rets, *ref_scores).tolist() if scale
+                  else [math.nan] * len(rets))
         steps = sum(e.steps for e in eps)
         m_final = {k: float(np.mean([e.metrics_final[k] for e in eps]))
                    for k in eps[0].metrics_final}

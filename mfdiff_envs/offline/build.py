@@ -656,9 +656,11 @@ def build_dataset(
             digests = write_episodes(h5, st, rechunk=repack)
         steps = int(sum(lengths))
         rets = np.asarray(returns)
-        # nan, not an error: a few-step env can have random and expert tied; the card says so
+        # nan, not an error: a few-step env (or Battle at N = 2, where the expert stands off)
+        # can leave the expert no better than random, a scale undefined or reversed; the card
+        # says so
         norm_mean = (float(np.mean(normalized_score(rets, ref_min, ref_max)))
-                     if ref_max != ref_min else math.nan)
+                     if ref_max > ref_min else math.nan)
         meta = {
             "dataset_id": ds_id,
             "family": family,

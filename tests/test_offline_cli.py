@@ -7,7 +7,9 @@ Every test points MINARI_DATASETS_PATH at a tmp dir; builds use a tiny tmp catal
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +64,12 @@ USER_ERRORS = {
     "unknown id": (["build", "mfdiff/squeeze-n37/expert-v0"], "not in the catalogue"),
     "N not in catalogue": (["build", "squeeze", "--n-agents", "7"], "N = 7 (N: [100, 1000"),
     "N not an int": (["build", "squeeze", "--n-agents", "ten"], "invalid int value: 'ten'"),
+    # an N the env refuses gets the env's reason, not a Python call that fails the same way
+    "N the env refuses": (["build", "battle", "--n-agents", "7"], "the env refuses N = 7: "
+                          "n_agents (both teams together) must be even"),
+    "id at an N the env refuses": (["build", "mfdiff/ising-n10/medium-v0"],
+                                   "no ising dataset can be built at N = 10: n_agents must be a "
+                                   "perfect square"),
     "bad tier": (["build", "squeeze", "--tier", "best"], "unknown tier 'best'"),
     "zero episodes": (["build", "squeeze", "--episodes", "0"], "--episodes must be >= 1"),
     "zero workers": (["build", "squeeze", "--workers", "0"], "--workers must be >= 1"),
@@ -318,4 +326,50 @@ def test_build_dataset_refuses_an_env_of_another_family_or_a_second_n(monkeypatc
     with pytest.raises(ValueError, match="n_agents=9 contradicts n_agents=16"):
         build_dataset("squeeze", n_agents=16, tier="random", episodes=1, progress=False,
                       env_kwargs={"n_agents": 9})
+    for bad in (True, 2.0):  # named mfdiff/squeeze-n1, -n2: "already exists" where built
+        with pytest.raises(TypeError, match="n_agents must be an int"):
+            build_dataset("squeeze", n_agents=bad, tier="random", episodes=1, progress=False)
     assert not (root / "mfdiff").exists()  # refused before anything was written
+
+
+def test_a_build_holding_its_lock_is_alive_whatever_its_pid(root):
+    """An outside audit: a build in another PID namespace (a container sharing the Minari root)
+    has a PID this machine does not see, and `data list` deleted its staging folder mid-build.
+    A build holds a lock in its staging folder; a held lock is a live build."""
+    import fcntl
+
+    from mfdiff_envs.offline.build import BUILDER_LOCK, clean_stale_staging
+
+    staging = root / STAGING_DIR
+    other_ns = staging / f"{_dead_pid()}-0ther0ns"
+    ended = staging / f"{os.getpid()}-ended000"  # a live PID, but its lock is free: ended
+    for d in (other_ns, ended):
+        d.mkdir(parents=True)
+        (d / BUILDER_LOCK).touch()
+    with open(other_ns / BUILDER_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert clean_stale_staging(root) == [ended]
+    assert clean_stale_staging(root) == [other_ns]
+
+
+def test_a_build_another_process_finished_first_as_asked_is_done(root, cat, monkeypatch):
+    """An outside audit: of two identical `data build` commands at once, the second to publish
+    failed (exit 1, "use --force") though the dataset was built as asked: `build && train`
+    stopped. It is judged as an existing build now."""
+    import mfdiff_envs.offline.build as build_mod
+    from mfdiff_envs.offline.cli import main
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    real = build_mod.build_recipe
+
+    def built_meanwhile(r, **kw):
+        real(r, **kw)  # the other process's build, published first
+        raise build_mod.DatasetExistsError(f"dataset {r.dataset_id} appeared during the build")
+
+    monkeypatch.setattr(build_mod, "build_recipe", built_meanwhile)
+    assert main(["build", DS, "--no-progress", "--catalogue", cat]) == 0
+    # built otherwise by the other process (3 episodes, not the 2 asked): a conflict, exit 2
+    shutil.rmtree(root / DS)
+    monkeypatch.setattr(build_mod, "build_recipe", lambda r, **kw: built_meanwhile(
+        dataclasses.replace(r, episodes=3), **kw))
+    assert main(["build", DS, "--no-progress", "--catalogue", cat]) == 2

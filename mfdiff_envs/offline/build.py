@@ -56,6 +56,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, staging judged by PID
+    fcntl = None  # type: ignore[assignment]
+
 import gymnasium as gym
 import minari
 import numpy as np
@@ -64,7 +69,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 import mfdiff_envs  # noqa: F401  (registers the env ids)
-from mfdiff_envs.core import VectorCore
+from mfdiff_envs.core import VectorCore, check_positive_int
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, parse_id
 from mfdiff_envs.offline.integrity import (
     HDF5_FILE,
@@ -188,16 +193,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+BUILDER_LOCK = ".builder.lock"
+"""A file in each staging directory its build holds an exclusive ``flock`` on while it runs."""
+
+
+def _build_alive(d: Path) -> bool:
+    """Whether the build staging into ``d`` still runs: its :data:`BUILDER_LOCK` is held (the
+    kernel releases it with the process, so this holds across PID namespaces: containers sharing
+    one Minari root saw each other's builds as dead by their PIDs and deleted them, an outside
+    audit found); for a staging directory without one (a build before the fifty-first update),
+    its PID on this machine."""
+    lock = d / BUILDER_LOCK
+    if fcntl is not None and lock.is_file():
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
+    pid_str = d.name.split("-", 1)[0]
+    return pid_str.isdigit() and _pid_alive(int(pid_str))
+
+
 def clean_stale_staging(root: Path | None = None) -> list[Path]:
-    """Remove staging directories of builds whose process is gone; return what was removed."""
+    """Remove staging directories of builds that no longer run; return what was removed."""
     root = Path(root) if root is not None else get_dataset_path()
     removed = []
     staging = root / STAGING_DIR
     if not staging.is_dir():
         return removed
     for d in staging.iterdir():
-        pid_str = d.name.split("-", 1)[0]
-        if not pid_str.isdigit() or not _pid_alive(int(pid_str)):
+        if not _build_alive(d):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return removed
@@ -565,6 +592,9 @@ def build_dataset(
         raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILY_ENV)} "
                          "(or give env_id)")
     env_id = env_id or FAMILY_ENV[family]
+    # the id is formed from n_agents: a bool or a float named another dataset (True as n1,
+    # "already exists" where the env refuses it: an outside audit)
+    check_positive_int("n_agents", n_agents)
     given_n = (env_kwargs or {}).get("n_agents", n_agents)
     if given_n != n_agents:  # the id names n_agents; a second value would be silently dropped
         raise ValueError(f"env_kwargs n_agents={given_n!r} contradicts n_agents={n_agents}")
@@ -627,6 +657,9 @@ def build_dataset(
 
     stage = root / STAGING_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir(parents=True)
+    alive = open(stage / BUILDER_LOCK, "a")  # held until the stage is gone (_build_alive)
+    if fcntl is not None:
+        fcntl.flock(alive, fcntl.LOCK_EX)
     t_start = time.perf_counter()
     try:
         with _minari_root(stage):
@@ -712,6 +745,7 @@ def build_dataset(
         os.rename(stage / ds_id, final)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        alive.close()
         env.close()
     return minari.load_dataset(ds_id)
 

@@ -270,6 +270,22 @@ def rebuild_hint(dataset_id_: str, built: Mapping[str, Any] | None = None) -> st
 CLOSE_ID = 0.85
 
 
+def _env_refuses(env_id: str, n_agents: int, env_kwargs: Mapping[str, Any] | None = None
+                  ) -> str | None:
+    """The env's own error for ``n_agents`` (an odd Battle N, a non-square Ising one), None
+    where it accepts it: a hint to build a dataset at an N the env refuses would only move the
+    error into ``build_dataset`` (an outside audit)."""
+    import gymnasium as gym
+
+    import mfdiff_envs  # noqa: F401  (registers the ids)
+
+    try:
+        gym.make(env_id, **{**(env_kwargs or {}), "n_agents": n_agents}).close()
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return None
+
+
 def off_catalogue_hint(
     dataset_id_: str, recipes: Sequence[Recipe], also: Iterable[str] = ()
 ) -> str:
@@ -314,6 +330,9 @@ def off_catalogue_hint(
         else:
             held = ""
         built = {} if family in FAMILY_ENV else {"env_id": env_of[family]}
+        refused = _env_refuses(env_of.get(family) or FAMILY_ENV[family], n)
+        if refused:
+            return f"{held}; no {family} dataset can be built at N = {n}: {refused}"
         return (f"{held}; another N or version is built from Python: "
                 f"{build_call(dataset_id_, built)} (README, Datasets)")
     close = difflib.get_close_matches(dataset_id_, pool, n=1, cutoff=CLOSE_ID)
@@ -359,8 +378,14 @@ def select(
         sizes = sorted({r.n_agents for r in chosen})
         chosen = [r for r in chosen if r.n_agents == n_agents]
         if not chosen:
+            envs = {r.env_id: r.env_kwargs for r in recipes if r.family == target
+                    or r.dataset_id == target}
+            refused = next((e for e in (_env_refuses(i, n_agents, {
+                k: v for k, v in kw.items() if k != "n_agents"}) for i, kw in envs.items())
+                if e), None)
             raise KeyError(f"no catalogue entry for {target!r} with N = {n_agents} (N: {sizes})"
-                           + OTHER_N)
+                           + (f"; and the env refuses N = {n_agents}: {refused}" if refused
+                              else OTHER_N))
     if tier is not None:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")

@@ -68,10 +68,10 @@ def run_env_demo(n_agents: int, steps: int, seed: int) -> None:
     policy); then notes on N where a family could not use ``n_agents`` as given."""
     if steps <= 0:
         raise ValueError(f"steps must be > 0, got {steps}")
+    cores = demo_cores(n_agents, steps)  # an N refused before the table's header is printed
     header = "| family | N | policy | mean team reward / step | metric | agent-steps/s |"
     print(header)
     print("|---|---|---|---|---|---|")
-    cores = demo_cores(n_agents, steps)
     for core in cores:
         for name, skill in (("expert", 1.0), ("random", 0.0)):
             # the policy on its own seed, as the reference scores are measured: one stream

@@ -82,6 +82,14 @@ def make_constructors(
             if "unexpected keyword" in str(e):
                 raise TypeError(f"{name}: {e}") from None
             raise
+        except (MemoryError, ValueError) as e:
+            # numpy's own words for a population whose core arrays cannot be allocated
+            # ("Unable to allocate 74.5 GiB", "Maximum allowed size exceeded"), before the
+            # dict view's max_memory_gb guard could speak: say which N (an outside audit)
+            if isinstance(e, ValueError) and "Maximum allowed size" not in str(e):
+                raise
+            raise MemoryError(f"{name}: n_agents={kwargs.get('n_agents')} is too large for the "
+                              f"env's own arrays on this machine ({e})") from None
 
     def parallel_env(
         render_mode: str | None = None, max_memory_gb: float | None = None, **kwargs: Any

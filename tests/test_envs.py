@@ -568,3 +568,11 @@ def test_env_demo_names_the_n_it_was_given():
 
     with pytest.raises(ValueError, match="give N >= 9.*got 3"):
         run_env_demo(n_agents=3, steps=2, seed=0)
+
+
+def test_a_population_too_large_for_the_core_says_so():
+    """An outside audit: numpy's "Maximum allowed size exceeded" surfaced raw, naming no N."""
+    from mfdiff_envs import squeeze_v0
+
+    with pytest.raises(MemoryError, match=r"squeeze_v0: n_agents=1(0){20} is too large"):
+        squeeze_v0.parallel_env(n_agents=10**20)

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = args.n_agents
     print(f"# ising_when: when aligned agents flip (Ising, N = {n})\n")
-    print("Command: `python experiments/ising_when.py " + " ".join(
+    print("Command (this file is its stdout): `python experiments/ising_when.py " + " ".join(
         f'"{p}"' if ":" in p else p for p in args.policies) + (
         f" --n-agents {n}" if n != 100 else "") + "`\n")
     print(f"{EPISODES} episodes of {STEPS} steps (evaluation seeds 0-{EPISODES - 1}). Aligned: "

@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                                                     **overrides)
         records = evaluate(policy, env_id, env_kwargs, seeds, 1, method=label, tier=args.tier,
                            config=config, progress=True)
-        if append_new_runs(records, args.out, template):
-            print(f"{group}: another process wrote it meanwhile; not appended twice",
-                  file=sys.stderr)
-            continue
+        skipped = append_new_runs(records, args.out, template)
+        if skipped:
+            print(f"{group}: another process wrote evaluation seeds {skipped} meanwhile; "
+                  "those not appended twice", file=sys.stderr)
         print(f"{group}: " + " ".join(f"{r['normalized_score']:.1f}" for r in records),
               file=sys.stderr)
     return 0

@@ -1117,3 +1117,39 @@ def test_a_scale_with_the_expert_not_above_random_gives_no_score():
             recs = ev.evaluate(factory, "mfdiff/Battle-v0", kw, [0, 1])
         assert recs[0]["ref_max"] <= recs[0]["ref_min"]
         assert all(np.isnan(r["normalized_score"]) and np.isfinite(r["return"]) for r in recs)
+
+
+def test_no_scale_runs_through_a_sweep_and_its_table(tmp_path):
+    """A review: a sweep passed its own references, which evaluate refuses when the expert is
+    not above random (the sweep died hours in), and one NaN score broke every table of the
+    file. Both go through now: the cell reads n/a."""
+    spec = {"seeds": 2, "runs": [{"policy": "random", "env": "mfdiff/Battle-v0",
+                                  "n_agents": [2, 10], "env_kwargs": {"max_cycles": 300}}]}
+    out = tmp_path / "r.jsonl"
+    with pytest.warns(UserWarning, match="not above uniform random"):
+        recs = ev.run_sweep(spec, out=out, progress=False)
+    by_n = {r["n_agents"]: r for r in recs}
+    assert np.isnan(by_n[1]["normalized_score"]) and np.isfinite(by_n[5]["normalized_score"])
+    table = ev.markdown_table(ev.read_records(out), command="x")
+    assert "n/a (expert not above random here)" in table
+    with pytest.raises(ValueError, match="runs of two games"):  # NaN beside numbers: refused
+        ev.aggregate([{**by_n[1], "n_agents": 5}, by_n[5]])
+
+
+def test_records_writes_follow_a_symlink_and_keep_permissions(tmp_path):
+    """A review: the atomic .gz append replaced a symlinked records file by a regular file
+    (the real one kept its old records) and reset its permissions; two spellings of one file
+    took two locks."""
+    import os
+    import stat
+
+    real = tmp_path / "store" / "real.jsonl.gz"
+    ev.write_jsonl([{"a": 1}], real)
+    os.chmod(real, 0o664)
+    link = tmp_path / "link.jsonl.gz"
+    link.symlink_to(real)
+    ev.write_jsonl([{"a": 2}], link)
+    assert link.is_symlink() and [r["a"] for r in ev.read_jsonl(real)] == [1, 2]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o664
+    assert not (tmp_path / ".link.jsonl.gz.lock").exists()
+    assert (real.parent / ".real.jsonl.gz.lock").exists()

@@ -67,6 +67,9 @@ USER_ERRORS = {
     # an N the env refuses gets the env's reason, not a Python call that fails the same way
     "N the env refuses": (["build", "battle", "--n-agents", "7"], "the env refuses N = 7: "
                           "n_agents (both teams together) must be even"),
+    # a hint is not worth building an env of 2·10⁸ agents (24 GB, killed: a review)
+    "id at a huge N": (["build", "mfdiff/squeeze-n200000000/expert-v0"],
+                       "another N or version is built from Python"),
     "id at an N the env refuses": (["build", "mfdiff/ising-n10/medium-v0"],
                                    "no ising dataset can be built at N = 10: n_agents must be a "
                                    "perfect square"),

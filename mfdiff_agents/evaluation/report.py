@@ -8,6 +8,7 @@ import functools
 import gzip
 import json
 import os
+import stat
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,32 +21,44 @@ from mfdiff_agents.evaluation.stats import aggregate, get_metric, held_out_explo
 
 
 @contextlib.contextmanager
-def records_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on the records file ``path`` (POSIX ``flock`` on a hidden
-    ``.NAME.lock`` beside it; elsewhere no lock): every read-then-write of a records file
-    (appends, the duplicate check and its append, ``--sweep --resume``'s rewrite) runs under
-    it, so that processes sharing one ``--out`` neither lose nor double each other's records
-    (an outside audit lost a whole sweep's records, and corrupted a .gz, without it)."""
+def records_lock(path: str | Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold a lock on the records file ``path`` (POSIX ``flock`` on a hidden ``.NAME.lock``
+    beside the file a symlink points to; elsewhere no lock): every read-then-write of a records
+    file (appends, the duplicate check and its append, ``--sweep --resume``'s rewrite) runs
+    under it exclusively, so that processes sharing one ``--out`` neither lose nor double each
+    other's records (an outside audit lost a whole sweep's records, and corrupted a .gz,
+    without it). ``shared``: a reader's lock, taken only where the lock file exists already
+    (reading never writes). The lock file is opened read-only: another user's, or one in a
+    directory this process may not write, still locks; where it cannot be made at all the
+    write goes on unlocked, as before locks."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    lock = p.with_name(f".{p.name}.lock").resolve()
+    real = Path(path).resolve()  # two spellings of one file (a symlink): one lock
+    lock = real.with_name(f".{real.name}.lock")
     held = _HELD.__dict__.setdefault("locks", set())
     if lock in held:  # held by this thread already (flock would wait for itself)
         yield
         return
-    with open(lock, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # waits for the other writer: appends are short
+    try:
+        if not shared:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDONLY | (0 if shared else os.O_CREAT), 0o666)
+    except OSError:  # no lock file and none can be made (read-only dir): unlocked
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # waits: writes are short
         held.add(lock)
         try:
             yield
         finally:
             held.discard(lock)
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 _HELD = threading.local()  # the records locks this thread holds (records_lock is reentrant)
@@ -58,29 +71,34 @@ def _jsonl_text(records: Iterable[dict[str, Any]]) -> str:
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path, *,
                 append: bool = True, lock: bool = True) -> Path:
     """Append (or write) records as JSON lines, under :func:`records_lock`; gzip-compressed
-    when ``path`` ends in .gz. A .gz is replaced atomically (its old bytes and a new gzip
-    member, which gzip readers read on as one stream): a gzip stream cut short by a killed
-    append is refused whole, so an append is never left half-written there. A plain file is
-    appended to (a line cut short is refused with its line number). ``lock=False``: a
-    private scratch file, or the caller holds the lock."""
+    when ``path`` ends in .gz. An append to a .gz replaces it atomically (its old bytes and a
+    new gzip member, which gzip readers read on as one stream; the file a symlink points to,
+    with its permissions): a gzip stream cut short by a killed append is refused whole. A
+    plain file, or a .gz in a directory this process may not write, is appended to in place (a
+    line cut short is refused with its line number). ``lock=False``: a private scratch file,
+    or the caller holds the lock."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     text = _jsonl_text(records)  # serialised first: a record that fails leaves the file as is
     with records_lock(p) if lock else contextlib.nullcontext():
-        if p.suffix == ".gz":
-            old = p.read_bytes() if append and p.exists() else b""
-            tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+        real = p.resolve()
+        if real.suffix == ".gz" and append and real.exists() and os.access(real.parent, os.W_OK):
+            tmp = real.with_name(f".{real.name}.tmp-{os.getpid()}")
             try:
                 with tmp.open("wb") as f:
-                    f.write(old)
+                    f.write(real.read_bytes())
                     f.write(gzip.compress(text.encode(), mtime=0))
                     f.flush()
                     os.fsync(f.fileno())
-                tmp.replace(p)
+                os.chmod(tmp, stat.S_IMODE(real.stat().st_mode))
+                tmp.replace(real)
             finally:
                 tmp.unlink(missing_ok=True)
+        elif real.suffix == ".gz":
+            with real.open("ab" if append else "wb") as f:
+                f.write(gzip.compress(text.encode(), mtime=0))
         else:
-            with p.open("a" if append else "w") as f:
+            with real.open("a" if append else "w") as f:
                 f.write(text)
     return p
 
@@ -99,10 +117,14 @@ def append_new_runs(records: Sequence[dict[str, Any]], path: str | Path,
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """The records of one JSON-lines file (gzip-compressed when it ends in .gz), in order."""
+    """The records of one JSON-lines file (gzip-compressed when it ends in .gz), in order;
+    read under :func:`records_lock`'s shared lock where a writer made one (a line being
+    appended is not read half-written)."""
     p = Path(path)
     try:
-        text = gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
+        with records_lock(p, shared=True):
+            text = (gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz"
+                    else p.read_text())
     except (IsADirectoryError, EOFError, gzip.BadGzipFile, zlib.error,
             UnicodeDecodeError) as e:
         # a truncated .gz, a directory, a binary file: one line naming it, not a traceback
@@ -428,6 +450,9 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                 cells.append("–")
                 continue
             n = max(n, a["n"])
+            if a.get("undefined"):
+                cells.append("n/a (expert not above random here)")
+                continue
             fmt = _fmt(m)
             cells.append(f"{fmt(a['mean'])} [{fmt(a['ci_low'])}, {fmt(a['ci_high'])}] "
                          f"({fmt(a['iqm'])})")

@@ -204,10 +204,12 @@ def evaluate(
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
                          "pass exploitability=True")
-    if (isinstance(deviation_fraction, bool) or not isinstance(deviation_fraction, (int, float))
+    if (isinstance(deviation_fraction, bool)
+            or not isinstance(deviation_fraction, (int, float, np.integer, np.floating))
             or not 0.0 < deviation_fraction <= 1.0):
         # checked before the first rollout, not by the first deviation episode
         raise ValueError(f"deviation_fraction must lie in (0, 1], got {deviation_fraction!r}")
+    deviation_fraction = float(deviation_fraction)
     if deviation_fraction != 0.01 and not exploitability:
         raise ValueError("deviation_fraction sets the exploitability measure's share of "
                          "deviators: pass exploitability=True")

@@ -5,6 +5,7 @@ percentile-bootstrap CI, and the interquartile mean (``scipy.stats.trim_mean(x, 
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -79,15 +80,32 @@ def get_metric(record: dict[str, Any], metric: str) -> float | None:
 def aggregate(records: Iterable[dict[str, Any]], *, metric: str = "normalized_score",
               by: Sequence[str] = ("method", "env_id", "n_agents", "tier")) -> list[dict[str, Any]]:
     """Group records by ``by`` and :func:`summarize` ``metric`` over the runs (seeds) of each
-    group. Records lacking the metric are skipped. Groups keep first-seen order."""
+    group. Records lacking the metric are skipped. Groups keep first-seen order. A group whose
+    every value is NaN (a normalised score where the expert's reference return is not above
+    random's: no scale) is summarised as NaN, ``undefined`` True; NaN beside numbers in one
+    group is refused (runs of two games in one row)."""
     groups: dict[tuple, list[float]] = {}
     for r in records:
         v = get_metric(r, metric)
         if v is None:
             continue
         groups.setdefault(tuple(r.get(k) for k in by), []).append(v)
-    return [{**dict(zip(by, key)), "metric": metric, **summarize(vals)}
-            for key, vals in groups.items()]
+    out = []
+    for key, vals in groups.items():
+        nan = np.isnan(vals)
+        if nan.all():
+            summary: dict[str, Any] = {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                                       "iqm": math.nan, "std": math.nan, "n": len(vals),
+                                       "undefined": True}
+        elif nan.any():
+            raise ValueError(f"{metric} of {dict(zip(by, key))}: {int(nan.sum())} of "
+                             f"{len(vals)} runs have none (NaN: no scale where the expert is "
+                             "not above random) beside runs that have one: runs of two games "
+                             "in one group")
+        else:
+            summary = summarize(vals)
+        out.append({**dict(zip(by, key)), "metric": metric, **summary})
+    return out
 
 
 def held_out_exploitability(

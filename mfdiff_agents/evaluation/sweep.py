@@ -177,6 +177,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         ns = run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]
         jobs += [(run, int(n)) for n in ns]
     records: list[dict[str, Any]] = []
+    in_file: list[dict[str, Any]] = []  # what this sweep wrote to (or kept in) out
     device = spec.get("device", "cpu")
     refs: dict[str, tuple[float, float]] = {}
 
@@ -222,7 +223,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     if resume and out is not None:
         with records_lock(out):  # read and rewritten as one step: no other process's appends lost
             if Path(out).exists():
-                records += _resume_kept(out, jobs, spec, identity, done)
+                in_file += _resume_kept(out, jobs, spec, identity, done)
+    records += in_file
     for run, n in tqdm(jobs, desc="sweep", disable=not progress):
         label, env_kwargs, key = identity(run, n)
         if key in done:
@@ -242,7 +244,10 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                 policy, run["env"], env_kwargs,
                 _seed_list(run.get("seeds", spec.get("seeds", 5))),
                 int(run.get("episodes", spec.get("episodes", 1))),
-                method=label, ref_scores=refs[ref_key], dataset_id=run.get("dataset"),
+                method=label, dataset_id=run.get("dataset"),
+                # references with no scale (expert not above random): evaluate measures them
+                # itself and records NaN scores with its warning (given, they are refused)
+                ref_scores=refs[ref_key] if refs[ref_key][1] > refs[ref_key][0] else None,
                 tier=run.get("tier"), exploitability=run.get("exploitability", False),
                 config=config,
             )
@@ -252,17 +257,18 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                      "error": f"{type(e).__name__}: {e}", "config": config,
                      "git_commit": git_commit()}]
         if out is not None:
-            recs = _append_unless_there(recs, out)
+            in_file += _append_unless_there(recs, out)
         records += recs
     if resume and out is not None:
         # the file in the sweep's order, as a fresh run writes it: resumed groups were appended
         # after the kept ones, and reports list runs in file order
         order = {identity(run, n)[2]: i for i, (run, n) in enumerate(jobs)}
         records.sort(key=lambda r: order.get(_record_key(r), len(order)))  # stable: seed order
+        in_file.sort(key=lambda r: order.get(_record_key(r), len(order)))
         with records_lock(out):
             # what other processes appended to the file meanwhile stays, after this sweep's
             # (an outside audit: two sweeps into one --out each rewrote it with theirs alone)
-            mine = Counter(_canonical_json(r) for r in records)
+            mine = Counter(_canonical_json(r) for r in in_file)
             others = []
             for r in read_jsonl(out) if Path(out).exists() else []:
                 key = _canonical_json(r)
@@ -272,8 +278,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                     others.append(r)
             tmp = _tmp_beside(out)
             tmp.unlink(missing_ok=True)
-            write_jsonl(records + others, tmp, append=False, lock=False)
-            tmp.replace(out)
+            write_jsonl(in_file + others, tmp, append=False, lock=False)
+            tmp.replace(Path(out).resolve())
     return records
 
 
@@ -285,12 +291,14 @@ def _canonical_json(r: dict[str, Any]) -> str:
 def _append_unless_there(recs: list[dict[str, Any]], out: str | Path) -> list[dict[str, Any]]:
     """Append a group's records to ``out`` but those of a (run, seed) it holds by now, checked
     under its lock: another process evaluating the same run meanwhile (both passed the check
-    before the episodes) would otherwise put it in the file twice. Returns what was
-    appended."""
+    before the episodes) would otherwise put it in the file twice (an error record: once per
+    run). Returns what was appended; the sweep still returns all its own records."""
     with records_lock(out):
-        have = {(_record_key(r), r.get("seed")) for r in read_jsonl(out)
-                if not r.get("error")} if Path(out).exists() else set()
-        new = [r for r in recs if r.get("error") or (_record_key(r), r.get("seed")) not in have]
+        there = read_jsonl(out) if Path(out).exists() else []
+        have = {(_record_key(r), r.get("seed")) for r in there if not r.get("error")}
+        refused = {_record_key(r) for r in there if r.get("error")}
+        new = [r for r in recs if (_record_key(r) not in refused if r.get("error")
+                                   else (_record_key(r), r.get("seed")) not in have)]
         if len(new) < len(recs):
             warnings.warn(f"{out}: another process wrote {len(recs) - len(new)} of these runs "
                           "meanwhile (same policy, settings and seeds); not appended twice",
@@ -349,7 +357,7 @@ def _resume_kept(out: str | Path, jobs: list[tuple[dict[str, Any], int]], spec: 
     tmp = _tmp_beside(out)
     tmp.unlink(missing_ok=True)
     write_jsonl(kept, tmp, lock=False)
-    tmp.replace(out)  # atomic: an interruption here loses nothing
+    tmp.replace(Path(out).resolve())  # atomic: an interruption here loses nothing
     return kept
 
 
@@ -382,6 +390,7 @@ def _check_env(run: dict[str, Any], n: int, i: int) -> None:
 
 
 def _tmp_beside(out: str | Path) -> Path:
-    """A scratch file beside ``out``, compressed as ``out`` is (a .gz name is written gzip)."""
-    p = Path(out)
+    """A scratch file beside ``out`` (the file a symlink points to), compressed as ``out`` is (a
+    .gz name is written gzip)."""
+    p = Path(out).resolve()
     return p.with_name(p.name + ".resume-tmp" + (".gz" if p.suffix == ".gz" else ""))

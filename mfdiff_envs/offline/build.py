@@ -205,13 +205,17 @@ def _build_alive(d: Path) -> bool:
     its PID on this machine."""
     lock = d / BUILDER_LOCK
     if fcntl is not None and lock.is_file():
-        with open(lock, "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
+        try:  # read-only: another user's build locks a file this process may not write
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:  # not even readable: not ours to judge, so not ours to delete
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held (BlockingIOError), or refused: alive
+            return True
+        finally:
+            os.close(fd)  # releases the lock taken just now
+        return False
     pid_str = d.name.split("-", 1)[0]
     return pid_str.isdigit() and _pid_alive(int(pid_str))
 

@@ -274,16 +274,25 @@ def _env_refuses(env_id: str, n_agents: int, env_kwargs: Mapping[str, Any] | Non
                   ) -> str | None:
     """The env's own error for ``n_agents`` (an odd Battle N, a non-square Ising one), None
     where it accepts it: a hint to build a dataset at an N the env refuses would only move the
-    error into ``build_dataset`` (an outside audit)."""
+    error into ``build_dataset`` (an outside audit). Only up to :data:`HINT_MAX_N` agents: the
+    check builds the env, and a mistyped N of 2·10⁸ took 24 GB for a hint."""
     import gymnasium as gym
 
     import mfdiff_envs  # noqa: F401  (registers the ids)
 
+    if n_agents > HINT_MAX_N:
+        return None
     try:
         gym.make(env_id, **{**(env_kwargs or {}), "n_agents": n_agents}).close()
     except (ValueError, TypeError) as e:
         return str(e)
+    except MemoryError:
+        return None
     return None
+
+
+#: the largest N :func:`_env_refuses` builds an env at (a few MB of env arrays)
+HINT_MAX_N = 10**6
 
 
 def off_catalogue_hint(

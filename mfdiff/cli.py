@@ -116,6 +116,11 @@ def _main(argv: list[str] | None) -> int:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"mfdiff {args.command}: error: {msg}", file=sys.stderr)
         return USAGE_ERROR
+    except FloatingPointError as e:  # training diverged, or a checkpoint acts on NaN
+        if os.environ.get("MFDIFF_DEBUG"):
+            raise
+        print(f"mfdiff {args.command}: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         note = ""
         if args.command == "train" and getattr(args, "out", None) is not None:

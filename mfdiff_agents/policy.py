@@ -29,6 +29,28 @@ class PopulationTooLargeError(ValueError):
     """A policy refuses to act for this many agents (e.g. an O(N²) planner's guard)."""
 
 
+class DivergedError(FloatingPointError):
+    """A model produced NaN or infinite numbers where actions are decided (a diverged checkpoint,
+    or an acting setting far outside its training range), or training met a non-finite loss."""
+
+
+def refuse_nonfinite(scores: Any, who: str) -> None:
+    """Raise :class:`DivergedError` where ``scores`` (action scores ``[n, A]`` or a plan) hold
+    NaN or +inf (-inf marks actions truncated away and passes). Why: argmax and sampling turn
+    NaN scores into one action for every agent, so a diverged checkpoint was scored as a policy
+    that plays action 0, with exit 0 (an outside audit)."""
+    import torch
+
+    bad = torch.isnan(scores) | torch.isposinf(scores)
+    if bool(bad.any()):
+        rows = int(bad.reshape(scores.shape[0], -1).any(-1).sum()) if scores.ndim else 1
+        raise DivergedError(
+            f"{who}: NaN or infinite numbers in {rows} of {scores.shape[0] if scores.ndim else 1}"
+            " rows where actions are decided: the checkpoint's weights diverged (retrain with a "
+            "lower lr), or an acting setting such as return_target lies far outside training's "
+            "range; decoded, every agent would play one constant action")
+
+
 def check_seed(seed: int | None) -> int | None:
     """``seed`` as an int (None stays None); a ValueError unless it is a non-negative integer
     (Python or numpy), as the envs' ``reset`` says."""

@@ -41,6 +41,7 @@ from mfdiff_agents.checkpoint import (
 )
 from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
+from mfdiff_agents.policy import DivergedError
 from mfdiff_agents.trained import TrainedPolicy
 
 if TYPE_CHECKING:
@@ -226,6 +227,14 @@ def train(
             raise
 
 
+def _saved_note(out: Path | None, step: int) -> str:
+    """Where a diverged run's last save is, which may hold the weights that diverged."""
+    if out is None or not (out / WEIGHTS_FILE).exists():
+        return ""
+    return (f"; {out} holds its last save, which may hold weights already diverged by step "
+            f"{step} (evaluating it is refused if its actions are NaN)")
+
+
 def derived_seed(entropy: list[int]) -> int:
     """A torch seed (< 2^63) drawn from ``entropy`` (numpy's SeedSequence: nearby entropies
     give unrelated seeds)."""
@@ -366,7 +375,9 @@ def _train(
                 if ema is not None:
                     ema.update(learner.model)
                 if not all(v == v and abs(v) != float("inf") for v in logs.values()):
-                    raise FloatingPointError(f"{method}: non-finite loss at step {step}: {logs}")
+                    raise DivergedError(
+                        f"{method}: non-finite loss at step {step} (training diverged: a lower "
+                        f"lr, or gradient clipping, may help){_saved_note(out, step)}: {logs}")
                 done = step + 1
                 if done % cfg.log_every == 0 or done == cfg.steps:
                     # a step may log a subset of the keys (MF-Diffuser's head-only steps)

@@ -588,3 +588,19 @@ def test_eval_deviation_fraction_is_recorded(tmp_path, capsys):
     (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert rec["deviation_fraction"] == 0.2 and rec["config"]["deviation_fraction"] == 0.2
     assert set(rec["deviation_gains"]) and np.isfinite(rec["exploitability"])
+
+
+def test_divergence_is_one_line_exit_1_and_its_checkpoint_refuses_to_act(env, tmp_path):
+    """An outside audit: a diverged training printed a traceback; its last save (weights of
+    1e30) was then evaluated as a policy playing action 0 with exit 0."""
+    out = tmp_path / "bc"
+    r = mfdiff(env, "train", "--dataset", "mfdiff/squeeze-n40/medium-v0", "--algo", "bc",
+               "--set", "lr=1e30", "--set", "steps=4", "--set", "ckpt_every=1",
+               "--set", "horizon=4", "--set", "n_particles=8", "--no-family-config",
+               "--no-progress", "--out", str(out))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "non-finite loss at step" in last and "holds its last save" in last, r.stderr
+    r = mfdiff(env, "eval", "--policy", str(out), "--seeds", "1", "--no-progress")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "NaN or infinite numbers" in r.stderr.strip().splitlines()[-1]

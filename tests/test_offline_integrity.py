@@ -219,6 +219,20 @@ def test_nonfinite_rejected_in_windows(tiny_squeeze_episodes):
         WindowSampler(Episodes(eps), horizon=2, n_particles=4)
 
 
+def test_values_that_overflow_the_window_statistics_are_refused(tiny_squeeze_episodes):
+    """An outside audit: finite observations of ~1e19 (or returns beyond float32) made the
+    mean-field std and returns-to-go inf, and some methods trained on without a word."""
+    eps = [type(e)(**vars(e)) for e in tiny_squeeze_episodes]
+    eps[1].observations = eps[1].observations.copy()
+    eps[1].observations[3, 5, 0] = 1e19
+    with pytest.raises(ValueError, match=r"episode 1 has observations up to \|x\| = 1e\+19"):
+        WindowSampler(Episodes(eps), horizon=2, n_particles=4)
+    eps = [type(e)(**vars(e)) for e in tiny_squeeze_episodes]
+    eps[2].rewards = np.full_like(eps[2].rewards, 3e38)
+    with pytest.raises(ValueError, match="episode 2's discounted return-to-go overflows"):
+        WindowSampler(Episodes(eps), horizon=2, n_particles=4, gamma=0.99)
+
+
 def test_dataset_views_load_their_own_episodes(minari_root):
     ds = _build()
     full = load_episodes(DS)

@@ -444,3 +444,34 @@ def test_a_fit_follows_its_config_seed_whatever_the_sampler_served(episodes, nam
     reseeded = m.fit(shared, dataclasses.replace(cfg, seed=cfg.seed + 1),
                      progress=False).model.state_dict()
     assert any(not torch.equal(reseeded[k], v) for k, v in fresh.items())
+
+
+@pytest.mark.parametrize("name", ["bc", "iql", "mfq", "mfdiffuser"])
+def test_a_diverged_checkpoint_refuses_to_act(episodes, name):
+    """An outside audit: one update at lr = 1e30 saved finite weights (1e30) whose action
+    scores are NaN; argmax and sampling made that "every agent plays action 0", scored with
+    exit 0. Acting refuses NaN scores (and plans) now."""
+    from mfdiff_agents.policy import DivergedError
+
+    m, cfg = _cfg(name, steps=1, lr=1e30)
+    policy = m.fit(make_sampler(episodes, cfg), cfg, progress=False)
+    obs = np.asarray(episodes[0].observations[0], np.float32)
+    policy.reset(seed=0)
+    with pytest.raises(DivergedError, match="NaN or infinite numbers"):
+        policy.act_batch(obs, np.ones(len(obs), bool))
+
+
+def test_an_absurd_return_target_refuses_to_act(episodes):
+    """The same audit: return_target = 1e30 at acting gave NaN plans, every agent level 9."""
+    from mfdiff_agents.policy import DivergedError
+
+    m, cfg = _cfg("mfdiffuser", steps=2)
+    policy = m.fit(make_sampler(episodes, cfg), cfg, progress=False)
+    obs = np.asarray(episodes[0].observations[0], np.float32)
+    policy.reset(seed=0)
+    policy.act_batch(obs, np.ones(len(obs), bool))  # acts at its own target
+    bad = dataclasses.replace(policy.cfg, return_target=1e30)
+    policy.cfg = bad
+    policy.reset(seed=0)
+    with pytest.raises(DivergedError, match="MF-Diffuser's plan"):
+        policy.act_batch(obs, np.ones(len(obs), bool))

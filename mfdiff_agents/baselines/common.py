@@ -9,6 +9,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from mfdiff_agents.policy import refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_envs.core import mean_field_summary
 from mfdiff_envs.offline.windows import Windows
@@ -72,6 +73,7 @@ def sample_categorical(
     policy's numpy generator (so ``policy.reset(seed)`` fixes the draws independently of
     torch's global RNG). Where ``logits / temperature`` overflows (a tiny temperature), each
     row's maximum is subtracted first, so the draw tends to the argmax instead of NaN."""
+    refuse_nonfinite(logits, "the policy's action scores")
     z = logits / temperature  # in the logits' dtype, as acting always computed it
     if not bool(torch.isfinite(z.amax(-1)).all()):
         z = (logits.double() - logits.double().amax(-1, keepdim=True)) / temperature
@@ -98,5 +100,6 @@ class SoftmaxActorPolicy(TrainedPolicy):
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         logits = self.logits(obs, mask)
         if self.cfg.temperature <= 0:
+            refuse_nonfinite(logits, f"{self.METHOD}'s action scores")
             return logits.argmax(-1).cpu().numpy()
         return sample_categorical(logits, self.rng, self.cfg.temperature)

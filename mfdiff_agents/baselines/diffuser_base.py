@@ -34,7 +34,7 @@ from mfdiff_agents.config import ConfigError, TrainConfig, check_finite, check_p
 from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.diffuser.denoiser import ParticleDenoiser
 from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
-from mfdiff_agents.policy import PopulationTooLargeError
+from mfdiff_agents.policy import PopulationTooLargeError, refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner
 
@@ -139,6 +139,7 @@ class DiffuserPolicy(TrainedPolicy):
         cond = torch.full((b, 1), self.cfg.return_target, device=self.device)
         x = self.model.diffusion.sample((b, k, self.horizon, c), cond, n_steps=self.cfg.ddim_steps,
                                         eta=self.cfg.eta, generator=gen, inpaint=(mask, value))
+        refuse_nonfinite(x[:, :, 0, d:], f"{self.METHOD}'s plan")
         return x[:, :, 0, d:].argmax(-1)
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:

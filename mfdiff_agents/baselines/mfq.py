@@ -55,6 +55,7 @@ from mfdiff_agents.baselines.common import (
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig, check_finite
 from mfdiff_agents.data import arrays_to_torch
+from mfdiff_agents.policy import refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 
@@ -81,12 +82,13 @@ class Config(TrainConfig):
     tau: float = 0.005
     """Polyak rate of the target network."""
     temperature: float = 0.1
-    """Acting temperature T: a ~ softmax(Q/T) (0 = greedy). Not α: see the module docstring;
+    """Acting temperature T: a ~ softmax(Q/T) (T ≤ 0: greedy). Not α: see the module docstring;
     measured in docs/results/baselines.md (T = 1 scored 6 on Squeeze medium, T = 0.1 scored 95).
     The grid acts at configs/mfq/<family>.json's (Squeeze / Ising / Battle: 0.3 / 0 / 0.3;
     docs/results/baseline_temp_<family>.md)."""
     target_temperature: float = 1.0
-    """Boltzmann temperature of the bootstrapped value V̄(x') = E_softmax(Q̄/T')[Q̄] (0 = max)."""
+    """Boltzmann temperature of the bootstrapped value V̄(x') = E_softmax(Q̄/T')[Q̄] (T' ≤ 0:
+    the max)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before the TD target."""
 
@@ -146,6 +148,7 @@ class MFQPolicy(TrainedPolicy):
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         q = self.q_values(obs, mask)
         if self.cfg.temperature <= 0:
+            refuse_nonfinite(q, "MFQ's Q-values")
             acts = q.argmax(-1).cpu().numpy()
         else:
             acts = sample_categorical(q, self.rng, self.cfg.temperature)

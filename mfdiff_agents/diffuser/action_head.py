@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mfdiff_agents.policy import refuse_nonfinite
+
 
 class ActionHead(nn.Module):
     """g([s, s*, m]) -> logits [..., A]: 2 hidden SiLU layers of width ``hidden``.
@@ -360,6 +362,7 @@ def sample_actions(
 ) -> torch.Tensor:
     """One action per row of ``logits [n, A]``: Gumbel-max sample at ``temperature`` (0 =
     argmax). The uniforms come from ``generator`` (the planner's), so a seed fixes the draws."""
+    refuse_nonfinite(logits, "the action head")
     if temperature <= 0:
         return logits.argmax(-1)
     u = torch.rand(logits.shape, generator=generator, device=generator.device).to(logits.device)
@@ -428,6 +431,7 @@ def balanced_actions(
     exactly, per step. ``min_p`` > 0 first truncates each row (:func:`truncate_min_p`).
     Cost O(n log n + n A), no Python loop over groups.
     """
+    refuse_nonfinite(logits, "the action head")
     if temperature <= 0:
         return logits.argmax(-1)
     n, n_act = logits.shape

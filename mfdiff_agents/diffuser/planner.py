@@ -52,6 +52,7 @@ from mfdiff_agents.diffuser.sampler import (
     coarse_to_fine_sample,
     stratified_anchors,
 )
+from mfdiff_agents.policy import refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_envs.core import mean_field_dim, mean_field_summary
 
@@ -203,6 +204,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             x0 = x0[int(values.argmax())]
         else:
             x0 = x0[0]
+        refuse_nonfinite(x0, "MF-Diffuser's plan")
         out["x0"] = x0
         return out
 

@@ -48,6 +48,10 @@ from mfdiff_envs.core import mean_field_dim, mean_field_summary
 from mfdiff_envs.offline.episodes import Episodes, load_episodes
 from mfdiff_envs.offline.integrity import nonfinite_rows
 
+#: the largest observation magnitude a window sampler takes (the policies' acting limit,
+#: ``mfdiff_agents.policy.OBS_LIMIT``): beyond it float32 mean-field statistics overflow
+DATA_LIMIT = 1e15
+
 
 @dataclass
 class Windows:
@@ -183,6 +187,11 @@ class WindowSampler:
             )
             if where is not None:  # a NaN would spread silently through mean fields and returns
                 raise ValueError(f"{name}: episode {i} has NaN/inf values in {where}")
+            big = float(np.abs(ep.observations).max(initial=0.0))
+            if big > DATA_LIMIT:  # finite, but its squares overflow the float32 statistics
+                raise ValueError(f"{name}: episode {i} has observations up to |x| = {big:.3g}, "
+                                 f"beyond {DATA_LIMIT:.0e}: their mean-field statistics overflow "
+                                 "float32 (and policies refuse such observations when acting)")
             sl = slice(o, o + T + 1)
             self._obs[:, sl] = ep.observations.transpose(1, 0, 2)
             self._aux[:, o : o + T, 0] = ep.actions.T
@@ -194,6 +203,10 @@ class WindowSampler:
             rtg = np.zeros(T + 1, np.float64)
             for t in range(T - 1, -1, -1):
                 rtg[t] = ep.rewards[t] + gamma * rtg[t + 1]
+            if not np.abs(rtg).max(initial=0.0) <= np.finfo(np.float32).max:
+                raise ValueError(f"{name}: episode {i}'s discounted return-to-go overflows "
+                                 f"float32 (rewards up to |r| = "
+                                 f"{float(np.abs(ep.rewards).max()):.3g}): rescale the rewards")
             self._rtg[sl] = rtg
             self._end[sl] = o + T
             t0s = np.arange(T - horizon + 1)

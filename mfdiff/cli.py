@@ -79,8 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: where mfdiff's own packages live: a UserWarning raised from their code is one of our messages
+_OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), p, "")
+             for p in ("mfdiff", "mfdiff_agents", "mfdiff_envs"))
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
-    return f"mfdiff: warning: {message}\n"
+    if issubclass(category, UserWarning) and os.path.abspath(filename).startswith(_OWN):
+        return f"mfdiff: warning: {message}\n"
+    # another library's warning (a deprecation, say), or one a user's code raised: with its
+    # category and source, as Python prints it, not passed off as mfdiff's own (an audit)
+    return f"mfdiff: {category.__name__} from {filename}:{lineno}: {message}\n"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -103,9 +112,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    saved = warnings.formatwarning, warnings.showwarning
     warnings.formatwarning = _one_line_warning  # a warning is one line, like an error
     if sys.stderr.isatty():  # where a progress bar draws its line
         warnings.showwarning = _show_warning
+    try:  # restored after: main() called in-process must not change the caller's warnings
+        return _run(argv)
+    finally:
+        warnings.formatwarning, warnings.showwarning = saved
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -604,3 +604,19 @@ def test_divergence_is_one_line_exit_1_and_its_checkpoint_refuses_to_act(env, tm
     r = mfdiff(env, "eval", "--policy", str(out), "--seeds", "1", "--no-progress")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "NaN or infinite numbers" in r.stderr.strip().splitlines()[-1]
+
+
+def test_warnings_name_their_source_unless_ours_and_are_restored():
+    """An outside audit: every warning printed as "mfdiff: warning: …", a third-party
+    deprecation included, and main() left its formatter installed in the caller's process."""
+    import warnings
+
+    from mfdiff import cli
+
+    own = os.path.join(os.path.dirname(cli.__file__), "cli_agents.py")
+    assert cli._one_line_warning("x", UserWarning, own, 1) == "mfdiff: warning: x\n"
+    other = cli._one_line_warning("old", DeprecationWarning, "/site/numpy/core.py", 7)
+    assert other == "mfdiff: DeprecationWarning from /site/numpy/core.py:7: old\n"
+    before = warnings.formatwarning
+    assert cli.main(["env", "demo", "--n-agents", "9", "--steps", "1"]) == 0
+    assert warnings.formatwarning is before

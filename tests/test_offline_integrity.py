@@ -535,3 +535,16 @@ def test_a_split_is_recorded_and_resume_keeps_to_it(minari_root, tmp_path):
     # the whole file records no list
     full = make_sampler(DS, more)
     assert full.dataset_episodes is None
+
+
+def test_a_build_leaves_no_thread_for_the_next_builds_fork(minari_root):
+    """An outside audit (deprecations): a build's tqdm bar left its monitor thread running, and
+    the next build of the process forked its workers beside it (Python >= 3.12 warns that such
+    a fork may deadlock). The bars run no monitor thread now."""
+    import threading
+
+    before = set(threading.enumerate())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_dataset("squeeze", **{**SMALL, "progress": True, "workers": 2})
+    assert set(threading.enumerate()) <= before

@@ -644,12 +644,11 @@ def build_dataset(
         bar = None
         try:
             for item in stream:
-                # the bar starts after the workers are forked: tqdm runs a monitor thread,
-                # and a fork copies the locks of live threads in whatever state they are
+                # the bar starts after the workers are forked, and runs no monitor thread: a
+                # fork copies the locks of live threads in whatever state they are, and tqdm's
+                # monitor outlived its bar into the next build's fork (Python 3.12 warns)
                 if progress and bar is None:
-                    from tqdm.auto import tqdm
-
-                    bar = tqdm(total=episodes, desc=ds_id, unit="ep")
+                    bar = _quiet_bar()(total=episodes, desc=ds_id, unit="ep")
                 returns.append(float(item[1]["rewards"].sum()))
                 lengths.append(len(item[1]["rewards"]))
                 yield item
@@ -752,6 +751,17 @@ def build_dataset(
         alive.close()
         env.close()
     return minari.load_dataset(ds_id)
+
+
+def _quiet_bar() -> type:
+    """tqdm's bar class without its monitor thread (``monitor_interval = 0``, on a subclass of
+    our own: a user's tqdm keeps its setting)."""
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc,valid-type]
+        monitor_interval = 0
+
+    return Bar
 
 
 def build_recipe(

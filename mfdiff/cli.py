@@ -79,13 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-#: where mfdiff's own packages live: a UserWarning raised from their code is one of our messages
-_OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), p, "")
-             for p in ("mfdiff", "mfdiff_agents", "mfdiff_envs"))
-
-
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
-    if issubclass(category, UserWarning) and os.path.abspath(filename).startswith(_OWN):
+    from mfdiff_envs.core import MfdiffWarning
+
+    if issubclass(category, MfdiffWarning):  # one of ours, by category (not by file: torch's
+        # warnings carry the file of the mfdiff line that called torch)
         return f"mfdiff: warning: {message}\n"
     # another library's warning (a deprecation, say), or one a user's code raised: with its
     # category and source, as Python prints it, not passed off as mfdiff's own (an audit)

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mfdiff_envs.core import MfdiffWarning
 from mfdiff_envs.offline.catalogue import TIERS
 
 THREADS_HELP = ("torch threads (default: torch's choice; use 1 per process when several jobs "
@@ -122,7 +123,7 @@ def _overrides(items: list[str] | None) -> dict[str, str]:
             raise ValueError(f"--set expects key=value, got {item!r}")
         if key.strip() in out and out[key.strip()] != value:  # the last wins; said
             warnings.warn(f"--set {key.strip()} given twice ({out[key.strip()]!r}, then "
-                          f"{value!r}): the last one, {value!r}, is used", UserWarning,
+                          f"{value!r}): the last one, {value!r}, is used", MfdiffWarning,
                           stacklevel=2)
         out[key.strip()] = value
     return out
@@ -334,7 +335,8 @@ def _eval(args: argparse.Namespace) -> int:
             target = args.video / name.replace("/", "_")
             if target.exists():  # named by method, env and N only: another run's may be there
                 warnings.warn(f"--video: replacing {target} (an earlier eval's GIF of the same "
-                              "method, env and N); give another DIR to keep both", stacklevel=1)
+                              "method, env and N); give another DIR to keep both", MfdiffWarning,
+                              stacklevel=1)
             path, _ = record_episode(pol, core, target, seed=0)
             print(f"video: {path}")
     print(ev.markdown_table(records, command=command, title="mfdiff eval"))

@@ -35,6 +35,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from mfdiff_envs.core import MfdiffWarning
+
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
     from mfdiff_envs.offline.windows import WindowSampler
@@ -156,7 +158,7 @@ class EnvFacts:
             warnings.warn(
                 f"{who}: the env differs from the one it was trained on ({self.env_id}) in {what};"
                 " observations may mean something else (e.g. a time feature t / max_cycles)",
-                UserWarning,
+                MfdiffWarning,
                 stacklevel=3,
             )
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mfdiff_envs.core import MfdiffWarning
+
 C = TypeVar("C")
 
 
@@ -147,7 +149,7 @@ def build_config(
             raise ConfigError(f"--set expects key=value, got {item!r}")
         if given.setdefault(key.strip(), raw) != raw:  # the last wins, as argparse's; said
             warnings.warn(f"--set {key.strip()} given twice ({given[key.strip()]!r}, then "
-                          f"{raw!r}): the last one, {raw!r}, is used", UserWarning,
+                          f"{raw!r}): the last one, {raw!r}, is used", MfdiffWarning,
                           stacklevel=2)
             given[key.strip()] = raw
         merged[key.strip()] = raw

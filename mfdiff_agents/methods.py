@@ -25,6 +25,7 @@ from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.policy import Policy
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
+from mfdiff_envs.core import MfdiffWarning
 
 if TYPE_CHECKING:
     from mfdiff_envs.offline.windows import WindowSampler
@@ -116,7 +117,7 @@ def train_config(
                 f"dataset {name} {what}: {algo} trains with the Config defaults, not a "
                 "family's settings (mfdiff_agents/family_configs/); pass --config / --set to "
                 "choose them",
-                stacklevel=2,
+                MfdiffWarning, stacklevel=2,
             )
     base = family_config(algo, path.stem) if path is not None else {}
     cfg = build_config(method.config, base, config_path=config_path, overrides=overrides)

@@ -34,14 +34,16 @@ class DivergedError(FloatingPointError):
     or an acting setting far outside its training range), or training met a non-finite loss."""
 
 
-def refuse_nonfinite(scores: Any, who: str) -> None:
-    """Raise :class:`DivergedError` where ``scores`` (action scores ``[n, A]`` or a plan) hold
-    NaN or +inf (-inf marks actions truncated away and passes). Why: argmax and sampling turn
-    NaN scores into one action for every agent, so a diverged checkpoint was scored as a policy
-    that plays action 0, with exit 0 (an outside audit)."""
+def refuse_nonfinite(scores: Any, who: str, *, allow_neg_inf: bool = True) -> None:
+    """Raise :class:`DivergedError` where ``scores`` (action scores ``[n, A]``, or a plan with
+    ``allow_neg_inf=False``) hold NaN or +inf (-inf marks actions truncated away and passes in
+    scores, not in plans). Why: argmax and sampling turn NaN scores into one action for every
+    agent, so a diverged checkpoint was scored as a policy that plays action 0, with exit 0
+    (an outside audit)."""
     import torch
 
-    bad = torch.isnan(scores) | torch.isposinf(scores)
+    bad = torch.isnan(scores) | torch.isposinf(scores) if allow_neg_inf else ~torch.isfinite(
+        scores)
     if bool(bad.any()):
         rows = int(bad.reshape(scores.shape[0], -1).any(-1).sum()) if scores.ndim else 1
         raise DivergedError(

@@ -32,6 +32,7 @@ from mfdiff_agents.checkpoint import (
 from mfdiff_agents.config import ConfigError, build_config, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
 from mfdiff_agents.policy import Policy
+from mfdiff_envs.core import MfdiffWarning
 
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
@@ -239,7 +240,7 @@ class TrainedPolicy(Policy):
             warnings.warn(
                 f"{directory}: saved at step {short} of its {ckpt.config['steps']} (an unfinished "
                 "or interrupted training run; `mfdiff train --resume` finishes it)",
-                UserWarning, stacklevel=2)
+                MfdiffWarning, stacklevel=2)
         cfg = cls.acting_config(ckpt.config, overrides, directory)
         model = cls.build_model(cfg, ckpt.env)
         try:

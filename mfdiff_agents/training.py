@@ -43,6 +43,7 @@ from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict
 from mfdiff_agents.device import resolve_device, torch_threads
 from mfdiff_agents.policy import DivergedError
 from mfdiff_agents.trained import TrainedPolicy
+from mfdiff_envs.core import MfdiffWarning
 
 if TYPE_CHECKING:
     from mfdiff_envs.offline.windows import Windows, WindowSampler
@@ -173,7 +174,7 @@ def _metrics_writer(
         bak = free_backup(path)
         path.replace(bak)
         warnings.warn(f"{path} held the metrics of an earlier run with no checkpoint; "
-                      f"moved to {bak.name}", stacklevel=3)
+                      f"moved to {bak.name}", MfdiffWarning, stacklevel=3)
     f = path.open("w", newline="")
     writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
@@ -396,7 +397,8 @@ def _train(
             if f is not None:
                 f.close()
         if start >= cfg.steps:
-            warnings.warn(f"{out} is already at step {start} ≥ steps={cfg.steps}", stacklevel=2)
+            warnings.warn(f"{out} is already at step {start} ≥ steps={cfg.steps}", MfdiffWarning,
+                          stacklevel=2)
         checkpoint(max(start, cfg.steps))
         if rank is not None:
             distributed.teardown()

@@ -25,6 +25,11 @@ ObsArray = NDArray[np.float32]  # [N, d]
 ActArray = NDArray[np.int64]  # [N]
 
 
+class MfdiffWarning(UserWarning):
+    """A warning of mfdiff's own (a UserWarning): the ``mfdiff`` CLI prints these as its own
+    messages and every other warning with its category and source."""
+
+
 class VectorCore(ABC):
     """Base class of a vectorised N-agent environment core.
 

@@ -612,9 +612,12 @@ def test_warnings_name_their_source_unless_ours_and_are_restored():
     import warnings
 
     from mfdiff import cli
+    from mfdiff_envs.core import MfdiffWarning
 
     own = os.path.join(os.path.dirname(cli.__file__), "cli_agents.py")
-    assert cli._one_line_warning("x", UserWarning, own, 1) == "mfdiff: warning: x\n"
+    assert cli._one_line_warning("x", MfdiffWarning, own, 1) == "mfdiff: warning: x\n"
+    torchs = cli._one_line_warning("size", UserWarning, own, 3)  # torch's, from our line
+    assert torchs == f"mfdiff: UserWarning from {own}:3: size\n"
     other = cli._one_line_warning("old", DeprecationWarning, "/site/numpy/core.py", 7)
     assert other == "mfdiff: DeprecationWarning from /site/numpy/core.py:7: old\n"
     before = warnings.formatwarning

@@ -1153,3 +1153,13 @@ def test_records_writes_follow_a_symlink_and_keep_permissions(tmp_path):
     assert stat.S_IMODE(real.stat().st_mode) == 0o664
     assert not (tmp_path / ".link.jsonl.gz.lock").exists()
     assert (real.parent / ".real.jsonl.gz.lock").exists()
+
+
+def test_a_lock_name_taken_by_no_regular_file_does_not_block(tmp_path):
+    """A review: a FIFO named like the lock file blocked every read and write forever."""
+    import os
+
+    out = tmp_path / "r.jsonl"
+    os.mkfifo(tmp_path / ".r.jsonl.lock")
+    ev.write_jsonl([{"a": 1}], out)  # unlocked, as on a filesystem without locks
+    assert ev.read_jsonl(out) == [{"a": 1}]

@@ -475,3 +475,18 @@ def test_an_absurd_return_target_refuses_to_act(episodes):
     policy.reset(seed=0)
     with pytest.raises(DivergedError, match="MF-Diffuser's plan"):
         policy.act_batch(obs, np.ones(len(obs), bool))
+
+
+@pytest.mark.parametrize("name", ["bc", "iql", "mfq"])
+def test_dead_agents_nan_rows_do_not_stop_a_policy(episodes, name):
+    """A review: the NaN check read dead agents' rows (whose observations may be NaN) and
+    called a healthy checkpoint diverged."""
+    m, cfg = _cfg(name, steps=1)
+    policy = m.fit(make_sampler(episodes, cfg), cfg, progress=False)
+    obs = np.asarray(episodes[0].observations[0], np.float32).copy()
+    mask = np.ones(len(obs), bool)
+    mask[::3] = False
+    obs[~mask] = np.nan
+    policy.reset(seed=0)
+    acts = policy.act_batch(obs, mask)
+    assert acts.shape == (len(obs),) and (acts[mask] >= 0).all()

@@ -66,14 +66,24 @@ def next_step(
     return obs_n, mf_n, alive_n, term
 
 
+def live_scores(scores: torch.Tensor, mask: NDArray[np.bool_], who: str) -> torch.Tensor:
+    """``scores [N, A]`` with living agents' rows checked (:func:`refuse_nonfinite`) and dead
+    agents' rows zeroed: their observations are not read (NaN there is allowed), so neither
+    are the scores computed from them."""
+    live = torch.as_tensor(mask, device=scores.device)
+    refuse_nonfinite(scores[live], who)
+    return torch.where(live[:, None], scores, torch.zeros((), dtype=scores.dtype,
+                                                            device=scores.device))
+
+
 def sample_categorical(
     logits: torch.Tensor, rng: np.random.Generator, temperature: float = 1.0
 ) -> NDArray[np.int64]:
     """One action per row of softmax(``logits`` [N, A] / ``temperature``), drawn with the
     policy's numpy generator (so ``policy.reset(seed)`` fixes the draws independently of
     torch's global RNG). Where ``logits / temperature`` overflows (a tiny temperature), each
-    row's maximum is subtracted first, so the draw tends to the argmax instead of NaN."""
-    refuse_nonfinite(logits, "the policy's action scores")
+    row's maximum is subtracted first, so the draw tends to the argmax instead of NaN. The
+    caller refuses NaN scores of living agents first (:func:`live_scores`)."""
     z = logits / temperature  # in the logits' dtype, as acting always computed it
     if not bool(torch.isfinite(z.amax(-1)).all()):
         z = (logits.double() - logits.double().amax(-1, keepdim=True)) / temperature
@@ -99,7 +109,7 @@ class SoftmaxActorPolicy(TrainedPolicy):
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
         logits = self.logits(obs, mask)
+        logits = live_scores(logits, mask, f"{self.METHOD}'s action scores")
         if self.cfg.temperature <= 0:
-            refuse_nonfinite(logits, f"{self.METHOD}'s action scores")
             return logits.argmax(-1).cpu().numpy()
         return sample_categorical(logits, self.rng, self.cfg.temperature)

@@ -139,7 +139,7 @@ class DiffuserPolicy(TrainedPolicy):
         cond = torch.full((b, 1), self.cfg.return_target, device=self.device)
         x = self.model.diffusion.sample((b, k, self.horizon, c), cond, n_steps=self.cfg.ddim_steps,
                                         eta=self.cfg.eta, generator=gen, inpaint=(mask, value))
-        refuse_nonfinite(x[:, :, 0, d:], f"{self.METHOD}'s plan")
+        refuse_nonfinite(x[:, :, 0, d:], f"{self.METHOD}'s plan", allow_neg_inf=False)
         return x[:, :, 0, d:].argmax(-1)
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:

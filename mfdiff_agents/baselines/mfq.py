@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from mfdiff_agents.baselines.common import (
+    live_scores,
     mlp,
     next_step,
     population_features,
@@ -55,7 +56,6 @@ from mfdiff_agents.baselines.common import (
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.config import ConfigError, TrainConfig, check_finite
 from mfdiff_agents.data import arrays_to_torch
-from mfdiff_agents.policy import refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 
@@ -146,9 +146,8 @@ class MFQPolicy(TrainedPolicy):
         return self.model(x)
 
     def _act(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-        q = self.q_values(obs, mask)
+        q = live_scores(self.q_values(obs, mask), mask, "MFQ's Q-values")
         if self.cfg.temperature <= 0:
-            refuse_nonfinite(q, "MFQ's Q-values")
             acts = q.argmax(-1).cpu().numpy()
         else:
             acts = sample_categorical(q, self.rng, self.cfg.temperature)

@@ -54,7 +54,7 @@ from mfdiff_agents.diffuser.sampler import (
 )
 from mfdiff_agents.policy import refuse_nonfinite
 from mfdiff_agents.trained import TrainedPolicy
-from mfdiff_envs.core import mean_field_dim, mean_field_summary
+from mfdiff_envs.core import MfdiffWarning, mean_field_dim, mean_field_summary
 
 #: Bound of the normalised observations the planner works with (see ``_norm_obs``).
 NORM_OBS_LIMIT = 1e3
@@ -172,7 +172,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             warnings.warn(
                 f"k_schedule plans {ks[-1]} particles for {obs_n.shape[0]} agents: at most "
                 f"{obs_n.shape[0]} are used, the rest only cost time and memory; "
-                "--set cap_particles=true caps the schedule at N", UserWarning, stacklevel=3)
+                "--set cap_particles=true caps the schedule at N", MfdiffWarning, stacklevel=3)
         anchors = stratified_anchors(obs_n, ks[-1], generator=self.generator)  # [K_max]
         denoiser = m.diffusion.model
         denoiser.guidance_weight = float(self.cfg.guidance_weight)
@@ -197,6 +197,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             if not self.uses_head:  # M plans for nothing: particle actions follow one plan
                 raise ValueError('plan_combine="mean" averages the action head over plans, but '
                                  "this model acts by particle actions (no action head)")
+            refuse_nonfinite(x0[1:], "MF-Diffuser's plan", allow_neg_inf=False)
             out["x0_extra"] = x0[1:]  # [M - 1, K_max, H, c]: acted on beside x0 (_act)
             x0 = x0[0]
         elif n_plans > 1:
@@ -204,7 +205,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             x0 = x0[int(values.argmax())]
         else:
             x0 = x0[0]
-        refuse_nonfinite(x0, "MF-Diffuser's plan")
+        refuse_nonfinite(x0, "MF-Diffuser's plan", allow_neg_inf=False)
         out["x0"] = x0
         return out
 

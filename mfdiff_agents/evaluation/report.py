@@ -42,15 +42,16 @@ def records_lock(path: str | Path, *, shared: bool = False) -> Iterator[None]:
     if lock in held:  # held by this thread already (flock would wait for itself)
         yield
         return
-    try:
-        if not shared:
-            lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDONLY | (0 if shared else os.O_CREAT), 0o666)
-    except OSError:  # no lock file and none can be made (read-only dir): unlocked
+    fd = _open_lock(lock, create=not shared)
+    if fd is None:  # no lock file and none can be made (read-only dir): unlocked
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # waits: writes are short
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # waits: writes are short
+        except OSError:  # a filesystem without flock (ENOLCK): unlocked, as before locks
+            yield
+            return
         held.add(lock)
         try:
             yield
@@ -59,6 +60,27 @@ def records_lock(path: str | Path, *, shared: bool = False) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open_lock(lock: Path, *, create: bool) -> int | None:
+    """A descriptor of the regular file ``lock``: read-write where possible (NFS emulates flock
+    with fcntl locks, and an exclusive one needs a file open for writing), else read-only
+    (another user's lock file, a read-only directory); None where there is none to open, or
+    ``lock`` is no regular file (a FIFO of that name would block the open)."""
+    if create:
+        with contextlib.suppress(OSError):
+            lock.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    for mode in ((os.O_RDWR | os.O_CREAT) if create else os.O_RDWR, os.O_RDONLY):
+        try:
+            fd = os.open(lock, mode | flags, 0o666)
+        except OSError:
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+        return None
+    return None
 
 
 _HELD = threading.local()  # the records locks this thread holds (records_lock is reentrant)
@@ -459,7 +481,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
         lines.append("| " + " | ".join([*cells, str(n)]) + " |")
     errors = [r for r in records if r.get("error")]
     if errors:
-        lines += ["", "Not run (the method refused the population):", ""]
+        lines += ["", "Not run (the method refused the population, or its actions were NaN):", ""]
         lines += [f"- {r['method']} at N = {r['n_agents']}: {r['error']}" for r in errors]
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mfdiff_agents.policy import Policy
+from mfdiff_envs.core import MfdiffWarning
 from mfdiff_envs.rollout import BatchActor, rollout
 from mfdiff_envs.scoring import normalized_score
 
@@ -235,7 +236,7 @@ def evaluate(
             f"{env_id} {env_kwargs}: the scripted expert's reference return {ref_scores[1]:.4g} "
             f"is not above uniform random's {ref_scores[0]:.4g}, so the normalised score "
             "(0 = random, 100 = expert) is undefined here: records carry normalized_score NaN; "
-            "compare the returns", UserWarning, stacklevel=2)
+            "compare the returns", MfdiffWarning, stacklevel=2)
     records = []
     checked = False  # a policy object is checked once: its warnings once, not once per seed
     # a seed of a planner at large N, its deviation episodes included, can take minutes: a

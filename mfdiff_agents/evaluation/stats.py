@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from mfdiff_envs.core import MfdiffWarning
+
 
 def iqm(x: Sequence[float]) -> float:
     """Interquartile mean: mean of the middle 50 % (``trim_mean(x, 0.25)``, as rliable)."""
@@ -167,7 +169,7 @@ def held_out_exploitability(
                     warnings.warn(f"held_out_exploitability: group {key} has runs of one "
                                   "evaluation seed only: no held-out value with "
                                   "leave_out='seed' (its records are returned unchanged)",
-                                  stacklevel=2)
+                                  MfdiffWarning, stacklevel=2)
                     continue
                 loo_mean = (other.astype(float) @ gains) / kept[:, None]  # [m, D]
             best = loo_mean.argmax(1)  # [m]

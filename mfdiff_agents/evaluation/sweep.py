@@ -36,7 +36,8 @@ from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
 from mfdiff_agents.evaluation.report import _json_default, read_jsonl, records_lock, write_jsonl
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import check_policy, load_policy, policy_label
-from mfdiff_agents.policy import PopulationTooLargeError
+from mfdiff_agents.policy import DivergedError, PopulationTooLargeError
+from mfdiff_envs.core import MfdiffWarning
 from mfdiff_envs.offline.catalogue import TIERS
 
 _SWEEP_KEYS = {"seeds", "episodes", "runs", "device"}
@@ -251,7 +252,8 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                 tier=run.get("tier"), exploitability=run.get("exploitability", False),
                 config=config,
             )
-        except (PopulationTooLargeError, MemoryError) as e:
+        except (PopulationTooLargeError, MemoryError, DivergedError) as e:
+            # a diverged checkpoint is one run's failure: recorded, the sweep goes on
             recs = [{"method": label, "env_id": run["env"], "n_agents": n,
                      "env_kwargs": env_kwargs, "tier": run.get("tier"),
                      "error": f"{type(e).__name__}: {e}", "config": config,
@@ -302,7 +304,7 @@ def _append_unless_there(recs: list[dict[str, Any]], out: str | Path) -> list[di
         if len(new) < len(recs):
             warnings.warn(f"{out}: another process wrote {len(recs) - len(new)} of these runs "
                           "meanwhile (same policy, settings and seeds); not appended twice",
-                          UserWarning, stacklevel=3)
+                          MfdiffWarning, stacklevel=3)
         write_jsonl(new, out)
     return new
 
@@ -353,7 +355,7 @@ def _resume_kept(out: str | Path, jobs: list[tuple[dict[str, Any], int]], spec: 
         warnings.warn(
             f"{out}: --resume drops {dropped} of its {len(old)} records ({other} of runs "
             f"not in this sweep, {dropped - other} to be re-evaluated); the file as it was "
-            f"is kept in {bak}", UserWarning, stacklevel=2)
+            f"is kept in {bak}", MfdiffWarning, stacklevel=2)
     tmp = _tmp_beside(out)
     tmp.unlink(missing_ok=True)
     write_jsonl(kept, tmp, lock=False)

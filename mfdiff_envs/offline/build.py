@@ -69,7 +69,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 import mfdiff_envs  # noqa: F401  (registers the env ids)
-from mfdiff_envs.core import VectorCore, check_positive_int
+from mfdiff_envs.core import MfdiffWarning, VectorCore, check_positive_int
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, parse_id
 from mfdiff_envs.offline.integrity import (
     HDF5_FILE,
@@ -623,7 +623,8 @@ def build_dataset(
     ref_min, ref_max = ref_scores
     if not ref_max > ref_min:
         warnings.warn(
-            f"{ds_id}: expert reference return {ref_max} <= random {ref_min}", stacklevel=2
+            f"{ds_id}: expert reference return {ref_max} <= random {ref_min}", MfdiffWarning,
+            stacklevel=2
         )
 
     plan = _Plan(

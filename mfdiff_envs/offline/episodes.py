@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mfdiff_envs.core import MfdiffWarning
 from mfdiff_envs.offline.integrity import (
     HDF5_FILE,
     DatasetError,
@@ -196,7 +197,8 @@ def load_episodes(dataset: str | minari.MinariDataset) -> Episodes:
         integrity = meta.get("mfdiff", {}).get("integrity")
         recorded = integrity["episodes"] if integrity else None
         if recorded is None:
-            warnings.warn(f"dataset {ds_id}: {unhashed_reason(meta, ds_id)}", stacklevel=2)
+            warnings.warn(f"dataset {ds_id}: {unhashed_reason(meta, ds_id)}", MfdiffWarning,
+                          stacklevel=2)
         elif len(recorded) != n_eps:
             raise DatasetError(
                 f"dataset {ds_id}: metadata lists {n_eps} episodes but {len(recorded)} hashes"

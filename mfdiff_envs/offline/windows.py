@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_envs.core import mean_field_dim, mean_field_summary
+from mfdiff_envs.core import MfdiffWarning, mean_field_dim, mean_field_summary
 from mfdiff_envs.offline.episodes import Episodes, load_episodes
 from mfdiff_envs.offline.integrity import nonfinite_rows
 
@@ -133,7 +133,7 @@ class WindowSampler:
             warnings.warn(
                 f"{name}: {len(eps) - len(kept)} of {len(eps)} episodes are shorter than "
                 f"horizon {horizon} and are skipped",
-                stacklevel=2,
+                MfdiffWarning, stacklevel=2,
             )
         if not kept:
             raise ValueError(f"{name}: every episode is shorter than horizon {horizon}")
@@ -148,7 +148,8 @@ class WindowSampler:
             warnings.warn(
                 f"{name}: n_actions inferred from the data as {self.n_actions} (its largest "
                 "action + 1; the episodes name no env): if the env has more actions, pass "
-                "Episodes(episodes, n_actions=A, env_id=..., family=...)", stacklevel=2)
+                "Episodes(episodes, n_actions=A, env_id=..., family=...)", MfdiffWarning,
+                stacklevel=2)
 
         # ---- pack episodes along time: episode e occupies rows off[e] .. off[e] + T_e
         lengths = np.array([eps[i].length for i in kept], np.int64)

@@ -203,6 +203,11 @@ class TrainedPolicy(Policy):
                 f"{cls.METHOD}: {arch} fix the network's shapes and cannot be overridden at load"
             )
         fields = {f.name for f in dataclasses.fields(cls.CONFIG)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:  # named with what may change here, not every field of training's Config
+            may = sorted(cls.ACTING_FIELDS if cls.ACTING_FIELDS is not None else fields)
+            raise ConfigError(f"{cls.METHOD}: unknown keys {unknown}; fields that may change at "
+                              f"load: {may}")
         training = sorted(k for k in overrides if k in fields and cls.ACTING_FIELDS is not None
                           and k not in cls.ACTING_FIELDS)
         if training:

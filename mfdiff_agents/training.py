@@ -297,7 +297,8 @@ def _train(
     method = learner_cls.POLICY.METHOD
     if state is not None and not resume:
         raise FileExistsError(
-            f"{out} already holds a training run; pass --resume (resume=True) or another --out"
+            f"{out} already holds a training run; pass --resume (in Python: resume=True) or "
+            "another --out"
         )
     if state is None and out is not None and any(
         (out / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)

@@ -1163,3 +1163,24 @@ def test_a_lock_name_taken_by_no_regular_file_does_not_block(tmp_path):
     os.mkfifo(tmp_path / ".r.jsonl.lock")
     ev.write_jsonl([{"a": 1}], out)  # unlocked, as on a filesystem without locks
     assert ev.read_jsonl(out) == [{"a": 1}]
+
+
+def test_squeeze_tables_say_which_column_is_n_times_the_gain():
+    """A new user's walkthrough: a Squeeze table had `exploitability` and `nash_gap_xN` and said
+    nowhere which was the per-agent gain and which N times it."""
+    (rec,) = ev.evaluate(lambda core, seed: RandomPolicy(obs_dim=core.obs_dim,
+                                                         n_actions=core.n_actions, seed=seed),
+                         ENV, {"n_agents": 20, "max_cycles": 3}, [0], exploitability=True)
+    table = ev.markdown_table([rec], command="x")
+    assert "nash_gap_xN: N × that gain" in table
+
+
+def test_an_unknown_acting_key_lists_what_may_change_at_load(tmp_path):
+    """The same walkthrough: `mfdiff eval --set hidden=3` listed every training field as valid,
+    then refused each of them at load."""
+    from mfdiff_agents.baselines.bc import BCPolicy
+    from mfdiff_agents.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown keys \['hidden_size'\]; fields that may "
+                                          r"change at load: \['temperature'\]"):
+        BCPolicy.acting_config({}, {"hidden_size": 3}, tmp_path)

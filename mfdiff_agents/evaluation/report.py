@@ -309,6 +309,10 @@ HELD_OUT_NOTE = (
     "training seeds of its evaluation seed stay in the choice, so where their gains are "
     "correlated some upward bias remains; docs/results/README.md, forty-first update).")
 
+XN_NOTE = (
+    "exploitability on Squeeze: the best per-agent gain of a one-step level change with the "
+    "others' levels held fixed, exact from the reward formula; nash_gap_xN: N × that gain "
+    "(the reward is shared, so one agent's gain is O(1/N)).")
 POP_NOTE = (
     "exploitability_pop, exploitability_pop_heldout: the same with the deviators' gain measured "
     "against the whole population's mean return under the policy instead of their own (same "
@@ -462,6 +466,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
              "0 = uniform random, 100 = scripted expert (the reference returns).", "",
              *([HELD_OUT_NOTE, ""] if "exploitability_heldout" in present else []),
              *([POP_NOTE, ""] if "exploitability_pop" in present else []),
+             *([XN_NOTE, ""] if "nash_gap_xN" in present else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in keys:
         cells = [str(k[by.index(b)]) for b in shown_by]

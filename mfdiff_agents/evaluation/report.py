@@ -28,9 +28,9 @@ def records_lock(path: str | Path, *, shared: bool = False) -> Iterator[None]:
     under it exclusively, so that processes sharing one ``--out`` neither lose nor double each
     other's records (an outside audit lost a whole sweep's records, and corrupted a .gz,
     without it). ``shared``: a reader's lock, taken only where the lock file exists already
-    (reading never writes). The lock file is opened read-only: another user's, or one in a
-    directory this process may not write, still locks; where it cannot be made at all the
-    write goes on unlocked, as before locks."""
+    (reading never writes). The lock file is opened read-write, else read-only (another
+    user's, or one in a directory this process may not write, still locks); where none can be
+    opened, or the filesystem has no ``flock``, the write goes on unlocked, as before locks."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows

@@ -179,6 +179,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         jobs += [(run, int(n)) for n in ns]
     records: list[dict[str, Any]] = []
     in_file: list[dict[str, Any]] = []  # what this sweep wrote to (or kept in) out
+    seen: dict[str, Any] = {}  # _append_unless_there's reading of out, while no one else writes
     device = spec.get("device", "cpu")
     refs: dict[str, tuple[float, float]] = {}
 
@@ -259,7 +260,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                      "error": f"{type(e).__name__}: {e}", "config": config,
                      "git_commit": git_commit()}]
         if out is not None:
-            in_file += _append_unless_there(recs, out)
+            in_file += _append_unless_there(recs, out, seen)
         records += recs
     if resume and out is not None:
         # the file in the sweep's order, as a fresh run writes it: resumed groups were appended
@@ -290,15 +291,21 @@ def _canonical_json(r: dict[str, Any]) -> str:
     return json.dumps(json.loads(json.dumps(r, default=_json_default)), sort_keys=True)
 
 
-def _append_unless_there(recs: list[dict[str, Any]], out: str | Path) -> list[dict[str, Any]]:
+def _append_unless_there(recs: list[dict[str, Any]], out: str | Path,
+                         seen: dict[str, Any]) -> list[dict[str, Any]]:
     """Append a group's records to ``out`` but those of a (run, seed) it holds by now, checked
     under its lock: another process evaluating the same run meanwhile (both passed the check
     before the episodes) would otherwise put it in the file twice (an error record: once per
-    run). Returns what was appended; the sweep still returns all its own records."""
+    run). Returns what was appended; the sweep still returns all its own records. ``seen``
+    keeps what the file held after this sweep's last append: the file is read again only when
+    its size says another process wrote to it (a sweep of many groups read it once a group)."""
     with records_lock(out):
-        there = read_jsonl(out) if Path(out).exists() else []
-        have = {(_record_key(r), r.get("seed")) for r in there if not r.get("error")}
-        refused = {_record_key(r) for r in there if r.get("error")}
+        size = Path(out).stat().st_size if Path(out).exists() else 0
+        if seen.get("size") != size:
+            there = read_jsonl(out) if size else []
+            seen["have"] = {(_record_key(r), r.get("seed")) for r in there if not r.get("error")}
+            seen["refused"] = {_record_key(r) for r in there if r.get("error")}
+        have, refused = seen["have"], seen["refused"]
         new = [r for r in recs if (_record_key(r) not in refused if r.get("error")
                                    else (_record_key(r), r.get("seed")) not in have)]
         if len(new) < len(recs):
@@ -306,6 +313,9 @@ def _append_unless_there(recs: list[dict[str, Any]], out: str | Path) -> list[di
                           "meanwhile (same policy, settings and seeds); not appended twice",
                           MfdiffWarning, stacklevel=3)
         write_jsonl(new, out)
+        have |= {(_record_key(r), r.get("seed")) for r in new if not r.get("error")}
+        refused |= {_record_key(r) for r in new if r.get("error")}
+        seen["size"] = Path(out).stat().st_size
     return new
 
 

@@ -29,7 +29,8 @@ evidence than it looks, and a "win" (every baseline behind) is not affected.
 
 The seeds tables are read from their markdown (2 decimals): a bound printed "-0.00" is read as
 below 0 (it is), one printed "0.00" as not above 0 (it may be exactly 0), so a rounded bound
-never turns a loss into a tie. A table that does not parse, a difference over no shared seed,
+never turns a loss into a tie. Baselines whose means print level are all the cell's best (the
+grid's reading must hold against each). A table that does not parse, a difference over no shared seed,
 or a cell with no evidence at all stops the script (exit 1) rather than being counted.
 """
 
@@ -197,10 +198,14 @@ def verdicts(ev: Evidence) -> tuple[str, Estimate, bool, str]:
     base = {b: e for b, e in ev.rows.items() if b != MFD}
     if not base:
         raise ValueError(f"{ev.source}: no baseline row")
-    best = max(base, key=lambda b: base[b].mean)
-    me, bb = ev.rows[MFD], base[best]
-    grid_ok = best_or_tied(me.mean, (me.lo, me.hi), bb.mean, (bb.lo, bb.hi))
-    return best, bb, grid_ok, reading(ev.paired)
+    top = max(e.mean for e in base.values())
+    # a seeds table's means are read at 2 decimals: baselines level there are all "the best",
+    # and the grid's reading must hold against each of them (not against whichever came first)
+    tops = [b for b, e in base.items() if e.mean == top]
+    me, bb = ev.rows[MFD], base[tops[0]]
+    grid_ok = all(best_or_tied(me.mean, (me.lo, me.hi), base[b].mean, (base[b].lo, base[b].hi))
+                  for b in tops)
+    return " / ".join(tops), bb, grid_ok, reading(ev.paired)
 
 
 def collect(results: Path = RESULTS) -> dict[tuple[str, str, int], Evidence]:

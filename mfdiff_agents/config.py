@@ -114,6 +114,20 @@ def check_finite(owner: str, name: str, value: Any, *, strict: bool = True) -> N
                           f"got {value!r}")
 
 
+def check_decoupled_decay(owner: str, lr: float, weight_decay: float) -> None:
+    """Raise :class:`ConfigError` where AdamW's decoupled decay would wipe the weights.
+
+    AdamW multiplies every weight by ``1 - lr * weight_decay`` each step: at a product ≥ 1 the
+    weights are zeroed (or flipped in sign) at every step, and a fit would run its whole budget
+    training nothing. Call after both values passed :func:`check_finite`."""
+    if lr * weight_decay >= 1.0:
+        raise ConfigError(
+            f"{owner}.lr × {owner}.weight_decay must be < 1 (AdamW scales the weights by "
+            f"1 − lr × weight_decay each step), got {lr!r} × {weight_decay!r} = "
+            f"{lr * weight_decay:g}"
+        )
+
+
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as plain JSON data (tuples become lists)."""
     return dataclasses.asdict(cfg)

@@ -52,6 +52,18 @@ def test_verdicts_readings(cv):
     assert cv.verdicts(ev)[3].startswith("tie: IQL")
 
 
+def test_baselines_level_at_two_decimals_are_all_the_best(cv):
+    """A seeds table prints means at 2 decimals: two baselines level there are both the best,
+    and the grid's reading must hold against each (it was judged against the first listed)."""
+    E = cv.Estimate
+    ev = cv.Evidence("x.md", {"MF-Diffuser": E(100.0, 99.9, 100.1, 30),
+                              "BC": E(100.5, 99.95, 101.0, 30),  # CI overlaps MF-Diffuser's
+                              "IQL": E(100.5, 100.4, 100.6, 30)},  # CI clear above it
+                     {"BC": E(-0.5, -1.0, 0.1, 10), "IQL": E(-0.5, -0.6, -0.4, 10)})
+    best, bb, ok, _ = cv.verdicts(ev)
+    assert best == "BC / IQL" and bb.mean == 100.5 and not ok
+
+
 def test_rounded_bounds_never_turn_a_loss_into_a_tie(cv):
     E = cv.Estimate
     # "-0.00" rounds a negative upper bound: behind; "0.00" may be exactly 0: not a win

@@ -116,3 +116,14 @@ def test_config_refuses_silently_wrong_values(name, field, bad, ok):
     with pytest.raises(ConfigError, match=rf"\b{field}\b"):
         build_config(cls, overrides=[f"{field}={bad}"])
     assert getattr(build_config(cls, overrides=[f"{field}={ok}"]), field) == float(ok)
+
+
+@pytest.mark.parametrize("name", ["mfdiffuser", "bc"])
+def test_config_refuses_a_decay_that_wipes_the_weights(name):
+    """AdamW scales each weight by 1 − lr × weight_decay a step: at a product ≥ 1 a fit ran
+    its whole budget and trained nothing (listed as not changed in the fifty-first note)."""
+    cls = METHODS[name].config
+    with pytest.raises(ConfigError, match=r"lr × Config\.weight_decay must be < 1"):
+        build_config(cls, overrides=["lr=0.5", "weight_decay=2"])
+    cfg = build_config(cls, overrides=["lr=0.5", "weight_decay=1.99"])
+    assert cfg.lr * cfg.weight_decay < 1

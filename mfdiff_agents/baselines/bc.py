@@ -27,7 +27,7 @@ from mfdiff_agents.baselines.common import (
     window_features,
 )
 from mfdiff_agents.checkpoint import EnvFacts
-from mfdiff_agents.config import TrainConfig, check_finite
+from mfdiff_agents.config import TrainConfig, check_decoupled_decay, check_finite
 from mfdiff_agents.data import arrays_to_torch
 from mfdiff_agents.training import Learner, train
 
@@ -59,6 +59,7 @@ class Config(TrainConfig):
         super().__post_init__()
         check_finite("Config", "lr", self.lr)  # lr = 0 never trains
         check_finite("Config", "weight_decay", self.weight_decay, strict=False)
+        check_decoupled_decay("Config", self.lr, self.weight_decay)
 
 
 class BCPolicy(SoftmaxActorPolicy):

@@ -14,7 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mfdiff_agents.config import ConfigError, TrainConfig, check_finite, check_positive_int
+from mfdiff_agents.config import (
+    ConfigError,
+    TrainConfig,
+    check_decoupled_decay,
+    check_finite,
+    check_positive_int,
+)
 from mfdiff_agents.diffuser.denoiser import INTERACTIONS
 from mfdiff_agents.diffuser.diffusion import SCHEDULES
 from mfdiff_agents.diffuser.sampler import validate_schedule
@@ -317,6 +323,7 @@ class Config(TrainConfig):
             # gradient, w_max ≤ 0 zeroes or negates every window's weight
             check_finite("Config", name, getattr(self, name))
         check_finite("Config", "weight_decay", self.weight_decay, strict=False)
+        check_decoupled_decay("Config", self.lr, self.weight_decay)
         if self.interaction not in INTERACTIONS:
             raise ConfigError(
                 f"Config.interaction must be one of {sorted(INTERACTIONS)}, "

@@ -1184,3 +1184,14 @@ def test_an_unknown_acting_key_lists_what_may_change_at_load(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown keys \['hidden_size'\]; fields that may "
                                           r"change at load: \['temperature'\]"):
         BCPolicy.acting_config({}, {"hidden_size": 3}, tmp_path)
+
+
+def test_a_row_without_a_tier_beside_rows_with_one_shows_a_dash():
+    """A scripted policy has no data tier: beside learned rows its tier cell printed "None"."""
+    (rec,) = ev.evaluate(lambda core, seed: RandomPolicy(obs_dim=core.obs_dim,
+                                                         n_actions=core.n_actions, seed=seed),
+                         ENV, {"n_agents": 20, "max_cycles": 3}, [0])
+    learned = {**rec, "method": "bc", "tier": "medium"}
+    table = ev.markdown_table([rec, learned], command="x")
+    rows = [line for line in table.splitlines() if line.startswith("| RandomPolicy")]
+    assert rows and "None" not in rows[0] and "| – |" in rows[0]

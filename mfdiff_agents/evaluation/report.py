@@ -469,7 +469,8 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
              *([XN_NOTE, ""] if "nash_gap_xN" in present else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in keys:
-        cells = [str(k[by.index(b)]) for b in shown_by]
+        # a row without the key (a scripted policy has no data tier) beside rows with it
+        cells = ["–" if k[by.index(b)] is None else str(k[by.index(b)]) for b in shown_by]
         n = 0
         for m in present:
             a = per_metric[m].get(k)

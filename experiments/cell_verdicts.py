@@ -30,8 +30,9 @@ evidence than it looks, and a "win" (every baseline behind) is not affected.
 The seeds tables are read from their markdown (2 decimals): a bound printed "-0.00" is read as
 below 0 (it is), one printed "0.00" as not above 0 (it may be exactly 0), so a rounded bound
 never turns a loss into a tie. Baselines whose means print level are all the cell's best (the
-grid's reading must hold against each). A table that does not parse, a difference over no shared seed,
-or a cell with no evidence at all stops the script (exit 1) rather than being counted.
+grid's reading must hold against each). A table that does not parse, a difference over no
+shared seed, or a cell with no evidence at all stops the script (exit 1) rather than being
+counted.
 """
 
 from __future__ import annotations

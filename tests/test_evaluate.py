@@ -400,7 +400,7 @@ def test_video_records_every_step(tmp_path, capsys):
     assert "--video" in capsys.readouterr().err
 
 
-def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypatch):
+def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypatch, capsys):
     """--resume: complete groups are not re-run, a changed run is re-run and its old records
     dropped, and the file holds what a fresh run of the new sweep writes, in its order."""
     def strip(recs):  # timing and provenance fields differ run to run
@@ -429,8 +429,12 @@ def test_sweep_resume_keeps_done_groups_and_drops_stale_ones(tmp_path, monkeypat
     # the same runs listed in another order: nothing re-runs, the file follows the sweep's order
     swapped = {**new, "runs": new["runs"][::-1]}
     calls.clear()
+    capsys.readouterr()
     ev.run_sweep(swapped, out=out, progress=False, resume=True)
     assert calls == []
+    # a resume with nothing left to do says so (it looked like a sweep that ran)
+    assert f"{out} holds 4 of the sweep's 4 (run, N) groups complete; evaluating 0" in \
+        capsys.readouterr().err
     fresh_swapped = ev.run_sweep(swapped, out=tmp_path / "fresh2.jsonl", progress=False)
     assert strip(ev.read_jsonl(out)) == strip(fresh_swapped) != strip(fresh)
 

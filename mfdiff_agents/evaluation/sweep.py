@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tomllib
 import warnings
 from collections import Counter
@@ -226,6 +227,10 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
         with records_lock(out):  # read and rewritten as one step: no other process's appends lost
             if Path(out).exists():
                 in_file += _resume_kept(out, jobs, spec, identity, done)
+    if resume and out is not None:
+        # a sweep resumed with nothing left to do looked like a finished one that ran
+        print(f"mfdiff sweep: {out} holds {len(done)} of the sweep's {len(jobs)} (run, N) "
+              f"groups complete; evaluating {len(jobs) - len(done)}", file=sys.stderr)
     records += in_file
     for run, n in tqdm(jobs, desc="sweep", disable=not progress):
         label, env_kwargs, key = identity(run, n)

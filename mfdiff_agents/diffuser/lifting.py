@@ -503,7 +503,9 @@ def sinkhorn_potential(
             v = b / col.clamp_min(tiny)
             u = weights / (p @ v).clamp_min(tiny)
             iters += 1
-            if float(u.max()) > 1e8 or float(u.min()) < 1e-8 or float(v.max()) > 1e8:
+            # one device-to-host sync for the three bounds (on a GPU each float() is one)
+            u_max, u_min, v_max = torch.stack((u.max(), u.min(), v.max())).tolist()
+            if u_max > 1e8 or u_min < 1e-8 or v_max > 1e8:
                 g = g + e * v.log()  # absorb: keep the scaling-domain numbers in float range
                 p = kernel(g, e)
                 u.fill_(1.0)

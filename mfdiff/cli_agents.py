@@ -55,7 +55,12 @@ def _train(args: argparse.Namespace) -> int:
             print(config_help(get_method(args.algo).config))
             print("\nPer-family settings applied over these defaults (before --config and --set; "
                   "--no-family-config skips them):")
-            for fam in ("squeeze", "ising", "battle"):
+            from mfdiff_agents.family_configs import FAMILY_CONFIG_DIR
+            from mfdiff_envs.offline.catalogue import FAMILY_ENV
+
+            # the catalogue's families, then any other family with a file (a user's own)
+            files = sorted(p.stem for p in (FAMILY_CONFIG_DIR / args.algo).glob("*.json"))
+            for fam in [*FAMILY_ENV, *(f for f in files if f not in FAMILY_ENV)]:
                 print(f"  {fam}: {json.dumps(family_config(args.algo, fam))}")
         else:
             print("methods: " + ", ".join(f"{n} ({m.summary})" for n, m in METHODS.items()))

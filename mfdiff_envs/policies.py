@@ -21,6 +21,7 @@ Experts:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -123,20 +124,33 @@ def _battle_expert(obs: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
     return np.where(in_range, 5, move).astype(np.int64)
 
 
+#: Family -> ``expert_factory(core) -> expert``, where ``expert(obs [N, d], rng) -> actions [N]``
+#: is the family's scripted expert (skill 1). A new env family adds its entry here, or from its
+#: own module (``EXPERTS["crowd"] = ...`` beside ``TIER_SKILL["crowd"] = {...}``, run when its
+#: ``<family>_v0`` shim is imported, as ``gym.make`` of its id does): the dataset builder, the
+#: reference returns of ``mfdiff eval`` and the ``random`` / ``medium`` / ``expert`` policies all
+#: come from :func:`make_behaviour_policy`.
+EXPERTS: dict[str, Callable[[VectorCore], Callable[..., NDArray[np.int64]]]] = {
+    "squeeze": _squeeze_expert,
+    "ising": lambda core: _ising_expert,
+    "battle": lambda core: _battle_expert,
+    "magent_battle": lambda core: _battle_expert,
+}
+
+
 def make_behaviour_policy(
     core: VectorCore, skill: float, seed: int | None = None
 ) -> BehaviourPolicy:
     """Scripted behaviour policy of ``core``'s family at ``skill`` in [0, 1] (see module doc)."""
     family = core.family
-    if family == "squeeze":
-        expert = _squeeze_expert(core)
-    elif family == "ising":
-        expert = _ising_expert
-    elif family in ("battle", "magent_battle"):
-        expert = _battle_expert
-    else:
-        raise ValueError(f"no scripted policy for family {family!r}")
-    return BehaviourPolicy(core.n_actions, expert, skill, seed)
+    if family not in EXPERTS:
+        raise ValueError(
+            f"no scripted policy for family {family!r} (families with one: {sorted(EXPERTS)}); "
+            "register the family's expert in mfdiff_envs.policies.EXPERTS (and its tier skills "
+            "in TIER_SKILL), or pass build_dataset(..., policy_factory=, skill_of_tier=, "
+            "ref_scores=) and evaluate with --dataset"
+        )
+    return BehaviourPolicy(core.n_actions, EXPERTS[family](core), skill, seed)
 
 
 def episode_return(

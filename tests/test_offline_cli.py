@@ -376,3 +376,32 @@ def test_a_build_another_process_finished_first_as_asked_is_done(root, cat, monk
     monkeypatch.setattr(build_mod, "build_recipe", lambda r, **kw: built_meanwhile(
         dataclasses.replace(r, episodes=3), **kw))
     assert main(["build", DS, "--no-progress", "--catalogue", cat]) == 2
+
+
+def test_a_recipe_of_a_new_family_without_env_id_is_refused_by_name(tmp_path):
+    """Outside audit: a catalogue file of a family of one's own without env_id crashed the
+    build with a bare KeyError; a family with digits failed later, at the dataset id."""
+    from mfdiff_envs.offline.catalogue import load_catalogue
+
+    d = tmp_path / "cat"
+    d.mkdir()
+    no_env_id = 'family = "crowd"\n' + TINY.split("\n", 2)[2]
+    (d / "crowd.toml").write_text(no_env_id)
+    with pytest.raises(ValueError, match="family 'crowd' has no default env id"):
+        load_catalogue(d)
+    (d / "crowd.toml").write_text(TINY.replace('family = "squeeze"', 'family = "crowd2"'))
+    with pytest.raises(ValueError, match="lowercase letters a-z only"):
+        load_catalogue(d)
+
+
+def test_a_new_family_with_another_familys_env_is_refused_by_name(root, monkeypatch):
+    """The builder's own wrong-family error raised KeyError for a family without a default."""
+    from mfdiff_envs.offline import build_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    with pytest.raises(ValueError, match=r"is the 'squeeze' family, not 'crowd'; give an env "
+                                         r"id of the 'crowd' family"):
+        build_dataset("crowd", env_id="mfdiff/GaussianSqueeze-v0", n_agents=8, tier="random",
+                      episodes=1)
+    with pytest.raises(ValueError, match="unknown family 'crowd'"):
+        build_dataset("crowd", env_id="", n_agents=8, tier="random", episodes=1)

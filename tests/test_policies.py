@@ -115,3 +115,27 @@ def test_medium_score_at_n1000(family):
     episodes = {"squeeze": 40, "ising": 10, "battle": 8}[family]
     scores = normalised_scores(CORES[family](n), TIER_SKILL[family], episodes)
     assert 40.0 <= scores["score_medium"] <= 60.0, scores
+
+
+class _CrowdCore(GaussianSqueezeCore):
+    """A family of a user's own (an outside audit added one by the docs' steps)."""
+
+    family = "crowd"
+
+
+def test_a_new_family_registers_its_expert_in_one_table(monkeypatch):
+    """Adding a fourth family meant editing an if-chain in make_behaviour_policy; now it adds
+    itself to EXPERTS (and TIER_SKILL), and without them the error says where."""
+    from mfdiff_agents.baselines.scripted import ScriptedPolicy
+    from mfdiff_envs.policies import EXPERTS
+
+    core = _CrowdCore(20)
+    with pytest.raises(ValueError, match=r"no scripted policy for family 'crowd'.*EXPERTS"):
+        make_behaviour_policy(core, 1.0)
+    with pytest.raises(ValueError, match=r"no tier skills for family 'crowd'"):
+        ScriptedPolicy(core, tier="medium")  # was a bare KeyError
+    monkeypatch.setitem(EXPERTS, "crowd", EXPERTS["squeeze"])
+    monkeypatch.setitem(TIER_SKILL, "crowd", {"random": 0.0, "medium": 0.3, "expert": 1.0})
+    obs, _ = core.reset(seed=0)
+    acts = make_behaviour_policy(core, 1.0, seed=0)(obs, np.ones(20, bool))
+    assert acts.shape == (20,) and ScriptedPolicy(core, tier="medium") is not None

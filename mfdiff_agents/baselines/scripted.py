@@ -40,6 +40,9 @@ class ScriptedPolicy(Policy):
         if (tier is None) == (skill is None):
             raise ValueError("give exactly one of tier= or skill=")
         if tier is not None:
+            if core.family not in TIER_SKILL:
+                raise ValueError(f"no tier skills for family {core.family!r} (TIER_SKILL in "
+                                 f"mfdiff_envs.policies has {sorted(TIER_SKILL)}); give skill=")
             tiers = TIER_SKILL[core.family]
             if tier not in tiers:
                 raise ValueError(f"unknown tier {tier!r} for {core.family}; known: {sorted(tiers)}")

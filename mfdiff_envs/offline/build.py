@@ -592,9 +592,10 @@ def build_dataset(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if env_id is None and family not in FAMILY_ENV:
+    if not env_id and family not in FAMILY_ENV:  # None, or "" from a recipe without env_id
         raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILY_ENV)} "
-                         "(or give env_id)")
+                         "(or give env_id: a family of your own has no default env id unless "
+                         "mfdiff_envs.offline.catalogue.FAMILY_ENV names one)")
     env_id = env_id or FAMILY_ENV[family]
     # the id is formed from n_agents: a bool or a float named another dataset (True as n1,
     # "already exists" where the env refuses it: an outside audit)
@@ -616,8 +617,10 @@ def build_dataset(
     core: VectorCore = env.unwrapped.core
     if SAME_FAMILY.get(core.family, core.family) != family:
         env.close()  # the id, the data card and every family config would name the wrong game
+        default = (f"leave env_id out (default {FAMILY_ENV[family]!r})" if family in FAMILY_ENV
+                   else f"give an env id of the {family!r} family")
         raise ValueError(f"env_id {env_id!r} is the {core.family!r} family, not {family!r}; "
-                         f"leave env_id out (default {FAMILY_ENV[family]!r}) or pass its family")
+                         f"{default} or pass its family")
     if ref_scores is None:
         ref_scores = reference_scores(core, policy_factory=factory, episodes=ref_episodes)
     ref_min, ref_max = ref_scores

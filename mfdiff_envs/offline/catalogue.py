@@ -50,6 +50,7 @@ FAMILY_ENV: dict[str, str] = {
 }
 CATALOGUE_ENV_VAR = "MFDIFF_CATALOGUE"
 
+_FAMILY_RE = re.compile(r"[a-z]+")
 _ID_RE = re.compile(r"mfdiff/(?P<family>[a-z]+)-n(?P<n>\d+)/(?P<tier>[a-z]+)-v(?P<version>\d+)")
 _RECIPE_KEYS = {
     "family",
@@ -74,7 +75,8 @@ def parse_id(dataset_id_: str) -> tuple[str, int, str, int]:
     m = _ID_RE.fullmatch(dataset_id_)
     if m is None:
         raise ValueError(
-            f"not an mfdiff dataset id: {dataset_id_!r} (expected mfdiff/<family>-n<N>/<tier>-v<k>)"
+            f"not an mfdiff dataset id: {dataset_id_!r} (expected mfdiff/<family>-n<N>/<tier>-v<k>,"
+            " the family lowercase letters a-z only, no digits or '_')"
         )
     return m["family"], int(m["n"]), m["tier"], int(m["version"])
 
@@ -136,6 +138,12 @@ def _load_file(file: Path) -> list[Recipe]:
             f"{file}: unknown keys {sorted(unknown)} (allowed: {sorted(_RECIPE_KEYS)})"
         )
     family = raw["family"]
+    if not raw.get("env_id") and family not in FAMILY_ENV:
+        raise ValueError(f"{file}: family {family!r} has no default env id (FAMILY_ENV: "
+                         f"{sorted(FAMILY_ENV)}); give env_id = \"mfdiff/...\" in the file")
+    if not _FAMILY_RE.fullmatch(str(family)):
+        raise ValueError(f"{file}: family {family!r} cannot name a dataset id: "
+                         "a family is lowercase letters a-z only")
     tiers = raw.get("tiers", list(TIERS))
     bad = [t for t in tiers if t not in TIERS]
     if bad:

@@ -393,7 +393,11 @@ def load_train_state(directory: str | Path) -> dict[str, Any] | None:
     if not p.is_file():
         return None
     try:
-        # our own file, written by save_train_state: numpy RNG states need full unpickling
-        return torch.load(p, map_location="cpu", weights_only=False)
+        # tensors and plain data only (what save_train_state writes: the numpy sampler's state
+        # is a dict of ints): resuming from a run directory someone else made must not run
+        # code its pickle names
+        return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001  (torch raises many kinds on a corrupt pickle)
-        raise CheckpointError(f"{p}: cannot be read ({type(e).__name__}: {e})") from e
+        raise CheckpointError(
+            f"{p}: cannot be read as a resume state of tensors and plain data "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e

@@ -453,7 +453,8 @@ def test_a_diverged_checkpoint_refuses_to_act(episodes, name):
     exit 0. Acting refuses NaN scores (and plans) now."""
     from mfdiff_agents.policy import DivergedError
 
-    m, cfg = _cfg(name, steps=1, lr=1e30)
+    # (no weight decay: lr × weight_decay ≥ 1 is refused before training)
+    m, cfg = _cfg(name, steps=1, lr=1e30, **({"weight_decay": 0.0} if name == "mfdiffuser" else {}))
     policy = m.fit(make_sampler(episodes, cfg), cfg, progress=False)
     obs = np.asarray(episodes[0].observations[0], np.float32)
     policy.reset(seed=0)
@@ -490,3 +491,31 @@ def test_dead_agents_nan_rows_do_not_stop_a_policy(episodes, name):
     policy.reset(seed=0)
     acts = policy.act_batch(obs, mask)
     assert acts.shape == (len(obs),) and (acts[mask] >= 0).all()
+
+
+class _RunsCode:
+    """A pickle that runs code when unpickled (a run directory from someone else)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_resume_state_is_read_as_tensors_and_plain_data_only(episodes, tmp_path):
+    """train_state.pt was unpickled in full (weights_only=False): resuming from a directory
+    someone else made could run any code its pickle named. Every method's own state loads
+    with weights_only=True; anything else is refused before it runs."""
+    m, cfg = _cfg("bc", steps=2)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "run", progress=False)
+    assert load_train_state(tmp_path / "run")["step"] == 2
+    marker = tmp_path / "ran"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    torch.save({"step": 1, "x": _RunsCode(str(marker))}, bad / "train_state.pt")
+    with pytest.raises(CheckpointError, match="tensors and plain data"):
+        load_train_state(bad)
+    assert not marker.exists()

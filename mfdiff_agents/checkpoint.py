@@ -35,7 +35,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from mfdiff_envs.core import MfdiffWarning
+from mfdiff_envs.core import SAME_FAMILY, MfdiffWarning
 
 if TYPE_CHECKING:
     from mfdiff_envs.core import VectorCore
@@ -49,9 +49,6 @@ FORMAT_VERSION = 2
 #: Env kwargs a policy is meant to meet at other values: the population (and Battle's map,
 #: whose side follows N) and rendering. Any other difference is reported by check_core.
 POPULATION_KWARGS = frozenset({"n_agents", "map_size", "render_mode"})
-#: Families one policy may meet under two names: Battle on magent2 and ours share observations
-#: and actions.
-_FAMILY_ALIASES = {"magent_battle": "battle"}
 
 
 class CheckpointError(ValueError):
@@ -96,7 +93,7 @@ class EnvFacts:
         trained on one team (an in-core opponent): it would see both in one mean field and
         play each team against a population that is half the enemy. Data recorded with
         ``opponent=None`` train a policy of both teams, which may act for both."""
-        if _FAMILY_ALIASES.get(self.family, self.family) != "battle":
+        if SAME_FAMILY.get(self.family, self.family) != "battle":
             return
         if "opponent" in self.env_kwargs and self.env_kwargs["opponent"] is None:
             return
@@ -134,7 +131,7 @@ class EnvFacts:
         Battle on magent2 and our Battle share observations and actions, so they count as one
         family here.
         """
-        same = _FAMILY_ALIASES
+        same = SAME_FAMILY
         fam = getattr(core, "family", None)
         if self.family is not None and fam is not None and same.get(fam, fam) != same.get(
             self.family, self.family

@@ -25,6 +25,11 @@ ObsArray = NDArray[np.float32]  # [N, d]
 ActArray = NDArray[np.int64]  # [N]
 
 
+#: Families one dataset, checkpoint or family config may serve under two names: Battle on
+#: magent2 and ours share observations and actions.
+SAME_FAMILY: dict[str, str] = {"magent_battle": "battle"}
+
+
 class MfdiffWarning(UserWarning):
     """A warning of mfdiff's own (a UserWarning): the ``mfdiff`` CLI prints these as its own
     messages and every other warning with its category and source."""

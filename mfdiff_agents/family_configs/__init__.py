@@ -31,7 +31,7 @@ def _check_names(algo: str, family: str | None) -> None:
     if family_config_path(algo, family) is not None:  # a file of that name: nothing misspelt
         return  # (also a user's own <algo>/<family>.json beside the shipped ones)
     from mfdiff_agents.methods import METHODS  # the one list of methods
-    from mfdiff_envs.offline.build import SAME_FAMILY
+    from mfdiff_envs.core import SAME_FAMILY
     from mfdiff_envs.offline.catalogue import FAMILY_ENV
 
     if algo not in METHODS:

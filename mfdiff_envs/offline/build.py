@@ -69,7 +69,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 import mfdiff_envs  # noqa: F401  (registers the env ids)
-from mfdiff_envs.core import MfdiffWarning, VectorCore, check_positive_int
+from mfdiff_envs.core import SAME_FAMILY, MfdiffWarning, VectorCore, check_positive_int
 from mfdiff_envs.offline.catalogue import TIERS, Recipe, dataset_id, parse_id
 from mfdiff_envs.offline.integrity import (
     HDF5_FILE,
@@ -149,10 +149,6 @@ def reference_scores(
         out.append(float(np.mean(rets)))
     return out[0], out[1]
 
-
-#: Env families whose data an id of another family may hold (magent2's Battle = our Battle's
-#: observations and actions).
-SAME_FAMILY = {"magent_battle": "battle"}
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:

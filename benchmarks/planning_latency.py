@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write a markdown table here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cases = [Case("N", n, Config()) for n in (100, 1000, 10_000)]
+    cases = [Case("N", n, Config(replan_every=1)) for n in (100, 1000, 10_000)]
     for ks, c2f in (
         ((64,), False),
         ((16, 64), True),
@@ -94,7 +94,7 @@ def main() -> None:
         ((1024,), False),
         ((16, 64, 256, 1024), True),
     ):
-        cases.append(Case("K", 1000, Config(k_schedule=ks, coarse_to_fine=c2f)))
+        cases.append(Case("K", 1000, Config(k_schedule=ks, coarse_to_fine=c2f, replan_every=1)))
     for case in cases:  # warm-up
         case.step(record=False)
     for _ in range(args.repeats):  # interleaved rounds: load changes hit every case alike

@@ -42,6 +42,9 @@ def model(interaction, cfg):
 cfg = Config(device="cpu")
 ENV = EnvFacts(obs_dim=11, n_actions=10)
 joint = JointDiffuserPolicy(model("attention", cfg), cfg, env=ENV, device="cpu")
+if len(sys.argv) != 3 or not sys.argv[1][:1].isdigit():  # a traceback was the usage
+    print(__doc__, file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
+    raise SystemExit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
 for n in [int(a) for a in sys.argv[1].split(",")]:
     run("joint_diffuser", joint, n)
 joint.cfg = dataclasses.replace(cfg, max_agents=10**9)

@@ -59,8 +59,13 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "sweep.toml").write_text(sweep())
     records = OUT / "records.jsonl"
-    subprocess.run(["mfdiff", "eval", "--sweep", str(OUT / "sweep.toml"), "--out", str(records),
-                    "--resume", "--no-progress", "--threads", "1"], check=True)
+    done = subprocess.run(["mfdiff", "eval", "--sweep", str(OUT / "sweep.toml"), "--out",
+                           str(records), "--resume", "--no-progress", "--threads", "1"])
+    if done.returncode:  # its own message is above; most often the checkpoints are missing
+        print(f"planning_tradeoff: mfdiff eval exited {done.returncode}; the script needs the "
+              "grid's seed-0 checkpoints (bash experiments/grid.sh squeeze ising)",
+              file=sys.stderr)
+        return done.returncode
     recs = [r for r in read_records(records) if not r.get("error")]
     score, lat = defaultdict(list), defaultdict(list)
     for r in recs:
@@ -111,4 +116,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__)
+        raise SystemExit(0)
     raise SystemExit(main())

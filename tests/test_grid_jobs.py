@@ -1031,3 +1031,19 @@ def test_grid_md_regenerates_from_the_committed_records():
                           *map(str, recs)], check=True, capture_output=True, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
     assert out == (ROOT / "docs/results/grid.md").read_text()
+
+
+@pytest.mark.parametrize("script", ["experiments/family_settings.py", "experiments/make_sweep.py",
+                                    "experiments/planning_steps.py",
+                                    "benchmarks/baseline_latency.py"])
+def test_scripts_without_their_arguments_print_their_usage(script):
+    """Run without arguments these scripts raised IndexError / ValueError tracebacks; they print
+    their docstring (exit 2; --help: exit 0)."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, str(ROOT / script)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "python" in r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and "python" in r.stdout

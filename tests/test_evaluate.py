@@ -1199,3 +1199,51 @@ def test_a_row_without_a_tier_beside_rows_with_one_shows_a_dash():
     table = ev.markdown_table([rec, learned], command="x")
     rows = [line for line in table.splitlines() if line.startswith("| RandomPolicy")]
     assert rows and "None" not in rows[0] and "| – |" in rows[0]
+
+
+def _held_elsewhere(lock) -> bool:
+    """Whether an exclusive flock on ``lock`` is held by another open file description."""
+    import fcntl
+    import os
+
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_records_lock_holds_with_a_read_only_lock_file(tmp_path, monkeypatch):
+    """The cases a root test machine cannot make for real (the fifty-first note): another
+    user's lock file (read-write refused) still locks, read-only; where no lock file can be
+    opened at all the write goes on unlocked instead of failing."""
+    import os
+
+    from mfdiff_agents.evaluation import report
+
+    out = tmp_path / "r.jsonl"
+    lock = tmp_path / ".r.jsonl.lock"
+    with report.records_lock(out):
+        assert _held_elsewhere(lock)
+    assert not _held_elsewhere(lock)
+    real_open = os.open
+
+    def no_write(path, flags, *a):
+        if flags & (os.O_RDWR | os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(report.os, "open", no_write)
+    with report.records_lock(out):
+        assert _held_elsewhere(lock)  # held through the read-only descriptor
+
+    def nothing(path, flags, *a):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(report.os, "open", nothing)
+    ev.write_jsonl([{"a": 1}], out)  # unlocked, as before locks
+    monkeypatch.setattr(report.os, "open", real_open)
+    assert ev.read_jsonl(out) == [{"a": 1}] and not _held_elsewhere(lock)

@@ -245,7 +245,9 @@ def report(cells: dict[tuple[str, str, int], Evidence]) -> list[str]:
             for n in SIZES[fam]:
                 ev = cells[(fam, t, n)]
                 best, bb, ok, paired = verdicts(ev)
-                me, d = ev.rows[MFD], ev.paired[best]
+                # best names every baseline level at 2 decimals ("BC / IQL"); bb and the
+                # paired column are the first one's
+                me, d = ev.rows[MFD], ev.paired[best.split(" / ")[0]]
                 if not ev.two_level:
                     raise ValueError(f"{fam}, {t}, N = {n}: no grid runs for the training-seed "
                                      "CI")

@@ -461,8 +461,8 @@ def set_args(family: str, algo: str, one: bool = False) -> list[str]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["--set-args"] and (len(sys.argv) != 3
-                                            or sys.argv[1] in ("-h", "--help")):
+    if (len(sys.argv) < 4 if sys.argv[1:2] == ["--set-args"]  # FAMILY ALGO
+            else len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help")):
         print(__doc__, file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
         raise SystemExit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
     if sys.argv[1] == "--set-args":  # FAMILY ALGO [--one-plan]: one argument per line

@@ -62,6 +62,11 @@ def test_baselines_level_at_two_decimals_are_all_the_best(cv):
                      {"BC": E(-0.5, -1.0, 0.1, 10), "IQL": E(-0.5, -0.6, -0.4, 10)})
     best, bb, ok, _ = cv.verdicts(ev)
     assert best == "BC / IQL" and bb.mean == 100.5 and not ok
+    # and the report's row of such a cell (it looked the joined names up: KeyError)
+    ev.two_level = {"BC": E(-0.5, -1.0, 0.1, 3)}
+    cells = {(f, t, n): ev for f in cv.SIZES for t in cv.TIERS for n in cv.SIZES[f]}
+    row = cv.report(cells)[2]  # the first cell's row, under the header and its rule
+    assert "| BC / IQL 100.50" in row and "| -0.50 [-1.00, 0.10] (10) |" in row, row
 
 
 def test_rounded_bounds_never_turn_a_loss_into_a_tie(cv):

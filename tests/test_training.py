@@ -524,7 +524,7 @@ def test_a_resume_state_is_read_as_tensors_and_plain_data_only(episodes, tmp_pat
 def test_the_device_benchmark_plans_a_checkpoint_at_the_config_defaults(episodes, tmp_path):
     """benchmarks/gpu.py says it plans loaded checkpoints at the Config's defaults; it reset five
     fields only, so a checkpoint of a family config kept its plans, particles and DDIM steps
-    (a performance audit measured Ising's ratio 3.5-4.0x that way, 2.4x at the defaults)."""
+    (found by a performance audit)."""
     import importlib.util
     from pathlib import Path
 

@@ -16,6 +16,9 @@ from mfdiff_agents.family_configs import FAMILY_CONFIG_DIR, family_config
 
 pytest.importorskip("submitit")
 ROOT = Path(__file__).resolve().parents[1]
+# the scripts import each other from experiments/ (each test ran only after one that put it
+# on sys.path: alone under -k, `import make_sweep` failed)
+sys.path.insert(0, str(ROOT / "experiments"))
 
 
 def _module():
@@ -952,7 +955,6 @@ def test_exported_records_carry_the_training_budget(tmp_path, capsys):
 def test_grid_records_selects_by_checkpoint_acting_tier_and_n(tmp_path):
     """make_sweep.grid_records: the experiment scripts' comparison rows — only the named
     checkpoint dirs' MF-Diffuser records with that acting, tier and N, relabelled."""
-    _module()  # puts experiments/ on sys.path (the test ran only after another had)
     import make_sweep
 
     acting = {"head_temperature": 0.3}

@@ -39,6 +39,7 @@ class Rank:
 
     @property
     def is_main(self) -> bool:
+        """Rank 0: the process that writes checkpoints and logs."""
         return self.rank == 0
 
 

@@ -125,6 +125,7 @@ class DiffuserPolicy(TrainedPolicy):
 
     @property
     def horizon(self) -> int:
+        """Steps per plan (``Config.horizon``)."""
         return self.cfg.horizon
 
     @torch.no_grad()

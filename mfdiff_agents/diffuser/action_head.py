@@ -116,6 +116,8 @@ class HeadEnsemble(nn.Module):
         return self._mean([m(obs, target, mf, planned) for m in self.members])
 
     def noplan_logits(self, obs: torch.Tensor, mf: torch.Tensor) -> torch.Tensor:
+        """The members' plan-free logits (:meth:`ActionHead.noplan_logits`), combined as
+        :meth:`forward` combines theirs."""
         return self._mean([m.noplan_logits(obs, mf) for m in self.members])
 
 

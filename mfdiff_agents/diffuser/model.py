@@ -174,9 +174,11 @@ class MFDiffuserModel(torch.nn.Module):
             self.register_buffer("delta_std", torch.tensor(stats.delta_std, dtype=f))
 
     def norm_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations ``[..., d]`` standardised with the training data's statistics."""
         return (obs - self.obs_mean) / self.obs_std
 
     def norm_mf(self, mf: torch.Tensor) -> torch.Tensor:
+        """Mean-field summaries ``[..., m]`` standardised with the training data's statistics."""
         return (mf - self.mf_mean) / self.mf_std
 
     def encode(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

@@ -128,6 +128,7 @@ class DemoConfig:
                    mf_replan_every=2, bc_steps=60, seeds=2, out_dir=Path("runs/demo-quick"))
 
     def replace(self, **kw: Any) -> DemoConfig:
+        """A copy with the fields ``kw`` changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **kw)
 
 

@@ -150,7 +150,6 @@ def reference_scores(
     return out[0], out[1]
 
 
-
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
     """``gym.make`` whose spec holds the core's plain-data kwargs (so Minari can store it)."""
     env = gym.make(env_id, **env_kwargs)

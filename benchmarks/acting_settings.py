@@ -22,6 +22,7 @@ import statistics
 
 import torch
 
+from mfdiff_agents.allocator import tune_cpu_allocator
 from mfdiff_agents.evaluation.run import episode_seed, make_core
 from mfdiff_agents.methods import load_policy
 from mfdiff_envs.rollout import rollout
@@ -42,6 +43,7 @@ def parse_settings(pairs: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--env", required=True)

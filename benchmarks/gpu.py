@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from mfdiff_agents.allocator import tune_cpu_allocator
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.device import resolve_device
 from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
@@ -42,11 +43,16 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def planner_for(core, device: torch.device, checkpoint: str | None = None) -> MFDiffuserPlanner:
+def planner_for(
+    core, device: torch.device, checkpoint: str | None = None, own_settings: bool = False
+) -> MFDiffuserPlanner:
+    """The planner timed on ``core``: random weights at the default Config, or a checkpoint
+    planning at the Config's defaults (``own_settings``: at its own config.json's, i.e. the
+    family config it was trained with, as the grid acts)."""
     if checkpoint is not None:  # trained weights, planning at the Config's defaults
-        return MFDiffuserPlanner.from_pretrained(
-            checkpoint, device=str(device), seed=0, **{f: getattr(Config(), f) for f in ACTING}
-        )
+        overrides = {} if own_settings else {f: getattr(Config(), f) for f in ACTING}
+        return MFDiffuserPlanner.from_pretrained(checkpoint, device=str(device), seed=0,
+                                                 **overrides)
     cfg = Config(device=str(device))
     env = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions)
     torch.manual_seed(0)
@@ -55,9 +61,10 @@ def planner_for(core, device: torch.device, checkpoint: str | None = None) -> MF
 
 
 def latency(
-    core, device: torch.device, steps: int, checkpoint: str | None = None
+    core, device: torch.device, steps: int, checkpoint: str | None = None,
+    own_settings: bool = False,
 ) -> dict[str, float]:
-    policy = planner_for(core, device, checkpoint)
+    policy = planner_for(core, device, checkpoint, own_settings)
     obs, _ = core.reset(seed=0)
     policy.reset(seed=0)
     times = []
@@ -74,15 +81,28 @@ def latency(
     return {"mean_ms": 1e3 * statistics.mean(times), "median_ms": 1e3 * statistics.median(times)}
 
 
-def ratio_lines(rows: list[tuple]) -> list[str]:
-    """Mean planning step at the largest N ≤ 10⁴ over the smallest N, per observation kind."""
+def ratio_lines(rows: list[tuple], runs: dict[tuple[str, int], list[float]] | None = None
+                ) -> list[str]:
+    """Mean planning step at the largest N ≤ 10⁴ over the smallest N, per observation kind.
+
+    ``runs`` maps (kind, N) to the mean step of each repeat; with more than one repeat the
+    line gives the ratio of each repeat (repeat r's largest N over repeat r's smallest) and
+    their median, since one run's ratio swings with the few replans its smallest N times."""
     out = []
     for kind in dict.fromkeys(r[0] for r in rows):
         mine = sorted((r[1], r[3]) for r in rows if r[0] == kind and r[1] <= 10_000)
         if len(mine) > 1:
             (n0, m0), (n1, m1) = mine[0], mine[-1]
-            out.append(f"Planning step (mean) {kind}: N = {n1:,} / N = {n0:,} = "
-                       f"{m1 / m0:.2f}×.")
+            each = ([a / b for a, b in zip(runs[(kind, n1)], runs[(kind, n0)], strict=True)]
+                    if runs is not None and len(runs[(kind, n0)]) > 1 else [])
+            if each:
+                out.append(
+                    f"Planning step (mean) {kind}: N = {n1:,} / N = {n0:,} = "
+                    f"{statistics.median(each):.2f}× (median of {len(each)} runs; each run: "
+                    + ", ".join(f"{r:.2f}" for r in each) + f"; largest {max(each):.2f}×).")
+            else:
+                out.append(f"Planning step (mean) {kind}: N = {n1:,} / N = {n0:,} = "
+                           f"{m1 / m0:.2f}×.")
     return out
 
 
@@ -120,6 +140,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3, help="timed env steps per N")
+    ap.add_argument("--acting", choices=("defaults", "checkpoint"), default="defaults",
+                    help="plan a --checkpoint at the Config's defaults, or at its own config.json"
+                         " (the family config it was trained with: the grid's settings)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="measure every size this many times (in turn, so load spreads over all);"
+                         " the table gives the median over repeats, the ratio each repeat's")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
     ap.add_argument("--out", default=None)
     # extend: `--checkpoint a=X b=Y` and `--checkpoint a=X --checkpoint b=Y` (the form this
@@ -128,25 +154,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="trained weights per observation kind, e.g. battle=runs/grid/ckpt/...")
     args = ap.parse_args(argv)
     args.ckpts = dict(c.split("=", 1) for c in args.checkpoint)
+    if args.repeats < 1 or args.steps < 1:
+        ap.error(f"--repeats and --steps must be ≥ 1, got {args.repeats} and {args.steps}")
     if set(args.ckpts) - {"ising", "battle"}:
         ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(args.ckpts)}")
     return args
 
 
 def main() -> None:
+    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
     args = parse_args()
     ckpts = args.ckpts
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    rows = []
-    for n in args.sizes:
-        side = int(round(n ** 0.5))
-        for name, core in (("ising", IsingCore(side * side, max_cycles=10_000)),
-                           ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
-            r = latency(core, device, args.steps, ckpts.get(name))
-            n_env = n if name == "battle" else core.n_agents
-            rows.append((name, n_env, core.n_agents, r["mean_ms"], r["median_ms"], rss_mb()))
-            print(rows[-1], flush=True)
+    runs: dict[tuple[str, int], list[float]] = {}  # (kind, N) -> mean ms of each repeat
+    medians: dict[tuple[str, int], list[float]] = {}
+    planned: dict[tuple[str, int], int] = {}
+    rss: dict[tuple[str, int], float] = {}  # peak RSS after the key's first repeat
+    for rep in range(args.repeats):
+        for n in args.sizes:
+            side = int(round(n ** 0.5))
+            for name, core in (("ising", IsingCore(side * side, max_cycles=10_000)),
+                               ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
+                r = latency(core, device, args.steps, ckpts.get(name),
+                            own_settings=args.acting == "checkpoint")
+                key = (name, n if name == "battle" else core.n_agents)
+                runs.setdefault(key, []).append(r["mean_ms"])
+                medians.setdefault(key, []).append(r["median_ms"])
+                planned[key] = core.n_agents
+                rss.setdefault(key, rss_mb())  # peak so far on the first repeat
+                print(rep, key, round(r["mean_ms"], 1), round(r["median_ms"], 1), flush=True)
+    rows = [(name, n_env, planned[(name, n_env)], statistics.median(runs[(name, n_env)]),
+             statistics.median(medians[(name, n_env)]), rss[(name, n_env)])
+            for name, n_env in runs]  # the first repeat's order: by size, ising then battle
     tput = train_throughput(device, 20)
     gpu_mem = (f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
                if device.type == "cuda" else "n/a")
@@ -155,20 +195,27 @@ def main() -> None:
         "# MF-Diffuser on this device: planning latency vs N, training throughput, memory", "",
         "Regenerate with:", "", "```",
         f"python benchmarks/gpu.py --device {args.device} --threads {args.threads} "
-        f"--steps {args.steps} --sizes {' '.join(map(str, args.sizes))} --out "
+        f"--steps {args.steps}" + (f" --repeats {args.repeats}" if args.repeats > 1 else "")
+        + (f" --acting {args.acting}" if args.acting != "defaults" else "")
+        + f" --sizes {' '.join(map(str, args.sizes))} --out "
         f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint),
         "```", "",
         f"Device: {device} ({dev_name or 'cpu'}), torch {torch.__version__}, {args.threads} "
-        f"thread(s); mean / median over {args.steps} steps after one warm-up (the mean includes "
-        "the replans, every 4th step; the median is a step without one); re-lift every step; "
-        "default Config, " + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
-                              + " (others random)" if ckpts else "random weights") + ".", "",
+        f"thread(s); mean / median over {args.steps} steps after one warm-up"
+        + (f", each the median of {args.repeats} repeats" if args.repeats > 1 else "")
+        + (" (the mean includes the replans, every 4th step; the median is a step without one);"
+           " re-lift every step; default Config, " if args.acting == "defaults" or not ckpts else
+           " (the mean includes the replans, at each checkpoint's own `replan_every`); re-lift"
+           " every step; checkpoints at their own config.json's planning settings, others at the"
+           " default Config, ")
+        + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
+           + " (others random)" if ckpts else "random weights") + ".", "",
         "| obs | N | agents planned for | ms / step (mean) | ms / step (median) | "
         "peak RSS so far (MB) |",
         "|---|---|---|---|---|---|",
         *[f"| {a} | {n:,} | {na:,} | {m:.1f} | {mn:.1f} | {r:.0f} |"
           for a, n, na, m, mn, r in rows],
-        "", *ratio_lines(rows), "",
+        "", *ratio_lines(rows, runs), "",
         f"Training: {tput:.1f} gradient steps/s (batch 32 windows × K 32 × H 8). "
         f"Peak CUDA memory: {gpu_mem}.",
     ]

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 
+from mfdiff_agents.allocator import tune_cpu_allocator
 from mfdiff_agents.diffuser.lifting import (
     assign_nearest_balanced,
     balanced_capacities,
@@ -64,6 +65,7 @@ def timeit(fn, repeats: int) -> tuple[float, object]:
 
 
 def main() -> None:
+    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--k", type=int, default=256)

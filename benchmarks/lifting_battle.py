@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1] / "experiments"))
 from battle_trace import policy_factory  # noqa: E402  (the grid's acting settings)
 
+from mfdiff_agents.allocator import tune_cpu_allocator
 from mfdiff_agents.diffuser import lifting  # noqa: E402
 from mfdiff_agents.diffuser import planner as planner_module  # noqa: E402
 from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
@@ -66,6 +67,7 @@ def solve(points: torch.Tensor, centers: torch.Tensor, cap: torch.Tensor, seed: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="a Battle MF-Diffuser checkpoint directory")
     ap.add_argument("--n-agents", type=int, default=10000, help="N, both teams (default 10^4)")

@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from mfdiff_agents.allocator import tune_cpu_allocator
 from mfdiff_agents.checkpoint import EnvFacts
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
@@ -80,6 +81,7 @@ class Case:
 
 
 def main() -> None:
+    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)

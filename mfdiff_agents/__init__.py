@@ -21,6 +21,7 @@ _LAZY = {
     "make_sampler": "mfdiff_agents.methods",
     "train_config": "mfdiff_agents.methods",
     "family_config": "mfdiff_agents.family_configs",
+    "tune_cpu_allocator": "mfdiff_agents.allocator",
 }
 
 

@@ -620,6 +620,24 @@ def test_gpu_benchmark_keeps_every_checkpoint_flag():
     assert bench.parse_args(["--checkpoint", "ising=A", "battle=B"]).ckpts == both
     with pytest.raises(SystemExit):
         bench.parse_args(["--checkpoint", "chess=C"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--repeats", "0"])
+
+
+def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
+    """With repeats, the latency ratio pairs repeat r's largest N with repeat r's smallest (not
+    the medians' ratio) and reports their median and largest; one repeat prints the plain ratio."""
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "benchmarks/gpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = [("battle", 100, 50, 20.0, 2.0, 1.0), ("battle", 10_000, 5000, 50.0, 40.0, 1.0),
+            ("battle", 100_000, 50_000, 300.0, 290.0, 1.0), ("ising", 100, 100, 10.0, 1.0, 1.0)]
+    runs = {("battle", 100): [10.0, 20.0, 25.0], ("battle", 10_000): [40.0, 50.0, 100.0],
+            ("battle", 100_000): [1.0, 1.0, 1.0], ("ising", 100): [10.0, 10.0, 10.0]}
+    (line,) = bench.ratio_lines(rows, runs)
+    assert line == ("Planning step (mean) battle: N = 10,000 / N = 100 = 4.00× (median of 3 runs;"
+                    " each run: 4.00, 2.50, 4.00; largest 4.00×).")
+    assert bench.ratio_lines(rows) == ["Planning step (mean) battle: N = 10,000 / N = 100 = 2.50×."]
 
 
 @pytest.mark.parametrize("family", ["squeeze", "ising", "battle"])

@@ -542,3 +542,9 @@ def test_the_device_benchmark_plans_a_checkpoint_at_the_config_defaults(episodes
                                 str(tmp_path / "run"))
     assert {f: getattr(planner.cfg, f) for f in PLANNING_FIELDS} == {
         f: getattr(Config(), f) for f in PLANNING_FIELDS}
+    # --acting checkpoint: the checkpoint's own settings, every planning field as trained
+    own = bench.planner_for(GaussianSqueezeCore(20), torch.device("cpu"), str(tmp_path / "run"),
+                            own_settings=True)
+    assert {f: getattr(own.cfg, f) for f in PLANNING_FIELDS} == {
+        f: getattr(cfg, f) for f in PLANNING_FIELDS}
+    assert (own.cfg.plan_samples, own.cfg.ddim_steps, own.cfg.head_min_p) == (2, 5, 0.1)

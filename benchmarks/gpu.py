@@ -156,13 +156,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.ckpts = dict(c.split("=", 1) for c in args.checkpoint)
     if args.repeats < 1 or args.steps < 1:
         ap.error(f"--repeats and --steps must be ≥ 1, got {args.repeats} and {args.steps}")
+    if args.acting == "checkpoint" and not args.ckpts:
+        ap.error("--acting checkpoint plans a checkpoint at its own settings: give --checkpoint")
+    # one row per size and kind: sizes that repeat, or round to one Ising side, would pool
+    sides = [int(round(n ** 0.5)) ** 2 for n in args.sizes]
+    if len(set(args.sizes)) < len(args.sizes) or len(set(sides)) < len(sides):
+        ap.error(f"--sizes {args.sizes}: each size once, and no two that round to the same "
+                 f"Ising lattice (L × L: {sides})")
     if set(args.ckpts) - {"ising", "battle"}:
         ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(args.ckpts)}")
     return args
 
 
 def main() -> None:
-    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
+    tuned = tune_cpu_allocator()  # as `mfdiff` commands (MFDIFF_MALLOC=default: glibc's own)
     args = parse_args()
     ckpts = args.ckpts
     torch.set_num_threads(args.threads)
@@ -201,13 +208,14 @@ def main() -> None:
         f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint),
         "```", "",
         f"Device: {device} ({dev_name or 'cpu'}), torch {torch.__version__}, {args.threads} "
-        f"thread(s); mean / median over {args.steps} steps after one warm-up"
+        f"thread(s), allocator {'tuned (mfdiff_agents.allocator)' if tuned else 'as it comes'};"
+        f" mean / median over {args.steps} steps after one warm-up"
         + (f", each the median of {args.repeats} repeats" if args.repeats > 1 else "")
         + (" (the mean includes the replans, every 4th step; the median is a step without one);"
            " re-lift every step; default Config, " if args.acting == "defaults" or not ckpts else
-           " (the mean includes the replans, at each checkpoint's own `replan_every`); re-lift"
-           " every step; checkpoints at their own config.json's planning settings, others at the"
-           " default Config, ")
+           " (the mean includes the replans, at each checkpoint's own `replan_every`); lifting as"
+           " each config sets it; checkpoints at their own config.json's planning settings,"
+           " others at the default Config, ")
         + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
            + " (others random)" if ckpts else "random weights") + ".", "",
         "| obs | N | agents planned for | ms / step (mean) | ms / step (median) | "

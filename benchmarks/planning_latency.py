@@ -81,7 +81,7 @@ class Case:
 
 
 def main() -> None:
-    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
+    tuned = tune_cpu_allocator()  # as `mfdiff` commands (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
@@ -126,7 +126,8 @@ def main() -> None:
     header = (
         f"date {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} threads, {args.repeats} interleaved rounds"
+        f"{args.threads} threads, {args.repeats} interleaved rounds, allocator "
+        + ("tuned (mfdiff_agents.allocator)" if tuned else "as it comes")
     )
     text = header + "\n\n" + "\n".join(lines)
     print(text)

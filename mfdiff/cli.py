@@ -120,12 +120,17 @@ def _main(argv: list[str] | None) -> int:
         warnings.formatwarning, warnings.showwarning = saved
 
 
+#: the commands whose work is torch's (train, act): the ones that tune the C allocator
+TORCH_COMMANDS = ("train", "eval", "demo")
+
+
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mfdiff_agents.allocator import tune_cpu_allocator
+    if args.command in TORCH_COMMANDS:
+        from mfdiff_agents.allocator import tune_cpu_allocator
 
-    tune_cpu_allocator()  # glibc keeps freed memory: a third off acting at N ≥ 10³ (its doc)
+        tune_cpu_allocator()  # glibc keeps freed memory: a third off acting at N ≥ 10³ (its doc)
     try:
         return int(args.func(args) or 0)
     except _user_errors() as e:

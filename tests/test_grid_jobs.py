@@ -622,6 +622,12 @@ def test_gpu_benchmark_keeps_every_checkpoint_flag():
         bench.parse_args(["--checkpoint", "chess=C"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--repeats", "0"])
+    with pytest.raises(SystemExit):  # nothing of its own to plan at
+        bench.parse_args(["--acting", "checkpoint"])
+    for sizes in (["100", "100"], ["1000", "1024"]):  # one row each, not pooled repeats
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--sizes", *sizes])
+    assert bench.parse_args(["--sizes", "100", "1000"]).sizes == [100, 1000]
 
 
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():

@@ -43,7 +43,7 @@ def parse_settings(pairs: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
+    tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--env", required=True)

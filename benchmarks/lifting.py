@@ -65,7 +65,7 @@ def timeit(fn, repeats: int) -> tuple[float, object]:
 
 
 def main() -> None:
-    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
+    tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--k", type=int, default=256)

@@ -67,7 +67,7 @@ def solve(points: torch.Tensor, centers: torch.Tensor, cap: torch.Tensor, seed: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_cpu_allocator()  # as every `mfdiff` command (MFDIFF_MALLOC=default: glibc's own)
+    tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="a Battle MF-Diffuser checkpoint directory")
     ap.add_argument("--n-agents", type=int, default=10000, help="N, both teams (default 10^4)")

@@ -169,7 +169,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    tuned = tune_cpu_allocator()  # as `mfdiff` commands (MFDIFF_MALLOC=default: glibc's own)
+    tuned = tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     args = parse_args()
     ckpts = args.ckpts
     torch.set_num_threads(args.threads)

@@ -81,7 +81,7 @@ class Case:
 
 
 def main() -> None:
-    tuned = tune_cpu_allocator()  # as `mfdiff` commands (MFDIFF_MALLOC=default: glibc's own)
+    tuned = tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)

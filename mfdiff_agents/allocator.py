@@ -5,8 +5,8 @@ its heap (its mmap threshold adapts up to 32 MiB) and hands the heap's free top 
 kernel once it exceeds twice that threshold; the next env step asks for the same megabytes
 again, and every page of them faults in anew, zeroed by the kernel. At MF-Diffuser's acting
 shapes (Ising's family config at N = 1024: [4 plans × 512 particles, 64, 8] float tensors,
-4 MiB each) that was a third of the step here, all of it system time: 905.6 -> 590.5 ms per
-env step, system time 15.3 -> 0.5 s in a 50-step episode, the same actions
+4 MiB each) that was a third of the step here, all of it system time: 810.7 -> 548.7 ms per
+env step, system time 10.7 -> 0.3 s in a 50-step episode, the same actions
 (docs/results/allocator.md). The usual cure is to preload jemalloc or tcmalloc (PyTorch's CPU
 performance tuning guide); ``mallopt`` gives glibc the same habit without a dependency.
 

@@ -157,21 +157,23 @@ def test_sinkhorn_on_a_sample_of_rows_with_unequal_counts() -> None:
     assert _cost(pts, ctr, assign) <= 1.8 * _cost(pts, ctr, exact)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rounding_candidates_equal_a_full_scan(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "empty"), [(0, 0), (1, 0), (2, 0), (3, 9), (4, 40)])
+def test_rounding_candidates_equal_a_full_scan(seed: int, empty: int) -> None:
     """round_balanced with each agent's 4 best particles (+ full-row fallback) makes the same
     assignment as scanning all K particles every round (n_candidates = K), and as keeping the
-    unassigned agents' score rows between rounds (dense_cells)."""
+    unassigned agents' score rows between rounds (dense_cells), their full particles' columns
+    dropped. ``empty`` particles have no capacity from the start (as where K > N)."""
     n, k = 1500, 64
     g = _gen(seed)
     rows = torch.randn(n, 5, generator=g)
     ctr = torch.randn(k, 5, generator=g)
     pot = 0.3 * torch.randn(k, generator=g)  # an imperfect potential: many contested rounds
-    cap = balanced_capacities(n, k, generator=_gen(seed + 10))
+    cap = balanced_capacities(n, k - empty, generator=_gen(seed + 10))
+    cap = torch.cat([cap, torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]
     inv = torch.arange(n)
     few, r_few = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=4)
     full, r_full = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=k)
-    _assert_balanced(few, n, k)
+    assert torch.equal(torch.bincount(few, minlength=k), cap)  # every capacity met exactly
     assert r_few == r_full > 2
     assert torch.equal(few, full)
     # candidates only (no kept score rows) vs the default (score rows kept from round 2 on)

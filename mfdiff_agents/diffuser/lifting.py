@@ -346,10 +346,12 @@ def round_balanced(
     row only for agents none of whose candidates has room — the same proposals and regrets as
     scanning all K particles every round (which cost 16 [n, K] passes per call at N = 10^4).
     From round 2, once the unassigned agents' score rows fit in ``dense_cells`` (n·K), they
-    are computed once and kept, full particles' columns set to -inf as they fill: the same
+    are computed once and kept, full particles' columns dropped as they fill: the same
     proposals without recomputing the fallback rows every round, where a warm-started
     potential leaves a few hundred agents per round for ~20 rounds (at N = 5000, K = 256 the
-    fallback was ~80 % of the rounding's time).
+    fallback was ~80 % of the rounding's time). Dropping the columns rather than setting them
+    to -inf shrinks every later round's passes (Battle N = 10⁴: 19.7 -> 14.1 ms a call, the
+    same assignments: the kept scores are the same numbers, in the same column order).
 
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
@@ -390,15 +392,18 @@ def round_balanced(
             best[miss], j[miss] = fb, fj
         return best, j
 
-    dense: torch.Tensor | None = None  # [n_sub, K] scores of `sub`, full particles' at -inf
+    dense: torch.Tensor | None = None  # [n_sub, k_room] scores of `sub` on particles with room
+    col = torch.arange(k, device=dev)  # [k_room] the particle of each of dense's columns
     while sub.numel() > 0:
         rounds += 1
         if dense is None and rounds > 1 and sub.numel() * k <= dense_cells:
-            dense = _neg_cost(rows[inverse[sub]], centers, g).masked_fill_(~(rem > 0)[None],
-                                                                           neg_inf)
+            col = (rem > 0).nonzero().squeeze(1)
+            # all K columns, then a selection: the same numbers as the full rows elsewhere
+            # (a matmul on fewer columns may round differently, and change an assignment)
+            dense = _neg_cost(rows[inverse[sub]], centers, g).index_select(1, col)
         if prop is None:
             if dense is not None:
-                prop = dense.argmax(1)
+                prop = col[dense.argmax(1)]  # first max: col ascends, as argmax over all K
             else:
                 _, prop = best_with_room(sub, rem > 0)
         cnt = torch.bincount(prop, minlength=k)
@@ -413,7 +418,10 @@ def round_balanced(
         s1 = _neg_cost(rows[inverse[agents]], centers[pj], g[pj], diag=True)
         still_free = (rem - cnt) > 0  # room left even if every proposal here were accepted
         if dense is not None:
-            alt = dense.index_select(0, c_idx).masked_fill_(~still_free[None], neg_inf).amax(1)
+            # never empty: capacities left sum to the agents left, so a particle that is
+            # overproposed to leaves another one short
+            free = still_free[col].nonzero().squeeze(1)
+            alt = dense.index_select(0, c_idx).index_select(1, free).amax(1)
         else:
             alt, _ = best_with_room(agents, still_free)
         regret = s1 - alt
@@ -428,13 +436,12 @@ def round_balanced(
         accepted = ~contested
         accepted[c_idx[rank < rem[pj]]] = True
         assign[sub[accepted]] = prop[accepted]
-        taken = torch.bincount(prop[accepted], minlength=k)
-        if dense is not None:
-            filled = (rem > 0) & (rem == taken)  # the particles this round filled
+        rem -= torch.bincount(prop[accepted], minlength=k)
+        if dense is not None:  # drop the agents placed and the particles this round filled
             dense = dense.index_select(0, (~accepted).nonzero().squeeze(1))
-            if bool(filled.any()):
-                dense.masked_fill_(filled[None], neg_inf)
-        rem -= taken
+            room = (rem[col] > 0).nonzero().squeeze(1)
+            if room.numel() < col.numel():
+                dense, col = dense.index_select(1, room), col[room]
         sub, prop = sub[~accepted], None
     return assign, rounds
 

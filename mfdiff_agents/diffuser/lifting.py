@@ -350,7 +350,7 @@ def round_balanced(
     proposals without recomputing the fallback rows every round, where a warm-started
     potential leaves a few hundred agents per round for ~20 rounds (at N = 5000, K = 256 the
     fallback was ~80 % of the rounding's time). Dropping the columns rather than setting them
-    to -inf shrinks every later round's passes (Battle N = 10⁴: 19.7 -> 14.1 ms a call, the
+    to -inf shrinks every later round's passes (Battle N = 10⁴: 19.7 -> 14.2 ms a call, the
     same assignments: the kept scores are the same numbers, in the same column order).
 
     Args:

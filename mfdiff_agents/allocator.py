@@ -40,7 +40,7 @@ def tune_cpu_allocator(
 
     Args:
         trim_threshold: free bytes at the heap's top kept before any goes back to the kernel
-            (128 MiB held Ising's N = 1024 episode at 0.3 s of system time, as 1 GiB did).
+            (128 MiB held Ising's N = 1024 episode at 0.3 s of system time, 1 GiB at 0.5 s).
         top_pad: extra bytes the heap grows by at a time (fewer, larger ``brk`` calls).
         mmap_threshold: requests from this size up get their own ``mmap`` (and page faults);
             32 MiB is glibc's largest allowed value on 64-bit systems (512 KiB on 32-bit).

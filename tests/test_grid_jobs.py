@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mfdiff_agents.family_configs import FAMILY_CONFIG_DIR, family_config
 
@@ -644,6 +645,35 @@ def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
     assert line == ("Planning step (mean) battle: N = 10,000 / N = 100 = 4.00× (median of 3 runs;"
                     " each run: 4.00, 2.50, 4.00; largest 4.00×).")
     assert bench.ratio_lines(rows) == ["Planning step (mean) battle: N = 10,000 / N = 100 = 2.50×."]
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="compares against a git commit")
+def test_rounding_benchmark_compares_the_two_versions_on_the_same_calls(capsys, monkeypatch):
+    """benchmarks/rounding.py records Battle's rounding calls and runs each with today's
+    round_balanced and a commit's: against HEAD (the same function) it reports the same
+    assignments; against a version that misplaces one agent it reports **no**."""
+    spec = importlib.util.spec_from_file_location("rounding_bench", ROOT / "benchmarks/rounding.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = bench.record_calls(None, 6000, 2)  # random weights; N = 6000 takes the Sinkhorn route
+    assert len(calls) == 3 and all(c["gen"] is not None for c in calls)
+    a1, r1, _ = bench.run(bench.lifting.round_balanced, calls[0])
+    a2, r2, _ = bench.run(bench.lifting.round_balanced, calls[0])  # same generator state again
+    assert r1 == r2 and torch.equal(a1, a2)
+    args = ["--ref", "HEAD", "--n-agents", "6000", "--steps", "1", "--repeats", "1"]
+    assert bench.main(args) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row.startswith("| 6,000 | 2 |") and row.endswith("| yes |")
+
+    def moved(*a, **kw):
+        assign, rounds = bench.lifting.round_balanced(*a, **kw)
+        assign[0] = -1  # one agent placed nowhere
+        return assign, rounds
+
+    monkeypatch.setattr(bench, "lifting_at", lambda ref, tmp: type("M", (), {
+        "round_balanced": staticmethod(moved)}))
+    assert bench.main(args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| **no** |")
 
 
 @pytest.mark.parametrize("family", ["squeeze", "ising", "battle"])

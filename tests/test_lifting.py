@@ -181,6 +181,26 @@ def test_rounding_candidates_equal_a_full_scan(seed: int, empty: int) -> None:
     assert r_lean == r_few and torch.equal(lean, few)
 
 
+def test_rounding_from_proposals_to_particles_without_room() -> None:
+    """Round 1's proposals from outside (a Sinkhorn plan's argmax) may name particles with no
+    capacity (K > N): those agents are never accepted there, every capacity is met, and the
+    kept score rows give the assignment the candidates alone give."""
+    n, k, empty = 600, 64, 24
+    g = _gen(5)
+    rows, ctr = torch.randn(n, 4, generator=g), torch.randn(k, 4, generator=g)
+    pot = 0.3 * torch.randn(k, generator=g)
+    cap = torch.cat([balanced_capacities(n, k - empty, generator=_gen(6)),
+                     torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]
+    proposal = torch.randint(0, k, (n,), generator=g)
+    assert bool((cap[proposal] == 0).any())
+    inv = torch.arange(n)
+    kept, r_kept = round_balanced(rows, ctr, inv, cap, pot, proposal=proposal, generator=_gen(7))
+    lean, r_lean = round_balanced(rows, ctr, inv, cap, pot, proposal=proposal, generator=_gen(7),
+                                  dense_cells=0)
+    assert torch.equal(torch.bincount(kept, minlength=k), cap)
+    assert r_kept == r_lean > 1 and torch.equal(kept, lean)
+
+
 def test_warm_start_reduces_iterations_and_error() -> None:
     """Next env step (agents and particles moved a little): warm start from the previous g
     reaches a smaller marginal error in the same few iterations, and needs fewer iterations

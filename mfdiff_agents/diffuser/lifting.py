@@ -350,8 +350,8 @@ def round_balanced(
     proposals without recomputing the fallback rows every round, where a warm-started
     potential leaves a few hundred agents per round for ~20 rounds (at N = 5000, K = 256 the
     fallback was ~80 % of the rounding's time). Dropping the columns rather than setting them
-    to -inf shrinks every later round's passes (Battle N = 10⁴: 19.7 -> 14.2 ms a call, the
-    same assignments: the kept scores are the same numbers, in the same column order).
+    to -inf shrinks every later round's passes, with the same assignments: the kept scores are
+    the same numbers, in the same column order (``benchmarks/rounding.py`` times both).
 
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
@@ -418,10 +418,10 @@ def round_balanced(
         s1 = _neg_cost(rows[inverse[agents]], centers[pj], g[pj], diag=True)
         still_free = (rem - cnt) > 0  # room left even if every proposal here were accepted
         if dense is not None:
-            # never empty: capacities left sum to the agents left, so a particle that is
-            # overproposed to leaves another one short
-            free = still_free[col].nonzero().squeeze(1)
-            alt = dense.index_select(0, c_idx).index_select(1, free).amax(1)
+            # some column stays finite: capacities left sum to the agents left, so a particle
+            # overproposed to leaves another one short (masked, not selected: no host sync)
+            alt = dense.index_select(0, c_idx).masked_fill_(~still_free[col][None],
+                                                            neg_inf).amax(1)
         else:
             alt, _ = best_with_room(agents, still_free)
         regret = s1 - alt

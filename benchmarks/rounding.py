@@ -1,0 +1,134 @@
+"""The balanced rounding (``lifting.round_balanced``) of today's code against an earlier commit's.
+
+Plays ``--steps`` env steps of Battle at each N with a checkpoint planning at the Config's
+defaults (as ``benchmarks/gpu.py`` does) and records every call of the rounding: its inputs and
+the state of the generator it draws ties from. Each recorded call is then run by both versions
+in alternating order, ``--repeats`` times, on the same inputs and generator state; the table
+gives the median ms per call of each, their ratio, and whether every call returned the same
+assignment and round count. The earlier version is ``lifting.py`` as ``git show REF:...`` gives
+it, imported beside today's.
+
+    OMP_NUM_THREADS=1 python benchmarks/rounding.py \\
+        --checkpoint runs/grid/ckpt/battle-n1000-mixed/mfdiffuser-s0 --ref 10a95ff \\
+        --n-agents 6000 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from gpu import BattleCore, planner_for  # noqa: E402  (the planner gpu.py times)
+
+from mfdiff_agents.allocator import tune_cpu_allocator  # noqa: E402
+from mfdiff_agents.diffuser import lifting  # noqa: E402
+
+
+def lifting_at(ref: str, tmp: Path):
+    """``mfdiff_agents/diffuser/lifting.py`` as commit ``ref`` has it, as a module."""
+    src = subprocess.run(["git", "show", f"{ref}:mfdiff_agents/diffuser/lifting.py"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    path = tmp / "lifting_ref.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("lifting_ref", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def record_calls(checkpoint: str | None, n_agents: int, steps: int) -> list[dict]:
+    """Every rounding call of ``steps`` env steps of Battle (after one warm-up step)."""
+    core = BattleCore(n_agents, opponent="expert", max_cycles=10_000)
+    policy = planner_for(core, torch.device("cpu"), checkpoint)
+    calls: list[dict] = []
+    real = lifting.round_balanced
+
+    def spy(rows, centers, inverse, cap, g, *, proposal=None, generator=None, **kw):
+        calls.append({"args": (rows.clone(), centers.clone(), inverse.clone(), cap.clone(),
+                               g.clone()),
+                      "proposal": None if proposal is None else proposal.clone(),
+                      "gen": None if generator is None else generator.get_state(), "kw": kw})
+        return real(rows, centers, inverse, cap, g, proposal=proposal, generator=generator, **kw)
+
+    obs, _ = core.reset(seed=0)
+    policy.reset(seed=0)
+    lifting.round_balanced = spy  # lift_balanced looks the name up in its module
+    try:
+        for _ in range(steps + 1):
+            obs, *_ = core.step(policy.act_batch(obs, core.alive.copy()))
+    finally:
+        lifting.round_balanced = real
+    return calls
+
+
+def run(fn, call: dict) -> tuple[torch.Tensor, int, float]:
+    gen = None
+    if call["gen"] is not None:
+        gen = torch.Generator()
+        gen.set_state(call["gen"])
+    t = time.perf_counter()
+    assign, rounds = fn(*call["args"], proposal=call["proposal"], generator=gen, **call["kw"])
+    return assign, rounds, 1e3 * (time.perf_counter() - t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", default=None,
+                    help="a Battle MF-Diffuser checkpoint (default: random weights)")
+    ap.add_argument("--ref", required=True, help="the earlier commit (e.g. 10a95ff)")
+    ap.add_argument("--n-agents", type=int, nargs="+", default=[10_000])
+    ap.add_argument("--steps", type=int, default=32, help="env steps recorded per N")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = lifting_at(args.ref, Path(tmp))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    weights = args.checkpoint or "random weights"
+    print(f"round_balanced, today's code against {args.ref}'s; Battle at the Config's defaults, "
+          f"checkpoint `{weights}`, {args.steps} env steps per N, every call of the rounding "
+          f"run by both in alternating order {args.repeats} times; ms: median per call over "
+          f"calls and repeats, one thread; {when}.\n")
+    print(f"| N | calls | rounds (mean) | {args.ref} ms | today ms | today / {args.ref} "
+          "| same assignments |")
+    print("|---|---|---|---|---|---|---|")
+    for n in args.n_agents:
+        calls = record_calls(args.checkpoint, n, args.steps)
+        if not calls:
+            print(f"| {n:,} | 0 | | | | | (exact OT route: no rounding) |")
+            continue
+        ms: dict[str, list[float]] = {"ref": [], "new": []}
+        same, rounds = True, []
+        for rep in range(args.repeats):
+            for i, call in enumerate(calls):
+                order = ("ref", "new") if (rep + i) % 2 == 0 else ("new", "ref")
+                out = {}
+                for name in order:
+                    fn = ref.round_balanced if name == "ref" else lifting.round_balanced
+                    a, r, t = run(fn, call)
+                    out[name] = (a, r)
+                    ms[name].append(t)
+                same &= out["ref"][1] == out["new"][1] and torch.equal(out["ref"][0],
+                                                                     out["new"][0])
+                if rep == 0:
+                    rounds.append(out["new"][1])
+        m_ref, m_new = statistics.median(ms["ref"]), statistics.median(ms["new"])
+        print(f"| {n:,} | {len(calls)} | {statistics.mean(rounds):.1f} | {m_ref:.2f} | "
+              f"{m_new:.2f} | {m_new / m_ref:.2f} | {'yes' if same else '**no**'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

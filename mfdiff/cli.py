@@ -130,7 +130,7 @@ def _run(argv: list[str] | None) -> int:
     if args.command in TORCH_COMMANDS:
         from mfdiff_agents.allocator import tune_cpu_allocator
 
-        tune_cpu_allocator()  # glibc keeps freed memory: a third off acting at N ≥ 10³ (its doc)
+        tune_cpu_allocator()  # glibc keeps freed memory: up to a third of acting (allocator.md)
     try:
         return int(args.func(args) or 0)
     except _user_errors() as e:

@@ -171,14 +171,56 @@ def test_rounding_candidates_equal_a_full_scan(seed: int, empty: int) -> None:
     cap = balanced_capacities(n, k - empty, generator=_gen(seed + 10))
     cap = torch.cat([cap, torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]
     inv = torch.arange(n)
-    few, r_few = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=4)
-    full, r_full = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=k)
+    few, r_few = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=4,
+                                full_cells=0)
+    full, r_full = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), n_candidates=k,
+                                  full_cells=0)
     assert torch.equal(torch.bincount(few, minlength=k), cap)  # every capacity met exactly
     assert r_few == r_full > 2
     assert torch.equal(few, full)
-    # candidates only (no kept score rows) vs the default (score rows kept from round 2 on)
-    lean, r_lean = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), dense_cells=0)
+    # candidates only (no kept score rows) vs score rows kept from round 2 on
+    lean, r_lean = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), dense_cells=0,
+                                  full_cells=0)
     assert r_lean == r_few and torch.equal(lean, few)
+    # the default: every row's scores kept from round 1 (test_rounding_kept_scores_equal_...)
+    kept, r_kept = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7))
+    assert r_kept == r_few and torch.equal(kept, few)
+
+
+@pytest.mark.parametrize("dense_cells", [1 << 22, 1000])
+@pytest.mark.parametrize(("seed", "copies", "spread", "proposed"),
+                         [(0, 0, 3, False), (1, 16, 3, False), (2, 16, 1, False),
+                          (3, 8, 2, True), (4, 32, 3, True)])
+def test_rounding_kept_scores_equal_candidates(
+    seed: int, copies: int, spread: int, proposed: bool, dense_cells: int
+) -> None:
+    """Every distinct row's scores kept from the start (the default, ``full_cells``) give the
+    assignment and round count of the candidates' search (``full_cells=0``, the code before),
+    ties included. Small integers in d = 4 and potentials in quarters make every score exact in
+    float32, so both searches see the same numbers whichever matmul computed them (on real
+    data a few rows recomputed alone may round differently in the last bit); ties are then
+    common, and ``copies`` particles are copies of others with the same potential. ``spread``:
+    coordinates in [-spread, spread] (1: few distinct rows, agents share them);
+    ``dense_cells=1000``: later rounds search the kept scores, not dense rows."""
+    n, k0, d = 1500, 48, 4
+    g = _gen(seed)
+    base = torch.randint(-3, 4, (k0, d), generator=g).float()
+    pot0 = torch.randint(-8, 9, (k0,), generator=g).float() / 4
+    ctr, pot = torch.cat([base, base[:copies]]), torch.cat([pot0, pot0[:copies]])
+    k = k0 + copies
+    pts = torch.randint(-spread, spread + 1, (n, d), generator=g).float()
+    rows, inv, _ = distinct_rows(pts)
+    cap = balanced_capacities(n, k, generator=_gen(seed + 10))
+    proposal = torch.randint(0, k, (n,), generator=g) if proposed else None
+    scores = 2 * rows @ ctr.T / d + pot - (ctr * ctr).sum(1) / d
+    assert torch.equal(scores * 4, (scores * 4).round())  # exact: quarters
+    top2 = scores.topk(2, dim=1).values
+    assert bool((top2[:, 0] == top2[:, 1]).any())  # ties do occur
+    runs = [round_balanced(rows, ctr, inv, cap, pot, proposal=proposal, generator=_gen(7),
+                           dense_cells=dense_cells, full_cells=f) for f in (1 << 24, 0)]
+    (kept, r_kept), (cand, r_cand) = runs
+    assert torch.equal(torch.bincount(kept, minlength=k), cap)
+    assert r_kept == r_cand > 2 and torch.equal(kept, cand)
 
 
 def test_rounding_from_proposals_to_particles_without_room() -> None:
@@ -196,9 +238,21 @@ def test_rounding_from_proposals_to_particles_without_room() -> None:
     inv = torch.arange(n)
     kept, r_kept = round_balanced(rows, ctr, inv, cap, pot, proposal=proposal, generator=_gen(7))
     lean, r_lean = round_balanced(rows, ctr, inv, cap, pot, proposal=proposal, generator=_gen(7),
-                                  dense_cells=0)
+                                  dense_cells=0, full_cells=0)
     assert torch.equal(torch.bincount(kept, minlength=k), cap)
     assert r_kept == r_lean > 1 and torch.equal(kept, lean)
+
+
+@pytest.mark.parametrize("method", ["distinct", "sinkhorn"])
+def test_lift_balanced_takes_the_callers_distinct_rows(method: str) -> None:
+    """``distinct=distinct_rows(points)`` (the planner's, shared with its decoding) lifts as
+    computing them inside does."""
+    pts, ctr = _duplicated(3000, 700, 4, 3), torch.randn(64, 4, generator=_gen(4))
+    own, st = lift_balanced(pts, ctr, generator=_gen(5), method=method, sinkhorn_rows=256)
+    rows = distinct_rows(pts)
+    given, st2 = lift_balanced(pts, ctr, generator=_gen(5), method=method, sinkhorn_rows=256,
+                               distinct=rows)
+    assert torch.equal(own, given) and st.n_distinct == st2.n_distinct == rows[0].shape[0] < 700
 
 
 def test_warm_start_reduces_iterations_and_error() -> None:

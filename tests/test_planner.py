@@ -18,6 +18,7 @@ from conftest import DEVICE, squeeze_episodes
 from mfdiff_agents.checkpoint import CheckpointError, EnvFacts
 from mfdiff_agents.config import ConfigError
 from mfdiff_agents.diffuser.config import Config
+from mfdiff_agents.diffuser.lifting import distinct_rows
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.diffuser.train import fit
@@ -159,6 +160,23 @@ def test_any_population_size_and_balanced_lifting(trained, n: int) -> None:
     assert acts.shape == (2, n) and acts.min() >= 0 and acts.max() < 10
     counts = np.bincount(policy.last_assignment, minlength=TINY.k_schedule[-1])
     assert counts.max() - counts.min() <= 1
+
+
+def test_distinct_rows_reused_only_for_the_same_values() -> None:
+    """The lifting and the balanced decoding of one env step share one ``distinct_rows``; a
+    call with other values (or the same tensor changed in place since) computes it afresh."""
+    policy = untrained(3, 4)
+    x = torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0], [5.0, 1.0, 2.0]])
+    first = policy._distinct_rows(x)
+    assert policy._distinct_rows(x.clone()) is first  # same values: reused
+    x[2, 0] = 0.0  # in place: now every row is the same
+    again = policy._distinct_rows(x)
+    assert again is not first
+    for got, want in zip(again, distinct_rows(x), strict=True):
+        assert torch.equal(got, want)
+    assert again[0].shape[0] == 1
+    policy.reset(seed=0)
+    assert policy._distinct is None
 
 
 @pytest.mark.parametrize("n", [3, 11, 16, 40])

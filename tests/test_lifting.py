@@ -253,8 +253,33 @@ def test_lift_balanced_takes_the_callers_distinct_rows(method: str) -> None:
     given, st2 = lift_balanced(pts, ctr, generator=_gen(5), method=method, sinkhorn_rows=256,
                                distinct=rows)
     assert torch.equal(own, given) and st.n_distinct == st2.n_distinct == rows[0].shape[0] < 700
+    # the rows given are the ones lifted: another population's grouping lifts that population
+    other = _duplicated(3000, 700, 4, 9)
+    mixed, _ = lift_balanced(pts, ctr, generator=_gen(5), method=method, sinkhorn_rows=256,
+                             distinct=distinct_rows(other))
+    theirs, _ = lift_balanced(other, ctr, generator=_gen(5), method=method, sinkhorn_rows=256)
+    assert torch.equal(mixed, theirs) and not torch.equal(mixed, own)
 
 
+def test_rounding_with_scores_that_are_not_finite_ends() -> None:
+    """A NaN or infinite score takes the candidates' search (adding the room mask to +inf or
+    NaN gives NaN, which max picks, and the kept-score search would propose to a full particle
+    forever); every capacity is still met."""
+    rows = torch.tensor([[1.0], [2.0], [3.0]])
+    ctr = torch.tensor([[0.0], [1.0]])
+    cap = torch.tensor([1, 2])
+    for g in (torch.tensor([float("inf"), 0.0]), torch.tensor([float("nan"), 0.0])):
+        assign, rounds = round_balanced(rows, ctr, torch.arange(3), cap, g, generator=_gen(0))
+        assert rounds <= 3 and torch.equal(torch.bincount(assign, minlength=2), cap)
+
+
+def test_rounding_refuses_capacities_that_do_not_sum_to_n() -> None:
+    """Capacities summing to less than N cannot all be met (the kept rows would run out of
+    columns): refused up front."""
+    rows, ctr = torch.randn(10, 3, generator=_gen(1)), torch.randn(4, 3, generator=_gen(2))
+    with pytest.raises(ValueError, match="sum to N"):
+        round_balanced(rows, ctr, torch.arange(10), torch.tensor([2, 2, 2, 2]),
+                       torch.zeros(4), generator=_gen(0))
 def test_warm_start_reduces_iterations_and_error() -> None:
     """Next env step (agents and particles moved a little): warm start from the previous g
     reaches a smaller marginal error in the same few iterations, and needs fewer iterations

@@ -360,11 +360,13 @@ def round_balanced(
     time at N = 10^4. A unique best is the particle any search finds; a tied best (copies of
     a particle with one potential, or equal scores) goes to the candidates' search of that row,
     whose order broke the tie before: the same assignments as the candidates (tested on
-    scores exact in float32). One caveat, measured: the candidates' search took a handful of
-    rows' scores from a matmul of those rows alone, which may round the last bit differently,
-    so an exact near-tie there could go the other way; every recorded Battle call at N = 6000
-    to 10^5 and every full Battle episode compared gave the same assignments
-    (docs/results/rounding.md).
+    scores exact in float32; the tie order of ``topk`` on a GPU is only assumed to match). One
+    caveat, measured: the candidates' search took the scores of the few agents none of whose
+    candidates had room from a matmul of those rows alone, which rounds the last bit
+    differently (every one-row matmul checked did), so a near-tie there can go the other way —
+    about 6 % of random cases with copied particles, none without; every recorded Battle call at
+    N = 6000 to 10^5 and every full Battle episode compared gave the same assignments
+    (docs/results/rounding.md). Scores that are not all finite take the candidates' search.
 
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
@@ -372,9 +374,20 @@ def round_balanced(
     """
     n, k = inverse.shape[0], centers.shape[0]
     dev = inverse.device
+    if cap.shape != (k,) or int(cap.sum()) != n:
+        raise ValueError(f"round_balanced: capacities must be [K] = [{k}] and sum to N = {n}, "
+                         f"got shape {tuple(cap.shape)} summing to {int(cap.sum())}")
     m = min(k, n_candidates)
     # every distinct row's scores [U, K], once, where they fit: later rounds select from them
-    full = _neg_cost(rows, centers, g) if rows.shape[0] * k <= full_cells else None
+    # only with finite scores: adding the 0 / -inf room mask to +inf or NaN gives NaN, which
+    # max would pick (a NaN or infinite input, or scores that could overflow, take the
+    # candidates' search, as before). A bound from the inputs, O((U + K) d), not a pass over
+    # [U, K]: |g_j - |c_j|²/d + 2 x·c_j/d| <= max|g| + max|c|² + 2 max|x| max|c|
+    x_m, c_m, g_m = torch.stack((rows.abs().amax(), centers.abs().amax(), g.abs().amax())
+                                ).double().tolist() if rows.numel() and k else (0.0, 0.0, 0.0)
+    finite = g_m + c_m * c_m + 2.0 * x_m * c_m < 1e30  # False for NaN and inf too
+    full = (_neg_cost(rows, centers, g) if finite and rows.shape[0] * k <= full_cells
+            else None)
     bias_k = _particle_bias(centers, g)  # [K]
     top: list[torch.Tensor] = []  # top-m scores, particles [N, m]: built on first use
 
@@ -440,6 +453,11 @@ def round_balanced(
     col = torch.arange(k, device=dev)  # [k_room] the particle of each of dense's columns
     while sub.numel() > 0:
         rounds += 1
+        if rounds > k + 1:  # each round fills every overfull particle: K + 1 rounds at most
+            # (a safety net: no input found reaches it, but an endless loop would be silent)
+            raise RuntimeError(
+                f"round_balanced: {sub.numel()} agents still unassigned after {k + 1} rounds "
+                "(non-finite scores or capacities that do not sum to N?)")
         if dense is None and rounds > 1 and sub.numel() * k <= dense_cells:
             col = (rem > 0).nonzero().squeeze(1)
             # all K columns, then a selection: the same numbers as the full rows elsewhere

@@ -330,7 +330,7 @@ def round_balanced(
     n_candidates: int = 4,
     chunk: int = 1 << 16,
     dense_cells: int = 1 << 22,
-    full_cells: int = 1 << 24,
+    full_cells: int = 1 << 22,
 ) -> tuple[torch.Tensor, int]:
     """Exact balanced assignment [N] from particle potentials ``g: [K]``; returns it and rounds.
 
@@ -353,19 +353,20 @@ def round_balanced(
     to -inf shrinks every later round's passes, with the same assignments: the kept scores are
     the same numbers, in the same column order (``benchmarks/rounding.py`` times both).
 
-    Where every distinct row's scores fit in ``full_cells`` (U·K; at K = 256 up to U = 65536)
-    they are computed once and the searches outside the kept rows read them instead of the
-    candidates: the best particle with room is one pass (a max, then a second max to find
-    ties), where the top-``n_candidates`` search over [U, K] was a quarter of the rounding's
-    time at N = 10^4. A unique best is the particle any search finds; a tied best (copies of
-    a particle with one potential, or equal scores) goes to the candidates' search of that row,
-    whose order broke the tie before: the same assignments as the candidates (tested on
-    scores exact in float32; the tie order of ``topk`` on a GPU is only assumed to match). One
-    caveat, measured: the candidates' search took the scores of the few agents none of whose
-    candidates had room from a matmul of those rows alone, which rounds the last bit
-    differently (every one-row matmul checked did), so a near-tie there can go the other way —
-    about 6 % of random cases with copied particles, none without; every recorded Battle call at
-    N = 6000 to 10^5 and every full Battle episode compared gave the same assignments
+    Where every distinct row's scores fit in ``full_cells`` (U·K; at K = 256 up to U = 16384, 16
+    MiB: larger blocks come from fresh mmaps that fault in every call, measured slower than the
+    candidates at U = 50000) they are computed once and the searches outside the kept rows read
+    them instead of the candidates: the best particle with room is one pass (a max, then a
+    second max to find ties), where the top-``n_candidates`` search over [U, K] was a quarter of
+    the rounding's time at N = 10^4. A unique best is the particle any search finds; a tied best
+    (copies of a particle with one potential, or equal scores) goes to the candidates' search of
+    that row, whose order broke the tie before: the same assignments as the candidates (tested
+    on scores exact in float32; the tie order of ``topk`` on a GPU is only assumed to match).
+    One caveat, measured: the candidates' search took the scores of the few agents none of whose
+    candidates had room from a matmul of those rows alone, which rounds the last bit differently
+    (every one-row matmul checked did), so a near-tie there can go the other way — about 6 % of
+    random cases with copied particles, none without; every recorded Battle call at N = 6000 to
+    10^5 and every full Battle episode compared gave the same assignments
     (docs/results/rounding.md). Scores that are not all finite take the candidates' search.
 
     Args:

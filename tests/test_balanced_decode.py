@@ -51,6 +51,29 @@ def test_agents_leaning_higher_get_the_higher_slots() -> None:
     assert set(torch.nonzero(a).flatten().tolist()) == {0, 2, 4}
 
 
+@pytest.mark.parametrize("min_p", [0.0, 0.1])
+def test_every_agent_its_own_group(min_p: float) -> None:
+    """Agents that all differ (Battle) skip the slot ordering: each takes the one action its
+    group's largest-remainder count gives (ties included: equal rows), and the generator
+    moves on as if the tie-breaks had been used, so later draws are unchanged."""
+    n, n_act = 500, 5
+    logits = torch.randn(n, n_act, generator=_gen(4))
+    logits[:50] = 0.0  # uniform rows: the count goes to largest_remainder's tie order
+    groups = torch.randperm(n, generator=_gen(5))  # labels in any order
+    gen = _gen(11)
+    got = balanced_actions(logits, groups, temperature=0.7, generator=gen, min_p=min_p)
+    p = torch.softmax(truncate_min_p(logits, min_p).float() / 0.7, dim=-1)
+    gid = torch.unique(groups, return_inverse=True)[1]
+    expected = torch.zeros(n, n_act).index_add_(0, gid, p)
+    expected = expected * (torch.ones(n) / expected.sum(1).clamp_min(1e-30))[:, None]
+    counts = largest_remainder(expected, torch.ones(n))
+    assert torch.equal(counts.sum(1), torch.ones(n, dtype=torch.long))
+    assert torch.equal(got, counts.argmax(1)[gid])
+    ref = _gen(11)
+    torch.rand(n, generator=ref)
+    assert torch.equal(gen.get_state(), ref.get_state())
+
+
 def test_seeded() -> None:
     logits = torch.randn(200, 3, generator=_gen(2))
     groups = torch.randint(0, 4, (200,), generator=_gen(3))

@@ -445,13 +445,17 @@ def balanced_actions(
     expected = expected * (sizes / expected.sum(1).clamp_min(1e-30))[:, None]  # exact row sums
     counts = largest_remainder(expected, sizes.to(expected.dtype))  # [G, A]
     # order agents by (group, expected action, random tie-break): rank within group = slot
-    key = (p * torch.arange(n_act, device=dev, dtype=p.dtype)).sum(1)  # [n] in [0, A-1]
     tie = torch.rand(n, generator=generator, device=generator.device).to(dev)
-    order = torch.argsort(tie)
-    order = order[torch.argsort(key[order], stable=True)]
-    order = order[torch.argsort(gid[order], stable=True)]
-    start = torch.cumsum(sizes, 0) - sizes  # [G] first position of each group
-    slot = torch.empty(n, dtype=torch.long, device=dev)
-    slot[order] = torch.arange(n, device=dev) - start[gid[order]]  # [n] rank within group
+    if n_groups == n:  # every agent its own group (Battle): each takes its group's one slot;
+        # the tie-breaks are drawn all the same, so the generator's later draws stay as they were
+        slot = torch.zeros(n, dtype=torch.long, device=dev)
+    else:
+        key = (p * torch.arange(n_act, device=dev, dtype=p.dtype)).sum(1)  # [n] in [0, A-1]
+        order = torch.argsort(tie)
+        order = order[torch.argsort(key[order], stable=True)]
+        order = order[torch.argsort(gid[order], stable=True)]
+        start = torch.cumsum(sizes, 0) - sizes  # [G] first position of each group
+        slot = torch.empty(n, dtype=torch.long, device=dev)
+        slot[order] = torch.arange(n, device=dev) - start[gid[order]]  # [n] rank within group
     bounds = torch.cumsum(counts, 1)  # [G, A] end of each action's slots
     return (slot[:, None] >= bounds[gid]).sum(1).clamp_max(n_act - 1)

@@ -275,11 +275,14 @@ def test_rounding_with_scores_that_are_not_finite_ends() -> None:
 
 def test_rounding_refuses_capacities_that_do_not_sum_to_n() -> None:
     """Capacities summing to less than N cannot all be met (the kept rows would run out of
-    columns): refused up front."""
+    columns), and a negative one would be a wrong assignment: refused up front."""
     rows, ctr = torch.randn(10, 3, generator=_gen(1)), torch.randn(4, 3, generator=_gen(2))
-    with pytest.raises(ValueError, match="sum to N"):
-        round_balanced(rows, ctr, torch.arange(10), torch.tensor([2, 2, 2, 2]),
-                       torch.zeros(4), generator=_gen(0))
+    for cap in ([2, 2, 2, 2], [5, 5, 1, -1]):
+        with pytest.raises(ValueError, match="sum to N"):
+            round_balanced(rows, ctr, torch.arange(10), torch.tensor(cap), torch.zeros(4),
+                           generator=_gen(0))
+
+
 def test_warm_start_reduces_iterations_and_error() -> None:
     """Next env step (agents and particles moved a little): warm start from the previous g
     reaches a smaller marginal error in the same few iterations, and needs fewer iterations

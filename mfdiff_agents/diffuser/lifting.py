@@ -354,20 +354,21 @@ def round_balanced(
     the same numbers, in the same column order (``benchmarks/rounding.py`` times both).
 
     Where every distinct row's scores fit in ``full_cells`` (U·K; at K = 256 up to U = 16384, 16
-    MiB: larger blocks come from fresh mmaps that fault in every call, measured slower than the
-    candidates at U = 50000) they are computed once and the searches outside the kept rows read
-    them instead of the candidates: the best particle with room is one pass (a max, then a
-    second max to find ties), where the top-``n_candidates`` search over [U, K] was a quarter of
-    the rounding's time at N = 10^4. A unique best is the particle any search finds; a tied best
-    (copies of a particle with one potential, or equal scores) goes to the candidates' search of
-    that row, whose order broke the tie before: the same assignments as the candidates (tested
-    on scores exact in float32; the tie order of ``topk`` on a GPU is only assumed to match).
-    One caveat, measured: the candidates' search took the scores of the few agents none of whose
-    candidates had room from a matmul of those rows alone, which rounds the last bit differently
-    (every one-row matmul checked did), so a near-tie there can go the other way — about 6 % of
-    random cases with copied particles, none without; every recorded Battle call at N = 6000 to
-    10^5 and every full Battle episode compared gave the same assignments
-    (docs/results/rounding.md). Scores that are not all finite take the candidates' search.
+    MiB; at U = 50000 their 51 MB blocks, above the tuned allocator's 32 MiB mmap threshold,
+    were fresh pages every call and slower than the candidates; 16 to 32 MiB not measured) they
+    are computed once and the searches outside the kept rows read them instead of the
+    candidates: the best particle with room is one pass (a max, then a second max to find ties),
+    where the top-``n_candidates`` search over [U, K] was a quarter of the rounding's time at N
+    = 10^4. A unique best is the particle any search finds; a tied best (copies of a particle
+    with one potential, or equal scores) goes to the candidates' search of that row, whose order
+    broke the tie before: the same assignments as the candidates (tested on scores exact in
+    float32; the tie order of ``topk`` on a GPU is only assumed to match). One caveat, measured:
+    the candidates' search took the scores of the few agents none of whose candidates had room
+    from a matmul of those rows alone, which rounds the last bit differently (every one-row
+    matmul checked did), so a near-tie there can go the other way — about 6 % of random cases
+    with copied particles, none without; every recorded Battle call at N = 6000 to 10^5 and
+    every full Battle episode compared gave the same assignments (docs/results/rounding.md).
+    Scores that are not all finite take the candidates' search.
 
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
@@ -375,9 +376,11 @@ def round_balanced(
     """
     n, k = inverse.shape[0], centers.shape[0]
     dev = inverse.device
-    if cap.shape != (k,) or int(cap.sum()) != n:
-        raise ValueError(f"round_balanced: capacities must be [K] = [{k}] and sum to N = {n}, "
-                         f"got shape {tuple(cap.shape)} summing to {int(cap.sum())}")
+    total, least = torch.stack((cap.sum(), cap.min())).tolist() if cap.numel() else (0, 0)
+    if cap.shape != (k,) or total != n or least < 0:
+        raise ValueError(f"round_balanced: capacities must be [K] = [{k}], non-negative, and "
+                         f"sum to N = {n}; got shape {tuple(cap.shape)} summing to {total}, "
+                         f"least {least}")
     m = min(k, n_candidates)
     # every distinct row's scores [U, K], once, where they fit: later rounds select from them
     # only with finite scores: adding the 0 / -inf room mask to +inf or NaN gives NaN, which

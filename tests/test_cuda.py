@@ -13,7 +13,13 @@ import pytest
 import torch
 
 from mfdiff_agents.diffuser.config import Config
-from mfdiff_agents.diffuser.lifting import balanced_capacities, lift_balanced, sq_distances
+from mfdiff_agents.diffuser.lifting import (
+    balanced_capacities,
+    distinct_rows,
+    lift_balanced,
+    round_balanced,
+    sq_distances,
+)
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.diffuser.train import fit
 from mfdiff_agents.evaluation import evaluate
@@ -52,6 +58,25 @@ def test_lifting_on_cuda_is_balanced_and_as_good_as_on_cpu(method: str) -> None:
         assert torch.equal(cnt, cap.cpu().to(cnt.dtype))
         costs[dev] = _cost(pts, ctr, assign.cpu())
     assert abs(costs["cuda"] / costs["cpu"] - 1) < 0.02, costs
+
+
+def test_rounding_kept_scores_equal_candidates_on_cuda() -> None:
+    """The rounding's kept-score search breaks exact ties through the candidates' top-4
+    search of the tied rows only, where the candidates' path ran ``topk`` over every row: on
+    the GPU too the two give one assignment (scores exact in float32, copied particles)."""
+    dev = "cuda"
+    g = torch.Generator().manual_seed(3)
+    base = torch.randint(-3, 4, (48, 4), generator=g).float()
+    pot0 = torch.randint(-8, 9, (48,), generator=g).float() / 4
+    ctr, pot = torch.cat([base, base[:16]]).to(dev), torch.cat([pot0, pot0[:16]]).to(dev)
+    rows, inv, _ = distinct_rows(torch.randint(-3, 4, (1500, 4), generator=g).float().to(dev))
+    cap = balanced_capacities(1500, 64, generator=torch.Generator().manual_seed(4)).to(dev)
+    out = [round_balanced(rows, ctr, inv, cap, pot, generator=torch.Generator(device=dev)
+                          .manual_seed(7), dense_cells=dc, full_cells=f)
+           for dc in (1 << 22, 1000) for f in (1 << 22, 0)]
+    for (kept, r_kept), (cand, r_cand) in (out[:2], out[2:]):
+        assert torch.equal(torch.bincount(kept, minlength=64), cap)
+        assert r_kept == r_cand and torch.equal(kept, cand)
 
 
 @pytest.fixture(scope="module")

@@ -373,6 +373,15 @@ def round_balanced(
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
         centers: [K, d]; ``cap: [K]`` capacities summing to N; ``g: [K]`` finite.
+        n_candidates, chunk: the candidates' search (each row's top ``n_candidates``
+            particles, ``chunk`` rows at a time), used above ``full_cells`` and for ties.
+        dense_cells: from round 2, the unassigned agents' score rows are kept once they fit.
+        full_cells: every distinct row's scores are kept from round 1 while U·K fits
+            (0: the candidates' search throughout, the code before).
+
+    Raises:
+        ValueError: ``cap`` is not [K], has a negative entry or does not sum to N.
+        RuntimeError: more than K + 1 rounds (a safety net: no input is known to reach it).
     """
     n, k = inverse.shape[0], centers.shape[0]
     dev = inverse.device

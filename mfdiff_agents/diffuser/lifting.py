@@ -391,16 +391,17 @@ def round_balanced(
                          f"sum to N = {n}; got shape {tuple(cap.shape)} summing to {total}, "
                          f"least {least}")
     m = min(k, n_candidates)
-    # every distinct row's scores [U, K], once, where they fit: later rounds select from them
-    # only with finite scores: adding the 0 / -inf room mask to +inf or NaN gives NaN, which
-    # max would pick (a NaN or infinite input, or scores that could overflow, take the
-    # candidates' search, as before). A bound from the inputs, O((U + K) d), not a pass over
-    # [U, K]: |g_j - |c_j|²/d + 2 x·c_j/d| <= max|g| + max|c|² + 2 max|x| max|c|
-    x_m, c_m, g_m = torch.stack((rows.abs().amax(), centers.abs().amax(), g.abs().amax())
-                                ).double().tolist() if rows.numel() and k else (0.0, 0.0, 0.0)
-    finite = g_m + c_m * c_m + 2.0 * x_m * c_m < 1e30  # False for NaN and inf too
-    full = (_neg_cost(rows, centers, g) if finite and rows.shape[0] * k <= full_cells
-            else None)
+    # every distinct row's scores [U, K], once, where they fit and are finite: adding the
+    # 0 / -inf room mask to +inf or NaN gives NaN, which max would pick (a NaN or infinite
+    # input, or scores that could overflow, take the candidates' search, as before). A bound
+    # from the inputs, O((U + K) d), not a pass over [U, K]:
+    # |g_j - |c_j|²/d + 2 x·c_j/d| <= max|g| + max|c|² + 2 max|x| max|c|
+    full = None
+    if rows.numel() and k and rows.shape[0] * k <= full_cells:
+        x_m, c_m, g_m = torch.stack((rows.abs().amax(), centers.abs().amax(), g.abs().amax())
+                                    ).double().tolist()
+        if g_m + c_m * c_m + 2.0 * x_m * c_m < 1e30:  # False for NaN and inf too
+            full = _neg_cost(rows, centers, g)
     bias_k = _particle_bias(centers, g)  # [K]
     top: list[torch.Tensor] = []  # top-m scores, particles [N, m]: built on first use
 
@@ -444,11 +445,11 @@ def round_balanced(
         # from the kept scores: one pass instead of the [U, K] top-m search. Where the best
         # score with room is unique it is the particle every search finds; a tie (e.g.
         # between copies of one particle) goes to the candidates' search, whose order
-        # decided it before the scores were kept — the same assignments either way
-        # 0 where there is room: adding it leaves a finite score as it is (a masked_fill was
-        # 4x slower on CPU); many agents: each distinct row once, then each agent's row's
+        # decided it before the scores were kept — the same assignments either way.
+        # The mask is added, 0 where there is room (a masked_fill was 4x slower on CPU).
         bias = torch.zeros(k, device=dev).masked_fill_(~room, neg_inf)
         at = inverse[idx]  # [n_idx] each agent's distinct row
+        # many agents: search every distinct row once, then read each agent's row's result
         per_row = 2 * idx.numel() >= rows.shape[0]
         s = full + bias if per_row else full.index_select(0, at).add_(bias)
         if not index:

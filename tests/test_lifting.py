@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfdiff_agents.diffuser.lifting import (
+    _first_max,
     balanced_capacities,
     distinct_rows,
     emd_integral,
@@ -77,6 +78,35 @@ def test_balance_property(n: int, k: int, u: int, dup: bool, method: str, seed: 
     ctr = torch.randn(k, 3, generator=_gen(seed + 1))
     assign, _ = lift_balanced(pts, ctr, generator=_gen(seed), method=method)
     _assert_balanced(assign, n, k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    blocks=st.integers(1, 9),
+    lanes=st.sampled_from([7, 32]),
+    levels=st.integers(1, 6),
+    inf_cols=st.integers(0, 3),
+    inf_rows=st.integers(0, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_first_max_is_max_with_its_ties(
+    n: int, blocks: int, lanes: int, levels: int, inf_cols: int, inf_rows: int, seed: int
+) -> None:
+    """``_first_max`` (maxima from lane-wise ``amax``) gives ``max(1)``'s maxima, its first
+    column wherever the maximum is unique, and flags exactly the rows where another column
+    holds the maximum (or the maximum is -inf); ``levels`` few values make ties common, -inf
+    columns and rows are the masked particles. K = 7·blocks takes the fallback path."""
+    g = _gen(seed)
+    k = blocks * lanes
+    s = torch.randint(0, levels, (n, k), generator=g).float() * 0.25
+    s[:, torch.randperm(k, generator=g)[: min(inf_cols, k)]] = float("-inf")
+    s[torch.randperm(n, generator=g)[: min(inf_rows, n)]] = float("-inf")
+    best, j, tied = _first_max(s)
+    ref_best, ref_j = s.max(1)
+    ref_tied = ((s == ref_best[:, None]).sum(1) > 1) | torch.isinf(ref_best)
+    assert torch.equal(best, ref_best) and torch.equal(tied, ref_tied)
+    assert torch.equal(j[~tied], ref_j[~ref_tied])
 
 
 def test_distinct_rows_exact() -> None:

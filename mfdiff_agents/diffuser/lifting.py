@@ -318,6 +318,47 @@ def _particle_bias(centers: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return g - (centers * centers).sum(1) / centers.shape[1]
 
 
+def _first_max(s: torch.Tensor, lanes: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row maxima of ``s: [n, K]``, the column of each (the first, as ``max(1)`` gives it) and
+    whether it is tied (another column holds the same value, or the maximum is not finite):
+    ``best [n], j [n], tied [n]``. ``j`` is only meaningful where ``tied`` is False.
+
+    ``max(1)`` with indices was 5x slower on CPU than ``amax`` (1.9 vs 0.4 ms on [10^4, 256],
+    one thread), so the maxima come from ``amax`` over a [n, K/lanes, lanes] view (vectorised
+    across the lanes): lane p's maximum is that of columns p, p + lanes, ...; a row's maximum
+    sits in exactly one lane unless it is tied, and in one column of that lane unless it is
+    tied, found among the lane's K/lanes values. Hits are counted exactly: x - best is 0 at a
+    hit and negative elsewhere, so 1 + sign(x - best) is 1 or 0, and one small matmul gives
+    each row's hit count and the index of its hit. The same numbers are compared as by ``max``:
+    the same best, and the same column wherever the best is unique. Other shapes (K not a
+    multiple of ``lanes``, K < 2 lanes, non-contiguous, not float32) take ``max`` and a second
+    pass for ties.
+    """
+    n, k = s.shape
+    if k % lanes or k < 2 * lanes or not s.is_contiguous() or s.dtype != torch.float32:
+        best, j = s.max(1)
+        second = s.clone().scatter_(1, j[:, None], float("-inf")).amax(1)
+        return best, j, (second == best) | ~torch.isfinite(best)
+    nb = k // lanes
+    view = s.view(n, nb, lanes)
+    lane_max = view.amax(1)  # [n, lanes]
+    best = lane_max.amax(1)  # [n]
+    ones = torch.ones(max(lanes, nb), device=s.device)
+
+    def where_hit(x: torch.Tensor) -> torch.Tensor:  # x [n, m] <= best: (index sum, hits) [n, 2]
+        idx = torch.stack((torch.arange(x.shape[1], device=s.device, dtype=s.dtype),
+                           ones[: x.shape[1]]), 1)
+        return (x - best[:, None]).sign_().add_(1.0) @ idx
+
+    lane_hits = where_hit(lane_max)
+    p = lane_hits[:, 0].long().clamp_(0, lanes - 1)  # the lane holding the maximum
+    lane = view.gather(2, p[:, None, None].expand(n, nb, 1)).squeeze(2)  # [n, K/lanes]
+    col_hits = where_hit(lane)
+    # a non-finite best gives NaN counts (-inf - -inf), which are != 1: tied, as by max's path
+    tied = (lane_hits[:, 1] != 1) | (col_hits[:, 1] != 1)
+    return best, col_hits[:, 0].long() * lanes + p, tied
+
+
 def round_balanced(
     rows: torch.Tensor,
     centers: torch.Tensor,
@@ -357,17 +398,20 @@ def round_balanced(
     MiB; at U = 50000 their 51 MB blocks, above the tuned allocator's 32 MiB mmap threshold,
     were fresh pages every call and slower than the candidates; 16 to 32 MiB not measured) they
     are computed once and the searches outside the kept rows read them instead of the
-    candidates: the best particle with room is one pass (a max, then a second max to find ties),
-    where the top-``n_candidates`` search over [U, K] was a quarter of the rounding's time at N
-    = 10^4. A unique best is the particle any search finds; a tied best (copies of a particle
-    with one potential, or equal scores) goes to the candidates' search of that row, whose order
-    broke the tie before: the same assignments as the candidates (tested on scores exact in
-    float32; the tie order of ``topk`` on a GPU is only assumed to match). One caveat, measured:
-    the candidates' search took the scores of the few agents none of whose candidates had room
-    from a matmul of those rows alone, which rounds the last bit differently (every one-row
-    matmul checked did), so a near-tie there can go the other way — about 6 % of random cases
-    with copied particles, none without; every recorded Battle call at N = 6000 to 10^5 and
-    every full Battle episode compared gave the same assignments (docs/results/rounding.md).
+    candidates: the best particle with room is one lane-wise pass (``_first_max``, which also
+    flags ties), where the top-``n_candidates`` search over [U, K] was a quarter of the
+    rounding's time at N = 10^4. Round 1 needs no mask (every particle has room); the search for
+    the contested agents' fallback masks the kept scores in place where that is their last use
+    (every later round works on the dense rows): a fresh [U, K] block was ~2 ms of a ~17 ms
+    lifting at N = 10^4. A unique best is the particle any search finds; a tied best (copies of
+    a particle with one potential, or equal scores) goes to the candidates' search of that row,
+    whose order broke the tie before: the same assignments as the candidates (tested on scores
+    exact in float32; the tie order of ``topk`` on a GPU is only assumed to match). One caveat,
+    measured: the candidates' search took the scores of the few agents none of whose candidates
+    had room from a matmul of those rows alone, which rounds the last bit differently (every
+    one-row matmul checked did), so a near-tie there can go the other way — about 6 % of random
+    cases with copied particles, none without; every recorded Battle call at N = 6000 to 10^5
+    and every full Battle episode compared gave the same assignments (docs/results/rounding.md).
     Scores that are not all finite take the candidates' search.
 
     Args:
@@ -433,11 +477,12 @@ def round_balanced(
             best[miss], j[miss] = fb, fj
         return best, j
 
-    def best_with_room(idx: torch.Tensor, room: torch.Tensor, index: bool = True
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    def best_with_room(idx: torch.Tensor, room: torch.Tensor, index: bool = True,
+                       spend: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Best score and particle with ``room`` for agents ``idx`` (``index=False``: the
         score only, the particle undefined): candidates first, then the full row for agents
-        whose every candidate is full."""
+        whose every candidate is full. ``spend``: the kept scores may be overwritten (their
+        last use)."""
         if full is None:
             top_s, top_j = candidates()
             return search(top_s[idx], top_j[idx],
@@ -447,16 +492,22 @@ def round_balanced(
         # between copies of one particle) goes to the candidates' search, whose order
         # decided it before the scores were kept — the same assignments either way.
         # The mask is added, 0 where there is room (a masked_fill was 4x slower on CPU).
-        bias = torch.zeros(k, device=dev).masked_fill_(~room, neg_inf)
         at = inverse[idx]  # [n_idx] each agent's distinct row
         # many agents: search every distinct row once, then read each agent's row's result
         per_row = 2 * idx.numel() >= rows.shape[0]
-        s = full + bias if per_row else full.index_select(0, at).add_(bias)
+        if bool(room.all()):  # round 1: no mask to add (a [U, K] pass and a copy saved)
+            s = full if per_row else full.index_select(0, at)
+        else:
+            bias = torch.zeros(k, device=dev).masked_fill_(~room, neg_inf)
+            if per_row:  # in place where they are not read again: no fresh [U, K] block
+                s = full.add_(bias) if spend else full + bias
+            else:
+                s = full.index_select(0, at).add_(bias)
         if not index:
             best = s.amax(1)
             return (best[at] if per_row else best), best.new_empty(0, dtype=torch.long)
-        best, j = s.max(1)
-        tied = (s.scatter_(1, j[:, None], neg_inf).amax(1) == best).nonzero().squeeze(1)
+        best, j, tied_mask = _first_max(s)
+        tied = tied_mask.nonzero().squeeze(1)
         if tied.numel():
             sel = full.index_select(0, tied if per_row else at[tied])
             t_s, t_j = sel.topk(m, dim=1)
@@ -502,7 +553,12 @@ def round_balanced(
             shut = torch.zeros(col.numel(), device=dev).masked_fill_(~still_free[col], neg_inf)
             alt = dense.index_select(0, c_idx).add_(shut).amax(1)
         else:
-            alt, _ = best_with_room(agents, still_free, index=False)
+            # where every later round works on `dense` (n·K fits), this is the kept scores'
+            # last use: they are masked in place, and dropped
+            last = n * k <= dense_cells
+            alt, _ = best_with_room(agents, still_free, index=False, spend=last)
+            if last:
+                full = None
         regret = s1 - alt
         # rank contested agents within their particle: by regret (desc), ties in random order
         perm = torch.randperm(c_idx.numel(), generator=generator, device=_gen_device(generator))

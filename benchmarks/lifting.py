@@ -55,13 +55,19 @@ def cost(p: torch.Tensor, c: torch.Tensor, a: torch.Tensor) -> float:
     return float(sq_distances(p, c).double().gather(1, a[:, None]).sum())
 
 
-def timeit(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
+MEDIANS: dict[str, float] = {}  # ms, the median call of the timings named (``timeit(name=)``)
+
+
+def timeit(fn, repeats: int, name: str | None = None) -> tuple[float, object]:
+    """Min ms over ``repeats`` calls (and the last call's output); ``name``: keep the median."""
+    times, out = [], None
     for _ in range(repeats):
         t = time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3, out
+        times.append(time.perf_counter() - t)
+    if name:
+        MEDIANS[name] = float(np.median(times)) * 1e3
+    return min(times) * 1e3, out
 
 
 def main() -> None:
@@ -150,13 +156,14 @@ def main() -> None:
         else:
             dist = "n/a (U·K too large)"
         t_cold, (_, st) = timeit(
-            lambda: lift_balanced(pts, ctr, generator=g, method="sinkhorn"), args.repeats
+            lambda: lift_balanced(pts, ctr, generator=g, method="sinkhorn"), args.repeats,
+            name=f"{kind}: Sinkhorn cold",
         )
         pts2 = pts + (0.05 * torch.randn(pts.shape, generator=g) if kind == "cont" else 0.0)
         ctr2 = ctr + 0.05 * torch.randn(ctr.shape, generator=g)
         t_w10, _ = timeit(
             lambda: lift_balanced(pts2, ctr2, generator=g, method="sinkhorn", state=st),
-            args.repeats,
+            args.repeats, name=f"{kind}: Sinkhorn warm (10 it)",
         )
         t_w3, _ = timeit(
             lambda: lift_balanced(pts2, ctr2, generator=g, method="sinkhorn", state=st, n_iter=3),
@@ -167,6 +174,8 @@ def main() -> None:
             f"| {kind} | {st_a.n_distinct} | {t_emd:.0f} | {st_a.method} | {t_auto:.1f} | {dist} | "
             f"{t_cold:.1f} | {t_w10:.1f} | {t_w3:.1f} | {t_near:.1f} |"
         )
+    emit("\nmedian call (ms), the same calls: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in MEDIANS.items() if k.startswith("cont")))
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -252,8 +252,8 @@ def distinct_rows(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     u = counts.shape[0]
     first = torch.full((u,), n, dtype=torch.long, device=x.device)
     first.scatter_reduce_(0, inv, torch.arange(n, device=x.device), reduce="amin")
-    rows = x[first]
-    if not bool((x == rows[inv]).all()):  # collision (or NaN): exact but slower
+    rows = x.index_select(0, first)  # index_select: ~4x faster than x[first] on CPU
+    if not bool((x == rows.index_select(0, inv)).all()):  # collision (or NaN): exact but slower
         rows, inv, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
     return rows, inv, counts
 
@@ -527,7 +527,7 @@ def round_balanced(
             col = (rem > 0).nonzero().squeeze(1)
             # all K columns, then a selection: the same numbers as the full rows elsewhere
             # (a matmul on fewer columns may round differently, and change an assignment)
-            dense = _neg_cost(rows[inverse[sub]], centers, g).index_select(1, col)
+            dense = _neg_cost(rows.index_select(0, inverse[sub]), centers, g).index_select(1, col)
         if prop is None:
             if dense is not None:
                 # first max (max's index: argmax was 2x slower on CPU): col ascends, as over K
@@ -545,7 +545,8 @@ def round_balanced(
         agents = sub[c_idx]
         # its proposal's score; the particles' part indexed, not recomputed per agent (the
         # same numbers: elementwise, and the row sums over d do not depend on the row count)
-        s1 = bias_k[pj] + (rows[inverse[agents]] * centers[pj]).sum(1) * (2.0 / rows.shape[1])
+        s1 = bias_k[pj] + (rows.index_select(0, inverse[agents]) * centers.index_select(0, pj)
+                           ).sum(1) * (2.0 / rows.shape[1])
         still_free = (rem - cnt) > 0  # room left even if every proposal here were accepted
         if dense is not None:
             # some column stays finite: capacities left sum to the agents left, so a particle

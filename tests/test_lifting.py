@@ -109,6 +109,18 @@ def test_first_max_is_max_with_its_ties(
     assert torch.equal(j[~tied], ref_j[~ref_tied])
 
 
+def test_first_max_with_more_than_256_blocks() -> None:
+    """K = 32·300: the column step counts its hits in float64 (exact under any matmul
+    precision); the same maxima, columns and ties as ``max``."""
+    g = _gen(3)
+    s = torch.randint(0, 40, (64, 32 * 300), generator=g).float()
+    s[:, 9000] = 50.0  # a unique maximum in a late block ...
+    s[:8, 9001] = 50.0  # ... tied in 8 rows
+    best, j, tied = _first_max(s)
+    assert torch.equal(best, s.max(1).values) and tied[:8].all() and not tied[8:].any()
+    assert bool((j[8:] == 9000).all())
+
+
 def test_distinct_rows_exact() -> None:
     pts = _duplicated(5000, 10, 4, 0)
     pts[::7, 0] = -0.0 * pts[::7, 0] + pts[::7, 0]  # same values, recomputed

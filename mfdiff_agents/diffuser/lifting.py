@@ -343,12 +343,15 @@ def _first_max(s: torch.Tensor, lanes: int = 32) -> tuple[torch.Tensor, torch.Te
     view = s.view(n, nb, lanes)
     lane_max = view.amax(1)  # [n, lanes]
     best = lane_max.amax(1)  # [n]
-    ones = torch.ones(max(lanes, nb), device=s.device)
 
     def where_hit(x: torch.Tensor) -> torch.Tensor:  # x [n, m] <= best: (index sum, hits) [n, 2]
-        idx = torch.stack((torch.arange(x.shape[1], device=s.device, dtype=s.dtype),
-                           ones[: x.shape[1]]), 1)
-        return (x - best[:, None]).sign_().add_(1.0) @ idx
+        # 0/1 times integers < m, summed: exact in a float32 matmul, and also where a user lets
+        # matmuls run in TF32 or bfloat16 (integers to 256 exact) while m <= 256; float64 above
+        m = x.shape[1]
+        dt = s.dtype if m <= 256 else torch.float64
+        idx = torch.stack((torch.arange(m, device=s.device, dtype=dt),
+                           torch.ones(m, device=s.device, dtype=dt)), 1)
+        return (x - best[:, None]).sign_().add_(1.0).to(dt) @ idx
 
     lane_hits = where_hit(lane_max)
     p = lane_hits[:, 0].long().clamp_(0, lanes - 1)  # the lane holding the maximum

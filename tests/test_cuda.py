@@ -14,6 +14,7 @@ import torch
 
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.lifting import (
+    _first_max,
     balanced_capacities,
     distinct_rows,
     lift_balanced,
@@ -77,6 +78,27 @@ def test_rounding_kept_scores_equal_candidates_on_cuda() -> None:
     for (kept, r_kept), (cand, r_cand) in (out[:2], out[2:]):
         assert torch.equal(torch.bincount(kept, minlength=64), cap)
         assert r_kept == r_cand and torch.equal(kept, cand)
+
+
+@pytest.mark.parametrize("blocks", [2, 8, 300])
+def test_first_max_on_cuda_as_max_on_cpu(blocks: int) -> None:
+    """The lane-wise maxima on the GPU, with TF32 matmuls allowed (a user's setting): the
+    same maxima, columns and ties as ``max`` on the CPU (hit counts are small integers)."""
+    g = torch.Generator().manual_seed(blocks)
+    s = torch.randn(500, 32 * blocks, generator=g)
+    s[100:200, 7] = s[100:200].amax(1)  # ties (unless column 7 held the maximum)
+    s[:, torch.randperm(32 * blocks, generator=g)[:5]] = float("-inf")
+    s[:3] = float("-inf")
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        best, j, tied = (t.cpu() for t in _first_max(s.cuda()))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+    ref_best, ref_j = s.max(1)
+    ref_tied = ((s == ref_best[:, None]).sum(1) > 1) | torch.isinf(ref_best)
+    assert torch.equal(best, ref_best) and torch.equal(tied, ref_tied)
+    assert torch.equal(j[~tied], ref_j[~ref_tied])
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Lifting benchmark: cost gap vs exact EMD and time per call of each lifting route.
 
-    OMP_NUM_THREADS=1 python benchmarks/lifting.py --repeats 5 --out /tmp/lifting.txt
+    OMP_NUM_THREADS=1 python benchmarks/lifting.py --repeats 21 --out /tmp/lifting.txt
 
 Part 1 (gap): N ∈ {100, 500, 1000, 2000}, K = 256, Gaussian d = 8 inputs (Battle-like continuous
 obs), the same capacities for every route; ratio = total squared-distance cost / exact EMD's.

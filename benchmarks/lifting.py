@@ -4,7 +4,8 @@
 
 Part 1 (gap): N ∈ {100, 500, 1000, 2000}, K = 256, Gaussian d = 8 inputs (Battle-like continuous
 obs), the same capacities for every route; ratio = total squared-distance cost / exact EMD's.
-Part 2 (time): N = 10⁴, K = 256, min over ``--repeats`` calls, for Ising-like (real
+Part 2 (time): N = 10⁴, K = 256, min over ``--repeats`` calls (and, on a line below the table,
+the median call of the continuous Sinkhorn lifts), for Ising-like (real
 ``IsingCore`` obs), Squeeze-like (real ``GaussianSqueezeCore`` obs) and continuous inputs.
 Centers are anchors (random agents' obs) plus a little noise, like planned particle states.
 """

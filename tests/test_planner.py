@@ -83,6 +83,9 @@ def test_fit_writes_checkpoint_and_metrics(trained) -> None:
     assert meta["method"] == "mfdiffuser" and meta["env"]["obs_dim"] == 11
     assert meta["env"]["n_actions"] == 10 and meta["env"]["family"] == "squeeze"
     assert len(meta["stats"]["obs_mean"]) == 11 and meta["config"]["horizon"] == TINY.horizon
+    # the Â scale the weights act with (an EMA in the model's buffer), not its start value 1
+    assert meta["stats"]["adv_std"] == pytest.approx(float(policy.model.adv_std))
+    assert meta["stats"]["adv_std"] != 1.0
 
 
 def test_resume_continues_from_checkpoint(sampler: WindowSampler, trained, tmp_path: Path) -> None:

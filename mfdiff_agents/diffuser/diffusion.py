@@ -178,7 +178,9 @@ class GaussianDiffusion(nn.Module):
         mask: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Weighted denoising loss ``mean_b w_b ||ε - ε̂_θ(x_t, t, c)||²`` (w = 1 when None)."""
+        """Weighted denoising loss ``mean_b w_b MSE_b`` (w = 1 when None), MSE_b the mean of
+        ``(ε - ε̂_θ(x_t, t, c))²`` over window b's (alive) entries: ‖·‖² / (d + A) per particle
+        step (docs/method.md (7))."""
         terms = self.training_terms(x0, cond, mask=mask, generator=generator)
         if weights is None:
             return terms.mse.mean()

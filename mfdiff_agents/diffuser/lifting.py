@@ -1,6 +1,7 @@
 """Lifting a K-particle plan to N real agents (O(N·K), or exact OT at small N).
 
-Each real agent i is matched to a particle j(i) and plays that particle's planned action.
+Each real agent i is matched to a particle j(i) and acts on that particle's plan: through the
+action head by default (``act_with``), or by playing its planned action (``act_with="particle"``).
 
 * ``assign_nearest_balanced``: nearest particle in normalised observation space, where a *tie*
   (distance within ``tol`` of the agent's minimum) is resolved by spreading the agents that

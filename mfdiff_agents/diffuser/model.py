@@ -42,6 +42,10 @@ class Stats:
     mf_std: list[float]
     ret_mean: float
     ret_std: float
+    #: σ_A, the scale of the advantage Â (docs/method.md (8)): its start value here; training
+    #: updates the model's ``adv_std`` buffer, and the exported config.json records that one
+    #: (before the fifty-sixth update it recorded this start value, 1.0; the weights always
+    #: carried the trained one)
     adv_std: float = 1.0
     #: mean and std of the normalised observations' per-step changes (Config.plan_deltas);
     #: None in the statistics of runs from before them
@@ -290,7 +294,7 @@ def training_loss(
         "denoise": denoise,
         "chaos": chaos,
         "value_loss": value_loss,
-        "w_max": w.max(),
+        "w_max": w.max(),  # the batch's largest value weight (≤ cfg.w_max, the clip)
         "head_loss": h_loss / cfg.head_ensemble,  # an ensemble's: the mean over its members
         "head_acc": h_acc,
     }

@@ -63,6 +63,9 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     def mean_dist(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         # ‖p - q‖² = ‖p‖² + ‖q‖² - 2 p·q via one bmm: [b, k, k'] without a [b, k, k', D] tensor
         d2 = p.pow(2).sum(-1)[:, :, None] + q.pow(2).sum(-1)[:, None, :] - 2 * p @ q.transpose(1, 2)
+        # + 1e-8 keeps sqrt's gradient finite where p = q; every distance reads ≤ 1e-4 high
+        # (ED(x, x) stays 0: the terms cancel; ED(x, y) reads ~2e-4 low against a brute-force
+        # cdist's in an outside audit's example: the same-set terms' zero diagonals read 1e-4)
         return (d2.clamp(min=0) + 1e-8).sqrt().mean(dim=(1, 2))
 
     # float32 even under CUDA's bf16 autocast: the expansion cancels where predictions are close

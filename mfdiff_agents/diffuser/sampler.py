@@ -1,9 +1,11 @@
 """Hierarchical coarse-to-fine DDIM sampling of particle plans, conditioned on the present.
 
-Particle schedule K_0 < K_1 < … < K_S = K_max (each divides the next) over the reverse steps:
+Particle schedule K_0 < K_1 < … < K_S = K_max (each dividing the next, except a schedule capped at
+the live agents such as (32, 100): :func:`capped_schedule`) over the reverse steps:
 the ``n_steps`` DDIM steps are split into S+1 near-equal stages; stage s denoises K_s particles.
 At a stage boundary (after the step to noise level t') every particle j is split into
-r = K_{s+1} / K_s copies, re-noised at the current level from the model's clean estimate:
+r = K_{s+1} / K_s copies (⌊r⌋ or ⌈r⌉ where K_s does not divide K_{s+1}: :func:`split_groups`),
+re-noised at the current level from the model's clean estimate:
 
     x_{t'}^{(j, c)} = sqrt(ᾱ_{t'}) x̂_0^{(j)} + sqrt(1 - ᾱ_{t'}) ε^{(j, c)},   c = 1 … r.
 

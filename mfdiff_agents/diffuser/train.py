@@ -155,7 +155,11 @@ class MFDiffuserLearner(Learner):
 
     def policy(self) -> MFDiffuserPlanner:
         policy = super().policy()
-        policy.stats = dataclasses.asdict(self.stats)
+        stats = dataclasses.asdict(self.stats)
+        # σ_A is an EMA the training loss keeps in the model's buffer, not in self.stats
+        # (which holds its starting value, 1.0): record the one the weights act with
+        stats["adv_std"] = float(policy.model.adv_std)
+        policy.stats = stats
         return policy
 
 

@@ -103,6 +103,45 @@ def test_diffusion_loss_and_weights() -> None:
         GaussianDiffusion(make_denoiser(), schedule="quadratic")
 
 
+def test_training_with_known_entries_gives_them_clean_and_leaves_them_unscored() -> None:
+    """Config.train_inpaint: plan step 0's obs channels enter x_t as x0's values, as the
+    sampler writes the anchors; the denoiser's output there is never scored."""
+    seen = []
+
+    class Spy(torch.nn.Module):  # records its input; predicts 0, or 99 at the known entries
+        def forward(self, x, t, cond):
+            seen.append(x.clone())
+            return torch.where(known, torch.full_like(x, 99.0), torch.zeros_like(x))
+
+    known = torch.zeros(1, 1, H, D + A, dtype=torch.bool)
+    known[:, :, 0, :D] = True
+    diff = GaussianDiffusion(Spy(), n_timesteps=50)
+    x0, c = torch.randn(B, K, H, D + A), torch.randn(B, C)
+    mask = torch.ones(B, K, H, 1, dtype=torch.bool)
+    mask[1, 2] = False  # a dead particle stays unscored too
+    for m in (None, mask):
+        seen.clear()
+        terms = diff.training_terms(x0, c, mask=m, known=known,
+                                    generator=torch.Generator().manual_seed(0))
+        x_t = seen[0]
+        assert torch.equal(x_t[:, :, 0, :D], x0[:, :, 0, :D])  # given clean
+        assert not torch.equal(x_t[:, :, 0, D:], x0[:, :, 0, D:])  # the actions noised
+        assert not torch.equal(x_t[:, :, 1:], x0[:, :, 1:])
+        assert torch.equal(terms.x0_pred[:, :, 0, :D], x0[:, :, 0, :D])
+        # the 99s at the known entries are not scored: the same noise with ε̂ = 0 elsewhere
+        noise_t = diff.training_terms(x0, c, mask=m, generator=torch.Generator().manual_seed(0))
+        g = torch.Generator().manual_seed(0)
+        torch.randint(0, 50, (B,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        scored = (~known).expand(B, K, H, D + A).float()
+        if m is not None:
+            scored = scored * m.float()
+        want = (noise**2 * scored).reshape(B, -1).sum(1) / scored.reshape(B, -1).sum(1)
+        torch.testing.assert_close(terms.mse, want)
+        assert torch.all(terms.mse < 10) and not torch.equal(terms.mse, noise_t.mse)
+    assert terms.mse_particle[1, 2] == 0
+
+
 def test_sampler_deterministic_per_seed_and_inpaints() -> None:
     diff = GaussianDiffusion(make_denoiser(), n_timesteps=50)
     c = torch.randn(1, C)

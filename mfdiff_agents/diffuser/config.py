@@ -150,6 +150,12 @@ class Config(TrainConfig):
     False = states diffused directly (earlier checkpoints). Fixed at training (ARCH). Measured on
     Battle-medium: plans of 0.4 cells per step, but 93.3 at N = 10^4 against the config's 99.4
     (96.3 at head temperature 0.6; docs/results/battle_deltas.md); off."""
+    train_inpaint: bool = False
+    """Train as the sampler conditions: plan step 0's observation channels enter the noisy
+    window clean (x_k's entries replaced by x_0's, as Diffuser trains) and are not scored, so
+    the denoiser learns the law of a window given its first state. False = every entry noised
+    and scored (earlier checkpoints): the model learns the unconditional law, and the anchor
+    reaches it only through the sampler's replacement (docs/method.md (12)). Training only."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
@@ -414,6 +420,9 @@ class Config(TrainConfig):
             )
         if not isinstance(self.head_value, bool):
             raise ConfigError(f"Config.head_value must be true or false, got {self.head_value!r}")
+        if not isinstance(self.train_inpaint, bool):
+            raise ConfigError(
+                f"Config.train_inpaint must be true or false, got {self.train_inpaint!r}")
         if not isinstance(self.plan_deltas, bool):
             raise ConfigError(
                 f"Config.plan_deltas must be true or false, got {self.plan_deltas!r}")

@@ -136,6 +136,7 @@ class GaussianDiffusion(nn.Module):
         cond: torch.Tensor,
         *,
         mask: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> TrainingTerms:
         """Sample t and ε, run the denoiser once, return per-window MSE and x̂_0.
@@ -143,6 +144,9 @@ class GaussianDiffusion(nn.Module):
         Args:
             x0: [b, ...] clean data. cond: [b, c].
             mask: bool/float broadcastable to x0 (e.g. [b, k, h, 1]); 0 = element not scored.
+            known: bool broadcastable to x0: entries given to the denoiser clean (x_t takes
+                x0's values there, as :meth:`apply_inpaint` at sampling), not scored, and
+                x̂_0 = x0 there. None = every entry noised.
         """
         b = x0.shape[0]
         gen_device = generator.device if generator is not None else x0.device
@@ -150,10 +154,15 @@ class GaussianDiffusion(nn.Module):
         t = t.to(x0.device)
         noise = randn(tuple(x0.shape), device=x0.device, generator=generator)
         x_t = self.q_sample(x0, t, noise)
+        if known is not None:
+            x_t = torch.where(known, x0, x_t)
         eps = self.model(x_t, t, cond).float()
         err = (eps - noise) ** 2  # [b, ...]
         k = x0.shape[1] if x0.dim() >= 3 else 1
         m = torch.ones_like(err) if mask is None else mask.to(err.dtype).expand_as(err)
+        if known is not None:
+            m = m * (~known).to(err.dtype)
+            mask = m  # scored entries: the window mean below runs over them
         em = err * m
         # the window mean summed as before per-particle errors existed: same bits, same weights
         if mask is None:
@@ -161,10 +170,13 @@ class GaussianDiffusion(nn.Module):
         else:
             mse = em.reshape(b, -1).sum(1) / m.reshape(b, -1).sum(1).clamp(min=1.0)
         se, cnt = em.reshape(b, k, -1).sum(-1), m.reshape(b, k, -1).sum(-1)  # [b, k]
+        x0_pred = self.predict_x0(x_t, t, eps)
+        if known is not None:
+            x0_pred = torch.where(known, x0, x0_pred)
         return TrainingTerms(
             mse=mse,
             mse_particle=se / cnt.clamp(min=1.0),
-            x0_pred=self.predict_x0(x_t, t, eps),
+            x0_pred=x0_pred,
             t=t,
             alpha_bar=self.alpha_bar[t],
         )

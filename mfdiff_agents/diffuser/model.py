@@ -268,7 +268,11 @@ def training_loss(
         u = torch.rand(cond.shape[0], generator=generator, device=_gen_device(generator))
         drop = (u < cfg.p_uncond).to(cond.device)
         cond = torch.where(drop[:, None], GuidedDenoiser.null_cond(cond), cond)
-    terms = model.diffusion.training_terms(x0, cond, mask=mask, generator=generator)
+    known = None
+    if cfg.train_inpaint:  # plan step 0's observation given clean, as the sampler gives it
+        known = torch.zeros(1, 1, *x0.shape[2:], dtype=torch.bool, device=x0.device)
+        known[:, :, 0, : model.obs_dim] = True
+    terms = model.diffusion.training_terms(x0, cond, mask=mask, known=known, generator=generator)
     if cfg.beta_agent > 0:  # per-particle credit on top of the window weight
         w_k = agent_weights(batch["rewards"], batch["alive"], cfg.beta_agent, gamma=cfg.gamma,
                             w_max=cfg.w_max)  # [b, k]

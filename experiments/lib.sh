@@ -84,15 +84,17 @@ eval_tier_lanes() {
   eval_lanes "$1" "$2" "$3" medium mixed
 }
 
-# train_battle_head OUT TIER SEED STEPS SHARE: the Battle config (configs/mfdiffuser/battle.json)
-# trained STEPS steps on TIER data into OUT/TIER-sSEED, the first 400 training the diffusion
-# model and the head together (the grid's diffusion weights, bit for bit), the rest the head
-# alone, on the model's own plans in a share SHARE of the windows (Config.head_own_plans).
+# train_battle_head OUT TIER SEED STEPS SHARE [ARGS...]: the Battle config
+# (configs/mfdiffuser/battle.json) trained STEPS steps on TIER data into OUT/TIER-sSEED, the
+# first 400 training the diffusion model and the head together (the grid's diffusion weights,
+# bit for bit), the rest the head alone, on the model's own plans in a share SHARE of the
+# windows (Config.head_own_plans); ARGS (e.g. --set train_inpaint=true) go to mfdiff train.
 # experiments/battle_head_steps.sh and battle_own_plans.sh share these checkpoints.
 train_battle_head() {
   local out=$1 tier=$2 seed=$3 steps=$4 share=$5
+  shift 5
   train_once "$out/$tier-s$seed" "$out/$tier-s$seed.log" \
     --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "steps=$steps" \
-    --set diffusion_steps=400 --set "head_own_plans=$share" --threads 1
+    --set diffusion_steps=400 --set "head_own_plans=$share" --threads 1 "$@"
 }

@@ -204,14 +204,12 @@ def _eval(args: argparse.Namespace) -> int:
         check_policy(args.policy)  # a mistyped path: say so, not that --env is missing
         trained = trained_env(args.policy) if Path(args.policy).is_dir() else None
         ckpt_kwargs: dict[str, Any] = {}
-        if args.env is None and trained is not None:
+        own_env = args.env is None and trained is not None
+        if own_env:
             # the env it was trained on, with its kwargs (episode length, Battle's opponent…)
             args.env, ckpt_kwargs = trained[0], trained[2]
             if args.n_agents is None:
                 args.n_agents = trained[1]
-            print(f"mfdiff eval: the checkpoint's env {args.env}, N={args.n_agents}"
-                  + (f", {json.dumps(ckpt_kwargs)}" if ckpt_kwargs else "")
-                  + " (give --env, --n-agents, --env-kwargs for others)", file=sys.stderr)
         elif args.n_agents is None and trained is not None and args.env == trained[0]:
             args.n_agents = trained[1]
         if args.env is not None and args.n_agents is None:
@@ -245,6 +243,16 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--env-kwargs sets n_agents={env_kwargs['n_agents']!r} and "
                              f"--n-agents {args.n_agents}: give the population size once")
         env_kwargs["n_agents"] = args.n_agents
+        if own_env:  # what is evaluated, and where it departs from what was trained
+            given = {k: v for k, v in env_kwargs.items() if k != "n_agents"}
+            note = (f"mfdiff eval: the checkpoint's env {args.env}, N={args.n_agents}"
+                    + (f", {json.dumps(given)}" if given else ""))
+            if args.n_agents != trained[1] or given != ckpt_kwargs:
+                note += (f" (trained at N={trained[1]}"
+                         + (f", {json.dumps(ckpt_kwargs)}" if ckpt_kwargs else "") + ")")
+            else:
+                note += " (give --env, --n-agents, --env-kwargs for others)"
+            print(note, file=sys.stderr)
         if "render_mode" in env_kwargs:  # the evaluation core never renders: it would be ignored
             raise ValueError("--env-kwargs render_mode: evaluation does not render; "
                              "--video DIR records the episode of seed 0 as a GIF")

@@ -128,6 +128,25 @@ def test_eval_defaults_to_the_checkpoints_env(env, tmp_path):
         (ENV_ID, 40, 6)}
     err, recs = records("--n-agents", "30", "--env-kwargs", '{"max_cycles": 4}')
     assert {(x["n_agents"], x["env_kwargs"]["max_cycles"]) for x in recs} == {(30, 4)}
+    # the notice names what is evaluated and what was trained (it printed N=30 with the
+    # training kwargs, max_cycles 6, and no word of the change: an outside audit)
+    assert f"the checkpoint's env {ENV_ID}, N=30" in err and '"max_cycles": 4' in err
+    assert "trained at N=40" in err and '"max_cycles": 6' in err
+    # one env written two ways is one setting: the same run again is refused, and another
+    # seed pools with it (the kwargs were compared as written: stored twice, never pooled)
+    rec = tmp_path / "twice.jsonl"
+    base = ("eval", "--policy", str(out), "--no-progress", "--out", str(rec))
+    assert mfdiff(env, *base, "--seeds", "1").returncode == 0
+    r = mfdiff(env, *base, "--seeds", "1", "--env", ENV_ID, "--n-agents", "40",
+               "--env-kwargs", '{"max_cycles": 6}')
+    assert_user_error(r, "already holds this run")
+    sweep = tmp_path / "more.toml"
+    sweep.write_text(f'seeds = [3]\n[[runs]]\npolicy = "{out}"\nenv = "{ENV_ID}"\n'
+                     'n_agents = 40\nenv_kwargs = { max_cycles = 6 }\n')
+    r = mfdiff(env, "eval", "--sweep", str(sweep), "--out", str(rec), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = mfdiff(env, "eval", "--records", str(rec))
+    assert r.returncode == 0 and "| 2 |" in r.stdout, r.stdout + r.stderr
     _, recs = records("--env", ENV_ID)  # its own env named: N defaults, kwargs are the env's
     assert {(x["n_agents"], x["env_kwargs"].get("max_cycles")) for x in recs} != {(40, 6)}
     assert {x["n_agents"] for x in recs} == {40}

@@ -190,6 +190,36 @@ def _canonical_config(cfg: Any) -> Any:
     return cfg
 
 
+@functools.lru_cache(maxsize=512)
+def _canonical_kwargs_json(env_id: str, kwargs_json: str) -> str:
+    import gymnasium as gym
+
+    import mfdiff_envs  # noqa: F401  (registers the ids)
+
+    kwargs = json.loads(kwargs_json)
+    try:
+        core = gym.make(env_id, **kwargs).unwrapped.core
+    except (gym.error.Error, ImportError, AttributeError, TypeError, ValueError):
+        return kwargs_json  # an env this process cannot build (not installed, not ours)
+    full = core.kwargs() if hasattr(core, "kwargs") else {}
+    return json.dumps({**kwargs, **full}, sort_keys=True, default=str)
+
+
+def canonical_env_kwargs(env_id: str | None, env_kwargs: dict[str, Any] | None
+                         ) -> dict[str, Any]:
+    """``env_kwargs`` with every constructor default the env fills in spelled out, as its
+    core's ``kwargs()`` gives them: ``{"n_agents": 333}`` and the checkpoint's full kwargs of
+    the same env are one setting to the duplicate and pooling checks (an outside audit: a run
+    repeated with the kwargs written another way was stored twice, and sweep records never
+    pooled with a checkpoint's default-env records). Kwargs of an env this process cannot
+    build are compared as written."""
+    kwargs = dict(env_kwargs or {})
+    if not isinstance(env_id, str):
+        return kwargs
+    return json.loads(_canonical_kwargs_json(env_id, json.dumps(kwargs, sort_keys=True,
+                                                                default=str)))
+
+
 def _run_identity(r: dict[str, Any]) -> str:
     # what was evaluated, where, with which seed: two records agreeing on all of it are one
     # measurement counted twice. A checkpoint is named by its identity, not by how its path
@@ -204,7 +234,8 @@ def _run_identity(r: dict[str, Any]) -> str:
         if not (isinstance(ids, list) and len(ids) == len(cfg["deviations"])):
             ids = [_deviation_id(str(d)) for d in cfg["deviations"]]
         cfg = {k: v for k, v in cfg.items() if k != "deviation_ids"} | {"deviations": ids}
-    return json.dumps([r.get("method"), cfg, r.get("env_id"), r.get("env_kwargs"),
+    kwargs = canonical_env_kwargs(r.get("env_id"), r.get("env_kwargs"))
+    return json.dumps([r.get("method"), cfg, r.get("env_id"), kwargs,
                        r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
                       sort_keys=True, default=str)
 
@@ -325,7 +356,8 @@ def _row_settings(r: dict[str, Any]) -> str:
     # N, episodes per seed and the dataset that normalises the score (training seeds, i.e.
     # checkpoint paths, may differ: a row pools them)
     cfg = _canonical_config(r.get("config") or {})
-    kw = {k: v for k, v in (r.get("env_kwargs") or {}).items() if k != "n_agents"}
+    kw = {k: v for k, v in canonical_env_kwargs(r.get("env_id"), r.get("env_kwargs")).items()
+          if k != "n_agents"}
     return json.dumps([cfg.get("set", {}), kw, r.get("episodes"), r.get("dataset_id")],
                       sort_keys=True, default=str)
 

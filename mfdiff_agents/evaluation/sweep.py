@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
-from mfdiff_agents.evaluation.report import _json_default, read_jsonl, records_lock, write_jsonl
+from mfdiff_agents.evaluation.report import (
+    _json_default,
+    canonical_env_kwargs,
+    read_jsonl,
+    records_lock,
+    write_jsonl,
+)
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
 from mfdiff_agents.methods import check_policy, load_policy, policy_label
 from mfdiff_agents.policy import DivergedError, PopulationTooLargeError
@@ -145,7 +151,7 @@ def _group_key(label: str, policy: Any, overrides: dict, env: str, env_kwargs: d
     """Identity of one (run, N) group of records: what was evaluated, where, with what (and
     whether the Nash gap was measured: only then is it part of the key, so the keys of runs
     without it are those of sweeps written before the option existed)."""
-    key = [label, str(policy), overrides, env, env_kwargs, tier]
+    key = [label, str(policy), overrides, env, canonical_env_kwargs(env, env_kwargs), tier]
     return json.dumps(key + ["exploitability"] if exploitability else key, sort_keys=True)
 
 

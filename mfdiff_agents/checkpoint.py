@@ -7,6 +7,8 @@ A checkpoint is a directory::
                                 "n_actions"}, "weights_sha256", ...method extras}
     model.safetensors  float32 tensors (the policy's modules' state_dicts)
     train_state.pt     optimiser, step and every RNG state (only while / after training)
+    trained_with.json  torch version, threads, device, Python, numpy of each training start
+                       (training.RUNTIME_FILE; not read at load, not part of the identity)
 
 Each file is written to a temporary file renamed into place, weights first: a save killed
 before a rename leaves that file as it was, but one killed between the weights' and

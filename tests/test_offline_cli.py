@@ -405,3 +405,26 @@ def test_a_new_family_with_another_familys_env_is_refused_by_name(root, monkeypa
                       episodes=1)
     with pytest.raises(ValueError, match="unknown family 'crowd'"):
         build_dataset("crowd", env_id="", n_agents=8, tier="random", episodes=1)
+
+
+@pytest.mark.parametrize("line, key", [
+    ("seed = 1.5", "seed"), ("seed = true", "seed"), ('seed = "7"', "seed"), ("seed = -1", "seed"),
+    ("version = 0.5", "version"), ("n_agents = 16.9", "n_agents"), ("episodes = 2.9", "episodes"),
+    ("episodes = 0", "episodes")])
+def test_a_recipe_number_that_is_no_whole_number_is_refused_by_name(tmp_path, line, key):
+    """Outside audit: int() read seed = 1.5 as 1 (and true as 1, "7" as 7, n_agents 16.9 as
+    16) and built a dataset the file does not describe; seed = -1 failed only after the
+    reference returns, naming no key."""
+    from mfdiff_envs.offline.catalogue import load_catalogue
+
+    d = tmp_path / "cat"
+    d.mkdir()
+    text = TINY.replace("[env_kwargs]", "seed = 3\n[env_kwargs]")
+    old = {"seed": "seed = 3", "version": "seed = 3", "n_agents": "n_agents = 16",
+           "episodes": "episodes = 2"}[key]
+    (d / "s.toml").write_text(text.replace(old, line) if key != "version"
+                              else text.replace(old, f"{old}\n{line}"))
+    with pytest.raises(ValueError, match=f"{key} must be an integer"):
+        load_catalogue(d)
+    (d / "s.toml").write_text(text)
+    assert load_catalogue(d)[0].seed == 3

@@ -86,13 +86,17 @@ def test_fit_writes_checkpoint_and_metrics(trained) -> None:
     # the Â scale the weights act with (an EMA in the model's buffer), not its start value 1
     assert meta["stats"]["adv_std"] == pytest.approx(float(policy.model.adv_std))
     assert meta["stats"]["adv_std"] != 1.0
+    ran = json.loads((out / "trained_with.json").read_text())
+    assert [r["from_step"] for r in ran] == [0] and ran[0]["torch"] == torch.__version__
+    assert ran[0]["threads"] == torch.get_num_threads() and ran[0]["device"] == "cpu"
 
 
 def test_resume_continues_from_checkpoint(sampler: WindowSampler, trained, tmp_path: Path) -> None:
     _, out = trained
     run = tmp_path / "run"
     run.mkdir()
-    for f in ("config.json", "model.safetensors", "train_state.pt", "metrics.csv"):
+    for f in ("config.json", "model.safetensors", "train_state.pt", "metrics.csv",
+              "trained_with.json"):
         (run / f).write_bytes((out / f).read_bytes())
     with pytest.raises(FileExistsError, match="resume"):
         fit(sampler, TINY, out_dir=run, progress=False)
@@ -100,6 +104,8 @@ def test_resume_continues_from_checkpoint(sampler: WindowSampler, trained, tmp_p
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["step"]) for r in rows] == [10, 20, 30, 40, 50, 60]
     assert torch.load(run / "train_state.pt", weights_only=False)["step"] == 60
+    # each start of the run keeps what it trained with
+    assert [r["from_step"] for r in json.loads((run / "trained_with.json").read_text())] == [0, 40]
 
 
 def test_fit_rejects_mismatched_sampler(sampler: WindowSampler) -> None:

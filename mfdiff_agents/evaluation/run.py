@@ -303,6 +303,11 @@ def evaluate(
             "config": config,
             "git_commit": git_commit(),
             "python": sys.version.split()[0],
+            # what the actions were computed with: the last digits of a trained policy's
+            # returns can depend on them (README); None where no torch was loaded
+            "torch": getattr(sys.modules.get("torch"), "__version__", None),
+            "threads": (sys.modules["torch"].get_num_threads() if "torch" in sys.modules
+                        else None),
             "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         # headline env metrics

@@ -148,12 +148,22 @@ def _load_file(file: Path) -> list[Recipe]:
     bad = [t for t in tiers if t not in TIERS]
     if bad:
         raise ValueError(f"{file}: unknown tiers {bad} (allowed: {list(TIERS)})")
+    def whole(key: str, value: object, low: int) -> int:
+        # TOML gives ints; int() would read 1.5 as 1, true as 1 and "7" as 7, and build or
+        # record a dataset the file does not say (an outside audit)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{file}: {key} must be an integer ≥ {low}, got {value!r}")
+        return value
+
+    seed = whole("seed", raw.get("seed", 0), 0)
+    version = whole("version", raw.get("version", 0), 0)
     recipes = []
     for size in raw["sizes"]:
         unknown = set(size) - _SIZE_KEYS
         if unknown:
             raise ValueError(f"{file}: unknown keys {sorted(unknown)} in [[sizes]]")
-        n = int(size["n_agents"])
+        n = whole("n_agents", size["n_agents"], 1)
+        episodes = whole("episodes", size["episodes"], 1)
         kwargs = {**raw.get("env_kwargs", {}), "n_agents": n}
         for tier in tiers:
             recipes.append(
@@ -163,9 +173,9 @@ def _load_file(file: Path) -> list[Recipe]:
                     env_kwargs=kwargs,
                     n_agents=n,
                     tier=tier,
-                    episodes=int(size["episodes"]),
-                    seed=int(raw.get("seed", 0)),
-                    version=int(raw.get("version", 0)),
+                    episodes=episodes,
+                    seed=seed,
+                    version=version,
                     expected_size_mb=size.get("expected_size_mb"),
                 )
             )

@@ -27,7 +27,9 @@ lane() {  # TIER: train seeds 0 1 2 (if missing), evaluate each at every N of th
       --config configs/mfdiffuser/ising.json --set "seed=$s" --set "head_blind=[1,2,3]" \
       --threads 1
     for n in "${NS[@]}"; do  # a record of (checkpoint, N) written: a finished run (5 seeds)
-      if [ -f "$rec" ] && grep "mfdiffuser-$tier-s$s\"" "$rec" | grep -q "\"n_agents\": $n,"; then
+      # (not grep -q after the pipe: the first grep dies of SIGPIPE, pipefail fails the test)
+      if [ -f "$rec" ] && grep "mfdiffuser-$tier-s$s\"" "$rec" | grep "\"n_agents\": $n," >/dev/null
+      then
         continue
       fi
       mfdiff eval --policy "$dir" --env mfdiff/Ising-v0 --n-agents "$n" \

@@ -40,7 +40,10 @@ lane() {  # TIER: train seeds 0 1 2 (if missing), evaluate each at every N
         --threads 1
     fi
     for n in "${NS[@]}"; do  # a record of (checkpoint, N) written: a finished run (5 seeds)
-      if [ -f "$rec" ] && grep "${dir##*/}\"" "$rec" | grep -qE "\"n_agents\": $n[,}]"; then
+      # (not grep -q after the pipe: it exits at its first match, the first grep then dies
+      # of SIGPIPE, and pipefail reads the finished run as missing)
+      if [ -f "$rec" ] && grep "${dir##*/}\"" "$rec" | grep -E "\"n_agents\": $n[,}]" >/dev/null
+      then
         continue
       fi
       mfdiff eval --policy "$dir" --env "$ENV" --n-agents "$n" --env-kwargs "$KW" --seeds 5 \

@@ -155,7 +155,11 @@ class Config(TrainConfig):
     window clean (x_k's entries replaced by x_0's, as Diffuser trains) and are not scored, so
     the denoiser learns the law of a window given its first state. False = every entry noised
     and scored (earlier checkpoints): the model learns the unconditional law, and the anchor
-    reaches it only through the sampler's replacement (docs/method.md (12)). Training only."""
+    reaches it only through the sampler's replacement (docs/method.md (12)). Training only.
+    Measured on Ising (the grid's seeds 0-2 and cells, fifty-sixth update): below the config
+    in every cell, -0.4 to -1.8 (docs/results/train_inpaint_ising_medium.md, _mixed.md); on
+    Battle level with it in every cell (-0.13 to +0.64, every paired CI holding 0;
+    docs/results/train_inpaint_battle_medium.md, _mixed.md); off."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so

@@ -248,8 +248,10 @@ def _eval(args: argparse.Namespace) -> int:
             note = (f"mfdiff eval: the checkpoint's env {args.env}, N={args.n_agents}"
                     + (f", {json.dumps(given)}" if given else ""))
             if args.n_agents != trained[1] or given != ckpt_kwargs:
-                note += (f" (trained at N={trained[1]}"
-                         + (f", {json.dumps(ckpt_kwargs)}" if ckpt_kwargs else "") + ")")
+                was = ([f"N={trained[1]}"] if trained[1] is not None else []) + (
+                    [json.dumps(ckpt_kwargs)] if ckpt_kwargs else [])
+                note += (f" (trained with {', '.join(was)})" if was
+                         else " (its training N is not recorded)")
             else:
                 note += " (give --env, --n-agents, --env-kwargs for others)"
             print(note, file=sys.stderr)

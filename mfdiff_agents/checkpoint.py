@@ -254,6 +254,11 @@ def config_digest(meta: dict[str, Any]) -> str:
 
 #: config.json fields that differ between runs of one setting (one report row pools them)
 PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
+#: training fields added after the settings digest, each at the value that trains as before
+#: the field existed: left out of the digest at that value, so that checkpoints of one setting
+#: trained before and after the field pool in one row (an outside review: ``train_inpaint``,
+#: written as false into every new config.json, split them)
+LATER_FIELDS: dict[str, Any] = {"train_inpaint": False}
 
 
 def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:
@@ -268,7 +273,8 @@ def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:
     if not Path(policy).is_dir():
         return None
     meta = read_meta(policy)
-    cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS}
+    cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS
+           and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     env = meta.get("env", {})
     data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
     text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)

@@ -207,7 +207,8 @@ def _record_runtime(out: Path, start: int, device: torch.device) -> None:
         runs = []
     if not isinstance(runs, list):
         runs = []
-    runs = [r for r in runs if not (isinstance(r, dict) and r.get("from_step", -1) >= start)]
+    runs = [r for r in runs if isinstance(r, dict) and isinstance(r.get("from_step"), int)
+            and r["from_step"] < start]  # a later start's entry: a rerun from an earlier save
     runs.append({"from_step": int(start), "torch": torch.__version__,
                  "threads": torch.get_num_threads(), "device": str(device),
                  "python": platform.python_version(), "numpy": np.__version__})

@@ -131,7 +131,7 @@ def test_eval_defaults_to_the_checkpoints_env(env, tmp_path):
     # the notice names what is evaluated and what was trained (it printed N=30 with the
     # training kwargs, max_cycles 6, and no word of the change: an outside audit)
     assert f"the checkpoint's env {ENV_ID}, N=30" in err and '"max_cycles": 4' in err
-    assert "trained at N=40" in err and '"max_cycles": 6' in err
+    assert "trained with N=40" in err and '"max_cycles": 6' in err
     # one env written two ways is one setting: the same run again is refused, and another
     # seed pools with it (the kwargs were compared as written: stored twice, never pooled)
     rec = tmp_path / "twice.jsonl"

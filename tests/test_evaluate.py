@@ -1247,3 +1247,31 @@ def test_records_lock_holds_with_a_read_only_lock_file(tmp_path, monkeypatch):
     ev.write_jsonl([{"a": 1}], out)  # unlocked, as before locks
     monkeypatch.setattr(report.os, "open", real_open)
     assert ev.read_jsonl(out) == [{"a": 1}] and not _held_elsewhere(lock)
+
+
+def test_records_of_an_env_that_fails_to_build_read_as_written(tmp_path):
+    """An outside review: comparing env kwargs with their defaults filled in builds the env;
+    a user's env whose constructor raises (here RuntimeError) made reading its records fail
+    where it had worked. It is a comparison aid: such kwargs compare as written."""
+    import gymnasium as gym
+
+    from mfdiff_agents.evaluation.report import canonical_env_kwargs
+
+    def broken(**kw):
+        raise RuntimeError("licence not found")
+
+    gym.register(id="mfdifftest/Broken-v0", entry_point=broken)
+    try:
+        assert canonical_env_kwargs("mfdifftest/Broken-v0", {"n_agents": 3}) == {"n_agents": 3}
+        rec = {"method": "mine", "env_id": "mfdifftest/Broken-v0", "n_agents": 3, "seed": 0,
+               "env_kwargs": {"n_agents": 3}, "episodes": 1, "normalized_score": 1.0}
+        path = tmp_path / "r.jsonl"
+        path.write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "seed": 1}) + "\n")
+        assert len(ev.read_records(path)) == 2
+    finally:
+        gym.registry.pop("mfdifftest/Broken-v0", None)
+    # ours fill their defaults in; above CANONICAL_MAX_AGENTS, as written (no env built)
+    full = canonical_env_kwargs("mfdiff/Ising-v0", {"n_agents": 9})
+    assert full["max_cycles"] and full["temperature"] and full["n_agents"] == 9
+    huge = {"n_agents": 10**8}
+    assert canonical_env_kwargs("mfdiff/Ising-v0", huge) == huge

@@ -482,3 +482,43 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
         cmd[:-2] + ["--set", "no_such_key=1"], env=env, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "no_such_key" in bad.stderr
+
+
+def test_a_field_added_later_leaves_the_settings_digest_of_its_old_value(trained, tmp_path):
+    """An outside review: ``train_inpaint`` (false) in every new config.json split checkpoints
+    of one setting trained before and after it into two report rows; at its old value it is
+    left out of the digest (checkpoint.LATER_FIELDS), on it is another setting."""
+    from mfdiff_agents.checkpoint import checkpoint_identity, config_digest
+
+    _, out = trained
+
+    def copy_with(name: str, change) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        for f in ("config.json", "model.safetensors"):
+            (d / f).write_bytes((out / f).read_bytes())
+        meta = json.loads((d / "config.json").read_text())
+        change(meta["config"])
+        meta["config_sha256"] = config_digest(meta)
+        (d / "config.json").write_text(json.dumps(meta))
+        return d
+
+    now = checkpoint_identity(out)
+    assert json.loads((out / "config.json").read_text())["config"]["train_inpaint"] is False
+    before = checkpoint_identity(copy_with("before", lambda c: c.pop("train_inpaint")))
+    on = checkpoint_identity(copy_with("on", lambda c: c.update(train_inpaint=True)))
+    assert before["settings"] == now["settings"] != on["settings"]
+
+
+def test_an_evaluation_records_the_threads_its_policy_acted_with(trained):
+    """An outside review: records gave the process's thread count, while a policy loaded with
+    ``num_threads`` acts under its own."""
+    from mfdiff_agents.evaluation import evaluate
+    from mfdiff_agents.methods import load_policy
+
+    _, out = trained
+    n = 1 if torch.get_num_threads() > 1 else 2  # not the process's count
+    policy = load_policy(out, num_threads=n)
+    (rec,) = evaluate(policy, "mfdiff/GaussianSqueeze-v0", {"n_agents": 11, "max_cycles": 2},
+                      [0], 1)
+    assert rec["threads"] == n and rec["torch"] == torch.__version__

@@ -157,7 +157,8 @@ class Config(TrainConfig):
     and scored (earlier checkpoints): the model learns the unconditional law, and the anchor
     reaches it only through the sampler's replacement (docs/method.md (12)). Training only.
     Measured on Ising (the grid's seeds 0-2 and cells, fifty-sixth update): below the config
-    in every cell, -0.4 to -1.8 (docs/results/train_inpaint_ising_medium.md, _mixed.md); on
+    on the mean in every cell, -0.4 to -1.8 (paired over evaluation seeds clear of 0 in two of
+    six, over training seeds in none; docs/results/train_inpaint_ising_medium.md, _mixed.md); on
     Battle level with it in every cell (-0.13 to +0.64, every paired CI holding 0;
     docs/results/train_inpaint_battle_medium.md, _mixed.md); off."""
     diffusion_steps: int | None = None
@@ -539,4 +540,6 @@ PLANNING_FIELDS = (
 #: Values of fields for checkpoints written before the fields existed: their config.json lacks
 #: the key, and the current defaults would describe other weights (p_uncond, action_head) or
 #: act differently from how they were evaluated (head_decode: those sampled i.i.d.).
-LEGACY_DEFAULTS = {"p_uncond": 0.0, "action_head": False, "head_decode": "sample"}
+LEGACY_DEFAULTS = {"p_uncond": 0.0, "action_head": False, "head_decode": "sample",
+                   # a run saved before the field resumes as it trained: refused with it on
+                   "train_inpaint": False}

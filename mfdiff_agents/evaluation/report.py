@@ -190,29 +190,40 @@ def _canonical_config(cfg: Any) -> Any:
     return cfg
 
 
-@functools.lru_cache(maxsize=512)
+#: above this many agents kwargs are compared as written: building the env to read its
+#: defaults took seconds and GBs at N = 10^7-10^8 (an outside review)
+CANONICAL_MAX_AGENTS = 1_000_000
+
+
+@functools.lru_cache(maxsize=4096)
 def _canonical_kwargs_json(env_id: str, kwargs_json: str) -> str:
     import gymnasium as gym
 
     import mfdiff_envs  # noqa: F401  (registers the ids)
 
     kwargs = json.loads(kwargs_json)
+    n = kwargs.get("n_agents")
+    if isinstance(n, int) and n > CANONICAL_MAX_AGENTS:
+        return kwargs_json
     try:
         core = gym.make(env_id, **kwargs).unwrapped.core
-    except (gym.error.Error, ImportError, AttributeError, TypeError, ValueError):
-        return kwargs_json  # an env this process cannot build (not installed, not ours)
+    except Exception:  # any env this process cannot build (not installed, not ours, failing):
+        return kwargs_json  # a comparison aid only, so compared as written, never a crash
     full = core.kwargs() if hasattr(core, "kwargs") else {}
     return json.dumps({**kwargs, **full}, sort_keys=True, default=str)
 
 
 def canonical_env_kwargs(env_id: str | None, env_kwargs: dict[str, Any] | None
                          ) -> dict[str, Any]:
-    """``env_kwargs`` with every constructor default the env fills in spelled out, as its
-    core's ``kwargs()`` gives them: ``{"n_agents": 333}`` and the checkpoint's full kwargs of
-    the same env are one setting to the duplicate and pooling checks (an outside audit: a run
-    repeated with the kwargs written another way was stored twice, and sweep records never
-    pooled with a checkpoint's default-env records). Kwargs of an env this process cannot
-    build are compared as written."""
+    """``env_kwargs`` with the values the env's core reports for its constructor
+    (``core.kwargs()``) laid over them: ``{"n_agents": 333}`` and the checkpoint's full kwargs
+    of the same env are one setting to the duplicate and pooling checks (an outside audit: a
+    run repeated with the kwargs written another way was stored twice, and sweep records never
+    pooled with a checkpoint's default-env records). What ``kwargs()`` does not normalise
+    (Squeeze's ``mu`` as None vs its default's value, a scalar vs a one-entry list, keys it does
+    not report) still compares as written, as do the kwargs of an env this process cannot
+    build (not installed: so a file's verdict can depend on what is installed) and of more
+    than :data:`CANONICAL_MAX_AGENTS` agents. The reading code's defaults fill them in."""
     kwargs = dict(env_kwargs or {})
     if not isinstance(env_id, str):
         return kwargs

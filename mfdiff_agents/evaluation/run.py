@@ -306,8 +306,10 @@ def evaluate(
             # what the actions were computed with: the last digits of a trained policy's
             # returns can depend on them (README); None where no torch was loaded
             "torch": getattr(sys.modules.get("torch"), "__version__", None),
-            "threads": (sys.modules["torch"].get_num_threads() if "torch" in sys.modules
-                        else None),
+            # a trained policy acts under its own thread count where it has one
+            "threads": (getattr(pol, "num_threads", None)
+                        or (sys.modules["torch"].get_num_threads() if "torch" in sys.modules
+                            else None)),
             "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         # headline env metrics

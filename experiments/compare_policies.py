@@ -33,7 +33,6 @@ their command prints.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import shlex
 from pathlib import Path
@@ -41,8 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from mfdiff_agents.evaluation import read_records
-from mfdiff_agents.evaluation.report import check_rows
-from mfdiff_agents.evaluation.run import make_core
+from mfdiff_agents.evaluation.report import canonical_env_kwargs, check_rows
 from mfdiff_agents.evaluation.stats import (
     bootstrap_ci,
     checkpoint_of,
@@ -96,23 +94,15 @@ def load(method: str, files: list[str],
     return out
 
 
-@functools.cache
 def resolved_kwargs(env_id: str, given: str) -> str:
-    """The env kwargs ``given`` (JSON) with the env's defaults filled in (N left out): records
-    hold the kwargs as the evaluation was given them, so ``{}`` and the defaults spelt out are
-    one game (an outside audit: the scripted expert, evaluated with the README's command, could
-    not be paired with a checkpoint's runs). Kwargs the env refuses stay as given."""
-    kw = json.loads(given)
-    try:
-        core = make_core(env_id, {**kw, "n_agents": kw.get("n_agents", 100)})
-    except Exception:  # an env of another version: compare as given
-        kw.pop("n_agents", None)
-        return json.dumps(kw, sort_keys=True, default=str)
-    # the core's values are normalised (map_size None -> 35, 50.0 -> 50); given kwargs it
-    # does not report are kept as given
-    full = {**kw, **core.kwargs()}
-    full.pop("n_agents", None)
-    return json.dumps(full, sort_keys=True, default=str)
+    """The env kwargs ``given`` (JSON) with the env's defaults filled in
+    (``mfdiff_agents.evaluation.report.canonical_env_kwargs``, the records' own duplicate and
+    pooling checks), N left out: records hold the kwargs as the evaluation was given them, so
+    ``{}`` and the defaults spelt out are one game (an outside audit: the scripted expert,
+    evaluated with the README's command, could not be paired with a checkpoint's runs)."""
+    kw = canonical_env_kwargs(env_id, json.loads(given))
+    kw.pop("n_agents", None)
+    return json.dumps(kw, sort_keys=True, default=str)
 
 
 def game(runs: list[dict]) -> dict[str, str]:

@@ -319,6 +319,16 @@ def _eval(args: argparse.Namespace) -> int:
         template = {"method": label, "config": config, "env_id": args.env,
                     "env_kwargs": env_kwargs, "tier": args.tier, "episodes": args.episodes}
         if args.out is not None:  # checked before the episodes are played
+            # the same label measured otherwise (another --set, env kwargs, episodes, dataset,
+            # checkpoint setting) in the file: every report of it would refuse the pair
+            from mfdiff_agents.methods import policy_class_name
+
+            core = ev.make_core(args.env, env_kwargs)  # its n_agents: Battle's counts a team
+            probe = {**template, "n_agents": int(core.n_agents), "dataset_id": args.dataset,
+                     "policy_class": policy_class_name(args.policy)}
+            if args.exploitability and core.family != "squeeze":
+                probe["deviation_fraction"] = float(args.deviation_fraction)
+            ev.check_appendable(args.out, [probe])
             again = ev.seeds_already_in(args.out, template, range(args.seeds))
             if again:
                 raise ValueError(

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mfdiff_agents.baselines import bc, independent_diffuser, iql, joint_diffuser, mfq
-from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, make_scripted
+from mfdiff_agents.baselines.scripted import SCRIPTED_NAMES, ScriptedPolicy, make_scripted
 from mfdiff_agents.checkpoint import CheckpointError, read_meta
 from mfdiff_agents.config import TrainConfig, build_config
 from mfdiff_agents.diffuser import train as mfdiffuser
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
-from mfdiff_agents.policy import Policy
+from mfdiff_agents.policy import Policy, RandomPolicy
 from mfdiff_agents.trained import TrainedPolicy
 from mfdiff_agents.training import Learner, train
 from mfdiff_envs.core import MfdiffWarning
@@ -174,6 +174,17 @@ def check_policy(spec: str | os.PathLike, **kw: Any) -> None:
     METHODS[meta["method"]].policy.acting_config(meta["config"], kw, name)
 
 
+def policy_class_name(spec: str | os.PathLike) -> str:
+    """``module.qualname`` of the class :func:`load_policy` acts with for ``spec``, as an
+    evaluation's records name it (``policy_class``), reading only ``config.json``."""
+    name = str(spec)
+    if name in SCRIPTED_NAMES and not Path(name).is_dir():
+        cls: type = RandomPolicy if name == "random" else ScriptedPolicy
+    else:
+        cls = get_method(str(read_meta(name)["method"])).policy
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def policy_label(spec: str | os.PathLike) -> str:
     """Method name of a policy spec: the checkpoint's ``method`` or the scripted name."""
     if Path(spec).is_dir():
@@ -182,4 +193,4 @@ def policy_label(spec: str | os.PathLike) -> str:
 
 
 __all__ = ["METHODS", "Method", "Policy", "check_policy", "get_method", "load_policy",
-           "make_sampler", "policy_label"]
+           "make_sampler", "policy_class_name", "policy_label"]

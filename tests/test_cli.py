@@ -315,17 +315,23 @@ def test_squeeze_checkpoint_acts_on_its_mixture_and_the_latency_benchmark_compar
 def test_eval_label_names_a_setting_and_records_keep_rows_apart(env, tmp_path):
     """``mfdiff eval --label``: one checkpoint evaluated with two settings into one --out gets
     two rows; without labels the report refuses to pool them (one row would describe
-    neither)."""
-    out = tmp_path / "r.jsonl"
+    neither), and ``--out`` refuses the second setting before playing it (an audit: it was
+    appended, and only the file's reports refused it)."""
+    out, other = tmp_path / "r.jsonl", tmp_path / "o.jsonl"
     base = ["eval", "--policy", "random", "--env", ENV_ID, "--n-agents", "12", "--seeds", "2",
-            "--no-progress", "--out", str(out)]
-    assert mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 3}').returncode == 0
-    assert mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 2}').returncode == 0
-    assert_user_error(mfdiff(env, "eval", "--records", str(out)), "own label")
-    r = mfdiff(env, *base, "--env-kwargs", '{"max_cycles": 2}', "--label", "random, 2 steps")
+            "--no-progress"]
+    assert mfdiff(env, *base, "--out", str(out), "--env-kwargs",
+                  '{"max_cycles": 3}').returncode == 0
+    held = out.read_text()
+    r = mfdiff(env, *base, "--out", str(out), "--env-kwargs", '{"max_cycles": 2}')
+    assert_user_error(r, "own label")
+    assert str(out) in r.stderr and out.read_text() == held  # nothing played, nothing appended
+    assert mfdiff(env, *base, "--out", str(other), "--env-kwargs",
+                  '{"max_cycles": 2}').returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(out), str(other)), "own label")
+    r = mfdiff(env, *base, "--out", str(out), "--env-kwargs", '{"max_cycles": 2}',
+               "--label", "random, 2 steps")
     assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
-    out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[:2]
-                           + out.read_text().splitlines()[4:]))
     r = mfdiff(env, "eval", "--records", str(out))
     assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
 
@@ -451,14 +457,18 @@ def test_records_know_their_checkpoint(env, tmp_path):
                   "--no-progress").returncode == 0
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert again[0]["config"]["checkpoint"]["id"] != first[0]["config"]["checkpoint"]["id"]
-    # two settings under one label: refused, named
-    pooled = tmp_path / "p.jsonl"
-    for ckpt in (a, b):
+    # two settings under one label: refused, named (by the report; and by --out before the
+    # second is played)
+    pooled, lone = tmp_path / "p.jsonl", tmp_path / "b.jsonl"
+    for ckpt, to in ((a, pooled), (b, lone), (b, pooled)):
         r = mfdiff(env, "eval", "--policy", ckpt, "--env", ENV_ID, "--n-agents", "40",
                    "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
-                   "--out", str(pooled))
-        assert r.returncode == 0, r.stderr
-    assert_user_error(mfdiff(env, "eval", "--records", str(pooled)),
+                   "--out", str(to))
+        if to is pooled and ckpt is b:
+            assert_user_error(r, "trained with different settings")
+        else:
+            assert r.returncode == 0, r.stderr
+    assert_user_error(mfdiff(env, "eval", "--records", str(pooled), str(lone)),
                       "trained with different settings")
 
 
@@ -487,12 +497,15 @@ def test_reports_refuse_a_checkpoint_counted_twice_or_changed_in_place(env, tmp_
     records[0]["config"]["policy"] = a + "/"
     spelt.write_text("".join(json.dumps(r) + "\n" for r in [*records, records[0]]))
     assert_user_error(mfdiff(env, "eval", "--records", str(spelt)), "duplicate evaluation")
-    moved = tmp_path / "moved.jsonl"
+    moved, later = tmp_path / "moved.jsonl", tmp_path / "later.jsonl"
     assert mfdiff(env, *ev, "--policy", a, "--out", str(moved)).returncode == 0
     assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", "--out", a,
                   "--resume", "--set", "steps=5").returncode == 0
-    assert mfdiff(env, *ev, "--policy", a, "--out", str(moved)).returncode == 0
-    assert_user_error(mfdiff(env, "eval", "--records", str(moved)),
+    # into the same file: refused before it is played; joined later: refused by the report
+    assert_user_error(mfdiff(env, *ev, "--policy", a, "--out", str(moved)),
+                      "two different checkpoints at one path")
+    assert mfdiff(env, *ev, "--policy", a, "--out", str(later)).returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(moved), str(later)),
                       "two different checkpoints at one path")
     # a save short of its run's steps: warned at load, named in its identity, not pooled
     short = tmp_path / "short"
@@ -507,11 +520,15 @@ def test_reports_refuse_a_checkpoint_counted_twice_or_changed_in_place(env, tmp_
     b = str(tmp_path / "b")
     assert mfdiff(env, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
                   "--set", "steps=5", "--set", "seed=1", "--out", b).returncode == 0
-    mixed = tmp_path / "mixed.jsonl"
-    for path in (b, str(short)):
-        assert mfdiff(env, *ev, "--policy", path, "--out", str(mixed),
+    mixed, cut = tmp_path / "mixed.jsonl", tmp_path / "cut.jsonl"
+    for path, to in ((b, mixed), (str(short), cut)):
+        assert mfdiff(env, *ev, "--policy", path, "--out", str(to),
                       "--label", "bc").returncode == 0
-    assert_user_error(mfdiff(env, "eval", "--records", str(mixed)), "unfinished or interrupted")
+    r = mfdiff(env, *ev, "--policy", str(short), "--out", str(mixed), "--label", "bc")
+    assert r.returncode == 2 and "saved at step 2 of its 5" in r.stderr, r.stderr  # load's warning
+    assert "error: " in r.stderr and "unfinished or interrupted" in r.stderr, r.stderr
+    assert_user_error(mfdiff(env, "eval", "--records", str(mixed), str(cut)),
+                      "unfinished or interrupted")
 
 
 def test_resume_refuses_a_dataset_rebuilt_under_its_id(tmp_path):
@@ -543,12 +560,16 @@ def test_resume_refuses_a_dataset_rebuilt_under_its_id(tmp_path):
     other = str(root / "other")
     assert mfdiff(ctx, "train", "--dataset", DS, "--algo", "bc", "--no-progress", *sets,
                   "--set", "seed=1", "--out", other).returncode == 0
-    recs = root / "r.jsonl"
-    for ckpt in (out, other):
-        assert mfdiff(ctx, "eval", "--policy", ckpt, "--env", ENV_ID, "--n-agents", "40",
-                      "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
-                      "--label", "bc", "--out", str(recs)).returncode == 0
-    assert_user_error(mfdiff(ctx, "eval", "--records", str(recs)), "different data")
+    recs, more = root / "r.jsonl", root / "more.jsonl"
+    for ckpt, to in ((out, recs), (other, more), (other, recs)):
+        r = mfdiff(ctx, "eval", "--policy", ckpt, "--env", ENV_ID, "--n-agents", "40",
+                   "--env-kwargs", '{"max_cycles": 6}', "--seeds", "2", "--no-progress",
+                   "--label", "bc", "--out", str(to))
+        if to is recs and ckpt is other:  # refused before it is played
+            assert_user_error(r, "different data")
+        else:
+            assert r.returncode == 0, r.stderr
+    assert_user_error(mfdiff(ctx, "eval", "--records", str(recs), str(more)), "different data")
 
 
 def test_eval_out_knows_a_deviation_checkpoint_under_another_spelling(env, tmp_path):

@@ -496,6 +496,37 @@ def test_sweep_refuses_a_run_listed_twice(tmp_path):
         ev.run_sweep(twice, progress=False)
 
 
+def test_sweep_refuses_one_label_measured_two_ways_before_playing(tmp_path, monkeypatch):
+    """An audit's leftover (fifty-sixth update): one label at one N with two settings, in one
+    sweep or against what --out holds, was played in full and then every report of the records
+    refused it. Both are refused before anything is played; labelled apart, both run."""
+    run = {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 2}}
+    other = {**run, "env_kwargs": {"max_cycles": 3}}
+    out = tmp_path / "r.jsonl"
+    ev.run_sweep({"seeds": 1, "runs": [run]}, out=out, progress=False)
+    held = out.read_text()
+    calls = []
+    real = sweep_mod.evaluate
+    monkeypatch.setattr(sweep_mod, "evaluate", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with pytest.raises(ValueError, match="conflict among themselves.*own label"):
+        ev.run_sweep({"seeds": 1, "runs": [run, {**other, "seeds": [1]}]}, out=None,
+                     progress=False)
+    with pytest.raises(ValueError, match=f"{out.name} holds records.*own label"):
+        ev.run_sweep({"seeds": [1], "runs": [other]}, out=out, progress=False)
+    assert not calls and out.read_text() == held
+    ev.run_sweep({"seeds": [1], "runs": [{**other, "label": "random, 3 steps"}]}, out=out,
+                 progress=False)
+    assert len(calls) == 1
+    assert {r["method"] for r in ev.read_records(out)} == {"random", "random, 3 steps"}
+    # Battle's records count one team (n_agents 5 at N = 10): the probe must too
+    battle = {"policy": "random", "env": "mfdiff/Battle-v0", "n_agents": 10,
+              "env_kwargs": {"max_cycles": 2}}
+    ev.run_sweep({"seeds": 1, "runs": [battle]}, out=out, progress=False)
+    with pytest.raises(ValueError, match="holds records.*own label"):
+        ev.run_sweep({"seeds": [1], "runs": [{**battle, "env_kwargs": {"max_cycles": 3}}]},
+                     out=out, progress=False)
+
+
 def test_sweep_resume_says_what_it_drops_and_keeps_a_copy(tmp_path):
     """--resume rewrites --out with the sweep's runs only: records of other runs (a wrong --out)
     leave it with a warning, and the file as it was stays beside it as .bak."""
@@ -720,7 +751,8 @@ def test_a_report_row_refuses_records_measured_with_other_settings(tmp_path):
     spec = {"seeds": 2, "runs": [
         {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 3}},
         {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 2}}]}
-    recs = ev.run_sweep(spec, progress=False)
+    recs = ev.run_sweep({**spec, "runs": spec["runs"][:1]}, progress=False) + ev.run_sweep(
+        {**spec, "runs": spec["runs"][1:]}, progress=False)  # one sweep refuses them itself
     with pytest.raises(ValueError, match="own label"):
         ev.markdown_table(recs, command="x")
     spec["runs"][1]["label"] = "random, 2 steps"

@@ -3,6 +3,7 @@ tables and plots (:mod:`.report`), sweeps over methods × N (:mod:`.sweep`)."""
 
 from mfdiff_agents.evaluation.report import (
     append_new_runs,
+    check_appendable,
     markdown_table,
     read_jsonl,
     read_records,
@@ -18,6 +19,7 @@ from mfdiff_agents.evaluation.sweep import load_sweep, run_sweep
 __all__ = [
     "aggregate",
     "append_new_runs",
+    "check_appendable",
     "bootstrap_ci",
     "evaluate",
     "iqm",

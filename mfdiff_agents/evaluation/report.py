@@ -478,6 +478,36 @@ def check_rows(records: Sequence[dict[str, Any]],
                     "it (`mfdiff train --resume`) and re-evaluate")
 
 
+def check_appendable(path: str | Path | None, probes: Sequence[dict[str, Any]]) -> None:
+    """Refuse, before anything is played, runs that one report row would pool with records
+    measured differently (:func:`check_rows`): among themselves, or with the records already in
+    ``path`` (a records file, none if it does not exist). A probe is a run's record without its
+    results: method label, config, env id and kwargs, N, tier, episodes, dataset id, and where
+    known the policy class and the exploitability's deviating share. Checked only at report
+    time, such a file was written in full (hours of a sweep) and then every report refused it.
+    A file that its reports refuse already is not judged again here.
+
+    Raises:
+        ValueError: naming the file (or the new runs) and :func:`check_rows`' reason.
+    """
+    try:
+        check_rows(probes)
+    except ValueError as e:
+        raise ValueError(f"the runs to evaluate conflict among themselves: {e}") from None
+    if path is None or not Path(path).exists():
+        return
+    existing = read_jsonl(path)
+    try:
+        check_rows(existing)
+    except ValueError:
+        return  # refused as it stands: its report says why, whatever is appended
+    try:
+        check_rows([*existing, *probes])
+    except ValueError as e:
+        raise ValueError(f"{path} holds records that a report would pool with these runs: "
+                         f"{e}") from None
+
+
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                    metrics: Sequence[str] = ("normalized_score", "return", "optimum_gap",
                                              "order_parameter", "win_rate", "exploitability",

@@ -37,12 +37,18 @@ from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
 from mfdiff_agents.evaluation.report import (
     _json_default,
     canonical_env_kwargs,
+    check_appendable,
     read_jsonl,
     records_lock,
     write_jsonl,
 )
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
-from mfdiff_agents.methods import check_policy, load_policy, policy_label
+from mfdiff_agents.methods import (
+    check_policy,
+    load_policy,
+    policy_class_name,
+    policy_label,
+)
 from mfdiff_agents.policy import DivergedError, PopulationTooLargeError
 from mfdiff_envs.core import MfdiffWarning
 from mfdiff_envs.offline.catalogue import TIERS
@@ -214,9 +220,17 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             raise ValueError(f"runs[{i}] ({run['policy']}): {e}") from None
     # and every (run, N)'s env and population, and a checkpoint's family there: a wrong env or
     # an N the env refuses in the last run must not surface after the others either
+    cores: dict[tuple[int, int], tuple[str, int]] = {}  # (id(run), N) -> family, n_agents
     for i, run in enumerate(spec["runs"]):
         for n in run["n_agents"] if isinstance(run["n_agents"], list) else [run["n_agents"]]:
-            _check_env(run, int(n), i)
+            cores[id(run), int(n)] = _check_env(run, int(n), i)
+    # and runs that one report row would pool although measured differently (the same label
+    # with other overrides, env kwargs, episodes, checkpoint settings), among themselves or
+    # with what out holds: refused by every report of the records, after hours of evaluating
+    # (a resumed sweep drops the file's records of changed runs: only its own are checked)
+    check_appendable(None if resume else out,
+                     [_probe(run, identity(run, n), *cores[id(run), n], spec)
+                      for run, n in jobs])
     if not resume and out is not None and Path(out).exists():
         # appended again, a run already in the file would count twice and every report of the
         # file refuse it: said before anything is played, as `mfdiff eval --out` does
@@ -248,10 +262,7 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
             refs[ref_key] = reference_scores(run["env"], env_kwargs,
                                              dataset_id=run.get("dataset"))
         # the same config on error records: resume recognises a group that failed as done
-        ident = checkpoint_identity(run["policy"])
-        config = {"policy": str(run["policy"]), "set": run.get("set", {}),
-                  **({"exploitability": True} if run.get("exploitability") else {}),
-                  **({"checkpoint": ident} if ident else {})}
+        config = _run_config(run)
         try:
             recs = evaluate(
                 policy, run["env"], env_kwargs,
@@ -384,10 +395,33 @@ def _resume_kept(out: str | Path, jobs: list[tuple[dict[str, Any], int]], spec: 
     return kept
 
 
-def _check_env(run: dict[str, Any], n: int, i: int) -> None:
+def _run_config(run: dict[str, Any]) -> dict[str, Any]:
+    """The ``config`` a run's records carry: policy, overrides, exploitability, checkpoint."""
+    ident = checkpoint_identity(run["policy"])
+    return {"policy": str(run["policy"]), "set": run.get("set", {}),
+            **({"exploitability": True} if run.get("exploitability") else {}),
+            **({"checkpoint": ident} if ident else {})}
+
+
+def _probe(run: dict[str, Any], identity: tuple[str, dict[str, Any], str],
+           family: str, n_core: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """A (run, N)'s record without results, for :func:`check_appendable` (``n_core``: the
+    env core's n_agents, which records keep: Battle's counts one team)."""
+    label, env_kwargs, _ = identity
+    probe = {"method": label, "env_id": run["env"], "n_agents": n_core, "env_kwargs": env_kwargs,
+             "tier": run.get("tier"), "episodes": int(run.get("episodes", spec.get("episodes", 1))),
+             "dataset_id": run.get("dataset"), "config": _run_config(run),
+             "policy_class": policy_class_name(run["policy"])}
+    if run.get("exploitability") and family != "squeeze":  # evaluate's default share
+        probe["deviation_fraction"] = 0.01
+    return probe
+
+
+def _check_env(run: dict[str, Any], n: int, i: int) -> tuple[str, int]:
     """Raise now what evaluating ``run`` at N = ``n`` would raise for its env: an unknown id,
     kwargs or N the env refuses, a checkpoint trained on another family or spaces. Builds the
-    env core (no episode) and reads only the checkpoint's ``config.json``."""
+    env core (no episode) and reads only the checkpoint's ``config.json``. Returns the env's
+    family and the core's n_agents."""
     import gymnasium as gym
 
     from mfdiff_agents.checkpoint import EnvFacts, read_meta
@@ -410,6 +444,7 @@ def _check_env(run: dict[str, Any], n: int, i: int) -> None:
                 facts.check_tier(run.get("tier"), who=who)
     except (ValueError, TypeError, gym.error.Error, DatasetError) as e:
         raise ValueError(f"{where}: {e}") from None
+    return str(core.family), int(core.n_agents)
 
 
 def _tmp_beside(out: str | Path) -> Path:

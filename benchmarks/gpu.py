@@ -17,6 +17,7 @@ of this process (env + planner) and, on CUDA, peak allocated device memory.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
 import statistics
@@ -44,15 +45,16 @@ def rss_mb() -> float:
 
 
 def planner_for(
-    core, device: torch.device, checkpoint: str | None = None, own_settings: bool = False
+    core, device: torch.device, checkpoint: str | None = None, own_settings: bool = False,
+    sets: dict | None = None,
 ) -> MFDiffuserPlanner:
     """The planner timed on ``core``: random weights at the default Config, or a checkpoint
     planning at the Config's defaults (``own_settings``: at its own config.json's, i.e. the
-    family config it was trained with, as the grid acts)."""
+    family config it was trained with, as the grid acts), ``sets`` over either."""
     if checkpoint is not None:  # trained weights, planning at the Config's defaults
         overrides = {} if own_settings else {f: getattr(Config(), f) for f in ACTING}
         return MFDiffuserPlanner.from_pretrained(checkpoint, device=str(device), seed=0,
-                                                 **overrides)
+                                                 **{**overrides, **(sets or {})})
     cfg = Config(device=str(device))
     env = EnvFacts(obs_dim=core.obs_dim, n_actions=core.n_actions)
     torch.manual_seed(0)
@@ -62,9 +64,9 @@ def planner_for(
 
 def latency(
     core, device: torch.device, steps: int, checkpoint: str | None = None,
-    own_settings: bool = False,
+    own_settings: bool = False, sets: dict | None = None,
 ) -> dict[str, float]:
-    policy = planner_for(core, device, checkpoint, own_settings)
+    policy = planner_for(core, device, checkpoint, own_settings, sets)
     obs, _ = core.reset(seed=0)
     policy.reset(seed=0)
     times = []
@@ -152,8 +154,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # script prints in its report) both keep every pair; "*" with store kept only the last flag
     ap.add_argument("--checkpoint", nargs="+", action="extend", default=[], metavar="OBS=DIR",
                     help="trained weights per observation kind, e.g. battle=runs/grid/ckpt/...")
+    ap.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=JSON",
+                    help="planning fields over the checkpoints' settings, e.g. "
+                         "stage_steps=[8,8,4] (with --checkpoint; both families)")
     args = ap.parse_args(argv)
     args.ckpts = dict(c.split("=", 1) for c in args.checkpoint)
+    args.sets = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq or key not in ACTING:
+            ap.error(f"--set takes FIELD=JSON with a planning field ({', '.join(ACTING)}), "
+                     f"got {item!r}")
+        try:
+            args.sets[key] = json.loads(value)
+        except json.JSONDecodeError as e:
+            ap.error(f"--set {key}: not JSON ({e}): {value!r}")
+    if args.sets and not args.ckpts:
+        ap.error("--set changes a checkpoint's planning: give --checkpoint")
     if args.repeats < 1 or args.steps < 1:
         ap.error(f"--repeats and --steps must be ≥ 1, got {args.repeats} and {args.steps}")
     if args.acting == "checkpoint" and not args.ckpts:
@@ -184,7 +201,8 @@ def main() -> None:
             for name, core in (("ising", IsingCore(side * side, max_cycles=10_000)),
                                ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
                 r = latency(core, device, args.steps, ckpts.get(name),
-                            own_settings=args.acting == "checkpoint")
+                            own_settings=args.acting == "checkpoint",
+                            sets=args.sets if name in ckpts else None)
                 key = (name, n if name == "battle" else core.n_agents)
                 runs.setdefault(key, []).append(r["mean_ms"])
                 medians.setdefault(key, []).append(r["median_ms"])
@@ -205,7 +223,8 @@ def main() -> None:
         f"--steps {args.steps}" + (f" --repeats {args.repeats}" if args.repeats > 1 else "")
         + (f" --acting {args.acting}" if args.acting != "defaults" else "")
         + f" --sizes {' '.join(map(str, args.sizes))} --out "
-        f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint),
+        f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint)
+        + "".join(f" --set {c}" for c in args.set),
         "```", "",
         f"Device: {device} ({dev_name or 'cpu'}), torch {torch.__version__}, {args.threads} "
         f"thread(s), allocator {'tuned (mfdiff_agents.allocator)' if tuned else 'as it comes'};"
@@ -216,6 +235,7 @@ def main() -> None:
            " (the mean includes the replans, at each checkpoint's own `replan_every`); lifting as"
            " each config sets it; checkpoints at their own config.json's planning settings,"
            " others at the default Config, ")
+        + (f"over them {', '.join(args.set)}; " if args.set else "")
         + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
            + " (others random)" if ckpts else "random weights") + ".", "",
         "| obs | N | agents planned for | ms / step (mean) | ms / step (median) | "

@@ -17,6 +17,7 @@ from mfdiff_agents.diffuser.objective import (
 )
 from mfdiff_agents.diffuser.sampler import (
     capped_schedule,
+    capped_stage_steps,
     coarse_to_fine_sample,
     split_anchor,
     split_groups,
@@ -279,6 +280,44 @@ def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
             k_schedule=(2, 16),
             n_steps=4,
         )
+
+
+def test_stage_steps_split_the_ddim_steps_per_level_and_merge_when_capped() -> None:
+    """Config.stage_steps: the denoiser runs each level's own steps; None is the near-equal
+    split bit for bit; a capped schedule's merged level gets the merged levels' sum."""
+    diff = GaussianDiffusion(make_denoiser(), n_timesteps=50)
+    anchors = torch.randn(1, 16, D)
+    calls: list[int] = []
+    orig = diff.model.forward
+
+    def counting(x, t, c):
+        calls.append(x.shape[1])
+        return orig(x, t, c)
+
+    diff.model.forward = counting  # type: ignore[method-assign]
+
+    def sample(steps, n_steps=7, ks=(2, 4, 16)):
+        calls.clear()
+        return coarse_to_fine_sample(
+            diff, anchor_obs=anchors[:, :ks[-1]], cond=torch.ones(1, C), horizon=H, x_dim=D + A,
+            k_schedule=ks, n_steps=n_steps, generator=torch.Generator().manual_seed(3),
+            stage_steps=steps)
+
+    x_split = sample((3, 3, 1))
+    assert calls == [2, 2, 2, 4, 4, 4, 16]
+    assert torch.equal(x_split[:, :, 0, :D], anchors)
+    assert torch.equal(sample(None), sample(tuple(stage_sizes(7, 3))))  # [2, 2, 3]
+    assert calls == [2, 2, 4, 4, 16, 16, 16]
+    assert not torch.equal(x_split, sample(None))
+    for bad in ((3, 4), (3, 3, 2), (0, 6, 1)):
+        with pytest.raises(ValueError, match="stage_steps"):
+            sample(bad)
+    assert capped_stage_steps((8, 8, 4), (32, 128, 512), 100) == (8, 12)
+    assert capped_stage_steps((8, 8, 4), (32, 128, 512), 128) == (8, 12)
+    assert capped_stage_steps((8, 8, 4), (32, 128, 512), 300) == (8, 8, 4)
+    assert capped_stage_steps((8, 8, 4), (32, 128, 512), 10_000) == (8, 8, 4)
+    assert capped_stage_steps((8, 8, 4), (32, 128, 512), 20) == (20,)
+    assert capped_stage_steps(None, (32, 128, 512), 100) is None
 
 
 def test_stratified_anchors_cover_population() -> None:

@@ -629,6 +629,15 @@ def test_gpu_benchmark_keeps_every_checkpoint_flag():
         with pytest.raises(SystemExit):
             bench.parse_args(["--sizes", *sizes])
     assert bench.parse_args(["--sizes", "100", "1000"]).sizes == [100, 1000]
+    # planning fields over the checkpoints' (fifty-seventh update: stage_steps)
+    a = bench.parse_args(["--checkpoint", "ising=A", "--set", "stage_steps=[8,8,4]",
+                          "replan_every=2"])
+    assert a.sets == {"stage_steps": [8, 8, 4], "replan_every": 2}
+    for bad in (["--set", "replan_every=2"],  # no checkpoint to change
+                ["--checkpoint", "ising=A", "--set", "width=8"],  # not a planning field
+                ["--checkpoint", "ising=A", "--set", "stage_steps=[8,"]):  # not JSON
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
 
 
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():

@@ -129,6 +129,15 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match='set plan_combine="best"'):
         Config(plan_samples=4, plan_combine="mean", act_with="particle")
     Config(plan_samples=4, plan_combine="best", action_head=False)
+    # stage_steps: one count ≥ 1 per k_schedule level, ddim_steps in all, coarse-to-fine only
+    Config(ddim_steps=20, k_schedule=(32, 128, 512), stage_steps=[8, 8, 4])
+    for bad, match in (((8, 8, 5), "20 .ddim_steps. in all"), ((8, 12), "each of the 3"),
+                       ((0, 16, 4), "≥ 1"), ((8, True, 11), "≥ 1")):
+        with pytest.raises(ValueError, match=match):
+            Config(ddim_steps=20, k_schedule=(32, 128, 512), stage_steps=bad)
+    with pytest.raises(ValueError, match="coarse_to_fine=true"):
+        Config(ddim_steps=20, k_schedule=(32, 128, 512), stage_steps=(8, 8, 4),
+               coarse_to_fine=False)
 
 
 def test_build_dataset_names_the_families_it_knows(tmp_path, monkeypatch) -> None:
@@ -484,6 +493,36 @@ def test_cli_train_smoke(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no_such_key" in bad.stderr
 
 
+def test_stage_steps_reach_the_denoiser_capped_or_not(trained) -> None:
+    """``--set stage_steps=[…]`` at load: each level's own DDIM steps, the finest levels'
+    summed where cap_particles merges them into N; null is the near-equal split."""
+    _, out = trained
+    calls: list[int] = []
+
+    def counted(policy: MFDiffuserPlanner, n: int) -> list[int]:
+        den = policy.model.diffusion.model
+        if "forward" not in vars(den):  # wrapped once per policy
+            orig = den.forward
+            den.forward = lambda x, t, c: calls.append(x.shape[1]) or orig(x, t, c)
+        calls.clear()
+        policy.reset(seed=0)
+        obs = np.random.default_rng(0).normal(size=(n, policy.obs_dim)).astype(np.float32)
+        policy.plan(obs, np.ones(n, dtype=bool))
+        return list(calls)
+
+    steps = TINY.ddim_steps
+    split = (steps - 1, 1)
+    plain = MFDiffuserPlanner.from_pretrained(out, seed=0)
+    assert counted(plain, 40) == [4] * (steps // 2) + [16] * (steps - steps // 2)
+    policy = MFDiffuserPlanner.from_pretrained(out, seed=0, stage_steps=list(split),
+                                               cap_particles=True)
+    assert counted(policy, 40) == [4] * split[0] + [16] * split[1]
+    assert counted(policy, 10) == [4] * split[0] + [10] * split[1]
+    assert counted(policy, 3) == [3] * steps  # one level: every step
+    with pytest.raises(ValueError, match="stage_steps"):
+        MFDiffuserPlanner.from_pretrained(out, seed=0, stage_steps=[1, 1, 1])
+
+
 def test_a_field_added_later_leaves_the_settings_digest_of_its_old_value(trained, tmp_path):
     """An outside review: ``train_inpaint`` (false) in every new config.json split checkpoints
     of one setting trained before and after it into two report rows; at its old value it is
@@ -508,6 +547,11 @@ def test_a_field_added_later_leaves_the_settings_digest_of_its_old_value(trained
     before = checkpoint_identity(copy_with("before", lambda c: c.pop("train_inpaint")))
     on = checkpoint_identity(copy_with("on", lambda c: c.update(train_inpaint=True)))
     assert before["settings"] == now["settings"] != on["settings"]
+    # stage_steps (fifty-seventh update): null left out, a split is another setting
+    assert json.loads((out / "config.json").read_text())["config"]["stage_steps"] is None
+    before = checkpoint_identity(copy_with("no_split", lambda c: c.pop("stage_steps")))
+    split = checkpoint_identity(copy_with("split", lambda c: c.update(stage_steps=[2, 3])))
+    assert before["settings"] == now["settings"] != split["settings"]
 
 
 def test_an_evaluation_records_the_threads_its_policy_acted_with(trained):

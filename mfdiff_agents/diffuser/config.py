@@ -211,6 +211,14 @@ class Config(TrainConfig):
     Battle and Squeeze at N = 10^2 inside the CIs. On in the Ising family config since the
     twenty-fifth update (docs/results/grid.md). Identical plans at N >= K_max. False = K_max
     particles at any N. A planning field."""
+    stage_steps: tuple[int, ...] | None = None
+    """DDIM steps at each level of ``k_schedule`` (one entry per level, summing to
+    ``ddim_steps``); None splits them near-equally, later levels longer (sampler.stage_sizes).
+    Where ``cap_particles`` merges the finest levels into N, the merged level gets their steps'
+    sum. Why: the denoiser's cost a plan is Σ steps × K of the levels, so steps moved from K_max
+    to coarser levels make large populations cheaper (docs/results/stage_steps_ising_8-8-4_
+    medium.md and _mixed.md; not in a family config: the grid's rows were measured without it).
+    A planning field."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     guidance_weight: float = 1.0
@@ -305,6 +313,8 @@ class Config(TrainConfig):
         super().__post_init__()
         if isinstance(self.k_schedule, list):
             self.k_schedule = tuple(self.k_schedule)
+        if isinstance(self.stage_steps, list):
+            self.stage_steps = tuple(self.stage_steps)
         if isinstance(self.head_blind, list):
             self.head_blind = tuple(self.head_blind)
         if not isinstance(self.head_blind, tuple) or any(
@@ -356,6 +366,21 @@ class Config(TrainConfig):
                 f"Config.ddim_steps ({self.ddim_steps}) must be ≥ the number of particle stages "
                 f"({len(self.k_schedule)}) for coarse-to-fine sampling"
             )
+        if self.stage_steps is not None:
+            st = self.stage_steps
+            if not isinstance(st, tuple) or any(
+                isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in st
+            ):
+                raise ConfigError("Config.stage_steps must be null or a list of DDIM step counts "
+                                  f"≥ 1, one per k_schedule level, got {st!r}")
+            if len(st) != len(self.k_schedule) or sum(st) != self.ddim_steps:
+                raise ConfigError(
+                    f"Config.stage_steps {list(st)} must give each of the {len(self.k_schedule)} "
+                    f"k_schedule levels {list(self.k_schedule)} its DDIM steps, "
+                    f"{self.ddim_steps} (ddim_steps) in all; set both together")
+            if not self.coarse_to_fine:  # one stage of K_max: the split would be ignored
+                raise ConfigError("Config.stage_steps splits coarse-to-fine sampling's steps: "
+                                  "it needs coarse_to_fine=true")
         if self.replan_every > self.horizon:
             raise ConfigError(
                 f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"
@@ -520,6 +545,7 @@ PLANNING_FIELDS = (
     "ddim_steps",
     "eta",
     "k_schedule",
+    "stage_steps",
     "coarse_to_fine",
     "cap_particles",
     "return_target",

@@ -49,6 +49,7 @@ from mfdiff_agents.diffuser.lifting import (
 from mfdiff_agents.diffuser.model import MFDiffuserModel, Stats
 from mfdiff_agents.diffuser.sampler import (
     capped_schedule,
+    capped_stage_steps,
     coarse_to_fine_sample,
     stratified_anchors,
 )
@@ -168,7 +169,9 @@ class MFDiffuserPlanner(TrainedPolicy):
         )  # [1, m + 1 (+ 1 null-token flag)]
         obs_n = self._norm_obs(obs[mask])  # [n, d]
         ks = self.k_schedule
+        steps = self.cfg.stage_steps  # None: near-equal (or one stage without coarse-to-fine)
         if self.cfg.cap_particles:  # K_max <= n alive agents
+            steps = capped_stage_steps(steps, ks, obs_n.shape[0])
             ks = capped_schedule(ks, obs_n.shape[0])
         elif ks[-1] > max(8 * obs_n.shape[0], 1024) and not getattr(self, "_warned_k", False):
             # legal, but the plan's cost grows with K while the agents use at most n particles
@@ -193,6 +196,7 @@ class MFDiffuserPlanner(TrainedPolicy):
                     n_steps=self.cfg.ddim_steps,
                     eta=self.cfg.eta,
                     generator=self.generator,
+                    stage_steps=steps,
                 ).float()  # [M, K_max, H, c]
         finally:
             denoiser.guidance_weight = 1.0  # the module is shared with training

@@ -56,6 +56,16 @@ def capped_schedule(k_schedule: tuple[int, ...], n: int) -> tuple[int, ...]:
     return tuple(k for k in k_schedule if k < n) + (n,)
 
 
+def capped_stage_steps(stage_steps: tuple[int, ...] | None, k_schedule: tuple[int, ...],
+                       n: int) -> tuple[int, ...] | None:
+    """``stage_steps`` for :func:`capped_schedule` ``(k_schedule, n)``: the levels kept as they
+    are, then the merged level N with the sum of the merged levels' steps (None stays None)."""
+    if stage_steps is None:
+        return None
+    kept = len(capped_schedule(k_schedule, n)) - 1
+    return tuple(stage_steps[:kept]) + (sum(stage_steps[kept:]),)
+
+
 def stratified_anchors(
     obs: torch.Tensor, k: int, *, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -124,6 +134,7 @@ def coarse_to_fine_sample(
     n_steps: int = 10,
     eta: float = 0.0,
     generator: torch.Generator | None = None,
+    stage_steps: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """Sample K_max particle plans for b populations.
 
@@ -135,6 +146,8 @@ def coarse_to_fine_sample(
         horizon: H plan steps. x_dim: c channels per step.
         k_schedule: (K_0, …, K_max); a single entry = no coarse-to-fine.
         n_steps: DDIM steps in total.
+        stage_steps: DDIM steps at each level of ``k_schedule`` (summing to ``n_steps``);
+            None: :func:`stage_sizes`' near-equal split.
 
     Returns:
         x0: [b, K_max, H, c] clean plans; ``x0[:, :, 0, :d] == anchor_obs`` exactly.
@@ -145,7 +158,13 @@ def coarse_to_fine_sample(
         raise ValueError(f"anchor_obs has {k_max} anchors but k_schedule ends at {ks[-1]}")
     device = cond.device
     ts = diffusion.ddim_timesteps(n_steps)
-    sizes = stage_sizes(len(ts), len(ks))
+    if stage_steps is None:
+        sizes = stage_sizes(len(ts), len(ks))
+    elif len(stage_steps) != len(ks) or sum(stage_steps) != len(ts) or min(stage_steps) < 1:
+        raise ValueError(f"stage_steps {list(stage_steps)} must give each of the {len(ks)} levels "
+                         f"{list(ks)} at least one of the {len(ts)} DDIM steps, all of them")
+    else:
+        sizes = [int(x) for x in stage_steps]
     stage_of_step = [s for s, n in enumerate(sizes) for _ in range(n)]
 
     def inpaint_for(k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,6 +31,7 @@ from mfdiff_agents.device import resolve_device
 from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
 from mfdiff_agents.diffuser.model import Stats, training_loss
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
+from mfdiff_agents.methods import check_policy
 from mfdiff_envs.battle import BattleCore
 from mfdiff_envs.ising import IsingCore
 
@@ -191,6 +192,12 @@ def main() -> None:
     ckpts = args.ckpts
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    for name, path in ckpts.items():  # a --set a checkpoint refuses: said before any timing
+        defaults = {} if args.acting == "checkpoint" else {f: getattr(Config(), f) for f in ACTING}
+        try:
+            check_policy(path, **{**defaults, **args.sets})
+        except (ValueError, TypeError) as e:
+            raise SystemExit(f"gpu.py: --checkpoint {name}={path}: {e}") from None
     runs: dict[tuple[str, int], list[float]] = {}  # (kind, N) -> mean ms of each repeat
     medians: dict[tuple[str, int], list[float]] = {}
     planned: dict[tuple[str, int], int] = {}

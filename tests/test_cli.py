@@ -336,6 +336,25 @@ def test_eval_label_names_a_setting_and_records_keep_rows_apart(env, tmp_path):
     assert r.returncode == 0 and "| random, 2 steps |" in r.stdout, r.stderr
 
 
+def test_eval_out_refuses_another_deviating_share_and_a_run_scored_again(env, tmp_path):
+    """An outside review of the fifty-seventh update: the probe's exploitability share is
+    compared before playing; and the same run measured again with --exploitability plays the
+    same episodes, so it is the run the file holds (it was appended and pooled as more seeds)."""
+    out = tmp_path / "r.jsonl"
+    base = ["eval", "--policy", "random", "--env", "mfdiff/Ising-v0", "--n-agents", "16",
+            "--env-kwargs", '{"max_cycles": 2}', "--seeds", "1", "--no-progress",
+            "--out", str(out)]
+    assert mfdiff(env, *base, "--exploitability", "--deviation-fraction", "0.2").returncode == 0
+    held = out.read_text()
+    two = [*base[:-5], "--seeds", "2", "--no-progress", "--out", str(out), "--exploitability"]
+    assert_user_error(mfdiff(env, *two), "measured exploitability with 0.2")
+    plain = tmp_path / "p.jsonl"
+    base[-1] = str(plain)
+    assert mfdiff(env, *base).returncode == 0
+    assert_user_error(mfdiff(env, *base, "--exploitability"), "already holds this run")
+    assert out.read_text() == held and len(plain.read_text().splitlines()) == 1
+
+
 def test_eval_refuses_to_append_runs_its_out_file_holds(env, tmp_path):
     """A new user's audit: re-running an interrupted eval loop into the same --out appended the
     same runs again, and every report of the file then refused it until edited by hand. The
@@ -606,10 +625,12 @@ def test_eval_out_knows_a_deviation_checkpoint_under_another_spelling(env, tmp_p
     assert_user_error(mfdiff(env, *ev, "--deviation", f"{bc}/"), "already holds this run")
     out.write_text(json.dumps(dict(rec, config=old)) + "\n" + json.dumps(rec) + "\n")
     assert_user_error(mfdiff(env, "eval", "--records", str(out)), "duplicate evaluation")
-    # another checkpoint as the deviation is another run
+    # another checkpoint as the deviation measures the gain otherwise, but plays the same
+    # seeded episodes: their score would count twice (an outside review of the fifty-seventh
+    # update; this was read as another run until then)
     other = dict(rec, config={**rec["config"], "deviation_ids": ["another"]})
     out.write_text(json.dumps(rec) + "\n" + json.dumps(other) + "\n")
-    assert mfdiff(env, "eval", "--records", str(out)).returncode == 0
+    assert_user_error(mfdiff(env, "eval", "--records", str(out)), "duplicate evaluation")
 
 
 def test_eval_deviation_fraction_is_recorded(tmp_path, capsys):

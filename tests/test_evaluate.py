@@ -518,6 +518,16 @@ def test_sweep_refuses_one_label_measured_two_ways_before_playing(tmp_path, monk
                  progress=False)
     assert len(calls) == 1
     assert {r["method"] for r in ev.read_records(out)} == {"random", "random, 3 steps"}
+    # a row the file already gets refused for (A measured two ways, e.g. files joined by
+    # hand) does not switch the check off for the others (an outside review)
+    joined = tmp_path / "joined.jsonl"
+    joined.write_text(out.read_text() + "".join(
+        json.dumps({**json.loads(line), "env_kwargs": {"max_cycles": 3, "n_agents": 10}}) + "\n"
+        for line in held.splitlines()))
+    with pytest.raises(ValueError, match="holds records.*'random, 3 steps'.*own label"):
+        ev.run_sweep({"seeds": [2], "runs": [{**other, "label": "random, 3 steps",
+                                              "env_kwargs": {"max_cycles": 4}}]},
+                     out=joined, progress=False)
     # Battle's records count one team (n_agents 5 at N = 10): the probe must too
     battle = {"policy": "random", "env": "mfdiff/Battle-v0", "n_agents": 10,
               "env_kwargs": {"max_cycles": 2}}
@@ -525,6 +535,49 @@ def test_sweep_refuses_one_label_measured_two_ways_before_playing(tmp_path, monk
     with pytest.raises(ValueError, match="holds records.*own label"):
         ev.run_sweep({"seeds": [1], "runs": [{**battle, "env_kwargs": {"max_cycles": 3}}]},
                      out=out, progress=False)
+
+
+def test_another_process_measuring_a_label_otherwise_meanwhile_is_refused_at_append(
+        tmp_path, monkeypatch):
+    """An outside review: the check before playing cannot see what another process appends
+    while this one plays; the append checks again under the file's lock, keeps this run's
+    records beside the file and raises instead of leaving a file every report refuses."""
+    run = {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 2}}
+    out = tmp_path / "r.jsonl"
+    real = sweep_mod.evaluate
+
+    def meanwhile(*a, **k):  # the other process: the same label, another episode length
+        ev.write_jsonl(real(RandomPolicy(obs_dim=11, n_actions=10), ENV,
+                            {"max_cycles": 3, "n_agents": 10}, [3], 1, method="random",
+                            config={"policy": "random", "set": {}}), out)
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep_mod, "evaluate", meanwhile)
+    with pytest.raises(ValueError, match="another process appended.*kept in"):
+        ev.run_sweep({"seeds": 1, "runs": [run]}, out=out, progress=False)
+    (kept,) = tmp_path.glob("r.jsonl.refused-*.jsonl")
+    assert [r["env_kwargs"]["max_cycles"] for r in ev.read_records(kept)] == [2]
+    assert [r["env_kwargs"]["max_cycles"] for r in ev.read_records(out)] == [3]
+
+
+def test_a_run_measured_again_with_its_nash_gap_is_the_same_run(tmp_path):
+    """An outside review: the same (policy, settings, seed) with and without the exploitability
+    measure plays the same seeded episodes; it was appended and pooled as more seeds."""
+    run = {"policy": "random", "env": ENV, "n_agents": 10, "env_kwargs": {"max_cycles": 2}}
+    out = tmp_path / "r.jsonl"
+    recs = ev.run_sweep({"seeds": 1, "runs": [run]}, out=out, progress=False)
+    with pytest.raises(ValueError, match="already holds records"):
+        ev.run_sweep({"seeds": 1, "runs": [{**run, "exploitability": True}]}, out=out,
+                     progress=False)
+    with pytest.raises(ValueError, match="more than once"):
+        ev.run_sweep({"seeds": 1, "runs": [run, {**run, "exploitability": True}]},
+                     progress=False)
+    gap = ev.run_sweep({"seeds": 1, "runs": [{**run, "exploitability": True}]}, progress=False)
+    assert gap[0]["returns"] == recs[0]["returns"]  # the same episode
+    joined = tmp_path / "j.jsonl"
+    ev.write_jsonl([*recs, *gap], joined)
+    with pytest.raises(ValueError, match="duplicate"):
+        ev.read_records(joined)
 
 
 def test_sweep_resume_says_what_it_drops_and_keeps_a_copy(tmp_path):
@@ -998,6 +1051,11 @@ def test_a_set_value_is_one_setting_however_it_is_spelt():
     check_rows([rec("2"), rec("2.0") | {"seed": 1}, rec(2) | {"seed": 2}])
     with pytest.raises(ValueError, match="different settings"):
         check_rows([rec("2"), rec("3") | {"seed": 1}])
+    # the comma form build_config takes for tuple fields, and none / null (an outside review)
+    check_rows([rec("8,8,4"), rec("[8, 8, 4]") | {"seed": 1}, rec([8, 8, 4]) | {"seed": 2}])
+    check_rows([rec("none"), rec("null") | {"seed": 1}, rec(None) | {"seed": 2}])
+    with pytest.raises(ValueError, match="different settings"):
+        check_rows([rec("8,8,4"), rec("8,8") | {"seed": 1}])
     import tempfile
     from pathlib import Path
 

@@ -216,9 +216,9 @@ class Config(TrainConfig):
     ``ddim_steps``); None splits them near-equally, later levels longer (sampler.stage_sizes).
     Where ``cap_particles`` merges the finest levels into N, the merged level gets their steps'
     sum. Why: the denoiser's cost a plan is Σ steps × K of the levels, so steps moved from K_max
-    to coarser levels make large populations cheaper (docs/results/stage_steps_ising_8-8-4_
-    medium.md and _mixed.md; not in a family config: the grid's rows were measured without it).
-    A planning field."""
+    to coarser levels make large populations cheaper (docs/results/
+    stage_steps_ising_8-8-4_medium.md, _mixed.md; not in a family config: the grid's rows were
+    measured without it). A planning field."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     guidance_weight: float = 1.0

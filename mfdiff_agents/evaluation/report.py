@@ -134,7 +134,10 @@ def append_new_runs(records: Sequence[dict[str, Any]], path: str | Path,
     both passed the first check and both appended: a file every report then refused)."""
     with records_lock(path):
         there = set(seeds_already_in(path, template, [int(r["seed"]) for r in records]))
-        write_jsonl([r for r in records if int(r["seed"]) not in there], path)
+        new = [r for r in records if int(r["seed"]) not in there]
+        if new and Path(path).exists():
+            refuse_conflicting_append(path, read_jsonl(path), new)
+        write_jsonl(new, path)
     return sorted(there)
 
 
@@ -170,10 +173,16 @@ def _canonical_value(v: Any) -> Any:
     sweep's TOML 2) are one setting to the duplicate and pooling checks (an outside audit found
     the second appended as another run, then the file refused as two settings)."""
     if isinstance(v, str):
+        if v.strip().lower() in ("none", "null"):  # what build_config reads as None
+            return None
         try:
             parsed = json.loads(v)
         except ValueError:
-            return v.strip()
+            try:  # the comma form build_config takes for tuple fields: "8,8,4" is [8,8,4]
+                parsed = json.loads(f"[{v}]") if "," in v else None
+            except ValueError:
+                parsed = None
+            return _canonical_value(parsed) if isinstance(parsed, list) else v.strip()
         return _canonical_value(parsed) if isinstance(parsed, (int, float, list)) else v.strip()
     if isinstance(v, bool):
         return v
@@ -231,6 +240,14 @@ def canonical_env_kwargs(env_id: str | None, env_kwargs: dict[str, Any] | None
                                                                 default=str)))
 
 
+#: config keys of the exploitability measure, measured on top of the seeded episodes: a run
+#: evaluated with and without it (or with another deviation set) plays the same episodes, so
+#: its score counted twice (an outside review: `mfdiff eval --out F` then the same with
+#: `--exploitability` pooled 2 seeds as 4)
+MEASURE_KEYS = ("exploitability", "deviation_set", "deviation_fraction", "deviations",
+                "deviation_ids")
+
+
 def _run_identity(r: dict[str, Any]) -> str:
     # what was evaluated, where, with which seed: two records agreeing on all of it are one
     # measurement counted twice. A checkpoint is named by its identity, not by how its path
@@ -238,31 +255,12 @@ def _run_identity(r: dict[str, Any]) -> str:
     cfg = _canonical_config(r.get("config"))
     if isinstance(cfg, dict) and (cfg.get("checkpoint") or {}).get("id"):
         cfg = {**cfg, "policy": None}
-    if isinstance(cfg, dict) and isinstance(cfg.get("deviations"), list):
-        # the same for --deviation's checkpoints: their identities, recorded since the
-        # forty-fifth update, else (older records) read from the path where it still is one
-        ids = cfg.get("deviation_ids")
-        if not (isinstance(ids, list) and len(ids) == len(cfg["deviations"])):
-            ids = [_deviation_id(str(d)) for d in cfg["deviations"]]
-        cfg = {k: v for k, v in cfg.items() if k != "deviation_ids"} | {"deviations": ids}
+    if isinstance(cfg, dict):
+        cfg = {k: v for k, v in cfg.items() if k not in MEASURE_KEYS}
     kwargs = canonical_env_kwargs(r.get("env_id"), r.get("env_kwargs"))
     return json.dumps([r.get("method"), cfg, r.get("env_id"), kwargs,
                        r.get("n_agents"), r.get("tier"), r.get("seed"), r.get("episodes")],
                       sort_keys=True, default=str)
-
-
-@functools.lru_cache(maxsize=256)
-def _deviation_id(path: str) -> str:
-    """A deviation checkpoint's identity from its path (a record written before
-    ``deviation_ids``), or the normalised path where it is no checkpoint (any more): so that
-    such a record and a newer one of the same run are one run to the duplicate checks."""
-    from mfdiff_agents.checkpoint import checkpoint_identity
-
-    try:
-        ident = checkpoint_identity(path)
-    except (OSError, ValueError, KeyError):
-        ident = None
-    return ident["id"] if ident else os.path.normpath(path)
 
 
 def seeds_already_in(path: str | Path, template: dict[str, Any],
@@ -478,6 +476,36 @@ def check_rows(records: Sequence[dict[str, Any]],
                     "it (`mfdiff train --resume`) and re-evaluate")
 
 
+ROW_KEY = ("method", "env_id", "n_agents", "tier")  # what one report row pools (check_rows)
+
+
+def _join_conflict(existing: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
+                   ) -> str | None:
+    """:func:`check_rows`' reason where ``new`` records (or probes) join report rows of
+    ``existing`` measured differently, row by row; a row that ``existing`` alone already gets
+    refused is its own reports' business and skipped (only that row: a conflict elsewhere in
+    the file must not switch the check off for every label, an outside review)."""
+    def key(r: dict[str, Any]) -> tuple:
+        return tuple(r.get(b) for b in ROW_KEY)
+
+    touched = {key(r) for r in new if not r.get("error")}
+    rows: dict[tuple, list[dict[str, Any]]] = {}
+    for r in existing:
+        if not r.get("error") and key(r) in touched:
+            rows.setdefault(key(r), []).append(r)
+    for k in sorted(touched, key=str):
+        old = rows.get(k, [])
+        try:
+            check_rows(old)
+        except ValueError:
+            continue
+        try:
+            check_rows([*old, *(r for r in new if key(r) == k and not r.get("error"))])
+        except ValueError as e:
+            return str(e)
+    return None
+
+
 def check_appendable(path: str | Path | None, probes: Sequence[dict[str, Any]]) -> None:
     """Refuse, before anything is played, runs that one report row would pool with records
     measured differently (:func:`check_rows`): among themselves, or with the records already in
@@ -485,7 +513,7 @@ def check_appendable(path: str | Path | None, probes: Sequence[dict[str, Any]]) 
     results: method label, config, env id and kwargs, N, tier, episodes, dataset id, and where
     known the policy class and the exploitability's deviating share. Checked only at report
     time, such a file was written in full (hours of a sweep) and then every report refused it.
-    A file that its reports refuse already is not judged again here.
+    The appends check again under the file's lock (another process may write meanwhile).
 
     Raises:
         ValueError: naming the file (or the new runs) and :func:`check_rows`' reason.
@@ -496,16 +524,27 @@ def check_appendable(path: str | Path | None, probes: Sequence[dict[str, Any]]) 
         raise ValueError(f"the runs to evaluate conflict among themselves: {e}") from None
     if path is None or not Path(path).exists():
         return
-    existing = read_jsonl(path)
-    try:
-        check_rows(existing)
-    except ValueError:
-        return  # refused as it stands: its report says why, whatever is appended
-    try:
-        check_rows([*existing, *probes])
-    except ValueError as e:
+    reason = _join_conflict(read_jsonl(path), probes)
+    if reason is not None:
         raise ValueError(f"{path} holds records that a report would pool with these runs: "
-                         f"{e}") from None
+                         f"{reason}")
+
+
+def refuse_conflicting_append(path: str | Path, existing: Sequence[dict[str, Any]],
+                              records: Sequence[dict[str, Any]]) -> None:
+    """Under ``path``'s lock, before ``records`` are appended: where another process appended
+    records that a report would pool with them although measured differently (after this
+    process's :func:`check_appendable` passed), keep ``records`` in a file beside ``path``
+    (never lost) and raise instead of leaving a file every report refuses."""
+    reason = _join_conflict(existing, records)
+    if reason is None:
+        return
+    p = Path(path)
+    side = p.with_name(f"{p.name}.refused-{os.getpid()}.jsonl")
+    write_jsonl(records, side, append=False, lock=False)
+    raise ValueError(f"{path}: another process appended records meanwhile that a report would "
+                     f"pool with these: {reason}. This run's {len(records)} records are kept in "
+                     f"{side}")
 
 
 def markdown_table(records: Sequence[dict[str, Any]], *, command: str,

@@ -40,6 +40,7 @@ from mfdiff_agents.evaluation.report import (
     check_appendable,
     read_jsonl,
     records_lock,
+    refuse_conflicting_append,
     write_jsonl,
 )
 from mfdiff_agents.evaluation.run import evaluate, git_commit, reference_scores
@@ -161,10 +162,13 @@ def _group_key(label: str, policy: Any, overrides: dict, env: str, env_kwargs: d
     return json.dumps(key + ["exploitability"] if exploitability else key, sort_keys=True)
 
 
-def _record_key(r: dict[str, Any]) -> str:
+def _record_key(r: dict[str, Any], *, measure: bool = True) -> str:
+    """A record's (run, N) group (``measure=False``: whether the Nash gap was measured left
+    out, as the episodes played are the same either way)."""
     cfg = r.get("config") or {}
     return _group_key(r["method"], cfg.get("policy"), cfg.get("set", {}), r["env_id"],
-                      r["env_kwargs"], r.get("tier"), bool(cfg.get("exploitability", False)))
+                      r["env_kwargs"], r.get("tier"),
+                      measure and bool(cfg.get("exploitability", False)))
 
 
 def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
@@ -203,11 +207,16 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
                                              run["env"], env_kwargs, run.get("tier"),
                                              run.get("exploitability", False))
 
+    def played(run: dict[str, Any], n: int) -> str:  # the episodes: with or without the
+        label, env_kwargs, _ = identity(run, n)      # Nash gap measured, the same ones
+        return _group_key(label, run["policy"], run.get("set", {}), run["env"], env_kwargs,
+                          run.get("tier"))
+
     # a (run, N) listed twice would be evaluated twice and its seeds counted twice in the
     # sweep's table (a report of its records refuses them as duplicates)
-    counts = Counter(identity(run, n)[2] for run, n in jobs)
+    counts = Counter(played(run, n) for run, n in jobs)
     twice = sorted({f"{identity(run, n)[0]} at N = {n}" for run, n in jobs
-                    if counts[identity(run, n)[2]] > 1})
+                    if counts[played(run, n)] > 1})
     if twice:
         raise ValueError(f"the sweep lists the same run more than once: {twice}; give each "
                          "setting its own label, or list it once")
@@ -234,9 +243,10 @@ def run_sweep(spec: dict[str, Any], *, out: str | Path | None = None,
     if not resume and out is not None and Path(out).exists():
         # appended again, a run already in the file would count twice and every report of the
         # file refuse it: said before anything is played, as `mfdiff eval --out` does
-        old = {(_record_key(r), r.get("seed")) for r in read_jsonl(out) if not r.get("error")}
+        old = {(_record_key(r, measure=False), r.get("seed")) for r in read_jsonl(out)
+               if not r.get("error")}
         again = sorted({f"{identity(run, n)[0]} at N = {n}" for run, n in jobs
-                        if any((identity(run, n)[2], seed) in old for seed in
+                        if any((played(run, n), seed) in old for seed in
                                _seed_list(run.get("seeds", spec.get("seeds", 5))))})
         if again:
             raise ValueError(f"{out} already holds records of {again[:3]}"
@@ -325,6 +335,7 @@ def _append_unless_there(recs: list[dict[str, Any]], out: str | Path,
         size = Path(out).stat().st_size if Path(out).exists() else 0
         if seen.get("size") != size:
             there = read_jsonl(out) if size else []
+            seen["records"] = there
             seen["have"] = {(_record_key(r), r.get("seed")) for r in there if not r.get("error")}
             seen["refused"] = {_record_key(r) for r in there if r.get("error")}
         have, refused = seen["have"], seen["refused"]
@@ -334,7 +345,10 @@ def _append_unless_there(recs: list[dict[str, Any]], out: str | Path,
             warnings.warn(f"{out}: another process wrote {len(recs) - len(new)} of these runs "
                           "meanwhile (same policy, settings and seeds); not appended twice",
                           MfdiffWarning, stacklevel=3)
+        # measured otherwise under one label by another process since run_sweep's first check
+        refuse_conflicting_append(out, seen["records"], new)
         write_jsonl(new, out)
+        seen["records"] = [*seen["records"], *new]
         have |= {(_record_key(r), r.get("seed")) for r in new if not r.get("error")}
         refused |= {_record_key(r) for r in new if r.get("error")}
         seen["size"] = Path(out).stat().st_size

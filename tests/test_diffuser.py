@@ -236,9 +236,8 @@ def test_capped_schedule_never_exceeds_the_agents() -> None:
         capped_schedule((16, 64), 0)
 
 
-def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
-    diff = GaussianDiffusion(make_denoiser(), n_timesteps=50)
-    anchors = torch.randn(1, 16, D)
+def counted_particles(diff: GaussianDiffusion) -> list[int]:
+    """The particle count K of every denoiser call ``diff`` makes from now on (a live list)."""
     calls: list[int] = []
     orig = diff.model.forward
 
@@ -247,6 +246,13 @@ def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
         return orig(x, t, c)
 
     diff.model.forward = counting  # type: ignore[method-assign]
+    return calls
+
+
+def test_coarse_to_fine_grows_to_kmax_and_holds_anchors() -> None:
+    diff = GaussianDiffusion(make_denoiser(), n_timesteps=50)
+    anchors = torch.randn(1, 16, D)
+    calls = counted_particles(diff)
     g = torch.Generator().manual_seed(0)
     x0 = coarse_to_fine_sample(
         diff,
@@ -287,14 +293,7 @@ def test_stage_steps_split_the_ddim_steps_per_level_and_merge_when_capped() -> N
     split bit for bit; a capped schedule's merged level gets the merged levels' sum."""
     diff = GaussianDiffusion(make_denoiser(), n_timesteps=50)
     anchors = torch.randn(1, 16, D)
-    calls: list[int] = []
-    orig = diff.model.forward
-
-    def counting(x, t, c):
-        calls.append(x.shape[1])
-        return orig(x, t, c)
-
-    diff.model.forward = counting  # type: ignore[method-assign]
+    calls = counted_particles(diff)
 
     def sample(steps, n_steps=7, ks=(2, 4, 16)):
         calls.clear()

@@ -19,8 +19,8 @@ from mfdiff_agents.evaluation.sweep import load_sweep, run_sweep
 __all__ = [
     "aggregate",
     "append_new_runs",
-    "check_appendable",
     "bootstrap_ci",
+    "check_appendable",
     "evaluate",
     "iqm",
     "load_sweep",

@@ -48,7 +48,7 @@ case ${UNSEEN:-0} in
        (for seed in $SEEDS; do
          train_once "$C-$tier/mfdiffuser-s$seed" "$OUT/$tier-s$seed.log" \
            --dataset "mfdiff/ising-n1024/$tier-v0" --algo mfdiffuser \
-           --config configs/mfdiffuser/ising.json --set "seed=$seed" --threads 1
+           --config experiments/configs/ising_even_steps.json --set "seed=$seed" --threads 1
        done) & pids+=($!)
      done
      wait_all "${pids[@]}" ;;

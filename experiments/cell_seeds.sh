@@ -23,7 +23,10 @@
 #            (SCORE_ONLY=1): the exact exploitability replays each episode, twice MF-Diffuser's
 #            rollouts
 #   ising:   the grid's checkpoints acting as the config (mixture of 4 plans, particles capped
-#            at N); score only (SCORE_ONLY=1): the deviations would cost 7x the episodes
+#            at N, the 20 DDIM steps split 8 / 8 / 4 over the particle levels since the
+#            fifty-eighth update: MFD_TAG=mixturecap884; the near-even split before it,
+#            MFD_TAG=mixturecap); score only (SCORE_ONLY=1): the deviations would cost 7x the
+#            episodes
 #   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
 #            after a min-p cut of 0.05); exploitability with the expert and BC as deviations
 # Needs the family's grid checkpoints (bash experiments/grid.sh FAMILY; or only the rows used:
@@ -45,9 +48,10 @@ case $fam in
            MEASURE=(SCORE_ONLY=1); SUFFIX=_score
            ABOUT="the config (MF-Diffuser: the grid's four-head checkpoints acting on the mixture of 4 plans), score only";;
   ising) TRAIN_N=1024; N0=100; SEEDS0=30
-         MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true" MFD_TAG=mixturecap)
+         MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true stage_steps=8,8,4"
+              MFD_TAG=mixturecap884)
          MEASURE=(SCORE_ONLY=1); SUFFIX=_score
-         ABOUT="the config (MF-Diffuser: the grid's checkpoints, mixture of 4 plans, particles capped at N), score only";;
+         ABOUT="the config (MF-Diffuser: the grid's checkpoints, mixture of 4 plans, particles capped at N, DDIM steps 8 / 8 / 4 by particle level), score only";;
   battle) TRAIN_N=1000; N0=100; SEEDS0=150
           MFD=(MFD_SET="head_temperature=0.4 head_min_p=0.05"
                MFD_DIR=runs/battle_head_steps_own_plans MFD_TAG=ownplans)

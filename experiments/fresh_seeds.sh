@@ -64,8 +64,13 @@ NAME=fresh_${fam}_seeds$(printf %s "${SEEDS[@]}")_n$(IFS=_; echo "${NS[*]}")
 [ "${TIERS[*]}" != "medium mixed" ] && NAME+=_$(IFS=_; echo "${TIERS[*]}")
 mkdir -p "$OUT"
 train() {  # ALGO TIER SEED: OUT/ALGO-TIER-sSEED, kept once finished
+  local config=configs/$1/$fam.json
+  # Ising's MF-Diffuser: the config these tables were measured with, its DDIM steps split
+  # near-evenly over the particle levels (the config until the fifty-eighth update; the split
+  # since, on fresh training seeds: experiments/stage_steps_fresh.sh)
+  [ "$1/$fam" = mfdiffuser/ising ] && config=$(mfd_config ising)
   train_once "$OUT/$1-$2-s$3" "$OUT/$1-$2-s$3.log" --dataset "mfdiff/$stem/$2-v0" --algo "$1" \
-    --config "configs/$1/$fam.json" --set "seed=$3" --threads 1
+    --config "$config" --set "seed=$3" --threads 1
 }
 jobs=()
 for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do

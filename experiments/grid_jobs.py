@@ -138,9 +138,12 @@ def split_sweep(text: str, lanes: int, evaluated: set[str] | frozenset = frozens
 
 def run_identity(run: dict) -> str:
     """What a sweep run evaluates, whatever its N: label, checkpoint and settings (a record's
-    ``method``, ``config.policy`` and ``config.set``)."""
-    return json.dumps([run.get("label"), str(run.get("policy")), run.get("set", {})],
-                      sort_keys=True)
+    ``method``, ``config.policy`` and ``config.set``; settings as values, not spellings: a
+    sweep writes a None as "none", TOML having no null)."""
+    from mfdiff_agents.evaluation.report import canonical_overrides
+
+    return json.dumps([run.get("label"), str(run.get("policy")),
+                       canonical_overrides(run.get("set", {}))], sort_keys=True)
 
 
 def evaluated_runs(records: Path) -> set[str]:

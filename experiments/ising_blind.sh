@@ -32,7 +32,7 @@ lane() {  # TIER SEED...: train each seed's blind head, then evaluate it at N = 
   for s in "$@"; do
     dir=$OUT/mfdiffuser-$tier-s$s
     train_once "$dir" "$dir.log" --dataset "mfdiff/ising-n1024/$tier-v0" --algo mfdiffuser \
-      --config configs/mfdiffuser/ising.json --set "seed=$s" --set "head_blind=[1,2,3]" \
+      --config experiments/configs/ising_even_steps.json --set "seed=$s" --set "head_blind=[1,2,3]" \
       --threads 1
     # a record names its checkpoint: one written is a finished run (5 seeds)
     if [ -f "$rec" ] && grep -q "mfdiffuser-$tier-s$s\"" "$rec"; then continue; fi

@@ -24,7 +24,7 @@ lane() {  # TIER: train seeds 0 1 2 (if missing), evaluate each at every N of th
   for s in 0 1 2; do
     dir=$OUT/mfdiffuser-$tier-s$s
     train_once "$dir" "$dir.log" --dataset "mfdiff/ising-n1024/$tier-v0" --algo mfdiffuser \
-      --config configs/mfdiffuser/ising.json --set "seed=$s" --set "head_blind=[1,2,3]" \
+      --config experiments/configs/ising_even_steps.json --set "seed=$s" --set "head_blind=[1,2,3]" \
       --threads 1
     for n in "${NS[@]}"; do  # a record of (checkpoint, N) written: a finished run (5 seeds)
       # (not grep -q after the pipe: the first grep dies of SIGPIPE, pipefail fails the test)

@@ -22,7 +22,7 @@ need_checkpoints "bash experiments/grid.sh ising" "$C"-{medium,mixed}/mfdiffuser
 train() {  # TIER SEED: the Ising config with head_noise NOISE (kept once finished)
   train_once "$OUT/$1/noise$NOISE-s$2" "$OUT/$1-noise$NOISE-s$2.log" \
     --dataset "mfdiff/ising-n1024/$1-v0" --algo mfdiffuser \
-    --config configs/mfdiffuser/ising.json --set "head_noise=$NOISE" --set "seed=$2" --threads 1
+    --config experiments/configs/ising_even_steps.json --set "head_noise=$NOISE" --set "seed=$2" --threads 1
 }
 for s in 0 1 2; do  # two at a time; a failed training stops the script
   train medium "$s" & a=$!

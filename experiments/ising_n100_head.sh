@@ -26,7 +26,7 @@ mfd() {  # DIR EXTRA_SET...: the Ising config, seed 0, 400 + 200 head-only steps
   local dir=$1
   shift
   train_once "$OUT/$dir" "$OUT/$dir.log" --dataset mfdiff/ising-n1024/medium-v0 \
-    --algo mfdiffuser --config configs/mfdiffuser/ising.json --set seed=0 --set steps=600 \
+    --algo mfdiffuser --config experiments/configs/ising_even_steps.json --set seed=0 --set steps=600 \
     --set diffusion_steps=400 --set head_own_plans=1.0 "$@" --threads 1
 }
 mfd medium-s0 & a=$!

@@ -17,7 +17,7 @@ mfdiff data build mfdiff/ising-n1024/medium-v0 --no-progress
 source experiments/lib.sh
 train() {  # NAME SEED FIELD=VALUE: one checkpoint (kept once finished)
   train_once "$OUT/$1-s$2" "$OUT/$1-s$2.log" --dataset mfdiff/ising-n1024/medium-v0 \
-    --algo mfdiffuser --config configs/mfdiffuser/ising.json --set "seed=$2" --set "$3" \
+    --algo mfdiffuser --config experiments/configs/ising_even_steps.json --set "seed=$2" --set "$3" \
     --threads 1
 }
 for s in 0 1; do  # two at a time; a failed training stops the script

@@ -27,10 +27,16 @@ train_into() {
 # configs/mfdiffuser/FAM.json, except on Battle experiments/configs/battle_head_on_data.json,
 # the Battle config until the thirty-third update (400 steps, the head trained on the data's
 # next states alongside the diffusion model), which every Battle script before then measured
-# with; the config since (its head trained on its own plans) is train_battle_head's recipe
+# with; the config since (its head trained on its own plans) is train_battle_head's recipe. On
+# Ising experiments/configs/ising_even_steps.json, the Ising config until the fifty-eighth update
+# (its 20 DDIM steps split near-evenly over the particle levels, stage_steps null: the scripts
+# before then measured with it; a checkpoint keeps the planning settings it was trained with)
 mfd_config() {
-  if [ "$1" = battle ]; then echo experiments/configs/battle_head_on_data.json
-  else echo "configs/mfdiffuser/$1.json"; fi
+  case $1 in
+    battle) echo experiments/configs/battle_head_on_data.json;;
+    ising) echo experiments/configs/ising_even_steps.json;;
+    *) echo "configs/mfdiffuser/$1.json";;
+  esac
 }
 
 # need_checkpoints HOW DIR...: stop (exit 2) unless every DIR is a finished checkpoint

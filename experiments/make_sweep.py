@@ -15,6 +15,7 @@ import sys
 from typing import NamedTuple
 
 from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
+from mfdiff_agents.evaluation.report import canonical_overrides
 from mfdiff_agents.family_configs import family_config
 
 #: stem of the N = 10^3 training datasets, env id, evaluation N (index 1 = the training N;
@@ -38,8 +39,10 @@ ACTING = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced"
 
 
 def inline_table(fields: dict) -> str:
-    """``{ k = v, ... }``: a TOML inline table of JSON-representable values."""
-    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in fields.items()) + " }"
+    """``{ k = v, ... }``: a TOML inline table of JSON-representable values; None as "none"
+    (TOML has no null; `--set` and sweep files read "none" as None)."""
+    return "{ " + ", ".join(f"{k} = {json.dumps('none' if v is None else v)}"
+                            for k, v in fields.items()) + " }"
 
 
 def grid_steps(family: str, algo: str) -> int:
@@ -60,7 +63,13 @@ def family_planning(family: str) -> dict:
 #: planning fields a family config adopted after the fourteenth update, each with the value
 #: that undoes it (the Config default): ``one_plan`` and ``before_cap`` pin it, because a
 #: checkpoint trained with the config now carries the new value and would act with it
-LATER_PLANNING = {"cap_particles": False}  # Ising since the twenty-fifth update
+LATER_PLANNING = {"cap_particles": False,  # Ising since the twenty-fifth update
+                  "stage_steps": None}  # Ising since the fifty-eighth update ([8, 8, 4])
+#: Ising's DDIM steps until the fifty-eighth update: split near-evenly over the particle levels
+#: (stage_steps null; the family config splits them 8 / 8 / 4 since:
+#: docs/results/stage_steps_ising_8-8-4_medium.md). Pinned, like PLAN_BEFORE, by the experiment
+#: scripts measured before it (``acting_overrides``; ``one_plan`` through LATER_PLANNING)
+STAGE_BEFORE = {"ising": {"stage_steps": None}}
 #: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
 #: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
 #: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of
@@ -105,6 +114,12 @@ def one_plan(family: str) -> dict:
     return before_decode(family, before_cap(planning))
 
 
+def before_stage(family: str, acting: dict) -> dict:
+    """``acting`` with the family's DDIM steps per particle level pinned to what they were before
+    the fifty-eighth update (``STAGE_BEFORE``; unchanged for a family without an entry)."""
+    return {**acting, **STAGE_BEFORE.get(family, {})}
+
+
 def before_cap(acting: dict) -> dict:
     """``acting`` with the planning fields of ``LATER_PLANNING`` it sets pinned off: how an
     experiment measured before the family adopted them keeps its rows."""
@@ -141,11 +156,13 @@ def acting_overrides(family: str, algo: str) -> dict:
     acting defaults and its config's planning fields, Battle's decoding as it was before the
     twenty-ninth update (``before_decode``: the scripts' tables were measured with it; the
     grid's config row itself acts with the family config), Squeeze's plan rule as before the
-    thirty-eighth update (``before_plans``, for the same reason); a baseline's acting fields
+    thirty-eighth update (``before_plans``, for the same reason), Ising's DDIM steps per level
+    as before the fifty-eighth update (``before_stage``); a baseline's acting fields
     from its config (family_configs/<algo>/<family>.json), {} when it has none. Spelled out
     because a checkpoint keeps the settings it was trained with."""
     if algo == "mfdiffuser":
-        return before_decode(family, before_plans(family, {**ACTING, **family_planning(family)}))
+        return before_stage(family, before_decode(
+            family, before_plans(family, {**ACTING, **family_planning(family)})))
     return {k: v for k, v in family_config(algo, family).items()
             if k in BASELINE_ACTING_FIELDS}
 
@@ -347,7 +364,8 @@ def grid_records(family: str, dirs: tuple[str, ...], acting: dict, ns: tuple[int
             cfg = r.get("config") or {}
             if (str(cfg.get("policy", "")).rsplit("/", 1)[-1] in dirs
                     and r["method"].startswith("MF-Diffuser")
-                    and cfg.get("set") == cap_noop_dropped(acting, [r["env_kwargs"]["n_agents"]])
+                    and canonical_overrides(cfg.get("set") or {}) == canonical_overrides(
+                        cap_noop_dropped(acting, [r["env_kwargs"]["n_agents"]]))
                     and r.get("tier") == tier and r["env_kwargs"]["n_agents"] in ns):
                 r["method"] = label(r)
                 out.append(r)

@@ -36,7 +36,7 @@ lane() {  # TIER: train seeds 0 1 2 (if missing), evaluate each at every N
     else
       dir=$OUT/mfdiffuser-$tier-s$s
       train_once "$dir" "$dir.log" --dataset "mfdiff/ising-n1024/$tier-v0" --algo mfdiffuser \
-        --config configs/mfdiffuser/ising.json --set "seed=$s" --set "train_inpaint=true" \
+        --config experiments/configs/ising_even_steps.json --set "seed=$s" --set "train_inpaint=true" \
         --threads 1
     fi
     for n in "${NS[@]}"; do  # a record of (checkpoint, N) written: a finished run (5 seeds)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -490,9 +491,58 @@ def test_battle_measured_before_the_own_plans_head_keeps_its_training():
                 assert "configs/mfdiffuser/battle" not in code and \
                     "configs/mfdiffuser/$" not in code, f"{path.name}: {line}"
     got = subprocess.run(["bash", "-c", "source experiments/lib.sh; mfd_config battle; "
-                          "mfd_config ising"], cwd=ROOT, capture_output=True, text=True,
+                          "mfd_config squeeze"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.split()
-    assert got == ["experiments/configs/battle_head_on_data.json", "configs/mfdiffuser/ising.json"]
+    assert got == ["experiments/configs/battle_head_on_data.json",
+                   "configs/mfdiffuser/squeeze.json"]
+
+
+def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_split(capsys):
+    """Ising's config splits its 20 DDIM steps 8 / 8 / 4 over the particle levels since the
+    fifty-eighth update: the grid's config row (and its head-ensemble variant) act with it, every
+    row and experiment script measured before pins the near-even split (stage_steps null, written
+    "none" in a sweep file: TOML has no null) or trains with the config as it was
+    (experiments/configs/ising_even_steps.json, lib.sh mfd_config), and a sweep's "none" is the
+    records' null to --keep-records."""
+    _module()
+    import make_sweep
+    from grid_jobs import run_identity
+
+    cfg = family_config("mfdiffuser", "ising")
+    assert cfg["stage_steps"] == [8, 8, 4] and sum(cfg["stage_steps"]) == cfg["ddim_steps"]
+    before = json.loads((ROOT / "experiments/configs/ising_even_steps.json").read_text())
+    assert {k: v for k, v in cfg.items() if k != "stage_steps"} == before
+    got = subprocess.run(["bash", "-c", "source experiments/lib.sh; mfd_config ising"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert got == ["experiments/configs/ising_even_steps.json"]
+    assert make_sweep.family_planning("ising")["stage_steps"] == [8, 8, 4]
+    assert make_sweep.one_plan("ising")["stage_steps"] is None
+    assert make_sweep.acting_overrides("ising", "mfdiffuser")["stage_steps"] is None
+    assert make_sweep.acting_one_plan("ising", "mfdiffuser")["stage_steps"] is None
+    assert "stage_steps" not in make_sweep.acting_overrides("squeeze", "mfdiffuser")
+    # the scripts that train with the Ising config file itself pin the even split there
+    for path in sorted((ROOT / "experiments").glob("*.sh")):
+        for line in path.read_text().splitlines():
+            code = line.split("#")[0]
+            if "configs/mfdiffuser/ising.json" in code:
+                assert "--set stage_steps=null" in code, f"{path.name}: {line}"
+    make_sweep.main("ising", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    by_label: dict[str, set] = {}
+    for r in runs:
+        if "mfdiffuser" in r["policy"]:
+            by_label.setdefault(r["label"], set()).add(
+                json.dumps(r.get("set", {}).get("stage_steps")))
+    assert by_label["MF-Diffuser"] == {"[8, 8, 4]"}
+    assert by_label["MF-Diffuser, head ensemble of 4"] == {"[8, 8, 4]"}
+    for label in ("MF-Diffuser, one plan", "MF-Diffuser, K = 256",
+                  "MF-Diffuser, particle actions"):
+        assert by_label[label] == {'"none"'}, label
+    run = {"label": "x", "policy": "p", "set": {"stage_steps": "none", "ddim_steps": 20}}
+    assert run_identity(run) == run_identity({**run, "set": {"stage_steps": None,
+                                                             "ddim_steps": 20.0}})
+    assert run_identity(run) != run_identity({**run, "set": {"stage_steps": [8, 8, 4],
+                                                             "ddim_steps": 20}})
 
 
 def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(capsys,
@@ -699,6 +749,7 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
     import make_sweep
 
     from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
+    from mfdiff_agents.evaluation.report import canonical_overrides
     from mfdiff_agents.evaluation.sweep import load_sweep
 
     ps.main("runs/grid", family)
@@ -711,9 +762,11 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
         # measured before the fourteenth update: the one-plan acting of the time, pinned
         want = {**make_sweep.ACTING, **make_sweep.one_plan(family),
                 **ps.PINNED.get(family, {}), **over}
-        assert run["set"] == want and set(run["set"]) <= set(PLANNING_FIELDS)
+        # (a None written "none": TOML has no null)
+        assert canonical_overrides(run["set"]) == canonical_overrides(want)
+        assert set(run["set"]) <= set(PLANNING_FIELDS)
         dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in run["set"].items()})
+                                         for k, v in want.items()})
 
 
 @pytest.mark.parametrize("script", sorted((ROOT / "experiments").glob("*.sh")),

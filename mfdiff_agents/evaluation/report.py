@@ -193,9 +193,16 @@ def _canonical_value(v: Any) -> Any:
     return v
 
 
+def canonical_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Planning overrides (a record's ``config.set``, a sweep run's ``set``) as values, not
+    spellings: ``"null"``, ``"none"`` and None are one setting, as are ``2``, ``2.0`` and ``"2"``
+    and ``"8,8,4"`` and ``[8, 8, 4]``: what the duplicate and pooling checks compare."""
+    return {k: _canonical_value(v) for k, v in overrides.items()}
+
+
 def _canonical_config(cfg: Any) -> Any:
     if isinstance(cfg, dict) and isinstance(cfg.get("set"), dict):
-        return {**cfg, "set": {k: _canonical_value(v) for k, v in cfg["set"].items()}}
+        return {**cfg, "set": canonical_overrides(cfg["set"])}
     return cfg
 
 

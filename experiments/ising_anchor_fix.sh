@@ -39,7 +39,7 @@ for tier in medium mixed; do
   name=ising_anchor_fix_$tier
   rec=docs/results/records/records-$name.jsonl.gz
   gzip -nc "$OUT/records-$tier.jsonl" > "$rec"
-  python experiments/compare_policies.py "anchor fix=$label@$rec" "config=MF-Diffuser@$grid" \
+  python experiments/compare_policies.py "anchor fix=$label@$rec" "config=MF-Diffuser, even DDIM split@$grid" \
     "IQL=IQL@$grid" "IQL ewc=IQL, equal wall-clock@$grid" "BC=BC@$grid" \
     "MFQ-CQL ewc=MFQ-CQL, equal wall-clock@$grid" \
     --diff "anchor fix" config --diff "anchor fix" IQL --diff "anchor fix" "IQL ewc" \

@@ -49,7 +49,7 @@ for tier in medium mixed; do
   name=ising_blind_grid_$tier
   rec=docs/results/records/records-$name.jsonl.gz
   gzip -n < "$OUT/records-ising-$tier-grid.jsonl" > "$rec"
-  python experiments/compare_policies.py "config=MF-Diffuser@$grid" "blind head=$label@$rec" \
+  python experiments/compare_policies.py "config=MF-Diffuser, even DDIM split@$grid" "blind head=$label@$rec" \
     "IQL=IQL@$grid" "BC=BC@$grid" "MFQ-CQL ewc=MFQ-CQL, equal wall-clock@$grid" \
     --diff "blind head" config --diff "blind head" IQL --diff "blind head" BC \
     --diff "blind head" "MFQ-CQL ewc" --diff config IQL --ci t --out "docs/results/$name.md" \

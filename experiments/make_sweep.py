@@ -78,7 +78,11 @@ STAGE_BEFORE = {"ising": {"stage_steps": None}}
 DECODE_BEFORE = {"battle": {"head_temperature": 0.3, "head_min_p": 0.1}}
 #: the grid's row label of the config before the twenty-ninth update (its records; the
 #: experiment scripts that compare with "the config" compare with it: ``published_records``)
-CONFIG_BEFORE = {"battle": "MF-Diffuser, T 0.3, min-p 0.1"}
+CONFIG_BEFORE = {"battle": "MF-Diffuser, T 0.3, min-p 0.1",
+                 # Ising's config until the fifty-eighth update: its DDIM steps split near-evenly
+                 # over the particle levels (STAGE_BEFORE); the records of the grid's row
+                 # "MF-Diffuser" until then
+                 "ising": "MF-Diffuser, even DDIM split"}
 #: Squeeze's plan rule until the thirty-eighth update: follow the best of its 4 sampled plans by
 #: the value net (the family config acts on the head's distribution averaged over them since,
 #: plan_combine "mean": docs/results/squeeze_mixture.md). Pinned, like DECODE_BEFORE, by the
@@ -214,6 +218,10 @@ EXTRA_ROWS = {"battle": [
           "all", MFD_DIRS_BEFORE["battle"]),
 ], "ising": [
     Extra("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
+    # the config until the fifty-eighth update (STAGE_BEFORE), which the experiment scripts
+    # measured before it compare with
+    Extra(CONFIG_BEFORE["ising"], before_stage("ising", {**ACTING, **family_planning("ising")}),
+          "all"),
     Extra("MF-Diffuser, K = 256",
           {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
 ], "squeeze": [

@@ -53,7 +53,7 @@ for tier in medium mixed; do
   out=stage_steps_ising_${name}_$tier
   rec=docs/results/records/records-$out.jsonl.gz
   gzip -n < "$OUT/records-ising-$name-$tier.jsonl" > "$rec"
-  python experiments/compare_policies.py "config=MF-Diffuser@$grid" "split=$label@$rec" \
+  python experiments/compare_policies.py "config=MF-Diffuser, even DDIM split@$grid" "split=$label@$rec" \
     "IQL=IQL@$grid" "IQL ewc=IQL, equal wall-clock@$grid" "BC=BC@$grid" \
     "MFQ-CQL ewc=MFQ-CQL, equal wall-clock@$grid" \
     --diff split config --diff split IQL --diff split "IQL ewc" --diff split BC \

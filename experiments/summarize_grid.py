@@ -35,6 +35,7 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, best of 4 plans", "MF-Diffuser, rep
                 "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
                 "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads",
                 "MF-Diffuser, without value baseline", "MF-Diffuser, T 0.3, min-p 0.1",
+                "MF-Diffuser, even DDIM split",
                 "MF-Diffuser, head reads the whole plan", "MF-Diffuser, head trained on data")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
@@ -134,7 +135,11 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " left out, as in \"K = 256\" and \"head ensemble of 4\": their settings and records"
           " are those before the cap; \"particle actions\" and \"K = 256\" split the DDIM steps"
           " 6 / 7 / 7, as before the fifty-eighth update, \"head ensemble of 4\" as the config"
-          " does); \"K = 256\" (Ising) = the family config with 256 particles"
+          " does); \"even DDIM split\" (Ising) = the family config until the fifty-eighth"
+          " update, its 20 DDIM steps split near-evenly over the particle levels (6 / 7 / 7;"
+          " 10 / 10 over the capped 32 / 100 at N = 10^2): the \"MF-Diffuser\" row's records"
+          " until then, the same checkpoints and evaluation seeds;"
+          " \"K = 256\" (Ising) = the family config with 256 particles"
           " instead of 512 (half the planning cost) and one plan; \"one plan\" = the family"
           " config following one sampled plan per replan instead of the best of 4 by the value"
           " net (Squeeze, as its other variants) or the mixture over 4 (Ising: the config until"

@@ -67,7 +67,7 @@ for tier in medium mixed; do
     more=("IQL ewc=IQL, equal wall-clock@$grid")
     diffs=(--diff inpaint "IQL ewc")
   fi
-  python experiments/compare_policies.py "config=MF-Diffuser@$grid" "inpaint=$label@$rec" \
+  python experiments/compare_policies.py "config=MF-Diffuser, even DDIM split@$grid" "inpaint=$label@$rec" \
     "IQL=IQL@$grid" "BC=BC@$grid" "MFQ-CQL ewc=MFQ-CQL, equal wall-clock@$grid" "${more[@]}" \
     --diff inpaint config --diff inpaint IQL --diff inpaint BC --diff inpaint "MFQ-CQL ewc" \
     "${diffs[@]}" --diff config IQL --ci t --out "docs/results/$name.md" \

@@ -535,8 +535,11 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
                 json.dumps(r.get("set", {}).get("stage_steps")))
     assert by_label["MF-Diffuser"] == {"[8, 8, 4]"}
     assert by_label["MF-Diffuser, head ensemble of 4"] == {"[8, 8, 4]"}
+    # the config until then keeps its row (its records), which the scripts measured before
+    # compare with
+    assert make_sweep.CONFIG_BEFORE["ising"] in by_label
     for label in ("MF-Diffuser, one plan", "MF-Diffuser, K = 256",
-                  "MF-Diffuser, particle actions"):
+                  "MF-Diffuser, particle actions", make_sweep.CONFIG_BEFORE["ising"]):
         assert by_label[label] == {'"none"'}, label
     run = {"label": "x", "policy": "p", "set": {"stage_steps": "none", "ddim_steps": 20}}
     assert run_identity(run) == run_identity({**run, "set": {"stage_steps": None,

@@ -2,7 +2,9 @@
 # Training seeds nobody picked, at a population size in no table, run the way the README runs
 # them: MF-Diffuser, BC and IQL (IQL: the best baseline in most Ising cells of the grid) each
 # trained by `mfdiff train` with its family config (mfdiff_agents/family_configs/<algo>/
-# <family>.json, spelled out as --config) and a training seed of SEEDS on the catalogue's
+# <family>.json, spelled out as --config; Ising's MF-Diffuser: its config until the fifty-eighth
+# update, experiments/configs/ising_even_steps.json, which these tables were measured with) and
+# a training seed of SEEDS on the catalogue's
 # N = 10^3 data (Ising 1024) of each tier, then evaluated with the settings their checkpoints keep (no
 # overrides: what `mfdiff eval --policy CKPT` does) at the sizes NS over 5 evaluation seeds.
 # Writes docs/results/<name>.md and <name>_paired.md: MF-Diffuser minus each baseline paired by

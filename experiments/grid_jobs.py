@@ -31,6 +31,7 @@ import submitit
 sys.path.insert(0, str(Path(__file__).parent))
 from make_sweep import (  # noqa: E402  (a script beside this one)
     FAMILIES,
+    GRID_TRAIN_PINNED,
     METHODS,
     MFD_VARIANTS,
     WALL_CLOCK_STEPS,
@@ -76,7 +77,11 @@ def train_jobs(families: list[str], out: Path, only: set[str] | None = None,
                     d = out / "ckpt" / f"{stem}-{tier}" / f"{dirname}-s{seed}"
                     if (d / "train_done").exists():
                         continue
-                    extra = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+                    # the family's pinned planning fields, then the dir's own settings
+                    train_sets = ({**GRID_TRAIN_PINNED.get(fam, {}), **sets}
+                                  if algo == "mfdiffuser" else sets)
+                    extra = [a for k, v in train_sets.items()
+                             for a in ("--set", f"{k}={'null' if v is None else v}")]
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
                            algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
                            "--threads", "1"]

@@ -70,6 +70,13 @@ LATER_PLANNING = {"cap_particles": False,  # Ising since the twenty-fifth update
 #: docs/results/stage_steps_ising_8-8-4_medium.md). Pinned, like PLAN_BEFORE, by the experiment
 #: scripts measured before it (``acting_overrides``; ``one_plan`` through LATER_PLANNING)
 STAGE_BEFORE = {"ising": {"stage_steps": None}}
+#: planning fields the grid trains its MF-Diffuser checkpoints without (the value they had when
+#: the grid's checkpoints were first trained), though the family config now sets them: the
+#: grid's rows spell their planning settings out at evaluation anyway, and the experiment
+#: scripts that act with a grid checkpoint's own settings (``--acting checkpoint``, ACTING's
+#: 10 DDIM steps, coarse_to_fine off) measured them as they were; it also keeps a retrained
+#: checkpoint's settings digest that of the committed records (grid_jobs.train_jobs)
+GRID_TRAIN_PINNED = {"ising": {"stage_steps": None}}
 #: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
 #: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
 #: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of

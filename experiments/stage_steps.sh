@@ -60,7 +60,9 @@ for tier in medium mixed; do
     --diff split "MFQ-CQL ewc" --diff config IQL --ci t --out "docs/results/$out.md" \
     --title "ising-$tier, the grid's cells: the grid's MF-Diffuser checkpoints (training seeds \
 0-2) planning with their 20 DDIM steps split $SPLIT over the particle levels (\`stage_steps\`) \
-instead of the near-equal split, beside the same checkpoints at the config (the grid's records), \
+instead of the near-equal split, beside the same checkpoints at the config until the \
+fifty-eighth update, its steps split near-equally (config: the grid's row \"MF-Diffuser, even \
+DDIM split\"; the split is the config since), \
 IQL, BC and MFQ-CQL (their committed records, the same evaluation seeds); 5 evaluation seeds a \
 checkpoint; acting latency per env step in each record. \`bash experiments/stage_steps.sh\`; \
 fifty-seventh update, docs/results/README.md."

@@ -59,7 +59,8 @@ for tier in medium mixed; do
   python experiments/compare_policies.py "config=MF-Diffuser@$rec" "split=$split_label@$rec" \
     --diff split config --ci t --out "docs/results/$out.md" \
     --title "ising-$tier, training seeds ${SEEDS[*]} (nobody picked them) at N = ${NS[*]} (in \
-no table): MF-Diffuser trained with the family config, acting at it (config) and with its 20 \
+no table): MF-Diffuser trained with the family config until the fifty-eighth update, acting at it \
+(config: its DDIM steps split near-equally) and with its 20 \
 DDIM steps split $SPLIT over the particle levels (\`stage_steps\`, split), the same checkpoints \
 and 5 evaluation seeds. \`bash experiments/stage_steps_fresh.sh\`; fifty-seventh update, \
 docs/results/README.md."

@@ -541,6 +541,13 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
     for label in ("MF-Diffuser, one plan", "MF-Diffuser, K = 256",
                   "MF-Diffuser, particle actions", make_sweep.CONFIG_BEFORE["ising"]):
         assert by_label[label] == {'"none"'}, label
+    # the grid trains its Ising MF-Diffuser checkpoints without it (their own planning settings
+    # are what the scripts acting with them measured; the committed records' settings digest)
+    from grid_jobs import train_jobs
+
+    for cmd, *_ in train_jobs(["ising", "battle"], Path("/nonexistent")):
+        pinned = "stage_steps=null" in cmd
+        assert pinned == ("mfdiffuser" in cmd and "ising" in " ".join(cmd)), cmd
     run = {"label": "x", "policy": "p", "set": {"stage_steps": "none", "ddim_steps": 20}}
     assert run_identity(run) == run_identity({**run, "set": {"stage_steps": None,
                                                              "ddim_steps": 20.0}})
@@ -742,7 +749,6 @@ def test_rounding_benchmark_compares_the_two_versions_on_the_same_calls(capsys, 
 def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, capsys, tmp_path):
     """experiments/planning_steps.py: a valid sweep per family whose every row is the family's
     planning settings with that row's fields on top (and nothing else), each a valid Config."""
-    import dataclasses
 
     sys.path.insert(0, str(ROOT / "experiments"))
     spec = importlib.util.spec_from_file_location("planning_steps",
@@ -751,6 +757,7 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
     spec.loader.exec_module(ps)
     import make_sweep
 
+    from mfdiff_agents.config import build_config
     from mfdiff_agents.diffuser.config import PLANNING_FIELDS, Config
     from mfdiff_agents.evaluation.report import canonical_overrides
     from mfdiff_agents.evaluation.sweep import load_sweep
@@ -768,8 +775,10 @@ def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, caps
         # (a None written "none": TOML has no null)
         assert canonical_overrides(run["set"]) == canonical_overrides(want)
         assert set(run["set"]) <= set(PLANNING_FIELDS)
-        dataclasses.replace(Config(), **{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in want.items()})
+        # the written values (the "none" included) read as the settings meant
+        got = build_config(Config, run["set"])
+        assert {k: getattr(got, k) for k in want} == {
+            k: tuple(v) if isinstance(v, list) else v for k, v in want.items()}
 
 
 @pytest.mark.parametrize("script", sorted((ROOT / "experiments").glob("*.sh")),

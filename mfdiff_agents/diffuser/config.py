@@ -217,8 +217,8 @@ class Config(TrainConfig):
     Where ``cap_particles`` merges the finest levels into N, the merged level gets their steps'
     sum. Why: the denoiser's cost a plan is Σ steps × K of the levels, so steps moved from K_max
     to coarser levels make large populations cheaper (docs/results/
-    stage_steps_ising_8-8-4_medium.md, _mixed.md; not in a family config: the grid's rows were
-    measured without it). A planning field."""
+    stage_steps_ising_8-8-4_medium.md, _mixed.md; the Ising family config's [8, 8, 4] since the
+    fifty-eighth update). A planning field."""
     return_target: float = 1.5
     """Standardised advantage Â the plan is conditioned on (higher = greedier)."""
     guidance_weight: float = 1.0
@@ -377,10 +377,11 @@ class Config(TrainConfig):
                 raise ConfigError(
                     f"Config.stage_steps {list(st)} must give each of the {len(self.k_schedule)} "
                     f"k_schedule levels {list(self.k_schedule)} its DDIM steps, "
-                    f"{self.ddim_steps} (ddim_steps) in all; set both together")
+                    f"{self.ddim_steps} (ddim_steps) in all; set both together "
+                    "(stage_steps=null: the near-equal split)")
             if not self.coarse_to_fine:  # one stage of K_max: the split would be ignored
                 raise ConfigError("Config.stage_steps splits coarse-to-fine sampling's steps: "
-                                  "it needs coarse_to_fine=true")
+                                  "it needs coarse_to_fine=true (or stage_steps=null)")
         if self.replan_every > self.horizon:
             raise ConfigError(
                 f"Config.replan_every ({self.replan_every}) must be ≤ horizon ({self.horizon})"

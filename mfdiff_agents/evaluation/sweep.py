@@ -37,6 +37,7 @@ from mfdiff_agents.checkpoint import checkpoint_identity, free_backup
 from mfdiff_agents.evaluation.report import (
     _json_default,
     canonical_env_kwargs,
+    canonical_overrides,
     check_appendable,
     read_jsonl,
     records_lock,
@@ -157,8 +158,10 @@ def _group_key(label: str, policy: Any, overrides: dict, env: str, env_kwargs: d
                tier: str | None, exploitability: bool = False) -> str:
     """Identity of one (run, N) group of records: what was evaluated, where, with what (and
     whether the Nash gap was measured: only then is it part of the key, so the keys of runs
-    without it are those of sweeps written before the option existed)."""
-    key = [label, str(policy), overrides, env, canonical_env_kwargs(env, env_kwargs), tier]
+    without it are those of sweeps written before the option existed). Overrides as values,
+    not spellings (a None a sweep file writes "none", TOML having no null, is a record's null)."""
+    key = [label, str(policy), canonical_overrides(overrides or {}), env,
+           canonical_env_kwargs(env, env_kwargs), tier]
     return json.dumps(key + ["exploitability"] if exploitability else key, sort_keys=True)
 
 

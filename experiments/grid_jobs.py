@@ -80,8 +80,7 @@ def train_jobs(families: list[str], out: Path, only: set[str] | None = None,
                     # the family's pinned planning fields, then the dir's own settings
                     train_sets = ({**GRID_TRAIN_PINNED.get(fam, {}), **sets}
                                   if algo == "mfdiffuser" else sets)
-                    extra = [a for k, v in train_sets.items()
-                             for a in ("--set", f"{k}={'null' if v is None else v}")]
+                    extra = [a for k, v in train_sets.items() for a in ("--set", f"{k}={v}")]
                     cmd = ["mfdiff", "train", "--dataset", f"mfdiff/{f}-{n}/{tier}-v0", "--algo",
                            algo, *extra, "--set", f"seed={seed}", "--out", str(d), "--no-progress",
                            "--threads", "1"]

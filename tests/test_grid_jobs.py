@@ -109,7 +109,9 @@ def test_mfdiffuser_variants_train_and_evaluate_in_their_own_dirs(tmp_path):
         outs = [c[c.index("--out") + 1] for c in cmds]
         assert len(outs) == len(set(outs))
         main = [c for c in cmds if f"/{make_sweep.mfd_dir(fam)}-s" in c[c.index("--out") + 1]]
-        assert len(main) == 6 and all(c.count("--set") == 1 for c in main)  # the seed only
+        # the seed only, and the planning fields the grid trains without (GRID_TRAIN_PINNED)
+        pinned = len(make_sweep.GRID_TRAIN_PINNED.get(fam, {}))
+        assert len(main) == 6 and all(c.count("--set") == 1 + pinned for c in main)
         sweep = make_sweep_text(fam, tmp_path)
         for dirname, sets, label, where, decode_before in gj.MFD_VARIANTS.get(fam, []):
             assert dirname != make_sweep.mfd_dir(fam)
@@ -546,7 +548,7 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
     from grid_jobs import train_jobs
 
     for cmd, *_ in train_jobs(["ising", "battle"], Path("/nonexistent")):
-        pinned = "stage_steps=null" in cmd
+        pinned = "stage_steps=None" in cmd  # --set reads None / none / null as None
         assert pinned == ("mfdiffuser" in cmd and "ising" in " ".join(cmd)), cmd
     run = {"label": "x", "policy": "p", "set": {"stage_steps": "none", "ddim_steps": 20}}
     assert run_identity(run) == run_identity({**run, "set": {"stage_steps": None,

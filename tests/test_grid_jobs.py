@@ -1180,3 +1180,20 @@ def test_scripts_without_their_arguments_print_their_usage(script):
     r = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True,
                        text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0 and "python" in r.stdout
+
+
+def test_sweep_resume_keys_compare_override_values_not_spellings():
+    """`mfdiff eval --sweep --resume` keeps a finished (run, N) group by its key: a sweep file
+    writes a None as "none" (TOML has no null) and a record may hold null, 2.0 or "8,8,4" for
+    2 or [8, 8, 4]; one setting, one key (else a resumed sweep drops and replays the group)."""
+    from mfdiff_agents.evaluation.sweep import _group_key, _record_key
+
+    record = {"method": "m", "env_id": "mfdiff/Ising-v0", "env_kwargs": {"n_agents": 100},
+              "tier": "medium", "config": {"policy": "p", "set": {
+                  "stage_steps": None, "ddim_steps": 20.0, "k_schedule": "8,8,4"}}}
+    key = _group_key("m", "p", {"stage_steps": "none", "ddim_steps": 20, "k_schedule": [8, 8, 4]},
+                     "mfdiff/Ising-v0", {"n_agents": 100}, "medium")
+    assert _record_key(record) == key
+    assert _group_key("m", "p", {"stage_steps": [8, 8, 4], "ddim_steps": 20,
+                                 "k_schedule": [8, 8, 4]},
+                      "mfdiff/Ising-v0", {"n_agents": 100}, "medium") != key

@@ -81,7 +81,12 @@ def block_slots(n_team: int, map_size: int) -> tuple[NDArray[np.int64], NDArray[
         if 2 * width + 2 * gap <= map_size - 2:
             break
     else:
-        raise ValueError(f"map_size {map_size} is too small for two teams of {n_team} agents")
+        # the densest layout (spacing 1, gap 1) needs 2k + 2 cells inside a 1-cell border
+        raise ValueError(
+            f"map_size {map_size} is too small for two teams of {n_team} agents: the smallest "
+            f"that fits them is {2 * k + 4} (the default for N = {2 * n_team}: "
+            f"{default_map_size(2 * n_team)})"
+        )
     mid = map_size // 2
     ys = (map_size - width) // 2 + spacing * np.arange(k)
     red_x = mid - gap - width + spacing * np.arange(k)

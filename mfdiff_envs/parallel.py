@@ -129,12 +129,26 @@ class CoreParallelEnv(ParallelEnv):
         self.core.max_cycles = check_positive_int("max_cycles", value)
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
-        """The one ``Box(d,)`` float32 space shared by every agent."""
+        """The one ``Box(d,)`` float32 space shared by every agent (KeyError for a name not
+        in ``possible_agents``, as ``observation_spaces[agent]``)."""
+        self._check_agent(agent)
         return self._obs_space
 
     def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
-        """The one ``Discrete(A)`` space shared by every agent."""
+        """The one ``Discrete(A)`` space shared by every agent (KeyError for a name not in
+        ``possible_agents``)."""
+        self._check_agent(agent)
         return self._act_space
+
+    def _check_agent(self, agent: str) -> None:
+        # a misspelt name, or one of the team the env plays itself, is a caller's mistake
+        # that a shared space would otherwise answer
+        if agent not in self._index:
+            raise KeyError(
+                f"{agent!r} is not one of this env's possible_agents "
+                f"({self.possible_agents[0]!r} ... {self.possible_agents[-1]!r}, "
+                f"{len(self.possible_agents)} in all)"
+            )
 
     def _set_live(self, idx: NDArray[np.intp]) -> None:
         self._live_idx = idx

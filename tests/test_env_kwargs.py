@@ -139,6 +139,13 @@ def test_out_of_range_kwargs_name_the_kwarg_and_range(cls, kw, name):
         cls(**kw)
 
 
+@pytest.mark.parametrize(("n", "smallest"), [(2, 6), (38, 14), (334, 30)])
+def test_battle_map_too_small_names_the_smallest_that_fits(n, smallest):
+    with pytest.raises(ValueError, match=rf"too small .* smallest that fits them is {smallest}"):
+        BattleCore(n_agents=n, map_size=smallest - 1)
+    BattleCore(n_agents=n, map_size=smallest)  # and that one is accepted
+
+
 # ------------------------------------------------------------------ memory guard of the dict view
 def test_dict_view_refuses_huge_n_with_a_clear_error():
     with pytest.raises(MemoryError, match=r"N=100,000 needs ~0\.\d GB.*env\.unwrapped\.core"):

@@ -254,6 +254,23 @@ def test_bad_actions_and_kwargs(mod, env_id, kw, n_small, n_large):
         mod().parallel_env(n_agents=100, no_such_kwarg=1, **kw)
 
 
+@pytest.mark.parametrize(("mod", "env_id", "kw", "n_small", "n_large"), CASES)
+def test_spaces_of_a_name_not_among_possible_agents_raise(mod, env_id, kw, n_small, n_large):
+    env = mod().parallel_env(n_agents=n_small, **kw)
+    aec = mod().env(n_agents=n_small, **kw)
+    for e in (env, aec):
+        for name in e.possible_agents:
+            assert e.observation_space(name).shape == (env.unwrapped.core.obs_dim,)
+            assert e.action_space(name).n == env.unwrapped.core.n_actions
+        # a misspelt name, an index, and (where the env plays blue itself) the other team
+        bad = ["agent_999", 5] + (["blue_0"] if kw.get("opponent") else [])
+        for name in bad:
+            with pytest.raises(KeyError, match="possible_agents"):
+                e.observation_space(name)
+            with pytest.raises(KeyError, match="possible_agents"):
+                e.action_space(name)
+
+
 def test_family_specific_bad_kwargs():
     with pytest.raises(ValueError, match="perfect square"):
         ising_v0.parallel_env(n_agents=1000)

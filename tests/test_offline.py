@@ -424,6 +424,15 @@ def test_windows_deterministic_per_seed():
     assert not np.array_equal(a.agent_idx, c.agent_idx)
 
 
+@WINDOWS_OF_A_LIST
+@pytest.mark.parametrize(("bad", "err"), [(0, ValueError), (-1, ValueError), (2.0, TypeError)])
+def test_windows_sample_refuses_a_bad_batch_size(bad, err):
+    # before: NaN from the median of an empty draw (0), numpy's "negative dimensions" (-1)
+    s = WindowSampler(_synthetic(seed=2), horizon=3, n_particles=5, seed=0)
+    with pytest.raises(err, match="batch_size"):
+        s.sample(bad)
+
+
 def test_windows_short_episodes():
     eps = _synthetic(lengths=(3, 10))
     with pytest.warns(UserWarning, match="1 of 2 episodes are shorter than horizon 5"):

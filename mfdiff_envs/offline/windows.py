@@ -44,7 +44,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mfdiff_envs.core import MfdiffWarning, mean_field_dim, mean_field_summary
+from mfdiff_envs.core import (
+    MfdiffWarning,
+    check_positive_int,
+    mean_field_dim,
+    mean_field_summary,
+)
 from mfdiff_envs.offline.episodes import Episodes, load_episodes
 from mfdiff_envs.offline.integrity import nonfinite_rows
 
@@ -280,7 +285,12 @@ class WindowSampler:
         return idx
 
     def sample(self, batch_size: int) -> Windows:
-        """Draw ``batch_size`` windows uniformly over all (episode, t0) starts."""
+        """Draw ``batch_size`` windows uniformly over all (episode, t0) starts.
+
+        Raises:
+            TypeError / ValueError: ``batch_size`` is not a positive int.
+        """
+        batch_size = check_positive_int("batch_size", batch_size)
         H = self.horizon
         pick = self.rng.integers(0, len(self._start_pos), size=batch_size)
         p0 = self._start_pos[pick]  # [B] flat row of t0

@@ -65,23 +65,55 @@ def planner_for(
 
 def latency(
     core, device: torch.device, steps: int, checkpoint: str | None = None,
-    own_settings: bool = False, sets: dict | None = None,
+    own_settings: bool = False, sets: dict | None = None, lift_share: bool = False,
 ) -> dict[str, float]:
+    """Mean and median ms per env step; ``lift_share``: also the planner's balanced lifts
+    inside those steps (``MFDiffuserPlanner._lift_balanced``, its distinct rows included),
+    timed around each call: ms per step, and the mean cold (after a replan: new particles, no
+    warm start) and warm call."""
     policy = planner_for(core, device, checkpoint, own_settings, sets)
+    calls: list[tuple[bool, float]] = []  # (cold, seconds) of this step's lifts
+    if lift_share:
+        inner = policy._lift_balanced
+
+        def timed(obs_n, centers, state):
+            sync(device)
+            t = time.perf_counter()
+            out = inner(obs_n, centers, state)
+            sync(device)
+            calls.append((state is None, time.perf_counter() - t))
+            return out
+
+        policy._lift_balanced = timed
     obs, _ = core.reset(seed=0)
     policy.reset(seed=0)
-    times = []
+    times, lift_step, cold, warm = [], [], [], []
     for i in range(steps + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        calls.clear()
+        sync(device)
         t = time.perf_counter()
         acts = policy.act_batch(obs, core.alive.copy())
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync(device)
         if i:  # the first step warms up
             times.append(time.perf_counter() - t)
+            lift_step.append(sum(s for _, s in calls))
+            cold += [s for c, s in calls if c]
+            warm += [s for c, s in calls if not c]
         obs, *_ = core.step(acts)
-    return {"mean_ms": 1e3 * statistics.mean(times), "median_ms": 1e3 * statistics.median(times)}
+    out = {"mean_ms": 1e3 * statistics.mean(times), "median_ms": 1e3 * statistics.median(times)}
+    if lift_share:
+        out.update(
+            lift_ms=1e3 * statistics.mean(lift_step),
+            lift_share=sum(lift_step) / sum(times),
+            cold_ms=1e3 * statistics.mean(cold) if cold else float("nan"),
+            warm_ms=1e3 * statistics.mean(warm) if warm else float("nan"),
+        )
+    return out
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def ratio_lines(rows: list[tuple], runs: dict[tuple[str, int], list[float]] | None = None
@@ -107,6 +139,17 @@ def ratio_lines(rows: list[tuple], runs: dict[tuple[str, int], list[float]] | No
                 out.append(f"Planning step (mean) {kind}: N = {n1:,} / N = {n0:,} = "
                            f"{m1 / m0:.2f}×.")
     return out
+
+
+LIFT_HEAD = " lifting ms / step (mean) | lifting share of the step | cold lift ms | warm lift ms |"
+
+
+def lift_cells(each: list[dict[str, float]]) -> str:
+    """The lifting columns of one row: the median over repeats of each figure."""
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in each)
+    return (f" {med('lift_ms'):.1f} | {100 * med('lift_share'):.1f} % | {med('cold_ms'):.1f} |"
+            f" {med('warm_ms'):.1f} |")
 
 
 def train_throughput(device: torch.device, steps: int) -> float:
@@ -151,6 +194,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          " the table gives the median over repeats, the ratio each repeat's")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--lift-share", action="store_true",
+                    help="also time the lifting inside each step: its ms per step and share of"
+                         " the step, and the mean cold (after a replan) and warm lift")
     # extend: `--checkpoint a=X b=Y` and `--checkpoint a=X --checkpoint b=Y` (the form this
     # script prints in its report) both keep every pair; "*" with store kept only the last flag
     ap.add_argument("--checkpoint", nargs="+", action="extend", default=[], metavar="OBS=DIR",
@@ -200,6 +246,7 @@ def main() -> None:
             raise SystemExit(f"gpu.py: --checkpoint {name}={path}: {e}") from None
     runs: dict[tuple[str, int], list[float]] = {}  # (kind, N) -> mean ms of each repeat
     medians: dict[tuple[str, int], list[float]] = {}
+    lifts: dict[tuple[str, int], list[dict[str, float]]] = {}  # --lift-share: each repeat's
     planned: dict[tuple[str, int], int] = {}
     rss: dict[tuple[str, int], float] = {}  # peak RSS after the key's first repeat
     for rep in range(args.repeats):
@@ -209,10 +256,13 @@ def main() -> None:
                                ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
                 r = latency(core, device, args.steps, ckpts.get(name),
                             own_settings=args.acting == "checkpoint",
-                            sets=args.sets if name in ckpts else None)
+                            sets=args.sets if name in ckpts else None,
+                            lift_share=args.lift_share)
                 key = (name, n if name == "battle" else core.n_agents)
                 runs.setdefault(key, []).append(r["mean_ms"])
                 medians.setdefault(key, []).append(r["median_ms"])
+                if args.lift_share:
+                    lifts.setdefault(key, []).append(r)
                 planned[key] = core.n_agents
                 rss.setdefault(key, rss_mb())  # peak so far on the first repeat
                 print(rep, key, round(r["mean_ms"], 1), round(r["median_ms"], 1), flush=True)
@@ -229,6 +279,7 @@ def main() -> None:
         f"python benchmarks/gpu.py --device {args.device} --threads {args.threads} "
         f"--steps {args.steps}" + (f" --repeats {args.repeats}" if args.repeats > 1 else "")
         + (f" --acting {args.acting}" if args.acting != "defaults" else "")
+        + (" --lift-share" if args.lift_share else "")
         + f" --sizes {' '.join(map(str, args.sizes))} --out "
         f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint)
         + "".join(f" --set {c}" for c in args.set),
@@ -246,10 +297,16 @@ def main() -> None:
         + ("weights: " + ", ".join(f"{k} {v}" for k, v in ckpts.items())
            + " (others random)" if ckpts else "random weights") + ".", "",
         "| obs | N | agents planned for | ms / step (mean) | ms / step (median) | "
-        "peak RSS so far (MB) |",
-        "|---|---|---|---|---|---|",
+        "peak RSS so far (MB) |" + (LIFT_HEAD if args.lift_share else ""),
+        "|---|---|---|---|---|---|" + ("---|" * 4 if args.lift_share else ""),
         *[f"| {a} | {n:,} | {na:,} | {m:.1f} | {mn:.1f} | {r:.0f} |"
+          + (lift_cells(lifts[(a, n)]) if args.lift_share else "")
           for a, n, na, m, mn, r in rows],
+        *([] if not args.lift_share else [
+            "", "Lifting (`--lift-share`): every balanced lift inside the timed steps, its"
+            " distinct rows included, timed around the call; ms / step and share of the step's"
+            " time (mean over the steps, median over repeats); a cold lift follows a replan (new"
+            " particles, no warm start), a warm one the steps between."]),
         "", *ratio_lines(rows, runs), "",
         f"Training: {tput:.1f} gradient steps/s (batch 32 windows × K 32 × H 8). "
         f"Peak CUDA memory: {gpu_mem}.",

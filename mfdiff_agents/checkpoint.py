@@ -258,7 +258,8 @@ PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 #: the field existed: left out of the digest at that value, so that checkpoints of one setting
 #: trained before and after the field pool in one row (an outside review: ``train_inpaint``,
 #: written as false into every new config.json, split them)
-LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None}
+LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None,
+                                "lift_warm_start": True}
 
 
 def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:

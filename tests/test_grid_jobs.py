@@ -702,6 +702,29 @@ def test_gpu_benchmark_keeps_every_checkpoint_flag():
             bench.parse_args(bad)
 
 
+def test_gpu_benchmark_lift_share_times_the_lifts_inside_the_steps():
+    """--lift-share: the planner's balanced lifts are timed inside each step, cold ones (after a
+    replan) apart from warm ones, and their share is a part of the step's time."""
+    import torch
+
+    from mfdiff_envs.battle import BattleCore
+
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "benchmarks/gpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    torch.set_num_threads(1)
+    core = BattleCore(200, opponent="expert", max_cycles=100)
+    r = bench.latency(core, torch.device("cpu"), 6, lift_share=True)  # replans every 4th step
+    assert 0 < r["lift_ms"] < r["mean_ms"] and 0 < r["lift_share"] < 1
+    assert r["cold_ms"] > 0 and r["warm_ms"] > 0
+    assert "lift_ms" not in bench.latency(core, torch.device("cpu"), 2)
+    assert bench.parse_args(["--lift-share"]).lift_share
+    cells = bench.lift_cells([{"lift_ms": 2.0, "lift_share": 0.1, "cold_ms": 3.0, "warm_ms": 1.0},
+                              {"lift_ms": 4.0, "lift_share": 0.3, "cold_ms": 5.0, "warm_ms": 1.0},
+                              {"lift_ms": 3.0, "lift_share": 0.2, "cold_ms": 4.0, "warm_ms": 2.0}])
+    assert cells == " 3.0 | 20.0 % | 4.0 | 1.0 |"
+
+
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
     """With repeats, the latency ratio pairs repeat r's largest N with repeat r's smallest (not
     the medians' ratio) and reports their median and largest; one repeat prints the plain ratio."""

@@ -180,6 +180,42 @@ def test_any_population_size_and_balanced_lifting(trained, n: int) -> None:
     assert counts.max() - counts.min() <= 1
 
 
+@pytest.mark.parametrize("warm", [True, False])
+def test_lift_warm_start_decides_what_the_sinkhorn_route_starts_from(warm, monkeypatch) -> None:
+    """Between replans the balanced lifting's Sinkhorn route starts from the last step's
+    potential (lift_warm_start, the default) or solves cold, as at a replan (false); with
+    false the step's lift is the cold solve of the same inputs."""
+    from mfdiff_agents.diffuser import planner as planner_module
+
+    policy = untrained(3, 4, lift_warm_start=warm, exact_ot_max_n=4, action_head=False,
+                       replan_every=3)
+    calls = []
+    real = planner_module.lift_balanced
+
+    def spy(points, centers, *, generator=None, state=None, **kw):
+        calls.append((state, generator.get_state()))
+        out = real(points, centers, generator=generator, state=state, **kw)
+        calls[-1] += (points.clone(), centers.clone(), kw, out[0].clone())
+        return out
+
+    monkeypatch.setattr(planner_module, "lift_balanced", spy)
+    obs = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    policy.reset(seed=0)
+    for _ in range(3):  # one replan, two steps between
+        policy.act_batch(obs, np.ones(40, bool))
+    assert len(calls) == 3 and calls[0][0] is None and calls[0][-1].numel() == 40
+    between = [c[0] for c in calls[1:]]
+    assert all(s is not None for s in between) if warm else all(s is None for s in between)
+    _, gen_state, pts, ctr, kw, got = calls[1]
+    gen = torch.Generator(device=policy.generator.device)
+    gen.set_state(gen_state)
+    cold, _ = real(pts, ctr, generator=gen, state=None, **kw)
+    if not warm:
+        assert torch.equal(got, cold)
+    with pytest.raises(ConfigError, match="lift_warm_start must be true or false"):
+        Config(lift_warm_start="no")
+
+
 def test_distinct_rows_reused_only_for_the_same_values() -> None:
     """The lifting and the balanced decoding of one env step share one ``distinct_rows``; a
     call with other values (or the same tensor changed in place since) computes it afresh."""

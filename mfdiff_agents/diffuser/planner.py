@@ -235,12 +235,12 @@ class MFDiffuserPlanner(TrainedPolicy):
         self, obs_n: torch.Tensor, centers: torch.Tensor, state: LiftState | None
     ) -> tuple[torch.Tensor, LiftState]:
         """Balanced assignment [n] of agents ``obs_n [n, d]`` to ``centers [K, d]``, and the
-        warm start for the next call on the same plan."""
+        warm start for the next call on the same plan (used while ``lift_warm_start``)."""
         return lift_balanced(
             obs_n,
             centers,
             generator=self.generator,
-            state=state,
+            state=state if self.cfg.lift_warm_start else None,
             exact_max_cells=self.cfg.exact_ot_max_n * centers.shape[0],
             distinct=self._distinct_rows(obs_n),
         )

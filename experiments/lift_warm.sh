@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Battle's balanced lifting solved cold between replans (Config.lift_warm_start=false) against
+# the config, whose lifts between replans start from the last step's potential (fifty-ninth
+# update; why: docs/results/lifting_warm.md, `python benchmarks/lifting_warm.py`). The config's
+# checkpoints (battle_own_plans.sh's, kept in runs/battle_head_steps_own_plans: the grid's
+# weights, the head trained on its own plans), training seeds 0-2 of each tier, at N = 10^4
+# (both teams: 5000 lifted agents, more distinct rows than exact_ot_max_n, so the Sinkhorn
+# route; at N <= 4000 both settings act alike: exact OT) on EVAL_SEEDS evaluation seeds, as the
+# grid plays Battle (max_cycles 150, the scripted expert as the opponent); then MF-Diffuser with
+# cold lifts minus the config, paired by evaluation seed (compare_policies.py) into
+# docs/results/lift_warm_battle_n<N>_e<EVAL_SEEDS>_<tier>.md. ~7 min per checkpoint to train
+# (skipped where it exists) and ~15 s per episode on one core. From the repo root:
+#     TIERS=mixed bash experiments/lift_warm.sh      # default TIERS="medium mixed", EVAL_SEEDS=8
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+source experiments/lib.sh
+OUT=runs/battle_head_steps_own_plans
+REC=runs/lift_warm
+mkdir -p "$OUT" "$REC"
+read -r -a TIERS <<< "${TIERS:-medium mixed}"
+EVAL_SEEDS=${EVAL_SEEDS:-8}
+N=${EVAL_N:-10000}
+for v in "$EVAL_SEEDS" "$N"; do
+  case $v in ''|*[!0-9]*|0) echo "lift_warm.sh: EVAL_SEEDS and EVAL_N are positive integers" >&2
+                            exit 2;; esac
+done
+[ $((N % 2)) = 0 ] || { echo "lift_warm.sh: EVAL_N is even (two teams)" >&2; exit 2; }
+for tier in "${TIERS[@]}"; do
+  case $tier in medium|mixed) ;; *) echo "lift_warm.sh: TIERS: medium mixed" >&2; exit 2;; esac
+done
+for tier in "${TIERS[@]}"; do
+  mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
+  files=()
+  for s in 0 1 2; do
+    train_battle_head "$OUT" "$tier" "$s" 800 1
+    for setting in warm cold; do
+      f="$REC/n${N}_e${EVAL_SEEDS}_${tier}_s${s}_$setting.jsonl"
+      files+=("$f")
+      [ -s "$f" ] && continue  # evaluated before
+      if [ "$setting" = warm ]; then label="MF-Diffuser"; set_=()
+      else label="MF-Diffuser, cold lifts"; set_=(--set lift_warm_start=false); fi
+      mfdiff eval --policy "$OUT/$tier-s$s" --env mfdiff/Battle-v0 --n-agents "$N" \
+        --seeds "$EVAL_SEEDS" --env-kwargs '{"max_cycles": 150, "opponent": "expert"}' \
+        --tier "$tier" --label "$label" "${set_[@]}" --threads 1 --no-progress \
+        --out "$f.part" > /dev/null
+      mv "$f.part" "$f"
+    done
+  done
+  all=$(IFS=+; echo "${files[*]}")
+  cmd="TIERS=$tier bash experiments/lift_warm.sh"
+  [ "$EVAL_SEEDS" != 8 ] && cmd="EVAL_SEEDS=$EVAL_SEEDS $cmd"
+  [ "$N" != 10000 ] && cmd="EVAL_N=$N $cmd"
+  python experiments/compare_policies.py "cold=MF-Diffuser, cold lifts@$all" \
+    "config=MF-Diffuser@$all" --diff cold config \
+    --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting between replans solved cold (lift_warm_start=false) vs warm-started (the config). Regenerate with: $cmd (fifty-ninth update, docs/results/README.md)." \
+    --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_$tier.md"
+done

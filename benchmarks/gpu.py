@@ -11,7 +11,9 @@ distinct rows: the exact distinct-row lifting) and on Battle observations (conti
 lifting). N is the env's ``n_agents`` as in the grid: for Battle both teams, the planner acting
 for the N/2 agents of its team. Training: gradient steps per second of the default
 Config on random windows of the same shapes (batch 32 × K 32 × H 8). Memory: peak resident set
-of this process (env + planner) and, on CUDA, peak allocated device memory.
+of this process (env + planner) and, on CUDA, peak allocated device memory. ``--lift-share``
+adds the lifting's ms per step and share of the step, and its mean cold and warm call
+(docs/results/lift_share.md).
 """
 
 from __future__ import annotations

@@ -83,7 +83,9 @@ def latency(
             t = time.perf_counter()
             out = inner(obs_n, centers, state)
             sync(device)
-            calls.append((state is None, time.perf_counter() - t))
+            # cold: a replan's (no state), or every call where lift_warm_start is false
+            calls.append((state is None or not policy.cfg.lift_warm_start,
+                          time.perf_counter() - t))
             return out
 
         policy._lift_balanced = timed

@@ -42,7 +42,7 @@ for tier in "${TIERS[@]}"; do
       else label="MF-Diffuser, cold lifts"; set_=(--set lift_warm_start=false); fi
       mfdiff eval --policy "$OUT/$tier-s$s" --env mfdiff/Battle-v0 --n-agents "$N" \
         --seeds "$EVAL_SEEDS" --env-kwargs '{"max_cycles": 150, "opponent": "expert"}' \
-        --tier "$tier" --label "$label" "${set_[@]}" --threads 1 --no-progress \
+        --tier "$tier" --label "$label" ${set_[@]+"${set_[@]}"} --threads 1 --no-progress \
         --out "$f.part" > /dev/null
       mv "$f.part" "$f"
     done

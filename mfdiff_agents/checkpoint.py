@@ -254,10 +254,10 @@ def config_digest(meta: dict[str, Any]) -> str:
 
 #: config.json fields that differ between runs of one setting (one report row pools them)
 PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
-#: training fields added after the settings digest, each at the value that trains as before
-#: the field existed: left out of the digest at that value, so that checkpoints of one setting
-#: trained before and after the field pool in one row (an outside review: ``train_inpaint``,
-#: written as false into every new config.json, split them)
+#: fields added after the settings digest (training or planning), each at the value that trains
+#: and acts as before the field existed: left out of the digest at that value, so that
+#: checkpoints of one setting trained before and after the field pool in one row (an outside
+#: review: ``train_inpaint``, written as false into every new config.json, split them)
 LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None,
                                 "lift_warm_start": True}
 

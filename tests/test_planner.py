@@ -181,37 +181,31 @@ def test_any_population_size_and_balanced_lifting(trained, n: int) -> None:
 
 
 @pytest.mark.parametrize("warm", [True, False])
-def test_lift_warm_start_decides_what_the_sinkhorn_route_starts_from(warm, monkeypatch) -> None:
+@pytest.mark.parametrize("plans", [1, 2])
+def test_lift_warm_start_decides_what_the_sinkhorn_route_starts_from(warm, plans,
+                                                                    monkeypatch) -> None:
     """Between replans the balanced lifting's Sinkhorn route starts from the last step's
-    potential (lift_warm_start, the default) or solves cold, as at a replan (false); with
-    false the step's lift is the cold solve of the same inputs."""
+    potential (lift_warm_start, the default) or solves cold, as at a replan (false), for the
+    acting plan and every other plan of a mixture (plan_combine="mean": a lift each)."""
     from mfdiff_agents.diffuser import planner as planner_module
 
-    policy = untrained(3, 4, lift_warm_start=warm, exact_ot_max_n=4, action_head=False,
-                       replan_every=3)
-    calls = []
+    mix = {"plan_samples": plans, "plan_combine": "mean"} if plans > 1 else {}
+    policy = untrained(3, 4, lift_warm_start=warm, exact_ot_max_n=4, replan_every=3, **mix)
+    states = []
     real = planner_module.lift_balanced
 
-    def spy(points, centers, *, generator=None, state=None, **kw):
-        calls.append((state, generator.get_state()))
-        out = real(points, centers, generator=generator, state=state, **kw)
-        calls[-1] += (points.clone(), centers.clone(), kw, out[0].clone())
-        return out
+    def spy(points, centers, *, state=None, **kw):
+        states.append(state)
+        return real(points, centers, state=state, **kw)
 
     monkeypatch.setattr(planner_module, "lift_balanced", spy)
-    obs = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    obs = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)  # 40 distinct rows
     policy.reset(seed=0)
-    for _ in range(3):  # one replan, two steps between
+    for _ in range(3):  # one replan (one lift serves every plan), two steps between
         policy.act_batch(obs, np.ones(40, bool))
-    assert len(calls) == 3 and calls[0][0] is None and calls[0][-1].numel() == 40
-    between = [c[0] for c in calls[1:]]
+    assert len(states) == 1 + 2 * plans and states[0] is None
+    between = states[1:]
     assert all(s is not None for s in between) if warm else all(s is None for s in between)
-    _, gen_state, pts, ctr, kw, got = calls[1]
-    gen = torch.Generator(device=policy.generator.device)
-    gen.set_state(gen_state)
-    cold, _ = real(pts, ctr, generator=gen, state=None, **kw)
-    if not warm:
-        assert torch.equal(got, cold)
     with pytest.raises(ConfigError, match="lift_warm_start must be true or false"):
         Config(lift_warm_start="no")
 

@@ -310,11 +310,11 @@ class Config(TrainConfig):
     """Exact OT while (distinct observation rows) ≤ this (balanced), or N ≤ this (frozen)."""
     lift_warm_start: bool = True
     """Balanced lifting's Sinkhorn route (more than ``exact_ot_max_n`` distinct rows: Battle at
-    N ≥ 4000), between replans: start each step's potential from the last step's (10
+    N > 4000), between replans: start each step's potential from the last step's (10
     iterations) or, false, solve it cold as at a replan (ε-scaling, 42 iterations). Measured
     on a Battle episode's own lifts at 5000 and 10⁴ lifted agents, the warm start is 14-16 %
     above exact OT's transport cost (at most 38 %): the particles move between plan steps and
-    10 iterations at the final ε do not recover; cold, 0.8-1.1 % (at most 2 %) in the same
+    10 iterations at the final ε do not recover; cold, 0.8-1.1 % (at most 2 %) in similar
     time, its better potential halving the rounding's rounds (docs/results/lifting_warm.md).
     true: what every table until the fifty-ninth update measured. The exact routes (Squeeze,
     Ising, fewer distinct rows) ignore it."""

@@ -198,6 +198,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          " the table gives the median over repeats, the ratio each repeat's")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--kinds", nargs="+", choices=("ising", "battle"), default=["ising", "battle"],
+                    help="observation kinds to time (default both)")
     ap.add_argument("--lift-share", action="store_true",
                     help="also time the lifting inside each step: its ms per step and share of"
                          " the step, and the mean cold (after a replan) and warm lift")
@@ -231,6 +233,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if len(set(args.sizes)) < len(args.sizes) or len(set(sides)) < len(sides):
         ap.error(f"--sizes {args.sizes}: each size once, and no two that round to the same "
                  f"Ising lattice (L × L: {sides})")
+    if len(set(args.kinds)) < len(args.kinds):
+        ap.error(f"--kinds {args.kinds}: each kind once")
     if set(args.ckpts) - {"ising", "battle"}:
         ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(args.ckpts)}")
     return args
@@ -256,8 +260,11 @@ def main() -> None:
     for rep in range(args.repeats):
         for n in args.sizes:
             side = int(round(n ** 0.5))
-            for name, core in (("ising", IsingCore(side * side, max_cycles=10_000)),
-                               ("battle", BattleCore(n, opponent="expert", max_cycles=10_000))):
+            for name in ("ising", "battle"):
+                if name not in args.kinds:
+                    continue
+                core = (IsingCore(side * side, max_cycles=10_000) if name == "ising"
+                        else BattleCore(n, opponent="expert", max_cycles=10_000))
                 r = latency(core, device, args.steps, ckpts.get(name),
                             own_settings=args.acting == "checkpoint",
                             sets=args.sets if name in ckpts else None,
@@ -284,6 +291,7 @@ def main() -> None:
         f"--steps {args.steps}" + (f" --repeats {args.repeats}" if args.repeats > 1 else "")
         + (f" --acting {args.acting}" if args.acting != "defaults" else "")
         + (" --lift-share" if args.lift_share else "")
+        + (f" --kinds {' '.join(args.kinds)}" if len(args.kinds) < 2 else "")
         + f" --sizes {' '.join(map(str, args.sizes))} --out "
         f"{args.out or 'FILE'}" + "".join(f" --checkpoint {c}" for c in args.checkpoint)
         + "".join(f" --set {c}" for c in args.set),

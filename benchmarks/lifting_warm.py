@@ -2,7 +2,7 @@
 lifts: transport cost over exact OT's, rounds of the rounding and ms per call.
 
     OMP_NUM_THREADS=1 python benchmarks/lifting_warm.py CHECKPOINT [--n-agents 10000 20000]
-        [--steps 21] [--repeats 3] [--out FILE]
+        [--steps 21] [--repeats 3] [--rows 2048 1024] [--out FILE]
 
 Plays ``--steps`` env steps of Battle (both teams; the planner lifts its own team) at each N
 with a checkpoint acting at its own config.json's settings (as ``benchmarks/gpu.py --acting
@@ -12,7 +12,10 @@ the same inputs and generator state three ways: warm-started from the recorded p
 the planner did: ``lift_warm_start=true``, 10 iterations), cold (``lift_warm_start=false``: the
 ε-scaling of a replan's lift, 42 iterations) and by exact OT over the distinct rows (the
 reference, seconds a call). Replan calls are cold either way; their gap is given too. Times are
-the median over ``--repeats`` runs of each call, warm and cold solving each call in turn.
+the median over ``--repeats`` runs of each call, warm and cold solving each call in turn, with the
+parts spent in the Sinkhorn potential and in the rounding (each the median over calls of its own).
+``--rows`` solves each call with each number of distinct rows the Sinkhorn potential is fitted on
+(``Config.lift_sinkhorn_rows``; the recorded calls' generator states as they were).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gpu import BattleCore, planner_for  # noqa: E402  (the planner gpu.py times)
 
 from mfdiff_agents.allocator import tune_cpu_allocator  # noqa: E402
+from mfdiff_agents.diffuser import lifting  # noqa: E402
 from mfdiff_agents.diffuser.lifting import (  # noqa: E402
     LiftState,
     distinct_rows,
@@ -62,21 +66,41 @@ def record(checkpoint: str, n_agents: int, steps: int, seed: int) -> list[dict]:
     return calls[1:]  # the warm-up step's call out
 
 
-def solve(call: dict, start: str) -> tuple[float, int, float]:
-    """(seconds, rounds, transport cost) of one recorded call solved ``start``: "warm" (from
-    the recorded potential), "cold" or "exact"."""
+def _timed(name: str, fn):
+    """``fn`` adding its seconds to PARTS[name] (lift_balanced calls it by module name)."""
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            PARTS[name] += time.perf_counter() - t
+    wrapper.timed = True
+    return wrapper
+
+
+PARTS = {"sinkhorn": 0.0, "rounding": 0.0}
+if not getattr(lifting.sinkhorn_potential, "timed", False):
+    lifting.sinkhorn_potential = _timed("sinkhorn", lifting.sinkhorn_potential)
+    lifting.round_balanced = _timed("rounding", lifting.round_balanced)
+
+
+def solve(call: dict, start: str, rows: int = 2048) -> tuple[float, int, float, float, float]:
+    """(seconds, rounds, transport cost, seconds in the Sinkhorn potential, seconds in the
+    rounding) of one recorded call solved ``start``: "warm" (from the recorded potential),
+    "cold" or "exact"; ``rows``: ``lift_balanced``'s ``sinkhorn_rows``."""
+    PARTS.update(sinkhorn=0.0, rounding=0.0)
     gen = torch.Generator()
     gen.set_state(call["gen"])
     state = (LiftState(g=call["g"], method="sinkhorn")
              if start == "warm" and call["g"] is not None else None)
-    kw = {"method": "distinct"} if start == "exact" else {}
+    kw = {"method": "distinct"} if start == "exact" else {"sinkhorn_rows": rows}
     t = time.perf_counter()
     assign, st = lift_balanced(call["points"], call["centers"], generator=gen, state=state,
                                exact_max_cells=call["exact_max_cells"], **kw)
     dt = time.perf_counter() - t
     cost = float(sq_distances(call["points"], call["centers"]).double()
                  .gather(1, assign[:, None]).sum())
-    return dt, st.rounds, cost
+    return dt, st.rounds, cost, PARTS["sinkhorn"], PARTS["rounding"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,18 +111,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=21)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rows", type=int, nargs="+", default=[2048],
+                    help="Sinkhorn rows (Config.lift_sinkhorn_rows) to solve each call with")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
         ap.error("--steps and --repeats must be ≥ 1")
+    if any(r < 0 for r in args.rows) or len(set(args.rows)) < len(args.rows):
+        ap.error("--rows: distinct integers ≥ 0 (0: every distinct row)")
     torch.set_num_threads(1)
     lines = [
         f"Battle, checkpoint `{args.checkpoint}` at its own settings, evaluation seed "
         f"{args.seed}, {args.steps} env steps a size; cost = the assignment's transport cost over"
         f" exact OT's (mean, max over the calls); ms and rounds: median per call (ms: the median"
         f" of {args.repeats} runs of each).", "",
-        "| N (lifted) | calls | start | cost / exact: mean | max | rounds | ms |",
-        "|---|---|---|---|---|---|---|",
+        "| N (lifted) | calls | start | Sinkhorn rows | cost / exact: mean | max | rounds | ms "
+        "| of which Sinkhorn | rounding |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     for n in args.n_agents:
@@ -107,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         c0 = calls[0]
         u = distinct_rows(c0["points"])[0].shape[0]
         if u * c0["centers"].shape[0] <= c0["exact_max_cells"]:  # both starts act alike
-            line = f"| {n:,} ({lifted:,}) | – | exact OT over distinct rows (no Sinkhorn) | | | | |"
+            line = (f"| {n:,} ({lifted:,}) | – | exact OT over distinct rows (no Sinkhorn) | | | | "
+                    "| | | |")
             lines.append(line)
             print(line, flush=True)
             continue
@@ -122,29 +152,33 @@ def main(argv: list[str] | None = None) -> None:
         for where, group, starts in groups:
             if not group:
                 continue
-            times: dict[tuple[str, int], list[float]] = {}
-            out: dict[tuple[str, int], tuple[int, float]] = {}
+            variants = [(start, r) for start in starts for r in args.rows]
+            times: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
+            out: dict[tuple[str, int, int], tuple[int, float]] = {}
             for _ in range(args.repeats):
                 for i, c in enumerate(group):
-                    for start in starts:
-                        dt, rounds, cost = solve(c, start)
-                        times.setdefault((start, i), []).append(dt)
-                        out[(start, i)] = (rounds, cost)
-            for start in starts:
-                ratios = [out[(start, i)][1] / exact[id(c)] for i, c in enumerate(group)]
-                ms = 1e3 * statistics.median(statistics.median(times[(start, i)])
-                                             for i in range(len(group)))
-                rounds = statistics.median(out[(start, i)][0] for i in range(len(group)))
+                    for start, r in variants:
+                        dt, rounds, cost, t_sink, t_round = solve(c, start, r)
+                        times.setdefault((start, r, i), []).append((dt, t_sink, t_round))
+                        out[(start, r, i)] = (rounds, cost)
+            for start, r in variants:
+                ratios = [out[(start, r, i)][1] / exact[id(c)] for i, c in enumerate(group)]
+                # per part: the median over calls of each call's median over repeats
+                ms = [1e3 * statistics.median(statistics.median(x[p] for x in times[(start, r, i)])
+                                              for i in range(len(group))) for p in range(3)]
+                rounds = statistics.median(out[(start, r, i)][0] for i in range(len(group)))
                 name = names[start] if where == "between replans" else "cold (either setting)"
                 line = (f"| {n:,} ({lifted:,}) | {len(group)} {where} | {name} | "
-                        f"{statistics.mean(ratios):.4f} | {max(ratios):.4f} | {rounds:.0f} | "
-                        f"{ms:.1f} |")
+                        f"{r if r else 'all'} | {statistics.mean(ratios):.4f} | "
+                        f"{max(ratios):.4f} | {rounds:.0f} | {ms[0]:.1f} | {ms[1]:.1f} | "
+                        f"{ms[2]:.1f} |")
                 lines.append(line)
                 print(line, flush=True)
     if args.out:
         cmd = (f"OMP_NUM_THREADS=1 python benchmarks/lifting_warm.py {args.checkpoint} "
                f"--n-agents {' '.join(map(str, args.n_agents))} --steps {args.steps} "
-               f"--repeats {args.repeats}" + (f" --seed {args.seed}" if args.seed else ""))
+               f"--repeats {args.repeats}" + (f" --seed {args.seed}" if args.seed else "")
+               + (f" --rows {' '.join(map(str, args.rows))}" if args.rows != [2048] else ""))
         Path(args.out).write_text("Command:\n\n    " + cmd + "\n\n" + "\n".join(lines) + "\n")
 
 

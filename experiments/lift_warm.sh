@@ -11,6 +11,9 @@
 # docs/results/lift_warm_battle_n<N>_e<EVAL_SEEDS>_<tier>.md. ~7 min per checkpoint to train
 # (skipped where it exists) and ~15 s per episode on one core. From the repo root:
 #     TIERS=mixed bash experiments/lift_warm.sh      # default TIERS="medium mixed", EVAL_SEEDS=8
+# LIFT_SET / LIFT_TAG play another lifting setting against the config instead (sixtieth update):
+#     LIFT_SET="lift_warm_start=false lift_sinkhorn_rows=1024" LIFT_TAG=cold1024 \
+#         bash experiments/lift_warm.sh     # -> docs/results/lift_warm_battle_..._cold1024.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -20,6 +23,17 @@ REC=runs/lift_warm
 mkdir -p "$OUT" "$REC"
 read -r -a TIERS <<< "${TIERS:-medium mixed}"
 EVAL_SEEDS=${EVAL_SEEDS:-8}
+LIFT_SET=${LIFT_SET:-lift_warm_start=false}
+LIFT_TAG=${LIFT_TAG:-cold}
+case $LIFT_TAG in ''|*[!a-z0-9_]*|warm) echo "lift_warm.sh: LIFT_TAG is [a-z0-9_]+, not warm" >&2
+                                       exit 2;; esac
+read -r -a fields <<< "$LIFT_SET"
+LIFT_SETS=()  # one --set per field (mfdiff eval takes --set KEY=VALUE once per field)
+for f in "${fields[@]}"; do LIFT_SETS+=(--set "$f"); done
+if [ "$LIFT_TAG" = cold ] && [ "$LIFT_SET" != lift_warm_start=false ]; then
+  echo "lift_warm.sh: LIFT_TAG=cold is lift_warm_start=false's records; name another setting" >&2
+  exit 2
+fi
 N=${EVAL_N:-10000}
 for v in "$EVAL_SEEDS" "$N"; do
   case $v in ''|*[!0-9]*|0) echo "lift_warm.sh: EVAL_SEEDS and EVAL_N are positive integers" >&2
@@ -34,12 +48,13 @@ for tier in "${TIERS[@]}"; do
   files=()
   for s in 0 1 2; do
     train_battle_head "$OUT" "$tier" "$s" 800 1
-    for setting in warm cold; do
+    for setting in warm "$LIFT_TAG"; do
       f="$REC/n${N}_e${EVAL_SEEDS}_${tier}_s${s}_$setting.jsonl"
       files+=("$f")
       [ -s "$f" ] && continue  # evaluated before
       if [ "$setting" = warm ]; then label="MF-Diffuser"; set_=()
-      else label="MF-Diffuser, cold lifts"; set_=(--set lift_warm_start=false); fi
+      elif [ "$setting" = cold ]; then label="MF-Diffuser, cold lifts"; set_=("${LIFT_SETS[@]}")
+      else label="MF-Diffuser, lifts $LIFT_TAG"; set_=("${LIFT_SETS[@]}"); fi
       mfdiff eval --policy "$OUT/$tier-s$s" --env mfdiff/Battle-v0 --n-agents "$N" \
         --seeds "$EVAL_SEEDS" --env-kwargs '{"max_cycles": 150, "opponent": "expert"}' \
         --tier "$tier" --label "$label" ${set_[@]+"${set_[@]}"} --threads 1 --no-progress \
@@ -51,8 +66,16 @@ for tier in "${TIERS[@]}"; do
   cmd="TIERS=$tier bash experiments/lift_warm.sh"
   [ "$EVAL_SEEDS" != 8 ] && cmd="EVAL_SEEDS=$EVAL_SEEDS $cmd"
   [ "$N" != 10000 ] && cmd="EVAL_N=$N $cmd"
-  python experiments/compare_policies.py "cold=MF-Diffuser, cold lifts@$all" \
-    "config=MF-Diffuser@$all" --diff cold config \
-    --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting between replans solved cold (lift_warm_start=false) vs warm-started (the config). Regenerate with: $cmd (fifty-ninth update, docs/results/README.md)." \
-    --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_$tier.md"
+  if [ "$LIFT_TAG" = cold ]; then
+    python experiments/compare_policies.py "cold=MF-Diffuser, cold lifts@$all" \
+      "config=MF-Diffuser@$all" --diff cold config \
+      --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting between replans solved cold (lift_warm_start=false) vs warm-started (the config). Regenerate with: $cmd (fifty-ninth update, docs/results/README.md)." \
+      --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_$tier.md"
+  else
+    cmd="LIFT_SET=\"$LIFT_SET\" LIFT_TAG=$LIFT_TAG $cmd"
+    python experiments/compare_policies.py "$LIFT_TAG=MF-Diffuser, lifts $LIFT_TAG@$all" \
+      "config=MF-Diffuser@$all" --diff "$LIFT_TAG" config \
+      --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting with --set $LIFT_SET vs the config. Regenerate with: $cmd (docs/results/README.md)." \
+      --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_${tier}_$LIFT_TAG.md"
+  fi
 done

@@ -259,7 +259,7 @@ PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 #: checkpoints of one setting trained before and after the field pool in one row (an outside
 #: review: ``train_inpaint``, written as false into every new config.json, split them)
 LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None,
-                                "lift_warm_start": True}
+                                "lift_warm_start": True, "lift_sinkhorn_rows": 2048}
 
 
 def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:

@@ -725,6 +725,28 @@ def test_gpu_benchmark_lift_share_times_the_lifts_inside_the_steps():
     assert cells == " 3.0 | 20.0 % | 4.0 | 1.0 |"
 
 
+def test_lifting_warm_benchmark_solves_a_call_three_ways_and_times_its_parts():
+    """benchmarks/lifting_warm.py: a recorded call solved warm, cold (on any number of rows)
+    and exactly; exact OT is the cheapest assignment, and the Sinkhorn route's time splits
+    into the potential and the rounding (both inside the call's time), exact OT has neither."""
+    import torch
+
+    spec = importlib.util.spec_from_file_location("lifting_warm_bench",
+                                                  ROOT / "benchmarks/lifting_warm.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    gen = torch.Generator().manual_seed(0)
+    points, centers = torch.randn(600, 5, generator=gen), torch.randn(16, 5, generator=gen)
+    call = {"points": points, "centers": centers, "g": torch.randn(16, generator=gen),
+            "gen": gen.get_state(), "exact_max_cells": 10 * 16}  # 600 rows: Sinkhorn route
+    exact = bench.solve(call, "exact")
+    assert exact[3] == 0.0 and exact[4] == 0.0  # no Sinkhorn, an integral plan: no rounding
+    for start, rows in (("warm", 2048), ("cold", 2048), ("cold", 128)):
+        dt, rounds, cost, t_sink, t_round = bench.solve(call, start, rows)
+        assert rounds >= 1 and cost >= exact[2] * (1 - 1e-9)
+        assert 0 < t_sink and 0 < t_round and t_sink + t_round <= dt
+
+
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
     """With repeats, the latency ratio pairs repeat r's largest N with repeat r's smallest (not
     the medians' ratio) and reports their median and largest; one repeat prints the plain ratio."""

@@ -210,6 +210,32 @@ def test_lift_warm_start_decides_what_the_sinkhorn_route_starts_from(warm, plans
         Config(lift_warm_start="no")
 
 
+@pytest.mark.parametrize("rows", [2048, 8, 0])
+def test_lift_sinkhorn_rows_is_what_the_sinkhorn_route_fits_on(rows, monkeypatch) -> None:
+    """``lift_sinkhorn_rows`` reaches every balanced lift (the replan's and those between) as
+    ``lift_balanced``'s ``sinkhorn_rows``; the default is what the tables measured (2048)."""
+    from mfdiff_agents.diffuser import planner as planner_module
+
+    assert Config().lift_sinkhorn_rows == 2048
+    policy = untrained(3, 4, lift_sinkhorn_rows=rows, exact_ot_max_n=4, replan_every=3)
+    seen = []
+    real = planner_module.lift_balanced
+
+    def spy(points, centers, **kw):
+        seen.append(kw["sinkhorn_rows"])
+        return real(points, centers, **kw)
+
+    monkeypatch.setattr(planner_module, "lift_balanced", spy)
+    obs = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)  # 40 distinct rows
+    policy.reset(seed=0)
+    for _ in range(3):
+        policy.act_batch(obs, np.ones(40, bool))
+    assert seen == [rows] * 3
+    for bad in (-1, 1.5, True, "8"):
+        with pytest.raises(ConfigError, match="lift_sinkhorn_rows must be an integer"):
+            Config(lift_sinkhorn_rows=bad)
+
+
 def test_distinct_rows_reused_only_for_the_same_values() -> None:
     """The lifting and the balanced decoding of one env step share one ``distinct_rows``; a
     call with other values (or the same tensor changed in place since) computes it afresh."""
@@ -582,6 +608,12 @@ def test_a_field_added_later_leaves_the_settings_digest_of_its_old_value(trained
     before = checkpoint_identity(copy_with("no_split", lambda c: c.pop("stage_steps")))
     split = checkpoint_identity(copy_with("split", lambda c: c.update(stage_steps=[2, 3])))
     assert before["settings"] == now["settings"] != split["settings"]
+    # lift_sinkhorn_rows (sixtieth update): 2048 left out, another count another setting
+    assert json.loads((out / "config.json").read_text())["config"]["lift_sinkhorn_rows"] == 2048
+    before = checkpoint_identity(copy_with("rows_before", lambda c: c.pop("lift_sinkhorn_rows")))
+    fewer = checkpoint_identity(copy_with("rows_1024",
+                                          lambda c: c.update(lift_sinkhorn_rows=1024)))
+    assert before["settings"] == now["settings"] != fewer["settings"]
 
 
 def test_an_evaluation_records_the_threads_its_policy_acted_with(trained):

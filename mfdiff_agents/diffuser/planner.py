@@ -242,6 +242,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             generator=self.generator,
             state=state if self.cfg.lift_warm_start else None,
             exact_max_cells=self.cfg.exact_ot_max_n * centers.shape[0],
+            sinkhorn_rows=self.cfg.lift_sinkhorn_rows,
             distinct=self._distinct_rows(obs_n),
         )
 

@@ -1242,3 +1242,33 @@ def test_sweep_resume_keys_compare_override_values_not_spellings():
     assert _group_key("m", "p", {"stage_steps": [8, 8, 4], "ddim_steps": 20,
                                  "k_schedule": [8, 8, 4]},
                       "mfdiff/Ising-v0", {"n_agents": 100}, "medium") != key
+
+
+def test_cpu_dispatch_marks_a_score_that_changes_with_the_dispatch(tmp_path, monkeypatch):
+    """experiments/cpu_dispatch.py: one process per (case, dispatch) with that dispatch's
+    environment and the case's planning --set; a seed whose score differs under any dispatch
+    reads **no**, equal scores read yes; the file starts with the command."""
+    spec = importlib.util.spec_from_file_location("cpu_dispatch",
+                                                  ROOT / "experiments/cpu_dispatch.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    calls = []
+
+    def fake_play(policy, tier, n, seeds, env, sets):
+        calls.append((n, tuple(sets), tuple(sorted(env.items()))))
+        # the Sinkhorn route's seed 1 moves with MKL's AVX2 path; everything else stays
+        moved = n == 10_000 and not sets and env.get("MKL_ENABLE_INSTRUCTIONS") == "AVX2"
+        return [100.0, 101.5 if moved else 101.0][:seeds]
+
+    monkeypatch.setattr(mod, "play", fake_play)
+    out = tmp_path / "t.md"
+    mod.main(["runs/x/battle-mixed-s0", "--out", str(out)])
+    text = out.read_text()
+    assert text.startswith("Command:\n\n    OMP_NUM_THREADS=1 python experiments/cpu_dispatch.py "
+                           "runs/x/battle-mixed-s0\n")
+    rows = [ln for ln in text.splitlines() if ln.startswith("| 10,000") or ln.startswith("| 2,000")]
+    assert len(rows) == 6 and len(calls) == 3 * len(mod.DISPATCH)
+    assert [r.endswith("| **no** |") for r in rows] == [False, True, False, False, False, False]
+    assert ("exact_ot_max_n=10000",) in {c[1] for c in calls}
+    with pytest.raises(SystemExit):
+        mod.main(["runs/x/battle-s0"])  # no tier in the path, none given

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import resource
 import statistics
@@ -150,10 +151,11 @@ LIFT_HEAD = " lifting ms / step (mean) | lifting share of the step | cold lift m
 
 def lift_cells(each: list[dict[str, float]]) -> str:
     """The lifting columns of one row: the median over repeats of each figure."""
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in each)
-    return (f" {med('lift_ms'):.1f} | {100 * med('lift_share'):.1f} % | {med('cold_ms'):.1f} |"
-            f" {med('warm_ms'):.1f} |")
+    def med(key: str) -> str:  # "–" where no lift of that kind ran (NaN: every lift cold)
+        m = statistics.median(r[key] for r in each)
+        return "–" if math.isnan(m) else f"{m:.1f}"
+    return (f" {med('lift_ms')} | {100 * statistics.median(r['lift_share'] for r in each):.1f} %"
+            f" | {med('cold_ms')} | {med('warm_ms')} |")
 
 
 def train_throughput(device: torch.device, steps: int) -> float:
@@ -229,7 +231,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.acting == "checkpoint" and not args.ckpts:
         ap.error("--acting checkpoint plans a checkpoint at its own settings: give --checkpoint")
     # one row per size and kind: sizes that repeat, or round to one Ising side, would pool
-    sides = [int(round(n ** 0.5)) ** 2 for n in args.sizes]
+    sides = [int(round(n ** 0.5)) ** 2 for n in args.sizes] if "ising" in args.kinds else []
     if len(set(args.sizes)) < len(args.sizes) or len(set(sides)) < len(sides):
         ap.error(f"--sizes {args.sizes}: each size once, and no two that round to the same "
                  f"Ising lattice (L × L: {sides})")
@@ -237,6 +239,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error(f"--kinds {args.kinds}: each kind once")
     if set(args.ckpts) - {"ising", "battle"}:
         ap.error(f"--checkpoint takes ising=DIR and/or battle=DIR, got {sorted(args.ckpts)}")
+    if set(args.ckpts) - set(args.kinds):
+        ap.error(f"--checkpoint {sorted(set(args.ckpts) - set(args.kinds))}: not among --kinds "
+                 f"{args.kinds} (it would never be timed)")
     return args
 
 

@@ -21,6 +21,7 @@ parts spent in the Sinkhorn potential and in the rounding (each the median over 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -66,41 +67,47 @@ def record(checkpoint: str, n_agents: int, steps: int, seed: int) -> list[dict]:
     return calls[1:]  # the warm-up step's call out
 
 
-def _timed(name: str, fn):
-    """``fn`` adding its seconds to PARTS[name] (lift_balanced calls it by module name)."""
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            PARTS[name] += time.perf_counter() - t
-    wrapper.timed = True
-    return wrapper
+@contextlib.contextmanager
+def timed_parts():
+    """Within the block, ``lift_balanced``'s calls of ``sinkhorn_potential`` and
+    ``round_balanced`` (looked up by module name) add their seconds to the yielded dict's
+    "sinkhorn" and "rounding"; the module's functions are restored on leaving."""
+    parts = {"sinkhorn": 0.0, "rounding": 0.0}
+    real = {"sinkhorn": lifting.sinkhorn_potential, "rounding": lifting.round_balanced}
 
+    def wrap(name: str):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return real[name](*args, **kwargs)
+            finally:
+                parts[name] += time.perf_counter() - t
+        return wrapper
 
-PARTS = {"sinkhorn": 0.0, "rounding": 0.0}
-if not getattr(lifting.sinkhorn_potential, "timed", False):
-    lifting.sinkhorn_potential = _timed("sinkhorn", lifting.sinkhorn_potential)
-    lifting.round_balanced = _timed("rounding", lifting.round_balanced)
+    lifting.sinkhorn_potential, lifting.round_balanced = wrap("sinkhorn"), wrap("rounding")
+    try:
+        yield parts
+    finally:
+        lifting.sinkhorn_potential, lifting.round_balanced = real["sinkhorn"], real["rounding"]
 
 
 def solve(call: dict, start: str, rows: int = 2048) -> tuple[float, int, float, float, float]:
     """(seconds, rounds, transport cost, seconds in the Sinkhorn potential, seconds in the
     rounding) of one recorded call solved ``start``: "warm" (from the recorded potential),
     "cold" or "exact"; ``rows``: ``lift_balanced``'s ``sinkhorn_rows``."""
-    PARTS.update(sinkhorn=0.0, rounding=0.0)
     gen = torch.Generator()
     gen.set_state(call["gen"])
     state = (LiftState(g=call["g"], method="sinkhorn")
              if start == "warm" and call["g"] is not None else None)
     kw = {"method": "distinct"} if start == "exact" else {"sinkhorn_rows": rows}
-    t = time.perf_counter()
-    assign, st = lift_balanced(call["points"], call["centers"], generator=gen, state=state,
-                               exact_max_cells=call["exact_max_cells"], **kw)
-    dt = time.perf_counter() - t
+    with timed_parts() as parts:
+        t = time.perf_counter()
+        assign, st = lift_balanced(call["points"], call["centers"], generator=gen, state=state,
+                                   exact_max_cells=call["exact_max_cells"], **kw)
+        dt = time.perf_counter() - t
     cost = float(sq_distances(call["points"], call["centers"]).double()
                  .gather(1, assign[:, None]).sum())
-    return dt, st.rounds, cost, PARTS["sinkhorn"], PARTS["rounding"]
+    return dt, st.rounds, cost, parts["sinkhorn"], parts["rounding"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ config takes at that N (N = 10⁴: the Sinkhorn route) and with exact OT at ever
 (``--set exact_ot_max_n=N``), beside N = 2000 (exact OT over distinct rows either way).
 
     OMP_NUM_THREADS=1 python experiments/cpu_dispatch.py \\
-        runs/battle_head_steps_own_plans/mixed-s0 [--seeds 2] [--out FILE]
+        runs/battle_head_steps_own_plans/mixed-s0 [--tier mixed] [--seeds 2] [--out FILE]
 
 A dispatch that rounds float32 matmuls differently and leaves every score unchanged under
 exact OT, while changing it on the Sinkhorn route, places the sensitivity in that route (its
@@ -35,6 +35,24 @@ DISPATCH = {
 ENV_KWARGS = '{"max_cycles": 150, "opponent": "expert"}'  # as the grid plays Battle
 
 
+def dispatch_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any dispatch setting of its own (so "default" is
+    the libraries' own choice), one thread, then ``env``."""
+    keys = {k for v in DISPATCH.values() for k in v}
+    return {**{k: v for k, v in os.environ.items() if k not in keys}, "OMP_NUM_THREADS": "1",
+            **env}
+
+
+def capability(env: dict[str, str]) -> str:
+    """ATen's CPU capability and MKL's version line as a process with ``env`` sees them (MKL
+    does not say which kernels it picked; ATen does)."""
+    code = ("import torch; print(torch.backends.cpu.get_cpu_capability(), "
+            "'MKL' if torch.backends.mkl.is_available() else 'no MKL')")
+    r = subprocess.run([sys.executable, "-c", code], env=dispatch_env(env), capture_output=True,
+                       text=True, check=True)
+    return r.stdout.strip()
+
+
 def play(policy: str, tier: str, n: int, seeds: int, env: dict[str, str],
          sets: list[str]) -> list[float]:
     """Normalised scores of evaluation seeds 0..seeds-1, one ``mfdiff eval`` process."""
@@ -45,8 +63,11 @@ def play(policy: str, tier: str, n: int, seeds: int, env: dict[str, str],
                ENV_KWARGS, "--tier", tier, "--threads", "1", "--no-progress", "--out", str(out)]
         for s in sets:
             cmd += ["--set", s]
-        subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1", **env}, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run(cmd, env=dispatch_env(env), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise SystemExit(f"cpu_dispatch.py: {' '.join(cmd)} failed ({r.returncode}):\n"
+                             + r.stderr[-2000:])
         recs = [json.loads(line) for line in out.read_text().splitlines()]
     return [r["normalized_score"] for r in sorted(recs, key=lambda r: r["seed"])]
 
@@ -54,11 +75,13 @@ def play(policy: str, tier: str, n: int, seeds: int, env: dict[str, str],
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("policy", help="a Battle MF-Diffuser checkpoint directory")
-    ap.add_argument("--tier", default=None, help="its data tier (default: from the path)")
+    ap.add_argument("--tier", default=None, choices=("medium", "mixed"),
+                    help="its data tier (default: from the directory's name)")
     ap.add_argument("--seeds", type=int, default=2, help="evaluation seeds 0..n-1")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    tier = args.tier or next((t for t in ("medium", "mixed") if t in args.policy), None)
+    name = Path(args.policy).name
+    tier = args.tier or next((t for t in ("medium", "mixed") if t in name), None)
     if tier is None:
         ap.error("--tier: medium or mixed (not found in the checkpoint's path)")
     if args.seeds < 1:
@@ -71,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
              f"(max_cycles 150, the scripted expert as the opponent); normalised score per "
              f"evaluation seed, one `mfdiff eval` process per cell; dispatch: "
              + "; ".join(f"{k}: {' '.join(f'{a}={b}' for a, b in v.items()) or 'as it comes'}"
-                         for k, v in DISPATCH.items()) + ".", "",
+                         f" (ATen: {capability(v)})" for k, v in DISPATCH.items()) + ".", "",
              head, "|" + "---|" * (head.count("|") - 1)]
     print("\n".join(lines), flush=True)
     for n, route, sets in cases:

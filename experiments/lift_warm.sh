@@ -28,6 +28,8 @@ LIFT_TAG=${LIFT_TAG:-cold}
 case $LIFT_TAG in ''|*[!a-z0-9_]*|warm) echo "lift_warm.sh: LIFT_TAG is [a-z0-9_]+, not warm" >&2
                                        exit 2;; esac
 read -r -a fields <<< "$LIFT_SET"
+[ ${#fields[@]} -gt 0 ] || { echo "lift_warm.sh: LIFT_SET names at least one KEY=VALUE" >&2
+                             exit 2; }
 LIFT_SETS=()  # one --set per field (mfdiff eval takes --set KEY=VALUE once per field)
 for f in "${fields[@]}"; do LIFT_SETS+=(--set "$f"); done
 if [ "$LIFT_TAG" = cold ] && [ "$LIFT_SET" != lift_warm_start=false ]; then
@@ -51,7 +53,18 @@ for tier in "${TIERS[@]}"; do
     for setting in warm "$LIFT_TAG"; do
       f="$REC/n${N}_e${EVAL_SEEDS}_${tier}_s${s}_$setting.jsonl"
       files+=("$f")
-      [ -s "$f" ] && continue  # evaluated before
+      if [ -s "$f" ]; then  # evaluated before: with this setting? (a tag names its records)
+        want=""; [ "$setting" = warm ] || want="$LIFT_SET"
+        python - "$f" "$want" <<'PY' || exit 2
+import json, sys
+path, want = sys.argv[1], sys.argv[2].split()
+got = sorted(f"{k}={v}" for k, v in json.loads(open(path).readline())["config"]["set"].items())
+if got != sorted(want):
+    sys.exit(f"lift_warm.sh: {path} was played with --set {got or 'nothing'}, not {sorted(want)}:"
+             " give this setting another LIFT_TAG (or remove the file)")
+PY
+        continue
+      fi
       if [ "$setting" = warm ]; then label="MF-Diffuser"; set_=()
       elif [ "$setting" = cold ]; then label="MF-Diffuser, cold lifts"; set_=("${LIFT_SETS[@]}")
       else label="MF-Diffuser, lifts $LIFT_TAG"; set_=("${LIFT_SETS[@]}"); fi
@@ -75,7 +88,7 @@ for tier in "${TIERS[@]}"; do
     cmd="LIFT_SET=\"$LIFT_SET\" LIFT_TAG=$LIFT_TAG $cmd"
     python experiments/compare_policies.py "$LIFT_TAG=MF-Diffuser, lifts $LIFT_TAG@$all" \
       "config=MF-Diffuser@$all" --diff "$LIFT_TAG" config \
-      --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting with --set $LIFT_SET vs the config. Regenerate with: $cmd (docs/results/README.md)." \
+      --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting with ${LIFT_SETS[*]} vs the config. Regenerate with: $cmd (docs/results/README.md)." \
       --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_${tier}_$LIFT_TAG.md"
   fi
 done

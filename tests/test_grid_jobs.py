@@ -723,6 +723,26 @@ def test_gpu_benchmark_lift_share_times_the_lifts_inside_the_steps():
                               {"lift_ms": 4.0, "lift_share": 0.3, "cold_ms": 5.0, "warm_ms": 1.0},
                               {"lift_ms": 3.0, "lift_share": 0.2, "cold_ms": 4.0, "warm_ms": 2.0}])
     assert cells == " 3.0 | 20.0 % | 4.0 | 1.0 |"
+    nan = float("nan")  # every lift cold (lift_warm_start=false): no warm figure, a dash
+    assert bench.lift_cells([{"lift_ms": 2.0, "lift_share": 0.1, "cold_ms": 3.0, "warm_ms": nan}]
+                            ) == " 2.0 | 10.0 % | 3.0 | – |"
+
+
+def test_gpu_benchmark_kinds_time_only_the_kinds_asked_for(capsys):
+    """--kinds battle skips Ising (and its lattice check); a --checkpoint of a kind not timed is
+    refused rather than listed as measured."""
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "benchmarks/gpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.parse_args([]).kinds == ["ising", "battle"]
+    assert bench.parse_args(["--kinds", "battle", "--sizes", "10000", "10001"]).kinds == ["battle"]
+    with pytest.raises(SystemExit):  # both round to a 100 x 100 lattice
+        bench.parse_args(["--sizes", "10000", "10001"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--kinds", "ising", "--checkpoint", "battle=runs/x"])
+    assert "not among --kinds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--kinds", "battle", "battle"])
 
 
 def test_lifting_warm_benchmark_solves_a_call_three_ways_and_times_its_parts():
@@ -745,6 +765,9 @@ def test_lifting_warm_benchmark_solves_a_call_three_ways_and_times_its_parts():
         dt, rounds, cost, t_sink, t_round = bench.solve(call, start, rows)
         assert rounds >= 1 and cost >= exact[2] * (1 - 1e-9)
         assert 0 < t_sink and 0 < t_round and t_sink + t_round <= dt
+    from mfdiff_agents.diffuser import lifting  # the timing leaves the library as it was
+    assert lifting.sinkhorn_potential.__module__ == lifting.__name__
+    assert lifting.round_balanced.__module__ == lifting.__name__
 
 
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
@@ -1261,6 +1284,10 @@ def test_cpu_dispatch_marks_a_score_that_changes_with_the_dispatch(tmp_path, mon
         return [100.0, 101.5 if moved else 101.0][:seeds]
 
     monkeypatch.setattr(mod, "play", fake_play)
+    monkeypatch.setattr(mod, "capability", lambda env: "AVX2" if env else "AVX512")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "SSE4_2")  # the caller's own: not "default"
+    assert "MKL_ENABLE_INSTRUCTIONS" not in mod.dispatch_env({})
+    assert mod.dispatch_env({"MKL_CBWR": "COMPATIBLE"})["MKL_CBWR"] == "COMPATIBLE"
     out = tmp_path / "t.md"
     mod.main(["runs/x/battle-mixed-s0", "--out", str(out)])
     text = out.read_text()
@@ -1271,4 +1298,4 @@ def test_cpu_dispatch_marks_a_score_that_changes_with_the_dispatch(tmp_path, mon
     assert [r.endswith("| **no** |") for r in rows] == [False, True, False, False, False, False]
     assert ("exact_ot_max_n=10000",) in {c[1] for c in calls}
     with pytest.raises(SystemExit):
-        mod.main(["runs/x/battle-s0"])  # no tier in the path, none given
+        mod.main(["runs/mixed/battle-s0"])  # no tier in the directory's name, none given

@@ -210,7 +210,7 @@ def test_lift_warm_start_decides_what_the_sinkhorn_route_starts_from(warm, plans
         Config(lift_warm_start="no")
 
 
-@pytest.mark.parametrize("rows", [2048, 8, 0])
+@pytest.mark.parametrize("rows", [2048, 16, 0])
 def test_lift_sinkhorn_rows_is_what_the_sinkhorn_route_fits_on(rows, monkeypatch) -> None:
     """``lift_sinkhorn_rows`` reaches every balanced lift (the replan's and those between) as
     ``lift_balanced``'s ``sinkhorn_rows``; the default is what the tables measured (2048)."""
@@ -234,6 +234,8 @@ def test_lift_sinkhorn_rows_is_what_the_sinkhorn_route_fits_on(rows, monkeypatch
     for bad in (-1, 1.5, True, "8"):
         with pytest.raises(ConfigError, match="lift_sinkhorn_rows must be an integer"):
             Config(lift_sinkhorn_rows=bad)
+    with pytest.raises(ConfigError, match="below the 256 particles"):
+        Config(lift_sinkhorn_rows=255)
 
 
 def test_distinct_rows_reused_only_for_the_same_values() -> None:

@@ -458,6 +458,12 @@ class Config(TrainConfig):
                 "Config.lift_sinkhorn_rows must be an integer ≥ 0 (0: every distinct row), got "
                 f"{self.lift_sinkhorn_rows!r}"
             )
+        if 0 < rows < max(self.k_schedule):  # K potentials fitted on fewer rows than K
+            raise ConfigError(
+                f"Config.lift_sinkhorn_rows={rows} is below the {max(self.k_schedule)} particles "
+                "of k_schedule: the potential would be fitted on fewer rows than particles "
+                "(0: every distinct row)"
+            )
         if not isinstance(self.lift_warm_start, bool):
             raise ConfigError(
                 f"Config.lift_warm_start must be true or false, got {self.lift_warm_start!r}"

@@ -66,6 +66,22 @@ def planner_for(
                              device=device)
 
 
+def planning_sets(items: list[str], ap: argparse.ArgumentParser) -> dict:
+    """``--set FIELD=JSON ...`` -> {field: value}, each a planning field (``ACTING``); an
+    unknown field or a value that is not JSON is the parser's error."""
+    sets = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or key not in ACTING:
+            ap.error(f"--set takes FIELD=JSON with a planning field ({', '.join(ACTING)}), "
+                     f"got {item!r}")
+        try:
+            sets[key] = json.loads(value)
+        except json.JSONDecodeError as e:
+            ap.error(f"--set {key}: not JSON ({e}): {value!r}")
+    return sets
+
+
 def latency(
     core, device: torch.device, steps: int, checkpoint: str | None = None,
     own_settings: bool = False, sets: dict | None = None, lift_share: bool = False,
@@ -214,16 +230,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "stage_steps=[8,8,4] (with --checkpoint; both families)")
     args = ap.parse_args(argv)
     args.ckpts = dict(c.split("=", 1) for c in args.checkpoint)
-    args.sets = {}
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        if not eq or key not in ACTING:
-            ap.error(f"--set takes FIELD=JSON with a planning field ({', '.join(ACTING)}), "
-                     f"got {item!r}")
-        try:
-            args.sets[key] = json.loads(value)
-        except json.JSONDecodeError as e:
-            ap.error(f"--set {key}: not JSON ({e}): {value!r}")
+    args.sets = planning_sets(args.set, ap)
     if args.sets and not args.ckpts:
         ap.error("--set changes a checkpoint's planning: give --checkpoint")
     if args.repeats < 1 or args.steps < 1:

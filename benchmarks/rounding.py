@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ import torch
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from gpu import BattleCore, planner_for  # noqa: E402  (the planner gpu.py times)
+from gpu import BattleCore, planner_for, planning_sets  # noqa: E402  (gpu.py's planner)
 
 from mfdiff_agents.allocator import tune_cpu_allocator  # noqa: E402
 from mfdiff_agents.diffuser import lifting  # noqa: E402
@@ -47,10 +48,12 @@ def lifting_at(ref: str, tmp: Path):
     return mod
 
 
-def record_calls(checkpoint: str | None, n_agents: int, steps: int) -> list[dict]:
-    """Every rounding call of ``steps`` env steps of Battle (after one warm-up step)."""
+def record_calls(checkpoint: str | None, n_agents: int, steps: int,
+                 sets: dict | None = None) -> list[dict]:
+    """Every rounding call of ``steps`` env steps of Battle (after one warm-up step), the
+    planner at the Config's defaults with ``sets`` over them."""
     core = BattleCore(n_agents, opponent="expert", max_cycles=10_000)
-    policy = planner_for(core, torch.device("cpu"), checkpoint)
+    policy = planner_for(core, torch.device("cpu"), checkpoint, sets=sets)
     calls: list[dict] = []
     real = lifting.round_balanced
 
@@ -91,13 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-agents", type=int, nargs="+", default=[10_000])
     ap.add_argument("--steps", type=int, default=32, help="env steps recorded per N")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=JSON",
+                    help="planning fields over the Config's defaults, e.g. "
+                         "lift_warm_start=false (with --checkpoint)")
     args = ap.parse_args(argv)
+    sets = planning_sets(args.set, ap)
+    if sets and args.checkpoint is None:
+        ap.error("--set changes a checkpoint's planning: give --checkpoint")
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         ref = lifting_at(args.ref, Path(tmp))
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     weights = args.checkpoint or "random weights"
-    print(f"round_balanced, today's code against {args.ref}'s; Battle at the Config's defaults, "
+    over = "".join(f", {k}={json.dumps(v)}" for k, v in sets.items())
+    print(f"round_balanced, today's code against {args.ref}'s; Battle at the Config's defaults"
+          f"{' and, over them' + over if sets else ''}, "
           f"checkpoint `{weights}`, {args.steps} env steps per N, every call of the rounding "
           f"run by both in alternating order {args.repeats} times; ms: median per call over "
           f"calls and repeats, one thread; {when}.\n")
@@ -105,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
           "| same assignments |")
     print("|---|---|---|---|---|---|---|")
     for n in args.n_agents:
-        calls = record_calls(args.checkpoint, n, args.steps)
+        calls = record_calls(args.checkpoint, n, args.steps, sets)
         if not calls:
             print(f"| {n:,} | 0 | | | | | (exact OT route: no rounding) |")
             continue

@@ -815,6 +815,33 @@ def test_rounding_benchmark_compares_the_two_versions_on_the_same_calls(capsys, 
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| **no** |")
 
 
+def test_rounding_benchmark_sets_reach_the_planner(monkeypatch, capsys):
+    """``--set`` of benchmarks/rounding.py: planning fields over the checkpoint's planner (the
+    recorded calls are then the cold lifts' ones), named in the table's header; an unknown
+    field, a value that is not JSON, or no checkpoint is refused."""
+    spec = importlib.util.spec_from_file_location("rounding_bench", ROOT / "benchmarks/rounding.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen = {}
+
+    def fake_record(checkpoint, n, steps, sets=None):
+        seen.update(checkpoint=checkpoint, sets=sets)
+        return []
+
+    monkeypatch.setattr(bench, "record_calls", fake_record)
+    monkeypatch.setattr(bench, "lifting_at", lambda ref, tmp: None)
+    assert bench.main(["--ref", "HEAD", "--checkpoint", "ck", "--set", "lift_warm_start=false",
+                       "lift_sinkhorn_rows=1024"]) == 0
+    assert seen == {"checkpoint": "ck",
+                    "sets": {"lift_warm_start": False, "lift_sinkhorn_rows": 1024}}
+    assert "lift_warm_start=false, lift_sinkhorn_rows=1024" in capsys.readouterr().out
+    for bad in (["--checkpoint", "ck", "--set", "nonsense=1"],
+                ["--checkpoint", "ck", "--set", "lift_sinkhorn_rows=x"],
+                ["--set", "lift_warm_start=false"]):
+        with pytest.raises(SystemExit):
+            bench.main(["--ref", "HEAD", *bad])
+
+
 @pytest.mark.parametrize("family", ["squeeze", "ising", "battle"])
 def test_planning_steps_sweep_loads_and_each_row_changes_its_fields(family, capsys, tmp_path):
     """experiments/planning_steps.py: a valid sweep per family whose every row is the family's

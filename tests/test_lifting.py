@@ -89,20 +89,25 @@ def test_balance_property(n: int, k: int, u: int, dup: bool, method: str, seed: 
     inf_cols=st.integers(0, 3),
     inf_rows=st.integers(0, 3),
     seed=st.integers(0, 2**16),
+    use_numpy=st.booleans(),
 )
 def test_first_max_is_max_with_its_ties(
-    n: int, blocks: int, lanes: int, levels: int, inf_cols: int, inf_rows: int, seed: int
+    n: int, blocks: int, lanes: int, levels: int, inf_cols: int, inf_rows: int, seed: int,
+    use_numpy: bool,
 ) -> None:
-    """``_first_max`` (maxima from lane-wise ``amax``) gives ``max(1)``'s maxima, its first
-    column wherever the maximum is unique, and flags exactly the rows where another column
-    holds the maximum (or the maximum is -inf); ``levels`` few values make ties common, -inf
-    columns and rows are the masked particles. K = 7·blocks takes the fallback path."""
+    """``_first_max`` (numpy's ``argmax`` on CPU, or maxima from lane-wise ``amax``) gives
+    ``max(1)``'s maxima, its first column wherever the maximum is unique, and flags exactly
+    the rows where another column holds the maximum (or the maximum is -inf); ``levels`` few
+    values make ties common, -inf columns and rows are the masked particles. K = 7·blocks
+    takes the lanes' fallback path."""
     g = _gen(seed)
     k = blocks * lanes
     s = torch.randint(0, levels, (n, k), generator=g).float() * 0.25
     s[:, torch.randperm(k, generator=g)[: min(inf_cols, k)]] = float("-inf")
     s[torch.randperm(n, generator=g)[: min(inf_rows, n)]] = float("-inf")
-    best, j, tied = _first_max(s)
+    before = s.clone()
+    best, j, tied = _first_max(s, lanes, use_numpy=use_numpy)
+    assert torch.equal(s, before)  # the numpy path writes s and restores it
     ref_best, ref_j = s.max(1)
     ref_tied = ((s == ref_best[:, None]).sum(1) > 1) | torch.isinf(ref_best)
     assert torch.equal(best, ref_best) and torch.equal(tied, ref_tied)
@@ -116,9 +121,10 @@ def test_first_max_with_more_than_256_blocks() -> None:
     s = torch.randint(0, 40, (64, 32 * 300), generator=g).float()
     s[:, 9000] = 50.0  # a unique maximum in a late block ...
     s[:8, 9001] = 50.0  # ... tied in 8 rows
-    best, j, tied = _first_max(s)
-    assert torch.equal(best, s.max(1).values) and tied[:8].all() and not tied[8:].any()
-    assert bool((j[8:] == 9000).all())
+    for use_numpy in (False, True):  # the lanes' search (as on a GPU), then CPU's numpy one
+        best, j, tied = _first_max(s, use_numpy=use_numpy)
+        assert torch.equal(best, s.max(1).values) and tied[:8].all() and not tied[8:].any()
+        assert bool((j[8:] == 9000).all())
 
 
 def test_distinct_rows_exact() -> None:
@@ -263,6 +269,38 @@ def test_rounding_kept_scores_equal_candidates(
     (kept, r_kept), (cand, r_cand) = runs
     assert torch.equal(torch.bincount(kept, minlength=k), cap)
     assert r_kept == r_cand > 2 and torch.equal(kept, cand)
+
+
+@pytest.mark.parametrize(("seed", "copies", "spread", "empty"),
+                         [(0, 0, 3, 0), (1, 16, 3, 0), (2, 16, 1, 0), (3, 0, 0, 0),
+                          (4, 8, 2, 30), (5, -1, 0, 0), (6, -1, 0, 20)])
+def test_rounding_rounds_in_numpy_equal_torch(seed: int, copies: int, spread: int,
+                                              empty: int) -> None:
+    """The rounds on dense scores in numpy (``host_rounds``, the CPU default) give the
+    assignment and round count of the same rounds in torch (the GPU's code), ties included:
+    quarters make scores exact and ties common (``copies`` particles copy others, potential
+    included; ``spread`` 1: few distinct rows); ``copies=-1``: Gaussian rows, centres and
+    potential (scores not exact); ``empty`` particles have no capacity (K > N)."""
+    n, k0, d = 1500, 48, 4
+    g = _gen(seed)
+    if copies < 0:
+        ctr, pot = torch.randn(k0, d, generator=g), 0.3 * torch.randn(k0, generator=g)
+        pts = torch.randn(n, d, generator=g)
+        k = k0
+    else:
+        base = torch.randint(-3, 4, (k0, d), generator=g).float()
+        pot0 = torch.randint(-8, 9, (k0,), generator=g).float() / 4
+        ctr, pot = torch.cat([base, base[:copies]]), torch.cat([pot0, pot0[:copies]])
+        k = k0 + copies
+        pts = torch.randint(-spread, spread + 1, (n, d), generator=g).float()
+    rows, inv, _ = distinct_rows(pts)
+    cap = balanced_capacities(n, k - empty, generator=_gen(seed + 10))
+    cap = torch.cat([cap, torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]
+    runs = [round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), host_rounds=h)
+            for h in (True, False)]
+    (host, r_host), (tch, r_tch) = runs
+    assert torch.equal(torch.bincount(host, minlength=k), cap)
+    assert r_host == r_tch > 2 and torch.equal(host, tch)
 
 
 def test_rounding_from_proposals_to_particles_without_room() -> None:

@@ -259,7 +259,8 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError("--env-kwargs render_mode: evaluation does not render; "
                              "--video DIR records the episode of seed 0 as a GIF")
         label = args.label or policy_label(args.policy)
-        kw: dict[str, Any] = _overrides(args.set)
+        sets = _overrides(args.set)  # parsed once: a key given twice is said once
+        kw: dict[str, Any] = dict(sets)
         for key, option in (("device", "--device"), ("num_threads", "--threads")):
             if key in kw:
                 raise ValueError(f"--set {key}=...: give {option} instead")
@@ -278,7 +279,7 @@ def _eval(args: argparse.Namespace) -> int:
 
             EnvFacts(**read_meta(args.policy)["env"]).check_tier(
                 args.tier, who=policy_label(args.policy))
-        config: dict[str, Any] = {"policy": str(args.policy), "set": _overrides(args.set),
+        config: dict[str, Any] = {"policy": str(args.policy), "set": sets,
                                   **({"checkpoint": ident} if ident else {})}
         deviations = None
         if args.deviation:
@@ -423,8 +424,9 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--policy", help="checkpoint directory, or random | medium | expert")
     p.add_argument("--env", help="registered env id, e.g. mfdiff/GaussianSqueeze-v0 (default "
                    "for a checkpoint: the env it was trained on, with its env kwargs)")
-    p.add_argument("--n-agents", type=int, help="population size N (default for a checkpoint "
-                   "on its own env: its training N)")
+    p.add_argument("--n-agents", type=int, help="population size N, both teams on Battle "
+                   "(N/2 a team, the records' n_agents); default for a checkpoint on its own "
+                   "env: its training N")
     p.add_argument("--seeds", type=int, default=None,
                    help="number of seeds (0..n-1), default 5")
     p.add_argument("--episodes", type=int, default=None, help="episodes per seed, default 1")

@@ -70,6 +70,30 @@ POLICY_STREAM = 0x504F4C49  # "POLI"
 #: inside float32 (3.4e38); every mfdiff env observes values below 10³.
 OBS_LIMIT = 1e15
 
+def _bound_env_obs_bounds(
+    env: Any, obs_dim: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    """(low [d], high [d]) float32 of the bare mfdiff env under ``env``'s wrappers, or None
+    (not an mfdiff env). Where a wrapper stores observations in a coarser float dtype
+    (SuperSuit's ``dtype_v0`` to float16) a value next to a bound may round past it: the
+    bounds are widened by one step of that dtype."""
+    core = getattr(getattr(env, "unwrapped", env), "core", None)
+    bounds = core.obs_bounds() if hasattr(core, "obs_bounds") else None
+    if bounds is None or any(np.shape(b) != (obs_dim,) for b in bounds):
+        return None
+    low, high = (np.asarray(b, np.float64) for b in bounds)
+    space = getattr(env, "observation_space", None)
+    agents = getattr(env, "possible_agents", None)
+    if callable(space):  # PettingZoo: one space per agent
+        space = space(agents[0]) if agents else None
+    dtype = getattr(space, "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.floating) \
+            and np.finfo(dtype).eps > np.finfo(np.float32).eps:
+        step = np.finfo(dtype).eps * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
+        low, high = low - step, high + step
+    return low.astype(np.float32), high.astype(np.float32)
+
+
 class Policy(ABC):
     """Base class of a batched population policy.
 
@@ -102,6 +126,8 @@ class Policy(ABC):
         self._env: Any = None
         self._aec_cache: dict[str, int] = {}
         self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
+        # (low [d], high [d]) of the bound mfdiff env's observations; None: not bound to one
+        self._obs_bounds: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None
 
     # ------------------------------------------------------------------ the core
     def reset(self, seed: int | None = None) -> None:
@@ -168,10 +194,35 @@ class Policy(ABC):
                 f"±{OBS_LIMIT:.0e}) for {len(bad)} live agent(s), rows "
                 f"{bad[:10].tolist()}{' …' if len(bad) > 10 else ''}"
             )
+        if getattr(self, "_obs_bounds", None) is not None:  # bound to an mfdiff env
+            self._check_bounds(obs, mask)
         with self._act_context():
             actions = policy_actions(self._act(obs, mask), f"{type(self).__name__}._act", mask)
         actions[~mask] = 0
         return actions
+
+    def _check_bounds(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> None:
+        """ValueError where a live agent's observation lies outside the bound env's space.
+
+        Why: a wrapper can rescale the observations and keep the space (SuperSuit's
+        ``observation_lambda_v0`` with an identity space function), which
+        ``check_wrapped_observations`` cannot see; every mfdiff env keeps its observations
+        inside its bounds (the dataset builder checks each one), so values outside them are
+        not the observations the policy was made for. O(N·d) a step."""
+        low, high = self._obs_bounds  # type: ignore[misc]
+        outside = mask & ((obs < low) | (obs > high)).any(axis=1)
+        if outside.any():
+            bad = np.flatnonzero(outside)
+            row = obs[bad[0]]
+            feat = int(np.flatnonzero((row < low) | (row > high))[0])
+            raise ValueError(
+                f"{type(self).__name__}: observations outside the bound env's observation "
+                f"space for {len(bad)} live agent(s), rows {bad[:10].tolist()}"
+                f"{' …' if len(bad) > 10 else ''} (row {bad[0]}, feature {feat}: "
+                f"{float(row[feat]):.4g} not in [{float(low[feat]):.4g}, "
+                f"{float(high[feat]):.4g}]): does a wrapper rescale them? The policy reads the "
+                "env's own observations"
+            )
 
     def _act_context(self) -> contextlib.AbstractContextManager[None]:
         """Context around :meth:`_act` (trained policies limit torch threads here)."""
@@ -261,6 +312,7 @@ class Policy(ABC):
         self._env = env
         self._aec_cache = {}
         self._roster = {}
+        self._obs_bounds = _bound_env_obs_bounds(env, self.obs_dim)
         return self
 
     def __call__(self, observation: Any, agent: str) -> int:

@@ -152,6 +152,11 @@ def test_eval_defaults_to_the_checkpoints_env(env, tmp_path):
     assert {x["n_agents"] for x in recs} == {40}
     r = mfdiff(env, "eval", "--policy", "random", "--n-agents", "20")
     assert_user_error(r, "give --env and --n-agents")
+    # a --set given twice is said once, the last value recorded (eval parsed --set twice and
+    # warned twice: an outside review, sixty-first update)
+    err, recs = records("--set", "temperature=0.5", "--set", "temperature=0.7")
+    assert err.count("given twice") == 1, err
+    assert {x["config"]["set"]["temperature"] for x in recs} == {"0.7"}
 
 
 def _plain(v):

@@ -448,3 +448,42 @@ def test_supersuit_black_death_v3_ends_episodes():
     for _ in range(2):
         _, _, term, trunc, _ = env.step(dict.fromkeys(env.agents, 1))
     assert all(term[a] or trunc[a] for a in term) and not env.agents
+
+
+
+def test_bound_policy_refuses_observations_outside_the_env_space():
+    """A wrapper that rescales observations but keeps the space (SuperSuit's
+    observation_lambda_v0 with an identity space function) passes bind's space check; the
+    bound policy then refuses the values (an outside review, sixty-first update), naming the
+    feature. The env's own observations, also stored as float16 (dtype_v0: values next to a
+    bound may round past it), play through; unbound, act_batch does not check."""
+    ss = pytest.importorskip("supersuit")
+    from mfdiff_agents.policy import RandomPolicy
+
+    env = ss.observation_lambda_v0(ising_v0.parallel_env(n_agents=16, max_cycles=3),
+                                   lambda obs, space: obs * 2.0, lambda space: space)
+    policy = RandomPolicy(obs_dim=4, n_actions=2, seed=0).bind(env)
+    obs, _ = env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"outside the bound env's observation space for 16 "
+                                         r"live .*feature 0: -?2 not in \[-1, 1\].*wrapper"):
+        policy.act(obs)
+    unbound = RandomPolicy(obs_dim=4, n_actions=2, seed=0)
+    assert len(unbound.act_batch(np.stack(list(obs.values())))) == 16
+    # the env's own observations, bare and as float16, play a whole episode bound
+    for wrap in (lambda e: e, lambda e: ss.dtype_v0(e, np.float16)):
+        env = wrap(battle_v0.parallel_env(n_agents=40, max_cycles=20, opponent=None))
+        policy = RandomPolicy(obs_dim=13, n_actions=env.action_space(env.possible_agents[0]).n,
+                              seed=0).bind(env)
+        obs, _ = env.reset(seed=1)
+        while env.agents:
+            obs, *_ = env.step(policy.act(obs))
+    # a float16 value rounded past a bound (the distance feature's √2) is the env's own
+    from mfdiff_envs.battle import OBS_NAMES
+
+    row = np.zeros((1, 13), np.float32)
+    row[0, OBS_NAMES.index("enemy_dist")] = np.float16(1.4146)  # 1.41504 > √2 = 1.41421
+    bare = RandomPolicy(obs_dim=13, n_actions=policy.n_actions, seed=0).bind(
+        battle_v0.parallel_env(n_agents=40, opponent=None))
+    with pytest.raises(ValueError, match="outside the bound env's observation space"):
+        bare.act_batch(row)
+    assert policy.act_batch(row).shape == (1,)  # bound to the float16 env: one step wider

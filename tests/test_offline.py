@@ -149,6 +149,10 @@ def test_refusal_names_the_stored_env_kwargs():
         _build(env_kwargs={"max_cycles": 9})
     with pytest.raises(DatasetExistsError, match="built with these env kwargs"):
         _build()
+    # another episode count lands on the same id too: named, not "these env kwargs"
+    with pytest.raises(DatasetExistsError,
+                       match=rf"episodes={SMALL['episodes'] + 1} \(stored: {SMALL['episodes']}\)"):
+        _build(episodes=SMALL["episodes"] + 1)
     ds = _build(env_kwargs={"max_cycles": 9}, version=1)
     assert ds.spec.dataset_id == "mfdiff/squeeze-n36/medium-v1"
     assert minari.load_dataset("mfdiff/squeeze-n36/medium-v0").spec.env_spec.kwargs[

@@ -522,7 +522,10 @@ class Config(TrainConfig):
             if self.diffusion_steps > self.steps:
                 raise ConfigError(
                     f"Config.diffusion_steps ({self.diffusion_steps}) must be ≤ steps "
-                    f"({self.steps})"
+                    f"({self.steps}): the gradient steps that train the diffusion model, of "
+                    "steps in all (the head trains alone after them); a family config sets it, "
+                    f"so with a smaller budget give both, e.g. --set steps={self.steps} "
+                    f"--set diffusion_steps={max(1, self.steps // 2)}"
                 )
             if self.diffusion_steps < self.steps and not self.action_head:
                 raise ConfigError(

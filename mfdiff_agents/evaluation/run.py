@@ -214,6 +214,10 @@ def evaluate(
     if deviation_fraction != 0.01 and not exploitability:
         raise ValueError("deviation_fraction sets the exploitability measure's share of "
                          "deviators: pass exploitability=True")
+    if deviation_fraction != 0.01 and core.family == "squeeze":  # else ignored, silently
+        raise ValueError("Squeeze's exploitability is exact over every one-step level change "
+                         "(from the reward formula): it has no deviators, so deviation_fraction "
+                         "does not apply")
     if deviation_set is not None and not exploitability:
         raise ValueError("deviation_set restricts the exploitability measure's deviations: "
                          "pass exploitability=True")

@@ -254,25 +254,32 @@ def dataset_exists(dataset_id_: str) -> bool:
     return (get_dataset_path(dataset_id_) / "data").exists()
 
 
-def _exists_message(ds_id: str, env_id: str, env_kwargs: dict[str, Any]) -> str:
+def _exists_message(ds_id: str, env_id: str, env_kwargs: dict[str, Any],
+                    episodes: int | None = None) -> str:
     """Why a build refuses ``ds_id``: the id holds family, N, tier and version only, so a build
-    with other env kwargs (e.g. ``max_cycles``) lands on the same id; say what the stored one
-    was built with, so that --force is not taken as the fix when another version is meant."""
+    with other env kwargs (e.g. ``max_cycles``) or another episode count lands on the same id;
+    say what the stored one was built with, so that overwrite=True (--force) is not taken as
+    the fix when another version is meant."""
     msg = f"dataset {ds_id} already exists at {get_dataset_path(ds_id)}"
     try:
-        stored = dict(minari.load_dataset(ds_id).spec.env_spec.kwargs)
+        stored_ds = minari.load_dataset(ds_id)
+        stored = dict(stored_ds.spec.env_spec.kwargs)
+        stored_episodes = int(stored_ds.total_episodes)
         env = make_env(env_id, env_kwargs)
         asked = dict(env.spec.kwargs)
         env.close()
     except Exception:  # a damaged or foreign dataset: the plain message still holds
-        return msg + "; use --force / overwrite=True to replace it"
+        return msg + "; overwrite=True (--force) replaces it"
     diff = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
-    if not diff:
-        return msg + " (built with these env kwargs); use --force / overwrite=True to rebuild it"
-    parts = ", ".join(f"{k}={asked.get(k)!r} (stored: {stored.get(k)!r})" for k in diff)
-    return (f"{msg}, built with other env kwargs: {parts}. --force / overwrite=True would "
+    parts = [f"{k}={asked.get(k)!r} (stored: {stored.get(k)!r})" for k in diff]
+    if episodes is not None and episodes != stored_episodes:
+        parts.append(f"episodes={episodes} (stored: {stored_episodes})")
+    if not parts:
+        return msg + (f" (built with these env kwargs, {stored_episodes} episodes); "
+                      "overwrite=True (--force) rebuilds it")
+    return (f"{msg}, built otherwise: {', '.join(parts)}. overwrite=True (--force) would "
             "replace it; to keep both, build under another version (the id's -v<k>: "
-            "version=... in build_dataset)")
+            "version=... in build_dataset or in a catalogue entry)")
 
 
 def write_episodes(
@@ -604,7 +611,8 @@ def build_dataset(
     clean_stale_staging(root)
     if dataset_exists(ds_id) and not overwrite:
         raise DatasetExistsError(_exists_message(ds_id, env_id, {**(env_kwargs or {}),
-                                                                 "n_agents": n_agents}))
+                                                                 "n_agents": n_agents},
+                                                 episodes))
 
     factory = policy_factory or default_policy_factory()
     skill_fn = skill_of_tier or tier_skill
@@ -742,7 +750,9 @@ def build_dataset(
         final = get_dataset_path(ds_id)
         if final.exists():
             if not overwrite:
-                raise DatasetExistsError(f"dataset {ds_id} appeared during the build; use --force")
+                raise DatasetExistsError(f"dataset {ds_id} appeared during the build (another "
+                                         "process built it); overwrite=True (--force) "
+                                         "replaces it")
             os.rename(final, stage / "old")  # removed with the stage below
         os.rename(stage / ds_id, final)
     finally:

@@ -13,8 +13,9 @@ Datasets: the demo never reads or writes your Minari datasets. It always points
 ``MINARI_DATASETS_PATH`` at ``<out_dir>/minari`` while it runs (restored afterwards) and rebuilds
 its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is never clobbered.
 
-Budget: default 3–4 minutes on a 2-core machine (188–236 s wall, 2026-12-04; up to 10 minutes
-on a slower one shared with other jobs); ``--quick`` ≈ 20 s (the test suite runs it).
+Budget: default 2½–4 minutes on a 2-core machine (143 s wall on a quiet one, 2026-12-06;
+188–236 s beside other jobs, 2026-12-04; up to 10 minutes on a slower one shared with other
+jobs); ``--quick`` under 10 s (7 s wall, 2026-12-06; the test suite runs it).
 """
 
 from __future__ import annotations

@@ -485,8 +485,8 @@ def add_parsers(subparsers: Any) -> None:
         "demo", help="small end-to-end run: dataset -> MF-Diffuser + BC -> evaluation table",
         description="Build a Gaussian Squeeze dataset (N=1000, mixed tier), train MF-Diffuser "
         "and BC briefly, evaluate them beside random and the scripted expert; write records, a "
-        "table and a plot to --out. 2.5-4 minutes on a 2-core machine (143 s on a quiet one, "
-        "188-236 s beside other jobs; up to 10 min on a slower, busy one); --quick: under 10 s.")
+        "table and a plot to --out. 2.5-4 minutes on a 2-core machine (2.4 on a quiet one, "
+        "188-236 s beside other jobs; up to 10 min on a slower, busy one); --quick: 7-20 s.")
     d.add_argument("--quick", action="store_true", help="tiny budget (the test suite runs it)")
     d.add_argument("--out", type=Path, default=None,
                    help="output dir (default runs/demo, or runs/demo-quick with --quick)")

@@ -15,7 +15,8 @@ its dataset there, so a user's ``~/.minari`` or ``$MINARI_DATASETS_PATH`` is nev
 
 Budget: default 2½–4 minutes on a 2-core machine (143 s wall on a quiet one, 2026-12-06;
 188–236 s beside other jobs, 2026-12-04; up to 10 minutes on a slower one shared with other
-jobs); ``--quick`` under 10 s (7 s wall, 2026-12-06; the test suite runs it).
+jobs); ``--quick`` 7–20 s (7 s wall on a quiet machine, 2026-12-06; 17 s on busy cores; the
+test suite runs it).
 """
 
 from __future__ import annotations

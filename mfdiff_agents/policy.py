@@ -70,28 +70,56 @@ POLICY_STREAM = 0x504F4C49  # "POLI"
 #: inside float32 (3.4e38); every mfdiff env observes values below 10³.
 OBS_LIMIT = 1e15
 
-def _bound_env_obs_bounds(
-    env: Any, obs_dim: int
+def _coarsest_float_eps(env: Any) -> float:
+    """The largest float ``eps`` among the observation spaces of ``env`` and the wrappers under
+    it (``.env``, and PettingZoo's conversions' ``.aec_env`` / ``.par_env``; float32's where
+    none is coarser)."""
+    eps = float(np.finfo(np.float32).eps)
+    seen: set[int] = set()
+    todo = [env]
+    while todo:
+        env = todo.pop()
+        if env is None or id(env) in seen:
+            continue
+        seen.add(id(env))
+        todo.extend(getattr(env, name, None) for name in ("env", "aec_env", "par_env"))
+        space = getattr(env, "observation_space", None)
+        agents = getattr(env, "possible_agents", None)
+        try:
+            if callable(space):  # PettingZoo: one space per agent
+                space = space(agents[0]) if agents else None
+        except Exception:  # a wrapper's space we cannot read: the others still count
+            space = None
+        dtype = getattr(space, "dtype", None)
+        if dtype is not None and np.issubdtype(dtype, np.floating):
+            eps = max(eps, float(np.finfo(dtype).eps))
+    return eps
+
+
+def obs_bounds_of(
+    core: Any, obs_dim: int, eps: float | None = None
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
-    """(low [d], high [d]) float32 of the bare mfdiff env under ``env``'s wrappers, or None
-    (not an mfdiff env). Where a wrapper stores observations in a coarser float dtype
-    (SuperSuit's ``dtype_v0`` to float16) a value next to a bound may round past it: the
-    bounds are widened by one step of that dtype."""
-    core = getattr(getattr(env, "unwrapped", env), "core", None)
+    """(low [d], high [d]) float32 of an mfdiff core's observations, or None (no core, or
+    another width). ``eps``: a coarser float dtype's (a wrapper stores observations as
+    float16: a value next to a bound may round past it), each bound widened by one such step."""
     bounds = core.obs_bounds() if hasattr(core, "obs_bounds") else None
     if bounds is None or any(np.shape(b) != (obs_dim,) for b in bounds):
         return None
     low, high = (np.asarray(b, np.float64) for b in bounds)
-    space = getattr(env, "observation_space", None)
-    agents = getattr(env, "possible_agents", None)
-    if callable(space):  # PettingZoo: one space per agent
-        space = space(agents[0]) if agents else None
-    dtype = getattr(space, "dtype", None)
-    if dtype is not None and np.issubdtype(dtype, np.floating) \
-            and np.finfo(dtype).eps > np.finfo(np.float32).eps:
-        step = np.finfo(dtype).eps * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
-        low, high = low - step, high + step
+    if eps is not None and eps > np.finfo(np.float32).eps:
+        low = low - eps * np.maximum(1.0, np.abs(low))  # per side: an infinite bound stays one
+        high = high + eps * np.maximum(1.0, np.abs(high))
     return low.astype(np.float32), high.astype(np.float32)
+
+
+def _bound_env_obs_bounds(
+    env: Any, obs_dim: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    """:func:`obs_bounds_of` the bare mfdiff env under ``env``'s wrappers (None: not an mfdiff
+    env), widened for the coarsest float dtype any wrapper stores them in (SuperSuit's
+    ``dtype_v0`` to float16)."""
+    core = getattr(getattr(env, "unwrapped", env), "core", None)
+    return obs_bounds_of(core, obs_dim, _coarsest_float_eps(env))
 
 
 class Policy(ABC):
@@ -200,6 +228,13 @@ class Policy(ABC):
             actions = policy_actions(self._act(obs, mask), f"{type(self).__name__}._act", mask)
         actions[~mask] = 0
         return actions
+
+    def watch_bounds(self, core: Any) -> None:
+        """Check every later ``act_batch`` against ``core``'s observation bounds, as
+        :meth:`bind` does for its env: for loops that feed the policy a core's observations
+        without binding it (the TorchRL and Tianshou modules call it). A core without bounds
+        of this width turns the check off."""
+        self._obs_bounds = obs_bounds_of(core, self.obs_dim)
 
     def _check_bounds(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> None:
         """ValueError where a live agent's observation lies outside the bound env's space.

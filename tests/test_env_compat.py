@@ -487,3 +487,25 @@ def test_bound_policy_refuses_observations_outside_the_env_space():
     with pytest.raises(ValueError, match="outside the bound env's observation space"):
         bare.act_batch(row)
     assert policy.act_batch(row).shape == (1,)  # bound to the float16 env: one step wider
+
+
+def test_bound_policy_bounds_widen_for_the_coarsest_dtype_and_keep_infinite_ones():
+    """The bounds widen by one step of the coarsest float dtype anywhere in the wrapper chain
+    (float16 under a wrapper that declares float32 again), each side by its own size: a bound
+    infinite on one side leaves the other finite (an outside review, sixty-first update)."""
+    ss = pytest.importorskip("supersuit")
+    from mfdiff_agents.policy import _coarsest_float_eps, obs_bounds_of
+
+    env = ising_v0.parallel_env(n_agents=16)
+    assert _coarsest_float_eps(env) == np.finfo(np.float32).eps
+    twice = ss.dtype_v0(ss.dtype_v0(env, np.float16), np.float32)
+    assert _coarsest_float_eps(twice) == np.finfo(np.float16).eps
+
+    class Core:
+        def obs_bounds(self):
+            return np.array([-np.inf, 0.0], np.float32), np.array([1.0, np.inf], np.float32)
+
+    low, high = obs_bounds_of(Core(), 2, float(np.finfo(np.float16).eps))
+    assert low[0] == -np.inf and high[1] == np.inf
+    assert 1.0 < high[0] < 1.002 and -0.002 < low[1] < 0.0
+    assert obs_bounds_of(Core(), 3) is None  # another width: no check

@@ -643,3 +643,24 @@ def test_tianshou_env_check_on_subproc_magent_after_seed() -> None:
         assert list(stats.lens) == [3, 3]
     finally:
         venv.close()
+
+
+def test_module_refuses_observations_a_transform_rescaled() -> None:
+    """With env=, the module's policies check their observations against the core's bounds
+    (Policy.watch_bounds, as bind does): TorchRL's ObservationNorm rescaling them was acted
+    on silently (an outside review, sixty-first update); the bare env's play through."""
+    pytest.importorskip("torchrl")
+    from torchrl.envs import InitTracker, ObservationNorm, TransformedEnv
+
+    from mfdiff_agents.integrations.torchrl import PopulationPolicyModule, make_torchrl_env
+
+    base = make_torchrl_env("mfdiff/Ising-v0", n_agents=16, max_cycles=3, seed=0)
+    pol = CountingPolicy(obs_dim=4, n_actions=2, seed=0)
+    env = TransformedEnv(base, InitTracker())
+    env.rollout(3, policy=PopulationPolicyModule(pol, env=env))  # within the bounds
+    scaled = TransformedEnv(make_torchrl_env("mfdiff/Ising-v0", n_agents=16, max_cycles=3,
+                                             seed=0), InitTracker())
+    scaled.append_transform(ObservationNorm(loc=0.0, scale=3.0,
+                                            in_keys=[("agents", "observation")]))
+    with pytest.raises(ValueError, match="outside the bound env's observation space"):
+        scaled.rollout(3, policy=PopulationPolicyModule(pol, env=scaled))

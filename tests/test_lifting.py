@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mfdiff_agents.diffuser import lifting as lifting_module
 from mfdiff_agents.diffuser.lifting import (
     _first_max,
     balanced_capacities,
@@ -275,7 +276,7 @@ def test_rounding_kept_scores_equal_candidates(
                          [(0, 0, 3, 0), (1, 16, 3, 0), (2, 16, 1, 0), (3, 0, 0, 0),
                           (4, 8, 2, 30), (5, -1, 0, 0), (6, -1, 0, 20)])
 def test_rounding_rounds_in_numpy_equal_torch(seed: int, copies: int, spread: int,
-                                              empty: int) -> None:
+                                              empty: int, monkeypatch) -> None:
     """The rounds on dense scores in numpy (``host_rounds``, the CPU default) give the
     assignment and round count of the same rounds in torch (the GPU's code), ties included:
     quarters make scores exact and ties common (``copies`` particles copy others, potential
@@ -296,11 +297,24 @@ def test_rounding_rounds_in_numpy_equal_torch(seed: int, copies: int, spread: in
     rows, inv, _ = distinct_rows(pts)
     cap = balanced_capacities(n, k - empty, generator=_gen(seed + 10))
     cap = torch.cat([cap, torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]
+    calls = []
+    real = lifting_module._dense_rounds_cpu
+
+    def spy(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lifting_module, "_dense_rounds_cpu", spy)
     runs = [round_balanced(rows, ctr, inv, cap, pot, generator=_gen(7), host_rounds=h)
             for h in (True, False)]
+    assert calls == [1]  # the numpy rounds ran once, for host_rounds=True only
     (host, r_host), (tch, r_tch) = runs
     assert torch.equal(torch.bincount(host, minlength=k), cap)
     assert r_host == r_tch > 2 and torch.equal(host, tch)
+    # inputs that track gradients take the torch code (numpy cannot read them): the same
+    graded = round_balanced(rows.clone().requires_grad_(), ctr, inv, cap, pot,
+                            generator=_gen(7))
+    assert graded[1] == r_host and torch.equal(graded[0], host) and calls == [1]
 
 
 def test_rounding_from_proposals_to_particles_without_room() -> None:

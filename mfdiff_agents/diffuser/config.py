@@ -525,7 +525,8 @@ class Config(TrainConfig):
                     f"({self.steps}): the gradient steps that train the diffusion model, of "
                     "steps in all (the head trains alone after them); a family config sets it, "
                     f"so with a smaller budget give both, e.g. --set steps={self.steps} "
-                    f"--set diffusion_steps={max(1, self.steps // 2)}"
+                    f"--set diffusion_steps="
+                    f"{max(1, self.steps // 2) if self.action_head else self.steps}"
                 )
             if self.diffusion_steps < self.steps and not self.action_head:
                 raise ConfigError(

@@ -346,7 +346,8 @@ def _first_max(
     ``use_numpy=False``: the lanes' search on CPU as well (the GPU's path, for tests).
     """
     n, k = s.shape
-    host = s.device.type == "cpu" and s.dtype == torch.float32 and s.is_contiguous()
+    host = (s.device.type == "cpu" and s.dtype == torch.float32 and s.is_contiguous()
+            and not s.requires_grad)  # numpy cannot take a tensor that tracks gradients
     if use_numpy and host and k > 0:
         j = torch.from_numpy(s.numpy().argmax(1))  # [n] the first maximum, as max(1) gives it
         best = s.gather(1, j[:, None])  # [n, 1]
@@ -556,7 +557,8 @@ def round_balanced(
             # all K columns, then a selection: the same numbers as the full rows elsewhere
             # (a matmul on fewer columns may round differently, and change an assignment)
             dense = _neg_cost(rows.index_select(0, inverse[sub]), centers, g).index_select(1, col)
-            if dense.device.type == "cpu" and dense.dtype == torch.float32 and host_rounds:
+            if (host_rounds and dense.device.type == "cpu" and dense.dtype == torch.float32
+                    and not dense.requires_grad):
                 rounds = _dense_rounds_cpu(dense, col, sub, rem, assign, rows, inverse, centers,
                                            bias_k, rounds, generator)
                 break
@@ -662,8 +664,9 @@ def _dense_rounds_cpu(
                               * centers.index_select(0, pj_t)).sum(1) * scale).numpy()
         still_free = (rem_np - cnt) > 0
         shut = np.where(still_free[col_np], np.float32(0.0), np.float32(-np.inf))
-        alt = (dense_np[c_idx] + shut).max(1)
-        regret = s1 - alt
+        with np.errstate(invalid="ignore", over="ignore"):  # silent on inf, as torch is
+            alt = (dense_np[c_idx] + shut).max(1)
+            regret = s1 - alt
         perm = torch.randperm(c_idx.size, generator=generator, device=gen_dev).cpu().numpy()
         o = perm[np.argsort(-regret[perm], kind="stable")]
         o = o[np.argsort(pj[o], kind="stable")]

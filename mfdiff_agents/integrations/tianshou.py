@@ -339,7 +339,10 @@ def _cores_of(env: Any) -> list[Any]:
 
 
 def _check_on_core(policy: Policy, core: VectorCore) -> None:
-    """A trained policy's env check, and Battle's two teams refused as one population."""
+    """A trained policy's env check, and Battle's two teams refused as one population; every
+    policy then checks its observations against the core's bounds (``Policy.watch_bounds``)."""
+    if hasattr(policy, "watch_bounds"):
+        policy.watch_bounds(core)
     check = getattr(policy, "check_env", None)
     if check is None:  # not a trained policy (scripted tiers: per-agent rules)
         return

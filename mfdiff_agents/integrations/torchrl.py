@@ -185,6 +185,8 @@ class PopulationPolicyModule(TensorDictModuleBase):
         names = [str(a) for a in group_map[self.group]]
         prefixes = sorted({a.rsplit("_", 1)[0] for a in names})
         for pol in {id(p): p for p in self.policies}.values():
+            if hasattr(pol, "watch_bounds"):  # a transform that rescales them is refused
+                pol.watch_bounds(core)
             check = getattr(pol, "check_env", None)
             if check is None:  # not a trained policy: nothing it was trained on to compare
                 continue

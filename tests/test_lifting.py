@@ -236,6 +236,18 @@ def test_rounding_candidates_equal_a_full_scan(seed: int, empty: int) -> None:
     assert r_kept == r_few and torch.equal(kept, few)
 
 
+def _quarter_scores(g: torch.Generator, n: int, k0: int, d: int, copies: int, spread: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centres [k0 + copies, d] and potentials on small integers and quarters, the last
+    ``copies`` particles copies of the first (potential included), and agents [n, d] on
+    integers in [-spread, spread]: every score exact in float32, ties common."""
+    base = torch.randint(-3, 4, (k0, d), generator=g).float()
+    pot0 = torch.randint(-8, 9, (k0,), generator=g).float() / 4
+    ctr, pot = torch.cat([base, base[:copies]]), torch.cat([pot0, pot0[:copies]])
+    pts = torch.randint(-spread, spread + 1, (n, d), generator=g).float()
+    return ctr, pot, pts
+
+
 @pytest.mark.parametrize("dense_cells", [1 << 22, 1000])
 @pytest.mark.parametrize(("seed", "copies", "spread", "proposed"),
                          [(0, 0, 3, False), (1, 16, 3, False), (2, 16, 1, False),
@@ -251,13 +263,10 @@ def test_rounding_kept_scores_equal_candidates(
     common, and ``copies`` particles are copies of others with the same potential. ``spread``:
     coordinates in [-spread, spread] (1: few distinct rows, agents share them);
     ``dense_cells=1000``: later rounds search the kept scores, not dense rows."""
-    n, k0, d = 1500, 48, 4
+    n, d = 1500, 4
     g = _gen(seed)
-    base = torch.randint(-3, 4, (k0, d), generator=g).float()
-    pot0 = torch.randint(-8, 9, (k0,), generator=g).float() / 4
-    ctr, pot = torch.cat([base, base[:copies]]), torch.cat([pot0, pot0[:copies]])
-    k = k0 + copies
-    pts = torch.randint(-spread, spread + 1, (n, d), generator=g).float()
+    ctr, pot, pts = _quarter_scores(g, n, 48, d, copies, spread)
+    k = ctr.shape[0]
     rows, inv, _ = distinct_rows(pts)
     cap = balanced_capacities(n, k, generator=_gen(seed + 10))
     proposal = torch.randint(0, k, (n,), generator=g) if proposed else None
@@ -287,13 +296,9 @@ def test_rounding_rounds_in_numpy_equal_torch(seed: int, copies: int, spread: in
     if copies < 0:
         ctr, pot = torch.randn(k0, d, generator=g), 0.3 * torch.randn(k0, generator=g)
         pts = torch.randn(n, d, generator=g)
-        k = k0
     else:
-        base = torch.randint(-3, 4, (k0, d), generator=g).float()
-        pot0 = torch.randint(-8, 9, (k0,), generator=g).float() / 4
-        ctr, pot = torch.cat([base, base[:copies]]), torch.cat([pot0, pot0[:copies]])
-        k = k0 + copies
-        pts = torch.randint(-spread, spread + 1, (n, d), generator=g).float()
+        ctr, pot, pts = _quarter_scores(g, n, k0, d, copies, spread)
+    k = ctr.shape[0]
     rows, inv, _ = distinct_rows(pts)
     cap = balanced_capacities(n, k - empty, generator=_gen(seed + 10))
     cap = torch.cat([cap, torch.zeros(empty, dtype=torch.long)])[torch.randperm(k, generator=g)]

@@ -70,6 +70,7 @@ POLICY_STREAM = 0x504F4C49  # "POLI"
 #: inside float32 (3.4e38); every mfdiff env observes values below 10³.
 OBS_LIMIT = 1e15
 
+
 def _coarsest_float_eps(env: Any) -> float:
     """The largest float ``eps`` among the observation spaces of ``env`` and the wrappers under
     it (``.env``, and PettingZoo's conversions' ``.aec_env`` / ``.par_env``; float32's where
@@ -343,7 +344,9 @@ class Policy(ABC):
 
     def bind(self, env: Any) -> Policy:
         """Attach a PettingZoo env: an AEC env so ``policy(observation, agent)`` can batch a
-        whole cycle; with either kind :meth:`act` acts for ``env.agents`` by default."""
+        whole cycle; with either kind :meth:`act` acts for ``env.agents`` by default. While
+        bound to an mfdiff env, :meth:`act_batch` refuses live agents' observations outside
+        its observation space (a wrapper that rescales them and keeps the space)."""
         self._env = env
         self._aec_cache = {}
         self._roster = {}

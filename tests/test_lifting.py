@@ -487,3 +487,36 @@ def test_sinkhorn_gap_when_particles_are_agents(seed: int) -> None:
         _assert_balanced(assign, n, k)
         ratios.append(_cost(pts, ctr, assign) / exact)
     assert 1.0 - 1e-9 <= ratios[1] < ratios[0] <= 1.35  # measured 1.16-1.27
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    k=st.integers(1, 40),
+    empty=st.integers(0, 10),
+    exact=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_rounding_numpy_rounds_equal_torch_property(n: int, k: int, empty: int, exact: bool,
+                                                    seed: int) -> None:
+    """Hypothesis over small problems: the numpy rounds (CPU default) and the torch rounds give
+    the same assignment and round count, with exact quarter scores (ties common) or Gaussian
+    ones, and particles without capacity (at these sizes every round from the second works on
+    the dense scores)."""
+    g = _gen(seed)
+    d = 3
+    if exact:
+        ctr = torch.randint(-2, 3, (k, d), generator=g).float()
+        pot = torch.randint(-4, 5, (k,), generator=g).float() / 4
+        pts = torch.randint(-2, 3, (n, d), generator=g).float()
+    else:
+        ctr, pot = torch.randn(k, d, generator=g), 0.5 * torch.randn(k, generator=g)
+        pts = torch.randn(n, d, generator=g)
+    rows, inv, _ = distinct_rows(pts)
+    live = max(1, k - empty)
+    cap = balanced_capacities(n, live, generator=_gen(seed + 1))
+    cap = torch.cat([cap, torch.zeros(k - live, dtype=torch.long)])[torch.randperm(k, generator=g)]
+    host, r_host = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(5))
+    tch, r_tch = round_balanced(rows, ctr, inv, cap, pot, generator=_gen(5), host_rounds=False)
+    assert r_host == r_tch and torch.equal(host, tch)
+    assert torch.equal(torch.bincount(host, minlength=k), cap)

@@ -157,6 +157,7 @@ class Policy(ABC):
         self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
         # (low [d], high [d]) of the bound mfdiff env's observations; None: not bound to one
         self._obs_bounds: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None
+        self._obs_bounds_from = "the bound env"  # whose bounds they are, for the error
 
     # ------------------------------------------------------------------ the core
     def reset(self, seed: int | None = None) -> None:
@@ -236,9 +237,11 @@ class Policy(ABC):
         without binding it (the TorchRL and Tianshou modules call it). A core without bounds
         of this width turns the check off."""
         self._obs_bounds = obs_bounds_of(core, self.obs_dim)
+        self._obs_bounds_from = "the env given to the adapter"
 
     def _check_bounds(self, obs: NDArray[np.float32], mask: NDArray[np.bool_]) -> None:
-        """ValueError where a live agent's observation lies outside the bound env's space.
+        """ValueError where a live agent's observation lies outside the bounds in use (the
+        bound env's, an adapter's env's, or a trained policy's training env's).
 
         Why: a wrapper can rescale the observations and keep the space (SuperSuit's
         ``observation_lambda_v0`` with an identity space function), which
@@ -252,8 +255,9 @@ class Policy(ABC):
             row = obs[bad[0]]
             feat = int(np.flatnonzero((row < low) | (row > high))[0])
             raise ValueError(
-                f"{type(self).__name__}: observations outside the bound env's observation "
-                f"space for {len(bad)} live agent(s), rows {bad[:10].tolist()}"
+                f"{type(self).__name__}: observations outside the observation space of "
+                f"{getattr(self, '_obs_bounds_from', 'the bound env')} for {len(bad)} live "
+                f"agent(s), rows {bad[:10].tolist()}"
                 f"{' …' if len(bad) > 10 else ''} (row {bad[0]}, feature {feat}: "
                 f"{float(row[feat]):.4g} not in [{float(low[feat]):.4g}, "
                 f"{float(high[feat]):.4g}]): does a wrapper rescale them? The policy reads the "
@@ -351,6 +355,7 @@ class Policy(ABC):
         self._aec_cache = {}
         self._roster = {}
         self._obs_bounds = _bound_env_obs_bounds(env, self.obs_dim)
+        self._obs_bounds_from = "the bound env"
         return self
 
     def __call__(self, observation: Any, agent: str) -> int:

@@ -464,7 +464,7 @@ def test_bound_policy_refuses_observations_outside_the_env_space():
                                    lambda obs, space: obs * 2.0, lambda space: space)
     policy = RandomPolicy(obs_dim=4, n_actions=2, seed=0).bind(env)
     obs, _ = env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"outside the bound env's observation space for 16 "
+    with pytest.raises(ValueError, match=r"outside the observation space of the bound env for 16 "
                                          r"live .*feature 0: -?2 not in \[-1, 1\].*wrapper"):
         policy.act(obs)
     unbound = RandomPolicy(obs_dim=4, n_actions=2, seed=0)
@@ -484,7 +484,7 @@ def test_bound_policy_refuses_observations_outside_the_env_space():
     row[0, OBS_NAMES.index("enemy_dist")] = np.float16(1.4146)  # 1.41504 > √2 = 1.41421
     bare = RandomPolicy(obs_dim=13, n_actions=policy.n_actions, seed=0).bind(
         battle_v0.parallel_env(n_agents=40, opponent=None))
-    with pytest.raises(ValueError, match="outside the bound env's observation space"):
+    with pytest.raises(ValueError, match="outside the observation space of the bound env"):
         bare.act_batch(row)
     assert policy.act_batch(row).shape == (1,)  # bound to the float16 env: one step wider
 

@@ -662,5 +662,7 @@ def test_module_refuses_observations_a_transform_rescaled() -> None:
                                              seed=0), InitTracker())
     scaled.append_transform(ObservationNorm(loc=0.0, scale=3.0,
                                             in_keys=[("agents", "observation")]))
-    with pytest.raises(ValueError, match="outside the bound env's observation space"):
+    with pytest.raises(ValueError,
+                       match="outside the observation space of the env given to the adapter"):
         scaled.rollout(3, policy=PopulationPolicyModule(pol, env=scaled))
+

@@ -302,14 +302,15 @@ def _eval(args: argparse.Namespace) -> int:
             # runs/bc/, /abs/runs/bc): report._run_identity compares these
             config["deviation_ids"] = [checkpoint_identity(path)["id"]  # type: ignore[index]
                                        for path in args.deviation]
-        if args.deviation_fraction != 0.01:
+        if args.deviation_fraction is not None:  # given, even as 0.01: it must apply
             if not args.exploitability:
                 raise ValueError("--deviation-fraction sets the exploitability measure's "
                                  "deviators: give --exploitability")
             if not 0.0 < args.deviation_fraction <= 1.0:
                 raise ValueError(f"--deviation-fraction must lie in (0, 1], got "
                                  f"{args.deviation_fraction}")
-            config["deviation_fraction"] = args.deviation_fraction
+            if args.deviation_fraction != 0.01:  # 0.01 is the default's run: same identity
+                config["deviation_fraction"] = args.deviation_fraction
         only = None
         if args.deviation_set is not None:
             if not args.exploitability:
@@ -328,7 +329,7 @@ def _eval(args: argparse.Namespace) -> int:
             probe = {**template, "n_agents": int(core.n_agents), "dataset_id": args.dataset,
                      "policy_class": policy_class_name(args.policy)}
             if args.exploitability and core.family != "squeeze":
-                probe["deviation_fraction"] = float(args.deviation_fraction)
+                probe["deviation_fraction"] = float(args.deviation_fraction or 0.01)
             ev.check_appendable(args.out, [probe])
             again = ev.seeds_already_in(args.out, template, range(args.seeds))
             if again:
@@ -447,7 +448,7 @@ def add_parsers(subparsers: Any) -> None:
                    help="with --exploitability: one more deviation policy, a checkpoint "
                    "directory acting with its stored settings (e.g. a trained BC), named by its "
                    "method; repeatable, one checkpoint per method")
-    p.add_argument("--deviation-fraction", type=float, default=0.01, metavar="F",
+    p.add_argument("--deviation-fraction", type=float, default=None, metavar="F",
                    help="with --exploitability: share of the agents that deviate (Ising, "
                    "Battle; at least one agent; default 0.01, what every published table uses)")
     p.add_argument("--deviation-set", metavar="NAMES",

@@ -147,6 +147,26 @@ class TrainedPolicy(Policy):
     def _act_context(self) -> contextlib.AbstractContextManager[None]:
         return torch_threads(self.num_threads)
 
+    def training_obs_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The observation bounds of the env this policy was trained on (its checkpoint's env
+        id and kwargs, the env built once); None where the id is unknown or the env cannot be
+        built here (e.g. magent2 missing)."""
+        if not hasattr(self, "_training_bounds"):
+            self._training_bounds = None
+            if self.env.env_id is not None:
+                from mfdiff_agents.evaluation.run import make_core
+                from mfdiff_agents.policy import obs_bounds_of
+
+                try:
+                    with warnings.catch_warnings():  # building it is not the user's concern
+                        warnings.simplefilter("ignore")
+                        core = make_core(self.env.env_id, dict(self.env.env_kwargs))
+                except Exception:  # noqa: BLE001 — no bounds, no warning: acting goes on
+                    core = None
+                if core is not None:
+                    self._training_bounds = obs_bounds_of(core, self.obs_dim)
+        return self._training_bounds
+
     def check_env(self, core: VectorCore) -> None:
         """ValueError unless ``core`` has the family and spaces this policy was trained on."""
         self.env.check_core(core, who=f"{self.METHOD} policy")

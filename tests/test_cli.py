@@ -649,6 +649,13 @@ def test_eval_deviation_fraction_is_recorded(tmp_path, capsys):
     assert main([*base, "--deviation-fraction", "0.2"]) == 2
     assert "give --exploitability" in capsys.readouterr().err
     assert main([*base, "--exploitability", "--deviation-fraction", "1.5"]) == 2
+    # the default's value, given, applies like any other: refused where it cannot
+    assert main([*base, "--deviation-fraction", "0.01"]) == 2
+    assert "give --exploitability" in capsys.readouterr().err
+    sq = ["eval", "--policy", "expert", "--env", "mfdiff/GaussianSqueeze-v0", "--n-agents", "20",
+          "--seeds", "1", "--env-kwargs", '{"max_cycles": 2}', "--no-progress"]
+    assert main([*sq, "--exploitability", "--deviation-fraction", "0.01"]) == 2
+    assert "no deviators" in capsys.readouterr().err
     assert main([*base, "--exploitability", "--deviation-fraction", "0.2", "--out",
                  str(out)]) in (0, None)
     (rec,) = [json.loads(line) for line in out.read_text().splitlines()]

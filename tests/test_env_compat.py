@@ -489,6 +489,51 @@ def test_bound_policy_refuses_observations_outside_the_env_space():
     assert policy.act_batch(row).shape == (1,)  # bound to the float16 env: one step wider
 
 
+def test_unbound_trained_policy_warns_once_outside_its_training_env_space():
+    """Unbound, a trained policy compares its observations with its training env's bounds and
+    warns once (an ObservationBoundsWarning naming the feature and bind); bound, it raises.
+    In bounds, dead agents' rows, or a checkpoint without an env id: no warning (sixty-second
+    update: before, an unbound act_batch took rescaled observations silently)."""
+    import warnings
+
+    from mfdiff_agents.baselines.bc import BCPolicy, Config
+    from mfdiff_agents.checkpoint import EnvFacts
+    from mfdiff_agents.policy import ObservationBoundsWarning
+
+    def bc(**facts):
+        facts = EnvFacts(obs_dim=4, n_actions=2, **facts)
+        cfg = Config(hidden=8, depth=1, device="cpu")
+        return BCPolicy(BCPolicy.build_model(cfg, facts), cfg, env=facts, seed=0, device="cpu")
+
+    trained_on = dict(family="ising", env_id="mfdiff/Ising-v0",
+                      env_kwargs={"n_agents": 16, "max_cycles": 3})
+    env = ising_v0.parallel_env(n_agents=16, max_cycles=3)
+    obs, _ = env.reset(seed=0)
+    x = np.stack(list(obs.values()))
+    pol = bc(**trained_on)
+    alive = np.zeros(16, bool)
+    alive[3] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pol.act_batch(x)  # its env's own observations
+        far = 2.0 * x
+        far[3] = x[3]
+        pol.act_batch(far, alive)  # the rows outside are dead agents'
+        bc().act_batch(2.0 * x)  # no env id: nothing to compare with
+    with pytest.warns(ObservationBoundsWarning, match=r"trained on for 16 live agent\(s\) "
+                      r"\(row 0, feature 0: -?2 not in \[-1, 1\]\).*policy\.bind\(env\)"):
+        pol.act_batch(2.0 * x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pol.act_batch(2.0 * x)  # once
+    bound = bc(**trained_on).bind(env)
+    assert bound.act_batch(far, alive).shape == (16,)  # dead rows outside: not checked
+    with pytest.raises(ValueError, match="outside the observation space of the bound env"):
+        bound.act_batch(2.0 * x)
+    with pytest.raises(ValueError, match=r"for 1 live agent\(s\), rows \[5\]"):
+        bound.act_batch(np.where(np.arange(16)[:, None] == 5, 2.0 * x, x))
+
+
 def test_bound_policy_bounds_widen_for_the_coarsest_dtype_and_keep_infinite_ones():
     """The bounds widen by one step of the coarsest float dtype anywhere in the wrapper chain
     (float16 under a wrapper that declares float32 again), each side by its own size: a bound

@@ -1109,6 +1109,14 @@ def test_evaluate_refuses_a_bad_deviation_fraction_before_playing():
     with pytest.raises(ValueError, match="no deviators, so deviation_fraction"):
         ev.evaluate(Duck(), "mfdiff/GaussianSqueeze-v0", {"n_agents": 20, "max_cycles": 2},
                     [0], ref_scores=(0.0, 1.0), exploitability=True, deviation_fraction=0.3)
+    # given at the default's value it was still ignored there (sixty-second update): what is
+    # given must apply, whatever its value
+    with pytest.raises(ValueError, match="no deviators, so deviation_fraction"):
+        ev.evaluate(Duck(), "mfdiff/GaussianSqueeze-v0", {"n_agents": 20, "max_cycles": 2},
+                    [0], ref_scores=(0.0, 1.0), exploitability=True, deviation_fraction=0.01)
+    with pytest.raises(ValueError, match="pass exploitability=True"):
+        ev.evaluate(Duck(), "mfdiff/Ising-v0", kw, [0], ref_scores=(0.0, 1.0),
+                    deviation_fraction=0.01)
     assert played == []
     checked = []
 

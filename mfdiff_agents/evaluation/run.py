@@ -132,7 +132,7 @@ def evaluate(
     config: dict[str, Any] | None = None,
     progress: bool = False,
     exploitability: bool = False,
-    deviation_fraction: float = 0.01,
+    deviation_fraction: float | None = None,
     extra_deviations: dict[str, Policy] | None = None,
     deviation_set: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -154,7 +154,9 @@ def evaluate(
         config: extra data stored under ``"config"`` (e.g. the training Config).
         exploitability: also measure the approximate Nash gap per seed
             (:mod:`mfdiff_agents.evaluation.exploitability`; several extra episodes per seed).
-        deviation_fraction: share of the population that deviates (Ising, Battle).
+        deviation_fraction: share of the population that deviates (Ising, Battle); None:
+            0.01, what every published table uses. Given at all (0.01 included), it needs
+            ``exploitability`` and a family with deviators (not Squeeze).
         extra_deviations: more deviation policies by name (e.g. a trained BC).
         deviation_set: try only these deviations, by name (the built-in set's and
             ``extra_deviations``'); default all.
@@ -162,8 +164,8 @@ def evaluate(
     Raises:
         ValueError: no seeds or episodes, a seed that is not a non-negative integer or is
             given twice, ``ref_scores`` not finite with ref_max > ref_min, more than
-            ``MAX_EPISODES`` episodes, ``deviation_fraction`` outside (0, 1] or given
-            without ``exploitability``, or the policy
+            ``MAX_EPISODES`` episodes, ``deviation_fraction`` outside (0, 1], given
+            without ``exploitability`` or on Squeeze, or the policy
             was trained on another env family / other observation and action spaces than
             ``env_id``'s.
     """
@@ -205,19 +207,21 @@ def evaluate(
     if extra_deviations and not exploitability:
         raise ValueError("extra_deviations are deviations of the exploitability measure: "
                          "pass exploitability=True")
-    if (isinstance(deviation_fraction, bool)
-            or not isinstance(deviation_fraction, (int, float, np.integer, np.floating))
-            or not 0.0 < deviation_fraction <= 1.0):
-        # checked before the first rollout, not by the first deviation episode
-        raise ValueError(f"deviation_fraction must lie in (0, 1], got {deviation_fraction!r}")
-    deviation_fraction = float(deviation_fraction)
-    if deviation_fraction != 0.01 and not exploitability:
-        raise ValueError("deviation_fraction sets the exploitability measure's share of "
-                         "deviators: pass exploitability=True")
-    if deviation_fraction != 0.01 and core.family == "squeeze":  # else ignored, silently
-        raise ValueError("Squeeze's exploitability is exact over every one-step level change "
-                         "(from the reward formula): it has no deviators, so deviation_fraction "
-                         "does not apply")
+    if deviation_fraction is not None:  # given, even at the default's value: it must apply
+        if (isinstance(deviation_fraction, bool)
+                or not isinstance(deviation_fraction, (int, float, np.integer, np.floating))
+                or not 0.0 < deviation_fraction <= 1.0):
+            # checked before the first rollout, not by the first deviation episode
+            raise ValueError(
+                f"deviation_fraction must lie in (0, 1], got {deviation_fraction!r}")
+        if not exploitability:
+            raise ValueError("deviation_fraction sets the exploitability measure's share of "
+                             "deviators: pass exploitability=True")
+        if core.family == "squeeze":  # else ignored, silently
+            raise ValueError("Squeeze's exploitability is exact over every one-step level "
+                             "change (from the reward formula): it has no deviators, so "
+                             "deviation_fraction does not apply")
+    deviation_fraction = 0.01 if deviation_fraction is None else float(deviation_fraction)
     if deviation_set is not None and not exploitability:
         raise ValueError("deviation_set restricts the exploitability measure's deviations: "
                          "pass exploitability=True")

@@ -183,6 +183,31 @@ def _log(msg: str) -> None:
     print(f"[mfdiff demo] {msg}", file=sys.stderr, flush=True)
 
 
+#: DemoConfig fields the ``mfdiff demo`` command line can set, and their flags
+DEMO_FLAGS = {"n_agents": "--n-agents", "seeds": "--seeds", "episodes": "--episodes",
+              "tier": "--tier"}
+
+
+def demo_command(cfg: DemoConfig) -> str:
+    """The ``mfdiff demo`` command line that runs ``cfg`` (its --quick or default budget, the
+    flags for what differs from it, --out, and the torch threads in use), for table.md. Fields
+    no flag sets, changed from Python, are listed after a ``#``: the command alone would not
+    reproduce them. Why: the table once said ``mfdiff demo --quick`` after ``--n-agents 37``,
+    which reruns N = 1000 (an outside review)."""
+    import torch
+
+    quick = DemoConfig.quick()
+    base = quick if cfg.mf_steps == quick.mf_steps else DemoConfig()
+    parts = ["mfdiff demo"] + (["--quick"] if base is quick else [])
+    parts += [f"{flag} {getattr(cfg, f)}" for f, flag in DEMO_FLAGS.items()
+              if getattr(cfg, f) != getattr(base, f)]
+    parts += [f"--out {cfg.out_dir}", f"--threads {torch.get_num_threads()}"]
+    other = [f"{f.name}={getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)
+             if f.name not in (*DEMO_FLAGS, "out_dir", "progress")
+             and getattr(cfg, f.name) != getattr(base, f.name)]
+    return " ".join(parts) + (f"  # and from Python: {', '.join(other)}" if other else "")
+
+
 def run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
     """Run the demo (see module docstring); returns the evaluation records.
 
@@ -286,11 +311,13 @@ def _run_demo(cfg: DemoConfig) -> list[dict[str, Any]]:
             records += recs
         timings["evaluate"] = time.perf_counter() - t
 
-    command = "mfdiff demo" + (" --quick" if cfg.mf_steps == DemoConfig.quick().mf_steps else "")
+    command = demo_command(cfg)
     table = comparison_table(records)
     print(table)
     (out / "table.md").write_text(
-        f"# mfdiff demo\n\nRegenerate with:\n\n```\n{command} --out {out}\n```\n\n{table}\n"
+        f"# mfdiff demo\n\nRegenerate with:\n\n```\n{command}\n```\n\n"
+        f"Squeeze N = {cfg.n_agents}, {cfg.tier} data, {cfg.seeds} evaluation seeds x "
+        f"{cfg.episodes} episode(s).\n\n{table}\n"
         f"Timings (s): {', '.join(f'{k} {v:.1f}' for k, v in timings.items())}; "
         f"total {time.perf_counter() - t_start:.1f}.\n")
     plot_demo(records, out / "demo.png")

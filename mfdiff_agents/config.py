@@ -155,6 +155,19 @@ def build_config(
             raise ConfigError(f"cannot read config {config_path}: {e}") from e
         if not isinstance(loaded, dict):
             raise ConfigError(f"config {config_path} must hold a JSON object")
+        if isinstance(loaded.get("config"), dict) and "format_version" in loaded:
+            # a checkpoint's config.json (an outside review: its metadata keys were refused
+            # as unknown fields): what it was trained with is its "config" block
+            from mfdiff_agents.methods import METHODS
+
+            other = METHODS.get(str(loaded.get("method")))
+            if other is not None and other.config is not cls:  # shared field names would mix
+                raise ConfigError(f"config {config_path} is a {other.name} checkpoint's "
+                                  f"config.json, not one of {cls.__module__}.{cls.__qualname__}")
+            warnings.warn(f"config {config_path} is a checkpoint's config.json "
+                          f"({loaded.get('method', '?')}): its \"config\" block is used",
+                          MfdiffWarning, stacklevel=2)
+            loaded = loaded["config"]
         merged.update(loaded)
     given: dict[str, str] = {}
     for item in overrides:

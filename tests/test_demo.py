@@ -108,3 +108,20 @@ def test_demo_refuses_bad_counts_before_any_work():
     for kw in ({"seeds": 0}, {"n_agents": -5}, {"episodes": 0}, {"mf_steps": 1.5}):
         with pytest.raises(ConfigError, match="integer >= 1"):
             DemoConfig.quick().replace(**kw)
+
+
+def test_demo_table_command_reproduces_the_run():
+    """table.md's "Regenerate with" said `mfdiff demo --quick` after `--n-agents 37` (rerunning
+    N = 1000; an outside review): it now carries every flag that differs from the budget's
+    config, --out and the threads, and names fields only Python can set."""
+    from pathlib import Path
+
+    from mfdiff.demo import DemoConfig, demo_command
+
+    cmd = demo_command(DemoConfig.quick().replace(n_agents=37, seeds=3, out_dir=Path("x")))
+    assert cmd.startswith("mfdiff demo --quick --n-agents 37 --seeds 3 --out x --threads ")
+    assert "#" not in cmd and "--episodes" not in cmd and "--tier" not in cmd
+    cmd = demo_command(DemoConfig().replace(tier="medium", mf_steps=99, out_dir=Path("y")))
+    assert cmd.startswith("mfdiff demo --tier medium --out y --threads ")
+    assert cmd.endswith("# and from Python: mf_steps=99")
+    assert demo_command(DemoConfig()).startswith("mfdiff demo --out runs/demo --threads ")

@@ -548,3 +548,27 @@ def test_the_device_benchmark_plans_a_checkpoint_at_the_config_defaults(episodes
     assert {f: getattr(own.cfg, f) for f in PLANNING_FIELDS} == {
         f: getattr(cfg, f) for f in PLANNING_FIELDS}
     assert (own.cfg.plan_samples, own.cfg.ddim_steps, own.cfg.head_min_p) == (2, 5, 0.1)
+
+
+def test_build_config_reads_a_checkpoint_config_json(tmp_path):
+    """`--config runs/x/config.json` (a checkpoint's) was refused for its metadata keys as
+    unknown fields (an outside review): its "config" block is read, said in a warning; another
+    method's checkpoint is refused (shared field names would mix two methods' settings)."""
+    import json
+
+    from mfdiff_agents.config import ConfigError, build_config
+    from mfdiff_agents.methods import METHODS
+    from mfdiff_envs.core import MfdiffWarning
+
+    meta = {"method": "mfdiffuser", "format_version": 1, "env": {"obs_dim": 3},
+            "config": {"horizon": 6, "steps": 7}, "config_sha256": "0"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(meta))
+    with pytest.warns(MfdiffWarning, match="checkpoint's config.json \\(mfdiffuser\\)"):
+        cfg = build_config(METHODS["mfdiffuser"].config, config_path=path, overrides=["steps=9"])
+    assert (cfg.horizon, cfg.steps) == (6, 9)
+    with pytest.raises(ConfigError, match="is a mfdiffuser checkpoint's config.json, not"):
+        build_config(METHODS["bc"].config, config_path=path)
+    path.write_text(json.dumps({"config": {"horizon": 6}}))  # no checkpoint: keys checked
+    with pytest.raises(ConfigError, match="unknown .* keys \\['config'\\]"):
+        build_config(METHODS["mfdiffuser"].config, config_path=path)

@@ -136,6 +136,11 @@ def held_out_exploitability(
     no held-out value (a warning says so). The tables until the forty-first update
     used ``"run"``; docs/results/README.md measures the difference on them.
 
+    Ties (equal mean gains over the other runs; common where gains are counts, e.g. one
+    deviator at N = 100) go to the first deviation in the records' order, as ``argmax``: a
+    choice that still ignores the run's own gains, so it adds no selection bias, but another
+    order of the set can pick another of the tied deviations (an outside review).
+
     Raises:
         ValueError: the records of one group tried different deviation sets.
     """

@@ -17,7 +17,7 @@ action head by default (``act_with``), or by playing its planned action (``act_w
 * ``lift_balanced`` (+ ``LiftState``): balanced, state-aware lifting meant to run at *every* env
   step at any N (project issue #12). Agents with identical observations are merged into U
   distinct rows (exact, via a hash then a check); if U·K is small, exact OT over the distinct
-  rows weighted by their counts (``assign_distinct_ot``, POT on a [U, K] cost); otherwise a
+  rows weighted by their counts (``emd_integral``, POT on a [U, K] cost); otherwise a
   log-stabilised Sinkhorn in torch (CPU or CUDA) warm-started from the previous step's particle
   potential, rounded to an exact balanced assignment (``round_balanced``). Every route returns
   each particle ⌊N/K⌋ or ⌈N/K⌉ agents. Measured gaps and timings: docs/results/lifting.md.
@@ -327,23 +327,15 @@ def _first_max(
     ``best [n], j [n], tied [n]``. ``j`` is only meaningful where ``tied`` is False. ``s``
     holds no NaN or +inf (``round_balanced`` sends such scores to the candidates' search).
 
-    ``max(1)`` with indices was 5x slower on CPU than ``amax`` (1.9 vs 0.4 ms on [10^4, 256],
-    one thread), so the maxima come from ``amax`` over a [n, K/lanes, lanes] view (vectorised
-    across the lanes): lane p's maximum is that of columns p, p + lanes, ...; a row's maximum
-    sits in exactly one lane unless it is tied, and in one column of that lane unless it is
-    tied, found among the lane's K/lanes values. Hits are counted exactly: x - best is 0 at a
-    hit and negative elsewhere, so 1 + sign(x - best) is 1 or 0, and a small matmul (one for
-    the lanes, one for the columns) gives each row's hit count and the index of its hit. The
-    same numbers are compared as by ``max``: the same maximum (up to the sign of a zero), and
-    the same column wherever it is unique. The whole search took ~1.5 ms on [10^4, 256], against
-    ``max(1)``'s 1.9 and 4.0 for ``max`` plus a second pass to find ties (what the rounding did
-    before). Other shapes (K not a multiple of ``lanes``, K < 2 lanes, non-contiguous, not
-    float32) take ``max`` and a second pass for ties.
-
-    On CPU the column comes from numpy's ``argmax`` (first maximum; 0.28 ms on [5000, 256], one
-    thread) and the ties from ``amax`` with that column set to -inf: 0.57 ms against the lanes'
-    1.03 (sixty-first update). ``s`` is written there and restored to its own values.
-    ``use_numpy=False``: the lanes' search on CPU as well (the GPU's path, for tests).
+    Why not ``max(1)`` and a second pass for ties: on CPU it was the rounding's largest cost.
+    CPU (float32, contiguous, no gradient): numpy's ``argmax`` gives the first maximum, then one
+    ``amax`` with that column set to -inf finds ties; ``s`` is written there and restored.
+    Elsewhere (a GPU; ``use_numpy=False``): ``amax`` over a [n, K/lanes, lanes] view finds the
+    lane holding each row's maximum, and ``1 + sign(x - best)`` (1 at a hit, 0 elsewhere) times
+    a small index matrix counts the hits and locates them, exactly. Shapes the lanes cannot
+    take (K not a multiple of ``lanes``, K < 2 lanes, other dtypes) use ``max`` and a second
+    pass. Every path compares the same numbers as ``max``: the same maximum, and the same
+    column wherever it is unique. Timings: docs/results/rounding.md.
     """
     n, k = s.shape
     host = (s.device.type == "cpu" and s.dtype == torch.float32 and s.is_contiguous()
@@ -408,37 +400,22 @@ def round_balanced(
     room after this round; ties random) and the others try again. Every overfull particle fills
     up, so there are at most K + 1 rounds; with good potentials few agents are contested.
 
-    Each agent's ``n_candidates`` best particles are found once (one pass over [N, K] in chunks
-    of ``chunk`` agents); the rounds then work on [n, n_candidates] and fall back to the full
-    row only for agents none of whose candidates has room — the same proposals and regrets as
-    scanning all K particles every round (which cost 16 [n, K] passes per call at N = 10^4).
-    From round 2, once the unassigned agents' score rows fit in ``dense_cells`` (n·K), they
-    are computed once and kept, full particles' columns dropped as they fill: the same
-    proposals without recomputing the fallback rows every round, where a warm-started
-    potential leaves a few hundred agents per round for ~20 rounds (at N = 5000, K = 256 the
-    fallback was ~80 % of the rounding's time). Dropping the columns rather than setting them
-    to -inf shrinks every later round's passes, with the same assignments: the kept scores are
-    the same numbers, in the same column order (``benchmarks/rounding.py`` times both).
+    How it stays cheap (each choice measured on Battle's own calls, docs/results/rounding.md),
+    all giving the same assignments as scanning all K particles every round:
 
-    Where every distinct row's scores fit in ``full_cells`` (U·K; at K = 256 up to U = 16384, 16
-    MiB; at U = 50000 their 51 MB blocks, above the tuned allocator's 32 MiB mmap threshold,
-    were fresh pages every call and slower than the candidates; 16 to 32 MiB not measured) they
-    are computed once and the searches outside the kept rows read them instead of the
-    candidates: the best particle with room is one pass (``_first_max``: numpy on CPU; also
-    flags ties), where the top-``n_candidates`` search over [U, K] was a quarter of the
-    rounding's time at N = 10^4. Round 1 needs no mask where every particle has room; the search
-    for the contested agents' fallback masks the kept scores in place where that is their last
-    use (every later round works on the dense rows): a fresh [U, K] block was ~2 ms of a ~17 ms
-    lifting at N = 10^4. A unique best is the particle any search finds; a tied best (copies of
-    a particle with one potential, or equal scores) goes to the candidates' search of that row,
-    whose order broke the tie before: the same assignments as the candidates (tested on scores
-    exact in float32; the tie order of ``topk`` on a GPU is only assumed to match). One caveat,
-    measured: the candidates' search took the scores of the few agents none of whose candidates
-    had room from a matmul of those rows alone, which rounds the last bit differently (every
-    one-row matmul checked did), so a near-tie there can go the other way — about 6 % of random
-    cases with copied particles, none without; every recorded Battle call at N = 6000 to 10^5
-    and every full Battle episode compared gave the same assignments (docs/results/rounding.md).
-    Scores that are not all finite take the candidates' search.
+    * Every distinct row's scores [U, K] are computed once where they fit in ``full_cells``
+      and are finite (else each row's top ``n_candidates`` particles are kept, ``chunk`` rows
+      at a time, and the full row recomputed only for agents none of whose candidates has
+      room). The best particle with room is then one pass (``_first_max``), which also flags
+      ties; a tied best goes to the candidates' search, whose order broke ties before.
+    * From round 2, once the unassigned agents' rows fit in ``dense_cells``, their scores are
+      kept and filled particles' columns dropped (on CPU the rounds then run in numpy,
+      ``_dense_rounds_cpu``).
+
+    One caveat, measured: the candidates' fallback scores few rows in a matmul of their own,
+    which can round the last bit differently from the full block, so a near-tie there may go
+    the other way (about 6 % of random cases with copied particles, none without; no recorded
+    Battle call or episode). Scores that may not be finite take the candidates' search.
 
     Args:
         rows: [U, d] distinct observations; ``inverse: [N]`` row of each agent.
@@ -632,14 +609,12 @@ def _dense_rounds_cpu(
     """``round_balanced``'s rounds from its dense scores on, in numpy; returns the round count
     (``rounds``: the caller's count, the current round included).
 
-    Why: from round 2 a few hundred agents are left, for ~10 rounds of ~30 small operations
-    each; torch spent ~0.15 ms a round on CPU, almost all of it dispatch (~5 µs an operation
-    against numpy's ~1), about a quarter of the rounding at 5000 agents (sixty-first update).
-    The operations are the torch loop's, on the same float32 numbers: maxima, elementwise adds
-    and stable sorts give the same results in both libraries (numpy's ``argmax`` is the first
-    maximum, as torch's ``max``), and the two computations whose rounding could differ stay in
-    torch: the proposal's score ``s1`` (a sum over d) and the tie order (``randperm`` from the
-    same generator, in the same order of calls). Writes ``assign`` and ``rem`` in place.
+    Why: from round 2 a few hundred agents are left for ~10 rounds of ~30 small operations,
+    where torch's per-operation dispatch on CPU cost more than the work. The operations are the
+    torch loop's on the same float32 numbers (maxima, elementwise adds and stable sorts agree
+    between the libraries); the two whose rounding could differ stay in torch: the proposal's
+    score ``s1`` (a sum over d) and the tie order (``randperm``, same generator, same order of
+    calls). Writes ``assign`` and ``rem`` in place.
 
     Shapes: ``dense [n_sub, k_room]`` scores of the unassigned agents ``sub [n_sub]`` on the
     particles with room ``col [k_room]``; ``rem [K]`` room left; ``assign [N]``.

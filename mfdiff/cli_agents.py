@@ -48,6 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     from mfdiff_agents.methods import METHODS, get_method, make_sampler, train_config
 
     if args.help:
+        if args.algo:
+            get_method(args.algo)  # an unknown method: its one-line error, not the help first
         print(args.parser.format_help())
         if args.algo:
             print("The Config defaults below are replaced where the dataset family's settings "

@@ -198,6 +198,11 @@ class Policy(ABC):
 
         Returns:
             [N] int64 actions in [0, n_actions); masked-out rows get 0.
+
+        Raises:
+            ValueError: malformed ``obs`` or ``mask``, non-finite observations, observations
+                outside a bound env's bounds, or ``_act`` returning anything but N integer
+                actions in [0, n_actions) for the live agents.
         """
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
@@ -235,8 +240,20 @@ class Policy(ABC):
             self._check_bounds(obs, mask)
         elif not getattr(self, "_unbound_checked", True):
             self._warn_outside_training_bounds(obs, mask)
+        who = f"{type(self).__name__}._act"
         with self._act_context():
-            actions = policy_actions(self._act(obs, mask), f"{type(self).__name__}._act", mask)
+            raw = np.asarray(self._act(obs, mask))
+        if raw.shape != (obs.shape[0],):  # else an IndexError below, or rows shifted silently
+            raise ValueError(f"{who} returned actions of shape {raw.shape}; expected "
+                             f"({obs.shape[0]},), one per agent")
+        actions = policy_actions(raw, who, mask)
+        live = actions[mask]
+        # an mfdiff env refuses such actions, but an adapter that one-hot encodes them, or a
+        # user's own loop, would not (an outside review)
+        if live.size and (int(live.min()) < 0 or int(live.max()) >= self.n_actions):
+            bad = live[(live < 0) | (live >= self.n_actions)]
+            raise ValueError(f"{who} returned actions outside [0, {self.n_actions}) for live "
+                             f"agents, e.g. {bad[:3].tolist()}")
         actions[~mask] = 0
         return actions
 

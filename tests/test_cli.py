@@ -75,6 +75,9 @@ def test_train_help_lists_every_config_field(env, algo):
     assert r.returncode == 0, r.stderr
     for f in dataclasses.fields(get_method(algo).config):
         assert f"  {f.name} (" in r.stdout, f.name
+    # an unknown method: one line, no help printed before it (an outside review)
+    r = mfdiff(env, "train", "--algo", algo + "x", "--help")
+    assert r.returncode == 2 and "unknown method" in r.stderr and "usage" not in r.stdout
 
 
 @pytest.mark.parametrize("algo", sorted(TINY))

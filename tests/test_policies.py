@@ -139,3 +139,28 @@ def test_a_new_family_registers_its_expert_in_one_table(monkeypatch):
     obs, _ = core.reset(seed=0)
     acts = make_behaviour_policy(core, 1.0, seed=0)(obs, np.ones(20, bool))
     assert acts.shape == (20,) and ScriptedPolicy(core, tier="medium") is not None
+
+
+def test_act_batch_refuses_actions_out_of_range_or_of_the_wrong_length():
+    """`act_batch` promised actions in [0, n_actions) but only an mfdiff env checked them: an
+    adapter that one-hot encodes them, or a user's loop, took 2 of 2 actions silently; an `_act`
+    of the wrong length ended in a bare IndexError (an outside review). Dead agents' rows are
+    not read."""
+    from mfdiff_agents.policy import Policy
+
+    class Fixed(Policy):
+        def __init__(self, out):
+            super().__init__(obs_dim=1, n_actions=2, seed=0)
+            self.out = out
+
+        def _act(self, obs, mask):
+            return self.out
+
+    obs = np.zeros((3, 1), np.float32)
+    for out, msg in (([0, 2, 1], r"outside \[0, 2\) for live agents, e\.g\. \[2\]"),
+                     ([0, -1, 1], r"outside \[0, 2\).*\[-1\]"),
+                     ([0, 1], r"shape \(2,\); expected \(3,\)"),
+                     (np.zeros((3, 1), np.int64), r"shape \(3, 1\)")):
+        with pytest.raises(ValueError, match=msg):
+            Fixed(out).act_batch(obs)
+    assert Fixed([1, 5, 0]).act_batch(obs, np.array([True, False, True])).tolist() == [1, 0, 0]

@@ -18,7 +18,9 @@ One planning step (every ``replan_every`` env steps):
 Between replans the plan is followed open loop: at every step the agents' fresh observations
 are re-lifted onto the particles' planned states at the current plan step
 (``lifting="balanced"``: :func:`~mfdiff_agents.diffuser.lifting.lift_balanced`, warm-started
-from the previous step unless ``lift_warm_start`` is false). Equations: docs/method.md.
+from the previous step unless ``lift_warm_start`` is false); ``lifting="frozen"`` above
+``exact_ot_max_n`` live agents keeps each agent's replan-time particle instead. Equations:
+docs/method.md.
 """
 
 from __future__ import annotations

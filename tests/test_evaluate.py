@@ -797,6 +797,23 @@ def test_sweep_file_values_are_checked_not_coerced(tmp_path):
         ev.load_sweep(tmp_path / "s.yaml")
 
 
+def test_a_report_names_each_rows_acting_overrides():
+    """A row whose runs acted with `--set` overrides (or a sweep's `set`) read as the
+    checkpoint's own settings: the table lists them under it, per row (an outside review)."""
+    def rec(method, seed, over, n=10):
+        return {"method": method, "env_id": ENV, "n_agents": n, "env_kwargs": {"max_cycles": 3},
+                "seed": seed, "episodes": 1, "normalized_score": 50.0 + seed, "return": 1.0,
+                "config": {"policy": "p", "set": over}}
+
+    recs = [rec("a", s, {"replan_every": "4"}) for s in range(2)] + [
+        rec("a", s, {}, n=20) for s in range(2)] + [rec("b", s, {}) for s in range(2)]
+    table = ev.markdown_table(recs, command="x")
+    assert "Acting settings over each checkpoint's own" in table
+    assert f"- a | {ENV} | 10: replan_every=4" in table
+    assert table.count("replan_every") == 1  # the N = 20 row and b have none
+    assert "Acting settings" not in ev.markdown_table(recs[2:], command="x")
+
+
 def test_a_report_row_refuses_records_measured_with_other_settings(tmp_path):
     """Records under one method name at one (env, N, tier) but with other --set overrides or
     env kwargs would pool into one row whose mean describes no setting: refused, naming the

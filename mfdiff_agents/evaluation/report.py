@@ -604,6 +604,18 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
             cells.append(f"{fmt(a['mean'])} [{fmt(a['ci_low'])}, {fmt(a['ci_high'])}] "
                          f"({fmt(a['iqm'])})")
         lines.append("| " + " | ".join([*cells, str(n)]) + " |")
+    # a row's acting overrides (one per row: check_rows refuses two), which its label alone
+    # did not show (an outside review: a sweep's `set` read as the checkpoint's own settings)
+    sets: dict[tuple, str] = {}
+    for r in records:
+        over = _canonical_config(r.get("config") or {}).get("set") or {}
+        if over and not r.get("error"):
+            sets.setdefault(tuple(r.get(b) for b in by), ", ".join(
+                f"{k}={json.dumps(v)}" for k, v in sorted(over.items())))
+    if sets:
+        lines += ["", "Acting settings over each checkpoint's own (`--set`, a sweep's `set`):", ""]
+        lines += [f"- {' | '.join(str(k[by.index(b)]) for b in shown_by)}: {v}"
+                  for k, v in sets.items()]
     errors = [r for r in records if r.get("error")]
     if errors:
         lines += ["", "Not run (the method refused the population, or its actions were NaN):", ""]

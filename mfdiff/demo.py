@@ -194,17 +194,23 @@ def demo_command(cfg: DemoConfig) -> str:
     no flag sets, changed from Python, are listed after a ``#``: the command alone would not
     reproduce them. Why: the table once said ``mfdiff demo --quick`` after ``--n-agents 37``,
     which reruns N = 1000 (an outside review)."""
+    import shlex
+
     import torch
 
+    def differing(base: DemoConfig) -> list[str]:
+        return [f.name for f in dataclasses.fields(cfg)
+                if f.name not in (*DEMO_FLAGS, "out_dir", "progress")
+                and getattr(cfg, f.name) != getattr(base, f.name)]
+
     quick = DemoConfig.quick()
-    base = quick if cfg.mf_steps == quick.mf_steps else DemoConfig()
+    # the budget the config is closest to (fewest fields that no flag sets)
+    base = quick if len(differing(quick)) < len(differing(DemoConfig())) else DemoConfig()
     parts = ["mfdiff demo"] + (["--quick"] if base is quick else [])
-    parts += [f"{flag} {getattr(cfg, f)}" for f, flag in DEMO_FLAGS.items()
+    parts += [f"{flag} {shlex.quote(str(getattr(cfg, f)))}" for f, flag in DEMO_FLAGS.items()
               if getattr(cfg, f) != getattr(base, f)]
-    parts += [f"--out {cfg.out_dir}", f"--threads {torch.get_num_threads()}"]
-    other = [f"{f.name}={getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)
-             if f.name not in (*DEMO_FLAGS, "out_dir", "progress")
-             and getattr(cfg, f.name) != getattr(base, f.name)]
+    parts += [f"--out {shlex.quote(str(cfg.out_dir))}", f"--threads {torch.get_num_threads()}"]
+    other = [f"{name}={getattr(cfg, name)!r}" for name in differing(base)]
     return " ".join(parts) + (f"  # and from Python: {', '.join(other)}" if other else "")
 
 

@@ -3,8 +3,10 @@
 A checkpoint is a directory::
 
     config.json        {"method", "format_version", "package_version", "config": {...},
-                        "env": {"env_id", "family", "env_kwargs", "dataset_id", "obs_dim",
-                                "n_actions"}, "weights_sha256", ...method extras}
+                        "env": {"env_id", "family", "env_kwargs", "dataset_id",
+                                "dataset_episodes", "dataset_content", "obs_dim",
+                                "n_actions"}, "weights_sha256", "config_sha256",
+                        "steps_done", ...method extras}
     model.safetensors  float32 tensors (the policy's modules' state_dicts)
     train_state.pt     optimiser, step and every RNG state (only while / after training)
     trained_with.json  torch version, threads, device, Python, numpy of each training start

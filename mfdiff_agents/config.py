@@ -161,13 +161,20 @@ def build_config(
             from mfdiff_agents.methods import METHODS
 
             other = METHODS.get(str(loaded.get("method")))
-            if other is not None and other.config is not cls:  # shared field names would mix
+            if other is None:
+                raise ConfigError(f"config {config_path} is the config.json of a checkpoint of "
+                                  f"an unknown method {loaded.get('method')!r}; known: "
+                                  f"{sorted(METHODS)}")
+            if other.config is not cls:  # shared field names would mix two methods' settings
                 raise ConfigError(f"config {config_path} is a {other.name} checkpoint's "
                                   f"config.json, not one of {cls.__module__}.{cls.__qualname__}")
+            names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+            gone = sorted(set(loaded["config"]) - names)
             warnings.warn(f"config {config_path} is a checkpoint's config.json "
-                          f"({loaded.get('method', '?')}): its \"config\" block is used",
-                          MfdiffWarning, stacklevel=2)
-            loaded = loaded["config"]
+                          f"({other.name}): its \"config\" block is used"
+                          + (f", without the fields this version no longer has {gone}"
+                             if gone else ""), MfdiffWarning, stacklevel=2)
+            loaded = {k: v for k, v in loaded["config"].items() if k in names}
         merged.update(loaded)
     given: dict[str, str] = {}
     for item in overrides:

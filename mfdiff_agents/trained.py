@@ -168,8 +168,11 @@ class TrainedPolicy(Policy):
         return self._training_bounds
 
     def check_env(self, core: VectorCore) -> None:
-        """ValueError unless ``core`` has the family and spaces this policy was trained on."""
+        """ValueError unless ``core`` has the family and spaces this policy was trained on.
+        Also builds the training env's bounds now (:meth:`training_obs_bounds`), so that an
+        evaluation's first timed step does not."""
         self.env.check_core(core, who=f"{self.METHOD} policy")
+        self.training_obs_bounds()
 
     def check_agents(self, agents: Sequence[str]) -> None:
         """ValueError when ``agents`` hold both Battle teams and this policy was trained on

@@ -33,7 +33,7 @@ def test_demo_quick_subprocess(tmp_path):
     expert = [r for r in recs if r["method"] == "expert (scripted)"]
     assert all(r["normalized_score"] > 50 for r in expert)
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
-    assert "mfdiff demo --quick" in (out / "table.md").read_text()
+    assert f"mfdiff demo --quick --out {out} --threads " in (out / "table.md").read_text()
     for ckpt in ("bc", "mfdiffuser"):
         assert (out / ckpt / "config.json").is_file()
     # the user's Minari root is untouched: the demo used its private root under --out
@@ -125,3 +125,6 @@ def test_demo_table_command_reproduces_the_run():
     assert cmd.startswith("mfdiff demo --tier medium --out y --threads ")
     assert cmd.endswith("# and from Python: mf_steps=99")
     assert demo_command(DemoConfig()).startswith("mfdiff demo --out runs/demo --threads ")
+    cmd = demo_command(DemoConfig.quick().replace(mf_steps=5, out_dir=Path("my runs")))
+    assert cmd.startswith("mfdiff demo --quick --out 'my runs' --threads ")  # quoted
+    assert cmd.endswith("# and from Python: mf_steps=5")  # the closest budget: --quick

@@ -528,6 +528,18 @@ def test_unbound_trained_policy_warns_once_outside_its_training_env_space():
         pol.act_batch(2.0 * x)  # once
     bound = bc(**trained_on).bind(env)
     assert bound.act_batch(far, alive).shape == (16,)  # dead rows outside: not checked
+    assert "_tiled_bounds" in vars(bound)  # a cache: not pickled (SubprocVectorEnv), rebuilt
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(bound))
+    assert "_tiled_bounds" not in vars(copy)
+    with pytest.raises(ValueError, match="outside the observation space of the bound env"):
+        copy.act_batch(2.0 * x)
+    # bound to an env without mfdiff bounds: the warning does not advise bind
+    other = bc(**trained_on)
+    other._env = object()
+    with pytest.warns(ObservationBoundsWarning, match="exposes no mfdiff bounds"):
+        other.act_batch(2.0 * x)
     with pytest.raises(ValueError, match="outside the observation space of the bound env"):
         bound.act_batch(2.0 * x)
     with pytest.raises(ValueError, match=r"for 1 live agent\(s\), rows \[5\]"):

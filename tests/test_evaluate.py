@@ -809,8 +809,13 @@ def test_a_report_names_each_rows_acting_overrides():
         rec("a", s, {}, n=20) for s in range(2)] + [rec("b", s, {}) for s in range(2)]
     table = ev.markdown_table(recs, command="x")
     assert "Acting settings over each checkpoint's own" in table
-    assert f"- a | {ENV} | 10: replan_every=4" in table
+    assert f"\n- a | {ENV} | 10: replan_every=4\n" in table
     assert table.count("replan_every") == 1  # the N = 20 row and b have none
+    recs[0]["tier"] = recs[1]["tier"] = None
+    recs[2]["tier"] = "medium"  # a tier column: a row without one shows "–", as in the table
+    recs[0]["config"]["set"] = recs[1]["config"]["set"] = {"k_schedule": "8,16", "x": None}
+    assert f"\n- a | {ENV} | 10 | –: k_schedule=8,16, x=null\n" in ev.markdown_table(
+        recs, command="x")
     assert "Acting settings" not in ev.markdown_table(recs[2:], command="x")
 
 

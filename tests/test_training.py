@@ -569,6 +569,13 @@ def test_build_config_reads_a_checkpoint_config_json(tmp_path):
     assert (cfg.horizon, cfg.steps) == (6, 9)
     with pytest.raises(ConfigError, match="is a mfdiffuser checkpoint's config.json, not"):
         build_config(METHODS["bc"].config, config_path=path)
+    # an older checkpoint's field this version no longer has: left out, and said
+    path.write_text(json.dumps({**meta, "config": {"horizon": 5, "gone_field": 1}}))
+    with pytest.warns(MfdiffWarning, match=r"no longer has \['gone_field'\]"):
+        assert build_config(METHODS["mfdiffuser"].config, config_path=path).horizon == 5
+    path.write_text(json.dumps({**meta, "method": "nope"}))
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        build_config(METHODS["mfdiffuser"].config, config_path=path)
     path.write_text(json.dumps({"config": {"horizon": 6}}))  # no checkpoint: keys checked
     with pytest.raises(ConfigError, match="unknown .* keys \\['config'\\]"):
         build_config(METHODS["mfdiffuser"].config, config_path=path)

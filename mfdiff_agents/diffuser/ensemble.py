@@ -96,6 +96,11 @@ class MFDiffuserEnsemble(Policy):
         if seed is not None:  # else the members keep the generators they were given
             self.reset(seed)
 
+    def training_obs_bounds(self) -> Any:
+        """The members' training env's bounds (they share spaces): an unbound ensemble warns
+        as an unbound planner does."""
+        return self.members[0].training_obs_bounds()
+
     @classmethod
     def from_pretrained(
         cls,

@@ -334,7 +334,8 @@ def _first_max(
     lane holding each row's maximum, and ``1 + sign(x - best)`` (1 at a hit, 0 elsewhere) times
     a small index matrix counts the hits and locates them, exactly. Shapes the lanes cannot
     take (K not a multiple of ``lanes``, K < 2 lanes, other dtypes) use ``max`` and a second
-    pass. Every path compares the same numbers as ``max``: the same maximum, and the same
+    pass, as do non-contiguous blocks on CPU. Every path compares the same numbers as ``max``:
+    the same maximum, and the same
     column wherever it is unique. Timings: docs/results/rounding.md.
     """
     n, k = s.shape

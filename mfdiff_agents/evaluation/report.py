@@ -611,16 +611,25 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
         over = _canonical_config(r.get("config") or {}).get("set") or {}
         if over and not r.get("error"):
             sets.setdefault(tuple(r.get(b) for b in by), ", ".join(
-                f"{k}={json.dumps(v)}" for k, v in sorted(over.items())))
+                f"{k}={_set_value(v)}" for k, v in sorted(over.items())))
     if sets:
         lines += ["", "Acting settings over each checkpoint's own (`--set`, a sweep's `set`):", ""]
-        lines += [f"- {' | '.join(str(k[by.index(b)]) for b in shown_by)}: {v}"
-                  for k, v in sets.items()]
+        lines += ["- " + " | ".join("–" if k[by.index(b)] is None else str(k[by.index(b)])
+                                    for b in shown_by) + f": {v}" for k, v in sets.items()]
     errors = [r for r in records if r.get("error")]
     if errors:
         lines += ["", "Not run (the method refused the population, or its actions were NaN):", ""]
         lines += [f"- {r['method']} at N = {r['n_agents']}: {r['error']}" for r in errors]
     return "\n".join(lines) + "\n"
+
+
+def _set_value(v: Any) -> str:
+    """A canonical override as ``--set`` takes it: whole floats as integers, lists comma-joined."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (list, tuple)):
+        return ",".join(_set_value(x) for x in v)
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
 
 
 def _fmt(metric: str) -> Callable[[float], str]:

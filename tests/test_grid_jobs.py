@@ -815,6 +815,21 @@ def test_rounding_benchmark_compares_the_two_versions_on_the_same_calls(capsys, 
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| **no** |")
 
 
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="compares against a git commit")
+def test_act_checks_benchmark_times_both_versions(capsys):
+    """benchmarks/act_checks.py times act_batch's checks in today's policy.py and a commit's
+    (here HEAD's: the same file), every case in its own processes; the training-bounds case
+    has no reference column."""
+    spec = importlib.util.spec_from_file_location("act_bench", ROOT / "benchmarks/act_checks.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--ref", "HEAD", "--n-agents", "50", "--repeats", "1",
+                       "--calls", "5"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| 50 |")]
+    assert [r.split(" | ")[1] for r in rows] == ["unbound", "bound", "training"]
+    assert rows[2].endswith("| – |") and not rows[0].endswith("| – |")
+
+
 def test_rounding_benchmark_sets_reach_the_planner(monkeypatch, capsys):
     """``--set`` of benchmarks/rounding.py: planning fields over the checkpoint's planner (the
     recorded calls are then the cold lifts' ones), named in the table's header; an unknown

@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
         from mfdiff_agents.config import build_config
 
         cfg = build_config(method.config, saved, config_path=args.config,
-                           overrides=args.set or [])
+                           overrides=args.set or [], method=method.name)
         family_file = None
         if os.environ.get("RANK", "0") == "0":
             print(f"resuming with the settings of {Path(out) / 'config.json'} "

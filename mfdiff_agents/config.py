@@ -139,8 +139,12 @@ def build_config(
     *,
     config_path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
+    method: str | None = None,
 ) -> C:
     """``cls`` from ``data``, then a JSON file, then ``key=value`` overrides, strictly checked.
+
+    The file may be a checkpoint's config.json of ``method`` (its ``config`` block is read, the
+    fields ``cls`` no longer has dropped, with a warning); another method's is refused.
 
     Values may be JSON values or strings (``--set``): each is coerced to the field's type
     (``k_schedule=16,64,256`` -> ``(16, 64, 256)``, ``true``/``false`` for bools).
@@ -158,20 +162,14 @@ def build_config(
         if isinstance(loaded.get("config"), dict) and "format_version" in loaded:
             # a checkpoint's config.json (an outside review: its metadata keys were refused
             # as unknown fields): what it was trained with is its "config" block
-            from mfdiff_agents.methods import METHODS
-
-            other = METHODS.get(str(loaded.get("method")))
-            if other is None:
-                raise ConfigError(f"config {config_path} is the config.json of a checkpoint of "
-                                  f"an unknown method {loaded.get('method')!r}; known: "
-                                  f"{sorted(METHODS)}")
-            if other.config is not cls:  # shared field names would mix two methods' settings
-                raise ConfigError(f"config {config_path} is a {other.name} checkpoint's "
-                                  f"config.json, not one of {cls.__module__}.{cls.__qualname__}")
+            if method is None or loaded.get("method") != method:
+                # shared field names would mix two methods' settings: the caller says which
+                raise ConfigError(f"config {config_path} is a {loaded.get('method')!r} "
+                                  f"checkpoint's config.json, not one of method {method!r}")
             names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
             gone = sorted(set(loaded["config"]) - names)
             warnings.warn(f"config {config_path} is a checkpoint's config.json "
-                          f"({other.name}): its \"config\" block is used"
+                          f"({method}): its \"config\" block is used"
                           + (f", without the fields this version no longer has {gone}"
                              if gone else ""), MfdiffWarning, stacklevel=2)
             loaded = {k: v for k, v in loaded["config"].items() if k in names}

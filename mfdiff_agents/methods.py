@@ -120,7 +120,8 @@ def train_config(
                 MfdiffWarning, stacklevel=2,
             )
     base = family_config(algo, path.stem) if path is not None else {}
-    cfg = build_config(method.config, base, config_path=config_path, overrides=overrides)
+    cfg = build_config(method.config, base, config_path=config_path, overrides=overrides,
+                       method=method.name)
     return cfg, path
 
 

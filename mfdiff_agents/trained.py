@@ -154,13 +154,15 @@ class TrainedPolicy(Policy):
         if not hasattr(self, "_training_bounds"):
             self._training_bounds = None
             if self.env.env_id is not None:
-                from mfdiff_agents.evaluation.run import make_core
+                import gymnasium as gym
+
+                import mfdiff_envs  # noqa: F401  (registers the ids)
                 from mfdiff_agents.policy import obs_bounds_of
 
                 try:
                     with warnings.catch_warnings():  # building it is not the user's concern
                         warnings.simplefilter("ignore")
-                        core = make_core(self.env.env_id, dict(self.env.env_kwargs))
+                        core = gym.make(self.env.env_id, **self.env.env_kwargs).unwrapped.core
                 except Exception:  # noqa: BLE001 — no bounds, no warning: acting goes on
                     core = None
                 if core is not None:

@@ -565,17 +565,22 @@ def test_build_config_reads_a_checkpoint_config_json(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(meta))
     with pytest.warns(MfdiffWarning, match="checkpoint's config.json \\(mfdiffuser\\)"):
-        cfg = build_config(METHODS["mfdiffuser"].config, config_path=path, overrides=["steps=9"])
+        cfg = build_config(METHODS["mfdiffuser"].config, config_path=path, overrides=["steps=9"],
+                           method="mfdiffuser")
     assert (cfg.horizon, cfg.steps) == (6, 9)
-    with pytest.raises(ConfigError, match="is a mfdiffuser checkpoint's config.json, not"):
-        build_config(METHODS["bc"].config, config_path=path)
+    with pytest.raises(ConfigError, match="is a 'mfdiffuser' checkpoint's config.json, not one "
+                                          "of method 'bc'"):
+        build_config(METHODS["bc"].config, config_path=path, method="bc")
+    with pytest.raises(ConfigError, match="not one of method None"):  # which method: unsaid
+        build_config(METHODS["mfdiffuser"].config, config_path=path)
     # an older checkpoint's field this version no longer has: left out, and said
     path.write_text(json.dumps({**meta, "config": {"horizon": 5, "gone_field": 1}}))
     with pytest.warns(MfdiffWarning, match=r"no longer has \['gone_field'\]"):
-        assert build_config(METHODS["mfdiffuser"].config, config_path=path).horizon == 5
+        assert build_config(METHODS["mfdiffuser"].config, config_path=path,
+                            method="mfdiffuser").horizon == 5
     path.write_text(json.dumps({**meta, "method": "nope"}))
-    with pytest.raises(ConfigError, match="unknown method 'nope'"):
-        build_config(METHODS["mfdiffuser"].config, config_path=path)
+    with pytest.raises(ConfigError, match="'nope' checkpoint's config.json"):
+        build_config(METHODS["mfdiffuser"].config, config_path=path, method="mfdiffuser")
     path.write_text(json.dumps({"config": {"horizon": 6}}))  # no checkpoint: keys checked
     with pytest.raises(ConfigError, match="unknown .* keys \\['config'\\]"):
         build_config(METHODS["mfdiffuser"].config, config_path=path)

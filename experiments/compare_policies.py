@@ -2,7 +2,9 @@
 side by side per cell, with paired differences (markdown).
 
 A policy is LABEL=METHOD@FILE[+FILE...]: the records of METHOD in those files (e.g. the same
-checkpoints acting with other settings, from another experiments/exploitability.sh run). Held-out
+checkpoints acting with other settings, from another experiments/exploitability.sh run).
+METHOD may list several record labels, comma-separated (``mfd=mfd-s13,mfd-s14@F``): runs
+labelled per checkpoint (for per-seed differences) pooled into one side. Held-out
 exploitability is computed over all of a label's files together (lanes of one run split across
 files give the run's value; until the forty-ninth update within each file). A label's records
 must share one setting per cell (report.check_rows), and the two sides of a difference one env,
@@ -79,6 +81,8 @@ def load(method: str, files: list[str],
         records = read_records(*files)
     except ValueError as e:  # the files may hold other policies' records: name the files
         raise SystemExit(f"records of {'+'.join(files)} (read for {method!r}): {e}") from None
+    names = set(method.split(","))  # several labels pool into one side, named ``method``
+    records = [{**r, "method": method} if r.get("method") in names else r for r in records]
     mine = [r for r in held_out_exploitability(records, leave_out=leave_out)
             if r["method"] == method]
     try:  # one label, one setting a cell: two acting settings under one name would pool

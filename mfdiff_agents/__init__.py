@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfdiff_agents.policy import Policy, RandomPolicy
+from mfdiff_agents.policy import ObservationBoundsWarning, Policy, RandomPolicy
 
 _LAZY = {
     "MFDiffuserPlanner": "mfdiff_agents.diffuser.planner",
@@ -33,4 +33,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mfdiff_agents' has no attribute {name!r}")
 
 
-__all__ = ["Policy", "RandomPolicy", *_LAZY]
+__all__ = ["ObservationBoundsWarning", "Policy", "RandomPolicy", *_LAZY]

@@ -2,7 +2,8 @@
 
 Every method's ``Config`` is a dataclass that subclasses :class:`TrainConfig`, so the fields the
 shared training loop and the window sampler need (``steps``, ``batch_size``, ``horizon``,
-``n_particles``, ``gamma``, ``seed``, ``device``, ``ema_decay``, ``log_every``, ``ckpt_every``)
+``n_particles``, ``gamma``, ``seed``, ``device``, ``ema_decay``, ``lr_schedule``, ``log_every``,
+``ckpt_every``)
 are spelled once and each method's config is the single source of its sampler settings. Each
 field carries a docstring right below it; :func:`config_help` turns those into
 ``mfdiff train --algo X --help``.
@@ -62,6 +63,12 @@ class TrainConfig:
     with (0 = off: the last iterate). Warmed up as min(ema_decay, (1 + t) / (10 + t)) at step
     t, so a short run is not dragged toward its initial weights (the diffusion planners'
     practice: Janner et al. 2022 act with EMA weights, decay 0.995)."""
+    lr_schedule: str = "constant"
+    """Learning-rate schedule over ``steps``: "constant" | "cosine" (half a cosine from the
+    method's lr to 0) | "linear" (straight to 0). The shared loop sets every parameter group's
+    rate from the step number, so a resumed run follows the same curve. Why decay: a constant
+    rate leaves the last iterate wherever the last few batches pushed it, so the checkpoint a
+    run stops at is one noisy draw of many nearby ones (docs/results/lr_schedule.md)."""
     # ---- bookkeeping
     log_every: int = 50
     """Steps between metrics.csv rows and progress-bar updates."""
@@ -87,10 +94,31 @@ class TrainConfig:
             )
         if not 0.0 <= float(self.gamma) <= 1.0:
             raise ConfigError(f"{type(self).__name__}.gamma must lie in [0, 1], got {self.gamma}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"{type(self).__name__}.lr_schedule must be one of "
+                              f"{list(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise ConfigError(
                 f"{type(self).__name__}.ema_decay must lie in [0, 1), got {self.ema_decay}"
             )
+
+
+#: Values of :attr:`TrainConfig.lr_schedule`.
+LR_SCHEDULES = ("constant", "cosine", "linear")
+
+
+def lr_scale(schedule: str, step: int, steps: int) -> float:
+    """The factor on the base learning rate at 0-based ``step`` of a ``steps``-step run:
+    1 throughout for "constant"; from 1 at step 0 toward 0 at ``steps`` for "cosine" and
+    "linear" (the last step still moves the weights a little)."""
+    if schedule == "constant":
+        return 1.0
+    frac = min(max(step / steps, 0.0), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * frac))
+    if schedule == "linear":
+        return 1.0 - frac
+    raise ConfigError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {schedule!r}")
 
 
 #: Network sizes and step counts of the methods' configs (whichever a Config has): ints ≥ 1.

@@ -41,7 +41,7 @@ from mfdiff_agents.checkpoint import (
     read_meta,
     save_train_state,
 )
-from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict
+from mfdiff_agents.config import ConfigError, TrainConfig, config_to_dict, lr_scale
 from mfdiff_agents.device import resolve_device, torch_threads
 from mfdiff_agents.policy import DivergedError
 from mfdiff_agents.trained import TrainedPolicy
@@ -352,6 +352,9 @@ def _train(
             # reproduce (an outside audit); a fresh make_sampler(…, cfg) is at this state already
             sampler.reset(cfg.seed)
         learner = learner_cls(sampler, cfg, device)
+        # the schedule's base: the rates the method built its optimiser with (a resume's
+        # optimiser state holds the last step's scaled rate, not the base)
+        base_lrs = [float(g["lr"]) for g in learner.opt.param_groups]
         ema = WeightEMA(learner.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         start = 0
         if state is not None:
@@ -404,6 +407,10 @@ def _train(
                    disable=not progress, dynamic_ncols=True)
         try:
             for step in bar:
+                if cfg.lr_schedule != "constant":
+                    scale = lr_scale(cfg.lr_schedule, step, cfg.steps)
+                    for group, lr0 in zip(learner.opt.param_groups, base_lrs, strict=True):
+                        group["lr"] = lr0 * scale
                 logs = learner.update(sampler.sample(cfg.batch_size))
                 if ema is not None:
                     ema.update(learner.model)
@@ -468,7 +475,8 @@ def _check_resumable(
         if other:
             raise ConfigError(f"--resume: {out} was trained on other data: {other}; resume it "
                               f"on its own dataset ({was.get('dataset_id')}, the same episodes)")
-    saved = {"ema_decay": 0.0, **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
+    saved = {"ema_decay": 0.0, "lr_schedule": "constant", **policy_cls.LEGACY_DEFAULTS,
+             **meta["config"]}
     now = config_to_dict(cfg)
     # every field that shapes training must be the run's own: the rest of the run would train
     # otherwise while config.json named one setting for all of it (lr and weight_decay even
@@ -481,6 +489,11 @@ def _check_resumable(
         for k in now
         if k not in free and k in saved and _plain(saved[k]) != _plain(now[k])
     ]
+    if now["lr_schedule"] != "constant" and saved.get("steps") != now["steps"]:
+        # the decaying rate is a function of step / steps: another budget would give the steps
+        # already taken another curve than the rest of the run
+        changed.append(f"steps: {saved.get('steps')!r} -> {now['steps']!r} (lr_schedule="
+                       f"{now['lr_schedule']!r} decays over the run's own budget)")
     if changed:
         raise ConfigError(f"--resume: {out} was trained with other settings: {changed}; "
                           "resume with the run's own (`mfdiff train --resume` reads them from "

@@ -16,7 +16,7 @@ from conftest import DEVICE, squeeze_episodes
 from safetensors.torch import load_file, save_file
 
 from mfdiff_agents.checkpoint import CheckpointError, load_train_state
-from mfdiff_agents.config import ConfigError, build_config, config_help, field_docs
+from mfdiff_agents.config import ConfigError, build_config, config_help, field_docs, lr_scale
 from mfdiff_agents.evaluation import evaluate
 from mfdiff_agents.methods import METHODS, get_method, load_policy, make_sampler
 from mfdiff_agents.training import WeightEMA, train
@@ -346,6 +346,53 @@ def test_ema_checkpoint_acts_with_the_average_and_resumes_exactly(name, episodes
               progress=False)
     with pytest.raises(ConfigError, match="ema_decay"):
         _cfg(name, ema_decay=1.0)
+
+
+def test_lr_scale_decays_from_the_base_rate_toward_zero():
+    assert [lr_scale("constant", s, 10) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]
+    assert lr_scale("cosine", 0, 10) == 1.0
+    assert lr_scale("cosine", 5, 10) == pytest.approx(0.5)
+    assert lr_scale("linear", 5, 10) == pytest.approx(0.5)
+    for sch in ("cosine", "linear"):
+        scales = [lr_scale(sch, s, 10) for s in range(10)]
+        assert scales == sorted(scales, reverse=True) and 0.0 < scales[-1] < 0.1, scales
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        _cfg("bc", lr_schedule="step")
+
+
+@pytest.mark.parametrize("name", ["bc", "mfdiffuser"])
+def test_lr_schedule_sets_every_step_rate_and_resumes_exactly(name, episodes, tmp_path):
+    m, cfg = _cfg(name, steps=6, ckpt_every=3, lr_schedule="cosine")
+    rates = []
+
+    class Spy(m.learner):
+        def update(self, w):
+            rates.append([g["lr"] for g in self.opt.param_groups])
+            return super().update(w)
+
+    train(Spy, make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
+    assert rates == [[cfg.lr * lr_scale("cosine", s, 6)] * len(rates[0]) for s in range(6)]
+    _, flat = _cfg(name, steps=6)
+    m.fit(make_sampler(episodes, flat), flat, out_dir=tmp_path / "flat", progress=False)
+    full, other = (json.loads((tmp_path / d / "config.json").read_text())
+                   for d in ("full", "flat"))
+    assert full["weights_sha256"] != other["weights_sha256"]  # the schedule reached the weights
+
+    # the resumed run's optimiser state holds step 3's decayed rate; the curve goes on from
+    # the base rate all the same
+    _train_until_crash(m.learner, make_sampler(episodes, cfg), cfg, tmp_path / "cut")
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", resume=True,
+          progress=False)
+    cut = json.loads((tmp_path / "cut" / "config.json").read_text())
+    assert cut["weights_sha256"] == full["weights_sha256"]
+    _, longer = _cfg(name, steps=8, ckpt_every=3, lr_schedule="cosine")
+    with pytest.raises(ConfigError, match="decays over the run's own budget"):
+        m.fit(make_sampler(episodes, longer), longer, out_dir=tmp_path / "cut", resume=True,
+              progress=False)
+    _, constant = _cfg(name, steps=8, ckpt_every=3)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        m.fit(make_sampler(episodes, constant), constant, out_dir=tmp_path / "cut",
+              resume=True, progress=False)
 
 
 def test_ema_state_loads_onto_the_models_device():

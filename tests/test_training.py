@@ -395,6 +395,31 @@ def test_lr_schedule_sets_every_step_rate_and_resumes_exactly(name, episodes, tm
               resume=True, progress=False)
 
 
+def test_value_warmup_fits_the_value_net_alone_first_and_resumes_exactly(episodes, tmp_path):
+    m, cfg = _cfg("mfdiffuser", steps=6, ckpt_every=3, value_warmup=2)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "full", progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "full" / "metrics.csv")))
+    assert [r["denoise"] == "" for r in rows] == [True, True, False, False, False, False]
+    assert all(r["value_loss"] != "" for r in rows)
+    state = load_train_state(tmp_path / "full")["learner"]["optimizer"]["state"]
+    assert sorted({int(v["step"]) for v in state.values()}) == [4, 6]  # value net: 2 more
+    _, plain = _cfg("mfdiffuser", steps=6)
+    first = m.fit(make_sampler(episodes, plain), plain, progress=False).model.state_dict()
+    warm = load_policy(tmp_path / "full").model.state_dict()
+    assert not torch.equal(first["value.net.0.weight"], warm["value.net.0.weight"])
+
+    _train_until_crash(m.learner, make_sampler(episodes, cfg), cfg, tmp_path / "cut")
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path / "cut", resume=True,
+          progress=False)
+    full, cut = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("full", "cut"))
+    assert cut["weights_sha256"] == full["weights_sha256"]
+    for bad in (6, -1, True, 1.5):
+        with pytest.raises(ConfigError, match="value_warmup"):
+            _cfg("mfdiffuser", steps=6, value_warmup=bad)
+    with pytest.raises(ConfigError, match="value_warmup .* diffusion_steps"):
+        _cfg("mfdiffuser", steps=6, value_warmup=3, diffusion_steps=4)
+
+
 def test_ema_state_loads_onto_the_models_device():
     """A train state is read onto the CPU; a CUDA run's averages must come back on CUDA (the
     'meta' device stands in for it here), or the first update mixes devices and raises."""

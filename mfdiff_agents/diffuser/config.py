@@ -162,6 +162,12 @@ class Config(TrainConfig):
     six, over training seeds in none; docs/results/train_inpaint_ising_medium.md, _mixed.md); on
     Battle level with it in every cell (-0.13 to +0.64, every paired CI holding 0;
     docs/results/train_inpaint_battle_medium.md, _mixed.md); off."""
+    value_warmup: int = 0
+    """Gradient steps at the start of ``steps`` that fit the value net V(m) alone, before the
+    diffusion model and the head train. 0 = all train from the first step. Why: the denoiser
+    is conditioned on, and its windows weighted by, the advantage R − V(m); while V is still
+    untrained that advantage is the raw return, and its meaning shifts under the denoiser as V
+    learns (docs/results/value_warmup.md)."""
     diffusion_steps: int | None = None
     """Gradient steps of the diffusion model and the value net; the rest of ``steps`` train the
     action head alone on the frozen diffusion weights (a head-only step skips the denoiser, so
@@ -517,6 +523,16 @@ class Config(TrainConfig):
                 f"Config.head_plan_weight={self.head_plan_weight} guides the action head: it "
                 'needs action_head=true and act_with="auto" or "head"'
             )
+        if isinstance(self.value_warmup, bool) or not isinstance(self.value_warmup, int) or not (
+                0 <= self.value_warmup < self.steps):
+            raise ConfigError(f"Config.value_warmup must be an int in [0, steps={self.steps}), "
+                              f"got {self.value_warmup!r}")
+        if self.diffusion_steps is not None and (
+                self.value_warmup + self.diffusion_steps > self.steps):
+            raise ConfigError(
+                f"Config.value_warmup ({self.value_warmup}) + diffusion_steps "
+                f"({self.diffusion_steps}) must be ≤ steps ({self.steps}): the value net's "
+                "steps come before the diffusion model's")
         if self.diffusion_steps is not None:
             check_positive_int("Config", "diffusion_steps", self.diffusion_steps)
             if self.diffusion_steps > self.steps:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 
 from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.device import autocast
@@ -68,8 +69,15 @@ class MFDiffuserLearner(Learner):
         state = self.opt.state.get(self._model.diffusion_parameters()[0], {})
         return int(state["step"]) if "step" in state else 0
 
+    def value_updates(self) -> int:
+        """Gradient steps the value net has taken so far (AdamW's count, as above)."""
+        state = self.opt.state.get(next(self._model.value.parameters()), {})
+        return int(state["step"]) if "step" in state else 0
+
     def update(self, windows: Windows) -> dict[str, float]:
         batch = windows_to_torch(windows, self.device, _BATCH_FIELDS)
+        if self.diffusion_updates() == 0 and self.value_updates() < self.cfg.value_warmup:
+            return self._value_update(batch)
         stop = self.cfg.diffusion_steps
         if stop is not None and self.diffusion_updates() >= stop:
             return self._head_update(batch)
@@ -86,6 +94,23 @@ class MFDiffuserLearner(Learner):
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         self.opt.step()
         return logs
+
+    def _value_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """A step of the value net alone (Config.value_warmup): V(m_0) regressed on the
+        window's normalised return, as in training_loss; the advantage scale adv_std follows
+        it there too, so the first diffusion step sees the advantage it will keep seeing."""
+        m = self._model
+        with autocast(self.device):
+            r_hat = (batch["returns"].float() - self.stats.ret_mean) / self.stats.ret_std  # [b]
+            v = m.value(m.norm_mf(batch["mean_field"][:, 0]))  # [b]
+            loss = F.mse_loss(v.float(), r_hat)
+        with torch.no_grad():
+            m.adv_std.mul_(0.99).add_(0.01 * (r_hat - v.float()).std().clamp(min=1e-3))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(m.value.parameters()), self.cfg.grad_clip)
+        self.opt.step()
+        return {"loss": float(loss.detach()), "value_loss": float(loss.detach())}
 
     def _head_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """A step of the action head alone (Config.diffusion_steps reached): no denoiser pass,

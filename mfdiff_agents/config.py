@@ -2,8 +2,8 @@
 
 Every method's ``Config`` is a dataclass that subclasses :class:`TrainConfig`, so the fields the
 shared training loop and the window sampler need (``steps``, ``batch_size``, ``horizon``,
-``n_particles``, ``gamma``, ``seed``, ``device``, ``ema_decay``, ``lr_schedule``, ``log_every``,
-``ckpt_every``)
+``n_particles``, ``gamma``, ``seed``, ``init_seed``, ``device``, ``ema_decay``, ``lr_schedule``,
+``log_every``, ``ckpt_every``)
 are spelled once and each method's config is the single source of its sampler settings. Each
 field carries a docstring right below it; :func:`config_help` turns those into
 ``mfdiff train --algo X --help``.
@@ -56,6 +56,12 @@ class TrainConfig:
     """Windows per batch (each K agents × H steps)."""
     seed: int = 0
     """Seed of parameter init, noise draws and the window sampler."""
+    init_seed: int | None = None
+    """Seed of the initial weights alone, where it should differ from ``seed`` (None = ``seed``,
+    as before the field existed): runs with one ``init_seed`` and other ``seed`` start from the
+    same weights and see other windows and noise, which separates what a training seed's
+    initialisation decides from what its data order does (docs/results/README.md, sixty-third
+    update)."""
     device: str = "auto"
     """"auto" (CUDA when present, else CPU) | "cpu" | "cuda[:i]"."""
     ema_decay: float = 0.0
@@ -95,6 +101,11 @@ class TrainConfig:
             raise ConfigError(
                 f"{type(self).__name__}.seed must be an int in [0, 2^63 - 1), got {self.seed!r}"
             )
+        if self.init_seed is not None and (
+                isinstance(self.init_seed, bool) or not isinstance(self.init_seed, int)
+                or not 0 <= self.init_seed < 2**63 - 1):
+            raise ConfigError(f"{type(self).__name__}.init_seed must be None or an int in "
+                              f"[0, 2^63 - 1), got {self.init_seed!r}")
         if not 0.0 <= float(self.gamma) <= 1.0:
             raise ConfigError(f"{type(self).__name__}.gamma must lie in [0, 1], got {self.gamma}")
         if self.lr_schedule not in LR_SCHEDULES:

@@ -351,7 +351,11 @@ def _train(
             # fit (or was built with another seed) gave runs that config.json's seed did not
             # reproduce (an outside audit); a fresh make_sampler(…, cfg) is at this state already
             sampler.reset(cfg.seed)
+        if cfg.init_seed is not None:  # the weights from init_seed, everything else from seed
+            torch.manual_seed(cfg.init_seed)
         learner = learner_cls(sampler, cfg, device)
+        if cfg.init_seed is not None:
+            torch.manual_seed(derived_seed([cfg.seed, 2]))
         # the schedule's base: the rates the method built its optimiser with (a resume's
         # optimiser state holds the last step's scaled rate, not the base)
         base_lrs = [float(g["lr"]) for g in learner.opt.param_groups]

@@ -420,6 +420,33 @@ def test_value_warmup_fits_the_value_net_alone_first_and_resumes_exactly(episode
         _cfg("mfdiffuser", steps=6, value_warmup=3, diffusion_steps=4)
 
 
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_init_seed_fixes_the_initial_weights_alone(name, episodes):
+    m, _ = _cfg(name)
+    inits, finals = {}, {}
+
+    class Spy(m.learner):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            # parameters only: buffers such as normalisation statistics come from the windows
+            inits[key] = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+
+    for key, kw in {"s3": dict(seed=3), "s5": dict(seed=5), "s3i5": dict(seed=3, init_seed=5),
+                    "s3i3": dict(seed=3, init_seed=3)}.items():
+        _, cfg = _cfg(name, steps=3, **kw)
+        finals[key] = train(Spy, make_sampler(episodes, cfg), cfg, progress=False
+                            ).model.state_dict()
+
+    def same(a, b):
+        return all(torch.equal(a[k], b[k]) for k in a)
+    assert same(inits["s3i5"], inits["s5"]) and not same(inits["s3"], inits["s5"])
+    assert not same(finals["s3i5"], finals["s5"])  # its own windows and noise
+    assert same(finals["s3i3"], finals["s3"])  # init_seed = seed: the run of seed alone
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ConfigError, match="init_seed"):
+            _cfg(name, init_seed=bad)
+
+
 def test_ema_state_loads_onto_the_models_device():
     """A train state is read onto the CPU; a CUDA run's averages must come back on CUDA (the
     'meta' device stands in for it here), or the first update mixes devices and raises."""

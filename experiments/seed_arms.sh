@@ -4,8 +4,8 @@
 # Ising-medium's MF-Diffuser checkpoints spread 95.3-101.5 over training seeds where IQL's spread
 # 98.7-100.1 (docs/results/README.md, forty-sixth update); a change that only moves the mean on
 # one seed says nothing about that. Each training seed of SEEDS is trained once per arm of ARMS
-# on the catalogue's N = 10^3 data of TIER with the family's MF-Diffuser config
-# (configs/mfdiffuser/FAM.json, spelled out, with steps=STEPS when given) and the arm's
+# on the catalogue's N = 10^3 data of TIER with the family's MF-Diffuser config (mfdiff
+# train's default, configs/mfdiffuser/FAM.json; steps=STEPS when given) and the arm's
 # overrides, then evaluated as its checkpoint keeps its settings at the sizes NS over 5
 # evaluation seeds. An arm is LABEL=KEY=VALUE;KEY=VALUE... (LABEL= alone: the config; an arm's
 # own steps=S overrides STEPS).
@@ -54,8 +54,8 @@ case $fam in squeeze|ising|battle) ;; *)
 source experiments/lib.sh
 read -r stem default_n < <(python -c "import sys; sys.path.insert(0, 'experiments'); from make_sweep import FAMILIES; print(FAMILIES['$fam'][0], FAMILIES['$fam'][2][1])")
 [ "${#NS[@]}" -gt 0 ] || NS=("$default_n")
-config=configs/mfdiffuser/$fam.json
-steps=${STEPS:-$(python -c "import json; print(json.load(open('$config'))['steps'])")}
+# today's family config (mfdiff train's default, through train_into), its steps unless STEPS
+steps=${STEPS:-$(python -c "from mfdiff_agents.family_configs import family_config; print(family_config('mfdiffuser', '$fam')['steps'])")}
 OUT=${RUNS:-runs/${PREFIX}_$fam}  # another script's directory: its finished checkpoints are kept
 for s in "${SEEDS[@]}"; do for label in "${labels[@]}"; do  # the data, if anything trains
   [ -f "$OUT/$TIER-$label-steps$steps-s$s/train_done" ] || {
@@ -69,8 +69,8 @@ train() {  # ARM SEED: OUT/TIER-LABEL-stepsSTEPS-sSEED, kept once finished
   local rest=${1#*=}
   IFS=';' read -r -a kvs <<< "$rest"
   for kv in "${kvs[@]}"; do [ -n "$kv" ] && sets+=(--set "$kv"); done
-  train_once "$OUT/$TIER-$label-steps$steps-s$2" "$OUT/$TIER-$label-steps$steps-s$2.log" \
-    --dataset "mfdiff/$stem/$TIER-v0" --algo mfdiffuser --config "$config" \
+  train_into "$OUT/$TIER-$label-steps$steps-s$2" "$OUT/$TIER-$label-steps$steps-s$2.log" \
+    --dataset "mfdiff/$stem/$TIER-v0" --algo mfdiffuser \
     --set "steps=$steps" --set "seed=$2" "${sets[@]}" --threads 1
   # a kept checkpoint must be this arm's: a label reused with other overrides would be
   # evaluated under the wrong name

@@ -479,8 +479,8 @@ def _check_resumable(
         if other:
             raise ConfigError(f"--resume: {out} was trained on other data: {other}; resume it "
                               f"on its own dataset ({was.get('dataset_id')}, the same episodes)")
-    saved = {"ema_decay": 0.0, "lr_schedule": "constant", **policy_cls.LEGACY_DEFAULTS,
-             **meta["config"]}
+    saved = {"ema_decay": 0.0, "lr_schedule": "constant", "init_seed": None,
+             **policy_cls.LEGACY_DEFAULTS, **meta["config"]}
     now = config_to_dict(cfg)
     # every field that shapes training must be the run's own: the rest of the run would train
     # otherwise while config.json named one setting for all of it (lr and weight_decay even

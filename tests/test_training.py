@@ -15,7 +15,7 @@ import torch
 from conftest import DEVICE, squeeze_episodes
 from safetensors.torch import load_file, save_file
 
-from mfdiff_agents.checkpoint import CheckpointError, load_train_state
+from mfdiff_agents.checkpoint import CheckpointError, config_digest, load_train_state
 from mfdiff_agents.config import ConfigError, build_config, config_help, field_docs, lr_scale
 from mfdiff_agents.evaluation import evaluate
 from mfdiff_agents.methods import METHODS, get_method, load_policy, make_sampler
@@ -445,6 +445,25 @@ def test_init_seed_fixes_the_initial_weights_alone(name, episodes):
     for bad in (-1, True, 1.5):
         with pytest.raises(ConfigError, match="init_seed"):
             _cfg(name, init_seed=bad)
+
+
+def test_a_checkpoint_from_before_init_seed_resumes_as_init_seed_none(episodes, tmp_path):
+    """A checkpoint saved before the field existed drew its weights from ``seed``: resuming it
+    with an ``init_seed`` would name initial weights the run never had, so it is refused like
+    any changed training field; resuming it as it was still works."""
+    m, cfg = _cfg("bc", steps=2, ckpt_every=1)
+    m.fit(make_sampler(episodes, cfg), cfg, out_dir=tmp_path, progress=False)
+    path = tmp_path / "config.json"
+    meta = json.loads(path.read_text())
+    meta["config"].pop("init_seed")
+    meta["config_sha256"] = config_digest(meta)
+    path.write_text(json.dumps(meta))
+    _, other = _cfg("bc", steps=3, init_seed=7)
+    with pytest.raises(ConfigError, match="init_seed: None -> 7"):
+        m.fit(make_sampler(episodes, other), other, out_dir=tmp_path, resume=True,
+              progress=False)
+    _, same = _cfg("bc", steps=3)
+    m.fit(make_sampler(episodes, same), same, out_dir=tmp_path, resume=True, progress=False)
 
 
 def test_ema_state_loads_onto_the_models_device():

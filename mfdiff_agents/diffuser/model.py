@@ -237,6 +237,24 @@ class MFDiffuserModel(torch.nn.Module):
         return [p for p in self.parameters() if id(p) not in head]
 
 
+def value_regression(
+    model: MFDiffuserModel, batch: dict[str, torch.Tensor], stats: Stats
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The value net's part of the objective: V(m_0) regressed on the window's normalised
+    return, and the running advantage scale ``model.adv_std`` moved by the batch's residuals
+    (a buffer, saved with the model). Returns (mf0 [b, m] normalised, value loss, the
+    residuals r̂ − V [b], detached). Shared by training_loss and the value warm-up's steps
+    (train.py), which must regress and move adv_std alike."""
+    mf0 = model.norm_mf(batch["mean_field"][:, 0])  # [b, m]
+    r_hat = (batch["returns"].float() - stats.ret_mean) / stats.ret_std  # [b]
+    v = model.value(mf0)  # [b]
+    value_loss = F.mse_loss(v, r_hat)
+    resid = (r_hat - v).detach()
+    with torch.no_grad():
+        model.adv_std.mul_(0.99).add_(0.01 * resid.std().clamp(min=1e-3))
+    return mf0, value_loss, resid
+
+
 def training_loss(
     model: MFDiffuserModel,
     batch: dict[str, torch.Tensor],
@@ -253,13 +271,7 @@ def training_loss(
     training independent of every head setting."""
     x0 = model.encode(batch["obs"], batch["actions"])  # [b, k, h, c]
     mask = batch["alive"][..., None]  # [b, k, h, 1]
-    mf0 = model.norm_mf(batch["mean_field"][:, 0])  # [b, m]
-    r_hat = (batch["returns"].float() - stats.ret_mean) / stats.ret_std  # [b]
-    v = model.value(mf0)  # [b]
-    value_loss = F.mse_loss(v, r_hat)
-    resid = (r_hat - v).detach()
-    with torch.no_grad():  # running std of the advantage (a buffer, saved with the model)
-        model.adv_std.mul_(0.99).add_(0.01 * resid.std().clamp(min=1e-3))
+    mf0, value_loss, resid = value_regression(model, batch, stats)
     adv = (resid / model.adv_std).clamp(-3.0, 3.0)  # Â [b]
     w = value_weights(adv, cfg.beta, w_max=cfg.w_max)
     cond = model.make_cond(mf0, adv)  # [b, m + 1 (+ 1)]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 
 from mfdiff_agents.data import windows_to_torch
 from mfdiff_agents.device import autocast
@@ -24,6 +23,7 @@ from mfdiff_agents.diffuser.model import (
     Stats,
     action_head_loss,
     training_loss,
+    value_regression,
 )
 from mfdiff_agents.diffuser.planner import NORM_OBS_LIMIT, MFDiffuserPlanner
 from mfdiff_agents.diffuser.sampler import coarse_to_fine_sample
@@ -101,11 +101,7 @@ class MFDiffuserLearner(Learner):
         it there too, so the first diffusion step sees the advantage it will keep seeing."""
         m = self._model
         with autocast(self.device):
-            r_hat = (batch["returns"].float() - self.stats.ret_mean) / self.stats.ret_std  # [b]
-            v = m.value(m.norm_mf(batch["mean_field"][:, 0]))  # [b]
-            loss = F.mse_loss(v.float(), r_hat)
-        with torch.no_grad():
-            m.adv_std.mul_(0.99).add_(0.01 * (r_hat - v.float()).std().clamp(min=1e-3))
+            _, loss, _ = value_regression(m, batch, self.stats)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(m.value.parameters()), self.cfg.grad_clip)

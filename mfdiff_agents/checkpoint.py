@@ -259,9 +259,24 @@ PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 #: fields added after the settings digest (training or planning), each at the value that trains
 #: and acts as before the field existed: left out of the digest at that value, so that
 #: checkpoints of one setting trained before and after the field pool in one row (an outside
-#: review: ``train_inpaint``, written as false into every new config.json, split them)
+#: review: ``train_inpaint``, written as false into every new config.json, split them; the
+#: sixty-fourth update: ``init_seed``, ``lr_schedule`` and ``value_warmup`` had split every
+#: checkpoint trained since from the grid's records of the same command)
 LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None,
-                                "lift_warm_start": True, "lift_sinkhorn_rows": 2048}
+                                "lift_warm_start": True, "lift_sinkhorn_rows": 2048,
+                                "init_seed": None, "lr_schedule": "constant", "value_warmup": 0}
+
+
+def settings_digest(meta: dict[str, Any]) -> str:
+    """The ``settings`` digest of a checkpoint's config.json contents ``meta`` (its method,
+    config and training data; see :func:`checkpoint_identity`): 16 hex digits, equal for the
+    training seeds of one setting, whenever they were trained."""
+    cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS
+           and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+    env = meta.get("env", {})
+    data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
+    text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:
@@ -276,13 +291,9 @@ def checkpoint_identity(policy: str | Path) -> dict[str, str | int] | None:
     if not Path(policy).is_dir():
         return None
     meta = read_meta(policy)
-    cfg = {k: v for k, v in meta["config"].items() if k not in PER_RUN_FIELDS
-           and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     env = meta.get("env", {})
-    data = {k: env.get(k) for k in ("dataset_id", "dataset_episodes")}
-    text = json.dumps([meta["method"], cfg, data], sort_keys=True, default=str)
     ident: dict[str, str | int] = {"id": str(meta.get("config_sha256") or meta["weights_sha256"]),
-             "settings": hashlib.sha256(text.encode()).hexdigest()[:16]}
+             "settings": settings_digest(meta)}
     # beside the settings digest, not in it: checkpoints saved before it was recorded keep
     # their digest, and pool with new seeds of their setting (compared where both have it)
     if env.get("dataset_content") is not None:

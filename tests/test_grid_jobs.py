@@ -1341,3 +1341,44 @@ def test_cpu_dispatch_marks_a_score_that_changes_with_the_dispatch(tmp_path, mon
     assert ("exact_ot_max_n=10000",) in {c[1] for c in calls}
     with pytest.raises(SystemExit):
         mod.main(["runs/mixed/battle-s0"])  # no tier in the directory's name, none given
+
+
+def test_the_grid_command_trains_today_the_settings_of_the_grids_records():
+    """A checkpoint trained today with the grid's own command (a new training seed, an outside
+    reproduction) has the settings digest of the grid's committed records, so that its records
+    pool with theirs in one row. Every field added to a config since must keep it
+    (checkpoint.LATER_FIELDS): ``init_seed``, ``lr_schedule`` and ``value_warmup`` did not, and
+    split such runs from the grid's rows with "trained with different settings". Checked on
+    every grid checkpoint whose records carry a digest (Ising's MF-Diffuser rows)."""
+    import gzip
+
+    from mfdiff_agents.checkpoint import settings_digest
+    from mfdiff_agents.config import build_config, config_to_dict
+    from mfdiff_agents.methods import get_method
+
+    gj = _module()
+    checked = 0
+    for fam in ("squeeze", "ising", "battle"):
+        recorded: dict[str, set[str]] = {}
+        with gzip.open(ROOT / f"docs/results/records/records-{fam}.jsonl.gz", "rt") as f:
+            for line in f:
+                r = json.loads(line)
+                digest = (r["config"].get("checkpoint") or {}).get("settings")
+                if digest is not None:
+                    ckpt = Path(r["config"]["policy"])
+                    recorded.setdefault(f"{ckpt.parent.name}/{ckpt.name}", set()).add(digest)
+        for cmd, *_ in gj.train_jobs([fam], Path("runs/grid")):
+            out = Path(cmd[cmd.index("--out") + 1])
+            want = recorded.get(f"{out.parent.name}/{out.name}")
+            if want is None:  # records from before the digest was recorded
+                continue
+            algo, dataset = cmd[cmd.index("--algo") + 1], cmd[cmd.index("--dataset") + 1]
+            sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+            method = get_method(algo)
+            cfg = build_config(method.config, family_config(algo, fam), overrides=sets,
+                               method=method.name)
+            meta = {"method": method.name, "config": json.loads(json.dumps(config_to_dict(cfg))),
+                    "env": {"dataset_id": dataset, "dataset_episodes": None}}
+            assert want == {settings_digest(meta)}, (out, want)
+            checked += 1
+    assert checked >= 12

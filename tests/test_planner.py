@@ -616,6 +616,15 @@ def test_a_field_added_later_leaves_the_settings_digest_of_its_old_value(trained
     fewer = checkpoint_identity(copy_with("rows_1024",
                                           lambda c: c.update(lift_sinkhorn_rows=1024)))
     assert before["settings"] == now["settings"] != fewer["settings"]
+    # the sixty-fourth update: three training fields added in the sixty-third
+    meta = json.loads((out / "config.json").read_text())["config"]
+    for field, other in (("init_seed", 7), ("lr_schedule", "cosine"), ("value_warmup", 2)):
+        before = checkpoint_identity(copy_with(f"{field}_before",
+                                               lambda c, f=field: c.pop(f)))
+        assert field in meta and before["settings"] == now["settings"], field
+        changed = checkpoint_identity(copy_with(f"{field}_on",
+                                                lambda c, f=field, v=other: c.update({f: v})))
+        assert changed["settings"] != now["settings"], field
 
 
 def test_an_evaluation_records_the_threads_its_policy_acted_with(trained):

@@ -264,7 +264,8 @@ PER_RUN_FIELDS = ("seed", "device", "log_every", "ckpt_every")
 #: checkpoint trained since from the grid's records of the same command)
 LATER_FIELDS: dict[str, Any] = {"train_inpaint": False, "stage_steps": None,
                                 "lift_warm_start": True, "lift_sinkhorn_rows": 2048,
-                                "init_seed": None, "lr_schedule": "constant", "value_warmup": 0}
+                                "init_seed": None, "lr_schedule": "constant", "value_warmup": 0,
+                                "head_data_range": False}
 
 
 def settings_digest(meta: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ Training fields fix the weights; planning fields (``ddim_steps``, ``eta``, ``k_s
 ``stage_steps``, ``coarse_to_fine``, ``cap_particles``, ``return_target``, ``guidance_weight``,
 ``plan_samples``, ``plan_combine``, ``replan_every``, ``lifting``, ``exact_ot_max_n``,
 ``lift_warm_start``, ``lift_sinkhorn_rows``, ``act_with``, ``head_temperature``,
-``head_decode``, ``head_min_p``, ``head_remove_uniform``, ``head_plan_weight``:
+``head_decode``, ``head_min_p``, ``head_remove_uniform``, ``head_plan_weight``,
+``head_data_range``:
 :data:`PLANNING_FIELDS`) may be changed
 when a checkpoint is loaded (``MFDiffuserPlanner.from_pretrained(dir, replan_every=4)`` or
 ``mfdiff eval --set replan_every=4``).
@@ -240,6 +241,17 @@ class Config(TrainConfig):
     call, what checkpoints without ``head_plan_dropout`` do), 0 = the plan ignored (the agent
     acts on its own state and the mean field), between = the plan as a bounded nudge, > 1 = the
     plan amplified. ≠ 1 needs a head trained with ``head_plan_dropout`` > 0."""
+    head_data_range: bool = False
+    """Clip the action head's inputs (the agent's observation, its planned next state and the
+    mean field) to the per-feature range of the training data (recorded in the checkpoint's
+    statistics, ``Stats.obs_low`` ...). Why: a planner that does better than its data leads
+    the population into states the data never held (Ising-medium: the lattice ordered to
+    |magnetisation| 0.9, the data's at most 0.75), and planned next states leave the
+    observation space (a planned spin change of 2.9); on such inputs the head extrapolates
+    differently from one training seed to the next — one seed's head stops correcting
+    misaligned spins, another's does not (docs/method.md (21)). Clipped, the head reads the
+    nearest state it trained on. Needs a checkpoint that recorded its data's range (trained
+    since the sixty-fifth update). False = unclipped (earlier checkpoints)."""
     act_with: str = "auto"
     """How an agent picks its action: "head" (the action head on its own obs and its particle's
     planned displacement), "particle" (copy its particle's planned action), "auto" (head when
@@ -621,6 +633,7 @@ PLANNING_FIELDS = (
     "head_min_p",
     "head_remove_uniform",
     "head_plan_weight",
+    "head_data_range",
 )
 
 #: Values of fields for checkpoints written before the fields existed: their config.json lacks

@@ -29,6 +29,8 @@ from mfdiff_agents.diffuser.diffusion import GaussianDiffusion
 from mfdiff_agents.diffuser.objective import ValueNet, agent_weights, chaos_loss, value_weights
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from mfdiff_envs.offline.windows import Windows
 
 
@@ -51,6 +53,12 @@ class Stats:
     #: None in the statistics of runs from before them
     delta_mean: list[float] | None = None
     delta_std: list[float] | None = None
+    #: per-feature minimum and maximum of the training data's alive observations and of its
+    #: mean fields (Config.head_data_range); None in the statistics of earlier runs
+    obs_low: list[float] | None = None
+    obs_high: list[float] | None = None
+    mf_low: list[float] | None = None
+    mf_high: list[float] | None = None
 
     @classmethod
     def identity(cls, obs_dim: int, mf_dim: int) -> Stats:
@@ -59,8 +67,12 @@ class Stats:
                    delta_mean=[0.0] * obs_dim, delta_std=[1.0] * obs_dim)
 
     @classmethod
-    def from_windows(cls, w: Windows) -> Stats:
-        """Statistics of a large batch of windows (alive agents' obs, mean fields, returns)."""
+    def from_windows(
+        cls, w: Windows, data_range: tuple[NDArray[np.float32], ...] | None = None
+    ) -> Stats:
+        """Statistics of a large batch of windows (alive agents' obs, mean fields, returns);
+        ``data_range``: (obs_low, obs_high, mf_low, mf_high) of the whole data
+        (``WindowSampler.data_range``), recorded as they are."""
         obs = w.obs.reshape(-1, w.obs.shape[-1])
         alive = w.alive.reshape(-1)
         if alive.any():
@@ -84,6 +96,9 @@ class Stats:
             # a feature that changes by a constant (the clock) or never (the team) has std ~0:
             # floored as the states' (float32 rounding would otherwise be magnified ~1e4 x)
             delta_std=np.maximum(step.std(0), floor).tolist(),
+            **({} if data_range is None else dict(zip(
+                ("obs_low", "obs_high", "mf_low", "mf_high"),
+                (np.asarray(r, np.float64).tolist() for r in data_range)))),
         )
 
 

@@ -103,6 +103,8 @@ class MFDiffuserPlanner(TrainedPolicy):
         # the last normalised observations' distinct rows: the lifting and the balanced
         # decoding of one env step group the same rows (~1 ms at N = 10^4 each time)
         self._distinct: tuple[torch.Tensor, tuple[torch.Tensor, ...]] | None = None
+        # Config.head_data_range: the data's range, normalised (built at first use)
+        self._data_range_n: tuple[torch.Tensor, ...] | None = None
 
     @classmethod
     def build_model(cls, cfg: Config, env: EnvFacts) -> MFDiffuserModel:
@@ -115,6 +117,9 @@ class MFDiffuserPlanner(TrainedPolicy):
 
     def restore_extra(self, extra: dict[str, Any]) -> None:
         self.stats = dict(extra.get("stats", {}))
+        self._data_range_n = None
+        if self.cfg.head_data_range and self.uses_head:
+            self._data_range()  # a checkpoint without the range fails at load, not mid-episode
 
     def _seed(self, seed: int | None) -> None:
         s = int(seed) if seed is not None else int(self.rng.integers(0, 2**62))
@@ -393,6 +398,11 @@ class MFDiffuserPlanner(TrainedPolicy):
         m = self.model
         obs_n = self._norm_obs(obs[mask])  # [n, d]
         mf_n = m.norm_mf(torch.as_tensor(mean_field_summary(obs, mask), device=self.device))
+        obs_lo, obs_hi = -NORM_OBS_LIMIT, NORM_OBS_LIMIT
+        if self.cfg.head_data_range:  # the head reads the nearest inputs it trained on
+            obs_lo, obs_hi, mf_lo, mf_hi = self._data_range()
+            obs_n = torch.maximum(torch.minimum(obs_n, obs_hi), obs_lo)
+            mf_n = torch.maximum(torch.minimum(mf_n, mf_hi), mf_lo)
 
         w = self.cfg.head_plan_weight
         noplan = None
@@ -407,7 +417,7 @@ class MFDiffuserPlanner(TrainedPolicy):
             if self.cfg.head_blind:  # features the head was trained not to read (Config)
                 step = step.clone()
                 step[:, list(self.cfg.head_blind)] = 0.0
-            target = (obs_n + step[agent_particle]).clamp(-NORM_OBS_LIMIT, NORM_OBS_LIMIT)
+            target = (obs_n + step[agent_particle]).clamp(obs_lo, obs_hi)
             with torch.no_grad(), autocast(self.device):
                 logits = m.action_head(obs_n, target, mf_n[None]).float()  # [n, A]
             if noplan is None:
@@ -423,6 +433,33 @@ class MFDiffuserPlanner(TrainedPolicy):
                 probs += torch.softmax(head_logits(plan_obs, a), -1)
             logits = torch.log(probs / (1 + len(extra_assign)))  # the mixture over plans
         return logits
+
+    def _data_range(self) -> tuple[torch.Tensor, ...]:
+        """(obs_low, obs_high) ``[d]`` and (mf_low, mf_high) ``[m]`` of the training data,
+        normalised as the head reads them (Config.head_data_range)."""
+        keys = ("obs_low", "obs_high", "mf_low", "mf_high")
+        if self._data_range_n is not None:
+            return self._data_range_n
+        missing = [k for k in keys if self.stats.get(k) is None]
+        if missing:
+            raise ValueError(
+                "head_data_range=true clips the action head's inputs to the training data's "
+                f"range, which this checkpoint's statistics lack ({', '.join(missing)}: trained "
+                "before the range was recorded): retrain it, or act with head_data_range=false"
+            )
+        m = self.model
+        lo_o, hi_o, lo_m, hi_m = (np.asarray(self.stats[k], np.float32) for k in keys)
+        shapes = (lo_o.shape, hi_o.shape, lo_m.shape, hi_m.shape)
+        mf_dim = int(m.mf_mean.shape[0])
+        if shapes != ((self.obs_dim,),) * 2 + ((mf_dim,),) * 2:
+            raise ValueError(f"the checkpoint's data range has shapes {shapes}; expected "
+                             f"({self.obs_dim},) for the observations, ({mf_dim},) for the mean "
+                             "field")
+        self._data_range_n = (
+            self._norm_obs(lo_o[None])[0], self._norm_obs(hi_o[None])[0],
+            m.norm_mf(torch.as_tensor(lo_m, device=self.device)),
+            m.norm_mf(torch.as_tensor(hi_m, device=self.device)))
+        return self._data_range_n
 
     def decode_head(
         self, logits: torch.Tensor, obs: NDArray[np.float32], mask: NDArray[np.bool_]

@@ -47,7 +47,7 @@ class MFDiffuserLearner(Learner):
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         # the head's input noise has its own stream: a head setting leaves the diffusion alone
         self.head_generator = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
-        self.stats = Stats.from_windows(sampler.sample(cfg.stats_windows))
+        self.stats = Stats.from_windows(sampler.sample(cfg.stats_windows), sampler.data_range())
         self._model = MFDiffuserModel(
             obs_dim=sampler.obs_dim,
             n_actions=sampler.n_actions,

@@ -284,6 +284,18 @@ class WindowSampler:
             idx[b] = np.concatenate([self.rng.permutation(alive_b), fill])
         return idx
 
+    def data_range(self) -> tuple[NDArray[np.float32], ...]:
+        """(obs_low, obs_high) ``[d]`` over every alive agent-step of the data, and (mf_low,
+        mf_high) ``[m]`` over every step's mean field: the support the policy trains on (a
+        planner acting on states beyond it clips what its action head reads to it)."""
+        alive = self._aux[..., 2:3] > 0.5  # [N, S, 1]
+        if not alive.any():  # no alive agent anywhere: the rows as they are
+            alive = np.ones_like(alive)
+        kw = {"axis": (0, 1), "where": alive}
+        obs_low = np.min(self._obs, initial=np.inf, **kw).astype(np.float32)
+        obs_high = np.max(self._obs, initial=-np.inf, **kw).astype(np.float32)
+        return obs_low, obs_high, self._mf.min(0), self._mf.max(0)
+
     def sample(self, batch_size: int) -> Windows:
         """Draw ``batch_size`` windows uniformly over all (episode, t0) starts.
 

@@ -172,7 +172,8 @@ def check_policy(spec: str | os.PathLike, **kw: Any) -> None:
     if meta["method"] not in METHODS:
         raise CheckpointError(f"{name}: unknown method {meta['method']!r}; known: "
                               f"{sorted(METHODS)}")
-    METHODS[meta["method"]].policy.acting_config(meta["config"], kw, name)
+    policy = METHODS[meta["method"]].policy
+    policy.check_meta(meta, policy.acting_config(meta["config"], kw, name))
 
 
 def policy_class_name(spec: str | os.PathLike) -> str:

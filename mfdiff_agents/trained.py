@@ -249,6 +249,12 @@ class TrainedPolicy(Policy):
         return build_config(cls.CONFIG, {**saved, **overrides})
 
     @classmethod
+    def check_meta(cls, meta: dict[str, Any], cfg: Any) -> None:
+        """Raise what acting with ``cfg`` on the checkpoint whose ``config.json`` holds ``meta``
+        would raise beyond :meth:`acting_config` (e.g. statistics a setting needs); nothing
+        here. Reads no weights: :func:`mfdiff_agents.methods.check_policy` calls it."""
+
+    @classmethod
     def from_pretrained(
         cls,
         directory: str | Path,

@@ -18,7 +18,7 @@ from mfdiff_agents.checkpoint import config_digest
 from mfdiff_agents.diffuser.config import Config
 from mfdiff_agents.diffuser.planner import MFDiffuserPlanner
 from mfdiff_agents.diffuser.train import fit
-from mfdiff_agents.methods import make_sampler
+from mfdiff_agents.methods import check_policy, make_sampler
 from mfdiff_envs.core import mean_field_summary
 from mfdiff_envs.offline.episodes import Episodes
 
@@ -122,4 +122,14 @@ def test_a_checkpoint_without_the_range_refuses_it(trained, tmp_path: Path) -> N
     (tmp_path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="retrain it, or act with head_data_range=false"):
         MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE, head_data_range=True)
+    # a sweep checks every run before it evaluates any (config.json only)
+    with pytest.raises(ValueError, match="retrain it, or act with head_data_range=false"):
+        check_policy(tmp_path, head_data_range=True)
+    check_policy(tmp_path, head_data_range=True, act_with="particle")  # no head, no clipping
+    check_policy(tmp_path)
     MFDiffuserPlanner.from_pretrained(tmp_path, device=DEVICE)  # acting without it still loads
+
+
+def test_a_checkpoint_with_the_range_passes_the_sweep_check(trained, tmp_path: Path) -> None:
+    trained.save(tmp_path)
+    check_policy(tmp_path, head_data_range=True)

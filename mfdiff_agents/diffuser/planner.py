@@ -63,6 +63,21 @@ from mfdiff_envs.core import MfdiffWarning, mean_field_dim, mean_field_summary
 NORM_OBS_LIMIT = 1e3
 
 
+#: The statistics Config.head_data_range clips the action head's inputs to (Stats).
+DATA_RANGE_KEYS = ("obs_low", "obs_high", "mf_low", "mf_high")
+
+
+def missing_range(stats: dict[str, Any]) -> list[str]:
+    """The keys of :data:`DATA_RANGE_KEYS` a checkpoint's statistics lack."""
+    return [k for k in DATA_RANGE_KEYS if stats.get(k) is None]
+
+
+def no_range_message(missing: list[str]) -> str:
+    return ("head_data_range=true clips the action head's inputs to the training data's range, "
+            f"which this checkpoint's statistics lack ({', '.join(missing)}: trained before the "
+            "range was recorded): retrain it, or act with head_data_range=false")
+
+
 class MFDiffuserPlanner(TrainedPolicy):
     """The MF-Diffuser policy: plans K particles, lifts the plan to N agents (see module doc).
 
@@ -85,6 +100,14 @@ class MFDiffuserPlanner(TrainedPolicy):
         if float(config.get("head_own_plans", 0.0) or 0.0) > 0:
             return ("ddim_steps", "eta", "return_target", "guidance_weight")
         return ()
+
+    @classmethod
+    def check_meta(cls, meta: dict[str, Any], cfg: Any) -> None:
+        """head_data_range needs the data's range in the checkpoint's statistics."""
+        if cfg.head_data_range and cfg.action_head and cfg.act_with != "particle":
+            missing = missing_range(meta.get("stats") or {})
+            if missing:
+                raise ValueError(no_range_message(missing))
 
     def __init__(self, model: MFDiffuserModel, cfg: Config, **kw: Any) -> None:
         super().__init__(model, cfg, **kw)
@@ -437,16 +460,12 @@ class MFDiffuserPlanner(TrainedPolicy):
     def _data_range(self) -> tuple[torch.Tensor, ...]:
         """(obs_low, obs_high) ``[d]`` and (mf_low, mf_high) ``[m]`` of the training data,
         normalised as the head reads them (Config.head_data_range)."""
-        keys = ("obs_low", "obs_high", "mf_low", "mf_high")
+        keys = DATA_RANGE_KEYS
         if self._data_range_n is not None:
             return self._data_range_n
-        missing = [k for k in keys if self.stats.get(k) is None]
+        missing = missing_range(self.stats)
         if missing:
-            raise ValueError(
-                "head_data_range=true clips the action head's inputs to the training data's "
-                f"range, which this checkpoint's statistics lack ({', '.join(missing)}: trained "
-                "before the range was recorded): retrain it, or act with head_data_range=false"
-            )
+            raise ValueError(no_range_message(missing))
         m = self.model
         lo_o, hi_o, lo_m, hi_m = (np.asarray(self.stats[k], np.float32) for k in keys)
         shapes = (lo_o.shape, hi_o.shape, lo_m.shape, hi_m.shape)

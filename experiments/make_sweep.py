@@ -55,9 +55,10 @@ def grid_steps(family: str, algo: str) -> int:
 
 
 def family_planning(family: str) -> dict:
-    """The planning fields (diffuser/config.py: PLANNING_FIELDS) of the family's config."""
+    """The planning fields (diffuser/config.py: PLANNING_FIELDS) of the family's config, but
+    those each checkpoint keeps as it was trained (``OWN_PLANNING``)."""
     return {k: v for k, v in family_config("mfdiffuser", family).items()
-            if k in PLANNING_FIELDS}
+            if k in PLANNING_FIELDS and k not in OWN_PLANNING}
 
 
 #: planning fields a family config adopted after the fourteenth update, each with the value
@@ -76,7 +77,14 @@ STAGE_BEFORE = {"ising": {"stage_steps": None}}
 #: scripts that act with a grid checkpoint's own settings (``--acting checkpoint``, ACTING's
 #: 10 DDIM steps, coarse_to_fine off) measured them as they were; it also keeps a retrained
 #: checkpoint's settings digest that of the committed records (grid_jobs.train_jobs)
-GRID_TRAIN_PINNED = {"ising": {"stage_steps": None}}
+GRID_TRAIN_PINNED = {"ising": {"stage_steps": None, "head_data_range": False}}
+#: planning fields of a family config that neither the grid nor the experiment scripts spell out
+#: (``family_planning`` leaves them out): every checkpoint acts with its own. Ising's
+#: ``head_data_range`` since the sixty-fifth update (docs/method.md (21)): the grid trains
+#: without it (GRID_TRAIN_PINNED), so its rows act as their committed records were measured, and
+#: checkpoints trained before it cannot act with it (their statistics lack the data's range);
+#: the config with it on the grid's checkpoints: experiments/ising_data_range.sh
+OWN_PLANNING = ("head_data_range",)
 #: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
 #: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
 #: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of

@@ -6,7 +6,9 @@
 # one seed says nothing about that. Each training seed of SEEDS is trained once per arm of ARMS
 # on the catalogue's N = 10^3 data of TIER with the family's MF-Diffuser config (mfdiff
 # train's default, configs/mfdiffuser/FAM.json; steps=STEPS when given) and the arm's
-# overrides, then evaluated as its checkpoint keeps its settings at the sizes NS over 5
+# overrides (on Ising with head_data_range=false unless the arm sets it: the config before the
+# sixty-fifth update, which the tables before it measured), then evaluated as its checkpoint
+# keeps its settings at the sizes NS over 5
 # evaluation seeds. An arm is LABEL=KEY=VALUE;KEY=VALUE... (LABEL= alone: the config; an arm's
 # own steps=S overrides STEPS).
 # Writes docs/results/NAME.md (NAME: PREFIX_FAM_TIER_seeds..._n..., [_stepsSTEPS]): each arm
@@ -69,6 +71,9 @@ train() {  # ARM SEED: OUT/TIER-LABEL-stepsSTEPS-sSEED, kept once finished
   local rest=${1#*=}
   IFS=';' read -r -a kvs <<< "$rest"
   for kv in "${kvs[@]}"; do [ -n "$kv" ] && sets+=(--set "$kv"); done
+  # Ising's config clips the head's inputs to the data's range since the sixty-fifth update;
+  # the tables before it were measured without: an arm that wants it says so
+  [ "$fam" = ising ] && [[ ";$rest;" != *";head_data_range="* ]] && sets+=(--set head_data_range=false)
   train_into "$OUT/$TIER-$label-steps$steps-s$2" "$OUT/$TIER-$label-steps$steps-s$2.log" \
     --dataset "mfdiff/$stem/$TIER-v0" --algo mfdiffuser \
     --set "steps=$steps" --set "seed=$2" "${sets[@]}" --threads 1

@@ -317,9 +317,12 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
     # tiers x training seeds, each split at K_max = 512 by the particle cap (cap_split)
     assert len(mfd) == 12
-    # the acting defaults and the family config's planning settings are spelled out
+    # the acting defaults and the family config's planning settings are spelled out (but
+    # those each checkpoint keeps: make_sweep.OWN_PLANNING)
+    import make_sweep
+
     planning = {k: v for k, v in family_config("mfdiffuser", "ising").items()
-                if k in PLANNING_FIELDS}
+                if k in PLANNING_FIELDS and k not in make_sweep.OWN_PLANNING}
     assert planning["replan_every"] == 1
     want = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
             "ddim_steps": 10, **planning}
@@ -513,7 +516,8 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
     cfg = family_config("mfdiffuser", "ising")
     assert cfg["stage_steps"] == [8, 8, 4] and sum(cfg["stage_steps"]) == cfg["ddim_steps"]
     before = json.loads((ROOT / "experiments/configs/ising_even_steps.json").read_text())
-    assert {k: v for k, v in cfg.items() if k != "stage_steps"} == before
+    # and head_data_range since the sixty-fifth update (test_ising_data_range_...)
+    assert {k: v for k, v in cfg.items() if k not in ("stage_steps", "head_data_range")} == before
     got = subprocess.run(["bash", "-c", "source experiments/lib.sh; mfd_config ising"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     assert got == ["experiments/configs/ising_even_steps.json"]
@@ -555,6 +559,33 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
                                                              "ddim_steps": 20.0}})
     assert run_identity(run) != run_identity({**run, "set": {"stage_steps": [8, 8, 4],
                                                              "ddim_steps": 20}})
+
+
+def test_ising_data_range_is_the_config_and_the_grid_and_scripts_act_as_measured(capsys):
+    """Ising's config clips the head's inputs to the data's range since the sixty-fifth update
+    (head_data_range): the grid trains its checkpoints without it and no grid row or script
+    spells it out (make_sweep.OWN_PLANNING: each checkpoint acts with its own), so the grid's
+    rows act as their committed records were measured; seed_arms.sh trains Ising's arms
+    without it unless an arm sets it."""
+    import tomllib
+
+    _module()
+    import make_sweep
+    from grid_jobs import train_jobs
+
+    assert family_config("mfdiffuser", "ising")["head_data_range"] is True
+    for fam in make_sweep.FAMILIES:
+        assert "head_data_range" not in make_sweep.family_planning(fam)
+        assert "head_data_range" not in make_sweep.acting_overrides(fam, "mfdiffuser")
+        assert "head_data_range" not in make_sweep.one_plan(fam)
+    make_sweep.main("ising", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    assert runs and not any("head_data_range" in r.get("set", {}) for r in runs)
+    mfd = [cmd for cmd, *_ in train_jobs(["ising"], Path("/nonexistent"))
+           if "mfdiffuser" in cmd]
+    assert mfd and all("head_data_range=False" in cmd for cmd in mfd)
+    script = (ROOT / "experiments/seed_arms.sh").read_text()
+    assert "sets+=(--set head_data_range=false)" in script
 
 
 def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(capsys,

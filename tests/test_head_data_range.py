@@ -133,3 +133,23 @@ def test_a_checkpoint_without_the_range_refuses_it(trained, tmp_path: Path) -> N
 def test_a_checkpoint_with_the_range_passes_the_sweep_check(trained, tmp_path: Path) -> None:
     trained.save(tmp_path)
     check_policy(tmp_path, head_data_range=True)
+
+
+def test_a_run_saved_before_the_range_resumes_with_it(data, tmp_path: Path) -> None:
+    """A train state from before the range was recorded resumes to a checkpoint that has it
+    (the resumed data's), with the weights of the uninterrupted run."""
+    cfg = Config(**TINY, steps=8, action_head=True)
+    straight = fit(make_sampler(data, cfg), cfg, progress=False)
+    fit(make_sampler(data, Config(**TINY, steps=4, action_head=True)),
+        Config(**TINY, steps=4, action_head=True), out_dir=tmp_path, progress=False)
+    state_path = tmp_path / "train_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    for key in ("obs_low", "obs_high", "mf_low", "mf_high"):
+        del state["learner"]["stats"][key]
+    torch.save(state, state_path)
+    resumed = fit(make_sampler(data, cfg), cfg, out_dir=tmp_path, resume=True, progress=False)
+    want = make_sampler(data, cfg).data_range()
+    for key, value in zip(("obs_low", "obs_high", "mf_low", "mf_high"), want):
+        np.testing.assert_array_equal(resumed.stats[key], value)
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -172,7 +172,11 @@ class MFDiffuserLearner(Learner):
         self.generator.set_state(state["generator"])
         if "head_generator" in state:  # train states from before head_noise: never drawn from
             self.head_generator.set_state(state["head_generator"])
-        self.stats = Stats(**state["stats"])
+        saved = Stats(**state["stats"])
+        if saved.obs_low is None:  # a run saved before the range was recorded: this data's
+            saved = dataclasses.replace(saved, **{k: getattr(self.stats, k) for k in (
+                "obs_low", "obs_high", "mf_low", "mf_high")})
+        self.stats = saved
 
     def policy(self) -> MFDiffuserPlanner:
         policy = super().policy()

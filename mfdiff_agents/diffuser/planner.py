@@ -73,6 +73,7 @@ def missing_range(stats: dict[str, Any]) -> list[str]:
 
 
 def no_range_message(missing: list[str]) -> str:
+    """The error of acting with ``head_data_range`` on statistics that lack ``missing``."""
     return ("head_data_range=true clips the action head's inputs to the training data's range, "
             f"which this checkpoint's statistics lack ({', '.join(missing)}: trained before the "
             "range was recorded): retrain it, or act with head_data_range=false")

@@ -26,7 +26,10 @@
 #            at N, the 20 DDIM steps split 8 / 8 / 4 over the particle levels since the
 #            fifty-eighth update: MFD_TAG=mixturecap884; the near-even split before it,
 #            MFD_TAG=mixturecap); score only (SCORE_ONLY=1): the deviations would cost 7x the
-#            episodes
+#            episodes. DATA_RANGE=1: the config since the sixty-fifth update (the grid's row
+#            since the sixty-sixth), its head's inputs clipped to the data's range
+#            (head_data_range; MFD_TAG=mixturecap884range, report <name>_range_<tier>.md);
+#            without it the config before, as the tables of earlier updates measured it
 #   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
 #            after a min-p cut of 0.05); exploitability with the expert and BC as deviations
 # Needs the family's grid checkpoints (bash experiments/grid.sh FAMILY; or only the rows used:
@@ -59,6 +62,13 @@ case $fam in
           ABOUT="the config (MF-Diffuser; battle_own_plans.sh's checkpoints, the grid's weights), the deviations the expert and BC";;
   *) echo "cell_seeds.sh: families: squeeze ising battle" >&2; exit 2;;
 esac
+case ${DATA_RANGE:-0} in 0) ;; 1)
+  [ "$fam" = ising ] || { echo "cell_seeds.sh: DATA_RANGE=1 is Ising's (its config's)" >&2
+                          exit 2; }
+  MFD=(MFD_SET="plan_samples=4 plan_combine=mean cap_particles=true stage_steps=8,8,4 head_data_range=true"
+       MFD_TAG=mixturecap884range)
+  ABOUT="the config (MF-Diffuser: the grid's checkpoints, mixture of 4 plans, particles capped at N, DDIM steps 8 / 8 / 4 by particle level, the head's inputs clipped to the data's range), score only";;
+  *) echo "cell_seeds.sh: DATA_RANGE is 0 or 1" >&2; exit 2;; esac
 TIERS=("${@:-medium mixed}")
 read -r -a TIERS <<< "${TIERS[*]}"
 for tier in "${TIERS[@]}"; do
@@ -79,6 +89,7 @@ for v in "$N" "$SEEDS"; do
 done
 NAME=${fam}_n${N}_seeds
 [ "$SEEDS" != "$SEEDS0" ] && NAME+=_e$SEEDS
+[ "${DATA_RANGE:-0}" = 1 ] && NAME+=_range
 read -r -a STEMS <<< "${ROWS:-bc-wc mfq mfq-wc iql iql-wc}"
 for stem in "${STEMS[@]}"; do
   case $stem in bc-wc|mfq|mfq-wc|iql|iql-wc) ;;
@@ -116,6 +127,7 @@ for tier in "${TIERS[@]}"; do
   fi
   if [ "$N" != "$N0" ]; then again+="EVAL_N=$N "; fi
   if [ "$SEEDS" != "$SEEDS0" ]; then again+="EVAL_SEEDS=$SEEDS "; fi
+  if [ "${DATA_RANGE:-0}" = 1 ]; then again+="DATA_RANGE=1 "; fi
   again+="bash experiments/cell_seeds.sh $fam $tier"
   python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
     --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside $rows (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \

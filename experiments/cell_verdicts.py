@@ -60,7 +60,13 @@ SIZES = {"squeeze": (100, 1000, 10000), "ising": (100, 1024, 10000),
          "battle": (100, 1000, 10000)}
 TIERS = ("medium", "mixed")
 MFD = "MF-Diffuser"
-SEEDS_TABLE = re.compile(r"^(squeeze|ising|battle)_n(\d+)_seeds(?:_e\d+)?_(medium|mixed)\.md$")
+SEEDS_TABLE = re.compile(
+    r"^(squeeze|ising|battle)_n(\d+)_seeds(?:_e\d+)?(_range)?_(medium|mixed)\.md$")
+#: families whose config changed its acting after some of their seeds tables were measured: the
+#: change, and the file-name tag of the tables measured with it (cell_seeds.sh). A table without
+#: the tag measured the config before; it still counts (the same checkpoints, more seeds), its
+#: cell marked, and a table of today's config of as many runs goes first
+CONFIG_SINCE = {"ising": ("head_data_range", "_range")}
 _CI = re.compile(r"^(-?\d+\.\d+) \[(-?\d+\.\d+), (-?\d+\.\d+)\]$")
 
 
@@ -86,6 +92,9 @@ class Evidence:
     rows: dict[str, Estimate]
     paired: dict[str, Estimate]
     two_level: dict[str, Estimate] | None = None  # the grid's, over training seeds too
+    #: the setting of today's config that this evidence's MF-Diffuser acted without
+    #: (CONFIG_SINCE), None when it measured today's config
+    before: str | None = None
 
 
 def _estimate(text: str, n: int, where: str) -> Estimate:
@@ -101,7 +110,9 @@ def parse_seeds_table(path: Path) -> tuple[str, str, int, Evidence]:
     m = SEEDS_TABLE.match(path.name)
     if not m:
         raise ValueError(f"{path.name}: not a cell_seeds.sh table name")
-    fam, n, tier = m[1], int(m[2]), m[3]
+    fam, n, tier = m[1], int(m[2]), m[4]
+    if m[3] and (fam not in CONFIG_SINCE or CONFIG_SINCE[fam][1] != m[3]):
+        raise ValueError(f"{path.name}: {fam} has no config tagged {m[3]!r}")
     rows: dict[str, Estimate] = {}
     paired: dict[str, Estimate] = {}
     score_col = None
@@ -134,7 +145,8 @@ def parse_seeds_table(path: Path) -> tuple[str, str, int, Evidence]:
     missing = [b for b in rows if b != MFD and b not in paired]
     if missing:
         raise ValueError(f"{path.name}: no paired difference for {missing}")
-    return fam, tier, n, Evidence(path.name, rows, paired)
+    before = CONFIG_SINCE[fam][0] if fam in CONFIG_SINCE and not m[3] else None
+    return fam, tier, n, Evidence(path.name, rows, paired, before=before)
 
 
 def grid_evidence(path: Path) -> dict[tuple[str, int], Evidence]:
@@ -224,7 +236,9 @@ def collect(results: Path = RESULTS) -> dict[tuple[str, str, int], Evidence]:
             continue
         fam, t, n, ev = parse_seeds_table(path)
         key = (fam, t, n)
-        if key not in cells or ev.rows[MFD].n > cells[key].rows[MFD].n:
+        # the largest sample; on a tie, today's config
+        if key not in cells or (ev.rows[MFD].n, ev.before is None) > (
+                cells[key].rows[MFD].n, cells[key].before is None):
             ev.two_level = grid_two_level.get(key)
             cells[key] = ev
     missing = [(f, t, n) for f in SIZES for t in TIERS for n in SIZES[f] if (f, t, n) not in cells]
@@ -256,8 +270,9 @@ def report(cells: dict[tuple[str, str, int], Evidence]) -> list[str]:
                 paired_ok += not paired.startswith("lost")
                 two_ok += not two.startswith("lost")
                 worst = min(worst, me.mean - bb.mean)
+                runs = f"{me.n}; without {ev.before}" if ev.before else f"{me.n}"
                 lines.append(
-                    f"| {fam} | {t} | {n} | [{ev.source}]({ev.source}) ({me.n}) | {me} | "
+                    f"| {fam} | {t} | {n} | [{ev.source}]({ev.source}) ({runs}) | {me} | "
                     f"{best} {bb} | {d.mean:+.2f} [{d.lo:.2f}, {d.hi:.2f}] ({d.n}) | "
                     f"{'best' if me.mean >= bb.mean else 'tied' if ok else 'lost'} | {paired} | "
                     f"{two} |")
@@ -301,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
              "baseline of the grid. Not corrected for multiplicity: with up to 6 baselines a "
              "cell, 21–25 % of cells with no true difference would read lost by chance (an "
              "outside audit's simulation, 2026-12-04); a win needs every baseline behind and "
-             "is not affected.")
+             "is not affected. \"without head_data_range\" (Ising): a seeds table of the "
+             "config before the sixty-fifth update, its head's inputs not clipped to the "
+             "data's range (the grid's row since the sixty-sixth update clips them; on the "
+             "grid's checkpoints the clipping moves mixed by at most 0.03 points a cell, "
+             "docs/results/ising_data_range.md): the same checkpoints on more evaluation "
+             "seeds; a table of the config with it, of as many runs, goes first.")
     cmd = "python experiments/cell_verdicts.py --out " + str(args.out)
     args.out.write_text("\n".join([f"# {args.out.stem}: the issue's 18 cells on their largest "
                                    "samples", "", "Regenerate with:", "", "```", cmd, "```", "",

@@ -8,7 +8,9 @@
 # without the pin: the same run). Each is evaluated as the grid's "MF-Diffuser" row
 # acts (its --set, spelled out below) plus head_data_range=true at the grid's sizes N = 100,
 # 1024, 3025, 10^4 (max_cycles 50, 5 evaluation seeds), then paired with the grid's committed
-# records of the same evaluation seeds: the config (MF-Diffuser), IQL and BC. Writes
+# records of the same evaluation seeds: the config without the clipping (the grid's row
+# "MF-Diffuser, no data range": its "MF-Diffuser" row until the sixty-sixth update, which since
+# acts as this script's row does and replays its records), IQL and BC. Writes
 # docs/results/ising_data_range.md and its records under docs/results/records/. ~35 min on
 # 2 cores (6 trainings of ~1 min, ~20 s an evaluation episode). From the repo root:
 #     bash experiments/ising_data_range.sh
@@ -48,12 +50,14 @@ grid=docs/results/records/records-ising.jsonl.gz
 name=ising_data_range
 rec=docs/results/records/records-$name.jsonl.gz
 cat "$OUT/records-medium.jsonl" "$OUT/records-mixed.jsonl" | gzip -9n > "$rec"
-python experiments/compare_policies.py "data range=$label@$rec" "config=MF-Diffuser@$grid" \
+python experiments/compare_policies.py "data range=$label@$rec" \
+  "config=MF-Diffuser, no data range@$grid" \
   "IQL=IQL@$grid" "BC=BC@$grid" \
   --diff "data range" config --diff "data range" IQL --diff config IQL --diff "data range" BC \
   --ci t --out "docs/results/$name.md" \
   --title "Ising, both tiers: the grid's MF-Diffuser checkpoints (training seeds 0-2, retrained \
-with the grid's command: the same weights) acting as the grid's config with the action head's \
+with the grid's command: the same weights) acting as the Ising config, the action head's \
 inputs clipped to the training data's range (head_data_range), beside the grid's own records \
-of the config, IQL and BC on the same evaluation seeds; 5 evaluation seeds a checkpoint. \
+of the config without it (config: the grid's row \"MF-Diffuser, no data range\"), IQL and BC on \
+the same evaluation seeds; 5 evaluation seeds a checkpoint. \
 \`bash experiments/ising_data_range.sh\`."

@@ -61,6 +61,13 @@ def family_planning(family: str) -> dict:
             if k in PLANNING_FIELDS and k not in OWN_PLANNING}
 
 
+def config_planning(family: str) -> dict:
+    """Every planning field of the family's config, ``OWN_PLANNING`` included: how the grid's
+    config row ("MF-Diffuser") acts, as a checkpoint that `mfdiff train` writes acts."""
+    return {k: v for k, v in family_config("mfdiffuser", family).items()
+            if k in PLANNING_FIELDS}
+
+
 #: planning fields a family config adopted after the fourteenth update, each with the value
 #: that undoes it (the Config default): ``one_plan`` and ``before_cap`` pin it, because a
 #: checkpoint trained with the config now carries the new value and would act with it
@@ -78,13 +85,19 @@ STAGE_BEFORE = {"ising": {"stage_steps": None}}
 #: 10 DDIM steps, coarse_to_fine off) measured them as they were; it also keeps a retrained
 #: checkpoint's settings digest that of the committed records (grid_jobs.train_jobs)
 GRID_TRAIN_PINNED = {"ising": {"stage_steps": None, "head_data_range": False}}
-#: planning fields of a family config that neither the grid nor the experiment scripts spell out
-#: (``family_planning`` leaves them out): every checkpoint acts with its own. Ising's
-#: ``head_data_range`` since the sixty-fifth update (docs/method.md (21)): the grid trains
-#: without it (GRID_TRAIN_PINNED), so its rows act as their committed records were measured, and
-#: checkpoints trained before it cannot act with it (their statistics lack the data's range);
-#: the config with it on the grid's checkpoints: experiments/ising_data_range.sh
+#: planning fields of a family config that only the grid's config row spells out
+#: (``config_planning``; ``family_planning`` leaves them out): every other row and experiment
+#: script acts with the checkpoint's own. Ising's ``head_data_range`` since the sixty-fifth
+#: update (docs/method.md (21)): the grid trains without it (GRID_TRAIN_PINNED: the same
+#: weights, with the data's range in their statistics), so its other rows act as their
+#: committed records were measured, and its config row sets it (since the sixty-sixth update;
+#: until then that row acted without it: ``OWN_BEFORE``). Checkpoints trained before it cannot
+#: act with it (their statistics lack the data's range)
 OWN_PLANNING = ("head_data_range",)
+#: the grid's row of the family config acting without its ``OWN_PLANNING`` fields: the records
+#: of the "MF-Diffuser" row until the sixty-sixth update (Ising: without head_data_range), the
+#: same checkpoints and evaluation seeds; experiments/ising_data_range.sh compares with it
+OWN_BEFORE = {"ising": "MF-Diffuser, no data range"}
 #: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
 #: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
 #: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of
@@ -239,6 +252,9 @@ EXTRA_ROWS = {"battle": [
           "all"),
     Extra("MF-Diffuser, K = 256",
           {**ACTING, **one_plan("ising"), "k_schedule": [16, 64, 256]}),
+    # the config until the sixty-sixth update's grid: the head's inputs not clipped to the
+    # data's range (OWN_BEFORE)
+    Extra(OWN_BEFORE["ising"], {**ACTING, **family_planning("ising")}, "all"),
 ], "squeeze": [
     # the config until the thirty-eighth update: the best of its 4 plans by the value net
     # instead of their mixture (PLAN_BEFORE; docs/results/squeeze_mixture.md)
@@ -467,7 +483,7 @@ def main(family: str, out: str) -> None:
                     # keeps the planning settings it was trained with, and older checkpoints
                     # were trained before the acting default changed
                     planning = family_planning(family)
-                    run(path, label, ns, tier, {**ACTING, **planning})
+                    run(path, label, ns, tier, {**ACTING, **config_planning(family)})
                     # Battle episodes cost ~10x, Ising plans every step: the ablation at the
                     # training N only there
                     run(path, "MF-Diffuser, particle actions",

@@ -35,7 +35,7 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, best of 4 plans", "MF-Diffuser, rep
                 "MF-Diffuser, head ensemble of 4", "MF-Diffuser, plan guidance 0.5",
                 "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads",
                 "MF-Diffuser, without value baseline", "MF-Diffuser, T 0.3, min-p 0.1",
-                "MF-Diffuser, even DDIM split",
+                "MF-Diffuser, even DDIM split", "MF-Diffuser, no data range",
                 "MF-Diffuser, head reads the whole plan", "MF-Diffuser, head trained on data")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
@@ -112,7 +112,11 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " and 512 particles, no more than N (below N = 512 the schedule stops at N:"
           " cap_particles, docs/method.md (19), since the twenty-fifth update), acting by the"
           " argmax of the head's distribution averaged over 4"
-          " sampled plans (docs/method.md (17), since the fourteenth update); Battle trains"
+          " sampled plans (docs/method.md (17), since the fourteenth update), its head's"
+          " inputs (own observation, planned target, mean field) clipped to the training"
+          " data's range (head_data_range, docs/method.md (21); in the config since the"
+          " sixty-fifth update, in this row since the sixty-sixth: the grid trains without"
+          " it and this row sets it, the same weights as `mfdiff train`'s); Battle trains"
           " the diffusion model and its head together for 400 steps, then (since the"
           " thirty-third update; checkpoints mfdiffuser-own-s<seed>) the head alone for 400"
           " more on the frozen model's own plans instead of the data's next states"
@@ -140,6 +144,10 @@ def main(paths: list[str], previous: str | None = None) -> None:
           " update, its 20 DDIM steps split near-evenly over the particle levels (6 / 7 / 7;"
           " 10 / 10 over the capped 32 / 100 at N = 10^2): the \"MF-Diffuser\" row's records"
           " until then, the same checkpoints and evaluation seeds;"
+          " \"no data range\" (Ising) = the family config until the sixty-sixth update's"
+          " grid, its head's inputs not clipped to the data's range (head_data_range off):"
+          " the \"MF-Diffuser\" row's records until then, the same checkpoints and"
+          " evaluation seeds; the other Ising variants act without it too;"
           " \"K = 256\" (Ising) = the family config with 256 particles"
           " instead of 512 (half the planning cost) and one plan; \"one plan\" = the family"
           " config following one sampled plan per replan instead of the best of 4 by the value"

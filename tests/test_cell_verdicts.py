@@ -138,3 +138,30 @@ def test_committed_evidence(cv, tmp_path, capsys):
         __import__("gzip").compress(b""))
     assert cv.main(["--results", str(tmp_path)]) == 1
     assert "no evidence for cells [('battle', 'medium', 100)" in capsys.readouterr().err
+
+
+def test_tables_of_the_config_before_are_marked_and_yield_to_today_s(cv, tmp_path):
+    """An Ising seeds table without the ``_range`` tag measured the config before
+    head_data_range (CONFIG_SINCE): it still counts, marked; one with the tag measured today's
+    config and, of as many runs, goes first; a tag a family does not have is refused."""
+    rows = ["| N = 100, medium | MF-Diffuser | 90 | 100.00 [99.50, 100.50] |",
+            "| N = 100, medium | IQL | 90 | 101.00 [100.50, 101.50] |"]
+    paired = ["| N = 100, medium | MF-Diffuser − IQL | 30 | -1.00 [-1.50, -0.50] |"]
+    old = seeds_table(tmp_path / "ising_n100_seeds_medium.md", rows, paired)
+    assert cv.parse_seeds_table(old)[3].before == "head_data_range"
+    new = seeds_table(tmp_path / "ising_n100_seeds_range_medium.md",
+                      [r.replace("100.00 [99.50", "100.20 [99.70") for r in rows], paired)
+    assert cv.parse_seeds_table(new)[3].before is None
+    (tmp_path / "records").mkdir()
+    for fam in ("squeeze", "ising", "battle"):
+        (tmp_path / "records" / f"records-{fam}.jsonl.gz").symlink_to(
+            ROOT / "docs/results/records" / f"records-{fam}.jsonl.gz")
+    cells = cv.collect(tmp_path)
+    assert cells[("ising", "medium", 100)].source == new.name
+    new.unlink()
+    cells = cv.collect(tmp_path)
+    assert cells[("ising", "medium", 100)].source == old.name
+    assert "(90; without head_data_range)" in "\n".join(cv.report(cells))
+    squeeze = seeds_table(tmp_path / "squeeze_n100_seeds_range_medium.md", rows, paired)
+    with pytest.raises(ValueError, match="no config tagged"):
+        cv.parse_seeds_table(squeeze)

@@ -317,13 +317,11 @@ def test_eval_jobs_keep_records_resumes_instead_of_deleting(tmp_path):
     mfd = [r for r in sweep["runs"] if r["label"] == "MF-Diffuser"]
     # tiers x training seeds, each split at K_max = 512 by the particle cap (cap_split)
     assert len(mfd) == 12
-    # the acting defaults and the family config's planning settings are spelled out (but
-    # those each checkpoint keeps: make_sweep.OWN_PLANNING)
-    import make_sweep
-
+    # the acting defaults and every planning setting of the family config are spelled out
+    # (make_sweep.config_planning: OWN_PLANNING's too, which the other rows leave out)
     planning = {k: v for k, v in family_config("mfdiffuser", "ising").items()
-                if k in PLANNING_FIELDS and k not in make_sweep.OWN_PLANNING}
-    assert planning["replan_every"] == 1
+                if k in PLANNING_FIELDS}
+    assert planning["replan_every"] == 1 and planning["head_data_range"] is True
     want = {"act_with": "auto", "head_temperature": 0.3, "head_decode": "balanced",
             "ddim_steps": 10, **planning}
     assert all(r["set"] == (want if r["n_agents"] == [100] else
@@ -563,10 +561,12 @@ def test_ising_stage_steps_config_row_and_rows_measured_before_pin_the_even_spli
 
 def test_ising_data_range_is_the_config_and_the_grid_and_scripts_act_as_measured(capsys):
     """Ising's config clips the head's inputs to the data's range since the sixty-fifth update
-    (head_data_range): the grid trains its checkpoints without it and no grid row or script
-    spells it out (make_sweep.OWN_PLANNING: each checkpoint acts with its own), so the grid's
-    rows act as their committed records were measured; seed_arms.sh trains Ising's arms
-    without it unless an arm sets it."""
+    (head_data_range): the grid trains its checkpoints without it and only its config row
+    ("MF-Diffuser", since the sixty-sixth update) spells it out (make_sweep.config_planning);
+    every other row and script acts with the checkpoint's own (OWN_PLANNING), so those rows
+    act as their committed records were measured, and the config row as it acted until then
+    stays a row (OWN_BEFORE: the same settings less the clipping); seed_arms.sh trains
+    Ising's arms without it unless an arm sets it."""
     import tomllib
 
     _module()
@@ -578,9 +578,20 @@ def test_ising_data_range_is_the_config_and_the_grid_and_scripts_act_as_measured
         assert "head_data_range" not in make_sweep.family_planning(fam)
         assert "head_data_range" not in make_sweep.acting_overrides(fam, "mfdiffuser")
         assert "head_data_range" not in make_sweep.one_plan(fam)
+    assert make_sweep.config_planning("ising") == {**make_sweep.family_planning("ising"),
+                                                   "head_data_range": True}
     make_sweep.main("ising", "runs/grid")
     runs = tomllib.loads(capsys.readouterr().out)["runs"]
-    assert runs and not any("head_data_range" in r.get("set", {}) for r in runs)
+    with_range = [r for r in runs if "head_data_range" in r.get("set", {})]
+    assert {r["label"] for r in with_range} == {"MF-Diffuser"}
+    assert all(r["set"]["head_data_range"] is True for r in with_range)
+    assert len(with_range) == len([r for r in runs if r["label"] == "MF-Diffuser"]) == 12
+    # the row it replaced: the same checkpoints, N and settings less the clipping
+    before = [r for r in runs if r["label"] == make_sweep.OWN_BEFORE["ising"]]
+    def key(r: dict, **more) -> tuple:
+        return r["policy"], r["n_agents"], json.dumps({**r["set"], **more}, sort_keys=True)
+
+    assert sorted(key(r, head_data_range=True) for r in before) == sorted(map(key, with_range))
     mfd = [cmd for cmd, *_ in train_jobs(["ising"], Path("/nonexistent"))
            if "mfdiffuser" in cmd]
     assert mfd and all("head_data_range=False" in cmd for cmd in mfd)

@@ -4,7 +4,8 @@ side by side per cell, with paired differences (markdown).
 A policy is LABEL=METHOD@FILE[+FILE...]: the records of METHOD in those files (e.g. the same
 checkpoints acting with other settings, from another experiments/exploitability.sh run).
 METHOD may list several record labels, comma-separated (``mfd=mfd-s13,mfd-s14@F``): runs
-labelled per checkpoint (for per-seed differences) pooled into one side. Held-out
+labelled per checkpoint (for per-seed differences) pooled into one side; a METHOD that is
+itself a label of the files ("IQL, equal wall-clock") is that label alone. Held-out
 exploitability is computed over all of a label's files together (lanes of one run split across
 files give the run's value; until the forty-ninth update within each file). A label's records
 must share one setting per cell (report.check_rows), and the two sides of a difference one env,
@@ -81,7 +82,11 @@ def load(method: str, files: list[str],
         records = read_records(*files)
     except ValueError as e:  # the files may hold other policies' records: name the files
         raise SystemExit(f"records of {'+'.join(files)} (read for {method!r}): {e}") from None
-    names = set(method.split(","))  # several labels pool into one side, named ``method``
+    # several labels pool into one side, named ``method``; a label that itself holds a comma
+    # ("IQL, equal wall-clock") is one label: split, its "IQL" part would pool the other row's
+    # records into it
+    labels = {r.get("method") for r in records}
+    names = {method} if method in labels else set(method.split(","))
     records = [{**r, "method": method} if r.get("method") in names else r for r in records]
     mine = [r for r in held_out_exploitability(records, leave_out=leave_out)
             if r["method"] == method]

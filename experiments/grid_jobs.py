@@ -151,13 +151,25 @@ def run_identity(run: dict) -> str:
 
 
 def evaluated_runs(records: Path) -> set[str]:
-    """:func:`run_identity` of every run with records in ``records`` (JSON lines)."""
+    """:func:`run_identity` of every run with records in ``records`` (JSON lines), but those
+    whose checkpoint changed since (``config.checkpoint``'s id, as `mfdiff eval --resume`
+    compares it): resume evaluates them again, so the lanes must count their cost."""
+    from mfdiff_agents.checkpoint import checkpoint_identity
+
+    now: dict[str, dict | None] = {}
     out = set()
     for line in records.read_text().splitlines():
         r = json.loads(line)
         if "method" not in r:  # not a record of a run: nothing to balance
             continue
         cfg = r.get("config") or {}
+        then = cfg.get("checkpoint")
+        if then is not None and cfg.get("policy") is not None:
+            policy = str(cfg["policy"])
+            if policy not in now:
+                now[policy] = checkpoint_identity(policy)
+            if now[policy] is not None and now[policy]["id"] != then.get("id"):
+                continue  # retrained since: evaluated again
         out.add(run_identity({"label": r["method"], "policy": cfg.get("policy"),
                               "set": cfg.get("set", {})}))
     return out

@@ -361,6 +361,23 @@ def test_eval_lanes_split_the_sweep_and_merge_back(tmp_path, monkeypatch):
     recs.write_text("".join(json.dumps({"method": r["label"], "config": {
         "policy": r["policy"], "set": r.get("set", {})}}) + "\n" for r in runs[:3]))
     assert gj.evaluated_runs(recs) == {gj.run_identity(r) for r in runs[:3]}
+    # a run whose checkpoint was retrained since its records (another config.json digest) is
+    # evaluated again by --resume: not counted as done, so its cost is dealt to a lane
+    from mfdiff_agents.checkpoint import FORMAT_VERSION, checkpoint_identity
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text(json.dumps({  # saved before config digests: weights' hash
+        "format_version": FORMAT_VERSION, "method": "bc", "config": {}, "env": {},
+        "weights_sha256": "abc"}))
+    ident = checkpoint_identity(ckpt)
+    rows = [{"method": m, "config": {"policy": str(ckpt), "set": {}, "checkpoint": c}}
+            for m, c in (("same", ident), ("retrained", {**ident, "id": "other"}),
+                         ("before ids", None))]
+    recs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert gj.evaluated_runs(recs) == {
+        gj.run_identity({"label": m, "policy": str(ckpt), "set": {}})
+        for m in ("same", "before ids")}
 
     reports = []
     monkeypatch.setattr(gj.subprocess, "run", lambda cmd, check: reports.append(cmd))

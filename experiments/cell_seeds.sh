@@ -12,7 +12,11 @@
 # Report: docs/results/<family>_n<N>_seeds[_e<E>]_<tier>.md (_e<E> unless the family's
 # default seed count). COMPARE_ONLY=1 writes the tables from the records of an earlier run
 # (RECORDS_DIR: where they are, default runs/exp; REPORT_DIR: where the table goes, default
-# docs/results).
+# docs/results). RECORDS_DIR=docs/results/records reads the records committed there
+# (records-<name>.jsonl.gz; the Ising cell tables of the sixty-seventh update), so a clone
+# rewrites those tables without playing an episode:
+#     COMPARE_ONLY=1 RECORDS_DIR=docs/results/records DATA_RANGE=1 bash experiments/cell_seeds.sh \
+#       ising medium
 # ROWS="iql iql-wc" keeps only these baseline rows beside MF-Diffuser and BC (default all five:
 # bc-wc mfq mfq-wc iql iql-wc): CPU time for the rows that can be a cell's best; the report
 # then says which rows it holds.
@@ -103,8 +107,16 @@ E=${RECORDS_DIR:-runs/exp}/exploitability_$fam
 E+=_seeds012
 [ "$SEEDS" != 3 ] && E+=_e$SEEDS
 TAG=$(printf '%s\n' "${MFD[@]}" | sed -n 's/^MFD_TAG=//p')
+# rec PATH: PATH, or the committed copy of those records in RECORDS_DIR's layout of
+# docs/results/records (records-<name>.gz) where only that exists, so that COMPARE_ONLY=1
+# RECORDS_DIR=docs/results/records rewrites a table from a clone
+rec() {
+  local gz
+  gz=$(dirname "$1")/records-$(basename "$1").gz
+  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
+}
 for tier in "${TIERS[@]}"; do
-  own=${E}_${TAG}_vs_bc${SUFFIX}_$tier.jsonl
+  own=$(rec "${E}_${TAG}_vs_bc${SUFFIX}_$tier.jsonl")
   if [ "${COMPARE_ONLY:-0}" = 0 ]; then
     env "${COMMON[@]}" "${MFD[@]}" BASELINES=bc bash experiments/exploitability.sh "$fam" "$tier"
     for stem in "${STEMS[@]}"; do
@@ -116,7 +128,7 @@ for tier in "${TIERS[@]}"; do
   diffs=(--diff MF-Diffuser BC)
   for stem in "${STEMS[@]}"; do
     label=$(printf %s "$stem" | sed 's/^bc/BC/; s/^mfq/MFQ-CQL/; s/^iql/IQL/;')
-    specs+=("$label=${stem%-wc}@${E}_vs_${stem}_nomfd${SUFFIX}_$tier.jsonl")
+    specs+=("$label=${stem%-wc}@$(rec "${E}_vs_${stem}_nomfd${SUFFIX}_$tier.jsonl")")
     diffs+=(--diff MF-Diffuser "$label")
   done
   per_team="" again="" rows="every baseline row of the grid"

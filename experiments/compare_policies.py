@@ -31,6 +31,11 @@ reading, for new comparisons. Since the forty-fifth update each held-out exploit
 where the records have it (each run's held-out gain, averaged per checkpoint). The default
 stays the bootstrap because the committed tables were written with it and must stay what
 their command prints.
+
+``--per-checkpoint`` (seventieth update) adds each side's checkpoints one by one: the score of
+each (mean over its evaluation seeds, with the table's CI over them) and the range of the
+checkpoints' means, so the spread over training seeds of a label pooled from one record label
+("BC", trained on several seeds) reads from its command as well.
 """
 
 from __future__ import annotations
@@ -177,8 +182,59 @@ def measures(policies: dict[str, dict[Cell, dict[int, list[dict]]]]) -> list[str
     return [m for m in MEASURES if m in have]
 
 
+def checkpoint_name(record: dict) -> str:
+    """A checkpoint's short name for the per-checkpoint table: its directory's name where the
+    record names one (``runs/x/medium-s40`` -> ``medium-s40``), else its id's first 12
+    characters (or the method, for a scripted policy)."""
+    cfg = record.get("config") if isinstance(record.get("config"), dict) else {}
+    policy = cfg.get("policy")
+    if isinstance(policy, str) and policy:
+        return Path(policy).name
+    return checkpoint_of(record)[:12]
+
+
+def per_checkpoint(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
+                   ci: str) -> list[str]:
+    """Each side's checkpoints one by one in each cell: the mean score over the checkpoint's
+    evaluation seeds with the table's CI (bootstrap or Student-t) over them, then per side the
+    range and standard deviation of the checkpoints' means: the spread over training seeds.
+    Two checkpoints that share a short name are refused (their rows would read as one)."""
+    how = "bootstrap" if ci == "bootstrap" else "Student-t"
+    rows = ["", f"Per checkpoint (score: mean over the checkpoint's evaluation seeds, 95 % {how} "
+            "CI over them; spread: the range and standard deviation of the checkpoints' means):",
+            "", "| cell | policy | checkpoint | evaluation seeds | score |",
+            "|---|---|---|---|---|"]
+    spread = ["", "| cell | policy | checkpoints | checkpoints' means: range "
+              "| standard deviation |", "|---|---|---|---|---|"]
+    for n, tier in sorted({c for p in policies.values() for c in p}):
+        for label, p in policies.items():
+            if (n, tier) not in p:
+                continue
+            by: dict[str, dict[str, list[float]]] = {}
+            for r in (r for rs in p[(n, tier)].values() for r in rs):
+                by.setdefault(checkpoint_name(r), {}).setdefault(checkpoint_of(r), []).append(
+                    float(r["normalized_score"]))
+            clash = [name for name, ids in by.items() if len(ids) > 1]
+            if clash:
+                raise SystemExit(f"--per-checkpoint: {label}, N = {n}, {tier}: checkpoints of "
+                                 f"one name {clash[0]!r} (another directory of that name): "
+                                 "give them their own labels")
+            means = []
+            for name in sorted(by):
+                (vals,) = by[name].values()
+                x = np.array(vals)
+                means.append(x.mean())
+                rows.append(f"| N = {n}, {tier} | {label} | {name} | {x.size} | {fmt(x, ci)} |")
+            m = np.array(means)
+            sd = f"{m.std(ddof=1):.2f}" if m.size > 1 else "–"
+            spread.append(f"| N = {n}, {tier} | {label} | {m.size} | {m.min():.2f}–{m.max():.2f} "
+                          f"| {sd} |")
+    return rows + spread
+
+
 def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
-           diffs: list[tuple[str, str]], ci: str = "bootstrap") -> list[str]:
+           diffs: list[tuple[str, str]], ci: str = "bootstrap",
+           by_checkpoint: bool = False) -> list[str]:
     cells = sorted({c for p in policies.values() for c in p})
     cols = measures(policies)
     lines = ["| cell | policy | runs | " + " | ".join(SHORT[m] for m in cols) + " |",
@@ -242,6 +298,8 @@ def report(policies: dict[str, dict[Cell, dict[int, list[dict]]]],
                     vals += [over_training_seeds(ra, rb, m) for m in welch]
                 lines.append(f"| N = {n}, {tier} | {a} − {b} | {len(seeds)} | "
                              + " | ".join(vals) + " |")
+    if by_checkpoint:
+        lines += per_checkpoint(policies, ci)
     return lines
 
 
@@ -257,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="held-out exploitability: choose each run's deviation on the other runs "
                     "(default; the committed tables) or on the other evaluation seeds (no bias "
                     "from the training seeds sharing its seed)")
+    ap.add_argument("--per-checkpoint", action="store_true",
+                    help="also each side's checkpoints one by one (score) and the range of their "
+                    "means: the spread over training seeds")
     ap.add_argument("--title", default="", help="a paragraph under the command in --out")
     ap.add_argument("--out", type=Path, help="write a markdown report here instead of stdout")
     args = ap.parse_args(argv)
@@ -271,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             if lab not in policies:
                 raise SystemExit(f"--diff {a} {b}: no policy labelled {lab!r}")
     try:
-        lines = report(policies, [tuple(d) for d in args.diff], args.ci)
+        lines = report(policies, [tuple(d) for d in args.diff], args.ci, args.per_checkpoint)
     except ValueError as e:  # runs that cannot be paired (stats' refusals): one line, no trace
         raise SystemExit(f"compare_policies: {e}") from None
     if args.out is None:
@@ -281,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                     *[f"--diff {shlex.quote(a)} {shlex.quote(b)}" for a, b in args.diff],
                     *(["--ci", args.ci] if args.ci != "bootstrap" else []),
                     *(["--leave-out", args.leave_out] if args.leave_out != "run" else []),
+                    *(["--per-checkpoint"] if args.per_checkpoint else []),
                     *(["--title", shlex.quote(args.title)] if args.title else []),
                     "--out", str(args.out)])
     cols = measures(policies)

@@ -32,7 +32,7 @@ where the records have it (each run's held-out gain, averaged per checkpoint). T
 stays the bootstrap because the committed tables were written with it and must stay what
 their command prints.
 
-``--per-checkpoint`` (seventieth update) adds each side's checkpoints one by one: the score of
+``--per-checkpoint`` (sixty-ninth update) adds each side's checkpoints one by one: the score of
 each (mean over its evaluation seeds, with the table's CI over them) and the range of the
 checkpoints' means, so the spread over training seeds of a label pooled from one record label
 ("BC", trained on several seeds) reads from its command as well.

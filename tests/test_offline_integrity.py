@@ -500,6 +500,43 @@ def test_minari_combined_dataset_keeps_its_family(minari_root):
     assert problem.startswith("no content hash recorded (not built by mfdiff")
 
 
+def test_verify_command_checks_a_minari_made_dataset_under_any_id(minari_root, capsys):
+    """`mfdiff data verify` on a dataset Minari's tools made under an id of their own: reported
+    as unverifiable (exit 1), as under an mfdiff-form id, not refused as an unknown id (exit
+    2) while `mfdiff train` takes it (an outside audit); an id with no dataset stays refused."""
+    from mfdiff.cli import main
+
+    a = _build(tier="medium")
+    b = _build(tier="mixed")
+    minari.combine_datasets([a, b], "squeeze-n36-comb-v0")
+    assert main(["data", "verify", "squeeze-n36-comb-v0"]) == 1
+    err = capsys.readouterr().err
+    assert "squeeze-n36-comb-v0 cannot be verified: no content hash recorded (not built by " \
+           "mfdiff" in err, err
+    assert main(["data", "verify", "squeeze-n36-nothing-v0"]) == 2
+    assert "not an mfdiff dataset id" in capsys.readouterr().err
+
+
+def test_build_takes_the_catalogues_env_kwargs_for_keys_not_given(minari_root):
+    """A Battle dataset at an N off the catalogue runs the catalogue's 200 steps (the env's
+    default is 300, which every such build got before, said only by `data list`); a key the
+    caller gives still wins."""
+    from mfdiff_envs.offline.catalogue import family_env_kwargs
+
+    assert family_env_kwargs("battle", "mfdiff/Battle-v0") == {"opponent": "expert",
+                                                               "max_cycles": 200}
+    assert family_env_kwargs("battle", "mfdiff/MAgentBattle-v0") == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_dataset("battle", n_agents=6, tier="random", episodes=1, progress=False,
+                           ref_scores=(0.0, 1.0))
+        mine = build_dataset("battle", n_agents=6, tier="random", episodes=1, progress=False,
+                             ref_scores=(0.0, 1.0), version=1, env_kwargs={"max_cycles": 7})
+    assert ds.storage.metadata["mfdiff"]["env_kwargs"]["max_cycles"] == 200
+    assert mine.storage.metadata["mfdiff"]["env_kwargs"]["max_cycles"] == 7
+    assert mine.storage.metadata["mfdiff"]["env_kwargs"]["opponent"] == "expert"
+
+
 def test_unknown_family_trains_with_a_warning(monkeypatch):
     from mfdiff_agents.methods import train_config
 

@@ -560,7 +560,11 @@ def build_dataset(
         tier: ``expert``, ``medium``, ``random`` or ``mixed``.
         episodes: number of episodes (>= 1).
         env_id: registered id; default from :data:`~mfdiff_envs.offline.catalogue.FAMILY_ENV`.
-        env_kwargs: other plain-data env kwargs (e.g. ``max_cycles``).
+        env_kwargs: other plain-data env kwargs (e.g. ``max_cycles``). Keys left out take
+            the catalogue's values for the family on that env (``datasets/<family>.toml``'s
+            ``[env_kwargs]``: Battle ``max_cycles=200``, ``opponent="expert"``), so a dataset at
+            another N is built as the catalogue's are; the env's own defaults where no
+            catalogue is found.
         seed: base seed (env resets and policies; episodes get independent derived seeds).
         version: the ``-v<k>`` of the id.
         overwrite: replace an existing dataset (else :class:`DatasetExistsError`).
@@ -586,7 +590,7 @@ def build_dataset(
         DatasetExistsError: the id is built and ``overwrite`` is False.
         ValueError: a bad tier, episode or worker count, or a rollout produced NaN/inf.
     """
-    from mfdiff_envs.offline.catalogue import FAMILY_ENV
+    from mfdiff_envs.offline.catalogue import FAMILY_ENV, family_env_kwargs
 
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}; tiers: {list(TIERS)}")
@@ -599,6 +603,11 @@ def build_dataset(
                          "(or give env_id: a family of your own has no default env id unless "
                          "mfdiff_envs.offline.catalogue.FAMILY_ENV names one)")
     env_id = env_id or FAMILY_ENV[family]
+    # the catalogue's env kwargs for this family and env (Battle: max_cycles = 200, the env's
+    # default 300) under the caller's: the id is the catalogue's namespace, and a dataset at
+    # another N built from here ran 300 steps where every catalogue Battle dataset runs 200,
+    # with nothing said until `data list` (an outside audit)
+    env_kwargs = {**family_env_kwargs(family, env_id), **(env_kwargs or {})}
     # the id is formed from n_agents: a bool or a float named another dataset (True as n1,
     # "already exists" where the env refuses it: an outside audit)
     check_positive_int("n_agents", n_agents)

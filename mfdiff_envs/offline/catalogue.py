@@ -203,6 +203,21 @@ def _catalogue_recipe(dataset_id_: str) -> Recipe | None:
         return None
 
 
+def family_env_kwargs(family: str, env_id: str) -> dict[str, Any]:
+    """The env kwargs the catalogue builds ``family``'s datasets with on ``env_id`` (its file's
+    ``[env_kwargs]``, without ``n_agents``), e.g. Battle's ``max_cycles = 200`` where the env's
+    own default is 300; ``{}`` where no catalogue recipe of that family uses ``env_id`` or no
+    catalogue can be read."""
+    try:
+        recipes = load_catalogue()
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    for r in recipes:
+        if r.family == family and r.env_id == env_id:
+            return {k: v for k, v in r.env_kwargs.items() if k != "n_agents"}
+    return {}
+
+
 def in_catalogue(dataset_id_: str, path: str | os.PathLike | None = None) -> bool:
     """Whether ``mfdiff data build`` can make ``dataset_id_``: a catalogue entry has its id. An
     unreadable or missing catalogue holds nothing (the command cannot build from it either)."""

@@ -247,6 +247,8 @@ class Policy(ABC):
             self._check_bounds(obs, mask)
         elif not getattr(self, "_unbound_checked", True):
             self._warn_outside_training_bounds(obs, mask)
+        if obs.shape[0] == 0:  # no agent: nothing to act on (a mean over zero rows warned)
+            return np.zeros(0, dtype=np.int64)
         who = f"{type(self).__name__}._act"
         with self._act_context():
             raw = np.asarray(self._act(obs, mask))

@@ -98,6 +98,19 @@ def test_train_act_save_load(name, trained, tmp_path):
         cls.from_pretrained(tmp_path / name, lr=0.5)
 
 
+@pytest.mark.parametrize("name", TRAINABLE)
+def test_no_agent_gives_no_action_and_no_warning(name, trained):
+    """act_batch on [0, d]: an empty int64 array, silently (BC's mean field over zero rows
+    warned "Mean of empty slice" and divided by zero: an outside audit)."""
+    import warnings
+
+    policy = trained[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = policy.act_batch(np.zeros((0, policy.obs_dim), np.float32))
+    assert out.shape == (0,) and out.dtype == np.int64
+
+
 @pytest.mark.parametrize("name", ["bc", "mfq", "iql"])
 def test_stochastic_acting_diversifies_identical_agents(name, trained):
     """All Squeeze agents see the same obs: sampled policies must not collapse to one level."""

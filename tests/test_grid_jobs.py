@@ -1335,6 +1335,21 @@ def test_grid_md_regenerates_from_the_committed_records():
     assert out == (ROOT / "docs/results/grid.md").read_text()
 
 
+@pytest.mark.slow  # ~10-30 s a family (bootstrap CIs of every row, and the plots)
+@pytest.mark.parametrize("fam", ["squeeze", "ising", "battle"])
+def test_grid_family_tables_regenerate_from_the_committed_records(fam, tmp_path):
+    """docs/results/grid_<family>.md is what `mfdiff eval --records` writes from the family's
+    committed records with the grid's report arguments: the Squeeze and Battle tables had kept
+    an older report's format (tier "None", no acting settings) until the seventieth update."""
+    rec = ROOT / f"docs/results/records/records-{fam}.jsonl.gz"
+    subprocess.run(["mfdiff", "eval", "--records", str(rec), "--report-dir", str(tmp_path),
+                    "--name", f"grid_{fam}", "--command", f"bash experiments/grid.sh {fam}"],
+                   check=True, capture_output=True, text=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert (tmp_path / f"grid_{fam}.md").read_text() == \
+        (ROOT / f"docs/results/grid_{fam}.md").read_text()
+
+
 @pytest.mark.parametrize("script", ["experiments/family_settings.py", "experiments/make_sweep.py",
                                     "experiments/planning_steps.py",
                                     "benchmarks/baseline_latency.py"])

@@ -17,9 +17,13 @@
 #     UNSEEN=1 bash experiments/squeeze_mixture.sh  # instead: training seeds 3 and 4 (trained
 #       here as the grid trains, runs/squeeze_mixture/) at N = 500 and 5000, sizes in no
 #       table, 5 evaluation seeds each: docs/results/squeeze_mixture_unseen.md (~15 min)
-# The config's and the baselines' medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql
-# iql-wc" [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: run them first);
-# the mixed ones are run here (the config and the mixture, beside BC: needs the grid's
+# The mixture's and IQL-wc's medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql iql-wc"
+# [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: the config is the mixture
+# since the thirty-eighth update), read from runs/exp or, where only they exist, from their
+# committed copies in docs/results/records (records-<name>.gz, seventieth update); the best of 4
+# (make_sweep's --one-plan acting pins plan_combine=best) is run here at medium, on 30 seeds as
+# cell_seeds.sh ran it until the thirty-eighth update (it then ran the config, the best of 4),
+# and both rules at mixed (beside BC: needs the grid's
 # mixed-data checkpoints of MF-Diffuser and BC, python experiments/grid_jobs.py squeeze --stage
 # train --tiers mixed --only mfdiffuser-ens4 bc). Report: docs/results/squeeze_mixture.md.
 set -euo pipefail
@@ -78,16 +82,20 @@ MIX=(MFD_SET="plan_combine=mean" MFD_TAG=ens4_mixture)
 rec() {  # rec N SEEDS TAG TIER
   local name=runs/exp/exploitability_squeeze
   [ "$1" != 1000 ] && name+=_n$1
-  printf '%s_seeds012_e%s_%s_vs_bc_score_%s.jsonl' "$name" "$2" "$3" "$4"
+  committed "$(printf '%s_seeds012_e%s_%s_vs_bc_score_%s.jsonl' "$name" "$2" "$3" "$4")"
 }
 base() {  # base N STEM: cell_seeds.sh's baseline records (30 seeds, medium)
   local name=runs/exp/exploitability_squeeze
   [ "$1" != 1000 ] && name+=_n$1
-  printf '%s_seeds012_e30_vs_%s_nomfd_score_medium.jsonl' "$name" "$2"
+  committed "$(printf '%s_seeds012_e30_vs_%s_nomfd_score_medium.jsonl' "$name" "$2")"
+}
+committed() {  # PATH, or its committed copy (docs/results/records/records-<name>.gz) if only that
+  local gz=docs/results/records/records-$(basename "$1").gz
+  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
 }
 if [ "${COMPARE_ONLY:-0}" = 0 ]; then
-  for n in "${MEDIUM_NS[@]}"; do
-    env "${COMMON[@]}" "${MIX[@]}" EVAL_SEEDS=30 EVAL_N="$n" \
+  for n in "${MEDIUM_NS[@]}"; do  # the best of 4 (the mixture: cell_seeds.sh's records)
+    env "${COMMON[@]}" MFD_TAG=ens4 EVAL_SEEDS=30 EVAL_N="$n" \
       bash experiments/exploitability.sh squeeze medium
   done
   for n in "${MIXED_NS[@]}"; do

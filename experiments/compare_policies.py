@@ -83,8 +83,10 @@ def load(method: str, files: list[str],
     """The method's records with held-out measures, by cell (the env's N, tier) and evaluation
     seed."""
     out: dict[Cell, dict[int, list[dict]]] = {}
-    try:  # one run in two of the files (or twice in one) would count as two seeds
-        records = read_records(*files)
+    try:  # one run in two of the files (or twice in one) would count as two seeds; only the
+        # records this side may read (the names below) are checked: the files may hold other
+        # policies' runs twice, e.g. the scripted rows a medium and a mixed file both play
+        records = read_records(*files, methods={method, *method.split(",")})
     except ValueError as e:  # the files may hold other policies' records: name the files
         raise SystemExit(f"records of {'+'.join(files)} (read for {method!r}): {e}") from None
     # several labels pool into one side, named ``method``; a label that itself holds a comma

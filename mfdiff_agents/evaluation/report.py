@@ -11,7 +11,7 @@ import os
 import stat
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -295,13 +295,16 @@ def seeds_already_in(path: str | Path, template: dict[str, Any],
                    and ident(r, r["seed"]) == mine[r["seed"]]})
 
 
-def read_records(*paths: str | Path) -> list[dict[str, Any]]:
+def read_records(*paths: str | Path, methods: Collection[str] | None = None
+                 ) -> list[dict[str, Any]]:
     """The records of several JSON-lines files, refusing duplicates.
 
     A run (method, config, env, N, tier, evaluation seed) present twice, e.g. in a lane's file
     and in the merged file it was copied into, would count as two seeds: the mean stays but the
     CI narrows and the seed count doubles, silently. Error records (no metrics) are kept as they
-    are.
+    are. ``methods``: only the records of these methods are returned and checked (the files may
+    also hold other policies' runs that are the same run twice, e.g. the scripted rows that a
+    medium and a mixed evaluation of the same N both play, and that the caller does not read).
 
     Raises:
         ValueError: naming the first duplicated run and the files it is in.
@@ -314,6 +317,8 @@ def read_records(*paths: str | Path) -> list[dict[str, Any]]:
             if missing:
                 raise ValueError(f"{path}: record {i + 1} has no {', '.join(missing)}: not an "
                                  "evaluation record (mfdiff eval --out / a sweep's records)")
+            if methods is not None and r.get("method") not in methods:
+                continue
             if not r.get("error"):
                 key = _run_identity(r)
                 if key in seen:

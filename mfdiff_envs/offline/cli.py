@@ -58,14 +58,14 @@ def _local_ids() -> list[str]:
     return sorted(p.parent.relative_to(root).as_posix() for p in root.glob("mfdiff/*/*/data"))
 
 
-def _minari_built(ds_id: str) -> bool:
-    """Whether a Minari dataset is stored under ``ds_id`` (any id, e.g. one made by Minari's
-    ``combine_datasets``): its ``data/metadata.json`` exists."""
-    from mfdiff_envs.offline.integrity import dataset_dir
+def _built_anywhere(ds_id: str) -> bool:
+    """``build.dataset_exists`` for any id (one Minari's own tools made), False where Minari's
+    path rules refuse the id."""
+    from mfdiff_envs.offline.build import dataset_exists
 
     try:
-        return (dataset_dir(ds_id) / "data" / "metadata.json").is_file()
-    except (OSError, ValueError):  # an id Minari's path rules refuse
+        return dataset_exists(ds_id)
+    except (OSError, ValueError):
         return False
 
 
@@ -162,7 +162,7 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         ids = args.ids
         for ds_id in ids:
-            if not ds_id.startswith("mfdiff/") and _minari_built(ds_id):
+            if not ds_id.startswith("mfdiff/") and _built_anywhere(ds_id):
                 # made by Minari's own tools under another id (combine_datasets, ...): it
                 # trains, so it is checked too, and reported as it is under an mfdiff id
                 continue

@@ -16,7 +16,9 @@
 #     COMPARE_ONLY=1 bash experiments/squeeze_mixture.sh  # the report from earlier records
 #     UNSEEN=1 bash experiments/squeeze_mixture.sh  # instead: training seeds 3 and 4 (trained
 #       here as the grid trains, runs/squeeze_mixture/) at N = 500 and 5000, sizes in no
-#       table, 5 evaluation seeds each: docs/results/squeeze_mixture_unseen.md (~15 min)
+#       table, 5 evaluation seeds each: docs/results/squeeze_mixture_unseen.md (~15 min);
+#       COMPARE_ONLY=1 UNSEEN=1: that table from the records (committed since the seventy-first
+#       update), no episode played
 # The mixture's and IQL-wc's medium records are cell_seeds.sh's (ROWS="bc-wc mfq iql iql-wc"
 # [EVAL_N=100|10000] bash experiments/cell_seeds.sh squeeze medium: the config is the mixture
 # since the thirty-eighth update), read from runs/exp or, where only they exist, from their
@@ -40,38 +42,50 @@ for v in "${MEDIUM_NS[@]}" "${MIXED_NS[@]}" "${MEDIUM:-1}" "${MIXED:-1}" "${REPO
                                "COMPARE_ONLY are integers" >&2
                           exit 2;; esac
 done
+committed() {  # PATH, or its committed copy (docs/results/records/records-<name>.gz) if only that
+  local gz=docs/results/records/records-$(basename "$1").gz
+  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
+}
 if [ "${UNSEEN:-0}" = 1 ]; then
   OUT=runs/squeeze_mixture
   mkdir -p "$OUT"
-  mfdiff data build mfdiff/squeeze-n1000/medium-v0 --no-progress
-  pids=()
-  for s in 3 4; do  # the grid's training command (the family config) with another seed
-    train_into "$OUT/mfdiffuser-ens4-s$s" "$OUT/train-s$s.log" \
-      --dataset mfdiff/squeeze-n1000/medium-v0 --algo mfdiffuser --set "seed=$s" --threads 1 &
-    pids+=($!)
-  done
-  wait_all "${pids[@]}"
-  mapfile -t acting < <(python experiments/make_sweep.py --set-args squeeze mfdiffuser --one-plan)
-  for n in 500 5000; do
-    for v in config mixture; do
-      extra=()
-      [ "$v" = mixture ] && extra=(--set plan_combine=mean)
-      pids=()
-      for s in 3 4; do  # one records file per run (two evaluations side by side)
-        rm -f "$OUT/$v-n$n-s$s.jsonl"
-        mfdiff eval --policy "$OUT/mfdiffuser-ens4-s$s" --env mfdiff/GaussianSqueeze-v0 \
-          --n-agents "$n" --seeds 5 --env-kwargs '{"max_cycles": 25}' --tier medium \
-          "${acting[@]}" "${extra[@]}" --out "$OUT/$v-n$n-s$s.jsonl" --no-progress --threads 1 \
-          > /dev/null & pids+=($!)
-      done
-      wait_all "${pids[@]}"
+  if [ "${COMPARE_ONLY:-0}" = 0 ]; then
+    mfdiff data build mfdiff/squeeze-n1000/medium-v0 --no-progress
+    pids=()
+    for s in 3 4; do  # the grid's training command (the family config) with another seed
+      train_into "$OUT/mfdiffuser-ens4-s$s" "$OUT/train-s$s.log" \
+        --dataset mfdiff/squeeze-n1000/medium-v0 --algo mfdiffuser --set "seed=$s" --threads 1 &
+      pids+=($!)
     done
-  done
+    wait_all "${pids[@]}"
+    mapfile -t acting < <(python experiments/make_sweep.py --set-args squeeze mfdiffuser --one-plan)
+    for n in 500 5000; do
+      for v in config mixture; do
+        extra=()
+        [ "$v" = mixture ] && extra=(--set plan_combine=mean)
+        pids=()
+        for s in 3 4; do  # one records file per run (two evaluations side by side)
+          rm -f "$OUT/$v-n$n-s$s.jsonl"
+          mfdiff eval --policy "$OUT/mfdiffuser-ens4-s$s" --env mfdiff/GaussianSqueeze-v0 \
+            --n-agents "$n" --seeds 5 --env-kwargs '{"max_cycles": 25}' --tier medium \
+            "${acting[@]}" "${extra[@]}" --out "$OUT/$v-n$n-s$s.jsonl" --no-progress \
+            --threads 1 > /dev/null & pids+=($!)
+        done
+        wait_all "${pids[@]}"
+      done
+    done
+    for v in config mixture; do  # one file per row (what docs/results/records keeps, gzipped)
+      cat "$OUT"/$v-n500-s3.jsonl "$OUT"/$v-n500-s4.jsonl "$OUT"/$v-n5000-s3.jsonl \
+        "$OUT"/$v-n5000-s4.jsonl > "$OUT/squeeze_mixture_unseen_$v.jsonl"
+    done
+  fi
+  # COMPARE_ONLY=1: the records of an earlier run, or where only they exist their committed
+  # copies (docs/results/records/records-squeeze_mixture_unseen_<row>.jsonl.gz, seventy-first update)
   python experiments/compare_policies.py \
-    "mixture of 4=mfdiffuser@$(printf '%s+' "$OUT"/mixture-n*-s*.jsonl | sed 's/+$//')" \
-    "config (best of 4)=mfdiffuser@$(printf '%s+' "$OUT"/config-n*-s*.jsonl | sed 's/+$//')" \
+    "mixture of 4=mfdiffuser@$(committed "$OUT/squeeze_mixture_unseen_mixture.jsonl")" \
+    "config (best of 4)=mfdiffuser@$(committed "$OUT/squeeze_mixture_unseen_config.jsonl")" \
     --diff "mixture of 4" "config (best of 4)" \
-    --title "Squeeze, medium data: MF-Diffuser acting on the mixture of its 4 plans vs the config's best of 4, on checkpoints trained as the grid trains but with training seeds 3 and 4, at N = 500 and 5000 (sizes in no other table), 5 evaluation seeds each. Regenerate with: UNSEEN=1 bash experiments/squeeze_mixture.sh (docs/results/README.md, thirty-seventh update)." \
+    --title "Squeeze, medium data: MF-Diffuser acting on the mixture of its 4 plans (the config since the thirty-eighth update) vs the best of 4 (the config before), on checkpoints trained as the grid trains but with training seeds 3 and 4, at N = 500 and 5000 (sizes in no other table), 5 evaluation seeds each. Regenerate with: UNSEEN=1 bash experiments/squeeze_mixture.sh (docs/results/README.md, thirty-seventh and seventy-first updates; COMPARE_ONLY=1 before it: from the committed records, no episode played)." \
     --out docs/results/squeeze_mixture_unseen.md
   exit 0
 fi
@@ -88,10 +102,6 @@ base() {  # base N STEM: cell_seeds.sh's baseline records (30 seeds, medium)
   local name=runs/exp/exploitability_squeeze
   [ "$1" != 1000 ] && name+=_n$1
   committed "$(printf '%s_seeds012_e30_vs_%s_nomfd_score_medium.jsonl' "$name" "$2")"
-}
-committed() {  # PATH, or its committed copy (docs/results/records/records-<name>.gz) if only that
-  local gz=docs/results/records/records-$(basename "$1").gz
-  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
 }
 if [ "${COMPARE_ONLY:-0}" = 0 ]; then
   for n in "${MEDIUM_NS[@]}"; do  # the best of 4 (the mixture: cell_seeds.sh's records)

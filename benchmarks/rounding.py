@@ -1,4 +1,6 @@
-"""The balanced rounding (``lifting.round_balanced``) of today's code against an earlier commit's.
+"""The balanced rounding (``lifting.round_balanced``), or the whole balanced lift
+(``--function lift_balanced``: Sinkhorn potential + rounding), of today's code against an
+earlier commit's.
 
 Plays ``--steps`` env steps of Battle at each N with a checkpoint planning at the Config's
 defaults (as ``benchmarks/gpu.py`` does) and records every call of the rounding: its inputs and
@@ -8,9 +10,15 @@ gives the median ms per call of each, their ratio, and whether every call return
 assignment and round count. The earlier version is ``lifting.py`` as ``git show REF:...`` gives
 it, imported beside today's.
 
+With ``--function lift_balanced`` every call of the planner's balanced lift is recorded instead
+(its points, particles, warm start, generator state and settings), and run by both versions of
+``lift_balanced`` the same way; where the assignments may differ (a change of the Sinkhorn's
+arithmetic) the table adds how many calls gave the same one and the transport cost of today's
+over the earlier one's (mean, min, max over calls).
+
     OMP_NUM_THREADS=1 python benchmarks/rounding.py \\
         --checkpoint runs/grid/ckpt/battle-n1000-mixed/mfdiffuser-s0 --ref 10a95ff \\
-        --n-agents 6000 10000 100000
+        --n-agents 6000 10000 100000 [--function lift_balanced]
 """
 
 from __future__ import annotations
@@ -75,6 +83,33 @@ def record_calls(checkpoint: str | None, n_agents: int, steps: int,
     return calls
 
 
+def record_lifts(checkpoint: str | None, n_agents: int, steps: int,
+                 sets: dict | None = None) -> list[dict]:
+    """Every balanced lift of ``steps`` env steps of Battle (after one warm-up step), as
+    ``record_calls``: the planner's own arguments of ``lift_balanced`` and its generator's
+    state before the call."""
+    core = BattleCore(n_agents, opponent="expert", max_cycles=10_000)
+    policy = planner_for(core, torch.device("cpu"), checkpoint, sets=sets)
+    calls: list[dict] = []
+    inner = policy._lift_balanced
+
+    def spy(points, centers, state):
+        cfg = policy.cfg
+        calls.append({"points": points.clone(), "centers": centers.clone(),
+                      "g": None if state is None or not cfg.lift_warm_start else state.g.clone(),
+                      "gen": policy.generator.get_state(),
+                      "kw": {"exact_max_cells": cfg.exact_ot_max_n * centers.shape[0],
+                             "sinkhorn_rows": cfg.lift_sinkhorn_rows}})
+        return inner(points, centers, state)
+
+    policy._lift_balanced = spy
+    obs, _ = core.reset(seed=0)
+    policy.reset(seed=0)
+    for _ in range(steps + 1):
+        obs, *_ = core.step(policy.act_batch(obs, core.alive.copy()))
+    return calls[1:]  # the warm-up step's out
+
+
 def run(fn, call: dict) -> tuple[torch.Tensor, int, float]:
     gen = None
     if call["gen"] is not None:
@@ -83,6 +118,22 @@ def run(fn, call: dict) -> tuple[torch.Tensor, int, float]:
     t = time.perf_counter()
     assign, rounds = fn(*call["args"], proposal=call["proposal"], generator=gen, **call["kw"])
     return assign, rounds, 1e3 * (time.perf_counter() - t)
+
+
+def run_lift(mod, call: dict) -> tuple[torch.Tensor, int, float]:
+    """``mod.lift_balanced`` on a ``record_lifts`` call: (assignment, rounds, ms)."""
+    gen = torch.Generator()
+    gen.set_state(call["gen"])
+    state = None if call["g"] is None else mod.LiftState(g=call["g"], method="sinkhorn")
+    t = time.perf_counter()
+    assign, st = mod.lift_balanced(call["points"], call["centers"], generator=gen, state=state,
+                                   **call["kw"])
+    return assign, st.rounds, 1e3 * (time.perf_counter() - t)
+
+
+def transport_cost(call: dict, assign: torch.Tensor) -> float:
+    return float(lifting.sq_distances(call["points"], call["centers"]).double()
+                 .gather(1, assign[:, None]).sum())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-agents", type=int, nargs="+", default=[10_000])
     ap.add_argument("--steps", type=int, default=32, help="env steps recorded per N")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--function", choices=("round_balanced", "lift_balanced"),
+                    default="round_balanced", help="what is timed (default: the rounding)")
     ap.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=JSON",
                     help="planning fields over the Config's defaults, e.g. "
                          "lift_warm_start=false (with --checkpoint)")
@@ -107,37 +160,46 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     weights = args.checkpoint or "random weights"
     over = "".join(f", {k}={json.dumps(v)}" for k, v in sets.items())
-    print(f"round_balanced, today's code against {args.ref}'s; Battle at the Config's defaults"
+    lift = args.function == "lift_balanced"
+    what = "balanced lift (lift_balanced)" if lift else "rounding"
+    print(f"{args.function}, today's code against {args.ref}'s; Battle at the Config's defaults"
           f"{' and, over them' + over if sets else ''}, "
-          f"checkpoint `{weights}`, {args.steps} env steps per N, every call of the rounding "
+          f"checkpoint `{weights}`, {args.steps} env steps per N, every call of the {what} "
           f"run by both in alternating order {args.repeats} times; ms: median per call over "
           f"calls and repeats, one thread; {when}.\n")
+    cost_cols = " | today's cost / earlier's: mean | min | max" if lift else ""
     print(f"| N | calls | rounds (mean) | {args.ref} ms | today ms | today / {args.ref} "
-          "| same assignments |")
-    print("|---|---|---|---|---|---|---|")
+          f"| same assignments{cost_cols} |")
+    print("|---|---|---|---|---|---|---|" + ("---|---|---|" if lift else ""))
     for n in args.n_agents:
-        calls = record_calls(args.checkpoint, n, args.steps, sets)
+        calls = (record_lifts if lift else record_calls)(args.checkpoint, n, args.steps, sets)
         if not calls:
             print(f"| {n:,} | 0 | | | | | (exact OT route: no rounding) |")
             continue
         ms: dict[str, list[float]] = {"ref": [], "new": []}
-        same, rounds = True, []
+        same, rounds, ratios = 0, [], []
         for rep in range(args.repeats):
             for i, call in enumerate(calls):
                 order = ("ref", "new") if (rep + i) % 2 == 0 else ("new", "ref")
                 out = {}
                 for name in order:
-                    fn = ref.round_balanced if name == "ref" else lifting.round_balanced
-                    a, r, t = run(fn, call)
+                    mod = ref if name == "ref" else lifting
+                    a, r, t = (run_lift(mod, call) if lift else run(mod.round_balanced, call))
                     out[name] = (a, r)
                     ms[name].append(t)
-                same &= out["ref"][1] == out["new"][1] and torch.equal(out["ref"][0],
-                                                                     out["new"][0])
                 if rep == 0:
+                    same += out["ref"][1] == out["new"][1] and torch.equal(out["ref"][0],
+                                                                         out["new"][0])
                     rounds.append(out["new"][1])
+                    if lift:
+                        ratios.append(transport_cost(call, out["new"][0])
+                                      / transport_cost(call, out["ref"][0]))
         m_ref, m_new = statistics.median(ms["ref"]), statistics.median(ms["new"])
+        agree = "yes" if same == len(calls) else f"**{same} of {len(calls)}**"
+        costs = (f" | {statistics.mean(ratios):.6f} | {min(ratios):.6f} | {max(ratios):.6f}"
+                 if lift else "")
         print(f"| {n:,} | {len(calls)} | {statistics.mean(rounds):.1f} | {m_ref:.2f} | "
-              f"{m_new:.2f} | {m_new / m_ref:.2f} | {'yes' if same else '**no**'} |")
+              f"{m_new:.2f} | {m_new / m_ref:.2f} | {agree}{costs} |")
     return 0
 
 

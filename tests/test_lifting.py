@@ -403,6 +403,49 @@ def test_warm_start_reduces_iterations_and_error() -> None:
     assert warm.marginal_err <= 0.01 and warm.iters < cold.iters
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("absorb", [False, True])
+def test_sinkhorn_scaling_in_numpy_equals_torch(seed: int, absorb: bool, monkeypatch) -> None:
+    """The CPU scaling loop in numpy (``host_loop``, the default) iterates as the torch loop
+    does (a GPU's): the same iterations and absorptions, and potentials, plan and error equal
+    up to the mat-vecs' summation order (float32 last bits). ``absorb``: a tiny ε with uneven
+    particle masses, so the scalings leave [1e-8, 1e8] more often and are absorbed into g
+    (the kernel rebuilt: counted)."""
+    g = _gen(seed)
+    u, k = 700, 96
+    rows = torch.randn(u, 5, generator=g)
+    centers = torch.randn(k, 5, generator=g) * (3.0 if absorb else 1.0)
+    weights = torch.full((u,), 1.0 / u)
+    b = torch.rand(k, generator=g) ** (4 if absorb else 1)
+    b[3] = 0.0  # a particle with no room: g = -inf there on both paths
+    b /= b.sum()
+    eps = 1e-3 if absorb else 0.05
+    out, kernels = {}, {}
+    for host, name in ((True, "_scale_cpu"), (False, "_scale_torch")):
+        real = getattr(lifting_module, name)
+
+        def counted(*args, real=real, host=host):  # the last argument: the kernel builder
+            def kernel(*a):
+                kernels[host] = kernels.get(host, 0) + 1
+                return args[-1](*a)
+            return real(*args[:-1], kernel)
+
+        monkeypatch.setattr(lifting_module, name, counted)
+        out[host] = lifting_module.sinkhorn_potential(
+            rows, weights, centers, b, eps=eps, n_iter=40, tol=1e-4, anneal=(1.0, 0.25),
+            anneal_iter=3, host_loop=host)
+    (g_np, w_np, it_np, err_np), (g_t, w_t, it_t, err_t) = out[True], out[False]
+    assert it_np == it_t > 0
+    assert kernels.get(True, 0) == kernels.get(False, 0)
+    assert kernels.get(True, 0) > (2 if absorb else -1)
+    assert torch.equal(torch.isinf(g_np), torch.isinf(g_t)) and bool(torch.isinf(g_np[3]))
+    fin = torch.isfinite(g_t)
+    assert torch.allclose(g_np[fin], g_t[fin], rtol=1e-5, atol=1e-5)  # cost units, g ~ 1-10
+    # W ∝ exp(g / ε): g's last-bit difference δ moves W by about δ / ε of its largest entry
+    assert torch.allclose(w_np, w_t, rtol=0.0, atol=max(1e-4, 2e-6 / eps) * float(w_t.max()))
+    assert err_np == pytest.approx(err_t, rel=1e-3)
+
+
 @pytest.mark.parametrize("method", ["distinct", "sinkhorn"])
 def test_identical_agents_spread_evenly(method: str) -> None:
     """Squeeze-like: every agent observes the same thing; the particles differ."""

@@ -537,15 +537,16 @@ def round_balanced(
             dense = _neg_cost(rows.index_select(0, inverse[sub]), centers, g).index_select(1, col)
             if (host_rounds and dense.device.type == "cpu" and dense.dtype == torch.float32
                     and not dense.requires_grad):
-                rounds = _dense_rounds_cpu(dense, col, sub, rem, assign, rows, inverse, centers,
-                                           bias_k, rounds, generator)
+                rounds = _dense_rounds_cpu(dense, col, sub, rem, assign, rounds, generator)
                 break
+        s_prop = None  # [n_sub] each proposal's score, where the search gave it
         if prop is None:
             if dense is not None:
                 # first max (max's index: argmax was 2x slower on CPU): col ascends, as over K
-                prop = col[dense.max(1).indices]
+                s_prop, at_col = dense.max(1)
+                prop = col[at_col]
             else:
-                _, prop = best_with_room(sub, rem > 0)
+                s_prop, prop = best_with_room(sub, rem > 0)
         cnt = torch.bincount(prop, minlength=k)
         over = cnt > rem
         if not bool(over.any()):
@@ -555,10 +556,12 @@ def round_balanced(
         c_idx = contested.nonzero().squeeze(1)
         pj = prop[c_idx]
         agents = sub[c_idx]
-        # its proposal's score; the particles' part indexed, not recomputed per agent (the
-        # same numbers: elementwise, and the row sums over d do not depend on the row count)
-        s1 = bias_k[pj] + (rows.index_select(0, inverse[agents]) * centers.index_select(0, pj)
-                           ).sum(1) * (2.0 / rows.shape[1])
+        # its proposal's score: the score the search found it by (the same numbers as
+        # `alt`'s, so the regret is never negative); for given proposals (round 1's, from the
+        # Sinkhorn plan) computed, the particles' part indexed
+        s1 = (s_prop[c_idx] if s_prop is not None else
+              bias_k[pj] + (rows.index_select(0, inverse[agents]) * centers.index_select(0, pj)
+                            ).sum(1) * (2.0 / rows.shape[1]))
         still_free = (rem - cnt) > 0  # room left even if every proposal here were accepted
         if dense is not None:
             # some column stays finite: capacities left sum to the agents left, so a particle
@@ -600,10 +603,6 @@ def _dense_rounds_cpu(
     sub: torch.Tensor,
     rem: torch.Tensor,
     assign: torch.Tensor,
-    rows: torch.Tensor,
-    inverse: torch.Tensor,
-    centers: torch.Tensor,
-    bias_k: torch.Tensor,
     rounds: int,
     generator: torch.Generator | None,
 ) -> int:
@@ -613,20 +612,19 @@ def _dense_rounds_cpu(
     Why: from round 2 a few hundred agents are left for ~10 rounds of ~30 small operations,
     where torch's per-operation dispatch on CPU cost more than the work. The operations are the
     torch loop's on the same float32 numbers (maxima, elementwise adds and stable sorts agree
-    between the libraries); the two whose rounding could differ stay in torch: the proposal's
-    score ``s1`` (a sum over d) and the tie order (``randperm``, same generator, same order of
-    calls). Writes ``assign`` and ``rem`` in place.
+    between the libraries; no sum is computed here); the tie order stays torch's
+    (``randperm``, same generator, same order of calls). Writes ``assign`` and ``rem`` in place.
 
     Shapes: ``dense [n_sub, k_room]`` scores of the unassigned agents ``sub [n_sub]`` on the
     particles with room ``col [k_room]``; ``rem [K]`` room left; ``assign [N]``.
     """
-    k = bias_k.shape[0]
-    scale = 2.0 / rows.shape[1]
+    k = rem.shape[0]
     gen_dev = _gen_device(generator)
     dense_np = dense.numpy()  # [n_sub, k_room]
     col_np, sub_np, rem_np, assign_np = col.numpy(), sub.numpy(), rem.numpy(), assign.numpy()
     while True:  # round number `rounds` (counted by the caller for the first one)
-        prop = col_np[dense_np.argmax(1)]  # [n_sub] first maximum: col ascends, as over K
+        at_col = dense_np.argmax(1)  # [n_sub] first maximum: col ascends, as over K
+        prop = col_np[at_col]
         cnt = np.bincount(prop, minlength=k)
         over = cnt > rem_np
         if not over.any():
@@ -635,9 +633,7 @@ def _dense_rounds_cpu(
         contested = over[prop]
         c_idx = np.flatnonzero(contested)
         pj = prop[c_idx]
-        pj_t, agents_t = torch.from_numpy(pj), torch.from_numpy(sub_np[c_idx])
-        s1 = (bias_k[pj_t] + (rows.index_select(0, inverse[agents_t])
-                              * centers.index_select(0, pj_t)).sum(1) * scale).numpy()
+        s1 = dense_np[c_idx, at_col[c_idx]]  # the proposal's score, as round_balanced's
         still_free = (rem_np - cnt) > 0
         shut = np.where(still_free[col_np], np.float32(0.0), np.float32(-np.inf))
         with np.errstate(invalid="ignore", over="ignore"):  # silent on inf, as torch is
@@ -681,6 +677,7 @@ def sinkhorn_potential(
     tol: float = 1e-3,
     anneal: tuple[float, ...] = (),
     anneal_iter: int = 3,
+    host_loop: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, int, float]:
     """Entropic OT potential on the particles, log-stabilised Sinkhorn (torch, any device).
 
@@ -691,6 +688,11 @@ def sinkhorn_potential(
     whenever they grow large. ``anneal`` gives ε values run (``anneal_iter`` iterations each)
     before the final ε, the usual ε-scaling for a cold start. Stops early once the column
     marginal's L1 error ≤ ``tol``.
+
+    ``host_loop``: on CPU (float32, no gradient) the scaling iterations run in numpy
+    (``_scale_cpu``: the same operations; its BLAS mat-vecs took a third of torch's time on
+    [1024, 256], docs/results/sinkhorn_host.md); False: in torch, as on a GPU. The kernel is
+    built in torch on every path.
 
     Returns:
         g [K] (cost units, -inf where b = 0), W [U, K] (the plan up to row scaling: a row's
@@ -707,7 +709,6 @@ def sinkhorn_potential(
     g = torch.zeros(k, device=dev) if g0 is None else g0.to(dev).float().clone()
     g = g.masked_fill(b <= 0, float("-inf"))
     cn = (centers * centers).sum(1) / d
-    tiny = 1e-30
 
     def kernel(g: torch.Tensor, e: float) -> torch.Tensor:
         m = torch.addmm(((g - cn) / e)[None], rows, centers.T, alpha=2.0 / (d * e))
@@ -719,31 +720,96 @@ def sinkhorn_potential(
     iters, err = 0, float("nan")
     stages = [(e, anneal_iter) for e in anneal] + [(eps, n_iter)]
     for si, (e, budget) in enumerate(stages):
+        last = si == len(stages) - 1
         p = kernel(g, e)
-        u = torch.ones(p.shape[0], device=dev)
-        v = torch.ones(k, device=dev)
-        for it in range(budget + 1):
-            col = p.T @ u
-            if si == len(stages) - 1:
-                err = float((col * v - b).abs().sum())
-                if err <= tol:
-                    break
-            if it == budget:
-                break
-            v = b / col.clamp_min(tiny)
-            u = weights / (p @ v).clamp_min(tiny)
-            iters += 1
-            # one device-to-host sync for the three bounds (on a GPU each float() is one)
-            u_max, u_min, v_max = torch.stack((u.max(), u.min(), v.max())).tolist()
-            if u_max > 1e8 or u_min < 1e-8 or v_max > 1e8:
-                g = g + e * v.log()  # absorb: keep the scaling-domain numbers in float range
-                p = kernel(g, e)
-                u.fill_(1.0)
-                v = torch.ones(k, device=dev)
+        host = (host_loop and p.device.type == "cpu" and p.dtype == torch.float32
+                and not p.requires_grad and weights.dtype == b.dtype == torch.float32)
+        run = _scale_cpu if host else _scale_torch
+        p, g, v, it, err_s = run(p, weights, b, g, e, budget, tol if last else None, kernel)
+        iters += it
         g = g + e * v.log()
-        if si == len(stages) - 1:
+        if last:
+            err = err_s
             p.mul_(v[None])
     return g, p, iters, err
+
+
+_TINY = 1e-30  # floor of the scaling updates' denominators (a particle or row with no mass)
+
+
+def _scale_torch(
+    p: torch.Tensor, weights: torch.Tensor, b: torch.Tensor, g: torch.Tensor, e: float,
+    budget: int, tol: float | None, kernel,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, float]:
+    """One ε stage of ``sinkhorn_potential``'s scaling iterations, in torch (any device):
+    ``budget`` iterations at most, stopping once the column marginal's L1 error ≤ ``tol`` (None:
+    no check, an annealing stage); the scalings absorbed into g (``kernel(g, e)`` rebuilt)
+    whenever they leave [1e-8, 1e8]. Returns (kernel, g, column scaling v [K], iterations,
+    last error)."""
+    dev = p.device
+    k = p.shape[1]
+    u = torch.ones(p.shape[0], device=dev)
+    v = torch.ones(k, device=dev)
+    err = float("nan")
+    it = 0
+    for step in range(budget + 1):
+        col = p.T @ u
+        if tol is not None:
+            err = float((col * v - b).abs().sum())
+            if err <= tol:
+                break
+        if step == budget:
+            break
+        v = b / col.clamp_min(_TINY)
+        u = weights / (p @ v).clamp_min(_TINY)
+        it += 1
+        # one device-to-host sync for the three bounds (on a GPU each float() is one)
+        u_max, u_min, v_max = torch.stack((u.max(), u.min(), v.max())).tolist()
+        if u_max > 1e8 or u_min < 1e-8 or v_max > 1e8:
+            g = g + e * v.log()  # absorb: keep the scaling-domain numbers in float range
+            p = kernel(g, e)
+            u.fill_(1.0)
+            v = torch.ones(k, device=dev)
+    return p, g, v, it, err
+
+
+def _scale_cpu(
+    p: torch.Tensor, weights: torch.Tensor, b: torch.Tensor, g: torch.Tensor, e: float,
+    budget: int, tol: float | None, kernel,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, float]:
+    """``_scale_torch`` in numpy on a CPU float32 kernel: the same operations, iteration by
+    iteration, on numpy views of the same tensors (no copy of the [U, K] kernel).
+
+    Why: each iteration is two [U, K] mat-vecs and a few [K] / [U] operations; on CPU torch's
+    mat-vecs took ~3x numpy's (its BLAS's) and its per-operation dispatch more than the small
+    operations' work. The mat-vecs' sums may be ordered differently by the two BLAS libraries,
+    so g can differ from the torch loop's in the last bits (docs/results/sinkhorn_host.md: the
+    rounded assignments and their cost on recorded Battle calls)."""
+    tiny = np.float32(_TINY)
+    pn = p.numpy()
+    w_np, b_np = weights.numpy(), b.numpy()
+    u = np.ones(pn.shape[0], dtype=np.float32)
+    v = np.ones(pn.shape[1], dtype=np.float32)
+    err = float("nan")
+    it = 0
+    for step in range(budget + 1):
+        col = u @ pn  # [K] = p.T @ u
+        if tol is not None:
+            err = float(np.abs(col * v - b_np).sum())
+            if err <= tol:
+                break
+        if step == budget:
+            break
+        v = b_np / np.maximum(col, tiny)
+        u = w_np / np.maximum(pn @ v, tiny)
+        it += 1
+        if u.max() > 1e8 or u.min() < 1e-8 or v.max() > 1e8:
+            g = g + e * torch.from_numpy(v).log()  # absorb, as in _scale_torch
+            p = kernel(g, e)
+            pn = p.numpy()
+            u = np.ones(pn.shape[0], dtype=np.float32)
+            v = np.ones(pn.shape[1], dtype=np.float32)
+    return p, g, torch.from_numpy(v), it, err
 
 
 def _centre(g: torch.Tensor) -> torch.Tensor:

@@ -916,11 +916,16 @@ def lift_balanced(
         # Rows drawn in proportion to their counts each stand for one draw: weighted by their
         # counts as well, a heavy row counted twice (a cluster of 62.5 % of the agents fitted as
         # 86 %, transport cost 3.0 vs 1.1). Where every row has the same count (Battle: all
-        # distinct) the draw is uniform and without replacement, as before: the same rows.
+        # distinct) the draw is uniform and without replacement.
         equal = bool((counts == counts[0]).all())
-        pick = torch.multinomial(counts.float().to(_gen_device(generator)), sinkhorn_rows,
-                                 replacement=not equal,
-                                 generator=generator).to(dev)
+        gen_dev = _gen_device(generator)
+        if equal:  # a uniform sample without replacement: a permutation's head (multinomial
+            # without replacement took ~7x longer at U = 5000)
+            pick = torch.randperm(u, generator=generator, device=gen_dev)[:sinkhorn_rows]
+        else:
+            pick = torch.multinomial(counts.float().to(gen_dev), sinkhorn_rows,
+                                     replacement=True, generator=generator)
+        pick = pick.to(dev)
         fit_rows = rows[pick]
         fit_counts = counts[pick] if equal else torch.ones_like(pick)
     weights = fit_counts.float() / fit_counts.sum()

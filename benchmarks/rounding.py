@@ -96,6 +96,7 @@ def record_lifts(checkpoint: str | None, n_agents: int, steps: int,
     def spy(points, centers, state):
         cfg = policy.cfg
         calls.append({"points": points.clone(), "centers": centers.clone(),
+                      "replan": state is None,  # a replan's lift: onto new particles
                       "g": None if state is None or not cfg.lift_warm_start else state.g.clone(),
                       "gen": policy.generator.get_state(),
                       "kw": {"exact_max_cells": cfg.exact_ot_max_n * centers.shape[0],
@@ -136,6 +137,27 @@ def transport_cost(call: dict, assign: torch.Tensor) -> float:
                  .gather(1, assign[:, None]).sum())
 
 
+def gap_to_exact(ref, calls: list[dict], draws: int) -> dict[tuple[str, bool], list[float]]:
+    """Transport cost over exact OT's (``lift_balanced(method="distinct")``) of each call solved
+    by each version from ``draws`` fresh generator seeds (seed 1000·call + draw, the same for
+    both): the lift's randomness (the fitted rows, ties) drawn again, not the recorded state.
+    Keyed by (version, replan call)."""
+    out: dict[tuple[str, bool], list[float]] = {}
+    for i, call in enumerate(calls):
+        exact, _ = lifting.lift_balanced(call["points"], call["centers"], method="distinct",
+                                         generator=torch.Generator().manual_seed(i))
+        best = transport_cost(call, exact)
+        for name, mod in (("ref", ref), ("new", lifting)):
+            for d in range(draws):
+                gen = torch.Generator().manual_seed(1000 * i + d)
+                state = None if call["g"] is None else mod.LiftState(g=call["g"],
+                                                                     method="sinkhorn")
+                a, _ = mod.lift_balanced(call["points"], call["centers"], generator=gen,
+                                         state=state, **call["kw"])
+                out.setdefault((name, call["replan"]), []).append(transport_cost(call, a) / best)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_cpu_allocator()  # as `mfdiff train/eval/demo` (MFDIFF_MALLOC=default: glibc's own)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -147,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--function", choices=("round_balanced", "lift_balanced"),
                     default="round_balanced", help="what is timed (default: the rounding)")
+    ap.add_argument("--draws", type=int, default=0,
+                    help="with --function lift_balanced: also each version's transport cost "
+                         "over exact OT's, every call solved from this many fresh generator "
+                         "seeds (exact OT: seconds a call)")
     ap.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=JSON",
                     help="planning fields over the Config's defaults, e.g. "
                          "lift_warm_start=false (with --checkpoint)")
@@ -161,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     weights = args.checkpoint or "random weights"
     over = "".join(f", {k}={json.dumps(v)}" for k, v in sets.items())
     lift = args.function == "lift_balanced"
+    if args.draws < 0 or (args.draws and not lift):
+        ap.error("--draws: an integer >= 0, with --function lift_balanced")
+    gaps: dict[int, dict[tuple[str, bool], list[float]]] = {}
     what = "balanced lift (lift_balanced)" if lift else "rounding"
     print(f"{args.function}, today's code against {args.ref}'s; Battle at the Config's defaults"
           f"{' and, over them' + over if sets else ''}, "
@@ -200,7 +229,28 @@ def main(argv: list[str] | None = None) -> int:
                  if lift else "")
         print(f"| {n:,} | {len(calls)} | {statistics.mean(rounds):.1f} | {m_ref:.2f} | "
               f"{m_new:.2f} | {m_new / m_ref:.2f} | {agree}{costs} |")
+        if lift and args.draws:
+            gaps[n] = gap_to_exact(ref, calls, args.draws)
+    if gaps:
+        print(f"\nTransport cost over exact OT's, each call solved from {args.draws} fresh "
+              "generator seeds by each version (mean ± standard error over calls × seeds; "
+              "replans: the lifts onto a new plan's particles):\n")
+        print(f"| N | calls between replans | {args.ref} | today | replan calls | {args.ref} "
+              "| today |")
+        print("|---|---|---|---|---|---|---|")
+        for n, g in gaps.items():
+            cells = []
+            for replan in (False, True):
+                ref_v, new_v = g.get(("ref", replan), []), g.get(("new", replan), [])
+                cells.append(f"{len(ref_v) // args.draws} | {mean_se(ref_v)} | {mean_se(new_v)}")
+            print(f"| {n:,} | " + " | ".join(cells) + " |")
     return 0
+
+
+def mean_se(x: list[float]) -> str:
+    if len(x) < 2:
+        return "–"
+    return f"{statistics.mean(x):.4f} ± {statistics.stdev(x) / len(x) ** 0.5:.4f}"
 
 
 if __name__ == "__main__":

@@ -104,3 +104,10 @@ train_battle_head() {
     --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "steps=$steps" \
     --set diffusion_steps=400 --set "head_own_plans=$share" --threads 1 "$@"
 }
+
+# committed PATH: PATH, or where only that exists its committed copy
+# docs/results/records/records-<basename of PATH>.gz (a clone's records, no episode played)
+committed() {
+  local gz=docs/results/records/records-$(basename "$1").gz
+  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
+}

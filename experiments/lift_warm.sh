@@ -14,6 +14,9 @@
 # LIFT_SET / LIFT_TAG play another lifting setting against the config instead (sixtieth update):
 #     LIFT_SET="lift_warm_start=false lift_sinkhorn_rows=1024" LIFT_TAG=cold1024 \
 #         bash experiments/lift_warm.sh     # -> docs/results/lift_warm_battle_..._cold1024.md
+# COMPARE_ONLY=1 writes the tables from the records of an earlier run (runs/lift_warm/<table>.jsonl)
+# or, where only they exist, their committed copies (docs/results/records/records-<table>.jsonl.gz;
+# cold512's since the seventy-first update): no checkpoint needed, no episode played.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -46,9 +49,13 @@ for tier in "${TIERS[@]}"; do
   case $tier in medium|mixed) ;; *) echo "lift_warm.sh: TIERS: medium mixed" >&2; exit 2;; esac
 done
 for tier in "${TIERS[@]}"; do
-  mfdiff data build "mfdiff/battle-n1000/$tier-v0" --no-progress > /dev/null  # kept if built
+  name=lift_warm_battle_n${N}_e${EVAL_SEEDS}_$tier
+  [ "$LIFT_TAG" = cold ] || name+=_$LIFT_TAG
   files=()
+  [ "${COMPARE_ONLY:-0}" = 1 ] || mfdiff data build "mfdiff/battle-n1000/$tier-v0" \
+    --no-progress > /dev/null  # kept if built
   for s in 0 1 2; do
+    [ "${COMPARE_ONLY:-0}" = 1 ] && break
     train_battle_head "$OUT" "$tier" "$s" 800 1
     for setting in warm "$LIFT_TAG"; do
       f="$REC/n${N}_e${EVAL_SEEDS}_${tier}_s${s}_$setting.jsonl"
@@ -75,7 +82,9 @@ PY
       mv "$f.part" "$f"
     done
   done
-  all=$(IFS=+; echo "${files[*]}")
+  # the table's records in one file (what docs/results/records keeps, gzipped: records-<name>.gz)
+  [ "${COMPARE_ONLY:-0}" = 1 ] || cat "${files[@]}" > "$REC/$name.jsonl"
+  all=$(committed "$REC/$name.jsonl")
   cmd="TIERS=$tier bash experiments/lift_warm.sh"
   [ "$EVAL_SEEDS" != 8 ] && cmd="EVAL_SEEDS=$EVAL_SEEDS $cmd"
   [ "$N" != 10000 ] && cmd="EVAL_N=$N $cmd"
@@ -83,12 +92,12 @@ PY
     python experiments/compare_policies.py "cold=MF-Diffuser, cold lifts@$all" \
       "config=MF-Diffuser@$all" --diff cold config \
       --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting between replans solved cold (lift_warm_start=false) vs warm-started (the config). Regenerate with: $cmd (fifty-ninth update, docs/results/README.md)." \
-      --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_$tier.md"
+      --out "docs/results/$name.md"
   else
     cmd="LIFT_SET=\"$LIFT_SET\" LIFT_TAG=$LIFT_TAG $cmd"
     python experiments/compare_policies.py "$LIFT_TAG=MF-Diffuser, lifts $LIFT_TAG@$all" \
       "config=MF-Diffuser@$all" --diff "$LIFT_TAG" config \
       --title "Battle-$tier at N = $N ($((N / 2)) a team), the config's checkpoints (training seeds 0-2 x $EVAL_SEEDS evaluation seeds): the balanced lifting with ${LIFT_SETS[*]} vs the config. Regenerate with: $cmd (docs/results/README.md)." \
-      --out "docs/results/lift_warm_battle_n${N}_e${EVAL_SEEDS}_${tier}_$LIFT_TAG.md"
+      --out "docs/results/$name.md"
   fi
 done

@@ -42,10 +42,6 @@ for v in "${MEDIUM_NS[@]}" "${MIXED_NS[@]}" "${MEDIUM:-1}" "${MIXED:-1}" "${REPO
                                "COMPARE_ONLY are integers" >&2
                           exit 2;; esac
 done
-committed() {  # PATH, or its committed copy (docs/results/records/records-<name>.gz) if only that
-  local gz=docs/results/records/records-$(basename "$1").gz
-  if [ ! -e "$1" ] && [ -e "$gz" ]; then echo "$gz"; else echo "$1"; fi
-}
 if [ "${UNSEEN:-0}" = 1 ]; then
   OUT=runs/squeeze_mixture
   mkdir -p "$OUT"

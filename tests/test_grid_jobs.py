@@ -871,7 +871,43 @@ def test_rounding_benchmark_compares_the_two_versions_on_the_same_calls(capsys, 
     monkeypatch.setattr(bench, "lifting_at", lambda ref, tmp: type("M", (), {
         "round_balanced": staticmethod(moved)}))
     assert bench.main(args) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| **no** |")
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("| **0 of 2** |")
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="compares against a git commit")
+def test_rounding_benchmark_times_the_whole_lift(capsys, monkeypatch):
+    """``--function lift_balanced``: the planner's balanced lifts recorded and run by both
+    versions; against HEAD the same assignments and costs, and with ``--draws`` each version's
+    cost over exact OT's from fresh seeds (equal for the same code); a version whose lift
+    costs more shows it in both tables."""
+    spec = importlib.util.spec_from_file_location("rounding_bench", ROOT / "benchmarks/rounding.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = ["--ref", "HEAD", "--n-agents", "6000", "--steps", "1", "--repeats", "1",
+            "--function", "lift_balanced", "--draws", "2"]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    timing = next(r for r in out if r.startswith("| 6,000 | 1 |"))
+    assert timing.endswith("| yes | 1.000000 | 1.000000 | 1.000000 |")
+    gap = out[-1].split(" | ")  # | N | between | ref | today | replans | ref | today |
+    assert gap[0] == "| 6,000" and gap[2] == gap[3] and float(gap[2].split(" ±")[0]) >= 1.0
+
+    real = bench.lifting.lift_balanced
+
+    def shuffled(points, centers, **kw):  # a worse lift: the assignment rotated by one agent
+        assign, st = real(points, centers, **kw)
+        return assign.roll(1), st
+
+    monkeypatch.setattr(bench, "lifting_at", lambda ref, tmp: type("M", (), {
+        "lift_balanced": staticmethod(shuffled), "LiftState": bench.lifting.LiftState}))
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    timing = next(r for r in out if r.startswith("| 6,000 | 1 |")).split(" | ")
+    assert timing[6] == "**0 of 1**" and float(timing[7]) < 1.0  # today's cost below the other's
+    gap = out[-1].split(" | ")
+    assert float(gap[2].split(" ±")[0]) > float(gap[3].split(" ±")[0])
+    with pytest.raises(SystemExit):
+        bench.main(["--ref", "HEAD", "--draws", "1"])  # --draws needs the lift
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="compares against a git commit")

@@ -22,15 +22,19 @@ THREADS_HELP = ("torch threads (default: torch's choice; use 1 per process when 
 
 
 def _threads(n: int | None) -> int | None:
-    """Apply ``--threads`` to torch (and OpenMP, for anything started after)."""
+    """Apply ``--threads`` to torch, to numpy's BLAS (the lifting's CPU loops) and to OpenMP
+    (for anything started after)."""
     if n is None:
         return None
     if n < 1:
         raise ValueError(f"--threads must be ≥ 1, got {n}")
     import torch
 
+    from mfdiff_agents.device import limit_blas_threads
+
     os.environ["OMP_NUM_THREADS"] = str(n)
     torch.set_num_threads(n)
+    limit_blas_threads(n)  # for the rest of the process
     return n
 
 

@@ -67,9 +67,35 @@ def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
         yield
 
 
+_BLAS: list = []  # the threadpoolctl controller of the loaded BLAS libraries, made on first use
+
+
+def _blas():
+    """threadpoolctl's controller of the BLAS libraries loaded now (numpy's OpenBLAS): found
+    once (~1 ms), then each ``limit`` costs ~10 µs."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
+
+
+def limit_blas_threads(n: int):
+    """Limit numpy's BLAS (OpenBLAS) to ``n`` threads from now on; returns threadpoolctl's
+    limiter (``.restore_original_limits()`` undoes it, or use it as a context manager).
+
+    Why: the lifting's CPU loops call numpy's mat-vecs (lifting._scale_cpu). OpenBLAS sizes its
+    pool from the cores (or OMP_NUM_THREADS) when numpy is imported, so ``torch.set_num_threads``
+    and an OMP_NUM_THREADS set later leave it at every core: a [2048, 256] mat-vec then ran on
+    2 threads, the oversubscription docs/results/threads.md measured 2-25x slower beside
+    other jobs."""
+    return _blas().limit(limits=n, user_api="blas")
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op torch threads (``None``: leave torch's setting).
+    """Run the block with ``n`` intra-op torch threads and ``n`` BLAS threads for numpy
+    (``None``: leave both as they are).
 
     Why: on a busy 2-core machine torch's default thread pool spin-waits against other
     processes; one thread per process was 2-25x faster there (docs/results/threads.md).
@@ -82,6 +108,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with limit_blas_threads(n):
+            yield
     finally:
         torch.set_num_threads(old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -70,7 +71,7 @@ def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
 _BLAS: list = []  # the threadpoolctl controller of the loaded BLAS libraries, made on first use
 
 
-def _blas():
+def _blas() -> Any:
     """threadpoolctl's controller of the BLAS libraries loaded now (numpy's OpenBLAS): found
     once (~1 ms), then each ``limit`` costs ~10 µs."""
     if not _BLAS:
@@ -80,7 +81,7 @@ def _blas():
     return _BLAS[0]
 
 
-def limit_blas_threads(n: int):
+def limit_blas_threads(n: int) -> contextlib.AbstractContextManager:
     """Limit numpy's BLAS (OpenBLAS) to ``n`` threads from now on; returns threadpoolctl's
     limiter (``.restore_original_limits()`` undoes it, or use it as a context manager).
 

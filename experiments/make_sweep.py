@@ -84,7 +84,8 @@ STAGE_BEFORE = {"ising": {"stage_steps": None}}
 #: scripts that act with a grid checkpoint's own settings (``--acting checkpoint``, ACTING's
 #: 10 DDIM steps, coarse_to_fine off) measured them as they were; it also keeps a retrained
 #: checkpoint's settings digest that of the committed records (grid_jobs.train_jobs)
-GRID_TRAIN_PINNED = {"ising": {"stage_steps": None, "head_data_range": False}}
+GRID_TRAIN_PINNED = {"ising": {"stage_steps": None, "head_data_range": False},
+                     "battle": {"lift_warm_start": True, "lift_sinkhorn_rows": 2048}}
 #: planning fields of a family config that only the grid's config row spells out
 #: (``config_planning``; ``family_planning`` leaves them out): every other row and experiment
 #: script acts with the checkpoint's own. Ising's ``head_data_range`` since the sixty-fifth
@@ -92,12 +93,18 @@ GRID_TRAIN_PINNED = {"ising": {"stage_steps": None, "head_data_range": False}}
 #: weights, with the data's range in their statistics), so its other rows act as their
 #: committed records were measured, and its config row sets it (since the sixty-sixth update;
 #: until then that row acted without it: ``OWN_BEFORE``). Checkpoints trained before it cannot
-#: act with it (their statistics lack the data's range)
-OWN_PLANNING = ("head_data_range",)
+#: act with it (their statistics lack the data's range). Battle's lifting since the
+#: seventy-second update: cold lifts fitted on 512 rows (``lift_warm_start`` false,
+#: ``lift_sinkhorn_rows`` 512; docs/results/lift_share_battle_cold512.md), the same way: the
+#: grid trains with the warm start on 2048 rows (GRID_TRAIN_PINNED, the Config defaults, so
+#: the checkpoints' identity is what it was), its config row sets the new lifting, the row
+#: before is "MF-Diffuser, warm lift". Only the Sinkhorn route reads them (N > 4000)
+OWN_PLANNING = ("head_data_range", "lift_warm_start", "lift_sinkhorn_rows")
 #: the grid's row of the family config acting without its ``OWN_PLANNING`` fields: the records
-#: of the "MF-Diffuser" row until the sixty-sixth update (Ising: without head_data_range), the
-#: same checkpoints and evaluation seeds; experiments/ising_data_range.sh compares with it
-OWN_BEFORE = {"ising": "MF-Diffuser, no data range"}
+#: of the "MF-Diffuser" row until the sixty-sixth update (Ising: without head_data_range) or the
+#: seventy-second (Battle: lifting warm-started between replans, on 2048 rows), the same
+#: checkpoints and evaluation seeds; experiments/ising_data_range.sh compares with it
+OWN_BEFORE = {"ising": "MF-Diffuser, no data range", "battle": "MF-Diffuser, warm lift"}
 #: Battle's head decoding until the twenty-ninth update (the family config decodes at T 0.4
 #: after a min-p cut of 0.05 since: docs/results/battle_head_temperature.md). The experiment
 #: scripts measured before it (``acting_overrides``, ``one_plan``) and the grid's rows of
@@ -244,6 +251,9 @@ EXTRA_ROWS = {"battle": [
     # config until the thirty-third update (MFD_DIR_BEFORE)
     Extra(CONFIG_BEFORE["battle"], before_decode("battle", {**ACTING, **family_planning("battle")}),
           "all", MFD_DIRS_BEFORE["battle"]),
+    # the config until the seventy-second update: its lifting warm-started between replans,
+    # fitted on 2048 rows (OWN_BEFORE; the same checkpoints as the config row)
+    Extra(OWN_BEFORE["battle"], {**ACTING, **family_planning("battle")}, "all"),
 ], "ising": [
     Extra("MF-Diffuser, one plan", {**ACTING, **one_plan("ising")}, "all"),
     # the config until the fifty-eighth update (STAGE_BEFORE), which the experiment scripts

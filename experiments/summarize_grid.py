@@ -36,7 +36,8 @@ MFD_PLANNERS = ("MF-Diffuser", "MF-Diffuser, best of 4 plans", "MF-Diffuser, rep
                 "MF-Diffuser, value baseline", "MF-Diffuser, value baseline, 4 heads",
                 "MF-Diffuser, without value baseline", "MF-Diffuser, T 0.3, min-p 0.1",
                 "MF-Diffuser, even DDIM split", "MF-Diffuser, no data range",
-                "MF-Diffuser, head reads the whole plan", "MF-Diffuser, head trained on data")
+                "MF-Diffuser, head reads the whole plan", "MF-Diffuser, head trained on data",
+                "MF-Diffuser, warm lift")
 MFD_ROWS = (*MFD_PLANNERS[:1], "MF-Diffuser, particle actions", *MFD_PLANNERS[1:])
 METHOD_ORDER = ["random", "scripted medium", "scripted expert", "BC", "MFQ-CQL", "IQL",
                 "indep-Diffuser", "joint-Diffuser (MADiff-style)", *MFD_ROWS]

@@ -27,7 +27,7 @@ lane() {  # TIER: train the seeds as the grid does, then evaluate each with and 
   local tier=$1 s n clip rec=$OUT/records-$1.jsonl
   for s in "${SEEDS[@]}"; do
     train_into "$OUT/$tier-s$s" "$OUT/$tier-s$s.log" --dataset "mfdiff/battle-n1000/$tier-v0" \
-      --algo mfdiffuser --set "seed=$s" --threads 1
+      --algo mfdiffuser --set "seed=$s" "${LIFT_BEFORE[@]}" --threads 1
   done
   for s in "${SEEDS[@]}"; do for n in 100 1000 10000; do for clip in true false; do
     [ -f "$OUT/$tier-s$s-n$n-$clip.done" ] && continue

@@ -71,8 +71,11 @@ train() {  # ALGO TIER SEED: OUT/ALGO-TIER-sSEED, kept once finished
   # near-evenly over the particle levels (the config until the fifty-eighth update; the split
   # since, on fresh training seeds: experiments/stage_steps_fresh.sh)
   [ "$1/$fam" = mfdiffuser/ising ] && config=$(mfd_config ising)
+  # Battle's MF-Diffuser: its lifting as these tables were measured (lib.sh LIFT_BEFORE)
+  local lift=()
+  [ "$1/$fam" = mfdiffuser/battle ] && lift=("${LIFT_BEFORE[@]}")
   train_once "$OUT/$1-$2-s$3" "$OUT/$1-$2-s$3.log" --dataset "mfdiff/$stem/$2-v0" --algo "$1" \
-    --config "$config" --set "seed=$3" --threads 1
+    --config "$config" --set "seed=$3" "${lift[@]}" --threads 1
 }
 jobs=()
 for tier in "${TIERS[@]}"; do for s in "${SEEDS[@]}"; do

@@ -90,6 +90,13 @@ eval_tier_lanes() {
   eval_lanes "$1" "$2" "$3" medium mixed
 }
 
+# LIFT_BEFORE: `mfdiff train` settings that keep Battle's lifting as it was until the
+# seventy-second update (the Sinkhorn route above N = 4000 warm-started between replans, fitted
+# on 2048 rows; the config since lifts cold on 512 rows). They are the Config defaults, so the
+# checkpoint's identity is that of one trained before (make_sweep.GRID_TRAIN_PINNED does the
+# same for the grid): the scripts measured before it train Battle's MF-Diffuser with them.
+LIFT_BEFORE=(--set lift_warm_start=true --set lift_sinkhorn_rows=2048)
+
 # train_battle_head OUT TIER SEED STEPS SHARE [ARGS...]: the Battle config
 # (configs/mfdiffuser/battle.json) trained STEPS steps on TIER data into OUT/TIER-sSEED, the
 # first 400 training the diffusion model and the head together (the grid's diffusion weights,
@@ -102,7 +109,7 @@ train_battle_head() {
   train_once "$out/$tier-s$seed" "$out/$tier-s$seed.log" \
     --dataset "mfdiff/battle-n1000/$tier-v0" --algo mfdiffuser \
     --config configs/mfdiffuser/battle.json --set "seed=$seed" --set "steps=$steps" \
-    --set diffusion_steps=400 --set "head_own_plans=$share" --threads 1 "$@"
+    --set diffusion_steps=400 --set "head_own_plans=$share" "${LIFT_BEFORE[@]}" --threads 1 "$@"
 }
 
 # committed PATH: PATH, or where only that exists its committed copy

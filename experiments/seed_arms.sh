@@ -74,6 +74,8 @@ train() {  # ARM SEED: OUT/TIER-LABEL-stepsSTEPS-sSEED, kept once finished
   # Ising's config clips the head's inputs to the data's range since the sixty-fifth update;
   # the tables before it were measured without: an arm that wants it says so
   [ "$fam" = ising ] && [[ ";$rest;" != *";head_data_range="* ]] && sets+=(--set head_data_range=false)
+  # Battle's config lifts cold on 512 rows since the seventy-second update; likewise
+  [ "$fam" = battle ] && [[ ";$rest;" != *";lift_"* ]] && sets+=("${LIFT_BEFORE[@]}")
   train_into "$OUT/$TIER-$label-steps$steps-s$2" "$OUT/$TIER-$label-steps$steps-s$2.log" \
     --dataset "mfdiff/$stem/$TIER-v0" --algo mfdiffuser \
     --set "steps=$steps" --set "seed=$2" "${sets[@]}" --threads 1

@@ -619,6 +619,51 @@ def test_ising_data_range_is_the_config_and_the_grid_and_scripts_act_as_measured
     assert "sets+=(--set head_data_range=false)" in script
 
 
+def test_battle_cold_lift_is_the_config_and_the_grid_and_scripts_act_as_measured(capsys):
+    """Battle's config lifts cold on 512 Sinkhorn rows since the seventy-second update
+    (lift_warm_start false, lift_sinkhorn_rows 512): as with Ising's head_data_range, the grid
+    trains its checkpoints with the lifting before it (the Config defaults, so the checkpoints'
+    identity is unchanged), only its config row spells the new lifting out, the row before stays
+    as "MF-Diffuser, warm lift", and the experiment scripts that train Battle's MF-Diffuser with
+    the family config pin the lifting before it (lib.sh LIFT_BEFORE)."""
+    _module()
+    import make_sweep
+    from grid_jobs import train_jobs
+
+    from mfdiff_agents.diffuser.config import Config
+
+    cfg = family_config("mfdiffuser", "battle")
+    assert (cfg["lift_warm_start"], cfg["lift_sinkhorn_rows"]) == (False, 512)
+    pinned = make_sweep.GRID_TRAIN_PINNED["battle"]
+    assert pinned == {"lift_warm_start": Config.lift_warm_start,
+                      "lift_sinkhorn_rows": Config.lift_sinkhorn_rows}
+    for fam in make_sweep.FAMILIES:
+        assert not {"lift_warm_start", "lift_sinkhorn_rows"} & set(
+            make_sweep.acting_overrides(fam, "mfdiffuser"))
+    make_sweep.main("battle", "runs/grid")
+    runs = tomllib.loads(capsys.readouterr().out)["runs"]
+    cold = [r for r in runs if "lift_warm_start" in r.get("set", {})]
+    assert {r["label"] for r in cold} == {"MF-Diffuser"}
+    assert len(cold) == 6 and all(r["set"]["lift_sinkhorn_rows"] == 512 for r in cold)
+    before = [r for r in runs if r["label"] == make_sweep.OWN_BEFORE["battle"]]
+
+    def key(r: dict) -> tuple:
+        rest = {k: v for k, v in r["set"].items() if not k.startswith("lift_")}
+        return r["policy"], r["n_agents"], json.dumps(rest, sort_keys=True)
+
+    assert sorted(map(key, before)) == sorted(map(key, cold))
+    mfd = [cmd for cmd, *_ in train_jobs(["battle"], Path("/nonexistent"))
+           if "mfdiffuser" in cmd]
+    assert mfd and all("lift_warm_start=True" in cmd and "lift_sinkhorn_rows=2048" in cmd
+                       for cmd in mfd)
+    lib = (ROOT / "experiments/lib.sh").read_text()
+    assert "LIFT_BEFORE=(--set lift_warm_start=true --set lift_sinkhorn_rows=2048)" in lib
+    recipe = lib.split("train_battle_head() {", 1)[1].split("\n}", 1)[0]
+    assert '"${LIFT_BEFORE[@]}"' in recipe
+    for name in ("seed_arms.sh", "fresh_seeds.sh", "battle_data_range.sh"):
+        assert '"${LIFT_BEFORE[@]}"' in (ROOT / "experiments" / name).read_text(), name
+
+
 def test_ising_grid_caps_particles_where_it_matters_and_earlier_rows_pin_it_off(capsys,
                                                                               tmp_path):
     """The Ising config caps its particles at N since the twenty-fifth update (cap_particles):

@@ -35,7 +35,11 @@
 #            (head_data_range; MFD_TAG=mixturecap884range, report <name>_range_<tier>.md);
 #            without it the config before, as the tables of earlier updates measured it
 #   battle:  battle_own_plans.sh's checkpoints (the grid's weights) decoded as the config (T 0.4
-#            after a min-p cut of 0.05); exploitability with the expert and BC as deviations
+#            after a min-p cut of 0.05); exploitability with the expert and BC as deviations.
+#            COLD512=1: the config since the seventy-second update, its lifting cold on 512
+#            Sinkhorn rows (MFD_TAG=ownplanscold512, report <name>_cold512_<tier>.md; it acts
+#            only above N = 4000); without it the lifting before (warm, 2048 rows), as the
+#            checkpoints were trained (lib.sh LIFT_BEFORE)
 # Needs the family's grid checkpoints (bash experiments/grid.sh FAMILY; or only the rows used:
 # python experiments/grid_jobs.py FAMILY --stage train --tiers TIER --only mfdiffuser bc mfq
 # iql bc-wc mfq-wc iql-wc, with mfdiffuser-ens4 on Squeeze) and, for Battle,
@@ -73,6 +77,13 @@ case ${DATA_RANGE:-0} in 0) ;; 1)
        MFD_TAG=mixturecap884range)
   ABOUT="the config (MF-Diffuser: the grid's checkpoints, mixture of 4 plans, particles capped at N, DDIM steps 8 / 8 / 4 by particle level, the head's inputs clipped to the data's range), score only";;
   *) echo "cell_seeds.sh: DATA_RANGE is 0 or 1" >&2; exit 2;; esac
+case ${COLD512:-0} in 0) ;; 1)
+  [ "$fam" = battle ] || { echo "cell_seeds.sh: COLD512=1 is Battle's (its config's lifting)" >&2
+                           exit 2; }
+  MFD=(MFD_SET="head_temperature=0.4 head_min_p=0.05 lift_warm_start=false lift_sinkhorn_rows=512"
+       MFD_DIR=runs/battle_head_steps_own_plans MFD_TAG=ownplanscold512)
+  ABOUT="the config since the seventy-second update (MF-Diffuser; battle_own_plans.sh's checkpoints, the grid's weights, lifting cold on 512 Sinkhorn rows), the deviations the expert and BC";;
+  *) echo "cell_seeds.sh: COLD512 is 0 or 1" >&2; exit 2;; esac
 TIERS=("${@:-medium mixed}")
 read -r -a TIERS <<< "${TIERS[*]}"
 for tier in "${TIERS[@]}"; do
@@ -94,6 +105,7 @@ done
 NAME=${fam}_n${N}_seeds
 [ "$SEEDS" != "$SEEDS0" ] && NAME+=_e$SEEDS
 [ "${DATA_RANGE:-0}" = 1 ] && NAME+=_range
+[ "${COLD512:-0}" = 1 ] && NAME+=_cold512
 read -r -a STEMS <<< "${ROWS:-bc-wc mfq mfq-wc iql iql-wc}"
 for stem in "${STEMS[@]}"; do
   case $stem in bc-wc|mfq|mfq-wc|iql|iql-wc) ;;
@@ -140,6 +152,7 @@ for tier in "${TIERS[@]}"; do
   if [ "$N" != "$N0" ]; then again+="EVAL_N=$N "; fi
   if [ "$SEEDS" != "$SEEDS0" ]; then again+="EVAL_SEEDS=$SEEDS "; fi
   if [ "${DATA_RANGE:-0}" = 1 ]; then again+="DATA_RANGE=1 "; fi
+  if [ "${COLD512:-0}" = 1 ]; then again+="COLD512=1 "; fi
   again+="bash experiments/cell_seeds.sh $fam $tier"
   python experiments/compare_policies.py "${specs[@]}" "${diffs[@]}" \
     --title "${fam^}, $tier data, N = $N$per_team: $ABOUT, beside $rows (-wc: equal wall-clock), training seeds 0-2 x $SEEDS evaluation seeds (the grid: 5). Regenerate with: $again (docs/results/README.md)." \

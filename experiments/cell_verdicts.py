@@ -61,12 +61,15 @@ SIZES = {"squeeze": (100, 1000, 10000), "ising": (100, 1024, 10000),
 TIERS = ("medium", "mixed")
 MFD = "MF-Diffuser"
 SEEDS_TABLE = re.compile(
-    r"^(squeeze|ising|battle)_n(\d+)_seeds(?:_e\d+)?(_range)?_(medium|mixed)\.md$")
+    r"^(squeeze|ising|battle)_n(\d+)_seeds(?:_e\d+)?(_range|_cold512)?_(medium|mixed)\.md$")
 #: families whose config changed its acting after some of their seeds tables were measured: the
 #: change, and the file-name tag of the tables measured with it (cell_seeds.sh). A table without
 #: the tag measured the config before; it still counts (the same checkpoints, more seeds), its
-#: cell marked, and a table of today's config of as many runs goes first
-CONFIG_SINCE = {"ising": ("head_data_range", "_range")}
+#: cell marked, and a table of today's config of as many runs goes first. The third entry: the
+#: N above which the change acts (Battle's lifting: only the Sinkhorn route, N > 4000, reads it;
+#: below, a table without the tag measured today's config)
+CONFIG_SINCE = {"ising": ("head_data_range", "_range", 0),
+                "battle": ("cold lifts on 512 rows", "_cold512", 4000)}
 _CI = re.compile(r"^(-?\d+\.\d+) \[(-?\d+\.\d+), (-?\d+\.\d+)\]$")
 
 
@@ -145,7 +148,8 @@ def parse_seeds_table(path: Path) -> tuple[str, str, int, Evidence]:
     missing = [b for b in rows if b != MFD and b not in paired]
     if missing:
         raise ValueError(f"{path.name}: no paired difference for {missing}")
-    before = CONFIG_SINCE[fam][0] if fam in CONFIG_SINCE and not m[3] else None
+    before = (CONFIG_SINCE[fam][0] if fam in CONFIG_SINCE and not m[3]
+              and n > CONFIG_SINCE[fam][2] else None)
     return fam, tier, n, Evidence(path.name, rows, paired, before=before)
 
 
@@ -321,7 +325,12 @@ def main(argv: list[str] | None = None) -> int:
              "data's range (the grid's row since the sixty-sixth update clips them; on the "
              "grid's checkpoints the clipping moves mixed by at most 0.03 points a cell, "
              "docs/results/ising_data_range.md): the same checkpoints on more evaluation "
-             "seeds; a table of the config with it, of as many runs, goes first.")
+             "seeds; a table of the config with it, of as many runs, goes first. \"without "
+             "cold lifts on 512 rows\" (Battle, N = 10⁴): a seeds table of the config before "
+             "the seventy-second update, its lifting warm-started between replans on 2048 "
+             "Sinkhorn rows (the grid's row since lifts cold on 512; only Battle above "
+             "N = 4000 takes that route, docs/results/README.md's seventy-second update): the "
+             "same checkpoints on more evaluation seeds.")
     cmd = "python experiments/cell_verdicts.py --out " + str(args.out)
     args.out.write_text("\n".join([f"# {args.out.stem}: the issue's 18 cells on their largest "
                                    "samples", "", "Regenerate with:", "", "```", cmd, "```", "",

@@ -165,3 +165,17 @@ def test_tables_of_the_config_before_are_marked_and_yield_to_today_s(cv, tmp_pat
     squeeze = seeds_table(tmp_path / "squeeze_n100_seeds_range_medium.md", rows, paired)
     with pytest.raises(ValueError, match="no config tagged"):
         cv.parse_seeds_table(squeeze)
+    # Battle's lifting (seventy-second update) acts only above N = 4000: an untagged table
+    # there measured the config before it, one at N = 10^2 today's
+    battle = ["| N = {n}, mixed | MF-Diffuser | 24 | 105.00 [104.50, 105.50] |",
+              "| N = {n}, mixed | BC | 24 | 103.00 [102.50, 103.50] |"]
+    battle_paired = ["| N = {n}, mixed | MF-Diffuser − BC | 8 | 2.00 [1.50, 2.50] |"]
+    for n, before in ((10000, "cold lifts on 512 rows"), (100, None)):
+        table = seeds_table(tmp_path / f"battle_n{n}_seeds_e8_mixed.md",
+                            [r.format(n=n) for r in battle],
+                            [r.format(n=n) for r in battle_paired])
+        assert cv.parse_seeds_table(table)[3].before == before
+        tagged = seeds_table(tmp_path / f"battle_n{n}_seeds_e8_cold512_mixed.md",
+                             [r.format(n=n) for r in battle],
+                             [r.format(n=n) for r in battle_paired])
+        assert cv.parse_seeds_table(tagged)[3].before is None

@@ -64,14 +64,16 @@ for tier in medium mixed; do
   gzip -n < "$OUT/records-$FAM-$tier.jsonl" > "$rec"
   more=() diffs=()
   # the config these were measured beside: on Ising the grid's row of the config until the
-  # fifty-eighth update (make_sweep.CONFIG_BEFORE), on Battle the grid's config row
-  config=MF-Diffuser
-  [ "$FAM" = ising ] && config="MF-Diffuser, even DDIM split"
+  # fifty-eighth update (make_sweep.CONFIG_BEFORE), on Battle the grid's config row until the
+  # seventy-second update (its lifting warm above N = 4000; the records kept aside then)
+  config=MF-Diffuser@$grid
+  [ "$FAM" = ising ] && config="MF-Diffuser, even DDIM split@$grid"
+  [ "$FAM" = battle ] && config="MF-Diffuser@docs/results/records/records-grid_battle_config_before72.jsonl.gz"
   if [ "$FAM" = battle ]; then  # the best baselines of Battle's lost cells
     more=("IQL ewc=IQL, equal wall-clock@$grid")
     diffs=(--diff inpaint "IQL ewc")
   fi
-  python experiments/compare_policies.py "config=$config@$grid" "inpaint=$label@$rec" \
+  python experiments/compare_policies.py "config=$config" "inpaint=$label@$rec" \
     "IQL=IQL@$grid" "BC=BC@$grid" "MFQ-CQL ewc=MFQ-CQL, equal wall-clock@$grid" "${more[@]}" \
     --diff inpaint config --diff inpaint IQL --diff inpaint BC --diff inpaint "MFQ-CQL ewc" \
     "${diffs[@]}" --diff config IQL --ci t --out "docs/results/$name.md" \

@@ -877,6 +877,33 @@ def test_lifting_warm_benchmark_solves_a_call_three_ways_and_times_its_parts():
     assert lifting.round_balanced.__module__ == lifting.__name__
 
 
+def test_lifting_warm_benchmark_records_with_the_warm_start(monkeypatch):
+    """benchmarks/lifting_warm.py records its calls with the warm start on 2048 rows whatever
+    the checkpoint lifts with (the Battle config lifts cold on 512 since the seventy-second
+    update, which left no warm start to record: the script refused such checkpoints)."""
+    spec = importlib.util.spec_from_file_location("lifting_warm_bench",
+                                                  ROOT / "benchmarks/lifting_warm.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from mfdiff_agents.diffuser.config import Config
+
+    assert bench.RECORD_SETS == {"lift_warm_start": True,
+                                 "lift_sinkhorn_rows": Config.lift_sinkhorn_rows}
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def planner_for(core, device, checkpoint, own_settings=False, sets=None):
+        seen.update(own_settings=own_settings, sets=sets)
+        raise Stop
+
+    monkeypatch.setattr(bench, "planner_for", planner_for)
+    with pytest.raises(Stop):
+        bench.record("ck", 100, 1, 0)
+    assert seen == {"own_settings": True, "sets": bench.RECORD_SETS}
+
+
 def test_gpu_benchmark_ratio_is_each_repeats_own_and_their_median():
     """With repeats, the latency ratio pairs repeat r's largest N with repeat r's smallest (not
     the medians' ratio) and reports their median and largest; one repeat prints the plain ratio."""

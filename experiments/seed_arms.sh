@@ -7,7 +7,9 @@
 # on the catalogue's N = 10^3 data of TIER with the family's MF-Diffuser config (mfdiff
 # train's default, configs/mfdiffuser/FAM.json; steps=STEPS when given) and the arm's
 # overrides (on Ising with head_data_range=false unless the arm sets it: the config before the
-# sixty-fifth update, which the tables before it measured), then evaluated as its checkpoint
+# sixty-fifth update, which the tables before it measured; on Battle with the lifting before the
+# seventy-second update, lib.sh LIFT_BEFORE, unless the arm sets a lift_ field), then evaluated
+# as its checkpoint
 # keeps its settings at the sizes NS over 5
 # evaluation seeds. An arm is LABEL=KEY=VALUE;KEY=VALUE... (LABEL= alone: the config; an arm's
 # own steps=S overrides STEPS).

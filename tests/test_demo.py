@@ -128,3 +128,19 @@ def test_demo_table_command_reproduces_the_run():
     cmd = demo_command(DemoConfig.quick().replace(mf_steps=5, out_dir=Path("my runs")))
     assert cmd.startswith("mfdiff demo --quick --out 'my runs' --threads ")  # quoted
     assert cmd.endswith("# and from Python: mf_steps=5")  # the closest budget: --quick
+
+
+def test_ci_runs_the_readmes_test_command():
+    """.ci/run must run exactly the README's test command (the quick start's second command):
+    its pytest arguments once drifted apart only by hand-kept comments."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    readme_cmds = re.findall(r"^python3 -m venv .*?&& (python -m pytest [^\n]*)$", readme, re.M)
+    assert len(readme_cmds) == 1, readme_cmds  # the one install-and-test command
+    ci_cmds = re.findall(r"^MFDIFF_CI=1 (python -m pytest [^\n]*)$", ci, re.M)
+    assert ci_cmds == readme_cmds
+    assert "-n auto" in ci_cmds[0]  # the suite on both cores of CI: ~8 min instead of ~15

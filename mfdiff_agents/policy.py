@@ -164,6 +164,7 @@ class Policy(ABC):
         self._env: Any = None
         self._aec_cache: dict[str, int] = {}
         self._roster: dict[str, int] = {}  # agent -> its row in act()'s population
+        self._agent_index: dict[str, int] | None = None  # the bound env's order (_agent_order)
         # (low [d], high [d]) of the bound mfdiff env's observations; None: not bound to one
         self._obs_bounds: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None
         self._obs_bounds_from = "the bound env"  # whose bounds they are, for the error
@@ -395,8 +396,10 @@ class Policy(ABC):
         Returns:
             agent -> action for every acting agent (none for the others).
 
-        Each agent keeps one row of the population for the whole episode (its order of first
-        appearance since :meth:`reset`), and agents without an observation this step are
+        Each agent keeps one row of the population for the whole episode (bound to an env:
+        its place in ``env.possible_agents``; unbound: its order of first appearance since
+        :meth:`reset`, so a sampling policy given the same observations in another dict order
+        draws other actions), and agents without an observation this step are
         masked out, as :meth:`act_batch` sees ``core.alive`` in ``mfdiff eval``: the same
         episode played through this loop, the AEC loop or the core gives the same actions.
         """
@@ -422,8 +425,12 @@ class Policy(ABC):
         self.check_agents(acting)
         roster = self._roster
         if not roster.keys() >= observations.keys():
-            for a in observations:
-                roster.setdefault(a, len(roster))
+            new = [a for a in observations if a not in roster]
+            order = self._agent_order()
+            if order:  # bound: rows in env.possible_agents order, whatever the dict's order
+                new.sort(key=lambda a: order.get(a, len(order)))  # stable: others after
+            for a in new:
+                roster[a] = len(roster)
         rows = np.fromiter(map(roster.__getitem__, acting), dtype=np.int64, count=len(acting))
         try:
             stacked = np.array(list(map(observations.__getitem__, acting)), dtype=np.float32)
@@ -443,6 +450,15 @@ class Policy(ABC):
         acts = self.act_batch(obs, mask)[rows].tolist()
         return dict(zip(acting, acts))
 
+    def _agent_order(self) -> dict[str, int]:
+        """agent -> its index in the bound env's ``possible_agents`` ({} unbound or without
+        them): act()'s rows, so that a wrapper reordering the observation dict (one built from a
+        set) replays an episode's random draws (an outside audit, seventy-third update)."""
+        if self._agent_index is None:
+            names = getattr(self._env, "possible_agents", None) if self._env is not None else None
+            self._agent_index = {} if names is None else {a: i for i, a in enumerate(names)}
+        return self._agent_index
+
     def check_agents(self, agents: Sequence[str]) -> None:
         """Raise a ValueError when this policy may not act for ``agents`` as one population
         (:meth:`act` and ``mfdiff eval`` ask before acting). Any set by default; a trained
@@ -458,6 +474,7 @@ class Policy(ABC):
         self._env = env
         self._aec_cache = {}
         self._roster = {}
+        self._agent_index = None
         self._obs_bounds = _bound_env_obs_bounds(env, self.obs_dim)
         self._obs_bounds_from = "the bound env"
         return self

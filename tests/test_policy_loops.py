@@ -167,3 +167,22 @@ def test_policy_seeds_are_checked_as_the_envs_seeds() -> None:
             pol.reset(bad)
         with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
             RandomPolicy(obs_dim=3, n_actions=4, seed=bad)
+
+
+def test_a_bound_policy_gives_each_agent_its_row_whatever_the_dict_order() -> None:
+    """A wrapper that reorders the observation dict (one built from a set) must not reassign
+    the rows, hence a sampling policy's draws (an outside audit): bound, rows follow
+    env.possible_agents; PopulationPolicy's action moves with its row."""
+    env = battle_v0.parallel_env(**KW)
+    observations, _ = env.reset(seed=1)
+    ordered = make_policy(env).bind(env)
+    ordered.reset(seed=1)
+    expected = ordered.act(observations)
+    shuffled_obs = dict(reversed(list(observations.items())))  # blue first, each team reversed
+    shuffled = make_policy(env).bind(env)
+    shuffled.reset(seed=1)
+    assert shuffled.act(shuffled_obs) == expected
+    assert list(shuffled._roster) == env.possible_agents[: len(shuffled._roster)]
+    unbound = make_policy(env)  # unbound: rows by first appearance, as documented
+    unbound.reset(seed=1)
+    assert unbound.act(shuffled_obs, env.agents) != expected

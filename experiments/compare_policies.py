@@ -63,7 +63,7 @@ from mfdiff_agents.evaluation.stats import (
 MEASURES = ("normalized_score", "exploitability_heldout", "exploitability_pop_heldout",
             "nash_gap_xN")
 SHORT = {"normalized_score": "score", "exploitability_heldout": "held-out own",
-         "exploitability_pop_heldout": "held-out pop", "nash_gap_xN": "N × gain (exact)"}
+         "exploitability_pop_heldout": "held-out pop", "nash_gap_xN": "N × gain (exact, ex post)"}
 
 Cell = tuple[int, str]
 

@@ -242,7 +242,10 @@ def main(paths: list[str], previous: str | None = None) -> None:
                   (label, key, scale, 1 if scale > 1 else 3)]
         if any("nash_gap_xN" in r for r in rows):  # Squeeze: exact, shared reward
             tables.append(("exploitability: N × the best one-step deviation gain per agent "
-                           "(exact from the reward formula; lower = nearer a Nash equilibrium)",
+                           "(exact from the reward formula, ex post: each agent knows the "
+                           "others' levels of the step, an upper bound that a policy sampling "
+                           "its levels inflates; the ex ante gain: "
+                           "squeeze_exante_gain.md)",
                            "nash_gap_xN", 1.0, 1))
         for title, metric, sc, dg in tables:
             print(f"## {fam}: {title} (`{env_id}`)\n")

@@ -364,7 +364,10 @@ HELD_OUT_NOTE = (
 XN_NOTE = (
     "exploitability on Squeeze: the best per-agent gain of a one-step level change with the "
     "others' levels held fixed, exact from the reward formula; nash_gap_xN: N × that gain "
-    "(the reward is shared, so one agent's gain is O(1/N)).")
+    "(the reward is shared, so one agent's gain is O(1/N)). Ex post, an upper bound: each "
+    "agent's level is chosen knowing the levels the others drew that step, so a policy that "
+    "samples its levels reads a gain from that noise alone (the ex ante gain: "
+    "exploitability.squeeze_exante_gain; docs/results/README.md, seventy-third update).")
 POP_NOTE = (
     "exploitability_pop, exploitability_pop_heldout: the same with the deviators' gain measured "
     "against the whole population's mean return under the policy instead of their own (same "

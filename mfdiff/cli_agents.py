@@ -172,7 +172,8 @@ def _eval(args: argparse.Namespace) -> int:
         given = [f"--{k.replace('_', '-')}" for k in ("policy", "env", "n_agents", "seeds",
                                                        "episodes", "set", "dataset", "tier",
                                                        "label", "deviation", "deviation_set",
-                                                       "video", "env_kwargs")
+                                                       "video", "env_kwargs",
+                                                       "exante_resamples")
                  if getattr(args, k) is not None]
         given += ["--exploitability"] if args.exploitability else []
         if args.sweep is not None and args.device != "cpu":
@@ -317,6 +318,11 @@ def _eval(args: argparse.Namespace) -> int:
                                  f"{args.deviation_fraction}")
             if args.deviation_fraction != 0.01:  # 0.01 is the default's run: same identity
                 config["deviation_fraction"] = args.deviation_fraction
+        if args.exante_resamples is not None:  # refused where it would be ignored
+            if not args.exploitability:
+                raise ValueError("--exante-resamples adds Squeeze's ex ante gain to the "
+                                 "exploitability measure: give --exploitability")
+            config["exante_resamples"] = args.exante_resamples
         only = None
         if args.deviation_set is not None:
             if not args.exploitability:
@@ -353,7 +359,8 @@ def _eval(args: argparse.Namespace) -> int:
                               tier=args.tier, progress=not args.no_progress, config=config,
                               exploitability=args.exploitability,
                               extra_deviations=deviations, deviation_set=only,
-                              deviation_fraction=args.deviation_fraction)
+                              deviation_fraction=args.deviation_fraction,
+                              exante_resamples=args.exante_resamples)
         if args.out is not None:  # and again as they are appended, under the file's lock
             skipped = ev.append_new_runs(records, args.out, template)
             if skipped:
@@ -457,6 +464,10 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--deviation-fraction", type=float, default=None, metavar="F",
                    help="with --exploitability: share of the agents that deviate (Ising, "
                    "Battle; at least one agent; default 0.01, what every published table uses)")
+    p.add_argument("--exante-resamples", type=int, default=None, metavar="R",
+                   help="with --exploitability on Squeeze: also the ex ante gain, each step "
+                   "drawn R times (the exact N x gain is ex post: each agent knows the others' "
+                   "levels of the step, an upper bound); R times the acting cost")
     p.add_argument("--deviation-set", metavar="NAMES",
                    help="with --exploitability: try only these deviations, comma-separated "
                    "names out of random, medium, expert, 'constant A' and each --deviation's "

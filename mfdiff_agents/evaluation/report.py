@@ -367,7 +367,10 @@ XN_NOTE = (
     "(the reward is shared, so one agent's gain is O(1/N)). Ex post, an upper bound: each "
     "agent's level is chosen knowing the levels the others drew that step, so a policy that "
     "samples its levels reads a gain from that noise alone (the ex ante gain: "
-    "exploitability.squeeze_exante_gain; docs/results/README.md, seventy-third update).")
+    "exploitability.squeeze_exante_gain; docs/results/README.md, seventy-third update). "
+    "nash_gap_xN_exante / _plugin (mfdiff eval --exante-resamples R): N × the ex ante gain, "
+    "each agent's level chosen on half the step's R draws and judged on the other half (from "
+    "below) / chosen and judged on all (from above).")
 POP_NOTE = (
     "exploitability_pop, exploitability_pop_heldout: the same with the deviators' gain measured "
     "against the whole population's mean return under the policy instead of their own (same "
@@ -401,6 +404,7 @@ def check_rows(records: Sequence[dict[str, Any]],
     seen: dict[tuple, str] = {}
     classes: dict[tuple, str] = {}
     fractions: dict[tuple, float] = {}
+    resamples: dict[tuple, int | None] = {}
     unnamed: dict[tuple, bool] = {}
     foreign: dict[tuple, str] = {}
     trained: dict[tuple, tuple[str, str]] = {}
@@ -432,6 +436,14 @@ def check_rows(records: Sequence[dict[str, Any]],
                 f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
                 f"{r.get('tier')!r}) measured exploitability with {fractions[k]} and {frac} of "
                 "the agents deviating: give each its own label")
+        if "nash_gap_xN" in r:  # Squeeze: runs with the ex ante gain and without, or other R
+            res = r.get("resamples")
+            if resamples.setdefault(k, res) != res:
+                raise ValueError(
+                    f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
+                    f"{r.get('tier')!r}) measured Squeeze's ex ante gain with "
+                    f"{resamples[k]} and {res} draws a step (None: not measured): its columns "
+                    "would pool other runs than the row's; give each its own label")
         cls = r.get("policy_class")
         if cls is not None and classes.setdefault(k, cls) != cls:
             a, b = sorted([classes[k], cls])
@@ -567,6 +579,7 @@ def markdown_table(records: Sequence[dict[str, Any]], *, command: str,
                                              "order_parameter", "win_rate", "exploitability",
                                              "exploitability_heldout", "exploitability_pop",
                                              "exploitability_pop_heldout", "nash_gap_xN",
+                                             "nash_gap_xN_exante", "nash_gap_xN_exante_plugin",
                                              "latency_ms"),
                    by: Sequence[str] = ("method", "env_id", "n_agents", "tier"),
                    title: str = "Results") -> str:
@@ -643,7 +656,7 @@ def _set_value(v: Any) -> str:
 def _fmt(metric: str) -> Callable[[float], str]:
     if metric in ("optimum_gap", "win_rate", "order_parameter", "exploitability",
                   "exploitability_heldout", "exploitability_pop", "exploitability_pop_heldout",
-                  "nash_gap_xN"):
+                  "nash_gap_xN", "nash_gap_xN_exante", "nash_gap_xN_exante_plugin"):
         return lambda v: f"{v:.3f}"
     if metric == "latency_ms":
         return lambda v: f"{v:.2f}"

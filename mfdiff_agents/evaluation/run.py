@@ -135,6 +135,7 @@ def evaluate(
     deviation_fraction: float | None = None,
     extra_deviations: dict[str, Policy] | None = None,
     deviation_set: Sequence[str] | None = None,
+    exante_resamples: int | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate ``policy`` on ``env_id`` for every seed; one record (dict) per seed.
 
@@ -160,6 +161,10 @@ def evaluate(
         extra_deviations: more deviation policies by name (e.g. a trained BC).
         deviation_set: try only these deviations, by name (the built-in set's and
             ``extra_deviations``'); default all.
+        exante_resamples: Squeeze, with ``exploitability``: also the ex ante gain from this
+            many draws of each step (:func:`~mfdiff_agents.evaluation.exploitability.
+            squeeze_exante_gain`: the recorded ``nash_gap_xN`` is ex post, an upper bound
+            that a policy sampling its levels inflates); R times the policy's acting cost.
 
     Raises:
         ValueError: no seeds or episodes, a seed that is not a non-negative integer or is
@@ -222,6 +227,14 @@ def evaluate(
                              "change (from the reward formula): it has no deviators, so "
                              "deviation_fraction does not apply")
     deviation_fraction = 0.01 if deviation_fraction is None else float(deviation_fraction)
+    if exante_resamples is not None:  # checked before the first rollout
+        if (isinstance(exante_resamples, bool)
+                or not isinstance(exante_resamples, (int, np.integer)) or exante_resamples < 2):
+            raise ValueError(
+                f"exante_resamples must be an integer >= 2, got {exante_resamples!r}")
+        if not exploitability or core.family != "squeeze":
+            raise ValueError("exante_resamples adds Squeeze's ex ante gain to the exploitability "
+                             "measure: it needs exploitability=True on a Squeeze env")
     if deviation_set is not None and not exploitability:
         raise ValueError("deviation_set restricts the exploitability measure's deviations: "
                          "pass exploitability=True")
@@ -333,7 +346,8 @@ def evaluate(
 
             rec.update(nash_gap(pol, core, episode_seed(seed, 0), fraction=deviation_fraction,
                                 extra=extra_deviations, only=deviation_set,
-                                played=eps[0], on_step=on_step))
+                                played=eps[0], on_step=on_step,
+                                exante_resamples=exante_resamples))
         records.append(rec)
     steps_bar.close()
     return records

@@ -430,20 +430,18 @@ def check_rows(records: Sequence[dict[str, Any]],
         # are compared only against a class of the user's own (below)
         # exploitability measured by other shares of deviators (records before the fiftieth
         # update carry none: every one of them measured 1 %)
+        row = f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier {r.get('tier')!r})"
         frac = r.get("deviation_fraction")
         if frac is not None and fractions.setdefault(k, frac) != frac:
-            raise ValueError(
-                f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
-                f"{r.get('tier')!r}) measured exploitability with {fractions[k]} and {frac} of "
-                "the agents deviating: give each its own label")
-        if "nash_gap_xN" in r:  # Squeeze: runs with the ex ante gain and without, or other R
-            res = r.get("resamples")
-            if resamples.setdefault(k, res) != res:
-                raise ValueError(
-                    f"records of {r.get('method')!r} at N = {r.get('n_agents')} (tier "
-                    f"{r.get('tier')!r}) measured Squeeze's ex ante gain with "
-                    f"{resamples[k]} and {res} draws a step (None: not measured): its columns "
-                    "would pool other runs than the row's; give each its own label")
+            raise ValueError(f"{row} measured exploitability with {fractions[k]} and {frac} of "
+                             "the agents deviating: give each its own label")
+        # Squeeze: runs with the ex ante gain and without, or with another R
+        if "nash_gap_xN" in r and resamples.setdefault(k, r.get("resamples")) != r.get(
+                "resamples"):
+            raise ValueError(f"{row} measured Squeeze's ex ante gain with {resamples[k]} and "
+                             f"{r.get('resamples')} draws a step (None: not measured): its "
+                             "columns would pool other runs than the row's; give each its own "
+                             "label")
         cls = r.get("policy_class")
         if cls is not None and classes.setdefault(k, cls) != cls:
             a, b = sorted([classes[k], cls])

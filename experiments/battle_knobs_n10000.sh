@@ -88,3 +88,32 @@ for part in tune confirm; do
     --out "docs/results/knobs_battle_mixed_n${N}_$part.md" \
     --title "Battle-mixed at N = $N ($((N / 2)) a team), battle_head_ens_n10000.sh's checkpoints (four action heads on the config's diffusion weights; training seeds 0-2), evaluation seeds $seeds: one acting setting changed at a time from the config's (lifting cold on 512 Sinkhorn rows, replan every 7, head sampled at T = 0.4, min-p 0.05). Regenerate with: $again (COMPARE_ONLY=1: from the committed records; seventy-fourth update, docs/results/README.md)."
 done
+# how each arm's episodes end (the records' win rate and final shares alive, every evaluation
+# seed): what a fall in score is made of
+python - "$R" "$N" "$again" <<'PY' > "docs/results/knobs_battle_mixed_n${N}_outcomes.md"
+import gzip
+import json
+import sys
+
+stem, n, again = sys.argv[1:]
+rows: dict[str, list[dict]] = {}
+for part in ("tune", "confirm"):
+    with gzip.open(f"{stem}_{part}.jsonl.gz", "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            rows.setdefault(r["method"], []).append(r)
+print(f"# knobs_battle_mixed_n{n}_outcomes\n\nRegenerate with:\n\n```\n{again}\n```\n")
+print(f"How the episodes of battle_knobs_n10000.sh end at N = {n} (Battle-mixed, four-head "
+      "checkpoints of training seeds 0-2, evaluation seeds 0-11; COMPARE_ONLY=1 from the "
+      "committed records): episodes won against the scripted expert, and each team's share "
+      "alive at the last step (mean over the episodes; MF-Diffuser plays red).\n")
+print("| setting | episodes | won | red alive at the end | blue alive at the end |")
+print("|---|---|---|---|---|")
+for label, rs in rows.items():
+    k = len(rs)
+    won = sum(r["win_rate"] for r in rs)
+    red = sum(r["metrics_final"]["red_alive"] for r in rs) / k
+    blue = sum(r["metrics_final"]["blue_alive"] for r in rs) / k
+    print(f"| {label} | {k} | {won:g} | {red:.3f} | {blue:.3f} |")
+PY
+echo "wrote docs/results/knobs_battle_mixed_n${N}_outcomes.md"

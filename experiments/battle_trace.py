@@ -16,13 +16,25 @@ measured with; the config's since: ``:head_temperature=0.4,head_min_p=0.05``), c
 ``:KEY=VALUE,...`` after a checkpoint; episodes are seeded like `mfdiff eval`'s. ``--phases``:
 the same by phase of the episode; ``--deviators DEVIATION``: what the exploitability
 measure's deviators get; ``--by-start``: per-agent return, kills and first step in range by the
-agent's starting distance to the enemy.
+agent's starting distance to the enemy; ``--lockstep``: the score beside how a team moves (the
+share of its moves blocked, stepping toward the nearest enemy, on the team's most chosen direction
+of the step), attacks, contact and each team's share alive at the end — what colder sampling does
+(seventy-fifth update of docs/results/README.md):
+
+    python experiments/battle_trace.py --lockstep --n-agents 100 1000 10000 --seeds 4 \
+        --out docs/results/battle_blocked_moves.md \
+        runs/grid/ckpt/battle-n1000-medium/bc-s0:temperature=0 …
+
+``--out FILE``: the table also into FILE, under the command that regenerates it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,10 +45,11 @@ from make_sweep import ACTING, one_plan  # noqa: E402  (a script beside this one
 
 from mfdiff_agents.baselines.scripted import make_scripted  # noqa: E402
 from mfdiff_agents.evaluation.exploitability import Deviation, draw_deviators  # noqa: E402
-from mfdiff_agents.evaluation.run import episode_seed, make_core  # noqa: E402
+from mfdiff_agents.evaluation.run import episode_seed, make_core, reference_scores  # noqa: E402
 from mfdiff_agents.methods import SCRIPTED_NAMES, load_policy, policy_label  # noqa: E402
-from mfdiff_envs.battle import ATTACK, OBS_NAMES  # noqa: E402
+from mfdiff_envs.battle import ATTACK, MOVES, OBS_NAMES  # noqa: E402
 from mfdiff_envs.rollout import rollout  # noqa: E402
+from mfdiff_envs.scoring import normalized_score  # noqa: E402
 
 IN_RANGE = OBS_NAMES.index("enemy_in_range")
 DX, DY = OBS_NAMES.index("enemy_dx"), OBS_NAMES.index("enemy_dy")
@@ -104,6 +117,56 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
             "attack_far": counts[3] / max(counts[4], 1),
             "longer_axis": counts[5] / max(counts[6], 1), "blocked": counts[7] / max(counts[8], 1),
             "win": float(np.mean(wins))}
+
+
+#: --lockstep's columns: per step over the red team's live agents, then over steps and episodes
+LOCKSTEP = ("move", "blocked", "toward", "modal", "attack", "in_range")
+
+
+def trace_lockstep(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
+    """Score and the step shares of :data:`LOCKSTEP` (mean over each episode's steps, then over
+    ``seeds`` episodes seeded as `mfdiff eval` seeds them) with each team's share alive at the
+    end, against the scripted expert. ``move``: live agents choosing a move; ``blocked``: moves
+    of agents alive at the next step that left them in place (Battle's moves do not chain: a
+    cell taken before the step stays taken); ``toward``: moves stepping toward the nearest
+    enemy (by the observation's direction); ``modal``: moves on the direction most of the team's
+    movers chose that step (lockstep); ``attack``: live agents attacking; ``in_range``: live
+    agents with an enemy in attack range."""
+    kwargs = {"n_agents": n_agents, "max_cycles": 150, "opponent": "expert"}
+    core = make_core("mfdiff/Battle-v0", kwargs)
+    lo, hi = reference_scores("mfdiff/Battle-v0", kwargs)
+    factory = policy_factory(spec, "battle")
+    per: dict[str, list[float]] = {k: [] for k in (*LOCKSTEP, "score", "red", "blue")}
+    for seed in range(seeds):
+        res = rollout(core, factory(core, seed), seed=episode_seed(seed, 0), record=True)
+        ep = res.episode
+        obs, act = ep["observations"][:-1], ep["actions"]  # [T, N, d], [T, N]
+        live = ep["infos"]["alive"][:-1]
+        step = live & (act >= 1) & (act <= 4)
+        nxt = ep["observations"][1:]
+        stayed = (nxt[..., X] == obs[..., X]) & (nxt[..., Y] == obs[..., Y])
+        moves = step & ep["infos"]["alive"][1:]
+        ahead = (MOVES[act] * obs[..., [DX, DY]]).sum(-1) > 0
+        # per step [T]: the direction most of the team's movers chose, as a share of them
+        modal = np.stack([(step & (act == a)).sum(1) for a in range(1, 5)]).max(0)
+
+        def share(num, den):  # per step, over the steps where den > 0
+            num, den = num.sum(1) if num.ndim > 1 else num, den.sum(1) if den.ndim > 1 else den
+            ok = den > 0
+            return float(np.mean(num[ok] / den[ok])) if ok.any() else np.nan
+
+        per["move"].append(share(step, live))
+        per["blocked"].append(share(moves & stayed, moves))
+        per["toward"].append(share(step & ahead, step))
+        per["modal"].append(share(modal, step.sum(1)))
+        per["attack"].append(share(live & (act == ATTACK), live))
+        per["in_range"].append(share(live & (obs[..., IN_RANGE] > 0.5), live))
+        per["score"].append(float(normalized_score(res.total_return, lo, hi)))
+        per["red"].append(res.metrics_final["red_alive"])
+        per["blue"].append(res.metrics_final["blue_alive"])
+    # a share no episode had a step for (e.g. moves of a team that never moves) is NaN
+    return {k: float(np.nanmean(v)) if not np.isnan(v).all() else np.nan
+            for k, v in per.items()}
 
 
 #: Phases of an episode for --phases: [start, end) steps.
@@ -193,7 +256,8 @@ def trace_by_start(spec: str, n_agents: int, seeds: int) -> list[dict[str, float
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("policies", nargs="+", help="checkpoint directories or scripted names")
-    ap.add_argument("--n-agents", type=int, default=100, help="N, both teams (default 100)")
+    ap.add_argument("--n-agents", type=int, nargs="+", default=[100],
+                    help="N, both teams (default 100); several with --lockstep only")
     ap.add_argument("--seeds", type=int, default=3, help="episodes, seeds 0..n-1 (default 3)")
     ap.add_argument("--phases", action="store_true",
                     help="per phase of the episode (steps 0-29, 30-89, 90-149): agents with an "
@@ -205,7 +269,56 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by-start", action="store_true",
                     help=f"per-agent return, kills and first step in range by quantile of the "
                          f"starting distance to the nearest enemy ({START_BINS} bins)")
+    ap.add_argument("--lockstep", action="store_true",
+                    help="the score beside moves blocked, toward the enemy and in lockstep, "
+                         "attacks, contact and each team's share alive at the end, per N")
+    ap.add_argument("--out", metavar="FILE",
+                    help="also write the table to FILE under the command that regenerates it")
     args = ap.parse_args(argv)
+    for n in args.n_agents:
+        if n < 2 or n % 2:
+            ap.error(f"--n-agents {n}: Battle's N is even (two teams), at least 2")
+    if len(args.n_agents) > 1 and not args.lockstep:
+        ap.error("several --n-agents go with --lockstep only")
+    if args.seeds < 1:
+        ap.error("--seeds is at least 1")
+    if not args.out:
+        return _tables(args)
+    with contextlib.redirect_stdout(io.StringIO()) as buf:
+        rc = _tables(args)
+    command = shlex.join(["python", "experiments/battle_trace.py",
+                          *(sys.argv[1:] if argv is None else argv)])
+    with open(args.out, "w") as f:
+        f.write(f"# {Path(args.out).stem}\n\nRegenerate with:\n\n```\n{command}\n```\n\n"
+                + buf.getvalue())
+    print(buf.getvalue(), end="")
+    return rc
+
+
+def _tables(args: argparse.Namespace) -> int:
+    """Print the table ``args`` ask for (markdown)."""
+    if args.lockstep:
+        print(f"Battle (150 steps, against the scripted expert) played by each policy as red, "
+              f"{args.seeds} episodes each (evaluation seeds 0.., seeded as `mfdiff eval` "
+              "seeds them): the score (0 = uniform random, 100 = scripted expert), then shares "
+              "of the red team's live agents a step, averaged over the episode's steps and then "
+              "over episodes: choosing a move; of those moves, blocked (the agent stayed in "
+              "place: its cell was taken before the step or claimed by another mover), stepping "
+              "toward its nearest enemy, and on the direction most of the team's movers chose "
+              "that step (lockstep); attacking; with an enemy in attack range. Last, each team's "
+              "share alive at the end. Checkpoints act with the grid's Battle settings changed "
+              "by the `:KEY=VALUE` after them (module docstring).\n")
+        print("| policy | N | score | moves | blocked | toward the enemy | lockstep | attacks "
+              "| enemy in range | red alive at the end | blue alive at the end |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for n in args.n_agents:
+            for spec in args.policies:
+                t = trace_lockstep(spec, n, args.seeds)
+                print(f"| {spec} | {n} | {t['score']:.1f} | "
+                      + " | ".join(f"{t[k]:.3f}" for k in (*LOCKSTEP, "red", "blue")) + " |",
+                      flush=True)
+        return 0
+    args.n_agents = args.n_agents[0]
     if args.by_start:
         print(f"Per-agent return / kills / first step with an enemy in range, by quantile bin of "
               f"the agent's starting distance to the nearest enemy ({START_BINS} bins, nearest "

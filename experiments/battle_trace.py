@@ -123,6 +123,14 @@ def trace(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
 LOCKSTEP = ("move", "blocked", "toward", "modal", "attack", "in_range")
 
 
+def _step_share(num: np.ndarray, den: np.ndarray) -> float:
+    """Mean over an episode's steps of num / den per step ([T] counts, or [T, N] masks summed
+    over agents), over the steps where den > 0; NaN if none."""
+    num, den = (num.sum(1) if num.ndim > 1 else num), (den.sum(1) if den.ndim > 1 else den)
+    ok = den > 0
+    return float(np.mean(num[ok] / den[ok])) if ok.any() else np.nan
+
+
 def trace_lockstep(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
     """Score and the step shares of :data:`LOCKSTEP` (mean over each episode's steps, then over
     ``seeds`` episodes seeded as `mfdiff eval` seeds them) with each team's share alive at the
@@ -150,17 +158,12 @@ def trace_lockstep(spec: str, n_agents: int, seeds: int) -> dict[str, float]:
         # per step [T]: the direction most of the team's movers chose, as a share of them
         modal = np.stack([(step & (act == a)).sum(1) for a in range(1, 5)]).max(0)
 
-        def share(num, den):  # per step, over the steps where den > 0
-            num, den = num.sum(1) if num.ndim > 1 else num, den.sum(1) if den.ndim > 1 else den
-            ok = den > 0
-            return float(np.mean(num[ok] / den[ok])) if ok.any() else np.nan
-
-        per["move"].append(share(step, live))
-        per["blocked"].append(share(moves & stayed, moves))
-        per["toward"].append(share(step & ahead, step))
-        per["modal"].append(share(modal, step.sum(1)))
-        per["attack"].append(share(live & (act == ATTACK), live))
-        per["in_range"].append(share(live & (obs[..., IN_RANGE] > 0.5), live))
+        per["move"].append(_step_share(step, live))
+        per["blocked"].append(_step_share(moves & stayed, moves))
+        per["toward"].append(_step_share(step & ahead, step))
+        per["modal"].append(_step_share(modal, step.sum(1)))
+        per["attack"].append(_step_share(live & (act == ATTACK), live))
+        per["in_range"].append(_step_share(live & (obs[..., IN_RANGE] > 0.5), live))
         per["score"].append(float(normalized_score(res.total_return, lo, hi)))
         per["red"].append(res.metrics_final["red_alive"])
         per["blue"].append(res.metrics_final["blue_alive"])
